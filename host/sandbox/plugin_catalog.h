@@ -1,0 +1,48 @@
+// What the plugin directories hold: every library found, each described by loading it in a
+// worker process. Plain data; sandbox/plugin_scan.h fills it.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandhost::sandbox {
+
+struct TaskInfo {
+    std::string name;
+    std::string description;
+};
+
+struct PluginInfo {
+    std::string name;               // the descriptor's name (the file stem when the load failed)
+    std::filesystem::path path;     // the library file
+    std::string version;
+    std::vector<TaskInfo> tasks;
+    std::string error;              // non-empty: the library could not be loaded, and why
+
+    bool ok() const { return error.empty(); }
+    bool has_task(const std::string& task) const
+    {
+        for (const auto& t : tasks) {
+            if (t.name == task) return true;
+        }
+        return false;
+    }
+};
+
+struct PluginCatalog {
+    std::vector<std::filesystem::path> dirs;
+    std::vector<PluginInfo> plugins;   // sorted by name
+
+    // The loadable plugin of that name, or nullptr.
+    const PluginInfo* find(const std::string& name) const
+    {
+        for (const auto& p : plugins) {
+            if (p.name == name && p.ok()) return &p;
+        }
+        return nullptr;
+    }
+};
+
+} // namespace sandhost::sandbox

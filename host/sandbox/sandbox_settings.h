@@ -1,0 +1,68 @@
+// Value types that describe how a job is sandboxed: isolation mode, limits, timeouts, stop
+// policy. Plain data with no behaviour; the config loader fills them, the sandbox obeys them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sandhost::sandbox {
+
+using Duration = std::chrono::milliseconds;
+
+enum class Mode { spawn, fork, reuse };
+enum class Fallback { none, inline_run };
+
+// Per-attempt resource limits. An unset limit is not applied.
+struct Limits {
+    std::optional<std::uint64_t> memory_bytes;     // address space of the worker
+    std::optional<Duration> cpu;                   // CPU time of the worker (user + system)
+    std::optional<std::uint64_t> open_files;       // descriptors the worker may hold
+    std::optional<std::uint64_t> file_size_bytes;  // largest file the worker may write
+    std::optional<std::uint64_t> processes;        // processes in the worker's tree
+    std::optional<std::uint64_t> output_bytes;     // stdout + stderr captured per attempt
+
+    bool operator==(const Limits&) const = default;
+};
+
+struct ReuseSettings {
+    std::uint64_t max_jobs_per_worker = 1000;
+    std::uint64_t max_rss_bytes = 256ull << 20;
+    Duration idle_timeout = std::chrono::seconds(60);
+
+    bool operator==(const ReuseSettings&) const = default;
+};
+
+// Everything DESIGN's `sandbox:` section holds, with its defaults.
+struct SandboxSettings {
+    bool enabled = true;
+    Mode mode = Mode::spawn;
+    Duration timeout = std::chrono::seconds(30);        // from the worker's "ready"
+    Duration startup_timeout = std::chrono::seconds(5); // launch + plugin load
+    Duration grace = std::chrono::seconds(2);           // SIGTERM .. SIGKILL
+    Limits limits = default_limits();
+    std::uint64_t max_result_bytes = 64ull << 20;
+    Fallback fallback = Fallback::none;
+    bool fallback_on_timeout = false;
+    ReuseSettings reuse;
+
+    static Limits default_limits()
+    {
+        Limits l;
+        l.memory_bytes = 512ull << 20;
+        l.cpu = std::chrono::seconds(60);
+        l.open_files = 256;
+        l.file_size_bytes = 64ull << 20;
+        l.processes = 64;
+        l.output_bytes = 1ull << 20;
+        return l;
+    }
+
+    bool operator==(const SandboxSettings&) const = default;
+};
+
+const char* to_string(Mode mode);
+std::optional<Mode> mode_from_string(const std::string& text);
+
+} // namespace sandhost::sandbox
