@@ -1,0 +1,56 @@
+/*
+ * The legacy_c plugin: routines from legacy/, left as they were, wrapped as sandhost tasks with
+ * the helpers of sandhost/legacy.h. Each task reads one string field of its JSON payload:
+ *   checksum  {"data": "..."}  -> the Adler-32 of the string's bytes, as a JSON number
+ *   reverse   {"text": "..."}  -> the string reversed byte by byte, as a JSON string
+ *   parse     {"line": "name = 42"} -> {"name": "name", "value": 42}
+ * reverse leaks a little on every call and parse crashes on a line without '=': both are the
+ * legacy code's own defects, which the worker process contains.
+ */
+#include <sandhost/legacy.h>
+
+#include "legacy/cfgparse.h"
+#include "legacy/checksum.h"
+#include "legacy/strutil.h"
+
+SH_LEGACY_BUFFER_TO_UINT(run_checksum, "data", checksum_adler32)
+
+SH_LEGACY_STRING_TO_STRING(run_reverse, "text", str_reverse)
+
+/* cfg_parse_line fits no shape (a struct out and a status code), so it is wrapped by hand. */
+static sh_status_t run_parse(const sh_services_t *services, sh_context_t *ctx, const char *payload,
+                             size_t payload_size)
+{
+    char *line = NULL;
+    char *name;
+    struct cfg_entry entry;
+    int code;
+    sh_status_t status;
+
+    if (sh_payload_require_string(services, ctx, payload, payload_size, "line", &line, NULL) !=
+        SH_STATUS_OK) {
+        return SH_STATUS_ERROR;
+    }
+    code = cfg_parse_line(line, &entry);
+    free(line);
+    if (code != CFG_OK) {
+        /* The same line fails the same way on every attempt. */
+        return sh_error_printf(services, ctx, SH_RETRY_NEVER, "cannot parse line: %s",
+                               cfg_strerror(code));
+    }
+    name = sh_json_quote(entry.name, strlen(entry.name));
+    if (name == NULL) {
+        return sh_error_printf(services, ctx, SH_RETRY_ALLOWED, "out of memory");
+    }
+    status = sh_result_printf(services, ctx, "{\"name\":%s,\"value\":%ld}", name, entry.value);
+    free(name);
+    return status;
+}
+
+static const sh_task_t tasks[] = {
+    {"checksum", "Adler-32 of the string field \"data\"", run_checksum},
+    {"reverse", "reverses the string field \"text\" (leaks a little per call)", run_reverse},
+    {"parse", "parses the \"name = value\" field \"line\" (crashes without '=')", run_parse},
+};
+
+SH_DEFINE_PLUGIN("legacy_c", "1.0.0", tasks, NULL, NULL)

@@ -1,0 +1,2 @@
+// legacy.h's check, compiled as C++.
+#include "legacy_h.c"

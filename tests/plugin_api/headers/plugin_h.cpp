@@ -1,0 +1,2 @@
+// plugin.h's check, compiled as C++.
+#include "plugin_h.c"
