@@ -1,0 +1,14 @@
+// sandhost-worker: runs one plugin task (or, in reuse mode, several) for the host.
+#include "worker/worker.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+// The worker's job is to let tasks crash and report how: AddressSanitizer must not turn a
+// SIGSEGV or SIGABRT into its own report and exit code, nor check for leaks at exit.
+extern "C" const char* __asan_default_options()
+{
+    return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:"
+           "detect_leaks=0:allow_user_segv_handler=1:detect_stack_use_after_return=0";
+}
+#endif
+
+int main(int argc, char** argv) { return sandhost::worker::worker_main(argc, argv); }

@@ -1,0 +1,120 @@
+#include "os/fd.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sandhost::os {
+
+std::string SysError::message() const
+{
+    std::string text = call;
+    if (!object.empty()) text += "(" + object + ")";
+    if (code) text += ": " + code.message();
+    return text;
+}
+
+Result<PipeEnds> make_pipe()
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return SysError::from_errno("pipe2");
+    return PipeEnds{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Result<SocketPair> make_socket_pair()
+{
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return SysError::from_errno("socketpair");
+    return SocketPair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Status set_nonblocking(int fd, bool nonblocking)
+{
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) return SysError::from_errno("fcntl(F_GETFL)", "fd " + std::to_string(fd));
+    const int wanted = nonblocking ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    if (wanted != flags && ::fcntl(fd, F_SETFL, wanted) != 0) {
+        return SysError::from_errno("fcntl(F_SETFL)", "fd " + std::to_string(fd));
+    }
+    return {};
+}
+
+Status set_cloexec(int fd, bool cloexec)
+{
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0) return SysError::from_errno("fcntl(F_GETFD)", "fd " + std::to_string(fd));
+    const int wanted = cloexec ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+    if (wanted != flags && ::fcntl(fd, F_SETFD, wanted) != 0) {
+        return SysError::from_errno("fcntl(F_SETFD)", "fd " + std::to_string(fd));
+    }
+    return {};
+}
+
+void close_descriptors_from(int lowest, const std::vector<int>& keep)
+{
+    std::vector<int> kept;
+    for (int fd : keep) {
+        if (fd >= lowest) kept.push_back(fd);
+    }
+    std::sort(kept.begin(), kept.end());
+    unsigned int from = static_cast<unsigned int>(lowest);
+    bool range_works = true;
+    for (int fd : kept) {
+        if (static_cast<unsigned int>(fd) > from && ::close_range(from, static_cast<unsigned int>(fd) - 1, 0) != 0) {
+            range_works = false;
+            break;
+        }
+        from = static_cast<unsigned int>(fd) + 1;
+    }
+    if (range_works && ::close_range(from, UINT_MAX, 0) == 0) return;
+
+    // Kernels before 5.9: walk /proc/self/fd. Collect first, close after, so closing does not
+    // disturb the directory stream.
+    std::vector<int> to_close;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+        const int dir_fd = ::dirfd(dir);
+        while (const dirent* entry = ::readdir(dir)) {
+            const int fd = std::atoi(entry->d_name);
+            if (entry->d_name[0] == '.' || fd < lowest || fd == dir_fd) continue;
+            if (std::find(kept.begin(), kept.end(), fd) == kept.end()) to_close.push_back(fd);
+        }
+        ::closedir(dir);
+    }
+    for (int fd : to_close) ::close(fd);
+}
+
+Status write_all(int fd, std::string_view data)
+{
+    while (!data.empty()) {
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return SysError::from_errno("write", "fd " + std::to_string(fd));
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+}
+
+std::vector<int> open_descriptors()
+{
+    std::vector<int> fds;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+        const int dir_fd = ::dirfd(dir);
+        while (const dirent* entry = ::readdir(dir)) {
+            if (entry->d_name[0] == '.') continue;
+            const int fd = std::atoi(entry->d_name);
+            if (fd != dir_fd) fds.push_back(fd);
+        }
+        ::closedir(dir);
+    }
+    std::sort(fds.begin(), fds.end());
+    return fds;
+}
+
+} // namespace sandhost::os

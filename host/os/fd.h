@@ -1,0 +1,43 @@
+// Descriptor plumbing: pipes, socket pairs, flags, and bulk closing. Every descriptor we create
+// is close-on-exec from birth, so a concurrent launch never leaks it into another child.
+#pragma once
+
+#include "os/result.h"
+#include "os/unique_fd.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sandhost::os {
+
+struct PipeEnds {
+    UniqueFd read;
+    UniqueFd write;
+};
+
+struct SocketPair {
+    UniqueFd first;
+    UniqueFd second;
+};
+
+// pipe2(O_CLOEXEC).
+Result<PipeEnds> make_pipe();
+// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
+Result<SocketPair> make_socket_pair();
+
+Status set_nonblocking(int fd, bool nonblocking = true);
+Status set_cloexec(int fd, bool cloexec = true);
+
+// Closes every descriptor >= lowest except those listed (close_range where the kernel has it,
+// a /proc/self/fd walk otherwise). For a freshly started child before it runs foreign code.
+void close_descriptors_from(int lowest, const std::vector<int>& keep = {});
+
+// Writes all of data to a blocking descriptor, retrying on EINTR and short writes.
+Status write_all(int fd, std::string_view data);
+
+// The open descriptors of this process, from /proc/self/fd (for tests and diagnostics).
+std::vector<int> open_descriptors();
+
+} // namespace sandhost::os

@@ -1,0 +1,40 @@
+// Reading processes from /proc (Linux): children, descendants, memory. Readers return empty
+// or nullopt for a process that is gone: processes vanish between any two calls.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace sandhost::os {
+
+// Direct children of pid (all its threads), from /proc/PID/task/*/children.
+std::vector<pid_t> children_of(pid_t pid);
+
+// Every descendant of pid, breadth first, pid itself excluded.
+std::vector<pid_t> descendants_of(pid_t pid);
+
+struct MemorySample {
+    std::uint64_t size_kb = 0;  // virtual size
+    std::uint64_t rss_kb = 0;   // resident
+};
+std::optional<MemorySample> read_memory(pid_t pid);
+
+// CPU time (user + system) of pid so far, in milliseconds.
+std::optional<std::uint64_t> read_cpu_ms(pid_t pid);
+
+// The one-letter state from /proc/PID/stat ('R', 'S', 'Z', ...), or nullopt if gone.
+std::optional<char> process_state(pid_t pid);
+
+// The parent pid from /proc/PID/stat.
+std::optional<pid_t> parent_of(pid_t pid);
+
+// argv of pid joined by spaces (empty for a zombie or a vanished process).
+std::string read_cmdline(pid_t pid);
+
+// Every process id on the system.
+std::vector<pid_t> all_processes();
+
+} // namespace sandhost::os

@@ -1,0 +1,60 @@
+// The Spawner: the one place a host process starts workers, and the owner of its children.
+//
+// Every launch runs on one thread that lives as long as the process. A worker asks the kernel
+// to kill it when its parent dies (PR_SET_PDEATHSIG), and Linux counts the *thread* that
+// launched it as the parent: launching from short-lived threads would kill workers early.
+//
+// The host is made a child subreaper: whatever a worker started is re-parented to the host
+// when the worker dies, however it left its session or group. Every child of the host that
+// the Spawner did not launch is therefore a stray from a finished attempt, and reap_strays()
+// kills and reaps it.
+#pragma once
+
+#include "os/result.h"
+#include "process/child_process.h"
+#include "process/launcher.h"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace sandhost::process {
+
+class Spawner {
+public:
+    // The process-wide spawner, created on first use and never destroyed (its thread must
+    // outlive every worker).
+    static Spawner& instance();
+
+    // Launches on the launch thread with the given launcher kind and waits for the outcome.
+    // The returned ChildProcess is registered until reaped. Thread-safe.
+    os::Result<ChildProcess> launch(const LaunchRequest& request, LauncherKind kind);
+
+    // Kills (SIGKILL) and reaps every child of this process that the spawner does not own,
+    // until none is left. Returns how many it reaped. Thread-safe; blocks while they die.
+    int reap_strays();
+
+    // The pids launched and not yet reaped.
+    std::set<pid_t> live_children() const;
+
+    // The default launcher for this platform, overridable with SANDHOST_LAUNCHER=poco|posix_spawn.
+    static LauncherKind default_launcher();
+
+private:
+    Spawner();
+    void run_launch_thread();
+    friend class ChildProcess;
+    void forget(pid_t pid);
+
+    mutable std::mutex m_mutex;  // guards m_children and the queue
+    std::condition_variable m_wake;
+    std::deque<std::function<void()>> m_queue;
+    std::set<pid_t> m_children;
+    std::unique_ptr<Launcher> m_launchers[2];
+};
+
+} // namespace sandhost::process

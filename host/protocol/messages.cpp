@@ -1,0 +1,143 @@
+#include "protocol/messages.h"
+
+namespace sandhost::protocol {
+namespace {
+
+void put_optional(BodyWriter& w, const std::optional<std::uint64_t>& v)
+{
+    w.u8(v ? 1 : 0).u64(v.value_or(0));
+}
+
+bool get_optional(BodyReader& r, std::optional<std::uint64_t>& v)
+{
+    std::uint8_t present;
+    std::uint64_t value;
+    if (!r.u8(present) || !r.u64(value) || present > 1) return false;
+    v = present ? std::optional<std::uint64_t>(value) : std::nullopt;
+    return true;
+}
+
+} // namespace
+
+std::string encode(const Hello& m) { return BodyWriter().i64(m.pid).take(); }
+
+std::optional<Hello> decode_hello(std::string_view body)
+{
+    BodyReader r(body);
+    Hello m;
+    if (!r.i64(m.pid) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const Job& m)
+{
+    BodyWriter w;
+    w.str(m.plugin_path).str(m.task).str(m.payload).u64(m.max_result);
+    put_optional(w, m.limits.memory_bytes);
+    put_optional(w, m.limits.cpu_ms);
+    put_optional(w, m.limits.open_files);
+    put_optional(w, m.limits.file_size_bytes);
+    put_optional(w, m.limits.processes);
+    w.u8(m.describe ? 1 : 0);
+    return w.take();
+}
+
+std::optional<Job> decode_job(std::string_view body)
+{
+    BodyReader r(body);
+    Job m;
+    std::uint8_t describe;
+    if (!r.str(m.plugin_path) || !r.str(m.task) || !r.str(m.payload) || !r.u64(m.max_result) ||
+        !get_optional(r, m.limits.memory_bytes) || !get_optional(r, m.limits.cpu_ms) ||
+        !get_optional(r, m.limits.open_files) || !get_optional(r, m.limits.file_size_bytes) ||
+        !get_optional(r, m.limits.processes) || !r.u8(describe) || describe > 1 || !r.at_end()) {
+        return std::nullopt;
+    }
+    m.describe = describe == 1;
+    return m;
+}
+
+std::string encode(const Ready& m) { return BodyWriter().u64(m.vm_size_kb).u64(m.rss_kb).take(); }
+
+std::optional<Ready> decode_ready(std::string_view body)
+{
+    BodyReader r(body);
+    Ready m;
+    if (!r.u64(m.vm_size_kb) || !r.u64(m.rss_kb) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const LoadFailed& m) { return BodyWriter().str(m.message).take(); }
+
+std::optional<LoadFailed> decode_load_failed(std::string_view body)
+{
+    BodyReader r(body);
+    LoadFailed m;
+    if (!r.str(m.message) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const Log& m) { return BodyWriter().u8(m.level).str(m.message).take(); }
+
+std::optional<Log> decode_log(std::string_view body)
+{
+    BodyReader r(body);
+    Log m;
+    if (!r.u8(m.level) || !r.str(m.message) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const Progress& m) { return BodyWriter().f64(m.percent).str(m.message).take(); }
+
+std::optional<Progress> decode_progress(std::string_view body)
+{
+    BodyReader r(body);
+    Progress m;
+    if (!r.f64(m.percent) || !r.str(m.message) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const Done& m)
+{
+    return BodyWriter().u8(static_cast<std::uint8_t>(m.status)).u8(m.permanent ? 1 : 0).str(m.data).u64(m.result_size).take();
+}
+
+std::optional<Done> decode_done(std::string_view body)
+{
+    BodyReader r(body);
+    Done m;
+    std::uint8_t status;
+    std::uint8_t permanent;
+    if (!r.u8(status) || status > 2 || !r.u8(permanent) || permanent > 1 || !r.str(m.data) || !r.u64(m.result_size) ||
+        !r.at_end()) {
+        return std::nullopt;
+    }
+    m.status = static_cast<Done::Status>(status);
+    m.permanent = permanent == 1;
+    return m;
+}
+
+std::string encode(const Description& m)
+{
+    BodyWriter w;
+    w.str(m.name).str(m.version).u32(static_cast<std::uint32_t>(m.tasks.size()));
+    for (const auto& t : m.tasks) w.str(t.name).str(t.description);
+    return w.take();
+}
+
+std::optional<Description> decode_description(std::string_view body)
+{
+    BodyReader r(body);
+    Description m;
+    std::uint32_t count;
+    if (!r.str(m.name) || !r.str(m.version) || !r.u32(count)) return std::nullopt;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        Description::Task t;
+        if (!r.str(t.name) || !r.str(t.description)) return std::nullopt;
+        m.tasks.push_back(std::move(t));
+    }
+    if (!r.at_end()) return std::nullopt;
+    return m;
+}
+
+} // namespace sandhost::protocol

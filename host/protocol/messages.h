@@ -1,0 +1,91 @@
+// The messages of the host-worker protocol and their body encodings (see frame.h).
+// decode_* return nullopt for a body that does not decode: the sender broke the protocol.
+#pragma once
+
+#include "protocol/frame.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandhost::protocol {
+
+struct Hello {
+    std::int64_t pid = 0;
+};
+
+// Limits the worker applies to itself (setrlimit) before it loads the plugin.
+struct WorkerLimits {
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint64_t> cpu_ms;
+    std::optional<std::uint64_t> open_files;
+    std::optional<std::uint64_t> file_size_bytes;
+    std::optional<std::uint64_t> processes;
+};
+
+struct Job {
+    std::string plugin_path;
+    std::string task;         // empty for a describe job
+    std::string payload;
+    std::uint64_t max_result = 0;
+    WorkerLimits limits;
+    bool describe = false;    // only load the plugin and send its description
+};
+
+struct Ready {
+    std::uint64_t vm_size_kb = 0;
+    std::uint64_t rss_kb = 0;
+};
+
+struct LoadFailed {
+    std::string message;
+};
+
+struct Log {
+    std::uint8_t level = 2;
+    std::string message;
+};
+
+struct Progress {
+    double percent = 0;
+    std::string message;
+};
+
+struct Done {
+    enum class Status : std::uint8_t { ok = 0, error = 1, result_too_large = 2 };
+    Status status = Status::ok;
+    bool permanent = false;       // the task said retrying cannot help
+    std::string data;             // the result (ok) or the error message (error)
+    std::uint64_t result_size = 0; // for result_too_large: the size the task tried to set
+};
+
+struct Description {
+    struct Task {
+        std::string name;
+        std::string description;
+    };
+    std::string name;
+    std::string version;
+    std::vector<Task> tasks;
+};
+
+std::string encode(const Hello& m);
+std::string encode(const Job& m);
+std::string encode(const Ready& m);
+std::string encode(const LoadFailed& m);
+std::string encode(const Log& m);
+std::string encode(const Progress& m);
+std::string encode(const Done& m);
+std::string encode(const Description& m);
+
+std::optional<Hello> decode_hello(std::string_view body);
+std::optional<Job> decode_job(std::string_view body);
+std::optional<Ready> decode_ready(std::string_view body);
+std::optional<LoadFailed> decode_load_failed(std::string_view body);
+std::optional<Log> decode_log(std::string_view body);
+std::optional<Progress> decode_progress(std::string_view body);
+std::optional<Done> decode_done(std::string_view body);
+std::optional<Description> decode_description(std::string_view body);
+
+} // namespace sandhost::protocol

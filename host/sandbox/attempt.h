@@ -1,0 +1,60 @@
+// What an attempt needs: the job to run, the sandbox settings, where its reports go, and a
+// way to cancel it from another thread.
+#pragma once
+
+#include "os/unique_fd.h"
+#include "process/launcher.h"
+#include "sandbox/outcome.h"
+#include "sandbox/sandbox_settings.h"
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace sandhost::sandbox {
+
+struct AttemptSpec {
+    std::filesystem::path plugin_path;  // the library file
+    std::string task;
+    std::string payload;                // JSON text
+    SandboxSettings settings;
+};
+
+// Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.
+class AttemptObserver {
+public:
+    virtual ~AttemptObserver() = default;
+    virtual void on_started(pid_t /*pid*/) {}
+    virtual void on_ready() {}
+    virtual void on_progress(const ProgressReport& /*progress*/) {}
+    virtual void on_log(int /*level*/, std::string_view /*message*/) {}
+    virtual void on_heartbeat() {}
+};
+
+// Cancels a running attempt from any thread. The attempt sees it within one poll cycle.
+class CancelToken {
+public:
+    CancelToken();
+    void request() noexcept;
+    bool requested() const noexcept { return m_requested.load(std::memory_order_acquire); }
+    // Readable once requested (an eventfd), for poll().
+    int fd() const noexcept { return m_event.get(); }
+
+private:
+    std::atomic<bool> m_requested{false};
+    os::UniqueFd m_event;
+};
+
+// Where the worker executable is and how to start it.
+struct WorkerConfig {
+    std::filesystem::path executable;
+    process::LauncherKind launcher = process::LauncherKind::posix_spawn;
+
+    // SANDHOST_WORKER if set; else sandhost-worker next to the running executable; else the
+    // one in this build tree. The launcher: SANDHOST_LAUNCHER or the platform default.
+    static WorkerConfig defaults();
+};
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,163 @@
+#include "sandbox/classify.h"
+
+#include "os/signals.h"
+
+#include <algorithm>
+#include <csignal>
+
+namespace sandhost::sandbox {
+namespace {
+
+using process::ExitStatus;
+
+// Whether a worker that died without reporting probably ran into its memory limit. The limit
+// is on address space (RLIMIT_AS) while the kernel tells us the peak resident size; the part
+// of the address space that was never resident is what the worker had mapped but not touched
+// when it became ready (libraries, reservations). A malloc that fails near the limit usually
+// ends in abort(), a SIGSEGV or an error exit: all of them count when the peak was that high.
+bool near_memory_limit(const AttemptFacts& facts)
+{
+    if (!facts.limits.memory_bytes || !facts.termination) return false;
+    const std::uint64_t limit = *facts.limits.memory_bytes;
+    std::uint64_t untouched_kb = 0;
+    if (facts.baseline && facts.baseline->vm_size_kb > facts.baseline->rss_kb) {
+        untouched_kb = facts.baseline->vm_size_kb - facts.baseline->rss_kb;
+    }
+    const std::uint64_t estimate = (facts.termination->usage.max_rss_kb + untouched_kb) * 1024;
+    const std::uint64_t slack = std::max<std::uint64_t>(8ull << 20, limit / 8);
+    return estimate + slack >= limit;
+}
+
+Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
+{
+    Outcome o;
+    o.killed = facts.killed;
+    o.error = stop.message;
+    switch (stop.kind) {
+    case StopReason::Kind::startup_timeout:
+    case StopReason::Kind::timeout:
+    case StopReason::Kind::shutdown:
+        o.kind = OutcomeKind::timed_out;
+        break;
+    case StopReason::Kind::cancel:
+        o.kind = OutcomeKind::cancelled;
+        break;
+    case StopReason::Kind::limit:
+        o.kind = OutcomeKind::resource_limit;
+        o.limit = stop.limit;
+        break;
+    case StopReason::Kind::protocol_error:
+        o.kind = OutcomeKind::protocol_error;
+        break;
+    case StopReason::Kind::result_too_large:
+        o.kind = OutcomeKind::result_too_large;
+        break;
+    }
+    if (facts.termination && facts.termination->status.kind == ExitStatus::Kind::signalled) {
+        o.signal_number = facts.termination->status.signal_number;
+    }
+    return o;
+}
+
+Outcome from_done(const protocol::Done& done)
+{
+    Outcome o;
+    switch (done.status) {
+    case protocol::Done::Status::ok:
+        o.kind = OutcomeKind::succeeded;
+        o.result = done.data;
+        break;
+    case protocol::Done::Status::error:
+        o.kind = OutcomeKind::failed;
+        o.error = done.data;
+        o.permanent = done.permanent;
+        break;
+    case protocol::Done::Status::result_too_large:
+        o.kind = OutcomeKind::result_too_large;
+        o.error = "the task's result of " + std::to_string(done.result_size) + " bytes exceeds max_result";
+        break;
+    }
+    return o;
+}
+
+Outcome from_termination(const AttemptFacts& facts)
+{
+    Outcome o;
+    const ExitStatus& status = facts.termination->status;
+    if (status.kind == ExitStatus::Kind::signalled) {
+        const int sig = status.signal_number;
+        o.signal_number = sig;
+        o.core_dumped = status.core_dumped;
+        const auto cpu = facts.termination->usage.cpu();
+        if (sig == SIGXCPU || (sig == SIGKILL && facts.limits.cpu && cpu >= *facts.limits.cpu)) {
+            o.kind = OutcomeKind::resource_limit;
+            o.limit = LimitKind::cpu;
+            o.error = "CPU time limit reached (" + std::to_string(cpu.count()) + " ms used)";
+        } else if (sig == SIGXFSZ) {
+            o.kind = OutcomeKind::resource_limit;
+            o.limit = LimitKind::file_size;
+            o.error = "file size limit reached";
+        } else if (near_memory_limit(facts)) {
+            o.kind = OutcomeKind::resource_limit;
+            o.limit = LimitKind::memory;
+            o.error = "memory limit reached (peak RSS " + std::to_string(facts.termination->usage.max_rss_kb) + " KiB); the worker died by " +
+                      os::signal_name(sig);
+        } else {
+            o.kind = OutcomeKind::crashed;
+            o.error = "worker died by " + os::signal_name(sig) + (status.core_dumped ? " (core dumped)" : "");
+        }
+        return o;
+    }
+    if (status.exit_code != 0 && near_memory_limit(facts)) {
+        o.kind = OutcomeKind::resource_limit;
+        o.limit = LimitKind::memory;
+        o.exit_code = status.exit_code;
+        o.error = "memory limit reached (peak RSS " + std::to_string(facts.termination->usage.max_rss_kb) + " KiB); the worker exited with code " +
+                  std::to_string(status.exit_code);
+        return o;
+    }
+    o.kind = OutcomeKind::exited;
+    o.exit_code = status.exit_code;
+    o.error = "worker exited with code " + std::to_string(status.exit_code) + " without reporting a result";
+    return o;
+}
+
+} // namespace
+
+Outcome classify(const AttemptFacts& facts)
+{
+    if (facts.stop) return from_stop(facts, *facts.stop);
+    if (facts.done) {
+        Outcome o = from_done(*facts.done);
+        o.killed = facts.killed;
+        return o;
+    }
+    if (facts.load_failed) {
+        Outcome o;
+        o.kind = OutcomeKind::load_failed;
+        o.error = *facts.load_failed;
+        return o;
+    }
+    if (!facts.hello_seen) {
+        Outcome o;
+        o.kind = OutcomeKind::spawn_failed;
+        if (!facts.termination) {
+            o.error = "the worker did not start";
+        } else if (facts.termination->status.kind == ExitStatus::Kind::exited && facts.termination->status.exit_code == 72) {
+            // Poco::Process reports a failed exec as the child's exit code 72.
+            o.error = "cannot execute " + facts.worker_executable + " (exit code 72 before the worker's first message)";
+        } else {
+            o.error = "worker " + facts.worker_executable + " ended with " + facts.termination->status.describe() +
+                      " before its first message";
+        }
+        if (!facts.stderr_tail.empty()) o.error += ": " + facts.stderr_tail.substr(0, 2000);
+        return o;
+    }
+    if (facts.termination) return from_termination(facts);
+    Outcome o;
+    o.kind = OutcomeKind::protocol_error;
+    o.error = "the worker stopped answering";
+    return o;
+}
+
+} // namespace sandhost::sandbox

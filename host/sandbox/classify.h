@@ -1,0 +1,34 @@
+// From the facts the supervisor gathered about an attempt to its outcome. Pure: no I/O, so
+// every rule of the outcome table is unit-tested without processes.
+#pragma once
+
+#include "process/child_process.h"
+#include "protocol/messages.h"
+#include "sandbox/outcome.h"
+#include "sandbox/sandbox_settings.h"
+#include "sandbox/stop_policy.h"
+
+#include <optional>
+#include <string>
+
+namespace sandhost::sandbox {
+
+struct AttemptFacts {
+    bool hello_seen = false;
+    bool ready_seen = false;
+    std::optional<StopReason> stop;             // the host decided to stop the worker
+    bool killed = false;                        // SIGKILL was needed
+    std::optional<protocol::Done> done;         // the task returned
+    std::optional<std::string> load_failed;     // the worker could not load the plugin or task
+    std::optional<process::Termination> termination;
+    std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
+    Limits limits;
+    std::string worker_executable;
+    std::string stderr_tail;
+};
+
+// The outcome's kind and kind-specific fields (result, error, signal, exit code, limit,
+// killed). The caller adds the common fields (times, pid, usage, output, progress).
+Outcome classify(const AttemptFacts& facts);
+
+} // namespace sandhost::sandbox

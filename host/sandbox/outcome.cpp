@@ -1,0 +1,186 @@
+#include "sandbox/outcome.h"
+
+#include "os/signals.h"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Timestamp.h>
+
+#include <array>
+#include <sstream>
+
+namespace sandhost::sandbox {
+namespace {
+
+constexpr std::array<std::pair<OutcomeKind, const char*>, 12> k_kinds{{
+    {OutcomeKind::succeeded, "succeeded"},
+    {OutcomeKind::failed, "failed"},
+    {OutcomeKind::timed_out, "timed_out"},
+    {OutcomeKind::crashed, "crashed"},
+    {OutcomeKind::exited, "exited"},
+    {OutcomeKind::resource_limit, "resource_limit"},
+    {OutcomeKind::load_failed, "load_failed"},
+    {OutcomeKind::protocol_error, "protocol_error"},
+    {OutcomeKind::result_too_large, "result_too_large"},
+    {OutcomeKind::spawn_failed, "spawn_failed"},
+    {OutcomeKind::cancelled, "cancelled"},
+    {OutcomeKind::worker_lost, "worker_lost"},
+}};
+
+constexpr std::array<std::pair<LimitKind, const char*>, 5> k_limits{{
+    {LimitKind::memory, "memory"},
+    {LimitKind::cpu, "cpu"},
+    {LimitKind::file_size, "file_size"},
+    {LimitKind::processes, "processes"},
+    {LimitKind::output, "output"},
+}};
+
+std::string format_time(std::chrono::system_clock::time_point t)
+{
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z", 0);
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& text)
+{
+    try {
+        int tz = 0;
+        const Poco::DateTime parsed = Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
+        const auto micros = parsed.timestamp().epochMicroseconds() - static_cast<Poco::Timestamp::TimeDiff>(tz) * 1000000;
+        return std::chrono::system_clock::time_point(std::chrono::microseconds(micros));
+    } catch (const Poco::Exception&) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+const char* to_string(OutcomeKind kind)
+{
+    for (const auto& [k, name] : k_kinds) {
+        if (k == kind) return name;
+    }
+    return "unknown";
+}
+
+std::optional<OutcomeKind> outcome_kind_from_string(const std::string& text)
+{
+    for (const auto& [k, name] : k_kinds) {
+        if (text == name) return k;
+    }
+    return std::nullopt;
+}
+
+const char* to_string(LimitKind kind)
+{
+    for (const auto& [k, name] : k_limits) {
+        if (k == kind) return name;
+    }
+    return "unknown";
+}
+
+std::optional<LimitKind> limit_kind_from_string(const std::string& text)
+{
+    for (const auto& [k, name] : k_limits) {
+        if (text == name) return k;
+    }
+    return std::nullopt;
+}
+
+bool retryable(const Outcome& outcome)
+{
+    if (outcome.permanent) return false;
+    switch (outcome.kind) {
+    case OutcomeKind::succeeded:
+    case OutcomeKind::load_failed:
+    case OutcomeKind::result_too_large:
+    case OutcomeKind::cancelled:
+        return false;
+    default:
+        return true;
+    }
+}
+
+std::string to_json(const Outcome& o)
+{
+    Poco::JSON::Object json(Poco::JSON_PRESERVE_KEY_ORDER);
+    json.set("outcome", to_string(o.kind));
+    if (o.kind == OutcomeKind::succeeded) json.set("result", o.result);
+    if (!o.error.empty()) json.set("error", o.error);
+    if (o.permanent) json.set("permanent", true);
+    if (o.signal_number) {
+        json.set("signal", os::signal_name(*o.signal_number));
+        json.set("signal_number", *o.signal_number);
+        json.set("core_dumped", o.core_dumped);
+    }
+    if (o.exit_code) json.set("exit_code", *o.exit_code);
+    if (o.limit) json.set("limit", to_string(*o.limit));
+    if (o.kind == OutcomeKind::timed_out || o.kind == OutcomeKind::cancelled || o.kind == OutcomeKind::resource_limit ||
+        o.killed) {
+        json.set("killed", o.killed);
+    }
+    json.set("isolation", o.isolation);
+    if (o.fallback) json.set("fallback", *o.fallback);
+    json.set("duration_ms", static_cast<Poco::Int64>(o.duration.count()));
+    if (o.pid) json.set("pid", static_cast<Poco::Int64>(*o.pid));
+    if (o.max_rss_kb) json.set("max_rss_kb", static_cast<Poco::UInt64>(*o.max_rss_kb));
+    if (o.cpu_ms) json.set("cpu_ms", static_cast<Poco::UInt64>(*o.cpu_ms));
+    json.set("stdout_tail", o.stdout_tail);
+    json.set("stderr_tail", o.stderr_tail);
+    if (o.progress) {
+        Poco::JSON::Object progress(Poco::JSON_PRESERVE_KEY_ORDER);
+        progress.set("percent", o.progress->percent);
+        progress.set("message", o.progress->message);
+        json.set("progress", progress);
+    }
+    if (o.started_at.time_since_epoch().count() != 0) json.set("started_at", format_time(o.started_at));
+    if (o.ended_at.time_since_epoch().count() != 0) json.set("ended_at", format_time(o.ended_at));
+    std::ostringstream out;
+    json.stringify(out);
+    return out.str();
+}
+
+std::optional<Outcome> outcome_from_json(const std::string& text)
+{
+    try {
+        Poco::JSON::Parser parser;
+        auto object = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+        if (!object) return std::nullopt;
+        Outcome o;
+        auto kind = outcome_kind_from_string(object->getValue<std::string>("outcome"));
+        if (!kind) return std::nullopt;
+        o.kind = *kind;
+        if (object->has("result")) o.result = object->getValue<std::string>("result");
+        if (object->has("error")) o.error = object->getValue<std::string>("error");
+        if (object->has("permanent")) o.permanent = object->getValue<bool>("permanent");
+        if (object->has("signal_number")) o.signal_number = object->getValue<int>("signal_number");
+        if (object->has("core_dumped")) o.core_dumped = object->getValue<bool>("core_dumped");
+        if (object->has("exit_code")) o.exit_code = object->getValue<int>("exit_code");
+        if (object->has("limit")) o.limit = limit_kind_from_string(object->getValue<std::string>("limit"));
+        if (object->has("killed")) o.killed = object->getValue<bool>("killed");
+        if (object->has("isolation")) o.isolation = object->getValue<std::string>("isolation");
+        if (object->has("fallback")) o.fallback = object->getValue<std::string>("fallback");
+        if (object->has("duration_ms")) o.duration = std::chrono::milliseconds(object->getValue<Poco::Int64>("duration_ms"));
+        if (object->has("pid")) o.pid = object->getValue<Poco::Int64>("pid");
+        if (object->has("max_rss_kb")) o.max_rss_kb = object->getValue<Poco::UInt64>("max_rss_kb");
+        if (object->has("cpu_ms")) o.cpu_ms = object->getValue<Poco::UInt64>("cpu_ms");
+        if (object->has("stdout_tail")) o.stdout_tail = object->getValue<std::string>("stdout_tail");
+        if (object->has("stderr_tail")) o.stderr_tail = object->getValue<std::string>("stderr_tail");
+        if (auto progress = object->getObject("progress")) {
+            o.progress = ProgressReport{progress->getValue<double>("percent"), progress->getValue<std::string>("message")};
+        }
+        if (object->has("started_at")) o.started_at = parse_time(object->getValue<std::string>("started_at")).value_or(o.started_at);
+        if (object->has("ended_at")) o.ended_at = parse_time(object->getValue<std::string>("ended_at")).value_or(o.ended_at);
+        return o;
+    } catch (const Poco::Exception&) {
+        return std::nullopt;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,75 @@
+// Outcome: how one attempt ended, as a value. A closed set of kinds, each with its own fields;
+// a signal is never folded into an exit code and a timeout never looks like a crash.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sandhost::sandbox {
+
+enum class OutcomeKind {
+    succeeded,        // result
+    failed,           // error, permanent
+    timed_out,        // killed (SIGKILL was needed), error says which clock ran out
+    crashed,          // signal_number, core_dumped
+    exited,           // exit_code
+    resource_limit,   // limit
+    load_failed,      // error
+    protocol_error,   // error
+    result_too_large, // error (the sizes)
+    spawn_failed,     // error (with errno text)
+    cancelled,
+    worker_lost,
+};
+
+enum class LimitKind { memory, cpu, file_size, processes, output };
+
+struct ProgressReport {
+    double percent = 0;
+    std::string message;
+    bool operator==(const ProgressReport&) const = default;
+};
+
+struct Outcome {
+    OutcomeKind kind = OutcomeKind::spawn_failed;
+    std::string result;                  // succeeded only
+    std::string error;                   // failed, timed_out, load_failed, protocol_error, ...
+    bool permanent = false;              // the task said retrying cannot help
+    std::optional<int> signal_number;    // crashed (and timed_out/cancelled: the signal that ended it)
+    bool core_dumped = false;
+    std::optional<int> exit_code;        // exited
+    std::optional<LimitKind> limit;      // resource_limit
+    bool killed = false;                 // SIGKILL was needed to stop the worker
+    std::string isolation = "spawn";     // spawn | fork | reuse | none
+    std::optional<std::string> fallback; // "inline" when the attempt ran in the host as a fallback
+    std::chrono::milliseconds duration{0};
+    std::optional<std::int64_t> pid;
+    std::optional<std::uint64_t> max_rss_kb;
+    std::optional<std::uint64_t> cpu_ms;
+    std::string stdout_tail;
+    std::string stderr_tail;
+    std::optional<ProgressReport> progress;
+    std::chrono::system_clock::time_point started_at{};
+    std::chrono::system_clock::time_point ended_at{};
+
+    bool succeeded() const { return kind == OutcomeKind::succeeded; }
+};
+
+const char* to_string(OutcomeKind kind);
+std::optional<OutcomeKind> outcome_kind_from_string(const std::string& text);
+const char* to_string(LimitKind kind);
+std::optional<LimitKind> limit_kind_from_string(const std::string& text);
+
+// Whether another attempt may help: the outcome table's default, overridden by a task that
+// reported a permanent error.
+bool retryable(const Outcome& outcome);
+
+// The attempt record as one JSON object, fields absent when they do not apply (the format of
+// `sandhost exec --json`). Timestamps are RFC 3339 UTC with milliseconds.
+std::string to_json(const Outcome& outcome);
+// Parses what to_json wrote; nullopt when it is not such a record.
+std::optional<Outcome> outcome_from_json(const std::string& json);
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,603 @@
+#include "sandbox/worker_session.h"
+
+#include "os/fd.h"
+#include "os/proc.h"
+#include "os/process_tree.h"
+#include "process/spawner.h"
+#include "sandbox/classify.h"
+#include "sandbox/stop_policy.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using protocol::MessageType;
+
+constexpr auto k_sample_interval = std::chrono::milliseconds(20);
+constexpr auto k_no_pidfd_poll = std::chrono::milliseconds(5);
+constexpr std::size_t k_read_chunk = 256 * 1024;
+// How long a limit watch lets CPU time run past the limit before the host kills the worker
+// itself (the kernel's SIGXCPU comes first unless the task ignores it).
+constexpr auto k_cpu_overrun = std::chrono::milliseconds(1000);
+
+// Keeps the last `capacity` bytes of a stream.
+class OutputTail {
+public:
+    void reset(std::size_t capacity)
+    {
+        m_capacity = capacity;
+        m_data.clear();
+    }
+    void append(const char* data, std::size_t size)
+    {
+        if (size >= m_capacity) {
+            m_data.assign(data + (size - m_capacity), m_capacity);
+            return;
+        }
+        m_data.append(data, size);
+        if (m_data.size() > 2 * m_capacity) m_data.erase(0, m_data.size() - m_capacity);
+    }
+    std::string take()
+    {
+        if (m_data.size() > m_capacity) m_data.erase(0, m_data.size() - m_capacity);
+        return std::move(m_data);
+    }
+    const std::string& peek() const { return m_data; }
+
+private:
+    std::size_t m_capacity = 1 << 20;
+    std::string m_data;
+};
+
+std::string human_size(std::uint64_t bytes)
+{
+    if (bytes % (1ull << 30) == 0 && bytes) return std::to_string(bytes >> 30) + " GiB";
+    if (bytes % (1ull << 20) == 0 && bytes) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes % (1ull << 10) == 0 && bytes) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+std::string human_duration(Duration d)
+{
+    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+    return std::to_string(d.count()) + "ms";
+}
+
+int poll_timeout(Clock::time_point now, Clock::time_point wake)
+{
+    if (wake <= now) return 0;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+    return static_cast<int>(std::min<long long>(ms, 60'000));
+}
+
+protocol::WorkerLimits to_worker_limits(const Limits& limits)
+{
+    protocol::WorkerLimits w;
+    w.memory_bytes = limits.memory_bytes;
+    if (limits.cpu) w.cpu_ms = static_cast<std::uint64_t>(limits.cpu->count());
+    w.open_files = limits.open_files;
+    w.file_size_bytes = limits.file_size_bytes;
+    w.processes = limits.processes;
+    return w;
+}
+
+} // namespace
+
+// The state of one job on this worker.
+struct WorkerSession::Job {
+    const AttemptSpec* spec = nullptr;
+    AttemptObserver* observer = nullptr;
+    CancelToken* cancel = nullptr;
+    bool describe = false;
+    Clock::time_point started;
+    std::chrono::system_clock::time_point started_wall;
+    Clock::time_point startup_deadline;
+    std::optional<Clock::time_point> run_deadline;
+    AttemptFacts facts;
+    std::optional<protocol::Description> description;
+    std::vector<StopStep> steps;
+    std::size_t next_step = 0;
+    std::optional<Clock::time_point> next_step_at;
+    std::optional<Clock::time_point> exit_wait_until;
+    OutputTail out;
+    OutputTail err;
+    std::uint64_t output_total = 0;
+    std::optional<ProgressReport> progress;
+    Clock::time_point next_sample;
+    std::uint64_t sampled_peak_rss_kb = 0;
+    std::uint64_t cpu_ms_at_start = 0;
+    bool channel_broken = false;
+
+    // The job is over for the host: the task reported its end (or could not start) and, in
+    // the reuse role, the worker is left running for the next job.
+    bool reported() const { return facts.done || facts.load_failed || description; }
+};
+
+CancelToken::CancelToken() : m_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+void CancelToken::request() noexcept
+{
+    if (m_requested.exchange(true, std::memory_order_acq_rel)) return;
+    const std::uint64_t one = 1;
+    if (m_event) [[maybe_unused]] auto n = ::write(m_event.get(), &one, sizeof one);
+}
+
+os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, WorkerRole role)
+{
+    auto channel = os::make_socket_pair();
+    if (!channel) return channel.error();
+    auto out = os::make_pipe();
+    if (!out) return out.error();
+    auto err = os::make_pipe();
+    if (!err) return err.error();
+
+    process::LaunchRequest request;
+    request.executable = config.executable;
+    request.args = {"--host-pid", std::to_string(::getpid()), "--role", role == WorkerRole::reuse ? "reuse" : "spawn"};
+    request.channel_fd = channel->second.get();
+    request.stdout_fd = out->write.get();
+    request.stderr_fd = err->write.get();
+
+    WorkerSession session;
+    session.m_config = config;
+    session.m_role = role;
+    session.m_launched_at = Clock::now();
+    auto child = process::Spawner::instance().launch(request, config.launcher);
+    if (!child) return child.error();
+    session.m_child = std::move(child.value());
+    session.m_channel = std::move(channel->first);
+    session.m_stdout = std::move(out->read);
+    session.m_stderr = std::move(err->read);
+    for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) {
+        if (auto s = os::set_nonblocking(fd); !s) return s.error();
+    }
+    return session;
+}
+
+WorkerSession::WorkerSession(WorkerSession&&) noexcept = default;
+WorkerSession& WorkerSession::operator=(WorkerSession&&) noexcept = default;
+
+WorkerSession::~WorkerSession()
+{
+    if (m_child.running()) {
+        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+        m_child.reap();
+        process::Spawner::instance().reap_strays();
+    }
+}
+
+bool WorkerSession::reusable() const { return m_child.running() && m_last_job_ok && m_channel_open; }
+
+std::optional<std::uint64_t> WorkerSession::resident_kb() const
+{
+    if (!m_child.running()) return std::nullopt;
+    if (auto memory = os::read_memory(m_child.pid())) return memory->rss_kb;
+    return std::nullopt;
+}
+
+void WorkerSession::queue(MessageType type, const std::string& body)
+{
+    if (!m_channel_open) return;
+    m_outbox += protocol::encode_frame(type, body);
+    flush_outbox();
+}
+
+bool WorkerSession::flush_outbox()
+{
+    while (!m_outbox.empty() && m_channel_open) {
+        const ssize_t n = ::send(m_channel.get(), m_outbox.data(), m_outbox.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            m_outbox.erase(0, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+        m_outbox.clear();  // the worker is gone; what it did not read does not matter
+        return false;
+    }
+    return true;
+}
+
+Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+{
+    Job job;
+    job.spec = &spec;
+    job.observer = observer;
+    job.cancel = cancel;
+    job.started = m_jobs_run == 0 ? m_launched_at : Clock::now();
+    job.started_wall = std::chrono::system_clock::now() -
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - job.started);
+    job.startup_deadline = job.started + spec.settings.startup_timeout;
+    job.facts.limits = spec.settings.limits;
+    job.facts.worker_executable = m_config.executable.string();
+    job.facts.hello_seen = m_hello_seen;
+    const std::size_t tail = static_cast<std::size_t>(spec.settings.limits.output_bytes.value_or(1ull << 20));
+    job.out.reset(tail);
+    job.err.reset(tail);
+    if (m_jobs_run > 0) job.cpu_ms_at_start = os::read_cpu_ms(m_child.pid()).value_or(0);
+    ++m_jobs_run;
+    m_last_job_ok = false;
+    if (observer) observer->on_started(m_child.pid());
+
+    m_decoder.emplace(std::max<std::uint64_t>(spec.settings.max_result_bytes + 65536, 1u << 20));
+    protocol::Job message;
+    message.plugin_path = spec.plugin_path.string();
+    message.task = spec.task;
+    message.payload = spec.payload;
+    message.max_result = spec.settings.max_result_bytes;
+    message.limits = to_worker_limits(spec.settings.limits);
+    queue(MessageType::job, protocol::encode(message));
+    drive(job);
+    return conclude(job);
+}
+
+std::variant<protocol::Description, Outcome> WorkerSession::describe(const std::filesystem::path& plugin, const SandboxSettings& settings)
+{
+    AttemptSpec spec;
+    spec.plugin_path = plugin;
+    spec.settings = settings;
+    Job job;
+    job.spec = &spec;
+    job.describe = true;
+    job.started = m_launched_at;
+    job.started_wall = std::chrono::system_clock::now();
+    job.startup_deadline = job.started + settings.startup_timeout;
+    job.facts.limits = settings.limits;
+    job.facts.worker_executable = m_config.executable.string();
+    job.out.reset(64 * 1024);
+    job.err.reset(64 * 1024);
+    ++m_jobs_run;
+    m_decoder.emplace(1u << 20);
+    protocol::Job message;
+    message.plugin_path = plugin.string();
+    message.describe = true;
+    message.limits = to_worker_limits(settings.limits);
+    queue(MessageType::job, protocol::encode(message));
+    drive(job);
+    if (job.description && !job.facts.stop) return *job.description;
+    return conclude(job);
+}
+
+void WorkerSession::drive(Job& job)
+{
+    const Duration grace = job.spec->settings.grace;
+    job.next_sample = Clock::now() + k_sample_interval;
+    for (;;) {
+        if (!m_child.running()) break;
+        if (m_role == WorkerRole::reuse && !job.facts.stop && job.facts.done &&
+            job.facts.done->status == protocol::Done::Status::ok) {
+            m_last_job_ok = true;
+            break;
+        }
+
+        const auto now = Clock::now();
+        Clock::time_point wake = job.next_sample;
+        if (!job.facts.stop) {
+            if (!job.facts.ready_seen && !job.reported()) wake = std::min(wake, job.startup_deadline);
+            if (job.run_deadline && !job.reported()) wake = std::min(wake, *job.run_deadline);
+        }
+        if (job.next_step_at) wake = std::min(wake, *job.next_step_at);
+        if (job.exit_wait_until) wake = std::min(wake, *job.exit_wait_until);
+        if (m_child.exit_fd() < 0) wake = std::min(wake, now + k_no_pidfd_poll);
+
+        pollfd fds[5];
+        int count = 0;
+        auto add = [&](int fd, short events) {
+            fds[count] = pollfd{fd, events, 0};
+            return count++;
+        };
+        const int channel_at = (m_channel_open && !job.channel_broken)
+                                   ? add(m_channel.get(), static_cast<short>(POLLIN | (m_outbox.empty() ? 0 : POLLOUT)))
+                                   : -1;
+        const int out_at = m_stdout ? add(m_stdout.get(), POLLIN) : -1;
+        const int err_at = m_stderr ? add(m_stderr.get(), POLLIN) : -1;
+        const int exit_at = m_child.exit_fd() >= 0 ? add(m_child.exit_fd(), POLLIN) : -1;
+        const int cancel_at = (job.cancel && !job.facts.stop) ? add(job.cancel->fd(), POLLIN) : -1;
+
+        const int ready = ::poll(fds, static_cast<nfds_t>(count), poll_timeout(now, wake));
+        if (ready < 0 && errno != EINTR) break;
+        if (ready > 0) {
+            if (channel_at >= 0 && (fds[channel_at].revents & POLLOUT)) flush_outbox();
+            if (channel_at >= 0 && (fds[channel_at].revents & (POLLIN | POLLHUP | POLLERR))) read_channel(job);
+            if (out_at >= 0 && fds[out_at].revents) read_output(job, 1);
+            if (err_at >= 0 && fds[err_at].revents) read_output(job, 2);
+            if (cancel_at >= 0 && fds[cancel_at].revents) {
+                begin_stop(job, StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
+            }
+            if (exit_at >= 0 && (fds[exit_at].revents & POLLIN)) {
+                if (m_child.try_reap()) {
+                    finish_process(job);
+                    break;
+                }
+            }
+        }
+        if (m_child.exit_fd() < 0 && m_child.try_reap()) {
+            finish_process(job);
+            break;
+        }
+
+        const auto after = Clock::now();
+        if (!job.facts.stop && !job.reported()) {
+            if (!job.facts.ready_seen && after >= job.startup_deadline) {
+                begin_stop(job, StopReason{StopReason::Kind::startup_timeout, std::nullopt,
+                                           "the worker was not ready within the startup timeout of " +
+                                               human_duration(job.spec->settings.startup_timeout)});
+            } else if (job.run_deadline && after >= *job.run_deadline) {
+                begin_stop(job, StopReason{StopReason::Kind::timeout, std::nullopt,
+                                           "the task did not finish within its timeout of " + human_duration(job.spec->settings.timeout)});
+            }
+        }
+        if (job.next_step_at && after >= *job.next_step_at) advance_stop(job);
+        if (job.exit_wait_until && after >= *job.exit_wait_until) {
+            // The task reported its end but the process does not exit: its result stands.
+            job.exit_wait_until.reset();
+            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+            job.facts.killed = true;
+        }
+        if (after >= job.next_sample) {
+            sample(job);
+            job.next_sample = after + k_sample_interval;
+        }
+        if (job.reported() && !job.exit_wait_until && !job.facts.stop && m_role == WorkerRole::spawn && !job.facts.killed) {
+            job.exit_wait_until = after + grace;
+        }
+    }
+}
+
+void WorkerSession::read_channel(Job& job)
+{
+    char buffer[65536];
+    std::size_t total = 0;
+    while (m_channel_open && !job.channel_broken && total < k_read_chunk * 4) {
+        const ssize_t n = ::recv(m_channel.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) {
+            m_channel_open = false;
+            if (m_decoder->buffered() > 0 && !job.facts.stop) {
+                begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt,
+                                           "the worker closed the channel in the middle of a message"});
+            }
+            break;
+        }
+        total += static_cast<std::size_t>(n);
+        m_decoder->feed(buffer, static_cast<std::size_t>(n));
+        for (;;) {
+            auto next = m_decoder->next();
+            if (next.status == protocol::FrameDecoder::Status::need_more) break;
+            if (next.status == protocol::FrameDecoder::Status::broken) {
+                job.channel_broken = true;
+                if (next.oversized_type == MessageType::done) {
+                    begin_stop(job, StopReason{StopReason::Kind::result_too_large, std::nullopt,
+                                               "the task's result of " + std::to_string(next.oversized_length) +
+                                                   " bytes exceeds max_result (" + human_size(job.spec->settings.max_result_bytes) + ")"});
+                } else {
+                    begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
+                }
+                return;
+            }
+            handle_frame(job, std::move(next.frame));
+            if (job.channel_broken) return;
+        }
+    }
+}
+
+void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
+{
+    auto broken = [&](const std::string& why) {
+        job.channel_broken = true;
+        begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + why});
+    };
+    if (!m_hello_seen && frame.type != MessageType::hello) return broken(std::string("a '") + protocol::to_string(frame.type) + "' message before hello");
+    switch (frame.type) {
+    case MessageType::hello:
+        if (m_hello_seen || !protocol::decode_hello(frame.body)) return broken("bad hello");
+        m_hello_seen = true;
+        job.facts.hello_seen = true;
+        break;
+    case MessageType::ready: {
+        auto ready = protocol::decode_ready(frame.body);
+        if (!ready || job.describe) return broken("bad ready message");
+        job.facts.ready_seen = true;
+        job.facts.baseline = *ready;
+        job.run_deadline = Clock::now() + job.spec->settings.timeout;
+        if (job.observer) job.observer->on_ready();
+        break;
+    }
+    case MessageType::load_failed: {
+        auto failed = protocol::decode_load_failed(frame.body);
+        if (!failed) return broken("bad load_failed message");
+        job.facts.load_failed = failed->message;
+        break;
+    }
+    case MessageType::log: {
+        auto log = protocol::decode_log(frame.body);
+        if (!log) return broken("bad log message");
+        if (job.observer) job.observer->on_log(log->level, log->message);
+        break;
+    }
+    case MessageType::progress: {
+        auto progress = protocol::decode_progress(frame.body);
+        if (!progress) return broken("bad progress message");
+        job.progress = ProgressReport{progress->percent, progress->message};
+        if (job.observer) job.observer->on_progress(*job.progress);
+        break;
+    }
+    case MessageType::heartbeat:
+        if (job.observer) job.observer->on_heartbeat();
+        break;
+    case MessageType::done: {
+        auto done = protocol::decode_done(frame.body);
+        if (!done || !job.facts.ready_seen) return broken("bad or unexpected done message");
+        job.facts.done = std::move(*done);
+        break;
+    }
+    case MessageType::description: {
+        auto description = protocol::decode_description(frame.body);
+        if (!description || !job.describe) return broken("bad or unexpected description");
+        job.description = std::move(*description);
+        break;
+    }
+    default:
+        return broken(std::string("unexpected '") + protocol::to_string(frame.type) + "' message from the worker");
+    }
+}
+
+void WorkerSession::read_output(Job& job, int which)
+{
+    os::UniqueFd& fd = which == 1 ? m_stdout : m_stderr;
+    OutputTail& tail = which == 1 ? job.out : job.err;
+    char buffer[65536];
+    std::size_t total = 0;
+    while (fd && total < k_read_chunk) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) {
+            fd.reset();  // the worker and everything it started closed this stream
+            break;
+        }
+        total += static_cast<std::size_t>(n);
+        tail.append(buffer, static_cast<std::size_t>(n));
+        job.output_total += static_cast<std::uint64_t>(n);
+    }
+    const auto& limit = job.spec->settings.limits.output_bytes;
+    if (limit && job.output_total > *limit && !job.facts.stop) {
+        begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::output,
+                                   "captured output exceeded the limit of " + human_size(*limit)});
+    }
+}
+
+void WorkerSession::begin_stop(Job& job, StopReason reason)
+{
+    if (job.facts.stop) return;  // the first reason decides the outcome
+    job.steps = stop_steps(reason, job.spec->settings.grace);
+    job.facts.stop = std::move(reason);
+    job.next_step = 0;
+    job.exit_wait_until.reset();
+    advance_stop(job);
+}
+
+void WorkerSession::advance_stop(Job& job)
+{
+    job.next_step_at.reset();
+    while (job.next_step < job.steps.size() && m_child.running()) {
+        const StopStep step = job.steps[job.next_step++];
+        switch (step.action) {
+        case StopStep::Action::request_cancel:
+            queue(MessageType::cancel, {});
+            break;
+        case StopStep::Action::terminate:
+            m_child.signal_group(SIGTERM);
+            break;
+        case StopStep::Action::kill:
+            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+            job.facts.killed = true;
+            break;
+        }
+        if (step.wait.count() > 0) {
+            job.next_step_at = Clock::now() + step.wait;
+            return;
+        }
+    }
+}
+
+void WorkerSession::sample(Job& job)
+{
+    if (!m_child.running() || job.facts.stop || !m_hello_seen) return;
+    const Limits& limits = job.spec->settings.limits;
+    const pid_t pid = m_child.pid();
+    const auto descendants = os::descendants_of(pid);
+    if (limits.processes && descendants.size() + 1 > *limits.processes) {
+        return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::processes,
+                                          "the worker's tree reached " + std::to_string(descendants.size() + 1) +
+                                              " processes, over the limit of " + std::to_string(*limits.processes)});
+    }
+    std::uint64_t rss_kb = 0;
+    if (auto memory = os::read_memory(pid)) rss_kb += memory->rss_kb;
+    for (pid_t child : descendants) {
+        if (auto memory = os::read_memory(child)) rss_kb += memory->rss_kb;
+    }
+    job.sampled_peak_rss_kb = std::max(job.sampled_peak_rss_kb, rss_kb);
+    if (limits.memory_bytes && rss_kb * 1024 > *limits.memory_bytes) {
+        return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::memory,
+                                          "the worker's resident memory reached " + std::to_string(rss_kb) +
+                                              " KiB, over the limit of " + human_size(*limits.memory_bytes)});
+    }
+    if (limits.cpu) {
+        const auto used = os::read_cpu_ms(pid).value_or(0) - std::min(job.cpu_ms_at_start, os::read_cpu_ms(pid).value_or(0));
+        if (std::chrono::milliseconds(used) >= *limits.cpu + k_cpu_overrun) {
+            return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::cpu,
+                                              "CPU time limit of " + human_duration(*limits.cpu) + " reached"});
+        }
+    }
+}
+
+void WorkerSession::finish_process(Job& job)
+{
+    // The process is gone, but what it wrote may still sit in the socket and pipes.
+    if (m_channel_open && !job.channel_broken) read_channel(job);
+    for (int which : {1, 2}) {
+        while ((which == 1 ? m_stdout : m_stderr)) {
+            const auto before = job.output_total;
+            read_output(job, which);
+            if (job.output_total == before) break;
+        }
+    }
+    // Whatever the worker started was re-parented to us when it died.
+    process::Spawner::instance().reap_strays();
+}
+
+Outcome WorkerSession::conclude(Job& job)
+{
+    job.facts.termination = m_child.termination();
+    job.facts.stderr_tail = job.err.peek();
+    Outcome outcome = classify(job.facts);
+    outcome.isolation = m_role == WorkerRole::spawn ? "spawn" : "reuse";
+    outcome.pid = m_child.pid();
+    outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job.started);
+    outcome.started_at = job.started_wall;
+    outcome.ended_at = std::chrono::system_clock::now();
+    if (job.facts.termination && m_jobs_run == 1) {
+        outcome.max_rss_kb = job.facts.termination->usage.max_rss_kb;
+        outcome.cpu_ms = static_cast<std::uint64_t>(job.facts.termination->usage.cpu().count());
+    } else {
+        outcome.max_rss_kb = std::max(job.sampled_peak_rss_kb, resident_kb().value_or(0));
+        if (auto cpu = os::read_cpu_ms(m_child.pid())) outcome.cpu_ms = *cpu - std::min(*cpu, job.cpu_ms_at_start);
+    }
+    outcome.stdout_tail = job.out.take();
+    outcome.stderr_tail = job.err.take();
+    outcome.progress = job.progress;
+    return outcome;
+}
+
+void WorkerSession::shutdown(Duration grace)
+{
+    if (!m_child.running()) return;
+    queue(MessageType::shutdown, {});
+    const auto deadline = Clock::now() + grace;
+    while (m_child.running() && Clock::now() < deadline) {
+        pollfd fd{m_child.exit_fd(), POLLIN, 0};
+        if (fd.fd >= 0) {
+            ::poll(&fd, 1, poll_timeout(Clock::now(), deadline));
+        } else {
+            ::usleep(2000);
+        }
+        if (m_child.try_reap()) break;
+    }
+    if (m_child.running()) {
+        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+        m_child.reap();
+    }
+    process::Spawner::instance().reap_strays();
+}
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,83 @@
+// WorkerSession: one live worker process and the host's end of its pipes. It launches the
+// worker, sends it jobs, supervises each job (deadlines, limits, output, cancel), stops it by
+// a stop plan, reaps it, and turns what it saw into an Outcome.
+#pragma once
+
+#include "os/result.h"
+#include "os/unique_fd.h"
+#include "process/child_process.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+#include "sandbox/attempt.h"
+#include "sandbox/outcome.h"
+#include "sandbox/stop_policy.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace sandhost::sandbox {
+
+enum class WorkerRole { spawn, reuse };
+
+class WorkerSession {
+public:
+    // Launches a worker. Fails with the launch error (errno kept) when the process could not
+    // be started; a worker that starts but dies at once is reported by run() instead.
+    static os::Result<WorkerSession> start(const WorkerConfig& config, WorkerRole role);
+
+    WorkerSession(WorkerSession&&) noexcept;
+    WorkerSession& operator=(WorkerSession&&) noexcept;
+    // End-of-life rule: a worker still running is killed with its whole tree and reaped.
+    ~WorkerSession();
+
+    // Runs one job and returns its outcome; blocks until it ends. With the spawn role the
+    // worker has ended and been reaped on return. With the reuse role it stays alive after a
+    // success (see reusable()). observer and cancel may be null.
+    Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+
+    // Loads the plugin in the worker and returns its description, or the outcome that
+    // prevented it (load_failed, spawn_failed, timed_out, ...). The worker ends afterwards.
+    std::variant<protocol::Description, Outcome> describe(const std::filesystem::path& plugin, const SandboxSettings& settings);
+
+    // Whether this worker may take another job: alive, and its last job succeeded.
+    bool reusable() const;
+    pid_t pid() const { return m_child.pid(); }
+    std::uint64_t jobs_run() const { return m_jobs_run; }
+    std::optional<std::uint64_t> resident_kb() const;
+
+    // Asks an idle worker to exit, waits up to grace, then kills it; reaps it.
+    void shutdown(Duration grace);
+
+private:
+    struct Job;
+    WorkerSession() = default;
+    void drive(Job& job);
+    void handle_frame(Job& job, protocol::Frame&& frame);
+    void read_channel(Job& job);
+    void read_output(Job& job, int which);
+    void begin_stop(Job& job, StopReason reason);
+    void advance_stop(Job& job);
+    void sample(Job& job);
+    void finish_process(Job& job);
+    void queue(protocol::MessageType type, const std::string& body);
+    bool flush_outbox();
+    Outcome conclude(Job& job);
+
+    WorkerConfig m_config;
+    WorkerRole m_role = WorkerRole::spawn;
+    process::ChildProcess m_child;
+    os::UniqueFd m_channel;
+    os::UniqueFd m_stdout;
+    os::UniqueFd m_stderr;
+    std::optional<protocol::FrameDecoder> m_decoder;
+    std::string m_outbox;
+    bool m_hello_seen = false;
+    bool m_channel_open = true;
+    bool m_last_job_ok = false;
+    std::uint64_t m_jobs_run = 0;
+    std::chrono::steady_clock::time_point m_launched_at;
+};
+
+} // namespace sandhost::sandbox

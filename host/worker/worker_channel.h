@@ -1,0 +1,43 @@
+// The worker's end of the channel: blocking, framed, safe to send from any thread.
+#pragma once
+
+#include "protocol/frame.h"
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sandhost::worker {
+
+class WorkerChannel {
+public:
+    explicit WorkerChannel(int fd) : m_fd(fd), m_decoder(k_max_host_frame) {}
+
+    // Sends one frame; false when the host is gone (the worker should then exit).
+    bool send(protocol::MessageType type, std::string_view body);
+
+    // Blocks until a whole frame arrives; nullopt when the host closed the channel or broke
+    // the protocol.
+    std::optional<protocol::Frame> receive();
+
+    // Non-blocking: consumes frames that already arrived and returns true if one was a
+    // cancel request. Other frames are kept for receive().
+    bool poll_cancel();
+
+    int fd() const { return m_fd; }
+
+    // Payloads are bounded by what the host accepts for results; anything larger is a bug.
+    static constexpr std::size_t k_max_host_frame = 1ull << 31;
+
+private:
+    bool fill(bool block);
+    int m_fd;
+    std::mutex m_send_mutex;
+    std::mutex m_receive_mutex;
+    protocol::FrameDecoder m_decoder;
+    std::optional<protocol::Frame> m_pending;
+    bool m_cancel_seen = false;
+};
+
+} // namespace sandhost::worker

@@ -1,0 +1,117 @@
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace sandhost::protocol {
+namespace {
+
+TEST(Frame, RoundTripsEveryMessage)
+{
+    Job job;
+    job.plugin_path = "/p/x.so";
+    job.task = "echo";
+    job.payload = std::string("{\"a\":1}\0binary", 14);
+    job.max_result = 123;
+    job.limits.memory_bytes = 1 << 20;
+    job.limits.cpu_ms = 1500;
+    job.describe = false;
+    auto decoded = decode_job(encode(job));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->plugin_path, job.plugin_path);
+    EXPECT_EQ(decoded->payload, job.payload);
+    EXPECT_EQ(decoded->limits.memory_bytes, job.limits.memory_bytes);
+    EXPECT_EQ(decoded->limits.cpu_ms, job.limits.cpu_ms);
+    EXPECT_FALSE(decoded->limits.open_files);
+
+    Done done{Done::Status::error, true, "broke", 0};
+    auto d = decode_done(encode(done));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, Done::Status::error);
+    EXPECT_TRUE(d->permanent);
+    EXPECT_EQ(d->data, "broke");
+
+    Description description{"p", "1.0", {{"a", "does a"}, {"b", ""}}};
+    auto desc = decode_description(encode(description));
+    ASSERT_TRUE(desc);
+    ASSERT_EQ(desc->tasks.size(), 2u);
+    EXPECT_EQ(desc->tasks[0].description, "does a");
+}
+
+TEST(Frame, DecoderReassemblesByteByByte)
+{
+    const std::string wire = encode_frame(MessageType::log, encode(Log{2, "hello"})) + encode_frame(MessageType::heartbeat, "");
+    FrameDecoder decoder(1024);
+    std::vector<Frame> frames;
+    for (char c : wire) {
+        decoder.feed(&c, 1);
+        for (auto next = decoder.next(); next.status == FrameDecoder::Status::frame; next = decoder.next()) frames.push_back(next.frame);
+    }
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(frames[0].type, MessageType::log);
+    EXPECT_EQ(decode_log(frames[0].body)->message, "hello");
+    EXPECT_EQ(frames[1].type, MessageType::heartbeat);
+}
+
+TEST(Frame, JunkIsBrokenNotAHang)
+{
+    FrameDecoder decoder(1024);
+    const std::string junk = "GARBAGE!";
+    decoder.feed(junk.data(), junk.size());
+    auto next = decoder.next();
+    EXPECT_EQ(next.status, FrameDecoder::Status::broken);
+    EXPECT_NE(next.error.find("magic"), std::string::npos);
+}
+
+TEST(Frame, OversizedFrameIsBrokenAndSaysWhichType)
+{
+    FrameDecoder decoder(100);
+    const std::string wire = encode_frame(MessageType::done, std::string(101, 'x'));
+    decoder.feed(wire.data(), 8);  // the header alone decides
+    auto next = decoder.next();
+    ASSERT_EQ(next.status, FrameDecoder::Status::broken);
+    EXPECT_EQ(next.oversized_type, MessageType::done);
+    EXPECT_EQ(next.oversized_length, 101u);
+}
+
+TEST(Frame, UnknownTypeAndVersionAreBroken)
+{
+    std::string wire = encode_frame(MessageType::log, "");
+    wire[3] = 99;
+    FrameDecoder a(1024);
+    a.feed(wire.data(), wire.size());
+    EXPECT_EQ(a.next().status, FrameDecoder::Status::broken);
+    wire = encode_frame(MessageType::log, "");
+    wire[2] = 7;
+    FrameDecoder b(1024);
+    b.feed(wire.data(), wire.size());
+    EXPECT_NE(b.next().error.find("version 7"), std::string::npos);
+}
+
+TEST(Frame, TruncatedBodiesDoNotDecode)
+{
+    const std::string body = encode(Done{Done::Status::ok, false, "result", 0});
+    for (std::size_t cut = 0; cut < body.size(); ++cut) EXPECT_FALSE(decode_done(body.substr(0, cut))) << cut;
+    EXPECT_FALSE(decode_done(body + "x"));
+}
+
+TEST(Frame, RandomBytesNeverCrashTheDecoders)
+{
+    std::mt19937 rng(42);
+    for (int round = 0; round < 2000; ++round) {
+        std::string bytes(rng() % 64, '\0');
+        for (char& c : bytes) c = static_cast<char>(rng());
+        decode_job(bytes);
+        decode_done(bytes);
+        decode_description(bytes);
+        decode_progress(bytes);
+        FrameDecoder decoder(1 << 20);
+        decoder.feed(bytes.data(), bytes.size());
+        decoder.next();
+    }
+}
+
+} // namespace
+} // namespace sandhost::protocol

@@ -1,0 +1,175 @@
+// The outcome table's rules, without processes.
+#include "process/child_process.h"
+#include "sandbox/classify.h"
+#include "sandbox/outcome.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <sys/wait.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using process::ExitStatus;
+
+process::Termination signalled(int sig, std::uint64_t rss_kb = 1000, long cpu_ms = 0)
+{
+    process::Termination t;
+    t.status.kind = ExitStatus::Kind::signalled;
+    t.status.signal_number = sig;
+    t.usage.max_rss_kb = rss_kb;
+    t.usage.user_cpu = std::chrono::milliseconds(cpu_ms);
+    return t;
+}
+
+process::Termination exited(int code)
+{
+    process::Termination t;
+    t.status.kind = ExitStatus::Kind::exited;
+    t.status.exit_code = code;
+    return t;
+}
+
+AttemptFacts running()
+{
+    AttemptFacts f;
+    f.hello_seen = true;
+    f.ready_seen = true;
+    f.baseline = protocol::Ready{20000, 5000};
+    return f;
+}
+
+TEST(ExitStatus, ASignalIsNeverFoldedIntoAnExitCode)
+{
+    // What Poco's wait() would report as 256 + 11.
+    const auto s = ExitStatus::from_wait_status(SIGSEGV);
+    EXPECT_EQ(s.kind, ExitStatus::Kind::signalled);
+    EXPECT_EQ(s.signal_number, SIGSEGV);
+    const auto e = ExitStatus::from_wait_status(3 << 8);
+    EXPECT_EQ(e.kind, ExitStatus::Kind::exited);
+    EXPECT_EQ(e.exit_code, 3);
+    EXPECT_EQ(e.describe(), "exit code 3");
+    EXPECT_EQ(ExitStatus::from_wait_status(SIGKILL).describe(), "signal SIGKILL");
+}
+
+TEST(Classify, DoneWins)
+{
+    auto f = running();
+    f.done = protocol::Done{protocol::Done::Status::ok, false, "r", 0};
+    f.termination = exited(0);
+    const auto o = classify(f);
+    EXPECT_EQ(o.kind, OutcomeKind::succeeded);
+    EXPECT_EQ(o.result, "r");
+}
+
+TEST(Classify, AStopDecidesEvenIfTheTaskReturnedAfterIt)
+{
+    auto f = running();
+    f.stop = StopReason{StopReason::Kind::timeout, std::nullopt, "late"};
+    f.done = protocol::Done{protocol::Done::Status::ok, false, "r", 0};
+    f.termination = signalled(SIGTERM);
+    const auto o = classify(f);
+    EXPECT_EQ(o.kind, OutcomeKind::timed_out);
+    EXPECT_EQ(o.signal_number, SIGTERM);
+    EXPECT_FALSE(o.killed);
+}
+
+TEST(Classify, SignalsByKind)
+{
+    auto f = running();
+    f.termination = signalled(SIGSEGV);
+    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+    f.termination = signalled(SIGXCPU);
+    EXPECT_EQ(classify(f).limit, LimitKind::cpu);
+    f.termination = signalled(SIGXFSZ);
+    EXPECT_EQ(classify(f).limit, LimitKind::file_size);
+    f.limits.cpu = std::chrono::seconds(1);
+    f.termination = signalled(SIGKILL, 1000, 1200);
+    EXPECT_EQ(classify(f).limit, LimitKind::cpu) << "the kernel's hard CPU limit kills with SIGKILL";
+}
+
+TEST(Classify, AKernelKillNearTheMemoryLimitIsMemoryNotABareSigkill)
+{
+    auto f = running();
+    f.limits.memory_bytes = 64ull << 20;
+    f.termination = signalled(SIGKILL, 60 * 1024);
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, OutcomeKind::resource_limit);
+    EXPECT_EQ(o.limit, LimitKind::memory);
+    EXPECT_EQ(o.signal_number, SIGKILL);
+    f.termination = signalled(SIGABRT, 50 * 1024);  // 50 MiB resident + 15 MiB never touched
+    EXPECT_EQ(classify(f).limit, LimitKind::memory);
+    f.termination = signalled(SIGABRT, 10 * 1024);
+    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+}
+
+TEST(Classify, ExitsKeepTheirCode)
+{
+    auto f = running();
+    f.termination = exited(0);
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, OutcomeKind::exited);
+    EXPECT_EQ(o.exit_code, 0);
+    EXPECT_FALSE(o.signal_number);
+}
+
+TEST(Classify, DyingBeforeHelloIsSpawnFailed)
+{
+    AttemptFacts f;
+    f.worker_executable = "/x/sandhost-worker";
+    f.termination = exited(72);
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, OutcomeKind::spawn_failed);
+    EXPECT_NE(o.error.find("cannot execute /x/sandhost-worker"), std::string::npos);
+    f.termination = signalled(SIGKILL);
+    EXPECT_EQ(classify(f).kind, OutcomeKind::spawn_failed);
+}
+
+TEST(Outcome, JsonRoundTrips)
+{
+    Outcome o;
+    o.kind = OutcomeKind::crashed;
+    o.error = "worker died by SIGSEGV";
+    o.signal_number = SIGSEGV;
+    o.core_dumped = true;
+    o.pid = 42;
+    o.max_rss_kb = 1234;
+    o.cpu_ms = 5;
+    o.duration = std::chrono::milliseconds(17);
+    o.stdout_tail = "out\n\"quoted\"";
+    o.progress = ProgressReport{50, "half"};
+    o.started_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+    o.ended_at = o.started_at + std::chrono::milliseconds(17);
+    const auto json = to_json(o);
+    EXPECT_NE(json.find(R"("outcome":"crashed")"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("signal":"SIGSEGV","signal_number":11,"core_dumped":true)"), std::string::npos) << json;
+    EXPECT_EQ(json.find("exit_code"), std::string::npos);
+    auto back = outcome_from_json(json);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->kind, o.kind);
+    EXPECT_EQ(back->signal_number, o.signal_number);
+    EXPECT_EQ(back->stdout_tail, o.stdout_tail);
+    EXPECT_EQ(back->progress, o.progress);
+    EXPECT_EQ(back->started_at, o.started_at);
+    EXPECT_EQ(back->ended_at, o.ended_at);
+    EXPECT_EQ(back->duration, o.duration);
+}
+
+TEST(Outcome, RetryableFollowsTheTable)
+{
+    for (auto kind : {OutcomeKind::failed, OutcomeKind::timed_out, OutcomeKind::crashed, OutcomeKind::exited, OutcomeKind::resource_limit,
+                      OutcomeKind::protocol_error, OutcomeKind::spawn_failed, OutcomeKind::worker_lost}) {
+        Outcome o;
+        o.kind = kind;
+        EXPECT_TRUE(retryable(o)) << to_string(kind);
+    }
+    for (auto kind : {OutcomeKind::succeeded, OutcomeKind::load_failed, OutcomeKind::result_too_large, OutcomeKind::cancelled}) {
+        Outcome o;
+        o.kind = kind;
+        EXPECT_FALSE(retryable(o)) << to_string(kind);
+    }
+}
+
+} // namespace
+} // namespace sandhost::sandbox

@@ -1,0 +1,499 @@
+// The misbehaviour catalogue, run for real: one test per misbehave task, each asserting the
+// outcome and its fields, that the host carries on, and that nothing is left running.
+// Parameterised by launcher (Poco::Process and posix_spawn) so both defeat the same traps.
+#include "os/fd.h"
+#include "os/proc.h"
+#include "process/spawner.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/worker_session.h"
+#include "test_support.h"
+
+#include <Poco/Runnable.h>
+#include <Poco/Thread.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fcntl.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+using process::LauncherKind;
+namespace t = sandhost::testing;
+
+class Recorder final : public AttemptObserver {
+public:
+    void on_started(pid_t pid) override { started_pid = pid; }
+    void on_ready() override { ready = true; }
+    void on_progress(const ProgressReport& p) override { progress.push_back(p); }
+    void on_log(int, std::string_view message) override { logs.emplace_back(message); }
+    pid_t started_pid = -1;
+    bool ready = false;
+    std::vector<ProgressReport> progress;
+    std::vector<std::string> logs;
+};
+
+class Runner : public ::testing::TestWithParam<LauncherKind> {
+protected:
+    AttemptSpec spec(const std::string& task, const std::string& payload = "{}", const std::string& plugin = "misbehave")
+    {
+        AttemptSpec s;
+        s.plugin_path = t::plugin(plugin);
+        s.task = task;
+        s.payload = payload;
+        s.settings.timeout = 30s;
+        s.settings.grace = 1s;
+        return s;
+    }
+    Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
+    {
+        return run_attempt(s, t::worker_config(GetParam()), observer, cancel);
+    }
+    void TearDown() override
+    {
+        // Every attempt must leave nothing behind: no child (zombie or not), no escapee.
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+};
+
+TEST_P(Runner, EchoSucceedsWithThePayload)
+{
+    Recorder recorder;
+    const auto o = run(spec("echo", R"({"hello":"world"})"), &recorder);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error << o.stderr_tail;
+    EXPECT_EQ(o.result, R"({"hello":"world"})");
+    EXPECT_EQ(o.isolation, "spawn");
+    EXPECT_FALSE(o.killed);
+    ASSERT_TRUE(o.pid);
+    EXPECT_EQ(*o.pid, recorder.started_pid);
+    EXPECT_TRUE(recorder.ready);
+    EXPECT_GT(o.max_rss_kb.value_or(0), 0u);
+    EXPECT_TRUE(o.cpu_ms.has_value());
+    EXPECT_LE(o.started_at, o.ended_at);
+}
+
+TEST_P(Runner, FailReportsTheMessageAndIsRetryable)
+{
+    const auto o = run(spec("fail", R"({"message":"disk on fire"})"));
+    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    EXPECT_EQ(o.error, "disk on fire");
+    EXPECT_FALSE(o.permanent);
+    EXPECT_TRUE(retryable(o));
+}
+
+TEST_P(Runner, PermanentFailureIsNotRetryable)
+{
+    const auto o = run(spec("fail", R"({"message":"bad input","permanent":true})"));
+    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    EXPECT_TRUE(o.permanent);
+    EXPECT_FALSE(retryable(o));
+}
+
+TEST_P(Runner, SegfaultIsCrashedBySigsegv)
+{
+    const auto o = run(spec("segfault"));
+    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    EXPECT_EQ(o.signal_number, SIGSEGV);
+    EXPECT_FALSE(o.exit_code.has_value());
+    EXPECT_NE(to_json(o).find(R"("signal":"SIGSEGV")"), std::string::npos);
+}
+
+TEST_P(Runner, AbortIsCrashedBySigabrt)
+{
+    const auto o = run(spec("abort"));
+    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    EXPECT_EQ(o.signal_number, SIGABRT);
+}
+
+TEST_P(Runner, StackOverflowIsCrashedBySigsegv)
+{
+    const auto o = run(spec("stack_overflow"));
+    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    EXPECT_EQ(o.signal_number, SIGSEGV);
+}
+
+TEST_P(Runner, ExitKeepsItsCodeEvenZero)
+{
+    for (int code : {0, 3, 72}) {
+        const auto o = run(spec("exit", R"({"code":)" + std::to_string(code) + "}"));
+        ASSERT_EQ(o.kind, OutcomeKind::exited) << code << " " << o.error;
+        EXPECT_EQ(o.exit_code, code);
+        EXPECT_FALSE(o.signal_number.has_value());
+    }
+}
+
+TEST_P(Runner, HangTimesOutAndSigtermSuffices)
+{
+    auto s = spec("hang");
+    s.settings.timeout = 300ms;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    EXPECT_FALSE(o.killed);
+    EXPECT_EQ(o.signal_number, SIGTERM);
+    EXPECT_NE(o.error.find("300ms"), std::string::npos) << o.error;
+}
+
+TEST_P(Runner, SleepSucceeds)
+{
+    const auto o = run(spec("sleep", R"({"ms":20})"));
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    EXPECT_EQ(o.result, "slept");
+}
+
+TEST_P(Runner, IgnoreTermNeedsSigkill)
+{
+    auto s = spec("ignore_term");
+    s.settings.timeout = 300ms;
+    s.settings.grace = 300ms;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    EXPECT_TRUE(o.killed);
+    EXPECT_EQ(o.signal_number, SIGKILL);
+}
+
+TEST_P(Runner, LeakHitsTheMemoryLimit)
+{
+    auto s = spec("leak");
+    s.settings.limits.memory_bytes = 128ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, LimitKind::memory);
+}
+
+TEST_P(Runner, CpuSpinHitsTheCpuLimit)
+{
+    auto s = spec("cpu_spin");
+    s.settings.limits.cpu = 1s;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, LimitKind::cpu);
+    EXPECT_GE(o.cpu_ms.value_or(0), 900u);
+}
+
+TEST_P(Runner, WriteFileHitsTheFileSizeLimit)
+{
+    t::TempDir dir;
+    auto s = spec("write_file", R"({"path":")" + (dir / "big.bin").string() + R"(","mib":4})");
+    s.settings.limits.file_size_bytes = 1ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, LimitKind::file_size);
+    EXPECT_LE(std::filesystem::file_size(dir / "big.bin"), 1ull << 20);
+}
+
+TEST_P(Runner, WriteFileWithinTheLimitSucceeds)
+{
+    t::TempDir dir;
+    const auto o = run(spec("write_file", R"({"path":")" + (dir / "small.bin").string() + R"(","mib":1})"));
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(std::filesystem::file_size(dir / "small.bin"), 1ull << 20);
+}
+
+TEST_P(Runner, ResultsOfEverySizeComeBackWhole)
+{
+    for (std::uint64_t bytes : {0ull, 65535ull, 65536ull, 65537ull, 10ull << 20}) {
+        const auto o = run(spec("big_result", R"({"bytes":)" + std::to_string(bytes) + "}"));
+        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << bytes << " " << o.error;
+        EXPECT_EQ(o.result.size(), bytes);
+    }
+}
+
+TEST_P(Runner, ResultOverTheCapIsResultTooLarge)
+{
+    auto s = spec("big_result", R"({"bytes":2097152})");
+    s.settings.max_result_bytes = 1ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::result_too_large) << o.error;
+    EXPECT_FALSE(retryable(o));
+    EXPECT_TRUE(o.result.empty());
+}
+
+TEST_P(Runner, FloodBeyondTheOutputLimitIsResourceLimit)
+{
+    auto s = spec("flood_stdout", R"({"mib":4})");
+    s.settings.limits.output_bytes = 1ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << o.error;
+    EXPECT_EQ(o.limit, LimitKind::output);
+    EXPECT_EQ(o.stdout_tail.size(), 1ull << 20);
+}
+
+TEST_P(Runner, FloodWithinTheOutputLimitSucceedsWithItsTail)
+{
+    auto s = spec("flood_stdout", R"({"mib":1})");
+    s.settings.limits.output_bytes = 2ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    EXPECT_EQ(o.stdout_tail.size(), 1ull << 20);
+}
+
+TEST_P(Runner, ThrowIsFailedWithTheExceptionMessage)
+{
+    const auto o = run(spec("throw"));
+    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    EXPECT_EQ(o.error, "boom from throw");
+}
+
+TEST_P(Runner, SpawnedChildrenEndWithTheAttemptEvenAfterSetsid)
+{
+    auto s = spec("spawn_children", R"({"count":3,"setsid":true})");
+    s.settings.timeout = 500ms;
+    s.settings.grace = 200ms;
+    Recorder recorder;
+    const auto o = run(s, &recorder);
+    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    ASSERT_EQ(recorder.logs.size(), 3u) << ::testing::PrintToString(recorder.logs);
+    // TearDown checks that none of them survived.
+}
+
+TEST_P(Runner, TooManyProcessesIsResourceLimit)
+{
+    auto s = spec("spawn_children", R"({"count":6,"setsid":false})");
+    s.settings.limits.processes = 4;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << o.error;
+    EXPECT_EQ(o.limit, LimitKind::processes);
+    EXPECT_TRUE(o.killed);
+}
+
+TEST_P(Runner, GarbleIsProtocolError)
+{
+    const auto o = run(spec("garble"));
+    ASSERT_EQ(o.kind, OutcomeKind::protocol_error) << o.error;
+    EXPECT_TRUE(retryable(o));
+}
+
+TEST_P(Runner, InheritedDescriptorsNeverReachTheTask)
+{
+    // A descriptor the host opened without close-on-exec: a launch must not leak it.
+    const int leaked = ::open("/dev/zero", O_RDONLY);
+    ASSERT_GE(leaked, 0);
+    const auto o = run(spec("fds"));
+    ::close(leaked);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    EXPECT_EQ(o.result.find("/dev/zero"), std::string::npos) << o.result;
+    // Exactly stdin, stdout, stderr and the channel.
+    EXPECT_NE(o.result.find(R"("fd":0)"), std::string::npos) << o.result;
+    EXPECT_NE(o.result.find(R"("fd":1)"), std::string::npos);
+    EXPECT_NE(o.result.find(R"("fd":2)"), std::string::npos);
+    EXPECT_NE(o.result.find("socket:"), std::string::npos);
+    EXPECT_EQ(std::count(o.result.begin(), o.result.end(), '{'), 4) << o.result;
+}
+
+TEST_P(Runner, ProgressReportsArriveInOrder)
+{
+    Recorder recorder;
+    const auto o = run(spec("progress", R"({"steps":5,"ms":1})"), &recorder);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(recorder.progress.size(), 5u);
+    EXPECT_DOUBLE_EQ(recorder.progress.back().percent, 100.0);
+    ASSERT_TRUE(o.progress);
+    EXPECT_EQ(o.progress->message, "step 5/5");
+}
+
+TEST_P(Runner, CancelStopsARunningTask)
+{
+    CancelToken cancel;
+    Recorder recorder;
+    auto s = spec("progress", R"({"steps":100000,"ms":10})");
+    std::thread canceller([&] {
+        t::eventually([&] { return recorder.ready; });
+        cancel.request();
+    });
+    const auto o = run(s, &recorder, &cancel);
+    canceller.join();
+    ASSERT_EQ(o.kind, OutcomeKind::cancelled) << o.error;
+    EXPECT_FALSE(o.killed);  // the task saw cancel_requested() and returned
+}
+
+TEST_P(Runner, CancelOfATaskThatIgnoresItEscalates)
+{
+    CancelToken cancel;
+    Recorder recorder;
+    auto s = spec("ignore_term");
+    s.settings.grace = 200ms;
+    std::thread canceller([&] {
+        t::eventually([&] { return recorder.ready; });
+        cancel.request();
+    });
+    const auto o = run(s, &recorder, &cancel);
+    canceller.join();
+    ASSERT_EQ(o.kind, OutcomeKind::cancelled);
+    EXPECT_TRUE(o.killed);
+}
+
+TEST_P(Runner, TwentyJobsAtOnce)
+{
+    std::vector<Outcome> outcomes(20);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 20; ++i) {
+        threads.emplace_back([&, i] { outcomes[static_cast<size_t>(i)] = run(spec("echo", "[" + std::to_string(i) + "]")); });
+    }
+    for (auto& thread : threads) thread.join();
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_EQ(outcomes[static_cast<size_t>(i)].kind, OutcomeKind::succeeded) << i << outcomes[static_cast<size_t>(i)].error;
+        EXPECT_EQ(outcomes[static_cast<size_t>(i)].result, "[" + std::to_string(i) + "]");
+    }
+}
+
+// ---- the plugin loader's refusals -------------------------------------------------------
+
+class LoadFailures : public Runner {};
+
+TEST_P(LoadFailures, EachIsLoadFailedWithAPreciseMessage)
+{
+    struct Case {
+        std::filesystem::path library;
+        std::string task;
+        std::string expected;
+    };
+    const std::vector<Case> cases = {
+        {t::fixture_plugin_dir() / "missing.so", "x", "No such file or directory"},
+        {t::fixture_plugin_dir() / "not_a_library.so", "x", "cannot be loaded"},
+        {t::fixture_plugin_dir() / "no_entry.so", "x", "does not export sh_plugin_entry"},
+        {t::fixture_plugin_dir() / "bad_abi.so", "nothing", "built for plugin ABI version 99; this host speaks version 1"},
+        {t::fixture_plugin_dir() / "unresolved.so", "call", "undefined symbol: sandhost_fixture_function_that_does_not_exist"},
+        {t::fixture_plugin_dir() / "init_fails.so", "nothing", "failed to initialise: license file /nonexistent/license.key not found"},
+        {t::plugin("misbehave"), "no_such_task", "has no task 'no_such_task' (its tasks: echo, fail,"},
+    };
+    for (const auto& c : cases) {
+        AttemptSpec s = spec(c.task);
+        s.plugin_path = c.library;
+        const auto o = run(s);
+        EXPECT_EQ(o.kind, OutcomeKind::load_failed) << c.library << ": " << to_json(o);
+        EXPECT_NE(o.error.find(c.expected), std::string::npos) << c.library << ": " << o.error;
+        EXPECT_FALSE(retryable(o));
+    }
+}
+
+TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
+{
+    AttemptSpec s = spec("echo", "[1]");
+    s.plugin_path = t::fixture_plugin_dir() / "minimal_abi.so";
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    EXPECT_EQ(o.result, "[1]");
+}
+
+TEST_P(LoadFailures, AMissingWorkerIsSpawnFailedWithErrno)
+{
+    auto config = t::worker_config(GetParam());
+    config.executable = "/nonexistent/sandhost-worker";
+    const auto o = run_attempt(spec("echo"), config);
+    ASSERT_EQ(o.kind, OutcomeKind::spawn_failed);
+    EXPECT_NE(o.error.find("No such file or directory"), std::string::npos) << o.error;
+    EXPECT_TRUE(retryable(o));
+}
+
+TEST_P(LoadFailures, AWorkerThatCannotBeExecutedIsSpawnFailed)
+{
+    // A directory passes the executable check but exec fails: Poco's child exits 72.
+    t::TempDir dir;
+    auto config = t::worker_config(GetParam());
+    config.executable = dir.path();
+    const auto o = run_attempt(spec("echo"), config);
+    ASSERT_EQ(o.kind, OutcomeKind::spawn_failed) << to_json(o);
+    EXPECT_FALSE(o.exit_code.has_value());
+}
+
+TEST_P(LoadFailures, InlineFallbackRunsTheTaskWhenTheWorkerCannotStart)
+{
+    auto config = t::worker_config(GetParam());
+    config.executable = "/nonexistent/sandhost-worker";
+    auto s = spec("echo", "[7]");
+    s.settings.fallback = Fallback::inline_run;
+    const auto o = run_attempt(s, config);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    EXPECT_EQ(o.result, "[7]");
+    EXPECT_EQ(o.fallback, "inline");
+    EXPECT_EQ(o.isolation, "none");
+    EXPECT_EQ(o.pid, ::getpid());
+}
+
+TEST_P(LoadFailures, InlineFallbackOnTimeoutRunsOnceMore)
+{
+    auto s = spec("progress", R"({"steps":3,"ms":100})");
+    s.settings.timeout = 100ms;
+    s.settings.grace = 2s;
+    s.settings.fallback = Fallback::inline_run;
+    s.settings.fallback_on_timeout = true;
+    Recorder recorder;
+    const auto o = run(s, &recorder);
+    // The inline run also passes its deadline, sees cancel_requested() and stops.
+    EXPECT_EQ(o.kind, OutcomeKind::timed_out) << to_json(o);
+    EXPECT_EQ(o.fallback, "inline");
+    EXPECT_EQ(o.isolation, "none");
+}
+
+TEST_P(LoadFailures, NoSandboxRunsInTheHost)
+{
+    auto s = spec("echo", "[9]");
+    s.settings.enabled = false;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded);
+    EXPECT_EQ(o.result, "[9]");
+    EXPECT_EQ(o.isolation, "none");
+    EXPECT_FALSE(o.fallback.has_value());
+}
+
+// ---- Poco traps -------------------------------------------------------------------------
+
+class PocoTraps : public Runner {};
+
+// A Poco::Thread blocks SIGTERM (and more) in itself; a child it launches inherits that mask.
+TEST_P(PocoTraps, AWorkerStartedFromAPocoThreadStillObeysSigterm)
+{
+    auto s = spec("hang");
+    s.settings.timeout = 200ms;
+    s.settings.grace = 5s;
+    Outcome o;
+    struct Job : Poco::Runnable {
+        std::function<void()> body;
+        void run() override { body(); }
+    } job;
+    job.body = [&] { o = run(s); };
+    Poco::Thread thread;
+    thread.start(job);
+    thread.join();
+    ASSERT_EQ(o.kind, OutcomeKind::timed_out);
+    EXPECT_FALSE(o.killed) << "SIGTERM did not stop the worker: its signal mask was inherited";
+}
+
+// PR_SET_PDEATHSIG fires when the launching thread exits: a worker started by a thread that
+// then ends must keep running.
+TEST_P(PocoTraps, AWorkerOutlivesTheThreadThatAskedForIt)
+{
+    std::optional<WorkerSession> session;
+    std::thread([&] {
+        auto started = WorkerSession::start(t::worker_config(GetParam()), WorkerRole::reuse);
+        ASSERT_TRUE(started.ok());
+        session.emplace(std::move(started.value()));
+    }).join();
+    ASSERT_TRUE(session);
+    const auto o = session->run(spec("sleep", R"({"ms":100})"), nullptr, nullptr);
+    EXPECT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    session->shutdown(1s);
+}
+
+TEST_P(PocoTraps, TheHostSurvivesEveryMisbehaviourInARow)
+{
+    for (const char* task : {"segfault", "abort", "garble", "throw"}) {
+        const auto o = run(spec(task));
+        EXPECT_NE(o.kind, OutcomeKind::succeeded) << task;
+    }
+    EXPECT_EQ(run(spec("echo", "1")).result, "1");
+}
+
+std::string launcher_name(const ::testing::TestParamInfo<LauncherKind>& param) { return process::to_string(param.param); }
+
+INSTANTIATE_TEST_SUITE_P(Launchers, Runner, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
+INSTANTIATE_TEST_SUITE_P(Launchers, LoadFailures, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
+INSTANTIATE_TEST_SUITE_P(Launchers, PocoTraps, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
+
+} // namespace
+} // namespace sandhost::sandbox

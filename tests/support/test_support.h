@@ -1,0 +1,84 @@
+// Helpers the integration tests share: where the build put things, and a census of the
+// processes a test left behind.
+#pragma once
+
+#include "sandbox/attempt.h"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace sandhost::testing {
+
+std::filesystem::path worker_executable();
+std::filesystem::path sandhost_executable();
+std::filesystem::path plugin_dir();       // the project's plugins
+std::filesystem::path fixture_plugin_dir();  // the tests' broken plugins
+std::filesystem::path plugin(const std::string& name);  // plugin_dir()/NAME.so
+
+sandbox::WorkerConfig worker_config(process::LauncherKind launcher);
+
+// Processes this test process is responsible for that are still around: its children
+// (zombies included; the test process is a subreaper, so every orphan of a worker lands
+// here) and any process anywhere whose command line names this process as its host (a
+// worker or a copy of one that escaped). Empty when the test cleaned up.
+std::vector<std::string> leftover_processes();
+
+// Waits until pred() holds, polling every few milliseconds, for at most `limit`.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(20));
+
+// A command run to completion with its output captured.
+struct CommandResult {
+    int exit_code = -1;    // -1 when it died by a signal
+    int signal_number = 0;
+    std::string out;
+    std::string err;
+};
+// Runs argv (argv[0] a path) with extra environment entries ("NAME=value"), feeding `input`
+// on stdin. Blocks until it exits.
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                          const std::string& input = {});
+
+// The same, started in the background. The destructor kills (SIGKILL) and reaps it if wait()
+// was not called.
+class BackgroundCommand {
+public:
+    BackgroundCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}, std::string input = {});
+    ~BackgroundCommand();
+    BackgroundCommand(const BackgroundCommand&) = delete;
+    BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+    pid_t pid() const { return m_pid; }
+    // Reads its output to the end and reaps it.
+    const CommandResult& wait();
+
+private:
+    pid_t m_pid = -1;
+    int m_in = -1;
+    int m_out = -1;
+    int m_err = -1;
+    std::string m_input;
+    bool m_done = false;
+    CommandResult m_result;
+};
+
+// Processes whose command line names `host` as their host (workers and their copies).
+std::vector<pid_t> workers_of(pid_t host);
+
+// A fresh directory under the system temp dir, removed by the destructor.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return m_path; }
+    std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+
+private:
+    std::filesystem::path m_path;
+};
+
+} // namespace sandhost::testing
