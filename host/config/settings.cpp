@@ -1,0 +1,139 @@
+#include "config/settings.h"
+
+#include <algorithm>
+
+
+namespace sandhost::config {
+namespace {
+
+bool is_name(std::string_view text)
+{
+    if (text.empty()) return false;
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+std::string in_quotes(std::string_view text)
+{
+    return "\"" + std::string(text) + "\"";
+}
+
+// Splits "plugin.task" at its only dot; false when there is not exactly one.
+bool split_reference(std::string_view text, std::string_view& plugin, std::string_view& task)
+{
+    auto dot = text.find('.');
+    if (dot == std::string_view::npos || text.find('.', dot + 1) != std::string_view::npos) return false;
+    plugin = text.substr(0, dot);
+    task = text.substr(dot + 1);
+    return true;
+}
+
+} // namespace
+
+std::string SourceLocation::to_string() const
+{
+    return file.string() + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+ParseResult<TaskRef> TaskRef::parse(std::string_view text)
+{
+    std::string_view plugin;
+    std::string_view task;
+    if (!split_reference(text, plugin, task) || !is_name(plugin) || !is_name(task)) {
+        std::string why = in_quotes(text) + " is not a task: write plugin.task";
+        if (split_reference(text, plugin, task) && task == "*") why += " (a schedule runs one task, not a pattern)";
+        return ParseResult<TaskRef>::failure(why);
+    }
+    return ParseResult<TaskRef>::success(TaskRef{std::string(plugin), std::string(task)});
+}
+
+std::string TaskRef::to_string() const
+{
+    return plugin + "." + task;
+}
+
+ParseResult<TaskPattern> TaskPattern::parse(std::string_view text)
+{
+    std::string_view plugin;
+    std::string_view task;
+    if (!split_reference(text, plugin, task) || !is_name(plugin) || (task != "*" && !is_name(task))) {
+        return ParseResult<TaskPattern>::failure(in_quotes(text) +
+                                                 " is not a task pattern: write plugin.task or plugin.* (names take "
+                                                 "letters, digits, '_' and '-')");
+    }
+    return ParseResult<TaskPattern>::success(TaskPattern{std::string(plugin), std::string(task)});
+}
+
+std::string TaskPattern::to_string() const
+{
+    return plugin + "." + task;
+}
+
+bool TaskPattern::matches(const TaskRef& ref) const
+{
+    return plugin == ref.plugin && (is_wildcard() || task == ref.task);
+}
+
+bool QueueSettings::may_run(const TaskRef& task) const
+{
+    return std::any_of(tasks.begin(), tasks.end(), [&](const TaskPattern& p) { return p.matches(task); });
+}
+
+const QueueSettings* Settings::find_queue(std::string_view name) const
+{
+    auto it = std::lower_bound(queues.begin(), queues.end(), name,
+                               [](const QueueSettings& q, std::string_view n) { return q.name < n; });
+    return it != queues.end() && it->name == name ? &*it : nullptr;
+}
+
+const char* to_string(LogLevel level)
+{
+    switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    }
+    return "?";
+}
+
+const char* to_string(LogFormat format)
+{
+    switch (format) {
+    case LogFormat::text: return "text";
+    case LogFormat::json: return "json";
+    }
+    return "?";
+}
+
+const char* to_string(BackoffType type)
+{
+    switch (type) {
+    case BackoffType::fixed: return "fixed";
+    case BackoffType::exponential: return "exponential";
+    }
+    return "?";
+}
+
+const char* mode_name(sandbox::Mode mode)
+{
+    switch (mode) {
+    case sandbox::Mode::spawn: return "spawn";
+    case sandbox::Mode::fork: return "fork";
+    case sandbox::Mode::reuse: return "reuse";
+    }
+    return "?";
+}
+
+const char* fallback_name(sandbox::Fallback fallback)
+{
+    switch (fallback) {
+    case sandbox::Fallback::none: return "none";
+    case sandbox::Fallback::inline_run: return "inline";
+    }
+    return "?";
+}
+
+} // namespace sandhost::config

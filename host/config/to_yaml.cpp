@@ -1,0 +1,165 @@
+#include "config/to_yaml.h"
+
+#include <charconv>
+
+#include "config/variables.h"
+
+namespace sandhost::config {
+namespace {
+
+// A YAML double-quoted scalar that loads back as `text`: JSON escapes are valid YAML escapes,
+// and '$' is doubled because the loader expands variables in every value.
+std::string quote(std::string_view text, bool is_value = true)
+{
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string escaped = is_value ? escape_variables(text) : std::string(text);
+    std::string out = "\"";
+    for (char c : escaped) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += "\\u00";
+            out += k_hex[u >> 4];
+            out += k_hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string number(double value)
+{
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return ec == std::errc() ? std::string(buffer, end) : std::to_string(value);
+}
+
+// The payload's compact JSON as a YAML flow collection that loads back as the same JSON: a
+// space after ':' and ',' (where YAML wants one) and '$' doubled in string values (not in keys,
+// which the loader does not expand). Relies on the loader's canonical JSON: no spaces, no
+// escaped quotes outside strings.
+std::string payload_yaml(std::string_view json)
+{
+    std::string out;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        char c = json[i];
+        if (c != '"') {
+            out += c;
+            if (c == ':' || c == ',') out += ' ';
+            continue;
+        }
+        std::size_t end = i + 1;
+        while (end < json.size() && json[end] != '"') end += json[end] == '\\' ? 2 : 1;
+        std::string_view literal = json.substr(i, end + 1 - i);
+        bool is_key = end + 1 < json.size() && json[end + 1] == ':';
+        out += is_key ? std::string(literal) : escape_variables(literal);
+        i = end;
+    }
+    return out;
+}
+
+std::string limit_size(const std::optional<std::uint64_t>& bytes)
+{
+    return bytes ? format_size(*bytes) : "unlimited";
+}
+
+std::string limit_count(const std::optional<std::uint64_t>& count)
+{
+    return count ? std::to_string(*count) : "unlimited";
+}
+
+std::string limit_duration(const std::optional<Duration>& duration)
+{
+    return duration ? format_duration(*duration) : "unlimited";
+}
+
+void write_sandbox(std::string& out, const sandbox::SandboxSettings& s, const std::string& indent)
+{
+    const auto& l = s.limits;
+    out += indent + "enabled: " + (s.enabled ? "true" : "false") + "\n";
+    out += indent + "mode: " + mode_name(s.mode) + "\n";
+    out += indent + "timeout: " + format_duration(s.timeout) + "\n";
+    out += indent + "startup_timeout: " + format_duration(s.startup_timeout) + "\n";
+    out += indent + "grace: " + format_duration(s.grace) + "\n";
+    out += indent + "limits: {memory: " + limit_size(l.memory_bytes) + ", cpu: " + limit_duration(l.cpu) +
+           ", open_files: " + limit_count(l.open_files) + ", file_size: " + limit_size(l.file_size_bytes) +
+           ", processes: " + limit_count(l.processes) + ", output: " + limit_size(l.output_bytes) + "}\n";
+    out += indent + "max_result: " + format_size(s.max_result_bytes) + "\n";
+    out += indent + "fallback: " + fallback_name(s.fallback) + "\n";
+    out += indent + "fallback_on_timeout: " + (s.fallback_on_timeout ? "true" : "false") + "\n";
+    out += indent + "reuse: {max_jobs_per_worker: " + std::to_string(s.reuse.max_jobs_per_worker) +
+           ", max_rss: " + format_size(s.reuse.max_rss_bytes) +
+           ", idle_timeout: " + format_duration(s.reuse.idle_timeout) + "}\n";
+}
+
+// Comments end at the line's end: a file name holding a newline must not end one early.
+std::string comment_text(const std::string& text)
+{
+    std::string out;
+    for (char c : text) out += (c == '\n' || c == '\r') ? ' ' : c;
+    return out;
+}
+
+} // namespace
+
+std::string to_yaml(const Settings& settings)
+{
+    std::string out;
+    out += "host:\n";
+    out += "  name: " + quote(settings.host.name) + "\n";
+    out += "  store: " + quote(to_string(settings.host.store)) + "\n";
+    out += "  plugin_dirs: [";
+    for (std::size_t i = 0; i < settings.host.plugin_dirs.size(); ++i) {
+        out += (i > 0 ? ", " : "") + quote(settings.host.plugin_dirs[i].string());
+    }
+    out += "]\n";
+    out += "  max_workers: " + std::to_string(settings.host.max_workers) + "\n";
+    out += std::string("  log: {level: ") + to_string(settings.host.log.level) +
+           ", format: " + to_string(settings.host.log.format) + "}\n";
+    out += "sandbox:\n";
+    write_sandbox(out, settings.sandbox, "  ");
+
+    out += settings.queues.empty() ? "queues: {}\n" : "queues:\n";
+    for (const auto& queue : settings.queues) {
+        out += "  # defined at " + comment_text(queue.defined_at.to_string()) + "\n";
+        out += "  " + quote(queue.name, false) + ":\n";
+        out += "    tasks: [";
+        for (std::size_t i = 0; i < queue.tasks.size(); ++i) {
+            out += (i > 0 ? ", " : "") + quote(queue.tasks[i].to_string());
+        }
+        out += "]\n";
+        out += "    concurrency: " + std::to_string(queue.concurrency) + "\n";
+        if (queue.rate_limit) {
+            out += "    rate_limit: {jobs: " + std::to_string(queue.rate_limit->jobs) +
+                   ", per: " + format_duration(queue.rate_limit->per) + "}\n";
+        }
+        const Backoff& b = queue.retry.backoff;
+        out += "    retry: {max_attempts: " + std::to_string(queue.retry.max_attempts) + ", backoff: {type: " +
+               to_string(b.type) + ", delay: " + format_duration(b.delay) + ", factor: " + number(b.factor) +
+               ", max: " + format_duration(b.max) + ", jitter: " + number(b.jitter) + "}}\n";
+        if (queue.ttl) out += "    ttl: " + format_duration(*queue.ttl) + "\n";
+        out += "    max_lost: " + std::to_string(queue.max_lost) + "\n";
+        out += "    sandbox:\n";
+        write_sandbox(out, queue.sandbox, "      ");
+    }
+
+    out += settings.schedules.empty() ? "schedules: []\n" : "schedules:\n";
+    for (const auto& schedule : settings.schedules) {
+        out += "  # defined at " + comment_text(schedule.defined_at.to_string()) + "\n";
+        out += "  - name: " + quote(schedule.name) + "\n";
+        out += "    queue: " + quote(schedule.queue) + "\n";
+        out += "    task: " + quote(schedule.task.to_string()) + "\n";
+        out += "    payload: " + payload_yaml(schedule.payload_json) + "\n";
+        if (const auto* every = std::get_if<Every>(&schedule.trigger)) {
+            out += "    every: " + format_duration(every->interval) + "\n";
+        } else {
+            out += "    cron: " + quote(std::get<CronExpression>(schedule.trigger).text()) + "\n";
+        }
+    }
+    return out;
+}
+
+} // namespace sandhost::config

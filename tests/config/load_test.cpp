@@ -1,0 +1,325 @@
+// Valid configurations: defaults, overrides, includes, variables, and the examples in config/.
+#include "config/load.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include <gtest/gtest.h>
+
+#include "config_test_support.h"
+
+namespace sandhost::config {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+using testing::test_options;
+
+std::shared_ptr<const Settings> load_ok(const std::filesystem::path& file, const LoadOptions& options = test_options())
+{
+    LoadResult result = load_config(file, options);
+    EXPECT_TRUE(result.ok()) << testing::error_lines(result);
+    EXPECT_TRUE(result.errors.empty());
+    return result.settings;
+}
+
+std::string hostname()
+{
+    char buffer[HOST_NAME_MAX + 1] = {};
+    ::gethostname(buffer, sizeof buffer - 1);
+    return buffer;
+}
+
+TEST(LoadConfig, AppliesEveryDefault)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml", "queues:\n  q:\n    tasks: [hello.echo]\n"));
+    ASSERT_TRUE(settings);
+
+    EXPECT_EQ(settings->source_file, dir.path() / "config.yaml");
+    EXPECT_TRUE(settings->included_files.empty());
+    EXPECT_EQ(settings->host.name, hostname());
+    EXPECT_EQ(settings->host.store, StoreUrl{SqliteStore{dir.path() / "sandhost.db"}});
+    EXPECT_TRUE(settings->host.plugin_dirs.empty());
+    EXPECT_EQ(settings->host.max_workers, 8u);
+    EXPECT_EQ(settings->host.log, (LogSettings{LogLevel::info, LogFormat::text}));
+    EXPECT_EQ(settings->sandbox, sandbox::SandboxSettings{});
+    EXPECT_EQ(settings->sandbox.limits.memory_bytes, 512ull << 20);
+
+    ASSERT_EQ(settings->queues.size(), 1u);
+    const QueueSettings& q = settings->queues[0];
+    EXPECT_EQ(q.name, "q");
+    EXPECT_EQ(q.tasks, (std::vector<TaskPattern>{{"hello", "echo"}}));
+    EXPECT_EQ(q.concurrency, 1u);
+    EXPECT_FALSE(q.rate_limit.has_value());
+    EXPECT_EQ(q.retry.max_attempts, 3u);
+    EXPECT_EQ(q.retry.backoff, (Backoff{BackoffType::exponential, 1s, 2.0, 5min, 0.1}));
+    EXPECT_FALSE(q.ttl.has_value());
+    EXPECT_EQ(q.max_lost, 3u);
+    EXPECT_EQ(q.sandbox, settings->sandbox);
+    EXPECT_EQ(q.defined_at, (SourceLocation{dir.path() / "config.yaml", 2, 3}));
+    EXPECT_TRUE(settings->schedules.empty());
+}
+
+TEST(LoadConfig, QueueSandboxOverridesTheHostKeyByKey)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml", R"(
+sandbox:
+  timeout: 10s
+  mode: fork
+  limits: {memory: 256MiB, cpu: 30s, processes: unlimited}
+  reuse: {max_rss: 128MiB}
+queues:
+  plain:
+    tasks: [hello.echo]
+  tight:
+    tasks: [hello.echo]
+    sandbox:
+      timeout: 5s
+      limits: {memory: 128MiB, open_files: unlimited}
+      reuse: {max_jobs_per_worker: 10}
+)"));
+    ASSERT_TRUE(settings);
+    sandbox::SandboxSettings host;
+    host.timeout = 10s;
+    host.mode = sandbox::Mode::fork;
+    host.limits.memory_bytes = 256ull << 20;
+    host.limits.cpu = 30s;
+    host.limits.processes.reset();
+    host.reuse.max_rss_bytes = 128ull << 20;
+    EXPECT_EQ(settings->sandbox, host);
+
+    ASSERT_EQ(settings->queues.size(), 2u);
+    EXPECT_EQ(settings->queues[0].name, "plain");
+    EXPECT_EQ(settings->queues[0].sandbox, host);
+
+    const auto& tight = settings->queues[1].sandbox;
+    EXPECT_EQ(tight.timeout, 5s);
+    EXPECT_EQ(tight.mode, sandbox::Mode::fork);                 // from the host
+    EXPECT_EQ(tight.grace, 2s);                                 // built-in default
+    EXPECT_EQ(tight.limits.memory_bytes, 128ull << 20);         // overridden
+    EXPECT_EQ(tight.limits.cpu, std::optional<Duration>(30s));  // from the host
+    EXPECT_FALSE(tight.limits.open_files.has_value());          // lifted
+    EXPECT_FALSE(tight.limits.processes.has_value());           // lifted by the host
+    EXPECT_EQ(tight.limits.file_size_bytes, 64ull << 20);       // built-in default
+    EXPECT_EQ(tight.reuse.max_jobs_per_worker, 10u);
+    EXPECT_EQ(tight.reuse.max_rss_bytes, 128ull << 20);
+}
+
+TEST(LoadConfig, ReadsEveryQueueAndScheduleKey)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml", R"(
+host:
+  name: host-a
+  store: redis://cache:6380/3
+  plugin_dirs: [plugins, /opt/sandhost/plugins, ../shared/./plugins]
+  max_workers: 16
+  log: {level: debug, format: json}
+queues:
+  legacy:
+    tasks: [legacy_c.checksum, "legacy_c.*"]
+    concurrency: 2
+    rate_limit: {jobs: 100, per: 1s}
+    retry: {max_attempts: 5, backoff: {type: fixed, delay: 250ms, factor: 1.5, max: 1m, jitter: 0}}
+    ttl: 1h
+    max_lost: 2
+schedules:
+  - {name: nightly, queue: legacy, task: legacy_c.checksum, payload: {path: /data, n: 3, ok: true, none: ~, list: [1.5, "2"]}, cron: "0 3 * * *"}
+  - name: tick
+    queue: legacy
+    task: legacy_c.reverse
+    every: 90s
+)"));
+    ASSERT_TRUE(settings);
+    EXPECT_EQ(settings->host.name, "host-a");
+    EXPECT_EQ(settings->host.store, StoreUrl{(RedisStore{"cache", 6380, 3})});
+    EXPECT_EQ(settings->host.plugin_dirs,
+              (std::vector<std::filesystem::path>{dir.path() / "plugins", "/opt/sandhost/plugins",
+                                                  dir.path().parent_path() / "shared/plugins"}));
+    EXPECT_EQ(settings->host.max_workers, 16u);
+    EXPECT_EQ(settings->host.log, (LogSettings{LogLevel::debug, LogFormat::json}));
+
+    const QueueSettings* legacy = settings->find_queue("legacy");
+    ASSERT_NE(legacy, nullptr);
+    EXPECT_EQ(settings->find_queue("nope"), nullptr);
+    EXPECT_EQ(legacy->tasks, (std::vector<TaskPattern>{{"legacy_c", "checksum"}, {"legacy_c", "*"}}));
+    EXPECT_EQ(legacy->concurrency, 2u);
+    EXPECT_EQ(legacy->rate_limit, (RateLimit{100, 1s}));
+    EXPECT_EQ(legacy->retry, (RetryPolicy{5, Backoff{BackoffType::fixed, 250ms, 1.5, 1min, 0.0}}));
+    EXPECT_EQ(legacy->ttl, std::optional<Duration>(1h));
+    EXPECT_EQ(legacy->max_lost, 2u);
+    EXPECT_TRUE(legacy->may_run(TaskRef{"legacy_c", "parse"}));
+    EXPECT_FALSE(legacy->may_run(TaskRef{"hello", "echo"}));
+
+    ASSERT_EQ(settings->schedules.size(), 2u);
+    const ScheduleSettings& nightly = settings->schedules[0];
+    EXPECT_EQ(nightly.name, "nightly");
+    EXPECT_EQ(nightly.queue, "legacy");
+    EXPECT_EQ(nightly.task, (TaskRef{"legacy_c", "checksum"}));
+    EXPECT_EQ(nightly.payload_json, R"({"path":"/data","n":3,"ok":true,"none":null,"list":[1.5,"2"]})");
+    ASSERT_TRUE(std::holds_alternative<CronExpression>(nightly.trigger));
+    EXPECT_EQ(std::get<CronExpression>(nightly.trigger).text(), "0 3 * * *");
+    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 17, 5}));
+
+    const ScheduleSettings& tick = settings->schedules[1];
+    EXPECT_EQ(tick.payload_json, "{}");
+    EXPECT_EQ(tick.trigger, (std::variant<Every, CronExpression>{Every{90s}}));
+    EXPECT_EQ(tick.defined_at.line, 18);
+}
+
+TEST(LoadConfig, IncludesAddQueuesAndSchedulesInNameOrder)
+{
+    TempDir dir;
+    auto main = dir.write("main.yaml", R"(
+sandbox: {timeout: 7s}
+queues:
+  main:
+    tasks: [hello.echo]
+include: [queues.d/*.yaml, extra/one.yaml]
+)");
+    dir.write("queues.d/b.yaml", "queues:\n  b:\n    tasks: [hello.long]\n    sandbox: {grace: 1s}\n");
+    dir.write("queues.d/a.yaml", "schedules:\n  - {name: from-a, queue: b, task: hello.long, every: 1h}\n");
+    dir.write("queues.d/empty.yaml", "# nothing yet\n");
+    dir.write("queues.d/notes.txt", "not yaml: [");
+    std::filesystem::create_directories(dir.path() / "queues.d/subdir.yaml");
+    // Nested includes resolve against the including file.
+    dir.write("extra/one.yaml", "queues:\n  one:\n    tasks: [legacy_c.parse]\ninclude: [two.yaml]\n");
+    dir.write("extra/two.yaml", "queues:\n  two:\n    tasks: [legacy_c.reverse]\n");
+
+    auto settings = load_ok(main);
+    ASSERT_TRUE(settings);
+    std::vector<std::string> names;
+    for (const auto& q : settings->queues) names.push_back(q.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"b", "main", "one", "two"}));
+    EXPECT_EQ(settings->included_files,
+              (std::vector<std::filesystem::path>{dir.path() / "queues.d/a.yaml", dir.path() / "queues.d/b.yaml",
+                                                  dir.path() / "queues.d/empty.yaml", dir.path() / "extra/one.yaml",
+                                                  dir.path() / "extra/two.yaml"}));
+    const QueueSettings* b = settings->find_queue("b");
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->defined_at, (SourceLocation{dir.path() / "queues.d/b.yaml", 2, 3}));
+    // Included queues build on the main file's sandbox too.
+    EXPECT_EQ(b->sandbox.timeout, 7s);
+    EXPECT_EQ(b->sandbox.grace, 1s);
+    ASSERT_EQ(settings->schedules.size(), 1u);
+    EXPECT_EQ(settings->schedules[0].defined_at, (SourceLocation{dir.path() / "queues.d/a.yaml", 2, 5}));
+    EXPECT_EQ(settings->find_queue("two")->defined_at.file, dir.path() / "extra/two.yaml");
+}
+
+TEST(LoadConfig, ExpandsEnvironmentVariablesInValues)
+{
+    TempDir dir;
+    auto file = dir.write("config.yaml", R"(
+host:
+  name: ${HOST_NAME}
+  store: sqlite:${DATA_DIR:-data}/jobs.db
+  plugin_dirs: ["${PLUGINS}"]
+  max_workers: ${WORKERS:-4}
+queues:
+  q:
+    tasks: ["hello.${TASK:-echo}"]
+    sandbox: {timeout: "${TIMEOUT:-5s}"}
+schedules:
+  - name: s
+    queue: ${QUEUE}
+    task: hello.echo
+    every: 1m
+    payload:
+      n: "${N}"
+      m: ${N}
+      price: $$5
+      empty: ${EMPTY}
+      ${KEY}: keys are literal
+)");
+    auto settings = load_ok(file, test_options({{"HOST_NAME", "from-env"},
+                                                {"PLUGINS", "/srv/plugins"},
+                                                {"N", "42"},
+                                                {"EMPTY", ""},
+                                                {"TIMEOUT", "3s"},
+                                                {"QUEUE", "q"}}));
+    ASSERT_TRUE(settings);
+    EXPECT_EQ(settings->host.name, "from-env");
+    EXPECT_EQ(settings->host.store, StoreUrl{SqliteStore{dir.path() / "data/jobs.db"}});
+    EXPECT_EQ(settings->host.plugin_dirs, (std::vector<std::filesystem::path>{"/srv/plugins"}));
+    EXPECT_EQ(settings->host.max_workers, 4u);
+    ASSERT_EQ(settings->queues.size(), 1u);
+    EXPECT_EQ(settings->queues[0].tasks, (std::vector<TaskPattern>{{"hello", "echo"}}));
+    EXPECT_EQ(settings->queues[0].sandbox.timeout, 3s);
+    ASSERT_EQ(settings->schedules.size(), 1u);
+    EXPECT_EQ(settings->schedules[0].queue, "q");
+    // Quoted stays a string; plain scalars are typed after expansion; an empty plain one is null.
+    EXPECT_EQ(settings->schedules[0].payload_json,
+              R"({"n":"42","m":42,"price":"$5","empty":null,"${KEY}":"keys are literal"})");
+}
+
+TEST(LoadConfig, TextEntryPointResolvesAgainstTheNamedFile)
+{
+    LoadResult result = load_config_text("host:\n  plugin_dirs: [p]\nqueues:\n  q:\n    tasks: [hello.echo]\n",
+                                         "/etc/sandhost/host.yaml", test_options());
+    ASSERT_TRUE(result.ok()) << testing::error_lines(result);
+    EXPECT_EQ(result.settings->host.plugin_dirs, (std::vector<std::filesystem::path>{"/etc/sandhost/p"}));
+    EXPECT_EQ(result.settings->host.store, StoreUrl{SqliteStore{"/etc/sandhost/sandhost.db"}});
+}
+
+TEST(LoadConfig, CatalogProviderSeesTheResolvedPluginDirs)
+{
+    TempDir dir;
+    std::vector<std::filesystem::path> seen;
+    int calls = 0;
+    LoadOptions options = test_options();
+    options.catalog = [&](const std::vector<std::filesystem::path>& dirs) {
+        ++calls;
+        seen = dirs;
+        return testing::build_catalog(dirs);
+    };
+    load_ok(dir.write("config.yaml", "host:\n  plugin_dirs: [a, /b]\nqueues:\n  q:\n    tasks: [hello.echo]\n"),
+            options);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(seen, (std::vector<std::filesystem::path>{dir.path() / "a", "/b"}));
+}
+
+TEST(LoadConfig, WithoutCatalogTaskReferencesAreOnlyCheckedForForm)
+{
+    TempDir dir;
+    LoadOptions options = test_options();
+    options.catalog = nullptr;
+    auto file = dir.write("config.yaml", "queues:\n  q:\n    tasks: [nosuch.task]\n");
+    EXPECT_TRUE(load_config(file, options).ok());
+    EXPECT_FALSE(load_config(file, test_options()).ok());
+}
+
+TEST(LoadConfig, ExampleConfigsAreValid)
+{
+    const std::filesystem::path source = SANDHOST_SOURCE_DIR;
+    for (const char* name : {"config/demo.yaml", "config/example.yaml"}) {
+        SCOPED_TRACE(name);
+        auto settings = load_ok(source / name, test_options());
+        ASSERT_TRUE(settings);
+        EXPECT_FALSE(settings->queues.empty());
+        EXPECT_FALSE(settings->schedules.empty());
+        EXPECT_EQ(settings->host.plugin_dirs, (std::vector<std::filesystem::path>{source / "build/plugins"}));
+    }
+}
+
+TEST(LoadConfig, DemoConfigKeepsTheChaosQueueFast)
+{
+    auto settings = load_ok(std::filesystem::path(SANDHOST_SOURCE_DIR) / "config/demo.yaml");
+    ASSERT_TRUE(settings);
+    const QueueSettings* chaos = settings->find_queue("chaos");
+    ASSERT_NE(chaos, nullptr);
+    EXPECT_TRUE(chaos->may_run(TaskRef{"misbehave", "segfault"}));
+    EXPECT_EQ(chaos->sandbox.timeout, 2s);
+    EXPECT_EQ(chaos->sandbox.limits.memory_bytes, 64ull << 20);
+    EXPECT_EQ(chaos->retry.max_attempts, 2u);
+    EXPECT_EQ(chaos->retry.backoff.delay, 100ms);
+    const QueueSettings* def = settings->find_queue("default");
+    ASSERT_NE(def, nullptr);
+    EXPECT_TRUE(def->may_run(TaskRef{"hello", "echo"}));
+    EXPECT_TRUE(def->may_run(TaskRef{"legacy_c", "checksum"}));
+}
+
+} // namespace
+} // namespace sandhost::config
