@@ -1,0 +1,80 @@
+#include "cli/cli.h"
+
+#include "cli/args.h"
+#include "config/suggest.h"
+
+#include <Poco/Exception.h>
+
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace sandhost::cli {
+namespace {
+
+struct Command {
+    std::function<int(const std::vector<std::string>&)> run;
+    const char* summary;
+};
+
+const std::map<std::string, Command>& commands()
+{
+    static const std::map<std::string, Command> table = {
+        {"exec", {exec_command, "run one task once in a sandboxed worker and print its outcome"}},
+        {"plugins", {plugins_command, "list plugins and their tasks (each loaded in a worker)"}},
+        {"validate", {validate_command, "check a configuration file"}},
+    };
+    return table;
+}
+
+void print_usage(std::ostream& out)
+{
+    out << "usage: sandhost COMMAND [ARGS...]\n\ncommands:\n";
+    for (const auto& [name, command] : commands()) {
+        std::string left = "  " + name;
+        left.resize(14, ' ');
+        out << left << command.summary << "\n";
+    }
+    out << "\n`sandhost COMMAND --help` describes a command.\n";
+}
+
+} // namespace
+
+int run_cli(int argc, char** argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "help" || args[0] == "-h") {
+        print_usage(args.empty() ? std::cerr : std::cout);
+        return args.empty() ? k_exit_usage : k_exit_ok;
+    }
+    if (args[0] == "--version") {
+        std::cout << "sandhost " << SANDHOST_VERSION << "\n";
+        return k_exit_ok;
+    }
+    const std::string name = args[0];
+    auto it = commands().find(name);
+    if (it == commands().end()) {
+        std::vector<std::string> names;
+        for (const auto& [n, c] : commands()) names.push_back(n);
+        std::cerr << "sandhost: unknown command '" << name << "'";
+        if (auto close = config::closest_match(name, names)) std::cerr << " (did you mean '" << *close << "'?)";
+        std::cerr << "\n";
+        print_usage(std::cerr);
+        return k_exit_usage;
+    }
+    args.erase(args.begin());
+    try {
+        return it->second.run(args);
+    } catch (const UsageError& e) {
+        std::cerr << "sandhost " << name << ": " << e.what() << "\n(see `sandhost " << name << " --help`)\n";
+        return k_exit_usage;
+    } catch (const Poco::Exception& e) {
+        std::cerr << "sandhost " << name << ": " << e.displayText() << "\n";
+        return k_exit_failed;
+    } catch (const std::exception& e) {
+        std::cerr << "sandhost " << name << ": " << e.what() << "\n";
+        return k_exit_failed;
+    }
+}
+
+} // namespace sandhost::cli

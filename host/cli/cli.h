@@ -1,0 +1,21 @@
+// The `sandhost` command line: one function per subcommand behind a dispatcher.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sandhost::cli {
+
+// Exit statuses shared by every subcommand.
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_failed = 1;   // the command ran; what it reports did not succeed
+inline constexpr int k_exit_usage = 2;    // bad arguments or an invalid config
+
+// Runs `sandhost ARGS...` and returns the exit status. Writes to stdout and stderr.
+int run_cli(int argc, char** argv);
+
+int exec_command(const std::vector<std::string>& args);
+int plugins_command(const std::vector<std::string>& args);
+int validate_command(const std::vector<std::string>& args);
+
+} // namespace sandhost::cli

@@ -1,0 +1,86 @@
+#include "cli/common.h"
+
+#include "cli/args.h"
+#include "config/units.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Parser.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace sandhost::cli {
+
+std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text)
+{
+    auto parsed = config::parse_duration(text);
+    if (!parsed) throw UsageError("--" + flag + ": " + parsed.error());
+    return parsed.value();
+}
+
+std::uint64_t parse_size_flag(const std::string& flag, const std::string& text)
+{
+    auto parsed = config::parse_size(text);
+    if (!parsed) throw UsageError("--" + flag + ": " + parsed.error());
+    return parsed.value();
+}
+
+std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum)
+{
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) throw UsageError("--" + flag + ": '" + text + "' is not a whole number");
+    if (value < minimum) throw UsageError("--" + flag + ": must be at least " + std::to_string(minimum) + ", got " + text);
+    return value;
+}
+
+std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::string>& flags)
+{
+    std::vector<std::filesystem::path> dirs;
+    for (const auto& flag : flags) dirs.emplace_back(std::filesystem::absolute(flag));
+    if (!dirs.empty()) return dirs;
+    if (const char* env = std::getenv("SANDHOST_PLUGIN_PATH"); env && *env) {
+        std::stringstream list(env);
+        for (std::string dir; std::getline(list, dir, ':');) {
+            if (!dir.empty()) dirs.emplace_back(std::filesystem::absolute(dir));
+        }
+        return dirs;
+    }
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) dirs.push_back((self.parent_path().parent_path() / "plugins").lexically_normal());
+    return dirs;
+}
+
+bool is_json(const std::string& text, std::string& error)
+{
+    try {
+        Poco::JSON::Parser parser;
+        parser.parse(text);
+        return true;
+    } catch (const Poco::Exception& e) {
+        error = e.displayText();
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    return false;
+}
+
+std::string read_payload(const std::string& flag_value)
+{
+    std::string text = flag_value;
+    if (!flag_value.empty() && flag_value[0] == '@') {
+        std::ifstream file(flag_value.substr(1), std::ios::binary);
+        if (!file) throw UsageError("--payload: cannot read " + flag_value.substr(1));
+        std::ostringstream content;
+        content << file.rdbuf();
+        text = content.str();
+    }
+    std::string error;
+    if (!is_json(text, error)) throw UsageError("--payload is not valid JSON: " + error);
+    return text;
+}
+
+} // namespace sandhost::cli

@@ -1,0 +1,27 @@
+// Pieces several subcommands share: value parsing with the flag's name in the error, the
+// default plugin directories, payload reading.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sandhost::cli {
+
+std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text);
+std::uint64_t parse_size_flag(const std::string& flag, const std::string& text);
+std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum);
+
+// --plugin-dir values, else SANDHOST_PLUGIN_PATH (colon-separated), else ../plugins next to
+// the running executable (the build tree's layout).
+std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::string>& flags);
+
+// A payload given as JSON text or as @FILE, checked to be JSON. Throws UsageError.
+std::string read_payload(const std::string& flag_value);
+
+// Whether text is one valid JSON value; why not in `error`.
+bool is_json(const std::string& text, std::string& error);
+
+} // namespace sandhost::cli

@@ -1,0 +1,211 @@
+// `sandhost exec` and `sandhost plugins` as a user runs them: the real executable, real
+// workers, the exit status and what is printed.
+#include "os/proc.h"
+#include "test_support.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+
+namespace sandhost {
+namespace {
+
+namespace t = sandhost::testing;
+
+t::CommandResult sandhost(std::vector<std::string> args)
+{
+    args.insert(args.begin(), t::sandhost_executable().string());
+    return t::run_command(args, {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+}
+
+Poco::JSON::Object::Ptr json_of(const std::string& text)
+{
+    Poco::JSON::Parser parser;
+    return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+TEST(ExecCli, SucceededPrintsTheRecordAndExitsZero)
+{
+    const auto r = sandhost({"exec", "misbehave", "echo", "--payload", R"({"a":1})", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "succeeded");
+    EXPECT_EQ(record->getValue<std::string>("result"), R"({"a":1})");
+    EXPECT_TRUE(record->has("pid"));
+    EXPECT_TRUE(record->has("duration_ms"));
+    EXPECT_TRUE(record->has("max_rss_kb"));
+    EXPECT_FALSE(record->has("signal"));
+    EXPECT_FALSE(record->has("exit_code"));
+}
+
+TEST(ExecCli, ACrashIsReportedWithItsSignalAndExitsNonZero)
+{
+    const auto r = sandhost({"exec", "misbehave", "segfault", "--json"});
+    EXPECT_EQ(r.exit_code, 1);
+    auto record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "crashed");
+    EXPECT_EQ(record->getValue<std::string>("signal"), "SIGSEGV");
+    EXPECT_EQ(record->getValue<int>("signal_number"), SIGSEGV);
+
+    const auto human = sandhost({"exec", "misbehave", "segfault"});
+    EXPECT_EQ(human.exit_code, 1);
+    EXPECT_NE(human.out.find("crashed by SIGSEGV"), std::string::npos) << human.out;
+}
+
+TEST(ExecCli, ExitZeroWithoutAResultIsNotSuccess)
+{
+    const auto r = sandhost({"exec", "misbehave", "exit", "--payload", R"({"code":0})", "--json"});
+    EXPECT_EQ(r.exit_code, 1);
+    auto record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "exited");
+    EXPECT_EQ(record->getValue<int>("exit_code"), 0);
+}
+
+TEST(ExecCli, TimeoutAndLimitsFromFlags)
+{
+    auto r = sandhost({"exec", "misbehave", "ignore_term", "--timeout", "200ms", "--grace", "100ms", "--json"});
+    EXPECT_EQ(r.exit_code, 1);
+    auto record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "timed_out");
+    EXPECT_TRUE(record->getValue<bool>("killed"));
+
+    r = sandhost({"exec", "misbehave", "leak", "--memory", "96MiB", "--json"});
+    record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "resource_limit") << r.out;
+    EXPECT_EQ(record->getValue<std::string>("limit"), "memory");
+}
+
+TEST(ExecCli, PayloadFromAFile)
+{
+    t::TempDir dir;
+    std::ofstream(dir / "payload.json") << R"({"from":"file"})";
+    const auto r = sandhost({"exec", "misbehave", "echo", "--payload", "@" + (dir / "payload.json").string(), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json_of(r.out)->getValue<std::string>("result"), R"({"from":"file"})");
+}
+
+TEST(ExecCli, NoSandboxIsMarked)
+{
+    const auto r = sandhost({"exec", "misbehave", "echo", "--no-sandbox", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json_of(r.out)->getValue<std::string>("isolation"), "none");
+}
+
+TEST(ExecCli, BadArgumentsAreRefusedWithAClearMessage)
+{
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"exec", "misbehave", "echo", "--payload", "not json"}, "--payload is not valid JSON"},
+        {{"exec", "misbehave", "echo", "--timout", "1s"}, "unknown option '--timout' (did you mean '--timeout'?)"},
+        {{"exec", "misbehave", "echo", "--timeout", "5"}, "--timeout:"},
+        {{"exec", "misbehave", "echo", "--memory", "lots"}, "--memory:"},
+        {{"exec", "misbehave", "echo", "--processes", "-3"}, "--processes:"},
+        {{"exec", "misbehave"}, "expected PLUGIN and TASK"},
+        {{"exec", "nosuchplugin", "echo"}, "no plugin named 'nosuchplugin'"},
+        {{"exec", "misbehave", "echo", "--fallback-on-timeout"}, "needs --fallback inline"},
+        {{"exce"}, "did you mean 'exec'?"},
+    };
+    for (const auto& c : cases) {
+        const auto r = sandhost(c.args);
+        EXPECT_EQ(r.exit_code, 2) << c.args.back() << "\n" << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.message << "\n" << r.err;
+        EXPECT_TRUE(r.out.empty()) << r.out;
+    }
+}
+
+TEST(PluginsCli, ListsPluginsAndTasks)
+{
+    const auto r = sandhost({"plugins", "--plugin-dir", t::plugin_dir().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("misbehave.segfault"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("hello.word_count"), std::string::npos);
+    EXPECT_NE(r.out.find("legacy_c.checksum"), std::string::npos);
+}
+
+TEST(PluginsCli, ABrokenLibraryIsListedWithTheReason)
+{
+    const auto r = sandhost({"plugins", "--plugin-dir", t::fixture_plugin_dir().string(), "--json"});
+    EXPECT_EQ(r.exit_code, 1);
+    Poco::JSON::Parser parser;
+    auto list = parser.parse(r.out).extract<Poco::JSON::Array::Ptr>();
+    std::map<std::string, std::string> errors;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        auto entry = list->getObject(static_cast<unsigned>(i));
+        errors[entry->getValue<std::string>("name")] = entry->has("error") ? entry->getValue<std::string>("error") : "";
+    }
+    EXPECT_NE(errors["bad_abi"].find("ABI version 99"), std::string::npos);
+    EXPECT_NE(errors["no_entry"].find("does not export"), std::string::npos);
+    EXPECT_NE(errors["not_a_library"].find("cannot be loaded"), std::string::npos);
+    EXPECT_NE(errors["unresolved"].find("undefined symbol"), std::string::npos);
+    EXPECT_EQ(errors["minimal_abi"], "");
+}
+
+// kill -9 of the host: its worker dies with it, and so does everything the task started,
+// including a child that moved to its own session.
+TEST(HostDeath, WorkersAndTheirChildrenDieWithTheHost)
+{
+    t::BackgroundCommand host({t::sandhost_executable().string(), "exec", "misbehave", "spawn_children", "--payload",
+                               R"({"count":2,"setsid":true})", "--timeout", "60s"},
+                              {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+    // The worker and its two children all carry the host's pid on their command line.
+    ASSERT_TRUE(t::eventually([&] { return t::workers_of(host.pid()).size() == 3; })) << t::workers_of(host.pid()).size();
+    ::kill(host.pid(), SIGKILL);
+    host.wait();
+    EXPECT_TRUE(t::eventually([&] { return t::workers_of(host.pid()).empty(); }))
+        << ::testing::PrintToString(t::workers_of(host.pid()));
+}
+
+TEST(HostDeath, CtrlCCancelsTheAttemptAndCleansUp)
+{
+    t::BackgroundCommand host({t::sandhost_executable().string(), "exec", "misbehave", "spawn_children", "--payload",
+                               R"({"count":2,"setsid":true})", "--timeout", "60s", "--grace", "200ms", "--json"},
+                              {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+    ASSERT_TRUE(t::eventually([&] { return t::workers_of(host.pid()).size() == 3; }));
+    ::kill(host.pid(), SIGINT);
+    const auto& r = host.wait();
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(json_of(r.out)->getValue<std::string>("outcome"), "cancelled") << r.out;
+    EXPECT_TRUE(t::workers_of(host.pid()).empty());
+}
+
+} // namespace
+} // namespace sandhost
+
+namespace sandhost {
+namespace {
+
+namespace t = sandhost::testing;
+
+t::CommandResult validate(const std::string& file)
+{
+    return t::run_command({t::sandhost_executable().string(), "validate", file}, {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
+}
+
+TEST(ValidateCli, TheShippedConfigsValidateAgainstTheRealPlugins)
+{
+    for (const char* name : {"demo.yaml", "example.yaml"}) {
+        const auto r = validate((std::filesystem::path(SANDHOST_TEST_SOURCE_DIR) / "config" / name).string());
+        EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(": OK: "), std::string::npos) << r.out;
+    }
+}
+
+TEST(ValidateCli, AnUnknownTaskIsReportedAtItsPositionWithWhatExists)
+{
+    t::TempDir dir;
+    std::ofstream(dir / "bad.yaml") << "host:\n  plugin_dirs: [\"" << t::plugin_dir().string()
+                                     << "\"]\nqueues:\n  q:\n    tasks: [misbehave.segfalt]\n";
+    const auto r = validate((dir / "bad.yaml").string());
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("bad.yaml:5:13: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("segfault"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace sandhost
