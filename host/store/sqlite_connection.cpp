@@ -1,0 +1,295 @@
+#include "store/sqlite_connection.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/SQLite/Utility.h>
+#include <Poco/Exception.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+namespace sandhost::store::sqlite {
+namespace kw = Poco::Data::Keywords;
+namespace {
+
+std::string describe_failure(const std::filesystem::path& file, const std::string& doing, int code,
+                             const std::string& message, Duration busy_timeout)
+{
+    const std::string sqlite = " (SQLite: " + message + ", code " + std::to_string(code) + ")";
+    switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return file.string() + ": locked by another connection for longer than the busy timeout (" +
+               std::to_string(busy_timeout.count()) + " ms) while " + doing + "; nothing was changed" + sqlite;
+    case SQLITE_FULL:
+        return file.string() + ": the disk is full or the store reached its size limit while " + doing +
+               "; the transaction was rolled back" + sqlite;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return file.string() + ": not a SQLite database, or corrupt, found while " + doing + sqlite;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+        return file.string() + ": cannot write or open the file while " + doing + sqlite;
+    default:
+        return file.string() + ": " + doing + " failed" + sqlite;
+    }
+}
+
+int primary_code(const Poco::Data::SQLite::SQLiteException& e)
+{
+    namespace ps = Poco::Data::SQLite;
+    if (dynamic_cast<const ps::DBLockedException*>(&e)) return SQLITE_BUSY;
+    if (dynamic_cast<const ps::TableLockedException*>(&e)) return SQLITE_LOCKED;
+    if (dynamic_cast<const ps::DatabaseFullException*>(&e)) return SQLITE_FULL;
+    if (dynamic_cast<const ps::CorruptImageException*>(&e)) return SQLITE_CORRUPT;
+    if (dynamic_cast<const ps::IOErrorException*>(&e)) return SQLITE_IOERR;
+    if (dynamic_cast<const ps::ReadOnlyException*>(&e)) return SQLITE_READONLY;
+    if (dynamic_cast<const ps::DBAccessDeniedException*>(&e)) return SQLITE_PERM;
+    if (dynamic_cast<const ps::CantOpenDBFileException*>(&e)) return SQLITE_CANTOPEN;
+    if (dynamic_cast<const ps::NoMemoryException*>(&e)) return SQLITE_NOMEM;
+    if (dynamic_cast<const ps::ConstraintViolationException*>(&e)) return SQLITE_CONSTRAINT;
+    if (dynamic_cast<const ps::RowTooBigException*>(&e)) return SQLITE_TOOBIG;
+    if (dynamic_cast<const ps::LockProtocolException*>(&e)) return SQLITE_PROTOCOL;
+    if (dynamic_cast<const ps::InterruptException*>(&e)) return SQLITE_INTERRUPT;
+    if (dynamic_cast<const ps::ExecutionAbortedException*>(&e)) return SQLITE_ABORT;
+    if (dynamic_cast<const ps::DataTypeMismatchException*>(&e)) return SQLITE_MISMATCH;
+    if (dynamic_cast<const ps::InvalidLibraryUseException*>(&e)) return SQLITE_MISUSE;
+    if (dynamic_cast<const ps::SchemaDiffersException*>(&e)) return SQLITE_SCHEMA;
+    if (dynamic_cast<const ps::InternalDBErrorException*>(&e)) return SQLITE_INTERNAL;
+    return SQLITE_ERROR;
+}
+
+Poco::Data::Session open_session(const std::filesystem::path& file)
+{
+    static std::once_flag registered;
+    std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+    try {
+        // A parent directory that does not exist yet is created: `store: sqlite:data/x.db`
+        // works without set-up. The file itself is created by SQLite on the first write.
+        const auto parent = file.parent_path();
+        if (!parent.empty()) {
+            std::error_code ec;
+            std::filesystem::create_directories(parent, ec);
+            if (ec) {
+                throw StoreError(file.string() + ": cannot create its directory " + parent.string() + ": " +
+                                 ec.message() + " (errno " + std::to_string(ec.value()) + ")");
+            }
+        }
+        // Login timeout 0: Poco otherwise retries a failing open for a minute.
+        return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, file.string(), 0);
+    } catch (const Poco::Exception& e) {
+        throw StoreError(file.string() + ": cannot open: " + e.displayText());
+    }
+}
+
+} // namespace
+
+std::int64_t to_millis(TimePoint time)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+TimePoint from_millis(std::int64_t millis)
+{
+    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(millis)));
+}
+
+Poco::Nullable<Poco::Int64> nullable_millis(const std::optional<TimePoint>& time)
+{
+    if (!time) return {};
+    return Poco::Nullable<Poco::Int64>(to_millis(*time));
+}
+
+Poco::Nullable<Poco::Int64> nullable_millis(const std::optional<Duration>& duration)
+{
+    if (!duration) return {};
+    return Poco::Nullable<Poco::Int64>(static_cast<Poco::Int64>(duration->count()));
+}
+
+Poco::Data::BLOB to_blob(std::string_view bytes)
+{
+    return Poco::Data::BLOB(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+std::string from_blob(const Poco::Data::BLOB& blob)
+{
+    if (blob.size() == 0) return {};
+    return std::string(reinterpret_cast<const char*>(blob.rawContent()), blob.size());
+}
+
+std::optional<std::string> from_blob(const Poco::Nullable<Poco::Data::BLOB>& blob)
+{
+    if (blob.isNull()) return std::nullopt;
+    return from_blob(blob.value());
+}
+
+Poco::Data::AbstractBinding::Ptr bind_bytes(std::string_view bytes)
+{
+    if (bytes.empty()) return kw::bind(std::string());
+    return kw::bind(to_blob(bytes));
+}
+
+Poco::Data::AbstractBinding::Ptr bind_nullable_bytes(const std::optional<std::string>& bytes)
+{
+    if (!bytes) return kw::bind(Poco::Nullable<Poco::Data::BLOB>());
+    return bind_bytes(std::string_view(*bytes));
+}
+
+Connection::Connection(std::filesystem::path file, const SqliteOptions& options)
+    : m_file(std::move(file)), m_options(options), m_session(open_session(m_file))
+{
+    try {
+        m_handle = Poco::Data::SQLite::Utility::dbHandle(m_session);
+        // Poco sets the busy timeout in whole seconds; ours is in milliseconds.
+        const auto timeout = std::clamp<std::int64_t>(m_options.busy_timeout.count(), 0, 0x7fffffff);
+        const int rc = sqlite3_busy_timeout(m_handle, static_cast<int>(timeout));
+        if (rc != SQLITE_OK) {
+            throw StoreError(describe_failure(m_file, "setting the busy timeout", rc, sqlite3_errstr(rc),
+                                              m_options.busy_timeout));
+        }
+        execute("PRAGMA foreign_keys = ON");
+    } catch (...) {
+        rethrow_as_store_error("opening the connection");
+    }
+}
+
+void Connection::configure_for_writing()
+{
+    std::optional<std::string> mode = query_text("PRAGMA journal_mode");
+    // Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy
+    // handler for it (it holds a shared lock already: waiting could deadlock). Processes
+    // opening a new file together meet here, so wait for each other as a busy timeout would.
+    const auto deadline = std::chrono::steady_clock::now() + m_options.busy_timeout;
+    auto pause = std::chrono::milliseconds(1);
+    while (mode.value_or("") != "wal") {
+        try {
+            mode = query_text("PRAGMA journal_mode = WAL");
+            break;
+        } catch (const Poco::Data::SQLite::DBLockedException&) {
+            if (std::chrono::steady_clock::now() >= deadline) throw;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+    if (mode.value_or("") != "wal") {
+        throw StoreError(m_file.string() + ": cannot switch to WAL mode (the journal mode stays \"" +
+                         mode.value_or("") + "\"); is the file on a network file system?");
+    }
+    execute(m_options.sync == SqliteOptions::Sync::full ? "PRAGMA synchronous = FULL"
+                                                        : "PRAGMA synchronous = NORMAL");
+    if (m_options.max_file_size) {
+        const auto page_size = std::max<Poco::Int64>(query_int("PRAGMA page_size").value_or(4096), 1);
+        const auto pages =
+            std::max<std::uint64_t>(*m_options.max_file_size / static_cast<std::uint64_t>(page_size), 1);
+        query_int("PRAGMA max_page_count = " + std::to_string(pages));
+    }
+}
+
+std::size_t Connection::execute(const std::string& sql, Poco::Data::AbstractBindingVec binds)
+{
+    Poco::Data::Statement statement(m_session);
+    statement << sql;
+    for (auto& bind : binds) statement.addBind(bind);
+    return statement.execute();
+}
+
+std::optional<Poco::Int64> Connection::query_int(const std::string& sql, Poco::Data::AbstractBindingVec binds)
+{
+    Poco::Nullable<Poco::Int64> value;
+    Poco::Data::Statement statement(m_session);
+    statement << sql, kw::into(value), kw::limit(1);
+    for (auto& bind : binds) statement.addBind(bind);
+    if (statement.execute() == 0 || value.isNull()) return std::nullopt;
+    return value.value();
+}
+
+std::optional<std::string> Connection::query_text(const std::string& sql, Poco::Data::AbstractBindingVec binds)
+{
+    Poco::Nullable<std::string> value;
+    Poco::Data::Statement statement(m_session);
+    statement << sql, kw::into(value), kw::limit(1);
+    for (auto& bind : binds) statement.addBind(bind);
+    if (statement.execute() == 0 || value.isNull()) return std::nullopt;
+    return value.value();
+}
+
+std::vector<Poco::Int64> Connection::query_ints(const std::string& sql, Poco::Data::AbstractBindingVec binds)
+{
+    std::vector<Poco::Int64> values;
+    Poco::Data::Statement statement(m_session);
+    statement << sql, kw::into(values);
+    for (auto& bind : binds) statement.addBind(bind);
+    statement.execute();
+    return values;
+}
+
+std::vector<std::string> Connection::query_texts(const std::string& sql, Poco::Data::AbstractBindingVec binds)
+{
+    std::vector<std::string> values;
+    Poco::Data::Statement statement(m_session);
+    statement << sql, kw::into(values);
+    for (auto& bind : binds) statement.addBind(bind);
+    statement.execute();
+    return values;
+}
+
+std::int64_t Connection::last_insert_id() const
+{
+    return sqlite3_last_insert_rowid(m_handle);
+}
+
+void Connection::rethrow_as_store_error(const std::string& doing) const
+{
+    try {
+        throw;
+    } catch (const StoreError&) {
+        throw;
+    } catch (const StoreRequestError&) {
+        throw;
+    } catch (const Poco::Data::SQLite::SQLiteException& e) {
+        // Poco keeps SQLite's message but not its code; the class says the primary code. The
+        // connection's extended code refines it when it is about the same failure (a
+        // rollback run during unwinding may have reset it).
+        int code = primary_code(e);
+        const int extended =
+            m_code_before_rollback.value_or(m_handle ? sqlite3_extended_errcode(m_handle) : SQLITE_OK);
+        const int primary = extended & 0xff;
+        if (primary == code || (code == SQLITE_CORRUPT && primary == SQLITE_NOTADB)) code = extended;
+        throw StoreError(describe_failure(m_file, doing, code, e.message().empty() ? e.displayText() : e.message(),
+                                          m_options.busy_timeout));
+    } catch (const Poco::Exception& e) {
+        throw StoreError(m_file.string() + ": " + doing + " failed: " + e.displayText());
+    } catch (const std::filesystem::filesystem_error& e) {
+        throw StoreError(m_file.string() + ": " + doing + " failed: " + e.what() + " (errno " +
+                         std::to_string(e.code().value()) + ")");
+    }
+}
+
+Transaction::Transaction(Connection& connection, TransactionKind kind) : m_connection(connection)
+{
+    m_connection.m_code_before_rollback.reset();
+    m_connection.execute(kind == TransactionKind::write ? "BEGIN IMMEDIATE" : "BEGIN");
+    m_open = true;
+}
+
+Transaction::~Transaction()
+{
+    // SQLite rolls a transaction back by itself after some errors (SQLITE_FULL, SQLITE_IOERR,
+    // SQLITE_NOMEM); a second ROLLBACK would only fail.
+    if (m_open && sqlite3_get_autocommit(m_connection.handle()) == 0) {
+        m_connection.m_code_before_rollback = sqlite3_extended_errcode(m_connection.handle());
+        sqlite3_exec(m_connection.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+}
+
+void Transaction::commit()
+{
+    m_connection.execute("COMMIT");
+    m_open = false;
+}
+
+} // namespace sandhost::store::sqlite

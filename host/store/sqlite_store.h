@@ -1,0 +1,46 @@
+// The embedded store: one SQLite file (WAL mode) shared by the host and the CLI processes on
+// one machine. Implements store.h; see there for what each method does.
+#pragma once
+
+#include "store/store.h"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace sandhost::store {
+
+// The schema this code writes. Files with a lower user_version are migrated on open; files
+// with a higher one are refused.
+constexpr int k_sqlite_schema_version = 1;
+// PRAGMA application_id of a sandhost store ("shst"): a SQLite file with another id is not ours.
+constexpr std::int32_t k_sqlite_application_id = 0x73687374;
+
+struct SqliteOptions {
+    // How long a call waits for another connection's write lock before it fails with
+    // StoreError ("locked"). Transactions are short, so waiting this long means something
+    // holds the file.
+    Duration busy_timeout = std::chrono::seconds(10);
+
+    // normal: every commit survives a crash of any process (kill -9); a power loss or an OS
+    // crash may lose the last commits but never corrupts the file. full: a commit also
+    // survives a power loss, at the cost of an fsync per commit.
+    enum class Sync { normal, full };
+    Sync sync = Sync::normal;
+
+    // Refuse to let the database grow past this many bytes (its -wal file aside): the write
+    // that would fails with StoreError as on a full disk (SQLITE_FULL) and changes nothing.
+    std::optional<std::uint64_t> max_file_size;
+};
+
+// Opens the store in `file`, creating the file (and missing parent directories) and the schema
+// when missing, and migrating an older schema. Throws StoreError, leaving the file as it was,
+// when the file is not a SQLite database or is corrupt, belongs to something else than
+// sandhost, was written by a newer sandhost, or is locked past the busy timeout. The store is
+// thread-safe: its calls are serialized on one connection. Any number of stores, in one
+// process or many, may have the same file open.
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, const SqliteOptions& options = {});
+
+} // namespace sandhost::store

@@ -1,0 +1,226 @@
+// The SQLite file itself: created with its schema, reopened, and every way it can be unusable
+// (newer, foreign, not SQLite, corrupt, full, locked) is a StoreError that leaves it alone.
+#include "store/sqlite_store.h"
+#include "store_test_support.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+namespace sandhost::store {
+namespace {
+
+using namespace testing;
+using ::testing::HasSubstr;
+
+std::string store_error_of(const std::function<void()>& action)
+{
+    try {
+        action();
+    } catch (const StoreError& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "no StoreError";
+    return {};
+}
+
+TEST(SqliteFile, IsCreatedWithItsDirectoryAndSchemaInWalMode)
+{
+    TempDir dir;
+    const auto file = dir / "data/nested/store.db";
+    const JobId id = open_sqlite_store(file)->enqueue(new_job(), t(0));
+    ASSERT_TRUE(std::filesystem::exists(file));
+    RawDb raw(file);
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
+    EXPECT_EQ(raw.integer("PRAGMA application_id"), k_sqlite_application_id);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(raw.integer("SELECT id FROM jobs"), id);
+}
+
+TEST(SqliteFile, JobsSurviveReopening)
+{
+    TempDir dir;
+    JobId id = 0;
+    {
+        auto store = open_sqlite_store(dir / "store.db");
+        id = store->enqueue(new_job("kept"), t(0));
+    }
+    auto store = open_sqlite_store(dir / "store.db");
+    ASSERT_TRUE(store->get(id));
+    EXPECT_EQ(store->get(id)->queue, "kept");
+    EXPECT_GT(store->enqueue(new_job(), t(1)), id);
+}
+
+TEST(SqliteFile, AnEmptyFileBecomesAStore)
+{
+    TempDir dir;
+    write_bytes(dir / "store.db", "");
+    open_sqlite_store(dir / "store.db")->enqueue(new_job(), t(0));
+    RawDb raw(dir / "store.db");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), 1);
+}
+
+TEST(SqliteFile, NewerSchemaIsRefusedAndTheFileLeftAsItWas)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    open_sqlite_store(file)->enqueue(new_job(), t(0));
+    {
+        RawDb raw(file);
+        ASSERT_EQ(raw.exec("PRAGMA user_version = " + std::to_string(k_sqlite_schema_version + 1)), SQLITE_OK);
+    }
+    const std::string before = read_bytes(file);
+    const std::string message = store_error_of([&] { open_sqlite_store(file); });
+    EXPECT_EQ(message, file.string() + " was written by a newer sandhost (schema " +
+                           std::to_string(k_sqlite_schema_version + 1) + "; this one knows up to " +
+                           std::to_string(k_sqlite_schema_version) + ")");
+    EXPECT_TRUE(read_bytes(file) == before) << "the file changed";
+}
+
+TEST(SqliteFile, TextFilePosingAsTheStoreIsRefusedAndLeftAsItWas)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    std::string text;
+    for (int i = 0; i < 100; ++i) text += "this is a text file, not a database; line " + std::to_string(i) + "\n";
+    write_bytes(file, text);
+    const std::string message = store_error_of([&] { open_sqlite_store(file); });
+    EXPECT_THAT(message, HasSubstr(file.string()));
+    EXPECT_THAT(message, HasSubstr("file is not a database"));
+    EXPECT_THAT(message, HasSubstr("code 26"));
+    EXPECT_TRUE(read_bytes(file) == text);
+    EXPECT_FALSE(std::filesystem::exists(dir / "store.db-wal"));
+}
+
+TEST(SqliteFile, AnotherApplicationsDatabaseIsRefusedAndLeftAsItWas)
+{
+    TempDir dir;
+    const auto file = dir / "other.db";
+    {
+        RawDb raw(file);
+        ASSERT_EQ(raw.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')"), SQLITE_OK);
+    }
+    const std::string before = read_bytes(file);
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(file); }), HasSubstr("not a sandhost store"));
+    EXPECT_TRUE(read_bytes(file) == before);
+
+    {
+        RawDb raw(file);
+        ASSERT_EQ(raw.exec("PRAGMA application_id = 1234"), SQLITE_OK);
+    }
+    const std::string marked = read_bytes(file);
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(file); }), HasSubstr("another application"));
+    EXPECT_TRUE(read_bytes(file) == marked);
+}
+
+TEST(SqliteFile, CorruptPagesAreAStoreError)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    {
+        auto store = open_sqlite_store(file);
+        for (int i = 0; i < 50; ++i) store->enqueue(new_job(), t(i));
+    }
+    std::string bytes = read_bytes(file);
+    const std::size_t page = 4096;
+    ASSERT_GT(bytes.size(), 3 * page);
+    // Every page but the first (the header and the schema) becomes garbage.
+    for (std::size_t i = page; i < bytes.size(); ++i) bytes[i] = static_cast<char>(0xA5 ^ (i * 7));
+    write_bytes(file, bytes);
+    const std::string message = store_error_of([&] {
+        auto store = open_sqlite_store(file);
+        store->list(JobFilter{});
+        store->enqueue(new_job(), t(100));
+    });
+    EXPECT_THAT(message, HasSubstr(file.string()));
+    EXPECT_THAT(message, HasSubstr("corrupt"));
+}
+
+TEST(SqliteFile, FullDiskIsAStoreErrorAndTheStoreStaysConsistentAndUsable)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    SqliteOptions small;
+    small.max_file_size = 256 * 1024;
+    auto store = open_sqlite_store(file, small);
+    NewJob heavy = new_job();
+    heavy.payload = "\"" + std::string(20'000, 'p') + "\"";
+    std::vector<JobId> stored;
+    std::string message;
+    for (int i = 0; i < 100 && message.empty(); ++i) {
+        try {
+            stored.push_back(store->enqueue(heavy, t(i)));
+        } catch (const StoreError& e) {
+            message = e.what();
+        }
+    }
+    ASSERT_FALSE(message.empty()) << "the store never filled up";
+    EXPECT_THAT(message, HasSubstr("disk is full"));
+    EXPECT_THAT(message, HasSubstr("rolled back"));
+    EXPECT_THAT(message, HasSubstr("code 13"));
+    ASSERT_FALSE(stored.empty());
+
+    // Nothing half-written: exactly the acknowledged jobs, whole.
+    JobFilter everything;
+    everything.limit = 0;
+    EXPECT_EQ(store->list(everything).size(), stored.size());
+    EXPECT_EQ(store->get(stored.back())->payload, heavy.payload);
+    EXPECT_FALSE(store->get(stored.back() + 1));
+    {
+        RawDb raw(file);
+        EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+        EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), static_cast<std::int64_t>(stored.size()));
+    }
+    // Still usable: it reads, it refuses the next write the same way, and it takes writes
+    // again once there is room.
+    EXPECT_EQ(store->queue_counts({})["q"].by_state[JobState::waiting], stored.size());
+    EXPECT_THROW(store->enqueue(heavy, t(200)), StoreError);
+    store.reset();
+    auto roomy = open_sqlite_store(file);
+    const JobId next = roomy->enqueue(heavy, t(300));
+    EXPECT_GT(next, stored.back());
+    EXPECT_EQ(roomy->cancel(stored.front(), t(301)), CancelResult::cancelled);
+    auto claimed = roomy->claim(allow({"q"}), "host/1", ms(1000), t(302));
+    ASSERT_TRUE(claimed);
+    EXPECT_EQ(claimed->job.id, stored[1]);
+}
+
+TEST(SqliteFile, LockedPastTheBusyTimeoutIsAStoreError)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    SqliteOptions impatient;
+    impatient.busy_timeout = ms(100);
+    auto store = open_sqlite_store(file, impatient);
+    const JobId id = store->enqueue(new_job(), t(0));
+
+    RawDb other(file);
+    ASSERT_EQ(other.exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+    ASSERT_EQ(other.exec("UPDATE jobs SET priority = 5"), SQLITE_OK);
+    const std::string message = store_error_of([&] { store->enqueue(new_job(), t(1)); });
+    EXPECT_THAT(message, HasSubstr(file.string()));
+    EXPECT_THAT(message, HasSubstr("locked"));
+    EXPECT_THAT(message, HasSubstr("100 ms"));
+    EXPECT_THAT(message, HasSubstr("code 5"));
+    EXPECT_THAT(store_error_of([&] { store->claim(allow({"q"}), "host/1", ms(1000), t(1)); }), HasSubstr("locked"));
+    // WAL: readers are not held up by a writer.
+    EXPECT_EQ(store->get(id)->priority, 0);
+    ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
+
+    EXPECT_EQ(store->list(JobFilter{}).size(), 1u) << "the refused enqueue stored nothing";
+    EXPECT_TRUE(store->claim(allow({"q"}), "host/1", ms(1000), t(2)));
+}
+
+TEST(SqliteFile, AnUnopenablePathIsAStoreError)
+{
+    TempDir dir;
+    write_bytes(dir / "plain-file", "x");
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(dir / "plain-file" / "store.db"); }),
+                HasSubstr("plain-file"));
+    std::filesystem::create_directory(dir / "a-directory");
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(dir / "a-directory"); }), HasSubstr("a-directory"));
+}
+
+} // namespace
+} // namespace sandhost::store

@@ -1,0 +1,151 @@
+#include "store_test_support.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sandhost::store::testing {
+
+TempDir::TempDir()
+{
+    std::string pattern = (std::filesystem::temp_directory_path() / "sandhost-store-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp(" + pattern + ") failed");
+    m_path = pattern;
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+}
+
+TimePoint t(std::int64_t millis)
+{
+    return TimePoint(std::chrono::milliseconds(1'700'000'000'000 + millis));
+}
+
+NewJob new_job(const std::string& queue, int priority)
+{
+    NewJob job;
+    job.queue = queue;
+    job.task = "plugin.task";
+    job.payload = "{}";
+    job.priority = priority;
+    return job;
+}
+
+std::vector<QueueAllowance> allow(const std::vector<std::string>& queues)
+{
+    std::vector<QueueAllowance> out;
+    for (const auto& queue : queues) out.push_back(QueueAllowance{queue, std::nullopt, std::nullopt});
+    return out;
+}
+
+AttemptRecord record_of(const Claim& claim, sandbox::OutcomeKind kind, TimePoint ended)
+{
+    AttemptRecord record;
+    record.job_id = claim.job.id;
+    record.attempt_id = claim.attempt_id;
+    record.number = claim.number;
+    record.host = claim.job.lease ? claim.job.lease->holder : "";
+    record.outcome.kind = kind;
+    record.outcome.started_at = claim.job.updated_at;
+    record.outcome.ended_at = ended;
+    record.outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(ended - claim.job.updated_at);
+    record.outcome.pid = 4242;
+    return record;
+}
+
+Transition to(JobState next)
+{
+    Transition transition;
+    transition.next = next;
+    return transition;
+}
+
+Transition completed_with(const std::string& result)
+{
+    Transition transition;
+    transition.next = JobState::completed;
+    transition.result = result;
+    return transition;
+}
+
+bool claim_and_complete(Store& store, const std::vector<std::string>& queues, TimePoint now)
+{
+    auto claim = store.claim(allow(queues), "host/1", ms(30'000), now);
+    if (!claim) return false;
+    auto record = record_of(*claim, sandbox::OutcomeKind::succeeded, now);
+    record.outcome.result = "done " + std::to_string(claim->job.id);
+    if (!store.finish(record, completed_with(record.outcome.result), now)) {
+        throw std::runtime_error("finish refused a live lease");
+    }
+    return true;
+}
+
+std::string read_bytes(const std::filesystem::path& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void write_bytes(const std::filesystem::path& file, const std::string& bytes)
+{
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+RawDb::RawDb(const std::filesystem::path& file)
+{
+    if (sqlite3_open(file.c_str(), &m_db) != SQLITE_OK) ADD_FAILURE() << "sqlite3_open " << file;
+    sqlite3_busy_timeout(m_db, 5000);
+}
+
+RawDb::~RawDb()
+{
+    sqlite3_close(m_db);
+}
+
+int RawDb::exec(const std::string& sql)
+{
+    char* error = nullptr;
+    const int rc = sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &error);
+    sqlite3_free(error);
+    return rc;
+}
+
+std::int64_t RawDb::integer(const std::string& sql)
+{
+    sqlite3_stmt* statement = nullptr;
+    std::int64_t value = -1;
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+        ADD_FAILURE() << sql << ": " << sqlite3_errmsg(m_db);
+        return value;
+    }
+    if (sqlite3_step(statement) == SQLITE_ROW) value = sqlite3_column_int64(statement, 0);
+    sqlite3_finalize(statement);
+    return value;
+}
+
+std::string RawDb::text(const std::string& sql)
+{
+    sqlite3_stmt* statement = nullptr;
+    std::string value;
+    if (sqlite3_prepare_v2(m_db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+        ADD_FAILURE() << sql << ": " << sqlite3_errmsg(m_db);
+        return value;
+    }
+    if (sqlite3_step(statement) == SQLITE_ROW) {
+        if (auto text = sqlite3_column_text(statement, 0)) value = reinterpret_cast<const char*>(text);
+    }
+    sqlite3_finalize(statement);
+    return value;
+}
+
+} // namespace sandhost::store::testing
