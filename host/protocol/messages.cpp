@@ -67,13 +67,40 @@ std::optional<Ready> decode_ready(std::string_view body)
     return m;
 }
 
-std::string encode(const LoadFailed& m) { return BodyWriter().str(m.message).take(); }
+std::string encode(const LoadFailed& m) { return BodyWriter().str(m.message).u8(m.task_missing ? 1 : 0).take(); }
 
 std::optional<LoadFailed> decode_load_failed(std::string_view body)
 {
     BodyReader r(body);
     LoadFailed m;
-    if (!r.str(m.message) || !r.at_end()) return std::nullopt;
+    std::uint8_t task_missing;
+    if (!r.str(m.message) || !r.u8(task_missing) || task_missing > 1 || !r.at_end()) return std::nullopt;
+    m.task_missing = task_missing == 1;
+    return m;
+}
+
+std::string encode(const Forked& m) { return BodyWriter().i64(m.pid).str(m.error).take(); }
+
+std::optional<Forked> decode_forked(std::string_view body)
+{
+    BodyReader r(body);
+    Forked m;
+    if (!r.i64(m.pid) || !r.str(m.error) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const ChildStatus& m)
+{
+    return BodyWriter().u32(static_cast<std::uint32_t>(m.wait_status)).u64(m.max_rss_kb).u64(m.user_cpu_us).u64(m.system_cpu_us).take();
+}
+
+std::optional<ChildStatus> decode_child_status(std::string_view bytes)
+{
+    BodyReader r(bytes);
+    ChildStatus m;
+    std::uint32_t status;
+    if (!r.u32(status) || !r.u64(m.max_rss_kb) || !r.u64(m.user_cpu_us) || !r.u64(m.system_cpu_us) || !r.at_end()) return std::nullopt;
+    m.wait_status = static_cast<std::int32_t>(status);
     return m;
 }
 

@@ -40,7 +40,25 @@ struct Ready {
 
 struct LoadFailed {
     std::string message;
+    bool task_missing = false;  // the plugin loaded but has no such task (the plugin itself is fine)
 };
+
+// fork server -> host, answering fork_job: the child's pid, or why there is none.
+struct Forked {
+    std::int64_t pid = -1;
+    std::string error;
+};
+
+// fork server -> host, on the job's status pipe when the child has been reaped.
+struct ChildStatus {
+    std::int32_t wait_status = 0;
+    std::uint64_t max_rss_kb = 0;
+    std::uint64_t user_cpu_us = 0;
+    std::uint64_t system_cpu_us = 0;
+};
+constexpr std::size_t k_child_status_size = 4 + 3 * 8;
+std::string encode(const ChildStatus& m);
+std::optional<ChildStatus> decode_child_status(std::string_view bytes);
 
 struct Log {
     std::uint8_t level = 2;
@@ -78,6 +96,7 @@ std::string encode(const Log& m);
 std::string encode(const Progress& m);
 std::string encode(const Done& m);
 std::string encode(const Description& m);
+std::string encode(const Forked& m);
 
 std::optional<Hello> decode_hello(std::string_view body);
 std::optional<Job> decode_job(std::string_view body);
@@ -87,5 +106,6 @@ std::optional<Log> decode_log(std::string_view body);
 std::optional<Progress> decode_progress(std::string_view body);
 std::optional<Done> decode_done(std::string_view body);
 std::optional<Description> decode_description(std::string_view body);
+std::optional<Forked> decode_forked(std::string_view body);
 
 } // namespace sandhost::protocol

@@ -136,6 +136,13 @@ Outcome classify(const AttemptFacts& facts)
         Outcome o;
         o.kind = OutcomeKind::load_failed;
         o.error = *facts.load_failed;
+        o.plugin_unusable = !facts.task_missing;
+        return o;
+    }
+    if (facts.reaper_lost) {
+        Outcome o;
+        o.kind = OutcomeKind::worker_lost;
+        o.error = "the fork server running this worker died";
         return o;
     }
     if (!facts.hello_seen) {

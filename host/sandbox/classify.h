@@ -20,6 +20,8 @@ struct AttemptFacts {
     bool killed = false;                        // SIGKILL was needed
     std::optional<protocol::Done> done;         // the task returned
     std::optional<std::string> load_failed;     // the worker could not load the plugin or task
+    bool task_missing = false;                  // ... because the plugin has no such task
+    bool reaper_lost = false;                   // the fork server that reaped this worker died
     std::optional<process::Termination> termination;
     std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
     Limits limits;

@@ -1,9 +1,9 @@
 #include "sandbox/outcome.h"
 
 #include "os/signals.h"
+#include "os/time_format.h"
 
 #include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
@@ -38,12 +38,6 @@ constexpr std::array<std::pair<LimitKind, const char*>, 5> k_limits{{
     {LimitKind::processes, "processes"},
     {LimitKind::output, "output"},
 }};
-
-std::string format_time(std::chrono::system_clock::time_point t)
-{
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-    return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z", 0);
-}
 
 std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& text)
 {
@@ -126,6 +120,7 @@ std::string to_json(const Outcome& o)
     json.set("isolation", o.isolation);
     if (o.fallback) json.set("fallback", *o.fallback);
     json.set("duration_ms", static_cast<Poco::Int64>(o.duration.count()));
+    if (o.startup_ms) json.set("startup_ms", static_cast<Poco::Int64>(o.startup_ms->count()));
     if (o.pid) json.set("pid", static_cast<Poco::Int64>(*o.pid));
     if (o.max_rss_kb) json.set("max_rss_kb", static_cast<Poco::UInt64>(*o.max_rss_kb));
     if (o.cpu_ms) json.set("cpu_ms", static_cast<Poco::UInt64>(*o.cpu_ms));
@@ -137,8 +132,8 @@ std::string to_json(const Outcome& o)
         progress.set("message", o.progress->message);
         json.set("progress", progress);
     }
-    if (o.started_at.time_since_epoch().count() != 0) json.set("started_at", format_time(o.started_at));
-    if (o.ended_at.time_since_epoch().count() != 0) json.set("ended_at", format_time(o.ended_at));
+    if (o.started_at.time_since_epoch().count() != 0) json.set("started_at", os::format_utc(o.started_at));
+    if (o.ended_at.time_since_epoch().count() != 0) json.set("ended_at", os::format_utc(o.ended_at));
     std::ostringstream out;
     json.stringify(out);
     return out.str();
@@ -165,6 +160,7 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
         if (object->has("isolation")) o.isolation = object->getValue<std::string>("isolation");
         if (object->has("fallback")) o.fallback = object->getValue<std::string>("fallback");
         if (object->has("duration_ms")) o.duration = std::chrono::milliseconds(object->getValue<Poco::Int64>("duration_ms"));
+        if (object->has("startup_ms")) o.startup_ms = std::chrono::milliseconds(object->getValue<Poco::Int64>("startup_ms"));
         if (object->has("pid")) o.pid = object->getValue<Poco::Int64>("pid");
         if (object->has("max_rss_kb")) o.max_rss_kb = object->getValue<Poco::UInt64>("max_rss_kb");
         if (object->has("cpu_ms")) o.cpu_ms = object->getValue<Poco::UInt64>("cpu_ms");

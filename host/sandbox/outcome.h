@@ -44,7 +44,8 @@ struct Outcome {
     bool killed = false;                 // SIGKILL was needed to stop the worker
     std::string isolation = "spawn";     // spawn | fork | reuse | none
     std::optional<std::string> fallback; // "inline" when the attempt ran in the host as a fallback
-    std::chrono::milliseconds duration{0};
+    std::chrono::milliseconds duration{0};              // from launch (or, reused, from the job's start) to the end
+    std::optional<std::chrono::milliseconds> startup_ms; // from launch to the worker's ready
     std::optional<std::int64_t> pid;
     std::optional<std::uint64_t> max_rss_kb;
     std::optional<std::uint64_t> cpu_ms;
@@ -53,6 +54,9 @@ struct Outcome {
     std::optional<ProgressReport> progress;
     std::chrono::system_clock::time_point started_at{};
     std::chrono::system_clock::time_point ended_at{};
+    // Not recorded: a load_failed that says the plugin itself is broken (not just a missing
+    // task), which feeds the plugin's failing-fast back-off.
+    bool plugin_unusable = false;
 
     bool succeeded() const { return kind == OutcomeKind::succeeded; }
 };

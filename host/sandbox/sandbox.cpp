@@ -2,6 +2,7 @@
 
 #include "process/spawner.h"
 #include "sandbox/inline_runner.h"
+#include "sandbox/pools.h"
 #include "sandbox/worker_session.h"
 
 #include <algorithm>
@@ -20,13 +21,6 @@ Outcome spawn_failed(const os::SysError& error)
     o.error = "cannot start the worker: " + error.message();
     o.started_at = o.ended_at = std::chrono::system_clock::now();
     return o;
-}
-
-Outcome run_in_worker(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
-{
-    auto session = WorkerSession::start(worker, WorkerRole::spawn);
-    if (!session) return spawn_failed(session.error());
-    return session->run(spec, observer, cancel);
 }
 
 Outcome inline_fallback(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel, const Outcome& first)
@@ -85,7 +79,7 @@ WorkerConfig WorkerConfig::defaults()
 Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
 {
     if (!spec.settings.enabled) return run_inline(spec, observer, cancel);
-    Outcome outcome = run_in_worker(spec, worker, observer, cancel);
+    Outcome outcome = run_in_pool(spec, worker, observer, cancel);
     if (spec.settings.fallback == Fallback::inline_run) {
         if (outcome.kind == OutcomeKind::spawn_failed ||
             (outcome.kind == OutcomeKind::timed_out && spec.settings.fallback_on_timeout)) {

@@ -5,6 +5,7 @@
 #include "sandbox/attempt.h"
 #include "sandbox/outcome.h"
 #include "sandbox/plugin_catalog.h"
+#include "sandbox/pools.h"
 
 #include <filesystem>
 #include <optional>
@@ -16,7 +17,8 @@ namespace sandhost::sandbox {
 // Runs one attempt and returns its outcome; never throws for anything the task or the worker
 // does. Blocks until the attempt has ended and every process it started is reaped.
 //   - sandbox.enabled: false runs the task in the host (isolation "none").
-//   - mode spawn launches a fresh worker for the attempt.
+//   - mode spawn launches a fresh worker for the attempt; fork forks one from the plugin's fork
+//     server; reuse takes an idle long-lived worker (see pools.h).
 //   - fallback: inline runs the task in the host when the worker could not be started, and,
 //     with fallback_on_timeout, once more after a timeout; such outcomes carry fallback "inline".
 Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer = nullptr,

@@ -101,6 +101,7 @@ struct WorkerSession::Job {
     std::chrono::system_clock::time_point started_wall;
     Clock::time_point startup_deadline;
     std::optional<Clock::time_point> run_deadline;
+    std::optional<Clock::time_point> ready_at;
     AttemptFacts facts;
     std::optional<protocol::Description> description;
     std::vector<StopStep> steps;
@@ -141,7 +142,8 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
 
     process::LaunchRequest request;
     request.executable = config.executable;
-    request.args = {"--host-pid", std::to_string(::getpid()), "--role", role == WorkerRole::reuse ? "reuse" : "spawn"};
+    const char* role_name = role == WorkerRole::reuse ? "reuse" : role == WorkerRole::fork_server ? "fork-server" : "spawn";
+    request.args = {"--host-pid", std::to_string(::getpid()), "--role", role_name};
     request.channel_fd = channel->second.get();
     request.stdout_fd = out->write.get();
     request.stderr_fd = err->write.get();
@@ -152,7 +154,8 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
     session.m_launched_at = Clock::now();
     auto child = process::Spawner::instance().launch(request, config.launcher);
     if (!child) return child.error();
-    session.m_child = std::move(child.value());
+    session.m_process = spawned_process(std::move(child.value()));
+    session.m_isolation = role == WorkerRole::reuse ? "reuse" : "spawn";
     session.m_channel = std::move(channel->first);
     session.m_stdout = std::move(out->read);
     session.m_stderr = std::move(err->read);
@@ -162,24 +165,40 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
     return session;
 }
 
+WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
+                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read)
+{
+    WorkerSession session;
+    session.m_config = config;
+    session.m_role = WorkerRole::spawn;
+    session.m_isolation = "fork";
+    session.m_launched_at = Clock::now();
+    session.m_process = std::move(process);
+    session.m_channel = std::move(channel);
+    session.m_stdout = std::move(stdout_read);
+    session.m_stderr = std::move(stderr_read);
+    for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
+    return session;
+}
+
 WorkerSession::WorkerSession(WorkerSession&&) noexcept = default;
 WorkerSession& WorkerSession::operator=(WorkerSession&&) noexcept = default;
 
 WorkerSession::~WorkerSession()
 {
-    if (m_child.running()) {
-        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
-        m_child.reap();
+    if (m_process && m_process->running()) {
+        os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
+        m_process->reap();
         process::Spawner::instance().reap_strays();
     }
 }
 
-bool WorkerSession::reusable() const { return m_child.running() && m_last_job_ok && m_channel_open; }
+bool WorkerSession::reusable() const { return m_process && m_process->running() && m_last_job_ok && m_channel_open; }
 
 std::optional<std::uint64_t> WorkerSession::resident_kb() const
 {
-    if (!m_child.running()) return std::nullopt;
-    if (auto memory = os::read_memory(m_child.pid())) return memory->rss_kb;
+    if (!m_process || !m_process->running()) return std::nullopt;
+    if (auto memory = os::read_memory(m_process->pid())) return memory->rss_kb;
     return std::nullopt;
 }
 
@@ -222,10 +241,10 @@ Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, C
     const std::size_t tail = static_cast<std::size_t>(spec.settings.limits.output_bytes.value_or(1ull << 20));
     job.out.reset(tail);
     job.err.reset(tail);
-    if (m_jobs_run > 0) job.cpu_ms_at_start = os::read_cpu_ms(m_child.pid()).value_or(0);
+    if (m_jobs_run > 0) job.cpu_ms_at_start = os::read_cpu_ms(m_process->pid()).value_or(0);
     ++m_jobs_run;
     m_last_job_ok = false;
-    if (observer) observer->on_started(m_child.pid());
+    if (observer) observer->on_started(m_process->pid());
 
     m_decoder.emplace(std::max<std::uint64_t>(spec.settings.max_result_bytes + 65536, 1u << 20));
     protocol::Job message;
@@ -271,9 +290,12 @@ void WorkerSession::drive(Job& job)
     const Duration grace = job.spec->settings.grace;
     job.next_sample = Clock::now() + k_sample_interval;
     for (;;) {
-        if (!m_child.running()) break;
+        if (!m_process->running()) break;
         if (m_role == WorkerRole::reuse && !job.facts.stop && job.facts.done &&
             job.facts.done->status == protocol::Done::Status::ok) {
+            // The worker flushed its output before reporting: it is all in the pipes now, and
+            // belongs to this job, not the next.
+            drain_output(job);
             m_last_job_ok = true;
             break;
         }
@@ -286,7 +308,7 @@ void WorkerSession::drive(Job& job)
         }
         if (job.next_step_at) wake = std::min(wake, *job.next_step_at);
         if (job.exit_wait_until) wake = std::min(wake, *job.exit_wait_until);
-        if (m_child.exit_fd() < 0) wake = std::min(wake, now + k_no_pidfd_poll);
+        if (m_process->exit_fd() < 0) wake = std::min(wake, now + k_no_pidfd_poll);
 
         pollfd fds[5];
         int count = 0;
@@ -299,7 +321,7 @@ void WorkerSession::drive(Job& job)
                                    : -1;
         const int out_at = m_stdout ? add(m_stdout.get(), POLLIN) : -1;
         const int err_at = m_stderr ? add(m_stderr.get(), POLLIN) : -1;
-        const int exit_at = m_child.exit_fd() >= 0 ? add(m_child.exit_fd(), POLLIN) : -1;
+        const int exit_at = m_process->exit_fd() >= 0 ? add(m_process->exit_fd(), POLLIN) : -1;
         const int cancel_at = (job.cancel && !job.facts.stop) ? add(job.cancel->fd(), POLLIN) : -1;
 
         const int ready = ::poll(fds, static_cast<nfds_t>(count), poll_timeout(now, wake));
@@ -312,14 +334,15 @@ void WorkerSession::drive(Job& job)
             if (cancel_at >= 0 && fds[cancel_at].revents) {
                 begin_stop(job, StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
             }
-            if (exit_at >= 0 && (fds[exit_at].revents & POLLIN)) {
-                if (m_child.try_reap()) {
+            // A pidfd turns readable; a fork server's status pipe may also just hang up.
+            if (exit_at >= 0 && fds[exit_at].revents) {
+                if (m_process->try_reap()) {
                     finish_process(job);
                     break;
                 }
             }
         }
-        if (m_child.exit_fd() < 0 && m_child.try_reap()) {
+        if (m_process->exit_fd() < 0 && m_process->try_reap()) {
             finish_process(job);
             break;
         }
@@ -339,7 +362,7 @@ void WorkerSession::drive(Job& job)
         if (job.exit_wait_until && after >= *job.exit_wait_until) {
             // The task reported its end but the process does not exit: its result stands.
             job.exit_wait_until.reset();
-            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+            os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
             job.facts.killed = true;
         }
         if (after >= job.next_sample) {
@@ -408,7 +431,8 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         if (!ready || job.describe) return broken("bad ready message");
         job.facts.ready_seen = true;
         job.facts.baseline = *ready;
-        job.run_deadline = Clock::now() + job.spec->settings.timeout;
+        job.ready_at = Clock::now();
+        job.run_deadline = *job.ready_at + job.spec->settings.timeout;
         if (job.observer) job.observer->on_ready();
         break;
     }
@@ -416,6 +440,7 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         auto failed = protocol::decode_load_failed(frame.body);
         if (!failed) return broken("bad load_failed message");
         job.facts.load_failed = failed->message;
+        job.facts.task_missing = failed->task_missing;
         break;
     }
     case MessageType::log: {
@@ -489,17 +514,17 @@ void WorkerSession::begin_stop(Job& job, StopReason reason)
 void WorkerSession::advance_stop(Job& job)
 {
     job.next_step_at.reset();
-    while (job.next_step < job.steps.size() && m_child.running()) {
+    while (job.next_step < job.steps.size() && m_process->running()) {
         const StopStep step = job.steps[job.next_step++];
         switch (step.action) {
         case StopStep::Action::request_cancel:
             queue(MessageType::cancel, {});
             break;
         case StopStep::Action::terminate:
-            m_child.signal_group(SIGTERM);
+            m_process->signal_group(SIGTERM);
             break;
         case StopStep::Action::kill:
-            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+            os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
             job.facts.killed = true;
             break;
         }
@@ -512,9 +537,9 @@ void WorkerSession::advance_stop(Job& job)
 
 void WorkerSession::sample(Job& job)
 {
-    if (!m_child.running() || job.facts.stop || !m_hello_seen) return;
+    if (!m_process->running() || job.facts.stop || !m_hello_seen) return;
     const Limits& limits = job.spec->settings.limits;
-    const pid_t pid = m_child.pid();
+    const pid_t pid = m_process->pid();
     const auto descendants = os::descendants_of(pid);
     if (limits.processes && descendants.size() + 1 > *limits.processes) {
         return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::processes,
@@ -541,10 +566,8 @@ void WorkerSession::sample(Job& job)
     }
 }
 
-void WorkerSession::finish_process(Job& job)
+void WorkerSession::drain_output(Job& job)
 {
-    // The process is gone, but what it wrote may still sit in the socket and pipes.
-    if (m_channel_open && !job.channel_broken) read_channel(job);
     for (int which : {1, 2}) {
         while ((which == 1 ? m_stdout : m_stderr)) {
             const auto before = job.output_total;
@@ -552,26 +575,35 @@ void WorkerSession::finish_process(Job& job)
             if (job.output_total == before) break;
         }
     }
+}
+
+void WorkerSession::finish_process(Job& job)
+{
+    // The process is gone, but what it wrote may still sit in the socket and pipes.
+    if (m_channel_open && !job.channel_broken) read_channel(job);
+    drain_output(job);
     // Whatever the worker started was re-parented to us when it died.
     process::Spawner::instance().reap_strays();
 }
 
 Outcome WorkerSession::conclude(Job& job)
 {
-    job.facts.termination = m_child.termination();
+    job.facts.termination = m_process->termination();
     job.facts.stderr_tail = job.err.peek();
+    job.facts.reaper_lost = m_process->reaper_lost();
     Outcome outcome = classify(job.facts);
-    outcome.isolation = m_role == WorkerRole::spawn ? "spawn" : "reuse";
-    outcome.pid = m_child.pid();
+    outcome.isolation = m_isolation;
+    if (job.ready_at) outcome.startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*job.ready_at - job.started);
+    outcome.pid = m_process->pid();
     outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job.started);
     outcome.started_at = job.started_wall;
     outcome.ended_at = std::chrono::system_clock::now();
-    if (job.facts.termination && m_jobs_run == 1) {
+    if (job.facts.termination && m_jobs_run == 1 && !job.facts.reaper_lost) {
         outcome.max_rss_kb = job.facts.termination->usage.max_rss_kb;
         outcome.cpu_ms = static_cast<std::uint64_t>(job.facts.termination->usage.cpu().count());
     } else {
         outcome.max_rss_kb = std::max(job.sampled_peak_rss_kb, resident_kb().value_or(0));
-        if (auto cpu = os::read_cpu_ms(m_child.pid())) outcome.cpu_ms = *cpu - std::min(*cpu, job.cpu_ms_at_start);
+        if (auto cpu = os::read_cpu_ms(m_process->pid())) outcome.cpu_ms = *cpu - std::min(*cpu, job.cpu_ms_at_start);
     }
     outcome.stdout_tail = job.out.take();
     outcome.stderr_tail = job.err.take();
@@ -581,21 +613,21 @@ Outcome WorkerSession::conclude(Job& job)
 
 void WorkerSession::shutdown(Duration grace)
 {
-    if (!m_child.running()) return;
+    if (!m_process->running()) return;
     queue(MessageType::shutdown, {});
     const auto deadline = Clock::now() + grace;
-    while (m_child.running() && Clock::now() < deadline) {
-        pollfd fd{m_child.exit_fd(), POLLIN, 0};
+    while (m_process->running() && Clock::now() < deadline) {
+        pollfd fd{m_process->exit_fd(), POLLIN, 0};
         if (fd.fd >= 0) {
             ::poll(&fd, 1, poll_timeout(Clock::now(), deadline));
         } else {
             ::usleep(2000);
         }
-        if (m_child.try_reap()) break;
+        if (m_process->try_reap()) break;
     }
-    if (m_child.running()) {
-        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
-        m_child.reap();
+    if (m_process->running()) {
+        os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
+        m_process->reap();
     }
     process::Spawner::instance().reap_strays();
 }

@@ -5,12 +5,12 @@
 
 #include "os/result.h"
 #include "os/unique_fd.h"
-#include "process/child_process.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
 #include "sandbox/outcome.h"
 #include "sandbox/stop_policy.h"
+#include "sandbox/worker_process.h"
 
 #include <chrono>
 #include <optional>
@@ -19,13 +19,18 @@
 
 namespace sandhost::sandbox {
 
-enum class WorkerRole { spawn, reuse };
+enum class WorkerRole { spawn, reuse, fork_server };
 
 class WorkerSession {
 public:
     // Launches a worker. Fails with the launch error (errno kept) when the process could not
     // be started; a worker that starts but dies at once is reported by run() instead.
     static os::Result<WorkerSession> start(const WorkerConfig& config, WorkerRole role);
+
+    // A session over a child a fork server started for one job: its pid and status pipe,
+    // and the host's ends of its channel and output pipes. Serves exactly one run().
+    static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
+                               os::UniqueFd stdout_read, os::UniqueFd stderr_read);
 
     WorkerSession(WorkerSession&&) noexcept;
     WorkerSession& operator=(WorkerSession&&) noexcept;
@@ -43,7 +48,7 @@ public:
 
     // Whether this worker may take another job: alive, and its last job succeeded.
     bool reusable() const;
-    pid_t pid() const { return m_child.pid(); }
+    pid_t pid() const { return m_process ? m_process->pid() : -1; }
     std::uint64_t jobs_run() const { return m_jobs_run; }
     std::optional<std::uint64_t> resident_kb() const;
 
@@ -61,13 +66,15 @@ private:
     void advance_stop(Job& job);
     void sample(Job& job);
     void finish_process(Job& job);
+    void drain_output(Job& job);
     void queue(protocol::MessageType type, const std::string& body);
     bool flush_outbox();
     Outcome conclude(Job& job);
 
     WorkerConfig m_config;
     WorkerRole m_role = WorkerRole::spawn;
-    process::ChildProcess m_child;
+    std::unique_ptr<WorkerProcess> m_process;
+    std::string m_isolation = "spawn";
     os::UniqueFd m_channel;
     os::UniqueFd m_stdout;
     os::UniqueFd m_stderr;

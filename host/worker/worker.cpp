@@ -16,7 +16,12 @@
 #include <fcntl.h>
 #include <optional>
 #include <string>
+#include <deque>
+#include <map>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +31,7 @@ namespace {
 
 using protocol::MessageType;
 
-enum class Role { spawn, reuse };
+enum class Role { spawn, reuse, fork_server };
 
 struct Arguments {
     int channel_fd = -1;
@@ -54,6 +59,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv)
         } else if (key == "--role") {
             if (std::strcmp(value, "spawn") == 0) args.role = Role::spawn;
             else if (std::strcmp(value, "reuse") == 0) args.role = Role::reuse;
+            else if (std::strcmp(value, "fork-server") == 0) args.role = Role::fork_server;
             else return std::nullopt;
         } else {
             return std::nullopt;
@@ -225,7 +231,34 @@ void send_done(WorkerChannel& channel, const plugin::TaskReport& report)
 
 class WorkerState {
 public:
-    WorkerState(WorkerChannel& channel, Role role) : m_channel(channel), m_role(role) {}
+    WorkerState(WorkerChannel& channel, Role role) : m_channel(&channel), m_role(role) {}
+
+    // A forked child serves its own job on its own channel, as a spawn-role worker.
+    void become_job_child(WorkerChannel& channel)
+    {
+        m_channel = &channel;
+        m_role = Role::spawn;
+    }
+
+    // Loads the job's plugin (and runs its init hook) unless this worker already holds it.
+    // False, after reporting load_failed, when it cannot.
+    bool ensure_loaded(const protocol::Job& job)
+    {
+        if (m_library && m_library->path() == job.plugin_path) return true;
+        if (m_library) return fail_load("this worker already serves plugin " + m_library->path());
+        auto opened = plugin::PluginLibrary::open(job.plugin_path);
+        if (auto* message = std::get_if<std::string>(&opened)) return fail_load(*message);
+        m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
+        if (sh_init_fn init = m_library->init_hook()) {
+            ChannelSink sink(*m_channel);
+            plugin::TaskCall call(sink, 0);
+            auto report = call.run_init(init);
+            if (report.status != plugin::TaskReport::Status::ok) {
+                return fail_load("plugin " + std::string(m_library->name()) + " failed to initialise: " + report.data);
+            }
+        }
+        return true;
+    }
 
     // Runs one job; false when the worker must exit afterwards.
     bool handle_job(const protocol::Job& job)
@@ -238,20 +271,7 @@ public:
             cpu_only.cpu_ms = job.limits.cpu_ms;
             apply_limits(cpu_only);
         }
-        if (!m_library || m_library->path() != job.plugin_path) {
-            if (m_library) return fail_load("this worker already serves plugin " + m_library->path());
-            auto opened = plugin::PluginLibrary::open(job.plugin_path);
-            if (auto* message = std::get_if<std::string>(&opened)) return fail_load(*message);
-            m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
-            if (sh_init_fn init = m_library->init_hook()) {
-                ChannelSink sink(m_channel);
-                plugin::TaskCall call(sink, 0);
-                auto report = call.run_init(init);
-                if (report.status != plugin::TaskReport::Status::ok) {
-                    return fail_load("plugin " + std::string(m_library->name()) + " failed to initialise: " + report.data);
-                }
-            }
-        }
+        if (!ensure_loaded(job)) return false;
         if (job.describe) {
             protocol::Description d;
             d.name = m_library->name();
@@ -260,28 +280,29 @@ public:
                 const auto& t = m_library->task(i);
                 d.tasks.push_back({t.name, t.description ? t.description : ""});
             }
-            m_channel.send(MessageType::description, protocol::encode(d));
+            m_channel->send(MessageType::description, protocol::encode(d));
             return false;
         }
         const sh_task_t* task = m_library->find_task(job.task);
         if (!task) {
-            return fail_load("plugin " + std::string(m_library->name()) + " has no task '" + job.task +
-                             "' (its tasks: " + m_library->task_names() + ")");
+            return fail_load("plugin " + std::string(m_library->name()) + " has no task '" + job.task + "' (its tasks: " +
+                                 m_library->task_names() + ")",
+                             true);
         }
         protocol::Ready ready;
         if (auto memory = os::read_memory(::getpid())) {
             ready.vm_size_kb = memory->size_kb;
             ready.rss_kb = memory->rss_kb;
         }
-        if (!m_channel.send(MessageType::ready, protocol::encode(ready))) return false;
+        if (!m_channel->send(MessageType::ready, protocol::encode(ready))) return false;
 
-        ChannelSink sink(m_channel);
+        ChannelSink sink(*m_channel);
         plugin::TaskCall call(sink, job.max_result);
         auto report = call.run(*task, job.payload);
         std::fflush(nullptr);
         end_leftovers();
         if (m_role == Role::spawn) shutdown_plugin();
-        send_done(m_channel, report);
+        send_done(*m_channel, report);
         // A failed task may have left its state half-changed: never reuse the process.
         return m_role == Role::reuse && report.status == plugin::TaskReport::Status::ok;
     }
@@ -295,17 +316,195 @@ public:
     }
 
 private:
-    bool fail_load(const std::string& message)
+    bool fail_load(const std::string& message, bool task_missing = false)
     {
-        m_channel.send(MessageType::load_failed, protocol::encode(protocol::LoadFailed{message}));
+        m_channel->send(MessageType::load_failed, protocol::encode(protocol::LoadFailed{message, task_missing}));
         return false;
     }
 
-    WorkerChannel& m_channel;
+    WorkerChannel* m_channel;
     Role m_role;
     bool m_limits_applied = false;
     std::optional<plugin::PluginLibrary> m_library;
 };
+
+// ---- the fork server -----------------------------------------------------------------------
+// Holds the plugin loaded and initialised, and forks one child per job: the child starts from
+// the server's clean state, gets its own channel and output pipes (passed by the host over the
+// channel), its own process group and limits, and serves that one job like a spawned worker.
+
+void install_host_death_handler(pid_t expected_parent)
+{
+    struct sigaction action {};
+    action.sa_handler = on_host_death;
+    sigfillset(&action.sa_mask);
+    ::sigaction(host_death_signal(), &action, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, host_death_signal());
+    if (::getppid() != expected_parent) ::_exit(112);  // the parent died before we could ask
+}
+
+// Reads the host's frames and the descriptors that come with them (SCM_RIGHTS), in order.
+class ServerChannelReader {
+public:
+    explicit ServerChannelReader(int fd) : m_fd(fd), m_decoder(1u << 20) {}
+
+    // Reads what has arrived; false when the host closed the channel.
+    bool fill()
+    {
+        char buffer[65536];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 32)];
+        iovec iov{buffer, sizeof buffer};
+        msghdr message{};
+        message.msg_iov = &iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(m_fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n == 0) return false;
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < count; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                m_fds.push_back(fd);
+            }
+        }
+        m_decoder.feed(buffer, static_cast<std::size_t>(n));
+        return true;
+    }
+    protocol::FrameDecoder::Next next() { return m_decoder.next(); }
+    bool take_fds(std::size_t count, std::vector<int>& out)
+    {
+        if (m_fds.size() < count) return false;
+        out.assign(m_fds.begin(), m_fds.begin() + static_cast<std::ptrdiff_t>(count));
+        m_fds.erase(m_fds.begin(), m_fds.begin() + static_cast<std::ptrdiff_t>(count));
+        return true;
+    }
+    const std::deque<int>& pending_fds() const { return m_fds; }
+
+private:
+    int m_fd;
+    protocol::FrameDecoder m_decoder;
+    std::deque<int> m_fds;
+};
+
+[[noreturn]] void run_forked_child(WorkerState& state, pid_t server, int channel_fd, int out_fd, int err_fd)
+{
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    os::close_descriptors_from(3, {channel_fd});
+    (void)os::set_cloexec(channel_fd);
+    os::reset_signal_state();
+    install_host_death_handler(server);
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    WorkerChannel channel(channel_fd);
+    if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid()}))) ::_exit(113);
+    state.become_job_child(channel);
+    auto frame = channel.receive();
+    if (frame && frame->type == MessageType::job) {
+        if (auto job = protocol::decode_job(frame->body)) state.handle_job(*job);
+    }
+    std::fflush(nullptr);
+    ::_exit(0);
+}
+
+int run_fork_server(WorkerChannel& channel, WorkerState& state)
+{
+    sigset_t child_signals;
+    sigemptyset(&child_signals);
+    sigaddset(&child_signals, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &child_signals, nullptr);
+    const int sigchld_fd = ::signalfd(-1, &child_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    ServerChannelReader reader(channel.fd());
+    std::map<pid_t, int> status_fds;  // a live child's status pipe
+    bool loaded = false;
+    const pid_t self = ::getpid();
+    for (;;) {
+        pollfd fds[2] = {{channel.fd(), POLLIN, 0}, {sigchld_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) return 114;
+        if (fds[1].revents) {
+            signalfd_siginfo info;
+            while (::read(sigchld_fd, &info, sizeof info) > 0) {
+            }
+            for (;;) {
+                int status = 0;
+                rusage usage{};
+                const pid_t pid = ::wait4(-1, &status, WNOHANG | __WALL, &usage);
+                if (pid <= 0) break;
+                auto it = status_fds.find(pid);
+                if (it == status_fds.end()) continue;  // a stray we killed
+                protocol::ChildStatus record;
+                record.wait_status = status;
+                record.max_rss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
+                record.user_cpu_us = static_cast<std::uint64_t>(usage.ru_utime.tv_sec) * 1000000 + static_cast<std::uint64_t>(usage.ru_utime.tv_usec);
+                record.system_cpu_us = static_cast<std::uint64_t>(usage.ru_stime.tv_sec) * 1000000 + static_cast<std::uint64_t>(usage.ru_stime.tv_usec);
+                const std::string bytes = protocol::encode(record);
+                [[maybe_unused]] auto n = ::write(it->second, bytes.data(), bytes.size());
+                ::close(it->second);
+                status_fds.erase(it);
+            }
+            // Orphans of finished jobs were re-parented to us (a subreaper): they end too.
+            for (pid_t child : os::children_of(self)) {
+                if (!status_fds.count(child)) {
+                    ::kill(child, SIGSTOP);
+                    kill_descendants_async_safe(child, 0);
+                    ::kill(child, SIGKILL);
+                }
+            }
+        }
+        if (!fds[0].revents) continue;
+        if (!reader.fill()) break;  // the host closed the channel
+        for (auto next = reader.next(); next.status != protocol::FrameDecoder::Status::need_more; next = reader.next()) {
+            if (next.status == protocol::FrameDecoder::Status::broken) return 115;
+            const auto& frame = next.frame;
+            if (frame.type == MessageType::shutdown) {
+                state.shutdown_plugin();
+                std::fflush(nullptr);
+                ::_exit(0);
+            }
+            if (frame.type == MessageType::job && !loaded) {
+                auto job = protocol::decode_job(frame.body);
+                if (!job || !state.ensure_loaded(*job)) ::_exit(0);
+                loaded = true;
+                protocol::Ready ready;
+                if (auto memory = os::read_memory(self)) {
+                    ready.vm_size_kb = memory->size_kb;
+                    ready.rss_kb = memory->rss_kb;
+                }
+                channel.send(MessageType::ready, protocol::encode(ready));
+                continue;
+            }
+            if (frame.type != MessageType::fork_job || !loaded) return 116;
+            std::vector<int> job_fds;  // channel, stdout, stderr, status
+            if (!reader.take_fds(4, job_fds)) {
+                channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
+                continue;
+            }
+            std::fflush(nullptr);
+            const pid_t child = ::fork();
+            if (child == 0) {
+                ::close(sigchld_fd);
+                ::close(job_fds[3]);
+                run_forked_child(state, self, job_fds[0], job_fds[1], job_fds[2]);
+            }
+            for (int i = 0; i < 3; ++i) ::close(job_fds[static_cast<std::size_t>(i)]);
+            if (child < 0) {
+                const int err = errno;
+                ::close(job_fds[3]);
+                channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, std::string("fork: ") + std::strerror(err)}));
+                continue;
+            }
+            status_fds[child] = job_fds[3];
+            channel.send(MessageType::forked, protocol::encode(protocol::Forked{child, {}}));
+        }
+    }
+    state.shutdown_plugin();
+    std::fflush(nullptr);
+    ::_exit(0);
+}
 
 } // namespace
 
@@ -323,12 +522,7 @@ int worker_main(int argc, char** argv)
 
     // Die with the host. The handler first kills our descendants: they would outlive us
     // otherwise, since our subreaper (the host) is gone.
-    struct sigaction action {};
-    action.sa_handler = on_host_death;
-    sigfillset(&action.sa_mask);
-    ::sigaction(host_death_signal(), &action, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, host_death_signal());
-    if (::getppid() != args->host_pid) ::_exit(112);  // the host died before we could ask
+    install_host_death_handler(args->host_pid);
 
     // Move the channel off stdin (where the Poco launcher puts it) and put /dev/null there.
     int channel_fd = args->channel_fd;
@@ -352,6 +546,7 @@ int worker_main(int argc, char** argv)
     if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid()}))) return 113;
 
     WorkerState state(channel, args->role);
+    if (args->role == Role::fork_server) return run_fork_server(channel, state);
     for (;;) {
         auto frame = channel.receive();
         if (!frame || frame->type == MessageType::shutdown) break;

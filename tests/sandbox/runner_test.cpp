@@ -37,7 +37,13 @@ public:
     std::vector<std::string> logs;
 };
 
-class Runner : public ::testing::TestWithParam<LauncherKind> {
+// How a test runs its attempts: which launcher starts processes, which isolation mode.
+struct Setup {
+    LauncherKind launcher;
+    Mode mode;
+};
+
+class Runner : public ::testing::TestWithParam<Setup> {
 protected:
     AttemptSpec spec(const std::string& task, const std::string& payload = "{}", const std::string& plugin = "misbehave")
     {
@@ -47,15 +53,20 @@ protected:
         s.payload = payload;
         s.settings.timeout = 30s;
         s.settings.grace = 1s;
+        s.settings.mode = GetParam().mode;
         return s;
     }
+    WorkerConfig config() const { return t::worker_config(GetParam().launcher); }
     Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
     {
-        return run_attempt(s, t::worker_config(GetParam()), observer, cancel);
+        return run_attempt(s, config(), observer, cancel);
     }
     void TearDown() override
     {
-        // Every attempt must leave nothing behind: no child (zombie or not), no escapee.
+        // Every attempt must leave nothing behind: no child (zombie or not), no escapee. The
+        // long-lived workers of the fork and reuse modes are stopped first: they are meant to
+        // outlive an attempt, not a test.
+        shutdown_pools();
         const auto leftovers = t::leftover_processes();
         EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
     }
@@ -67,7 +78,7 @@ TEST_P(Runner, EchoSucceedsWithThePayload)
     const auto o = run(spec("echo", R"({"hello":"world"})"), &recorder);
     ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error << o.stderr_tail;
     EXPECT_EQ(o.result, R"({"hello":"world"})");
-    EXPECT_EQ(o.isolation, "spawn");
+    EXPECT_EQ(o.isolation, to_string(GetParam().mode));
     EXPECT_FALSE(o.killed);
     ASSERT_TRUE(o.pid);
     EXPECT_EQ(*o.pid, recorder.started_pid);
@@ -382,9 +393,9 @@ TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
 
 TEST_P(LoadFailures, AMissingWorkerIsSpawnFailedWithErrno)
 {
-    auto config = t::worker_config(GetParam());
-    config.executable = "/nonexistent/sandhost-worker";
-    const auto o = run_attempt(spec("echo"), config);
+    auto worker = config();
+    worker.executable = "/nonexistent/sandhost-worker";
+    const auto o = run_attempt(spec("echo"), worker);
     ASSERT_EQ(o.kind, OutcomeKind::spawn_failed);
     EXPECT_NE(o.error.find("No such file or directory"), std::string::npos) << o.error;
     EXPECT_TRUE(retryable(o));
@@ -394,20 +405,20 @@ TEST_P(LoadFailures, AWorkerThatCannotBeExecutedIsSpawnFailed)
 {
     // A directory passes the executable check but exec fails: Poco's child exits 72.
     t::TempDir dir;
-    auto config = t::worker_config(GetParam());
-    config.executable = dir.path();
-    const auto o = run_attempt(spec("echo"), config);
+    auto worker = config();
+    worker.executable = dir.path();
+    const auto o = run_attempt(spec("echo"), worker);
     ASSERT_EQ(o.kind, OutcomeKind::spawn_failed) << to_json(o);
     EXPECT_FALSE(o.exit_code.has_value());
 }
 
 TEST_P(LoadFailures, InlineFallbackRunsTheTaskWhenTheWorkerCannotStart)
 {
-    auto config = t::worker_config(GetParam());
-    config.executable = "/nonexistent/sandhost-worker";
+    auto worker = config();
+    worker.executable = "/nonexistent/sandhost-worker";
     auto s = spec("echo", "[7]");
     s.settings.fallback = Fallback::inline_run;
-    const auto o = run_attempt(s, config);
+    const auto o = run_attempt(s, worker);
     ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result, "[7]");
     EXPECT_EQ(o.fallback, "inline");
@@ -470,7 +481,7 @@ TEST_P(PocoTraps, AWorkerOutlivesTheThreadThatAskedForIt)
 {
     std::optional<WorkerSession> session;
     std::thread([&] {
-        auto started = WorkerSession::start(t::worker_config(GetParam()), WorkerRole::reuse);
+        auto started = WorkerSession::start(config(), WorkerRole::reuse);
         ASSERT_TRUE(started.ok());
         session.emplace(std::move(started.value()));
     }).join();
@@ -489,11 +500,18 @@ TEST_P(PocoTraps, TheHostSurvivesEveryMisbehaviourInARow)
     EXPECT_EQ(run(spec("echo", "1")).result, "1");
 }
 
-std::string launcher_name(const ::testing::TestParamInfo<LauncherKind>& param) { return process::to_string(param.param); }
+std::string setup_name(const ::testing::TestParamInfo<Setup>& param)
+{
+    return std::string(process::to_string(param.param.launcher)) + "_" + to_string(param.param.mode);
+}
 
-INSTANTIATE_TEST_SUITE_P(Launchers, Runner, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
-INSTANTIATE_TEST_SUITE_P(Launchers, LoadFailures, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
-INSTANTIATE_TEST_SUITE_P(Launchers, PocoTraps, ::testing::Values(LauncherKind::poco, LauncherKind::posix_spawn), launcher_name);
+// The whole catalogue in every mode, and spawn under both launchers.
+const auto k_setups = ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn},
+                                        Setup{LauncherKind::posix_spawn, Mode::fork}, Setup{LauncherKind::posix_spawn, Mode::reuse});
+INSTANTIATE_TEST_SUITE_P(Modes, Runner, k_setups, setup_name);
+INSTANTIATE_TEST_SUITE_P(Modes, LoadFailures, k_setups, setup_name);
+INSTANTIATE_TEST_SUITE_P(Launchers, PocoTraps,
+                         ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn}), setup_name);
 
 } // namespace
 } // namespace sandhost::sandbox

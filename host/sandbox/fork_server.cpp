@@ -1,0 +1,215 @@
+#include "sandbox/fork_server.h"
+
+#include "os/fd.h"
+#include "os/process_tree.h"
+#include "process/spawner.h"
+#include "protocol/messages.h"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Outcome failure(OutcomeKind kind, std::string error)
+{
+    Outcome o;
+    o.kind = kind;
+    o.error = std::move(error);
+    o.isolation = "fork";
+    o.started_at = o.ended_at = std::chrono::system_clock::now();
+    return o;
+}
+
+bool send_with_fds(int socket, const std::string& bytes, const std::vector<int>& fds)
+{
+    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    ssize_t n;
+    do {
+        n = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(bytes.size())) return false;  // frames this small go in one piece
+    return true;
+}
+
+} // namespace
+
+std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const WorkerConfig& config, const std::filesystem::path& plugin,
+                                                                     const SandboxSettings& settings)
+{
+    auto channel = os::make_socket_pair();
+    auto out = os::make_pipe();
+    auto err = os::make_pipe();
+    if (!channel || !out || !err) return failure(OutcomeKind::spawn_failed, "cannot create the fork server's channel");
+    process::LaunchRequest request;
+    request.executable = config.executable;
+    request.args = {"--host-pid", std::to_string(::getpid()), "--role", "fork-server"};
+    request.channel_fd = channel->second.get();
+    request.stdout_fd = out->write.get();
+    request.stderr_fd = err->write.get();
+    auto child = process::Spawner::instance().launch(request, config.launcher);
+    if (!child) return failure(OutcomeKind::spawn_failed, "cannot start the fork server: " + child.error().message());
+
+    std::unique_ptr<ForkServer> server(new ForkServer());
+    server->m_config = config;
+    server->m_child = std::move(child.value());
+    server->m_channel = std::move(channel->first);
+    server->m_stdout = std::move(out->read);
+    server->m_stderr = std::move(err->read);
+    server->m_decoder = std::make_unique<protocol::FrameDecoder>(1u << 20);
+    for (int fd : {server->m_channel.get(), server->m_stdout.get(), server->m_stderr.get()}) (void)os::set_nonblocking(fd);
+
+    protocol::Job preload;
+    preload.plugin_path = plugin.string();
+    const std::string frame = protocol::encode_frame(protocol::MessageType::job, protocol::encode(preload));
+    if (::send(server->m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) {
+        return failure(OutcomeKind::spawn_failed, "cannot reach the fork server");
+    }
+    std::lock_guard lock(server->m_mutex);
+    const auto deadline = Clock::now() + settings.startup_timeout;
+    for (;;) {
+        auto next = server->next_frame(deadline);
+        if (auto* problem = std::get_if<std::string>(&next)) {
+            server->m_dead = true;
+            const bool timed_out = Clock::now() >= deadline;
+            return failure(timed_out ? OutcomeKind::timed_out : OutcomeKind::spawn_failed, "fork server: " + *problem);
+        }
+        auto& received = std::get<protocol::Frame>(next);
+        if (received.type == protocol::MessageType::hello) continue;
+        if (received.type == protocol::MessageType::ready) return server;
+        if (received.type == protocol::MessageType::load_failed) {
+            auto failed = protocol::decode_load_failed(received.body);
+            server->m_dead = true;
+            Outcome o = failure(OutcomeKind::load_failed, failed ? failed->message : "the fork server could not load the plugin");
+            o.plugin_unusable = true;
+            return o;
+        }
+        server->m_dead = true;
+        return failure(OutcomeKind::protocol_error, std::string("fork server sent '") + protocol::to_string(received.type) + "' while loading");
+    }
+}
+
+ForkServer::~ForkServer()
+{
+    if (m_child.running()) {
+        const std::string frame = protocol::encode_frame(protocol::MessageType::shutdown, {});
+        [[maybe_unused]] auto n = ::send(m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        pollfd fd{m_child.exit_fd(), POLLIN, 0};
+        if (fd.fd >= 0) ::poll(&fd, 1, 1000);
+        if (!m_child.try_reap()) {
+            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+            m_child.reap();
+        }
+    }
+    process::Spawner::instance().reap_strays();
+}
+
+bool ForkServer::dead()
+{
+    std::lock_guard lock(m_mutex);
+    return m_dead || m_child.try_reap().has_value();
+}
+
+void ForkServer::drain_diagnostics()
+{
+    char buffer[4096];
+    for (os::UniqueFd* fd : {&m_stdout, &m_stderr}) {
+        while (*fd) {
+            const ssize_t n = ::read(fd->get(), buffer, sizeof buffer);
+            if (n > 0) {
+                if (fd == &m_stderr) m_diagnostics.append(buffer, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n == 0) fd->reset();
+            break;
+        }
+    }
+    if (m_diagnostics.size() > 8192) m_diagnostics.erase(0, m_diagnostics.size() - 8192);
+}
+
+std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_point deadline)
+{
+    for (;;) {
+        auto next = m_decoder->next();
+        if (next.status == protocol::FrameDecoder::Status::frame) return std::move(next.frame);
+        if (next.status == protocol::FrameDecoder::Status::broken) return "protocol error: " + next.error;
+        const auto now = Clock::now();
+        if (now >= deadline) return std::string("did not answer in time");
+        pollfd fds[4] = {{m_channel.get(), POLLIN, 0}, {m_child.exit_fd(), POLLIN, 0}, {m_stdout.get(), POLLIN, 0}, {m_stderr.get(), POLLIN, 0}};
+        const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+        ::poll(fds, 4, static_cast<int>(std::min<long long>(wait, 1000)));
+        if (fds[2].revents || fds[3].revents) drain_diagnostics();
+        if (fds[0].revents) {
+            char buffer[4096];
+            const ssize_t n = ::recv(m_channel.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                m_decoder->feed(buffer, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                drain_diagnostics();
+                if (auto t = m_child.try_reap(); t || m_child.exit_fd() < 0) {
+                    return "exited (" + (t ? t->status.describe() : std::string("?")) + ")" + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
+                }
+                return std::string("closed its channel") + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
+            }
+        }
+        if (fds[1].revents && m_child.try_reap()) {
+            drain_diagnostics();
+            return "exited (" + m_child.termination()->status.describe() + ")" + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
+        }
+    }
+}
+
+std::variant<WorkerSession, std::string> ForkServer::fork_session(Duration timeout)
+{
+    std::lock_guard lock(m_mutex);
+    if (m_dead || !m_child.running()) return std::string("the fork server is gone");
+    auto channel = os::make_socket_pair();
+    auto out = os::make_pipe();
+    auto err = os::make_pipe();
+    auto status = os::make_pipe();
+    if (!channel || !out || !err || !status) return std::string("cannot create a job's descriptors: ") + std::strerror(errno);
+    const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job, {});
+    if (!send_with_fds(m_channel.get(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
+        m_dead = true;
+        return std::string("cannot reach the fork server: ") + std::strerror(errno);
+    }
+    // The server holds its own copies now; ours would keep the job's pipes open for ever.
+    channel->second.reset();
+    out->write.reset();
+    err->write.reset();
+    status->write.reset();
+    auto reply = next_frame(Clock::now() + timeout);
+    if (auto* problem = std::get_if<std::string>(&reply)) {
+        m_dead = true;
+        return "fork server " + *problem;
+    }
+    const auto& received = std::get<protocol::Frame>(reply);
+    auto forked = received.type == protocol::MessageType::forked ? protocol::decode_forked(received.body) : std::nullopt;
+    if (!forked) {
+        m_dead = true;
+        return std::string("fork server sent '") + protocol::to_string(received.type) + "' instead of the child's pid";
+    }
+    if (forked->pid <= 0) return "fork server: " + forked->error;
+    return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read)), std::move(channel->first),
+                                std::move(out->read), std::move(err->read));
+}
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,59 @@
+// ForkServer: the host's handle on a fork server, a worker process that holds one plugin
+// loaded and initialised and forks a fresh child per job. Each child gets its own channel and
+// output pipes (created by the host, passed over the server's channel) and is supervised by a
+// WorkerSession exactly like a spawned worker.
+#pragma once
+
+#include "os/unique_fd.h"
+#include "process/child_process.h"
+#include "protocol/frame.h"
+#include "sandbox/attempt.h"
+#include "sandbox/outcome.h"
+#include "sandbox/worker_session.h"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+
+namespace sandhost::sandbox {
+
+class ForkServer {
+public:
+    // Launches a fork server for `plugin` and waits until it has loaded the plugin and run its
+    // init hook, within settings.startup_timeout. Otherwise returns the outcome that stopped it
+    // (load_failed with the plugin's message, spawn_failed, timed_out).
+    static std::variant<std::unique_ptr<ForkServer>, Outcome> start(const WorkerConfig& config, const std::filesystem::path& plugin,
+                                                                    const SandboxSettings& settings);
+    // Asks the server to exit, waits briefly, then kills it and reaps it.
+    ~ForkServer();
+    ForkServer(const ForkServer&) = delete;
+    ForkServer& operator=(const ForkServer&) = delete;
+
+    // Forks a child for one job and returns the session to run it on, or why it could not
+    // (the server is then dead() and must be replaced). Thread-safe; blocks for one round trip.
+    std::variant<WorkerSession, std::string> fork_session(Duration timeout);
+
+    // True once the server died or was found broken; reaps it if it died. Thread-safe.
+    bool dead();
+    pid_t pid() const { return m_child.pid(); }
+
+private:
+    ForkServer() = default;
+    // Reads until a frame arrives, the deadline passes or the server dies. Caller holds m_mutex.
+    std::variant<protocol::Frame, std::string> next_frame(std::chrono::steady_clock::time_point deadline);
+    void drain_diagnostics();
+
+    WorkerConfig m_config;
+    process::ChildProcess m_child;
+    os::UniqueFd m_channel;
+    os::UniqueFd m_stdout;
+    os::UniqueFd m_stderr;
+    std::unique_ptr<protocol::FrameDecoder> m_decoder;
+    std::string m_diagnostics;  // the tail of the server's own stderr
+    mutable std::mutex m_mutex;
+    bool m_dead = false;
+};
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,182 @@
+// The long-lived workers of the fork and reuse modes, and plugins that keep failing.
+#include "os/proc.h"
+#include "sandbox/sandbox.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+namespace t = sandhost::testing;
+
+AttemptSpec spec(Mode mode, const std::string& task, const std::string& payload = "{}")
+{
+    AttemptSpec s;
+    s.plugin_path = t::plugin("misbehave");
+    s.task = task;
+    s.payload = payload;
+    s.settings.mode = mode;
+    s.settings.timeout = 20s;
+    s.settings.grace = 500ms;
+    return s;
+}
+
+Outcome run(const AttemptSpec& s) { return run_attempt(s, t::worker_config(process::LauncherKind::posix_spawn)); }
+
+// The worker processes of ours with `role` on their command line.
+std::vector<pid_t> with_role(const std::string& role)
+{
+    std::vector<pid_t> found;
+    for (pid_t pid : t::workers_of(::getpid())) {
+        if (os::read_cmdline(pid).find("--role " + role) != std::string::npos) found.push_back(pid);
+    }
+    return found;
+}
+
+class Pools : public ::testing::Test {
+protected:
+    void TearDown() override
+    {
+        shutdown_pools();
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+};
+
+TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
+{
+    auto s = spec(Mode::reuse, "echo", "[1]");
+    s.settings.reuse.max_jobs_per_worker = 3;
+    std::vector<std::int64_t> pids;
+    for (int i = 0; i < 4; ++i) {
+        const auto o = run(s);
+        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+        EXPECT_EQ(o.isolation, "reuse");
+        pids.push_back(*o.pid);
+    }
+    EXPECT_EQ(pids[0], pids[1]);
+    EXPECT_EQ(pids[1], pids[2]);
+    EXPECT_NE(pids[2], pids[3]) << "a worker past max_jobs_per_worker must be replaced";
+}
+
+TEST_F(Pools, ReuseNeverHandsOnAWorkerAfterAFailure)
+{
+    const auto first = run(spec(Mode::reuse, "echo"));
+    const auto failed = run(spec(Mode::reuse, "fail", R"({"message":"x"})"));
+    const auto after = run(spec(Mode::reuse, "echo"));
+    ASSERT_EQ(failed.kind, OutcomeKind::failed);
+    EXPECT_EQ(first.pid, failed.pid) << "the idle worker took the failing job";
+    EXPECT_NE(failed.pid, after.pid) << "a worker whose task failed must not get another job";
+    const auto crashed = run(spec(Mode::reuse, "segfault"));
+    EXPECT_NE(crashed.pid, run(spec(Mode::reuse, "echo")).pid);
+}
+
+TEST_F(Pools, ReuseRecyclesAWorkerAboveMaxRss)
+{
+    auto s = spec(Mode::reuse, "big_result", R"({"bytes":8388608})");
+    s.settings.reuse.max_rss_bytes = 4ull << 20;  // any worker that held 8 MiB is over it
+    const auto a = run(s);
+    const auto b = run(spec(Mode::reuse, "echo"));
+    ASSERT_EQ(a.kind, OutcomeKind::succeeded);
+    EXPECT_NE(a.pid, b.pid);
+}
+
+TEST_F(Pools, IdleReuseWorkersAreShutDown)
+{
+    auto s = spec(Mode::reuse, "echo");
+    s.settings.reuse.idle_timeout = 200ms;
+    ASSERT_TRUE(run(s).succeeded());
+    EXPECT_EQ(with_role("reuse").size(), 1u);
+    EXPECT_TRUE(t::eventually([] { return with_role("reuse").empty(); }, 10s)) << "the idle worker was never shut down";
+}
+
+TEST_F(Pools, ReuseOutputBelongsToItsOwnJob)
+{
+    const auto flood = run(spec(Mode::reuse, "flood_stdout", R"({"mib":0})"));
+    auto s = spec(Mode::reuse, "flood_stdout", R"({"mib":1})");
+    const auto one = run(s);
+    const auto quiet = run(spec(Mode::reuse, "echo"));
+    ASSERT_EQ(one.kind, OutcomeKind::succeeded);
+    EXPECT_EQ(one.stdout_tail.size(), 1u << 20);
+    EXPECT_EQ(one.pid, quiet.pid);
+    EXPECT_TRUE(quiet.stdout_tail.empty()) << quiet.stdout_tail.size() << " bytes of the previous job's output";
+    (void)flood;
+}
+
+TEST_F(Pools, ForkGivesEveryJobAFreshProcessFromOneServer)
+{
+    std::set<std::int64_t> pids;
+    for (int i = 0; i < 5; ++i) {
+        const auto o = run(spec(Mode::fork, "echo", "[" + std::to_string(i) + "]"));
+        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+        EXPECT_EQ(o.isolation, "fork");
+        EXPECT_EQ(o.result, "[" + std::to_string(i) + "]");
+        pids.insert(*o.pid);
+    }
+    EXPECT_EQ(pids.size(), 5u);
+    EXPECT_EQ(with_role("fork-server").size(), 1u);
+}
+
+TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
+{
+    ASSERT_TRUE(run(spec(Mode::fork, "echo")).succeeded());
+    const auto servers = with_role("fork-server");
+    ASSERT_EQ(servers.size(), 1u);
+    // Kill the server while a job runs: that attempt is worker_lost (retryable), not lost.
+    Outcome during;
+    std::thread job([&] { during = run(spec(Mode::fork, "sleep", R"({"ms":5000})")); });
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 1; }));
+    ::kill(servers[0], SIGKILL);
+    job.join();
+    EXPECT_EQ(during.kind, OutcomeKind::worker_lost) << to_json(during);
+    EXPECT_TRUE(retryable(during));
+    // The next job gets a new server.
+    const auto after = run(spec(Mode::fork, "echo", "[2]"));
+    ASSERT_EQ(after.kind, OutcomeKind::succeeded) << to_json(after);
+    const auto now = with_role("fork-server");
+    ASSERT_EQ(now.size(), 1u);
+    EXPECT_NE(now[0], servers[0]);
+}
+
+TEST_F(Pools, APluginThatKeepsFailingToLoadFailsFastUntilItsFileChanges)
+{
+    t::TempDir dir;
+    const auto library = dir / "flaky.so";
+    std::ofstream(library) << "not a library\n";
+    auto s = spec(Mode::spawn, "echo");
+    s.plugin_path = library;
+    for (int i = 0; i < 3; ++i) {
+        const auto o = run(s);
+        ASSERT_EQ(o.kind, OutcomeKind::load_failed);
+        EXPECT_TRUE(o.pid.has_value()) << "the first failures are real attempts, in a worker";
+    }
+    const auto fast = run(s);
+    EXPECT_EQ(fast.kind, OutcomeKind::load_failed);
+    EXPECT_FALSE(fast.pid.has_value()) << "a broken plugin must not cost a process per job";
+    EXPECT_NE(fast.error.find("marked broken after 3 consecutive load failures"), std::string::npos) << fast.error;
+    // A new library file: tried for real at once.
+    std::filesystem::copy_file(t::plugin("misbehave"), library, std::filesystem::copy_options::overwrite_existing);
+    const auto fixed = run(s);
+    EXPECT_EQ(fixed.kind, OutcomeKind::succeeded) << to_json(fixed);
+}
+
+TEST_F(Pools, AMissingTaskDoesNotMarkThePluginBroken)
+{
+    for (int i = 0; i < 4; ++i) {
+        const auto o = run(spec(Mode::spawn, "no_such_task"));
+        EXPECT_EQ(o.kind, OutcomeKind::load_failed);
+        EXPECT_TRUE(o.pid.has_value());
+    }
+    EXPECT_TRUE(run(spec(Mode::spawn, "echo")).succeeded());
+}
+
+} // namespace
+} // namespace sandhost::sandbox
