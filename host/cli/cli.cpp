@@ -1,7 +1,10 @@
 #include "cli/cli.h"
 
 #include "cli/args.h"
+#include "cli/host_context.h"
 #include "config/suggest.h"
+
+#include "store/store.h"
 
 #include <Poco/Exception.h>
 
@@ -23,6 +26,15 @@ const std::map<std::string, Command>& commands()
         {"exec", {exec_command, "run one task once in a sandboxed worker and print its outcome"}},
         {"plugins", {plugins_command, "list plugins and their tasks (each loaded in a worker)"}},
         {"validate", {validate_command, "check a configuration file"}},
+        {"run", {run_command, "serve the configuration's queues (the host, in the foreground)"}},
+        {"enqueue", {enqueue_command, "store a job: QUEUE PLUGIN.TASK"}},
+        {"jobs", {jobs_command, "list jobs"}},
+        {"job", {job_command, "show, cancel or retry one job"}},
+        {"queues", {queues_command, "count jobs per state for every queue"}},
+        {"pause", {pause_command, "stop claiming a queue's jobs"}},
+        {"resume", {resume_command, "claim a queue's jobs again"}},
+        {"wait", {wait_command, "follow a job to its end"}},
+        {"purge", {purge_command, "delete ended jobs"}},
     };
     return table;
 }
@@ -65,9 +77,15 @@ int run_cli(int argc, char** argv)
     args.erase(args.begin());
     try {
         return it->second.run(args);
+    } catch (const ConfigInvalid& e) {
+        std::cerr << "sandhost " << name << ": " << e.what() << "\n";
+        return k_exit_usage;
     } catch (const UsageError& e) {
         std::cerr << "sandhost " << name << ": " << e.what() << "\n(see `sandhost " << name << " --help`)\n";
         return k_exit_usage;
+    } catch (const store::StoreError& e) {
+        std::cerr << "sandhost " << name << ": store: " << e.what() << "\n";
+        return k_exit_failed;
     } catch (const Poco::Exception& e) {
         std::cerr << "sandhost " << name << ": " << e.displayText() << "\n";
         return k_exit_failed;

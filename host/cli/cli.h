@@ -17,5 +17,14 @@ int run_cli(int argc, char** argv);
 int exec_command(const std::vector<std::string>& args);
 int plugins_command(const std::vector<std::string>& args);
 int validate_command(const std::vector<std::string>& args);
+int run_command(const std::vector<std::string>& args);
+int enqueue_command(const std::vector<std::string>& args);
+int jobs_command(const std::vector<std::string>& args);
+int job_command(const std::vector<std::string>& args);
+int queues_command(const std::vector<std::string>& args);
+int pause_command(const std::vector<std::string>& args);
+int resume_command(const std::vector<std::string>& args);
+int wait_command(const std::vector<std::string>& args);
+int purge_command(const std::vector<std::string>& args);
 
 } // namespace sandhost::cli

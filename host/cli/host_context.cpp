@@ -1,0 +1,53 @@
+#include "cli/host_context.h"
+
+#include "config/load.h"
+#include "config/suggest.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/store_factory.h"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace sandhost::cli {
+
+OptionSpec config_option() { return {"config", "FILE", "the configuration (default: $SANDHOST_CONFIG)"}; }
+
+std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool check_plugins)
+{
+    std::string file;
+    if (auto flag = args.get("config")) file = *flag;
+    else if (const char* env = std::getenv("SANDHOST_CONFIG"); env && *env) file = env;
+    if (file.empty()) throw UsageError("--config FILE is required (or set SANDHOST_CONFIG)");
+    config::LoadOptions options;
+    if (check_plugins) {
+        const auto worker = sandbox::WorkerConfig::defaults();
+        options.catalog = [worker](const std::vector<std::filesystem::path>& dirs) { return sandbox::scan_plugins(dirs, worker); };
+    }
+    auto loaded = config::load_config(file, options);
+    if (!loaded.ok()) {
+        for (const auto& error : loaded.errors) std::cerr << error.to_string() << "\n";
+        throw ConfigInvalid(file + " is not valid");
+    }
+    return loaded.settings;
+}
+
+HostContext open_host_context(const ParsedArgs& args)
+{
+    HostContext context;
+    context.settings = load_settings(args, false);
+    context.store = scheduler::open_configured_store(context.settings->host.store);
+    return context;
+}
+
+const config::QueueSettings& require_queue(const config::Settings& settings, const std::string& name)
+{
+    if (const auto* queue = settings.find_queue(name)) return *queue;
+    std::vector<std::string> names;
+    for (const auto& q : settings.queues) names.push_back(q.name);
+    std::string message = "unknown queue '" + name + "'";
+    if (auto close = config::closest_match(name, names)) message += " (did you mean '" + *close + "'?)";
+    message += "; queues: " + (names.empty() ? std::string("(none)") : config::join(names));
+    throw UsageError(message);
+}
+
+} // namespace sandhost::cli

@@ -1,0 +1,308 @@
+// The commands that act on a store: enqueue, jobs, job, queues, pause, resume, wait, purge.
+// They work while `sandhost run` serves the same store from another process.
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "cli/host_context.h"
+#include "cli/job_format.h"
+#include "cli/terminal.h"
+#include "config/units.h"
+#include "os/signal_watch.h"
+#include "scheduler/payload.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace sandhost::cli {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+store::JobId parse_job_id(const std::string& text)
+{
+    store::JobId id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id <= 0) throw UsageError("'" + text + "' is not a job id");
+    return id;
+}
+
+int print_help(const std::string& usage, const std::string& what, const std::vector<OptionSpec>& options)
+{
+    std::cout << "usage: " << usage << "\n\n" << what << "\n\n" << describe_options(options);
+    return k_exit_ok;
+}
+
+void print_json(const Poco::Dynamic::Var& value) { std::cout << to_json_text(value) << std::endl; }
+
+// Follows a job until it reaches a final state, drawing its progress; exits like `exec`.
+int follow_job(store::Store& store, store::JobId id, bool json)
+{
+    ProgressBar bar;
+    std::atomic<bool> interrupted{false};
+    os::SignalWatch signals({SIGINT, SIGTERM}, [&](int) { interrupted = true; });
+    for (;;) {
+        auto job = store.get(id);
+        if (!job) throw UsageError("no job " + std::to_string(id));
+        if (job->progress) bar.update(job->progress->percent, job->progress->message);
+        if (store::is_final(job->state)) {
+            bar.clear();
+            const auto attempts = store.attempts(id);
+            if (json) {
+                print_json(job_to_json(*job, &attempts));
+            } else {
+                std::cout << "job " << id << " " << store::to_string(job->state) << " after " << attempts.size()
+                          << (attempts.size() == 1 ? " attempt" : " attempts") << "\n";
+                if (!attempts.empty()) std::cout << describe_outcome(attempts.back().outcome);
+                else if (job->error) std::cout << "error: " << *job->error << "\n";
+            }
+            return job->state == store::JobState::completed ? k_exit_ok : k_exit_failed;
+        }
+        if (interrupted) {
+            bar.clear();
+            std::cerr << "stopped waiting; job " << id << " is " << store::to_string(job->state) << "\n";
+            return k_exit_failed;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+} // namespace
+
+int enqueue_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {
+        config_option(),
+        {"payload", "JSON|@FILE", "the task's input (default {})"},
+        {"priority", "N", "higher runs first (default 0)"},
+        {"delay", "DUR", "not before now + DUR"},
+        {"timeout", "DUR", "overrides the queue's timeout"},
+        {"max-attempts", "N", "overrides the queue's retry.max_attempts"},
+        {"depends-on", "ID", "runs after job ID completed, seeing its result (repeatable)", true},
+        {"wait", "", "follow the job to its end and exit like exec"},
+        {"json", "", "print {\"id\": N}"},
+        {"help", "", "show this help"},
+    };
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost enqueue QUEUE PLUGIN.TASK [options]",
+                          "Stores a job and prints its id. Nothing is stored when anything is wrong.\nA job with --depends-on gets its "
+                          "dependencies' results in its payload under \"" +
+                              std::string(scheduler::k_dependencies_key) + "\".",
+                          options);
+    }
+    if (args.positional.size() != 2) throw UsageError("expected QUEUE and PLUGIN.TASK");
+    auto context = open_host_context(args);
+    const auto& queue = require_queue(*context.settings, args.positional[0]);
+    auto ref = config::TaskRef::parse(args.positional[1]);
+    if (!ref) throw UsageError("task: " + ref.error());
+    if (!queue.may_run(ref.value())) {
+        std::string patterns;
+        for (const auto& p : queue.tasks) patterns += (patterns.empty() ? "" : ", ") + p.to_string();
+        throw UsageError("queue '" + queue.name + "' may not run " + ref.value().to_string() + " (it runs " + patterns + ")");
+    }
+    store::NewJob job;
+    job.queue = queue.name;
+    job.task = ref.value().to_string();
+    job.payload = args.has("payload") ? read_payload(*args.get("payload")) : "{}";
+    if (auto v = args.get("priority")) {
+        int priority = 0;
+        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), priority);
+        if (ec != std::errc() || end != v->data() + v->size()) throw UsageError("--priority: '" + *v + "' is not a whole number");
+        job.priority = priority;
+    }
+    if (auto v = args.get("delay")) job.delay = parse_duration_flag("delay", *v);
+    if (auto v = args.get("timeout")) job.timeout = parse_duration_flag("timeout", *v);
+    if (auto v = args.get("max-attempts")) job.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
+    for (const auto& dep : args.all("depends-on")) job.depends_on.push_back(parse_job_id(dep));
+    if (!job.depends_on.empty()) {
+        Poco::JSON::Parser parser;
+        if (parser.parse(job.payload).type() != typeid(Poco::JSON::Object::Ptr)) {
+            throw UsageError("a job with --depends-on needs a JSON object payload (its dependencies' results are added to it)");
+        }
+    }
+    job.ttl = queue.ttl;
+    store::JobId id;
+    try {
+        id = context.store->enqueue(job, Clock::now());
+    } catch (const store::StoreRequestError& e) {
+        throw UsageError(e.what());
+    }
+    if (args.has("wait")) return follow_job(*context.store, id, args.has("json"));
+    if (args.has("json")) {
+        Poco::JSON::Object o;
+        o.set("id", static_cast<Poco::Int64>(id));
+        print_json(o);
+    } else {
+        std::cout << id << "\n";
+    }
+    return k_exit_ok;
+}
+
+int jobs_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {
+        config_option(),
+        {"queue", "Q", "only this queue"},
+        {"state", "S", "only this state (waiting, delayed, blocked, active, completed, dead, cancelled)"},
+        {"limit", "N", "at most N, newest first (default 100)"},
+        {"json", "", "print a JSON array"},
+        {"help", "", "show this help"},
+    };
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) return print_help("sandhost jobs [--queue Q] [--state S] [--limit N] [--json]", "Lists jobs, newest first.", options);
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    auto context = open_host_context(args);
+    store::JobFilter filter;
+    if (auto q = args.get("queue")) filter.queue = *q;
+    if (auto s = args.get("state")) {
+        filter.state = store::job_state_from_string(*s);
+        if (!filter.state) throw UsageError("--state: unknown state '" + *s + "' (waiting, delayed, blocked, active, completed, dead, cancelled)");
+    }
+    if (auto l = args.get("limit")) filter.limit = parse_count_flag("limit", *l, 1);
+    const auto list = context.store->list(filter);
+    if (args.has("json")) {
+        Poco::JSON::Array array;
+        for (const auto& job : list) array.add(job_to_json(job));
+        print_json(array);
+    } else {
+        std::cout << jobs_table(list);
+    }
+    return k_exit_ok;
+}
+
+int job_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost job show|cancel|retry ID [--json]",
+                          "show: the job and every attempt. cancel: a waiting job is cancelled, a running one stopped.\nretry: a dead or "
+                          "cancelled job runs again.",
+                          options);
+    }
+    if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry and a job id");
+    const std::string& action = args.positional[0];
+    if (action != "show" && action != "cancel" && action != "retry") throw UsageError("unknown action '" + action + "' (show, cancel, retry)");
+    const store::JobId id = parse_job_id(args.positional[1]);
+    auto context = open_host_context(args);
+    auto& store = *context.store;
+    if (action == "show") {
+        auto found = store.get(id);
+        if (!found) {
+            std::cerr << "no job " << id << "\n";
+            return k_exit_failed;
+        }
+        const auto attempts = store.attempts(id);
+        if (args.has("json")) print_json(job_to_json(*found, &attempts));
+        else std::cout << job_details(*found, attempts);
+        return k_exit_ok;
+    }
+    if (action == "cancel") {
+        switch (store.cancel(id, Clock::now())) {
+        case store::CancelResult::cancelled: std::cout << "job " << id << " cancelled\n"; return k_exit_ok;
+        case store::CancelResult::requested: std::cout << "job " << id << " is running: its worker is being stopped\n"; return k_exit_ok;
+        case store::CancelResult::already_final:
+            std::cerr << "job " << id << " has already ended (" << store::to_string(store.get(id)->state) << ")\n";
+            return k_exit_failed;
+        case store::CancelResult::not_found: std::cerr << "no job " << id << "\n"; return k_exit_failed;
+        }
+    }
+    try {
+        if (store.retry(id, Clock::now())) {
+            std::cout << "job " << id << " will run again\n";
+            return k_exit_ok;
+        }
+    } catch (const store::StoreRequestError& e) {
+        std::cerr << e.what() << "\n";
+        return k_exit_failed;
+    }
+    std::cerr << "job " << id << " is " << store::to_string(store.get(id)->state) << "; only dead or cancelled jobs can be retried\n";
+    return k_exit_failed;
+}
+
+int queues_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) return print_help("sandhost queues [--json]", "Counts jobs per state for every queue, and whether it is paused.", options);
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    auto context = open_host_context(args);
+    std::vector<std::string> names;
+    for (const auto& q : context.settings->queues) names.push_back(q.name);
+    const auto counts = context.store->queue_counts(names);
+    if (args.has("json")) print_json(queues_to_json(counts));
+    else std::cout << queues_table(counts);
+    return k_exit_ok;
+}
+
+static int set_paused(const std::vector<std::string>& raw, bool paused)
+{
+    const std::vector<OptionSpec> options = {config_option(), {"help", "", "show this help"}};
+    const auto args = parse_args(raw, options);
+    const std::string verb = paused ? "pause" : "resume";
+    if (args.has("help")) {
+        return print_help("sandhost " + verb + " QUEUE",
+                          paused ? "Stops claiming jobs of QUEUE on every host; running jobs finish." : "Claims jobs of QUEUE again.", options);
+    }
+    if (args.positional.size() != 1) throw UsageError("expected one QUEUE");
+    auto context = open_host_context(args);
+    const auto& queue = require_queue(*context.settings, args.positional[0]);
+    context.store->set_paused(queue.name, paused);
+    std::cout << "queue " << queue.name << (paused ? " paused\n" : " resumed\n");
+    return k_exit_ok;
+}
+
+int wait_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print the job as JSON at the end"}, {"help", "", "show this help"}};
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost wait ID [--json]",
+                          "Follows a job to its end with a progress bar. Exit status 0 only when it completed.", options);
+    }
+    if (args.positional.size() != 1) throw UsageError("expected one job id");
+    const store::JobId id = parse_job_id(args.positional[0]);
+    auto context = open_host_context(args);
+    return follow_job(*context.store, id, args.has("json"));
+}
+
+int purge_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {
+        config_option(),
+        {"state", "S", "dead, completed or cancelled (required)"},
+        {"older-than", "DUR", "only jobs last updated longer ago than DUR (default: all)"},
+        {"json", "", "print {\"purged\": N}"},
+        {"help", "", "show this help"},
+    };
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) return print_help("sandhost purge --state dead|completed|cancelled [--older-than DUR]", "Deletes ended jobs and their attempts.", options);
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    auto state_text = args.get("state");
+    if (!state_text) throw UsageError("--state is required (dead, completed or cancelled)");
+    auto state = store::job_state_from_string(*state_text);
+    if (!state || !store::is_final(*state)) throw UsageError("--state: expected dead, completed or cancelled, got '" + *state_text + "'");
+    store::Duration older_than{0};
+    if (auto v = args.get("older-than")) older_than = parse_duration_flag("older-than", *v);
+    auto context = open_host_context(args);
+    const auto purged = context.store->purge(*state, Clock::now() - older_than);
+    if (args.has("json")) {
+        Poco::JSON::Object o;
+        o.set("purged", static_cast<Poco::UInt64>(purged));
+        print_json(o);
+    } else {
+        std::cout << "purged " << purged << " " << *state_text << " job" << (purged == 1 ? "" : "s") << "\n";
+    }
+    return k_exit_ok;
+}
+
+int pause_command(const std::vector<std::string>& args) { return set_paused(args, true); }
+int resume_command(const std::vector<std::string>& args) { return set_paused(args, false); }
+
+} // namespace sandhost::cli

@@ -1,0 +1,154 @@
+#include "cli/job_format.h"
+
+#include "os/time_format.h"
+#include "sandbox/outcome.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <sstream>
+
+namespace sandhost::cli {
+namespace {
+
+std::string pad(std::string text, std::size_t width)
+{
+    if (text.size() > width) text = text.substr(0, width - 1) + "~";
+    text.resize(width, ' ');
+    return text;
+}
+
+const store::JobState k_states[] = {store::JobState::waiting, store::JobState::delayed, store::JobState::blocked, store::JobState::active,
+                                    store::JobState::completed, store::JobState::dead, store::JobState::cancelled};
+
+} // namespace
+
+std::string format_time(store::TimePoint t) { return os::format_utc(t); }
+
+std::string to_json_text(const Poco::Dynamic::Var& value)
+{
+    std::ostringstream out;
+    Poco::JSON::Stringifier::stringify(value, out);
+    return out.str();
+}
+
+Poco::JSON::Object::Ptr job_to_json(const store::Job& job, const std::vector<store::AttemptRecord>* attempts)
+{
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("id", static_cast<Poco::Int64>(job.id));
+    o->set("queue", job.queue);
+    o->set("task", job.task);
+    o->set("state", store::to_string(job.state));
+    o->set("priority", job.priority);
+    if (attempts) {
+        Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
+        for (const auto& attempt : *attempts) {
+            Poco::JSON::Parser parser;
+            auto record = parser.parse(sandbox::to_json(attempt.outcome)).extract<Poco::JSON::Object::Ptr>();
+            Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            entry->set("number", attempt.number);
+            entry->set("attempt_id", static_cast<Poco::Int64>(attempt.attempt_id));
+            entry->set("host", attempt.host);
+            std::vector<std::string> names;
+            record->getNames(names);
+            for (const auto& name : names) entry->set(name, record->get(name));
+            list->add(entry);
+        }
+        o->set("attempts", list);
+    } else {
+        o->set("attempts", job.attempts);
+    }
+    o->set("created_at", format_time(job.created_at));
+    o->set("updated_at", format_time(job.updated_at));
+    if (job.state == store::JobState::delayed) o->set("run_at", format_time(job.run_at));
+    if (job.expires_at) o->set("expires_at", format_time(*job.expires_at));
+    o->set("payload", job.payload);
+    if (job.result) o->set("result", *job.result);
+    if (job.error) o->set("error", *job.error);
+    if (job.progress) {
+        Poco::JSON::Object::Ptr progress = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        progress->set("percent", job.progress->percent);
+        progress->set("message", job.progress->message);
+        o->set("progress", progress);
+    }
+    if (!job.depends_on.empty()) {
+        Poco::JSON::Array::Ptr deps = new Poco::JSON::Array();
+        for (auto id : job.depends_on) deps->add(static_cast<Poco::Int64>(id));
+        o->set("depends_on", deps);
+    }
+    if (job.lease) {
+        o->set("holder", job.lease->holder);
+        o->set("lease_expires_at", format_time(job.lease->expires_at));
+    }
+    if (job.cancel_requested) o->set("cancel_requested", true);
+    if (!job.schedule.empty()) o->set("schedule", job.schedule);
+    if (job.timeout) o->set("timeout_ms", static_cast<Poco::Int64>(job.timeout->count()));
+    if (job.max_attempts) o->set("max_attempts", *job.max_attempts);
+    return o;
+}
+
+std::string jobs_table(const std::vector<store::Job>& jobs)
+{
+    std::string text = pad("ID", 8) + pad("QUEUE", 12) + pad("TASK", 26) + pad("STATE", 11) + pad("TRIES", 6) + "LAST ERROR / RESULT\n";
+    for (const auto& job : jobs) {
+        std::string note = job.error.value_or(job.result.value_or(""));
+        for (char& c : note) {
+            if (c == '\n') c = ' ';
+        }
+        text += pad(std::to_string(job.id), 8) + pad(job.queue, 12) + pad(job.task, 26) + pad(store::to_string(job.state), 11) +
+                pad(std::to_string(job.attempts), 6) + note.substr(0, 60) + "\n";
+    }
+    return text;
+}
+
+std::string job_details(const store::Job& job, const std::vector<store::AttemptRecord>& attempts)
+{
+    std::string text = "job " + std::to_string(job.id) + ": " + job.task + " on queue " + job.queue + ", " + store::to_string(job.state) +
+                       "\n  created " + format_time(job.created_at) + ", updated " + format_time(job.updated_at) + "\n  payload " +
+                       job.payload.substr(0, 200) + "\n";
+    if (job.result) text += "  result  " + job.result->substr(0, 500) + "\n";
+    if (job.error) text += "  error   " + *job.error + "\n";
+    if (job.progress) text += "  progress " + std::to_string(static_cast<int>(job.progress->percent)) + "% " + job.progress->message + "\n";
+    for (const auto& attempt : attempts) {
+        const auto& o = attempt.outcome;
+        text += "  attempt " + std::to_string(attempt.number) + ": " + sandbox::to_string(o.kind);
+        if (!o.error.empty()) text += " (" + o.error + ")";
+        text += " in " + std::to_string(o.duration.count()) + " ms";
+        if (o.pid) text += ", pid " + std::to_string(*o.pid);
+        text += ", " + attempt.host + "\n";
+    }
+    return text;
+}
+
+std::string queues_table(const std::map<std::string, store::QueueCounts>& queues)
+{
+    std::string text = pad("QUEUE", 14) + pad("PAUSED", 8);
+    for (auto state : k_states) text += pad(store::to_string(state), 11);
+    text += "\n";
+    for (const auto& [name, counts] : queues) {
+        text += pad(name, 14) + pad(counts.paused ? "yes" : "no", 8);
+        for (auto state : k_states) {
+            auto it = counts.by_state.find(state);
+            text += pad(std::to_string(it == counts.by_state.end() ? 0 : it->second), 11);
+        }
+        text += "\n";
+    }
+    return text;
+}
+
+Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues)
+{
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [name, counts] : queues) {
+        Poco::JSON::Object::Ptr q = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        q->set("paused", counts.paused);
+        for (auto state : k_states) {
+            auto it = counts.by_state.find(state);
+            q->set(store::to_string(state), static_cast<Poco::UInt64>(it == counts.by_state.end() ? 0 : it->second));
+        }
+        o->set(name, q);
+    }
+    return o;
+}
+
+} // namespace sandhost::cli

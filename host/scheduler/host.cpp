@@ -1,0 +1,529 @@
+#include "scheduler/host.h"
+
+#include "os/proc.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/event_log.h"
+#include "scheduler/payload.h"
+#include "scheduler/retry_policy.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+namespace sandhost::scheduler {
+namespace {
+
+using Clock = std::chrono::system_clock;
+using spdlog::level::level_enum;
+
+std::string machine_name()
+{
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    return name;
+}
+
+// "MACHINE:PID:RANDOM": enough to tell, on the same machine, whether it is still alive.
+std::string random_instance()
+{
+    std::random_device device;
+    char text[64];
+    std::snprintf(text, sizeof text, ":%d:%08x", static_cast<int>(::getpid()), device());
+    return machine_name() + text;
+}
+
+// Whether a holder ("NAME/MACHINE:PID:RANDOM") was a process of this machine that is gone.
+bool holder_is_dead_here(const std::string& holder)
+{
+    const auto slash = holder.rfind('/');
+    if (slash == std::string::npos) return false;
+    const std::string instance = holder.substr(slash + 1);
+    const auto first = instance.find(':');
+    const auto second = instance.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos || instance.substr(0, first) != machine_name()) return false;
+    const pid_t pid = static_cast<pid_t>(std::atol(instance.substr(first + 1, second - first - 1).c_str()));
+    if (pid <= 0) return false;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    const auto state = os::process_state(pid);
+    return !state || *state == 'Z' || os::read_cmdline(pid).find("sandhost") == std::string::npos;
+}
+
+std::int64_t to_ms(store::TimePoint t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
+
+// The latest trigger time in (last, now], or nullopt.
+std::optional<store::TimePoint> due_time(const config::ScheduleSettings& schedule, store::TimePoint last, store::TimePoint now)
+{
+    if (const auto* every = std::get_if<config::Every>(&schedule.trigger)) {
+        const auto interval = every->interval.count();
+        if (interval <= 0) return std::nullopt;
+        const store::TimePoint slot(std::chrono::milliseconds(to_ms(now) / interval * interval));
+        return slot > last ? std::optional(slot) : std::nullopt;
+    }
+    const auto& cron = std::get<config::CronExpression>(schedule.trigger);
+    auto next = cron.next_after(last);
+    if (!next || *next > now) return std::nullopt;
+    store::TimePoint latest = *next;
+    // Only the most recent missed period fires: a host that was down does not burst.
+    for (int step = 0; step < 1'000'000; ++step) {
+        auto after = cron.next_after(latest);
+        if (!after || *after > now) break;
+        latest = *after;
+    }
+    return latest;
+}
+
+// Writes a running attempt's progress to the store (at most every 250 ms) and logs its start.
+class StoreObserver final : public sandbox::AttemptObserver {
+public:
+    StoreObserver(store::Store& store, const store::Claim& claim, const std::string& task)
+        : m_store(store), m_claim(claim), m_task(task)
+    {
+    }
+    void on_started(pid_t pid) override
+    {
+        log_event(level_enum::info, "attempt started",
+                  {{"job", m_claim.job.id}, {"queue", m_claim.job.queue}, {"task", m_task}, {"attempt", std::int64_t(m_claim.number)},
+                   {"pid", std::int64_t(pid)}});
+    }
+    void on_progress(const sandbox::ProgressReport& progress) override
+    {
+        const auto now = std::chrono::steady_clock::now();
+        if (progress.percent < 100 && now - m_last < std::chrono::milliseconds(250)) return;
+        m_last = now;
+        try {
+            m_store.set_progress(m_claim.job.id, m_claim.attempt_id, store::Progress{progress.percent, progress.message});
+        } catch (const std::exception& e) {
+            spdlog::warn("job {}: cannot record progress: {}", m_claim.job.id, e.what());
+        }
+    }
+    void on_log(int level, std::string_view message) override
+    {
+        static const level_enum k_levels[] = {level_enum::trace, level_enum::debug, level_enum::info, level_enum::warn, level_enum::err};
+        log_event(k_levels[std::clamp(level, 0, 4)], "task log",
+                  {{"job", m_claim.job.id}, {"attempt", std::int64_t(m_claim.number)}, {"message", std::string(message)}});
+    }
+
+private:
+    store::Store& m_store;
+    const store::Claim& m_claim;
+    std::string m_task;
+    std::chrono::steady_clock::time_point m_last{};
+};
+
+} // namespace
+
+struct Host::Running {
+    store::Claim claim;
+    std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
+    const config::QueueSettings* queue = nullptr;       // points into settings
+    sandbox::AttemptSpec spec;
+    sandbox::CancelToken cancel;
+    std::thread thread;
+    std::optional<sandbox::Outcome> outcome;  // set by the attempt's thread before it reports
+    bool shutdown_interrupted = false;
+    bool lease_lost = false;
+    store::TimePoint lease_renewed{};
+};
+
+Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
+    : m_settings(std::move(settings)), m_store(std::move(store)), m_options(std::move(options)), m_rng(std::random_device{}())
+{
+    m_host_name = m_settings->host.name;
+    if (m_options.instance.empty()) m_options.instance = random_instance();
+    m_holder = m_host_name + "/" + m_options.instance;
+}
+
+Host::~Host()
+{
+    std::unique_lock lock(m_mutex);
+    m_stopping = true;
+    m_wake.notify_all();
+    for (auto& [id, running] : m_running) running->cancel.request();
+    lock.unlock();
+    for (auto& [id, running] : m_running) {
+        if (running->thread.joinable()) running->thread.join();
+    }
+}
+
+std::shared_ptr<const config::Settings> Host::settings() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_settings;
+}
+
+HostStats Host::stats() const
+{
+    std::lock_guard lock(m_mutex);
+    HostStats copy = m_stats;
+    copy.running = m_running.size();
+    return copy;
+}
+
+double Host::random01() { return std::uniform_real_distribution<double>(0.0, 1.0)(m_rng); }
+
+void Host::stop()
+{
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    m_wake.notify_all();
+}
+
+void Host::reload(std::shared_ptr<const config::Settings> settings)
+{
+    std::lock_guard lock(m_mutex);
+    if (!(settings->host.store == m_settings->host.store)) {
+        spdlog::warn("reload: the store cannot change while the host runs; keeping {}", config::to_string(m_settings->host.store));
+    }
+    m_settings = std::move(settings);
+    log_event(level_enum::info, "config reloaded", {{"queues", std::int64_t(m_settings->queues.size())}});
+    m_wake.notify_all();
+}
+
+void Host::run()
+{
+    const auto lease_third = m_options.lease / 3;
+    if (!m_store->register_host(m_host_name, m_holder, Clock::now(), m_options.lease)) {
+        const auto previous = m_store->host_registration(m_host_name);
+        if (!previous || !holder_is_dead_here(previous->first)) {
+            throw store::StoreError("another host named '" + m_host_name + "' (" + (previous ? previous->first : std::string("?")) +
+                                    ") is running on this store; give each host its own host.name");
+        }
+        // A previous run of this host on this machine that died without unregistering.
+        m_store->take_over_host(m_host_name, m_holder, Clock::now());
+    }
+    log_event(level_enum::info, "host started",
+              {{"host", m_host_name}, {"holder", m_holder}, {"queues", std::int64_t(settings()->queues.size())},
+               {"max_workers", std::int64_t(settings()->host.max_workers)}});
+    recover_lost(Clock::now());
+
+    auto next_housekeeping = Clock::now();
+    auto next_cancel_poll = Clock::now();
+    auto next_heartbeat = Clock::now() + lease_third;
+    std::optional<store::TimePoint> drain_deadline;
+    for (;;) {
+        collect_finished();
+        const auto now = Clock::now();
+        bool stopping;
+        {
+            std::lock_guard lock(m_mutex);
+            stopping = m_stopping;
+        }
+        if (stopping) {
+            if (!drain_deadline) {
+                drain_deadline = now + m_options.drain;
+                log_event(level_enum::info, "host draining", {{"running", std::int64_t(m_running.size())}, {"drain_ms", std::int64_t(m_options.drain.count())}});
+            }
+            if (m_running.empty()) break;
+            if (now >= *drain_deadline) {
+                for (auto& [id, running] : m_running) {
+                    if (!running->shutdown_interrupted) {
+                        running->shutdown_interrupted = true;
+                        running->cancel.request();
+                    }
+                }
+            }
+        } else {
+            if (now >= next_housekeeping) {
+                housekeeping(now);
+                next_housekeeping = now + m_options.housekeeping;
+            }
+            claim_jobs();
+        }
+        if (now >= next_cancel_poll) {
+            poll_cancels_and_renew(now);
+            next_cancel_poll = now + m_options.cancel_poll;
+        }
+        if (now >= next_heartbeat) {
+            try {
+                m_store->register_host(m_host_name, m_holder, now, m_options.lease);
+            } catch (const std::exception& e) {
+                spdlog::error("cannot renew the host's registration: {}", e.what());
+            }
+            next_heartbeat = now + lease_third;
+        }
+        std::unique_lock lock(m_mutex);
+        m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping); });
+    }
+    try {
+        m_store->unregister_host(m_host_name, m_holder);
+    } catch (const std::exception& e) {
+        spdlog::warn("cannot unregister the host: {}", e.what());
+    }
+    log_event(level_enum::info, "host stopped", {{"host", m_host_name}});
+}
+
+void Host::housekeeping(store::TimePoint now)
+{
+    try {
+        recover_lost(now);
+        if (const auto expired = m_store->expire(now)) log_event(level_enum::info, "jobs expired", {{"count", std::int64_t(expired)}});
+        fire_schedules(now);
+    } catch (const std::exception& e) {
+        spdlog::error("housekeeping failed: {}", e.what());
+    }
+}
+
+void Host::recover_lost(store::TimePoint now)
+{
+    const auto current = settings();
+    for (auto& lost : m_store->lost_attempts(m_host_name, m_holder, now)) {
+        sandbox::Outcome outcome;
+        outcome.kind = sandbox::OutcomeKind::worker_lost;
+        outcome.error = "the host running it (" + (lost.job.lease ? lost.job.lease->holder : std::string("?")) + ") stopped renewing its lease";
+        outcome.isolation = "unknown";
+        outcome.ended_at = now;
+        const config::QueueSettings* queue = current->find_queue(lost.job.queue);
+        const config::QueueSettings fallback_queue;
+        const store::Transition transition = decide(lost.job, outcome, queue ? *queue : fallback_queue, now, random01());
+        store::AttemptRecord record{lost.job.id, lost.attempt_id, lost.number, lost.job.lease ? lost.job.lease->holder : "", outcome};
+        if (m_store->recover(record, transition, now)) {
+            {
+                std::lock_guard lock(m_mutex);
+                ++m_stats.recovered;
+            }
+            log_event(level_enum::warn, "attempt lost",
+                      {{"job", lost.job.id}, {"queue", lost.job.queue}, {"task", lost.job.task}, {"attempt", std::int64_t(lost.number)},
+                       {"holder", record.host}, {"next", std::string(store::to_string(transition.next))}});
+        }
+    }
+}
+
+void Host::fire_schedules(store::TimePoint now)
+{
+    const auto current = settings();
+    for (const auto& schedule : current->schedules) {
+        auto cached = m_schedule_last.find(schedule.name);
+        if (cached == m_schedule_last.end()) {
+            auto last = m_store->schedule_last_fire(schedule.name);
+            if (!last) {
+                m_store->fire_schedule(schedule.name, now, store::NewJob{}, now);  // first sight: only recorded
+                last = m_store->schedule_last_fire(schedule.name);
+            }
+            cached = m_schedule_last.emplace(schedule.name, last.value_or(now)).first;
+        }
+        const auto due = due_time(schedule, cached->second, now);
+        if (!due) continue;
+        store::NewJob job;
+        job.queue = schedule.queue;
+        job.task = schedule.task.to_string();
+        job.payload = schedule.payload_json;
+        job.schedule = schedule.name;
+        if (const auto* queue = current->find_queue(schedule.queue)) job.ttl = queue->ttl;
+        const auto fired = m_store->fire_schedule(schedule.name, *due, job, now);
+        cached->second = *due;
+        if (fired) {
+            log_event(level_enum::info, "schedule fired",
+                      {{"schedule", schedule.name}, {"job", *fired}, {"queue", schedule.queue}, {"task", job.task}});
+        }
+    }
+}
+
+void Host::claim_jobs()
+{
+    const auto current = settings();
+    for (;;) {
+        if (m_running.size() >= current->host.max_workers) return;
+        std::vector<store::QueueAllowance> allowances;
+        for (const auto& queue : current->queues) {
+            if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
+            store::QueueAllowance allowance{queue.name, std::nullopt, std::nullopt};
+            if (queue.rate_limit) {
+                allowance.rate_jobs = queue.rate_limit->jobs;
+                allowance.rate_per = queue.rate_limit->per;
+            }
+            allowances.push_back(std::move(allowance));
+        }
+        if (allowances.empty()) return;
+        std::optional<store::Claim> claim;
+        try {
+            claim = m_store->claim(allowances, m_holder, m_options.lease, Clock::now());
+        } catch (const std::exception& e) {
+            spdlog::error("cannot claim jobs: {}", e.what());
+            return;
+        }
+        if (!claim) return;
+        start_attempt(std::move(*claim));
+    }
+}
+
+sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<sandbox::Outcome>& early)
+{
+    const auto current = settings();
+    sandbox::AttemptSpec spec;
+    spec.settings = queue.sandbox;
+    if (claim.job.timeout) spec.settings.timeout = *claim.job.timeout;
+    spec.payload = claim.job.payload;
+    auto fail = [&](sandbox::OutcomeKind kind, std::string error) {
+        sandbox::Outcome o;
+        o.kind = kind;
+        o.error = std::move(error);
+        o.started_at = o.ended_at = Clock::now();
+        early = std::move(o);
+    };
+    auto ref = config::TaskRef::parse(claim.job.task);
+    if (!ref) {
+        fail(sandbox::OutcomeKind::load_failed, ref.error());
+        return spec;
+    }
+    spec.task = ref.value().task;
+    auto library = sandbox::resolve_plugin(ref.value().plugin, current->host.plugin_dirs);
+    if (!library) {
+        fail(sandbox::OutcomeKind::load_failed, "no plugin named '" + ref.value().plugin + "' in the plugin directories");
+        return spec;
+    }
+    spec.plugin_path = *library;
+    if (!claim.job.depends_on.empty()) {
+        try {
+            spec.payload = payload_with_dependencies(claim.job.payload, m_store->results(claim.job.depends_on));
+        } catch (const std::exception& e) {
+            fail(sandbox::OutcomeKind::failed, std::string("cannot add the dependencies' results to the payload: ") + e.what());
+        }
+    }
+    return spec;
+}
+
+void Host::start_attempt(store::Claim claim)
+{
+    auto running = std::make_unique<Running>();
+    running->settings = settings();
+    running->queue = running->settings->find_queue(claim.job.queue);
+    running->claim = std::move(claim);
+    running->lease_renewed = Clock::now();
+    const store::JobId id = running->claim.job.id;
+    Running* raw = running.get();
+    {
+        std::lock_guard lock(m_mutex);
+        ++m_stats.claimed;
+        const std::size_t in_queue = ++m_running_by_queue[raw->claim.job.queue];
+        m_stats.peak_running = std::max(m_stats.peak_running, m_running.size() + 1);
+        auto& peak = m_stats.peak_running_by_queue[raw->claim.job.queue];
+        peak = std::max(peak, in_queue);
+        m_running.emplace(id, std::move(running));
+    }
+    std::optional<sandbox::Outcome> early;
+    if (!raw->queue) {
+        sandbox::Outcome o;
+        o.kind = sandbox::OutcomeKind::load_failed;
+        o.error = "queue '" + raw->claim.job.queue + "' is not in the configuration";
+        early = std::move(o);
+    } else {
+        raw->spec = build_spec(raw->claim, *raw->queue, early);
+    }
+    if (early) {
+        std::lock_guard lock(m_mutex);
+        raw->outcome = std::move(early);
+        m_finished.push_back(id);
+        return;
+    }
+    raw->thread = std::thread([this, raw, id, worker = m_options.worker] {
+        StoreObserver observer(*m_store, raw->claim, raw->claim.job.task);
+        sandbox::Outcome outcome;
+        try {
+            outcome = sandbox::run_attempt(raw->spec, worker, &observer, &raw->cancel);
+        } catch (const std::exception& e) {
+            outcome.kind = sandbox::OutcomeKind::spawn_failed;
+            outcome.error = e.what();
+        }
+        std::lock_guard lock(m_mutex);
+        raw->outcome = std::move(outcome);
+        m_finished.push_back(id);
+        m_wake.notify_all();
+    });
+}
+
+void Host::collect_finished()
+{
+    for (;;) {
+        store::JobId id;
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_finished.empty()) return;
+            id = m_finished.front();
+            m_finished.pop_front();
+        }
+        auto it = m_running.find(id);
+        if (it == m_running.end()) continue;
+        if (it->second->thread.joinable()) it->second->thread.join();
+        finish_attempt(*it->second);
+        std::lock_guard lock(m_mutex);
+        --m_running_by_queue[it->second->claim.job.queue];
+        m_running.erase(it);
+    }
+}
+
+void Host::finish_attempt(Running& running)
+{
+    const auto now = Clock::now();
+    sandbox::Outcome outcome = std::move(*running.outcome);
+    const store::Job& job = running.claim.job;
+    store::Transition transition;
+    if (running.shutdown_interrupted && outcome.kind == sandbox::OutcomeKind::cancelled) {
+        // Not the job's fault: it runs again, without using up an attempt.
+        outcome.kind = sandbox::OutcomeKind::worker_lost;
+        outcome.error = "the host shut down before the attempt finished";
+        transition.next = store::JobState::waiting;
+        transition.error = describe(outcome);
+        transition.refund_attempt = true;
+    } else {
+        const config::QueueSettings fallback_queue;
+        transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
+    }
+    store::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
+    bool accepted = false;
+    if (!running.lease_lost) {
+        try {
+            accepted = m_store->finish(record, transition, now);
+        } catch (const std::exception& e) {
+            spdlog::error("job {}: cannot record attempt {}: {} (its lease will expire and it will run again)", job.id, running.claim.number,
+                          e.what());
+        }
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        ++m_stats.finished;
+        if (!accepted) ++m_stats.refused;
+    }
+    log_event(outcome.succeeded() ? level_enum::info : level_enum::warn, "attempt ended",
+              {{"job", job.id},
+               {"queue", job.queue},
+               {"task", job.task},
+               {"attempt", std::int64_t(running.claim.number)},
+               {"pid", std::int64_t(outcome.pid.value_or(0))},
+               {"outcome", std::string(sandbox::to_string(outcome.kind))},
+               {"duration_ms", std::int64_t(outcome.duration.count())},
+               {"next", accepted ? std::string(store::to_string(transition.next)) : std::string("refused: stale lease")}});
+}
+
+void Host::poll_cancels_and_renew(store::TimePoint now)
+{
+    if (m_running.empty()) return;
+    try {
+        for (store::JobId id : m_store->cancel_requests(m_holder)) {
+            auto it = m_running.find(id);
+            if (it != m_running.end() && !it->second->cancel.requested()) {
+                log_event(level_enum::info, "attempt cancel requested", {{"job", id}});
+                it->second->cancel.request();
+            }
+        }
+        for (auto& [id, running] : m_running) {
+            if (running->lease_lost || now - running->lease_renewed < m_options.lease / 3) continue;
+            if (m_store->renew(id, running->claim.attempt_id, now + m_options.lease)) {
+                running->lease_renewed = now;
+            } else {
+                // Someone recovered the job: its result would be refused, so stop the worker.
+                running->lease_lost = true;
+                running->cancel.request();
+                log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
+            }
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("cannot renew leases: {}", e.what());
+    }
+}
+
+} // namespace sandhost::scheduler

@@ -1,0 +1,99 @@
+// The host: serves the queues of a configuration from a store. Claims runnable jobs while
+// slots are free (per-queue concurrency, the host's max_workers), runs each attempt in the
+// sandbox on a thread of its own, keeps its lease alive, stops it when it is cancelled,
+// records its outcome and decides where the job goes next; recovers lost attempts; fires
+// schedules; drains on stop.
+#pragma once
+
+#include "config/settings.h"
+#include "sandbox/attempt.h"
+#include "store/store.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+namespace sandhost::scheduler {
+
+struct HostOptions {
+    sandbox::WorkerConfig worker = sandbox::WorkerConfig::defaults();
+    store::Duration lease = std::chrono::seconds(15);       // how long a silent host keeps a job
+    store::Duration drain = std::chrono::seconds(30);       // running attempts' time to finish on stop
+    store::Duration idle_poll = std::chrono::milliseconds(50);   // store polling when idle
+    store::Duration cancel_poll = std::chrono::milliseconds(200); // how fast a cancel reaches a worker
+    store::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
+    std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
+};
+
+struct HostStats {
+    std::uint64_t claimed = 0;
+    std::uint64_t finished = 0;
+    std::uint64_t refused = 0;      // results refused on a stale lease
+    std::uint64_t recovered = 0;    // lost attempts recorded
+    std::size_t running = 0;
+    std::size_t peak_running = 0;
+    std::map<std::string, std::size_t> peak_running_by_queue;
+};
+
+class Host {
+public:
+    Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options = {});
+    ~Host();  // stops (without drain) and waits for running attempts if run() is still going
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+
+    // Serves until stop() and the drain complete. Throws StoreError when the store fails at
+    // start (or when another live instance uses this host's name); later store failures are
+    // logged and retried. Call once, from one thread.
+    void run();
+
+    // Thread-safe. Stops claiming, lets running attempts finish until the drain deadline,
+    // then stops their workers; their jobs go back to waiting without using up an attempt.
+    void stop();
+
+    // Thread-safe. New and changed queues apply to new claims; running attempts keep the
+    // settings they started with. The store URL cannot change (it is ignored, with a warning).
+    void reload(std::shared_ptr<const config::Settings> settings);
+
+    const std::string& holder() const { return m_holder; }
+    HostStats stats() const;
+
+private:
+    struct Running;
+    void housekeeping(store::TimePoint now);
+    void recover_lost(store::TimePoint now);
+    void fire_schedules(store::TimePoint now);
+    void claim_jobs();
+    void start_attempt(store::Claim claim);
+    void collect_finished();
+    void finish_attempt(Running& running);
+    void poll_cancels_and_renew(store::TimePoint now);
+    sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<sandbox::Outcome>& early);
+    std::shared_ptr<const config::Settings> settings() const;
+    double random01();
+
+    std::shared_ptr<const config::Settings> m_settings;
+    std::shared_ptr<store::Store> m_store;
+    HostOptions m_options;
+    std::string m_host_name;
+    std::string m_holder;
+
+    mutable std::mutex m_mutex;   // guards everything below
+    std::condition_variable m_wake;
+    bool m_stopping = false;
+    bool m_running_loop = false;
+    std::map<store::JobId, std::unique_ptr<Running>> m_running;
+    std::deque<store::JobId> m_finished;
+    std::map<std::string, std::size_t> m_running_by_queue;
+    HostStats m_stats;
+    std::mt19937_64 m_rng;
+    std::map<std::string, store::TimePoint> m_schedule_last;
+};
+
+} // namespace sandhost::scheduler

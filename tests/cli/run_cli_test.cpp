@@ -1,0 +1,309 @@
+// `sandhost run` and the job commands as a user runs them: real processes on one SQLite file.
+#include "os/proc.h"
+#include "test_support.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace sandhost {
+namespace {
+
+namespace t = sandhost::testing;
+
+class Deployment {
+public:
+    explicit Deployment(const std::string& queues, std::uint32_t max_workers = 4, const std::string& log_format = "text")
+    {
+        m_config = m_dir / "sandhost.yaml";
+        write_config(queues, max_workers, log_format);
+    }
+    void write_config(const std::string& queues, std::uint32_t max_workers = 4, const std::string& log_format = "text")
+    {
+        std::ofstream(m_config) << "host:\n  name: cli-host\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << t::plugin_dir().string() << "\", \""
+                                << t::fixture_plugin_dir().string() << "\"]\n  max_workers: " << max_workers << "\n  log: {format: "
+                                << log_format << "}\nsandbox: {timeout: 20s, grace: 300ms}\nqueues:\n"
+                                << queues;
+    }
+    // From now on the job commands read a copy of the current file, while the host's file changes.
+    void freeze_cli_config()
+    {
+        m_cli_config = m_dir / "cli.yaml";
+        std::filesystem::copy_file(m_config, m_cli_config, std::filesystem::copy_options::overwrite_existing);
+    }
+    t::CommandResult cli(std::vector<std::string> args) const
+    {
+        args.insert(args.begin(), t::sandhost_executable().string());
+        args.push_back("--config");
+        args.push_back(m_cli_config.empty() ? m_config.string() : m_cli_config.string());
+        return t::run_command(args);
+    }
+    std::unique_ptr<t::BackgroundCommand> start_host(const std::vector<std::string>& extra = {}) const
+    {
+        std::vector<std::string> args{t::sandhost_executable().string(), "run", "--config", m_config.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return std::make_unique<t::BackgroundCommand>(args);
+    }
+    Poco::Dynamic::Var json(std::vector<std::string> args) const
+    {
+        args.push_back("--json");
+        const auto r = cli(args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        Poco::JSON::Parser parser;
+        return parser.parse(r.out);
+    }
+    Poco::JSON::Object::Ptr job(std::int64_t id) const { return json({"job", "show", std::to_string(id)}).extract<Poco::JSON::Object::Ptr>(); }
+    std::size_t job_count() const { return json({"jobs", "--limit", "100000"}).extract<Poco::JSON::Array::Ptr>()->size(); }
+    std::int64_t enqueue(const std::vector<std::string>& args) const
+    {
+        std::vector<std::string> full{"enqueue"};
+        full.insert(full.end(), args.begin(), args.end());
+        return json(full).extract<Poco::JSON::Object::Ptr>()->getValue<std::int64_t>("id");
+    }
+    bool final_state(std::int64_t id) const
+    {
+        const auto state = job(id)->getValue<std::string>("state");
+        return state == "completed" || state == "dead" || state == "cancelled";
+    }
+    std::filesystem::path path(const std::string& name) const { return m_dir / name; }
+
+private:
+    t::TempDir m_dir;
+    std::filesystem::path m_config;
+    std::filesystem::path m_cli_config;
+};
+
+const char* const k_queues = "  default:\n    tasks: [\"misbehave.*\", \"marker.*\", \"hello.*\"]\n    concurrency: 4\n"
+                             "    retry: {max_attempts: 3, backoff: {type: fixed, delay: 50ms}}\n";
+
+TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
+{
+    Deployment d(k_queues);
+    const auto good = d.enqueue({"default", "misbehave.echo"});
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {{"enqueue", "defualt", "misbehave.echo"}, "unknown queue 'defualt' (did you mean 'default'?)"},
+        {{"enqueue", "default", "other.task"}, "queue 'default' may not run other.task"},
+        {{"enqueue", "default", "misbehave"}, "task:"},
+        {{"enqueue", "default", "misbehave.echo", "--payload", "{nope"}, "--payload is not valid JSON"},
+        {{"enqueue", "default", "misbehave.echo", "--depends-on", "999"}, "999"},
+        {{"enqueue", "default", "misbehave.echo", "--depends-on", std::to_string(good), "--payload", "[1]"}, "needs a JSON object payload"},
+        {{"enqueue", "default", "misbehave.echo", "--priority", "high"}, "--priority"},
+        {{"enqueue", "default", "misbehave.echo", "--delay", "10"}, "--delay"},
+        {{"enqueue", "default", "misbehave.echo", "--max-attempts", "0"}, "--max-attempts"},
+        {{"job", "show", "abc"}, "not a job id"},
+        {{"purge", "--state", "waiting"}, "expected dead, completed or cancelled"},
+        {{"pause", "nope"}, "unknown queue 'nope'"},
+    };
+    for (const auto& c : cases) {
+        const auto r = d.cli(c.args);
+        EXPECT_EQ(r.exit_code, 2) << c.message << "\n" << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.message << "\n" << r.err;
+    }
+    EXPECT_EQ(d.job_count(), 1u);
+    const auto r = t::run_command({t::sandhost_executable().string(), "jobs"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--config FILE is required"), std::string::npos);
+}
+
+TEST(JobCli, TheWholeCycleThroughTheCommands)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host();
+    const auto ok = d.enqueue({"default", "misbehave.echo", "--payload", R"({"x":1})"});
+    const auto crash = d.enqueue({"default", "misbehave.segfault", "--max-attempts", "2"});
+    const auto waited = d.cli({"wait", std::to_string(ok)});
+    EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+    const auto waited_crash = d.cli({"wait", std::to_string(crash), "--json"});
+    EXPECT_EQ(waited_crash.exit_code, 1);
+
+    auto job = d.job(crash);
+    EXPECT_EQ(job->getValue<std::string>("state"), "dead");
+    auto attempts = job->getArray("attempts");
+    ASSERT_EQ(attempts->size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        auto a = attempts->getObject(static_cast<unsigned>(i));
+        EXPECT_EQ(a->getValue<std::string>("outcome"), "crashed");
+        EXPECT_EQ(a->getValue<std::string>("signal"), "SIGSEGV");
+        EXPECT_EQ(a->getValue<int>("number"), static_cast<int>(i + 1));
+        EXPECT_TRUE(a->has("pid"));
+    }
+
+    auto list = d.json({"jobs", "--state", "completed"}).extract<Poco::JSON::Array::Ptr>();
+    ASSERT_EQ(list->size(), 1u);
+    auto entry = list->getObject(0);
+    for (const char* key : {"id", "queue", "task", "state", "attempts", "created_at", "updated_at"}) EXPECT_TRUE(entry->has(key)) << key;
+    EXPECT_EQ(entry->getValue<int>("attempts"), 1);
+
+    EXPECT_EQ(d.cli({"job", "retry", std::to_string(crash)}).exit_code, 0);
+    EXPECT_EQ(d.cli({"wait", std::to_string(crash)}).exit_code, 1);
+    EXPECT_EQ(d.job(crash)->getArray("attempts")->size(), 4u);
+
+    EXPECT_EQ(d.cli({"pause", "default"}).exit_code, 0);
+    const auto held = d.enqueue({"default", "misbehave.echo"});
+    auto queues = d.json({"queues"}).extract<Poco::JSON::Object::Ptr>()->getObject("default");
+    EXPECT_TRUE(queues->getValue<bool>("paused"));
+    EXPECT_EQ(queues->getValue<int>("completed"), 1);
+    EXPECT_EQ(queues->getValue<int>("dead"), 1);
+    EXPECT_EQ(d.cli({"job", "cancel", std::to_string(held)}).exit_code, 0);
+    EXPECT_EQ(d.job(held)->getValue<std::string>("state"), "cancelled");
+    EXPECT_EQ(d.cli({"resume", "default"}).exit_code, 0);
+
+    const auto purged = d.json({"purge", "--state", "dead"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(purged->getValue<int>("purged"), 1);
+    EXPECT_EQ(d.cli({"job", "show", std::to_string(crash)}).exit_code, 1);
+
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0) << host->wait().err;
+}
+
+TEST(JobCli, EnqueueWaitExitsLikeExec)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host();
+    auto r = d.cli({"enqueue", "default", "hello.word_count", "--payload", R"({"text":"one two three"})", "--wait"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("completed"), std::string::npos) << r.out;
+    r = d.cli({"enqueue", "default", "misbehave.fail", "--payload", R"({"message":"nope","permanent":true})", "--wait"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.out.find("nope"), std::string::npos) << r.out;
+    ::kill(host->pid(), SIGTERM);
+    host->wait();
+}
+
+TEST(HostCli, DrainOnSigtermLetsTheRunningJobFinish)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host({"--drain", "20s"});
+    const auto marks = d.path("m").string();
+    const auto id = d.enqueue({"default", "marker.sleep", "--payload", R"({"path":")" + marks + R"(","ms":500})"});
+    ASSERT_TRUE(t::eventually([&] { return std::filesystem::exists(marks); }));
+    ::kill(host->pid(), SIGTERM);
+    const auto& result = host->wait();
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(d.job(id)->getValue<std::string>("state"), "completed");
+    EXPECT_TRUE(t::workers_of(host->pid()).empty());
+}
+
+TEST(HostCli, SighupReloadsAndRefusesABadFile)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host();
+    // Once a job has run, the host is up and listening for signals.
+    const auto first = d.enqueue({"default", "misbehave.echo"});
+    ASSERT_TRUE(t::eventually([&] { return d.final_state(first); }));
+    d.write_config(std::string(k_queues) + "  added:\n    tasks: [\"misbehave.echo\"]\n");
+    ::kill(host->pid(), SIGHUP);
+    const auto id = d.enqueue({"added", "misbehave.echo"});
+    EXPECT_TRUE(t::eventually([&] { return d.final_state(id); }));
+    EXPECT_EQ(d.job(id)->getValue<std::string>("state"), "completed");
+
+    // A broken file: the host keeps serving with what it had.
+    d.freeze_cli_config();
+    const std::string good = std::string(k_queues) + "  added:\n    tasks: [\"misbehave.echo\"]\n";
+    d.write_config(good + "  broken:\n    tasks: [\"misbehave.echo\"]\n    concurrency: many\n");
+    ::kill(host->pid(), SIGHUP);
+    const auto after = d.enqueue({"added", "misbehave.echo"});
+    EXPECT_TRUE(t::eventually([&] { return d.final_state(after); }));
+    ::kill(host->pid(), SIGTERM);
+    const auto& result = host->wait();
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_NE(result.err.find("reload refused"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("concurrency"), std::string::npos) << result.err;
+}
+
+TEST(HostCli, JsonLogsAreOneObjectPerLineWithTheAttemptsFacts)
+{
+    Deployment d(k_queues, 4, "json");
+    auto host = d.start_host();
+    const auto id = d.enqueue({"default", "misbehave.echo"});
+    EXPECT_TRUE(t::eventually([&] { return d.final_state(id); }));
+    ::kill(host->pid(), SIGTERM);
+    const auto& result = host->wait();
+    std::istringstream lines(result.err);
+    int started = 0;
+    int ended = 0;
+    for (std::string line; std::getline(lines, line);) {
+        Poco::JSON::Parser parser;
+        Poco::JSON::Object::Ptr object;
+        ASSERT_NO_THROW(object = parser.parse(line).extract<Poco::JSON::Object::Ptr>()) << line;
+        EXPECT_TRUE(object->has("time") && object->has("level")) << line;
+        const auto event = object->optValue<std::string>("event", "");
+        if (event == "attempt started" || event == "attempt ended") {
+            for (const char* key : {"job", "queue", "task", "attempt", "pid"}) EXPECT_TRUE(object->has(key)) << key << " in " << line;
+            if (event == "attempt ended") {
+                EXPECT_EQ(object->getValue<std::string>("outcome"), "succeeded");
+                ++ended;
+            } else {
+                ++started;
+            }
+        }
+    }
+    EXPECT_EQ(started, 1);
+    EXPECT_EQ(ended, 1);
+}
+
+// kill -9 of the host in the middle of 100 jobs, then a restart: every job ends, none is lost
+// or run to completion twice, the interrupted attempts are worker_lost, and no worker
+// outlived the host that started it.
+TEST(HostCli, KillNineAndRestartLosesNothing)
+{
+    Deployment d("  default:\n    tasks: [\"marker.*\"]\n    concurrency: 4\n    retry: {max_attempts: 5, backoff: {type: fixed, delay: 10ms}}\n");
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 100; ++i) {
+        const auto marks = d.path("m" + std::to_string(i)).string();
+        ids.push_back(d.enqueue({"default", "marker.sleep", "--payload", R"({"path":")" + marks + R"(","ms":60})"}));
+    }
+    auto first = d.start_host();
+    // Kill it while some jobs are done and some are running.
+    ASSERT_TRUE(t::eventually([&] {
+        std::size_t done = 0;
+        for (int i = 0; i < 100; ++i) done += std::filesystem::exists(d.path("m" + std::to_string(i)));
+        return done >= 20;
+    }));
+    const pid_t first_pid = first->pid();
+    ::kill(first_pid, SIGKILL);
+    first->wait();
+    EXPECT_TRUE(t::eventually([&] { return t::workers_of(first_pid).empty(); })) << "a worker outlived its host";
+
+    auto second = d.start_host();
+    for (auto id : ids) ASSERT_TRUE(t::eventually([&] { return d.final_state(id); }, std::chrono::seconds(120))) << id;
+    ::kill(second->pid(), SIGTERM);
+    EXPECT_EQ(second->wait().exit_code, 0);
+
+    int lost = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto job = d.job(ids[i]);
+        ASSERT_EQ(job->getValue<std::string>("state"), "completed") << ids[i];
+        auto attempts = job->getArray("attempts");
+        int succeeded = 0;
+        for (std::size_t a = 0; a < attempts->size(); ++a) {
+            const auto outcome = attempts->getObject(static_cast<unsigned>(a))->getValue<std::string>("outcome");
+            if (outcome == "succeeded") ++succeeded;
+            else if (outcome == "worker_lost") ++lost;
+            else ADD_FAILURE() << "job " << ids[i] << " attempt " << a + 1 << ": " << outcome;
+        }
+        EXPECT_EQ(succeeded, 1) << "job " << ids[i];
+        // Every run of the task left one mark, and every run is recorded as an attempt (an
+        // attempt the kill interrupted before its task started has no mark).
+        std::ifstream in(d.path("m" + std::to_string(i)));
+        std::size_t marks = 0;
+        for (std::string line; std::getline(in, line);) ++marks;
+        EXPECT_GE(marks, 1u) << "job " << ids[i];
+        EXPECT_LE(marks, attempts->size()) << "job " << ids[i] << " ran more often than its attempts say";
+    }
+    EXPECT_GE(lost, 1) << "the kill must have interrupted something for this test to mean anything";
+}
+
+} // namespace
+} // namespace sandhost

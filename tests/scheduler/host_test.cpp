@@ -1,0 +1,380 @@
+// The job lifecycle, run for real: a host on a SQLite store, real workers, real plugins.
+#include "host_harness.h"
+#include "os/proc.h"
+#include "scheduler/payload.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <unistd.h>
+
+namespace sandhost::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+using store::JobState;
+using testing::HostHarness;
+namespace t = sandhost::testing;
+
+std::string path_payload(const std::string& path, const std::string& extra = "")
+{
+    return R"({"path":")" + path + "\"" + extra + "}";
+}
+
+class HostTest : public ::testing::Test {
+protected:
+    void TearDown() override
+    {
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+};
+
+TEST_F(HostTest, AJobCompletesWithItsResultAndOneAttemptRecord)
+{
+    HostHarness h("  default:\n    tasks: [\"misbehave.*\"]\n");
+    h.start();
+    const auto id = h.enqueue("default", "misbehave.echo", R"({"hello":1})");
+    const auto job = h.wait_final(id);
+    EXPECT_EQ(job.state, JobState::completed);
+    EXPECT_EQ(job.result, R"({"hello":1})");
+    EXPECT_EQ(job.attempts, 1u);
+    const auto attempts = h.store().attempts(id);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::succeeded);
+    EXPECT_EQ(attempts[0].host, h.host().holder());
+    EXPECT_TRUE(attempts[0].outcome.pid.has_value());
+}
+
+TEST_F(HostTest, ATimeoutWithThreeAttemptsRunsExactlyThreeTimes)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 3, backoff: {type: fixed, delay: 10ms, jitter: 0}}\n"
+                  "    sandbox: {timeout: 200ms, grace: 100ms}\n");
+    h.start();
+    const auto marks = h.marker("hang.marks");
+    const auto id = h.enqueue("q", "marker.hang", path_payload(marks));
+    const auto job = h.wait_final(id);
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(job.attempts, 3u);
+    EXPECT_EQ(HostHarness::marks(marks), 3u) << "the task must have really run three times";
+    for (const auto& a : h.store().attempts(id)) EXPECT_EQ(a.outcome.kind, sandbox::OutcomeKind::timed_out);
+    EXPECT_NE(job.error->find("no attempts left"), std::string::npos) << *job.error;
+}
+
+TEST_F(HostTest, BackoffDelaysStayWithinTheirJitter)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 3, backoff: {type: fixed, delay: 300ms, jitter: 0.5}}\n");
+    h.start();
+    const auto id = h.enqueue("q", "marker.fail", path_payload(h.marker("m")));
+    h.wait_final(id);
+    const auto attempts = h.store().attempts(id);
+    ASSERT_EQ(attempts.size(), 3u);
+    for (std::size_t i = 1; i < attempts.size(); ++i) {
+        const auto gap = attempts[i].outcome.started_at - attempts[i - 1].outcome.ended_at;
+        EXPECT_GE(gap, 150ms) << "attempt " << i + 1 << " started before its backoff";
+        EXPECT_LE(gap, 450ms + 2s) << "attempt " << i + 1 << " waited far longer than its backoff";
+    }
+}
+
+TEST_F(HostTest, ACrashingJobIsDeadAfterMaxLost)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    max_lost: 2\n    retry: {max_attempts: 10, backoff: {type: fixed, delay: 10ms}}\n");
+    h.start();
+    const auto marks = h.marker("crash.marks");
+    const auto job = h.wait_final(h.enqueue("q", "marker.crash", path_payload(marks)));
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(HostHarness::marks(marks), 2u);
+    EXPECT_NE(job.error->find("max_lost 2"), std::string::npos) << *job.error;
+}
+
+TEST_F(HostTest, APermanentErrorIsDeadAtOnce)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.start();
+    const auto job = h.wait_final(h.enqueue("q", "misbehave.fail", R"({"message":"no","permanent":true})"));
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(job.attempts, 1u);
+}
+
+TEST_F(HostTest, TtlExpiresJobsThatDidNotStart)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    ttl: 200ms\n");
+    h.store().set_paused("q", true);
+    h.start();
+    const auto job = h.wait_final(h.enqueue("q", "misbehave.echo"));
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(job.attempts, 0u);
+    EXPECT_NE(job.error->find("expired"), std::string::npos) << *job.error;
+}
+
+TEST_F(HostTest, HigherPriorityFirstThenFifo)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n", "", 1);
+    h.store().set_paused("q", true);
+    const auto low1 = h.enqueue("q", "misbehave.echo", "[1]", [](auto& j) { j.priority = 0; });
+    const auto high = h.enqueue("q", "misbehave.echo", "[2]", [](auto& j) { j.priority = 10; });
+    const auto low2 = h.enqueue("q", "misbehave.echo", "[3]", [](auto& j) { j.priority = 0; });
+    const auto mid = h.enqueue("q", "misbehave.echo", "[4]", [](auto& j) { j.priority = 5; });
+    h.start();
+    h.store().set_paused("q", false);
+    std::vector<std::pair<store::TimePoint, store::JobId>> starts;
+    for (auto id : {low1, high, low2, mid}) {
+        h.wait_final(id);
+        starts.emplace_back(h.store().attempts(id).at(0).outcome.started_at, id);
+    }
+    std::sort(starts.begin(), starts.end());
+    std::vector<store::JobId> order;
+    for (auto& s : starts) order.push_back(s.second);
+    EXPECT_EQ(order, (std::vector<store::JobId>{high, mid, low1, low2}));
+}
+
+TEST_F(HostTest, ADelayedJobWaitsItsDelay)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.start();
+    const auto before = std::chrono::system_clock::now();
+    const auto id = h.enqueue("q", "misbehave.echo", "{}", [](auto& j) { j.delay = 300ms; });
+    EXPECT_EQ(h.store().get(id)->state, JobState::delayed);
+    h.wait_final(id);
+    EXPECT_GE(h.store().attempts(id).at(0).outcome.started_at - before, 300ms);
+}
+
+TEST_F(HostTest, DependentsSeeTheirDependenciesResults)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.store().set_paused("q", true);
+    const auto first = h.enqueue("q", "misbehave.echo", R"({"v":1})");
+    const auto second = h.enqueue("q", "misbehave.echo", R"({"w":2})");
+    const auto dependent = h.enqueue("q", "misbehave.echo", R"({"own":true})", [&](auto& j) { j.depends_on = {first, second}; });
+    EXPECT_EQ(h.store().get(dependent)->state, JobState::blocked);
+    h.start();
+    h.store().set_paused("q", false);
+    const auto job = h.wait_final(dependent);
+    ASSERT_EQ(job.state, JobState::completed);
+    Poco::JSON::Parser parser;
+    auto payload = parser.parse(*job.result).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_TRUE(payload->getValue<bool>("own"));
+    auto deps = payload->getObject(k_dependencies_key);
+    ASSERT_TRUE(deps) << *job.result;
+    EXPECT_EQ(deps->getObject(std::to_string(first))->getValue<int>("v"), 1);
+    EXPECT_EQ(deps->getObject(std::to_string(second))->getValue<int>("w"), 2);
+    // Each step ran in its own worker.
+    EXPECT_NE(h.store().attempts(first).at(0).outcome.pid, h.store().attempts(dependent).at(0).outcome.pid);
+}
+
+TEST_F(HostTest, ADeadDependencyKillsItsDependents)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.start();
+    const auto failing = h.enqueue("q", "misbehave.fail", R"({"message":"x","permanent":true})", [](auto& j) { j.delay = 200ms; });
+    const auto dependent = h.enqueue("q", "misbehave.echo", "{}", [&](auto& j) { j.depends_on = {failing}; });
+    const auto grandchild = h.enqueue("q", "misbehave.echo", "{}", [&](auto& j) { j.depends_on = {dependent}; });
+    EXPECT_EQ(h.wait_final(failing).state, JobState::dead);
+    EXPECT_EQ(h.wait_final(dependent).state, JobState::dead);
+    EXPECT_EQ(h.wait_final(grandchild).state, JobState::dead);
+    EXPECT_EQ(h.store().get(dependent)->attempts, 0u);
+}
+
+TEST_F(HostTest, CancellingAWaitingJob)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.store().set_paused("q", true);
+    h.start();
+    const auto id = h.enqueue("q", "misbehave.echo");
+    EXPECT_EQ(h.store().cancel(id, std::chrono::system_clock::now()), store::CancelResult::cancelled);
+    h.store().set_paused("q", false);
+    EXPECT_EQ(h.wait_final(id).state, JobState::cancelled);
+    EXPECT_EQ(h.store().get(id)->attempts, 0u);
+}
+
+TEST_F(HostTest, CancellingARunningJobStopsItsWorker)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
+    h.start();
+    const auto marks = h.marker("m");
+    const auto id = h.enqueue("q", "marker.hang", path_payload(marks));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    EXPECT_EQ(h.store().cancel(id, std::chrono::system_clock::now()), store::CancelResult::requested);
+    const auto job = h.wait_final(id);
+    EXPECT_EQ(job.state, JobState::cancelled);
+    const auto attempts = h.store().attempts(id);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::cancelled);
+    EXPECT_TRUE(t::workers_of(::getpid()).empty());
+}
+
+TEST_F(HostTest, RetryingADeadJobRunsItAgain)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 1}\n");
+    h.start();
+    const auto marks = h.marker("m");
+    const auto id = h.enqueue("q", "marker.fail", path_payload(marks));
+    EXPECT_EQ(h.wait_final(id).state, JobState::dead);
+    ASSERT_TRUE(h.store().retry(id, std::chrono::system_clock::now()));
+    const auto job = h.wait_final(id);
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(HostHarness::marks(marks), 2u);
+    EXPECT_EQ(job.attempts, 2u);
+}
+
+TEST_F(HostTest, APausedQueueKeepsItsJobsUntilResumed)
+{
+    HostHarness h("  paused:\n    tasks: [\"misbehave.*\"]\n  other:\n    tasks: [\"misbehave.*\"]\n");
+    h.store().set_paused("paused", true);
+    h.start();
+    const auto held = h.enqueue("paused", "misbehave.echo");
+    const auto other = h.enqueue("other", "misbehave.echo");
+    EXPECT_EQ(h.wait_final(other).state, JobState::completed);
+    // The host has claimed since the held job was stored, and left it alone.
+    EXPECT_EQ(h.store().get(held)->state, JobState::waiting);
+    h.store().set_paused("paused", false);
+    EXPECT_EQ(h.wait_final(held).state, JobState::completed);
+}
+
+TEST_F(HostTest, ConcurrencyLimitsAreNeverExceeded)
+{
+    HostHarness h("  a:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n  b:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n", "", 3);
+    std::atomic<bool> sampling{true};
+    std::size_t peak_workers = 0;
+    std::thread sampler([&] {
+        while (sampling) {
+            std::size_t workers = 0;
+            for (pid_t pid : os::children_of(::getpid())) {
+                if (os::read_cmdline(pid).find("sandhost-worker") != std::string::npos) ++workers;
+            }
+            peak_workers = std::max(peak_workers, workers);
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    h.start();
+    std::vector<store::JobId> ids;
+    for (int i = 0; i < 8; ++i) {
+        ids.push_back(h.enqueue(i % 2 ? "a" : "b", "misbehave.sleep", R"({"ms":100})"));
+    }
+    for (auto id : ids) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+    sampling = false;
+    sampler.join();
+    const auto stats = h.host().stats();
+    EXPECT_LE(peak_workers, 3u);
+    EXPECT_GE(peak_workers, 2u) << "the limit must have been reached for the test to mean anything";
+    EXPECT_LE(stats.peak_running, 3u);
+    EXPECT_LE(stats.peak_running_by_queue.at("a"), 2u);
+    EXPECT_LE(stats.peak_running_by_queue.at("b"), 2u);
+}
+
+TEST_F(HostTest, RateLimitsSpaceOutClaims)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 4\n    rate_limit: {jobs: 2, per: 500ms}\n");
+    std::vector<store::JobId> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(h.enqueue("q", "misbehave.echo"));
+    h.start();
+    std::vector<store::TimePoint> starts;
+    for (auto id : ids) {
+        h.wait_final(id);
+        starts.push_back(h.store().attempts(id).at(0).outcome.started_at);
+    }
+    std::sort(starts.begin(), starts.end());
+    // In any 500 ms window, at most 2 starts.
+    for (std::size_t i = 2; i < starts.size(); ++i) EXPECT_GE(starts[i] - starts[i - 2], 450ms) << i;
+}
+
+TEST_F(HostTest, SchedulesFireOncePerPeriodWithTwoHosts)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n",
+                  "schedules:\n  - {name: tick, queue: q, task: misbehave.echo, payload: {t: 1}, every: 300ms}\n");
+    h.start();
+    // A second host on the same store, same schedules, another name.
+    auto settings = std::make_shared<config::Settings>(h.settings());
+    settings->host.name = "second-host";
+    scheduler::HostOptions options = h.options();
+    scheduler::Host second(settings, scheduler::open_configured_store(settings->host.store), options);
+    std::thread second_thread([&] { second.run(); });
+    ASSERT_TRUE(t::eventually([&] {
+        store::JobFilter f;
+        f.state = JobState::completed;
+        return h.store().list(f).size() >= 5;
+    }));
+    second.stop();
+    second_thread.join();
+    h.stop();
+    store::JobFilter all;
+    all.limit = 1000;
+    const auto jobs = h.store().list(all);
+    std::set<store::TimePoint> created;
+    for (const auto& j : jobs) {
+        EXPECT_EQ(j.schedule, "tick");
+        created.insert(j.created_at);
+    }
+    // Fired once per 300 ms period: no two jobs closer than a period apart.
+    std::vector<store::TimePoint> times(created.begin(), created.end());
+    for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 150ms) << "double firing";
+}
+
+TEST_F(HostTest, AResultOnAStaleLeaseIsRefused)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
+    h.options().lease = 600ms;
+    h.start();
+    const auto marks = h.marker("m");
+    const auto id = h.enqueue("q", "marker.sleep", path_payload(marks, R"(,"ms":400)"));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    // Another host takes the job over as if this one had died: the running attempt's lease is
+    // stale from now on and its result must be refused.
+    const auto claim_holder = h.store().get(id)->lease->holder;
+    auto lost = h.store().lost_attempts("test-host", "test-host/someone-else", std::chrono::system_clock::now());
+    ASSERT_EQ(lost.size(), 1u);
+    sandbox::Outcome o;
+    o.kind = sandbox::OutcomeKind::worker_lost;
+    store::Transition tr;
+    tr.next = JobState::cancelled;
+    ASSERT_TRUE(h.store().recover({id, lost[0].attempt_id, lost[0].number, claim_holder, o}, tr, std::chrono::system_clock::now()));
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().refused == 1; }));
+    EXPECT_EQ(h.store().get(id)->state, JobState::cancelled);
+    EXPECT_EQ(h.store().attempts(id).size(), 1u);
+}
+
+TEST_F(HostTest, DrainLetsRunningAttemptsFinish)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
+    h.start();
+    const auto marks = h.marker("m");
+    const auto id = h.enqueue("q", "marker.sleep", path_payload(marks, R"(,"ms":300)"));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    h.stop();
+    EXPECT_EQ(h.store().get(id)->state, JobState::completed);
+}
+
+TEST_F(HostTest, PastTheDrainDeadlineAttemptsAreStoppedAndRunAgainLater)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 1}\n");
+    h.options().drain = 200ms;
+    h.start();
+    const auto marks = h.marker("m");
+    const auto id = h.enqueue("q", "marker.hang", path_payload(marks));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    h.stop();
+    const auto job = h.store().get(id);
+    EXPECT_EQ(job->state, JobState::waiting) << "not the job's fault: it must run again";
+    EXPECT_EQ(job->attempts_since_retry, 0u) << "and without using up its only attempt";
+    const auto attempts = h.store().attempts(id);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::worker_lost);
+}
+
+TEST_F(HostTest, ReloadAddsQueuesForNewClaims)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    h.start();
+    auto settings = std::make_shared<config::Settings>(h.settings());
+    auto added = settings->queues.front();
+    added.name = "added";
+    settings->queues.insert(settings->queues.begin(), added);  // the loader keeps queues sorted by name
+    h.host().reload(settings);
+    EXPECT_EQ(h.wait_final(h.enqueue("added", "misbehave.echo")).state, JobState::completed);
+}
+
+} // namespace
+} // namespace sandhost::scheduler
