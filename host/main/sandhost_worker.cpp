@@ -1,4 +1,6 @@
-// sandhost-worker: runs one plugin task (or, in reuse mode, several) for the host.
+// sandhost-worker: runs plugin tasks for the host (one per process in spawn and fork modes).
+// Built twice: sandhost-worker loads plugins with dlopen (on Linux: nothing but libc and
+// libstdc++ to load before ready), sandhost-worker-poco with Poco::SharedLibrary.
 #include "worker/worker.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -11,4 +13,11 @@ extern "C" const char* __asan_default_options()
 }
 #endif
 
-int main(int argc, char** argv) { return sandhost::worker::worker_main(argc, argv); }
+int main(int argc, char** argv)
+{
+#if defined(SANDHOST_WORKER_USES_POCO)
+    return sandhost::worker::worker_main(argc, argv, sandhost::plugin::poco_loader());
+#else
+    return sandhost::worker::worker_main(argc, argv, sandhost::plugin::dlopen_loader());
+#endif
+}

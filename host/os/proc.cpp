@@ -76,6 +76,13 @@ std::vector<pid_t> children_of(pid_t pid)
     return children;
 }
 
+std::vector<pid_t> children_of_thread(pid_t pid, pid_t tid)
+{
+    std::vector<pid_t> children;
+    if (auto text = read_small_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children")) parse_pids(*text, children);
+    return children;
+}
+
 std::vector<pid_t> descendants_of(pid_t pid)
 {
     std::vector<pid_t> found;

@@ -13,6 +13,9 @@ namespace sandhost::os {
 // Direct children of pid (all its threads), from /proc/PID/task/*/children.
 std::vector<pid_t> children_of(pid_t pid);
 
+// Children of one thread of a process (one file read: cheaper than children_of).
+std::vector<pid_t> children_of_thread(pid_t pid, pid_t tid);
+
 // Every descendant of pid, breadth first, pid itself excluded.
 std::vector<pid_t> descendants_of(pid_t pid);
 

@@ -1,11 +1,7 @@
 #include "plugin/plugin_library.h"
 
-#include <Poco/Exception.h>
-#include <Poco/SharedLibrary.h>
-
 #include <cerrno>
 #include <cstring>
-#include <dlfcn.h>
 #include <sys/stat.h>
 
 namespace sandhost::plugin {
@@ -48,7 +44,7 @@ std::string check_descriptor(const sh_plugin_t* d, const std::string& path)
 
 } // namespace
 
-std::variant<PluginLibrary, std::string> PluginLibrary::open(const std::string& path)
+std::variant<PluginLibrary, std::string> PluginLibrary::open(const std::string& path, const LibraryLoader& loader)
 {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -56,29 +52,15 @@ std::variant<PluginLibrary, std::string> PluginLibrary::open(const std::string& 
     }
     if (!S_ISREG(st.st_mode)) return "plugin library " + path + " is not a regular file";
 
-    // Poco 1.11's SharedLibrary always passes RTLD_LAZY, so an unresolved function would only
-    // fail when a task first calls it. Bind everything now, locally, to fail the load instead;
-    // Poco's own dlopen below then only takes a reference on the already loaded library.
-    void* bound = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!bound) {
-        const char* why = ::dlerror();
-        return "plugin library " + path + " cannot be loaded: " + (why ? why : "unknown dlopen error");
-    }
-
+    auto loaded = loader.load(path);
+    if (auto* why = std::get_if<std::string>(&loaded)) return "plugin library " + path + " cannot be loaded: " + *why;
     PluginLibrary library;
     library.m_path = path;
-    try {
-        library.m_library = std::make_unique<Poco::SharedLibrary>(path, Poco::SharedLibrary::SHLIB_LOCAL);
-    } catch (const Poco::Exception& e) {
-        ::dlclose(bound);
-        return "plugin library " + path + " cannot be loaded: " + e.displayText();
-    }
-    ::dlclose(bound);
+    library.m_library = std::move(std::get<std::unique_ptr<LoadedLibrary>>(loaded));
 
-    if (!library.m_library->hasSymbol(SH_ENTRY_SYMBOL)) {
-        return "not a sandhost plugin: " + path + " does not export " + SH_ENTRY_SYMBOL;
-    }
-    auto entry = reinterpret_cast<sh_entry_fn>(library.m_library->getSymbol(SH_ENTRY_SYMBOL));
+    void* symbol = library.m_library->find(SH_ENTRY_SYMBOL);
+    if (!symbol) return "not a sandhost plugin: " + path + " does not export " + SH_ENTRY_SYMBOL;
+    auto entry = reinterpret_cast<sh_entry_fn>(symbol);
     library.m_descriptor = entry();
     if (std::string problem = check_descriptor(library.m_descriptor, path); !problem.empty()) return problem;
     return library;

@@ -2,6 +2,8 @@
 // (and by the host itself only in the explicit no-sandbox and inline-fallback modes).
 #pragma once
 
+#include "plugin/library_loader.h"
+
 #include <sandhost/plugin.h>
 
 #include <memory>
@@ -10,19 +12,15 @@
 #include <variant>
 #include <vector>
 
-namespace Poco {
-class SharedLibrary;
-}
-
 namespace sandhost::plugin {
 
 class PluginLibrary {
 public:
-    // Loads the library at path with every symbol bound now and none made global, calls its
-    // entry point and checks the descriptor. On failure returns a message that says precisely
-    // what is wrong (missing file, not a library, unresolved symbol, no entry symbol, ABI
-    // version, malformed descriptor). Not thread-safe (dlopen of the same path is fine).
-    static std::variant<PluginLibrary, std::string> open(const std::string& path);
+    // Loads the library at path with `loader` (every symbol bound now, none made global),
+    // calls its entry point and checks the descriptor. On failure returns a message that says
+    // precisely what is wrong (missing file, not a library, unresolved symbol, no entry
+    // symbol, ABI version, malformed descriptor).
+    static std::variant<PluginLibrary, std::string> open(const std::string& path, const LibraryLoader& loader);
 
     PluginLibrary(PluginLibrary&&) noexcept;
     PluginLibrary& operator=(PluginLibrary&&) noexcept;
@@ -46,7 +44,7 @@ public:
 private:
     PluginLibrary() = default;
     std::string m_path;
-    std::unique_ptr<Poco::SharedLibrary> m_library;
+    std::unique_ptr<LoadedLibrary> m_library;
     const sh_plugin_t* m_descriptor = nullptr;
 };
 

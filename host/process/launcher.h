@@ -15,7 +15,7 @@ namespace sandhost::process {
 
 struct LaunchRequest {
     std::filesystem::path executable;
-    std::vector<std::string> args;  // argv[1..]; the launcher prepends "--channel-fd N"
+    std::vector<std::string> args;  // argv[1..]; the launcher prepends "--channel-fd N" (and what it guarantees)
     int channel_fd = -1;            // the child's end of the channel socket
     int stdout_fd = -1;             // write end of the stdout capture pipe
     int stderr_fd = -1;             // write end of the stderr capture pipe

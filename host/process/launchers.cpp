@@ -87,7 +87,10 @@ public:
         posix_spawnattr_setpgroup(&attributes, 0);
         posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-        std::vector<std::string> argv_storage{request.executable.string(), "--channel-fd", std::to_string(k_child_channel_fd)};
+        // --signals-clean: the child starts with an empty mask and default dispositions (set
+        // below), so the worker need not reset them again.
+        std::vector<std::string> argv_storage{request.executable.string(), "--channel-fd", std::to_string(k_child_channel_fd),
+                                              "--signals-clean", "1"};
         argv_storage.insert(argv_storage.end(), request.args.begin(), request.args.end());
         std::vector<char*> argv;
         for (auto& arg : argv_storage) argv.push_back(arg.data());

@@ -58,6 +58,7 @@ void Spawner::run_launch_thread()
     sigset_t all;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    m_launch_tid = static_cast<pid_t>(::syscall(SYS_gettid));
     for (;;) {
         std::function<void()> job;
         {
@@ -98,7 +99,17 @@ int Spawner::reap_strays()
     std::lock_guard lock(m_mutex);
     for (int round = 0; round < 1000; ++round) {
         bool found = false;
-        for (pid_t pid : os::children_of(::getpid())) {
+        // The launch thread is every worker's parent, and the kernel hands the orphans of a
+        // dead worker to the subreaper's first live thread, the main one. Children that other
+        // threads started themselves are none of our business.
+        const pid_t self = ::getpid();
+        const pid_t tid = m_launch_tid.load();
+        auto candidates = os::children_of_thread(self, self);
+        if (tid && tid != self) {
+            const auto launched = os::children_of_thread(self, tid);
+            candidates.insert(candidates.end(), launched.begin(), launched.end());
+        }
+        for (pid_t pid : candidates) {
             if (m_children.count(pid)) continue;
             found = true;
             os::kill_tree(pid, os::IncludeRoot::yes);

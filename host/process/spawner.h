@@ -5,15 +5,17 @@
 // launched it as the parent: launching from short-lived threads would kill workers early.
 //
 // The host is made a child subreaper: whatever a worker started is re-parented to the host
-// when the worker dies, however it left its session or group. Every child of the host that
-// the Spawner did not launch is therefore a stray from a finished attempt, and reap_strays()
-// kills and reaps it.
+// (to its main thread) when the worker dies, however it left its session or group. Every
+// child of the main thread or of the launch thread that the Spawner did not launch is
+// therefore a stray from a finished attempt, and reap_strays() kills and reaps it: a program
+// that embeds the host must start its own children from other threads.
 #pragma once
 
 #include "os/result.h"
 #include "process/child_process.h"
 #include "process/launcher.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -55,6 +57,8 @@ private:
     std::deque<std::function<void()>> m_queue;
     std::set<pid_t> m_children;
     std::unique_ptr<Launcher> m_launchers[2];
+    // The launch thread's id: the parent of every worker.
+    std::atomic<pid_t> m_launch_tid{0};
 };
 
 } // namespace sandhost::process

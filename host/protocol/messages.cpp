@@ -126,7 +126,14 @@ std::optional<Progress> decode_progress(std::string_view body)
 
 std::string encode(const Done& m)
 {
-    return BodyWriter().u8(static_cast<std::uint8_t>(m.status)).u8(m.permanent ? 1 : 0).str(m.data).u64(m.result_size).take();
+    return BodyWriter()
+        .u8(static_cast<std::uint8_t>(m.status))
+        .u8(m.permanent ? 1 : 0)
+        .str(m.data)
+        .u64(m.result_size)
+        .u64(m.cpu_us)
+        .u64(m.max_rss_kb)
+        .take();
 }
 
 std::optional<Done> decode_done(std::string_view body)
@@ -136,7 +143,7 @@ std::optional<Done> decode_done(std::string_view body)
     std::uint8_t status;
     std::uint8_t permanent;
     if (!r.u8(status) || status > 2 || !r.u8(permanent) || permanent > 1 || !r.str(m.data) || !r.u64(m.result_size) ||
-        !r.at_end()) {
+        !r.u64(m.cpu_us) || !r.u64(m.max_rss_kb) || !r.at_end()) {
         return std::nullopt;
     }
     m.status = static_cast<Done::Status>(status);

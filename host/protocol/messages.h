@@ -76,6 +76,10 @@ struct Done {
     bool permanent = false;       // the task said retrying cannot help
     std::string data;             // the result (ok) or the error message (error)
     std::uint64_t result_size = 0; // for result_too_large: the size the task tried to set
+    // The worker's own usage so far (getrusage): lets the host account a long-lived worker's
+    // jobs without reading /proc.
+    std::uint64_t cpu_us = 0;
+    std::uint64_t max_rss_kb = 0;
 };
 
 struct Description {

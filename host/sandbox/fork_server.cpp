@@ -177,7 +177,7 @@ std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_po
     }
 }
 
-std::variant<WorkerSession, std::string> ForkServer::fork_session(Duration timeout)
+std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptSpec& spec)
 {
     std::lock_guard lock(m_mutex);
     if (m_dead || !m_child.running()) return std::string("the fork server is gone");
@@ -196,7 +196,12 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(Duration timeo
     out->write.reset();
     err->write.reset();
     status->write.reset();
-    auto reply = next_frame(Clock::now() + timeout);
+    // The job goes out now: the child reads it as soon as it exists. What does not fit in the
+    // socket's buffer is sent by the session.
+    std::string unsent = WorkerSession::job_frame(spec);
+    const ssize_t sent = ::send(channel->first.get(), unsent.data(), unsent.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent > 0) unsent.erase(0, static_cast<std::size_t>(sent));
+    auto reply = next_frame(Clock::now() + spec.settings.startup_timeout);
     if (auto* problem = std::get_if<std::string>(&reply)) {
         m_dead = true;
         return "fork server " + *problem;
@@ -209,7 +214,7 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(Duration timeo
     }
     if (forked->pid <= 0) return "fork server: " + forked->error;
     return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read)), std::move(channel->first),
-                                std::move(out->read), std::move(err->read));
+                                std::move(out->read), std::move(err->read), std::move(unsent));
 }
 
 } // namespace sandhost::sandbox

@@ -31,9 +31,11 @@ public:
     ForkServer(const ForkServer&) = delete;
     ForkServer& operator=(const ForkServer&) = delete;
 
-    // Forks a child for one job and returns the session to run it on, or why it could not
-    // (the server is then dead() and must be replaced). Thread-safe; blocks for one round trip.
-    std::variant<WorkerSession, std::string> fork_session(Duration timeout);
+    // Forks a child for `spec` and returns the session to run it on, or why it could not (the
+    // server is then dead() and must be replaced). The job message goes out at once, so the
+    // child can start on it while the server's answer is on its way. Thread-safe; blocks for
+    // one round trip.
+    std::variant<WorkerSession, std::string> fork_session(const AttemptSpec& spec);
 
     // True once the server died or was found broken; reaps it if it died. Thread-safe.
     bool dead();

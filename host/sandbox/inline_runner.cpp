@@ -81,7 +81,7 @@ Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelTok
         std::lock_guard lock(plugins.mutex);
         auto& slot = plugins.libraries[spec.plugin_path.string()];
         if (!slot) {
-            auto opened = plugin::PluginLibrary::open(spec.plugin_path.string());
+            auto opened = plugin::PluginLibrary::open(spec.plugin_path.string(), plugin::poco_loader());
             if (auto* message = std::get_if<std::string>(&opened)) {
                 plugins.libraries.erase(spec.plugin_path.string());
                 Outcome o;

@@ -207,7 +207,7 @@ private:
                 it->second.last_used = Clock::now();
                 server = it->second.server;
             }
-            auto session = server->fork_session(spec.settings.startup_timeout);
+            auto session = server->fork_session(spec);
             if (auto* session_value = std::get_if<WorkerSession>(&session)) return session_value->run(spec, observer, cancel);
             spdlog::warn("fork server for {} replaced: {}", spec.plugin_path.string(), std::get<std::string>(session));
         }
@@ -234,7 +234,7 @@ private:
         Outcome outcome = session->run(spec, observer, cancel);
         const auto& reuse = spec.settings.reuse;
         const bool worn_out = session->jobs_run() >= reuse.max_jobs_per_worker ||
-                              session->resident_kb().value_or(0) * 1024 > reuse.max_rss_bytes;
+                              session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
         if (!session->reusable()) return outcome;  // ended with its job (or is killed by its destructor)
         if (worn_out) {
             session->shutdown(spec.settings.grace);

@@ -166,7 +166,7 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
 }
 
 WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read)
+                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent)
 {
     WorkerSession session;
     session.m_config = config;
@@ -177,8 +177,21 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     session.m_channel = std::move(channel);
     session.m_stdout = std::move(stdout_read);
     session.m_stderr = std::move(stderr_read);
+    session.m_outbox = std::move(unsent);
+    session.m_job_presented = true;
     for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
     return session;
+}
+
+std::string WorkerSession::job_frame(const AttemptSpec& spec)
+{
+    protocol::Job message;
+    message.plugin_path = spec.plugin_path.string();
+    message.task = spec.task;
+    message.payload = spec.payload;
+    message.max_result = spec.settings.max_result_bytes;
+    message.limits = to_worker_limits(spec.settings.limits);
+    return protocol::encode_frame(MessageType::job, protocol::encode(message));
 }
 
 WorkerSession::WorkerSession(WorkerSession&&) noexcept = default;
@@ -195,12 +208,7 @@ WorkerSession::~WorkerSession()
 
 bool WorkerSession::reusable() const { return m_process && m_process->running() && m_last_job_ok && m_channel_open; }
 
-std::optional<std::uint64_t> WorkerSession::resident_kb() const
-{
-    if (!m_process || !m_process->running()) return std::nullopt;
-    if (auto memory = os::read_memory(m_process->pid())) return memory->rss_kb;
-    return std::nullopt;
-}
+std::uint64_t WorkerSession::peak_rss_kb() const { return m_peak_rss_kb; }
 
 void WorkerSession::queue(MessageType type, const std::string& body)
 {
@@ -241,19 +249,19 @@ Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, C
     const std::size_t tail = static_cast<std::size_t>(spec.settings.limits.output_bytes.value_or(1ull << 20));
     job.out.reset(tail);
     job.err.reset(tail);
-    if (m_jobs_run > 0) job.cpu_ms_at_start = os::read_cpu_ms(m_process->pid()).value_or(0);
+    job.cpu_ms_at_start = m_cpu_us_reported / 1000;
     ++m_jobs_run;
     m_last_job_ok = false;
     if (observer) observer->on_started(m_process->pid());
 
     m_decoder.emplace(std::max<std::uint64_t>(spec.settings.max_result_bytes + 65536, 1u << 20));
-    protocol::Job message;
-    message.plugin_path = spec.plugin_path.string();
-    message.task = spec.task;
-    message.payload = spec.payload;
-    message.max_result = spec.settings.max_result_bytes;
-    message.limits = to_worker_limits(spec.settings.limits);
-    queue(MessageType::job, protocol::encode(message));
+    if (m_job_presented) {
+        m_job_presented = false;
+        flush_outbox();
+    } else if (m_channel_open) {
+        m_outbox += job_frame(spec);
+        flush_outbox();
+    }
     drive(job);
     return conclude(job);
 }
@@ -598,12 +606,21 @@ Outcome WorkerSession::conclude(Job& job)
     outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - job.started);
     outcome.started_at = job.started_wall;
     outcome.ended_at = std::chrono::system_clock::now();
-    if (job.facts.termination && m_jobs_run == 1 && !job.facts.reaper_lost) {
-        outcome.max_rss_kb = job.facts.termination->usage.max_rss_kb;
-        outcome.cpu_ms = static_cast<std::uint64_t>(job.facts.termination->usage.cpu().count());
-    } else {
-        outcome.max_rss_kb = std::max(job.sampled_peak_rss_kb, resident_kb().value_or(0));
-        if (auto cpu = os::read_cpu_ms(m_process->pid())) outcome.cpu_ms = *cpu - std::min(*cpu, job.cpu_ms_at_start);
+    if (job.facts.done && m_role == WorkerRole::reuse) {
+        // A long-lived worker reports its own usage with each result: this job's share is
+        // the difference, with no /proc reading on the way.
+        const auto& done = *job.facts.done;
+        outcome.cpu_ms = (done.cpu_us - std::min(done.cpu_us, m_cpu_us_reported)) / 1000;
+        outcome.max_rss_kb = done.max_rss_kb;
+        m_cpu_us_reported = done.cpu_us;
+        m_peak_rss_kb = done.max_rss_kb;
+    } else if (job.facts.termination && !job.facts.reaper_lost) {
+        const auto& usage = job.facts.termination->usage;
+        const auto cpu_us = static_cast<std::uint64_t>((usage.user_cpu + usage.system_cpu).count());
+        outcome.cpu_ms = (cpu_us - std::min(cpu_us, m_cpu_us_reported)) / 1000;
+        outcome.max_rss_kb = std::max(usage.max_rss_kb, job.sampled_peak_rss_kb);
+    } else if (job.sampled_peak_rss_kb) {
+        outcome.max_rss_kb = job.sampled_peak_rss_kb;
     }
     outcome.stdout_tail = job.out.take();
     outcome.stderr_tail = job.err.take();

@@ -28,9 +28,13 @@ public:
     static os::Result<WorkerSession> start(const WorkerConfig& config, WorkerRole role);
 
     // A session over a child a fork server started for one job: its pid and status pipe,
-    // and the host's ends of its channel and output pipes. Serves exactly one run().
+    // and the host's ends of its channel and output pipes. Serves exactly one run(), whose job
+    // message was already sent on the channel up to `unsent` (the bytes still to send).
     static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                               os::UniqueFd stdout_read, os::UniqueFd stderr_read);
+                               os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent);
+
+    // The job message for spec, as run() sends it.
+    static std::string job_frame(const AttemptSpec& spec);
 
     WorkerSession(WorkerSession&&) noexcept;
     WorkerSession& operator=(WorkerSession&&) noexcept;
@@ -50,7 +54,8 @@ public:
     bool reusable() const;
     pid_t pid() const { return m_process ? m_process->pid() : -1; }
     std::uint64_t jobs_run() const { return m_jobs_run; }
-    std::optional<std::uint64_t> resident_kb() const;
+    // The worker's peak resident size as of its last report (a reused worker's, after each job).
+    std::uint64_t peak_rss_kb() const;
 
     // Asks an idle worker to exit, waits up to grace, then kills it; reaps it.
     void shutdown(Duration grace);
@@ -81,9 +86,12 @@ private:
     std::optional<protocol::FrameDecoder> m_decoder;
     std::string m_outbox;
     bool m_hello_seen = false;
+    bool m_job_presented = false;  // the next run()'s job message is already sent (or in m_outbox)
     bool m_channel_open = true;
     bool m_last_job_ok = false;
     std::uint64_t m_jobs_run = 0;
+    std::uint64_t m_cpu_us_reported = 0;  // the worker's CPU time as of its last result
+    std::uint64_t m_peak_rss_kb = 0;
     std::chrono::steady_clock::time_point m_launched_at;
 };
 

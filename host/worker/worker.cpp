@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace sandhost::worker {
@@ -37,6 +38,7 @@ struct Arguments {
     int channel_fd = -1;
     pid_t host_pid = 0;
     Role role = Role::spawn;
+    bool signals_clean = false;  // the launcher already reset the signal mask and dispositions
 };
 
 [[noreturn]] void die(const char* message)
@@ -56,6 +58,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv)
             args.channel_fd = std::atoi(value);
         } else if (key == "--host-pid") {
             args.host_pid = static_cast<pid_t>(std::atol(value));
+        } else if (key == "--signals-clean") {
+            args.signals_clean = std::strcmp(value, "1") == 0;
         } else if (key == "--role") {
             if (std::strcmp(value, "spawn") == 0) args.role = Role::spawn;
             else if (std::strcmp(value, "reuse") == 0) args.role = Role::reuse;
@@ -198,10 +202,18 @@ private:
     WorkerChannel& m_channel;
 };
 
+// Whether this process has any child at all, alive or not (without reaping one).
+bool has_children()
+{
+    siginfo_t info{};
+    return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 // Ends whatever the task started and left behind, then reaps it. We are a subreaper, so
 // every such process is our child or our child's descendant.
 void end_leftovers()
 {
+    if (!has_children()) return;  // the usual case, without reading /proc
     for (int round = 0; round < 64; ++round) {
         const auto children = os::children_of(::getpid());
         if (children.empty()) return;
@@ -218,6 +230,11 @@ void end_leftovers()
 void send_done(WorkerChannel& channel, const plugin::TaskReport& report)
 {
     protocol::Done done;
+    rusage self{};
+    ::getrusage(RUSAGE_SELF, &self);
+    done.cpu_us = static_cast<std::uint64_t>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000000 +
+                  static_cast<std::uint64_t>(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
+    done.max_rss_kb = static_cast<std::uint64_t>(self.ru_maxrss);
     done.permanent = report.permanent;
     switch (report.status) {
     case plugin::TaskReport::Status::ok: done.status = protocol::Done::Status::ok; break;
@@ -231,7 +248,7 @@ void send_done(WorkerChannel& channel, const plugin::TaskReport& report)
 
 class WorkerState {
 public:
-    WorkerState(WorkerChannel& channel, Role role) : m_channel(&channel), m_role(role) {}
+    WorkerState(WorkerChannel& channel, Role role, const plugin::LibraryLoader& loader) : m_channel(&channel), m_role(role), m_loader(loader) {}
 
     // A forked child serves its own job on its own channel, as a spawn-role worker.
     void become_job_child(WorkerChannel& channel)
@@ -246,7 +263,7 @@ public:
     {
         if (m_library && m_library->path() == job.plugin_path) return true;
         if (m_library) return fail_load("this worker already serves plugin " + m_library->path());
-        auto opened = plugin::PluginLibrary::open(job.plugin_path);
+        auto opened = plugin::PluginLibrary::open(job.plugin_path, m_loader);
         if (auto* message = std::get_if<std::string>(&opened)) return fail_load(*message);
         m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
         if (sh_init_fn init = m_library->init_hook()) {
@@ -289,10 +306,15 @@ public:
                                  m_library->task_names() + ")",
                              true);
         }
+        // The memory baseline (what the process had mapped but not touched once ready) is
+        // measured once per process: a reused worker's baseline does not change.
         protocol::Ready ready;
-        if (auto memory = os::read_memory(::getpid())) {
-            ready.vm_size_kb = memory->size_kb;
-            ready.rss_kb = memory->rss_kb;
+        if (!m_baseline_sent) {
+            if (auto memory = os::read_memory(::getpid())) {
+                ready.vm_size_kb = memory->size_kb;
+                ready.rss_kb = memory->rss_kb;
+            }
+            m_baseline_sent = true;
         }
         if (!m_channel->send(MessageType::ready, protocol::encode(ready))) return false;
 
@@ -324,7 +346,9 @@ private:
 
     WorkerChannel* m_channel;
     Role m_role;
+    const plugin::LibraryLoader& m_loader;
     bool m_limits_applied = false;
+    bool m_baseline_sent = false;
     std::optional<plugin::PluginLibrary> m_library;
 };
 
@@ -396,7 +420,11 @@ private:
     ::dup2(err_fd, 2);
     os::close_descriptors_from(3, {channel_fd});
     (void)os::set_cloexec(channel_fd);
-    os::reset_signal_state();
+    // The server's dispositions are the clean ones every job starts from; it only blocks
+    // SIGCHLD for its own use.
+    sigset_t empty;
+    sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
     install_host_death_handler(server);
     ::setpgid(0, 0);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -421,6 +449,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
     ServerChannelReader reader(channel.fd());
     std::map<pid_t, int> status_fds;  // a live child's status pipe
     bool loaded = false;
+    bool reaped_job = false;
     const pid_t self = ::getpid();
     for (;;) {
         pollfd fds[2] = {{channel.fd(), POLLIN, 0}, {sigchld_fd, POLLIN, 0}};
@@ -436,6 +465,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 if (pid <= 0) break;
                 auto it = status_fds.find(pid);
                 if (it == status_fds.end()) continue;  // a stray we killed
+                reaped_job = true;
                 protocol::ChildStatus record;
                 record.wait_status = status;
                 record.max_rss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
@@ -447,11 +477,14 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 status_fds.erase(it);
             }
             // Orphans of finished jobs were re-parented to us (a subreaper): they end too.
-            for (pid_t child : os::children_of(self)) {
-                if (!status_fds.count(child)) {
-                    ::kill(child, SIGSTOP);
-                    kill_descendants_async_safe(child, 0);
-                    ::kill(child, SIGKILL);
+            if (reaped_job) {
+                reaped_job = false;
+                for (pid_t child : os::children_of_thread(self, self)) {
+                    if (!status_fds.count(child)) {
+                        ::kill(child, SIGSTOP);
+                        kill_descendants_async_safe(child, 0);
+                        ::kill(child, SIGKILL);
+                    }
                 }
             }
         }
@@ -510,11 +543,11 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
 
 int host_death_signal() { return SIGRTMAX - 1; }
 
-int worker_main(int argc, char** argv)
+int worker_main(int argc, char** argv, const plugin::LibraryLoader& loader)
 {
-    os::reset_signal_state();
     const auto args = parse_arguments(argc, argv);
-    if (!args) die("usage: sandhost-worker --channel-fd N --host-pid PID [--role spawn|reuse] (started by sandhost, not by hand)");
+    if (!args || !args->signals_clean) os::reset_signal_state();
+    if (!args) die("usage: sandhost-worker --channel-fd N --host-pid PID [--role spawn|reuse|fork-server] (started by sandhost, not by hand)");
 
     // Lead our own process group so the host can signal the whole attempt at once. Fails
     // harmlessly when the launcher already made us a leader.
@@ -539,13 +572,15 @@ int worker_main(int argc, char** argv)
     }
     os::close_descriptors_from(3, {channel_fd});
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // A task that calls exit() still takes what it started with it.
+    std::atexit(end_leftovers);
     // Line-buffered stdout: what a task printed before it crashed still reaches the host.
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     WorkerChannel channel(channel_fd);
     if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid()}))) return 113;
 
-    WorkerState state(channel, args->role);
+    WorkerState state(channel, args->role, loader);
     if (args->role == Role::fork_server) return run_fork_server(channel, state);
     for (;;) {
         auto frame = channel.receive();

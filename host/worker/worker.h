@@ -8,10 +8,13 @@
 // ready, run the task, report done, kill what the task left running.
 #pragma once
 
+#include "plugin/library_loader.h"
+
 namespace sandhost::worker {
 
-// argv: --channel-fd N --host-pid P [--role spawn|reuse]. Returns the process exit status.
-int worker_main(int argc, char** argv);
+// argv: --channel-fd N --host-pid P [--role spawn|reuse|fork-server]. Loads plugins with
+// `loader`. Returns the process exit status (it usually _exits itself).
+int worker_main(int argc, char** argv, const plugin::LibraryLoader& loader);
 
 // The signal a worker asks to receive when the host dies.
 int host_death_signal();

@@ -41,6 +41,7 @@ public:
 struct Setup {
     LauncherKind launcher;
     Mode mode;
+    bool poco_loader = false;  // the worker built with Poco::SharedLibrary instead of dlopen
 };
 
 class Runner : public ::testing::TestWithParam<Setup> {
@@ -56,7 +57,12 @@ protected:
         s.settings.mode = GetParam().mode;
         return s;
     }
-    WorkerConfig config() const { return t::worker_config(GetParam().launcher); }
+    WorkerConfig config() const
+    {
+        auto worker = t::worker_config(GetParam().launcher);
+        if (GetParam().poco_loader) worker.executable = t::poco_worker_executable();
+        return worker;
+    }
     Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
     {
         return run_attempt(s, config(), observer, cancel);
@@ -502,12 +508,16 @@ TEST_P(PocoTraps, TheHostSurvivesEveryMisbehaviourInARow)
 
 std::string setup_name(const ::testing::TestParamInfo<Setup>& param)
 {
-    return std::string(process::to_string(param.param.launcher)) + "_" + to_string(param.param.mode);
+    return std::string(process::to_string(param.param.launcher)) + "_" + to_string(param.param.mode) +
+           (param.param.poco_loader ? "_poco_loader" : "");
 }
 
-// The whole catalogue in every mode, and spawn under both launchers.
-const auto k_setups = ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn},
-                                        Setup{LauncherKind::posix_spawn, Mode::fork}, Setup{LauncherKind::posix_spawn, Mode::reuse});
+// The whole catalogue in every mode, spawn under both launchers, and a worker that loads
+// plugins with Poco::SharedLibrary.
+const auto k_setups =
+    ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn},
+                      Setup{LauncherKind::posix_spawn, Mode::fork}, Setup{LauncherKind::posix_spawn, Mode::reuse},
+                      Setup{LauncherKind::posix_spawn, Mode::spawn, true});
 INSTANTIATE_TEST_SUITE_P(Modes, Runner, k_setups, setup_name);
 INSTANTIATE_TEST_SUITE_P(Modes, LoadFailures, k_setups, setup_name);
 INSTANTIATE_TEST_SUITE_P(Launchers, PocoTraps,

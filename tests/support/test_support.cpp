@@ -19,6 +19,7 @@ extern char** environ;
 namespace sandhost::testing {
 
 std::filesystem::path worker_executable() { return SANDHOST_TEST_WORKER; }
+std::filesystem::path poco_worker_executable() { return SANDHOST_TEST_POCO_WORKER; }
 std::filesystem::path sandhost_executable() { return SANDHOST_TEST_SANDHOST; }
 std::filesystem::path plugin_dir() { return SANDHOST_TEST_PLUGIN_DIR; }
 std::filesystem::path fixture_plugin_dir() { return SANDHOST_TEST_FIXTURE_PLUGIN_DIR; }

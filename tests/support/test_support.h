@@ -14,6 +14,7 @@
 namespace sandhost::testing {
 
 std::filesystem::path worker_executable();
+std::filesystem::path poco_worker_executable();  // the worker that loads plugins with Poco::SharedLibrary
 std::filesystem::path sandhost_executable();
 std::filesystem::path plugin_dir();       // the project's plugins
 std::filesystem::path fixture_plugin_dir();  // the tests' broken plugins
