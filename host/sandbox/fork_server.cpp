@@ -92,7 +92,10 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
         }
         auto& received = std::get<protocol::Frame>(next);
         if (received.type == protocol::MessageType::hello) continue;
-        if (received.type == protocol::MessageType::ready) return server;
+        if (received.type == protocol::MessageType::ready) {
+            if (auto ready = protocol::decode_ready(received.body)) server->m_baseline = *ready;
+            return server;
+        }
         if (received.type == protocol::MessageType::load_failed) {
             auto failed = protocol::decode_load_failed(received.body);
             server->m_dead = true;
@@ -214,7 +217,7 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     }
     if (forked->pid <= 0) return "fork server: " + forked->error;
     return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read)), std::move(channel->first),
-                                std::move(out->read), std::move(err->read), std::move(unsent));
+                                std::move(out->read), std::move(err->read), std::move(unsent), m_baseline);
 }
 
 } // namespace sandhost::sandbox

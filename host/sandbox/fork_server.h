@@ -7,6 +7,7 @@
 #include "os/unique_fd.h"
 #include "process/child_process.h"
 #include "protocol/frame.h"
+#include "protocol/messages.h"
 #include "sandbox/attempt.h"
 #include "sandbox/outcome.h"
 #include "sandbox/worker_session.h"
@@ -54,6 +55,7 @@ private:
     os::UniqueFd m_stderr;
     std::unique_ptr<protocol::FrameDecoder> m_decoder;
     std::string m_diagnostics;  // the tail of the server's own stderr
+    protocol::Ready m_baseline; // the server's memory when ready: its children's too
     mutable std::mutex m_mutex;
     bool m_dead = false;
 };

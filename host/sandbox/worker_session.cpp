@@ -166,7 +166,7 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
 }
 
 WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent)
+                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline)
 {
     WorkerSession session;
     session.m_config = config;
@@ -179,6 +179,9 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     session.m_stderr = std::move(stderr_read);
     session.m_outbox = std::move(unsent);
     session.m_job_presented = true;
+    session.m_forked = true;
+    session.m_hello_seen = true;  // the server's answer says the child exists
+    session.m_baseline = baseline;
     for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
     return session;
 }
@@ -438,7 +441,9 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         auto ready = protocol::decode_ready(frame.body);
         if (!ready || job.describe) return broken("bad ready message");
         job.facts.ready_seen = true;
-        job.facts.baseline = *ready;
+        // A worker measures its memory baseline once; later readies (reuse) carry zeros.
+        if (ready->vm_size_kb) m_baseline = *ready;
+        job.facts.baseline = m_baseline;
         job.ready_at = Clock::now();
         job.run_deadline = *job.ready_at + job.spec->settings.timeout;
         if (job.observer) job.observer->on_ready();
@@ -590,8 +595,12 @@ void WorkerSession::finish_process(Job& job)
     // The process is gone, but what it wrote may still sit in the socket and pipes.
     if (m_channel_open && !job.channel_broken) read_channel(job);
     drain_output(job);
-    // Whatever the worker started was re-parented to us when it died.
-    process::Spawner::instance().reap_strays();
+    // Whatever the worker started was re-parented to us when it died, unless it ended cleanly
+    // (it reported and exited 0: it ended its own leftovers first) or it was a fork server's
+    // child (its orphans go to the server, which ends them).
+    const auto& t = m_process->termination();
+    const bool clean = job.facts.done && t && t->status.kind == process::ExitStatus::Kind::exited && t->status.exit_code == 0;
+    if (!m_forked && !clean) process::Spawner::instance().reap_strays();
 }
 
 Outcome WorkerSession::conclude(Job& job)

@@ -31,7 +31,7 @@ public:
     // and the host's ends of its channel and output pipes. Serves exactly one run(), whose job
     // message was already sent on the channel up to `unsent` (the bytes still to send).
     static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                               os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent);
+                               os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline);
 
     // The job message for spec, as run() sends it.
     static std::string job_frame(const AttemptSpec& spec);
@@ -87,6 +87,8 @@ private:
     std::string m_outbox;
     bool m_hello_seen = false;
     bool m_job_presented = false;  // the next run()'s job message is already sent (or in m_outbox)
+    bool m_forked = false;         // a fork server's child: its orphans go to the server, not to us
+    std::optional<protocol::Ready> m_baseline;  // the worker's memory when it was first ready
     bool m_channel_open = true;
     bool m_last_job_ok = false;
     std::uint64_t m_jobs_run = 0;

@@ -428,8 +428,8 @@ private:
     install_host_death_handler(server);
     ::setpgid(0, 0);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // No hello: the server's answer to the host already says this child exists.
     WorkerChannel channel(channel_fd);
-    if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid()}))) ::_exit(113);
     state.become_job_child(channel);
     auto frame = channel.receive();
     if (frame && frame->type == MessageType::job) {
@@ -458,10 +458,12 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
             signalfd_siginfo info;
             while (::read(sigchld_fd, &info, sizeof info) > 0) {
             }
+            bool children_left = true;
             for (;;) {
                 int status = 0;
                 rusage usage{};
                 const pid_t pid = ::wait4(-1, &status, WNOHANG | __WALL, &usage);
+                if (pid < 0 && errno == ECHILD) children_left = false;
                 if (pid <= 0) break;
                 auto it = status_fds.find(pid);
                 if (it == status_fds.end()) continue;  // a stray we killed
@@ -477,7 +479,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 status_fds.erase(it);
             }
             // Orphans of finished jobs were re-parented to us (a subreaper): they end too.
-            if (reaped_job) {
+            if (reaped_job && children_left) {
                 reaped_job = false;
                 for (pid_t child : os::children_of_thread(self, self)) {
                     if (!status_fds.count(child)) {
@@ -502,6 +504,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 auto job = protocol::decode_job(frame.body);
                 if (!job || !state.ensure_loaded(*job)) ::_exit(0);
                 loaded = true;
+                // The server's memory baseline stands for every child it forks.
                 protocol::Ready ready;
                 if (auto memory = os::read_memory(self)) {
                     ready.vm_size_kb = memory->size_kb;

@@ -1,0 +1,384 @@
+// sandhost-bench: what a job costs in each isolation mode, beside the raw baselines measured
+// in the same run, as ratios. Not a test: it asserts nothing about speed.
+//
+//   sandhost-bench [--quick] [--json] [--jobs N] [--long N]
+#include "config/load.h"
+#include "os/fd.h"
+#include "os/proc.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/host.h"
+#include "scheduler/store_factory.h"
+
+#include <Poco/JSON/Object.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <spawn.h>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+namespace sb = sandhost::sandbox;
+
+const std::string k_bench_dir = SANDHOST_BENCH_DIR;
+const std::string k_plugin = k_bench_dir + "/plugins/trivial.so";
+const std::string k_static_child = k_bench_dir + "/bench-static-child";
+const std::string k_dynamic_child = k_bench_dir + "/bench-dynamic-child";
+const std::string k_fork_server = k_bench_dir + "/bench-fork-server";
+
+struct Figures {
+    double jobs_per_s = 0;
+    double p50_us = 0;
+    double p99_us = 0;
+};
+
+[[noreturn]] void fail(const std::string& what)
+{
+    std::cerr << "sandhost-bench: " << what << "\n";
+    std::exit(1);
+}
+
+void check_reply(const std::string& reply, long long request)
+{
+    if (std::strtoll(reply.c_str(), nullptr, 10) != request + 1) fail("wrong reply '" + reply + "' to " + std::to_string(request));
+}
+
+// Runs `jobs` jobs on each of `parallel` threads; job(thread, index) does one and checks it.
+Figures measure(int parallel, int jobs, const std::function<void(int, int)>& job)
+{
+    std::vector<std::vector<double>> latencies(static_cast<size_t>(parallel));
+    std::vector<std::thread> threads;
+    const auto start = Clock::now();
+    for (int t = 0; t < parallel; ++t) {
+        threads.emplace_back([&, t] {
+            auto& mine = latencies[static_cast<size_t>(t)];
+            mine.reserve(static_cast<size_t>(jobs));
+            for (int i = 0; i < jobs; ++i) {
+                const auto before = Clock::now();
+                job(t, i);
+                mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<double> all;
+    for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+    std::sort(all.begin(), all.end());
+    Figures f;
+    f.jobs_per_s = static_cast<double>(all.size()) / seconds;
+    f.p50_us = all[all.size() / 2];
+    f.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    return f;
+}
+
+// A child with stdin and stdout on pipes.
+struct Child {
+    pid_t pid = -1;
+    int in = -1;
+    int out = -1;
+};
+
+Child spawn_child(const std::vector<std::string>& argv)
+{
+    int to_child[2];
+    int from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) fail("pipe2 failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    Child child;
+    const int rc = ::posix_spawn(&child.pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    if (rc != 0) fail("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+    child.in = to_child[1];
+    child.out = from_child[0];
+    return child;
+}
+
+std::string round_trip(const Child& child, long long request)
+{
+    const std::string text = std::to_string(request) + "\n";
+    if (::write(child.in, text.data(), text.size()) != static_cast<ssize_t>(text.size())) fail("write to a baseline failed");
+    char reply[64];
+    const ssize_t n = ::read(child.out, reply, sizeof reply - 1);
+    if (n <= 0) fail("a baseline did not answer");
+    return std::string(reply, static_cast<size_t>(n));
+}
+
+void end_child(Child& child)
+{
+    ::close(child.in);
+    ::close(child.out);
+    int status = 0;
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+Figures spawn_baseline(int parallel, int jobs, const std::vector<std::string>& argv)
+{
+    return measure(parallel, jobs, [&](int t, int i) {
+        Child child = spawn_child(argv);
+        const long long request = t * 1000000LL + i;
+        check_reply(round_trip(child, request), request);
+        end_child(child);
+    });
+}
+
+Figures server_baseline(int parallel, int jobs, const std::string& how)
+{
+    std::vector<Child> servers;
+    for (int t = 0; t < parallel; ++t) servers.push_back(spawn_child({k_fork_server, k_plugin, how}));
+    const auto f = measure(parallel, jobs, [&](int t, int i) {
+        const long long request = t * 1000000LL + i;
+        check_reply(round_trip(servers[static_cast<size_t>(t)], request), request);
+    });
+    for (auto& server : servers) end_child(server);
+    return f;
+}
+
+sb::AttemptSpec trivial_spec(sb::Mode mode, long long request)
+{
+    sb::AttemptSpec spec;
+    spec.plugin_path = k_plugin;
+    spec.task = "plus_one";
+    spec.payload = std::to_string(request);
+    spec.settings.mode = mode;
+    return spec;
+}
+
+Figures mode_figures(int parallel, int jobs, sb::Mode mode)
+{
+    const auto worker = sb::WorkerConfig::defaults();
+    return measure(parallel, jobs, [&](int t, int i) {
+        const long long request = t * 1000000LL + i;
+        const auto outcome = sb::run_attempt(trivial_spec(mode, request), worker);
+        if (!outcome.succeeded()) fail(std::string(sb::to_string(mode)) + ": " + sb::to_json(outcome));
+        check_reply(outcome.result, request);
+    });
+}
+
+// Enqueue `jobs`, time until every one completed, through a host on a fresh SQLite store.
+Figures queue_figures(int parallel, int jobs, sb::Mode mode)
+{
+    char dir_template[] = "/tmp/sandhost-bench-XXXXXX";
+    if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
+    const std::filesystem::path dir = dir_template;
+    std::ofstream(dir / "bench.yaml") << "host: {name: bench, store: sqlite:jobs.db, plugin_dirs: [\"" << k_bench_dir
+                                      << "/plugins\"], max_workers: " << parallel << ", log: {level: warn}}\n"
+                                      << "sandbox: {mode: " << sb::to_string(mode) << "}\n"
+                                      << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
+    auto loaded = sandhost::config::load_config(dir / "bench.yaml");
+    if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
+    auto store = sandhost::scheduler::open_configured_store(loaded.settings->host.store);
+    sandhost::scheduler::HostOptions options;
+    options.idle_poll = 5ms;
+    sandhost::scheduler::Host host(loaded.settings, store, options);
+    std::thread serving([&] { host.run(); });
+    const auto start = Clock::now();
+    std::vector<sandhost::store::JobId> ids;
+    for (int i = 0; i < jobs * parallel; ++i) {
+        sandhost::store::NewJob job;
+        job.queue = "q";
+        job.task = "trivial.plus_one";
+        job.payload = std::to_string(i);
+        ids.push_back(store->enqueue(job, std::chrono::system_clock::now()));
+    }
+    while (host.stats().finished < ids.size()) std::this_thread::sleep_for(1ms);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    host.stop();
+    serving.join();
+    std::vector<double> latencies;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto job = store->get(ids[i]);
+        if (!job || job->state != sandhost::store::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
+        check_reply(*job->result, static_cast<long long>(i));
+        const auto attempt = store->attempts(ids[i]).at(0).outcome;
+        latencies.push_back(std::chrono::duration<double, std::micro>(attempt.ended_at - attempt.started_at).count());
+    }
+    std::sort(latencies.begin(), latencies.end());
+    store.reset();
+    std::filesystem::remove_all(dir);
+    return Figures{static_cast<double>(ids.size()) / seconds, latencies[latencies.size() / 2],
+                   latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)]};
+}
+
+// How far past its deadline a hanging task's attempt ends, p99 over `runs`.
+double timeout_overshoot_p99_ms(sb::Mode mode, int runs)
+{
+    const auto worker = sb::WorkerConfig::defaults();
+    std::vector<double> overshoot;
+    for (int i = 0; i < runs; ++i) {
+        auto spec = trivial_spec(mode, 0);
+        spec.task = "hang";
+        spec.settings.timeout = 50ms;
+        spec.settings.grace = 1s;
+        const auto outcome = sb::run_attempt(spec, worker);
+        if (outcome.kind != sb::OutcomeKind::timed_out || !outcome.startup_ms) fail("timeout run: " + sb::to_json(outcome));
+        overshoot.push_back(static_cast<double>(outcome.duration.count() - outcome.startup_ms->count() - 50));
+    }
+    std::sort(overshoot.begin(), overshoot.end());
+    return overshoot[std::min(overshoot.size() - 1, overshoot.size() * 99 / 100)];
+}
+
+std::size_t open_fd_count() { return sandhost::os::open_descriptors().size(); }
+std::uint64_t rss_kb() { return sandhost::os::read_memory(::getpid()).value_or(sandhost::os::MemorySample{}).rss_kb; }
+
+Poco::JSON::Object::Ptr to_json(const Figures& f)
+{
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("jobs_per_s", std::round(f.jobs_per_s * 10) / 10);
+    o->set("p50_us", std::round(f.p50_us));
+    o->set("p99_us", std::round(f.p99_us));
+    return o;
+}
+
+void print_row(const std::string& name, const Figures& f, const Figures* baseline = nullptr, const std::string& baseline_name = {})
+{
+    std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
+    if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
+    std::printf("\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    bool quick = false;
+    bool json = false;
+    int jobs = 1000;
+    int long_run = 0;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quick") quick = true;
+        else if (arg == "--json") json = true;
+        else if (arg == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
+        else if (arg == "--long" && i + 1 < argc) long_run = std::atoi(argv[++i]);
+        else {
+            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N]\n";
+            return 2;
+        }
+    }
+    if (quick) jobs = std::min(jobs, 300);
+    spdlog::set_level(spdlog::level::warn);  // the hosts below log every attempt at info
+    const sb::Mode modes[] = {sb::Mode::spawn, sb::Mode::fork, sb::Mode::reuse};
+    std::map<int, std::map<std::string, Figures>> baseline;
+    std::map<int, std::map<std::string, Figures>> mode;
+    std::map<int, std::map<std::string, Figures>> queue;
+    const std::size_t fds_at_start = open_fd_count();
+    const std::uint64_t rss_at_start = rss_kb();
+    for (int parallel : {1, 2}) {
+        auto& b = baseline[parallel];
+        b["posix_spawn_static"] = spawn_baseline(parallel, jobs, {k_static_child});
+        b["posix_spawn_dynamic_dlopen"] = spawn_baseline(parallel, jobs, {k_dynamic_child, k_plugin});
+        b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
+        b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
+        for (auto m : modes) {
+            mode[parallel][sb::to_string(m)] = mode_figures(parallel, m == sb::Mode::reuse ? jobs * 10 : jobs, m);
+            sb::shutdown_pools();
+        }
+        for (auto m : modes) {
+            queue[parallel][sb::to_string(m)] = queue_figures(parallel, jobs, m);
+            sb::shutdown_pools();
+        }
+    }
+    std::map<std::string, double> overshoot;
+    for (auto m : modes) overshoot[sb::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
+    sb::shutdown_pools();
+
+    std::uint64_t long_rss_start = 0, long_rss_end = 0;
+    std::size_t long_fds_start = 0, long_fds_end = 0;
+    if (long_run > 0) {
+        long_rss_start = rss_kb();
+        long_fds_start = open_fd_count();
+        mode_figures(1, long_run, sb::Mode::spawn);
+        long_rss_end = rss_kb();
+        long_fds_end = open_fd_count();
+    }
+    rusage self{};
+    rusage children{};
+    ::getrusage(RUSAGE_SELF, &self);
+    ::getrusage(RUSAGE_CHILDREN, &children);
+
+    if (json) {
+        Poco::JSON::Object out(Poco::JSON_PRESERVE_KEY_ORDER);
+        out.set("parallel", 2);
+        Poco::JSON::Object b, m, q, o;
+        for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
+        for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
+        for (auto& [name, f] : queue[2]) q.set(name, to_json(f));
+        for (auto& [name, ms] : overshoot) o.set(name, ms);
+        out.set("baseline", b);
+        out.set("modes", m);
+        out.set("queue", q);
+        out.set("timeout_overshoot_p99_ms", o);
+        out.set("host_peak_rss_kb", static_cast<Poco::Int64>(self.ru_maxrss));
+        out.set("worker_peak_rss_kb", static_cast<Poco::Int64>(children.ru_maxrss));
+        if (long_run > 0) {
+            Poco::JSON::Object l;
+            l.set("jobs", long_run);
+            l.set("rss_kb_start", static_cast<Poco::UInt64>(long_rss_start));
+            l.set("rss_kb_end", static_cast<Poco::UInt64>(long_rss_end));
+            l.set("fds_start", static_cast<Poco::UInt64>(long_fds_start));
+            l.set("fds_end", static_cast<Poco::UInt64>(long_fds_end));
+            out.set("long_run", l);
+        }
+        out.stringify(std::cout);
+        std::cout << std::endl;
+        return 0;
+    }
+    for (int parallel : {1, 2}) {
+        auto& b = baseline[parallel];
+        std::printf("\n%d in parallel, %d jobs per thread (x10 for pipe_roundtrip and reuse)\n baselines:\n", parallel, jobs);
+        for (auto& [name, f] : b) print_row(name, f);
+        std::printf(" modes (sandbox::run_attempt):\n");
+        print_row("spawn", mode[parallel]["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
+        print_row("fork", mode[parallel]["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
+        print_row("reuse", mode[parallel]["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
+        std::printf(" queue (enqueue N through SQLite until all completed):\n");
+        for (auto m : modes) {
+            const std::string name = sb::to_string(m);
+            print_row(name, queue[parallel][name], &b["fork_no_exec"], m == sb::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
+        }
+    }
+    std::printf("\ntimeout overshoot past the deadline, p99:");
+    for (auto& [name, ms] : overshoot) std::printf("  %s %.0f ms", name.c_str(), ms);
+    std::printf("\npeak RSS: host %ld KiB, workers %ld KiB; open descriptors %zu at start, %zu at end\n", self.ru_maxrss, children.ru_maxrss,
+                fds_at_start, open_fd_count());
+    std::printf("host RSS %llu KiB at start, %llu KiB at end\n", static_cast<unsigned long long>(rss_at_start),
+                static_cast<unsigned long long>(rss_kb()));
+    if (long_run > 0) {
+        std::printf("long run of %d spawn jobs: RSS %llu -> %llu KiB, descriptors %zu -> %zu\n", long_run,
+                    static_cast<unsigned long long>(long_rss_start), static_cast<unsigned long long>(long_rss_end), long_fds_start,
+                    long_fds_end);
+    }
+    return 0;
+}
