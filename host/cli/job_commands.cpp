@@ -203,27 +203,41 @@ int job_command(const std::vector<std::string>& raw)
         else std::cout << job_details(*found, attempts);
         return k_exit_ok;
     }
+    // cancel and retry report what happened: text, or {"id", "state", "result"} with --json.
+    auto report = [&](const char* result, const std::string& text, int status) {
+        const auto now = store.get(id);
+        if (args.has("json")) {
+            Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+            o.set("id", static_cast<Poco::Int64>(id));
+            o.set("state", now ? store::to_string(now->state) : "missing");
+            o.set("result", result);
+            print_json(o);
+        } else {
+            (status == k_exit_ok ? std::cout : std::cerr) << text << "\n";
+        }
+        return status;
+    };
     if (action == "cancel") {
         switch (store.cancel(id, Clock::now())) {
-        case store::CancelResult::cancelled: std::cout << "job " << id << " cancelled\n"; return k_exit_ok;
-        case store::CancelResult::requested: std::cout << "job " << id << " is running: its worker is being stopped\n"; return k_exit_ok;
+        case store::CancelResult::cancelled: return report("cancelled", "job " + std::to_string(id) + " cancelled", k_exit_ok);
+        case store::CancelResult::requested:
+            return report("requested", "job " + std::to_string(id) + " is running: its worker is being stopped", k_exit_ok);
         case store::CancelResult::already_final:
-            std::cerr << "job " << id << " has already ended (" << store::to_string(store.get(id)->state) << ")\n";
-            return k_exit_failed;
-        case store::CancelResult::not_found: std::cerr << "no job " << id << "\n"; return k_exit_failed;
+            return report("already_final", "job " + std::to_string(id) + " has already ended (" + store::to_string(store.get(id)->state) + ")",
+                          k_exit_failed);
+        case store::CancelResult::not_found: return report("not_found", "no job " + std::to_string(id), k_exit_failed);
         }
     }
     try {
-        if (store.retry(id, Clock::now())) {
-            std::cout << "job " << id << " will run again\n";
-            return k_exit_ok;
-        }
+        if (store.retry(id, Clock::now())) return report("retried", "job " + std::to_string(id) + " will run again", k_exit_ok);
     } catch (const store::StoreRequestError& e) {
-        std::cerr << e.what() << "\n";
-        return k_exit_failed;
+        return report("refused", e.what(), k_exit_failed);
     }
-    std::cerr << "job " << id << " is " << store::to_string(store.get(id)->state) << "; only dead or cancelled jobs can be retried\n";
-    return k_exit_failed;
+    const auto job = store.get(id);
+    if (!job) return report("not_found", "no job " + std::to_string(id), k_exit_failed);
+    return report("refused",
+                  "job " + std::to_string(id) + " is " + store::to_string(job->state) + "; only dead or cancelled jobs can be retried",
+                  k_exit_failed);
 }
 
 int queues_command(const std::vector<std::string>& raw)
@@ -243,7 +257,7 @@ int queues_command(const std::vector<std::string>& raw)
 
 static int set_paused(const std::vector<std::string>& raw, bool paused)
 {
-    const std::vector<OptionSpec> options = {config_option(), {"help", "", "show this help"}};
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print {\"queue\", \"paused\"}"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
     const std::string verb = paused ? "pause" : "resume";
     if (args.has("help")) {
@@ -254,7 +268,14 @@ static int set_paused(const std::vector<std::string>& raw, bool paused)
     auto context = open_host_context(args);
     const auto& queue = require_queue(*context.settings, args.positional[0]);
     context.store->set_paused(queue.name, paused);
-    std::cout << "queue " << queue.name << (paused ? " paused\n" : " resumed\n");
+    if (args.has("json")) {
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("queue", queue.name);
+        o.set("paused", paused);
+        print_json(o);
+    } else {
+        std::cout << "queue " << queue.name << (paused ? " paused\n" : " resumed\n");
+    }
     return k_exit_ok;
 }
 
