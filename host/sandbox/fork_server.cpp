@@ -87,8 +87,11 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
         auto next = server->next_frame(deadline);
         if (auto* problem = std::get_if<std::string>(&next)) {
             server->m_dead = true;
-            const bool timed_out = Clock::now() >= deadline;
-            return failure(timed_out ? OutcomeKind::timed_out : OutcomeKind::spawn_failed, "fork server: " + *problem);
+            if (Clock::now() >= deadline) {
+                return failure(OutcomeKind::timed_out, "the fork server was not ready within the startup timeout of " +
+                                                           describe_duration(settings.startup_timeout));
+            }
+            return failure(OutcomeKind::spawn_failed, "fork server: " + *problem);
         }
         auto& received = std::get<protocol::Frame>(next);
         if (received.type == protocol::MessageType::hello) continue;
@@ -110,7 +113,10 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
 
 ForkServer::~ForkServer()
 {
-    if (m_child.running()) {
+    if (m_child.running() && m_dead) {
+        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
+        m_child.reap();
+    } else if (m_child.running()) {
         const std::string frame = protocol::encode_frame(protocol::MessageType::shutdown, {});
         [[maybe_unused]] auto n = ::send(m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         pollfd fd{m_child.exit_fd(), POLLIN, 0};

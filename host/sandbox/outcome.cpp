@@ -85,6 +85,20 @@ std::optional<LimitKind> limit_kind_from_string(const std::string& text)
     return std::nullopt;
 }
 
+std::string describe_duration(std::chrono::milliseconds d)
+{
+    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+    return std::to_string(d.count()) + "ms";
+}
+
+std::string describe_size(std::uint64_t bytes)
+{
+    if (bytes % (1ull << 30) == 0 && bytes) return std::to_string(bytes >> 30) + " GiB";
+    if (bytes % (1ull << 20) == 0 && bytes) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes % (1ull << 10) == 0 && bytes) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
 bool retryable(const Outcome& outcome)
 {
     if (outcome.permanent) return false;

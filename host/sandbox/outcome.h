@@ -66,6 +66,11 @@ std::optional<OutcomeKind> outcome_kind_from_string(const std::string& text);
 const char* to_string(LimitKind kind);
 std::optional<LimitKind> limit_kind_from_string(const std::string& text);
 
+// "300ms", "5s": a duration as messages quote it.
+std::string describe_duration(std::chrono::milliseconds duration);
+// "64 MiB", "1000 bytes": a size as messages quote it.
+std::string describe_size(std::uint64_t bytes);
+
 // Whether another attempt may help: the outcome table's default, overridden by a task that
 // reported a permanent error.
 bool retryable(const Outcome& outcome);

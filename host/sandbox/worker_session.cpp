@@ -57,20 +57,6 @@ private:
     std::string m_data;
 };
 
-std::string human_size(std::uint64_t bytes)
-{
-    if (bytes % (1ull << 30) == 0 && bytes) return std::to_string(bytes >> 30) + " GiB";
-    if (bytes % (1ull << 20) == 0 && bytes) return std::to_string(bytes >> 20) + " MiB";
-    if (bytes % (1ull << 10) == 0 && bytes) return std::to_string(bytes >> 10) + " KiB";
-    return std::to_string(bytes) + " bytes";
-}
-
-std::string human_duration(Duration d)
-{
-    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-    return std::to_string(d.count()) + "ms";
-}
-
 int poll_timeout(Clock::time_point now, Clock::time_point wake)
 {
     if (wake <= now) return 0;
@@ -363,10 +349,10 @@ void WorkerSession::drive(Job& job)
             if (!job.facts.ready_seen && after >= job.startup_deadline) {
                 begin_stop(job, StopReason{StopReason::Kind::startup_timeout, std::nullopt,
                                            "the worker was not ready within the startup timeout of " +
-                                               human_duration(job.spec->settings.startup_timeout)});
+                                               describe_duration(job.spec->settings.startup_timeout)});
             } else if (job.run_deadline && after >= *job.run_deadline) {
                 begin_stop(job, StopReason{StopReason::Kind::timeout, std::nullopt,
-                                           "the task did not finish within its timeout of " + human_duration(job.spec->settings.timeout)});
+                                           "the task did not finish within its timeout of " + describe_duration(job.spec->settings.timeout)});
             }
         }
         if (job.next_step_at && after >= *job.next_step_at) advance_stop(job);
@@ -412,7 +398,7 @@ void WorkerSession::read_channel(Job& job)
                 if (next.oversized_type == MessageType::done) {
                     begin_stop(job, StopReason{StopReason::Kind::result_too_large, std::nullopt,
                                                "the task's result of " + std::to_string(next.oversized_length) +
-                                                   " bytes exceeds max_result (" + human_size(job.spec->settings.max_result_bytes) + ")"});
+                                                   " bytes exceeds max_result (" + describe_size(job.spec->settings.max_result_bytes) + ")"});
                 } else {
                     begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
                 }
@@ -510,7 +496,7 @@ void WorkerSession::read_output(Job& job, int which)
     const auto& limit = job.spec->settings.limits.output_bytes;
     if (limit && job.output_total > *limit && !job.facts.stop) {
         begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::output,
-                                   "captured output exceeded the limit of " + human_size(*limit)});
+                                   "captured output exceeded the limit of " + describe_size(*limit)});
     }
 }
 
@@ -568,13 +554,13 @@ void WorkerSession::sample(Job& job)
     if (limits.memory_bytes && rss_kb * 1024 > *limits.memory_bytes) {
         return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::memory,
                                           "the worker's resident memory reached " + std::to_string(rss_kb) +
-                                              " KiB, over the limit of " + human_size(*limits.memory_bytes)});
+                                              " KiB, over the limit of " + describe_size(*limits.memory_bytes)});
     }
     if (limits.cpu) {
         const auto used = os::read_cpu_ms(pid).value_or(0) - std::min(job.cpu_ms_at_start, os::read_cpu_ms(pid).value_or(0));
         if (std::chrono::milliseconds(used) >= *limits.cpu + k_cpu_overrun) {
             return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::cpu,
-                                              "CPU time limit of " + human_duration(*limits.cpu) + " reached"});
+                                              "CPU time limit of " + describe_duration(*limits.cpu) + " reached"});
         }
     }
 }

@@ -146,6 +146,21 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
     EXPECT_NE(now[0], servers[0]);
 }
 
+TEST_F(Pools, AForkServerThatStopsAnsweringIsReplaced)
+{
+    auto s = spec(Mode::fork, "echo", "[1]");
+    s.settings.startup_timeout = 500ms;
+    ASSERT_TRUE(run(s).succeeded());
+    const auto servers = with_role("fork-server");
+    ASSERT_EQ(servers.size(), 1u);
+    ::kill(servers[0], SIGSTOP);  // alive, but deaf
+    const auto o = run(s);
+    EXPECT_EQ(o.kind, OutcomeKind::succeeded) << "the job must run on a new server: " << to_json(o);
+    const auto now = with_role("fork-server");
+    ASSERT_EQ(now.size(), 1u) << "the stuck server must be gone";
+    EXPECT_NE(now[0], servers[0]);
+}
+
 TEST_F(Pools, APluginThatKeepsFailingToLoadFailsFastUntilItsFileChanges)
 {
     t::TempDir dir;

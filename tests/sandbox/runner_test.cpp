@@ -388,6 +388,21 @@ TEST_P(LoadFailures, EachIsLoadFailedWithAPreciseMessage)
     }
 }
 
+TEST_P(LoadFailures, AWorkerNotReadyInTimeIsStoppedByTheStartupTimeout)
+{
+    // The job clock starts at ready: a plugin whose init hangs meets the startup timeout,
+    // however long the task's own timeout is.
+    AttemptSpec s = spec("nothing");
+    s.plugin_path = t::fixture_plugin_dir() / "slow_init.so";
+    s.settings.startup_timeout = 300ms;
+    s.settings.timeout = 60s;
+    s.settings.grace = 200ms;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << to_json(o);
+    EXPECT_NE(o.error.find("startup timeout of 300ms"), std::string::npos) << o.error;
+    EXPECT_TRUE(retryable(o));
+}
+
 TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
 {
     AttemptSpec s = spec("echo", "[1]");
