@@ -2,6 +2,8 @@
 
 #include "os/time_format.h"
 
+#include <Poco/UTF8String.h>
+
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -9,7 +11,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 
 namespace sandhost::scheduler {
 namespace {
@@ -19,23 +20,7 @@ std::atomic<LogFormat> g_format{LogFormat::text};
 void append_json_string(std::string& out, std::string_view text)
 {
     out += '"';
-    for (const char c : text) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                out += escaped;
-            } else {
-                out += c;
-            }
-        }
-    }
+    out += Poco::UTF8::escape(std::string(text), true);
     out += '"';
 }
 
