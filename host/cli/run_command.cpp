@@ -86,8 +86,12 @@ int run_command(const std::vector<std::string>& raw)
         if (stop_early) served.stop();
     }
     served.run();
-    std::lock_guard lock(host_mutex);
-    host = nullptr;
+    {
+        std::lock_guard lock(host_mutex);
+        host = nullptr;
+    }
+    // Fork servers and idle reuse workers end with the host, reaped, not just signalled.
+    sandbox::shutdown_pools();
     return k_exit_ok;
 }
 
