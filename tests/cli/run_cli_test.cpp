@@ -253,6 +253,31 @@ TEST(HostCli, JsonLogsAreOneObjectPerLineWithTheAttemptsFacts)
     EXPECT_EQ(ended, 1);
 }
 
+TEST(HostCli, ForkAndReuseQueuesServeJobsAndTheirWorkersEndWithTheHost)
+{
+    Deployment d("  forked:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n    sandbox: {mode: fork}\n"
+                 "  reused:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n    sandbox: {mode: reuse}\n");
+    auto host = d.start_host();
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(d.enqueue({i % 2 ? "forked" : "reused", "misbehave.echo", "--payload", "[" + std::to_string(i) + "]"}));
+    }
+    const auto crash = d.enqueue({"forked", "misbehave.segfault", "--max-attempts", "1"});
+    for (auto id : ids) {
+        ASSERT_TRUE(t::eventually([&] { return d.final_state(id); }));
+        auto job = d.job(id);
+        EXPECT_EQ(job->getValue<std::string>("state"), "completed");
+        const auto isolation = job->getArray("attempts")->getObject(0)->getValue<std::string>("isolation");
+        EXPECT_EQ(isolation, job->getValue<std::string>("queue") == "forked" ? "fork" : "reuse");
+    }
+    ASSERT_TRUE(t::eventually([&] { return d.final_state(crash); }));
+    EXPECT_EQ(d.job(crash)->getArray("attempts")->getObject(0)->getValue<std::string>("signal"), "SIGSEGV");
+    EXPECT_FALSE(t::workers_of(host->pid()).empty()) << "the fork server and reuse workers live between jobs";
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0);
+    EXPECT_TRUE(t::workers_of(host->pid()).empty()) << ::testing::PrintToString(t::workers_of(host->pid()));
+}
+
 // kill -9 of the host in the middle of 100 jobs, then a restart: every job ends, none is lost
 // or run to completion twice, the interrupted attempts are worker_lost, and no worker
 // outlived the host that started it.
