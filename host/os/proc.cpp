@@ -40,16 +40,17 @@ std::vector<std::string> list_dir(const std::string& path)
     return names;
 }
 
-void parse_pids(std::string_view text, std::vector<pid_t>& out)
+template <typename T>
+void parse_numbers(std::string_view text, std::vector<T>& out)
 {
     while (!text.empty()) {
         const size_t start = text.find_first_not_of(" \n");
         if (start == std::string_view::npos) break;
         text.remove_prefix(start);
-        pid_t pid = 0;
-        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+        T value = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
         if (ec != std::errc()) break;
-        out.push_back(pid);
+        out.push_back(value);
         text.remove_prefix(static_cast<size_t>(ptr - text.data()));
     }
 }
@@ -63,6 +64,8 @@ std::optional<std::string> stat_fields(pid_t pid)
     if (close == std::string::npos || close + 2 > text->size()) return std::nullopt;
     return text->substr(close + 2);
 }
+
+void parse_pids(std::string_view text, std::vector<pid_t>& out) { parse_numbers(text, out); }
 
 } // namespace
 
@@ -105,11 +108,12 @@ std::optional<MemorySample> read_memory(pid_t pid)
 {
     auto text = read_small_file("/proc/" + std::to_string(pid) + "/statm");
     if (!text || text->empty()) return std::nullopt;
-    std::vector<pid_t> pages;  // statm is a list of page counts
-    parse_pids(*text, pages);
+    // statm is a list of page counts; an AddressSanitizer process maps terabytes.
+    std::vector<std::uint64_t> pages;
+    parse_numbers(*text, pages);
     if (pages.size() < 2) return std::nullopt;
     static const std::uint64_t page_kb = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) / 1024;
-    return MemorySample{static_cast<std::uint64_t>(pages[0]) * page_kb, static_cast<std::uint64_t>(pages[1]) * page_kb};
+    return MemorySample{pages[0] * page_kb, pages[1] * page_kb};
 }
 
 std::optional<std::uint64_t> read_cpu_ms(pid_t pid)
@@ -123,12 +127,11 @@ std::optional<std::uint64_t> read_cpu_ms(pid_t pid)
         if (space == std::string_view::npos) return std::nullopt;
         rest.remove_prefix(space + 1);
     }
-    std::vector<pid_t> ticks;
-    parse_pids(rest.substr(0, rest.find(' ', rest.find(' ') + 1)), ticks);
+    std::vector<std::uint64_t> ticks;
+    parse_numbers(rest.substr(0, rest.find(' ', rest.find(' ') + 1)), ticks);
     if (ticks.size() < 2) return std::nullopt;
     static const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
-    return (static_cast<std::uint64_t>(ticks[0]) + static_cast<std::uint64_t>(ticks[1])) * 1000 /
-           static_cast<std::uint64_t>(ticks_per_second);
+    return (ticks[0] + ticks[1]) * 1000 / static_cast<std::uint64_t>(ticks_per_second);
 }
 
 std::optional<char> process_state(pid_t pid)
