@@ -20,7 +20,9 @@ bool near_memory_limit(const AttemptFacts& facts)
     if (!facts.limits.memory_bytes || !facts.termination) return false;
     const std::uint64_t limit = *facts.limits.memory_bytes;
     std::uint64_t untouched_kb = 0;
-    if (facts.baseline && facts.baseline->vm_size_kb > facts.baseline->rss_kb) {
+    // Only meaningful when the address space was really capped: a worker mapping more than
+    // the limit when ready (an AddressSanitizer build, whose limit is watched on RSS) was not.
+    if (facts.baseline && facts.baseline->vm_size_kb > facts.baseline->rss_kb && facts.baseline->vm_size_kb * 1024 <= limit) {
         untouched_kb = facts.baseline->vm_size_kb - facts.baseline->rss_kb;
     }
     const std::uint64_t estimate = (facts.termination->usage.max_rss_kb + untouched_kb) * 1024;

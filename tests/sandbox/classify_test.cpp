@@ -104,6 +104,17 @@ TEST(Classify, AKernelKillNearTheMemoryLimitIsMemoryNotABareSigkill)
     EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
 }
 
+TEST(Classify, AnUncappedAddressSpaceSaysNothingAboutTheMemoryLimit)
+{
+    // An AddressSanitizer worker maps terabytes when ready: its limit is watched on RSS, and
+    // a crash with a small peak is a crash.
+    auto f = running();
+    f.limits.memory_bytes = 64ull << 20;
+    f.baseline = protocol::Ready{20ull << 30, 5000};
+    f.termination = signalled(SIGSEGV, 30 * 1024);
+    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+}
+
 TEST(Classify, ExitsKeepTheirCode)
 {
     auto f = running();
