@@ -1,20 +1,23 @@
-// One connection to a store file through Poco::Data::SQLite, the transactions the store runs
-// on it, and the translation of SQLite's failures into StoreError. Internal to the store.
+// One connection to a store file, opened and owned by Poco::Data::SQLite, the statements
+// prepared on it, the transactions the store runs on it, and the translation of SQLite's
+// failures into StoreError. Internal to the store.
 #pragma once
 
+#include "store/sqlite_statement.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 
-#include <Poco/Data/LOB.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 struct sqlite3;
 
@@ -23,19 +26,6 @@ namespace sandhost::store::sqlite {
 // Times are stored as integer milliseconds since the Unix epoch (system_clock).
 std::int64_t to_millis(TimePoint time);
 TimePoint from_millis(std::int64_t millis);
-Poco::Nullable<Poco::Int64> nullable_millis(const std::optional<TimePoint>& time);
-Poco::Nullable<Poco::Int64> nullable_millis(const std::optional<Duration>& duration);
-
-// Payloads, results, errors and messages are stored as BLOBs: byte for byte, NULs included
-// (Poco reads TEXT columns into std::string only up to the first NUL).
-Poco::Data::BLOB to_blob(std::string_view bytes);
-std::string from_blob(const Poco::Data::BLOB& blob);
-std::optional<std::string> from_blob(const Poco::Nullable<Poco::Data::BLOB>& blob);
-// A binding that stores `bytes` as a BLOB. Empty bytes are bound as '' because Poco binds an
-// empty BLOB as NULL; both read back as an empty string.
-Poco::Data::AbstractBinding::Ptr bind_bytes(std::string_view bytes);
-// The same, NULL for nullopt.
-Poco::Data::AbstractBinding::Ptr bind_nullable_bytes(const std::optional<std::string>& bytes);
 
 // An open connection with the busy timeout and foreign keys set. Touches nothing in the file:
 // a file that is not SQLite, or one written by a newer sandhost, is left byte for byte as it
@@ -54,19 +44,24 @@ public:
     sqlite3* handle() const { return m_handle; }
     const std::filesystem::path& file() const { return m_file; }
 
+    // A run of `sql`, prepared on this connection the first time it is asked for and kept
+    // (prepared) as long as the connection: pass one of a fixed set of texts, with values as
+    // parameters, never in the text. Throws SqliteError when `sql` does not compile.
+    Query query(std::string_view sql);
+
+    // Through Poco, prepared on every call: for the schema and the connection's set-up.
     // Runs one statement with `binds` and returns the rows it changed. Throws Poco's exceptions
     // (see rethrow_as_store_error).
     std::size_t execute(const std::string& sql, Poco::Data::AbstractBindingVec binds = {});
     // The first column of the first row, nullopt when there is no row or it is NULL.
     std::optional<Poco::Int64> query_int(const std::string& sql, Poco::Data::AbstractBindingVec binds = {});
     std::optional<std::string> query_text(const std::string& sql, Poco::Data::AbstractBindingVec binds = {});
-    std::vector<Poco::Int64> query_ints(const std::string& sql, Poco::Data::AbstractBindingVec binds = {});
-    std::vector<std::string> query_texts(const std::string& sql, Poco::Data::AbstractBindingVec binds = {});
     std::int64_t last_insert_id() const;
 
-    // Call inside a catch block: turns the exception in flight (Poco's, or a filesystem error)
-    // into a StoreError naming the file, what was being done, SQLite's message and its
-    // extended result code. StoreError and StoreRequestError pass through unchanged.
+    // Call inside a catch block: turns the exception in flight (SqliteError, Poco's, or a
+    // filesystem error) into a StoreError naming the file, what was being done, SQLite's
+    // message and its extended result code. StoreError and StoreRequestError pass through
+    // unchanged.
     [[noreturn]] void rethrow_as_store_error(const std::string& doing) const;
     // Forgets a failure code kept from an earlier call (see m_code_before_rollback).
     void forget_failure() { m_code_before_rollback.reset(); }
@@ -77,10 +72,19 @@ private:
     // the connection's own before the exception reaches rethrow_as_store_error.
     std::optional<int> m_code_before_rollback;
 
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+    };
+
     std::filesystem::path m_file;
     SqliteOptions m_options;
     Poco::Data::Session m_session;
     sqlite3* m_handle = nullptr;
+    // By SQL text. A node container: a running Query refers to its statement while other
+    // statements are added. Declared after the session, so that the statements are finalized
+    // before it closes the connection (SQLite does not close a connection with statements left).
+    std::unordered_map<std::string, PreparedStatement, SqlHash, std::equal_to<>> m_statements;
 };
 
 // A transaction on a connection. `write` starts with BEGIN IMMEDIATE: it takes the file's

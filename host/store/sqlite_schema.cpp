@@ -48,7 +48,9 @@ void migrate_to_1(Connection& c)
         ))",
         // Claim: the best waiting job of a queue is the first entry of this index.
         "CREATE INDEX jobs_by_queue_state ON jobs (queue, state, priority DESC, run_at, id)",
-        // Claim: delayed jobs that are due, without walking the ones that are not.
+        // Claim: delayed jobs that are due, without walking the ones that are not. Not read
+        // since claim walks jobs_by_queue_state priority by priority; the next schema version
+        // may drop it.
         "CREATE INDEX jobs_delayed ON jobs (queue, run_at) WHERE state = 'delayed'",
         // expire: jobs with a ttl that have not started.
         R"(CREATE INDEX jobs_expiring ON jobs (expires_at)

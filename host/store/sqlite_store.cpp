@@ -3,12 +3,10 @@
 #include "store/attempt_record.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_schema.h"
-
-#include <Poco/Data/LOB.h>
-#include <Poco/Data/Statement.h>
-#include <Poco/Nullable.h>
+#include "store/sqlite_statement.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -16,98 +14,39 @@
 namespace sandhost::store {
 namespace {
 
-namespace kw = Poco::Data::Keywords;
-using Poco::Data::AbstractBindingVec;
-using Poco::Data::Statement;
-using sqlite::bind_bytes;
-using sqlite::bind_nullable_bytes;
+using sqlite::Blob;
 using sqlite::Connection;
-using sqlite::from_blob;
 using sqlite::from_millis;
-using sqlite::nullable_millis;
+using sqlite::optional_blob;
+using sqlite::Query;
 using sqlite::to_millis;
 using sqlite::Transaction;
 using sqlite::TransactionKind;
 
 constexpr const char* k_expired = "expired: not started within its ttl";
-constexpr const char* k_not_started = "('waiting', 'delayed', 'blocked')";
+const std::string k_not_started = "('waiting', 'delayed', 'blocked')";
 
+// Every statement below is prepared once per connection (list builds one of four texts).
 const std::string k_job_columns =
     "id, queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, expires_at, timeout_ms, "
     "max_attempts, attempts, attempts_since_retry, lost, result, error, progress_percent, progress_message, "
     "attempt_id, lease_holder, lease_expires_at, cancel_requested, schedule";
+const std::string k_select_jobs = "SELECT " + k_job_columns + " FROM jobs ";
 
-// One row of `jobs` as Poco extracts it, in the order of k_job_columns.
-struct JobRow {
-    Poco::Int64 id = 0;
-    std::string queue;
-    std::string task;
-    Poco::Data::BLOB payload;
-    Poco::Int64 priority = 0;
-    std::string state;
-    Poco::Int64 created_at = 0;
-    Poco::Int64 updated_at = 0;
-    Poco::Int64 run_at = 0;
-    Poco::Nullable<Poco::Int64> ttl_ms;
-    Poco::Nullable<Poco::Int64> expires_at;
-    Poco::Nullable<Poco::Int64> timeout_ms;
-    Poco::Nullable<Poco::Int64> max_attempts;
-    Poco::Int64 attempts = 0;
-    Poco::Int64 attempts_since_retry = 0;
-    Poco::Int64 lost = 0;
-    Poco::Nullable<Poco::Data::BLOB> result;
-    Poco::Nullable<Poco::Data::BLOB> error;
-    Poco::Nullable<double> progress_percent;
-    Poco::Nullable<Poco::Data::BLOB> progress_message;
-    Poco::Nullable<Poco::Int64> attempt_id;
-    Poco::Nullable<std::string> lease_holder;
-    Poco::Nullable<Poco::Int64> lease_expires_at;
-    Poco::Int64 cancel_requested = 0;
-    std::string schedule;
-
-    void extract_into(Statement& statement)
-    {
-        statement, kw::into(id), kw::into(queue), kw::into(task), kw::into(payload), kw::into(priority),
-            kw::into(state), kw::into(created_at), kw::into(updated_at), kw::into(run_at), kw::into(ttl_ms),
-            kw::into(expires_at), kw::into(timeout_ms), kw::into(max_attempts), kw::into(attempts),
-            kw::into(attempts_since_retry), kw::into(lost), kw::into(result), kw::into(error),
-            kw::into(progress_percent), kw::into(progress_message), kw::into(attempt_id), kw::into(lease_holder),
-            kw::into(lease_expires_at), kw::into(cancel_requested), kw::into(schedule);
-    }
-
-    Job to_job() const
-    {
-        Job job;
-        job.id = id;
-        job.queue = queue;
-        job.task = task;
-        job.payload = from_blob(payload);
-        job.priority = static_cast<int>(priority);
-        // The CHECK constraint admits only the seven names.
-        job.state = job_state_from_string(state).value_or(JobState::dead);
-        job.created_at = from_millis(created_at);
-        job.updated_at = from_millis(updated_at);
-        job.run_at = from_millis(run_at);
-        if (!expires_at.isNull()) job.expires_at = from_millis(expires_at.value());
-        if (!timeout_ms.isNull()) job.timeout = Duration(timeout_ms.value());
-        if (!max_attempts.isNull()) job.max_attempts = static_cast<std::uint32_t>(max_attempts.value());
-        job.attempts = static_cast<std::uint32_t>(attempts);
-        job.attempts_since_retry = static_cast<std::uint32_t>(attempts_since_retry);
-        job.lost = static_cast<std::uint32_t>(lost);
-        job.result = from_blob(result);
-        job.error = from_blob(error);
-        if (!progress_percent.isNull()) {
-            job.progress = Progress{progress_percent.value(), from_blob(progress_message).value_or("")};
-        }
-        if (job.state == JobState::active && !attempt_id.isNull() && !lease_holder.isNull() &&
-            !lease_expires_at.isNull()) {
-            job.lease = Lease{lease_holder.value(), from_millis(lease_expires_at.value()), attempt_id.value()};
-        }
-        job.cancel_requested = cancel_requested != 0;
-        job.schedule = schedule;
-        return job;
-    }
-};
+// Claim: the best waiting job of a queue is the first entry of its (queue, 'waiting') range.
+constexpr const char* k_first_waiting =
+    "SELECT id, priority, run_at, expires_at, attempts FROM jobs INDEXED BY jobs_by_queue_state "
+    "WHERE queue = ? AND state = 'waiting' ORDER BY priority DESC, run_at, id LIMIT 1";
+// Claim: the first delayed job of the highest priority below a bound, due or not. Within a
+// priority the index runs by run_at, so when that first job is not due, none of its priority
+// is: the next step looks below that priority. One index seek per distinct priority, however
+// many delayed jobs wait.
+constexpr const char* k_first_delayed_below =
+    "SELECT id, priority, run_at, expires_at, attempts FROM jobs INDEXED BY jobs_by_queue_state "
+    "WHERE queue = ? AND state = 'delayed' AND priority < ? ORDER BY priority DESC, run_at, id LIMIT 1";
+// Rate limits: attempts of a queue started in a window, counted no further than the limit.
+constexpr const char* k_started_in_window =
+    "SELECT count(*) FROM (SELECT 1 FROM attempts WHERE queue = ? AND started_at > ? LIMIT ?)";
 
 // A JSON array of ids, for `IN (SELECT value FROM json_each(?))`: one bound parameter
 // however many ids there are.
@@ -142,13 +81,48 @@ std::string dependency_error(JobId dependency, JobState state)
     return "dependency " + std::to_string(dependency) + (state == JobState::cancelled ? " was cancelled" : " is dead");
 }
 
+// A row of `jobs` read in the order of k_job_columns.
+Job job_from_row(const Query& row)
+{
+    Job job;
+    job.id = row.int64(0);
+    job.queue = row.bytes(1);
+    job.task = row.bytes(2);
+    job.payload = row.bytes(3);
+    job.priority = static_cast<int>(row.int64(4));
+    // The CHECK constraint admits only the seven names.
+    job.state = job_state_from_string(row.bytes(5)).value_or(JobState::dead);
+    job.created_at = from_millis(row.int64(6));
+    job.updated_at = from_millis(row.int64(7));
+    job.run_at = from_millis(row.int64(8));
+    if (auto expires_at = row.optional_int64(10)) job.expires_at = from_millis(*expires_at);
+    if (auto timeout_ms = row.optional_int64(11)) job.timeout = Duration(*timeout_ms);
+    if (auto max_attempts = row.optional_int64(12)) job.max_attempts = static_cast<std::uint32_t>(*max_attempts);
+    job.attempts = static_cast<std::uint32_t>(row.int64(13));
+    job.attempts_since_retry = static_cast<std::uint32_t>(row.int64(14));
+    job.lost = static_cast<std::uint32_t>(row.int64(15));
+    job.result = row.optional_bytes(16);
+    job.error = row.optional_bytes(17);
+    if (auto percent = row.optional_real(18)) job.progress = Progress{*percent, row.bytes(19)};
+    const auto attempt_id = row.optional_int64(20);
+    const auto holder = row.optional_bytes(21);
+    const auto lease_expires_at = row.optional_int64(22);
+    if (job.state == JobState::active && attempt_id && holder && lease_expires_at) {
+        job.lease = Lease{*holder, from_millis(*lease_expires_at), *attempt_id};
+    }
+    job.cancel_requested = row.int64(23) != 0;
+    job.schedule = row.bytes(24);
+    return job;
+}
+
 // Which of waiting and delayed candidates runs first: priority, then FIFO by run_at and id.
 struct Candidate {
     JobId id = 0;
-    Poco::Int64 priority = 0;
-    Poco::Int64 run_at = 0;
-    std::optional<Poco::Int64> expires_at;
-    Poco::Int64 attempts = 0;
+    std::string queue;
+    std::int64_t priority = 0;
+    std::int64_t run_at = 0;
+    std::optional<std::int64_t> expires_at;
+    std::int64_t attempts = 0;
 
     bool before(const Candidate& other) const
     {
@@ -157,6 +131,12 @@ struct Candidate {
         return id < other.id;
     }
 };
+
+// A row of k_first_waiting or k_first_delayed_below.
+Candidate candidate_from_row(const Query& row, const std::string& queue)
+{
+    return Candidate{row.int64(0), queue, row.int64(1), row.int64(2), row.optional_int64(3), row.int64(4)};
+}
 
 class SqliteStore final : public Store {
 public:
@@ -208,9 +188,9 @@ public:
     {
         return serialized("renewing a lease", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            const auto changed = m_db.execute(
-                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'active' AND attempt_id = ?",
-                {kw::bind(to_millis(expires_at)), kw::bind(job), kw::bind(attempt)});
+            const auto changed =
+                run("UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'active' AND attempt_id = ?",
+                    to_millis(expires_at), job, attempt);
             transaction.commit();
             return changed == 1;
         });
@@ -220,10 +200,9 @@ public:
     {
         return serialized("recording progress", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            const auto changed = m_db.execute("UPDATE jobs SET progress_percent = ?, progress_message = ? "
-                                              "WHERE id = ? AND state = 'active' AND attempt_id = ?",
-                                              {kw::bind(progress.percent), bind_bytes(progress.message), kw::bind(job),
-                                               kw::bind(attempt)});
+            const auto changed = run("UPDATE jobs SET progress_percent = ?, progress_message = ? "
+                                     "WHERE id = ? AND state = 'active' AND attempt_id = ?",
+                                     progress.percent, Blob{progress.message}, job, attempt);
             transaction.commit();
             return changed == 1;
         });
@@ -240,10 +219,12 @@ public:
         return serialized("looking for lost attempts", [&] {
             Transaction transaction(m_db, TransactionKind::read);
             const std::string prefix = host_name + "/";
-            std::vector<Job> jobs = select_jobs(
+            static const std::string sql =
+                k_select_jobs +
                 "WHERE state = 'active' AND (lease_expires_at < ? OR "
-                "(substr(lease_holder, 1, length(?)) = ? AND lease_holder <> ?)) ORDER BY id",
-                {kw::bind(to_millis(now)), kw::bind(prefix), kw::bind(prefix), kw::bind(holder)});
+                "(substr(lease_holder, 1, length(?)) = ? AND lease_holder <> ?)) ORDER BY id";
+            std::vector<Job> jobs = select_jobs(sql, to_millis(now), prefix, prefix, holder);
+            transaction.commit();
             std::vector<LostAttempt> lost;
             for (auto& job : jobs) {
                 if (!job.lease) continue;
@@ -265,9 +246,9 @@ public:
     std::vector<JobId> cancel_requests(const std::string& holder) override
     {
         return serialized("reading cancel requests", [&] {
-            return m_db.query_ints(
-                "SELECT id FROM jobs WHERE state = 'active' AND cancel_requested = 1 AND lease_holder = ? ORDER BY id",
-                {kw::bind(holder)});
+            return ints("SELECT id FROM jobs WHERE state = 'active' AND cancel_requested = 1 AND lease_holder = ? "
+                        "ORDER BY id",
+                        holder);
         });
     }
 
@@ -279,13 +260,11 @@ public:
             if (!state) return CancelResult::not_found;
             if (is_final(*state)) return CancelResult::already_final;
             if (*state == JobState::active) {
-                m_db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
-                             {kw::bind(to_millis(now)), kw::bind(job)});
+                run("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", to_millis(now), job);
                 transaction.commit();
                 return CancelResult::requested;
             }
-            m_db.execute("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?",
-                         {kw::bind(to_millis(now)), kw::bind(job)});
+            run("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?", to_millis(now), job);
             kill_dependents(job, JobState::cancelled, now);
             transaction.commit();
             return CancelResult::cancelled;
@@ -314,13 +293,11 @@ public:
                 }
                 if (found->second != JobState::completed) all_completed = false;
             }
-            m_db.execute(
-                "UPDATE jobs SET state = ?, run_at = ?, "
+            run("UPDATE jobs SET state = ?, run_at = ?, "
                 "expires_at = CASE WHEN ttl_ms IS NULL THEN NULL ELSE ? + ttl_ms END, "
                 "attempts_since_retry = 0, lost = 0, error = NULL, result = NULL, cancel_requested = 0, "
                 "progress_percent = NULL, progress_message = NULL, updated_at = ? WHERE id = ?",
-                {kw::bind(std::string(all_completed ? "waiting" : "blocked")), kw::bind(to_millis(now)),
-                 kw::bind(to_millis(now)), kw::bind(to_millis(now)), kw::bind(job)});
+                all_completed ? "waiting" : "blocked", to_millis(now), to_millis(now), to_millis(now), job);
             transaction.commit();
             return true;
         });
@@ -330,12 +307,11 @@ public:
     {
         return serialized("expiring jobs", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            const auto ids = m_db.query_ints(
-                std::string("SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= ? AND state IN ") +
-                    k_not_started + " ORDER BY id",
-                {kw::bind(to_millis(now))});
+            static const std::string sql =
+                "SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= ? AND state IN " + k_not_started +
+                " ORDER BY id";
             std::size_t expired = 0;
-            for (JobId id : ids) {
+            for (JobId id : ints(sql, to_millis(now))) {
                 if (make_dead(id, k_expired, now)) ++expired;
             }
             transaction.commit();
@@ -347,7 +323,9 @@ public:
     {
         return serialized("reading a job", [&]() -> std::optional<Job> {
             Transaction transaction(m_db, TransactionKind::read);
-            auto jobs = select_jobs("WHERE id = ?", {kw::bind(job)});
+            static const std::string sql = k_select_jobs + "WHERE id = ?";
+            auto jobs = select_jobs(sql, job);
+            transaction.commit();
             if (jobs.empty()) return std::nullopt;
             return std::move(jobs.front());
         });
@@ -358,37 +336,27 @@ public:
         return serialized("reading attempts", [&] {
             Transaction transaction(m_db, TransactionKind::read);
             std::vector<AttemptRecord> records;
-            Poco::Int64 attempt_id = 0;
-            Poco::Int64 number = 0;
-            std::string host;
-            std::string outcome;
-            Poco::Int64 started_at = 0;
-            Poco::Nullable<Poco::Data::BLOB> record;
-            Poco::Nullable<Poco::Data::BLOB> result;
-            Statement statement(m_db.session());
-            statement << "SELECT a.attempt_id, a.number, a.host, a.outcome, a.started_at, a.record, "
-                         "CASE WHEN a.result_in_job THEN j.result ELSE a.result END "
-                         "FROM attempts a JOIN jobs j ON j.id = a.job_id "
-                         "WHERE a.job_id = ? AND a.outcome IS NOT NULL ORDER BY a.number",
-                kw::into(attempt_id), kw::into(number), kw::into(host), kw::into(outcome), kw::into(started_at),
-                kw::into(record), kw::into(result), kw::bind(job), kw::range(0, 1);
-            while (!statement.done()) {
-                if (statement.execute() == 0) break;
+            Query row = m_db.query("SELECT a.attempt_id, a.number, a.host, a.outcome, a.started_at, a.record, "
+                                   "CASE WHEN a.result_in_job THEN j.result ELSE a.result END "
+                                   "FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                                   "WHERE a.job_id = ? AND a.outcome IS NOT NULL ORDER BY a.number");
+            row.bind(job);
+            while (row.step()) {
                 AttemptRecord out;
                 out.job_id = job;
-                out.attempt_id = attempt_id;
-                out.number = static_cast<std::uint32_t>(number);
-                out.host = host;
-                if (auto decoded = decode_outcome(from_blob(record).value_or(""))) {
+                out.attempt_id = row.int64(0);
+                out.number = static_cast<std::uint32_t>(row.int64(1));
+                out.host = row.bytes(2);
+                if (auto decoded = decode_outcome(row.bytes(5))) {
                     out.outcome = std::move(*decoded);
                 } else {
                     // Not expected (the store wrote it); keep what the indexed columns know.
                     out.outcome.kind =
-                        sandbox::outcome_kind_from_string(outcome).value_or(sandbox::OutcomeKind::worker_lost);
+                        sandbox::outcome_kind_from_string(row.bytes(3)).value_or(sandbox::OutcomeKind::worker_lost);
                     out.outcome.error = "the stored attempt record could not be read";
-                    out.outcome.started_at = from_millis(started_at);
+                    out.outcome.started_at = from_millis(row.int64(4));
                 }
-                out.outcome.result = from_blob(result).value_or("");
+                out.outcome.result = row.bytes(6);
                 records.push_back(std::move(out));
             }
             return records;
@@ -399,20 +367,21 @@ public:
     {
         return serialized("listing jobs", [&] {
             Transaction transaction(m_db, TransactionKind::read);
-            std::string where = "WHERE 1 = 1";
-            AbstractBindingVec binds;
-            if (filter.queue) {
-                where += " AND queue = ?";
-                binds.push_back(kw::bind(*filter.queue));
-            }
-            if (filter.state) {
-                where += " AND state = ?";
-                binds.push_back(kw::bind(std::string(to_string(*filter.state))));
-            }
+            std::string sql = k_select_jobs + "WHERE 1 = 1";
+            if (filter.queue) sql += " AND queue = ?";
+            if (filter.state) sql += " AND state = ?";
             // limit 0: no limit.
-            where += " ORDER BY id DESC LIMIT ?";
-            binds.push_back(kw::bind(filter.limit == 0 ? Poco::Int64(-1) : static_cast<Poco::Int64>(filter.limit)));
-            return select_jobs(where, std::move(binds));
+            sql += " ORDER BY id DESC LIMIT ?";
+            std::vector<Job> jobs;
+            {
+                Query row = m_db.query(sql);
+                if (filter.queue) row.bind(*filter.queue);
+                if (filter.state) row.bind(to_string(*filter.state));
+                row.bind(filter.limit == 0 ? std::int64_t(-1) : static_cast<std::int64_t>(filter.limit));
+                while (row.step()) jobs.push_back(job_from_row(row));
+            }
+            load_dependencies(jobs);
+            return jobs;
         });
     }
 
@@ -429,17 +398,11 @@ public:
                 return it->second;
             };
             for (const auto& queue : queues) entry(queue);
-            for (const auto& queue : m_db.query_texts("SELECT queue FROM paused_queues")) entry(queue).paused = true;
-            std::vector<std::string> names;
-            std::vector<std::string> states;
-            std::vector<Poco::Int64> numbers;
-            Statement statement(m_db.session());
-            statement << "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state", kw::into(names),
-                kw::into(states), kw::into(numbers);
-            statement.execute();
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                if (auto state = job_state_from_string(states[i])) {
-                    entry(names[i]).by_state[*state] = static_cast<std::uint64_t>(numbers[i]);
+            for (const auto& queue : texts("SELECT queue FROM paused_queues")) entry(queue).paused = true;
+            Query row = m_db.query("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state");
+            while (row.step()) {
+                if (auto state = job_state_from_string(row.bytes(1))) {
+                    entry(row.bytes(0)).by_state[*state] = static_cast<std::uint64_t>(row.int64(2));
                 }
             }
             return counts;
@@ -450,16 +413,10 @@ public:
     {
         return serialized("reading results", [&] {
             std::map<JobId, std::string> out;
-            Poco::Int64 id = 0;
-            Poco::Nullable<Poco::Data::BLOB> result;
-            Statement statement(m_db.session());
-            statement << "SELECT id, result FROM jobs WHERE state = 'completed' AND "
-                         "id IN (SELECT value FROM json_each(?))",
-                kw::into(id), kw::into(result), kw::bind(json_ids(jobs)), kw::range(0, 1);
-            while (!statement.done()) {
-                if (statement.execute() == 0) break;
-                out[id] = from_blob(result).value_or("");
-            }
+            Query row = m_db.query("SELECT id, result FROM jobs WHERE state = 'completed' AND "
+                                   "id IN (SELECT value FROM json_each(?))");
+            row.bind(json_ids(jobs));
+            while (row.step()) out[row.int64(0)] = row.bytes(1);
             return out;
         });
     }
@@ -468,9 +425,9 @@ public:
     {
         serialized("pausing or resuming a queue", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            m_db.execute(paused ? "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?)"
-                                : "DELETE FROM paused_queues WHERE queue = ?",
-                         {kw::bind(queue)});
+            run(paused ? "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?)"
+                       : "DELETE FROM paused_queues WHERE queue = ?",
+                queue);
             transaction.commit();
         });
     }
@@ -478,7 +435,7 @@ public:
     std::vector<std::string> paused_queues() override
     {
         return serialized("reading paused queues",
-                          [&] { return m_db.query_texts("SELECT queue FROM paused_queues ORDER BY queue"); });
+                          [&] { return texts("SELECT queue FROM paused_queues ORDER BY queue"); });
     }
 
     std::optional<JobId> fire_schedule(const std::string& name, TimePoint fire_time, const NewJob& job,
@@ -486,10 +443,10 @@ public:
     {
         return serialized("firing a schedule", [&]() -> std::optional<JobId> {
             Transaction transaction(m_db, TransactionKind::write);
-            const auto last = m_db.query_int("SELECT last_fire_time FROM schedules WHERE name = ?", {kw::bind(name)});
+            const auto last = first_int("SELECT last_fire_time FROM schedules WHERE name = ?", name);
             if (!last) {
-                m_db.execute("INSERT INTO schedules (name, last_fire_time, updated_at) VALUES (?, ?, ?)",
-                             {kw::bind(name), kw::bind(to_millis(fire_time)), kw::bind(to_millis(now))});
+                run("INSERT INTO schedules (name, last_fire_time, updated_at) VALUES (?, ?, ?)", name,
+                    to_millis(fire_time), to_millis(now));
                 transaction.commit();
                 return std::nullopt;
             }
@@ -497,8 +454,8 @@ public:
             NewJob fired = job;
             if (fired.schedule.empty()) fired.schedule = name;
             const JobId id = insert_job(fired, now);
-            m_db.execute("UPDATE schedules SET last_fire_time = ?, last_job_id = ?, updated_at = ? WHERE name = ?",
-                         {kw::bind(to_millis(fire_time)), kw::bind(id), kw::bind(to_millis(now)), kw::bind(name)});
+            run("UPDATE schedules SET last_fire_time = ?, last_job_id = ?, updated_at = ? WHERE name = ?",
+                to_millis(fire_time), id, to_millis(now), name);
             transaction.commit();
             return id;
         });
@@ -514,18 +471,15 @@ public:
             Transaction transaction(m_db, TransactionKind::write);
             // A job that a job still to run depends on stays: its dependent needs its state
             // and its result.
-            const auto ids = m_db.query_ints(
-                "SELECT id FROM jobs j WHERE state = ? AND updated_at < ? AND NOT EXISTS ("
-                "SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id "
-                "WHERE d.depends_on = j.id AND w.state NOT IN ('completed', 'dead', 'cancelled'))",
-                {kw::bind(std::string(to_string(state))), kw::bind(to_millis(older_than))});
+            const auto ids = ints("SELECT id FROM jobs j WHERE state = ? AND updated_at < ? AND NOT EXISTS ("
+                                  "SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id "
+                                  "WHERE d.depends_on = j.id AND w.state NOT IN ('completed', 'dead', 'cancelled'))",
+                                  to_string(state), to_millis(older_than));
             if (!ids.empty()) {
                 const std::string doomed = json_ids(ids);
-                m_db.execute("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))",
-                             {kw::bind(doomed)});
-                m_db.execute("DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(?))",
-                             {kw::bind(doomed)});
-                m_db.execute("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", {kw::bind(doomed)});
+                run("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+                run("DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+                run("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", doomed);
             }
             transaction.commit();
             return ids.size();
@@ -537,16 +491,9 @@ public:
     {
         return serialized("registering the host", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            std::optional<std::string> current;
-            Poco::Int64 heartbeat = 0;
-            {
-                Poco::Nullable<std::string> found;
-                Statement statement(m_db.session());
-                statement << "SELECT holder, heartbeat_at FROM hosts WHERE name = ?", kw::into(found),
-                    kw::into(heartbeat), kw::bind(host_name), kw::limit(1);
-                if (statement.execute() == 1 && !found.isNull()) current = found.value();
+            if (const auto current = registration_of(host_name)) {
+                if (current->first != holder && to_millis(now) - current->second < stale_after.count()) return false;
             }
-            if (current && *current != holder && to_millis(now) - heartbeat < stale_after.count()) return false;
             upsert_host(host_name, holder, now);
             transaction.commit();
             return true;
@@ -557,7 +504,7 @@ public:
     {
         serialized("unregistering the host", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            m_db.execute("DELETE FROM hosts WHERE name = ? AND holder = ?", {kw::bind(host_name), kw::bind(holder)});
+            run("DELETE FROM hosts WHERE name = ? AND holder = ?", host_name, holder);
             transaction.commit();
         });
     }
@@ -565,13 +512,9 @@ public:
     std::optional<std::pair<std::string, TimePoint>> host_registration(const std::string& host_name) override
     {
         return serialized("reading the host registration", [&]() -> std::optional<std::pair<std::string, TimePoint>> {
-            Poco::Nullable<std::string> holder;
-            Poco::Int64 heartbeat = 0;
-            Statement statement(m_db.session());
-            statement << "SELECT holder, heartbeat_at FROM hosts WHERE name = ?", kw::into(holder), kw::into(heartbeat),
-                kw::bind(host_name), kw::limit(1);
-            if (statement.execute() == 0 || holder.isNull()) return std::nullopt;
-            return std::make_pair(holder.value(), from_millis(heartbeat));
+            const auto current = registration_of(host_name);
+            if (!current) return std::nullopt;
+            return std::make_pair(current->first, from_millis(current->second));
         });
     }
 
@@ -587,7 +530,7 @@ public:
     std::optional<TimePoint> schedule_last_fire(const std::string& name) override
     {
         return serialized("reading a schedule", [&]() -> std::optional<TimePoint> {
-            const auto last = m_db.query_int("SELECT last_fire_time FROM schedules WHERE name = ?", {kw::bind(name)});
+            const auto last = first_int("SELECT last_fire_time FROM schedules WHERE name = ?", name);
             if (!last) return std::nullopt;
             return from_millis(*last);
         });
@@ -609,25 +552,55 @@ private:
         }
     }
 
-    void upsert_host(const std::string& host_name, const std::string& holder, TimePoint now)
+    // Runs `sql` with `values` to its end; the rows it changed.
+    template <class... Values>
+    std::size_t run(std::string_view sql, const Values&... values)
     {
-        m_db.execute("INSERT INTO hosts (name, holder, heartbeat_at) VALUES (?, ?, ?) "
-                     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at",
-                     {kw::bind(host_name), kw::bind(holder), kw::bind(to_millis(now))});
+        Query statement = m_db.query(sql);
+        statement.bind(values...);
+        return statement.run();
     }
 
-    std::vector<Job> select_jobs(const std::string& tail, AbstractBindingVec binds)
+    // The first column of the first row; nullopt when there is no row or it is NULL.
+    template <class... Values>
+    std::optional<std::int64_t> first_int(std::string_view sql, const Values&... values)
+    {
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        if (!row.step()) return std::nullopt;
+        return row.optional_int64(0);
+    }
+
+    // The first column of every row. Read whole before the caller changes anything.
+    template <class... Values>
+    std::vector<std::int64_t> ints(std::string_view sql, const Values&... values)
+    {
+        std::vector<std::int64_t> out;
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        while (row.step()) out.push_back(row.int64(0));
+        return out;
+    }
+
+    template <class... Values>
+    std::vector<std::string> texts(std::string_view sql, const Values&... values)
+    {
+        std::vector<std::string> out;
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        while (row.step()) out.push_back(row.bytes(0));
+        return out;
+    }
+
+    // `sql` selects k_job_columns.
+    template <class... Values>
+    std::vector<Job> select_jobs(std::string_view sql, const Values&... values)
     {
         std::vector<Job> jobs;
-        JobRow row;
-        Statement statement(m_db.session());
-        statement << "SELECT " + k_job_columns + " FROM jobs " + tail;
-        row.extract_into(statement);
-        for (auto& bind : binds) statement.addBind(bind);
-        statement, kw::range(0, 1);
-        while (!statement.done()) {
-            if (statement.execute() == 0) break;
-            jobs.push_back(row.to_job());
+        {
+            Query row = m_db.query(sql);
+            row.bind(values...);
+            while (row.step()) jobs.push_back(job_from_row(row));
         }
         load_dependencies(jobs);
         return jobs;
@@ -635,50 +608,63 @@ private:
 
     void load_dependencies(std::vector<Job>& jobs)
     {
+        if (jobs.size() == 1) {
+            jobs.front().depends_on = dependencies_of(jobs.front().id);
+            return;
+        }
         if (jobs.empty()) return;
         std::vector<JobId> ids;
         for (const auto& job : jobs) ids.push_back(job.id);
-        std::vector<Poco::Int64> dependents;
-        std::vector<Poco::Int64> dependencies;
-        Statement statement(m_db.session());
-        statement << "SELECT job_id, depends_on FROM job_dependencies "
-                     "WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, position",
-            kw::into(dependents), kw::into(dependencies), kw::bind(json_ids(ids));
-        statement.execute();
         std::map<JobId, std::vector<JobId>> by_job;
-        for (std::size_t i = 0; i < dependents.size(); ++i) by_job[dependents[i]].push_back(dependencies[i]);
+        {
+            Query row = m_db.query("SELECT job_id, depends_on FROM job_dependencies "
+                                   "WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, position");
+            row.bind(json_ids(ids));
+            while (row.step()) by_job[row.int64(0)].push_back(row.int64(1));
+        }
         for (auto& job : jobs) {
             if (auto found = by_job.find(job.id); found != by_job.end()) job.depends_on = found->second;
         }
     }
 
+    std::optional<std::pair<std::string, std::int64_t>> registration_of(const std::string& host_name)
+    {
+        Query row = m_db.query("SELECT holder, heartbeat_at FROM hosts WHERE name = ?");
+        row.bind(host_name);
+        if (!row.step() || row.is_null(0)) return std::nullopt;
+        return std::make_pair(row.bytes(0), row.int64(1));
+    }
+
+    void upsert_host(const std::string& host_name, const std::string& holder, TimePoint now)
+    {
+        run("INSERT INTO hosts (name, holder, heartbeat_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at",
+            host_name, holder, to_millis(now));
+    }
+
     std::optional<JobState> state_of(JobId job)
     {
-        const auto state = m_db.query_text("SELECT state FROM jobs WHERE id = ?", {kw::bind(job)});
-        if (!state) return std::nullopt;
-        return job_state_from_string(*state);
+        Query row = m_db.query("SELECT state FROM jobs WHERE id = ?");
+        row.bind(job);
+        if (!row.step()) return std::nullopt;
+        return job_state_from_string(row.bytes(0));
     }
 
     std::map<JobId, JobState> states_of(const std::vector<JobId>& jobs)
     {
         std::map<JobId, JobState> out;
         if (jobs.empty()) return out;
-        std::vector<Poco::Int64> ids;
-        std::vector<std::string> states;
-        Statement statement(m_db.session());
-        statement << "SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))", kw::into(ids),
-            kw::into(states), kw::bind(json_ids(jobs));
-        statement.execute();
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-            if (auto state = job_state_from_string(states[i])) out[ids[i]] = *state;
+        Query row = m_db.query("SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))");
+        row.bind(json_ids(jobs));
+        while (row.step()) {
+            if (auto state = job_state_from_string(row.bytes(1))) out[row.int64(0)] = *state;
         }
         return out;
     }
 
     std::vector<JobId> dependencies_of(JobId job)
     {
-        return m_db.query_ints("SELECT depends_on FROM job_dependencies WHERE job_id = ? ORDER BY position",
-                               {kw::bind(job)});
+        return ints("SELECT depends_on FROM job_dependencies WHERE job_id = ? ORDER BY position", job);
     }
 
     // Inside a write transaction.
@@ -708,24 +694,22 @@ private:
         }
         const Duration delay = std::max(job.delay.value_or(Duration(0)), Duration(0));
         if (state == JobState::waiting && delay > Duration(0)) state = JobState::delayed;
-        std::optional<TimePoint> expires_at;
-        if (job.ttl) expires_at = now + *job.ttl;
+        std::optional<std::int64_t> expires_at;
+        if (job.ttl) expires_at = to_millis(now + *job.ttl);
+        std::optional<std::int64_t> ttl_ms;
+        if (job.ttl) ttl_ms = job.ttl->count();
+        std::optional<std::int64_t> timeout_ms;
+        if (job.timeout) timeout_ms = job.timeout->count();
 
-        m_db.execute(
-            "INSERT INTO jobs (queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, "
+        run("INSERT INTO jobs (queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, "
             "expires_at, timeout_ms, max_attempts, error, schedule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            {kw::bind(job.queue), kw::bind(job.task), bind_bytes(job.payload),
-             kw::bind(static_cast<Poco::Int64>(job.priority)), kw::bind(std::string(to_string(state))),
-             kw::bind(to_millis(now)), kw::bind(to_millis(now)), kw::bind(to_millis(now + delay)),
-             kw::bind(nullable_millis(job.ttl)), kw::bind(nullable_millis(expires_at)),
-             kw::bind(nullable_millis(job.timeout)),
-             kw::bind(job.max_attempts ? Poco::Nullable<Poco::Int64>(*job.max_attempts)
-                                       : Poco::Nullable<Poco::Int64>()),
-             bind_nullable_bytes(error), kw::bind(job.schedule)});
+            job.queue, job.task, Blob{job.payload}, job.priority, to_string(state), to_millis(now), to_millis(now),
+            to_millis(now + delay), ttl_ms, expires_at, timeout_ms, job.max_attempts, optional_blob(error),
+            job.schedule);
         const JobId id = m_db.last_insert_id();
         for (std::size_t i = 0; i < dependencies.size(); ++i) {
-            m_db.execute("INSERT INTO job_dependencies (job_id, depends_on, position) VALUES (?, ?, ?)",
-                         {kw::bind(id), kw::bind(dependencies[i]), kw::bind(static_cast<Poco::Int64>(i))});
+            run("INSERT INTO job_dependencies (job_id, depends_on, position) VALUES (?, ?, ?)", id, dependencies[i],
+                i);
         }
         return id;
     }
@@ -733,7 +717,7 @@ private:
     // The queues among `queues` a claim may take from now: not paused, not over their rate.
     std::vector<std::string> claimable_queues(const std::vector<QueueAllowance>& queues, TimePoint now)
     {
-        const auto paused_list = m_db.query_texts("SELECT queue FROM paused_queues");
+        const auto paused_list = texts("SELECT queue FROM paused_queues");
         const std::set<std::string> paused(paused_list.begin(), paused_list.end());
         std::set<std::string> seen;
         std::vector<std::string> eligible;
@@ -742,11 +726,12 @@ private:
             if (allowance.rate_jobs && allowance.rate_per) {
                 // Attempts started in the last `per` (now - per, now], and any a host with a
                 // clock ahead of ours started "later": the window never lets a burst through.
-                const auto started =
-                    m_db.query_int("SELECT count(*) FROM attempts WHERE queue = ? AND started_at > ?",
-                                   {kw::bind(allowance.queue), kw::bind(to_millis(now - *allowance.rate_per))})
-                        .value_or(0);
-                if (static_cast<std::uint64_t>(started) >= *allowance.rate_jobs) continue;
+                const auto limit = static_cast<std::int64_t>(
+                    std::min<std::uint64_t>(*allowance.rate_jobs, std::numeric_limits<std::int64_t>::max()));
+                const auto started = first_int(k_started_in_window, allowance.queue,
+                                               to_millis(now - *allowance.rate_per), limit)
+                                         .value_or(0);
+                if (started >= limit) continue;
             }
             eligible.push_back(allowance.queue);
         }
@@ -755,26 +740,32 @@ private:
 
     std::optional<Candidate> best_candidate(const std::vector<std::string>& queues, TimePoint now)
     {
+        const std::int64_t now_ms = to_millis(now);
         std::optional<Candidate> best;
-        auto consider = [&](const std::string& sql, AbstractBindingVec binds) {
-            Candidate candidate;
-            Poco::Nullable<Poco::Int64> expires_at;
-            Statement statement(m_db.session());
-            statement << sql, kw::into(candidate.id), kw::into(candidate.priority), kw::into(candidate.run_at),
-                kw::into(expires_at), kw::into(candidate.attempts), kw::limit(1);
-            for (auto& bind : binds) statement.addBind(bind);
-            if (statement.execute() == 0) return;
-            if (!expires_at.isNull()) candidate.expires_at = expires_at.value();
-            if (!best || candidate.before(*best)) best = candidate;
-        };
         for (const auto& queue : queues) {
-            // Each is the first entry of an index range: no sort over the waiting jobs.
-            consider("SELECT id, priority, run_at, expires_at, attempts FROM jobs INDEXED BY jobs_by_queue_state "
-                     "WHERE queue = ? AND state = 'waiting' ORDER BY priority DESC, run_at, id LIMIT 1",
-                     {kw::bind(queue)});
-            consider("SELECT id, priority, run_at, expires_at, attempts FROM jobs INDEXED BY jobs_delayed "
-                     "WHERE queue = ? AND state = 'delayed' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 1",
-                     {kw::bind(queue), kw::bind(to_millis(now))});
+            {
+                Query row = m_db.query(k_first_waiting);
+                row.bind(queue);
+                if (row.step()) {
+                    Candidate waiting = candidate_from_row(row, queue);
+                    if (!best || waiting.before(*best)) best = std::move(waiting);
+                }
+            }
+            // The delayed jobs of this queue, priority by priority from the highest, only as
+            // far as one could still run before the best candidate so far.
+            std::int64_t below = std::numeric_limits<std::int64_t>::max();
+            while (true) {
+                Query row = m_db.query(k_first_delayed_below);
+                row.bind(queue, below);
+                if (!row.step()) break;
+                Candidate delayed = candidate_from_row(row, queue);
+                if (best && !delayed.before(*best)) break;
+                if (delayed.run_at <= now_ms) {
+                    best = std::move(delayed);
+                    break;
+                }
+                below = delayed.priority;
+            }
         }
         return best;
     }
@@ -783,19 +774,23 @@ private:
     Claim take(const Candidate& candidate, const std::string& holder, Duration lease, TimePoint now)
     {
         const JobId id = candidate.id;
-        const Poco::Int64 number = candidate.attempts + 1;
-        m_db.execute("INSERT INTO attempts (job_id, queue, number, host, started_at) "
-                     "SELECT id, queue, ?, ?, ? FROM jobs WHERE id = ?",
-                     {kw::bind(number), kw::bind(holder), kw::bind(to_millis(now)), kw::bind(id)});
+        const std::int64_t number = candidate.attempts + 1;
+        run("INSERT INTO attempts (job_id, queue, number, host, started_at) VALUES (?, ?, ?, ?, ?)", id,
+            candidate.queue, number, holder, to_millis(now));
         const AttemptId attempt_id = m_db.last_insert_id();
-        m_db.execute("UPDATE jobs SET state = 'active', attempts = attempts + 1, "
-                     "attempts_since_retry = attempts_since_retry + 1, attempt_id = ?, lease_holder = ?, "
-                     "lease_expires_at = ?, progress_percent = NULL, progress_message = NULL, cancel_requested = 0, "
-                     "updated_at = ? WHERE id = ?",
-                     {kw::bind(attempt_id), kw::bind(holder), kw::bind(to_millis(now + lease)),
-                      kw::bind(to_millis(now)), kw::bind(id)});
-        auto jobs = select_jobs("WHERE id = ?", {kw::bind(id)});
-        return Claim{std::move(jobs.at(0)), attempt_id, static_cast<std::uint32_t>(number)};
+        run("UPDATE jobs SET state = 'active', attempts = attempts + 1, "
+            "attempts_since_retry = attempts_since_retry + 1, attempt_id = ?, lease_holder = ?, "
+            "lease_expires_at = ?, progress_percent = NULL, progress_message = NULL, cancel_requested = 0, "
+            "updated_at = ? WHERE id = ?",
+            attempt_id, holder, to_millis(now + lease), to_millis(now), id);
+        // Read back rather than with UPDATE ... RETURNING, which costs more than this read:
+        // SQLite collects the returned rows in a temporary table it opens on every run.
+        static const std::string sql = k_select_jobs + "WHERE id = ?";
+        auto jobs = select_jobs(sql, id);
+        if (jobs.empty()) {
+            throw StoreError(m_db.file().string() + ": job " + std::to_string(id) + " vanished while it was claimed");
+        }
+        return Claim{std::move(jobs.front()), attempt_id, static_cast<std::uint32_t>(number)};
     }
 
     // finish and recover: compare-and-set on (job, attempt id, active), then the record, the
@@ -813,15 +808,15 @@ private:
             throw StoreRequestError(std::string("an attempt cannot leave its job ") + to_string(transition.next));
         }
         Transaction transaction(m_db, TransactionKind::write);
-        Poco::Nullable<std::string> holder;
-        Poco::Int64 cancel_requested = 0;
+        std::optional<std::string> holder;
+        bool cancel_requested = false;
         {
-            Statement statement(m_db.session());
-            statement << "SELECT lease_holder, cancel_requested FROM jobs "
-                         "WHERE id = ? AND state = 'active' AND attempt_id = ?",
-                kw::into(holder), kw::into(cancel_requested), kw::bind(attempt.job_id), kw::bind(attempt.attempt_id),
-                kw::limit(1);
-            if (statement.execute() == 0) return false;  // stale: another attempt holds the job, or none does
+            Query row = m_db.query("SELECT lease_holder, cancel_requested FROM jobs "
+                                   "WHERE id = ? AND state = 'active' AND attempt_id = ?");
+            row.bind(attempt.job_id, attempt.attempt_id);
+            if (!row.step()) return false;  // stale: another attempt holds the job, or none does
+            holder = row.optional_bytes(0);
+            cancel_requested = row.int64(1) != 0;
         }
         JobState next = transition.next;
         // A cancel request outlives the attempt it interrupted: the job does not run again.
@@ -834,13 +829,12 @@ private:
         const std::optional<std::string> attempt_result =
             result_in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result);
         const TimePoint ended_at = outcome.ended_at.time_since_epoch().count() != 0 ? outcome.ended_at : now;
-        const std::string host = attempt.host.empty() && !holder.isNull() ? holder.value() : attempt.host;
-        const std::size_t recorded = m_db.execute(
-            "UPDATE attempts SET host = ?, ended_at = ?, outcome = ?, record = ?, result = ?, "
-            "result_in_job = ? WHERE attempt_id = ? AND job_id = ?",
-            {kw::bind(host), kw::bind(to_millis(ended_at)), kw::bind(std::string(to_string(outcome.kind))),
-             bind_bytes(encode_outcome(outcome)), bind_nullable_bytes(attempt_result),
-             kw::bind(Poco::Int64(result_in_job ? 1 : 0)), kw::bind(attempt.attempt_id), kw::bind(attempt.job_id)});
+        const std::string host = attempt.host.empty() && holder ? *holder : attempt.host;
+        const std::size_t recorded =
+            run("UPDATE attempts SET host = ?, ended_at = ?, outcome = ?, record = ?, result = ?, "
+                "result_in_job = ? WHERE attempt_id = ? AND job_id = ?",
+                host, to_millis(ended_at), to_string(outcome.kind), Blob{encode_outcome(outcome)},
+                optional_blob(attempt_result), result_in_job, attempt.attempt_id, attempt.job_id);
         if (recorded != 1) {
             // The claim wrote this row in the same transaction as the lease; a store where it
             // is missing was edited behind our back. Refuse rather than lose the record.
@@ -849,18 +843,14 @@ private:
         }
 
         const bool runs_again = next == JobState::waiting || next == JobState::delayed;
-        m_db.execute(
-            "UPDATE jobs SET state = ?, run_at = CASE WHEN ? THEN ? ELSE run_at END, result = ?, "
+        run("UPDATE jobs SET state = ?, run_at = CASE WHEN ? THEN ? ELSE run_at END, result = ?, "
             "error = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE error END, lost = lost + ?, "
             "attempts_since_retry = max(attempts_since_retry - ?, 0), attempt_id = NULL, lease_holder = NULL, "
             "lease_expires_at = NULL, cancel_requested = 0, updated_at = ? WHERE id = ?",
-            {kw::bind(std::string(to_string(next))), kw::bind(Poco::Int64(runs_again ? 1 : 0)),
-             kw::bind(to_millis(transition.run_at.value_or(now))),
-             bind_nullable_bytes(completed ? transition.result : std::nullopt),
-             kw::bind(Poco::Int64(transition.error ? 1 : 0)), bind_nullable_bytes(transition.error),
-             kw::bind(Poco::Int64(completed ? 1 : 0)), kw::bind(Poco::Int64(transition.counts_as_lost ? 1 : 0)),
-             kw::bind(Poco::Int64(transition.refund_attempt ? 1 : 0)), kw::bind(to_millis(now)),
-             kw::bind(attempt.job_id)});
+            to_string(next), runs_again, to_millis(transition.run_at.value_or(now)),
+            optional_blob(completed ? transition.result : std::nullopt), transition.error.has_value(),
+            optional_blob(transition.error), completed, transition.counts_as_lost, transition.refund_attempt,
+            to_millis(now), attempt.job_id);
         if (completed) unblock_dependents(attempt.job_id, now);
         if (next == JobState::dead || next == JobState::cancelled) kill_dependents(attempt.job_id, next, now);
         transaction.commit();
@@ -871,11 +861,9 @@ private:
     // dependents. false when it had started or ended meanwhile.
     bool make_dead(JobId job, const std::string& error, TimePoint now)
     {
-        const auto changed = m_db.execute(std::string("UPDATE jobs SET state = 'dead', error = ?, updated_at = ? "
-                                                      "WHERE id = ? AND state IN ") +
-                                              k_not_started,
-                                          {bind_bytes(error), kw::bind(to_millis(now)), kw::bind(job)});
-        if (changed == 0) return false;
+        static const std::string sql =
+            "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state IN " + k_not_started;
+        if (run(sql, Blob{error}, to_millis(now), job) == 0) return false;
         kill_dependents(job, JobState::dead, now);
         return true;
     }
@@ -888,14 +876,12 @@ private:
         while (!pending.empty()) {
             const auto [ended, state] = pending.back();
             pending.pop_back();
-            const auto dependents = m_db.query_ints(
-                "SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
-                "WHERE d.depends_on = ? AND j.state = 'blocked' ORDER BY d.job_id",
-                {kw::bind(ended)});
+            const auto dependents = ints("SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
+                                         "WHERE d.depends_on = ? AND j.state = 'blocked' ORDER BY d.job_id",
+                                         ended);
             for (JobId dependent : dependents) {
-                m_db.execute(
-                    "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state = 'blocked'",
-                    {bind_bytes(dependency_error(ended, state)), kw::bind(to_millis(now)), kw::bind(dependent)});
+                run("UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state = 'blocked'",
+                    Blob{dependency_error(ended, state)}, to_millis(now), dependent);
                 pending.emplace_back(dependent, JobState::dead);
             }
         }
@@ -905,14 +891,13 @@ private:
     // completed may run (delayed when their own delay has not passed yet).
     void unblock_dependents(JobId job, TimePoint now)
     {
-        // Most jobs have no dependents, and the UPDATE below costs more to prepare than
-        // this look costs to run.
-        if (!m_db.query_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", {kw::bind(job)})) return;
-        m_db.execute("UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'delayed' ELSE 'waiting' END, updated_at = ? "
-                     "WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?) "
-                     "AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
-                     "WHERE d.job_id = jobs.id AND j.state <> 'completed')",
-                     {kw::bind(to_millis(now)), kw::bind(to_millis(now)), kw::bind(job)});
+        // Most jobs have no dependents: one index probe instead of the UPDATE's subqueries.
+        if (!first_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", job)) return;
+        run("UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'delayed' ELSE 'waiting' END, updated_at = ? "
+            "WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
+            "WHERE d.job_id = jobs.id AND j.state <> 'completed')",
+            to_millis(now), to_millis(now), job);
     }
 
     std::mutex m_mutex;

@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <functional>
+#include <utility>
+#include <vector>
+
 namespace sandhost::store {
 namespace {
 
@@ -210,6 +214,87 @@ TEST(SqliteFile, LockedPastTheBusyTimeoutIsAStoreError)
 
     EXPECT_EQ(store->list(JobFilter{}).size(), 1u) << "the refused enqueue stored nothing";
     EXPECT_TRUE(store->claim(allow({"q"}), "host/1", ms(1000), t(2)));
+}
+
+TEST(SqliteFile, EveryWriteMeetingALockIsAStoreErrorAndWorksOnceTheLockIsGone)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    SqliteOptions impatient;
+    impatient.busy_timeout = ms(50);
+    auto store = open_sqlite_store(file, impatient);
+    // Every statement below runs once before the lock, so that the calls under the lock and
+    // after it reuse statements prepared earlier.
+    const JobId id = store->enqueue(new_job(), t(0));
+    auto claim = store->claim(allow({"q"}), "host/1", ms(10'000), t(1));
+    ASSERT_TRUE(claim);
+    ASSERT_TRUE(store->renew(id, claim->attempt_id, t(20'000)));
+    ASSERT_TRUE(store->set_progress(id, claim->attempt_id, Progress{10, "started"}));
+    ASSERT_TRUE(store->register_host("host", "host/1", t(1), ms(30'000)));
+    EXPECT_EQ(store->expire(t(1)), 0u);
+    const JobId next = store->enqueue(new_job(), t(2));
+
+    RawDb other(file);
+    ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+    const std::vector<std::pair<std::string, std::function<void()>>> writes{
+        {"enqueue", [&] { store->enqueue(new_job(), t(3)); }},
+        {"claim", [&] { store->claim(allow({"q"}), "host/1", ms(10'000), t(3)); }},
+        {"renew", [&] { store->renew(id, claim->attempt_id, t(30'000)); }},
+        {"set_progress", [&] { store->set_progress(id, claim->attempt_id, Progress{20, "locked"}); }},
+        {"finish",
+         [&] { store->finish(record_of(*claim, sandbox::OutcomeKind::succeeded, t(3)), completed_with("x"), t(3)); }},
+        {"register_host", [&] { store->register_host("host", "host/1", t(3), ms(30'000)); }},
+        {"expire", [&] { store->expire(t(3)); }},
+        {"cancel", [&] { store->cancel(next, t(3)); }},
+    };
+    for (const auto& [name, write] : writes) {
+        const std::string message = store_error_of(write);
+        EXPECT_THAT(message, HasSubstr("locked")) << name;
+        EXPECT_THAT(message, HasSubstr("code 5")) << name;
+    }
+    // Readers are not held up (WAL).
+    EXPECT_EQ(store->get(id)->progress->message, "started");
+    EXPECT_TRUE(store->cancel_requests("host/1").empty());
+    EXPECT_TRUE(store->lost_attempts("host", "host/1", t(3)).empty());
+    ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
+
+    EXPECT_TRUE(store->renew(id, claim->attempt_id, t(30'000)));
+    EXPECT_TRUE(store->set_progress(id, claim->attempt_id, Progress{20, "free"}));
+    EXPECT_TRUE(store->register_host("host", "host/1", t(4), ms(30'000)));
+    EXPECT_EQ(store->expire(t(4)), 0u);
+    EXPECT_TRUE(store->finish(record_of(*claim, sandbox::OutcomeKind::succeeded, t(4)), completed_with("done"), t(4)));
+    const Job finished = *store->get(id);
+    EXPECT_EQ(finished.state, JobState::completed);
+    EXPECT_EQ(finished.result, "done");
+    EXPECT_EQ(finished.progress->message, "free");
+    auto second = store->claim(allow({"q"}), "host/1", ms(10'000), t(5));
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->job.id, next);
+    EXPECT_EQ(store->cancel(next, t(6)), CancelResult::requested);
+    EXPECT_EQ(store->cancel_requests("host/1"), std::vector<JobId>{next});
+    const JobId third = store->enqueue(new_job(), t(7));
+    EXPECT_GT(third, next);
+    EXPECT_EQ(store->list(JobFilter{}).size(), 3u) << "nothing written under the lock";
+}
+
+TEST(SqliteFile, StatementsPreparedBeforeAnotherConnectionChangedTheSchemaStillWork)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    auto store = open_sqlite_store(file);
+    ASSERT_FALSE(claim_and_complete(*store, {"q"}, t(0)));
+    store->enqueue(new_job(), t(0));
+    ASSERT_TRUE(claim_and_complete(*store, {"q"}, t(1)));
+    {
+        RawDb other(file);
+        ASSERT_EQ(other.exec("CREATE INDEX jobs_by_task ON jobs (task)"), SQLITE_OK);
+        ASSERT_EQ(other.exec("ALTER TABLE hosts ADD COLUMN note TEXT"), SQLITE_OK);
+    }
+    const JobId id = store->enqueue(new_job(), t(2));
+    EXPECT_TRUE(claim_and_complete(*store, {"q"}, t(3)));
+    EXPECT_EQ(store->get(id)->state, JobState::completed);
+    EXPECT_TRUE(store->register_host("host", "host/1", t(4), ms(1000)));
+    EXPECT_EQ(store->host_registration("host")->first, "host/1");
 }
 
 TEST(SqliteFile, AnUnopenablePathIsAStoreError)

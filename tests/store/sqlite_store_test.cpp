@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <set>
 #include <thread>
@@ -151,6 +152,92 @@ TEST_F(SqliteStoreTest, PriorityOrderHoldsAcrossQueuesAndDelayedJobs)
     while (auto c = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(10))) order.push_back(c->job.id);
     // Priority 3: the delayed job became due at t(5), after b_high's run_at t(1).
     EXPECT_EQ(order, (std::vector<JobId>{b_high, a_delayed_high, a_low, b_low_later}));
+}
+
+TEST_F(SqliteStoreTest, DelayedJobsOfEveryPriorityTakeTheirTurnOnceDue)
+{
+    auto delayed = [&](const std::string& queue, int priority, std::int64_t due) {
+        NewJob n = new_job(queue, priority);
+        n.delay = ms(due);
+        return store().enqueue(n, t(0));
+    };
+    const JobId a_top_later = delayed("a", 9, 100);
+    const JobId a_mid_first = delayed("a", 5, 10);
+    const JobId a_mid_second = delayed("a", 5, 50);
+    const JobId a_mid_waiting = store().enqueue(new_job("a", 5), t(20));
+    const JobId a_low_delayed = delayed("a", 1, 5);
+    const JobId a_lowest = store().enqueue(new_job("a", 0), t(0));
+    const JobId b_later = delayed("b", 7, 1000);
+    const JobId b_waiting = store().enqueue(new_job("b", 3), t(0));
+    // Many delayed jobs that are not due yet, above and below the ones that are.
+    for (int i = 0; i < 50; ++i) delayed(i % 2 ? "a" : "b", i % 2 ? 8 : -1, 10'000 + i);
+
+    std::vector<JobId> order;
+    while (auto c = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(60))) order.push_back(c->job.id);
+    // Not due at t(60): a_top_later (t(100)), b_later and the 50. Within priority 5, FIFO by
+    // run_at across delayed and waiting jobs.
+    EXPECT_EQ(order, (std::vector<JobId>{a_mid_first, a_mid_waiting, a_mid_second, b_waiting, a_low_delayed,
+                                         a_lowest}));
+    EXPECT_EQ(job(a_top_later).state, JobState::delayed);
+    auto top = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(100));
+    ASSERT_TRUE(top);
+    EXPECT_EQ(top->job.id, a_top_later);
+    EXPECT_FALSE(store().claim(allow({"a", "b"}), "host/1", ms(1000), t(999)));
+    auto last = store().claim(allow({"b"}), "host/1", ms(1000), t(1000));
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->job.id, b_later);
+}
+
+TEST_F(SqliteStoreTest, EmptyBytesReadBackEmptyNotMissing)
+{
+    NewJob n = new_job();
+    n.payload.clear();
+    const JobId id = store().enqueue(n, t(0));
+    EXPECT_EQ(job(id).payload, "");
+    const Claim c = claim_one("q", t(1));
+    ASSERT_TRUE(store().set_progress(id, c.attempt_id, Progress{1, ""}));
+    ASSERT_TRUE(job(id).progress);
+    EXPECT_EQ(job(id).progress->message, "");
+    Transition done = completed_with("");
+    done.error = "";
+    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), done, t(2)));
+    EXPECT_EQ(job(id).result, std::optional<std::string>(""));
+    EXPECT_EQ(job(id).error, std::optional<std::string>(""));
+    EXPECT_EQ(store().results({id}), (std::map<JobId, std::string>{{id, ""}}));
+    ASSERT_EQ(store().attempts(id).size(), 1u);
+    EXPECT_EQ(store().attempts(id)[0].outcome.result, "");
+}
+
+TEST_F(SqliteStoreTest, CallsKeepWorkingAfterRefusedRequestsAndRolledBackTransactions)
+{
+    std::size_t completed = 0;
+    for (int round = 0; round < 50; ++round) {
+        // Refused inside a write transaction, after some of its statements ran.
+        NewJob orphan = new_job();
+        orphan.depends_on = {1'000'000 + round};
+        EXPECT_THROW(store().enqueue(orphan, t(round)), StoreRequestError);
+        EXPECT_THROW(store().retry(2'000'000 + round, t(round)), StoreRequestError);
+
+        const JobId id = store().enqueue(new_job(), t(round));
+        const Claim c = claim_one("q", t(round));
+        ASSERT_EQ(c.job.id, id);
+        // A stale attempt: the write transaction ends without a commit.
+        AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(round));
+        stale.attempt_id += 1000;
+        EXPECT_FALSE(store().finish(stale, completed_with("no"), t(round)));
+        EXPECT_THROW(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), to(JobState::active), t(round)),
+                     StoreRequestError);
+        ASSERT_TRUE(store().renew(id, c.attempt_id, t(round + 5000)));
+        ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), completed_with("ok"), t(round)));
+        ++completed;
+    }
+    EXPECT_EQ(store().queue_counts({})["q"].by_state[JobState::completed], completed);
+    EXPECT_EQ(store().list(JobFilter{}).size(), completed) << "nothing refused was stored";
+    RawDb raw(file());
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM job_dependencies"), 0);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM attempts WHERE outcome = 'succeeded'"),
+              static_cast<std::int64_t>(completed));
+    EXPECT_EQ(raw.exec("BEGIN IMMEDIATE; ROLLBACK"), SQLITE_OK) << "no transaction left open";
 }
 
 TEST_F(SqliteStoreTest, ExpiredJobsFoundByClaimGoDeadAndTheNextOneIsClaimed)
