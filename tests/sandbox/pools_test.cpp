@@ -95,7 +95,8 @@ TEST_F(Pools, IdleReuseWorkersAreShutDown)
     s.settings.reuse.idle_timeout = 200ms;
     ASSERT_TRUE(run(s).succeeded());
     EXPECT_EQ(with_role("reuse").size(), 1u);
-    EXPECT_TRUE(t::eventually([] { return with_role("reuse").empty(); }, 10s)) << "the idle worker was never shut down";
+    // Gone means reaped, not just exiting.
+    EXPECT_TRUE(t::eventually([] { return t::leftover_processes().empty(); }, 10s)) << "the idle worker was never shut down";
 }
 
 TEST_F(Pools, ReuseOutputBelongsToItsOwnJob)
