@@ -10,19 +10,6 @@
 
 namespace sandhost::store::testing {
 
-TempDir::TempDir()
-{
-    std::string pattern = (std::filesystem::temp_directory_path() / "sandhost-store-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp(" + pattern + ") failed");
-    m_path = pattern;
-}
-
-TempDir::~TempDir()
-{
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-}
-
 TimePoint t(std::int64_t millis)
 {
     return TimePoint(std::chrono::milliseconds(1'700'000'000'000 + millis));

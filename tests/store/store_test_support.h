@@ -4,6 +4,7 @@
 
 #include "store/sqlite_store.h"
 #include "store/store.h"
+#include "test_support.h"
 
 #include <chrono>
 #include <cstdint>
@@ -15,19 +16,7 @@ struct sqlite3;
 
 namespace sandhost::store::testing {
 
-// A fresh directory under the system temp dir, removed by the destructor.
-class TempDir {
-public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return m_path; }
-    std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
-
-private:
-    std::filesystem::path m_path;
-};
+using sandhost::testing::TempDir;  // from tests/support
 
 // Tests run on a fixed clock: t(0) is a moment in 2023, t(n) n milliseconds later.
 TimePoint t(std::int64_t millis);
