@@ -25,7 +25,7 @@ constexpr std::size_t k_header_size = 8;
 enum class MessageType : std::uint8_t {
     hello = 1,        // worker -> host: first message, proves the exec worked
     job = 2,          // host -> worker: plugin, task, payload, limits
-    ready = 3,        // worker -> host: plugin loaded, task found; the job clock starts
+    ready = 3,        // worker -> host: plugin loaded, task found; the job clock starts (a worker's first job only)
     load_failed = 4,  // worker -> host: plugin or task unusable; the worker exits
     log = 5,          // worker -> host
     progress = 6,     // worker -> host

@@ -145,7 +145,8 @@ os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, Worke
     session.m_channel = std::move(channel->first);
     session.m_stdout = std::move(out->read);
     session.m_stderr = std::move(err->read);
-    for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) {
+    // The channel is only used with MSG_DONTWAIT; the output pipes are read until EAGAIN.
+    for (int fd : {session.m_stdout.get(), session.m_stderr.get()}) {
         if (auto s = os::set_nonblocking(fd); !s) return s.error();
     }
     return session;
@@ -168,7 +169,7 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     session.m_forked = true;
     session.m_hello_seen = true;  // the server's answer says the child exists
     session.m_baseline = baseline;
-    for (int fd : {session.m_channel.get(), session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
+    for (int fd : {session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
     return session;
 }
 
@@ -239,9 +240,19 @@ Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, C
     job.out.reset(tail);
     job.err.reset(tail);
     job.cpu_ms_at_start = m_cpu_us_reported / 1000;
+    // Only a worker's first job waits for ready: a reused worker and a fork server's child
+    // hold the plugin already, so their job's clock starts as it is sent.
+    const bool ready_implied = m_forked || (m_role == WorkerRole::reuse && m_jobs_run > 0);
     ++m_jobs_run;
     m_last_job_ok = false;
     if (observer) observer->on_started(m_process->pid());
+    if (ready_implied) {
+        job.facts.ready_seen = true;
+        job.facts.baseline = m_baseline;
+        job.ready_at = Clock::now();
+        job.run_deadline = *job.ready_at + spec.settings.timeout;
+        if (observer) observer->on_ready();
+    }
 
     m_decoder.emplace(std::max<std::uint64_t>(spec.settings.max_result_bytes + 65536, 1u << 20));
     if (m_job_presented) {
@@ -292,7 +303,7 @@ void WorkerSession::drive(Job& job)
             job.facts.done->status == protocol::Done::Status::ok) {
             // The worker flushed its output before reporting: it is all in the pipes now, and
             // belongs to this job, not the next.
-            drain_output(job);
+            drain_pending_output(job);
             m_last_job_ok = true;
             break;
         }
@@ -313,11 +324,15 @@ void WorkerSession::drive(Job& job)
             fds[count] = pollfd{fd, events, 0};
             return count++;
         };
-        const int channel_at = (m_channel_open && !job.channel_broken)
+        // A fork server's child that reported has nothing left to say: its exit status comes
+        // on the status pipe after its channel and pipes close, so only that is waited for,
+        // and the rest is read once it has arrived.
+        const bool exit_only = m_forked && job.reported() && !job.facts.stop;
+        const int channel_at = (m_channel_open && !job.channel_broken && !exit_only)
                                    ? add(m_channel.get(), static_cast<short>(POLLIN | (m_outbox.empty() ? 0 : POLLOUT)))
                                    : -1;
-        const int out_at = m_stdout ? add(m_stdout.get(), POLLIN) : -1;
-        const int err_at = m_stderr ? add(m_stderr.get(), POLLIN) : -1;
+        const int out_at = m_stdout && !exit_only ? add(m_stdout.get(), POLLIN) : -1;
+        const int err_at = m_stderr && !exit_only ? add(m_stderr.get(), POLLIN) : -1;
         const int exit_at = m_process->exit_fd() >= 0 ? add(m_process->exit_fd(), POLLIN) : -1;
         const int cancel_at = (job.cancel && !job.facts.stop) ? add(job.cancel->fd(), POLLIN) : -1;
 
@@ -372,7 +387,7 @@ void WorkerSession::drive(Job& job)
     }
 }
 
-void WorkerSession::read_channel(Job& job)
+void WorkerSession::read_channel(Job& job, bool to_the_end)
 {
     char buffer[65536];
     std::size_t total = 0;
@@ -390,6 +405,9 @@ void WorkerSession::read_channel(Job& job)
         }
         total += static_cast<std::size_t>(n);
         m_decoder->feed(buffer, static_cast<std::size_t>(n));
+        // A short read emptied the socket: poll says when more comes, without a recv() that
+        // would only answer EAGAIN.
+        const bool drained = !to_the_end && static_cast<std::size_t>(n) < sizeof buffer;
         for (;;) {
             auto next = m_decoder->next();
             if (next.status == protocol::FrameDecoder::Status::need_more) break;
@@ -407,6 +425,7 @@ void WorkerSession::read_channel(Job& job)
             handle_frame(job, std::move(next.frame));
             if (job.channel_broken) return;
         }
+        if (drained) break;
     }
 }
 
@@ -576,10 +595,21 @@ void WorkerSession::drain_output(Job& job)
     }
 }
 
+void WorkerSession::drain_pending_output(Job& job)
+{
+    pollfd fds[2];
+    nfds_t count = 0;
+    for (const os::UniqueFd* fd : {&m_stdout, &m_stderr}) {
+        if (*fd) fds[count++] = pollfd{fd->get(), POLLIN, 0};
+    }
+    if (count == 0 || ::poll(fds, count, 0) <= 0) return;
+    drain_output(job);
+}
+
 void WorkerSession::finish_process(Job& job)
 {
     // The process is gone, but what it wrote may still sit in the socket and pipes.
-    if (m_channel_open && !job.channel_broken) read_channel(job);
+    if (m_channel_open && !job.channel_broken) read_channel(job, true);
     drain_output(job);
     // Whatever the worker started was re-parented to us when it died, unless it ended cleanly
     // (it reported and exited 0: it ended its own leftovers first) or it was a fork server's

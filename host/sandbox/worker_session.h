@@ -65,13 +65,16 @@ private:
     WorkerSession() = default;
     void drive(Job& job);
     void handle_frame(Job& job, protocol::Frame&& frame);
-    void read_channel(Job& job);
+    // Reads what the channel holds; to_the_end also reads on to EOF or EAGAIN (the worker is gone).
+    void read_channel(Job& job, bool to_the_end = false);
     void read_output(Job& job, int which);
     void begin_stop(Job& job, StopReason reason);
     void advance_stop(Job& job);
     void sample(Job& job);
     void finish_process(Job& job);
     void drain_output(Job& job);
+    // drain_output, after one poll() says there is anything to read at all.
+    void drain_pending_output(Job& job);
     void queue(protocol::MessageType type, const std::string& body);
     bool flush_outbox();
     Outcome conclude(Job& job);

@@ -8,6 +8,7 @@
 #include "protocol/messages.h"
 #include "worker/worker_channel.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -134,52 +135,102 @@ void on_host_death(int)
 
 // ---- limits ------------------------------------------------------------------------------
 
-std::optional<std::string> set_limit(int resource, const char* name, rlim_t soft, rlim_t hard)
+std::uint64_t cpu_us_of(const rusage& usage)
 {
-    rlimit current{};
-    ::getrlimit(resource, &current);
-    // Never try to raise a hard limit we were given: an unprivileged process cannot.
-    if (current.rlim_max != RLIM_INFINITY) {
-        hard = std::min(hard, current.rlim_max);
-        soft = std::min(soft, hard);
-    }
-    const rlimit wanted{soft, hard};
-    if (::setrlimit(resource, &wanted) != 0) {
-        return std::string("setrlimit(") + name + "): " + std::strerror(errno);
-    }
-    return std::nullopt;
+    return static_cast<std::uint64_t>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+           static_cast<std::uint64_t>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
-std::optional<std::string> apply_limits(const protocol::WorkerLimits& limits)
+std::uint64_t cpu_used_us()
 {
-    if (limits.memory_bytes) {
-#if defined(__SANITIZE_ADDRESS__)
-        // AddressSanitizer reserves terabytes of address space for its shadow memory, so an
-        // address-space limit would stop it from starting; the host's RSS watch enforces the
-        // memory limit in such builds.
-#else
-        if (auto e = set_limit(RLIMIT_AS, "RLIMIT_AS", *limits.memory_bytes, *limits.memory_bytes)) return e;
-#endif
-    }
-    if (limits.cpu_ms) {
-        // RLIMIT_CPU counts whole seconds of this process: SIGXCPU at the soft limit, SIGKILL
-        // a second later. The soft limit counts from what the process has already used.
-        rusage self{};
-        ::getrusage(RUSAGE_SELF, &self);
-        const rlim_t used = static_cast<rlim_t>(self.ru_utime.tv_sec + self.ru_stime.tv_sec);
-        const rlim_t soft = used + static_cast<rlim_t>((*limits.cpu_ms + 999) / 1000);
-        if (auto e = set_limit(RLIMIT_CPU, "RLIMIT_CPU", soft, RLIM_INFINITY)) return e;
-    }
-    if (limits.open_files) {
-        if (auto e = set_limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", *limits.open_files, *limits.open_files)) return e;
-    }
-    if (limits.file_size_bytes) {
-        if (auto e = set_limit(RLIMIT_FSIZE, "RLIMIT_FSIZE", *limits.file_size_bytes, *limits.file_size_bytes)) return e;
-    }
-    // The process limit is enforced by the host over the worker's whole tree: RLIMIT_NPROC
-    // counts every process of the user (and nothing at all for root), so it cannot express it.
-    return std::nullopt;
+    rusage self{};
+    ::getrusage(RUSAGE_SELF, &self);
+    return cpu_us_of(self);
 }
+
+// Applies a job's limits to this process. It remembers the hard limits it was given and the
+// soft CPU limit it set, so a reused worker's next job (or a fork server's child, which
+// inherits this object) costs one getrusage() rather than a getrlimit/setrlimit per resource.
+class Limiter {
+public:
+    // Reads the hard limits we were given, once (a fork server does it before forking).
+    void prime()
+    {
+        for (int resource : {RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_FSIZE}) (void)given_hard(resource);
+    }
+
+    std::optional<std::string> apply(const protocol::WorkerLimits& limits)
+    {
+        if (!m_applied) {
+            m_applied = true;
+            if (limits.memory_bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+                // AddressSanitizer reserves terabytes of address space for its shadow memory, so
+                // an address-space limit would stop it from starting; the host's RSS watch
+                // enforces the memory limit in such builds.
+#else
+                if (auto e = set(RLIMIT_AS, "RLIMIT_AS", *limits.memory_bytes, *limits.memory_bytes)) return e;
+#endif
+            }
+            if (limits.open_files) {
+                if (auto e = set(RLIMIT_NOFILE, "RLIMIT_NOFILE", *limits.open_files, *limits.open_files)) return e;
+            }
+            if (limits.file_size_bytes) {
+                if (auto e = set(RLIMIT_FSIZE, "RLIMIT_FSIZE", *limits.file_size_bytes, *limits.file_size_bytes)) return e;
+            }
+            // The process limit is enforced by the host over the worker's whole tree:
+            // RLIMIT_NPROC counts every process of the user (and nothing at all for root).
+        }
+        if (limits.cpu_ms) {
+            // RLIMIT_CPU counts whole seconds of this process: SIGXCPU once the soft limit is
+            // reached, SIGKILL a second later. Each job's soft limit counts from what the
+            // process has already used (as of its last result, if it had one: nothing of note
+            // runs between a result and the next job), rounded up to the next whole second.
+            std::uint64_t used_us = m_used_cpu_us;
+            if (used_us == 0) used_us = cpu_used_us();
+            const rlim_t soft = static_cast<rlim_t>((used_us + *limits.cpu_ms * 1000 + 999'999) / 1'000'000);
+            if (soft != m_cpu_soft) {
+                if (auto e = set(RLIMIT_CPU, "RLIMIT_CPU", soft, RLIM_INFINITY)) return e;
+                m_cpu_soft = soft;
+            }
+        }
+        return std::nullopt;
+    }
+
+    // What the process had used when it reported its last result.
+    void note_cpu_used(std::uint64_t used_us) { m_used_cpu_us = used_us; }
+
+private:
+    rlim_t given_hard(int resource)
+    {
+        auto& known = m_hard[resource];
+        if (!known) {
+            rlimit current{RLIM_INFINITY, RLIM_INFINITY};
+            ::getrlimit(resource, &current);
+            known = current.rlim_max;
+        }
+        return *known;
+    }
+
+    std::optional<std::string> set(int resource, const char* name, rlim_t soft, rlim_t hard)
+    {
+        // Never try to raise a hard limit we were given: an unprivileged process cannot.
+        const rlim_t given = given_hard(resource);
+        if (given != RLIM_INFINITY) {
+            hard = std::min(hard, given);
+            soft = std::min(soft, hard);
+        }
+        const rlimit wanted{soft, hard};
+        if (::setrlimit(resource, &wanted) != 0) return std::string("setrlimit(") + name + "): " + std::strerror(errno);
+        m_hard[resource] = hard;
+        return std::nullopt;
+    }
+
+    bool m_applied = false;
+    rlim_t m_cpu_soft = RLIM_INFINITY;
+    std::uint64_t m_used_cpu_us = 0;
+    std::optional<rlim_t> m_hard[RLIM_NLIMITS];
+};
 
 // ---- the task's reports --------------------------------------------------------------------
 
@@ -227,13 +278,13 @@ void end_leftovers()
     }
 }
 
-void send_done(WorkerChannel& channel, const plugin::TaskReport& report)
+// Sends the task's report with this process's usage so far; returns the CPU time in it.
+std::uint64_t send_done(WorkerChannel& channel, const plugin::TaskReport& report)
 {
     protocol::Done done;
     rusage self{};
     ::getrusage(RUSAGE_SELF, &self);
-    done.cpu_us = static_cast<std::uint64_t>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000000 +
-                  static_cast<std::uint64_t>(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
+    done.cpu_us = cpu_us_of(self);
     done.max_rss_kb = static_cast<std::uint64_t>(self.ru_maxrss);
     done.permanent = report.permanent;
     switch (report.status) {
@@ -244,6 +295,7 @@ void send_done(WorkerChannel& channel, const plugin::TaskReport& report)
     done.data = report.data;
     done.result_size = report.result_size;
     channel.send(MessageType::done, protocol::encode(done));
+    return done.cpu_us;
 }
 
 class WorkerState {
@@ -255,6 +307,7 @@ public:
     {
         m_channel = &channel;
         m_role = Role::spawn;
+        m_ready_implied = true;  // the server's answer to the host stands for it
     }
 
     // Loads the job's plugin (and runs its init hook) unless this worker already holds it.
@@ -280,14 +333,7 @@ public:
     // Runs one job; false when the worker must exit afterwards.
     bool handle_job(const protocol::Job& job)
     {
-        if (!m_limits_applied) {
-            if (auto problem = apply_limits(job.limits)) return fail_load("cannot apply limits: " + *problem);
-            m_limits_applied = true;
-        } else if (job.limits.cpu_ms) {
-            protocol::WorkerLimits cpu_only;
-            cpu_only.cpu_ms = job.limits.cpu_ms;
-            apply_limits(cpu_only);
-        }
+        if (auto problem = m_limiter.apply(job.limits)) return fail_load("cannot apply limits: " + *problem);
         if (!ensure_loaded(job)) return false;
         if (job.describe) {
             protocol::Description d;
@@ -306,17 +352,18 @@ public:
                                  m_library->task_names() + ")",
                              true);
         }
-        // The memory baseline (what the process had mapped but not touched once ready) is
-        // measured once per process: a reused worker's baseline does not change.
-        protocol::Ready ready;
-        if (!m_baseline_sent) {
+        // Ready starts the job's clock and carries the memory baseline (what the process had
+        // mapped but not touched): only a worker's first job sends it. The host counts a
+        // reused worker's later jobs, and a forked child's, as ready once sent.
+        if (!m_ready_implied) {
+            protocol::Ready ready;
             if (auto memory = os::read_memory(::getpid())) {
                 ready.vm_size_kb = memory->size_kb;
                 ready.rss_kb = memory->rss_kb;
             }
-            m_baseline_sent = true;
+            if (!m_channel->send(MessageType::ready, protocol::encode(ready))) return false;
+            m_ready_implied = true;
         }
-        if (!m_channel->send(MessageType::ready, protocol::encode(ready))) return false;
 
         ChannelSink sink(*m_channel);
         plugin::TaskCall call(sink, job.max_result);
@@ -324,10 +371,13 @@ public:
         std::fflush(nullptr);
         end_leftovers();
         if (m_role == Role::spawn) shutdown_plugin();
-        send_done(*m_channel, report);
+        m_limiter.note_cpu_used(send_done(*m_channel, report));
         // A failed task may have left its state half-changed: never reuse the process.
         return m_role == Role::reuse && report.status == plugin::TaskReport::Status::ok;
     }
+
+    // What a fork server learns once so that its children need not.
+    void prepare_for_forking() { m_limiter.prime(); }
 
     void shutdown_plugin()
     {
@@ -347,8 +397,8 @@ private:
     WorkerChannel* m_channel;
     Role m_role;
     const plugin::LibraryLoader& m_loader;
-    bool m_limits_applied = false;
-    bool m_baseline_sent = false;
+    Limiter m_limiter;
+    bool m_ready_implied = false;
     std::optional<plugin::PluginLibrary> m_library;
 };
 
@@ -504,6 +554,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 auto job = protocol::decode_job(frame.body);
                 if (!job || !state.ensure_loaded(*job)) ::_exit(0);
                 loaded = true;
+                state.prepare_for_forking();
                 // The server's memory baseline stands for every child it forks.
                 protocol::Ready ready;
                 if (auto memory = os::read_memory(self)) {
