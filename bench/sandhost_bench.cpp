@@ -1,7 +1,7 @@
 // sandhost-bench: what a job costs in each isolation mode, beside the raw baselines measured
 // in the same run, as ratios. Not a test: it asserts nothing about speed.
 //
-//   sandhost-bench [--quick] [--json] [--jobs N] [--long N]
+//   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE]
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
@@ -25,6 +25,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <spawn.h>
 #include <sstream>
 #include <string>
@@ -283,20 +284,34 @@ int main(int argc, char** argv)
     bool json = false;
     int jobs = 1000;
     int long_run = 0;
+    std::optional<sb::Mode> only;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--quick") quick = true;
         else if (arg == "--json") json = true;
         else if (arg == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
         else if (arg == "--long" && i + 1 < argc) long_run = std::atoi(argv[++i]);
+        else if (arg == "--only" && i + 1 < argc && sb::mode_from_string(argv[i + 1])) only = sb::mode_from_string(argv[++i]);
         else {
-            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N]\n";
+            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse]\n";
             return 2;
         }
     }
     if (quick) jobs = std::min(jobs, 300);
     spdlog::set_level(spdlog::level::warn);  // the hosts below log every attempt at info
-    const sb::Mode modes[] = {sb::Mode::spawn, sb::Mode::fork, sb::Mode::reuse};
+    std::vector<sb::Mode> modes = {sb::Mode::spawn, sb::Mode::fork, sb::Mode::reuse};
+    if (only) modes = {*only};
+    // --only measures one mode and the baseline it is compared with.
+    auto wanted = [&](const char* baseline_name) {
+        if (!only) return true;
+        const std::string name = baseline_name;
+        switch (*only) {
+        case sb::Mode::spawn: return name == "posix_spawn_dynamic_dlopen";
+        case sb::Mode::fork: return name == "fork_no_exec";
+        case sb::Mode::reuse: return name == "pipe_roundtrip" || name == "fork_no_exec";
+        }
+        return true;
+    };
     std::map<int, std::map<std::string, Figures>> baseline;
     std::map<int, std::map<std::string, Figures>> mode;
     std::map<int, std::map<std::string, Figures>> queue;
@@ -304,10 +319,10 @@ int main(int argc, char** argv)
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
         auto& b = baseline[parallel];
-        b["posix_spawn_static"] = spawn_baseline(parallel, jobs, {k_static_child});
-        b["posix_spawn_dynamic_dlopen"] = spawn_baseline(parallel, jobs, {k_dynamic_child, k_plugin});
-        b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
-        b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
+        if (wanted("posix_spawn_static")) b["posix_spawn_static"] = spawn_baseline(parallel, jobs, {k_static_child});
+        if (wanted("posix_spawn_dynamic_dlopen")) b["posix_spawn_dynamic_dlopen"] = spawn_baseline(parallel, jobs, {k_dynamic_child, k_plugin});
+        if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
+        if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) {
             mode[parallel][sb::to_string(m)] = mode_figures(parallel, m == sb::Mode::reuse ? jobs * 10 : jobs, m);
             sb::shutdown_pools();
@@ -366,9 +381,10 @@ int main(int argc, char** argv)
         std::printf("\n%d in parallel, %d jobs per thread (x10 for pipe_roundtrip and reuse)\n baselines:\n", parallel, jobs);
         for (auto& [name, f] : b) print_row(name, f);
         std::printf(" modes (sandbox::run_attempt):\n");
-        print_row("spawn", mode[parallel]["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
-        print_row("fork", mode[parallel]["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
-        print_row("reuse", mode[parallel]["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
+        auto& figures = mode[parallel];
+        if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
+        if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
+        if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
         std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
         for (auto m : modes) {
             const std::string name = sb::to_string(m);
