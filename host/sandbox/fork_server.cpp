@@ -131,8 +131,11 @@ ForkServer::~ForkServer()
 
 bool ForkServer::dead()
 {
-    std::lock_guard lock(m_mutex);
-    return m_dead || m_child.try_reap().has_value();
+    if (m_dead) return true;
+    std::unique_lock lock(m_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    if (m_child.try_reap()) m_dead = true;
+    return m_dead;
 }
 
 void ForkServer::drain_diagnostics()
@@ -188,6 +191,11 @@ std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_po
 
 std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptSpec& spec)
 {
+    struct InFlight {
+        std::atomic<int>& count;
+        explicit InFlight(std::atomic<int>& c) : count(c) { ++count; }
+        ~InFlight() { --count; }
+    } in_flight(m_in_flight);
     std::lock_guard lock(m_mutex);
     if (m_dead || !m_child.running()) return std::string("the fork server is gone");
     auto channel = os::make_socket_pair();

@@ -12,6 +12,7 @@
 #include "sandbox/outcome.h"
 #include "sandbox/worker_session.h"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -38,8 +39,11 @@ public:
     // one round trip.
     std::variant<WorkerSession, std::string> fork_session(const AttemptSpec& spec);
 
-    // True once the server died or was found broken; reaps it if it died. Thread-safe.
+    // True once the server died or was found broken; reaps it if it died. Thread-safe, and
+    // never waits for a fork in progress (that fork finds out for itself).
     bool dead();
+    // How many fork_session() calls are under way or waiting for this server.
+    int in_flight() const { return m_in_flight.load(std::memory_order_relaxed); }
     pid_t pid() const { return m_child.pid(); }
 
 private:
@@ -57,7 +61,8 @@ private:
     std::string m_diagnostics;  // the tail of the server's own stderr
     protocol::Ready m_baseline; // the server's memory when ready: its children's too
     mutable std::mutex m_mutex;
-    bool m_dead = false;
+    std::atomic<bool> m_dead{false};
+    std::atomic<int> m_in_flight{0};
 };
 
 } // namespace sandhost::sandbox

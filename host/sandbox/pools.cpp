@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -119,6 +120,7 @@ struct IdleWorker {
     std::unique_ptr<WorkerSession> session;
     Clock::time_point since;
     Duration idle_timeout;
+    std::thread::id last_thread;  // who ran its last job
 };
 
 struct ForkKey {
@@ -132,6 +134,19 @@ struct ForkEntry {
     Clock::time_point last_used;
     Duration idle_timeout;
 };
+
+// A plugin's fork servers: one forks at a time, so concurrent attempts get more of them, up
+// to one per CPU (more could not fork in parallel anyway).
+struct ForkGroup {
+    std::vector<ForkEntry> servers;
+    int starting = 0;  // extra servers being started in the background
+};
+
+std::size_t max_fork_servers()
+{
+    static const std::size_t count = std::max(1u, std::thread::hardware_concurrency());
+    return count;
+}
 
 class Pools {
 public:
@@ -158,9 +173,11 @@ public:
     void shutdown()
     {
         std::map<ReuseKey, std::vector<IdleWorker>> idle;
-        std::map<ForkKey, ForkEntry> servers;
+        std::map<ForkKey, ForkGroup> servers;
         {
-            std::lock_guard lock(m_mutex);
+            std::unique_lock lock(m_mutex);
+            // A server still starting in the background would outlive the shutdown.
+            m_started.wait(lock, [this] { return m_background_starts == 0; });
             idle.swap(m_idle);
             servers.swap(m_servers);
         }
@@ -190,28 +207,49 @@ private:
         // One replacement per attempt: a server that dies or stops answering is replaced, and
         // the job is forked again from the new one.
         for (int round = 0; round < 2; ++round) {
-            std::shared_ptr<ForkServer> server;
-            {
-                std::unique_lock lock(m_mutex);
-                auto it = m_servers.find(key);
-                if (it != m_servers.end() && it->second.server->dead()) m_servers.erase(it), it = m_servers.end();
-                if (it == m_servers.end()) {
-                    lock.unlock();
-                    auto started = ForkServer::start(worker, spec.plugin_path, spec.settings);
-                    if (auto* outcome = std::get_if<Outcome>(&started)) return *outcome;
-                    lock.lock();
-                    it = m_servers.emplace(key, ForkEntry{std::move(std::get<std::unique_ptr<ForkServer>>(started)), Clock::now(),
-                                                          spec.settings.reuse.idle_timeout})
-                             .first;
-                }
-                it->second.last_used = Clock::now();
-                server = it->second.server;
+            std::shared_ptr<ForkServer> server = pick_fork_server(key, worker, spec.settings);
+            if (!server) {
+                auto started = ForkServer::start(worker, spec.plugin_path, spec.settings);
+                if (auto* outcome = std::get_if<Outcome>(&started)) return *outcome;
+                server = std::move(std::get<std::unique_ptr<ForkServer>>(started));
+                std::lock_guard lock(m_mutex);
+                m_servers[key].servers.push_back(ForkEntry{server, Clock::now(), spec.settings.reuse.idle_timeout});
             }
             auto session = server->fork_session(spec);
             if (auto* session_value = std::get_if<WorkerSession>(&session)) return session_value->run(spec, observer, cancel);
             spdlog::warn("fork server for {} replaced: {}", spec.plugin_path.string(), std::get<std::string>(session));
         }
         return failure(OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row", "fork");
+    }
+
+    // The least busy live server of the plugin, or null when it has none. When every server
+    // is busy forking, another one is started in the background for the attempts to come:
+    // this one waits its turn rather than for a new server's start-up and init hook.
+    std::shared_ptr<ForkServer> pick_fork_server(const ForkKey& key, const WorkerConfig& worker, const SandboxSettings& settings)
+    {
+        std::lock_guard lock(m_mutex);
+        auto& group = m_servers[key];
+        std::erase_if(group.servers, [](ForkEntry& e) { return e.server->dead(); });
+        if (group.servers.empty()) return nullptr;
+        auto best = std::min_element(group.servers.begin(), group.servers.end(),
+                                     [](const ForkEntry& a, const ForkEntry& b) { return a.server->in_flight() < b.server->in_flight(); });
+        if (best->server->in_flight() > 0 && group.servers.size() + static_cast<std::size_t>(group.starting) < max_fork_servers()) {
+            ++group.starting;
+            ++m_background_starts;
+            std::thread([this, key, worker, plugin = std::filesystem::path(key.plugin), settings] {
+                auto started = ForkServer::start(worker, plugin, settings);
+                std::lock_guard inner(m_mutex);
+                auto& g = m_servers[key];
+                --g.starting;
+                if (auto* server = std::get_if<std::unique_ptr<ForkServer>>(&started)) {
+                    g.servers.push_back(ForkEntry{std::move(*server), Clock::now(), settings.reuse.idle_timeout});
+                }
+                --m_background_starts;
+                m_started.notify_all();
+            }).detach();
+        }
+        best->last_used = Clock::now();
+        return best->server;
     }
 
     Outcome run_reuse(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
@@ -222,8 +260,12 @@ private:
             std::lock_guard lock(m_mutex);
             auto& idle = m_idle[key];
             if (!idle.empty()) {
-                session = std::move(idle.back().session);
-                idle.pop_back();
+                // The worker this thread used last, if it is idle: a thread and its worker
+                // that keep to each other keep to one CPU too, and their wakeups stay cheap.
+                auto it = std::find_if(idle.begin(), idle.end(), [](const IdleWorker& w) { return w.last_thread == std::this_thread::get_id(); });
+                if (it == idle.end()) it = std::prev(idle.end());
+                session = std::move(it->session);
+                idle.erase(it);
             }
         }
         if (!session) {
@@ -241,7 +283,7 @@ private:
             return outcome;
         }
         std::lock_guard lock(m_mutex);
-        m_idle[key].push_back(IdleWorker{std::move(session), Clock::now(), reuse.idle_timeout});
+        m_idle[key].push_back(IdleWorker{std::move(session), Clock::now(), reuse.idle_timeout, std::this_thread::get_id()});
         return outcome;
     }
 
@@ -265,13 +307,15 @@ private:
                         }
                     }
                 }
-                for (auto it = m_servers.begin(); it != m_servers.end();) {
-                    const bool idle = now - it->second.last_used >= it->second.idle_timeout && it->second.server.use_count() == 1;
-                    if (idle || it->second.server->dead()) {
-                        servers.push_back(std::move(it->second.server));
-                        it = m_servers.erase(it);
-                    } else {
-                        ++it;
+                for (auto& [key, group] : m_servers) {
+                    for (auto it = group.servers.begin(); it != group.servers.end();) {
+                        const bool idle = now - it->last_used >= it->idle_timeout && it->server.use_count() == 1;
+                        if (idle || it->server->dead()) {
+                            servers.push_back(std::move(it->server));
+                            it = group.servers.erase(it);
+                        } else {
+                            ++it;
+                        }
                     }
                 }
             }
@@ -281,7 +325,9 @@ private:
 
     std::mutex m_mutex;
     std::map<ReuseKey, std::vector<IdleWorker>> m_idle;
-    std::map<ForkKey, ForkEntry> m_servers;
+    std::map<ForkKey, ForkGroup> m_servers;
+    int m_background_starts = 0;
+    std::condition_variable m_started;
     PluginHealth m_health;
 };
 
