@@ -209,11 +209,15 @@ private:
         for (int round = 0; round < 2; ++round) {
             std::shared_ptr<ForkServer> server = pick_fork_server(key, worker, spec.settings);
             if (!server) {
+                // This attempt starts the plugin's first server; the others wait for it.
                 auto started = ForkServer::start(worker, spec.plugin_path, spec.settings);
+                std::lock_guard lock(m_mutex);
+                auto& group = m_servers[key];
+                --group.starting;
+                m_started.notify_all();
                 if (auto* outcome = std::get_if<Outcome>(&started)) return *outcome;
                 server = std::move(std::get<std::unique_ptr<ForkServer>>(started));
-                std::lock_guard lock(m_mutex);
-                m_servers[key].servers.push_back(ForkEntry{server, Clock::now(), spec.settings.reuse.idle_timeout});
+                group.servers.push_back(ForkEntry{server, Clock::now(), spec.settings.reuse.idle_timeout});
             }
             auto session = server->fork_session(spec);
             if (auto* session_value = std::get_if<WorkerSession>(&session)) return session_value->run(spec, observer, cancel);
@@ -222,17 +226,28 @@ private:
         return failure(OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row", "fork");
     }
 
-    // The least busy live server of the plugin, or null when it has none. When every server
-    // is busy forking, another one is started in the background for the attempts to come:
-    // this one waits its turn rather than for a new server's start-up and init hook.
+    // The least busy live server of the plugin, or null when it has none and the caller is
+    // to start it (counted in `starting`; while one attempt starts it, the others wait). When
+    // every server is busy forking, another one is started in the background for the attempts
+    // to come: this one waits its turn rather than for a new server's start-up and init hook.
     std::shared_ptr<ForkServer> pick_fork_server(const ForkKey& key, const WorkerConfig& worker, const SandboxSettings& settings)
     {
-        std::lock_guard lock(m_mutex);
+        std::unique_lock lock(m_mutex);
         auto& group = m_servers[key];
-        std::erase_if(group.servers, [](ForkEntry& e) { return e.server->dead(); });
-        if (group.servers.empty()) return nullptr;
-        auto best = std::min_element(group.servers.begin(), group.servers.end(),
-                                     [](const ForkEntry& a, const ForkEntry& b) { return a.server->in_flight() < b.server->in_flight(); });
+        for (;;) {
+            std::erase_if(group.servers, [](ForkEntry& e) { return e.server->dead(); });
+            if (!group.servers.empty()) break;
+            if (group.starting == 0) {
+                ++group.starting;
+                return nullptr;
+            }
+            m_started.wait(lock);
+        }
+        // Least busy first, then least recently used: a server forks its next spare child
+        // right after handing one out, so the one that rested longest is the likeliest ready.
+        auto best = std::min_element(group.servers.begin(), group.servers.end(), [](const ForkEntry& a, const ForkEntry& b) {
+            return std::make_pair(a.server->in_flight(), a.last_used) < std::make_pair(b.server->in_flight(), b.last_used);
+        });
         if (best->server->in_flight() > 0 && group.servers.size() + static_cast<std::size_t>(group.starting) < max_fork_servers()) {
             ++group.starting;
             ++m_background_starts;

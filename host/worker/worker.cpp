@@ -464,12 +464,61 @@ private:
     std::deque<int> m_fds;
 };
 
-[[noreturn]] void run_forked_child(WorkerState& state, pid_t server, int channel_fd, int out_fd, int err_fd)
+// Sends descriptors with a one-byte message; false when the other end is gone.
+bool send_fds(int socket, const int* fds, std::size_t count)
 {
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    os::close_descriptors_from(3, {channel_fd});
-    (void)os::set_cloexec(channel_fd);
+    char byte = 'j';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
+    ssize_t n;
+    do {
+        n = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n == 1;
+}
+
+// Receives exactly `count` descriptors sent by send_fds; false on end of file or anything else.
+bool receive_fds(int socket, int* fds, std::size_t count)
+{
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t n;
+    do {
+        n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    const cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&message) : nullptr;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * count)) return false;
+    std::memcpy(fds, CMSG_DATA(c), sizeof(int) * count);
+    return true;
+}
+
+// A child forked ahead of its job: everything a job's process needs that does not depend on
+// the job is done before the job arrives, off the job's clock. It waits on `control` for the
+// job's channel and output pipes.
+struct Spare {
+    pid_t pid = -1;
+    int control = -1;  // the server's end
+};
+
+[[noreturn]] void run_spare(WorkerState& state, pid_t server, int control)
+{
+    os::close_descriptors_from(3, {control});
     // The server's dispositions are the clean ones every job starts from; it only blocks
     // SIGCHLD for its own use.
     sigset_t empty;
@@ -478,8 +527,16 @@ private:
     install_host_death_handler(server);
     ::setpgid(0, 0);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    int fds[3];  // channel, stdout, stderr
+    if (!receive_fds(control, fds, 3)) ::_exit(0);  // the server let us go unused
+    ::close(control);
+    ::dup2(fds[1], 1);
+    ::dup2(fds[2], 2);
+    ::close(fds[1]);
+    ::close(fds[2]);
     // No hello: the server's answer to the host already says this child exists.
-    WorkerChannel channel(channel_fd);
+    WorkerChannel channel(fds[0]);
     state.become_job_child(channel);
     auto frame = channel.receive();
     if (frame && frame->type == MessageType::job) {
@@ -487,6 +544,36 @@ private:
     }
     std::fflush(nullptr);
     ::_exit(0);
+}
+
+Spare fork_spare(WorkerState& state, pid_t self)
+{
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return {};
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(pair[0]);
+        run_spare(state, self, pair[1]);
+    }
+    ::close(pair[1]);
+    if (child < 0) {
+        const int saved = errno;
+        ::close(pair[0]);
+        errno = saved;
+        return {};
+    }
+    return {child, pair[0]};
+}
+
+void end_spare(Spare& spare)
+{
+    if (spare.pid <= 0) return;
+    ::close(spare.control);
+    ::kill(spare.pid, SIGKILL);
+    while (::waitpid(spare.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    spare = {};
 }
 
 int run_fork_server(WorkerChannel& channel, WorkerState& state)
@@ -497,10 +584,17 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
     ::sigprocmask(SIG_BLOCK, &child_signals, nullptr);
     const int sigchld_fd = ::signalfd(-1, &child_signals, SFD_CLOEXEC | SFD_NONBLOCK);
     ServerChannelReader reader(channel.fd());
-    std::map<pid_t, int> status_fds;  // a live child's status pipe
+    std::map<pid_t, int> status_fds;  // a live job child's status pipe
     bool loaded = false;
     bool reaped_job = false;
+    Spare spare;
     const pid_t self = ::getpid();
+    auto leave = [&](int code) {
+        end_spare(spare);
+        state.shutdown_plugin();
+        std::fflush(nullptr);
+        ::_exit(code);
+    };
     for (;;) {
         pollfd fds[2] = {{channel.fd(), POLLIN, 0}, {sigchld_fd, POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0 && errno != EINTR) return 114;
@@ -515,6 +609,11 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 const pid_t pid = ::wait4(-1, &status, WNOHANG | __WALL, &usage);
                 if (pid < 0 && errno == ECHILD) children_left = false;
                 if (pid <= 0) break;
+                if (pid == spare.pid) {  // killed before it had a job: the next job forks anew
+                    ::close(spare.control);
+                    spare = {};
+                    continue;
+                }
                 auto it = status_fds.find(pid);
                 if (it == status_fds.end()) continue;  // a stray we killed
                 reaped_job = true;
@@ -532,7 +631,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
             if (reaped_job && children_left) {
                 reaped_job = false;
                 for (pid_t child : os::children_of_thread(self, self)) {
-                    if (!status_fds.count(child)) {
+                    if (!status_fds.count(child) && child != spare.pid) {
                         ::kill(child, SIGSTOP);
                         kill_descendants_async_safe(child, 0);
                         ::kill(child, SIGKILL);
@@ -545,11 +644,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
         for (auto next = reader.next(); next.status != protocol::FrameDecoder::Status::need_more; next = reader.next()) {
             if (next.status == protocol::FrameDecoder::Status::broken) return 115;
             const auto& frame = next.frame;
-            if (frame.type == MessageType::shutdown) {
-                state.shutdown_plugin();
-                std::fflush(nullptr);
-                ::_exit(0);
-            }
+            if (frame.type == MessageType::shutdown) leave(0);
             if (frame.type == MessageType::job && !loaded) {
                 auto job = protocol::decode_job(frame.body);
                 if (!job || !state.ensure_loaded(*job)) ::_exit(0);
@@ -562,6 +657,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                     ready.rss_kb = memory->rss_kb;
                 }
                 channel.send(MessageType::ready, protocol::encode(ready));
+                spare = fork_spare(state, self);
                 continue;
             }
             if (frame.type != MessageType::fork_job || !loaded) return 116;
@@ -570,27 +666,35 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                 channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
                 continue;
             }
-            std::fflush(nullptr);
-            const pid_t child = ::fork();
-            if (child == 0) {
-                ::close(sigchld_fd);
-                ::close(job_fds[3]);
-                run_forked_child(state, self, job_fds[0], job_fds[1], job_fds[2]);
+            // The spare takes the job; one that died meanwhile is replaced on the spot.
+            pid_t child = -1;
+            int fork_error = 0;
+            for (int round = 0; round < 2 && child < 0; ++round) {
+                if (spare.pid <= 0) spare = fork_spare(state, self);
+                if (spare.pid <= 0) {
+                    fork_error = errno;
+                    break;
+                }
+                if (send_fds(spare.control, job_fds.data(), 3)) child = spare.pid;
+                else ::kill(spare.pid, SIGKILL);  // reaped with the other children
+                ::close(spare.control);
+                spare = {};
             }
             for (int i = 0; i < 3; ++i) ::close(job_fds[static_cast<std::size_t>(i)]);
             if (child < 0) {
-                const int err = errno;
                 ::close(job_fds[3]);
-                channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, std::string("fork: ") + std::strerror(err)}));
+                channel.send(MessageType::forked,
+                             protocol::encode(protocol::Forked{-1, std::string("fork: ") + std::strerror(fork_error ? fork_error : EPIPE)}));
                 continue;
             }
             status_fds[child] = job_fds[3];
             channel.send(MessageType::forked, protocol::encode(protocol::Forked{child, {}}));
+            // The next job's process, forked while this one runs.
+            spare = fork_spare(state, self);
         }
     }
-    state.shutdown_plugin();
-    std::fflush(nullptr);
-    ::_exit(0);
+    leave(0);
+    return 0;
 }
 
 } // namespace

@@ -1,10 +1,12 @@
 // The long-lived workers of the fork and reuse modes, and plugins that keep failing.
+#include <atomic>
 #include "os/proc.h"
 #include "sandbox/sandbox.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <set>
@@ -31,12 +33,14 @@ AttemptSpec spec(Mode mode, const std::string& task, const std::string& payload 
 
 Outcome run(const AttemptSpec& s) { return run_attempt(s, t::worker_config(process::LauncherKind::posix_spawn)); }
 
-// The worker processes of ours with `role` on their command line.
+// The worker processes we started with `role` on their command line (not the children a fork
+// server forked, which carry its command line).
 std::vector<pid_t> with_role(const std::string& role)
 {
     std::vector<pid_t> found;
-    for (pid_t pid : t::workers_of(::getpid())) {
-        if (os::read_cmdline(pid).find("--role " + role) != std::string::npos) found.push_back(pid);
+    for (pid_t pid : os::children_of(::getpid())) {
+        const auto state = os::process_state(pid);
+        if (state && *state != 'Z' && os::read_cmdline(pid).find("--role " + role) != std::string::npos) found.push_back(pid);
     }
     return found;
 }
@@ -134,7 +138,8 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
     // Kill the server while a job runs: that attempt is worker_lost (retryable), not lost.
     Outcome during;
     std::thread job([&] { during = run(spec(Mode::fork, "sleep", R"({"ms":5000})")); });
-    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 1; }));
+    // The server's children: the job's process, and the spare forked for the next job.
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 2; }));
     ::kill(servers[0], SIGKILL);
     job.join();
     EXPECT_EQ(during.kind, OutcomeKind::worker_lost) << to_json(during);
@@ -145,6 +150,46 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
     const auto now = with_role("fork-server");
     ASSERT_EQ(now.size(), 1u);
     EXPECT_NE(now[0], servers[0]);
+}
+
+TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
+{
+    ASSERT_TRUE(run(spec(Mode::fork, "echo")).succeeded());
+    const auto servers = with_role("fork-server");
+    ASSERT_EQ(servers.size(), 1u);
+    // Between jobs the server's only child is the spare forked for the next job.
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 1; }));
+    const pid_t spare = os::children_of(servers[0]).at(0);
+    ::kill(spare, SIGKILL);
+    ASSERT_TRUE(t::eventually([&] { return !os::process_state(spare); })) << "the server reaps its dead spare";
+    const auto o = run(spec(Mode::fork, "echo", "[7]"));
+    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(o.result, "[7]");
+    EXPECT_NE(*o.pid, spare);
+    EXPECT_EQ(with_role("fork-server"), servers) << "a dead spare is replaced by the same server";
+}
+
+TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
+{
+    std::vector<std::thread> threads;
+    std::atomic<int> succeeded{0};
+    std::atomic<std::size_t> peak_servers{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 25; ++i) {
+                const std::string payload = "[" + std::to_string(t * 100 + i) + "]";
+                const auto o = run(spec(Mode::fork, "echo", payload));
+                if (o.succeeded() && o.result == payload) ++succeeded;
+                const auto servers = with_role("fork-server").size();
+                for (auto seen = peak_servers.load(); servers > seen && !peak_servers.compare_exchange_weak(seen, servers);) {
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(succeeded.load(), 100);
+    EXPECT_GE(peak_servers.load(), 1u);
+    EXPECT_LE(peak_servers.load(), std::max(1u, std::thread::hardware_concurrency()));
 }
 
 TEST_F(Pools, AForkServerThatStopsAnsweringIsReplaced)
