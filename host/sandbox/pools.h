@@ -1,7 +1,8 @@
 // The long-lived workers of the fork and reuse modes, and the plugins that keep failing.
 //
-//   fork:  one fork server per plugin, started on first use, replaced when it dies or stops
-//          answering (the job that found it so is forked again from the new one);
+//   fork:  fork servers per plugin, the first started on first use, more in the background
+//          while every one is busy forking (up to one per CPU), each replaced when it dies or
+//          stops answering (the job that found it so is forked again from a new one);
 //   reuse: idle workers per plugin and limits, each serving one job at a time, recycled
 //          after max_jobs_per_worker jobs or above max_rss, never given another job after
 //          anything but a success, shut down after idle_timeout without work.
