@@ -323,21 +323,27 @@ void Host::fire_schedules(store::TimePoint now)
     }
 }
 
-void Host::claim_jobs()
+std::vector<store::QueueAllowance> Host::claimable_now()
 {
     const auto current = settings();
-    for (;;) {
-        if (m_running.size() >= current->host.max_workers) return;
-        std::vector<store::QueueAllowance> allowances;
-        for (const auto& queue : current->queues) {
-            if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
-            store::QueueAllowance allowance{queue.name, std::nullopt, std::nullopt};
-            if (queue.rate_limit) {
-                allowance.rate_jobs = queue.rate_limit->jobs;
-                allowance.rate_per = queue.rate_limit->per;
-            }
-            allowances.push_back(std::move(allowance));
+    std::vector<store::QueueAllowance> allowances;
+    if (m_running.size() >= current->host.max_workers) return allowances;
+    for (const auto& queue : current->queues) {
+        if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
+        store::QueueAllowance allowance{queue.name, std::nullopt, std::nullopt};
+        if (queue.rate_limit) {
+            allowance.rate_jobs = queue.rate_limit->jobs;
+            allowance.rate_per = queue.rate_limit->per;
         }
+        allowances.push_back(std::move(allowance));
+    }
+    return allowances;
+}
+
+void Host::claim_jobs()
+{
+    for (;;) {
+        const std::vector<store::QueueAllowance> allowances = claimable_now();
         if (allowances.empty()) return;
         std::optional<store::Claim> claim;
         try {
@@ -449,14 +455,21 @@ void Host::collect_finished()
         auto it = m_running.find(id);
         if (it == m_running.end()) continue;
         if (it->second->thread.joinable()) it->second->thread.join();
-        finish_attempt(*it->second);
-        std::lock_guard lock(m_mutex);
-        --m_running_by_queue[it->second->claim.job.queue];
-        m_running.erase(it);
+        // The slot is free before the attempt is recorded, so that the record and the claim
+        // for the slot can be one step of the store.
+        std::unique_ptr<Running> running = std::move(it->second);
+        bool stopping;
+        {
+            std::lock_guard lock(m_mutex);
+            --m_running_by_queue[running->claim.job.queue];
+            m_running.erase(it);
+            stopping = m_stopping;
+        }
+        if (auto next = finish_attempt(*running, !stopping)) start_attempt(std::move(*next));
     }
 }
 
-void Host::finish_attempt(Running& running)
+std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_claim)
 {
     const auto now = Clock::now();
     sandbox::Outcome outcome = std::move(*running.outcome);
@@ -475,9 +488,18 @@ void Host::finish_attempt(Running& running)
     }
     store::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
     bool accepted = false;
+    std::optional<store::Claim> next;
     if (!running.lease_lost) {
         try {
-            accepted = m_store->finish(record, transition, now);
+            const auto allowances = may_claim ? claimable_now() : std::vector<store::QueueAllowance>{};
+            if (allowances.empty()) {
+                accepted = m_store->finish(record, transition, now);
+            } else {
+                auto both = m_store->finish_and_claim(record, transition, now, allowances, m_holder, m_options.lease);
+                accepted = both.finished;
+                next = std::move(both.claim);
+                if (both.claim_error) spdlog::error("cannot claim jobs: {}", *both.claim_error);
+            }
         } catch (const std::exception& e) {
             spdlog::error("job {}: cannot record attempt {}: {} (its lease will expire and it will run again)", job.id, running.claim.number,
                           e.what());
@@ -497,6 +519,7 @@ void Host::finish_attempt(Running& running)
                {"outcome", std::string(sandbox::to_string(outcome.kind))},
                {"duration_ms", std::int64_t(outcome.duration.count())},
                {"next", accepted ? std::string(store::to_string(transition.next)) : std::string("refused: stale lease")}});
+    return next;
 }
 
 void Host::poll_cancels_and_renew(store::TimePoint now)

@@ -69,10 +69,14 @@ private:
     void housekeeping(store::TimePoint now);
     void recover_lost(store::TimePoint now);
     void fire_schedules(store::TimePoint now);
+    // The queues a claim may take from now (empty when no slot is free).
+    std::vector<store::QueueAllowance> claimable_now();
     void claim_jobs();
     void start_attempt(store::Claim claim);
     void collect_finished();
-    void finish_attempt(Running& running);
+    // Records the attempt; with may_claim, claims for the slot it freed in the same store
+    // step and returns that claim, for the caller to start.
+    std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
     void poll_cancels_and_renew(store::TimePoint now);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<sandbox::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;

@@ -227,6 +227,8 @@ void Connection::rethrow_as_store_error(const std::string& doing) const
     }
 }
 
+bool Connection::in_transaction() const { return sqlite3_get_autocommit(m_handle) == 0; }
+
 Transaction::Transaction(Connection& connection, TransactionKind kind) : m_connection(connection)
 {
     m_connection.m_code_before_rollback.reset();

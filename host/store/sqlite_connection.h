@@ -65,6 +65,8 @@ public:
     [[noreturn]] void rethrow_as_store_error(const std::string& doing) const;
     // Forgets a failure code kept from an earlier call (see m_code_before_rollback).
     void forget_failure() { m_code_before_rollback.reset(); }
+    // Whether a transaction is open (SQLite ends one by itself after some errors).
+    bool in_transaction() const;
 
 private:
     friend class Transaction;

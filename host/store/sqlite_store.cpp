@@ -166,21 +166,35 @@ public:
     {
         return serialized("claiming a job", [&]() -> std::optional<Claim> {
             Transaction transaction(m_db, TransactionKind::write);
-            const std::vector<std::string> eligible = claimable_queues(queues, now);
-            while (true) {
-                const std::optional<Candidate> best = best_candidate(eligible, now);
-                if (!best) {
-                    transaction.commit();  // keeps the expired jobs found on the way
-                    return std::nullopt;
-                }
-                if (best->expires_at && *best->expires_at <= to_millis(now)) {
-                    make_dead(best->id, k_expired, now);
-                    continue;
-                }
-                Claim claimed = take(*best, holder, lease, now);
-                transaction.commit();
-                return claimed;
+            auto claimed = claim_in_transaction(queues, holder, lease, now);
+            transaction.commit();  // also keeps the expired jobs found on the way
+            return claimed;
+        });
+    }
+
+    FinishAndClaim finish_and_claim(const AttemptRecord& attempt, const Transition& transition, TimePoint now,
+                                    const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease) override
+    {
+        return serialized("finishing an attempt", [&] {
+            FinishAndClaim result;
+            Transaction transaction(m_db, TransactionKind::write);
+            result.finished = end_attempt_in_transaction(attempt, transition, now);
+            // The claim may fail on its own (a corrupt page, a full disk) without taking the
+            // finished attempt with it: it runs inside a savepoint.
+            run("SAVEPOINT claim");
+            try {
+                result.claim = claim_in_transaction(queues, holder, lease, now);
+                run("RELEASE claim");
+            } catch (const std::exception& e) {
+                result.claim.reset();
+                result.claim_error = std::string("claiming a job: ") + e.what();
+                if (!m_db.in_transaction()) throw;  // SQLite rolled it all back: nothing was finished
+                run("ROLLBACK TO claim");
+                run("RELEASE claim");
+                m_db.forget_failure();
             }
+            transaction.commit();
+            return result;
         });
     }
 
@@ -793,9 +807,33 @@ private:
         return Claim{std::move(jobs.front()), attempt_id, static_cast<std::uint32_t>(number)};
     }
 
+    // Inside a write transaction: the next runnable job (see claim), taken.
+    std::optional<Claim> claim_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease,
+                                              TimePoint now)
+    {
+        const std::vector<std::string> eligible = claimable_queues(queues, now);
+        while (true) {
+            const std::optional<Candidate> best = best_candidate(eligible, now);
+            if (!best) return std::nullopt;
+            if (best->expires_at && *best->expires_at <= to_millis(now)) {
+                make_dead(best->id, k_expired, now);
+                continue;
+            }
+            return take(*best, holder, lease, now);
+        }
+    }
+
     // finish and recover: compare-and-set on (job, attempt id, active), then the record, the
     // transition and its cascade in one transaction.
     bool end_attempt(const AttemptRecord& attempt, const Transition& transition, TimePoint now)
+    {
+        Transaction transaction(m_db, TransactionKind::write);
+        const bool ended = end_attempt_in_transaction(attempt, transition, now);
+        if (ended) transaction.commit();
+        return ended;
+    }
+
+    bool end_attempt_in_transaction(const AttemptRecord& attempt, const Transition& transition, TimePoint now)
     {
         switch (transition.next) {
         case JobState::completed:
@@ -807,7 +845,6 @@ private:
         default:
             throw StoreRequestError(std::string("an attempt cannot leave its job ") + to_string(transition.next));
         }
-        Transaction transaction(m_db, TransactionKind::write);
         std::optional<std::string> holder;
         bool cancel_requested = false;
         {
@@ -853,7 +890,6 @@ private:
             to_millis(now), attempt.job_id);
         if (completed) unblock_dependents(attempt.job_id, now);
         if (next == JobState::dead || next == JobState::cancelled) kill_dependents(attempt.job_id, next, now);
-        transaction.commit();
         return true;
     }
 

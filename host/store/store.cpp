@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <array>
+#include <exception>
 #include <utility>
 
 namespace sandhost::store {
@@ -17,6 +18,19 @@ constexpr std::array<std::pair<JobState, const char*>, 7> k_states{{
 }};
 
 } // namespace
+
+Store::FinishAndClaim Store::finish_and_claim(const AttemptRecord& attempt, const Transition& transition, TimePoint now,
+                                              const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease)
+{
+    FinishAndClaim result;
+    result.finished = finish(attempt, transition, now);
+    try {
+        result.claim = claim(queues, holder, lease, now);
+    } catch (const std::exception& e) {
+        result.claim_error = e.what();
+    }
+    return result;
+}
 
 const char* to_string(JobState state)
 {

@@ -349,6 +349,49 @@ TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
     EXPECT_EQ(store().results({id, id + 1}), (std::map<JobId, std::string>{{id, r.outcome.result}}));
 }
 
+TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
+{
+    const JobId first = store().enqueue(new_job(), t(0));
+    const JobId second = store().enqueue(new_job(), t(1));
+    const Claim c = claim_one("q", t(10));
+    ASSERT_EQ(c.job.id, first);
+    const AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(20));
+    const auto both = store().finish_and_claim(r, completed_with("done"), t(20), allow({"q"}), "host/1", ms(5000));
+    EXPECT_TRUE(both.finished);
+    EXPECT_FALSE(both.claim_error);
+    ASSERT_TRUE(both.claim);
+    EXPECT_EQ(both.claim->job.id, second);
+    EXPECT_EQ(both.claim->number, 1u);
+    ASSERT_TRUE(both.claim->job.lease);
+    EXPECT_EQ(both.claim->job.lease->expires_at, t(5020));
+    EXPECT_EQ(job(first).state, JobState::completed);
+    EXPECT_EQ(job(first).result, "done");
+    EXPECT_EQ(job(second).state, JobState::active);
+    EXPECT_EQ(store().attempts(first).size(), 1u);
+
+    // Nothing left to claim: the finish still stands.
+    const auto last = store().finish_and_claim(record_of(*both.claim, OutcomeKind::succeeded, t(30)), completed_with("again"), t(30),
+                                               allow({"q"}), "host/1", ms(5000));
+    EXPECT_TRUE(last.finished);
+    EXPECT_FALSE(last.claim);
+    EXPECT_EQ(job(second).state, JobState::completed);
+}
+
+TEST_F(SqliteStoreTest, FinishAndClaimOnAStaleLeaseRefusesTheResultButStillClaims)
+{
+    const JobId first = store().enqueue(new_job(), t(0));
+    const JobId second = store().enqueue(new_job(), t(1));
+    const Claim c = claim_one("q", t(10));
+    AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(20));
+    stale.attempt_id += 1000;  // not the attempt holding the lease
+    const auto both = store().finish_and_claim(stale, completed_with("late"), t(20), allow({"q"}), "host/1", ms(5000));
+    EXPECT_FALSE(both.finished);
+    ASSERT_TRUE(both.claim);
+    EXPECT_EQ(both.claim->job.id, second);
+    EXPECT_EQ(job(first).state, JobState::active) << "the stale result changed nothing";
+    EXPECT_FALSE(job(first).result);
+}
+
 TEST_F(SqliteStoreTest, LargeResultReadsBack)
 {
     const JobId id = store().enqueue(new_job(), t(0));
