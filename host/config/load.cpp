@@ -24,8 +24,9 @@ using Kind = YamlNode::Kind;
 const std::vector<std::string> k_top_keys{"host", "sandbox", "queues", "schedules", "include"};
 const std::vector<std::string> k_host_keys{"name", "store", "plugin_dirs", "max_workers", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
-const std::vector<std::string> k_sandbox_keys{"enabled", "mode",   "timeout",  "startup_timeout",     "grace",
-                                              "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse"};
+const std::vector<std::string> k_sandbox_keys{"enabled", "mode",       "timeout",  "startup_timeout",     "grace",
+                                              "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse",
+                                              "fork_servers"};
 const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output"};
 // idle_timeout is not in the design's example, but sandbox::ReuseSettings has it and a value
 // nobody can set is a value nobody can fix.
@@ -618,6 +619,13 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, sandbox:
     if (const auto* e = fields.get("max_result")) read_size(*e, 1, out.max_result_bytes);
     if (const auto* e = fields.get("fallback")) read_enum(*e, k_fallbacks, out.fallback);
     if (const auto* e = fields.get("fallback_on_timeout")) read_bool(*e, out.fallback_on_timeout);
+    if (const auto* e = fields.get("fork_servers")) {
+        if (e->value->kind == Kind::scalar && e->value->text == "auto") {
+            out.fork_servers = 0;
+        } else {
+            read_count_as(*e, 1, 1024, out.fork_servers);
+        }
+    }
     if (const auto* e = fields.get("reuse")) {
         if (const YamlNode* reuse = mapping_value(*e)) {
             Section r = section(*reuse, "in " + path + ".reuse", k_reuse_keys);

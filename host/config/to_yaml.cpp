@@ -90,6 +90,7 @@ void write_sandbox(std::string& out, const sandbox::SandboxSettings& s, const st
     out += indent + "max_result: " + format_size(s.max_result_bytes) + "\n";
     out += indent + "fallback: " + fallback_name(s.fallback) + "\n";
     out += indent + "fallback_on_timeout: " + (s.fallback_on_timeout ? "true" : "false") + "\n";
+    out += indent + "fork_servers: " + (s.fork_servers == 0 ? std::string("auto") : std::to_string(s.fork_servers)) + "\n";
     out += indent + "reuse: {max_jobs_per_worker: " + std::to_string(s.reuse.max_jobs_per_worker) +
            ", max_rss: " + format_size(s.reuse.max_rss_bytes) +
            ", idle_timeout: " + format_duration(s.reuse.idle_timeout) + "}\n";

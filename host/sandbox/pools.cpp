@@ -136,16 +136,16 @@ struct ForkEntry {
 };
 
 // A plugin's fork servers: one forks at a time, so concurrent attempts get more of them, up
-// to one per CPU (more could not fork in parallel anyway).
+// to sandbox.fork_servers (by default one per CPU: more could not fork in parallel anyway).
 struct ForkGroup {
     std::vector<ForkEntry> servers;
     int starting = 0;  // extra servers being started in the background
 };
 
-std::size_t max_fork_servers()
+std::size_t max_fork_servers(const SandboxSettings& settings)
 {
-    static const std::size_t count = std::max(1u, std::thread::hardware_concurrency());
-    return count;
+    static const std::size_t cpus = std::max(1u, std::thread::hardware_concurrency());
+    return settings.fork_servers > 0 ? settings.fork_servers : cpus;
 }
 
 class Pools {
@@ -248,7 +248,7 @@ private:
         auto best = std::min_element(group.servers.begin(), group.servers.end(), [](const ForkEntry& a, const ForkEntry& b) {
             return std::make_pair(a.server->in_flight(), a.last_used) < std::make_pair(b.server->in_flight(), b.last_used);
         });
-        if (best->server->in_flight() > 0 && group.servers.size() + static_cast<std::size_t>(group.starting) < max_fork_servers()) {
+        if (best->server->in_flight() > 0 && group.servers.size() + static_cast<std::size_t>(group.starting) < max_fork_servers(settings)) {
             ++group.starting;
             ++m_background_starts;
             std::thread([this, key, worker, plugin = std::filesystem::path(key.plugin), settings] {

@@ -46,6 +46,9 @@ struct SandboxSettings {
     Fallback fallback = Fallback::none;
     bool fallback_on_timeout = false;
     ReuseSettings reuse;
+    // fork mode: at most this many fork servers per plugin (0: one per CPU). Each holds the
+    // plugin loaded and initialised; more of them fork in parallel under concurrent load.
+    std::uint32_t fork_servers = 0;
 
     static Limits default_limits()
     {

@@ -55,6 +55,8 @@ const BadConfig k_bad_configs[] = {
      {{2, 3, "unknown key \"timout\" in sandbox; did you mean \"timeout\"?"}}},
     {"unknown_limits_key", "sandbox:\n  limits:\n    memroy: 1GiB\n",
      {{3, 5, "unknown key \"memroy\" in sandbox.limits; did you mean \"memory\"?"}}},
+    {"fork_servers_zero", "sandbox:\n  fork_servers: 0\n", {{2, 17, "fork_servers: must be from 1 to 1024, got \"0\""}}},
+    {"fork_servers_word", "sandbox:\n  fork_servers: many\n", {{2, 17, "fork_servers: expected an integer, got \"many\""}}},
     {"unknown_reuse_key", "sandbox:\n  reuse: {max_job: 5}\n",
      {{2, 11, "unknown key \"max_job\" in sandbox.reuse (expected max_jobs_per_worker, max_rss, idle_timeout)"}}},
     {"unknown_queue_key", k_queue + "    concurency: 2\n",

@@ -80,6 +80,7 @@ queues:
       timeout: 5s
       limits: {memory: 128MiB, open_files: unlimited}
       reuse: {max_jobs_per_worker: 10}
+      fork_servers: 1
 )"));
     ASSERT_TRUE(settings);
     sandbox::SandboxSettings host;
@@ -105,6 +106,8 @@ queues:
     EXPECT_FALSE(tight.limits.processes.has_value());           // lifted by the host
     EXPECT_EQ(tight.limits.file_size_bytes, 64ull << 20);       // built-in default
     EXPECT_EQ(tight.reuse.max_jobs_per_worker, 10u);
+    EXPECT_EQ(tight.fork_servers, 1u);
+    EXPECT_EQ(settings->sandbox.fork_servers, 0u) << "auto: one per CPU";
     EXPECT_EQ(tight.reuse.max_rss_bytes, 128ull << 20);
 }
 

@@ -67,6 +67,7 @@ limits: {memory: 512MiB, cpu: 1m, open_files: 256, file_size: 64MiB, processes: 
 max_result: 64MiB
 fallback: none
 fallback_on_timeout: false
+fork_servers: auto
 reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
 )";
     auto indent = [](const std::string& text, const std::string& prefix) {
@@ -120,6 +121,7 @@ sandbox:
   max_result: 3000B
   fallback: inline
   fallback_on_timeout: true
+  fork_servers: 3
   reuse: {max_jobs_per_worker: 7, max_rss: 1GiB, idle_timeout: 250ms}
 queues:
   q-1:

@@ -169,7 +169,8 @@ TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
     EXPECT_EQ(with_role("fork-server"), servers) << "a dead spare is replaced by the same server";
 }
 
-TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
+// Runs 4 threads of 25 fork jobs with `fork_servers` and returns the most servers seen.
+std::size_t peak_servers_under_load(std::uint32_t fork_servers)
 {
     std::vector<std::thread> threads;
     std::atomic<int> succeeded{0};
@@ -178,7 +179,9 @@ TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
         threads.emplace_back([&, t] {
             for (int i = 0; i < 25; ++i) {
                 const std::string payload = "[" + std::to_string(t * 100 + i) + "]";
-                const auto o = run(spec(Mode::fork, "echo", payload));
+                auto s = spec(Mode::fork, "echo", payload);
+                s.settings.fork_servers = fork_servers;
+                const auto o = run(s);
                 if (o.succeeded() && o.result == payload) ++succeeded;
                 const auto servers = with_role("fork-server").size();
                 for (auto seen = peak_servers.load(); servers > seen && !peak_servers.compare_exchange_weak(seen, servers);) {
@@ -188,8 +191,19 @@ TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
     }
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(succeeded.load(), 100);
-    EXPECT_GE(peak_servers.load(), 1u);
-    EXPECT_LE(peak_servers.load(), std::max(1u, std::thread::hardware_concurrency()));
+    return peak_servers.load();
+}
+
+TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
+{
+    const auto peak = peak_servers_under_load(0);
+    EXPECT_GE(peak, 1u);
+    EXPECT_LE(peak, std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST_F(Pools, ForkServersCapsTheServersOfAPlugin)
+{
+    EXPECT_EQ(peak_servers_under_load(1), 1u);
 }
 
 TEST_F(Pools, AForkServerThatStopsAnsweringIsReplaced)
