@@ -116,6 +116,19 @@ std::optional<MemorySample> read_memory(pid_t pid)
     return MemorySample{pages[0] * page_kb, pages[1] * page_kb};
 }
 
+std::optional<std::uint64_t> read_peak_rss_kb(pid_t pid)
+{
+    auto text = read_small_file("/proc/" + std::to_string(pid) + "/status");
+    if (!text) return std::nullopt;
+    const auto at = text->find("\nVmHWM:");
+    if (at == std::string::npos) return std::nullopt;  // a kernel thread, or a zombie
+    std::string_view field = std::string_view(*text).substr(at + 7);  // "\t    5816 kB\n..."
+    field.remove_prefix(std::min(field.size(), field.find_first_not_of(" \t")));
+    std::uint64_t kb = 0;
+    if (std::from_chars(field.data(), field.data() + field.size(), kb).ec != std::errc()) return std::nullopt;
+    return kb;
+}
+
 std::optional<std::uint64_t> read_cpu_ms(pid_t pid)
 {
     auto fields = stat_fields(pid);

@@ -25,6 +25,11 @@ struct MemorySample {
 };
 std::optional<MemorySample> read_memory(pid_t pid);
 
+// The peak resident size of pid's current address space (VmHWM), in KiB. Unlike getrusage's
+// ru_maxrss it does not count the address space the process had before its last exec (for a
+// posix_spawn child: its parent's).
+std::optional<std::uint64_t> read_peak_rss_kb(pid_t pid);
+
 // CPU time (user + system) of pid so far, in milliseconds.
 std::optional<std::uint64_t> read_cpu_ms(pid_t pid);
 

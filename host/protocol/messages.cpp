@@ -19,13 +19,13 @@ bool get_optional(BodyReader& r, std::optional<std::uint64_t>& v)
 
 } // namespace
 
-std::string encode(const Hello& m) { return BodyWriter().i64(m.pid).take(); }
+std::string encode(const Hello& m) { return BodyWriter().i64(m.pid).u64(m.inherited_max_rss_kb).take(); }
 
 std::optional<Hello> decode_hello(std::string_view body)
 {
     BodyReader r(body);
     Hello m;
-    if (!r.i64(m.pid) || !r.at_end()) return std::nullopt;
+    if (!r.i64(m.pid) || !r.u64(m.inherited_max_rss_kb) || !r.at_end()) return std::nullopt;
     return m;
 }
 

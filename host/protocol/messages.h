@@ -13,6 +13,10 @@ namespace sandhost::protocol {
 
 struct Hello {
     std::int64_t pid = 0;
+    // getrusage's ru_maxrss when the worker started: what it inherited from the address space
+    // it was exec'd over (its launcher's), which the kernel keeps counting in every later
+    // ru_maxrss. A reported peak at or below it says nothing about the worker.
+    std::uint64_t inherited_max_rss_kb = 0;
 };
 
 // Limits the worker applies to itself (setrlimit) before it loads the plugin.

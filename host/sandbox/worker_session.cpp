@@ -437,11 +437,14 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
     };
     if (!m_hello_seen && frame.type != MessageType::hello) return broken(std::string("a '") + protocol::to_string(frame.type) + "' message before hello");
     switch (frame.type) {
-    case MessageType::hello:
-        if (m_hello_seen || !protocol::decode_hello(frame.body)) return broken("bad hello");
+    case MessageType::hello: {
+        const auto hello = m_hello_seen ? std::nullopt : protocol::decode_hello(frame.body);
+        if (!hello) return broken("bad hello");
+        m_inherited_max_rss_kb = hello->inherited_max_rss_kb;
         m_hello_seen = true;
         job.facts.hello_seen = true;
         break;
+    }
     case MessageType::ready: {
         auto ready = protocol::decode_ready(frame.body);
         if (!ready || job.describe) return broken("bad ready message");
@@ -624,6 +627,14 @@ Outcome WorkerSession::conclude(Job& job)
     job.facts.termination = m_process->termination();
     job.facts.stderr_tail = job.err.peek();
     job.facts.reaper_lost = m_process->reaper_lost();
+    // The kernel's peak for an exec'd worker is at least the peak of what it was exec'd over
+    // (the host's, for posix_spawn); the worker said how much that was. At or below it, the
+    // figure is the host's, not the worker's: use what the worker and the sampler measured.
+    std::uint64_t measured_peak_kb = job.sampled_peak_rss_kb;
+    if (job.facts.done) measured_peak_kb = std::max(measured_peak_kb, job.facts.done->max_rss_kb);
+    if (job.facts.termination && m_inherited_max_rss_kb > 0 && job.facts.termination->usage.max_rss_kb <= m_inherited_max_rss_kb) {
+        job.facts.termination->usage.max_rss_kb = measured_peak_kb;
+    }
     Outcome outcome = classify(job.facts);
     outcome.isolation = m_isolation;
     if (job.ready_at) outcome.startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*job.ready_at - job.started);
@@ -643,7 +654,7 @@ Outcome WorkerSession::conclude(Job& job)
         const auto& usage = job.facts.termination->usage;
         const auto cpu_us = static_cast<std::uint64_t>((usage.user_cpu + usage.system_cpu).count());
         outcome.cpu_ms = (cpu_us - std::min(cpu_us, m_cpu_us_reported)) / 1000;
-        outcome.max_rss_kb = std::max(usage.max_rss_kb, job.sampled_peak_rss_kb);
+        outcome.max_rss_kb = std::max(usage.max_rss_kb, measured_peak_kb);
     } else if (job.sampled_peak_rss_kb) {
         outcome.max_rss_kb = job.sampled_peak_rss_kb;
     }

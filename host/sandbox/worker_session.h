@@ -97,6 +97,7 @@ private:
     std::uint64_t m_jobs_run = 0;
     std::uint64_t m_cpu_us_reported = 0;  // the worker's CPU time as of its last result
     std::uint64_t m_peak_rss_kb = 0;
+    std::uint64_t m_inherited_max_rss_kb = 0;  // from the worker's hello (0: not exec'd by us)
     std::chrono::steady_clock::time_point m_launched_at;
 };
 

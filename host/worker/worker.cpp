@@ -278,6 +278,18 @@ void end_leftovers()
     }
 }
 
+// ru_maxrss when this process started (see protocol::Hello): the size of what it was exec'd over.
+std::uint64_t g_inherited_max_rss_kb = 0;
+
+// This process's peak resident size, without what it inherited: ru_maxrss when it grew past
+// the inherited figure, else VmHWM from /proc (a read the common small worker pays per job).
+std::uint64_t own_peak_rss_kb(const rusage& self)
+{
+    const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
+    if (reported > g_inherited_max_rss_kb) return reported;
+    return os::read_peak_rss_kb(::getpid()).value_or(reported);
+}
+
 // Sends the task's report with this process's usage so far; returns the CPU time in it.
 std::uint64_t send_done(WorkerChannel& channel, const plugin::TaskReport& report)
 {
@@ -285,7 +297,7 @@ std::uint64_t send_done(WorkerChannel& channel, const plugin::TaskReport& report
     rusage self{};
     ::getrusage(RUSAGE_SELF, &self);
     done.cpu_us = cpu_us_of(self);
-    done.max_rss_kb = static_cast<std::uint64_t>(self.ru_maxrss);
+    done.max_rss_kb = own_peak_rss_kb(self);
     done.permanent = report.permanent;
     switch (report.status) {
     case plugin::TaskReport::Status::ok: done.status = protocol::Done::Status::ok; break;
@@ -703,6 +715,11 @@ int host_death_signal() { return SIGRTMAX - 1; }
 
 int worker_main(int argc, char** argv, const plugin::LibraryLoader& loader)
 {
+    {
+        rusage self{};
+        ::getrusage(RUSAGE_SELF, &self);
+        g_inherited_max_rss_kb = static_cast<std::uint64_t>(self.ru_maxrss);
+    }
     const auto args = parse_arguments(argc, argv);
     if (!args || !args->signals_clean) os::reset_signal_state();
     if (!args) die("usage: sandhost-worker --channel-fd N --host-pid PID [--role spawn|reuse|fork-server] (started by sandhost, not by hand)");
@@ -736,7 +753,7 @@ int worker_main(int argc, char** argv, const plugin::LibraryLoader& loader)
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     WorkerChannel channel(channel_fd);
-    if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid()}))) return 113;
+    if (!channel.send(MessageType::hello, protocol::encode(protocol::Hello{::getpid(), g_inherited_max_rss_kb}))) return 113;
 
     WorkerState state(channel, args->role, loader);
     if (args->role == Role::fork_server) return run_fork_server(channel, state);

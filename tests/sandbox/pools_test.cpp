@@ -116,6 +116,24 @@ TEST_F(Pools, ReuseOutputBelongsToItsOwnJob)
     (void)flood;
 }
 
+// A posix_spawn child's getrusage peak starts at its parent's: the record must hold the
+// worker's own peak, not the host's.
+TEST_F(Pools, AWorkersPeakRssIsItsOwnNotTheHosts)
+{
+    std::vector<char> ballast(96u << 20);
+    for (std::size_t i = 0; i < ballast.size(); i += 4096) ballast[i] = static_cast<char>(i);
+    const auto host_rss_kb = os::read_memory(::getpid())->rss_kb;
+    ASSERT_GT(host_rss_kb, 96u * 1024);
+    for (Mode mode : {Mode::spawn, Mode::reuse, Mode::fork}) {
+        const auto o = run(spec(mode, "echo", "[1]"));
+        ASSERT_TRUE(o.succeeded()) << to_json(o);
+        ASSERT_TRUE(o.max_rss_kb) << to_string(mode);
+        EXPECT_GT(*o.max_rss_kb, 0u) << to_string(mode);
+        EXPECT_LT(*o.max_rss_kb + 48u * 1024, host_rss_kb) << to_string(mode) << ": the host has " << host_rss_kb << " KiB";
+    }
+    EXPECT_NE(ballast[4096], 1);  // keeps the ballast alive until here
+}
+
 TEST_F(Pools, ForkGivesEveryJobAFreshProcessFromOneServer)
 {
     std::set<std::int64_t> pids;
