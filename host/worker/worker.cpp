@@ -280,14 +280,25 @@ void end_leftovers()
 
 // ru_maxrss when this process started (see protocol::Hello): the size of what it was exec'd over.
 std::uint64_t g_inherited_max_rss_kb = 0;
+pid_t g_peak_read_by = 0;  // a forked child must not trust its server's cached reading
 
 // This process's peak resident size, without what it inherited: ru_maxrss when it grew past
-// the inherited figure, else VmHWM from /proc (a read the common small worker pays per job).
+// the inherited figure, else VmHWM from /proc. Resident memory only grows through page
+// faults, so while the fault count stands still the last VmHWM read stands too: a reused
+// worker whose jobs touch no new memory reads /proc once.
 std::uint64_t own_peak_rss_kb(const rusage& self)
 {
+    static std::uint64_t faults_at_last_read = ~std::uint64_t{0};
+    static std::uint64_t peak_at_last_read = 0;
     const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
     if (reported > g_inherited_max_rss_kb) return reported;
-    return os::read_peak_rss_kb(::getpid()).value_or(reported);
+    const auto faults = static_cast<std::uint64_t>(self.ru_minflt) + static_cast<std::uint64_t>(self.ru_majflt);
+    if (faults != faults_at_last_read || ::getpid() != g_peak_read_by) {
+        peak_at_last_read = os::read_peak_rss_kb(::getpid()).value_or(reported);
+        faults_at_last_read = faults;
+        g_peak_read_by = ::getpid();
+    }
+    return peak_at_last_read;
 }
 
 // Sends the task's report with this process's usage so far; returns the CPU time in it.
