@@ -195,14 +195,16 @@ Figures mode_figures(int parallel, int jobs, sb::Mode mode)
 }
 
 // Enqueue `jobs`, time until every one completed, through a host on a fresh SQLite store.
-Figures queue_figures(int parallel, int jobs, sb::Mode mode)
+// sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
+// the host's scheduling cost with no process at all, the ceiling of every queue figure.
+Figures queue_figures(int parallel, int jobs, sb::Mode mode, bool sandboxed = true)
 {
     char dir_template[] = "/tmp/sandhost-bench-XXXXXX";
     if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
     const std::filesystem::path dir = dir_template;
     std::ofstream(dir / "bench.yaml") << "host: {name: bench, store: sqlite:jobs.db, plugin_dirs: [\"" << k_bench_dir
                                       << "/plugins\"], max_workers: " << parallel << ", log: {level: warn}}\n"
-                                      << "sandbox: {mode: " << sb::to_string(mode) << "}\n"
+                                      << "sandbox: {mode: " << sb::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
                                       << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
     auto loaded = sandhost::config::load_config(dir / "bench.yaml");
     if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
@@ -331,6 +333,7 @@ int main(int argc, char** argv)
             queue[parallel][sb::to_string(m)] = queue_figures(parallel, jobs, m);
             sb::shutdown_pools();
         }
+        queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, sb::Mode::spawn, false);
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[sb::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
@@ -355,7 +358,10 @@ int main(int argc, char** argv)
         Poco::JSON::Object b, m, q, o;
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
-        for (auto& [name, f] : queue[2]) q.set(name, to_json(f));
+        for (auto& [name, f] : queue[2]) {
+            if (name != "no_sandbox") q.set(name, to_json(f));
+        }
+        out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
         for (auto& [name, ms] : overshoot) o.set(name, ms);
         out.set("baseline", b);
         out.set("modes", m);
@@ -392,6 +398,7 @@ int main(int argc, char** argv)
             print_row(name, queue[parallel][name], compared ? &b["fork_no_exec"] : nullptr,
                       m == sb::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
+        print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
     }
     std::printf("\ntimeout overshoot past the deadline, p99:");
     for (auto& [name, ms] : overshoot) std::printf("  %s %.0f ms", name.c_str(), ms);
