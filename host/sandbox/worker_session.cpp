@@ -630,8 +630,10 @@ Outcome WorkerSession::conclude(Job& job)
     // The kernel's peak for an exec'd worker is at least the peak of what it was exec'd over
     // (the host's, for posix_spawn); the worker said how much that was. At or below it, the
     // figure is the host's, not the worker's: use what the worker and the sampler measured.
+    // Without a result, the resident size when ready is the best measured lower bound.
     std::uint64_t measured_peak_kb = job.sampled_peak_rss_kb;
     if (job.facts.done) measured_peak_kb = std::max(measured_peak_kb, job.facts.done->max_rss_kb);
+    if (job.facts.baseline && !m_forked) measured_peak_kb = std::max(measured_peak_kb, job.facts.baseline->rss_kb);
     if (job.facts.termination && m_inherited_max_rss_kb > 0 && job.facts.termination->usage.max_rss_kb <= m_inherited_max_rss_kb) {
         job.facts.termination->usage.max_rss_kb = measured_peak_kb;
     }
@@ -655,6 +657,7 @@ Outcome WorkerSession::conclude(Job& job)
         const auto cpu_us = static_cast<std::uint64_t>((usage.user_cpu + usage.system_cpu).count());
         outcome.cpu_ms = (cpu_us - std::min(cpu_us, m_cpu_us_reported)) / 1000;
         outcome.max_rss_kb = std::max(usage.max_rss_kb, measured_peak_kb);
+        if (*outcome.max_rss_kb == 0) outcome.max_rss_kb.reset();  // not measured: unknown, not zero
     } else if (job.sampled_peak_rss_kb) {
         outcome.max_rss_kb = job.sampled_peak_rss_kb;
     }

@@ -131,6 +131,12 @@ TEST_F(Pools, AWorkersPeakRssIsItsOwnNotTheHosts)
         EXPECT_GT(*o.max_rss_kb, 0u) << to_string(mode);
         EXPECT_LT(*o.max_rss_kb + 48u * 1024, host_rss_kb) << to_string(mode) << ": the host has " << host_rss_kb << " KiB";
     }
+    // A worker that died without a result: its peak is what was measured of it, never 0.
+    const auto crashed = run(spec(Mode::spawn, "segfault"));
+    ASSERT_EQ(crashed.kind, OutcomeKind::crashed) << to_json(crashed);
+    ASSERT_TRUE(crashed.max_rss_kb);
+    EXPECT_GT(*crashed.max_rss_kb, 0u);
+    EXPECT_LT(*crashed.max_rss_kb + 48u * 1024, host_rss_kb);
     EXPECT_NE(ballast[4096], 1);  // keeps the ballast alive until here
 }
 
