@@ -34,6 +34,11 @@ Status set_cloexec(int fd, bool cloexec = true);
 // a /proc/self/fd walk otherwise). For a freshly started child before it runs foreign code.
 void close_descriptors_from(int lowest, const std::vector<int>& keep = {});
 
+// Sends `bytes` with up to 8 descriptors attached (SCM_RIGHTS) in one sendmsg, retrying on
+// EINTR; false unless all of `bytes` went out (the short messages this is for always do at
+// once) or when the other end is gone.
+bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& fds);
+
 // Writes all of data to a blocking descriptor, retrying on EINTR and short writes.
 Status write_all(int fd, std::string_view data);
 

@@ -26,28 +26,6 @@ Outcome failure(OutcomeKind kind, std::string error)
     return o;
 }
 
-bool send_with_fds(int socket, const std::string& bytes, const std::vector<int>& fds)
-{
-    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    ssize_t n;
-    do {
-        n = ::sendmsg(socket, &message, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(bytes.size())) return false;  // frames this small go in one piece
-    return true;
-}
-
 } // namespace
 
 std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const WorkerConfig& config, const std::filesystem::path& plugin,
@@ -204,7 +182,7 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     auto status = os::make_pipe();
     if (!channel || !out || !err || !status) return std::string("cannot create a job's descriptors: ") + std::strerror(errno);
     const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job, {});
-    if (!send_with_fds(m_channel.get(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
+    if (!os::send_with_fds(m_channel.get(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
         m_dead = true;
         return std::string("cannot reach the fork server: ") + std::strerror(errno);
     }

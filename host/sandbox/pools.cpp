@@ -176,8 +176,8 @@ public:
         std::map<ForkKey, ForkGroup> servers;
         {
             std::unique_lock lock(m_mutex);
-            // A server still starting in the background would outlive the shutdown.
-            m_started.wait(lock, [this] { return m_background_starts == 0; });
+            // A server still starting would outlive the shutdown.
+            m_started.wait(lock, [this] { return m_starts == 0; });
             idle.swap(m_idle);
             servers.swap(m_servers);
         }
@@ -214,6 +214,7 @@ private:
                 std::lock_guard lock(m_mutex);
                 auto& group = m_servers[key];
                 --group.starting;
+                --m_starts;
                 m_started.notify_all();
                 if (auto* outcome = std::get_if<Outcome>(&started)) return *outcome;
                 server = std::move(std::get<std::unique_ptr<ForkServer>>(started));
@@ -233,16 +234,19 @@ private:
     std::shared_ptr<ForkServer> pick_fork_server(const ForkKey& key, const WorkerConfig& worker, const SandboxSettings& settings)
     {
         std::unique_lock lock(m_mutex);
-        auto& group = m_servers[key];
         for (;;) {
+            // Looked up again after each wait: a shutdown may have emptied the pools meanwhile.
+            auto& group = m_servers[key];
             std::erase_if(group.servers, [](ForkEntry& e) { return e.server->dead(); });
             if (!group.servers.empty()) break;
             if (group.starting == 0) {
                 ++group.starting;
+                ++m_starts;
                 return nullptr;
             }
             m_started.wait(lock);
         }
+        auto& group = m_servers[key];
         // Least busy first, then least recently used: a server forks its next spare child
         // right after handing one out, so the one that rested longest is the likeliest ready.
         auto best = std::min_element(group.servers.begin(), group.servers.end(), [](const ForkEntry& a, const ForkEntry& b) {
@@ -250,7 +254,7 @@ private:
         });
         if (best->server->in_flight() > 0 && group.servers.size() + static_cast<std::size_t>(group.starting) < max_fork_servers(settings)) {
             ++group.starting;
-            ++m_background_starts;
+            ++m_starts;
             std::thread([this, key, worker, plugin = std::filesystem::path(key.plugin), settings] {
                 auto started = ForkServer::start(worker, plugin, settings);
                 std::lock_guard inner(m_mutex);
@@ -259,7 +263,7 @@ private:
                 if (auto* server = std::get_if<std::unique_ptr<ForkServer>>(&started)) {
                     g.servers.push_back(ForkEntry{std::move(*server), Clock::now(), settings.reuse.idle_timeout});
                 }
-                --m_background_starts;
+                --m_starts;
                 m_started.notify_all();
             }).detach();
         }
@@ -341,7 +345,7 @@ private:
     std::mutex m_mutex;
     std::map<ReuseKey, std::vector<IdleWorker>> m_idle;
     std::map<ForkKey, ForkGroup> m_servers;
-    int m_background_starts = 0;
+    int m_starts = 0;  // fork servers being started, in the background or by an attempt
     std::condition_variable m_started;
     PluginHealth m_health;
 };

@@ -280,7 +280,6 @@ void end_leftovers()
 
 // ru_maxrss when this process started (see protocol::Hello): the size of what it was exec'd over.
 std::uint64_t g_inherited_max_rss_kb = 0;
-pid_t g_peak_read_by = 0;  // a forked child must not trust its server's cached reading
 
 // This process's peak resident size, without what it inherited: ru_maxrss when it grew past
 // the inherited figure, else VmHWM from /proc. Resident memory only grows through page
@@ -290,13 +289,14 @@ std::uint64_t own_peak_rss_kb(const rusage& self)
 {
     static std::uint64_t faults_at_last_read = ~std::uint64_t{0};
     static std::uint64_t peak_at_last_read = 0;
+    static pid_t read_by = 0;  // a forked child must not trust its server's reading
     const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
     if (reported > g_inherited_max_rss_kb) return reported;
     const auto faults = static_cast<std::uint64_t>(self.ru_minflt) + static_cast<std::uint64_t>(self.ru_majflt);
-    if (faults != faults_at_last_read || ::getpid() != g_peak_read_by) {
+    if (faults != faults_at_last_read || ::getpid() != read_by) {
         peak_at_last_read = os::read_peak_rss_kb(::getpid()).value_or(reported);
         faults_at_last_read = faults;
-        g_peak_read_by = ::getpid();
+        read_by = ::getpid();
     }
     return peak_at_last_read;
 }
@@ -487,30 +487,7 @@ private:
     std::deque<int> m_fds;
 };
 
-// Sends descriptors with a one-byte message; false when the other end is gone.
-bool send_fds(int socket, const int* fds, std::size_t count)
-{
-    char byte = 'j';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * count);
-    ssize_t n;
-    do {
-        n = ::sendmsg(socket, &message, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n == 1;
-}
-
-// Receives exactly `count` descriptors sent by send_fds; false on end of file or anything else.
+// Receives exactly `count` descriptors sent with one byte by os::send_with_fds; false on end of file or anything else.
 bool receive_fds(int socket, int* fds, std::size_t count)
 {
     char byte = 0;
@@ -698,7 +675,7 @@ int run_fork_server(WorkerChannel& channel, WorkerState& state)
                     fork_error = errno;
                     break;
                 }
-                if (send_fds(spare.control, job_fds.data(), 3)) child = spare.pid;
+                if (os::send_with_fds(spare.control, "j", {job_fds[0], job_fds[1], job_fds[2]})) child = spare.pid;
                 else ::kill(spare.pid, SIGKILL);  // reaped with the other children
                 ::close(spare.control);
                 spare = {};
