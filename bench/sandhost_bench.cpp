@@ -42,6 +42,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace sb = sandhost::sandbox;
+namespace md = sandhost::model;
 
 const std::string k_bench_dir = SANDHOST_BENCH_DIR;
 const std::string k_plugin = k_bench_dir + "/plugins/trivial.so";
@@ -166,7 +167,7 @@ Figures server_baseline(int parallel, int jobs, const std::string& how)
     return f;
 }
 
-sb::AttemptSpec trivial_spec(sb::Mode mode, long long request)
+sb::AttemptSpec trivial_spec(md::Mode mode, long long request)
 {
     sb::AttemptSpec spec;
     spec.plugin_path = k_plugin;
@@ -180,13 +181,13 @@ sb::AttemptSpec trivial_spec(sb::Mode mode, long long request)
 // posix_spawn shares the host's memory until it execs, and reports the host's size).
 std::atomic<std::uint64_t> g_worker_peak_rss_kb{0};
 
-Figures mode_figures(int parallel, int jobs, sb::Mode mode)
+Figures mode_figures(int parallel, int jobs, md::Mode mode)
 {
     const auto worker = sb::WorkerConfig::defaults();
     return measure(parallel, jobs, [&](int t, int i) {
         const long long request = t * 1000000LL + i;
         const auto outcome = sb::run_attempt(trivial_spec(mode, request), worker);
-        if (!outcome.succeeded()) fail(std::string(sb::to_string(mode)) + ": " + sb::to_json(outcome));
+        if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
         const auto rss = outcome.max_rss_kb.value_or(0);
         for (auto seen = g_worker_peak_rss_kb.load(); rss > seen && !g_worker_peak_rss_kb.compare_exchange_weak(seen, rss);) {
@@ -197,14 +198,14 @@ Figures mode_figures(int parallel, int jobs, sb::Mode mode)
 // Enqueue `jobs`, time until every one completed, through a host on a fresh SQLite store.
 // sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
 // the host's scheduling cost with no process at all, the ceiling of every queue figure.
-Figures queue_figures(int parallel, int jobs, sb::Mode mode, bool sandboxed = true)
+Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true)
 {
     char dir_template[] = "/tmp/sandhost-bench-XXXXXX";
     if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
     const std::filesystem::path dir = dir_template;
     std::ofstream(dir / "bench.yaml") << "host: {name: bench, store: sqlite:jobs.db, plugin_dirs: [\"" << k_bench_dir
                                       << "/plugins\"], max_workers: " << parallel << ", log: {level: warn}}\n"
-                                      << "sandbox: {mode: " << sb::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
+                                      << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
                                       << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
     auto loaded = sandhost::config::load_config(dir / "bench.yaml");
     if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
@@ -214,9 +215,9 @@ Figures queue_figures(int parallel, int jobs, sb::Mode mode, bool sandboxed = tr
     sandhost::scheduler::Host host(loaded.settings, store, options);
     std::thread serving([&] { host.run(); });
     const auto start = Clock::now();
-    std::vector<sandhost::store::JobId> ids;
+    std::vector<sandhost::model::JobId> ids;
     for (int i = 0; i < jobs * parallel; ++i) {
-        sandhost::store::NewJob job;
+        sandhost::model::NewJob job;
         job.queue = "q";
         job.task = "trivial.plus_one";
         job.payload = std::to_string(i);
@@ -229,7 +230,7 @@ Figures queue_figures(int parallel, int jobs, sb::Mode mode, bool sandboxed = tr
     std::vector<double> latencies;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto job = store->get(ids[i]);
-        if (!job || job->state != sandhost::store::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
+        if (!job || job->state != sandhost::model::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
         check_reply(*job->result, static_cast<long long>(i));
         const auto attempt = store->attempts(ids[i]).at(0).outcome;
         latencies.push_back(std::chrono::duration<double, std::micro>(attempt.ended_at - attempt.started_at).count());
@@ -242,7 +243,7 @@ Figures queue_figures(int parallel, int jobs, sb::Mode mode, bool sandboxed = tr
 }
 
 // How far past its deadline a hanging task's attempt ends, p99 over `runs`.
-double timeout_overshoot_p99_ms(sb::Mode mode, int runs)
+double timeout_overshoot_p99_ms(md::Mode mode, int runs)
 {
     const auto worker = sb::WorkerConfig::defaults();
     std::vector<double> overshoot;
@@ -252,7 +253,7 @@ double timeout_overshoot_p99_ms(sb::Mode mode, int runs)
         spec.settings.timeout = 50ms;
         spec.settings.grace = 1s;
         const auto outcome = sb::run_attempt(spec, worker);
-        if (outcome.kind != sb::OutcomeKind::timed_out || !outcome.startup_ms) fail("timeout run: " + sb::to_json(outcome));
+        if (outcome.kind != md::OutcomeKind::timed_out || !outcome.startup_ms) fail("timeout run: " + md::to_json(outcome));
         overshoot.push_back(static_cast<double>(outcome.duration.count() - outcome.startup_ms->count() - 50));
     }
     std::sort(overshoot.begin(), overshoot.end());
@@ -286,14 +287,14 @@ int main(int argc, char** argv)
     bool json = false;
     int jobs = 1000;
     int long_run = 0;
-    std::optional<sb::Mode> only;
+    std::optional<md::Mode> only;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--quick") quick = true;
         else if (arg == "--json") json = true;
         else if (arg == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
         else if (arg == "--long" && i + 1 < argc) long_run = std::atoi(argv[++i]);
-        else if (arg == "--only" && i + 1 < argc && sb::mode_from_string(argv[i + 1])) only = sb::mode_from_string(argv[++i]);
+        else if (arg == "--only" && i + 1 < argc && md::mode_from_string(argv[i + 1])) only = md::mode_from_string(argv[++i]);
         else {
             std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse]\n";
             return 2;
@@ -301,16 +302,16 @@ int main(int argc, char** argv)
     }
     if (quick) jobs = std::min(jobs, 300);
     spdlog::set_level(spdlog::level::warn);  // the hosts below log every attempt at info
-    std::vector<sb::Mode> modes = {sb::Mode::spawn, sb::Mode::fork, sb::Mode::reuse};
+    std::vector<md::Mode> modes = {md::Mode::spawn, md::Mode::fork, md::Mode::reuse};
     if (only) modes = {*only};
     // --only measures one mode and the baseline it is compared with.
     auto wanted = [&](const char* baseline_name) {
         if (!only) return true;
         const std::string name = baseline_name;
         switch (*only) {
-        case sb::Mode::spawn: return name == "posix_spawn_dynamic_dlopen";
-        case sb::Mode::fork: return name == "fork_no_exec";
-        case sb::Mode::reuse: return name == "pipe_roundtrip" || name == "fork_no_exec";
+        case md::Mode::spawn: return name == "posix_spawn_dynamic_dlopen";
+        case md::Mode::fork: return name == "fork_no_exec";
+        case md::Mode::reuse: return name == "pipe_roundtrip" || name == "fork_no_exec";
         }
         return true;
     };
@@ -326,17 +327,17 @@ int main(int argc, char** argv)
         if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) {
-            mode[parallel][sb::to_string(m)] = mode_figures(parallel, m == sb::Mode::reuse ? jobs * 10 : jobs, m);
+            mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
             sb::shutdown_pools();
         }
         for (auto m : modes) {
-            queue[parallel][sb::to_string(m)] = queue_figures(parallel, jobs, m);
+            queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
             sb::shutdown_pools();
         }
-        queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, sb::Mode::spawn, false);
+        queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
     }
     std::map<std::string, double> overshoot;
-    for (auto m : modes) overshoot[sb::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
+    for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
     sb::shutdown_pools();
 
     std::uint64_t long_rss_start = 0, long_rss_end = 0;
@@ -344,7 +345,7 @@ int main(int argc, char** argv)
     if (long_run > 0) {
         long_rss_start = rss_kb();
         long_fds_start = open_fd_count();
-        mode_figures(1, long_run, sb::Mode::spawn);
+        mode_figures(1, long_run, md::Mode::spawn);
         long_rss_end = rss_kb();
         long_fds_end = open_fd_count();
     }
@@ -393,10 +394,10 @@ int main(int argc, char** argv)
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
         std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
         for (auto m : modes) {
-            const std::string name = sb::to_string(m);
+            const std::string name = md::to_string(m);
             const bool compared = b.count("fork_no_exec") > 0;
             print_row(name, queue[parallel][name], compared ? &b["fork_no_exec"] : nullptr,
-                      m == sb::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
+                      m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
         print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
     }

@@ -1,7 +1,7 @@
 #include "cli/common.h"
 
 #include "cli/args.h"
-#include "config/units.h"
+#include "model/units.h"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
@@ -15,14 +15,14 @@ namespace sandhost::cli {
 
 std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text)
 {
-    auto parsed = config::parse_duration(text);
+    auto parsed = model::parse_duration(text);
     if (!parsed) throw UsageError("--" + flag + ": " + parsed.error());
     return parsed.value();
 }
 
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text)
 {
-    auto parsed = config::parse_size(text);
+    auto parsed = model::parse_size(text);
     if (!parsed) throw UsageError("--" + flag + ": " + parsed.error());
     return parsed.value();
 }

@@ -37,7 +37,7 @@ const std::vector<OptionSpec>& exec_options()
 
 class ExecObserver final : public sandbox::AttemptObserver {
 public:
-    void on_progress(const sandbox::ProgressReport& progress) override { m_bar.update(progress.percent, progress.message); }
+    void on_progress(const model::ProgressReport& progress) override { m_bar.update(progress.percent, progress.message); }
     void on_log(int level, std::string_view message) override
     {
         static const char* const k_levels[] = {"trace", "debug", "info", "warn", "error"};
@@ -79,11 +79,11 @@ int exec_command(const std::vector<std::string>& raw)
     if (auto v = args.get("output")) s.limits.output_bytes = parse_size_flag("output", *v);
     if (auto v = args.get("max-result")) s.max_result_bytes = parse_size_flag("max-result", *v);
     if (auto v = args.get("fallback")) {
-        if (*v == "inline") s.fallback = sandbox::Fallback::inline_run;
+        if (*v == "inline") s.fallback = model::Fallback::inline_run;
         else if (*v != "none") throw UsageError("--fallback: expected 'inline' or 'none', got '" + *v + "'");
     }
     if (args.has("fallback-on-timeout")) {
-        if (s.fallback != sandbox::Fallback::inline_run) throw UsageError("--fallback-on-timeout needs --fallback inline");
+        if (s.fallback != model::Fallback::inline_run) throw UsageError("--fallback-on-timeout needs --fallback inline");
         s.fallback_on_timeout = true;
     }
     if (args.has("no-sandbox")) s.enabled = false;
@@ -104,7 +104,7 @@ int exec_command(const std::vector<std::string>& raw)
     const auto outcome = sandbox::run_attempt(spec, sandbox::WorkerConfig::defaults(), &observer, &cancel);
     observer.finish();
     if (args.has("json")) {
-        std::cout << sandbox::to_json(outcome) << std::endl;
+        std::cout << model::to_json(outcome) << std::endl;
     } else {
         std::cout << describe_outcome(outcome) << std::flush;
     }

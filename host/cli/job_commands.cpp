@@ -6,7 +6,7 @@
 #include "cli/host_context.h"
 #include "cli/job_format.h"
 #include "cli/terminal.h"
-#include "config/units.h"
+#include "model/units.h"
 #include "os/signal_watch.h"
 #include "scheduler/payload.h"
 
@@ -24,9 +24,9 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
-store::JobId parse_job_id(const std::string& text)
+model::JobId parse_job_id(const std::string& text)
 {
-    store::JobId id = 0;
+    model::JobId id = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (ec != std::errc() || end != text.data() + text.size() || id <= 0) throw UsageError("'" + text + "' is not a job id");
     return id;
@@ -41,7 +41,7 @@ int print_help(const std::string& usage, const std::string& what, const std::vec
 void print_json(const Poco::Dynamic::Var& value) { std::cout << to_json_text(value) << std::endl; }
 
 // Follows a job until it reaches a final state, drawing its progress; exits like `exec`.
-int follow_job(store::Store& store, store::JobId id, bool json)
+int follow_job(store::Store& store, model::JobId id, bool json)
 {
     ProgressBar bar;
     std::atomic<bool> interrupted{false};
@@ -50,22 +50,22 @@ int follow_job(store::Store& store, store::JobId id, bool json)
         auto job = store.get(id);
         if (!job) throw UsageError("no job " + std::to_string(id));
         if (job->progress) bar.update(job->progress->percent, job->progress->message);
-        if (store::is_final(job->state)) {
+        if (model::is_final(job->state)) {
             bar.clear();
             const auto attempts = store.attempts(id);
             if (json) {
                 print_json(job_to_json(*job, &attempts));
             } else {
-                std::cout << "job " << id << " " << store::to_string(job->state) << " after " << attempts.size()
+                std::cout << "job " << id << " " << model::to_string(job->state) << " after " << attempts.size()
                           << (attempts.size() == 1 ? " attempt" : " attempts") << "\n";
                 if (!attempts.empty()) std::cout << describe_outcome(attempts.back().outcome);
                 else if (job->error) std::cout << "error: " << *job->error << "\n";
             }
-            return job->state == store::JobState::completed ? k_exit_ok : k_exit_failed;
+            return job->state == model::JobState::completed ? k_exit_ok : k_exit_failed;
         }
         if (interrupted) {
             bar.clear();
-            std::cerr << "stopped waiting; job " << id << " is " << store::to_string(job->state) << "\n";
+            std::cerr << "stopped waiting; job " << id << " is " << model::to_string(job->state) << "\n";
             return k_exit_failed;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -106,7 +106,7 @@ int enqueue_command(const std::vector<std::string>& raw)
         for (const auto& p : queue.tasks) patterns += (patterns.empty() ? "" : ", ") + p.to_string();
         throw UsageError("queue '" + queue.name + "' may not run " + ref.value().to_string() + " (it runs " + patterns + ")");
     }
-    store::NewJob job;
+    model::NewJob job;
     job.queue = queue.name;
     job.task = ref.value().to_string();
     job.payload = args.has("payload") ? read_payload(*args.get("payload")) : "{}";
@@ -127,7 +127,7 @@ int enqueue_command(const std::vector<std::string>& raw)
         }
     }
     job.ttl = queue.ttl;
-    store::JobId id;
+    model::JobId id;
     try {
         id = context.store->enqueue(job, Clock::now());
     } catch (const store::StoreRequestError& e) {
@@ -161,7 +161,7 @@ int jobs_command(const std::vector<std::string>& raw)
     store::JobFilter filter;
     if (auto q = args.get("queue")) filter.queue = *q;
     if (auto s = args.get("state")) {
-        filter.state = store::job_state_from_string(*s);
+        filter.state = model::job_state_from_string(*s);
         if (!filter.state) throw UsageError("--state: unknown state '" + *s + "' (waiting, delayed, blocked, active, completed, dead, cancelled)");
     }
     if (auto l = args.get("limit")) filter.limit = parse_count_flag("limit", *l, 1);
@@ -189,7 +189,7 @@ int job_command(const std::vector<std::string>& raw)
     if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry and a job id");
     const std::string& action = args.positional[0];
     if (action != "show" && action != "cancel" && action != "retry") throw UsageError("unknown action '" + action + "' (show, cancel, retry)");
-    const store::JobId id = parse_job_id(args.positional[1]);
+    const model::JobId id = parse_job_id(args.positional[1]);
     auto context = open_host_context(args);
     auto& store = *context.store;
     if (action == "show") {
@@ -209,7 +209,7 @@ int job_command(const std::vector<std::string>& raw)
         if (args.has("json")) {
             Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
             o.set("id", static_cast<Poco::Int64>(id));
-            o.set("state", now ? store::to_string(now->state) : "missing");
+            o.set("state", now ? model::to_string(now->state) : "missing");
             o.set("result", result);
             print_json(o);
         } else {
@@ -223,7 +223,7 @@ int job_command(const std::vector<std::string>& raw)
         case store::CancelResult::requested:
             return report("requested", "job " + std::to_string(id) + " is running: its worker is being stopped", k_exit_ok);
         case store::CancelResult::already_final:
-            return report("already_final", "job " + std::to_string(id) + " has already ended (" + store::to_string(store.get(id)->state) + ")",
+            return report("already_final", "job " + std::to_string(id) + " has already ended (" + model::to_string(store.get(id)->state) + ")",
                           k_exit_failed);
         case store::CancelResult::not_found: return report("not_found", "no job " + std::to_string(id), k_exit_failed);
         }
@@ -236,7 +236,7 @@ int job_command(const std::vector<std::string>& raw)
     const auto job = store.get(id);
     if (!job) return report("not_found", "no job " + std::to_string(id), k_exit_failed);
     return report("refused",
-                  "job " + std::to_string(id) + " is " + store::to_string(job->state) + "; only dead or cancelled jobs can be retried",
+                  "job " + std::to_string(id) + " is " + model::to_string(job->state) + "; only dead or cancelled jobs can be retried",
                   k_exit_failed);
 }
 
@@ -288,7 +288,7 @@ int wait_command(const std::vector<std::string>& raw)
                           "Follows a job to its end with a progress bar. Exit status 0 only when it completed.", options);
     }
     if (args.positional.size() != 1) throw UsageError("expected one job id");
-    const store::JobId id = parse_job_id(args.positional[0]);
+    const model::JobId id = parse_job_id(args.positional[0]);
     auto context = open_host_context(args);
     return follow_job(*context.store, id, args.has("json"));
 }
@@ -307,9 +307,9 @@ int purge_command(const std::vector<std::string>& raw)
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
     auto state_text = args.get("state");
     if (!state_text) throw UsageError("--state is required (dead, completed or cancelled)");
-    auto state = store::job_state_from_string(*state_text);
-    if (!state || !store::is_final(*state)) throw UsageError("--state: expected dead, completed or cancelled, got '" + *state_text + "'");
-    store::Duration older_than{0};
+    auto state = model::job_state_from_string(*state_text);
+    if (!state || !model::is_final(*state)) throw UsageError("--state: expected dead, completed or cancelled, got '" + *state_text + "'");
+    model::Duration older_than{0};
     if (auto v = args.get("older-than")) older_than = parse_duration_flag("older-than", *v);
     auto context = open_host_context(args);
     const auto purged = context.store->purge(*state, Clock::now() - older_than);

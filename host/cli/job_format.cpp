@@ -1,7 +1,7 @@
 #include "cli/job_format.h"
 
 #include "os/time_format.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
@@ -18,12 +18,12 @@ std::string pad(std::string text, std::size_t width)
     return text;
 }
 
-const store::JobState k_states[] = {store::JobState::waiting, store::JobState::delayed, store::JobState::blocked, store::JobState::active,
-                                    store::JobState::completed, store::JobState::dead, store::JobState::cancelled};
+const model::JobState k_states[] = {model::JobState::waiting, model::JobState::delayed, model::JobState::blocked, model::JobState::active,
+                                    model::JobState::completed, model::JobState::dead, model::JobState::cancelled};
 
 } // namespace
 
-std::string format_time(store::TimePoint t) { return os::format_utc(t); }
+std::string format_time(model::TimePoint t) { return os::format_utc(t); }
 
 std::string to_json_text(const Poco::Dynamic::Var& value)
 {
@@ -32,19 +32,19 @@ std::string to_json_text(const Poco::Dynamic::Var& value)
     return out.str();
 }
 
-Poco::JSON::Object::Ptr job_to_json(const store::Job& job, const std::vector<store::AttemptRecord>* attempts)
+Poco::JSON::Object::Ptr job_to_json(const model::Job& job, const std::vector<model::AttemptRecord>* attempts)
 {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("id", static_cast<Poco::Int64>(job.id));
     o->set("queue", job.queue);
     o->set("task", job.task);
-    o->set("state", store::to_string(job.state));
+    o->set("state", model::to_string(job.state));
     o->set("priority", job.priority);
     if (attempts) {
         Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
         for (const auto& attempt : *attempts) {
             Poco::JSON::Parser parser;
-            auto record = parser.parse(sandbox::to_json(attempt.outcome)).extract<Poco::JSON::Object::Ptr>();
+            auto record = parser.parse(model::to_json(attempt.outcome)).extract<Poco::JSON::Object::Ptr>();
             Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
             entry->set("number", attempt.number);
             entry->set("attempt_id", static_cast<Poco::Int64>(attempt.attempt_id));
@@ -60,7 +60,7 @@ Poco::JSON::Object::Ptr job_to_json(const store::Job& job, const std::vector<sto
     }
     o->set("created_at", format_time(job.created_at));
     o->set("updated_at", format_time(job.updated_at));
-    if (job.state == store::JobState::delayed) o->set("run_at", format_time(job.run_at));
+    if (job.state == model::JobState::delayed) o->set("run_at", format_time(job.run_at));
     if (job.expires_at) o->set("expires_at", format_time(*job.expires_at));
     o->set("payload", job.payload);
     if (job.result) o->set("result", *job.result);
@@ -87,7 +87,7 @@ Poco::JSON::Object::Ptr job_to_json(const store::Job& job, const std::vector<sto
     return o;
 }
 
-std::string jobs_table(const std::vector<store::Job>& jobs)
+std::string jobs_table(const std::vector<model::Job>& jobs)
 {
     std::string text = pad("ID", 8) + pad("QUEUE", 12) + pad("TASK", 26) + pad("STATE", 11) + pad("TRIES", 6) + "LAST ERROR / RESULT\n";
     for (const auto& job : jobs) {
@@ -95,15 +95,15 @@ std::string jobs_table(const std::vector<store::Job>& jobs)
         for (char& c : note) {
             if (c == '\n') c = ' ';
         }
-        text += pad(std::to_string(job.id), 8) + pad(job.queue, 12) + pad(job.task, 26) + pad(store::to_string(job.state), 11) +
+        text += pad(std::to_string(job.id), 8) + pad(job.queue, 12) + pad(job.task, 26) + pad(model::to_string(job.state), 11) +
                 pad(std::to_string(job.attempts), 6) + note.substr(0, 60) + "\n";
     }
     return text;
 }
 
-std::string job_details(const store::Job& job, const std::vector<store::AttemptRecord>& attempts)
+std::string job_details(const model::Job& job, const std::vector<model::AttemptRecord>& attempts)
 {
-    std::string text = "job " + std::to_string(job.id) + ": " + job.task + " on queue " + job.queue + ", " + store::to_string(job.state) +
+    std::string text = "job " + std::to_string(job.id) + ": " + job.task + " on queue " + job.queue + ", " + model::to_string(job.state) +
                        "\n  created " + format_time(job.created_at) + ", updated " + format_time(job.updated_at) + "\n  payload " +
                        job.payload.substr(0, 200) + "\n";
     if (job.result) text += "  result  " + job.result->substr(0, 500) + "\n";
@@ -111,7 +111,7 @@ std::string job_details(const store::Job& job, const std::vector<store::AttemptR
     if (job.progress) text += "  progress " + std::to_string(static_cast<int>(job.progress->percent)) + "% " + job.progress->message + "\n";
     for (const auto& attempt : attempts) {
         const auto& o = attempt.outcome;
-        text += "  attempt " + std::to_string(attempt.number) + ": " + sandbox::to_string(o.kind);
+        text += "  attempt " + std::to_string(attempt.number) + ": " + model::to_string(o.kind);
         if (!o.error.empty()) text += " (" + o.error + ")";
         text += " in " + std::to_string(o.duration.count()) + " ms";
         if (o.pid) text += ", pid " + std::to_string(*o.pid);
@@ -123,7 +123,7 @@ std::string job_details(const store::Job& job, const std::vector<store::AttemptR
 std::string queues_table(const std::map<std::string, store::QueueCounts>& queues)
 {
     std::string text = pad("QUEUE", 14) + pad("PAUSED", 8);
-    for (auto state : k_states) text += pad(store::to_string(state), 11);
+    for (auto state : k_states) text += pad(model::to_string(state), 11);
     text += "\n";
     for (const auto& [name, counts] : queues) {
         text += pad(name, 14) + pad(counts.paused ? "yes" : "no", 8);
@@ -144,7 +144,7 @@ Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueC
         q->set("paused", counts.paused);
         for (auto state : k_states) {
             auto it = counts.by_state.find(state);
-            q->set(store::to_string(state), static_cast<Poco::UInt64>(it == counts.by_state.end() ? 0 : it->second));
+            q->set(model::to_string(state), static_cast<Poco::UInt64>(it == counts.by_state.end() ? 0 : it->second));
         }
         o->set(name, q);
     }

@@ -11,15 +11,15 @@
 
 namespace sandhost::cli {
 
-std::string format_time(store::TimePoint t);  // RFC 3339 UTC with milliseconds
+std::string format_time(model::TimePoint t);  // RFC 3339 UTC with milliseconds
 
 // The job as a JSON object. With attempts given, "attempts" is the array of attempt records
 // (each the outcome's fields as `exec --json` prints them, plus number, attempt_id and host);
 // without, "attempts" is the count.
-Poco::JSON::Object::Ptr job_to_json(const store::Job& job, const std::vector<store::AttemptRecord>* attempts = nullptr);
+Poco::JSON::Object::Ptr job_to_json(const model::Job& job, const std::vector<model::AttemptRecord>* attempts = nullptr);
 
-std::string jobs_table(const std::vector<store::Job>& jobs);
-std::string job_details(const store::Job& job, const std::vector<store::AttemptRecord>& attempts);
+std::string jobs_table(const std::vector<model::Job>& jobs);
+std::string job_details(const model::Job& job, const std::vector<model::AttemptRecord>& attempts);
 std::string queues_table(const std::map<std::string, store::QueueCounts>& queues);
 Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues);
 

@@ -65,9 +65,9 @@ void ProgressBar::clear()
     }
 }
 
-std::string describe_outcome(const sandbox::Outcome& o)
+std::string describe_outcome(const model::Outcome& o)
 {
-    using sandbox::OutcomeKind;
+    using model::OutcomeKind;
     std::string text = to_string(o.kind);
     if (o.kind == OutcomeKind::crashed && o.signal_number) {
         text += " by " + os::signal_name(*o.signal_number) + (o.core_dumped ? " (core dumped)" : "");

@@ -1,7 +1,7 @@
 // What people see: a progress bar on a terminal and a short summary of an outcome.
 #pragma once
 
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 #include <chrono>
 #include <string>
@@ -25,6 +25,6 @@ private:
 
 // A few lines for a person: the outcome and its key facts, the result or error, and the
 // tails of stdout and stderr when there is something in them.
-std::string describe_outcome(const sandbox::Outcome& outcome);
+std::string describe_outcome(const model::Outcome& outcome);
 
 } // namespace sandhost::cli

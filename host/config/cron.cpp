@@ -155,7 +155,7 @@ std::bitset<n> to_bitset(const std::vector<bool>& bits)
 
 } // namespace
 
-ParseResult<CronExpression> CronExpression::parse(std::string_view text)
+model::ParseResult<CronExpression> CronExpression::parse(std::string_view text)
 {
     std::vector<std::string_view> words = split_whitespace(text);
     CronExpression expression;
@@ -169,14 +169,14 @@ ParseResult<CronExpression> CronExpression::parse(std::string_view text)
                 auto expanded = parse(macro.expansion);
                 expression = expanded.value();
                 expression.m_text = normalized;
-                return ParseResult<CronExpression>::success(std::move(expression));
+                return model::ParseResult<CronExpression>::success(std::move(expression));
             }
         }
-        return ParseResult<CronExpression>::failure(
+        return model::ParseResult<CronExpression>::failure(
             in_quotes(normalized) + " is not a known macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)");
     }
     if (words.size() != 5) {
-        return ParseResult<CronExpression>::failure(
+        return model::ParseResult<CronExpression>::failure(
             in_quotes(normalized) + " has " + std::to_string(words.size()) +
             (words.size() == 1 ? " field" : " fields") + "; a cron expression has 5 (minute hour day-of-month month day-of-week)");
     }
@@ -184,7 +184,7 @@ ParseResult<CronExpression> CronExpression::parse(std::string_view text)
     for (std::size_t i = 0; i < 5; ++i) {
         std::string error;
         if (!parse_field(k_fields[i], words[i], bits[i], error)) {
-            return ParseResult<CronExpression>::failure(in_quotes(normalized) + ": " + error);
+            return model::ParseResult<CronExpression>::failure(in_quotes(normalized) + ": " + error);
         }
     }
     if (bits[4][7]) bits[4][0] = true;  // 7 is Sunday too
@@ -199,9 +199,9 @@ ParseResult<CronExpression> CronExpression::parse(std::string_view text)
     // "0 0 30 2 *" parses but never fires, and "0 0 29 2 */7" (Feb 29 on a Sunday) fires only
     // every 28 years: searching one full calendar cycle tells them apart.
     if (!expression.next_after(std::chrono::sys_days{std::chrono::year{2000} / 1 / 1})) {
-        return ParseResult<CronExpression>::failure(in_quotes(normalized) + " never fires");
+        return model::ParseResult<CronExpression>::failure(in_quotes(normalized) + " never fires");
     }
-    return ParseResult<CronExpression>::success(std::move(expression));
+    return model::ParseResult<CronExpression>::success(std::move(expression));
 }
 
 bool CronExpression::day_matches(std::chrono::sys_days day) const

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/parse_result.h"
+#include "model/parse_result.h"
 
 namespace sandhost::config {
 
@@ -18,7 +18,7 @@ class CronExpression {
 public:
     // Refuses a wrong field count, out-of-range values, malformed lists, ranges and steps, and
     // an expression that can never fire ("0 0 30 2 *"); the error names the field and quotes it.
-    static ParseResult<CronExpression> parse(std::string_view text);
+    static model::ParseResult<CronExpression> parse(std::string_view text);
 
     // The first whole minute strictly after `after` at which the expression fires, in UTC.
     // Never empty for a parsed expression (parse refuses one that never fires).

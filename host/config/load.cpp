@@ -15,6 +15,7 @@
 
 #include "config/suggest.h"
 #include "config/yaml_tree.h"
+#include "model/text.h"
 
 namespace sandhost::config {
 namespace {
@@ -41,16 +42,7 @@ const std::vector<std::string> k_schedule_keys{"name", "queue", "task", "payload
 constexpr std::string_view k_unlimited = "unlimited";
 constexpr std::size_t k_max_payload_bytes = 1 << 20;
 
-template <class E>
-struct EnumName {
-    std::string_view name;
-    E value;
-};
-
-constexpr EnumName<sandbox::Mode> k_modes[] = {
-    {"spawn", sandbox::Mode::spawn}, {"fork", sandbox::Mode::fork}, {"reuse", sandbox::Mode::reuse}};
-constexpr EnumName<sandbox::Fallback> k_fallbacks[] = {{"none", sandbox::Fallback::none},
-                                                       {"inline", sandbox::Fallback::inline_run}};
+using model::EnumName;
 constexpr EnumName<LogLevel> k_log_levels[] = {{"trace", LogLevel::trace},
                                                {"debug", LogLevel::debug},
                                                {"info", LogLevel::info},
@@ -82,54 +74,6 @@ std::string machine_hostname()
     char buffer[HOST_NAME_MAX + 1] = {};
     if (::gethostname(buffer, sizeof buffer - 1) != 0) return "localhost";
     return buffer;
-}
-
-bool is_valid_utf8(std::string_view text)
-{
-    std::size_t i = 0;
-    while (i < text.size()) {
-        auto c = static_cast<unsigned char>(text[i]);
-        std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (length == 0 || i + length > text.size()) return false;
-        std::uint32_t code = length == 1 ? c : c & (0x7f >> length);
-        for (std::size_t k = 1; k < length; ++k) {
-            auto next = static_cast<unsigned char>(text[i + k]);
-            if ((next & 0xc0) != 0x80) return false;
-            code = (code << 6) | (next & 0x3f);
-        }
-        constexpr std::uint32_t k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (code < k_smallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-        i += length;
-    }
-    return true;
-}
-
-void append_json_string(std::string& out, std::string_view text)
-{
-    static constexpr char k_hex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : text) {
-        auto u = static_cast<unsigned char>(c);
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-            // DEL is escaped too: YAML does not allow it unescaped, and printing goes through YAML.
-            if (u < 0x20 || u == 0x7f) {
-                out += "\\u00";
-                out += k_hex[u >> 4];
-                out += k_hex[u & 0xf];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
 }
 
 // JSON's number grammar: the only plain scalars that become JSON numbers (verbatim).
@@ -221,7 +165,7 @@ private:
     template <class T>
     bool read_count_as(const YamlEntry& entry, std::uint64_t min, std::uint64_t max, T& out);
     bool read_number(const YamlEntry& entry, double min, double max, double& out);
-    bool read_duration(const YamlEntry& entry, Duration min, Duration& out);
+    bool read_duration(const YamlEntry& entry, model::Duration min, model::Duration& out);
     bool read_size(const YamlEntry& entry, std::uint64_t min, std::uint64_t& out);
     template <class T, std::size_t n>
     bool read_enum(const YamlEntry& entry, const EnumName<T> (&names)[n], T& out);
@@ -229,10 +173,10 @@ private:
     bool is_unlimited(const YamlEntry& entry);
     void read_limit_size(const YamlEntry* entry, std::uint64_t min, std::optional<std::uint64_t>& out);
     void read_limit_count(const YamlEntry* entry, std::uint64_t max, std::optional<std::uint64_t>& out);
-    void read_limit_duration(const YamlEntry* entry, Duration min, std::optional<Duration>& out);
+    void read_limit_duration(const YamlEntry* entry, model::Duration min, std::optional<model::Duration>& out);
 
     void read_host(const YamlEntry* entry);
-    void read_sandbox(const YamlNode& map, const std::string& path, sandbox::SandboxSettings& out);
+    void read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out);
     void read_queues(const YamlEntry& entry);
     void read_queue(const YamlEntry& entry);
     void read_retry(const YamlNode& map, const std::string& path, RetryPolicy& out);
@@ -244,7 +188,7 @@ private:
     void read_file_body(const YamlNode& root, bool included);
 
     void check_tasks();
-    void check_task(const sandbox::PluginCatalog& catalog, const std::string& plugin, const std::string& task,
+    void check_task(const model::PluginCatalog& catalog, const std::string& plugin, const std::string& task,
                     const std::string& text, const SourceLocation& at);
     void check_schedules();
     LoadResult finish();
@@ -453,17 +397,17 @@ bool Loader::read_number(const YamlEntry& entry, double min, double max, double&
     return true;
 }
 
-bool Loader::read_duration(const YamlEntry& entry, Duration min, Duration& out)
+bool Loader::read_duration(const YamlEntry& entry, model::Duration min, model::Duration& out)
 {
     auto text = scalar(entry, "a duration");
     if (!text) return false;
-    auto duration = parse_duration(*text);
+    auto duration = model::parse_duration(*text);
     if (!duration) {
         report(*entry.value, entry.key->text + ": " + duration.error());
         return false;
     }
     if (duration.value() < min) {
-        report(*entry.value, entry.key->text + ": must be at least " + format_duration(min) + ", got " + in_quotes(*text));
+        report(*entry.value, entry.key->text + ": must be at least " + model::format_duration(min) + ", got " + in_quotes(*text));
         return false;
     }
     out = duration.value();
@@ -474,13 +418,13 @@ bool Loader::read_size(const YamlEntry& entry, std::uint64_t min, std::uint64_t&
 {
     auto text = scalar(entry, "a size");
     if (!text) return false;
-    auto size = parse_size(*text);
+    auto size = model::parse_size(*text);
     if (!size) {
         report(*entry.value, entry.key->text + ": " + size.error());
         return false;
     }
     if (size.value() < min) {
-        report(*entry.value, entry.key->text + ": must be at least " + format_size(min) + ", got " + in_quotes(*text));
+        report(*entry.value, entry.key->text + ": must be at least " + model::format_size(min) + ", got " + in_quotes(*text));
         return false;
     }
     out = size.value();
@@ -533,14 +477,14 @@ void Loader::read_limit_count(const YamlEntry* entry, std::uint64_t max, std::op
     if (read_count(*entry, 1, max, value)) out = value;
 }
 
-void Loader::read_limit_duration(const YamlEntry* entry, Duration min, std::optional<Duration>& out)
+void Loader::read_limit_duration(const YamlEntry* entry, model::Duration min, std::optional<model::Duration>& out)
 {
     if (entry == nullptr) return;
     if (is_unlimited(*entry)) {
         out.reset();
         return;
     }
-    Duration value{};
+    model::Duration value{};
     if (read_duration(*entry, min, value)) out = value;
 }
 
@@ -595,14 +539,14 @@ void Loader::read_host(const YamlEntry* entry)
     }
 }
 
-void Loader::read_sandbox(const YamlNode& map, const std::string& path, sandbox::SandboxSettings& out)
+void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out)
 {
     Section fields = section(map, "in " + path, k_sandbox_keys);
     if (const auto* e = fields.get("enabled")) read_bool(*e, out.enabled);
-    if (const auto* e = fields.get("mode")) read_enum(*e, k_modes, out.mode);
-    if (const auto* e = fields.get("timeout")) read_duration(*e, Duration(1), out.timeout);
-    if (const auto* e = fields.get("startup_timeout")) read_duration(*e, Duration(1), out.startup_timeout);
-    if (const auto* e = fields.get("grace")) read_duration(*e, Duration(0), out.grace);
+    if (const auto* e = fields.get("mode")) read_enum(*e, model::k_mode_names, out.mode);
+    if (const auto* e = fields.get("timeout")) read_duration(*e, model::Duration(1), out.timeout);
+    if (const auto* e = fields.get("startup_timeout")) read_duration(*e, model::Duration(1), out.startup_timeout);
+    if (const auto* e = fields.get("grace")) read_duration(*e, model::Duration(0), out.grace);
     if (const auto* e = fields.get("limits")) {
         if (const YamlNode* limits = mapping_value(*e)) {
             Section l = section(*limits, "in " + path + ".limits", k_limits_keys);
@@ -617,7 +561,7 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, sandbox:
         }
     }
     if (const auto* e = fields.get("max_result")) read_size(*e, 1, out.max_result_bytes);
-    if (const auto* e = fields.get("fallback")) read_enum(*e, k_fallbacks, out.fallback);
+    if (const auto* e = fields.get("fallback")) read_enum(*e, model::k_fallback_names, out.fallback);
     if (const auto* e = fields.get("fallback_on_timeout")) read_bool(*e, out.fallback_on_timeout);
     if (const auto* e = fields.get("fork_servers")) {
         if (e->value->kind == Kind::scalar && e->value->text == "auto") {
@@ -633,7 +577,7 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, sandbox:
                 read_count(*x, 1, 1'000'000'000, out.reuse.max_jobs_per_worker);
             }
             if (const auto* x = r.get("max_rss")) read_size(*x, 1 << 20, out.reuse.max_rss_bytes);
-            if (const auto* x = r.get("idle_timeout")) read_duration(*x, Duration(1), out.reuse.idle_timeout);
+            if (const auto* x = r.get("idle_timeout")) read_duration(*x, model::Duration(1), out.reuse.idle_timeout);
         }
     }
 }
@@ -713,7 +657,7 @@ void Loader::read_queue(const YamlEntry& entry)
             } else {
                 report(*e->key, "rate_limit: missing key \"jobs\" (how many jobs may start per period)");
             }
-            if (const auto* per = r.get("per")) read_duration(*per, Duration(1), limit.per);
+            if (const auto* per = r.get("per")) read_duration(*per, model::Duration(1), limit.per);
             queue.rate_limit = limit;
         }
     }
@@ -721,8 +665,8 @@ void Loader::read_queue(const YamlEntry& entry)
         if (const YamlNode* retry = mapping_value(*e)) read_retry(*retry, path + ".retry", queue.retry);
     }
     if (const auto* e = fields.get("ttl")) {
-        Duration ttl{};
-        if (read_duration(*e, Duration(1), ttl)) queue.ttl = ttl;
+        model::Duration ttl{};
+        if (read_duration(*e, model::Duration(1), ttl)) queue.ttl = ttl;
     }
     if (const auto* e = fields.get("max_lost")) read_count_as(*e, 1, 1000, queue.max_lost);
     if (const auto* e = fields.get("sandbox")) {
@@ -744,14 +688,14 @@ void Loader::read_retry(const YamlNode& map, const std::string& path, RetryPolic
     if (const auto* e = b.get("type")) read_enum(*e, k_backoff_types, out_backoff.type);
     bool delay_ok = true;
     bool max_ok = true;
-    if (const auto* e = b.get("delay")) delay_ok = read_duration(*e, Duration(0), out_backoff.delay);
+    if (const auto* e = b.get("delay")) delay_ok = read_duration(*e, model::Duration(0), out_backoff.delay);
     if (const auto* e = b.get("factor")) read_number(*e, 1.0, 1000.0, out_backoff.factor);
-    if (const auto* e = b.get("max")) max_ok = read_duration(*e, Duration(1), out_backoff.max);
+    if (const auto* e = b.get("max")) max_ok = read_duration(*e, model::Duration(1), out_backoff.max);
     if (const auto* e = b.get("jitter")) read_number(*e, 0.0, 1.0, out_backoff.jitter);
     if (delay_ok && max_ok && out_backoff.max < out_backoff.delay) {
         const auto* at = b.get("max") != nullptr ? b.get("max") : b.get("delay");
-        report(*at->value, "backoff: max " + format_duration(out_backoff.max) + " is shorter than delay " +
-                               format_duration(out_backoff.delay));
+        report(*at->value, "backoff: max " + model::format_duration(out_backoff.max) + " is shorter than delay " +
+                               model::format_duration(out_backoff.delay));
     }
 }
 
@@ -842,7 +786,7 @@ void Loader::read_schedule(const YamlNode& map, std::size_t index)
         }
     } else if (every != nullptr) {
         Every interval;
-        if (read_duration(*every, Duration(1), interval.interval)) schedule.trigger = interval;
+        if (read_duration(*every, model::Duration(1), interval.interval)) schedule.trigger = interval;
     } else {
         report(map, label + " has neither cron: nor every:");
     }
@@ -863,7 +807,7 @@ bool Loader::to_json(const YamlNode& node, std::string& out)
     case Kind::scalar: {
         auto text = expand(node, "payload");
         if (!text) return false;
-        if (!is_valid_utf8(*text)) {
+        if (!model::is_valid_utf8(*text)) {
             report(node, "payload: " + in_quotes(*text) + " is not valid UTF-8");
             return false;
         }
@@ -881,7 +825,7 @@ bool Loader::to_json(const YamlNode& node, std::string& out)
                 return true;
             }
         }
-        append_json_string(out, *text);
+        model::append_json_string(out, *text);
         return true;
     }
     case Kind::sequence:
@@ -900,12 +844,12 @@ bool Loader::to_json(const YamlNode& node, std::string& out)
                 report(key, "payload: keys must be strings, got " + describe(key));
                 return false;
             }
-            if (!is_valid_utf8(key.text)) {
+            if (!model::is_valid_utf8(key.text)) {
                 report(key, "payload: key " + in_quotes(key.text) + " is not valid UTF-8");
                 return false;
             }
             if (i > 0) out += ',';
-            append_json_string(out, key.text);
+            model::append_json_string(out, key.text);
             out += ':';
             if (!to_json(*node.entries[i].value, out)) return false;
         }
@@ -1017,10 +961,10 @@ void Loader::read_file_body(const YamlNode& root, bool included)
     if (const auto* e = top.get("include")) read_includes(*e);
 }
 
-void Loader::check_task(const sandbox::PluginCatalog& catalog, const std::string& plugin, const std::string& task,
+void Loader::check_task(const model::PluginCatalog& catalog, const std::string& plugin, const std::string& task,
                         const std::string& text, const SourceLocation& at)
 {
-    const sandbox::PluginInfo* info = catalog.find(plugin);
+    const model::PluginInfo* info = catalog.find(plugin);
     if (info == nullptr) {
         for (const auto& broken : catalog.plugins) {
             if (broken.name == plugin) {
@@ -1057,7 +1001,7 @@ void Loader::check_task(const sandbox::PluginCatalog& catalog, const std::string
 void Loader::check_tasks()
 {
     if (!m_options.catalog) return;
-    sandbox::PluginCatalog catalog;
+    model::PluginCatalog catalog;
     try {
         catalog = m_options.catalog(m_settings.host.plugin_dirs);
     } catch (const std::exception& e) {

@@ -16,14 +16,14 @@
 #include "config/config_error.h"
 #include "config/settings.h"
 #include "config/variables.h"
-#include "sandbox/plugin_catalog.h"
+#include "model/plugin_catalog.h"
 
 namespace sandhost::config {
 
 // Describes the plugins found in the given (absolute) directories. Called at most once per
 // load, after host.plugin_dirs is read. May throw; the loader reports what() as an error.
 using CatalogProvider =
-    std::function<sandbox::PluginCatalog(const std::vector<std::filesystem::path>& plugin_dirs)>;
+    std::function<model::PluginCatalog(const std::vector<std::filesystem::path>& plugin_dirs)>;
 
 enum class Includes {
     follow,  // read the files `include:` names

@@ -36,16 +36,16 @@ std::string SourceLocation::to_string() const
     return file.string() + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
-ParseResult<TaskRef> TaskRef::parse(std::string_view text)
+model::ParseResult<TaskRef> TaskRef::parse(std::string_view text)
 {
     std::string_view plugin;
     std::string_view task;
     if (!split_reference(text, plugin, task) || !is_name(plugin) || !is_name(task)) {
         std::string why = in_quotes(text) + " is not a task: write plugin.task";
         if (split_reference(text, plugin, task) && task == "*") why += " (a schedule runs one task, not a pattern)";
-        return ParseResult<TaskRef>::failure(why);
+        return model::ParseResult<TaskRef>::failure(why);
     }
-    return ParseResult<TaskRef>::success(TaskRef{std::string(plugin), std::string(task)});
+    return model::ParseResult<TaskRef>::success(TaskRef{std::string(plugin), std::string(task)});
 }
 
 std::string TaskRef::to_string() const
@@ -53,16 +53,16 @@ std::string TaskRef::to_string() const
     return plugin + "." + task;
 }
 
-ParseResult<TaskPattern> TaskPattern::parse(std::string_view text)
+model::ParseResult<TaskPattern> TaskPattern::parse(std::string_view text)
 {
     std::string_view plugin;
     std::string_view task;
     if (!split_reference(text, plugin, task) || !is_name(plugin) || (task != "*" && !is_name(task))) {
-        return ParseResult<TaskPattern>::failure(in_quotes(text) +
+        return model::ParseResult<TaskPattern>::failure(in_quotes(text) +
                                                  " is not a task pattern: write plugin.task or plugin.* (names take "
                                                  "letters, digits, '_' and '-')");
     }
-    return ParseResult<TaskPattern>::success(TaskPattern{std::string(plugin), std::string(task)});
+    return model::ParseResult<TaskPattern>::success(TaskPattern{std::string(plugin), std::string(task)});
 }
 
 std::string TaskPattern::to_string() const
@@ -113,25 +113,6 @@ const char* to_string(BackoffType type)
     switch (type) {
     case BackoffType::fixed: return "fixed";
     case BackoffType::exponential: return "exponential";
-    }
-    return "?";
-}
-
-const char* mode_name(sandbox::Mode mode)
-{
-    switch (mode) {
-    case sandbox::Mode::spawn: return "spawn";
-    case sandbox::Mode::fork: return "fork";
-    case sandbox::Mode::reuse: return "reuse";
-    }
-    return "?";
-}
-
-const char* fallback_name(sandbox::Fallback fallback)
-{
-    switch (fallback) {
-    case sandbox::Fallback::none: return "none";
-    case sandbox::Fallback::inline_run: return "inline";
     }
     return "?";
 }

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "config/cron.h"
-#include "config/parse_result.h"
+#include "model/parse_result.h"
 #include "config/store_url.h"
-#include "config/units.h"
-#include "sandbox/sandbox_settings.h"
+#include "model/units.h"
+#include "model/sandbox_settings.h"
 
 namespace sandhost::config {
 
@@ -62,7 +62,7 @@ struct TaskRef {
     std::string task;
 
     // Refuses anything but two names joined by one dot (so also a pattern).
-    static ParseResult<TaskRef> parse(std::string_view text);
+    static model::ParseResult<TaskRef> parse(std::string_view text);
     std::string to_string() const;
 
     bool operator==(const TaskRef&) const = default;
@@ -73,7 +73,7 @@ struct TaskPattern {
     std::string plugin;
     std::string task;  // "*" matches every task of the plugin
 
-    static ParseResult<TaskPattern> parse(std::string_view text);
+    static model::ParseResult<TaskPattern> parse(std::string_view text);
     std::string to_string() const;
     bool is_wildcard() const { return task == "*"; }
     bool matches(const TaskRef& ref) const;
@@ -83,7 +83,7 @@ struct TaskPattern {
 
 struct RateLimit {
     std::uint64_t jobs = 1;  // at most this many job starts ...
-    Duration per = std::chrono::seconds(1);      // ... in any window this long
+    model::Duration per = std::chrono::seconds(1);      // ... in any window this long
 
     bool operator==(const RateLimit&) const = default;
 };
@@ -92,9 +92,9 @@ struct RateLimit {
 // max, then moved by up to +-jitter of itself at random.
 struct Backoff {
     BackoffType type = BackoffType::exponential;
-    Duration delay = std::chrono::seconds(1);
+    model::Duration delay = std::chrono::seconds(1);
     double factor = 2.0;     // >= 1; ignored by fixed
-    Duration max = std::chrono::minutes(5);     // >= delay
+    model::Duration max = std::chrono::minutes(5);     // >= delay
     double jitter = 0.1;     // 0..1
 
     bool operator==(const Backoff&) const = default;
@@ -113,9 +113,9 @@ struct QueueSettings {
     std::uint32_t concurrency = 1;     // jobs of this queue running at once on one host
     std::optional<RateLimit> rate_limit;
     RetryPolicy retry;
-    std::optional<Duration> ttl;       // a job not started by then is dead
+    std::optional<model::Duration> ttl;       // a job not started by then is dead
     std::uint32_t max_lost = 3;        // worker_lost + crashed attempts before the job is dead
-    sandbox::SandboxSettings sandbox;  // the host's defaults overridden key by key
+    model::SandboxSettings sandbox;  // the host's defaults overridden key by key
     SourceLocation defined_at;         // the queue's name in its file
 
     // True when one of the patterns matches.
@@ -125,7 +125,7 @@ struct QueueSettings {
 };
 
 struct Every {
-    Duration interval{};
+    model::Duration interval{};
 
     bool operator==(const Every&) const = default;
 };
@@ -145,7 +145,7 @@ struct Settings {
     std::filesystem::path source_file;             // as passed to the loader
     std::vector<std::filesystem::path> included_files;  // in load order
     HostSettings host;
-    sandbox::SandboxSettings sandbox;              // host defaults; queues hold their own copy
+    model::SandboxSettings sandbox;              // host defaults; queues hold their own copy
     std::vector<QueueSettings> queues;             // sorted by name
     std::vector<ScheduleSettings> schedules;       // in definition order, main file first
 
@@ -158,9 +158,5 @@ struct Settings {
 const char* to_string(LogLevel level);
 const char* to_string(LogFormat format);
 const char* to_string(BackoffType type);
-// Spellings used in YAML ("spawn", "inline", ...). Not sandbox::to_string: that one is the
-// sandbox library's, and config does not link it.
-const char* mode_name(sandbox::Mode mode);
-const char* fallback_name(sandbox::Fallback fallback);
 
 } // namespace sandhost::config

@@ -29,10 +29,10 @@ bool is_host_char(char c)
            c == '_';
 }
 
-ParseResult<StoreUrl> parse_redis(std::string_view text, std::string_view rest)
+model::ParseResult<StoreUrl> parse_redis(std::string_view text, std::string_view rest)
 {
     auto fail = [&](const std::string& why) {
-        return ParseResult<StoreUrl>::failure("store " + in_quotes(text) + ": " + why + " (" + std::string(k_expected) +
+        return model::ParseResult<StoreUrl>::failure("store " + in_quotes(text) + ": " + why + " (" + std::string(k_expected) +
                                               ")");
     };
     if (rest.find_first_of("@?#") != std::string_view::npos) {
@@ -82,39 +82,39 @@ ParseResult<StoreUrl> parse_redis(std::string_view text, std::string_view rest)
         }
         redis.db = db;
     }
-    return ParseResult<StoreUrl>::success(StoreUrl{redis});
+    return model::ParseResult<StoreUrl>::success(StoreUrl{redis});
 }
 
 } // namespace
 
-ParseResult<StoreUrl> parse_store_url(std::string_view text, const std::filesystem::path& base_dir)
+model::ParseResult<StoreUrl> parse_store_url(std::string_view text, const std::filesystem::path& base_dir)
 {
     auto colon = text.find(':');
     if (colon == std::string_view::npos || colon == 0) {
-        return ParseResult<StoreUrl>::failure("store " + in_quotes(text) + " has no scheme (" + std::string(k_expected) +
+        return model::ParseResult<StoreUrl>::failure("store " + in_quotes(text) + " has no scheme (" + std::string(k_expected) +
                                               ")");
     }
     std::string_view scheme = text.substr(0, colon);
     std::string_view rest = text.substr(colon + 1);
     if (scheme == "sqlite") {
         if (rest.starts_with("//")) {
-            return ParseResult<StoreUrl>::failure("store " + in_quotes(text) +
+            return model::ParseResult<StoreUrl>::failure("store " + in_quotes(text) +
                                                   ": write sqlite:PATH, without \"//\" (e.g. sqlite:data/jobs.db)");
         }
         if (rest.empty()) {
-            return ParseResult<StoreUrl>::failure("store " + in_quotes(text) + " has no path (e.g. sqlite:data/jobs.db)");
+            return model::ParseResult<StoreUrl>::failure("store " + in_quotes(text) + " has no path (e.g. sqlite:data/jobs.db)");
         }
         std::filesystem::path path(rest);
         if (path.is_relative()) path = base_dir / path;
-        return ParseResult<StoreUrl>::success(StoreUrl{SqliteStore{path.lexically_normal()}});
+        return model::ParseResult<StoreUrl>::success(StoreUrl{SqliteStore{path.lexically_normal()}});
     }
     if (scheme == "redis") {
         if (!rest.starts_with("//")) {
-            return ParseResult<StoreUrl>::failure("store " + in_quotes(text) + ": write redis://HOST:PORT/DB");
+            return model::ParseResult<StoreUrl>::failure("store " + in_quotes(text) + ": write redis://HOST:PORT/DB");
         }
         return parse_redis(text, rest.substr(2));
     }
-    return ParseResult<StoreUrl>::failure("unknown store scheme " + in_quotes(scheme) + " in " + in_quotes(text) + " (" +
+    return model::ParseResult<StoreUrl>::failure("unknown store scheme " + in_quotes(scheme) + " in " + in_quotes(text) + " (" +
                                           std::string(k_expected) + ")");
 }
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <variant>
 
-#include "config/parse_result.h"
+#include "model/parse_result.h"
 
 namespace sandhost::config {
 
@@ -30,7 +30,7 @@ using StoreUrl = std::variant<SqliteStore, RedisStore>;
 // `sqlite:PATH` with PATH relative to base_dir unless absolute (lexically normalized);
 // `redis://HOST[:PORT][/DB]` with port 6379 and db 0 when left out. Any other scheme, a
 // missing scheme, credentials or a query are refused; the error names the scheme it saw.
-ParseResult<StoreUrl> parse_store_url(std::string_view text, const std::filesystem::path& base_dir);
+model::ParseResult<StoreUrl> parse_store_url(std::string_view text, const std::filesystem::path& base_dir);
 
 // The URL that parse_store_url reads back as the same store.
 std::string to_string(const StoreUrl& store);

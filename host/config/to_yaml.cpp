@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "config/variables.h"
+#include "model/text.h"
 
 namespace sandhost::config {
 namespace {
@@ -11,23 +12,7 @@ namespace {
 // and '$' is doubled because the loader expands variables in every value.
 std::string quote(std::string_view text, bool is_value = true)
 {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string escaped = is_value ? escape_variables(text) : std::string(text);
-    std::string out = "\"";
-    for (char c : escaped) {
-        auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20 || u == 0x7f) {
-            out += "\\u00";
-            out += k_hex[u >> 4];
-            out += k_hex[u & 0xf];
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
+    return model::json_string(is_value ? escape_variables(text) : std::string(text));
 }
 
 std::string number(double value)
@@ -63,7 +48,7 @@ std::string payload_yaml(std::string_view json)
 
 std::string limit_size(const std::optional<std::uint64_t>& bytes)
 {
-    return bytes ? format_size(*bytes) : "unlimited";
+    return bytes ? model::format_size(*bytes) : "unlimited";
 }
 
 std::string limit_count(const std::optional<std::uint64_t>& count)
@@ -71,29 +56,29 @@ std::string limit_count(const std::optional<std::uint64_t>& count)
     return count ? std::to_string(*count) : "unlimited";
 }
 
-std::string limit_duration(const std::optional<Duration>& duration)
+std::string limit_duration(const std::optional<model::Duration>& duration)
 {
-    return duration ? format_duration(*duration) : "unlimited";
+    return duration ? model::format_duration(*duration) : "unlimited";
 }
 
-void write_sandbox(std::string& out, const sandbox::SandboxSettings& s, const std::string& indent)
+void write_sandbox(std::string& out, const model::SandboxSettings& s, const std::string& indent)
 {
     const auto& l = s.limits;
     out += indent + "enabled: " + (s.enabled ? "true" : "false") + "\n";
-    out += indent + "mode: " + mode_name(s.mode) + "\n";
-    out += indent + "timeout: " + format_duration(s.timeout) + "\n";
-    out += indent + "startup_timeout: " + format_duration(s.startup_timeout) + "\n";
-    out += indent + "grace: " + format_duration(s.grace) + "\n";
+    out += indent + "mode: " + model::to_string(s.mode) + "\n";
+    out += indent + "timeout: " + model::format_duration(s.timeout) + "\n";
+    out += indent + "startup_timeout: " + model::format_duration(s.startup_timeout) + "\n";
+    out += indent + "grace: " + model::format_duration(s.grace) + "\n";
     out += indent + "limits: {memory: " + limit_size(l.memory_bytes) + ", cpu: " + limit_duration(l.cpu) +
            ", open_files: " + limit_count(l.open_files) + ", file_size: " + limit_size(l.file_size_bytes) +
            ", processes: " + limit_count(l.processes) + ", output: " + limit_size(l.output_bytes) + "}\n";
-    out += indent + "max_result: " + format_size(s.max_result_bytes) + "\n";
-    out += indent + "fallback: " + fallback_name(s.fallback) + "\n";
+    out += indent + "max_result: " + model::format_size(s.max_result_bytes) + "\n";
+    out += indent + "fallback: " + model::to_string(s.fallback) + "\n";
     out += indent + "fallback_on_timeout: " + (s.fallback_on_timeout ? "true" : "false") + "\n";
     out += indent + "fork_servers: " + (s.fork_servers == 0 ? std::string("auto") : std::to_string(s.fork_servers)) + "\n";
     out += indent + "reuse: {max_jobs_per_worker: " + std::to_string(s.reuse.max_jobs_per_worker) +
-           ", max_rss: " + format_size(s.reuse.max_rss_bytes) +
-           ", idle_timeout: " + format_duration(s.reuse.idle_timeout) + "}\n";
+           ", max_rss: " + model::format_size(s.reuse.max_rss_bytes) +
+           ", idle_timeout: " + model::format_duration(s.reuse.idle_timeout) + "}\n";
 }
 
 // Comments end at the line's end: a file name holding a newline must not end one early.
@@ -135,13 +120,13 @@ std::string to_yaml(const Settings& settings)
         out += "    concurrency: " + std::to_string(queue.concurrency) + "\n";
         if (queue.rate_limit) {
             out += "    rate_limit: {jobs: " + std::to_string(queue.rate_limit->jobs) +
-                   ", per: " + format_duration(queue.rate_limit->per) + "}\n";
+                   ", per: " + model::format_duration(queue.rate_limit->per) + "}\n";
         }
         const Backoff& b = queue.retry.backoff;
         out += "    retry: {max_attempts: " + std::to_string(queue.retry.max_attempts) + ", backoff: {type: " +
-               to_string(b.type) + ", delay: " + format_duration(b.delay) + ", factor: " + number(b.factor) +
-               ", max: " + format_duration(b.max) + ", jitter: " + number(b.jitter) + "}}\n";
-        if (queue.ttl) out += "    ttl: " + format_duration(*queue.ttl) + "\n";
+               to_string(b.type) + ", delay: " + model::format_duration(b.delay) + ", factor: " + number(b.factor) +
+               ", max: " + model::format_duration(b.max) + ", jitter: " + number(b.jitter) + "}}\n";
+        if (queue.ttl) out += "    ttl: " + model::format_duration(*queue.ttl) + "\n";
         out += "    max_lost: " + std::to_string(queue.max_lost) + "\n";
         out += "    sandbox:\n";
         write_sandbox(out, queue.sandbox, "      ");
@@ -155,7 +140,7 @@ std::string to_yaml(const Settings& settings)
         out += "    task: " + quote(schedule.task.to_string()) + "\n";
         out += "    payload: " + payload_yaml(schedule.payload_json) + "\n";
         if (const auto* every = std::get_if<Every>(&schedule.trigger)) {
-            out += "    every: " + format_duration(every->interval) + "\n";
+            out += "    every: " + model::format_duration(every->interval) + "\n";
         } else {
             out += "    cron: " + quote(std::get<CronExpression>(schedule.trigger).text()) + "\n";
         }

@@ -24,7 +24,7 @@ std::optional<std::string> process_environment(const std::string& name)
     return std::string(value);
 }
 
-ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup& env)
+model::ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup& env)
 {
     std::string out;
     out.reserve(text.size());
@@ -48,7 +48,7 @@ ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup
         }
         std::size_t close = text.find('}', i + 2);
         if (close == std::string_view::npos) {
-            return ParseResult<std::string>::failure("unterminated \"${\" in \"" + std::string(text) + "\"");
+            return model::ParseResult<std::string>::failure("unterminated \"${\" in \"" + std::string(text) + "\"");
         }
         std::string_view reference = text.substr(i, close + 1 - i);
         std::string_view inner = text.substr(i + 2, close - i - 2);
@@ -57,21 +57,21 @@ ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup
         bool valid = !name.empty() && is_name_start(name[0]);
         for (char n : name) valid = valid && is_name_char(n);
         if (!valid) {
-            return ParseResult<std::string>::failure("invalid variable reference \"" + std::string(reference) +
+            return model::ParseResult<std::string>::failure("invalid variable reference \"" + std::string(reference) +
                                                      "\" (write ${NAME} or ${NAME:-default})");
         }
         std::optional<std::string> value = env ? env(name) : std::nullopt;
         if (separator != std::string_view::npos) {
             if (!value || value->empty()) value = std::string(inner.substr(separator + 2));
         } else if (!value) {
-            return ParseResult<std::string>::failure("environment variable " + name + " is not set (in \"" +
+            return model::ParseResult<std::string>::failure("environment variable " + name + " is not set (in \"" +
                                                      std::string(text) + "\"; write ${" + name +
                                                      ":-default} to give a default)");
         }
         out += *value;
         i = close + 1;
     }
-    return ParseResult<std::string>::success(std::move(out));
+    return model::ParseResult<std::string>::success(std::move(out));
 }
 
 std::string escape_variables(std::string_view text)

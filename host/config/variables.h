@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/parse_result.h"
+#include "model/parse_result.h"
 
 namespace sandhost::config {
 
@@ -20,7 +20,7 @@ std::optional<std::string> process_environment(const std::string& name);
 // Replaces every reference in `text`. `${VAR:-default}` takes the default when VAR is unset or
 // empty (as the shell does); an unset `${VAR}`, an unterminated `${` or a bad name is an error
 // quoting the reference. The default is taken literally (no nested references).
-ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup& env);
+model::ParseResult<std::string> expand_variables(std::string_view text, const EnvLookup& env);
 
 // The inverse for printing: text that expand_variables turns back into `text`.
 std::string escape_variables(std::string_view text);

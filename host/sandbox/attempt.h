@@ -4,8 +4,8 @@
 
 #include "os/unique_fd.h"
 #include "process/launcher.h"
-#include "sandbox/outcome.h"
-#include "sandbox/sandbox_settings.h"
+#include "model/outcome.h"
+#include "model/sandbox_settings.h"
 
 #include <atomic>
 #include <filesystem>
@@ -19,7 +19,7 @@ struct AttemptSpec {
     std::filesystem::path plugin_path;  // the library file
     std::string task;
     std::string payload;                // JSON text
-    SandboxSettings settings;
+    model::SandboxSettings settings;
 };
 
 // Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.
@@ -28,7 +28,7 @@ public:
     virtual ~AttemptObserver() = default;
     virtual void on_started(pid_t /*pid*/) {}
     virtual void on_ready() {}
-    virtual void on_progress(const ProgressReport& /*progress*/) {}
+    virtual void on_progress(const model::ProgressReport& /*progress*/) {}
     virtual void on_log(int /*level*/, std::string_view /*message*/) {}
     virtual void on_heartbeat() {}
 };
@@ -52,8 +52,7 @@ struct WorkerConfig {
     std::filesystem::path executable;
     process::LauncherKind launcher = process::LauncherKind::posix_spawn;
 
-    // SANDHOST_WORKER if set; else sandhost-worker next to the running executable; else the
-    // one in this build tree. The launcher: SANDHOST_LAUNCHER or the platform default.
+    // SANDHOST_WORKER if set, else found beside the running code (see worker_locator.h).
     static WorkerConfig defaults();
 };
 

@@ -30,29 +30,29 @@ bool near_memory_limit(const AttemptFacts& facts)
     return estimate + slack >= limit;
 }
 
-Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
+model::Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
 {
-    Outcome o;
+    model::Outcome o;
     o.killed = facts.killed;
     o.error = stop.message;
     switch (stop.kind) {
     case StopReason::Kind::startup_timeout:
     case StopReason::Kind::timeout:
     case StopReason::Kind::shutdown:
-        o.kind = OutcomeKind::timed_out;
+        o.kind = model::OutcomeKind::timed_out;
         break;
     case StopReason::Kind::cancel:
-        o.kind = OutcomeKind::cancelled;
+        o.kind = model::OutcomeKind::cancelled;
         break;
     case StopReason::Kind::limit:
-        o.kind = OutcomeKind::resource_limit;
+        o.kind = model::OutcomeKind::resource_limit;
         o.limit = stop.limit;
         break;
     case StopReason::Kind::protocol_error:
-        o.kind = OutcomeKind::protocol_error;
+        o.kind = model::OutcomeKind::protocol_error;
         break;
     case StopReason::Kind::result_too_large:
-        o.kind = OutcomeKind::result_too_large;
+        o.kind = model::OutcomeKind::result_too_large;
         break;
     }
     if (facts.termination && facts.termination->status.kind == ExitStatus::Kind::signalled) {
@@ -61,30 +61,30 @@ Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
     return o;
 }
 
-Outcome from_done(const protocol::Done& done)
+model::Outcome from_done(const protocol::Done& done)
 {
-    Outcome o;
+    model::Outcome o;
     switch (done.status) {
     case protocol::Done::Status::ok:
-        o.kind = OutcomeKind::succeeded;
+        o.kind = model::OutcomeKind::succeeded;
         o.result = done.data;
         break;
     case protocol::Done::Status::error:
-        o.kind = OutcomeKind::failed;
+        o.kind = model::OutcomeKind::failed;
         o.error = done.data;
         o.permanent = done.permanent;
         break;
     case protocol::Done::Status::result_too_large:
-        o.kind = OutcomeKind::result_too_large;
+        o.kind = model::OutcomeKind::result_too_large;
         o.error = "the task's result of " + std::to_string(done.result_size) + " bytes exceeds max_result";
         break;
     }
     return o;
 }
 
-Outcome from_termination(const AttemptFacts& facts)
+model::Outcome from_termination(const AttemptFacts& facts)
 {
-    Outcome o;
+    model::Outcome o;
     const ExitStatus& status = facts.termination->status;
     if (status.kind == ExitStatus::Kind::signalled) {
         const int sig = status.signal_number;
@@ -92,33 +92,33 @@ Outcome from_termination(const AttemptFacts& facts)
         o.core_dumped = status.core_dumped;
         const auto cpu = facts.termination->usage.cpu();
         if (sig == SIGXCPU || (sig == SIGKILL && facts.limits.cpu && cpu >= *facts.limits.cpu)) {
-            o.kind = OutcomeKind::resource_limit;
-            o.limit = LimitKind::cpu;
+            o.kind = model::OutcomeKind::resource_limit;
+            o.limit = model::LimitKind::cpu;
             o.error = "CPU time limit reached (" + std::to_string(cpu.count()) + " ms used)";
         } else if (sig == SIGXFSZ) {
-            o.kind = OutcomeKind::resource_limit;
-            o.limit = LimitKind::file_size;
+            o.kind = model::OutcomeKind::resource_limit;
+            o.limit = model::LimitKind::file_size;
             o.error = "file size limit reached";
         } else if (near_memory_limit(facts)) {
-            o.kind = OutcomeKind::resource_limit;
-            o.limit = LimitKind::memory;
+            o.kind = model::OutcomeKind::resource_limit;
+            o.limit = model::LimitKind::memory;
             o.error = "memory limit reached (peak RSS " + std::to_string(facts.termination->usage.max_rss_kb) + " KiB); the worker died by " +
                       os::signal_name(sig);
         } else {
-            o.kind = OutcomeKind::crashed;
+            o.kind = model::OutcomeKind::crashed;
             o.error = "worker died by " + os::signal_name(sig) + (status.core_dumped ? " (core dumped)" : "");
         }
         return o;
     }
     if (status.exit_code != 0 && near_memory_limit(facts)) {
-        o.kind = OutcomeKind::resource_limit;
-        o.limit = LimitKind::memory;
+        o.kind = model::OutcomeKind::resource_limit;
+        o.limit = model::LimitKind::memory;
         o.exit_code = status.exit_code;
         o.error = "memory limit reached (peak RSS " + std::to_string(facts.termination->usage.max_rss_kb) + " KiB); the worker exited with code " +
                   std::to_string(status.exit_code);
         return o;
     }
-    o.kind = OutcomeKind::exited;
+    o.kind = model::OutcomeKind::exited;
     o.exit_code = status.exit_code;
     o.error = "worker exited with code " + std::to_string(status.exit_code) + " without reporting a result";
     return o;
@@ -126,30 +126,30 @@ Outcome from_termination(const AttemptFacts& facts)
 
 } // namespace
 
-Outcome classify(const AttemptFacts& facts)
+model::Outcome classify(const AttemptFacts& facts)
 {
     if (facts.stop) return from_stop(facts, *facts.stop);
     if (facts.done) {
-        Outcome o = from_done(*facts.done);
+        model::Outcome o = from_done(*facts.done);
         o.killed = facts.killed;
         return o;
     }
     if (facts.load_failed) {
-        Outcome o;
-        o.kind = OutcomeKind::load_failed;
+        model::Outcome o;
+        o.kind = model::OutcomeKind::load_failed;
         o.error = *facts.load_failed;
         o.plugin_unusable = !facts.task_missing;
         return o;
     }
     if (facts.reaper_lost) {
-        Outcome o;
-        o.kind = OutcomeKind::worker_lost;
+        model::Outcome o;
+        o.kind = model::OutcomeKind::worker_lost;
         o.error = "the fork server running this worker died";
         return o;
     }
     if (!facts.hello_seen) {
-        Outcome o;
-        o.kind = OutcomeKind::spawn_failed;
+        model::Outcome o;
+        o.kind = model::OutcomeKind::spawn_failed;
         if (!facts.termination) {
             o.error = "the worker did not start";
         } else if (facts.termination->status.kind == ExitStatus::Kind::exited && facts.termination->status.exit_code == 72) {
@@ -163,8 +163,8 @@ Outcome classify(const AttemptFacts& facts)
         return o;
     }
     if (facts.termination) return from_termination(facts);
-    Outcome o;
-    o.kind = OutcomeKind::protocol_error;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::protocol_error;
     o.error = "the worker stopped answering";
     return o;
 }

@@ -4,8 +4,8 @@
 
 #include "process/child_process.h"
 #include "protocol/messages.h"
-#include "sandbox/outcome.h"
-#include "sandbox/sandbox_settings.h"
+#include "model/outcome.h"
+#include "model/sandbox_settings.h"
 #include "sandbox/stop_policy.h"
 
 #include <optional>
@@ -24,13 +24,13 @@ struct AttemptFacts {
     bool reaper_lost = false;                   // the fork server that reaped this worker died
     std::optional<process::Termination> termination;
     std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
-    Limits limits;
+    model::Limits limits;
     std::string worker_executable;
     std::string stderr_tail;
 };
 
 // The outcome's kind and kind-specific fields (result, error, signal, exit code, limit,
 // killed). The caller adds the common fields (times, pid, usage, output, progress).
-Outcome classify(const AttemptFacts& facts);
+model::Outcome classify(const AttemptFacts& facts);
 
 } // namespace sandhost::sandbox

@@ -16,9 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Outcome failure(OutcomeKind kind, std::string error)
+model::Outcome failure(model::OutcomeKind kind, std::string error)
 {
-    Outcome o;
+    model::Outcome o;
     o.kind = kind;
     o.error = std::move(error);
     o.isolation = "fork";
@@ -28,13 +28,13 @@ Outcome failure(OutcomeKind kind, std::string error)
 
 } // namespace
 
-std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const WorkerConfig& config, const std::filesystem::path& plugin,
-                                                                     const SandboxSettings& settings)
+std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(const WorkerConfig& config, const std::filesystem::path& plugin,
+                                                                     const model::SandboxSettings& settings)
 {
     auto channel = os::make_socket_pair();
     auto out = os::make_pipe();
     auto err = os::make_pipe();
-    if (!channel || !out || !err) return failure(OutcomeKind::spawn_failed, "cannot create the fork server's channel");
+    if (!channel || !out || !err) return failure(model::OutcomeKind::spawn_failed, "cannot create the fork server's channel");
     process::LaunchRequest request;
     request.executable = config.executable;
     request.args = {"--host-pid", std::to_string(::getpid()), "--role", "fork-server"};
@@ -42,7 +42,7 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
     request.stdout_fd = out->write.get();
     request.stderr_fd = err->write.get();
     auto child = process::Spawner::instance().launch(request, config.launcher);
-    if (!child) return failure(OutcomeKind::spawn_failed, "cannot start the fork server: " + child.error().message());
+    if (!child) return failure(model::OutcomeKind::spawn_failed, "cannot start the fork server: " + child.error().message());
 
     std::unique_ptr<ForkServer> server(new ForkServer());
     server->m_config = config;
@@ -57,7 +57,7 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
     preload.plugin_path = plugin.string();
     const std::string frame = protocol::encode_frame(protocol::MessageType::job, protocol::encode(preload));
     if (::send(server->m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) {
-        return failure(OutcomeKind::spawn_failed, "cannot reach the fork server");
+        return failure(model::OutcomeKind::spawn_failed, "cannot reach the fork server");
     }
     std::lock_guard lock(server->m_mutex);
     const auto deadline = Clock::now() + settings.startup_timeout;
@@ -66,10 +66,10 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
         if (auto* problem = std::get_if<std::string>(&next)) {
             server->m_dead = true;
             if (Clock::now() >= deadline) {
-                return failure(OutcomeKind::timed_out, "the fork server was not ready within the startup timeout of " +
-                                                           describe_duration(settings.startup_timeout));
+                return failure(model::OutcomeKind::timed_out, "the fork server was not ready within the startup timeout of " +
+                                                           model::format_duration(settings.startup_timeout));
             }
-            return failure(OutcomeKind::spawn_failed, "fork server: " + *problem);
+            return failure(model::OutcomeKind::spawn_failed, "fork server: " + *problem);
         }
         auto& received = std::get<protocol::Frame>(next);
         if (received.type == protocol::MessageType::hello) continue;
@@ -80,12 +80,12 @@ std::variant<std::unique_ptr<ForkServer>, Outcome> ForkServer::start(const Worke
         if (received.type == protocol::MessageType::load_failed) {
             auto failed = protocol::decode_load_failed(received.body);
             server->m_dead = true;
-            Outcome o = failure(OutcomeKind::load_failed, failed ? failed->message : "the fork server could not load the plugin");
+            model::Outcome o = failure(model::OutcomeKind::load_failed, failed ? failed->message : "the fork server could not load the plugin");
             o.plugin_unusable = true;
             return o;
         }
         server->m_dead = true;
-        return failure(OutcomeKind::protocol_error, std::string("fork server sent '") + protocol::to_string(received.type) + "' while loading");
+        return failure(model::OutcomeKind::protocol_error, std::string("fork server sent '") + protocol::to_string(received.type) + "' while loading");
     }
 }
 

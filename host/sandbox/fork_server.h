@@ -9,7 +9,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 #include "sandbox/worker_session.h"
 
 #include <atomic>
@@ -26,8 +26,8 @@ public:
     // Launches a fork server for `plugin` and waits until it has loaded the plugin and run its
     // init hook, within settings.startup_timeout. Otherwise returns the outcome that stopped it
     // (load_failed with the plugin's message, spawn_failed, timed_out).
-    static std::variant<std::unique_ptr<ForkServer>, Outcome> start(const WorkerConfig& config, const std::filesystem::path& plugin,
-                                                                    const SandboxSettings& settings);
+    static std::variant<std::unique_ptr<ForkServer>, model::Outcome> start(const WorkerConfig& config, const std::filesystem::path& plugin,
+                                                                    const model::SandboxSettings& settings);
     // Asks the server to exit, waits briefly, then kills it and reaps it.
     ~ForkServer();
     ForkServer(const ForkServer&) = delete;

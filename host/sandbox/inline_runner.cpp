@@ -35,7 +35,7 @@ struct InlineCall final : plugin::TaskSink {
     bool finished = false;
     plugin::TaskReport report;
     std::atomic<bool> cancel{false};
-    std::optional<ProgressReport> last_progress;
+    std::optional<model::ProgressReport> last_progress;
     AttemptObserver* observer = nullptr;  // cleared when the attempt stops listening
 
     void log(sh_log_level_t level, std::string_view message) override
@@ -46,7 +46,7 @@ struct InlineCall final : plugin::TaskSink {
     void progress(double percent, std::string_view message) override
     {
         std::lock_guard lock(mutex);
-        last_progress = ProgressReport{percent, std::string(message)};
+        last_progress = model::ProgressReport{percent, std::string(message)};
         if (observer) observer->on_progress(*last_progress);
     }
     void heartbeat() override
@@ -59,14 +59,14 @@ struct InlineCall final : plugin::TaskSink {
 
 } // namespace
 
-Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const auto started = Clock::now();
-    Outcome outcome;
+    model::Outcome outcome;
     outcome.isolation = "none";
     outcome.pid = ::getpid();
     outcome.started_at = std::chrono::system_clock::now();
-    auto finish = [&](Outcome o) {
+    auto finish = [&](model::Outcome o) {
         o.isolation = outcome.isolation;
         o.pid = outcome.pid;
         o.started_at = outcome.started_at;
@@ -84,8 +84,8 @@ Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelTok
             auto opened = plugin::PluginLibrary::open(spec.plugin_path.string(), plugin::poco_loader());
             if (auto* message = std::get_if<std::string>(&opened)) {
                 plugins.libraries.erase(spec.plugin_path.string());
-                Outcome o;
-                o.kind = OutcomeKind::load_failed;
+                model::Outcome o;
+                o.kind = model::OutcomeKind::load_failed;
                 o.error = *message;
                 return finish(o);
             }
@@ -96,8 +96,8 @@ Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelTok
                 auto report = call.run_init(init);
                 if (report.status != plugin::TaskReport::Status::ok) {
                     plugins.libraries.erase(spec.plugin_path.string());
-                    Outcome o;
-                    o.kind = OutcomeKind::load_failed;
+                    model::Outcome o;
+                    o.kind = model::OutcomeKind::load_failed;
                     o.error = "plugin " + std::string(loaded->name()) + " failed to initialise: " + report.data;
                     return finish(o);
                 }
@@ -108,8 +108,8 @@ Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelTok
     }
     const sh_task_t* task = library->find_task(spec.task);
     if (!task) {
-        Outcome o;
-        o.kind = OutcomeKind::load_failed;
+        model::Outcome o;
+        o.kind = model::OutcomeKind::load_failed;
         o.error = "plugin " + std::string(library->name()) + " has no task '" + spec.task + "' (its tasks: " + library->task_names() + ")";
         return finish(o);
     }
@@ -150,24 +150,24 @@ Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelTok
         call->finished_cv.wait_for(lock, spec.settings.grace, [&] { return call->finished; });
     }
     call->observer = nullptr;
-    Outcome o;
+    model::Outcome o;
     if (timed_out || cancelled) {
-        o.kind = timed_out ? OutcomeKind::timed_out : OutcomeKind::cancelled;
+        o.kind = timed_out ? model::OutcomeKind::timed_out : model::OutcomeKind::cancelled;
         o.error = timed_out ? "the task did not finish within its timeout (running in the host: it cannot be killed)" : "cancelled while running";
         if (!call->finished) o.error += "; the task is still running inside the host";
     } else {
         switch (call->report.status) {
         case plugin::TaskReport::Status::ok:
-            o.kind = OutcomeKind::succeeded;
+            o.kind = model::OutcomeKind::succeeded;
             o.result = std::move(call->report.data);
             break;
         case plugin::TaskReport::Status::error:
-            o.kind = OutcomeKind::failed;
+            o.kind = model::OutcomeKind::failed;
             o.error = std::move(call->report.data);
             o.permanent = call->report.permanent;
             break;
         case plugin::TaskReport::Status::result_too_large:
-            o.kind = OutcomeKind::result_too_large;
+            o.kind = model::OutcomeKind::result_too_large;
             o.error = "the task's result of " + std::to_string(call->report.result_size) + " bytes exceeds max_result";
             break;
         }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "sandbox/attempt.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 namespace sandhost::sandbox {
 
@@ -12,6 +12,6 @@ namespace sandhost::sandbox {
 // cancel_requested() turns true); a task that does not return within the grace period is
 // abandoned, still running, and the attempt is timed_out. Plugins loaded this way stay
 // loaded (and initialised) for the life of the process.
-Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+model::Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
 
 } // namespace sandhost::sandbox

@@ -17,9 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Outcome failure(OutcomeKind kind, std::string error, const char* isolation)
+model::Outcome failure(model::OutcomeKind kind, std::string error, const char* isolation)
 {
-    Outcome o;
+    model::Outcome o;
     o.kind = kind;
     o.error = std::move(error);
     o.isolation = isolation;
@@ -47,7 +47,7 @@ class PluginHealth {
 public:
     static constexpr int k_failures_before_broken = 3;
 
-    std::optional<Outcome> refuse(const std::filesystem::path& plugin, const char* isolation)
+    std::optional<model::Outcome> refuse(const std::filesystem::path& plugin, const char* isolation)
     {
         std::lock_guard lock(m_mutex);
         auto it = m_entries.find(plugin);
@@ -55,7 +55,7 @@ public:
         const auto now = Clock::now();
         if (now >= it->second.broken_until || !(FileIdentity::of(plugin) == it->second.file)) return std::nullopt;  // try for real
         const auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second.broken_until - now).count() + 1;
-        Outcome o = failure(OutcomeKind::load_failed,
+        model::Outcome o = failure(model::OutcomeKind::load_failed,
                             it->second.last_error + " (plugin marked broken after " + std::to_string(it->second.failures) +
                                 " consecutive load failures; tried again in " + std::to_string(left) + "s or when the file changes)",
                             isolation);
@@ -63,12 +63,12 @@ public:
         return o;
     }
 
-    void record(const std::filesystem::path& plugin, const Outcome& outcome)
+    void record(const std::filesystem::path& plugin, const model::Outcome& outcome)
     {
         std::lock_guard lock(m_mutex);
-        if (!(outcome.kind == OutcomeKind::load_failed && outcome.plugin_unusable)) {
+        if (!(outcome.kind == model::OutcomeKind::load_failed && outcome.plugin_unusable)) {
             // Anything that got past loading proves the library loads.
-            if (outcome.kind != OutcomeKind::spawn_failed && outcome.kind != OutcomeKind::load_failed) m_entries.erase(plugin);
+            if (outcome.kind != model::OutcomeKind::spawn_failed && outcome.kind != model::OutcomeKind::load_failed) m_entries.erase(plugin);
             return;
         }
         auto& entry = m_entries[plugin];
@@ -104,7 +104,7 @@ private:
 struct ReuseKey {
     std::string executable;
     std::string plugin;
-    Limits limits;
+    model::Limits limits;
     bool operator<(const ReuseKey& other) const
     {
         auto tie = [](const ReuseKey& k) {
@@ -119,7 +119,7 @@ struct ReuseKey {
 struct IdleWorker {
     std::unique_ptr<WorkerSession> session;
     Clock::time_point since;
-    Duration idle_timeout;
+    model::Duration idle_timeout;
     std::thread::id last_thread;  // who ran its last job
 };
 
@@ -132,7 +132,7 @@ struct ForkKey {
 struct ForkEntry {
     std::shared_ptr<ForkServer> server;
     Clock::time_point last_used;
-    Duration idle_timeout;
+    model::Duration idle_timeout;
 };
 
 // A plugin's fork servers: one forks at a time, so concurrent attempts get more of them, up
@@ -142,7 +142,7 @@ struct ForkGroup {
     int starting = 0;  // extra servers being started in the background
 };
 
-std::size_t max_fork_servers(const SandboxSettings& settings)
+std::size_t max_fork_servers(const model::SandboxSettings& settings)
 {
     static const std::size_t cpus = std::max(1u, std::thread::hardware_concurrency());
     return settings.fork_servers > 0 ? settings.fork_servers : cpus;
@@ -156,15 +156,15 @@ public:
         return *pools;
     }
 
-    Outcome run(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+    model::Outcome run(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
     {
         const char* isolation = to_string(spec.settings.mode);
         if (auto refused = m_health.refuse(spec.plugin_path, isolation)) return *refused;
-        Outcome outcome;
+        model::Outcome outcome;
         switch (spec.settings.mode) {
-        case Mode::spawn: outcome = run_spawn(spec, worker, observer, cancel); break;
-        case Mode::fork: outcome = run_fork(spec, worker, observer, cancel); break;
-        case Mode::reuse: outcome = run_reuse(spec, worker, observer, cancel); break;
+        case model::Mode::spawn: outcome = run_spawn(spec, worker, observer, cancel); break;
+        case model::Mode::fork: outcome = run_fork(spec, worker, observer, cancel); break;
+        case model::Mode::reuse: outcome = run_reuse(spec, worker, observer, cancel); break;
         }
         m_health.record(spec.plugin_path, outcome);
         return outcome;
@@ -194,14 +194,14 @@ private:
         std::thread([this] { janitor(); }).detach();
     }
 
-    static Outcome run_spawn(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+    static model::Outcome run_spawn(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
     {
         auto session = WorkerSession::start(worker, WorkerRole::spawn);
-        if (!session) return failure(OutcomeKind::spawn_failed, "cannot start the worker: " + session.error().message(), "spawn");
+        if (!session) return failure(model::OutcomeKind::spawn_failed, "cannot start the worker: " + session.error().message(), "spawn");
         return session->run(spec, observer, cancel);
     }
 
-    Outcome run_fork(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+    model::Outcome run_fork(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
     {
         const ForkKey key{worker.executable.string(), spec.plugin_path.string()};
         // One replacement per attempt: a server that dies or stops answering is replaced, and
@@ -216,7 +216,7 @@ private:
                 --group.starting;
                 --m_starts;
                 m_started.notify_all();
-                if (auto* outcome = std::get_if<Outcome>(&started)) return *outcome;
+                if (auto* outcome = std::get_if<model::Outcome>(&started)) return *outcome;
                 server = std::move(std::get<std::unique_ptr<ForkServer>>(started));
                 group.servers.push_back(ForkEntry{server, Clock::now(), spec.settings.reuse.idle_timeout});
             }
@@ -224,14 +224,14 @@ private:
             if (auto* session_value = std::get_if<WorkerSession>(&session)) return session_value->run(spec, observer, cancel);
             spdlog::warn("fork server for {} replaced: {}", spec.plugin_path.string(), std::get<std::string>(session));
         }
-        return failure(OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row", "fork");
+        return failure(model::OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row", "fork");
     }
 
     // The least busy live server of the plugin, or null when it has none and the caller is
     // to start it (counted in `starting`; while one attempt starts it, the others wait). When
     // every server is busy forking, another one is started in the background for the attempts
     // to come: this one waits its turn rather than for a new server's start-up and init hook.
-    std::shared_ptr<ForkServer> pick_fork_server(const ForkKey& key, const WorkerConfig& worker, const SandboxSettings& settings)
+    std::shared_ptr<ForkServer> pick_fork_server(const ForkKey& key, const WorkerConfig& worker, const model::SandboxSettings& settings)
     {
         std::unique_lock lock(m_mutex);
         for (;;) {
@@ -271,7 +271,7 @@ private:
         return best->server;
     }
 
-    Outcome run_reuse(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+    model::Outcome run_reuse(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
     {
         const ReuseKey key{worker.executable.string(), spec.plugin_path.string(), spec.settings.limits};
         std::unique_ptr<WorkerSession> session;
@@ -289,10 +289,10 @@ private:
         }
         if (!session) {
             auto started = WorkerSession::start(worker, WorkerRole::reuse);
-            if (!started) return failure(OutcomeKind::spawn_failed, "cannot start the worker: " + started.error().message(), "reuse");
+            if (!started) return failure(model::OutcomeKind::spawn_failed, "cannot start the worker: " + started.error().message(), "reuse");
             session = std::make_unique<WorkerSession>(std::move(started.value()));
         }
-        Outcome outcome = session->run(spec, observer, cancel);
+        model::Outcome outcome = session->run(spec, observer, cancel);
         const auto& reuse = spec.settings.reuse;
         const bool worn_out = session->jobs_run() >= reuse.max_jobs_per_worker ||
                               session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
@@ -352,7 +352,7 @@ private:
 
 } // namespace
 
-Outcome run_in_pool(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome run_in_pool(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
 {
     return Pools::instance().run(spec, worker, observer, cancel);
 }

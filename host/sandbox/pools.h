@@ -13,12 +13,12 @@
 #pragma once
 
 #include "sandbox/attempt.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 namespace sandhost::sandbox {
 
 // Runs one attempt in `spec.settings.mode` (spawn included). Thread-safe.
-Outcome run_in_pool(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel);
+model::Outcome run_in_pool(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel);
 
 // Stops every idle reuse worker and every fork server now, and forgets broken plugins.
 // Attempts still running finish on their own.

@@ -3,6 +3,7 @@
 #include "process/spawner.h"
 #include "sandbox/inline_runner.h"
 #include "sandbox/pools.h"
+#include "sandbox/worker_locator.h"
 #include "sandbox/worker_session.h"
 
 #include <algorithm>
@@ -14,75 +15,41 @@
 namespace sandhost::sandbox {
 namespace {
 
-Outcome spawn_failed(const os::SysError& error)
+model::Outcome spawn_failed(const os::SysError& error)
 {
-    Outcome o;
-    o.kind = OutcomeKind::spawn_failed;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::spawn_failed;
     o.error = "cannot start the worker: " + error.message();
     o.started_at = o.ended_at = std::chrono::system_clock::now();
     return o;
 }
 
-Outcome inline_fallback(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel, const Outcome& first)
+model::Outcome inline_fallback(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel, const model::Outcome& first)
 {
     spdlog::warn("running {} in the host as a fallback after {}: {}", spec.task, to_string(first.kind), first.error);
-    Outcome o = run_inline(spec, observer, cancel);
+    model::Outcome o = run_inline(spec, observer, cancel);
     o.fallback = "inline";
     return o;
 }
 
 } // namespace
 
-const char* to_string(Mode mode)
-{
-    switch (mode) {
-    case Mode::spawn: return "spawn";
-    case Mode::fork: return "fork";
-    case Mode::reuse: return "reuse";
-    }
-    return "spawn";
-}
-
-std::optional<Mode> mode_from_string(const std::string& text)
-{
-    if (text == "spawn") return Mode::spawn;
-    if (text == "fork") return Mode::fork;
-    if (text == "reuse") return Mode::reuse;
-    return std::nullopt;
-}
-
 WorkerConfig WorkerConfig::defaults()
 {
     WorkerConfig config;
     config.launcher = process::Spawner::default_launcher();
-    if (const char* path = std::getenv("SANDHOST_WORKER"); path && *path) {
-        config.executable = path;
-        return config;
-    }
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const auto sibling = self.parent_path() / "sandhost-worker";
-        if (::access(sibling.c_str(), X_OK) == 0) {
-            config.executable = sibling;
-            return config;
-        }
-    }
-#ifdef SANDHOST_BUILD_WORKER
-    config.executable = SANDHOST_BUILD_WORKER;
-#else
-    config.executable = "sandhost-worker";
-#endif
+    // Not found: the bare name, so that the first launch fails with a clear spawn_failed.
+    config.executable = locate_worker().value_or("sandhost-worker");
     return config;
 }
 
-Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
 {
     if (!spec.settings.enabled) return run_inline(spec, observer, cancel);
-    Outcome outcome = run_in_pool(spec, worker, observer, cancel);
-    if (spec.settings.fallback == Fallback::inline_run) {
-        if (outcome.kind == OutcomeKind::spawn_failed ||
-            (outcome.kind == OutcomeKind::timed_out && spec.settings.fallback_on_timeout)) {
+    model::Outcome outcome = run_in_pool(spec, worker, observer, cancel);
+    if (spec.settings.fallback == model::Fallback::inline_run) {
+        if (outcome.kind == model::OutcomeKind::spawn_failed ||
+            (outcome.kind == model::OutcomeKind::timed_out && spec.settings.fallback_on_timeout)) {
             return inline_fallback(spec, observer, cancel, outcome);
         }
     }
@@ -105,9 +72,9 @@ std::optional<std::filesystem::path> resolve_plugin(const std::string& name_or_p
     return std::nullopt;
 }
 
-PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerConfig& worker)
+model::PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerConfig& worker)
 {
-    PluginInfo info;
+    model::PluginInfo info;
     info.path = library;
     info.name = library.stem().string();
     if (info.name.rfind("lib", 0) == 0) info.name = info.name.substr(3);
@@ -116,24 +83,24 @@ PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerCon
         info.error = spawn_failed(session.error()).error;
         return info;
     }
-    SandboxSettings settings;
-    settings.limits = Limits{};
+    model::SandboxSettings settings;
+    settings.limits = model::Limits{};
     auto described = session->describe(library, settings);
-    if (auto* outcome = std::get_if<Outcome>(&described)) {
+    if (auto* outcome = std::get_if<model::Outcome>(&described)) {
         info.error = outcome->error.empty() ? std::string(to_string(outcome->kind)) : outcome->error;
         return info;
     }
     const auto& description = std::get<protocol::Description>(described);
     info.name = description.name;
     info.version = description.version;
-    for (const auto& task : description.tasks) info.tasks.push_back(TaskInfo{task.name, task.description});
+    for (const auto& task : description.tasks) info.tasks.push_back(model::TaskInfo{task.name, task.description});
     return info;
 }
 
-PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const WorkerConfig& worker)
+model::PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const WorkerConfig& worker)
 {
     namespace fs = std::filesystem;
-    PluginCatalog catalog;
+    model::PluginCatalog catalog;
     catalog.dirs = dirs;
     for (const auto& dir : dirs) {
         std::error_code ec;
@@ -144,7 +111,7 @@ PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const
         std::sort(libraries.begin(), libraries.end());
         for (const auto& library : libraries) catalog.plugins.push_back(describe_plugin(library, worker));
     }
-    std::stable_sort(catalog.plugins.begin(), catalog.plugins.end(), [](const PluginInfo& a, const PluginInfo& b) { return a.name < b.name; });
+    std::stable_sort(catalog.plugins.begin(), catalog.plugins.end(), [](const model::PluginInfo& a, const model::PluginInfo& b) { return a.name < b.name; });
     return catalog;
 }
 

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "sandbox/attempt.h"
-#include "sandbox/outcome.h"
-#include "sandbox/plugin_catalog.h"
+#include "model/outcome.h"
+#include "model/plugin_catalog.h"
 #include "sandbox/pools.h"
 
 #include <filesystem>
@@ -21,7 +21,7 @@ namespace sandhost::sandbox {
 //     server; reuse takes an idle long-lived worker (see pools.h).
 //   - fallback: inline runs the task in the host when the worker could not be started, and,
 //     with fallback_on_timeout, once more after a timeout; such outcomes carry fallback "inline".
-Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer = nullptr,
+model::Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer = nullptr,
                     CancelToken* cancel = nullptr);
 
 // The library for a plugin given as a path (contains a '/' or ends in .so) or as a name
@@ -30,9 +30,9 @@ std::optional<std::filesystem::path> resolve_plugin(const std::string& name_or_p
 
 // Every *.so in dirs, each described by loading it in a worker (a broken one is listed with
 // its error). Sorted by name.
-PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const WorkerConfig& worker);
+model::PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const WorkerConfig& worker);
 
 // Describes one library by loading it in a worker.
-PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerConfig& worker);
+model::PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerConfig& worker);
 
 } // namespace sandhost::sandbox

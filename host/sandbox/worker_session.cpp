@@ -64,7 +64,7 @@ int poll_timeout(Clock::time_point now, Clock::time_point wake)
     return static_cast<int>(std::min<long long>(ms, 60'000));
 }
 
-protocol::WorkerLimits to_worker_limits(const Limits& limits)
+protocol::WorkerLimits to_worker_limits(const model::Limits& limits)
 {
     protocol::WorkerLimits w;
     w.memory_bytes = limits.memory_bytes;
@@ -97,7 +97,7 @@ struct WorkerSession::Job {
     OutputTail out;
     OutputTail err;
     std::uint64_t output_total = 0;
-    std::optional<ProgressReport> progress;
+    std::optional<model::ProgressReport> progress;
     Clock::time_point next_sample;
     std::uint64_t sampled_peak_rss_kb = 0;
     std::uint64_t cpu_ms_at_start = 0;
@@ -223,7 +223,7 @@ bool WorkerSession::flush_outbox()
     return true;
 }
 
-Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     Job job;
     job.spec = &spec;
@@ -266,7 +266,7 @@ Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, C
     return conclude(job);
 }
 
-std::variant<protocol::Description, Outcome> WorkerSession::describe(const std::filesystem::path& plugin, const SandboxSettings& settings)
+std::variant<protocol::Description, model::Outcome> WorkerSession::describe(const std::filesystem::path& plugin, const model::SandboxSettings& settings)
 {
     AttemptSpec spec;
     spec.plugin_path = plugin;
@@ -295,7 +295,7 @@ std::variant<protocol::Description, Outcome> WorkerSession::describe(const std::
 
 void WorkerSession::drive(Job& job)
 {
-    const Duration grace = job.spec->settings.grace;
+    const model::Duration grace = job.spec->settings.grace;
     job.next_sample = Clock::now() + k_sample_interval;
     for (;;) {
         if (!m_process->running()) break;
@@ -364,10 +364,10 @@ void WorkerSession::drive(Job& job)
             if (!job.facts.ready_seen && after >= job.startup_deadline) {
                 begin_stop(job, StopReason{StopReason::Kind::startup_timeout, std::nullopt,
                                            "the worker was not ready within the startup timeout of " +
-                                               describe_duration(job.spec->settings.startup_timeout)});
+                                               model::format_duration(job.spec->settings.startup_timeout)});
             } else if (job.run_deadline && after >= *job.run_deadline) {
                 begin_stop(job, StopReason{StopReason::Kind::timeout, std::nullopt,
-                                           "the task did not finish within its timeout of " + describe_duration(job.spec->settings.timeout)});
+                                           "the task did not finish within its timeout of " + model::format_duration(job.spec->settings.timeout)});
             }
         }
         if (job.next_step_at && after >= *job.next_step_at) advance_stop(job);
@@ -416,7 +416,7 @@ void WorkerSession::read_channel(Job& job, bool to_the_end)
                 if (next.oversized_type == MessageType::done) {
                     begin_stop(job, StopReason{StopReason::Kind::result_too_large, std::nullopt,
                                                "the task's result of " + std::to_string(next.oversized_length) +
-                                                   " bytes exceeds max_result (" + describe_size(job.spec->settings.max_result_bytes) + ")"});
+                                                   " bytes exceeds max_result (" + model::format_size(job.spec->settings.max_result_bytes) + ")"});
                 } else {
                     begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
                 }
@@ -473,7 +473,7 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
     case MessageType::progress: {
         auto progress = protocol::decode_progress(frame.body);
         if (!progress) return broken("bad progress message");
-        job.progress = ProgressReport{progress->percent, progress->message};
+        job.progress = model::ProgressReport{progress->percent, progress->message};
         if (job.observer) job.observer->on_progress(*job.progress);
         break;
     }
@@ -517,8 +517,8 @@ void WorkerSession::read_output(Job& job, int which)
     }
     const auto& limit = job.spec->settings.limits.output_bytes;
     if (limit && job.output_total > *limit && !job.facts.stop) {
-        begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::output,
-                                   "captured output exceeded the limit of " + describe_size(*limit)});
+        begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::output,
+                                   "captured output exceeded the limit of " + model::format_size(*limit)});
     }
 }
 
@@ -559,11 +559,11 @@ void WorkerSession::advance_stop(Job& job)
 void WorkerSession::sample(Job& job)
 {
     if (!m_process->running() || job.facts.stop || !m_hello_seen) return;
-    const Limits& limits = job.spec->settings.limits;
+    const model::Limits& limits = job.spec->settings.limits;
     const pid_t pid = m_process->pid();
     const auto descendants = os::descendants_of(pid);
     if (limits.processes && descendants.size() + 1 > *limits.processes) {
-        return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::processes,
+        return begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::processes,
                                           "the worker's tree reached " + std::to_string(descendants.size() + 1) +
                                               " processes, over the limit of " + std::to_string(*limits.processes)});
     }
@@ -574,15 +574,15 @@ void WorkerSession::sample(Job& job)
     }
     job.sampled_peak_rss_kb = std::max(job.sampled_peak_rss_kb, rss_kb);
     if (limits.memory_bytes && rss_kb * 1024 > *limits.memory_bytes) {
-        return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::memory,
+        return begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::memory,
                                           "the worker's resident memory reached " + std::to_string(rss_kb) +
-                                              " KiB, over the limit of " + describe_size(*limits.memory_bytes)});
+                                              " KiB, over the limit of " + model::format_size(*limits.memory_bytes)});
     }
     if (limits.cpu) {
         const auto used = os::read_cpu_ms(pid).value_or(0) - std::min(job.cpu_ms_at_start, os::read_cpu_ms(pid).value_or(0));
         if (std::chrono::milliseconds(used) >= *limits.cpu + k_cpu_overrun) {
-            return begin_stop(job, StopReason{StopReason::Kind::limit, LimitKind::cpu,
-                                              "CPU time limit of " + describe_duration(*limits.cpu) + " reached"});
+            return begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::cpu,
+                                              "CPU time limit of " + model::format_duration(*limits.cpu) + " reached"});
         }
     }
 }
@@ -622,7 +622,7 @@ void WorkerSession::finish_process(Job& job)
     if (!m_forked && !clean) process::Spawner::instance().reap_strays();
 }
 
-Outcome WorkerSession::conclude(Job& job)
+model::Outcome WorkerSession::conclude(Job& job)
 {
     job.facts.termination = m_process->termination();
     job.facts.stderr_tail = job.err.peek();
@@ -637,7 +637,7 @@ Outcome WorkerSession::conclude(Job& job)
     if (job.facts.termination && m_inherited_max_rss_kb > 0 && job.facts.termination->usage.max_rss_kb <= m_inherited_max_rss_kb) {
         job.facts.termination->usage.max_rss_kb = measured_peak_kb;
     }
-    Outcome outcome = classify(job.facts);
+    model::Outcome outcome = classify(job.facts);
     outcome.isolation = m_isolation;
     if (job.ready_at) outcome.startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*job.ready_at - job.started);
     outcome.pid = m_process->pid();
@@ -667,7 +667,7 @@ Outcome WorkerSession::conclude(Job& job)
     return outcome;
 }
 
-void WorkerSession::shutdown(Duration grace)
+void WorkerSession::shutdown(model::Duration grace)
 {
     if (!m_process->running()) return;
     queue(MessageType::shutdown, {});

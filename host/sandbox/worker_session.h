@@ -8,7 +8,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 #include "sandbox/stop_policy.h"
 #include "sandbox/worker_process.h"
 
@@ -44,11 +44,11 @@ public:
     // Runs one job and returns its outcome; blocks until it ends. With the spawn role the
     // worker has ended and been reaped on return. With the reuse role it stays alive after a
     // success (see reusable()). observer and cancel may be null.
-    Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
 
     // Loads the plugin in the worker and returns its description, or the outcome that
     // prevented it (load_failed, spawn_failed, timed_out, ...). The worker ends afterwards.
-    std::variant<protocol::Description, Outcome> describe(const std::filesystem::path& plugin, const SandboxSettings& settings);
+    std::variant<protocol::Description, model::Outcome> describe(const std::filesystem::path& plugin, const model::SandboxSettings& settings);
 
     // Whether this worker may take another job: alive, and its last job succeeded.
     bool reusable() const;
@@ -58,7 +58,7 @@ public:
     std::uint64_t peak_rss_kb() const;
 
     // Asks an idle worker to exit, waits up to grace, then kills it; reaps it.
-    void shutdown(Duration grace);
+    void shutdown(model::Duration grace);
 
 private:
     struct Job;
@@ -77,7 +77,7 @@ private:
     void drain_pending_output(Job& job);
     void queue(protocol::MessageType type, const std::string& body);
     bool flush_outbox();
-    Outcome conclude(Job& job);
+    model::Outcome conclude(Job& job);
 
     WorkerConfig m_config;
     WorkerRole m_role = WorkerRole::spawn;

@@ -2,7 +2,7 @@
 
 #include "os/time_format.h"
 
-#include <Poco/UTF8String.h>
+#include "model/text.h"
 
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
@@ -17,12 +17,8 @@ namespace {
 
 std::atomic<LogFormat> g_format{LogFormat::text};
 
-void append_json_string(std::string& out, std::string_view text)
-{
-    out += '"';
-    out += Poco::UTF8::escape(std::string(text), true);
-    out += '"';
-}
+// Task messages carry any bytes: a log line is valid UTF-8 whatever they hold.
+void append_json_string(std::string& out, std::string_view text) { model::append_json_string(out, model::valid_utf8(text)); }
 
 void append_value(std::string& out, const FieldValue& value, bool json)
 {

@@ -53,21 +53,21 @@ bool holder_is_dead_here(const std::string& holder)
     return !state || *state == 'Z' || os::read_cmdline(pid).find("sandhost") == std::string::npos;
 }
 
-std::int64_t to_ms(store::TimePoint t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
+std::int64_t to_ms(model::TimePoint t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
 
 // The latest trigger time in (last, now], or nullopt.
-std::optional<store::TimePoint> due_time(const config::ScheduleSettings& schedule, store::TimePoint last, store::TimePoint now)
+std::optional<model::TimePoint> due_time(const config::ScheduleSettings& schedule, model::TimePoint last, model::TimePoint now)
 {
     if (const auto* every = std::get_if<config::Every>(&schedule.trigger)) {
         const auto interval = every->interval.count();
         if (interval <= 0) return std::nullopt;
-        const store::TimePoint slot(std::chrono::milliseconds(to_ms(now) / interval * interval));
+        const model::TimePoint slot(std::chrono::milliseconds(to_ms(now) / interval * interval));
         return slot > last ? std::optional(slot) : std::nullopt;
     }
     const auto& cron = std::get<config::CronExpression>(schedule.trigger);
     auto next = cron.next_after(last);
     if (!next || *next > now) return std::nullopt;
-    store::TimePoint latest = *next;
+    model::TimePoint latest = *next;
     // Only the most recent missed period fires: a host that was down does not burst.
     for (int step = 0; step < 1'000'000; ++step) {
         auto after = cron.next_after(latest);
@@ -90,13 +90,13 @@ public:
                   {{"job", m_claim.job.id}, {"queue", m_claim.job.queue}, {"task", m_task}, {"attempt", std::int64_t(m_claim.number)},
                    {"pid", std::int64_t(pid)}});
     }
-    void on_progress(const sandbox::ProgressReport& progress) override
+    void on_progress(const model::ProgressReport& progress) override
     {
         const auto now = std::chrono::steady_clock::now();
         if (progress.percent < 100 && now - m_last < std::chrono::milliseconds(250)) return;
         m_last = now;
         try {
-            m_store.set_progress(m_claim.job.id, m_claim.attempt_id, store::Progress{progress.percent, progress.message});
+            m_store.set_progress(m_claim.job.id, m_claim.attempt_id, model::Progress{progress.percent, progress.message});
         } catch (const std::exception& e) {
             spdlog::warn("job {}: cannot record progress: {}", m_claim.job.id, e.what());
         }
@@ -124,10 +124,10 @@ struct Host::Running {
     sandbox::AttemptSpec spec;
     sandbox::CancelToken cancel;
     std::thread thread;
-    std::optional<sandbox::Outcome> outcome;  // set by the attempt's thread before it reports
+    std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
     bool shutdown_interrupted = false;
     bool lease_lost = false;
-    store::TimePoint lease_renewed{};
+    model::TimePoint lease_renewed{};
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
@@ -204,7 +204,7 @@ void Host::run()
     auto next_housekeeping = Clock::now();
     auto next_cancel_poll = Clock::now();
     auto next_heartbeat = Clock::now() + lease_third;
-    std::optional<store::TimePoint> drain_deadline;
+    std::optional<model::TimePoint> drain_deadline;
     for (;;) {
         collect_finished();
         const auto now = Clock::now();
@@ -257,7 +257,7 @@ void Host::run()
     log_event(level_enum::info, "host stopped", {{"host", m_host_name}});
 }
 
-void Host::housekeeping(store::TimePoint now)
+void Host::housekeeping(model::TimePoint now)
 {
     try {
         recover_lost(now);
@@ -268,19 +268,19 @@ void Host::housekeeping(store::TimePoint now)
     }
 }
 
-void Host::recover_lost(store::TimePoint now)
+void Host::recover_lost(model::TimePoint now)
 {
     const auto current = settings();
     for (auto& lost : m_store->lost_attempts(m_host_name, m_holder, now)) {
-        sandbox::Outcome outcome;
-        outcome.kind = sandbox::OutcomeKind::worker_lost;
+        model::Outcome outcome;
+        outcome.kind = model::OutcomeKind::worker_lost;
         outcome.error = "the host running it (" + (lost.job.lease ? lost.job.lease->holder : std::string("?")) + ") stopped renewing its lease";
         outcome.isolation = "unknown";
         outcome.ended_at = now;
         const config::QueueSettings* queue = current->find_queue(lost.job.queue);
         const config::QueueSettings fallback_queue;
         const store::Transition transition = decide(lost.job, outcome, queue ? *queue : fallback_queue, now, random01());
-        store::AttemptRecord record{lost.job.id, lost.attempt_id, lost.number, lost.job.lease ? lost.job.lease->holder : "", outcome};
+        model::AttemptRecord record{lost.job.id, lost.attempt_id, lost.number, lost.job.lease ? lost.job.lease->holder : "", outcome};
         if (m_store->recover(record, transition, now)) {
             {
                 std::lock_guard lock(m_mutex);
@@ -288,12 +288,12 @@ void Host::recover_lost(store::TimePoint now)
             }
             log_event(level_enum::warn, "attempt lost",
                       {{"job", lost.job.id}, {"queue", lost.job.queue}, {"task", lost.job.task}, {"attempt", std::int64_t(lost.number)},
-                       {"holder", record.host}, {"next", std::string(store::to_string(transition.next))}});
+                       {"holder", record.host}, {"next", std::string(model::to_string(transition.next))}});
         }
     }
 }
 
-void Host::fire_schedules(store::TimePoint now)
+void Host::fire_schedules(model::TimePoint now)
 {
     const auto current = settings();
     for (const auto& schedule : current->schedules) {
@@ -301,14 +301,14 @@ void Host::fire_schedules(store::TimePoint now)
         if (cached == m_schedule_last.end()) {
             auto last = m_store->schedule_last_fire(schedule.name);
             if (!last) {
-                m_store->fire_schedule(schedule.name, now, store::NewJob{}, now);  // first sight: only recorded
+                m_store->fire_schedule(schedule.name, now, model::NewJob{}, now);  // first sight: only recorded
                 last = m_store->schedule_last_fire(schedule.name);
             }
             cached = m_schedule_last.emplace(schedule.name, last.value_or(now)).first;
         }
         const auto due = due_time(schedule, cached->second, now);
         if (!due) continue;
-        store::NewJob job;
+        model::NewJob job;
         job.queue = schedule.queue;
         job.task = schedule.task.to_string();
         job.payload = schedule.payload_json;
@@ -357,15 +357,15 @@ void Host::claim_jobs()
     }
 }
 
-sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<sandbox::Outcome>& early)
+sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early)
 {
     const auto current = settings();
     sandbox::AttemptSpec spec;
     spec.settings = queue.sandbox;
     if (claim.job.timeout) spec.settings.timeout = *claim.job.timeout;
     spec.payload = claim.job.payload;
-    auto fail = [&](sandbox::OutcomeKind kind, std::string error) {
-        sandbox::Outcome o;
+    auto fail = [&](model::OutcomeKind kind, std::string error) {
+        model::Outcome o;
         o.kind = kind;
         o.error = std::move(error);
         o.started_at = o.ended_at = Clock::now();
@@ -373,13 +373,13 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
     };
     auto ref = config::TaskRef::parse(claim.job.task);
     if (!ref) {
-        fail(sandbox::OutcomeKind::load_failed, ref.error());
+        fail(model::OutcomeKind::load_failed, ref.error());
         return spec;
     }
     spec.task = ref.value().task;
     auto library = sandbox::resolve_plugin(ref.value().plugin, current->host.plugin_dirs);
     if (!library) {
-        fail(sandbox::OutcomeKind::load_failed, "no plugin named '" + ref.value().plugin + "' in the plugin directories");
+        fail(model::OutcomeKind::load_failed, "no plugin named '" + ref.value().plugin + "' in the plugin directories");
         return spec;
     }
     spec.plugin_path = *library;
@@ -387,7 +387,7 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
         try {
             spec.payload = payload_with_dependencies(claim.job.payload, m_store->results(claim.job.depends_on));
         } catch (const std::exception& e) {
-            fail(sandbox::OutcomeKind::failed, std::string("cannot add the dependencies' results to the payload: ") + e.what());
+            fail(model::OutcomeKind::failed, std::string("cannot add the dependencies' results to the payload: ") + e.what());
         }
     }
     return spec;
@@ -400,7 +400,7 @@ void Host::start_attempt(store::Claim claim)
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
     running->lease_renewed = Clock::now();
-    const store::JobId id = running->claim.job.id;
+    const model::JobId id = running->claim.job.id;
     Running* raw = running.get();
     {
         std::lock_guard lock(m_mutex);
@@ -411,10 +411,10 @@ void Host::start_attempt(store::Claim claim)
         peak = std::max(peak, in_queue);
         m_running.emplace(id, std::move(running));
     }
-    std::optional<sandbox::Outcome> early;
+    std::optional<model::Outcome> early;
     if (!raw->queue) {
-        sandbox::Outcome o;
-        o.kind = sandbox::OutcomeKind::load_failed;
+        model::Outcome o;
+        o.kind = model::OutcomeKind::load_failed;
         o.error = "queue '" + raw->claim.job.queue + "' is not in the configuration";
         early = std::move(o);
     } else {
@@ -428,11 +428,11 @@ void Host::start_attempt(store::Claim claim)
     }
     raw->thread = std::thread([this, raw, id, worker = m_options.worker] {
         StoreObserver observer(*m_store, raw->claim, raw->claim.job.task);
-        sandbox::Outcome outcome;
+        model::Outcome outcome;
         try {
             outcome = sandbox::run_attempt(raw->spec, worker, &observer, &raw->cancel);
         } catch (const std::exception& e) {
-            outcome.kind = sandbox::OutcomeKind::spawn_failed;
+            outcome.kind = model::OutcomeKind::spawn_failed;
             outcome.error = e.what();
         }
         std::lock_guard lock(m_mutex);
@@ -445,7 +445,7 @@ void Host::start_attempt(store::Claim claim)
 void Host::collect_finished()
 {
     for (;;) {
-        store::JobId id;
+        model::JobId id;
         {
             std::lock_guard lock(m_mutex);
             if (m_finished.empty()) return;
@@ -472,21 +472,21 @@ void Host::collect_finished()
 std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_claim)
 {
     const auto now = Clock::now();
-    sandbox::Outcome outcome = std::move(*running.outcome);
-    const store::Job& job = running.claim.job;
+    model::Outcome outcome = std::move(*running.outcome);
+    const model::Job& job = running.claim.job;
     store::Transition transition;
-    if (running.shutdown_interrupted && outcome.kind == sandbox::OutcomeKind::cancelled) {
+    if (running.shutdown_interrupted && outcome.kind == model::OutcomeKind::cancelled) {
         // Not the job's fault: it runs again, without using up an attempt.
-        outcome.kind = sandbox::OutcomeKind::worker_lost;
+        outcome.kind = model::OutcomeKind::worker_lost;
         outcome.error = "the host shut down before the attempt finished";
-        transition.next = store::JobState::waiting;
+        transition.next = model::JobState::waiting;
         transition.error = describe(outcome);
         transition.refund_attempt = true;
     } else {
         const config::QueueSettings fallback_queue;
         transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
     }
-    store::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
+    model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
     bool accepted = false;
     std::optional<store::Claim> next;
     if (!running.lease_lost) {
@@ -516,17 +516,17 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
                {"task", job.task},
                {"attempt", std::int64_t(running.claim.number)},
                {"pid", std::int64_t(outcome.pid.value_or(0))},
-               {"outcome", std::string(sandbox::to_string(outcome.kind))},
+               {"outcome", std::string(model::to_string(outcome.kind))},
                {"duration_ms", std::int64_t(outcome.duration.count())},
-               {"next", accepted ? std::string(store::to_string(transition.next)) : std::string("refused: stale lease")}});
+               {"next", accepted ? std::string(model::to_string(transition.next)) : std::string("refused: stale lease")}});
     return next;
 }
 
-void Host::poll_cancels_and_renew(store::TimePoint now)
+void Host::poll_cancels_and_renew(model::TimePoint now)
 {
     if (m_running.empty()) return;
     try {
-        for (store::JobId id : m_store->cancel_requests(m_holder)) {
+        for (model::JobId id : m_store->cancel_requests(m_holder)) {
             auto it = m_running.find(id);
             if (it != m_running.end() && !it->second->cancel.requested()) {
                 log_event(level_enum::info, "attempt cancel requested", {{"job", id}});

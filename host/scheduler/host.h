@@ -23,11 +23,11 @@ namespace sandhost::scheduler {
 
 struct HostOptions {
     sandbox::WorkerConfig worker = sandbox::WorkerConfig::defaults();
-    store::Duration lease = std::chrono::seconds(15);       // how long a silent host keeps a job
-    store::Duration drain = std::chrono::seconds(30);       // running attempts' time to finish on stop
-    store::Duration idle_poll = std::chrono::milliseconds(50);   // store polling when idle
-    store::Duration cancel_poll = std::chrono::milliseconds(200); // how fast a cancel reaches a worker
-    store::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
+    model::Duration lease = std::chrono::seconds(15);       // how long a silent host keeps a job
+    model::Duration drain = std::chrono::seconds(30);       // running attempts' time to finish on stop
+    model::Duration idle_poll = std::chrono::milliseconds(50);   // store polling when idle
+    model::Duration cancel_poll = std::chrono::milliseconds(200); // how fast a cancel reaches a worker
+    model::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
 };
 
@@ -66,9 +66,9 @@ public:
 
 private:
     struct Running;
-    void housekeeping(store::TimePoint now);
-    void recover_lost(store::TimePoint now);
-    void fire_schedules(store::TimePoint now);
+    void housekeeping(model::TimePoint now);
+    void recover_lost(model::TimePoint now);
+    void fire_schedules(model::TimePoint now);
     // The queues a claim may take from now (empty when no slot is free).
     std::vector<store::QueueAllowance> claimable_now();
     void claim_jobs();
@@ -77,8 +77,8 @@ private:
     // Records the attempt; with may_claim, claims for the slot it freed in the same store
     // step and returns that claim, for the caller to start.
     std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
-    void poll_cancels_and_renew(store::TimePoint now);
-    sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<sandbox::Outcome>& early);
+    void poll_cancels_and_renew(model::TimePoint now);
+    sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
     double random01();
 
@@ -92,12 +92,12 @@ private:
     std::condition_variable m_wake;
     bool m_stopping = false;
     bool m_running_loop = false;
-    std::map<store::JobId, std::unique_ptr<Running>> m_running;
-    std::deque<store::JobId> m_finished;
+    std::map<model::JobId, std::unique_ptr<Running>> m_running;
+    std::deque<model::JobId> m_finished;
     std::map<std::string, std::size_t> m_running_by_queue;
     HostStats m_stats;
     std::mt19937_64 m_rng;
-    std::map<std::string, store::TimePoint> m_schedule_last;
+    std::map<std::string, model::TimePoint> m_schedule_last;
 };
 
 } // namespace sandhost::scheduler

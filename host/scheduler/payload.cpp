@@ -8,7 +8,7 @@
 
 namespace sandhost::scheduler {
 
-std::string payload_with_dependencies(const std::string& payload, const std::map<store::JobId, std::string>& results)
+std::string payload_with_dependencies(const std::string& payload, const std::map<model::JobId, std::string>& results)
 {
     Poco::JSON::Parser parser;
     Poco::JSON::Object::Ptr object = parser.parse(payload).extract<Poco::JSON::Object::Ptr>();

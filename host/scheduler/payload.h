@@ -16,6 +16,6 @@ inline constexpr const char* k_dependencies_key = "_dependencies";
 // each result embedded as JSON when it is JSON, else as a JSON string. The payload of a job
 // with dependencies must be a JSON object (enqueue refuses anything else); any key of that
 // name in it is replaced.
-std::string payload_with_dependencies(const std::string& payload, const std::map<store::JobId, std::string>& results);
+std::string payload_with_dependencies(const std::string& payload, const std::map<model::JobId, std::string>& results);
 
 } // namespace sandhost::scheduler

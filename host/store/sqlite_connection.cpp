@@ -18,7 +18,7 @@ namespace {
 constexpr int k_wal_autocheckpoint_pages = 10'000;
 
 std::string describe_failure(const std::filesystem::path& file, const std::string& doing, int code,
-                             const std::string& message, Duration busy_timeout)
+                             const std::string& message, model::Duration busy_timeout)
 {
     const std::string sqlite = " (SQLite: " + message + ", code " + std::to_string(code) + ")";
     switch (code & 0xff) {
@@ -90,14 +90,14 @@ Poco::Data::Session open_session(const std::filesystem::path& file)
 
 } // namespace
 
-std::int64_t to_millis(TimePoint time)
+std::int64_t to_millis(model::TimePoint time)
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
 
-TimePoint from_millis(std::int64_t millis)
+model::TimePoint from_millis(std::int64_t millis)
 {
-    return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(millis)));
+    return model::TimePoint(std::chrono::duration_cast<model::TimePoint::duration>(std::chrono::milliseconds(millis)));
 }
 
 Connection::Connection(std::filesystem::path file, const SqliteOptions& options)

@@ -24,8 +24,8 @@ struct sqlite3;
 namespace sandhost::store::sqlite {
 
 // Times are stored as integer milliseconds since the Unix epoch (system_clock).
-std::int64_t to_millis(TimePoint time);
-TimePoint from_millis(std::int64_t millis);
+std::int64_t to_millis(model::TimePoint time);
+model::TimePoint from_millis(std::int64_t millis);
 
 // An open connection with the busy timeout and foreign keys set. Touches nothing in the file:
 // a file that is not SQLite, or one written by a newer sandhost, is left byte for byte as it

@@ -1,6 +1,6 @@
 #include "store/sqlite_store.h"
 
-#include "store/attempt_record.h"
+#include "store/attempt_codec.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_statement.h"
@@ -50,7 +50,7 @@ constexpr const char* k_started_in_window =
 
 // A JSON array of ids, for `IN (SELECT value FROM json_each(?))`: one bound parameter
 // however many ids there are.
-std::string json_ids(const std::vector<JobId>& ids)
+std::string json_ids(const std::vector<model::JobId>& ids)
 {
     std::string out = "[";
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -60,55 +60,55 @@ std::string json_ids(const std::vector<JobId>& ids)
     return out + "]";
 }
 
-std::string joined(const std::vector<JobId>& ids)
+std::string joined(const std::vector<model::JobId>& ids)
 {
     std::string out;
-    for (JobId id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
+    for (model::JobId id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
     return out;
 }
 
-std::vector<JobId> without_duplicates(const std::vector<JobId>& ids)
+std::vector<model::JobId> without_duplicates(const std::vector<model::JobId>& ids)
 {
-    std::vector<JobId> out;
-    for (JobId id : ids) {
+    std::vector<model::JobId> out;
+    for (model::JobId id : ids) {
         if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
     }
     return out;
 }
 
-std::string dependency_error(JobId dependency, JobState state)
+std::string dependency_error(model::JobId dependency, model::JobState state)
 {
-    return "dependency " + std::to_string(dependency) + (state == JobState::cancelled ? " was cancelled" : " is dead");
+    return "dependency " + std::to_string(dependency) + (state == model::JobState::cancelled ? " was cancelled" : " is dead");
 }
 
 // A row of `jobs` read in the order of k_job_columns.
-Job job_from_row(const Query& row)
+model::Job job_from_row(const Query& row)
 {
-    Job job;
+    model::Job job;
     job.id = row.int64(0);
     job.queue = row.bytes(1);
     job.task = row.bytes(2);
     job.payload = row.bytes(3);
     job.priority = static_cast<int>(row.int64(4));
     // The CHECK constraint admits only the seven names.
-    job.state = job_state_from_string(row.bytes(5)).value_or(JobState::dead);
+    job.state = model::job_state_from_string(row.bytes(5)).value_or(model::JobState::dead);
     job.created_at = from_millis(row.int64(6));
     job.updated_at = from_millis(row.int64(7));
     job.run_at = from_millis(row.int64(8));
     if (auto expires_at = row.optional_int64(10)) job.expires_at = from_millis(*expires_at);
-    if (auto timeout_ms = row.optional_int64(11)) job.timeout = Duration(*timeout_ms);
+    if (auto timeout_ms = row.optional_int64(11)) job.timeout = model::Duration(*timeout_ms);
     if (auto max_attempts = row.optional_int64(12)) job.max_attempts = static_cast<std::uint32_t>(*max_attempts);
     job.attempts = static_cast<std::uint32_t>(row.int64(13));
     job.attempts_since_retry = static_cast<std::uint32_t>(row.int64(14));
     job.lost = static_cast<std::uint32_t>(row.int64(15));
     job.result = row.optional_bytes(16);
     job.error = row.optional_bytes(17);
-    if (auto percent = row.optional_real(18)) job.progress = Progress{*percent, row.bytes(19)};
+    if (auto percent = row.optional_real(18)) job.progress = model::Progress{*percent, row.bytes(19)};
     const auto attempt_id = row.optional_int64(20);
     const auto holder = row.optional_bytes(21);
     const auto lease_expires_at = row.optional_int64(22);
-    if (job.state == JobState::active && attempt_id && holder && lease_expires_at) {
-        job.lease = Lease{*holder, from_millis(*lease_expires_at), *attempt_id};
+    if (job.state == model::JobState::active && attempt_id && holder && lease_expires_at) {
+        job.lease = model::Lease{*holder, from_millis(*lease_expires_at), *attempt_id};
     }
     job.cancel_requested = row.int64(23) != 0;
     job.schedule = row.bytes(24);
@@ -117,7 +117,7 @@ Job job_from_row(const Query& row)
 
 // Which of waiting and delayed candidates runs first: priority, then FIFO by run_at and id.
 struct Candidate {
-    JobId id = 0;
+    model::JobId id = 0;
     std::string queue;
     std::int64_t priority = 0;
     std::int64_t run_at = 0;
@@ -151,18 +151,18 @@ public:
         sqlite::migrate_schema(m_db);
     }
 
-    JobId enqueue(const NewJob& job, TimePoint now) override
+    model::JobId enqueue(const model::NewJob& job, model::TimePoint now) override
     {
         return serialized("enqueueing a job", [&] {
             Transaction transaction(m_db, TransactionKind::write);
-            const JobId id = insert_job(job, now);
+            const model::JobId id = insert_job(job, now);
             transaction.commit();
             return id;
         });
     }
 
-    std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease,
-                               TimePoint now) override
+    std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                               model::TimePoint now) override
     {
         return serialized("claiming a job", [&]() -> std::optional<Claim> {
             Transaction transaction(m_db, TransactionKind::write);
@@ -172,8 +172,8 @@ public:
         });
     }
 
-    FinishAndClaim finish_and_claim(const AttemptRecord& attempt, const Transition& transition, TimePoint now,
-                                    const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease) override
+    FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
+                                    const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease) override
     {
         return serialized("finishing an attempt", [&] {
             FinishAndClaim result;
@@ -198,7 +198,7 @@ public:
         });
     }
 
-    bool renew(JobId job, AttemptId attempt, TimePoint expires_at) override
+    bool renew(model::JobId job, model::AttemptId attempt, model::TimePoint expires_at) override
     {
         return serialized("renewing a lease", [&] {
             Transaction transaction(m_db, TransactionKind::write);
@@ -210,7 +210,7 @@ public:
         });
     }
 
-    bool set_progress(JobId job, AttemptId attempt, const Progress& progress) override
+    bool set_progress(model::JobId job, model::AttemptId attempt, const model::Progress& progress) override
     {
         return serialized("recording progress", [&] {
             Transaction transaction(m_db, TransactionKind::write);
@@ -222,13 +222,13 @@ public:
         });
     }
 
-    bool finish(const AttemptRecord& attempt, const Transition& transition, TimePoint now) override
+    bool finish(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) override
     {
         return serialized("finishing an attempt", [&] { return end_attempt(attempt, transition, now); });
     }
 
     std::vector<LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder,
-                                           TimePoint now) override
+                                           model::TimePoint now) override
     {
         return serialized("looking for lost attempts", [&] {
             Transaction transaction(m_db, TransactionKind::read);
@@ -237,12 +237,12 @@ public:
                 k_select_jobs +
                 "WHERE state = 'active' AND (lease_expires_at < ? OR "
                 "(substr(lease_holder, 1, length(?)) = ? AND lease_holder <> ?)) ORDER BY id";
-            std::vector<Job> jobs = select_jobs(sql, to_millis(now), prefix, prefix, holder);
+            std::vector<model::Job> jobs = select_jobs(sql, to_millis(now), prefix, prefix, holder);
             transaction.commit();
             std::vector<LostAttempt> lost;
             for (auto& job : jobs) {
                 if (!job.lease) continue;
-                const AttemptId attempt_id = job.lease->attempt_id;
+                const model::AttemptId attempt_id = job.lease->attempt_id;
                 // A claim numbers its attempt attempts + 1 and counts it: the running attempt's
                 // number is the job's count.
                 const std::uint32_t number = job.attempts;
@@ -252,12 +252,12 @@ public:
         });
     }
 
-    bool recover(const AttemptRecord& attempt, const Transition& transition, TimePoint now) override
+    bool recover(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) override
     {
         return serialized("recovering a lost attempt", [&] { return end_attempt(attempt, transition, now); });
     }
 
-    std::vector<JobId> cancel_requests(const std::string& holder) override
+    std::vector<model::JobId> cancel_requests(const std::string& holder) override
     {
         return serialized("reading cancel requests", [&] {
             return ints("SELECT id FROM jobs WHERE state = 'active' AND cancel_requested = 1 AND lease_holder = ? "
@@ -266,46 +266,46 @@ public:
         });
     }
 
-    CancelResult cancel(JobId job, TimePoint now) override
+    CancelResult cancel(model::JobId job, model::TimePoint now) override
     {
         return serialized("cancelling a job", [&] {
             Transaction transaction(m_db, TransactionKind::write);
             const auto state = state_of(job);
             if (!state) return CancelResult::not_found;
-            if (is_final(*state)) return CancelResult::already_final;
-            if (*state == JobState::active) {
+            if (model::is_final(*state)) return CancelResult::already_final;
+            if (*state == model::JobState::active) {
                 run("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", to_millis(now), job);
                 transaction.commit();
                 return CancelResult::requested;
             }
             run("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?", to_millis(now), job);
-            kill_dependents(job, JobState::cancelled, now);
+            kill_dependents(job, model::JobState::cancelled, now);
             transaction.commit();
             return CancelResult::cancelled;
         });
     }
 
-    bool retry(JobId job, TimePoint now) override
+    bool retry(model::JobId job, model::TimePoint now) override
     {
         return serialized("retrying a job", [&] {
             Transaction transaction(m_db, TransactionKind::write);
             const auto state = state_of(job);
             if (!state) throw StoreRequestError("no job " + std::to_string(job));
-            if (*state != JobState::dead && *state != JobState::cancelled) return false;
-            const std::vector<JobId> dependencies = dependencies_of(job);
+            if (*state != model::JobState::dead && *state != model::JobState::cancelled) return false;
+            const std::vector<model::JobId> dependencies = dependencies_of(job);
             const auto states = states_of(dependencies);
             bool all_completed = true;
-            for (JobId dependency : dependencies) {
+            for (model::JobId dependency : dependencies) {
                 const auto found = states.find(dependency);
                 if (found == states.end()) {
                     throw StoreRequestError("job " + std::to_string(job) + " cannot run again: its dependency " +
                                             std::to_string(dependency) + " was purged");
                 }
-                if (found->second == JobState::dead || found->second == JobState::cancelled) {
+                if (found->second == model::JobState::dead || found->second == model::JobState::cancelled) {
                     throw StoreRequestError("job " + std::to_string(job) + " cannot run again while its " +
                                             dependency_error(dependency, found->second) + "; retry that job first");
                 }
-                if (found->second != JobState::completed) all_completed = false;
+                if (found->second != model::JobState::completed) all_completed = false;
             }
             run("UPDATE jobs SET state = ?, run_at = ?, "
                 "expires_at = CASE WHEN ttl_ms IS NULL THEN NULL ELSE ? + ttl_ms END, "
@@ -317,7 +317,7 @@ public:
         });
     }
 
-    std::size_t expire(TimePoint now) override
+    std::size_t expire(model::TimePoint now) override
     {
         return serialized("expiring jobs", [&] {
             Transaction transaction(m_db, TransactionKind::write);
@@ -325,7 +325,7 @@ public:
                 "SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= ? AND state IN " + k_not_started +
                 " ORDER BY id";
             std::size_t expired = 0;
-            for (JobId id : ints(sql, to_millis(now))) {
+            for (model::JobId id : ints(sql, to_millis(now))) {
                 if (make_dead(id, k_expired, now)) ++expired;
             }
             transaction.commit();
@@ -333,9 +333,9 @@ public:
         });
     }
 
-    std::optional<Job> get(JobId job) override
+    std::optional<model::Job> get(model::JobId job) override
     {
-        return serialized("reading a job", [&]() -> std::optional<Job> {
+        return serialized("reading a job", [&]() -> std::optional<model::Job> {
             Transaction transaction(m_db, TransactionKind::read);
             static const std::string sql = k_select_jobs + "WHERE id = ?";
             auto jobs = select_jobs(sql, job);
@@ -345,18 +345,18 @@ public:
         });
     }
 
-    std::vector<AttemptRecord> attempts(JobId job) override
+    std::vector<model::AttemptRecord> attempts(model::JobId job) override
     {
         return serialized("reading attempts", [&] {
             Transaction transaction(m_db, TransactionKind::read);
-            std::vector<AttemptRecord> records;
+            std::vector<model::AttemptRecord> records;
             Query row = m_db.query("SELECT a.attempt_id, a.number, a.host, a.outcome, a.started_at, a.record, "
                                    "CASE WHEN a.result_in_job THEN j.result ELSE a.result END "
                                    "FROM attempts a JOIN jobs j ON j.id = a.job_id "
                                    "WHERE a.job_id = ? AND a.outcome IS NOT NULL ORDER BY a.number");
             row.bind(job);
             while (row.step()) {
-                AttemptRecord out;
+                model::AttemptRecord out;
                 out.job_id = job;
                 out.attempt_id = row.int64(0);
                 out.number = static_cast<std::uint32_t>(row.int64(1));
@@ -366,7 +366,7 @@ public:
                 } else {
                     // Not expected (the store wrote it); keep what the indexed columns know.
                     out.outcome.kind =
-                        sandbox::outcome_kind_from_string(row.bytes(3)).value_or(sandbox::OutcomeKind::worker_lost);
+                        model::outcome_kind_from_string(row.bytes(3)).value_or(model::OutcomeKind::worker_lost);
                     out.outcome.error = "the stored attempt record could not be read";
                     out.outcome.started_at = from_millis(row.int64(4));
                 }
@@ -377,7 +377,7 @@ public:
         });
     }
 
-    std::vector<Job> list(const JobFilter& filter) override
+    std::vector<model::Job> list(const JobFilter& filter) override
     {
         return serialized("listing jobs", [&] {
             Transaction transaction(m_db, TransactionKind::read);
@@ -386,7 +386,7 @@ public:
             if (filter.state) sql += " AND state = ?";
             // limit 0: no limit.
             sql += " ORDER BY id DESC LIMIT ?";
-            std::vector<Job> jobs;
+            std::vector<model::Job> jobs;
             {
                 Query row = m_db.query(sql);
                 if (filter.queue) row.bind(*filter.queue);
@@ -407,7 +407,7 @@ public:
             auto entry = [&](const std::string& queue) -> QueueCounts& {
                 auto [it, inserted] = counts.try_emplace(queue);
                 if (inserted) {
-                    for (JobState state : all_job_states()) it->second.by_state[state] = 0;
+                    for (model::JobState state : model::all_job_states()) it->second.by_state[state] = 0;
                 }
                 return it->second;
             };
@@ -415,7 +415,7 @@ public:
             for (const auto& queue : texts("SELECT queue FROM paused_queues")) entry(queue).paused = true;
             Query row = m_db.query("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state");
             while (row.step()) {
-                if (auto state = job_state_from_string(row.bytes(1))) {
+                if (auto state = model::job_state_from_string(row.bytes(1))) {
                     entry(row.bytes(0)).by_state[*state] = static_cast<std::uint64_t>(row.int64(2));
                 }
             }
@@ -423,10 +423,10 @@ public:
         });
     }
 
-    std::map<JobId, std::string> results(const std::vector<JobId>& jobs) override
+    std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) override
     {
         return serialized("reading results", [&] {
-            std::map<JobId, std::string> out;
+            std::map<model::JobId, std::string> out;
             Query row = m_db.query("SELECT id, result FROM jobs WHERE state = 'completed' AND "
                                    "id IN (SELECT value FROM json_each(?))");
             row.bind(json_ids(jobs));
@@ -452,10 +452,10 @@ public:
                           [&] { return texts("SELECT queue FROM paused_queues ORDER BY queue"); });
     }
 
-    std::optional<JobId> fire_schedule(const std::string& name, TimePoint fire_time, const NewJob& job,
-                                       TimePoint now) override
+    std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time, const model::NewJob& job,
+                                       model::TimePoint now) override
     {
-        return serialized("firing a schedule", [&]() -> std::optional<JobId> {
+        return serialized("firing a schedule", [&]() -> std::optional<model::JobId> {
             Transaction transaction(m_db, TransactionKind::write);
             const auto last = first_int("SELECT last_fire_time FROM schedules WHERE name = ?", name);
             if (!last) {
@@ -465,9 +465,9 @@ public:
                 return std::nullopt;
             }
             if (*last >= to_millis(fire_time)) return std::nullopt;
-            NewJob fired = job;
+            model::NewJob fired = job;
             if (fired.schedule.empty()) fired.schedule = name;
-            const JobId id = insert_job(fired, now);
+            const model::JobId id = insert_job(fired, now);
             run("UPDATE schedules SET last_fire_time = ?, last_job_id = ?, updated_at = ? WHERE name = ?",
                 to_millis(fire_time), id, to_millis(now), name);
             transaction.commit();
@@ -475,9 +475,9 @@ public:
         });
     }
 
-    std::size_t purge(JobState state, TimePoint older_than) override
+    std::size_t purge(model::JobState state, model::TimePoint older_than) override
     {
-        if (!is_final(state)) {
+        if (!model::is_final(state)) {
             throw StoreRequestError(std::string("only completed, dead or cancelled jobs can be purged, not ") +
                                     to_string(state));
         }
@@ -500,8 +500,8 @@ public:
         });
     }
 
-    bool register_host(const std::string& host_name, const std::string& holder, TimePoint now,
-                       Duration stale_after) override
+    bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
+                       model::Duration stale_after) override
     {
         return serialized("registering the host", [&] {
             Transaction transaction(m_db, TransactionKind::write);
@@ -523,16 +523,16 @@ public:
         });
     }
 
-    std::optional<std::pair<std::string, TimePoint>> host_registration(const std::string& host_name) override
+    std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) override
     {
-        return serialized("reading the host registration", [&]() -> std::optional<std::pair<std::string, TimePoint>> {
+        return serialized("reading the host registration", [&]() -> std::optional<std::pair<std::string, model::TimePoint>> {
             const auto current = registration_of(host_name);
             if (!current) return std::nullopt;
             return std::make_pair(current->first, from_millis(current->second));
         });
     }
 
-    void take_over_host(const std::string& host_name, const std::string& holder, TimePoint now) override
+    void take_over_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override
     {
         serialized("taking over the host registration", [&] {
             Transaction transaction(m_db, TransactionKind::write);
@@ -541,9 +541,9 @@ public:
         });
     }
 
-    std::optional<TimePoint> schedule_last_fire(const std::string& name) override
+    std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override
     {
-        return serialized("reading a schedule", [&]() -> std::optional<TimePoint> {
+        return serialized("reading a schedule", [&]() -> std::optional<model::TimePoint> {
             const auto last = first_int("SELECT last_fire_time FROM schedules WHERE name = ?", name);
             if (!last) return std::nullopt;
             return from_millis(*last);
@@ -608,9 +608,9 @@ private:
 
     // `sql` selects k_job_columns.
     template <class... Values>
-    std::vector<Job> select_jobs(std::string_view sql, const Values&... values)
+    std::vector<model::Job> select_jobs(std::string_view sql, const Values&... values)
     {
-        std::vector<Job> jobs;
+        std::vector<model::Job> jobs;
         {
             Query row = m_db.query(sql);
             row.bind(values...);
@@ -620,16 +620,16 @@ private:
         return jobs;
     }
 
-    void load_dependencies(std::vector<Job>& jobs)
+    void load_dependencies(std::vector<model::Job>& jobs)
     {
         if (jobs.size() == 1) {
             jobs.front().depends_on = dependencies_of(jobs.front().id);
             return;
         }
         if (jobs.empty()) return;
-        std::vector<JobId> ids;
+        std::vector<model::JobId> ids;
         for (const auto& job : jobs) ids.push_back(job.id);
-        std::map<JobId, std::vector<JobId>> by_job;
+        std::map<model::JobId, std::vector<model::JobId>> by_job;
         {
             Query row = m_db.query("SELECT job_id, depends_on FROM job_dependencies "
                                    "WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, position");
@@ -649,45 +649,45 @@ private:
         return std::make_pair(row.bytes(0), row.int64(1));
     }
 
-    void upsert_host(const std::string& host_name, const std::string& holder, TimePoint now)
+    void upsert_host(const std::string& host_name, const std::string& holder, model::TimePoint now)
     {
         run("INSERT INTO hosts (name, holder, heartbeat_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at",
             host_name, holder, to_millis(now));
     }
 
-    std::optional<JobState> state_of(JobId job)
+    std::optional<model::JobState> state_of(model::JobId job)
     {
         Query row = m_db.query("SELECT state FROM jobs WHERE id = ?");
         row.bind(job);
         if (!row.step()) return std::nullopt;
-        return job_state_from_string(row.bytes(0));
+        return model::job_state_from_string(row.bytes(0));
     }
 
-    std::map<JobId, JobState> states_of(const std::vector<JobId>& jobs)
+    std::map<model::JobId, model::JobState> states_of(const std::vector<model::JobId>& jobs)
     {
-        std::map<JobId, JobState> out;
+        std::map<model::JobId, model::JobState> out;
         if (jobs.empty()) return out;
         Query row = m_db.query("SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))");
         row.bind(json_ids(jobs));
         while (row.step()) {
-            if (auto state = job_state_from_string(row.bytes(1))) out[row.int64(0)] = *state;
+            if (auto state = model::job_state_from_string(row.bytes(1))) out[row.int64(0)] = *state;
         }
         return out;
     }
 
-    std::vector<JobId> dependencies_of(JobId job)
+    std::vector<model::JobId> dependencies_of(model::JobId job)
     {
         return ints("SELECT depends_on FROM job_dependencies WHERE job_id = ? ORDER BY position", job);
     }
 
     // Inside a write transaction.
-    JobId insert_job(const NewJob& job, TimePoint now)
+    model::JobId insert_job(const model::NewJob& job, model::TimePoint now)
     {
-        const std::vector<JobId> dependencies = without_duplicates(job.depends_on);
+        const std::vector<model::JobId> dependencies = without_duplicates(job.depends_on);
         const auto states = states_of(dependencies);
-        std::vector<JobId> unknown;
-        for (JobId dependency : dependencies) {
+        std::vector<model::JobId> unknown;
+        for (model::JobId dependency : dependencies) {
             if (!states.count(dependency)) unknown.push_back(dependency);
         }
         if (!unknown.empty()) {
@@ -695,19 +695,19 @@ private:
                 (unknown.size() == 1 ? "unknown dependency: no job " : "unknown dependencies: no jobs ") +
                 joined(unknown) + "; nothing was enqueued");
         }
-        JobState state = JobState::waiting;
+        model::JobState state = model::JobState::waiting;
         std::optional<std::string> error;
-        for (JobId dependency : dependencies) {
-            const JobState dependency_state = states.at(dependency);
-            if (dependency_state == JobState::dead || dependency_state == JobState::cancelled) {
-                state = JobState::dead;
+        for (model::JobId dependency : dependencies) {
+            const model::JobState dependency_state = states.at(dependency);
+            if (dependency_state == model::JobState::dead || dependency_state == model::JobState::cancelled) {
+                state = model::JobState::dead;
                 error = dependency_error(dependency, dependency_state);
                 break;
             }
-            if (dependency_state != JobState::completed) state = JobState::blocked;
+            if (dependency_state != model::JobState::completed) state = model::JobState::blocked;
         }
-        const Duration delay = std::max(job.delay.value_or(Duration(0)), Duration(0));
-        if (state == JobState::waiting && delay > Duration(0)) state = JobState::delayed;
+        const model::Duration delay = std::max(job.delay.value_or(model::Duration(0)), model::Duration(0));
+        if (state == model::JobState::waiting && delay > model::Duration(0)) state = model::JobState::delayed;
         std::optional<std::int64_t> expires_at;
         if (job.ttl) expires_at = to_millis(now + *job.ttl);
         std::optional<std::int64_t> ttl_ms;
@@ -720,7 +720,7 @@ private:
             job.queue, job.task, Blob{job.payload}, job.priority, to_string(state), to_millis(now), to_millis(now),
             to_millis(now + delay), ttl_ms, expires_at, timeout_ms, job.max_attempts, optional_blob(error),
             job.schedule);
-        const JobId id = m_db.last_insert_id();
+        const model::JobId id = m_db.last_insert_id();
         for (std::size_t i = 0; i < dependencies.size(); ++i) {
             run("INSERT INTO job_dependencies (job_id, depends_on, position) VALUES (?, ?, ?)", id, dependencies[i],
                 i);
@@ -729,7 +729,7 @@ private:
     }
 
     // The queues among `queues` a claim may take from now: not paused, not over their rate.
-    std::vector<std::string> claimable_queues(const std::vector<QueueAllowance>& queues, TimePoint now)
+    std::vector<std::string> claimable_queues(const std::vector<QueueAllowance>& queues, model::TimePoint now)
     {
         const auto paused_list = texts("SELECT queue FROM paused_queues");
         const std::set<std::string> paused(paused_list.begin(), paused_list.end());
@@ -752,7 +752,7 @@ private:
         return eligible;
     }
 
-    std::optional<Candidate> best_candidate(const std::vector<std::string>& queues, TimePoint now)
+    std::optional<Candidate> best_candidate(const std::vector<std::string>& queues, model::TimePoint now)
     {
         const std::int64_t now_ms = to_millis(now);
         std::optional<Candidate> best;
@@ -785,13 +785,13 @@ private:
     }
 
     // Inside a write transaction: `candidate` is runnable; start its next attempt.
-    Claim take(const Candidate& candidate, const std::string& holder, Duration lease, TimePoint now)
+    Claim take(const Candidate& candidate, const std::string& holder, model::Duration lease, model::TimePoint now)
     {
-        const JobId id = candidate.id;
+        const model::JobId id = candidate.id;
         const std::int64_t number = candidate.attempts + 1;
         run("INSERT INTO attempts (job_id, queue, number, host, started_at) VALUES (?, ?, ?, ?, ?)", id,
             candidate.queue, number, holder, to_millis(now));
-        const AttemptId attempt_id = m_db.last_insert_id();
+        const model::AttemptId attempt_id = m_db.last_insert_id();
         run("UPDATE jobs SET state = 'active', attempts = attempts + 1, "
             "attempts_since_retry = attempts_since_retry + 1, attempt_id = ?, lease_holder = ?, "
             "lease_expires_at = ?, progress_percent = NULL, progress_message = NULL, cancel_requested = 0, "
@@ -808,8 +808,8 @@ private:
     }
 
     // Inside a write transaction: the next runnable job (see claim), taken.
-    std::optional<Claim> claim_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease,
-                                              TimePoint now)
+    std::optional<Claim> claim_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                              model::TimePoint now)
     {
         const std::vector<std::string> eligible = claimable_queues(queues, now);
         while (true) {
@@ -825,7 +825,7 @@ private:
 
     // finish and recover: compare-and-set on (job, attempt id, active), then the record, the
     // transition and its cascade in one transaction.
-    bool end_attempt(const AttemptRecord& attempt, const Transition& transition, TimePoint now)
+    bool end_attempt(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now)
     {
         Transaction transaction(m_db, TransactionKind::write);
         const bool ended = end_attempt_in_transaction(attempt, transition, now);
@@ -833,14 +833,14 @@ private:
         return ended;
     }
 
-    bool end_attempt_in_transaction(const AttemptRecord& attempt, const Transition& transition, TimePoint now)
+    bool end_attempt_in_transaction(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now)
     {
         switch (transition.next) {
-        case JobState::completed:
-        case JobState::waiting:
-        case JobState::delayed:
-        case JobState::dead:
-        case JobState::cancelled:
+        case model::JobState::completed:
+        case model::JobState::waiting:
+        case model::JobState::delayed:
+        case model::JobState::dead:
+        case model::JobState::cancelled:
             break;
         default:
             throw StoreRequestError(std::string("an attempt cannot leave its job ") + to_string(transition.next));
@@ -855,17 +855,17 @@ private:
             holder = row.optional_bytes(0);
             cancel_requested = row.int64(1) != 0;
         }
-        JobState next = transition.next;
+        model::JobState next = transition.next;
         // A cancel request outlives the attempt it interrupted: the job does not run again.
-        if (cancel_requested && (next == JobState::waiting || next == JobState::delayed)) next = JobState::cancelled;
+        if (cancel_requested && (next == model::JobState::waiting || next == model::JobState::delayed)) next = model::JobState::cancelled;
 
-        const bool completed = next == JobState::completed;
+        const bool completed = next == model::JobState::completed;
         const auto& outcome = attempt.outcome;
         // The result the job keeps is not stored a second time in the attempt.
         const bool result_in_job = completed && transition.result && *transition.result == outcome.result;
         const std::optional<std::string> attempt_result =
             result_in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result);
-        const TimePoint ended_at = outcome.ended_at.time_since_epoch().count() != 0 ? outcome.ended_at : now;
+        const model::TimePoint ended_at = outcome.ended_at.time_since_epoch().count() != 0 ? outcome.ended_at : now;
         const std::string host = attempt.host.empty() && holder ? *holder : attempt.host;
         const std::size_t recorded =
             run("UPDATE attempts SET host = ?, ended_at = ?, outcome = ?, record = ?, result = ?, "
@@ -879,7 +879,7 @@ private:
                              std::to_string(attempt.job_id) + " holds the lease but has no attempt row");
         }
 
-        const bool runs_again = next == JobState::waiting || next == JobState::delayed;
+        const bool runs_again = next == model::JobState::waiting || next == model::JobState::delayed;
         run("UPDATE jobs SET state = ?, run_at = CASE WHEN ? THEN ? ELSE run_at END, result = ?, "
             "error = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE error END, lost = lost + ?, "
             "attempts_since_retry = max(attempts_since_retry - ?, 0), attempt_id = NULL, lease_holder = NULL, "
@@ -889,43 +889,43 @@ private:
             optional_blob(transition.error), completed, transition.counts_as_lost, transition.refund_attempt,
             to_millis(now), attempt.job_id);
         if (completed) unblock_dependents(attempt.job_id, now);
-        if (next == JobState::dead || next == JobState::cancelled) kill_dependents(attempt.job_id, next, now);
+        if (next == model::JobState::dead || next == model::JobState::cancelled) kill_dependents(attempt.job_id, next, now);
         return true;
     }
 
     // Inside a write transaction: a job not started yet becomes dead, and so do its blocked
     // dependents. false when it had started or ended meanwhile.
-    bool make_dead(JobId job, const std::string& error, TimePoint now)
+    bool make_dead(model::JobId job, const std::string& error, model::TimePoint now)
     {
         static const std::string sql =
             "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state IN " + k_not_started;
         if (run(sql, Blob{error}, to_millis(now), job) == 0) return false;
-        kill_dependents(job, JobState::dead, now);
+        kill_dependents(job, model::JobState::dead, now);
         return true;
     }
 
     // Inside a write transaction: `job` became dead or cancelled; its blocked dependents can
     // never run, nor theirs.
-    void kill_dependents(JobId job, JobState why, TimePoint now)
+    void kill_dependents(model::JobId job, model::JobState why, model::TimePoint now)
     {
-        std::vector<std::pair<JobId, JobState>> pending{{job, why}};
+        std::vector<std::pair<model::JobId, model::JobState>> pending{{job, why}};
         while (!pending.empty()) {
             const auto [ended, state] = pending.back();
             pending.pop_back();
             const auto dependents = ints("SELECT d.job_id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
                                          "WHERE d.depends_on = ? AND j.state = 'blocked' ORDER BY d.job_id",
                                          ended);
-            for (JobId dependent : dependents) {
+            for (model::JobId dependent : dependents) {
                 run("UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state = 'blocked'",
                     Blob{dependency_error(ended, state)}, to_millis(now), dependent);
-                pending.emplace_back(dependent, JobState::dead);
+                pending.emplace_back(dependent, model::JobState::dead);
             }
         }
     }
 
     // Inside a write transaction: `job` completed; dependents whose dependencies have all
     // completed may run (delayed when their own delay has not passed yet).
-    void unblock_dependents(JobId job, TimePoint now)
+    void unblock_dependents(model::JobId job, model::TimePoint now)
     {
         // Most jobs have no dependents: one index probe instead of the UPDATE's subqueries.
         if (!first_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", job)) return;

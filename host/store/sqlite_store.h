@@ -22,7 +22,7 @@ struct SqliteOptions {
     // How long a call waits for another connection's write lock before it fails with
     // StoreError ("locked"). Transactions are short, so waiting this long means something
     // holds the file.
-    Duration busy_timeout = std::chrono::seconds(10);
+    model::Duration busy_timeout = std::chrono::seconds(10);
 
     // normal: every commit survives a crash of any process (kill -9); a power loss or an OS
     // crash may lose the last commits but never corrupts the file. full: a commit also

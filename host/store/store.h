@@ -14,7 +14,7 @@
 // SQLite implements it now (sqlite_store.h); a Redis implementation will follow.
 #pragma once
 
-#include "sandbox/outcome.h"
+#include "model/job.h"
 
 #include <chrono>
 #include <cstdint>
@@ -27,17 +27,6 @@
 
 namespace sandhost::store {
 
-using TimePoint = std::chrono::system_clock::time_point;
-using Duration = std::chrono::milliseconds;
-using JobId = std::int64_t;
-using AttemptId = std::int64_t;  // unique per claim in the whole store: the fencing token
-
-enum class JobState { waiting, delayed, blocked, active, completed, dead, cancelled };
-const char* to_string(JobState state);
-std::optional<JobState> job_state_from_string(const std::string& text);
-bool is_final(JobState state);  // completed, dead, cancelled
-const std::vector<JobState>& all_job_states();  // in the order of the enum
-
 class StoreError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -47,83 +36,26 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-struct NewJob {
-    std::string queue;
-    std::string task;      // "plugin.task"
-    std::string payload;   // JSON text, already checked
-    int priority = 0;      // higher first
-    std::optional<Duration> delay;         // not runnable before now + delay (state delayed)
-    std::optional<Duration> timeout;       // overrides the queue's sandbox timeout
-    std::optional<std::uint32_t> max_attempts;  // overrides the queue's retry.max_attempts
-    std::optional<Duration> ttl;           // dead as expired when not started by created + ttl
-    std::vector<JobId> depends_on;         // must exist; blocked until all completed
-    std::string schedule;                  // the schedule that fired it, if any
-};
-
-struct Progress {
-    double percent = 0;
-    std::string message;
-};
-
-struct Lease {
-    std::string holder;    // "HOSTNAME/INSTANCE"
-    TimePoint expires_at{};
-    AttemptId attempt_id = 0;
-};
-
-struct Job {
-    JobId id = 0;
-    std::string queue;
-    std::string task;
-    std::string payload;
-    int priority = 0;
-    JobState state = JobState::waiting;
-    TimePoint created_at{};
-    TimePoint updated_at{};
-    TimePoint run_at{};                    // earliest start (delay, retry backoff)
-    std::optional<TimePoint> expires_at;   // from ttl
-    std::optional<Duration> timeout;
-    std::optional<std::uint32_t> max_attempts;
-    std::vector<JobId> depends_on;
-    std::uint32_t attempts = 0;            // attempts started, in all
-    std::uint32_t attempts_since_retry = 0; // attempts counted against max_attempts
-    std::uint32_t lost = 0;                // worker_lost + crashed attempts since the last manual retry
-    std::optional<std::string> result;     // when completed
-    std::optional<std::string> error;      // the last attempt's error, or why the job is dead
-    std::optional<Progress> progress;      // of the running (or last) attempt
-    std::optional<Lease> lease;            // when active
-    bool cancel_requested = false;         // a cancel is waiting for the running attempt to stop
-    std::string schedule;
-};
-
-struct AttemptRecord {
-    JobId job_id = 0;
-    AttemptId attempt_id = 0;
-    std::uint32_t number = 0;   // 1-based within the job
-    std::string host;           // the lease holder that ran it
-    sandbox::Outcome outcome;   // pid, times, usage, tails, ... inside
-};
-
 // What the host claims with.
 struct QueueAllowance {
     std::string queue;
     // Global rate limit of the queue: at most `jobs` claims in any window of `per`, counted
     // across every host of the store.
     std::optional<std::uint64_t> rate_jobs;
-    std::optional<Duration> rate_per;
+    std::optional<model::Duration> rate_per;
 };
 
 struct Claim {
-    Job job;                    // as it is now: state active, lease set
-    AttemptId attempt_id = 0;
+    model::Job job;                    // as it is now: state active, lease set
+    model::AttemptId attempt_id = 0;
     std::uint32_t number = 0;   // this attempt's number within the job
 };
 
 // Where a job goes after an attempt; decided by the scheduler from the outcome and the
 // queue's policy, applied by the store atomically with the attempt record.
 struct Transition {
-    JobState next = JobState::completed;   // completed, waiting, delayed, dead or cancelled
-    std::optional<TimePoint> run_at;       // for delayed
+    model::JobState next = model::JobState::completed;   // completed, waiting, delayed, dead or cancelled
+    std::optional<model::TimePoint> run_at;       // for delayed
     std::optional<std::string> result;     // for completed
     std::optional<std::string> error;      // kept on the job
     bool counts_as_lost = false;           // worker_lost or crashed: adds to Job::lost
@@ -131,8 +63,8 @@ struct Transition {
 };
 
 struct LostAttempt {
-    Job job;                     // still active, with the stale lease
-    AttemptId attempt_id = 0;
+    model::Job job;                     // still active, with the stale lease
+    model::AttemptId attempt_id = 0;
     std::uint32_t number = 0;
 };
 
@@ -140,12 +72,12 @@ enum class CancelResult { cancelled, requested, already_final, not_found };
 
 struct JobFilter {
     std::optional<std::string> queue;
-    std::optional<JobState> state;
+    std::optional<model::JobState> state;
     std::size_t limit = 100;     // newest first; 0: no limit
 };
 
 struct QueueCounts {
-    std::map<JobState, std::uint64_t> by_state;  // every state present, zeros included
+    std::map<model::JobState, std::uint64_t> by_state;  // every state present, zeros included
     bool paused = false;
 };
 
@@ -156,7 +88,7 @@ public:
     // Stores a new job and returns its id. waiting, delayed, or blocked when a dependency is
     // not completed yet; dead at once (error names it) when a dependency is dead or cancelled.
     // An unknown dependency throws StoreRequestError and stores nothing.
-    virtual JobId enqueue(const NewJob& job, TimePoint now) = 0;
+    virtual model::JobId enqueue(const model::NewJob& job, model::TimePoint now) = 0;
 
     // Atomically takes the next runnable job of the first eligible queue in priority order
     // (higher priority first, then FIFO by run_at and id) among `queues`, skipping paused and
@@ -164,14 +96,14 @@ public:
     // active with a lease for `holder` until now + lease and a new attempt id; attempts and
     // attempts_since_retry go up by one. Jobs past their expires_at found on the way are made
     // dead (expired) instead. nullopt when nothing is runnable.
-    virtual std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease,
-                                       TimePoint now) = 0;
+    virtual std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                       model::TimePoint now) = 0;
 
     // Extends the lease of a running attempt; false when the attempt no longer holds it.
-    virtual bool renew(JobId job, AttemptId attempt, TimePoint expires_at) = 0;
+    virtual bool renew(model::JobId job, model::AttemptId attempt, model::TimePoint expires_at) = 0;
 
     // Records progress of a running attempt; false when the attempt no longer holds the lease.
-    virtual bool set_progress(JobId job, AttemptId attempt, const Progress& progress) = 0;
+    virtual bool set_progress(model::JobId job, model::AttemptId attempt, const model::Progress& progress) = 0;
 
     // Records the attempt and applies the transition, only while `attempt` still holds the
     // job's lease. Completing a job unblocks dependents whose dependencies are all completed;
@@ -179,7 +111,7 @@ public:
     // false (and nothing changed) when the lease is stale: the result is refused. The attempt
     // id is the fence: a lease past its expiry still holds until a recover takes it over. A
     // job whose cancel was requested does not run again: waiting or delayed become cancelled.
-    virtual bool finish(const AttemptRecord& attempt, const Transition& transition, TimePoint now) = 0;
+    virtual bool finish(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
 
     // finish, then claim for the slot it freed, in one step where the store can (SQLite: one
     // transaction, so one commit per job instead of two). The finish stands even when the
@@ -190,42 +122,42 @@ public:
         std::optional<Claim> claim;
         std::optional<std::string> claim_error;
     };
-    virtual FinishAndClaim finish_and_claim(const AttemptRecord& attempt, const Transition& transition, TimePoint now,
-                                            const std::vector<QueueAllowance>& queues, const std::string& holder, Duration lease);
+    virtual FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
+                                            const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease);
 
     // Active jobs whose lease expired before now, or whose holder is `host_name` with another
     // instance than `holder` (a previous run of this host that died). Changes nothing.
-    virtual std::vector<LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder, TimePoint now) = 0;
+    virtual std::vector<LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder, model::TimePoint now) = 0;
 
     // Records a lost attempt (outcome worker_lost) and applies the transition, only if that
     // attempt still holds the (stale) lease: of several recoverers exactly one wins.
-    virtual bool recover(const AttemptRecord& attempt, const Transition& transition, TimePoint now) = 0;
+    virtual bool recover(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
 
     // Jobs the running attempts of `holder` should stop: cancel_requested and active.
-    virtual std::vector<JobId> cancel_requests(const std::string& holder) = 0;
+    virtual std::vector<model::JobId> cancel_requests(const std::string& holder) = 0;
 
     // waiting/delayed/blocked: cancelled at once (dependents made dead). active: marks
     // cancel_requested; the host running it stops it and finishes it as cancelled.
-    virtual CancelResult cancel(JobId job, TimePoint now) = 0;
+    virtual CancelResult cancel(model::JobId job, model::TimePoint now) = 0;
 
     // A dead or cancelled job runs again: waiting (or blocked on its dependencies), with a
     // fresh attempt budget. false when the job is in another state; unknown throws.
     // run_at is now and a ttl counts again from now. A job with a dead, cancelled or purged
     // dependency throws StoreRequestError and stays as it is: retry the dependency first.
-    virtual bool retry(JobId job, TimePoint now) = 0;
+    virtual bool retry(model::JobId job, model::TimePoint now) = 0;
 
     // Dead as expired: every waiting/delayed/blocked job whose expires_at passed. Returns how
     // many (their dependents, made dead too, are not counted).
-    virtual std::size_t expire(TimePoint now) = 0;
+    virtual std::size_t expire(model::TimePoint now) = 0;
 
-    virtual std::optional<Job> get(JobId job) = 0;
+    virtual std::optional<model::Job> get(model::JobId job) = 0;
     // The attempts that ended, by number (a running attempt has no record yet).
-    virtual std::vector<AttemptRecord> attempts(JobId job) = 0;
-    virtual std::vector<Job> list(const JobFilter& filter) = 0;
+    virtual std::vector<model::AttemptRecord> attempts(model::JobId job) = 0;
+    virtual std::vector<model::Job> list(const JobFilter& filter) = 0;
     // Counts for every queue that has jobs or a pause flag, plus those named in `queues`.
     virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;
     // The results of completed jobs among `jobs` (for dependents' payloads).
-    virtual std::map<JobId, std::string> results(const std::vector<JobId>& jobs) = 0;
+    virtual std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) = 0;
 
     virtual void set_paused(const std::string& queue, bool paused) = 0;
     virtual std::vector<std::string> paused_queues() = 0;
@@ -235,27 +167,27 @@ public:
     // call for a name only records `fire_time` as its start (nothing is enqueued): a new
     // schedule does not fire for periods before it was first seen. Returns the job id when
     // this caller fired it.
-    virtual std::optional<JobId> fire_schedule(const std::string& name, TimePoint fire_time, const NewJob& job, TimePoint now) = 0;
+    virtual std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time, const model::NewJob& job, model::TimePoint now) = 0;
 
     // The latest fire time recorded for schedule `name` (first sight included), or nullopt.
-    virtual std::optional<TimePoint> schedule_last_fire(const std::string& name) = 0;
+    virtual std::optional<model::TimePoint> schedule_last_fire(const std::string& name) = 0;
 
     // Deletes final jobs in `state` (completed, dead or cancelled) last updated before
     // `older_than`, with their attempts. Returns how many. A job that a job not final yet
     // depends on is kept.
-    virtual std::size_t purge(JobState state, TimePoint older_than) = 0;
+    virtual std::size_t purge(model::JobState state, model::TimePoint older_than) = 0;
 
     // A host instance says it is alive; false when another instance of the same host name
     // said so less than `stale_after` ago (two hosts must not share a name).
-    virtual bool register_host(const std::string& host_name, const std::string& holder, TimePoint now, Duration stale_after) = 0;
+    virtual bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now, model::Duration stale_after) = 0;
     virtual void unregister_host(const std::string& host_name, const std::string& holder) = 0;
 
     // Who registered `host_name` last and when they last said they were alive, or nullopt.
-    virtual std::optional<std::pair<std::string, TimePoint>> host_registration(const std::string& host_name) = 0;
+    virtual std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) = 0;
 
     // Registers `holder` for `host_name` whatever is registered: for a host that knows the
     // previous holder is dead (a process of this machine that no longer exists).
-    virtual void take_over_host(const std::string& host_name, const std::string& holder, TimePoint now) = 0;
+    virtual void take_over_host(const std::string& host_name, const std::string& holder, model::TimePoint now) = 0;
 };
 
 } // namespace sandhost::store

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "config/load.h"
-#include "sandbox/plugin_catalog.h"
+#include "model/plugin_catalog.h"
 
 namespace sandhost::config::testing {
 
@@ -52,17 +52,17 @@ private:
 };
 
 // The plugins the build will produce, as the plugin scan will describe them.
-inline sandbox::PluginCatalog build_catalog(const std::vector<std::filesystem::path>& dirs)
+inline model::PluginCatalog build_catalog(const std::vector<std::filesystem::path>& dirs)
 {
     auto plugin = [](std::string name, std::vector<std::string> tasks) {
-        sandbox::PluginInfo info;
+        model::PluginInfo info;
         info.name = name;
         info.path = "/plugins/lib" + name + ".so";
         info.version = "1.0.0";
         for (auto& task : tasks) info.tasks.push_back({task, ""});
         return info;
     };
-    sandbox::PluginCatalog catalog;
+    model::PluginCatalog catalog;
     catalog.dirs = dirs;
     catalog.plugins = {
         plugin("hello", {"echo", "word_count", "long"}),

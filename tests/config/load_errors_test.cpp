@@ -355,8 +355,8 @@ TEST(BadConfig, PluginThatFailedToLoadIsNamedWithItsError)
     TempDir dir;
     LoadOptions options = test_options();
     options.catalog = [](const std::vector<std::filesystem::path>& dirs) {
-        sandbox::PluginCatalog catalog = testing::build_catalog(dirs);
-        sandbox::PluginInfo broken;
+        model::PluginCatalog catalog = testing::build_catalog(dirs);
+        model::PluginInfo broken;
         broken.name = "broken";
         broken.error = "wrong ABI version 7 (expected 1)";
         catalog.plugins.push_back(broken);
@@ -372,7 +372,7 @@ TEST(BadConfig, CatalogProviderFailureIsReportedAtPluginDirs)
 {
     TempDir dir;
     LoadOptions options = test_options();
-    options.catalog = [](const std::vector<std::filesystem::path>&) -> sandbox::PluginCatalog {
+    options.catalog = [](const std::vector<std::filesystem::path>&) -> model::PluginCatalog {
         throw std::runtime_error("worker did not start");
     };
     LoadResult result =
@@ -387,7 +387,7 @@ TEST(BadConfig, NoPluginsFoundNamesTheDirectories)
     TempDir dir;
     LoadOptions options = test_options();
     options.catalog = [](const std::vector<std::filesystem::path>& dirs) {
-        sandbox::PluginCatalog catalog;
+        model::PluginCatalog catalog;
         catalog.dirs = dirs;
         return catalog;
     };

@@ -44,7 +44,7 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_TRUE(settings->host.plugin_dirs.empty());
     EXPECT_EQ(settings->host.max_workers, 8u);
     EXPECT_EQ(settings->host.log, (LogSettings{LogLevel::info, LogFormat::text}));
-    EXPECT_EQ(settings->sandbox, sandbox::SandboxSettings{});
+    EXPECT_EQ(settings->sandbox, model::SandboxSettings{});
     EXPECT_EQ(settings->sandbox.limits.memory_bytes, 512ull << 20);
 
     ASSERT_EQ(settings->queues.size(), 1u);
@@ -83,9 +83,9 @@ queues:
       fork_servers: 1
 )"));
     ASSERT_TRUE(settings);
-    sandbox::SandboxSettings host;
+    model::SandboxSettings host;
     host.timeout = 10s;
-    host.mode = sandbox::Mode::fork;
+    host.mode = model::Mode::fork;
     host.limits.memory_bytes = 256ull << 20;
     host.limits.cpu = 30s;
     host.limits.processes.reset();
@@ -98,10 +98,10 @@ queues:
 
     const auto& tight = settings->queues[1].sandbox;
     EXPECT_EQ(tight.timeout, 5s);
-    EXPECT_EQ(tight.mode, sandbox::Mode::fork);                 // from the host
+    EXPECT_EQ(tight.mode, model::Mode::fork);                 // from the host
     EXPECT_EQ(tight.grace, 2s);                                 // built-in default
     EXPECT_EQ(tight.limits.memory_bytes, 128ull << 20);         // overridden
-    EXPECT_EQ(tight.limits.cpu, std::optional<Duration>(30s));  // from the host
+    EXPECT_EQ(tight.limits.cpu, std::optional<model::Duration>(30s));  // from the host
     EXPECT_FALSE(tight.limits.open_files.has_value());          // lifted
     EXPECT_FALSE(tight.limits.processes.has_value());           // lifted by the host
     EXPECT_EQ(tight.limits.file_size_bytes, 64ull << 20);       // built-in default
@@ -152,7 +152,7 @@ schedules:
     EXPECT_EQ(legacy->concurrency, 2u);
     EXPECT_EQ(legacy->rate_limit, (RateLimit{100, 1s}));
     EXPECT_EQ(legacy->retry, (RetryPolicy{5, Backoff{BackoffType::fixed, 250ms, 1.5, 1min, 0.0}}));
-    EXPECT_EQ(legacy->ttl, std::optional<Duration>(1h));
+    EXPECT_EQ(legacy->ttl, std::optional<model::Duration>(1h));
     EXPECT_EQ(legacy->max_lost, 2u);
     EXPECT_TRUE(legacy->may_run(TaskRef{"legacy_c", "parse"}));
     EXPECT_FALSE(legacy->may_run(TaskRef{"hello", "echo"}));

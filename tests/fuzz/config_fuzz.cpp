@@ -12,27 +12,27 @@
 #include "config/load.h"
 #include "config/store_url.h"
 #include "config/to_yaml.h"
-#include "config/units.h"
+#include "model/units.h"
 #include "config/variables.h"
 
 namespace {
 
 using namespace sandhost;
 
-sandbox::PluginCatalog fuzz_catalog(const std::vector<std::filesystem::path>& dirs)
+model::PluginCatalog fuzz_catalog(const std::vector<std::filesystem::path>& dirs)
 {
     auto plugin = [](std::string name, std::vector<std::string> tasks) {
-        sandbox::PluginInfo info;
+        model::PluginInfo info;
         info.name = std::move(name);
         for (auto& task : tasks) info.tasks.push_back({std::move(task), ""});
         return info;
     };
-    sandbox::PluginCatalog catalog;
+    model::PluginCatalog catalog;
     catalog.dirs = dirs;
     catalog.plugins = {plugin("hello", {"echo", "word_count", "long"}),
                        plugin("legacy_c", {"checksum", "reverse", "parse"}),
                        plugin("misbehave", {"echo", "fail", "segfault", "hang", "leak"})};
-    sandbox::PluginInfo broken;
+    model::PluginInfo broken;
     broken.name = "broken";
     broken.error = "not loadable";
     catalog.plugins.push_back(broken);
@@ -77,13 +77,13 @@ void fuzz_value_parsers(std::string_view text)
         if (!next) fail("a parsed cron expression never fires", std::string(text));
         if (!cron.value().matches(*next)) fail("next_after returned a minute that does not match", std::string(text));
     }
-    if (auto duration = config::parse_duration(text)) {
-        if (config::parse_duration(config::format_duration(duration.value())).value() != duration.value()) {
+    if (auto duration = model::parse_duration(text)) {
+        if (model::parse_duration(model::format_duration(duration.value())).value() != duration.value()) {
             fail("duration does not round-trip", std::string(text));
         }
     }
-    if (auto size = config::parse_size(text)) {
-        if (config::parse_size(config::format_size(size.value())).value() != size.value()) {
+    if (auto size = model::parse_size(text)) {
+        if (model::parse_size(model::format_size(size.value())).value() != size.value()) {
             fail("size does not round-trip", std::string(text));
         }
     }

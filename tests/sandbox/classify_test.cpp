@@ -1,7 +1,7 @@
 // The outcome table's rules, without processes.
 #include "process/child_process.h"
 #include "sandbox/classify.h"
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 #include <gtest/gtest.h>
 
@@ -59,7 +59,7 @@ TEST(Classify, DoneWins)
     f.done = protocol::Done{protocol::Done::Status::ok, false, "r", 0};
     f.termination = exited(0);
     const auto o = classify(f);
-    EXPECT_EQ(o.kind, OutcomeKind::succeeded);
+    EXPECT_EQ(o.kind, model::OutcomeKind::succeeded);
     EXPECT_EQ(o.result, "r");
 }
 
@@ -70,7 +70,7 @@ TEST(Classify, AStopDecidesEvenIfTheTaskReturnedAfterIt)
     f.done = protocol::Done{protocol::Done::Status::ok, false, "r", 0};
     f.termination = signalled(SIGTERM);
     const auto o = classify(f);
-    EXPECT_EQ(o.kind, OutcomeKind::timed_out);
+    EXPECT_EQ(o.kind, model::OutcomeKind::timed_out);
     EXPECT_EQ(o.signal_number, SIGTERM);
     EXPECT_FALSE(o.killed);
 }
@@ -79,14 +79,14 @@ TEST(Classify, SignalsByKind)
 {
     auto f = running();
     f.termination = signalled(SIGSEGV);
-    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
     f.termination = signalled(SIGXCPU);
-    EXPECT_EQ(classify(f).limit, LimitKind::cpu);
+    EXPECT_EQ(classify(f).limit, model::LimitKind::cpu);
     f.termination = signalled(SIGXFSZ);
-    EXPECT_EQ(classify(f).limit, LimitKind::file_size);
+    EXPECT_EQ(classify(f).limit, model::LimitKind::file_size);
     f.limits.cpu = std::chrono::seconds(1);
     f.termination = signalled(SIGKILL, 1000, 1200);
-    EXPECT_EQ(classify(f).limit, LimitKind::cpu) << "the kernel's hard CPU limit kills with SIGKILL";
+    EXPECT_EQ(classify(f).limit, model::LimitKind::cpu) << "the kernel's hard CPU limit kills with SIGKILL";
 }
 
 TEST(Classify, AKernelKillNearTheMemoryLimitIsMemoryNotABareSigkill)
@@ -95,13 +95,13 @@ TEST(Classify, AKernelKillNearTheMemoryLimitIsMemoryNotABareSigkill)
     f.limits.memory_bytes = 64ull << 20;
     f.termination = signalled(SIGKILL, 60 * 1024);
     auto o = classify(f);
-    EXPECT_EQ(o.kind, OutcomeKind::resource_limit);
-    EXPECT_EQ(o.limit, LimitKind::memory);
+    EXPECT_EQ(o.kind, model::OutcomeKind::resource_limit);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
     EXPECT_EQ(o.signal_number, SIGKILL);
     f.termination = signalled(SIGABRT, 50 * 1024);  // 50 MiB resident + 15 MiB never touched
-    EXPECT_EQ(classify(f).limit, LimitKind::memory);
+    EXPECT_EQ(classify(f).limit, model::LimitKind::memory);
     f.termination = signalled(SIGABRT, 10 * 1024);
-    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
 }
 
 TEST(Classify, AnUncappedAddressSpaceSaysNothingAboutTheMemoryLimit)
@@ -112,7 +112,7 @@ TEST(Classify, AnUncappedAddressSpaceSaysNothingAboutTheMemoryLimit)
     f.limits.memory_bytes = 64ull << 20;
     f.baseline = protocol::Ready{20ull << 30, 5000};
     f.termination = signalled(SIGSEGV, 30 * 1024);
-    EXPECT_EQ(classify(f).kind, OutcomeKind::crashed);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
 }
 
 TEST(Classify, ExitsKeepTheirCode)
@@ -120,7 +120,7 @@ TEST(Classify, ExitsKeepTheirCode)
     auto f = running();
     f.termination = exited(0);
     auto o = classify(f);
-    EXPECT_EQ(o.kind, OutcomeKind::exited);
+    EXPECT_EQ(o.kind, model::OutcomeKind::exited);
     EXPECT_EQ(o.exit_code, 0);
     EXPECT_FALSE(o.signal_number);
 }
@@ -131,55 +131,10 @@ TEST(Classify, DyingBeforeHelloIsSpawnFailed)
     f.worker_executable = "/x/sandhost-worker";
     f.termination = exited(72);
     auto o = classify(f);
-    EXPECT_EQ(o.kind, OutcomeKind::spawn_failed);
+    EXPECT_EQ(o.kind, model::OutcomeKind::spawn_failed);
     EXPECT_NE(o.error.find("cannot execute /x/sandhost-worker"), std::string::npos);
     f.termination = signalled(SIGKILL);
-    EXPECT_EQ(classify(f).kind, OutcomeKind::spawn_failed);
-}
-
-TEST(Outcome, JsonRoundTrips)
-{
-    Outcome o;
-    o.kind = OutcomeKind::crashed;
-    o.error = "worker died by SIGSEGV";
-    o.signal_number = SIGSEGV;
-    o.core_dumped = true;
-    o.pid = 42;
-    o.max_rss_kb = 1234;
-    o.cpu_ms = 5;
-    o.duration = std::chrono::milliseconds(17);
-    o.stdout_tail = "out\n\"quoted\"";
-    o.progress = ProgressReport{50, "half"};
-    o.started_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
-    o.ended_at = o.started_at + std::chrono::milliseconds(17);
-    const auto json = to_json(o);
-    EXPECT_NE(json.find(R"("outcome":"crashed")"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("signal":"SIGSEGV","signal_number":11,"core_dumped":true)"), std::string::npos) << json;
-    EXPECT_EQ(json.find("exit_code"), std::string::npos);
-    auto back = outcome_from_json(json);
-    ASSERT_TRUE(back);
-    EXPECT_EQ(back->kind, o.kind);
-    EXPECT_EQ(back->signal_number, o.signal_number);
-    EXPECT_EQ(back->stdout_tail, o.stdout_tail);
-    EXPECT_EQ(back->progress, o.progress);
-    EXPECT_EQ(back->started_at, o.started_at);
-    EXPECT_EQ(back->ended_at, o.ended_at);
-    EXPECT_EQ(back->duration, o.duration);
-}
-
-TEST(Outcome, RetryableFollowsTheTable)
-{
-    for (auto kind : {OutcomeKind::failed, OutcomeKind::timed_out, OutcomeKind::crashed, OutcomeKind::exited, OutcomeKind::resource_limit,
-                      OutcomeKind::protocol_error, OutcomeKind::spawn_failed, OutcomeKind::worker_lost}) {
-        Outcome o;
-        o.kind = kind;
-        EXPECT_TRUE(retryable(o)) << to_string(kind);
-    }
-    for (auto kind : {OutcomeKind::succeeded, OutcomeKind::load_failed, OutcomeKind::result_too_large, OutcomeKind::cancelled}) {
-        Outcome o;
-        o.kind = kind;
-        EXPECT_FALSE(retryable(o)) << to_string(kind);
-    }
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::spawn_failed);
 }
 
 } // namespace

@@ -19,7 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace t = sandhost::testing;
 
-AttemptSpec spec(Mode mode, const std::string& task, const std::string& payload = "{}")
+AttemptSpec spec(model::Mode mode, const std::string& task, const std::string& payload = "{}")
 {
     AttemptSpec s;
     s.plugin_path = t::plugin("misbehave");
@@ -31,7 +31,7 @@ AttemptSpec spec(Mode mode, const std::string& task, const std::string& payload 
     return s;
 }
 
-Outcome run(const AttemptSpec& s) { return run_attempt(s, t::worker_config(process::LauncherKind::posix_spawn)); }
+model::Outcome run(const AttemptSpec& s) { return run_attempt(s, t::worker_config(process::LauncherKind::posix_spawn)); }
 
 // The worker processes we started with `role` on their command line (not the children a fork
 // server forked, which carry its command line).
@@ -57,12 +57,12 @@ protected:
 
 TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
 {
-    auto s = spec(Mode::reuse, "echo", "[1]");
+    auto s = spec(model::Mode::reuse, "echo", "[1]");
     s.settings.reuse.max_jobs_per_worker = 3;
     std::vector<std::int64_t> pids;
     for (int i = 0; i < 4; ++i) {
         const auto o = run(s);
-        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
         EXPECT_EQ(o.isolation, "reuse");
         pids.push_back(*o.pid);
     }
@@ -73,29 +73,29 @@ TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
 
 TEST_F(Pools, ReuseNeverHandsOnAWorkerAfterAFailure)
 {
-    const auto first = run(spec(Mode::reuse, "echo"));
-    const auto failed = run(spec(Mode::reuse, "fail", R"({"message":"x"})"));
-    const auto after = run(spec(Mode::reuse, "echo"));
-    ASSERT_EQ(failed.kind, OutcomeKind::failed);
+    const auto first = run(spec(model::Mode::reuse, "echo"));
+    const auto failed = run(spec(model::Mode::reuse, "fail", R"({"message":"x"})"));
+    const auto after = run(spec(model::Mode::reuse, "echo"));
+    ASSERT_EQ(failed.kind, model::OutcomeKind::failed);
     EXPECT_EQ(first.pid, failed.pid) << "the idle worker took the failing job";
     EXPECT_NE(failed.pid, after.pid) << "a worker whose task failed must not get another job";
-    const auto crashed = run(spec(Mode::reuse, "segfault"));
-    EXPECT_NE(crashed.pid, run(spec(Mode::reuse, "echo")).pid);
+    const auto crashed = run(spec(model::Mode::reuse, "segfault"));
+    EXPECT_NE(crashed.pid, run(spec(model::Mode::reuse, "echo")).pid);
 }
 
 TEST_F(Pools, ReuseRecyclesAWorkerAboveMaxRss)
 {
-    auto s = spec(Mode::reuse, "big_result", R"({"bytes":8388608})");
+    auto s = spec(model::Mode::reuse, "big_result", R"({"bytes":8388608})");
     s.settings.reuse.max_rss_bytes = 4ull << 20;  // any worker that held 8 MiB is over it
     const auto a = run(s);
-    const auto b = run(spec(Mode::reuse, "echo"));
-    ASSERT_EQ(a.kind, OutcomeKind::succeeded);
+    const auto b = run(spec(model::Mode::reuse, "echo"));
+    ASSERT_EQ(a.kind, model::OutcomeKind::succeeded);
     EXPECT_NE(a.pid, b.pid);
 }
 
 TEST_F(Pools, IdleReuseWorkersAreShutDown)
 {
-    auto s = spec(Mode::reuse, "echo");
+    auto s = spec(model::Mode::reuse, "echo");
     s.settings.reuse.idle_timeout = 200ms;
     ASSERT_TRUE(run(s).succeeded());
     EXPECT_EQ(with_role("reuse").size(), 1u);
@@ -105,11 +105,11 @@ TEST_F(Pools, IdleReuseWorkersAreShutDown)
 
 TEST_F(Pools, ReuseOutputBelongsToItsOwnJob)
 {
-    const auto flood = run(spec(Mode::reuse, "flood_stdout", R"({"mib":0})"));
-    auto s = spec(Mode::reuse, "flood_stdout", R"({"mib":1})");
+    const auto flood = run(spec(model::Mode::reuse, "flood_stdout", R"({"mib":0})"));
+    auto s = spec(model::Mode::reuse, "flood_stdout", R"({"mib":1})");
     const auto one = run(s);
-    const auto quiet = run(spec(Mode::reuse, "echo"));
-    ASSERT_EQ(one.kind, OutcomeKind::succeeded);
+    const auto quiet = run(spec(model::Mode::reuse, "echo"));
+    ASSERT_EQ(one.kind, model::OutcomeKind::succeeded);
     EXPECT_EQ(one.stdout_tail.size(), 1u << 20);
     EXPECT_EQ(one.pid, quiet.pid);
     EXPECT_TRUE(quiet.stdout_tail.empty()) << quiet.stdout_tail.size() << " bytes of the previous job's output";
@@ -124,7 +124,7 @@ TEST_F(Pools, AWorkersPeakRssIsItsOwnNotTheHosts)
     for (std::size_t i = 0; i < ballast.size(); i += 4096) ballast[i] = static_cast<char>(i);
     const auto host_rss_kb = os::read_memory(::getpid())->rss_kb;
     ASSERT_GT(host_rss_kb, 96u * 1024);
-    for (Mode mode : {Mode::spawn, Mode::reuse, Mode::fork}) {
+    for (model::Mode mode : {model::Mode::spawn, model::Mode::reuse, model::Mode::fork}) {
         const auto o = run(spec(mode, "echo", "[1]"));
         ASSERT_TRUE(o.succeeded()) << to_json(o);
         ASSERT_TRUE(o.max_rss_kb) << to_string(mode);
@@ -132,8 +132,8 @@ TEST_F(Pools, AWorkersPeakRssIsItsOwnNotTheHosts)
         EXPECT_LT(*o.max_rss_kb + 48u * 1024, host_rss_kb) << to_string(mode) << ": the host has " << host_rss_kb << " KiB";
     }
     // A worker that died without a result: its peak is what was measured of it, never 0.
-    const auto crashed = run(spec(Mode::spawn, "segfault"));
-    ASSERT_EQ(crashed.kind, OutcomeKind::crashed) << to_json(crashed);
+    const auto crashed = run(spec(model::Mode::spawn, "segfault"));
+    ASSERT_EQ(crashed.kind, model::OutcomeKind::crashed) << to_json(crashed);
     ASSERT_TRUE(crashed.max_rss_kb);
     EXPECT_GT(*crashed.max_rss_kb, 0u);
     EXPECT_LT(*crashed.max_rss_kb + 48u * 1024, host_rss_kb);
@@ -144,8 +144,8 @@ TEST_F(Pools, ForkGivesEveryJobAFreshProcessFromOneServer)
 {
     std::set<std::int64_t> pids;
     for (int i = 0; i < 5; ++i) {
-        const auto o = run(spec(Mode::fork, "echo", "[" + std::to_string(i) + "]"));
-        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+        const auto o = run(spec(model::Mode::fork, "echo", "[" + std::to_string(i) + "]"));
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
         EXPECT_EQ(o.isolation, "fork");
         EXPECT_EQ(o.result, "[" + std::to_string(i) + "]");
         pids.insert(*o.pid);
@@ -156,21 +156,21 @@ TEST_F(Pools, ForkGivesEveryJobAFreshProcessFromOneServer)
 
 TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
 {
-    ASSERT_TRUE(run(spec(Mode::fork, "echo")).succeeded());
+    ASSERT_TRUE(run(spec(model::Mode::fork, "echo")).succeeded());
     const auto servers = with_role("fork-server");
     ASSERT_EQ(servers.size(), 1u);
     // Kill the server while a job runs: that attempt is worker_lost (retryable), not lost.
-    Outcome during;
-    std::thread job([&] { during = run(spec(Mode::fork, "sleep", R"({"ms":5000})")); });
+    model::Outcome during;
+    std::thread job([&] { during = run(spec(model::Mode::fork, "sleep", R"({"ms":5000})")); });
     // The server's children: the job's process, and the spare forked for the next job.
     ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 2; }));
     ::kill(servers[0], SIGKILL);
     job.join();
-    EXPECT_EQ(during.kind, OutcomeKind::worker_lost) << to_json(during);
-    EXPECT_TRUE(retryable(during));
+    EXPECT_EQ(during.kind, model::OutcomeKind::worker_lost) << to_json(during);
+    EXPECT_TRUE(model::retryable(during));
     // The next job gets a new server.
-    const auto after = run(spec(Mode::fork, "echo", "[2]"));
-    ASSERT_EQ(after.kind, OutcomeKind::succeeded) << to_json(after);
+    const auto after = run(spec(model::Mode::fork, "echo", "[2]"));
+    ASSERT_EQ(after.kind, model::OutcomeKind::succeeded) << to_json(after);
     const auto now = with_role("fork-server");
     ASSERT_EQ(now.size(), 1u);
     EXPECT_NE(now[0], servers[0]);
@@ -178,7 +178,7 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
 
 TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
 {
-    ASSERT_TRUE(run(spec(Mode::fork, "echo")).succeeded());
+    ASSERT_TRUE(run(spec(model::Mode::fork, "echo")).succeeded());
     const auto servers = with_role("fork-server");
     ASSERT_EQ(servers.size(), 1u);
     // Between jobs the server's only child is the spare forked for the next job.
@@ -186,8 +186,8 @@ TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
     const pid_t spare = os::children_of(servers[0]).at(0);
     ::kill(spare, SIGKILL);
     ASSERT_TRUE(t::eventually([&] { return !os::process_state(spare); })) << "the server reaps its dead spare";
-    const auto o = run(spec(Mode::fork, "echo", "[7]"));
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    const auto o = run(spec(model::Mode::fork, "echo", "[7]"));
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
     EXPECT_EQ(o.result, "[7]");
     EXPECT_NE(*o.pid, spare);
     EXPECT_EQ(with_role("fork-server"), servers) << "a dead spare is replaced by the same server";
@@ -203,7 +203,7 @@ std::size_t peak_servers_under_load(std::uint32_t fork_servers)
         threads.emplace_back([&, t] {
             for (int i = 0; i < 25; ++i) {
                 const std::string payload = "[" + std::to_string(t * 100 + i) + "]";
-                auto s = spec(Mode::fork, "echo", payload);
+                auto s = spec(model::Mode::fork, "echo", payload);
                 s.settings.fork_servers = fork_servers;
                 const auto o = run(s);
                 if (o.succeeded() && o.result == payload) ++succeeded;
@@ -232,14 +232,14 @@ TEST_F(Pools, ForkServersCapsTheServersOfAPlugin)
 
 TEST_F(Pools, AForkServerThatStopsAnsweringIsReplaced)
 {
-    auto s = spec(Mode::fork, "echo", "[1]");
+    auto s = spec(model::Mode::fork, "echo", "[1]");
     s.settings.startup_timeout = 500ms;
     ASSERT_TRUE(run(s).succeeded());
     const auto servers = with_role("fork-server");
     ASSERT_EQ(servers.size(), 1u);
     ::kill(servers[0], SIGSTOP);  // alive, but deaf
     const auto o = run(s);
-    EXPECT_EQ(o.kind, OutcomeKind::succeeded) << "the job must run on a new server: " << to_json(o);
+    EXPECT_EQ(o.kind, model::OutcomeKind::succeeded) << "the job must run on a new server: " << to_json(o);
     const auto now = with_role("fork-server");
     ASSERT_EQ(now.size(), 1u) << "the stuck server must be gone";
     EXPECT_NE(now[0], servers[0]);
@@ -250,31 +250,31 @@ TEST_F(Pools, APluginThatKeepsFailingToLoadFailsFastUntilItsFileChanges)
     t::TempDir dir;
     const auto library = dir / "flaky.so";
     std::ofstream(library) << "not a library\n";
-    auto s = spec(Mode::spawn, "echo");
+    auto s = spec(model::Mode::spawn, "echo");
     s.plugin_path = library;
     for (int i = 0; i < 3; ++i) {
         const auto o = run(s);
-        ASSERT_EQ(o.kind, OutcomeKind::load_failed);
+        ASSERT_EQ(o.kind, model::OutcomeKind::load_failed);
         EXPECT_TRUE(o.pid.has_value()) << "the first failures are real attempts, in a worker";
     }
     const auto fast = run(s);
-    EXPECT_EQ(fast.kind, OutcomeKind::load_failed);
+    EXPECT_EQ(fast.kind, model::OutcomeKind::load_failed);
     EXPECT_FALSE(fast.pid.has_value()) << "a broken plugin must not cost a process per job";
     EXPECT_NE(fast.error.find("marked broken after 3 consecutive load failures"), std::string::npos) << fast.error;
     // A new library file: tried for real at once.
     std::filesystem::copy_file(t::plugin("misbehave"), library, std::filesystem::copy_options::overwrite_existing);
     const auto fixed = run(s);
-    EXPECT_EQ(fixed.kind, OutcomeKind::succeeded) << to_json(fixed);
+    EXPECT_EQ(fixed.kind, model::OutcomeKind::succeeded) << to_json(fixed);
 }
 
 TEST_F(Pools, AMissingTaskDoesNotMarkThePluginBroken)
 {
     for (int i = 0; i < 4; ++i) {
-        const auto o = run(spec(Mode::spawn, "no_such_task"));
-        EXPECT_EQ(o.kind, OutcomeKind::load_failed);
+        const auto o = run(spec(model::Mode::spawn, "no_such_task"));
+        EXPECT_EQ(o.kind, model::OutcomeKind::load_failed);
         EXPECT_TRUE(o.pid.has_value());
     }
-    EXPECT_TRUE(run(spec(Mode::spawn, "echo")).succeeded());
+    EXPECT_TRUE(run(spec(model::Mode::spawn, "echo")).succeeded());
 }
 
 } // namespace

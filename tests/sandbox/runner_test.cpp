@@ -29,18 +29,18 @@ class Recorder final : public AttemptObserver {
 public:
     void on_started(pid_t pid) override { started_pid = pid; }
     void on_ready() override { ready = true; }
-    void on_progress(const ProgressReport& p) override { progress.push_back(p); }
+    void on_progress(const model::ProgressReport& p) override { progress.push_back(p); }
     void on_log(int, std::string_view message) override { logs.emplace_back(message); }
     pid_t started_pid = -1;
     bool ready = false;
-    std::vector<ProgressReport> progress;
+    std::vector<model::ProgressReport> progress;
     std::vector<std::string> logs;
 };
 
 // How a test runs its attempts: which launcher starts processes, which isolation mode.
 struct Setup {
     LauncherKind launcher;
-    Mode mode;
+    model::Mode mode;
     bool poco_loader = false;  // the worker built with Poco::SharedLibrary instead of dlopen
 };
 
@@ -63,7 +63,7 @@ protected:
         if (GetParam().poco_loader) worker.executable = t::poco_worker_executable();
         return worker;
     }
-    Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
+    model::Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
     {
         return run_attempt(s, config(), observer, cancel);
     }
@@ -82,7 +82,7 @@ TEST_P(Runner, EchoSucceedsWithThePayload)
 {
     Recorder recorder;
     const auto o = run(spec("echo", R"({"hello":"world"})"), &recorder);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error << o.stderr_tail;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error << o.stderr_tail;
     EXPECT_EQ(o.result, R"({"hello":"world"})");
     EXPECT_EQ(o.isolation, to_string(GetParam().mode));
     EXPECT_FALSE(o.killed);
@@ -97,24 +97,24 @@ TEST_P(Runner, EchoSucceedsWithThePayload)
 TEST_P(Runner, FailReportsTheMessageAndIsRetryable)
 {
     const auto o = run(spec("fail", R"({"message":"disk on fire"})"));
-    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    ASSERT_EQ(o.kind, model::OutcomeKind::failed);
     EXPECT_EQ(o.error, "disk on fire");
     EXPECT_FALSE(o.permanent);
-    EXPECT_TRUE(retryable(o));
+    EXPECT_TRUE(model::retryable(o));
 }
 
 TEST_P(Runner, PermanentFailureIsNotRetryable)
 {
     const auto o = run(spec("fail", R"({"message":"bad input","permanent":true})"));
-    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    ASSERT_EQ(o.kind, model::OutcomeKind::failed);
     EXPECT_TRUE(o.permanent);
-    EXPECT_FALSE(retryable(o));
+    EXPECT_FALSE(model::retryable(o));
 }
 
 TEST_P(Runner, SegfaultIsCrashedBySigsegv)
 {
     const auto o = run(spec("segfault"));
-    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::crashed) << o.error;
     EXPECT_EQ(o.signal_number, SIGSEGV);
     EXPECT_FALSE(o.exit_code.has_value());
     EXPECT_NE(to_json(o).find(R"("signal":"SIGSEGV")"), std::string::npos);
@@ -123,14 +123,14 @@ TEST_P(Runner, SegfaultIsCrashedBySigsegv)
 TEST_P(Runner, AbortIsCrashedBySigabrt)
 {
     const auto o = run(spec("abort"));
-    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::crashed) << o.error;
     EXPECT_EQ(o.signal_number, SIGABRT);
 }
 
 TEST_P(Runner, StackOverflowIsCrashedBySigsegv)
 {
     const auto o = run(spec("stack_overflow"));
-    ASSERT_EQ(o.kind, OutcomeKind::crashed) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::crashed) << o.error;
     EXPECT_EQ(o.signal_number, SIGSEGV);
 }
 
@@ -138,7 +138,7 @@ TEST_P(Runner, ExitKeepsItsCodeEvenZero)
 {
     for (int code : {0, 3, 72}) {
         const auto o = run(spec("exit", R"({"code":)" + std::to_string(code) + "}"));
-        ASSERT_EQ(o.kind, OutcomeKind::exited) << code << " " << o.error;
+        ASSERT_EQ(o.kind, model::OutcomeKind::exited) << code << " " << o.error;
         EXPECT_EQ(o.exit_code, code);
         EXPECT_FALSE(o.signal_number.has_value());
     }
@@ -149,7 +149,7 @@ TEST_P(Runner, HangTimesOutAndSigtermSuffices)
     auto s = spec("hang");
     s.settings.timeout = 300ms;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::timed_out) << o.error;
     EXPECT_FALSE(o.killed);
     EXPECT_EQ(o.signal_number, SIGTERM);
     EXPECT_NE(o.error.find("300ms"), std::string::npos) << o.error;
@@ -158,7 +158,7 @@ TEST_P(Runner, HangTimesOutAndSigtermSuffices)
 TEST_P(Runner, SleepSucceeds)
 {
     const auto o = run(spec("sleep", R"({"ms":20})"));
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result, "slept");
 }
 
@@ -168,7 +168,7 @@ TEST_P(Runner, IgnoreTermNeedsSigkill)
     s.settings.timeout = 300ms;
     s.settings.grace = 300ms;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::timed_out) << o.error;
     EXPECT_TRUE(o.killed);
     EXPECT_EQ(o.signal_number, SIGKILL);
 }
@@ -178,8 +178,8 @@ TEST_P(Runner, LeakHitsTheMemoryLimit)
     auto s = spec("leak");
     s.settings.limits.memory_bytes = 128ull << 20;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
-    EXPECT_EQ(o.limit, LimitKind::memory);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
 }
 
 TEST_P(Runner, CpuSpinHitsTheCpuLimit)
@@ -187,8 +187,8 @@ TEST_P(Runner, CpuSpinHitsTheCpuLimit)
     auto s = spec("cpu_spin");
     s.settings.limits.cpu = 1s;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
-    EXPECT_EQ(o.limit, LimitKind::cpu);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::cpu);
     EXPECT_GE(o.cpu_ms.value_or(0), 900u);
 }
 
@@ -198,8 +198,8 @@ TEST_P(Runner, WriteFileHitsTheFileSizeLimit)
     auto s = spec("write_file", R"({"path":")" + (dir / "big.bin").string() + R"(","mib":4})");
     s.settings.limits.file_size_bytes = 1ull << 20;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << to_json(o);
-    EXPECT_EQ(o.limit, LimitKind::file_size);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::file_size);
     EXPECT_LE(std::filesystem::file_size(dir / "big.bin"), 1ull << 20);
 }
 
@@ -207,7 +207,7 @@ TEST_P(Runner, WriteFileWithinTheLimitSucceeds)
 {
     t::TempDir dir;
     const auto o = run(spec("write_file", R"({"path":")" + (dir / "small.bin").string() + R"(","mib":1})"));
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
     EXPECT_EQ(std::filesystem::file_size(dir / "small.bin"), 1ull << 20);
 }
 
@@ -215,7 +215,7 @@ TEST_P(Runner, ResultsOfEverySizeComeBackWhole)
 {
     for (std::uint64_t bytes : {0ull, 65535ull, 65536ull, 65537ull, 10ull << 20}) {
         const auto o = run(spec("big_result", R"({"bytes":)" + std::to_string(bytes) + "}"));
-        ASSERT_EQ(o.kind, OutcomeKind::succeeded) << bytes << " " << o.error;
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << bytes << " " << o.error;
         EXPECT_EQ(o.result.size(), bytes);
     }
 }
@@ -225,8 +225,8 @@ TEST_P(Runner, ResultOverTheCapIsResultTooLarge)
     auto s = spec("big_result", R"({"bytes":2097152})");
     s.settings.max_result_bytes = 1ull << 20;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::result_too_large) << o.error;
-    EXPECT_FALSE(retryable(o));
+    ASSERT_EQ(o.kind, model::OutcomeKind::result_too_large) << o.error;
+    EXPECT_FALSE(model::retryable(o));
     EXPECT_TRUE(o.result.empty());
 }
 
@@ -235,8 +235,8 @@ TEST_P(Runner, FloodBeyondTheOutputLimitIsResourceLimit)
     auto s = spec("flood_stdout", R"({"mib":4})");
     s.settings.limits.output_bytes = 1ull << 20;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << o.error;
-    EXPECT_EQ(o.limit, LimitKind::output);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << o.error;
+    EXPECT_EQ(o.limit, model::LimitKind::output);
     EXPECT_EQ(o.stdout_tail.size(), 1ull << 20);
 }
 
@@ -245,14 +245,14 @@ TEST_P(Runner, FloodWithinTheOutputLimitSucceedsWithItsTail)
     auto s = spec("flood_stdout", R"({"mib":1})");
     s.settings.limits.output_bytes = 2ull << 20;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.stdout_tail.size(), 1ull << 20);
 }
 
 TEST_P(Runner, ThrowIsFailedWithTheExceptionMessage)
 {
     const auto o = run(spec("throw"));
-    ASSERT_EQ(o.kind, OutcomeKind::failed);
+    ASSERT_EQ(o.kind, model::OutcomeKind::failed);
     EXPECT_EQ(o.error, "boom from throw");
 }
 
@@ -263,7 +263,7 @@ TEST_P(Runner, SpawnedChildrenEndWithTheAttemptEvenAfterSetsid)
     s.settings.grace = 200ms;
     Recorder recorder;
     const auto o = run(s, &recorder);
-    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::timed_out) << o.error;
     ASSERT_EQ(recorder.logs.size(), 3u) << ::testing::PrintToString(recorder.logs);
     // TearDown checks that none of them survived.
 }
@@ -273,16 +273,16 @@ TEST_P(Runner, TooManyProcessesIsResourceLimit)
     auto s = spec("spawn_children", R"({"count":6,"setsid":false})");
     s.settings.limits.processes = 4;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::resource_limit) << o.error;
-    EXPECT_EQ(o.limit, LimitKind::processes);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << o.error;
+    EXPECT_EQ(o.limit, model::LimitKind::processes);
     EXPECT_TRUE(o.killed);
 }
 
 TEST_P(Runner, GarbleIsProtocolError)
 {
     const auto o = run(spec("garble"));
-    ASSERT_EQ(o.kind, OutcomeKind::protocol_error) << o.error;
-    EXPECT_TRUE(retryable(o));
+    ASSERT_EQ(o.kind, model::OutcomeKind::protocol_error) << o.error;
+    EXPECT_TRUE(model::retryable(o));
 }
 
 TEST_P(Runner, InheritedDescriptorsNeverReachTheTask)
@@ -292,7 +292,7 @@ TEST_P(Runner, InheritedDescriptorsNeverReachTheTask)
     ASSERT_GE(leaked, 0);
     const auto o = run(spec("fds"));
     ::close(leaked);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result.find("/dev/zero"), std::string::npos) << o.result;
     // Exactly stdin, stdout, stderr and the channel.
     EXPECT_NE(o.result.find(R"("fd":0)"), std::string::npos) << o.result;
@@ -306,7 +306,7 @@ TEST_P(Runner, ProgressReportsArriveInOrder)
 {
     Recorder recorder;
     const auto o = run(spec("progress", R"({"steps":5,"ms":1})"), &recorder);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     ASSERT_EQ(recorder.progress.size(), 5u);
     EXPECT_DOUBLE_EQ(recorder.progress.back().percent, 100.0);
     ASSERT_TRUE(o.progress);
@@ -324,7 +324,7 @@ TEST_P(Runner, CancelStopsARunningTask)
     });
     const auto o = run(s, &recorder, &cancel);
     canceller.join();
-    ASSERT_EQ(o.kind, OutcomeKind::cancelled) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::cancelled) << o.error;
     EXPECT_FALSE(o.killed);  // the task saw cancel_requested() and returned
 }
 
@@ -340,20 +340,20 @@ TEST_P(Runner, CancelOfATaskThatIgnoresItEscalates)
     });
     const auto o = run(s, &recorder, &cancel);
     canceller.join();
-    ASSERT_EQ(o.kind, OutcomeKind::cancelled);
+    ASSERT_EQ(o.kind, model::OutcomeKind::cancelled);
     EXPECT_TRUE(o.killed);
 }
 
 TEST_P(Runner, TwentyJobsAtOnce)
 {
-    std::vector<Outcome> outcomes(20);
+    std::vector<model::Outcome> outcomes(20);
     std::vector<std::thread> threads;
     for (int i = 0; i < 20; ++i) {
         threads.emplace_back([&, i] { outcomes[static_cast<size_t>(i)] = run(spec("echo", "[" + std::to_string(i) + "]")); });
     }
     for (auto& thread : threads) thread.join();
     for (int i = 0; i < 20; ++i) {
-        ASSERT_EQ(outcomes[static_cast<size_t>(i)].kind, OutcomeKind::succeeded) << i << outcomes[static_cast<size_t>(i)].error;
+        ASSERT_EQ(outcomes[static_cast<size_t>(i)].kind, model::OutcomeKind::succeeded) << i << outcomes[static_cast<size_t>(i)].error;
         EXPECT_EQ(outcomes[static_cast<size_t>(i)].result, "[" + std::to_string(i) + "]");
     }
 }
@@ -382,9 +382,9 @@ TEST_P(LoadFailures, EachIsLoadFailedWithAPreciseMessage)
         AttemptSpec s = spec(c.task);
         s.plugin_path = c.library;
         const auto o = run(s);
-        EXPECT_EQ(o.kind, OutcomeKind::load_failed) << c.library << ": " << to_json(o);
+        EXPECT_EQ(o.kind, model::OutcomeKind::load_failed) << c.library << ": " << to_json(o);
         EXPECT_NE(o.error.find(c.expected), std::string::npos) << c.library << ": " << o.error;
-        EXPECT_FALSE(retryable(o));
+        EXPECT_FALSE(model::retryable(o));
     }
 }
 
@@ -398,9 +398,9 @@ TEST_P(LoadFailures, AWorkerNotReadyInTimeIsStoppedByTheStartupTimeout)
     s.settings.timeout = 60s;
     s.settings.grace = 200ms;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::timed_out) << to_json(o);
+    ASSERT_EQ(o.kind, model::OutcomeKind::timed_out) << to_json(o);
     EXPECT_NE(o.error.find("startup timeout of 300ms"), std::string::npos) << o.error;
-    EXPECT_TRUE(retryable(o));
+    EXPECT_TRUE(model::retryable(o));
 }
 
 TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
@@ -408,7 +408,7 @@ TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
     AttemptSpec s = spec("echo", "[1]");
     s.plugin_path = t::fixture_plugin_dir() / "minimal_abi.so";
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result, "[1]");
 }
 
@@ -417,9 +417,9 @@ TEST_P(LoadFailures, AMissingWorkerIsSpawnFailedWithErrno)
     auto worker = config();
     worker.executable = "/nonexistent/sandhost-worker";
     const auto o = run_attempt(spec("echo"), worker);
-    ASSERT_EQ(o.kind, OutcomeKind::spawn_failed);
+    ASSERT_EQ(o.kind, model::OutcomeKind::spawn_failed);
     EXPECT_NE(o.error.find("No such file or directory"), std::string::npos) << o.error;
-    EXPECT_TRUE(retryable(o));
+    EXPECT_TRUE(model::retryable(o));
 }
 
 TEST_P(LoadFailures, AWorkerThatCannotBeExecutedIsSpawnFailed)
@@ -429,7 +429,7 @@ TEST_P(LoadFailures, AWorkerThatCannotBeExecutedIsSpawnFailed)
     auto worker = config();
     worker.executable = dir.path();
     const auto o = run_attempt(spec("echo"), worker);
-    ASSERT_EQ(o.kind, OutcomeKind::spawn_failed) << to_json(o);
+    ASSERT_EQ(o.kind, model::OutcomeKind::spawn_failed) << to_json(o);
     EXPECT_FALSE(o.exit_code.has_value());
 }
 
@@ -438,9 +438,9 @@ TEST_P(LoadFailures, InlineFallbackRunsTheTaskWhenTheWorkerCannotStart)
     auto worker = config();
     worker.executable = "/nonexistent/sandhost-worker";
     auto s = spec("echo", "[7]");
-    s.settings.fallback = Fallback::inline_run;
+    s.settings.fallback = model::Fallback::inline_run;
     const auto o = run_attempt(s, worker);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result, "[7]");
     EXPECT_EQ(o.fallback, "inline");
     EXPECT_EQ(o.isolation, "none");
@@ -452,12 +452,12 @@ TEST_P(LoadFailures, InlineFallbackOnTimeoutRunsOnceMore)
     auto s = spec("progress", R"({"steps":3,"ms":100})");
     s.settings.timeout = 100ms;
     s.settings.grace = 2s;
-    s.settings.fallback = Fallback::inline_run;
+    s.settings.fallback = model::Fallback::inline_run;
     s.settings.fallback_on_timeout = true;
     Recorder recorder;
     const auto o = run(s, &recorder);
     // The inline run also passes its deadline, sees cancel_requested() and stops.
-    EXPECT_EQ(o.kind, OutcomeKind::timed_out) << to_json(o);
+    EXPECT_EQ(o.kind, model::OutcomeKind::timed_out) << to_json(o);
     EXPECT_EQ(o.fallback, "inline");
     EXPECT_EQ(o.isolation, "none");
 }
@@ -467,7 +467,7 @@ TEST_P(LoadFailures, NoSandboxRunsInTheHost)
     auto s = spec("echo", "[9]");
     s.settings.enabled = false;
     const auto o = run(s);
-    ASSERT_EQ(o.kind, OutcomeKind::succeeded);
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded);
     EXPECT_EQ(o.result, "[9]");
     EXPECT_EQ(o.isolation, "none");
     EXPECT_FALSE(o.fallback.has_value());
@@ -483,7 +483,7 @@ TEST_P(PocoTraps, AWorkerStartedFromAPocoThreadStillObeysSigterm)
     auto s = spec("hang");
     s.settings.timeout = 200ms;
     s.settings.grace = 5s;
-    Outcome o;
+    model::Outcome o;
     struct Job : Poco::Runnable {
         std::function<void()> body;
         void run() override { body(); }
@@ -492,7 +492,7 @@ TEST_P(PocoTraps, AWorkerStartedFromAPocoThreadStillObeysSigterm)
     Poco::Thread thread;
     thread.start(job);
     thread.join();
-    ASSERT_EQ(o.kind, OutcomeKind::timed_out);
+    ASSERT_EQ(o.kind, model::OutcomeKind::timed_out);
     EXPECT_FALSE(o.killed) << "SIGTERM did not stop the worker: its signal mask was inherited";
 }
 
@@ -508,7 +508,7 @@ TEST_P(PocoTraps, AWorkerOutlivesTheThreadThatAskedForIt)
     }).join();
     ASSERT_TRUE(session);
     const auto o = session->run(spec("sleep", R"({"ms":100})"), nullptr, nullptr);
-    EXPECT_EQ(o.kind, OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
     session->shutdown(1s);
 }
 
@@ -516,7 +516,7 @@ TEST_P(PocoTraps, TheHostSurvivesEveryMisbehaviourInARow)
 {
     for (const char* task : {"segfault", "abort", "garble", "throw"}) {
         const auto o = run(spec(task));
-        EXPECT_NE(o.kind, OutcomeKind::succeeded) << task;
+        EXPECT_NE(o.kind, model::OutcomeKind::succeeded) << task;
     }
     EXPECT_EQ(run(spec("echo", "1")).result, "1");
 }
@@ -530,13 +530,13 @@ std::string setup_name(const ::testing::TestParamInfo<Setup>& param)
 // The whole catalogue in every mode, spawn under both launchers, and a worker that loads
 // plugins with Poco::SharedLibrary.
 const auto k_setups =
-    ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn},
-                      Setup{LauncherKind::posix_spawn, Mode::fork}, Setup{LauncherKind::posix_spawn, Mode::reuse},
-                      Setup{LauncherKind::posix_spawn, Mode::spawn, true});
+    ::testing::Values(Setup{LauncherKind::poco, model::Mode::spawn}, Setup{LauncherKind::posix_spawn, model::Mode::spawn},
+                      Setup{LauncherKind::posix_spawn, model::Mode::fork}, Setup{LauncherKind::posix_spawn, model::Mode::reuse},
+                      Setup{LauncherKind::posix_spawn, model::Mode::spawn, true});
 INSTANTIATE_TEST_SUITE_P(Modes, Runner, k_setups, setup_name);
 INSTANTIATE_TEST_SUITE_P(Modes, LoadFailures, k_setups, setup_name);
 INSTANTIATE_TEST_SUITE_P(Launchers, PocoTraps,
-                         ::testing::Values(Setup{LauncherKind::poco, Mode::spawn}, Setup{LauncherKind::posix_spawn, Mode::spawn}), setup_name);
+                         ::testing::Values(Setup{LauncherKind::poco, model::Mode::spawn}, Setup{LauncherKind::posix_spawn, model::Mode::spawn}), setup_name);
 
 } // namespace
 } // namespace sandhost::sandbox

@@ -59,10 +59,10 @@ public:
         m_host.reset();
     }
 
-    store::JobId enqueue(const std::string& queue, const std::string& task, const std::string& payload = "{}",
-                         const std::function<void(store::NewJob&)>& adjust = {})
+    model::JobId enqueue(const std::string& queue, const std::string& task, const std::string& payload = "{}",
+                         const std::function<void(model::NewJob&)>& adjust = {})
     {
-        store::NewJob job;
+        model::NewJob job;
         job.queue = queue;
         job.task = task;
         job.payload = payload;
@@ -72,16 +72,16 @@ public:
     }
 
     // The job once it reached a final state (fails the test after the limit).
-    store::Job wait_final(store::JobId id, std::chrono::milliseconds limit = std::chrono::seconds(60))
+    model::Job wait_final(model::JobId id, std::chrono::milliseconds limit = std::chrono::seconds(60))
     {
-        std::optional<store::Job> job;
+        std::optional<model::Job> job;
         const bool done = eventually(
             [&] {
                 job = m_store->get(id);
-                return job && store::is_final(job->state);
+                return job && model::is_final(job->state);
             },
             limit);
-        EXPECT_TRUE(done) << "job " << id << " is still " << (job ? store::to_string(job->state) : "missing");
+        EXPECT_TRUE(done) << "job " << id << " is still " << (job ? model::to_string(job->state) : "missing");
         return *job;
     }
 

@@ -15,7 +15,7 @@ namespace sandhost::scheduler {
 namespace {
 
 using namespace std::chrono_literals;
-using store::JobState;
+using model::JobState;
 using testing::HostHarness;
 namespace t = sandhost::testing;
 
@@ -44,7 +44,7 @@ TEST_F(HostTest, AJobCompletesWithItsResultAndOneAttemptRecord)
     EXPECT_EQ(job.attempts, 1u);
     const auto attempts = h.store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
-    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::succeeded);
+    EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::succeeded);
     EXPECT_EQ(attempts[0].host, h.host().holder());
     EXPECT_TRUE(attempts[0].outcome.pid.has_value());
 }
@@ -60,7 +60,7 @@ TEST_F(HostTest, ATimeoutWithThreeAttemptsRunsExactlyThreeTimes)
     EXPECT_EQ(job.state, JobState::dead);
     EXPECT_EQ(job.attempts, 3u);
     EXPECT_EQ(HostHarness::marks(marks), 3u) << "the task must have really run three times";
-    for (const auto& a : h.store().attempts(id)) EXPECT_EQ(a.outcome.kind, sandbox::OutcomeKind::timed_out);
+    for (const auto& a : h.store().attempts(id)) EXPECT_EQ(a.outcome.kind, model::OutcomeKind::timed_out);
     EXPECT_NE(job.error->find("no attempts left"), std::string::npos) << *job.error;
 }
 
@@ -120,15 +120,15 @@ TEST_F(HostTest, HigherPriorityFirstThenFifo)
     const auto mid = h.enqueue("q", "misbehave.echo", "[4]", [](auto& j) { j.priority = 5; });
     h.start();
     h.store().set_paused("q", false);
-    std::vector<std::pair<store::TimePoint, store::JobId>> starts;
+    std::vector<std::pair<model::TimePoint, model::JobId>> starts;
     for (auto id : {low1, high, low2, mid}) {
         h.wait_final(id);
         starts.emplace_back(h.store().attempts(id).at(0).outcome.started_at, id);
     }
     std::sort(starts.begin(), starts.end());
-    std::vector<store::JobId> order;
+    std::vector<model::JobId> order;
     for (auto& s : starts) order.push_back(s.second);
-    EXPECT_EQ(order, (std::vector<store::JobId>{high, mid, low1, low2}));
+    EXPECT_EQ(order, (std::vector<model::JobId>{high, mid, low1, low2}));
 }
 
 TEST_F(HostTest, ADelayedJobWaitsItsDelay)
@@ -202,7 +202,7 @@ TEST_F(HostTest, CancellingARunningJobStopsItsWorker)
     EXPECT_EQ(job.state, JobState::cancelled);
     const auto attempts = h.store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
-    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::cancelled);
+    EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::cancelled);
     EXPECT_TRUE(t::workers_of(::getpid()).empty());
 }
 
@@ -250,7 +250,7 @@ TEST_F(HostTest, ConcurrencyLimitsAreNeverExceeded)
         }
     });
     h.start();
-    std::vector<store::JobId> ids;
+    std::vector<model::JobId> ids;
     for (int i = 0; i < 8; ++i) {
         ids.push_back(h.enqueue(i % 2 ? "a" : "b", "misbehave.sleep", R"({"ms":100})"));
     }
@@ -268,10 +268,10 @@ TEST_F(HostTest, ConcurrencyLimitsAreNeverExceeded)
 TEST_F(HostTest, RateLimitsSpaceOutClaims)
 {
     HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 4\n    rate_limit: {jobs: 2, per: 500ms}\n");
-    std::vector<store::JobId> ids;
+    std::vector<model::JobId> ids;
     for (int i = 0; i < 6; ++i) ids.push_back(h.enqueue("q", "misbehave.echo"));
     h.start();
-    std::vector<store::TimePoint> starts;
+    std::vector<model::TimePoint> starts;
     for (auto id : ids) {
         h.wait_final(id);
         starts.push_back(h.store().attempts(id).at(0).outcome.started_at);
@@ -303,13 +303,13 @@ TEST_F(HostTest, SchedulesFireOncePerPeriodWithTwoHosts)
     store::JobFilter all;
     all.limit = 1000;
     const auto jobs = h.store().list(all);
-    std::set<store::TimePoint> created;
+    std::set<model::TimePoint> created;
     for (const auto& j : jobs) {
         EXPECT_EQ(j.schedule, "tick");
         created.insert(j.created_at);
     }
     // Fired once per 300 ms period: no two jobs closer than a period apart.
-    std::vector<store::TimePoint> times(created.begin(), created.end());
+    std::vector<model::TimePoint> times(created.begin(), created.end());
     for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 150ms) << "double firing";
 }
 
@@ -326,8 +326,8 @@ TEST_F(HostTest, AResultOnAStaleLeaseIsRefused)
     const auto claim_holder = h.store().get(id)->lease->holder;
     auto lost = h.store().lost_attempts("test-host", "test-host/someone-else", std::chrono::system_clock::now());
     ASSERT_EQ(lost.size(), 1u);
-    sandbox::Outcome o;
-    o.kind = sandbox::OutcomeKind::worker_lost;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::worker_lost;
     store::Transition tr;
     tr.next = JobState::cancelled;
     ASSERT_TRUE(h.store().recover({id, lost[0].attempt_id, lost[0].number, claim_holder, o}, tr, std::chrono::system_clock::now()));
@@ -361,7 +361,7 @@ TEST_F(HostTest, PastTheDrainDeadlineAttemptsAreStoppedAndRunAgainLater)
     EXPECT_EQ(job->attempts_since_retry, 0u) << "and without using up its only attempt";
     const auto attempts = h.store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
-    EXPECT_EQ(attempts[0].outcome.kind, sandbox::OutcomeKind::worker_lost);
+    EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::worker_lost);
 }
 
 TEST_F(HostTest, ReloadAddsQueuesForNewClaims)

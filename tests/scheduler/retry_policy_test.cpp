@@ -8,7 +8,7 @@ namespace sandhost::scheduler {
 namespace {
 
 using namespace std::chrono_literals;
-using sandbox::OutcomeKind;
+using model::OutcomeKind;
 
 config::QueueSettings queue_with(std::uint32_t max_attempts, std::uint32_t max_lost = 3)
 {
@@ -20,18 +20,18 @@ config::QueueSettings queue_with(std::uint32_t max_attempts, std::uint32_t max_l
     return q;
 }
 
-store::Job job_after(std::uint32_t attempts, std::uint32_t lost = 0)
+model::Job job_after(std::uint32_t attempts, std::uint32_t lost = 0)
 {
-    store::Job j;
+    model::Job j;
     j.attempts = attempts;
     j.attempts_since_retry = attempts;
     j.lost = lost;
     return j;
 }
 
-sandbox::Outcome outcome(OutcomeKind kind, bool permanent = false)
+model::Outcome outcome(OutcomeKind kind, bool permanent = false)
 {
-    sandbox::Outcome o;
+    model::Outcome o;
     o.kind = kind;
     o.error = "why";
     o.permanent = permanent;
@@ -61,17 +61,17 @@ TEST(Decide, SucceededCompletesWithTheResult)
     auto o = outcome(OutcomeKind::succeeded);
     o.result = "r";
     const auto t = decide(job_after(1), o, queue_with(3), {}, 0.5);
-    EXPECT_EQ(t.next, store::JobState::completed);
+    EXPECT_EQ(t.next, model::JobState::completed);
     EXPECT_EQ(t.result, "r");
 }
 
 TEST(Decide, RetryableOutcomesWaitForTheBackoff)
 {
-    const store::TimePoint now{std::chrono::seconds(1000)};
+    const model::TimePoint now{std::chrono::seconds(1000)};
     for (auto kind : {OutcomeKind::failed, OutcomeKind::timed_out, OutcomeKind::exited, OutcomeKind::resource_limit,
                       OutcomeKind::protocol_error, OutcomeKind::spawn_failed}) {
         const auto t = decide(job_after(1), outcome(kind), queue_with(3), now, 0.5);
-        EXPECT_EQ(t.next, store::JobState::delayed) << sandbox::to_string(kind);
+        EXPECT_EQ(t.next, model::JobState::delayed) << model::to_string(kind);
         EXPECT_EQ(t.run_at, now + 1s);
         EXPECT_FALSE(t.counts_as_lost);
     }
@@ -80,7 +80,7 @@ TEST(Decide, RetryableOutcomesWaitForTheBackoff)
 TEST(Decide, NoAttemptsLeftIsDead)
 {
     const auto t = decide(job_after(3), outcome(OutcomeKind::timed_out), queue_with(3), {}, 0.5);
-    EXPECT_EQ(t.next, store::JobState::dead);
+    EXPECT_EQ(t.next, model::JobState::dead);
     EXPECT_NE(t.error->find("no attempts left: 3 of 3"), std::string::npos) << *t.error;
 }
 
@@ -88,26 +88,26 @@ TEST(Decide, AJobsOwnMaxAttemptsWins)
 {
     auto j = job_after(2);
     j.max_attempts = 5;
-    EXPECT_EQ(decide(j, outcome(OutcomeKind::failed), queue_with(2), {}, 0.5).next, store::JobState::delayed);
+    EXPECT_EQ(decide(j, outcome(OutcomeKind::failed), queue_with(2), {}, 0.5).next, model::JobState::delayed);
 }
 
 TEST(Decide, NonRetryableOutcomesAreDeadAtOnce)
 {
     for (auto kind : {OutcomeKind::load_failed, OutcomeKind::result_too_large}) {
-        EXPECT_EQ(decide(job_after(1), outcome(kind), queue_with(3), {}, 0.5).next, store::JobState::dead) << sandbox::to_string(kind);
+        EXPECT_EQ(decide(job_after(1), outcome(kind), queue_with(3), {}, 0.5).next, model::JobState::dead) << model::to_string(kind);
     }
-    EXPECT_EQ(decide(job_after(1), outcome(OutcomeKind::failed, true), queue_with(3), {}, 0.5).next, store::JobState::dead);
-    EXPECT_EQ(decide(job_after(1), outcome(OutcomeKind::cancelled), queue_with(3), {}, 0.5).next, store::JobState::cancelled);
+    EXPECT_EQ(decide(job_after(1), outcome(OutcomeKind::failed, true), queue_with(3), {}, 0.5).next, model::JobState::dead);
+    EXPECT_EQ(decide(job_after(1), outcome(OutcomeKind::cancelled), queue_with(3), {}, 0.5).next, model::JobState::cancelled);
 }
 
 TEST(Decide, PoisonPillsStopAtMaxLost)
 {
     auto t = decide(job_after(2, 1), outcome(OutcomeKind::crashed), queue_with(10, 2), {}, 0.5);
-    EXPECT_EQ(t.next, store::JobState::dead);
+    EXPECT_EQ(t.next, model::JobState::dead);
     EXPECT_TRUE(t.counts_as_lost);
     EXPECT_NE(t.error->find("max_lost 2"), std::string::npos);
     t = decide(job_after(2, 0), outcome(OutcomeKind::worker_lost), queue_with(10, 2), {}, 0.5);
-    EXPECT_EQ(t.next, store::JobState::delayed);
+    EXPECT_EQ(t.next, model::JobState::delayed);
     EXPECT_TRUE(t.counts_as_lost);
 }
 

@@ -16,7 +16,7 @@ namespace sandhost::store {
 namespace {
 
 using namespace testing;
-using sandbox::OutcomeKind;
+using model::OutcomeKind;
 
 // Runs `body` in a child process whose exit status says whether it threw.
 pid_t spawn_child(const std::function<void()>& body)
@@ -73,7 +73,7 @@ TEST(SqliteConcurrency, FourProcessesClaimEveryJobExactlyOnce)
             auto store = open_sqlite_store(file);
             const std::string holder = "host-" + std::to_string(child) + "/1";
             while (auto claimed = store->claim(allow({"q"}), holder, ms(60'000), t(1000))) {
-                const JobId id = claimed->job.id;
+                const model::JobId id = claimed->job.id;
                 if (write(fds[1], &id, sizeof id) != sizeof id) throw std::runtime_error("write to the pipe failed");
                 const auto record = record_of(*claimed, OutcomeKind::succeeded, t(1001));
                 if (!store->finish(record, completed_with("ok"), t(1001))) {
@@ -83,14 +83,14 @@ TEST(SqliteConcurrency, FourProcessesClaimEveryJobExactlyOnce)
         }));
     }
     close(fds[1]);
-    std::vector<JobId> claimed;
-    JobId id = 0;
+    std::vector<model::JobId> claimed;
+    model::JobId id = 0;
     while (read(fds[0], &id, sizeof id) == sizeof id) claimed.push_back(id);
     close(fds[0]);
     for (pid_t child : children) EXPECT_EQ(exit_status_of(child), 0);
 
     EXPECT_EQ(claimed.size(), static_cast<std::size_t>(k_jobs));
-    EXPECT_EQ(std::set<JobId>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(k_jobs))
+    EXPECT_EQ(std::set<model::JobId>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(k_jobs))
         << "a job was claimed twice";
     RawDb raw(file);
     EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs WHERE state = 'completed' AND attempts = 1"), k_jobs);
@@ -123,7 +123,7 @@ TEST(SqliteConcurrency, ScheduleFiresOncePerPeriodWhenTwoStoresRace)
     std::vector<std::unique_ptr<Store>> stores;
     stores.push_back(open_sqlite_store(file));
     stores.push_back(open_sqlite_store(file));
-    std::vector<std::vector<std::pair<int, JobId>>> fired(2);
+    std::vector<std::vector<std::pair<int, model::JobId>>> fired(2);
     std::atomic<int> ready{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < 2; ++i) {
@@ -141,7 +141,7 @@ TEST(SqliteConcurrency, ScheduleFiresOncePerPeriodWhenTwoStoresRace)
     for (auto& thread : threads) thread.join();
 
     std::map<int, int> firings;
-    std::set<JobId> ids;
+    std::set<model::JobId> ids;
     for (const auto& list : fired) {
         for (const auto& [period, id] : list) {
             ++firings[period];
@@ -207,7 +207,7 @@ TEST(SqliteConcurrency, AProcessKilledMidWorkLeavesAConsistentStore)
                 if (!claimed) break;
                 if (n % 7 == 6) continue;  // left running, as a crash leaves it
                 if (n % 3 == 2) {
-                    store->finish(record_of(*claimed, OutcomeKind::failed, t(1001)), to(JobState::waiting), t(1001));
+                    store->finish(record_of(*claimed, OutcomeKind::failed, t(1001)), to(model::JobState::waiting), t(1001));
                 } else {
                     auto record = record_of(*claimed, OutcomeKind::succeeded, t(1001));
                     record.outcome.result = std::string(2000, 'r');
@@ -229,21 +229,21 @@ TEST(SqliteConcurrency, AProcessKilledMidWorkLeavesAConsistentStore)
 
     // And usable: the lost attempts are recovered and every job ends.
     auto store = open_sqlite_store(file);
-    const TimePoint later = t(1'000'000);
+    const model::TimePoint later = t(1'000'000);
     for (const auto& lost : store->lost_attempts("checker", "checker/1", later)) {
-        AttemptRecord record;
+        model::AttemptRecord record;
         record.job_id = lost.job.id;
         record.attempt_id = lost.attempt_id;
         record.number = lost.number;
         record.host = lost.job.lease->holder;
         record.outcome.kind = OutcomeKind::worker_lost;
-        Transition again = to(JobState::waiting);
+        Transition again = to(model::JobState::waiting);
         again.counts_as_lost = true;
         EXPECT_TRUE(store->recover(record, again, later));
     }
     while (claim_and_complete(*store, {"q"}, later)) {
     }
-    EXPECT_EQ(store->queue_counts({})["q"].by_state[JobState::completed], static_cast<std::uint64_t>(k_jobs));
+    EXPECT_EQ(store->queue_counts({})["q"].by_state[model::JobState::completed], static_cast<std::uint64_t>(k_jobs));
     expect_consistent(file, k_jobs);
 }
 

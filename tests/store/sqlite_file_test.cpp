@@ -32,7 +32,7 @@ TEST(SqliteFile, IsCreatedWithItsDirectoryAndSchemaInWalMode)
 {
     TempDir dir;
     const auto file = dir / "data/nested/store.db";
-    const JobId id = open_sqlite_store(file)->enqueue(new_job(), t(0));
+    const model::JobId id = open_sqlite_store(file)->enqueue(new_job(), t(0));
     ASSERT_TRUE(std::filesystem::exists(file));
     RawDb raw(file);
     EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
@@ -45,7 +45,7 @@ TEST(SqliteFile, IsCreatedWithItsDirectoryAndSchemaInWalMode)
 TEST(SqliteFile, JobsSurviveReopening)
 {
     TempDir dir;
-    JobId id = 0;
+    model::JobId id = 0;
     {
         auto store = open_sqlite_store(dir / "store.db");
         id = store->enqueue(new_job("kept"), t(0));
@@ -148,9 +148,9 @@ TEST(SqliteFile, FullDiskIsAStoreErrorAndTheStoreStaysConsistentAndUsable)
     SqliteOptions small;
     small.max_file_size = 256 * 1024;
     auto store = open_sqlite_store(file, small);
-    NewJob heavy = new_job();
+    model::NewJob heavy = new_job();
     heavy.payload = "\"" + std::string(20'000, 'p') + "\"";
-    std::vector<JobId> stored;
+    std::vector<model::JobId> stored;
     std::string message;
     for (int i = 0; i < 100 && message.empty(); ++i) {
         try {
@@ -178,11 +178,11 @@ TEST(SqliteFile, FullDiskIsAStoreErrorAndTheStoreStaysConsistentAndUsable)
     }
     // Still usable: it reads, it refuses the next write the same way, and it takes writes
     // again once there is room.
-    EXPECT_EQ(store->queue_counts({})["q"].by_state[JobState::waiting], stored.size());
+    EXPECT_EQ(store->queue_counts({})["q"].by_state[model::JobState::waiting], stored.size());
     EXPECT_THROW(store->enqueue(heavy, t(200)), StoreError);
     store.reset();
     auto roomy = open_sqlite_store(file);
-    const JobId next = roomy->enqueue(heavy, t(300));
+    const model::JobId next = roomy->enqueue(heavy, t(300));
     EXPECT_GT(next, stored.back());
     EXPECT_EQ(roomy->cancel(stored.front(), t(301)), CancelResult::cancelled);
     auto claimed = roomy->claim(allow({"q"}), "host/1", ms(1000), t(302));
@@ -197,7 +197,7 @@ TEST(SqliteFile, LockedPastTheBusyTimeoutIsAStoreError)
     SqliteOptions impatient;
     impatient.busy_timeout = ms(100);
     auto store = open_sqlite_store(file, impatient);
-    const JobId id = store->enqueue(new_job(), t(0));
+    const model::JobId id = store->enqueue(new_job(), t(0));
 
     RawDb other(file);
     ASSERT_EQ(other.exec("BEGIN EXCLUSIVE"), SQLITE_OK);
@@ -225,14 +225,14 @@ TEST(SqliteFile, EveryWriteMeetingALockIsAStoreErrorAndWorksOnceTheLockIsGone)
     auto store = open_sqlite_store(file, impatient);
     // Every statement below runs once before the lock, so that the calls under the lock and
     // after it reuse statements prepared earlier.
-    const JobId id = store->enqueue(new_job(), t(0));
+    const model::JobId id = store->enqueue(new_job(), t(0));
     auto claim = store->claim(allow({"q"}), "host/1", ms(10'000), t(1));
     ASSERT_TRUE(claim);
     ASSERT_TRUE(store->renew(id, claim->attempt_id, t(20'000)));
-    ASSERT_TRUE(store->set_progress(id, claim->attempt_id, Progress{10, "started"}));
+    ASSERT_TRUE(store->set_progress(id, claim->attempt_id, model::Progress{10, "started"}));
     ASSERT_TRUE(store->register_host("host", "host/1", t(1), ms(30'000)));
     EXPECT_EQ(store->expire(t(1)), 0u);
-    const JobId next = store->enqueue(new_job(), t(2));
+    const model::JobId next = store->enqueue(new_job(), t(2));
 
     RawDb other(file);
     ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
@@ -240,9 +240,9 @@ TEST(SqliteFile, EveryWriteMeetingALockIsAStoreErrorAndWorksOnceTheLockIsGone)
         {"enqueue", [&] { store->enqueue(new_job(), t(3)); }},
         {"claim", [&] { store->claim(allow({"q"}), "host/1", ms(10'000), t(3)); }},
         {"renew", [&] { store->renew(id, claim->attempt_id, t(30'000)); }},
-        {"set_progress", [&] { store->set_progress(id, claim->attempt_id, Progress{20, "locked"}); }},
+        {"set_progress", [&] { store->set_progress(id, claim->attempt_id, model::Progress{20, "locked"}); }},
         {"finish",
-         [&] { store->finish(record_of(*claim, sandbox::OutcomeKind::succeeded, t(3)), completed_with("x"), t(3)); }},
+         [&] { store->finish(record_of(*claim, model::OutcomeKind::succeeded, t(3)), completed_with("x"), t(3)); }},
         {"register_host", [&] { store->register_host("host", "host/1", t(3), ms(30'000)); }},
         {"expire", [&] { store->expire(t(3)); }},
         {"cancel", [&] { store->cancel(next, t(3)); }},
@@ -259,20 +259,20 @@ TEST(SqliteFile, EveryWriteMeetingALockIsAStoreErrorAndWorksOnceTheLockIsGone)
     ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
 
     EXPECT_TRUE(store->renew(id, claim->attempt_id, t(30'000)));
-    EXPECT_TRUE(store->set_progress(id, claim->attempt_id, Progress{20, "free"}));
+    EXPECT_TRUE(store->set_progress(id, claim->attempt_id, model::Progress{20, "free"}));
     EXPECT_TRUE(store->register_host("host", "host/1", t(4), ms(30'000)));
     EXPECT_EQ(store->expire(t(4)), 0u);
-    EXPECT_TRUE(store->finish(record_of(*claim, sandbox::OutcomeKind::succeeded, t(4)), completed_with("done"), t(4)));
-    const Job finished = *store->get(id);
-    EXPECT_EQ(finished.state, JobState::completed);
+    EXPECT_TRUE(store->finish(record_of(*claim, model::OutcomeKind::succeeded, t(4)), completed_with("done"), t(4)));
+    const model::Job finished = *store->get(id);
+    EXPECT_EQ(finished.state, model::JobState::completed);
     EXPECT_EQ(finished.result, "done");
     EXPECT_EQ(finished.progress->message, "free");
     auto second = store->claim(allow({"q"}), "host/1", ms(10'000), t(5));
     ASSERT_TRUE(second);
     EXPECT_EQ(second->job.id, next);
     EXPECT_EQ(store->cancel(next, t(6)), CancelResult::requested);
-    EXPECT_EQ(store->cancel_requests("host/1"), std::vector<JobId>{next});
-    const JobId third = store->enqueue(new_job(), t(7));
+    EXPECT_EQ(store->cancel_requests("host/1"), std::vector<model::JobId>{next});
+    const model::JobId third = store->enqueue(new_job(), t(7));
     EXPECT_GT(third, next);
     EXPECT_EQ(store->list(JobFilter{}).size(), 3u) << "nothing written under the lock";
 }
@@ -290,9 +290,9 @@ TEST(SqliteFile, StatementsPreparedBeforeAnotherConnectionChangedTheSchemaStillW
         ASSERT_EQ(other.exec("CREATE INDEX jobs_by_task ON jobs (task)"), SQLITE_OK);
         ASSERT_EQ(other.exec("ALTER TABLE hosts ADD COLUMN note TEXT"), SQLITE_OK);
     }
-    const JobId id = store->enqueue(new_job(), t(2));
+    const model::JobId id = store->enqueue(new_job(), t(2));
     EXPECT_TRUE(claim_and_complete(*store, {"q"}, t(3)));
-    EXPECT_EQ(store->get(id)->state, JobState::completed);
+    EXPECT_EQ(store->get(id)->state, model::JobState::completed);
     EXPECT_TRUE(store->register_host("host", "host/1", t(4), ms(1000)));
     EXPECT_EQ(store->host_registration("host")->first, "host/1");
 }

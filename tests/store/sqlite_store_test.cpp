@@ -14,7 +14,7 @@ namespace sandhost::store {
 namespace {
 
 using namespace testing;
-using sandbox::OutcomeKind;
+using model::OutcomeKind;
 using ::testing::HasSubstr;
 
 class SqliteStoreTest : public ::testing::Test {
@@ -23,14 +23,14 @@ protected:
     Store& store() { return *m_store; }
     std::unique_ptr<Store> open_another() { return open_sqlite_store(file()); }
 
-    Job job(JobId id)
+    model::Job job(model::JobId id)
     {
         auto found = m_store->get(id);
         if (!found) throw std::runtime_error("no job " + std::to_string(id));
         return *found;
     }
 
-    Claim claim_one(const std::string& queue, TimePoint now, const std::string& holder = "host/1")
+    Claim claim_one(const std::string& queue, model::TimePoint now, const std::string& holder = "host/1")
     {
         auto claimed = m_store->claim(allow({queue}), holder, ms(10'000), now);
         if (!claimed) throw std::runtime_error("nothing to claim in " + queue);
@@ -43,22 +43,22 @@ protected:
 
 TEST_F(SqliteStoreTest, EnqueuedJobReadsBackFieldForField)
 {
-    NewJob n = new_job("legacy", 7);
+    model::NewJob n = new_job("legacy", 7);
     n.task = "legacy_c.checksum";
     n.payload = std::string("{\"path\": \"/data\"}\0tail", 22);
     n.timeout = ms(5000);
     n.max_attempts = 3;
     n.ttl = ms(60'000);
     n.schedule = "nightly";
-    const JobId id = store().enqueue(n, t(0));
+    const model::JobId id = store().enqueue(n, t(0));
 
-    const Job j = job(id);
+    const model::Job j = job(id);
     EXPECT_EQ(j.id, id);
     EXPECT_EQ(j.queue, "legacy");
     EXPECT_EQ(j.task, "legacy_c.checksum");
     EXPECT_EQ(j.payload, n.payload);
     EXPECT_EQ(j.priority, 7);
-    EXPECT_EQ(j.state, JobState::waiting);
+    EXPECT_EQ(j.state, model::JobState::waiting);
     EXPECT_EQ(j.created_at, t(0));
     EXPECT_EQ(j.updated_at, t(0));
     EXPECT_EQ(j.run_at, t(0));
@@ -80,14 +80,14 @@ TEST_F(SqliteStoreTest, EnqueuedJobReadsBackFieldForField)
 
 TEST_F(SqliteStoreTest, DelayedJobIsNotClaimableBeforeRunAt)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     n.delay = ms(5000);
-    const JobId id = store().enqueue(n, t(0));
-    EXPECT_EQ(job(id).state, JobState::delayed);
+    const model::JobId id = store().enqueue(n, t(0));
+    EXPECT_EQ(job(id).state, model::JobState::delayed);
     EXPECT_EQ(job(id).run_at, t(5000));
 
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(4999)));
-    EXPECT_EQ(job(id).state, JobState::delayed);
+    EXPECT_EQ(job(id).state, model::JobState::delayed);
     auto claimed = store().claim(allow({"q"}), "host/1", ms(1000), t(5000));
     ASSERT_TRUE(claimed);
     EXPECT_EQ(claimed->job.id, id);
@@ -95,10 +95,10 @@ TEST_F(SqliteStoreTest, DelayedJobIsNotClaimableBeforeRunAt)
 
 TEST_F(SqliteStoreTest, ClaimMakesTheJobActiveWithALeaseAndAFreshAttempt)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(100), "host-a/instance-1");
     EXPECT_EQ(c.job.id, id);
-    EXPECT_EQ(c.job.state, JobState::active);
+    EXPECT_EQ(c.job.state, model::JobState::active);
     EXPECT_EQ(c.number, 1u);
     EXPECT_EQ(c.job.attempts, 1u);
     EXPECT_EQ(c.job.attempts_since_retry, 1u);
@@ -107,14 +107,14 @@ TEST_F(SqliteStoreTest, ClaimMakesTheJobActiveWithALeaseAndAFreshAttempt)
     EXPECT_EQ(c.job.lease->expires_at, t(10'100));
     EXPECT_EQ(c.job.lease->attempt_id, c.attempt_id);
     EXPECT_GT(c.attempt_id, 0);
-    EXPECT_EQ(job(id).state, JobState::active);
+    EXPECT_EQ(job(id).state, model::JobState::active);
     EXPECT_FALSE(store().claim(allow({"q"}), "host-a/instance-1", ms(1000), t(100))) << "claimed twice";
     EXPECT_FALSE(store().claim(allow({"other"}), "host-a/instance-1", ms(1000), t(100)));
 }
 
 TEST_F(SqliteStoreTest, AttemptIdsAreUniqueAcrossTheStoreEvenAfterPurge)
 {
-    std::set<AttemptId> seen;
+    std::set<model::AttemptId> seen;
     for (int round = 0; round < 3; ++round) {
         for (int i = 0; i < 3; ++i) store().enqueue(new_job(), t(round * 10));
         for (int i = 0; i < 3; ++i) {
@@ -123,62 +123,62 @@ TEST_F(SqliteStoreTest, AttemptIdsAreUniqueAcrossTheStoreEvenAfterPurge)
             ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(round * 10 + 2)), completed_with("ok"),
                                        t(round * 10 + 2)));
         }
-        EXPECT_EQ(store().purge(JobState::completed, t(1'000'000)), 3u);
+        EXPECT_EQ(store().purge(model::JobState::completed, t(1'000'000)), 3u);
     }
 }
 
 TEST_F(SqliteStoreTest, HigherPriorityFirstThenFifo)
 {
-    const JobId low1 = store().enqueue(new_job("q", 0), t(0));
-    const JobId high1 = store().enqueue(new_job("q", 5), t(1));
-    const JobId low2 = store().enqueue(new_job("q", 0), t(2));
-    const JobId high2 = store().enqueue(new_job("q", 5), t(3));
-    const JobId top = store().enqueue(new_job("q", 9), t(4));
-    std::vector<JobId> order;
+    const model::JobId low1 = store().enqueue(new_job("q", 0), t(0));
+    const model::JobId high1 = store().enqueue(new_job("q", 5), t(1));
+    const model::JobId low2 = store().enqueue(new_job("q", 0), t(2));
+    const model::JobId high2 = store().enqueue(new_job("q", 5), t(3));
+    const model::JobId top = store().enqueue(new_job("q", 9), t(4));
+    std::vector<model::JobId> order;
     for (int i = 0; i < 5; ++i) order.push_back(claim_one("q", t(10)).job.id);
-    EXPECT_EQ(order, (std::vector<JobId>{top, high1, high2, low1, low2}));
+    EXPECT_EQ(order, (std::vector<model::JobId>{top, high1, high2, low1, low2}));
 }
 
 TEST_F(SqliteStoreTest, PriorityOrderHoldsAcrossQueuesAndDelayedJobs)
 {
-    const JobId a_low = store().enqueue(new_job("a", 1), t(0));
-    const JobId b_high = store().enqueue(new_job("b", 3), t(1));
-    NewJob delayed = new_job("a", 3);
+    const model::JobId a_low = store().enqueue(new_job("a", 1), t(0));
+    const model::JobId b_high = store().enqueue(new_job("b", 3), t(1));
+    model::NewJob delayed = new_job("a", 3);
     delayed.delay = ms(5);
-    const JobId a_delayed_high = store().enqueue(delayed, t(0));  // run_at t(5)
-    const JobId b_low_later = store().enqueue(new_job("b", 1), t(6));
+    const model::JobId a_delayed_high = store().enqueue(delayed, t(0));  // run_at t(5)
+    const model::JobId b_low_later = store().enqueue(new_job("b", 1), t(6));
 
-    std::vector<JobId> order;
+    std::vector<model::JobId> order;
     while (auto c = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(10))) order.push_back(c->job.id);
     // Priority 3: the delayed job became due at t(5), after b_high's run_at t(1).
-    EXPECT_EQ(order, (std::vector<JobId>{b_high, a_delayed_high, a_low, b_low_later}));
+    EXPECT_EQ(order, (std::vector<model::JobId>{b_high, a_delayed_high, a_low, b_low_later}));
 }
 
 TEST_F(SqliteStoreTest, DelayedJobsOfEveryPriorityTakeTheirTurnOnceDue)
 {
     auto delayed = [&](const std::string& queue, int priority, std::int64_t due) {
-        NewJob n = new_job(queue, priority);
+        model::NewJob n = new_job(queue, priority);
         n.delay = ms(due);
         return store().enqueue(n, t(0));
     };
-    const JobId a_top_later = delayed("a", 9, 100);
-    const JobId a_mid_first = delayed("a", 5, 10);
-    const JobId a_mid_second = delayed("a", 5, 50);
-    const JobId a_mid_waiting = store().enqueue(new_job("a", 5), t(20));
-    const JobId a_low_delayed = delayed("a", 1, 5);
-    const JobId a_lowest = store().enqueue(new_job("a", 0), t(0));
-    const JobId b_later = delayed("b", 7, 1000);
-    const JobId b_waiting = store().enqueue(new_job("b", 3), t(0));
+    const model::JobId a_top_later = delayed("a", 9, 100);
+    const model::JobId a_mid_first = delayed("a", 5, 10);
+    const model::JobId a_mid_second = delayed("a", 5, 50);
+    const model::JobId a_mid_waiting = store().enqueue(new_job("a", 5), t(20));
+    const model::JobId a_low_delayed = delayed("a", 1, 5);
+    const model::JobId a_lowest = store().enqueue(new_job("a", 0), t(0));
+    const model::JobId b_later = delayed("b", 7, 1000);
+    const model::JobId b_waiting = store().enqueue(new_job("b", 3), t(0));
     // Many delayed jobs that are not due yet, above and below the ones that are.
     for (int i = 0; i < 50; ++i) delayed(i % 2 ? "a" : "b", i % 2 ? 8 : -1, 10'000 + i);
 
-    std::vector<JobId> order;
+    std::vector<model::JobId> order;
     while (auto c = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(60))) order.push_back(c->job.id);
     // Not due at t(60): a_top_later (t(100)), b_later and the 50. Within priority 5, FIFO by
     // run_at across delayed and waiting jobs.
-    EXPECT_EQ(order, (std::vector<JobId>{a_mid_first, a_mid_waiting, a_mid_second, b_waiting, a_low_delayed,
+    EXPECT_EQ(order, (std::vector<model::JobId>{a_mid_first, a_mid_waiting, a_mid_second, b_waiting, a_low_delayed,
                                          a_lowest}));
-    EXPECT_EQ(job(a_top_later).state, JobState::delayed);
+    EXPECT_EQ(job(a_top_later).state, model::JobState::delayed);
     auto top = store().claim(allow({"a", "b"}), "host/1", ms(1000), t(100));
     ASSERT_TRUE(top);
     EXPECT_EQ(top->job.id, a_top_later);
@@ -190,12 +190,12 @@ TEST_F(SqliteStoreTest, DelayedJobsOfEveryPriorityTakeTheirTurnOnceDue)
 
 TEST_F(SqliteStoreTest, EmptyBytesReadBackEmptyNotMissing)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     n.payload.clear();
-    const JobId id = store().enqueue(n, t(0));
+    const model::JobId id = store().enqueue(n, t(0));
     EXPECT_EQ(job(id).payload, "");
     const Claim c = claim_one("q", t(1));
-    ASSERT_TRUE(store().set_progress(id, c.attempt_id, Progress{1, ""}));
+    ASSERT_TRUE(store().set_progress(id, c.attempt_id, model::Progress{1, ""}));
     ASSERT_TRUE(job(id).progress);
     EXPECT_EQ(job(id).progress->message, "");
     Transition done = completed_with("");
@@ -203,7 +203,7 @@ TEST_F(SqliteStoreTest, EmptyBytesReadBackEmptyNotMissing)
     ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), done, t(2)));
     EXPECT_EQ(job(id).result, std::optional<std::string>(""));
     EXPECT_EQ(job(id).error, std::optional<std::string>(""));
-    EXPECT_EQ(store().results({id}), (std::map<JobId, std::string>{{id, ""}}));
+    EXPECT_EQ(store().results({id}), (std::map<model::JobId, std::string>{{id, ""}}));
     ASSERT_EQ(store().attempts(id).size(), 1u);
     EXPECT_EQ(store().attempts(id)[0].outcome.result, "");
 }
@@ -213,25 +213,25 @@ TEST_F(SqliteStoreTest, CallsKeepWorkingAfterRefusedRequestsAndRolledBackTransac
     std::size_t completed = 0;
     for (int round = 0; round < 50; ++round) {
         // Refused inside a write transaction, after some of its statements ran.
-        NewJob orphan = new_job();
+        model::NewJob orphan = new_job();
         orphan.depends_on = {1'000'000 + round};
         EXPECT_THROW(store().enqueue(orphan, t(round)), StoreRequestError);
         EXPECT_THROW(store().retry(2'000'000 + round, t(round)), StoreRequestError);
 
-        const JobId id = store().enqueue(new_job(), t(round));
+        const model::JobId id = store().enqueue(new_job(), t(round));
         const Claim c = claim_one("q", t(round));
         ASSERT_EQ(c.job.id, id);
         // A stale attempt: the write transaction ends without a commit.
-        AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(round));
+        model::AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(round));
         stale.attempt_id += 1000;
         EXPECT_FALSE(store().finish(stale, completed_with("no"), t(round)));
-        EXPECT_THROW(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), to(JobState::active), t(round)),
+        EXPECT_THROW(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), to(model::JobState::active), t(round)),
                      StoreRequestError);
         ASSERT_TRUE(store().renew(id, c.attempt_id, t(round + 5000)));
         ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), completed_with("ok"), t(round)));
         ++completed;
     }
-    EXPECT_EQ(store().queue_counts({})["q"].by_state[JobState::completed], completed);
+    EXPECT_EQ(store().queue_counts({})["q"].by_state[model::JobState::completed], completed);
     EXPECT_EQ(store().list(JobFilter{}).size(), completed) << "nothing refused was stored";
     RawDb raw(file());
     EXPECT_EQ(raw.integer("SELECT count(*) FROM job_dependencies"), 0);
@@ -242,78 +242,78 @@ TEST_F(SqliteStoreTest, CallsKeepWorkingAfterRefusedRequestsAndRolledBackTransac
 
 TEST_F(SqliteStoreTest, ExpiredJobsFoundByClaimGoDeadAndTheNextOneIsClaimed)
 {
-    NewJob short_lived = new_job("q", 5);
+    model::NewJob short_lived = new_job("q", 5);
     short_lived.ttl = ms(1000);
-    const JobId expiring = store().enqueue(short_lived, t(0));
-    NewJob dependent = new_job("q");
+    const model::JobId expiring = store().enqueue(short_lived, t(0));
+    model::NewJob dependent = new_job("q");
     dependent.depends_on = {expiring};
-    const JobId blocked = store().enqueue(dependent, t(0));
-    const JobId fine = store().enqueue(new_job("q", 0), t(0));
+    const model::JobId blocked = store().enqueue(dependent, t(0));
+    const model::JobId fine = store().enqueue(new_job("q", 0), t(0));
 
-    EXPECT_EQ(job(blocked).state, JobState::blocked);
+    EXPECT_EQ(job(blocked).state, model::JobState::blocked);
     const Claim c = claim_one("q", t(1000));
     EXPECT_EQ(c.job.id, fine);
-    EXPECT_EQ(job(expiring).state, JobState::dead);
+    EXPECT_EQ(job(expiring).state, model::JobState::dead);
     EXPECT_EQ(job(expiring).error, "expired: not started within its ttl");
     EXPECT_EQ(job(expiring).attempts, 0u);
-    EXPECT_EQ(job(blocked).state, JobState::dead);
+    EXPECT_EQ(job(blocked).state, model::JobState::dead);
     EXPECT_EQ(job(blocked).error, "dependency " + std::to_string(expiring) + " is dead");
 }
 
 TEST_F(SqliteStoreTest, JobNotYetExpiredIsClaimed)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     n.ttl = ms(1000);
-    const JobId id = store().enqueue(n, t(0));
+    const model::JobId id = store().enqueue(n, t(0));
     EXPECT_EQ(claim_one("q", t(999)).job.id, id);
 }
 
 TEST_F(SqliteStoreTest, ExpireKillsNotStartedJobsPastTheirTtl)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     n.ttl = ms(100);
-    const JobId running = store().enqueue(n, t(0));
+    const model::JobId running = store().enqueue(n, t(0));
     ASSERT_EQ(claim_one("q", t(1)).job.id, running);
-    const JobId waiting = store().enqueue(n, t(0));
+    const model::JobId waiting = store().enqueue(n, t(0));
     n.delay = ms(50);
-    const JobId delayed = store().enqueue(n, t(0));
+    const model::JobId delayed = store().enqueue(n, t(0));
     n.delay.reset();
     n.depends_on = {running};
-    const JobId blocked = store().enqueue(n, t(0));
+    const model::JobId blocked = store().enqueue(n, t(0));
     n.depends_on = {blocked};
     n.ttl = ms(10'000);
-    const JobId blocked_on_blocked = store().enqueue(n, t(0));
-    NewJob later = new_job();
+    const model::JobId blocked_on_blocked = store().enqueue(n, t(0));
+    model::NewJob later = new_job();
     later.ttl = ms(500);
-    const JobId not_yet = store().enqueue(later, t(0));
-    const JobId forever = store().enqueue(new_job(), t(0));
+    const model::JobId not_yet = store().enqueue(later, t(0));
+    const model::JobId forever = store().enqueue(new_job(), t(0));
 
     EXPECT_EQ(store().expire(t(99)), 0u);
     EXPECT_EQ(store().expire(t(100)), 3u);
-    for (JobId id : {waiting, delayed, blocked}) {
-        EXPECT_EQ(job(id).state, JobState::dead) << id;
+    for (model::JobId id : {waiting, delayed, blocked}) {
+        EXPECT_EQ(job(id).state, model::JobState::dead) << id;
         EXPECT_EQ(job(id).error, "expired: not started within its ttl") << id;
         EXPECT_EQ(job(id).updated_at, t(100)) << id;
     }
-    EXPECT_EQ(job(blocked_on_blocked).state, JobState::dead) << "the cascade, not counted as expired";
+    EXPECT_EQ(job(blocked_on_blocked).state, model::JobState::dead) << "the cascade, not counted as expired";
     EXPECT_EQ(job(blocked_on_blocked).error, "dependency " + std::to_string(blocked) + " is dead");
-    EXPECT_EQ(job(running).state, JobState::active) << "an attempt started in time";
-    EXPECT_EQ(job(not_yet).state, JobState::waiting);
+    EXPECT_EQ(job(running).state, model::JobState::active) << "an attempt started in time";
+    EXPECT_EQ(job(not_yet).state, model::JobState::waiting);
     EXPECT_EQ(store().expire(t(500)), 1u);
-    EXPECT_EQ(job(not_yet).state, JobState::dead);
+    EXPECT_EQ(job(not_yet).state, model::JobState::dead);
     EXPECT_EQ(store().expire(t(1'000'000)), 0u);
-    EXPECT_EQ(job(forever).state, JobState::waiting);
+    EXPECT_EQ(job(forever).state, model::JobState::waiting);
 }
 
 TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(10));
-    ASSERT_TRUE(store().set_progress(id, c.attempt_id, Progress{50, "half"}));
+    ASSERT_TRUE(store().set_progress(id, c.attempt_id, model::Progress{50, "half"}));
     EXPECT_EQ(job(id).progress->percent, 50);
     EXPECT_EQ(job(id).progress->message, "half");
 
-    AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(30));
+    model::AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(30));
     r.outcome.result = std::string("{\"sum\": 1}\0", 11);
     r.outcome.stdout_tail = "printed";
     r.outcome.stderr_tail = "warned \xFF";
@@ -321,8 +321,8 @@ TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
     r.outcome.cpu_ms = 15;
     ASSERT_TRUE(store().finish(r, completed_with(r.outcome.result), t(30)));
 
-    const Job j = job(id);
-    EXPECT_EQ(j.state, JobState::completed);
+    const model::Job j = job(id);
+    EXPECT_EQ(j.state, model::JobState::completed);
     EXPECT_EQ(j.result, r.outcome.result);
     EXPECT_FALSE(j.error);
     EXPECT_FALSE(j.lease);
@@ -332,7 +332,7 @@ TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
 
     const auto attempts = store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
-    const AttemptRecord& a = attempts[0];
+    const model::AttemptRecord& a = attempts[0];
     EXPECT_EQ(a.job_id, id);
     EXPECT_EQ(a.attempt_id, c.attempt_id);
     EXPECT_EQ(a.number, 1u);
@@ -346,16 +346,16 @@ TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
     EXPECT_EQ(a.outcome.cpu_ms, 15u);
     EXPECT_EQ(a.outcome.started_at, t(10));
     EXPECT_EQ(a.outcome.ended_at, t(30));
-    EXPECT_EQ(store().results({id, id + 1}), (std::map<JobId, std::string>{{id, r.outcome.result}}));
+    EXPECT_EQ(store().results({id, id + 1}), (std::map<model::JobId, std::string>{{id, r.outcome.result}}));
 }
 
 TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
 {
-    const JobId first = store().enqueue(new_job(), t(0));
-    const JobId second = store().enqueue(new_job(), t(1));
+    const model::JobId first = store().enqueue(new_job(), t(0));
+    const model::JobId second = store().enqueue(new_job(), t(1));
     const Claim c = claim_one("q", t(10));
     ASSERT_EQ(c.job.id, first);
-    const AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(20));
+    const model::AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(20));
     const auto both = store().finish_and_claim(r, completed_with("done"), t(20), allow({"q"}), "host/1", ms(5000));
     EXPECT_TRUE(both.finished);
     EXPECT_FALSE(both.claim_error);
@@ -364,9 +364,9 @@ TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
     EXPECT_EQ(both.claim->number, 1u);
     ASSERT_TRUE(both.claim->job.lease);
     EXPECT_EQ(both.claim->job.lease->expires_at, t(5020));
-    EXPECT_EQ(job(first).state, JobState::completed);
+    EXPECT_EQ(job(first).state, model::JobState::completed);
     EXPECT_EQ(job(first).result, "done");
-    EXPECT_EQ(job(second).state, JobState::active);
+    EXPECT_EQ(job(second).state, model::JobState::active);
     EXPECT_EQ(store().attempts(first).size(), 1u);
 
     // Nothing left to claim: the finish still stands.
@@ -374,32 +374,32 @@ TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
                                                allow({"q"}), "host/1", ms(5000));
     EXPECT_TRUE(last.finished);
     EXPECT_FALSE(last.claim);
-    EXPECT_EQ(job(second).state, JobState::completed);
+    EXPECT_EQ(job(second).state, model::JobState::completed);
 }
 
 TEST_F(SqliteStoreTest, FinishAndClaimOnAStaleLeaseRefusesTheResultButStillClaims)
 {
-    const JobId first = store().enqueue(new_job(), t(0));
-    const JobId second = store().enqueue(new_job(), t(1));
+    const model::JobId first = store().enqueue(new_job(), t(0));
+    const model::JobId second = store().enqueue(new_job(), t(1));
     const Claim c = claim_one("q", t(10));
-    AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(20));
+    model::AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(20));
     stale.attempt_id += 1000;  // not the attempt holding the lease
     const auto both = store().finish_and_claim(stale, completed_with("late"), t(20), allow({"q"}), "host/1", ms(5000));
     EXPECT_FALSE(both.finished);
     ASSERT_TRUE(both.claim);
     EXPECT_EQ(both.claim->job.id, second);
-    EXPECT_EQ(job(first).state, JobState::active) << "the stale result changed nothing";
+    EXPECT_EQ(job(first).state, model::JobState::active) << "the stale result changed nothing";
     EXPECT_FALSE(job(first).result);
 }
 
 TEST_F(SqliteStoreTest, LargeResultReadsBack)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
     std::string big(64u << 20, 'r');
     big[12345] = '\0';
     big.back() = 'z';
-    AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(2));
+    model::AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(2));
     r.outcome.result = big;
     ASSERT_TRUE(store().finish(r, completed_with(big), t(2)));
     EXPECT_TRUE(job(id).result == big);
@@ -413,15 +413,15 @@ TEST_F(SqliteStoreTest, LargeResultReadsBack)
 
 TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim first = claim_one("q", t(10));
-    Transition again = to(JobState::waiting);
+    Transition again = to(model::JobState::waiting);
     again.error = "boom";
-    AttemptRecord r1 = record_of(first, OutcomeKind::failed, t(20));
+    model::AttemptRecord r1 = record_of(first, OutcomeKind::failed, t(20));
     r1.outcome.error = "boom";
     ASSERT_TRUE(store().finish(r1, again, t(20)));
-    Job j = job(id);
-    EXPECT_EQ(j.state, JobState::waiting);
+    model::Job j = job(id);
+    EXPECT_EQ(j.state, model::JobState::waiting);
     EXPECT_EQ(j.error, "boom");
     EXPECT_EQ(j.run_at, t(20));
     EXPECT_FALSE(j.lease);
@@ -431,20 +431,20 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     EXPECT_NE(second.attempt_id, first.attempt_id);
     EXPECT_EQ(second.job.attempts_since_retry, 2u);
     EXPECT_FALSE(second.job.progress);
-    Transition backoff = to(JobState::delayed);
+    Transition backoff = to(model::JobState::delayed);
     backoff.run_at = t(5000);
     backoff.error = "crashed";
     backoff.counts_as_lost = true;
     ASSERT_TRUE(store().finish(record_of(second, OutcomeKind::crashed, t(40)), backoff, t(40)));
     j = job(id);
-    EXPECT_EQ(j.state, JobState::delayed);
+    EXPECT_EQ(j.state, model::JobState::delayed);
     EXPECT_EQ(j.run_at, t(5000));
     EXPECT_EQ(j.lost, 1u);
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(4999)));
 
     const Claim third = claim_one("q", t(5000));
     EXPECT_EQ(third.number, 3u);
-    Transition refunded = to(JobState::waiting);
+    Transition refunded = to(model::JobState::waiting);
     refunded.refund_attempt = true;
     ASSERT_TRUE(store().finish(record_of(third, OutcomeKind::spawn_failed, t(5001)), refunded, t(5001)));
     j = job(id);
@@ -453,11 +453,11 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     EXPECT_EQ(j.error, "crashed") << "an error not given is kept";
 
     const Claim fourth = claim_one("q", t(6000));
-    Transition give_up = to(JobState::dead);
+    Transition give_up = to(model::JobState::dead);
     give_up.error = "no attempts left";
     ASSERT_TRUE(store().finish(record_of(fourth, OutcomeKind::timed_out, t(6001)), give_up, t(6001)));
     j = job(id);
-    EXPECT_EQ(j.state, JobState::dead);
+    EXPECT_EQ(j.state, model::JobState::dead);
     EXPECT_EQ(j.error, "no attempts left");
     EXPECT_FALSE(j.result);
 
@@ -476,102 +476,102 @@ TEST_F(SqliteStoreTest, TransitionToANonFinalNonRunnableStateIsRefused)
 {
     store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
-    const AttemptRecord record = record_of(c, OutcomeKind::failed, t(2));
-    EXPECT_THROW(store().finish(record, to(JobState::active), t(2)), StoreRequestError);
-    EXPECT_THROW(store().finish(record, to(JobState::blocked), t(2)), StoreRequestError);
-    EXPECT_EQ(job(c.job.id).state, JobState::active);
+    const model::AttemptRecord record = record_of(c, OutcomeKind::failed, t(2));
+    EXPECT_THROW(store().finish(record, to(model::JobState::active), t(2)), StoreRequestError);
+    EXPECT_THROW(store().finish(record, to(model::JobState::blocked), t(2)), StoreRequestError);
+    EXPECT_EQ(job(c.job.id).state, model::JobState::active);
 }
 
 TEST_F(SqliteStoreTest, CompletingTheLastDependencyUnblocks)
 {
-    const JobId a = store().enqueue(new_job("deps"), t(0));
-    const JobId b = store().enqueue(new_job("deps"), t(1));
-    NewJob n = new_job("q");
+    const model::JobId a = store().enqueue(new_job("deps"), t(0));
+    const model::JobId b = store().enqueue(new_job("deps"), t(1));
+    model::NewJob n = new_job("q");
     n.depends_on = {a, b, a};
-    const JobId c = store().enqueue(n, t(2));
-    NewJob delayed = new_job("q");
+    const model::JobId c = store().enqueue(n, t(2));
+    model::NewJob delayed = new_job("q");
     delayed.depends_on = {a};
     delayed.delay = ms(10'000);
-    const JobId d = store().enqueue(delayed, t(3));
+    const model::JobId d = store().enqueue(delayed, t(3));
 
-    EXPECT_EQ(job(c).state, JobState::blocked);
-    EXPECT_EQ(job(c).depends_on, (std::vector<JobId>{a, b}));
+    EXPECT_EQ(job(c).state, model::JobState::blocked);
+    EXPECT_EQ(job(c).depends_on, (std::vector<model::JobId>{a, b}));
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(5)));
 
     const Claim ca = claim_one("deps", t(5));
     ASSERT_EQ(ca.job.id, a);
     ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::succeeded, t(6)), completed_with("A"), t(6)));
-    EXPECT_EQ(job(c).state, JobState::blocked);
-    EXPECT_EQ(job(d).state, JobState::delayed) << "its own delay still runs";
+    EXPECT_EQ(job(c).state, model::JobState::blocked);
+    EXPECT_EQ(job(d).state, model::JobState::delayed) << "its own delay still runs";
 
     const Claim cb = claim_one("deps", t(7));
     ASSERT_TRUE(store().finish(record_of(cb, OutcomeKind::succeeded, t(8)), completed_with("B"), t(8)));
-    EXPECT_EQ(job(c).state, JobState::waiting);
-    EXPECT_EQ(store().results(job(c).depends_on), (std::map<JobId, std::string>{{a, "A"}, {b, "B"}}));
+    EXPECT_EQ(job(c).state, model::JobState::waiting);
+    EXPECT_EQ(store().results(job(c).depends_on), (std::map<model::JobId, std::string>{{a, "A"}, {b, "B"}}));
     EXPECT_EQ(claim_one("q", t(9)).job.id, c);
 
-    NewJob after = new_job("q");
+    model::NewJob after = new_job("q");
     after.depends_on = {a, b};
-    EXPECT_EQ(job(store().enqueue(after, t(10))).state, JobState::waiting) << "dependencies already completed";
+    EXPECT_EQ(job(store().enqueue(after, t(10))).state, model::JobState::waiting) << "dependencies already completed";
 }
 
 TEST_F(SqliteStoreTest, DeadJobKillsItsBlockedDependentsTransitively)
 {
-    const JobId a = store().enqueue(new_job("deps"), t(0));
-    NewJob n = new_job("q");
+    const model::JobId a = store().enqueue(new_job("deps"), t(0));
+    model::NewJob n = new_job("q");
     n.depends_on = {a};
-    const JobId b = store().enqueue(n, t(1));
+    const model::JobId b = store().enqueue(n, t(1));
     n.depends_on = {b};
-    const JobId c = store().enqueue(n, t(2));
+    const model::JobId c = store().enqueue(n, t(2));
     n.depends_on = {c};
-    const JobId d = store().enqueue(n, t(3));
-    const JobId unrelated = store().enqueue(new_job("q"), t(4));
+    const model::JobId d = store().enqueue(n, t(3));
+    const model::JobId unrelated = store().enqueue(new_job("q"), t(4));
 
     const Claim ca = claim_one("deps", t(5));
-    Transition dead = to(JobState::dead);
+    Transition dead = to(model::JobState::dead);
     dead.error = "load_failed";
     ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::load_failed, t(6)), dead, t(6)));
 
-    EXPECT_EQ(job(b).state, JobState::dead);
+    EXPECT_EQ(job(b).state, model::JobState::dead);
     EXPECT_EQ(job(b).error, "dependency " + std::to_string(a) + " is dead");
-    EXPECT_EQ(job(c).state, JobState::dead);
+    EXPECT_EQ(job(c).state, model::JobState::dead);
     EXPECT_EQ(job(c).error, "dependency " + std::to_string(b) + " is dead");
-    EXPECT_EQ(job(d).state, JobState::dead);
+    EXPECT_EQ(job(d).state, model::JobState::dead);
     EXPECT_EQ(job(d).updated_at, t(6));
-    EXPECT_EQ(job(unrelated).state, JobState::waiting);
+    EXPECT_EQ(job(unrelated).state, model::JobState::waiting);
 
-    NewJob late = new_job("q");
+    model::NewJob late = new_job("q");
     late.depends_on = {unrelated, c};
-    const JobId e = store().enqueue(late, t(7));
-    EXPECT_EQ(job(e).state, JobState::dead) << "a dead dependency makes the new job dead at once";
+    const model::JobId e = store().enqueue(late, t(7));
+    EXPECT_EQ(job(e).state, model::JobState::dead) << "a dead dependency makes the new job dead at once";
     EXPECT_EQ(job(e).error, "dependency " + std::to_string(c) + " is dead");
 }
 
 TEST_F(SqliteStoreTest, CancelledDependencyKillsDependents)
 {
-    const JobId a = store().enqueue(new_job("deps"), t(0));
-    NewJob n = new_job("q");
+    const model::JobId a = store().enqueue(new_job("deps"), t(0));
+    model::NewJob n = new_job("q");
     n.depends_on = {a};
-    const JobId b = store().enqueue(n, t(1));
+    const model::JobId b = store().enqueue(n, t(1));
     n.depends_on = {b};
-    const JobId c = store().enqueue(n, t(2));
+    const model::JobId c = store().enqueue(n, t(2));
 
     EXPECT_EQ(store().cancel(a, t(3)), CancelResult::cancelled);
-    EXPECT_EQ(job(a).state, JobState::cancelled);
-    EXPECT_EQ(job(b).state, JobState::dead);
+    EXPECT_EQ(job(a).state, model::JobState::cancelled);
+    EXPECT_EQ(job(b).state, model::JobState::dead);
     EXPECT_EQ(job(b).error, "dependency " + std::to_string(a) + " was cancelled");
     EXPECT_EQ(job(c).error, "dependency " + std::to_string(b) + " is dead");
 
     n.depends_on = {a};
-    const JobId d = store().enqueue(n, t(4));
-    EXPECT_EQ(job(d).state, JobState::dead);
+    const model::JobId d = store().enqueue(n, t(4));
+    EXPECT_EQ(job(d).state, model::JobState::dead);
     EXPECT_EQ(job(d).error, "dependency " + std::to_string(a) + " was cancelled");
 }
 
 TEST_F(SqliteStoreTest, UnknownDependencyStoresNothing)
 {
-    const JobId a = store().enqueue(new_job(), t(0));
-    NewJob n = new_job();
+    const model::JobId a = store().enqueue(new_job(), t(0));
+    model::NewJob n = new_job();
     n.depends_on = {a, a + 40, a + 41};
     try {
         store().enqueue(n, t(1));
@@ -586,7 +586,7 @@ TEST_F(SqliteStoreTest, UnknownDependencyStoresNothing)
 
 TEST_F(SqliteStoreTest, StaleLeaseIsRefusedAfterRecovery)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim old = claim_one("q", t(0), "host-a/1");  // lease until t(10'000)
     EXPECT_TRUE(store().lost_attempts("host-b", "host-b/1", t(10'000)).empty()) << "not expired yet";
     const auto lost = store().lost_attempts("host-b", "host-b/1", t(10'001));
@@ -596,28 +596,28 @@ TEST_F(SqliteStoreTest, StaleLeaseIsRefusedAfterRecovery)
     EXPECT_EQ(lost[0].number, 1u);
     EXPECT_EQ(lost[0].job.lease->holder, "host-a/1");
 
-    AttemptRecord lost_record = record_of(old, OutcomeKind::worker_lost, t(10'001));
-    Transition again = to(JobState::waiting);
+    model::AttemptRecord lost_record = record_of(old, OutcomeKind::worker_lost, t(10'001));
+    Transition again = to(model::JobState::waiting);
     again.counts_as_lost = true;
     again.error = "worker lost";
     ASSERT_TRUE(store().recover(lost_record, again, t(10'001)));
     EXPECT_EQ(job(id).lost, 1u);
-    EXPECT_EQ(job(id).state, JobState::waiting);
+    EXPECT_EQ(job(id).state, model::JobState::waiting);
 
     // The old holder reports late: refused, and nothing changes.
-    AttemptRecord late = record_of(old, OutcomeKind::succeeded, t(10'002));
+    model::AttemptRecord late = record_of(old, OutcomeKind::succeeded, t(10'002));
     EXPECT_FALSE(store().finish(late, completed_with("late"), t(10'002)));
     EXPECT_FALSE(store().renew(id, old.attempt_id, t(20'000)));
-    EXPECT_FALSE(store().set_progress(id, old.attempt_id, Progress{99, "late"}));
-    EXPECT_EQ(job(id).state, JobState::waiting);
+    EXPECT_FALSE(store().set_progress(id, old.attempt_id, model::Progress{99, "late"}));
+    EXPECT_EQ(job(id).state, model::JobState::waiting);
 
     const Claim fresh = claim_one("q", t(10'003), "host-b/1");
     EXPECT_NE(fresh.attempt_id, old.attempt_id);
-    const Job before = job(id);
+    const model::Job before = job(id);
     EXPECT_FALSE(store().finish(late, completed_with("late"), t(10'004)));
     EXPECT_FALSE(store().recover(lost_record, again, t(10'004)));
-    const Job after = job(id);
-    EXPECT_EQ(after.state, JobState::active);
+    const model::Job after = job(id);
+    EXPECT_EQ(after.state, model::JobState::active);
     EXPECT_EQ(after.lease->attempt_id, fresh.attempt_id);
     EXPECT_EQ(after.updated_at, before.updated_at);
     EXPECT_FALSE(after.result);
@@ -638,8 +638,8 @@ TEST_F(SqliteStoreTest, OfTwoRecoverersExactlyOneWins)
     ASSERT_EQ(seen_here.size(), 1u);
     ASSERT_EQ(seen_there.size(), 1u);
 
-    AttemptRecord r = record_of(c, OutcomeKind::worker_lost, t(20'000));
-    Transition again = to(JobState::waiting);
+    model::AttemptRecord r = record_of(c, OutcomeKind::worker_lost, t(20'000));
+    Transition again = to(model::JobState::waiting);
     again.counts_as_lost = true;
     const bool here = store().recover(r, again, t(20'000));
     const bool there = other->recover(r, again, t(20'000));
@@ -666,7 +666,7 @@ TEST_F(SqliteStoreTest, LostAttemptsIncludeThoseOfAPreviousInstanceOfThisHost)
 
 TEST_F(SqliteStoreTest, RenewExtendsTheLease)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(0));
     ASSERT_TRUE(store().renew(id, c.attempt_id, t(50'000)));
     EXPECT_EQ(job(id).lease->expires_at, t(50'000));
@@ -699,8 +699,8 @@ TEST_F(SqliteStoreTest, RateLimitIsSharedByEveryStoreOnTheFile)
 
 TEST_F(SqliteStoreTest, PauseSkipsTheQueueAndResumeRestoresIt)
 {
-    const JobId a = store().enqueue(new_job("a", 9), t(0));
-    const JobId b = store().enqueue(new_job("b", 0), t(0));
+    const model::JobId a = store().enqueue(new_job("a", 9), t(0));
+    const model::JobId b = store().enqueue(new_job("b", 0), t(0));
     store().set_paused("a", true);
     EXPECT_EQ(store().paused_queues(), (std::vector<std::string>{"a"}));
     auto counts = store().queue_counts({});
@@ -721,25 +721,25 @@ TEST_F(SqliteStoreTest, PauseSkipsTheQueueAndResumeRestoresIt)
 
 TEST_F(SqliteStoreTest, CancelWaitingAndActiveJobs)
 {
-    const JobId waiting = store().enqueue(new_job(), t(0));
+    const model::JobId waiting = store().enqueue(new_job(), t(0));
     EXPECT_EQ(store().cancel(waiting, t(1)), CancelResult::cancelled);
-    EXPECT_EQ(job(waiting).state, JobState::cancelled);
+    EXPECT_EQ(job(waiting).state, model::JobState::cancelled);
     EXPECT_EQ(job(waiting).updated_at, t(1));
     EXPECT_EQ(store().cancel(waiting, t(2)), CancelResult::already_final);
     EXPECT_EQ(store().cancel(waiting + 100, t(2)), CancelResult::not_found);
 
-    const JobId running = store().enqueue(new_job(), t(3));
+    const model::JobId running = store().enqueue(new_job(), t(3));
     const Claim c = claim_one("q", t(4), "host-a/1");
     ASSERT_EQ(c.job.id, running);
     EXPECT_TRUE(store().cancel_requests("host-a/1").empty());
     EXPECT_EQ(store().cancel(running, t(5)), CancelResult::requested);
-    EXPECT_EQ(job(running).state, JobState::active);
+    EXPECT_EQ(job(running).state, model::JobState::active);
     EXPECT_TRUE(job(running).cancel_requested);
-    EXPECT_EQ(store().cancel_requests("host-a/1"), (std::vector<JobId>{running}));
+    EXPECT_EQ(store().cancel_requests("host-a/1"), (std::vector<model::JobId>{running}));
     EXPECT_TRUE(store().cancel_requests("host-b/1").empty());
 
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::cancelled, t(6)), to(JobState::cancelled), t(6)));
-    EXPECT_EQ(job(running).state, JobState::cancelled);
+    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::cancelled, t(6)), to(model::JobState::cancelled), t(6)));
+    EXPECT_EQ(job(running).state, model::JobState::cancelled);
     EXPECT_FALSE(job(running).cancel_requested);
     EXPECT_TRUE(store().cancel_requests("host-a/1").empty());
     EXPECT_EQ(store().attempts(running).at(0).outcome.kind, OutcomeKind::cancelled);
@@ -747,54 +747,54 @@ TEST_F(SqliteStoreTest, CancelWaitingAndActiveJobs)
 
 TEST_F(SqliteStoreTest, CancelDelayedAndBlockedJobs)
 {
-    NewJob later = new_job();
+    model::NewJob later = new_job();
     later.delay = ms(60'000);
-    const JobId delayed = store().enqueue(later, t(0));
-    NewJob dependent = new_job();
+    const model::JobId delayed = store().enqueue(later, t(0));
+    model::NewJob dependent = new_job();
     dependent.depends_on = {delayed};
-    const JobId blocked = store().enqueue(dependent, t(0));
+    const model::JobId blocked = store().enqueue(dependent, t(0));
     dependent.depends_on = {blocked};
-    const JobId blocked_too = store().enqueue(dependent, t(0));
+    const model::JobId blocked_too = store().enqueue(dependent, t(0));
 
     EXPECT_EQ(store().cancel(blocked, t(1)), CancelResult::cancelled);
-    EXPECT_EQ(job(blocked).state, JobState::cancelled);
-    EXPECT_EQ(job(blocked_too).state, JobState::dead);
+    EXPECT_EQ(job(blocked).state, model::JobState::cancelled);
+    EXPECT_EQ(job(blocked_too).state, model::JobState::dead);
     EXPECT_EQ(job(blocked_too).error, "dependency " + std::to_string(blocked) + " was cancelled");
-    EXPECT_EQ(job(delayed).state, JobState::delayed) << "a dependency is not touched by its dependent's cancel";
+    EXPECT_EQ(job(delayed).state, model::JobState::delayed) << "a dependency is not touched by its dependent's cancel";
 
     EXPECT_EQ(store().cancel(delayed, t(2)), CancelResult::cancelled);
-    EXPECT_EQ(job(delayed).state, JobState::cancelled);
+    EXPECT_EQ(job(delayed).state, model::JobState::cancelled);
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(60'000)));
 }
 
 TEST_F(SqliteStoreTest, ACancelRequestIsNotLostWhenTheAttemptAsksForARetry)
 {
-    const JobId id = store().enqueue(new_job(), t(0));
+    const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
     EXPECT_EQ(store().cancel(id, t(2)), CancelResult::requested);
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::failed, t(3)), to(JobState::waiting), t(3)));
-    EXPECT_EQ(job(id).state, JobState::cancelled);
+    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::failed, t(3)), to(model::JobState::waiting), t(3)));
+    EXPECT_EQ(job(id).state, model::JobState::cancelled);
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(4)));
 }
 
 TEST_F(SqliteStoreTest, RetryRunsDeadAndCancelledJobsAgainWithAFreshBudget)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     n.ttl = ms(1000);
-    const JobId id = store().enqueue(n, t(0));
+    const model::JobId id = store().enqueue(n, t(0));
     Claim c = claim_one("q", t(1));
-    Transition lost = to(JobState::waiting);
+    Transition lost = to(model::JobState::waiting);
     lost.counts_as_lost = true;
     ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::crashed, t(2)), lost, t(2)));
     c = claim_one("q", t(3));
-    Transition dead = to(JobState::dead);
+    Transition dead = to(model::JobState::dead);
     dead.error = "gave up";
     ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::crashed, t(4)), dead, t(4)));
     ASSERT_EQ(job(id).attempts_since_retry, 2u);
 
     EXPECT_TRUE(store().retry(id, t(50'000)));
-    Job j = job(id);
-    EXPECT_EQ(j.state, JobState::waiting);
+    model::Job j = job(id);
+    EXPECT_EQ(j.state, model::JobState::waiting);
     EXPECT_EQ(j.attempts, 2u);
     EXPECT_EQ(j.attempts_since_retry, 0u);
     EXPECT_EQ(j.lost, 0u);
@@ -804,10 +804,10 @@ TEST_F(SqliteStoreTest, RetryRunsDeadAndCancelledJobsAgainWithAFreshBudget)
     EXPECT_EQ(claim_one("q", t(50'001)).number, 3u);
     EXPECT_FALSE(store().retry(id, t(50'002))) << "active";
 
-    const JobId cancelled = store().enqueue(new_job(), t(60'000));
+    const model::JobId cancelled = store().enqueue(new_job(), t(60'000));
     ASSERT_EQ(store().cancel(cancelled, t(60'001)), CancelResult::cancelled);
     EXPECT_TRUE(store().retry(cancelled, t(60'002)));
-    EXPECT_EQ(job(cancelled).state, JobState::waiting);
+    EXPECT_EQ(job(cancelled).state, model::JobState::waiting);
 
     EXPECT_FALSE(store().retry(cancelled, t(60'003))) << "waiting";
     EXPECT_THROW(store().retry(cancelled + 100, t(60'003)), StoreRequestError);
@@ -815,12 +815,12 @@ TEST_F(SqliteStoreTest, RetryRunsDeadAndCancelledJobsAgainWithAFreshBudget)
 
 TEST_F(SqliteStoreTest, RetryOfADependentWaitsForItsDependenciesOrIsRefused)
 {
-    const JobId a = store().enqueue(new_job("deps"), t(0));
-    NewJob n = new_job("q");
+    const model::JobId a = store().enqueue(new_job("deps"), t(0));
+    model::NewJob n = new_job("q");
     n.depends_on = {a};
-    const JobId b = store().enqueue(n, t(1));
+    const model::JobId b = store().enqueue(n, t(1));
     ASSERT_EQ(store().cancel(a, t(2)), CancelResult::cancelled);
-    ASSERT_EQ(job(b).state, JobState::dead);
+    ASSERT_EQ(job(b).state, model::JobState::dead);
 
     try {
         store().retry(b, t(3));
@@ -828,19 +828,19 @@ TEST_F(SqliteStoreTest, RetryOfADependentWaitsForItsDependenciesOrIsRefused)
     } catch (const StoreRequestError& e) {
         EXPECT_THAT(e.what(), HasSubstr("dependency " + std::to_string(a) + " was cancelled"));
     }
-    EXPECT_EQ(job(b).state, JobState::dead) << "refused: nothing changed";
+    EXPECT_EQ(job(b).state, model::JobState::dead) << "refused: nothing changed";
 
     ASSERT_TRUE(store().retry(a, t(4)));
     ASSERT_TRUE(store().retry(b, t(5)));
-    EXPECT_EQ(job(b).state, JobState::blocked);
+    EXPECT_EQ(job(b).state, model::JobState::blocked);
     const Claim ca = claim_one("deps", t(6));
     ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::succeeded, t(7)), completed_with("ok"), t(7)));
-    EXPECT_EQ(job(b).state, JobState::waiting);
+    EXPECT_EQ(job(b).state, model::JobState::waiting);
 }
 
 TEST_F(SqliteStoreTest, ScheduleFiresOncePerFireTimeAfterFirstSight)
 {
-    NewJob n = new_job();
+    model::NewJob n = new_job();
     EXPECT_FALSE(store().schedule_last_fire("tick"));
     EXPECT_FALSE(store().fire_schedule("tick", t(0), n, t(0))) << "first sight only records";
     EXPECT_EQ(store().schedule_last_fire("tick"), t(0));
@@ -857,7 +857,7 @@ TEST_F(SqliteStoreTest, ScheduleFiresOncePerFireTimeAfterFirstSight)
     EXPECT_TRUE(store().fire_schedule("tick", t(600'000), n, t(600'000)));
     EXPECT_EQ(store().list(JobFilter{}).size(), 2u);
 
-    NewJob bad = new_job();
+    model::NewJob bad = new_job();
     bad.depends_on = {999'999};
     EXPECT_THROW(store().fire_schedule("tick", t(900'000), bad, t(900'000)), StoreRequestError);
     EXPECT_EQ(store().schedule_last_fire("tick"), t(600'000)) << "a failed firing is not recorded";
@@ -865,33 +865,33 @@ TEST_F(SqliteStoreTest, ScheduleFiresOncePerFireTimeAfterFirstSight)
 
 TEST_F(SqliteStoreTest, PurgeDeletesOldFinalJobsWithTheirAttempts)
 {
-    const JobId old_done = store().enqueue(new_job(), t(0));
+    const model::JobId old_done = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
     ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), completed_with("r"), t(2)));
-    const JobId needed = store().enqueue(new_job("deps"), t(3));
+    const model::JobId needed = store().enqueue(new_job("deps"), t(3));
     const Claim cn = claim_one("deps", t(3));
     ASSERT_TRUE(store().finish(record_of(cn, OutcomeKind::succeeded, t(4)), completed_with("r"), t(4)));
-    NewJob n = new_job("held");
+    model::NewJob n = new_job("held");
     n.depends_on = {needed, store().enqueue(new_job("deps"), t(5))};
-    const JobId blocked = store().enqueue(n, t(5));
-    const JobId new_done = store().enqueue(new_job("later"), t(100));
+    const model::JobId blocked = store().enqueue(n, t(5));
+    const model::JobId new_done = store().enqueue(new_job("later"), t(100));
     const Claim cl = claim_one("later", t(100));
     ASSERT_TRUE(store().finish(record_of(cl, OutcomeKind::succeeded, t(101)), completed_with("r"), t(101)));
-    const JobId old_cancelled = store().enqueue(new_job("x"), t(0));
+    const model::JobId old_cancelled = store().enqueue(new_job("x"), t(0));
     store().cancel(old_cancelled, t(1));
 
-    EXPECT_THROW(store().purge(JobState::waiting, t(1000)), StoreRequestError);
-    EXPECT_EQ(store().purge(JobState::completed, t(50)), 1u);
+    EXPECT_THROW(store().purge(model::JobState::waiting, t(1000)), StoreRequestError);
+    EXPECT_EQ(store().purge(model::JobState::completed, t(50)), 1u);
     EXPECT_FALSE(store().get(old_done));
     EXPECT_TRUE(store().attempts(old_done).empty());
     EXPECT_TRUE(store().get(needed)) << "a blocked job depends on it";
     EXPECT_TRUE(store().get(new_done));
     EXPECT_TRUE(store().get(old_cancelled));
-    EXPECT_EQ(job(blocked).state, JobState::blocked);
+    EXPECT_EQ(job(blocked).state, model::JobState::blocked);
     RawDb raw(file());
     EXPECT_EQ(raw.integer("SELECT count(*) FROM attempts WHERE job_id = " + std::to_string(old_done)), 0);
-    EXPECT_EQ(store().purge(JobState::cancelled, t(50)), 1u);
-    EXPECT_EQ(store().purge(JobState::completed, t(1000)), 1u);
+    EXPECT_EQ(store().purge(model::JobState::cancelled, t(50)), 1u);
+    EXPECT_EQ(store().purge(model::JobState::completed, t(1000)), 1u);
     EXPECT_TRUE(store().get(needed));
 }
 
@@ -899,7 +899,7 @@ TEST_F(SqliteStoreTest, QueueCountsListEveryStateForNamedPausedAndUsedQueues)
 {
     store().enqueue(new_job("a"), t(0));
     store().enqueue(new_job("a"), t(0));
-    NewJob d = new_job("b");
+    model::NewJob d = new_job("b");
     d.delay = ms(100);
     store().enqueue(d, t(0));
     store().set_paused("c", true);
@@ -908,16 +908,16 @@ TEST_F(SqliteStoreTest, QueueCountsListEveryStateForNamedPausedAndUsedQueues)
     for (const auto& [queue, entry] : counts) {
         EXPECT_EQ(entry.by_state.size(), 7u) << queue;
     }
-    EXPECT_EQ(counts.at("a").by_state.at(JobState::waiting), 2u);
-    EXPECT_EQ(counts.at("a").by_state.at(JobState::dead), 0u);
-    EXPECT_EQ(counts.at("b").by_state.at(JobState::delayed), 1u);
+    EXPECT_EQ(counts.at("a").by_state.at(model::JobState::waiting), 2u);
+    EXPECT_EQ(counts.at("a").by_state.at(model::JobState::dead), 0u);
+    EXPECT_EQ(counts.at("b").by_state.at(model::JobState::delayed), 1u);
     EXPECT_TRUE(counts.at("c").paused);
-    EXPECT_EQ(counts.at("named").by_state.at(JobState::waiting), 0u);
+    EXPECT_EQ(counts.at("named").by_state.at(model::JobState::waiting), 0u);
 }
 
 TEST_F(SqliteStoreTest, ListIsNewestFirstWithFilters)
 {
-    std::vector<JobId> ids;
+    std::vector<model::JobId> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(store().enqueue(new_job(i % 2 ? "odd" : "even"), t(i)));
     store().cancel(ids[4], t(10));
 
@@ -932,14 +932,14 @@ TEST_F(SqliteStoreTest, ListIsNewestFirstWithFilters)
     ASSERT_EQ(evens.size(), 3u);
     EXPECT_EQ(evens[0].id, ids[4]);
 
-    even.state = JobState::waiting;
+    even.state = model::JobState::waiting;
     even.limit = 1;
     auto newest_waiting_even = store().list(even);
     ASSERT_EQ(newest_waiting_even.size(), 1u);
     EXPECT_EQ(newest_waiting_even[0].id, ids[2]);
 
     JobFilter cancelled;
-    cancelled.state = JobState::cancelled;
+    cancelled.state = model::JobState::cancelled;
     EXPECT_EQ(store().list(cancelled).size(), 1u);
 }
 
@@ -965,7 +965,7 @@ TEST_F(SqliteStoreTest, OneStoreServesSeveralThreads)
 {
     constexpr int k_jobs = 200;
     for (int i = 0; i < k_jobs; ++i) store().enqueue(new_job(), t(0));
-    std::vector<std::vector<JobId>> claimed(4);
+    std::vector<std::vector<model::JobId>> claimed(4);
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < claimed.size(); ++i) {
         threads.emplace_back([&, i] {
@@ -977,7 +977,7 @@ TEST_F(SqliteStoreTest, OneStoreServesSeveralThreads)
         });
     }
     for (auto& thread : threads) thread.join();
-    std::set<JobId> all;
+    std::set<model::JobId> all;
     std::size_t total = 0;
     for (const auto& ids : claimed) {
         total += ids.size();
@@ -985,7 +985,7 @@ TEST_F(SqliteStoreTest, OneStoreServesSeveralThreads)
     }
     EXPECT_EQ(total, static_cast<std::size_t>(k_jobs));
     EXPECT_EQ(all.size(), static_cast<std::size_t>(k_jobs));
-    EXPECT_EQ(store().queue_counts({})["q"].by_state[JobState::completed], static_cast<std::uint64_t>(k_jobs));
+    EXPECT_EQ(store().queue_counts({})["q"].by_state[model::JobState::completed], static_cast<std::uint64_t>(k_jobs));
 }
 
 } // namespace

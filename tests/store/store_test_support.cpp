@@ -10,14 +10,14 @@
 
 namespace sandhost::store::testing {
 
-TimePoint t(std::int64_t millis)
+model::TimePoint t(std::int64_t millis)
 {
-    return TimePoint(std::chrono::milliseconds(1'700'000'000'000 + millis));
+    return model::TimePoint(std::chrono::milliseconds(1'700'000'000'000 + millis));
 }
 
-NewJob new_job(const std::string& queue, int priority)
+model::NewJob new_job(const std::string& queue, int priority)
 {
-    NewJob job;
+    model::NewJob job;
     job.queue = queue;
     job.task = "plugin.task";
     job.payload = "{}";
@@ -32,9 +32,9 @@ std::vector<QueueAllowance> allow(const std::vector<std::string>& queues)
     return out;
 }
 
-AttemptRecord record_of(const Claim& claim, sandbox::OutcomeKind kind, TimePoint ended)
+model::AttemptRecord record_of(const Claim& claim, model::OutcomeKind kind, model::TimePoint ended)
 {
-    AttemptRecord record;
+    model::AttemptRecord record;
     record.job_id = claim.job.id;
     record.attempt_id = claim.attempt_id;
     record.number = claim.number;
@@ -47,7 +47,7 @@ AttemptRecord record_of(const Claim& claim, sandbox::OutcomeKind kind, TimePoint
     return record;
 }
 
-Transition to(JobState next)
+Transition to(model::JobState next)
 {
     Transition transition;
     transition.next = next;
@@ -57,16 +57,16 @@ Transition to(JobState next)
 Transition completed_with(const std::string& result)
 {
     Transition transition;
-    transition.next = JobState::completed;
+    transition.next = model::JobState::completed;
     transition.result = result;
     return transition;
 }
 
-bool claim_and_complete(Store& store, const std::vector<std::string>& queues, TimePoint now)
+bool claim_and_complete(Store& store, const std::vector<std::string>& queues, model::TimePoint now)
 {
     auto claim = store.claim(allow(queues), "host/1", ms(30'000), now);
     if (!claim) return false;
-    auto record = record_of(*claim, sandbox::OutcomeKind::succeeded, now);
+    auto record = record_of(*claim, model::OutcomeKind::succeeded, now);
     record.outcome.result = "done " + std::to_string(claim->job.id);
     if (!store.finish(record, completed_with(record.outcome.result), now)) {
         throw std::runtime_error("finish refused a live lease");

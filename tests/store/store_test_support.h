@@ -19,19 +19,19 @@ namespace sandhost::store::testing {
 using sandhost::testing::TempDir;  // from tests/support
 
 // Tests run on a fixed clock: t(0) is a moment in 2023, t(n) n milliseconds later.
-TimePoint t(std::int64_t millis);
-inline Duration ms(std::int64_t millis) { return Duration(millis); }
+model::TimePoint t(std::int64_t millis);
+inline model::Duration ms(std::int64_t millis) { return model::Duration(millis); }
 
-NewJob new_job(const std::string& queue = "q", int priority = 0);
+model::NewJob new_job(const std::string& queue = "q", int priority = 0);
 std::vector<QueueAllowance> allow(const std::vector<std::string>& queues);
 
 // The record of the attempt `claim` started, ending with `kind` at `ended`.
-AttemptRecord record_of(const Claim& claim, sandbox::OutcomeKind kind, TimePoint ended);
-Transition to(JobState next);
+model::AttemptRecord record_of(const Claim& claim, model::OutcomeKind kind, model::TimePoint ended);
+Transition to(model::JobState next);
 Transition completed_with(const std::string& result);
 
 // Claims from `queues` and finishes as completed; false when nothing was runnable.
-bool claim_and_complete(Store& store, const std::vector<std::string>& queues, TimePoint now);
+bool claim_and_complete(Store& store, const std::vector<std::string>& queues, model::TimePoint now);
 
 std::string read_bytes(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::string& bytes);

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "config/parse_result.h"
+#include "model/parse_result.h"
 
-namespace sandhost::config {
+namespace sandhost::model {
 
 using Duration = std::chrono::milliseconds;
 
@@ -30,4 +30,4 @@ std::string format_duration(Duration duration);
 // The largest binary unit that divides the value ("64MiB", "1000B"); parse_size round-trips.
 std::string format_size(std::uint64_t bytes);
 
-} // namespace sandhost::config
+} // namespace sandhost::model

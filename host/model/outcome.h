@@ -2,12 +2,15 @@
 // a signal is never folded into an exit code and a timeout never looks like a crash.
 #pragma once
 
+#include "model/enum_names.h"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
-namespace sandhost::sandbox {
+namespace sandhost::model {
 
 enum class OutcomeKind {
     succeeded,        // result
@@ -25,6 +28,19 @@ enum class OutcomeKind {
 };
 
 enum class LimitKind { memory, cpu, file_size, processes, output };
+
+inline constexpr EnumName<OutcomeKind> k_outcome_kind_names[] = {
+    {"succeeded", OutcomeKind::succeeded},         {"failed", OutcomeKind::failed},
+    {"timed_out", OutcomeKind::timed_out},         {"crashed", OutcomeKind::crashed},
+    {"exited", OutcomeKind::exited},               {"resource_limit", OutcomeKind::resource_limit},
+    {"load_failed", OutcomeKind::load_failed},     {"protocol_error", OutcomeKind::protocol_error},
+    {"result_too_large", OutcomeKind::result_too_large}, {"spawn_failed", OutcomeKind::spawn_failed},
+    {"cancelled", OutcomeKind::cancelled},         {"worker_lost", OutcomeKind::worker_lost},
+};
+inline constexpr EnumName<LimitKind> k_limit_kind_names[] = {
+    {"memory", LimitKind::memory},       {"cpu", LimitKind::cpu},         {"file_size", LimitKind::file_size},
+    {"processes", LimitKind::processes}, {"output", LimitKind::output},
+};
 
 struct ProgressReport {
     double percent = 0;
@@ -62,14 +78,9 @@ struct Outcome {
 };
 
 const char* to_string(OutcomeKind kind);
-std::optional<OutcomeKind> outcome_kind_from_string(const std::string& text);
+std::optional<OutcomeKind> outcome_kind_from_string(std::string_view text);
 const char* to_string(LimitKind kind);
-std::optional<LimitKind> limit_kind_from_string(const std::string& text);
-
-// "300ms", "5s": a duration as messages quote it.
-std::string describe_duration(std::chrono::milliseconds duration);
-// "64 MiB", "1000 bytes": a size as messages quote it.
-std::string describe_size(std::uint64_t bytes);
+std::optional<LimitKind> limit_kind_from_string(std::string_view text);
 
 // Whether another attempt may help: the outcome table's default, overridden by a task that
 // reported a permanent error.
@@ -81,4 +92,4 @@ std::string to_json(const Outcome& outcome);
 // Parses what to_json wrote; nullopt when it is not such a record.
 std::optional<Outcome> outcome_from_json(const std::string& json);
 
-} // namespace sandhost::sandbox
+} // namespace sandhost::model

@@ -1,8 +1,8 @@
-#include "config/units.h"
+#include "model/units.h"
 
 #include <gtest/gtest.h>
 
-namespace sandhost::config {
+namespace sandhost::model {
 namespace {
 
 using namespace std::chrono_literals;
@@ -75,4 +75,4 @@ TEST(Format, PicksTheLargestExactUnitAndRoundTrips)
 }
 
 } // namespace
-} // namespace sandhost::config
+} // namespace sandhost::model

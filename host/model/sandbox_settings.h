@@ -2,17 +2,22 @@
 // policy. Plain data with no behaviour; the config loader fills them, the sandbox obeys them.
 #pragma once
 
+#include "model/enum_names.h"
+#include "model/units.h"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
-namespace sandhost::sandbox {
-
-using Duration = std::chrono::milliseconds;
+namespace sandhost::model {
 
 enum class Mode { spawn, fork, reuse };
 enum class Fallback { none, inline_run };
+
+inline constexpr EnumName<Mode> k_mode_names[] = {{"spawn", Mode::spawn}, {"fork", Mode::fork}, {"reuse", Mode::reuse}};
+inline constexpr EnumName<Fallback> k_fallback_names[] = {{"none", Fallback::none}, {"inline", Fallback::inline_run}};
 
 // Per-attempt resource limits. An unset limit is not applied.
 struct Limits {
@@ -65,7 +70,10 @@ struct SandboxSettings {
     bool operator==(const SandboxSettings&) const = default;
 };
 
+// The one name table of each: "spawn", "fork", "reuse"; "none", "inline".
 const char* to_string(Mode mode);
-std::optional<Mode> mode_from_string(const std::string& text);
+std::optional<Mode> mode_from_string(std::string_view text);
+const char* to_string(Fallback fallback);
+std::optional<Fallback> fallback_from_string(std::string_view text);
 
-} // namespace sandhost::sandbox
+} // namespace sandhost::model

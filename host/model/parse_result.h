@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-namespace sandhost::config {
+namespace sandhost::model {
 
 template <class T>
 class ParseResult {
@@ -38,4 +38,4 @@ private:
     std::string m_error;
 };
 
-} // namespace sandhost::config
+} // namespace sandhost::model

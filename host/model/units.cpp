@@ -1,10 +1,10 @@
-#include "config/units.h"
+#include "model/units.h"
 
 #include <array>
 #include <cstdint>
 #include <limits>
 
-namespace sandhost::config {
+namespace sandhost::model {
 namespace {
 
 struct Unit {
@@ -193,4 +193,4 @@ std::string format_size(std::uint64_t bytes)
     return std::to_string(bytes) + "B";
 }
 
-} // namespace sandhost::config
+} // namespace sandhost::model

@@ -1,4 +1,4 @@
-#include "sandbox/outcome.h"
+#include "model/outcome.h"
 
 #include "os/signals.h"
 #include "os/time_format.h"
@@ -10,34 +10,10 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
 
-#include <array>
 #include <sstream>
 
-namespace sandhost::sandbox {
+namespace sandhost::model {
 namespace {
-
-constexpr std::array<std::pair<OutcomeKind, const char*>, 12> k_kinds{{
-    {OutcomeKind::succeeded, "succeeded"},
-    {OutcomeKind::failed, "failed"},
-    {OutcomeKind::timed_out, "timed_out"},
-    {OutcomeKind::crashed, "crashed"},
-    {OutcomeKind::exited, "exited"},
-    {OutcomeKind::resource_limit, "resource_limit"},
-    {OutcomeKind::load_failed, "load_failed"},
-    {OutcomeKind::protocol_error, "protocol_error"},
-    {OutcomeKind::result_too_large, "result_too_large"},
-    {OutcomeKind::spawn_failed, "spawn_failed"},
-    {OutcomeKind::cancelled, "cancelled"},
-    {OutcomeKind::worker_lost, "worker_lost"},
-}};
-
-constexpr std::array<std::pair<LimitKind, const char*>, 5> k_limits{{
-    {LimitKind::memory, "memory"},
-    {LimitKind::cpu, "cpu"},
-    {LimitKind::file_size, "file_size"},
-    {LimitKind::processes, "processes"},
-    {LimitKind::output, "output"},
-}};
 
 std::optional<std::chrono::system_clock::time_point> parse_time(const std::string& text)
 {
@@ -53,51 +29,10 @@ std::optional<std::chrono::system_clock::time_point> parse_time(const std::strin
 
 } // namespace
 
-const char* to_string(OutcomeKind kind)
-{
-    for (const auto& [k, name] : k_kinds) {
-        if (k == kind) return name;
-    }
-    return "unknown";
-}
-
-std::optional<OutcomeKind> outcome_kind_from_string(const std::string& text)
-{
-    for (const auto& [k, name] : k_kinds) {
-        if (text == name) return k;
-    }
-    return std::nullopt;
-}
-
-const char* to_string(LimitKind kind)
-{
-    for (const auto& [k, name] : k_limits) {
-        if (k == kind) return name;
-    }
-    return "unknown";
-}
-
-std::optional<LimitKind> limit_kind_from_string(const std::string& text)
-{
-    for (const auto& [k, name] : k_limits) {
-        if (text == name) return k;
-    }
-    return std::nullopt;
-}
-
-std::string describe_duration(std::chrono::milliseconds d)
-{
-    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-    return std::to_string(d.count()) + "ms";
-}
-
-std::string describe_size(std::uint64_t bytes)
-{
-    if (bytes % (1ull << 30) == 0 && bytes) return std::to_string(bytes >> 30) + " GiB";
-    if (bytes % (1ull << 20) == 0 && bytes) return std::to_string(bytes >> 20) + " MiB";
-    if (bytes % (1ull << 10) == 0 && bytes) return std::to_string(bytes >> 10) + " KiB";
-    return std::to_string(bytes) + " bytes";
-}
+const char* to_string(OutcomeKind kind) { return name_in(k_outcome_kind_names, kind); }
+std::optional<OutcomeKind> outcome_kind_from_string(std::string_view text) { return value_in(k_outcome_kind_names, text); }
+const char* to_string(LimitKind kind) { return name_in(k_limit_kind_names, kind); }
+std::optional<LimitKind> limit_kind_from_string(std::string_view text) { return value_in(k_limit_kind_names, text); }
 
 bool retryable(const Outcome& outcome)
 {
@@ -193,4 +128,4 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
     }
 }
 
-} // namespace sandhost::sandbox
+} // namespace sandhost::model

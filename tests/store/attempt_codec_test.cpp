@@ -1,30 +1,15 @@
-#include "store/attempt_record.h"
+#include "store/attempt_codec.h"
+#include "model/text.h"
 
 #include <gtest/gtest.h>
 
 namespace sandhost::store {
 namespace {
 
-TEST(ValidUtf8, KeepsValidTextAsIs)
+model::Outcome full_outcome()
 {
-    const std::string text = "plain, \xC3\xA9t\xC3\xA9, \xE2\x82\xAC, \xF0\x9F\x98\x80, tab\t, nul\0end";
-    EXPECT_EQ(valid_utf8(text), text);
-}
-
-TEST(ValidUtf8, ReplacesEachInvalidByte)
-{
-    EXPECT_EQ(valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-    EXPECT_EQ(valid_utf8("\xC3"), "\xEF\xBF\xBD");                       // truncated sequence
-    EXPECT_EQ(valid_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");       // overlong '/'
-    EXPECT_EQ(valid_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a UTF-16 surrogate
-    // Past U+10FFFF.
-    EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80" "x"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "x");
-}
-
-sandbox::Outcome full_outcome()
-{
-    sandbox::Outcome o;
-    o.kind = sandbox::OutcomeKind::crashed;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::crashed;
     o.error = "segfault in \"parse\"\n";
     o.permanent = true;
     o.signal_number = 11;
@@ -38,7 +23,7 @@ sandbox::Outcome full_outcome()
     o.cpu_ms = 999;
     o.stdout_tail = std::string("out\x01\0line\n", 10);
     o.stderr_tail = "err \xE2\x82\xAC";
-    o.progress = sandbox::ProgressReport{42.5, "halfway"};
+    o.progress = model::ProgressReport{42.5, "halfway"};
     o.started_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'123));
     o.ended_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'001'357));
     return o;
@@ -46,7 +31,7 @@ sandbox::Outcome full_outcome()
 
 TEST(AttemptRecord, EveryFieldReadsBack)
 {
-    const sandbox::Outcome o = full_outcome();
+    const model::Outcome o = full_outcome();
     const auto back = decode_outcome(encode_outcome(o));
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(back->kind, o.kind);
@@ -70,8 +55,8 @@ TEST(AttemptRecord, EveryFieldReadsBack)
 
 TEST(AttemptRecord, InvalidUtf8InTailsStillReadsBack)
 {
-    sandbox::Outcome o;
-    o.kind = sandbox::OutcomeKind::failed;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::failed;
     o.error = "bad \xFF byte";
     o.stdout_tail = "binary \xFE\xFF\x80 output";
     const auto back = decode_outcome(encode_outcome(o));
@@ -82,13 +67,13 @@ TEST(AttemptRecord, InvalidUtf8InTailsStillReadsBack)
 
 TEST(AttemptRecord, ResultIsNotInTheRecord)
 {
-    sandbox::Outcome o;
-    o.kind = sandbox::OutcomeKind::succeeded;
+    model::Outcome o;
+    o.kind = model::OutcomeKind::succeeded;
     o.result = "a result the store keeps as bytes";
     const std::string json = encode_outcome(o);
     EXPECT_EQ(json.find("a result"), std::string::npos) << json;
     ASSERT_TRUE(decode_outcome(json).has_value());
-    EXPECT_EQ(decode_outcome(json)->kind, sandbox::OutcomeKind::succeeded);
+    EXPECT_EQ(decode_outcome(json)->kind, model::OutcomeKind::succeeded);
 }
 
 TEST(AttemptRecord, GarbageIsNotARecord)

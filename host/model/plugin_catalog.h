@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace sandhost::sandbox {
+namespace sandhost::model {
 
 struct TaskInfo {
     std::string name;
@@ -45,4 +45,4 @@ struct PluginCatalog {
     }
 };
 
-} // namespace sandhost::sandbox
+} // namespace sandhost::model

@@ -1,0 +1,18 @@
+# Fails unless BINARY needs only the C library's own shared objects (with SANITIZED set, the
+# sanitizer runtimes and the shared C++ runtime they need are allowed too).
+execute_process(COMMAND ${READELF} -d ${BINARY} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "readelf -d ${BINARY} failed")
+endif()
+string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[([^]]+)\\]" lines "${dynamic}")
+set(allowed "^(libc|libm|libdl|libpthread|ld-linux[-a-z0-9_]*)\\.so")
+if(SANITIZED)
+  set(allowed "^(libc|libm|libdl|libpthread|librt|libstdc\\+\\+|libgcc_s|libasan|libubsan|libtsan|ld-linux[-a-z0-9_]*)\\.so")
+endif()
+foreach(line IN LISTS lines)
+  string(REGEX REPLACE ".*\\[([^]]+)\\]" "\\1" library "${line}")
+  if(NOT library MATCHES "${allowed}")
+    message(FATAL_ERROR "${BINARY} needs ${library}: the worker must link only libc")
+  endif()
+endforeach()
+message(STATUS "${BINARY}: only libc")
