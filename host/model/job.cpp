@@ -21,4 +21,17 @@ const std::vector<JobState>& all_job_states()
     return states;
 }
 
+bool task_allowed(const std::vector<std::string>& patterns, std::string_view task)
+{
+    const auto dot = task.find('.');
+    for (const auto& pattern : patterns) {
+        if (pattern == task) return true;
+        if (dot != std::string_view::npos && pattern.size() == dot + 2 && pattern.compare(dot, 2, ".*") == 0 &&
+            task.compare(0, dot, pattern, 0, dot) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace sandhost::model

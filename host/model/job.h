@@ -29,6 +29,10 @@ std::optional<JobState> job_state_from_string(std::string_view text);
 bool is_final(JobState state);  // completed, dead, cancelled
 const std::vector<JobState>& all_job_states();  // in the order of the enum
 
+// Whether one of `patterns` ("plugin.task", or "plugin.*" for every task of a plugin) allows
+// `task` ("plugin.task").
+bool task_allowed(const std::vector<std::string>& patterns, std::string_view task);
+
 struct NewJob {
     std::string queue;
     std::string task;      // "plugin.task"

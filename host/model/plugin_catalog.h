@@ -1,5 +1,6 @@
 // What the plugin directories hold: every library found, each described by loading it in a
-// worker process. Plain data; sandbox/plugin_scan.h fills it.
+// worker process (its init hook is not run). Plain data: the sandbox fills it, hosts publish
+// it to the store, enqueue checks task names against it.
 #pragma once
 
 #include <filesystem>
@@ -44,5 +45,11 @@ struct PluginCatalog {
         return nullptr;
     }
 };
+
+// The catalog as JSON ({"dirs": [...], "plugins": [{"name", "path", "version", "tasks":
+// [{"name", "description"}], "error"}]}), and back; nullopt when the text is not such a
+// catalog.
+std::string to_json(const PluginCatalog& catalog);
+std::optional<PluginCatalog> catalog_from_json(const std::string& json);
 
 } // namespace sandhost::model
