@@ -7,7 +7,7 @@ Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attemp
                                               const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease)
 {
     FinishAndClaim result;
-    result.finished = finish(attempt, transition, now);
+    result.applied = finish(attempt, transition, now);
     try {
         result.claim = claim(queues, holder, lease, now);
     } catch (const std::exception& e) {

@@ -14,6 +14,7 @@
 // SQLite implements it now (sqlite_store.h); a Redis implementation will follow.
 #pragma once
 
+#include "model/host_record.h"
 #include "model/job.h"
 
 #include <chrono>
@@ -39,6 +40,11 @@ public:
 // What the host claims with.
 struct QueueAllowance {
     std::string queue;
+    // The tasks this host may run from the queue: "plugin.task" or "plugin.*" (see
+    // model::task_allowed). A claim passes over the jobs of other tasks, which stay waiting
+    // for a host that may run them, without holding up the jobs behind them. Empty: any task
+    // (for callers with no task list, such as tests and benchmarks; a host always gives one).
+    std::vector<std::string> tasks;
     // Global rate limit of the queue: at most `jobs` claims in any window of `per`, counted
     // across every host of the store.
     std::optional<std::uint64_t> rate_jobs;
@@ -108,17 +114,18 @@ public:
     // Records the attempt and applies the transition, only while `attempt` still holds the
     // job's lease. Completing a job unblocks dependents whose dependencies are all completed;
     // a job that becomes dead or cancelled makes its blocked dependents dead, transitively.
-    // false (and nothing changed) when the lease is stale: the result is refused. The attempt
-    // id is the fence: a lease past its expiry still holds until a recover takes it over. A
-    // job whose cancel was requested does not run again: waiting or delayed become cancelled.
-    virtual bool finish(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
+    // Returns the state the job was actually left in (a job whose cancel was requested does
+    // not run again: waiting or delayed become cancelled), or nullopt (and nothing changed)
+    // when the lease is stale: the result is refused. The attempt id is the fence: a lease
+    // past its expiry still holds until a recover takes it over.
+    virtual std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
 
     // finish, then claim for the slot it freed, in one step where the store can (SQLite: one
     // transaction, so one commit per job instead of two). The finish stands even when the
     // claim fails: its error comes back in claim_error, not as an exception. A failed finish
     // throws as finish does, and nothing is claimed.
     struct FinishAndClaim {
-        bool finished = false;
+        std::optional<model::JobState> applied;  // as finish returns it
         std::optional<Claim> claim;
         std::optional<std::string> claim_error;
     };
@@ -130,8 +137,9 @@ public:
     virtual std::vector<LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder, model::TimePoint now) = 0;
 
     // Records a lost attempt (outcome worker_lost) and applies the transition, only if that
-    // attempt still holds the (stale) lease: of several recoverers exactly one wins.
-    virtual bool recover(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
+    // attempt still holds the (stale) lease: of several recoverers exactly one wins. Returns
+    // the state applied, as finish does, or nullopt when another recoverer won.
+    virtual std::optional<model::JobState> recover(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now) = 0;
 
     // Jobs the running attempts of `holder` should stop: cancel_requested and active.
     virtual std::vector<model::JobId> cancel_requests(const std::string& holder) = 0;
@@ -177,17 +185,46 @@ public:
     // depends on is kept.
     virtual std::size_t purge(model::JobState state, model::TimePoint older_than) = 0;
 
-    // A host instance says it is alive; false when another instance of the same host name
-    // said so less than `stale_after` ago (two hosts must not share a name).
-    virtual bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now, model::Duration stale_after) = 0;
-    virtual void unregister_host(const std::string& host_name, const std::string& holder) = 0;
+    // Which tasks wait in vain here: the distinct (queue, task) pairs of waiting or delayed
+    // jobs in `queues` whose task the queue's allowance does not allow. For a host to say
+    // once that it leaves them to others.
+    virtual std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<QueueAllowance>& queues) = 0;
 
-    // Who registered `host_name` last and when they last said they were alive, or nullopt.
-    virtual std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) = 0;
+    // Hosts. A host instance (`holder`, "NAME/MACHINE:PID:RANDOM") registers its name at
+    // start, publishes its catalog at start and on every reload, beats while it runs, and
+    // unregisters when it stops. Records stay after a host stops (stopped_at set): its catalog
+    // keeps serving enqueue checks, and `sandhost hosts` shows when it stopped.
+
+    // Registers `holder` for `host_name` (started_at and heartbeat now, stopped_at cleared);
+    // false, and nothing changed, when another holder of that name beat less than
+    // `stale_after` ago and has not stopped (two hosts must not share a name).
+    virtual bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
+                               model::Duration stale_after) = 0;
 
     // Registers `holder` for `host_name` whatever is registered: for a host that knows the
     // previous holder is dead (a process of this machine that no longer exists).
     virtual void take_over_host(const std::string& host_name, const std::string& holder, model::TimePoint now) = 0;
+
+    // Who registered `host_name` last and when they last beat, or nullopt.
+    virtual std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) = 0;
+
+    // Records what the host serves: its version, its queues with the tasks it lets them run,
+    // and its plugin catalog (catalog_at = now). false, and nothing changed, when `holder` no
+    // longer holds the name.
+    virtual bool publish_host(const std::string& host_name, const std::string& holder, const std::string& version,
+                              const std::vector<model::ServedQueue>& queues, const model::PluginCatalog& catalog,
+                              model::TimePoint now) = 0;
+
+    // The host is alive: heartbeat_at = now, and what it runs. false, and nothing changed, when
+    // `holder` no longer holds the name (another instance took it over).
+    virtual bool heartbeat(const std::string& host_name, const std::string& holder, const model::HostStatus& status,
+                           model::TimePoint now) = 0;
+
+    // The host stopped: stopped_at = now and its status emptied, when `holder` still holds it.
+    virtual void unregister_host(const std::string& host_name, const std::string& holder, model::TimePoint now) = 0;
+
+    // Every host record, by name.
+    virtual std::vector<model::HostRecord> hosts() = 0;
 };
 
 } // namespace sandhost::store
