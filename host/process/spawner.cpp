@@ -28,18 +28,39 @@ os::UniqueFd open_pidfd(pid_t pid)
 
 } // namespace
 
-Spawner& Spawner::instance()
-{
-    static Spawner* const spawner = new Spawner();  // intentionally leaked: see the header
-    return *spawner;
-}
-
 Spawner::Spawner()
 {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     m_launchers[static_cast<int>(LauncherKind::poco)] = make_launcher(LauncherKind::poco);
     m_launchers[static_cast<int>(LauncherKind::posix_spawn)] = make_launcher(LauncherKind::posix_spawn);
-    std::thread([this] { run_launch_thread(); }).detach();
+    std::promise<void> started;
+    auto ready = started.get_future();
+    m_thread = std::thread([this, &started] {
+        m_launch_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+        started.set_value();
+        run_launch_thread();
+    });
+    ready.wait();
+}
+
+Spawner::~Spawner()
+{
+    // A child still registered belongs to a WorkerSession or ChildProcess that outlived us:
+    // end it here, while its parent thread still exists to be its parent.
+    for (pid_t pid : live_children()) {
+        os::kill_tree(pid, os::IncludeRoot::yes);
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        forget(pid);
+    }
+    reap_strays();
+    {
+        std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_wake.notify_one();
+    m_thread.join();
 }
 
 LauncherKind Spawner::default_launcher()
@@ -58,12 +79,12 @@ void Spawner::run_launch_thread()
     sigset_t all;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
-    m_launch_tid = static_cast<pid_t>(::syscall(SYS_gettid));
     for (;;) {
         std::function<void()> job;
         {
             std::unique_lock lock(m_mutex);
-            m_wake.wait(lock, [this] { return !m_queue.empty(); });
+            m_wake.wait(lock, [this] { return !m_queue.empty() || m_stopping; });
+            if (m_queue.empty()) return;
             job = std::move(m_queue.front());
             m_queue.pop_front();
         }

@@ -1,8 +1,11 @@
-// The Spawner: the one place a host process starts workers, and the owner of its children.
+// The Spawner: where a sandbox starts its workers, and the owner of its children. A sandbox
+// owns one; several may live in one process (two embedded hosts, say).
 //
-// Every launch runs on one thread that lives as long as the process. A worker asks the kernel
-// to kill it when its parent dies (PR_SET_PDEATHSIG), and Linux counts the *thread* that
-// launched it as the parent: launching from short-lived threads would kill workers early.
+// Every launch runs on the spawner's own thread, which lives until the spawner is destroyed.
+// A worker asks the kernel to kill it when its parent dies (PR_SET_PDEATHSIG), and Linux
+// counts the *thread* that launched it as the parent: launching from short-lived threads would
+// kill workers early. The destructor therefore first kills and reaps every child still
+// registered, then ends the thread.
 //
 // The host is made a child subreaper: whatever a worker started is re-parented to the host
 // (to its main thread) when the worker dies, however it left its session or group. Every
@@ -28,9 +31,14 @@ namespace sandhost::process {
 
 class Spawner {
 public:
-    // The process-wide spawner, created on first use and never destroyed (its thread must
-    // outlive every worker).
-    static Spawner& instance();
+    // Starts the launch thread and makes this process a child subreaper. Throws
+    // std::system_error when the thread cannot be started.
+    Spawner();
+    // Kills (SIGKILL, whole trees) and reaps every child still registered, reaps strays, and
+    // joins the launch thread. Blocks while they die.
+    ~Spawner();
+    Spawner(const Spawner&) = delete;
+    Spawner& operator=(const Spawner&) = delete;
 
     // Launches on the launch thread with the given launcher kind and waits for the outcome.
     // The returned ChildProcess is registered until reaped. Thread-safe.
@@ -47,7 +55,6 @@ public:
     static LauncherKind default_launcher();
 
 private:
-    Spawner();
     void run_launch_thread();
     friend class ChildProcess;
     void forget(pid_t pid);
@@ -55,10 +62,12 @@ private:
     mutable std::mutex m_mutex;  // guards m_children and the queue
     std::condition_variable m_wake;
     std::deque<std::function<void()>> m_queue;
+    bool m_stopping = false;  // the launch thread ends once the queue is empty
     std::set<pid_t> m_children;
     std::unique_ptr<Launcher> m_launchers[2];
     // The launch thread's id: the parent of every worker.
     std::atomic<pid_t> m_launch_tid{0};
+    std::thread m_thread;  // last: started once everything above exists
 };
 
 } // namespace sandhost::process

@@ -36,6 +36,7 @@ public:
 // Cancels a running attempt from any thread. The attempt sees it within one poll cycle.
 class CancelToken {
 public:
+    // Throws HostError when no eventfd can be created (the host is out of descriptors).
     CancelToken();
     void request() noexcept;
     bool requested() const noexcept { return m_requested.load(std::memory_order_acquire); }

@@ -2,7 +2,9 @@
 
 #include "os/fd.h"
 #include "os/process_tree.h"
-#include "process/spawner.h"
+#include "sandbox/host_error.h"
+#include "sandbox/stop_policy.h"
+#include "sandbox/worker_launch.h"
 #include "protocol/messages.h"
 
 #include <cerrno>
@@ -28,36 +30,36 @@ model::Outcome failure(model::OutcomeKind kind, std::string error)
 
 } // namespace
 
-std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(const WorkerConfig& config, const std::filesystem::path& plugin,
-                                                                     const model::SandboxSettings& settings)
+std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(process::Spawner& spawner, const WorkerConfig& config,
+                                                                            const std::filesystem::path& plugin,
+                                                                            const model::SandboxSettings& settings)
 {
-    auto channel = os::make_socket_pair();
-    auto out = os::make_pipe();
-    auto err = os::make_pipe();
-    if (!channel || !out || !err) return failure(model::OutcomeKind::spawn_failed, "cannot create the fork server's channel");
-    process::LaunchRequest request;
-    request.executable = config.executable;
-    request.args = {"--host-pid", std::to_string(::getpid()), "--role", "fork-server"};
-    request.channel_fd = channel->second.get();
-    request.stdout_fd = out->write.get();
-    request.stderr_fd = err->write.get();
-    auto child = process::Spawner::instance().launch(request, config.launcher);
-    if (!child) return failure(model::OutcomeKind::spawn_failed, "cannot start the fork server: " + child.error().message());
-
+    auto launched = launch_worker(spawner, config, WorkerRole::fork_server);
+    if (!launched) {
+        throw_if_shortage(launched.error());
+        return failure(model::OutcomeKind::spawn_failed, "cannot start the fork server: " + launched.error().message());
+    }
     std::unique_ptr<ForkServer> server(new ForkServer());
+    server->m_spawner = &spawner;
     server->m_config = config;
-    server->m_child = std::move(child.value());
-    server->m_channel = std::move(channel->first);
-    server->m_stdout = std::move(out->read);
-    server->m_stderr = std::move(err->read);
+    server->m_process = spawned_process(std::move(launched->child));
+    server->m_channel = std::move(launched->channel);
+    server->m_stdout = std::move(launched->stdout_read);
+    server->m_stderr = std::move(launched->stderr_read);
     server->m_decoder = std::make_unique<protocol::FrameDecoder>(1u << 20);
-    for (int fd : {server->m_channel.get(), server->m_stdout.get(), server->m_stderr.get()}) (void)os::set_nonblocking(fd);
+    if (auto s = os::set_nonblocking(server->m_channel.get()); !s) {
+        server->m_dead = true;
+        throw_if_shortage(s.error());
+        return failure(model::OutcomeKind::spawn_failed, "cannot set up the fork server's channel: " + s.error().message());
+    }
 
     protocol::Job preload;
     preload.plugin_path = plugin.string();
     const std::string frame = protocol::encode_frame(protocol::MessageType::job, protocol::encode(preload));
     if (::send(server->m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) {
-        return failure(model::OutcomeKind::spawn_failed, "cannot reach the fork server");
+        server->m_dead = true;
+        return failure(model::OutcomeKind::spawn_failed,
+                       "cannot reach the fork server: " + os::SysError::from_errno("send", "fork server channel").message());
     }
     std::lock_guard lock(server->m_mutex);
     const auto deadline = Clock::now() + settings.startup_timeout;
@@ -91,20 +93,15 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(cons
 
 ForkServer::~ForkServer()
 {
-    if (m_child.running() && m_dead) {
-        os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
-        m_child.reap();
-    } else if (m_child.running()) {
-        const std::string frame = protocol::encode_frame(protocol::MessageType::shutdown, {});
-        [[maybe_unused]] auto n = ::send(m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        pollfd fd{m_child.exit_fd(), POLLIN, 0};
-        if (fd.fd >= 0) ::poll(&fd, 1, 1000);
-        if (!m_child.try_reap()) {
-            os::kill_tree(m_child.pid(), os::IncludeRoot::yes);
-            m_child.reap();
-        }
+    if (m_process->running()) {
+        const auto steps = m_dead ? kill_steps() : shutdown_steps(std::chrono::seconds(1));
+        stop_and_reap(*m_process, steps, [this](StopStep::Action) {
+            const std::string frame = protocol::encode_frame(protocol::MessageType::shutdown, {});
+            // A full socket or a gone server: the kill step follows either way.
+            [[maybe_unused]] auto n = ::send(m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        });
     }
-    process::Spawner::instance().reap_strays();
+    m_spawner->reap_strays();
 }
 
 bool ForkServer::dead()
@@ -112,7 +109,7 @@ bool ForkServer::dead()
     if (m_dead) return true;
     std::unique_lock lock(m_mutex, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    if (m_child.try_reap()) m_dead = true;
+    if (m_process->try_reap()) m_dead = true;
     return m_dead;
 }
 
@@ -141,7 +138,7 @@ std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_po
         if (next.status == protocol::FrameDecoder::Status::broken) return "protocol error: " + next.error;
         const auto now = Clock::now();
         if (now >= deadline) return std::string("did not answer in time");
-        pollfd fds[4] = {{m_channel.get(), POLLIN, 0}, {m_child.exit_fd(), POLLIN, 0}, {m_stdout.get(), POLLIN, 0}, {m_stderr.get(), POLLIN, 0}};
+        pollfd fds[4] = {{m_channel.get(), POLLIN, 0}, {m_process->exit_fd(), POLLIN, 0}, {m_stdout.get(), POLLIN, 0}, {m_stderr.get(), POLLIN, 0}};
         const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
         ::poll(fds, 4, static_cast<int>(std::min<long long>(wait, 1000)));
         if (fds[2].revents || fds[3].revents) drain_diagnostics();
@@ -154,15 +151,15 @@ std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_po
             }
             if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                 drain_diagnostics();
-                if (auto t = m_child.try_reap(); t || m_child.exit_fd() < 0) {
+                if (auto t = m_process->try_reap(); t || m_process->exit_fd() < 0) {
                     return "exited (" + (t ? t->status.describe() : std::string("?")) + ")" + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
                 }
                 return std::string("closed its channel") + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
             }
         }
-        if (fds[1].revents && m_child.try_reap()) {
+        if (fds[1].revents && m_process->try_reap()) {
             drain_diagnostics();
-            return "exited (" + m_child.termination()->status.describe() + ")" + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
+            return "exited (" + m_process->termination()->status.describe() + ")" + (m_diagnostics.empty() ? "" : ": " + m_diagnostics);
         }
     }
 }
@@ -175,12 +172,18 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
         ~InFlight() { --count; }
     } in_flight(m_in_flight);
     std::lock_guard lock(m_mutex);
-    if (m_dead || !m_child.running()) return std::string("the fork server is gone");
+    if (m_dead || !m_process->running()) return std::string("the fork server is gone");
     auto channel = os::make_socket_pair();
+    if (!channel) throw HostError(channel.error());
     auto out = os::make_pipe();
+    if (!out) throw HostError(out.error());
     auto err = os::make_pipe();
+    if (!err) throw HostError(err.error());
     auto status = os::make_pipe();
-    if (!channel || !out || !err || !status) return std::string("cannot create a job's descriptors: ") + std::strerror(errno);
+    if (!status) throw HostError(status.error());
+    for (int fd : {out->read.get(), err->read.get()}) {
+        if (auto s = os::set_nonblocking(fd); !s) throw HostError(s.error());
+    }
     const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job, {});
     if (!os::send_with_fds(m_channel.get(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
         m_dead = true;

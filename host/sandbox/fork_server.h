@@ -5,7 +5,7 @@
 #pragma once
 
 #include "os/unique_fd.h"
-#include "process/child_process.h"
+#include "process/spawner.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
@@ -26,9 +26,12 @@ public:
     // Launches a fork server for `plugin` and waits until it has loaded the plugin and run its
     // init hook, within settings.startup_timeout. Otherwise returns the outcome that stopped it
     // (load_failed with the plugin's message, spawn_failed, timed_out).
-    static std::variant<std::unique_ptr<ForkServer>, model::Outcome> start(const WorkerConfig& config, const std::filesystem::path& plugin,
-                                                                    const model::SandboxSettings& settings);
-    // Asks the server to exit, waits briefly, then kills it and reaps it.
+    // Throws HostError when the host is short of descriptors or processes. The spawner must
+    // outlive the server.
+    static std::variant<std::unique_ptr<ForkServer>, model::Outcome> start(process::Spawner& spawner, const WorkerConfig& config,
+                                                                           const std::filesystem::path& plugin,
+                                                                           const model::SandboxSettings& settings);
+    // Asks the server to exit (its children with it), waits a second, then kills it; reaps it.
     ~ForkServer();
     ForkServer(const ForkServer&) = delete;
     ForkServer& operator=(const ForkServer&) = delete;
@@ -36,7 +39,7 @@ public:
     // Forks a child for `spec` and returns the session to run it on, or why it could not (the
     // server is then dead() and must be replaced). The job message goes out at once, so the
     // child can start on it while the server's answer is on its way. Thread-safe; blocks for
-    // one round trip.
+    // one round trip. Throws HostError when the host is short of descriptors.
     std::variant<WorkerSession, std::string> fork_session(const AttemptSpec& spec);
 
     // True once the server died or was found broken; reaps it if it died. Thread-safe, and
@@ -44,7 +47,7 @@ public:
     bool dead();
     // How many fork_session() calls are under way or waiting for this server.
     int in_flight() const { return m_in_flight.load(std::memory_order_relaxed); }
-    pid_t pid() const { return m_child.pid(); }
+    pid_t pid() const { return m_process->pid(); }
 
 private:
     ForkServer() = default;
@@ -52,8 +55,9 @@ private:
     std::variant<protocol::Frame, std::string> next_frame(std::chrono::steady_clock::time_point deadline);
     void drain_diagnostics();
 
+    process::Spawner* m_spawner = nullptr;
     WorkerConfig m_config;
-    process::ChildProcess m_child;
+    std::unique_ptr<WorkerProcess> m_process;
     os::UniqueFd m_channel;
     os::UniqueFd m_stdout;
     os::UniqueFd m_stderr;

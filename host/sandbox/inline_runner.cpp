@@ -2,13 +2,12 @@
 
 #include "plugin/plugin_library.h"
 #include "plugin/task_call.h"
+#include "sandbox/classify.h"
+
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <condition_variable>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <unistd.h>
 
 namespace sandhost::sandbox {
@@ -16,20 +15,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Libraries loaded into the host are never unloaded: an abandoned task thread may still run
-// their code.
-struct LoadedPlugins {
-    std::mutex mutex;
-    std::map<std::string, std::shared_ptr<plugin::PluginLibrary>> libraries;
-};
-LoadedPlugins& loaded_plugins()
+protocol::Done to_done(const plugin::TaskReport& report)
 {
-    static auto* const plugins = new LoadedPlugins();
-    return *plugins;
+    protocol::Done done;
+    switch (report.status) {
+    case plugin::TaskReport::Status::ok: done.status = protocol::Done::Status::ok; break;
+    case plugin::TaskReport::Status::error: done.status = protocol::Done::Status::error; break;
+    case plugin::TaskReport::Status::result_too_large: done.status = protocol::Done::Status::result_too_large; break;
+    }
+    done.permanent = report.permanent;
+    done.data = report.data;
+    done.result_size = report.result_size;
+    return done;
 }
 
+} // namespace
+
 // State shared between the attempt and its task thread (which may outlive the attempt).
-struct InlineCall final : plugin::TaskSink {
+struct InlineRunner::Call final : plugin::TaskSink {
     std::mutex mutex;
     std::condition_variable finished_cv;
     bool finished = false;
@@ -57,123 +60,149 @@ struct InlineCall final : plugin::TaskSink {
     bool poll_cancel() override { return cancel.load(); }
 };
 
-} // namespace
+InlineRunner::InlineRunner() = default;
 
-model::Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+InlineRunner::~InlineRunner() { shutdown(); }
+
+std::shared_ptr<plugin::PluginLibrary> InlineRunner::load(const AttemptSpec& spec, model::Outcome& failure)
+{
+    std::lock_guard lock(m_mutex);
+    auto& slot = m_libraries[spec.plugin_path.string()];
+    if (slot) return slot;
+    AttemptFacts facts;
+    facts.hello_seen = true;
+    auto opened = plugin::PluginLibrary::open(spec.plugin_path.string(), plugin::poco_loader());
+    if (auto* message = std::get_if<std::string>(&opened)) {
+        facts.load_failed = *message;
+    } else {
+        auto loaded = std::make_shared<plugin::PluginLibrary>(std::move(std::get<plugin::PluginLibrary>(opened)));
+        if (sh_init_fn init = loaded->init_hook()) {
+            Call init_sink;
+            plugin::TaskCall call(init_sink, 0);
+            auto report = call.run_init(init);
+            if (report.status != plugin::TaskReport::Status::ok) {
+                facts.load_failed = "plugin " + std::string(loaded->name()) + " failed to initialise: " + report.data;
+            }
+        }
+        if (!facts.load_failed) slot = std::move(loaded);
+    }
+    if (facts.load_failed) {
+        m_libraries.erase(spec.plugin_path.string());
+        failure = classify(facts);
+        return nullptr;
+    }
+    return slot;
+}
+
+model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const auto started = Clock::now();
-    model::Outcome outcome;
-    outcome.isolation = "none";
-    outcome.pid = ::getpid();
-    outcome.started_at = std::chrono::system_clock::now();
+    const auto started_wall = std::chrono::system_clock::now();
     auto finish = [&](model::Outcome o) {
-        o.isolation = outcome.isolation;
-        o.pid = outcome.pid;
-        o.started_at = outcome.started_at;
+        o.isolation = "none";
+        o.pid = ::getpid();
+        o.started_at = started_wall;
         o.ended_at = std::chrono::system_clock::now();
         o.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
         return o;
     };
 
-    std::shared_ptr<plugin::PluginLibrary> library;
-    {
-        auto& plugins = loaded_plugins();
-        std::lock_guard lock(plugins.mutex);
-        auto& slot = plugins.libraries[spec.plugin_path.string()];
-        if (!slot) {
-            auto opened = plugin::PluginLibrary::open(spec.plugin_path.string(), plugin::poco_loader());
-            if (auto* message = std::get_if<std::string>(&opened)) {
-                plugins.libraries.erase(spec.plugin_path.string());
-                model::Outcome o;
-                o.kind = model::OutcomeKind::load_failed;
-                o.error = *message;
-                return finish(o);
-            }
-            auto loaded = std::make_shared<plugin::PluginLibrary>(std::move(std::get<plugin::PluginLibrary>(opened)));
-            if (sh_init_fn init = loaded->init_hook()) {
-                InlineCall init_sink;
-                plugin::TaskCall call(init_sink, 0);
-                auto report = call.run_init(init);
-                if (report.status != plugin::TaskReport::Status::ok) {
-                    plugins.libraries.erase(spec.plugin_path.string());
-                    model::Outcome o;
-                    o.kind = model::OutcomeKind::load_failed;
-                    o.error = "plugin " + std::string(loaded->name()) + " failed to initialise: " + report.data;
-                    return finish(o);
-                }
-            }
-            slot = std::move(loaded);
-        }
-        library = slot;
-    }
+    model::Outcome failure;
+    const auto library = load(spec, failure);
+    if (!library) return finish(failure);
+    AttemptFacts facts;
+    facts.hello_seen = true;
     const sh_task_t* task = library->find_task(spec.task);
     if (!task) {
-        model::Outcome o;
-        o.kind = model::OutcomeKind::load_failed;
-        o.error = "plugin " + std::string(library->name()) + " has no task '" + spec.task + "' (its tasks: " + library->task_names() + ")";
-        return finish(o);
+        facts.load_failed = "plugin " + std::string(library->name()) + " has no task '" + spec.task + "' (its tasks: " + library->task_names() + ")";
+        facts.task_missing = true;
+        return finish(classify(facts));
     }
     if (observer) {
         observer->on_started(::getpid());
         observer->on_ready();
     }
+    facts.ready_seen = true;
 
-    auto call = std::make_shared<InlineCall>();
+    auto call = std::make_shared<Call>();
     call->observer = observer;
-    std::thread([call, library, task, payload = spec.payload, max_result = spec.settings.max_result_bytes] {
-        plugin::TaskCall task_call(*call, max_result);
-        auto report = task_call.run(*task, payload);
-        std::lock_guard lock(call->mutex);
-        call->report = std::move(report);
-        call->finished = true;
-        call->finished_cv.notify_all();
-    }).detach();
+    {
+        std::lock_guard lock(m_mutex);
+        join_finished();
+        // The thread holds the library: it stays loaded while the task runs, even abandoned.
+        m_threads.push_back(TaskThread{call, std::thread([call, library, task, payload = spec.payload,
+                                                          max_result = spec.settings.max_result_bytes] {
+                                           plugin::TaskCall task_call(*call, max_result);
+                                           auto report = task_call.run(*task, payload);
+                                           std::lock_guard done(call->mutex);
+                                           call->report = std::move(report);
+                                           call->finished = true;
+                                           call->finished_cv.notify_all();
+                                       })});
+    }
 
     const auto deadline = Clock::now() + spec.settings.timeout;
     std::unique_lock lock(call->mutex);
-    bool timed_out = false;
-    bool cancelled = false;
-    while (!call->finished) {
+    while (!call->finished && !facts.stop) {
         if (cancel && cancel->requested()) {
-            cancelled = true;
-            break;
+            facts.stop = StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"};
+        } else if (Clock::now() >= deadline) {
+            facts.stop = StopReason{StopReason::Kind::timeout, std::nullopt,
+                                    "the task did not finish within its timeout (running in the host: it cannot be killed)"};
+        } else {
+            // The cancel token has no condition variable; look at it every few milliseconds.
+            call->finished_cv.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(20)));
         }
-        if (Clock::now() >= deadline) {
-            timed_out = true;
-            break;
-        }
-        // The cancel token has no condition variable; look at it every few milliseconds.
-        call->finished_cv.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(20)));
     }
-    if (timed_out || cancelled) {
+    if (facts.stop) {
         call->cancel = true;
         call->finished_cv.wait_for(lock, spec.settings.grace, [&] { return call->finished; });
+        if (!call->finished) facts.stop->message += "; the task is still running inside the host";
+    } else {
+        facts.done = to_done(call->report);
     }
     call->observer = nullptr;
-    model::Outcome o;
-    if (timed_out || cancelled) {
-        o.kind = timed_out ? model::OutcomeKind::timed_out : model::OutcomeKind::cancelled;
-        o.error = timed_out ? "the task did not finish within its timeout (running in the host: it cannot be killed)" : "cancelled while running";
-        if (!call->finished) o.error += "; the task is still running inside the host";
-    } else {
-        switch (call->report.status) {
-        case plugin::TaskReport::Status::ok:
-            o.kind = model::OutcomeKind::succeeded;
-            o.result = std::move(call->report.data);
-            break;
-        case plugin::TaskReport::Status::error:
-            o.kind = model::OutcomeKind::failed;
-            o.error = std::move(call->report.data);
-            o.permanent = call->report.permanent;
-            break;
-        case plugin::TaskReport::Status::result_too_large:
-            o.kind = model::OutcomeKind::result_too_large;
-            o.error = "the task's result of " + std::to_string(call->report.result_size) + " bytes exceeds max_result";
-            break;
-        }
-    }
+    model::Outcome o = classify(facts);
     o.progress = call->last_progress;
     return finish(o);
+}
+
+void InlineRunner::join_finished()
+{
+    for (auto it = m_threads.begin(); it != m_threads.end();) {
+        bool finished;
+        {
+            std::lock_guard lock(it->call->mutex);
+            finished = it->call->finished;
+        }
+        if (finished) {
+            it->thread.join();
+            it = m_threads.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void InlineRunner::shutdown(model::Duration grace)
+{
+    std::list<TaskThread> threads;
+    {
+        std::lock_guard lock(m_mutex);
+        threads.swap(m_threads);
+    }
+    for (auto& t : threads) {
+        std::unique_lock lock(t.call->mutex);
+        t.call->cancel = true;
+        const bool finished = t.call->finished_cv.wait_for(lock, grace, [&] { return t.call->finished; });
+        lock.unlock();
+        if (finished) {
+            t.thread.join();
+        } else {
+            spdlog::error("a task running inside the host did not return when asked to stop; it is left running until the process exits");
+            t.thread.detach();
+        }
+    }
 }
 
 } // namespace sandhost::sandbox

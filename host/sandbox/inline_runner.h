@@ -1,17 +1,57 @@
-// Running a task inside the host process: the no-sandbox mode (sandbox.enabled: false) and
-// the inline fallback. No isolation at all: a crash here is the host's crash, limits do not
-// apply and output is not captured. For trusted code only.
+// Running a task inside the host process: the no-sandbox mode (sandbox.enabled: false) and the
+// inline fallback. No isolation at all: a crash here is the host's crash, limits do not apply
+// and output is not captured. For trusted code only.
 #pragma once
 
-#include "sandbox/attempt.h"
 #include "model/outcome.h"
+#include "sandbox/attempt.h"
+
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace sandhost::plugin {
+class PluginLibrary;
+}
 
 namespace sandhost::sandbox {
 
-// Runs the task on a thread of the host. At the deadline the task is asked to stop (its
-// cancel_requested() turns true); a task that does not return within the grace period is
-// abandoned, still running, and the attempt is timed_out. Plugins loaded this way stay
-// loaded (and initialised) for the life of the process.
-model::Outcome run_inline(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+class InlineRunner {
+public:
+    InlineRunner();
+    // shutdown()
+    ~InlineRunner();
+    InlineRunner(const InlineRunner&) = delete;
+    InlineRunner& operator=(const InlineRunner&) = delete;
+
+    // Runs the task on a thread of the host. At the deadline the task is asked to stop (its
+    // cancel_requested() turns true); a task that does not return within the grace period is
+    // abandoned, still running, and the attempt is timed_out. The outcome comes from the same
+    // classify() as a worker's. Plugins loaded this way stay loaded (and initialised) until
+    // the runner is shut down. Thread-safe.
+    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+
+    // Waits for the task threads still running, each up to `grace`, asking them to stop. A
+    // task that never returns cannot be stopped inside the host: its thread is left running
+    // (logged), and its library stays loaded, until the process exits. Idempotent.
+    void shutdown(model::Duration grace = std::chrono::seconds(2));
+
+private:
+    struct Call;
+    std::shared_ptr<plugin::PluginLibrary> load(const AttemptSpec& spec, model::Outcome& failure);
+    // Joins the task threads that have finished. Caller holds m_mutex.
+    void join_finished();
+
+    std::mutex m_mutex;
+    std::map<std::string, std::shared_ptr<plugin::PluginLibrary>> m_libraries;
+    struct TaskThread {
+        std::shared_ptr<Call> call;
+        std::thread thread;
+    };
+    std::list<TaskThread> m_threads;
+};
 
 } // namespace sandhost::sandbox

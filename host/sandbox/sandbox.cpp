@@ -1,36 +1,61 @@
 #include "sandbox/sandbox.h"
 
-#include "process/spawner.h"
-#include "sandbox/inline_runner.h"
-#include "sandbox/pools.h"
+#include "os/proc.h"
+#include "sandbox/host_error.h"
 #include "sandbox/worker_locator.h"
 #include "sandbox/worker_session.h"
 
-#include <algorithm>
-#include <cstdlib>
 #include <spdlog/spdlog.h>
-#include <system_error>
-#include <unistd.h>
+
+#include <algorithm>
+#include <future>
+#include <thread>
 
 namespace sandhost::sandbox {
 namespace {
 
-model::Outcome spawn_failed(const os::SysError& error)
+using Clock = std::chrono::steady_clock;
+
+model::Outcome spawn_failed(const os::SysError& error, model::Mode mode)
 {
     model::Outcome o;
     o.kind = model::OutcomeKind::spawn_failed;
     o.error = "cannot start the worker: " + error.message();
+    o.isolation = model::to_string(mode);
     o.started_at = o.ended_at = std::chrono::system_clock::now();
     return o;
 }
 
-model::Outcome inline_fallback(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel, const model::Outcome& first)
-{
-    spdlog::warn("running {} in the host as a fallback after {}: {}", spec.task, to_string(first.kind), first.error);
-    model::Outcome o = run_inline(spec, observer, cancel);
-    o.fallback = "inline";
-    return o;
-}
+// Tells the sandbox which worker runs an attempt's job, for workers().
+class JobWorkerObserver final : public AttemptObserver {
+public:
+    JobWorkerObserver(AttemptObserver* inner, std::function<void(pid_t)> started) : m_inner(inner), m_started(std::move(started)) {}
+    void on_started(pid_t pid) override
+    {
+        m_started(pid);
+        if (m_inner) m_inner->on_started(pid);
+    }
+    void on_ready() override
+    {
+        if (m_inner) m_inner->on_ready();
+    }
+    void on_progress(const model::ProgressReport& progress) override
+    {
+        if (m_inner) m_inner->on_progress(progress);
+    }
+    void on_log(int level, std::string_view message) override
+    {
+        if (m_inner) m_inner->on_log(level, message);
+    }
+    void on_heartbeat() override
+    {
+        if (m_inner) m_inner->on_heartbeat();
+    }
+
+private:
+    AttemptObserver* m_inner;
+    std::function<void(pid_t)> m_started;
+};
 
 } // namespace
 
@@ -43,17 +68,166 @@ WorkerConfig WorkerConfig::defaults()
     return config;
 }
 
-model::Outcome run_attempt(const AttemptSpec& spec, const WorkerConfig& worker, AttemptObserver* observer, CancelToken* cancel)
+Sandbox::Sandbox(WorkerConfig worker)
+    : m_worker(std::move(worker)), m_reuse(m_spawner, m_worker), m_fork(m_spawner, m_worker, m_housekeeper)
 {
-    if (!spec.settings.enabled) return run_inline(spec, observer, cancel);
-    model::Outcome outcome = run_in_pool(spec, worker, observer, cancel);
-    if (spec.settings.fallback == model::Fallback::inline_run) {
-        if (outcome.kind == model::OutcomeKind::spawn_failed ||
-            (outcome.kind == model::OutcomeKind::timed_out && spec.settings.fallback_on_timeout)) {
-            return inline_fallback(spec, observer, cancel, outcome);
-        }
+    m_housekeeper.start(
+        [this](Housekeeper::Clock::time_point now) {
+            m_reuse.retire_idle(now);
+            m_fork.retire_idle(now);
+        },
+        std::chrono::seconds(1));
+}
+
+Sandbox::~Sandbox() { shutdown(); }
+
+void Sandbox::shutdown()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_shut_down) return;
+        m_shut_down = true;
+    }
+    m_fork.stop_starting();
+    m_housekeeper.stop();
+    m_fork.shutdown();
+    m_reuse.shutdown();
+    m_inline.shutdown();
+    m_health.clear();
+    // What is left (nothing, when every attempt ended) the spawner kills and reaps when the
+    // sandbox is destroyed; strays can be reaped now.
+    m_spawner.reap_strays();
+}
+
+model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+{
+    if (!spec.settings.enabled) return m_inline.run(spec, observer, cancel);
+    model::Outcome outcome = run_isolated(spec, observer, cancel);
+    if (spec.settings.fallback == model::Fallback::inline_run &&
+        (outcome.kind == model::OutcomeKind::spawn_failed ||
+         (outcome.kind == model::OutcomeKind::timed_out && spec.settings.fallback_on_timeout))) {
+        spdlog::warn("running {} in the host as a fallback after {}: {}", spec.task, model::to_string(outcome.kind), outcome.error);
+        model::Outcome fallback = m_inline.run(spec, observer, cancel);
+        fallback.fallback = "inline";
+        return fallback;
     }
     return outcome;
+}
+
+model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+{
+    const char* isolation = model::to_string(spec.settings.mode);
+    if (auto refused = m_health.refuse(spec.plugin_path, isolation)) return *refused;
+    const std::string plugin = spec.plugin_path.filename().string();
+    pid_t worker = 0;
+    JobWorkerObserver tracking(observer, [&](pid_t pid) {
+        std::lock_guard lock(m_mutex);
+        worker = pid;
+        m_job_workers[pid] = JobWorker{spec.settings.mode, plugin};
+    });
+    struct Forget {
+        Sandbox& sandbox;
+        pid_t& pid;
+        ~Forget()
+        {
+            std::lock_guard lock(sandbox.m_mutex);
+            if (pid > 0) sandbox.m_job_workers.erase(pid);
+        }
+    } forget{*this, worker};
+    model::Outcome outcome;
+    switch (spec.settings.mode) {
+    case model::Mode::spawn: outcome = run_spawned(spec, &tracking, cancel); break;
+    case model::Mode::fork: outcome = m_fork.run(spec, &tracking, cancel); break;
+    case model::Mode::reuse: outcome = m_reuse.run(spec, &tracking, cancel); break;
+    }
+    m_health.record(spec.plugin_path, outcome);
+    return outcome;
+}
+
+model::Outcome Sandbox::run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+{
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    if (!session) {
+        throw_if_shortage(session.error());
+        return spawn_failed(session.error(), model::Mode::spawn);
+    }
+    return session->run(spec, observer, cancel);
+}
+
+std::vector<model::WorkerInfo> Sandbox::workers() const
+{
+    std::vector<model::WorkerInfo> out;
+    {
+        std::lock_guard lock(m_mutex);
+        for (const auto& [pid, job] : m_job_workers) {
+            model::WorkerInfo w;
+            w.pid = pid;
+            w.mode = job.mode;
+            w.role = model::WorkerInfo::Role::job;
+            w.plugin = job.plugin;
+            if (auto memory = os::read_memory(pid)) w.rss_kb = memory->rss_kb;
+            out.push_back(std::move(w));
+        }
+    }
+    for (auto& w : m_fork.workers()) out.push_back(std::move(w));
+    for (auto& w : m_reuse.workers()) out.push_back(std::move(w));
+    return out;
+}
+
+model::PluginInfo Sandbox::describe_plugin(const std::filesystem::path& library)
+{
+    model::PluginInfo info;
+    info.path = library;
+    info.name = library.stem().string();
+    if (info.name.rfind("lib", 0) == 0) info.name = info.name.substr(3);
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    if (!session) {
+        throw_if_shortage(session.error());
+        info.error = spawn_failed(session.error(), model::Mode::spawn).error;
+        return info;
+    }
+    model::SandboxSettings settings;
+    settings.limits = model::Limits{};
+    auto described = session->describe(library, settings);
+    if (auto* outcome = std::get_if<model::Outcome>(&described)) {
+        info.error = outcome->error.empty() ? std::string(model::to_string(outcome->kind)) : outcome->error;
+        return info;
+    }
+    const auto& description = std::get<protocol::Description>(described);
+    info.name = description.name;
+    info.version = description.version;
+    for (const auto& task : description.tasks) info.tasks.push_back(model::TaskInfo{task.name, task.description});
+    return info;
+}
+
+model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::path>& dirs)
+{
+    namespace fs = std::filesystem;
+    model::PluginCatalog catalog;
+    catalog.dirs = dirs;
+    std::vector<fs::path> libraries;
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        std::vector<fs::path> found;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) found.push_back(entry.path());
+        }
+        std::sort(found.begin(), found.end());
+        libraries.insert(libraries.end(), found.begin(), found.end());
+    }
+    // A few at a time: each is a worker start and a library load, mostly waiting.
+    const std::size_t at_once = std::max(2u, 2 * std::thread::hardware_concurrency());
+    catalog.plugins.resize(libraries.size());
+    for (std::size_t first = 0; first < libraries.size(); first += at_once) {
+        std::vector<std::future<model::PluginInfo>> batch;
+        for (std::size_t i = first; i < std::min(libraries.size(), first + at_once); ++i) {
+            batch.push_back(std::async(std::launch::async, [this, library = libraries[i]] { return describe_plugin(library); }));
+        }
+        for (std::size_t k = 0; k < batch.size(); ++k) catalog.plugins[first + k] = batch[k].get();
+    }
+    std::stable_sort(catalog.plugins.begin(), catalog.plugins.end(),
+                     [](const model::PluginInfo& a, const model::PluginInfo& b) { return a.name < b.name; });
+    return catalog;
 }
 
 std::optional<std::filesystem::path> resolve_plugin(const std::string& name_or_path, const std::vector<std::filesystem::path>& dirs)
@@ -70,49 +244,6 @@ std::optional<std::filesystem::path> resolve_plugin(const std::string& name_or_p
         }
     }
     return std::nullopt;
-}
-
-model::PluginInfo describe_plugin(const std::filesystem::path& library, const WorkerConfig& worker)
-{
-    model::PluginInfo info;
-    info.path = library;
-    info.name = library.stem().string();
-    if (info.name.rfind("lib", 0) == 0) info.name = info.name.substr(3);
-    auto session = WorkerSession::start(worker, WorkerRole::spawn);
-    if (!session) {
-        info.error = spawn_failed(session.error()).error;
-        return info;
-    }
-    model::SandboxSettings settings;
-    settings.limits = model::Limits{};
-    auto described = session->describe(library, settings);
-    if (auto* outcome = std::get_if<model::Outcome>(&described)) {
-        info.error = outcome->error.empty() ? std::string(to_string(outcome->kind)) : outcome->error;
-        return info;
-    }
-    const auto& description = std::get<protocol::Description>(described);
-    info.name = description.name;
-    info.version = description.version;
-    for (const auto& task : description.tasks) info.tasks.push_back(model::TaskInfo{task.name, task.description});
-    return info;
-}
-
-model::PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const WorkerConfig& worker)
-{
-    namespace fs = std::filesystem;
-    model::PluginCatalog catalog;
-    catalog.dirs = dirs;
-    for (const auto& dir : dirs) {
-        std::error_code ec;
-        std::vector<fs::path> libraries;
-        for (const auto& entry : fs::directory_iterator(dir, ec)) {
-            if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) libraries.push_back(entry.path());
-        }
-        std::sort(libraries.begin(), libraries.end());
-        for (const auto& library : libraries) catalog.plugins.push_back(describe_plugin(library, worker));
-    }
-    std::stable_sort(catalog.plugins.begin(), catalog.plugins.end(), [](const model::PluginInfo& a, const model::PluginInfo& b) { return a.name < b.name; });
-    return catalog;
 }
 
 } // namespace sandhost::sandbox

@@ -2,6 +2,7 @@
 
 #include "os/process_tree.h"
 #include "protocol/messages.h"
+#include "sandbox/stop_policy.h"
 
 #include <cerrno>
 #include <csignal>
@@ -31,10 +32,7 @@ public:
     // End-of-life rule, as for a spawned worker: kill the tree, wait for the server's word.
     ~ForkedProcess() override
     {
-        if (running()) {
-            os::kill_tree(m_pid, os::IncludeRoot::yes);
-            reap();
-        }
+        if (running()) stop_and_reap(*this, kill_steps());
     }
     pid_t pid() const override { return m_pid; }
     int exit_fd() const override { return m_termination ? -1 : m_status.get(); }

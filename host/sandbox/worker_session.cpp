@@ -3,7 +3,7 @@
 #include "os/fd.h"
 #include "os/proc.h"
 #include "os/process_tree.h"
-#include "process/spawner.h"
+#include "sandbox/host_error.h"
 #include "sandbox/classify.h"
 #include "sandbox/stop_policy.h"
 
@@ -83,17 +83,16 @@ struct WorkerSession::Job {
     AttemptObserver* observer = nullptr;
     CancelToken* cancel = nullptr;
     bool describe = false;
+    JobPhase phase = JobPhase::starting;
     Clock::time_point started;
     std::chrono::system_clock::time_point started_wall;
-    Clock::time_point startup_deadline;
-    std::optional<Clock::time_point> run_deadline;
+    // The current phase's deadline: startup timeout, task timeout, or the end of the grace a
+    // reported worker has to exit (the stopping phase's deadline is the stop driver's).
+    std::optional<Clock::time_point> deadline;
     std::optional<Clock::time_point> ready_at;
     AttemptFacts facts;
     std::optional<protocol::Description> description;
-    std::vector<StopStep> steps;
-    std::size_t next_step = 0;
-    std::optional<Clock::time_point> next_step_at;
-    std::optional<Clock::time_point> exit_wait_until;
+    StopDriver stop;
     OutputTail out;
     OutputTail err;
     std::uint64_t output_total = 0;
@@ -103,52 +102,44 @@ struct WorkerSession::Job {
     std::uint64_t cpu_ms_at_start = 0;
     bool channel_broken = false;
 
-    // The job is over for the host: the task reported its end (or could not start) and, in
-    // the reuse role, the worker is left running for the next job.
     bool reported() const { return facts.done || facts.load_failed || description; }
+    void enter_running(Clock::time_point now)
+    {
+        phase = JobPhase::running;
+        facts.ready_seen = true;
+        ready_at = now;
+        deadline = now + spec->settings.timeout;
+    }
 };
 
-CancelToken::CancelToken() : m_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+CancelToken::CancelToken() : m_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
+{
+    // Without its descriptor a cancel could never reach a running attempt's poll.
+    if (!m_event) throw HostError(os::SysError::from_errno("eventfd", "cancel token"));
+}
 
 void CancelToken::request() noexcept
 {
     if (m_requested.exchange(true, std::memory_order_acq_rel)) return;
     const std::uint64_t one = 1;
-    if (m_event) [[maybe_unused]] auto n = ::write(m_event.get(), &one, sizeof one);
+    // The counter cannot overflow from one write; a failure would leave only the flag set.
+    [[maybe_unused]] auto n = ::write(m_event.get(), &one, sizeof one);
 }
 
-os::Result<WorkerSession> WorkerSession::start(const WorkerConfig& config, WorkerRole role)
+os::Result<WorkerSession> WorkerSession::start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role)
 {
-    auto channel = os::make_socket_pair();
-    if (!channel) return channel.error();
-    auto out = os::make_pipe();
-    if (!out) return out.error();
-    auto err = os::make_pipe();
-    if (!err) return err.error();
-
-    process::LaunchRequest request;
-    request.executable = config.executable;
-    const char* role_name = role == WorkerRole::reuse ? "reuse" : role == WorkerRole::fork_server ? "fork-server" : "spawn";
-    request.args = {"--host-pid", std::to_string(::getpid()), "--role", role_name};
-    request.channel_fd = channel->second.get();
-    request.stdout_fd = out->write.get();
-    request.stderr_fd = err->write.get();
-
+    auto launched = launch_worker(spawner, config, role);
+    if (!launched) return launched.error();
     WorkerSession session;
+    session.m_spawner = &spawner;
     session.m_config = config;
     session.m_role = role;
     session.m_launched_at = Clock::now();
-    auto child = process::Spawner::instance().launch(request, config.launcher);
-    if (!child) return child.error();
-    session.m_process = spawned_process(std::move(child.value()));
+    session.m_process = spawned_process(std::move(launched->child));
     session.m_isolation = role == WorkerRole::reuse ? "reuse" : "spawn";
-    session.m_channel = std::move(channel->first);
-    session.m_stdout = std::move(out->read);
-    session.m_stderr = std::move(err->read);
-    // The channel is only used with MSG_DONTWAIT; the output pipes are read until EAGAIN.
-    for (int fd : {session.m_stdout.get(), session.m_stderr.get()}) {
-        if (auto s = os::set_nonblocking(fd); !s) return s.error();
-    }
+    session.m_channel = std::move(launched->channel);
+    session.m_stdout = std::move(launched->stdout_read);
+    session.m_stderr = std::move(launched->stderr_read);
     return session;
 }
 
@@ -158,7 +149,7 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     WorkerSession session;
     session.m_config = config;
     session.m_role = WorkerRole::spawn;
-    session.m_isolation = "fork";
+    session.m_isolation = model::to_string(model::Mode::fork);
     session.m_launched_at = Clock::now();
     session.m_process = std::move(process);
     session.m_channel = std::move(channel);
@@ -166,10 +157,8 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     session.m_stderr = std::move(stderr_read);
     session.m_outbox = std::move(unsent);
     session.m_job_presented = true;
-    session.m_forked = true;
     session.m_hello_seen = true;  // the server's answer says the child exists
     session.m_baseline = baseline;
-    for (int fd : {session.m_stdout.get(), session.m_stderr.get()}) (void)os::set_nonblocking(fd);
     return session;
 }
 
@@ -190,15 +179,12 @@ WorkerSession& WorkerSession::operator=(WorkerSession&&) noexcept = default;
 WorkerSession::~WorkerSession()
 {
     if (m_process && m_process->running()) {
-        os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
-        m_process->reap();
-        process::Spawner::instance().reap_strays();
+        stop_and_reap(*m_process, kill_steps());
+        if (m_spawner) m_spawner->reap_strays();
     }
 }
 
 bool WorkerSession::reusable() const { return m_process && m_process->running() && m_last_job_ok && m_channel_open; }
-
-std::uint64_t WorkerSession::peak_rss_kb() const { return m_peak_rss_kb; }
 
 void WorkerSession::queue(MessageType type, const std::string& body)
 {
@@ -223,6 +209,13 @@ bool WorkerSession::flush_outbox()
     return true;
 }
 
+StopMessenger WorkerSession::messenger()
+{
+    return [this](StopStep::Action action) {
+        queue(action == StopStep::Action::request_cancel ? MessageType::cancel : MessageType::shutdown, {});
+    };
+}
+
 model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     Job job;
@@ -232,25 +225,23 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     job.started = m_jobs_run == 0 ? m_launched_at : Clock::now();
     job.started_wall = std::chrono::system_clock::now() -
                        std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - job.started);
-    job.startup_deadline = job.started + spec.settings.startup_timeout;
+    job.deadline = job.started + spec.settings.startup_timeout;
     job.facts.limits = spec.settings.limits;
     job.facts.worker_executable = m_config.executable.string();
     job.facts.hello_seen = m_hello_seen;
-    const std::size_t tail = static_cast<std::size_t>(spec.settings.limits.output_bytes.value_or(1ull << 20));
+    const auto tail = static_cast<std::size_t>(spec.settings.limits.output_bytes.value_or(1ull << 20));
     job.out.reset(tail);
     job.err.reset(tail);
     job.cpu_ms_at_start = m_cpu_us_reported / 1000;
     // Only a worker's first job waits for ready: a reused worker and a fork server's child
     // hold the plugin already, so their job's clock starts as it is sent.
-    const bool ready_implied = m_forked || (m_role == WorkerRole::reuse && m_jobs_run > 0);
+    const bool ready_implied = forked() || (m_role == WorkerRole::reuse && m_jobs_run > 0);
     ++m_jobs_run;
     m_last_job_ok = false;
     if (observer) observer->on_started(m_process->pid());
     if (ready_implied) {
-        job.facts.ready_seen = true;
         job.facts.baseline = m_baseline;
-        job.ready_at = Clock::now();
-        job.run_deadline = *job.ready_at + spec.settings.timeout;
+        job.enter_running(Clock::now());
         if (observer) observer->on_ready();
     }
 
@@ -266,7 +257,8 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     return conclude(job);
 }
 
-std::variant<protocol::Description, model::Outcome> WorkerSession::describe(const std::filesystem::path& plugin, const model::SandboxSettings& settings)
+std::variant<protocol::Description, model::Outcome> WorkerSession::describe(const std::filesystem::path& plugin,
+                                                                            const model::SandboxSettings& settings)
 {
     AttemptSpec spec;
     spec.plugin_path = plugin;
@@ -276,7 +268,7 @@ std::variant<protocol::Description, model::Outcome> WorkerSession::describe(cons
     job.describe = true;
     job.started = m_launched_at;
     job.started_wall = std::chrono::system_clock::now();
-    job.startup_deadline = job.started + settings.startup_timeout;
+    job.deadline = job.started + settings.startup_timeout;
     job.facts.limits = settings.limits;
     job.facts.worker_executable = m_config.executable.string();
     job.out.reset(64 * 1024);
@@ -293,30 +285,31 @@ std::variant<protocol::Description, model::Outcome> WorkerSession::describe(cons
     return conclude(job);
 }
 
+Clock::time_point WorkerSession::next_wake(const Job& job) const
+{
+    const auto now = Clock::now();
+    Clock::time_point wake = job.next_sample;
+    if (job.phase == JobPhase::stopping) {
+        if (job.stop.next_at()) wake = std::min(wake, *job.stop.next_at());
+    } else if (job.deadline) {
+        wake = std::min(wake, *job.deadline);
+    }
+    if (m_process->exit_fd() < 0) wake = std::min(wake, now + k_no_pidfd_poll);
+    return wake;
+}
+
 void WorkerSession::drive(Job& job)
 {
-    const model::Duration grace = job.spec->settings.grace;
     job.next_sample = Clock::now() + k_sample_interval;
-    for (;;) {
-        if (!m_process->running()) break;
-        if (m_role == WorkerRole::reuse && !job.facts.stop && job.facts.done &&
+    while (job.phase != JobPhase::exited) {
+        if (m_role == WorkerRole::reuse && job.phase == JobPhase::reported && job.facts.done &&
             job.facts.done->status == protocol::Done::Status::ok) {
             // The worker flushed its output before reporting: it is all in the pipes now, and
             // belongs to this job, not the next.
             drain_pending_output(job);
             m_last_job_ok = true;
-            break;
+            return;
         }
-
-        const auto now = Clock::now();
-        Clock::time_point wake = job.next_sample;
-        if (!job.facts.stop) {
-            if (!job.facts.ready_seen && !job.reported()) wake = std::min(wake, job.startup_deadline);
-            if (job.run_deadline && !job.reported()) wake = std::min(wake, *job.run_deadline);
-        }
-        if (job.next_step_at) wake = std::min(wake, *job.next_step_at);
-        if (job.exit_wait_until) wake = std::min(wake, *job.exit_wait_until);
-        if (m_process->exit_fd() < 0) wake = std::min(wake, now + k_no_pidfd_poll);
 
         pollfd fds[5];
         int count = 0;
@@ -327,17 +320,19 @@ void WorkerSession::drive(Job& job)
         // A fork server's child that reported has nothing left to say: its exit status comes
         // on the status pipe after its channel and pipes close, so only that is waited for,
         // and the rest is read once it has arrived.
-        const bool exit_only = m_forked && job.reported() && !job.facts.stop;
+        const bool exit_only = forked() && job.phase == JobPhase::reported;
         const int channel_at = (m_channel_open && !job.channel_broken && !exit_only)
                                    ? add(m_channel.get(), static_cast<short>(POLLIN | (m_outbox.empty() ? 0 : POLLOUT)))
                                    : -1;
         const int out_at = m_stdout && !exit_only ? add(m_stdout.get(), POLLIN) : -1;
         const int err_at = m_stderr && !exit_only ? add(m_stderr.get(), POLLIN) : -1;
         const int exit_at = m_process->exit_fd() >= 0 ? add(m_process->exit_fd(), POLLIN) : -1;
-        const int cancel_at = (job.cancel && !job.facts.stop) ? add(job.cancel->fd(), POLLIN) : -1;
+        const int cancel_at = (job.cancel && job.phase != JobPhase::stopping) ? add(job.cancel->fd(), POLLIN) : -1;
 
-        const int ready = ::poll(fds, static_cast<nfds_t>(count), poll_timeout(now, wake));
-        if (ready < 0 && errno != EINTR) break;
+        const int ready = ::poll(fds, static_cast<nfds_t>(count), poll_timeout(Clock::now(), next_wake(job)));
+        if (ready < 0 && errno != EINTR) {
+            throw HostError(os::SysError::from_errno("poll", "worker " + std::to_string(m_process->pid())));
+        }
         if (ready > 0) {
             if (channel_at >= 0 && (fds[channel_at].revents & POLLOUT)) flush_outbox();
             if (channel_at >= 0 && (fds[channel_at].revents & (POLLIN | POLLHUP | POLLERR))) read_channel(job);
@@ -346,45 +341,62 @@ void WorkerSession::drive(Job& job)
             if (cancel_at >= 0 && fds[cancel_at].revents) {
                 begin_stop(job, StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
             }
-            // A pidfd turns readable; a fork server's status pipe may also just hang up.
-            if (exit_at >= 0 && fds[exit_at].revents) {
-                if (m_process->try_reap()) {
-                    finish_process(job);
-                    break;
-                }
-            }
         }
-        if (m_process->exit_fd() < 0 && m_process->try_reap()) {
+        // A pidfd turns readable; a fork server's status pipe may also just hang up. Without
+        // a pidfd the process is looked at on every short wakeup.
+        if ((exit_at < 0 || (ready > 0 && fds[exit_at].revents)) && m_process->try_reap()) {
             finish_process(job);
-            break;
+            return;
         }
+        on_deadlines(job, Clock::now());
+    }
+}
 
-        const auto after = Clock::now();
-        if (!job.facts.stop && !job.reported()) {
-            if (!job.facts.ready_seen && after >= job.startup_deadline) {
-                begin_stop(job, StopReason{StopReason::Kind::startup_timeout, std::nullopt,
-                                           "the worker was not ready within the startup timeout of " +
-                                               model::format_duration(job.spec->settings.startup_timeout)});
-            } else if (job.run_deadline && after >= *job.run_deadline) {
-                begin_stop(job, StopReason{StopReason::Kind::timeout, std::nullopt,
-                                           "the task did not finish within its timeout of " + model::format_duration(job.spec->settings.timeout)});
-            }
+void WorkerSession::on_deadlines(Job& job, Clock::time_point now)
+{
+    switch (job.phase) {
+    case JobPhase::starting:
+        if (now >= *job.deadline) {
+            begin_stop(job, StopReason{StopReason::Kind::startup_timeout, std::nullopt,
+                                       "the worker was not ready within the startup timeout of " +
+                                           model::format_duration(job.spec->settings.startup_timeout)});
         }
-        if (job.next_step_at && after >= *job.next_step_at) advance_stop(job);
-        if (job.exit_wait_until && after >= *job.exit_wait_until) {
+        break;
+    case JobPhase::running:
+        if (now >= *job.deadline) {
+            begin_stop(job, StopReason{StopReason::Kind::timeout, std::nullopt,
+                                       "the task did not finish within its timeout of " + model::format_duration(job.spec->settings.timeout)});
+        }
+        break;
+    case JobPhase::reported:
+        if (job.deadline && now >= *job.deadline) {
             // The task reported its end but the process does not exit: its result stands.
-            job.exit_wait_until.reset();
+            job.deadline.reset();
             os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
             job.facts.killed = true;
         }
-        if (after >= job.next_sample) {
-            sample(job);
-            job.next_sample = after + k_sample_interval;
-        }
-        if (job.reported() && !job.exit_wait_until && !job.facts.stop && m_role == WorkerRole::spawn && !job.facts.killed) {
-            job.exit_wait_until = after + grace;
-        }
+        break;
+    case JobPhase::stopping:
+        job.stop.advance(now, *m_process, messenger());
+        job.facts.killed = job.facts.killed || job.stop.killed();
+        break;
+    case JobPhase::exited:
+        return;
     }
+    if (now >= job.next_sample) {
+        sample(job);
+        job.next_sample = now + k_sample_interval;
+    }
+}
+
+// The task reported its end (or could not start): a spawned worker now has the grace period
+// to exit on its own.
+void WorkerSession::report(Job& job)
+{
+    if (job.phase == JobPhase::stopping || job.phase == JobPhase::exited) return;
+    job.phase = JobPhase::reported;
+    job.deadline.reset();
+    if (m_role == WorkerRole::spawn) job.deadline = Clock::now() + job.spec->settings.grace;
 }
 
 void WorkerSession::read_channel(Job& job, bool to_the_end)
@@ -397,7 +409,7 @@ void WorkerSession::read_channel(Job& job, bool to_the_end)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n <= 0) {
             m_channel_open = false;
-            if (m_decoder->buffered() > 0 && !job.facts.stop) {
+            if (m_decoder->buffered() > 0) {
                 begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt,
                                            "the worker closed the channel in the middle of a message"});
             }
@@ -416,7 +428,8 @@ void WorkerSession::read_channel(Job& job, bool to_the_end)
                 if (next.oversized_type == MessageType::done) {
                     begin_stop(job, StopReason{StopReason::Kind::result_too_large, std::nullopt,
                                                "the task's result of " + std::to_string(next.oversized_length) +
-                                                   " bytes exceeds max_result (" + model::format_size(job.spec->settings.max_result_bytes) + ")"});
+                                                   " bytes exceeds max_result (" + model::format_size(job.spec->settings.max_result_bytes) +
+                                                   ")"});
                 } else {
                     begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
                 }
@@ -435,7 +448,9 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         job.channel_broken = true;
         begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + why});
     };
-    if (!m_hello_seen && frame.type != MessageType::hello) return broken(std::string("a '") + protocol::to_string(frame.type) + "' message before hello");
+    if (!m_hello_seen && frame.type != MessageType::hello) {
+        return broken(std::string("a '") + protocol::to_string(frame.type) + "' message before hello");
+    }
     switch (frame.type) {
     case MessageType::hello: {
         const auto hello = m_hello_seen ? std::nullopt : protocol::decode_hello(frame.body);
@@ -448,12 +463,11 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
     case MessageType::ready: {
         auto ready = protocol::decode_ready(frame.body);
         if (!ready || job.describe) return broken("bad ready message");
-        job.facts.ready_seen = true;
         // A worker measures its memory baseline once; later readies (reuse) carry zeros.
         if (ready->vm_size_kb) m_baseline = *ready;
         job.facts.baseline = m_baseline;
-        job.ready_at = Clock::now();
-        job.run_deadline = *job.ready_at + job.spec->settings.timeout;
+        if (job.phase == JobPhase::starting) job.enter_running(Clock::now());
+        else job.facts.ready_seen = true;
         if (job.observer) job.observer->on_ready();
         break;
     }
@@ -462,6 +476,7 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         if (!failed) return broken("bad load_failed message");
         job.facts.load_failed = failed->message;
         job.facts.task_missing = failed->task_missing;
+        report(job);
         break;
     }
     case MessageType::log: {
@@ -484,12 +499,14 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         auto done = protocol::decode_done(frame.body);
         if (!done || !job.facts.ready_seen) return broken("bad or unexpected done message");
         job.facts.done = std::move(*done);
+        report(job);
         break;
     }
     case MessageType::description: {
         auto description = protocol::decode_description(frame.body);
         if (!description || !job.describe) return broken("bad or unexpected description");
         job.description = std::move(*description);
+        report(job);
         break;
     }
     default:
@@ -516,7 +533,7 @@ void WorkerSession::read_output(Job& job, int which)
         job.output_total += static_cast<std::uint64_t>(n);
     }
     const auto& limit = job.spec->settings.limits.output_bytes;
-    if (limit && job.output_total > *limit && !job.facts.stop) {
+    if (limit && job.output_total > *limit) {
         begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::output,
                                    "captured output exceeded the limit of " + model::format_size(*limit)});
     }
@@ -524,41 +541,19 @@ void WorkerSession::read_output(Job& job, int which)
 
 void WorkerSession::begin_stop(Job& job, StopReason reason)
 {
-    if (job.facts.stop) return;  // the first reason decides the outcome
-    job.steps = stop_steps(reason, job.spec->settings.grace);
+    // The first reason decides the outcome; an ended process needs no stopping.
+    if (job.facts.stop || job.phase == JobPhase::exited) return;
+    job.phase = JobPhase::stopping;
+    job.deadline.reset();
+    auto steps = stop_steps(reason, job.spec->settings.grace);
     job.facts.stop = std::move(reason);
-    job.next_step = 0;
-    job.exit_wait_until.reset();
-    advance_stop(job);
-}
-
-void WorkerSession::advance_stop(Job& job)
-{
-    job.next_step_at.reset();
-    while (job.next_step < job.steps.size() && m_process->running()) {
-        const StopStep step = job.steps[job.next_step++];
-        switch (step.action) {
-        case StopStep::Action::request_cancel:
-            queue(MessageType::cancel, {});
-            break;
-        case StopStep::Action::terminate:
-            m_process->signal_group(SIGTERM);
-            break;
-        case StopStep::Action::kill:
-            os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
-            job.facts.killed = true;
-            break;
-        }
-        if (step.wait.count() > 0) {
-            job.next_step_at = Clock::now() + step.wait;
-            return;
-        }
-    }
+    job.stop.begin(std::move(steps), *m_process, messenger());
+    job.facts.killed = job.facts.killed || job.stop.killed();
 }
 
 void WorkerSession::sample(Job& job)
 {
-    if (!m_process->running() || job.facts.stop || !m_hello_seen) return;
+    if (!m_process->running() || job.phase == JobPhase::stopping || !m_hello_seen) return;
     const model::Limits& limits = job.spec->settings.limits;
     const pid_t pid = m_process->pid();
     const auto descendants = os::descendants_of(pid);
@@ -579,7 +574,8 @@ void WorkerSession::sample(Job& job)
                                               " KiB, over the limit of " + model::format_size(*limits.memory_bytes)});
     }
     if (limits.cpu) {
-        const auto used = os::read_cpu_ms(pid).value_or(0) - std::min(job.cpu_ms_at_start, os::read_cpu_ms(pid).value_or(0));
+        const auto now_ms = os::read_cpu_ms(pid).value_or(0);
+        const auto used = now_ms - std::min(job.cpu_ms_at_start, now_ms);
         if (std::chrono::milliseconds(used) >= *limits.cpu + k_cpu_overrun) {
             return begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::cpu,
                                               "CPU time limit of " + model::format_duration(*limits.cpu) + " reached"});
@@ -614,12 +610,13 @@ void WorkerSession::finish_process(Job& job)
     // The process is gone, but what it wrote may still sit in the socket and pipes.
     if (m_channel_open && !job.channel_broken) read_channel(job, true);
     drain_output(job);
+    job.phase = JobPhase::exited;
     // Whatever the worker started was re-parented to us when it died, unless it ended cleanly
     // (it reported and exited 0: it ended its own leftovers first) or it was a fork server's
     // child (its orphans go to the server, which ends them).
     const auto& t = m_process->termination();
     const bool clean = job.facts.done && t && t->status.kind == process::ExitStatus::Kind::exited && t->status.exit_code == 0;
-    if (!m_forked && !clean) process::Spawner::instance().reap_strays();
+    if (!forked() && !clean) m_spawner->reap_strays();
 }
 
 model::Outcome WorkerSession::conclude(Job& job)
@@ -633,7 +630,7 @@ model::Outcome WorkerSession::conclude(Job& job)
     // Without a result, the resident size when ready is the best measured lower bound.
     std::uint64_t measured_peak_kb = job.sampled_peak_rss_kb;
     if (job.facts.done) measured_peak_kb = std::max(measured_peak_kb, job.facts.done->max_rss_kb);
-    if (job.facts.baseline && !m_forked) measured_peak_kb = std::max(measured_peak_kb, job.facts.baseline->rss_kb);
+    if (job.facts.baseline && !forked()) measured_peak_kb = std::max(measured_peak_kb, job.facts.baseline->rss_kb);
     if (job.facts.termination && m_inherited_max_rss_kb > 0 && job.facts.termination->usage.max_rss_kb <= m_inherited_max_rss_kb) {
         job.facts.termination->usage.max_rss_kb = measured_peak_kb;
     }
@@ -670,22 +667,8 @@ model::Outcome WorkerSession::conclude(Job& job)
 void WorkerSession::shutdown(model::Duration grace)
 {
     if (!m_process->running()) return;
-    queue(MessageType::shutdown, {});
-    const auto deadline = Clock::now() + grace;
-    while (m_process->running() && Clock::now() < deadline) {
-        pollfd fd{m_process->exit_fd(), POLLIN, 0};
-        if (fd.fd >= 0) {
-            ::poll(&fd, 1, poll_timeout(Clock::now(), deadline));
-        } else {
-            ::usleep(2000);
-        }
-        if (m_process->try_reap()) break;
-    }
-    if (m_process->running()) {
-        os::kill_tree(m_process->pid(), os::IncludeRoot::yes);
-        m_process->reap();
-    }
-    process::Spawner::instance().reap_strays();
+    stop_and_reap(*m_process, shutdown_steps(grace), messenger());
+    if (m_spawner) m_spawner->reap_strays();
 }
 
 } // namespace sandhost::sandbox

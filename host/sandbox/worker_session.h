@@ -1,15 +1,16 @@
-// WorkerSession: one live worker process and the host's end of its pipes. It launches the
-// worker, sends it jobs, supervises each job (deadlines, limits, output, cancel), stops it by
-// a stop plan, reaps it, and turns what it saw into an Outcome.
+// WorkerSession: one live worker process and the host's end of its pipes. It sends the worker
+// jobs, supervises each job through explicit phases (deadlines, limits, output, cancel), stops
+// it by a stop plan, reaps it, and turns what it saw into an Outcome.
 #pragma once
 
 #include "os/result.h"
 #include "os/unique_fd.h"
+#include "process/spawner.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
-#include "model/outcome.h"
 #include "sandbox/stop_policy.h"
+#include "sandbox/worker_launch.h"
 #include "sandbox/worker_process.h"
 
 #include <chrono>
@@ -19,17 +20,26 @@
 
 namespace sandhost::sandbox {
 
-enum class WorkerRole { spawn, reuse, fork_server };
+// Where one job on a worker stands. Each phase has one deadline, and what happens at it:
+//   starting  the job is sent, the worker has not said ready: the startup timeout stops it;
+//   running   ready (the job's clock runs): the task's timeout stops it;
+//   reported  the task reported its end (or could not start): a spawned worker gets the grace
+//             period to exit, then is killed; a reused one is left running for the next job;
+//   stopping  a stop plan runs (the first reason to stop decides the outcome): its next step;
+//   exited    the process has ended and been reaped; what it wrote last is read.
+enum class JobPhase { starting, running, reported, stopping, exited };
 
 class WorkerSession {
 public:
-    // Launches a worker. Fails with the launch error (errno kept) when the process could not
-    // be started; a worker that starts but dies at once is reported by run() instead.
-    static os::Result<WorkerSession> start(const WorkerConfig& config, WorkerRole role);
+    // Launches a worker through `spawner`. Fails with the launch error (errno kept) when the
+    // process could not be started; a worker that starts but dies at once is reported by
+    // run() instead. The spawner must outlive the session.
+    static os::Result<WorkerSession> start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role);
 
     // A session over a child a fork server started for one job: its pid and status pipe,
-    // and the host's ends of its channel and output pipes. Serves exactly one run(), whose job
-    // message was already sent on the channel up to `unsent` (the bytes still to send).
+    // and the host's ends of its channel and output pipes (the output pipes non-blocking).
+    // Serves exactly one run(), whose job message was already sent on the channel up to
+    // `unsent` (the bytes still to send).
     static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
                                os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline);
 
@@ -43,19 +53,22 @@ public:
 
     // Runs one job and returns its outcome; blocks until it ends. With the spawn role the
     // worker has ended and been reaped on return. With the reuse role it stays alive after a
-    // success (see reusable()). observer and cancel may be null.
+    // success (see reusable()). observer and cancel may be null. Throws HostError when the
+    // host cannot supervise (a poll that fails): the worker is then killed by the destructor.
     model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
 
-    // Loads the plugin in the worker and returns its description, or the outcome that
-    // prevented it (load_failed, spawn_failed, timed_out, ...). The worker ends afterwards.
-    std::variant<protocol::Description, model::Outcome> describe(const std::filesystem::path& plugin, const model::SandboxSettings& settings);
+    // Loads the plugin in the worker, without running its init hook, and returns its
+    // description, or the outcome that prevented it (load_failed, spawn_failed, timed_out,
+    // ...). The worker ends afterwards.
+    std::variant<protocol::Description, model::Outcome> describe(const std::filesystem::path& plugin,
+                                                                 const model::SandboxSettings& settings);
 
     // Whether this worker may take another job: alive, and its last job succeeded.
     bool reusable() const;
     pid_t pid() const { return m_process ? m_process->pid() : -1; }
     std::uint64_t jobs_run() const { return m_jobs_run; }
     // The worker's peak resident size as of its last report (a reused worker's, after each job).
-    std::uint64_t peak_rss_kb() const;
+    std::uint64_t peak_rss_kb() const { return m_peak_rss_kb; }
 
     // Asks an idle worker to exit, waits up to grace, then kills it; reaps it.
     void shutdown(model::Duration grace);
@@ -64,12 +77,15 @@ private:
     struct Job;
     WorkerSession() = default;
     void drive(Job& job);
+    // When the current phase's deadline (or the next limit sample) is due.
+    std::chrono::steady_clock::time_point next_wake(const Job& job) const;
+    void on_deadlines(Job& job, std::chrono::steady_clock::time_point now);
     void handle_frame(Job& job, protocol::Frame&& frame);
+    void report(Job& job);
     // Reads what the channel holds; to_the_end also reads on to EOF or EAGAIN (the worker is gone).
     void read_channel(Job& job, bool to_the_end = false);
     void read_output(Job& job, int which);
     void begin_stop(Job& job, StopReason reason);
-    void advance_stop(Job& job);
     void sample(Job& job);
     void finish_process(Job& job);
     void drain_output(Job& job);
@@ -77,8 +93,12 @@ private:
     void drain_pending_output(Job& job);
     void queue(protocol::MessageType type, const std::string& body);
     bool flush_outbox();
+    StopMessenger messenger();
+    // A fork server's child: its server reaps it and ends its orphans.
+    bool forked() const { return m_spawner == nullptr; }
     model::Outcome conclude(Job& job);
 
+    process::Spawner* m_spawner = nullptr;  // null for a fork server's child: its orphans go to the server
     WorkerConfig m_config;
     WorkerRole m_role = WorkerRole::spawn;
     std::unique_ptr<WorkerProcess> m_process;
@@ -90,7 +110,6 @@ private:
     std::string m_outbox;
     bool m_hello_seen = false;
     bool m_job_presented = false;  // the next run()'s job message is already sent (or in m_outbox)
-    bool m_forked = false;         // a fork server's child: its orphans go to the server, not to us
     std::optional<protocol::Ready> m_baseline;  // the worker's memory when it was first ready
     bool m_channel_open = true;
     bool m_last_job_ok = false;

@@ -31,7 +31,6 @@ AttemptSpec spec(model::Mode mode, const std::string& task, const std::string& p
     return s;
 }
 
-model::Outcome run(const AttemptSpec& s) { return run_attempt(s, t::worker_config(process::LauncherKind::posix_spawn)); }
 
 // The worker processes we started with `role` on their command line (not the children a fork
 // server forked, which carry its command line).
@@ -47,12 +46,16 @@ std::vector<pid_t> with_role(const std::string& role)
 
 class Pools : public ::testing::Test {
 protected:
+    model::Outcome run(const AttemptSpec& s) { return m_sandbox->run_attempt(s); }
+    Sandbox& sandbox() { return *m_sandbox; }
     void TearDown() override
     {
-        shutdown_pools();
+        m_sandbox.reset();
         const auto leftovers = t::leftover_processes();
         EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
     }
+
+    std::unique_ptr<Sandbox> m_sandbox = std::make_unique<Sandbox>(t::worker_config(process::LauncherKind::posix_spawn));
 };
 
 TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
@@ -194,7 +197,7 @@ TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
 }
 
 // Runs 4 threads of 25 fork jobs with `fork_servers` and returns the most servers seen.
-std::size_t peak_servers_under_load(std::uint32_t fork_servers)
+std::size_t peak_servers_under_load(Sandbox& sandbox, std::uint32_t fork_servers)
 {
     std::vector<std::thread> threads;
     std::atomic<int> succeeded{0};
@@ -205,7 +208,7 @@ std::size_t peak_servers_under_load(std::uint32_t fork_servers)
                 const std::string payload = "[" + std::to_string(t * 100 + i) + "]";
                 auto s = spec(model::Mode::fork, "echo", payload);
                 s.settings.fork_servers = fork_servers;
-                const auto o = run(s);
+                const auto o = sandbox.run_attempt(s);
                 if (o.succeeded() && o.result == payload) ++succeeded;
                 const auto servers = with_role("fork-server").size();
                 for (auto seen = peak_servers.load(); servers > seen && !peak_servers.compare_exchange_weak(seen, servers);) {
@@ -220,14 +223,14 @@ std::size_t peak_servers_under_load(std::uint32_t fork_servers)
 
 TEST_F(Pools, ConcurrentForkJobsShareAtMostOneServerPerCpu)
 {
-    const auto peak = peak_servers_under_load(0);
+    const auto peak = peak_servers_under_load(sandbox(), 0);
     EXPECT_GE(peak, 1u);
     EXPECT_LE(peak, std::max(1u, std::thread::hardware_concurrency()));
 }
 
 TEST_F(Pools, ForkServersCapsTheServersOfAPlugin)
 {
-    EXPECT_EQ(peak_servers_under_load(1), 1u);
+    EXPECT_EQ(peak_servers_under_load(sandbox(), 1), 1u);
 }
 
 TEST_F(Pools, AForkServerThatStopsAnsweringIsReplaced)

@@ -63,19 +63,26 @@ protected:
         if (GetParam().poco_loader) worker.executable = t::poco_worker_executable();
         return worker;
     }
+    void SetUp() override { m_sandbox = std::make_unique<Sandbox>(config()); }
+    Sandbox& sandbox() { return *m_sandbox; }
     model::Outcome run(const AttemptSpec& s, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr)
     {
-        return run_attempt(s, config(), observer, cancel);
+        return sandbox().run_attempt(s, observer, cancel);
     }
+    // An attempt on a sandbox of its own, whose worker is `worker`.
+    static model::Outcome run_with(const WorkerConfig& worker, const AttemptSpec& s) { return Sandbox(worker).run_attempt(s); }
     void TearDown() override
     {
         // Every attempt must leave nothing behind: no child (zombie or not), no escapee. The
         // long-lived workers of the fork and reuse modes are stopped first: they are meant to
         // outlive an attempt, not a test.
-        shutdown_pools();
+        m_sandbox.reset();
         const auto leftovers = t::leftover_processes();
         EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
     }
+
+private:
+    std::unique_ptr<Sandbox> m_sandbox;
 };
 
 TEST_P(Runner, EchoSucceedsWithThePayload)
@@ -416,7 +423,7 @@ TEST_P(LoadFailures, AMissingWorkerIsSpawnFailedWithErrno)
 {
     auto worker = config();
     worker.executable = "/nonexistent/sandhost-worker";
-    const auto o = run_attempt(spec("echo"), worker);
+    const auto o = run_with(worker, spec("echo"));
     ASSERT_EQ(o.kind, model::OutcomeKind::spawn_failed);
     EXPECT_NE(o.error.find("No such file or directory"), std::string::npos) << o.error;
     EXPECT_TRUE(model::retryable(o));
@@ -428,7 +435,7 @@ TEST_P(LoadFailures, AWorkerThatCannotBeExecutedIsSpawnFailed)
     t::TempDir dir;
     auto worker = config();
     worker.executable = dir.path();
-    const auto o = run_attempt(spec("echo"), worker);
+    const auto o = run_with(worker, spec("echo"));
     ASSERT_EQ(o.kind, model::OutcomeKind::spawn_failed) << to_json(o);
     EXPECT_FALSE(o.exit_code.has_value());
 }
@@ -439,7 +446,7 @@ TEST_P(LoadFailures, InlineFallbackRunsTheTaskWhenTheWorkerCannotStart)
     worker.executable = "/nonexistent/sandhost-worker";
     auto s = spec("echo", "[7]");
     s.settings.fallback = model::Fallback::inline_run;
-    const auto o = run_attempt(s, worker);
+    const auto o = run_with(worker, s);
     ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
     EXPECT_EQ(o.result, "[7]");
     EXPECT_EQ(o.fallback, "inline");
@@ -500,9 +507,10 @@ TEST_P(PocoTraps, AWorkerStartedFromAPocoThreadStillObeysSigterm)
 // then ends must keep running.
 TEST_P(PocoTraps, AWorkerOutlivesTheThreadThatAskedForIt)
 {
+    process::Spawner spawner;
     std::optional<WorkerSession> session;
     std::thread([&] {
-        auto started = WorkerSession::start(config(), WorkerRole::reuse);
+        auto started = WorkerSession::start(spawner, config(), WorkerRole::reuse);
         ASSERT_TRUE(started.ok());
         session.emplace(std::move(started.value()));
     }).join();

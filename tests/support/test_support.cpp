@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include "os/fd.h"
 #include "os/proc.h"
 #include "process/spawner.h"
 
@@ -59,6 +60,17 @@ std::vector<pid_t> workers_of(pid_t host)
     for (pid_t pid : os::all_processes()) {
         const auto state = os::process_state(pid);
         if (state && *state != 'Z' && (os::read_cmdline(pid) + " ").find(marker) != std::string::npos) found.push_back(pid);
+    }
+    return found;
+}
+
+std::vector<std::string> open_descriptors()
+{
+    std::vector<std::string> found;
+    for (int fd : os::open_descriptors()) {
+        std::error_code ec;
+        const auto target = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+        found.push_back(std::to_string(fd) + " -> " + (ec ? std::string("?") : target.string()));
     }
     return found;
 }

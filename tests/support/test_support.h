@@ -28,6 +28,10 @@ sandbox::WorkerConfig worker_config(process::LauncherKind launcher);
 // worker or a copy of one that escaped). Empty when the test cleaned up.
 std::vector<std::string> leftover_processes();
 
+// This process's open descriptors, each with what it points to ("7 -> pipe:[1234]"), for
+// checks that an operation leaks none.
+std::vector<std::string> open_descriptors();
+
 // Waits until pred() holds, polling every few milliseconds, for at most `limit`.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = std::chrono::seconds(20));
 

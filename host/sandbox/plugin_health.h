@@ -1,0 +1,58 @@
+// The broken-plugin rule: a plugin whose library fails to load three times in a row is marked
+// broken, and its attempts fail at once as load_failed without starting a process, until a
+// back-off (5 s, doubling up to 5 min) has passed or the library file changes.
+#pragma once
+
+#include "model/host_record.h"
+#include "model/outcome.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandhost::sandbox {
+
+class PluginHealth {
+public:
+    static constexpr int k_failures_before_broken = 3;
+
+    // The outcome of an attempt of `plugin` refused at once, when the plugin is broken.
+    // Thread-safe.
+    std::optional<model::Outcome> refuse(const std::filesystem::path& plugin, const char* isolation);
+
+    // Learns from an attempt's outcome: an unusable load counts, anything that got past
+    // loading clears the count. Thread-safe.
+    void record(const std::filesystem::path& plugin, const model::Outcome& outcome);
+
+    // The plugins marked broken now.
+    std::vector<model::BrokenPlugin> broken() const;
+
+    void clear();
+
+private:
+    // Which file a path names right now: a changed library is a new chance.
+    struct FileIdentity {
+        dev_t device = 0;
+        ino_t inode = 0;
+        off_t size = 0;
+        std::int64_t mtime_ns = 0;
+        bool operator==(const FileIdentity&) const = default;
+        static FileIdentity of(const std::filesystem::path& path);
+    };
+    struct Entry {
+        int failures = 0;
+        std::string last_error;
+        FileIdentity file;
+        std::chrono::steady_clock::time_point broken_until{};
+        std::chrono::system_clock::time_point broken_until_wall{};
+        std::chrono::seconds backoff{0};
+    };
+    mutable std::mutex m_mutex;
+    std::map<std::filesystem::path, Entry> m_entries;
+};
+
+} // namespace sandhost::sandbox

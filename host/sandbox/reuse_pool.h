@@ -1,0 +1,61 @@
+// The reuse mode's long-lived workers: idle workers per plugin and limits, each serving one job
+// at a time, recycled after max_jobs_per_worker jobs or above max_rss, never given another job
+// after anything but a success, ended after idle_timeout without work. An idle worker goes back
+// to the thread that used it last: a thread and its worker that keep to each other keep to one
+// CPU too, and their wakeups stay cheap.
+#pragma once
+
+#include "model/host_record.h"
+#include "model/outcome.h"
+#include "process/spawner.h"
+#include "sandbox/attempt.h"
+#include "sandbox/worker_session.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sandhost::sandbox {
+
+class ReusePool {
+public:
+    // `spawner` must outlive the pool.
+    ReusePool(process::Spawner& spawner, WorkerConfig worker);
+    ~ReusePool();  // shutdown()
+
+    // Runs one attempt on an idle worker, or a new one. Thread-safe. Throws HostError when
+    // the host is short of descriptors or processes.
+    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+
+    // Ends the workers idle for longer than their idle_timeout.
+    void retire_idle(std::chrono::steady_clock::time_point now);
+
+    // The idle workers.
+    std::vector<model::WorkerInfo> workers() const;
+
+    // Ends every idle worker. Idempotent; workers running a job end with it.
+    void shutdown();
+
+private:
+    using Clock = std::chrono::steady_clock;
+    struct Key {
+        std::string plugin;
+        model::Limits limits;
+        bool operator<(const Key& other) const;
+    };
+    struct Idle {
+        std::unique_ptr<WorkerSession> session;
+        Clock::time_point since;
+        model::Duration idle_timeout;
+        std::thread::id last_thread;  // who ran its last job
+    };
+
+    process::Spawner& m_spawner;
+    WorkerConfig m_worker;
+    mutable std::mutex m_mutex;
+    std::map<Key, std::vector<Idle>> m_idle;
+};
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,43 @@
+#include "sandbox/worker_launch.h"
+
+#include "os/fd.h"
+
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+
+const char* to_string(WorkerRole role)
+{
+    switch (role) {
+    case WorkerRole::spawn: return "spawn";
+    case WorkerRole::reuse: return "reuse";
+    case WorkerRole::fork_server: return "fork-server";
+    }
+    return "spawn";
+}
+
+os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role)
+{
+    auto channel = os::make_socket_pair();
+    if (!channel) return channel.error();
+    auto out = os::make_pipe();
+    if (!out) return out.error();
+    auto err = os::make_pipe();
+    if (!err) return err.error();
+    for (int fd : {out->read.get(), err->read.get()}) {
+        if (auto s = os::set_nonblocking(fd); !s) return s.error();
+    }
+
+    process::LaunchRequest request;
+    request.executable = config.executable;
+    request.args = {"--host-pid", std::to_string(::getpid()), "--role", to_string(role)};
+    request.channel_fd = channel->second.get();
+    request.stdout_fd = out->write.get();
+    request.stderr_fd = err->write.get();
+    auto child = spawner.launch(request, config.launcher);
+    if (!child) return child.error();
+    // The child holds its own ends now; ours close when the requests' owners go out of scope.
+    return LaunchedWorker{std::move(child.value()), std::move(channel->first), std::move(out->read), std::move(err->read)};
+}
+
+} // namespace sandhost::sandbox
