@@ -183,10 +183,10 @@ std::atomic<std::uint64_t> g_worker_peak_rss_kb{0};
 
 Figures mode_figures(int parallel, int jobs, md::Mode mode)
 {
-    const auto worker = sb::WorkerConfig::defaults();
+    sb::Sandbox sandbox;
     return measure(parallel, jobs, [&](int t, int i) {
         const long long request = t * 1000000LL + i;
-        const auto outcome = sb::run_attempt(trivial_spec(mode, request), worker);
+        const auto outcome = sandbox.run_attempt(trivial_spec(mode, request));
         if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
         const auto rss = outcome.max_rss_kb.value_or(0);
@@ -245,14 +245,14 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
 // How far past its deadline a hanging task's attempt ends, p99 over `runs`.
 double timeout_overshoot_p99_ms(md::Mode mode, int runs)
 {
-    const auto worker = sb::WorkerConfig::defaults();
+    sb::Sandbox sandbox;
     std::vector<double> overshoot;
     for (int i = 0; i < runs; ++i) {
         auto spec = trivial_spec(mode, 0);
         spec.task = "hang";
         spec.settings.timeout = 50ms;
         spec.settings.grace = 1s;
-        const auto outcome = sb::run_attempt(spec, worker);
+        const auto outcome = sandbox.run_attempt(spec);
         if (outcome.kind != md::OutcomeKind::timed_out || !outcome.startup_ms) fail("timeout run: " + md::to_json(outcome));
         overshoot.push_back(static_cast<double>(outcome.duration.count() - outcome.startup_ms->count() - 50));
     }
@@ -326,19 +326,12 @@ int main(int argc, char** argv)
         if (wanted("posix_spawn_dynamic_dlopen")) b["posix_spawn_dynamic_dlopen"] = spawn_baseline(parallel, jobs, {k_dynamic_child, k_plugin});
         if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
-        for (auto m : modes) {
-            mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
-            sb::shutdown_pools();
-        }
-        for (auto m : modes) {
-            queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
-            sb::shutdown_pools();
-        }
+        for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
+        for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
-    sb::shutdown_pools();
 
     std::uint64_t long_rss_start = 0, long_rss_end = 0;
     std::size_t long_fds_start = 0, long_fds_end = 0;
@@ -387,7 +380,7 @@ int main(int argc, char** argv)
         auto& b = baseline[parallel];
         std::printf("\n%d in parallel, %d jobs per thread (x10 for pipe_roundtrip and reuse)\n baselines:\n", parallel, jobs);
         for (auto& [name, f] : b) print_row(name, f);
-        std::printf(" modes (sandbox::run_attempt):\n");
+        std::printf(" modes (Sandbox::run_attempt):\n");
         auto& figures = mode[parallel];
         if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
         if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "model/version.h"
 
 #include "cli/args.h"
 #include "cli/host_context.h"
@@ -35,6 +36,7 @@ const std::map<std::string, Command>& commands()
         {"resume", {resume_command, "claim a queue's jobs again"}},
         {"wait", {wait_command, "follow a job to its end"}},
         {"purge", {purge_command, "delete ended jobs"}},
+        {"hosts", {hosts_command, "list the hosts serving the store, their heartbeats and workers"}},
     };
     return table;
 }
@@ -60,7 +62,7 @@ int run_cli(int argc, char** argv)
         return args.empty() ? k_exit_usage : k_exit_ok;
     }
     if (args[0] == "--version") {
-        std::cout << "sandhost " << SANDHOST_VERSION << "\n";
+        std::cout << "sandhost " << model::version() << "\n";
         return k_exit_ok;
     }
     const std::string name = args[0];

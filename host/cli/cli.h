@@ -26,5 +26,6 @@ int pause_command(const std::vector<std::string>& args);
 int resume_command(const std::vector<std::string>& args);
 int wait_command(const std::vector<std::string>& args);
 int purge_command(const std::vector<std::string>& args);
+int hosts_command(const std::vector<std::string>& args);
 
 } // namespace sandhost::cli

@@ -101,7 +101,8 @@ int exec_command(const std::vector<std::string>& raw)
     sandbox::CancelToken cancel;
     os::SignalWatch signals({SIGINT, SIGTERM}, [&](int) { cancel.request(); });
     ExecObserver observer;
-    const auto outcome = sandbox::run_attempt(spec, sandbox::WorkerConfig::defaults(), &observer, &cancel);
+    sandbox::Sandbox sandbox;
+    const auto outcome = sandbox.run_attempt(spec, &observer, &cancel);
     observer.finish();
     if (args.has("json")) {
         std::cout << model::to_json(outcome) << std::endl;

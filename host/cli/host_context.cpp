@@ -19,9 +19,10 @@ std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bo
     else if (const char* env = std::getenv("SANDHOST_CONFIG"); env && *env) file = env;
     if (file.empty()) throw UsageError("--config FILE is required (or set SANDHOST_CONFIG)");
     config::LoadOptions options;
+    std::optional<sandbox::Sandbox> sandbox;
     if (check_plugins) {
-        const auto worker = sandbox::WorkerConfig::defaults();
-        options.catalog = [worker](const std::vector<std::filesystem::path>& dirs) { return sandbox::scan_plugins(dirs, worker); };
+        sandbox.emplace();
+        options.catalog = [&sandbox](const std::vector<std::filesystem::path>& dirs) { return sandbox->scan_plugins(dirs); };
     }
     auto loaded = config::load_config(file, options);
     if (!loaded.ok()) {
@@ -44,10 +45,7 @@ const config::QueueSettings& require_queue(const config::Settings& settings, con
     if (const auto* queue = settings.find_queue(name)) return *queue;
     std::vector<std::string> names;
     for (const auto& q : settings.queues) names.push_back(q.name);
-    std::string message = "unknown queue '" + name + "'";
-    if (auto close = config::closest_match(name, names)) message += " (did you mean '" + *close + "'?)";
-    message += "; queues: " + (names.empty() ? std::string("(none)") : config::join(names));
-    throw UsageError(message);
+    throw UsageError("unknown queue '" + name + "'" + config::suggestion(name, names, "queues"));
 }
 
 } // namespace sandhost::cli

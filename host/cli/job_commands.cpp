@@ -8,10 +8,10 @@
 #include "cli/terminal.h"
 #include "model/units.h"
 #include "os/signal_watch.h"
+#include "scheduler/enqueue_policy.h"
 #include "scheduler/payload.h"
 
 #include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
 
 #include <atomic>
 #include <charconv>
@@ -97,42 +97,29 @@ int enqueue_command(const std::vector<std::string>& raw)
                           options);
     }
     if (args.positional.size() != 2) throw UsageError("expected QUEUE and PLUGIN.TASK");
-    auto context = open_host_context(args);
-    const auto& queue = require_queue(*context.settings, args.positional[0]);
-    auto ref = config::TaskRef::parse(args.positional[1]);
-    if (!ref) throw UsageError("task: " + ref.error());
-    if (!queue.may_run(ref.value())) {
-        std::string patterns;
-        for (const auto& p : queue.tasks) patterns += (patterns.empty() ? "" : ", ") + p.to_string();
-        throw UsageError("queue '" + queue.name + "' may not run " + ref.value().to_string() + " (it runs " + patterns + ")");
-    }
-    model::NewJob job;
-    job.queue = queue.name;
-    job.task = ref.value().to_string();
-    job.payload = args.has("payload") ? read_payload(*args.get("payload")) : "{}";
+    scheduler::EnqueueRequest request;
+    request.queue = args.positional[0];
+    request.task = args.positional[1];
+    if (args.has("payload")) request.payload = read_payload(*args.get("payload"));
     if (auto v = args.get("priority")) {
         int priority = 0;
         const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), priority);
         if (ec != std::errc() || end != v->data() + v->size()) throw UsageError("--priority: '" + *v + "' is not a whole number");
-        job.priority = priority;
+        request.priority = priority;
     }
-    if (auto v = args.get("delay")) job.delay = parse_duration_flag("delay", *v);
-    if (auto v = args.get("timeout")) job.timeout = parse_duration_flag("timeout", *v);
-    if (auto v = args.get("max-attempts")) job.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
-    for (const auto& dep : args.all("depends-on")) job.depends_on.push_back(parse_job_id(dep));
-    if (!job.depends_on.empty()) {
-        Poco::JSON::Parser parser;
-        if (parser.parse(job.payload).type() != typeid(Poco::JSON::Object::Ptr)) {
-            throw UsageError("a job with --depends-on needs a JSON object payload (its dependencies' results are added to it)");
-        }
-    }
-    job.ttl = queue.ttl;
-    model::JobId id;
+    if (auto v = args.get("delay")) request.delay = parse_duration_flag("delay", *v);
+    if (auto v = args.get("timeout")) request.timeout = parse_duration_flag("timeout", *v);
+    if (auto v = args.get("max-attempts")) request.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
+    for (const auto& dep : args.all("depends-on")) request.depends_on.push_back(parse_job_id(dep));
+    auto context = open_host_context(args);
+    scheduler::Enqueued enqueued;
     try {
-        id = context.store->enqueue(job, Clock::now());
-    } catch (const store::StoreRequestError& e) {
+        enqueued = scheduler::enqueue(*context.store, *context.settings, request, Clock::now());
+    } catch (const scheduler::EnqueueError& e) {
         throw UsageError(e.what());
     }
+    for (const auto& note : enqueued.notes) std::cerr << "sandhost enqueue: note: " << note << "\n";
+    const model::JobId id = enqueued.id;
     if (args.has("wait")) return follow_job(*context.store, id, args.has("json"));
     if (args.has("json")) {
         Poco::JSON::Object o;

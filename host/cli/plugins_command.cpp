@@ -3,9 +3,6 @@
 #include "cli/common.h"
 #include "sandbox/sandbox.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
 #include <iostream>
 
 namespace sandhost::cli {
@@ -25,34 +22,17 @@ int plugins_command(const std::vector<std::string>& raw)
         return k_exit_ok;
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
-    const auto catalog = sandbox::scan_plugins(plugin_dirs_from(args.all("plugin-dir")), sandbox::WorkerConfig::defaults());
+    const auto catalog = sandbox::Sandbox().scan_plugins(plugin_dirs_from(args.all("plugin-dir")));
     bool all_ok = true;
+    for (const auto& plugin : catalog.plugins) all_ok = all_ok && plugin.ok();
     if (args.has("json")) {
-        Poco::JSON::Array list;
-        for (const auto& plugin : catalog.plugins) {
-            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry.set("name", plugin.name);
-            entry.set("path", plugin.path.string());
-            entry.set("version", plugin.version);
-            Poco::JSON::Array tasks;
-            for (const auto& task : plugin.tasks) {
-                Poco::JSON::Object t(Poco::JSON_PRESERVE_KEY_ORDER);
-                t.set("name", task.name);
-                t.set("description", task.description);
-                tasks.add(t);
-            }
-            entry.set("tasks", tasks);
-            if (!plugin.ok()) entry.set("error", plugin.error);
-            all_ok = all_ok && plugin.ok();
-            list.add(entry);
-        }
-        list.stringify(std::cout);
-        std::cout << std::endl;
+        std::string list = "[";
+        for (const auto& plugin : catalog.plugins) list += (list.size() > 1 ? "," : "") + model::to_json(plugin);
+        std::cout << list << "]" << std::endl;
     } else {
         if (catalog.plugins.empty()) std::cout << "no plugins found\n";
         for (const auto& plugin : catalog.plugins) {
             if (!plugin.ok()) {
-                all_ok = false;
                 std::cout << plugin.name << "  BROKEN  " << plugin.path.string() << "\n    " << plugin.error << "\n";
                 continue;
             }

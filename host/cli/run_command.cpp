@@ -90,8 +90,6 @@ int run_command(const std::vector<std::string>& raw)
         std::lock_guard lock(host_mutex);
         host = nullptr;
     }
-    // Fork servers and idle reuse workers end with the host, reaped, not just signalled.
-    sandbox::shutdown_pools();
     return k_exit_ok;
 }
 

@@ -26,8 +26,8 @@ int validate_command(const std::vector<std::string>& raw)
     if (args.positional.size() == 1 && file.empty()) file = args.positional[0];
     if (file.empty() || args.positional.size() > 1) throw UsageError("expected one CONFIG file");
     config::LoadOptions load;
-    const auto worker = sandbox::WorkerConfig::defaults();
-    load.catalog = [worker](const std::vector<std::filesystem::path>& dirs) { return sandbox::scan_plugins(dirs, worker); };
+    sandbox::Sandbox sandbox;
+    load.catalog = [&sandbox](const std::vector<std::filesystem::path>& dirs) { return sandbox.scan_plugins(dirs); };
     return config::run_validate(file, args.has("print"), std::cout, std::cerr, load);
 }
 

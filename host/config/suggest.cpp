@@ -54,4 +54,14 @@ std::string join(const std::vector<std::string>& words, std::string_view separat
     return text;
 }
 
+std::string suggestion(std::string_view word, std::vector<std::string> candidates, std::string_view list_name)
+{
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    std::string text;
+    if (auto close = closest_match(word, candidates)) text += " (did you mean '" + *close + "'?)";
+    text += "; " + std::string(list_name) + ": " + (candidates.empty() ? std::string("(none)") : join(candidates));
+    return text;
+}
+
 } // namespace sandhost::config

@@ -1,5 +1,7 @@
 #include "model/host_record.h"
 
+#include "os/time_format.h"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -32,6 +34,29 @@ Poco::JSON::Array::Ptr parse_array(const std::string& json)
 }
 
 } // namespace
+
+std::string to_json(const HostRecord& record, TimePoint now, Duration stale_after)
+{
+    Poco::JSON::Parser parser;
+    Poco::JSON::Object root(Poco::JSON_PRESERVE_KEY_ORDER);
+    root.set("name", record.name);
+    root.set("holder", record.holder);
+    root.set("version", record.version);
+    root.set("alive", record.alive(now, stale_after));
+    root.set("started_at", os::format_utc(record.started_at));
+    root.set("heartbeat_at", os::format_utc(record.heartbeat_at));
+    if (record.stopped_at) root.set("stopped_at", os::format_utc(*record.stopped_at));
+    else root.set("stopped_at", Poco::Dynamic::Var());
+    root.set("queues", parser.parse(to_json(record.queues)));
+    parser.reset();
+    const auto status = parser.parse(to_json(record.status)).extract<Poco::JSON::Object::Ptr>();
+    for (const char* key : {"running", "workers", "broken_plugins"}) root.set(key, status->get(key));
+    parser.reset();
+    auto catalog = parser.parse(to_json(record.catalog)).extract<Poco::JSON::Object::Ptr>();
+    catalog->set("published_at", record.catalog_at.time_since_epoch().count() ? Poco::Dynamic::Var(os::format_utc(record.catalog_at)) : Poco::Dynamic::Var());
+    root.set("catalog", catalog);
+    return stringify(root);
+}
 
 std::string to_json(const HostStatus& status)
 {

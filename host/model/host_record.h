@@ -89,6 +89,11 @@ struct HostRecord {
     }
 };
 
+// The whole record as JSON, as `sandhost hosts --json` and the HTTP API show it: name, holder,
+// version, started_at, heartbeat_at, stopped_at (RFC 3339 UTC), alive (as of `now`, with
+// `stale_after`), queues, catalog, and the status's running, workers and broken_plugins.
+std::string to_json(const HostRecord& record, TimePoint now, Duration stale_after);
+
 // JSON codecs for what the stores keep as text (and the API and `sandhost hosts --json`
 // print). The readers return nullopt for text that is not such a value.
 std::string to_json(const HostStatus& status);

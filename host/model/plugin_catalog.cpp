@@ -8,6 +8,37 @@
 
 namespace sandhost::model {
 
+namespace {
+
+Poco::JSON::Object plugin_object(const PluginInfo& plugin)
+{
+    Poco::JSON::Object p(Poco::JSON_PRESERVE_KEY_ORDER);
+    p.set("name", plugin.name);
+    p.set("path", plugin.path.string());
+    p.set("version", plugin.version);
+    Poco::JSON::Array tasks;
+    for (const auto& task : plugin.tasks) {
+        Poco::JSON::Object t(Poco::JSON_PRESERVE_KEY_ORDER);
+        t.set("name", task.name);
+        t.set("description", task.description);
+        tasks.add(t);
+    }
+    p.set("tasks", tasks);
+    if (!plugin.ok()) p.set("error", plugin.error);
+    return p;
+}
+
+std::string stringify(const Poco::JSON::Object& object)
+{
+    std::ostringstream out;
+    object.stringify(out);
+    return out.str();
+}
+
+} // namespace
+
+std::string to_json(const PluginInfo& plugin) { return stringify(plugin_object(plugin)); }
+
 std::string to_json(const PluginCatalog& catalog)
 {
     Poco::JSON::Object root(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -15,26 +46,9 @@ std::string to_json(const PluginCatalog& catalog)
     for (const auto& dir : catalog.dirs) dirs.add(dir.string());
     root.set("dirs", dirs);
     Poco::JSON::Array plugins;
-    for (const auto& plugin : catalog.plugins) {
-        Poco::JSON::Object p(Poco::JSON_PRESERVE_KEY_ORDER);
-        p.set("name", plugin.name);
-        p.set("path", plugin.path.string());
-        p.set("version", plugin.version);
-        Poco::JSON::Array tasks;
-        for (const auto& task : plugin.tasks) {
-            Poco::JSON::Object t(Poco::JSON_PRESERVE_KEY_ORDER);
-            t.set("name", task.name);
-            t.set("description", task.description);
-            tasks.add(t);
-        }
-        p.set("tasks", tasks);
-        if (!plugin.ok()) p.set("error", plugin.error);
-        plugins.add(p);
-    }
+    for (const auto& plugin : catalog.plugins) plugins.add(plugin_object(plugin));
     root.set("plugins", plugins);
-    std::ostringstream out;
-    root.stringify(out);
-    return out.str();
+    return stringify(root);
 }
 
 std::optional<PluginCatalog> catalog_from_json(const std::string& json)

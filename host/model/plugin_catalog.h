@@ -46,6 +46,10 @@ struct PluginCatalog {
     }
 };
 
+// One plugin as JSON: {"name", "path", "version", "tasks": [{"name", "description"}], and
+// "error" when it cannot be loaded}.
+std::string to_json(const PluginInfo& plugin);
+
 // The catalog as JSON ({"dirs": [...], "plugins": [{"name", "path", "version", "tasks":
 // [{"name", "description"}], "error"}]}), and back; nullopt when the text is not such a
 // catalog.

@@ -1,7 +1,9 @@
 #include "scheduler/host.h"
 
+#include "model/version.h"
 #include "os/proc.h"
-#include "sandbox/sandbox.h"
+#include "sandbox/host_error.h"
+#include "scheduler/enqueue_policy.h"
 #include "scheduler/event_log.h"
 #include "scheduler/payload.h"
 #include "scheduler/retry_policy.h"
@@ -80,12 +82,13 @@ std::optional<model::TimePoint> due_time(const config::ScheduleSettings& schedul
 // Writes a running attempt's progress to the store (at most every 250 ms) and logs its start.
 class StoreObserver final : public sandbox::AttemptObserver {
 public:
-    StoreObserver(store::Store& store, const store::Claim& claim, const std::string& task)
-        : m_store(store), m_claim(claim), m_task(task)
+    StoreObserver(store::Store& store, const store::Claim& claim, const std::string& task, std::atomic<pid_t>& pid)
+        : m_store(store), m_claim(claim), m_task(task), m_pid(pid)
     {
     }
     void on_started(pid_t pid) override
     {
+        m_pid = pid;
         log_event(level_enum::info, "attempt started",
                   {{"job", m_claim.job.id}, {"queue", m_claim.job.queue}, {"task", m_task}, {"attempt", std::int64_t(m_claim.number)},
                    {"pid", std::int64_t(pid)}});
@@ -112,6 +115,7 @@ private:
     store::Store& m_store;
     const store::Claim& m_claim;
     std::string m_task;
+    std::atomic<pid_t>& m_pid;
     std::chrono::steady_clock::time_point m_last{};
 };
 
@@ -119,19 +123,30 @@ private:
 
 struct Host::Running {
     store::Claim claim;
+    std::atomic<pid_t> pid{0};                          // the worker, once started
+    model::TimePoint started_at{};
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
-    sandbox::CancelToken cancel;
+    std::unique_ptr<sandbox::CancelToken> cancel;  // null when the host could not make one
+    void request_cancel()
+    {
+        if (cancel) cancel->request();
+    }
     std::thread thread;
     std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
+    std::optional<std::string> host_error;   // the host itself could not run the attempt
     bool shutdown_interrupted = false;
     bool lease_lost = false;
     model::TimePoint lease_renewed{};
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
-    : m_settings(std::move(settings)), m_store(std::move(store)), m_options(std::move(options)), m_rng(std::random_device{}())
+    : m_settings(std::move(settings)),
+      m_store(std::move(store)),
+      m_options(std::move(options)),
+      m_sandbox(std::make_unique<sandbox::Sandbox>(m_options.worker)),
+      m_rng(std::random_device{}())
 {
     m_host_name = m_settings->host.name;
     if (m_options.instance.empty()) m_options.instance = random_instance();
@@ -143,11 +158,12 @@ Host::~Host()
     std::unique_lock lock(m_mutex);
     m_stopping = true;
     m_wake.notify_all();
-    for (auto& [id, running] : m_running) running->cancel.request();
+    for (auto& [id, running] : m_running) running->request_cancel();
     lock.unlock();
     for (auto& [id, running] : m_running) {
         if (running->thread.joinable()) running->thread.join();
     }
+    m_sandbox->shutdown();
 }
 
 std::shared_ptr<const config::Settings> Host::settings() const
@@ -180,13 +196,14 @@ void Host::reload(std::shared_ptr<const config::Settings> settings)
         spdlog::warn("reload: the store cannot change while the host runs; keeping {}", config::to_string(m_settings->host.store));
     }
     m_settings = std::move(settings);
+    m_republish = true;
+    m_unclaimable_noted.clear();
     log_event(level_enum::info, "config reloaded", {{"queues", std::int64_t(m_settings->queues.size())}});
     m_wake.notify_all();
 }
 
-void Host::run()
+void Host::start_serving()
 {
-    const auto lease_third = m_options.lease / 3;
     if (!m_store->register_host(m_host_name, m_holder, Clock::now(), m_options.lease)) {
         const auto previous = m_store->host_registration(m_host_name);
         if (!previous || !holder_is_dead_here(previous->first)) {
@@ -196,34 +213,88 @@ void Host::run()
         // A previous run of this host on this machine that died without unregistering.
         m_store->take_over_host(m_host_name, m_holder, Clock::now());
     }
+    publish();
     log_event(level_enum::info, "host started",
               {{"host", m_host_name}, {"holder", m_holder}, {"queues", std::int64_t(settings()->queues.size())},
                {"max_workers", std::int64_t(settings()->host.max_workers)}});
     recover_lost(Clock::now());
+}
 
+// What this host serves, for enqueue checks and `sandhost hosts`: its queues with the tasks it
+// lets them run, and its plugin catalog (loaded in workers, no init hook run).
+void Host::publish()
+{
+    const auto current = settings();
+    std::vector<model::ServedQueue> queues;
+    for (const auto& queue : current->queues) {
+        model::ServedQueue served{queue.name, {}};
+        for (const auto& pattern : queue.tasks) served.tasks.push_back(pattern.to_string());
+        queues.push_back(std::move(served));
+    }
+    const auto catalog = m_sandbox->scan_plugins(current->host.plugin_dirs);
+    for (const auto& plugin : catalog.plugins) {
+        if (!plugin.ok()) log_event(level_enum::warn, "plugin not loadable", {{"path", plugin.path.string()}, {"error", plugin.error}});
+    }
+    if (!m_store->publish_host(m_host_name, m_holder, model::version(), queues, catalog, Clock::now())) {
+        spdlog::warn("could not publish the plugin catalog: host name '{}' is held by another instance", m_host_name);
+    }
+}
+
+void Host::heartbeat(model::TimePoint now)
+{
+    model::HostStatus status;
+    {
+        std::lock_guard lock(m_mutex);
+        for (const auto& [id, running] : m_running) {
+            status.running.push_back(model::RunningAttempt{id, running->claim.number, running->claim.job.queue, running->claim.job.task,
+                                                           running->pid.load(), running->started_at});
+        }
+    }
+    status.workers = m_sandbox->workers();
+    status.broken_plugins = m_sandbox->broken_plugins();
+    if (!m_store->heartbeat(m_host_name, m_holder, status, now)) {
+        spdlog::error("host name '{}' was taken over by another instance: this one stops", m_host_name);
+        stop();
+    }
+}
+
+void Host::run()
+{
+    const auto lease_third = m_options.lease / 3;
+    start_serving();
     auto next_housekeeping = Clock::now();
     auto next_cancel_poll = Clock::now();
-    auto next_heartbeat = Clock::now() + lease_third;
+    auto next_heartbeat = Clock::now();
     std::optional<model::TimePoint> drain_deadline;
     for (;;) {
         collect_finished();
         const auto now = Clock::now();
         bool stopping;
+        bool republish;
         {
             std::lock_guard lock(m_mutex);
             stopping = m_stopping;
+            republish = std::exchange(m_republish, false);
+        }
+        if (republish) {
+            try {
+                publish();
+            } catch (const std::exception& e) {
+                spdlog::error("cannot publish the plugin catalog: {}", e.what());
+            }
         }
         if (stopping) {
             if (!drain_deadline) {
                 drain_deadline = now + m_options.drain;
-                log_event(level_enum::info, "host draining", {{"running", std::int64_t(m_running.size())}, {"drain_ms", std::int64_t(m_options.drain.count())}});
+                log_event(level_enum::info, "host draining",
+                          {{"running", std::int64_t(m_running.size())}, {"drain_ms", std::int64_t(m_options.drain.count())}});
             }
             if (m_running.empty()) break;
             if (now >= *drain_deadline) {
                 for (auto& [id, running] : m_running) {
                     if (!running->shutdown_interrupted) {
                         running->shutdown_interrupted = true;
-                        running->cancel.request();
+                        running->request_cancel();
                     }
                 }
             }
@@ -240,17 +311,17 @@ void Host::run()
         }
         if (now >= next_heartbeat) {
             try {
-                m_store->register_host(m_host_name, m_holder, now, m_options.lease);
+                heartbeat(now);
             } catch (const std::exception& e) {
-                spdlog::error("cannot renew the host's registration: {}", e.what());
+                spdlog::error("cannot record the host's heartbeat: {}", e.what());
             }
             next_heartbeat = now + lease_third;
         }
         std::unique_lock lock(m_mutex);
-        m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping); });
+        m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping) || m_republish; });
     }
     try {
-        m_store->unregister_host(m_host_name, m_holder);
+        m_store->unregister_host(m_host_name, m_holder, Clock::now());
     } catch (const std::exception& e) {
         spdlog::warn("cannot unregister the host: {}", e.what());
     }
@@ -263,8 +334,26 @@ void Host::housekeeping(model::TimePoint now)
         recover_lost(now);
         if (const auto expired = m_store->expire(now)) log_event(level_enum::info, "jobs expired", {{"count", std::int64_t(expired)}});
         fire_schedules(now);
+        note_unclaimable();
     } catch (const std::exception& e) {
         spdlog::error("housekeeping failed: {}", e.what());
+    }
+}
+
+// Jobs of a task this host's queue settings do not allow stay waiting for a host that may run
+// them; say so once per queue and task.
+void Host::note_unclaimable()
+{
+    std::vector<store::QueueAllowance> queues;
+    for (const auto& queue : settings()->queues) {
+        store::QueueAllowance allowance{queue.name, {}, std::nullopt, std::nullopt};
+        for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
+        queues.push_back(std::move(allowance));
+    }
+    for (const auto& [queue, task] : m_store->unclaimable_tasks(queues)) {
+        if (!m_unclaimable_noted.emplace(queue, task).second) continue;
+        log_event(level_enum::info, "jobs left to other hosts",
+                  {{"queue", queue}, {"task", task}, {"why", std::string("this host's queue settings do not allow the task")}});
     }
 }
 
@@ -281,14 +370,14 @@ void Host::recover_lost(model::TimePoint now)
         const config::QueueSettings fallback_queue;
         const store::Transition transition = decide(lost.job, outcome, queue ? *queue : fallback_queue, now, random01());
         model::AttemptRecord record{lost.job.id, lost.attempt_id, lost.number, lost.job.lease ? lost.job.lease->holder : "", outcome};
-        if (m_store->recover(record, transition, now)) {
+        if (const auto applied = m_store->recover(record, transition, now)) {
             {
                 std::lock_guard lock(m_mutex);
                 ++m_stats.recovered;
             }
             log_event(level_enum::warn, "attempt lost",
                       {{"job", lost.job.id}, {"queue", lost.job.queue}, {"task", lost.job.task}, {"attempt", std::int64_t(lost.number)},
-                       {"holder", record.host}, {"next", std::string(model::to_string(transition.next))}});
+                       {"holder", record.host}, {"next", std::string(model::to_string(*applied))}});
         }
     }
 }
@@ -308,15 +397,20 @@ void Host::fire_schedules(model::TimePoint now)
         }
         const auto due = due_time(schedule, cached->second, now);
         if (!due) continue;
-        model::NewJob job;
-        job.queue = schedule.queue;
-        job.task = schedule.task.to_string();
-        job.payload = schedule.payload_json;
-        job.schedule = schedule.name;
-        if (const auto* queue = current->find_queue(schedule.queue)) job.ttl = queue->ttl;
-        const auto fired = m_store->fire_schedule(schedule.name, *due, job, now);
+        EnqueueRequest request;
+        request.queue = schedule.queue;
+        request.task = schedule.task.to_string();
+        request.payload = schedule.payload_json;
+        request.schedule = schedule.name;
         cached->second = *due;
-        if (fired) {
+        model::NewJob job;
+        try {
+            job = check_enqueue(*current, m_store->hosts(), request).job;
+        } catch (const EnqueueError& e) {
+            log_event(level_enum::err, "schedule refused", {{"schedule", schedule.name}, {"error", std::string(e.what())}});
+            continue;
+        }
+        if (const auto fired = m_store->fire_schedule(schedule.name, *due, job, now)) {
             log_event(level_enum::info, "schedule fired",
                       {{"schedule", schedule.name}, {"job", *fired}, {"queue", schedule.queue}, {"task", job.task}});
         }
@@ -330,7 +424,8 @@ std::vector<store::QueueAllowance> Host::claimable_now()
     if (m_running.size() >= current->host.max_workers) return allowances;
     for (const auto& queue : current->queues) {
         if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
-        store::QueueAllowance allowance{queue.name, std::nullopt, std::nullopt};
+        store::QueueAllowance allowance{queue.name, {}, std::nullopt, std::nullopt};
+        for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;
             allowance.rate_per = queue.rate_limit->per;
@@ -342,6 +437,7 @@ std::vector<store::QueueAllowance> Host::claimable_now()
 
 void Host::claim_jobs()
 {
+    if (Clock::now() < m_claims_paused_until) return;
     for (;;) {
         const std::vector<store::QueueAllowance> allowances = claimable_now();
         if (allowances.empty()) return;
@@ -399,7 +495,7 @@ void Host::start_attempt(store::Claim claim)
     running->settings = settings();
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
-    running->lease_renewed = Clock::now();
+    running->lease_renewed = running->started_at = Clock::now();
     const model::JobId id = running->claim.job.id;
     Running* raw = running.get();
     {
@@ -412,7 +508,14 @@ void Host::start_attempt(store::Claim claim)
         m_running.emplace(id, std::move(running));
     }
     std::optional<model::Outcome> early;
-    if (!raw->queue) {
+    try {
+        raw->cancel = std::make_unique<sandbox::CancelToken>();
+    } catch (const sandbox::HostError& e) {
+        raw->host_error = e.what();
+    }
+    if (raw->host_error) {
+        // Finished at once, below, and put back.
+    } else if (!raw->queue) {
         model::Outcome o;
         o.kind = model::OutcomeKind::load_failed;
         o.error = "queue '" + raw->claim.job.queue + "' is not in the configuration";
@@ -420,23 +523,28 @@ void Host::start_attempt(store::Claim claim)
     } else {
         raw->spec = build_spec(raw->claim, *raw->queue, early);
     }
-    if (early) {
+    if (early || raw->host_error) {
         std::lock_guard lock(m_mutex);
         raw->outcome = std::move(early);
         m_finished.push_back(id);
         return;
     }
-    raw->thread = std::thread([this, raw, id, worker = m_options.worker] {
-        StoreObserver observer(*m_store, raw->claim, raw->claim.job.task);
-        model::Outcome outcome;
+    raw->thread = std::thread([this, raw, id] {
+        StoreObserver observer(*m_store, raw->claim, raw->claim.job.task, raw->pid);
+        std::optional<model::Outcome> outcome;
+        std::optional<std::string> host_error;
         try {
-            outcome = sandbox::run_attempt(raw->spec, worker, &observer, &raw->cancel);
+            outcome = m_sandbox->run_attempt(raw->spec, &observer, raw->cancel.get());
+        } catch (const sandbox::HostError& e) {
+            host_error = e.what();
         } catch (const std::exception& e) {
-            outcome.kind = model::OutcomeKind::spawn_failed;
-            outcome.error = e.what();
+            // The sandbox throws nothing else: this is a fault of the host, not of the job.
+            spdlog::error("job {}: the host failed while running attempt {}: {}", id, raw->claim.number, e.what());
+            host_error = e.what();
         }
         std::lock_guard lock(m_mutex);
         raw->outcome = std::move(outcome);
+        raw->host_error = std::move(host_error);
         m_finished.push_back(id);
         m_wake.notify_all();
     });
@@ -472,10 +580,12 @@ void Host::collect_finished()
 std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_claim)
 {
     const auto now = Clock::now();
-    model::Outcome outcome = std::move(*running.outcome);
+    model::Outcome outcome = running.outcome ? std::move(*running.outcome) : model::Outcome{};
     const model::Job& job = running.claim.job;
     store::Transition transition;
-    if (running.shutdown_interrupted && outcome.kind == model::OutcomeKind::cancelled) {
+    if (running.host_error) {
+        transition = host_error_transition(running, outcome, now);
+    } else if (running.shutdown_interrupted && outcome.kind == model::OutcomeKind::cancelled) {
         // Not the job's fault: it runs again, without using up an attempt.
         outcome.kind = model::OutcomeKind::worker_lost;
         outcome.error = "the host shut down before the attempt finished";
@@ -487,16 +597,16 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
     }
     model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
-    bool accepted = false;
+    std::optional<model::JobState> applied;
     std::optional<store::Claim> next;
     if (!running.lease_lost) {
         try {
-            const auto allowances = may_claim ? claimable_now() : std::vector<store::QueueAllowance>{};
+            const auto allowances = may_claim && now >= m_claims_paused_until ? claimable_now() : std::vector<store::QueueAllowance>{};
             if (allowances.empty()) {
-                accepted = m_store->finish(record, transition, now);
+                applied = m_store->finish(record, transition, now);
             } else {
                 auto both = m_store->finish_and_claim(record, transition, now, allowances, m_holder, m_options.lease);
-                accepted = both.finished;
+                applied = both.applied;
                 next = std::move(both.claim);
                 if (both.claim_error) spdlog::error("cannot claim jobs: {}", *both.claim_error);
             }
@@ -508,7 +618,7 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     {
         std::lock_guard lock(m_mutex);
         ++m_stats.finished;
-        if (!accepted) ++m_stats.refused;
+        if (!applied) ++m_stats.refused;
     }
     log_event(outcome.succeeded() ? level_enum::info : level_enum::warn, "attempt ended",
               {{"job", job.id},
@@ -518,8 +628,36 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
                {"pid", std::int64_t(outcome.pid.value_or(0))},
                {"outcome", std::string(model::to_string(outcome.kind))},
                {"duration_ms", std::int64_t(outcome.duration.count())},
-               {"next", accepted ? std::string(model::to_string(transition.next)) : std::string("refused: stale lease")}});
+               {"next", applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease")}});
     return next;
+}
+
+// The host could not run the attempt (out of descriptors, memory, processes): not the job's
+// fault. It is recorded as spawn_failed, uses no attempt, runs again after a back-off, and the
+// host claims nothing during that back-off.
+store::Transition Host::host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now)
+{
+    outcome = model::Outcome{};
+    outcome.kind = model::OutcomeKind::spawn_failed;
+    outcome.error = "the host could not run the attempt: " + *running.host_error;
+    outcome.isolation = running.queue ? model::to_string(running.queue->sandbox.mode) : "unknown";
+    outcome.started_at = running.started_at;
+    outcome.ended_at = now;
+    store::Transition transition;
+    transition.next = model::JobState::delayed;
+    transition.run_at = now + m_options.host_error_backoff;
+    transition.error = outcome.error;
+    transition.refund_attempt = true;
+    {
+        std::lock_guard lock(m_mutex);
+        ++m_stats.host_errors;
+    }
+    if (now >= m_claims_paused_until) {
+        log_event(level_enum::warn, "host short of resources",
+                  {{"error", *running.host_error}, {"pause_ms", std::int64_t(m_options.host_error_backoff.count())}});
+    }
+    m_claims_paused_until = now + m_options.host_error_backoff;
+    return transition;
 }
 
 void Host::poll_cancels_and_renew(model::TimePoint now)
@@ -528,9 +666,9 @@ void Host::poll_cancels_and_renew(model::TimePoint now)
     try {
         for (model::JobId id : m_store->cancel_requests(m_holder)) {
             auto it = m_running.find(id);
-            if (it != m_running.end() && !it->second->cancel.requested()) {
+            if (it != m_running.end() && it->second->cancel && !it->second->cancel->requested()) {
                 log_event(level_enum::info, "attempt cancel requested", {{"job", id}});
-                it->second->cancel.request();
+                it->second->request_cancel();
             }
         }
         for (auto& [id, running] : m_running) {
@@ -540,7 +678,7 @@ void Host::poll_cancels_and_renew(model::TimePoint now)
             } else {
                 // Someone recovered the job: its result would be refused, so stop the worker.
                 running->lease_lost = true;
-                running->cancel.request();
+                running->request_cancel();
                 log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
             }
         }

@@ -97,7 +97,9 @@ TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
         {{"enqueue", "default", "misbehave"}, "task:"},
         {{"enqueue", "default", "misbehave.echo", "--payload", "{nope"}, "--payload is not valid JSON"},
         {{"enqueue", "default", "misbehave.echo", "--depends-on", "999"}, "999"},
-        {{"enqueue", "default", "misbehave.echo", "--depends-on", std::to_string(good), "--payload", "[1]"}, "needs a JSON object payload"},
+        {{"enqueue", "default", "misbehave.echo", "--depends-on", std::to_string(good), "--payload", "[1]"},
+         "the payload must be a JSON object, not an array (its dependencies' results are added to it"},
+        {{"enqueue", "default", "misbehave.echo", "--payload", "[1]"}, "the payload must be a JSON object, not an array"},
         {{"enqueue", "default", "misbehave.echo", "--priority", "high"}, "--priority"},
         {{"enqueue", "default", "misbehave.echo", "--delay", "10"}, "--delay"},
         {{"enqueue", "default", "misbehave.echo", "--max-attempts", "0"}, "--max-attempts"},
@@ -114,6 +116,37 @@ TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
     const auto r = t::run_command({t::sandhost_executable().string(), "jobs"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("--config FILE is required"), std::string::npos);
+}
+
+// Enqueue checks task names against the catalogs hosts published, without loading a plugin;
+// `sandhost hosts` shows who serves the store.
+TEST(JobCli, EnqueueChecksTasksAgainstThePublishedCatalogs)
+{
+    Deployment d(k_queues);
+    auto unchecked = d.cli({"enqueue", "default", "misbehave.segfalt"});
+    EXPECT_EQ(unchecked.exit_code, 0) << unchecked.err;
+    EXPECT_NE(unchecked.err.find("no host has published its plugins to this store yet"), std::string::npos) << unchecked.err;
+    auto host = d.start_host();
+    ASSERT_TRUE(t::eventually([&] { return d.cli({"hosts"}).out.find("cli-host  alive") != std::string::npos; }, std::chrono::seconds(30)));
+    const auto typo = d.cli({"enqueue", "default", "misbehave.segfalt"});
+    EXPECT_EQ(typo.exit_code, 2);
+    EXPECT_NE(typo.err.find("plugin misbehave has no task 'segfalt' (did you mean 'segfault'?)"), std::string::npos) << typo.err;
+    const auto plugin = d.cli({"enqueue", "default", "hello.word_cont"});
+    EXPECT_NE(plugin.err.find("did you mean 'word_count'?"), std::string::npos) << plugin.err;
+    const auto good = d.cli({"enqueue", "default", "misbehave.echo"});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_EQ(good.err, "") << "a checked task needs no note";
+    const auto hosts = d.json({"hosts"}).extract<Poco::JSON::Array::Ptr>();
+    ASSERT_EQ(hosts->size(), 1u);
+    const auto record = hosts->getObject(0);
+    EXPECT_EQ(record->getValue<std::string>("name"), "cli-host");
+    EXPECT_TRUE(record->getValue<bool>("alive"));
+    EXPECT_GE(record->getObject("catalog")->getArray("plugins")->size(), 3u);
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0);
+    EXPECT_NE(d.cli({"hosts"}).out.find("cli-host  stopped"), std::string::npos);
+    // A stopped host's catalog still checks.
+    EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.segfalt"}).exit_code, 2);
 }
 
 TEST(JobCli, TheWholeCycleThroughTheCommands)
@@ -260,7 +293,7 @@ TEST(HostCli, ForkAndReuseQueuesServeJobsAndTheirWorkersEndWithTheHost)
     auto host = d.start_host();
     std::vector<std::int64_t> ids;
     for (int i = 0; i < 6; ++i) {
-        ids.push_back(d.enqueue({i % 2 ? "forked" : "reused", "misbehave.echo", "--payload", "[" + std::to_string(i) + "]"}));
+        ids.push_back(d.enqueue({i % 2 ? "forked" : "reused", "misbehave.echo", "--payload", "{\"i\":" + std::to_string(i) + "}"}));
     }
     const auto crash = d.enqueue({"forked", "misbehave.segfault", "--max-attempts", "1"});
     for (auto id : ids) {

@@ -1,0 +1,126 @@
+#include "scheduler/enqueue_policy.h"
+
+#include "config/suggest.h"
+#include "scheduler/payload.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+namespace sandhost::scheduler {
+namespace {
+
+using Kind = EnqueueError::Kind;
+
+std::string patterns_of(const config::QueueSettings& queue)
+{
+    std::vector<std::string> patterns;
+    for (const auto& p : queue.tasks) patterns.push_back(p.to_string());
+    return config::join(patterns);
+}
+
+const char* json_kind(const Poco::Dynamic::Var& value)
+{
+    if (value.isEmpty()) return "null";
+    if (value.type() == typeid(Poco::JSON::Array::Ptr)) return "an array";
+    if (value.isString()) return "a string";
+    if (value.isBoolean()) return "a boolean";
+    return "a number";
+}
+
+void check_payload(const EnqueueRequest& request)
+{
+    Poco::Dynamic::Var parsed;
+    try {
+        Poco::JSON::Parser parser;
+        parsed = parser.parse(request.payload);
+    } catch (const std::exception& e) {
+        throw EnqueueError(Kind::bad_payload, std::string("the payload is not valid JSON: ") + e.what());
+    }
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
+        std::string message = std::string("the payload must be a JSON object, not ") + json_kind(parsed);
+        if (!request.depends_on.empty()) message += std::string(" (its dependencies' results are added to it under \"") + k_dependencies_key + "\")";
+        throw EnqueueError(Kind::bad_payload, message);
+    }
+}
+
+// Throws unless a published catalog has the task; a note when none can tell.
+void check_against_catalogs(const config::TaskRef& ref, const std::vector<model::HostRecord>& hosts, std::vector<std::string>& notes)
+{
+    std::vector<std::string> plugins;
+    std::vector<std::string> tasks;
+    bool any_catalog = false;
+    bool plugin_seen = false;
+    for (const auto& host : hosts) {
+        if (host.catalog_at.time_since_epoch().count() == 0) continue;
+        any_catalog = true;
+        for (const auto& plugin : host.catalog.plugins) {
+            if (!plugin.ok()) continue;
+            plugins.push_back(plugin.name);
+            if (plugin.name != ref.plugin) continue;
+            plugin_seen = true;
+            if (plugin.has_task(ref.task)) return;
+            for (const auto& task : plugin.tasks) tasks.push_back(task.name);
+        }
+    }
+    if (!any_catalog) {
+        notes.push_back("no host has published its plugins to this store yet: the task " + ref.to_string() + " was not checked");
+        return;
+    }
+    if (!plugin_seen) {
+        throw EnqueueError(Kind::unknown_plugin, "no host on this store has a plugin named '" + ref.plugin + "'" +
+                                                     config::suggestion(ref.plugin, plugins, "plugins"));
+    }
+    throw EnqueueError(Kind::unknown_task,
+                       "plugin " + ref.plugin + " has no task '" + ref.task + "'" + config::suggestion(ref.task, tasks, "its tasks"));
+}
+
+} // namespace
+
+CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
+{
+    const config::QueueSettings* queue = settings.find_queue(request.queue);
+    if (!queue) {
+        std::vector<std::string> names;
+        for (const auto& q : settings.queues) names.push_back(q.name);
+        throw EnqueueError(Kind::unknown_queue, "unknown queue '" + request.queue + "'" + config::suggestion(request.queue, names, "queues"));
+    }
+    auto ref = config::TaskRef::parse(request.task);
+    if (!ref) throw EnqueueError(Kind::bad_task, "task: " + ref.error());
+    if (!queue->may_run(ref.value())) {
+        throw EnqueueError(Kind::task_not_allowed,
+                           "queue '" + queue->name + "' may not run " + ref.value().to_string() + " (it runs " + patterns_of(*queue) + ")");
+    }
+    CheckedJob checked;
+    check_against_catalogs(ref.value(), hosts, checked.notes);
+    check_payload(request);
+    if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
+
+    model::NewJob& job = checked.job;
+    job.queue = queue->name;
+    job.task = ref.value().to_string();
+    job.payload = request.payload;
+    job.priority = request.priority;
+    job.delay = request.delay;
+    job.timeout = request.timeout;
+    job.max_attempts = request.max_attempts;
+    job.ttl = queue->ttl;
+    job.depends_on = request.depends_on;
+    job.schedule = request.schedule;
+    return checked;
+}
+
+Enqueued enqueue(store::Store& store, const config::Settings& settings, const EnqueueRequest& request, model::TimePoint now)
+{
+    auto checked = check_enqueue(settings, store.hosts(), request);
+    Enqueued enqueued;
+    try {
+        enqueued.id = store.enqueue(checked.job, now);
+    } catch (const store::StoreRequestError& e) {
+        throw EnqueueError(Kind::bad_dependency, e.what());
+    }
+    enqueued.notes = std::move(checked.notes);
+    return enqueued;
+}
+
+} // namespace sandhost::scheduler

@@ -1,0 +1,139 @@
+// The enqueue policy on its own: configuration and published catalogs in, a job or a refusal out.
+#include "config/load.h"
+#include "scheduler/enqueue_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace sandhost::scheduler {
+namespace {
+
+using Kind = EnqueueError::Kind;
+
+std::shared_ptr<const config::Settings> settings()
+{
+    static const auto loaded = config::load_config_text("queues:\n"
+                                                        "  legacy: {tasks: [\"acme.*\", hello.echo], ttl: 1h}\n"
+                                                        "  other: {tasks: [hello.word_count]}\n",
+                                                        "/tmp/policy.yaml");
+    EXPECT_TRUE(loaded.ok());
+    return loaded.settings;
+}
+
+model::HostRecord host_with(std::vector<model::PluginInfo> plugins)
+{
+    model::HostRecord host;
+    host.name = "a";
+    host.catalog.plugins = std::move(plugins);
+    host.catalog_at = model::TimePoint(std::chrono::seconds(1));
+    return host;
+}
+
+model::PluginInfo plugin(const std::string& name, std::vector<std::string> tasks)
+{
+    model::PluginInfo info;
+    info.name = name;
+    for (auto& t : tasks) info.tasks.push_back({t, ""});
+    return info;
+}
+
+EnqueueRequest request(const std::string& queue, const std::string& task, const std::string& payload = "{}")
+{
+    EnqueueRequest r;
+    r.queue = queue;
+    r.task = task;
+    r.payload = payload;
+    return r;
+}
+
+Kind refusal(const std::vector<model::HostRecord>& hosts, const EnqueueRequest& r, std::string* message = nullptr)
+{
+    try {
+        check_enqueue(*settings(), hosts, r);
+    } catch (const EnqueueError& e) {
+        if (message) *message = e.what();
+        return e.kind();
+    }
+    ADD_FAILURE() << "accepted: " << r.queue << " " << r.task << " " << r.payload;
+    return Kind::bad_task;
+}
+
+const std::vector<model::HostRecord> k_published = {host_with({plugin("acme", {"parse", "checksum"}), plugin("hello", {"echo", "word_count"})})};
+
+TEST(EnqueuePolicy, AcceptsAnAllowedPublishedTaskAndFillsInTheQueuesTtl)
+{
+    auto r = request("legacy", "acme.parse", R"({"line":"a=b"})");
+    r.priority = 3;
+    const auto checked = check_enqueue(*settings(), k_published, r);
+    EXPECT_EQ(checked.job.queue, "legacy");
+    EXPECT_EQ(checked.job.task, "acme.parse");
+    EXPECT_EQ(checked.job.priority, 3);
+    EXPECT_EQ(checked.job.ttl, std::chrono::hours(1));
+    EXPECT_TRUE(checked.notes.empty());
+}
+
+TEST(EnqueuePolicy, RefusesAnUnknownTaskBehindAWildcardWithADidYouMean)
+{
+    std::string message;
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.prase"), &message), Kind::unknown_task);
+    EXPECT_NE(message.find("plugin acme has no task 'prase' (did you mean 'parse'?)"), std::string::npos) << message;
+    EXPECT_NE(message.find("checksum, parse"), std::string::npos) << message;
+}
+
+TEST(EnqueuePolicy, RefusesAPluginNoHostHas)
+{
+    std::string message;
+    const std::vector<model::HostRecord> hosts = {host_with({plugin("hello", {"echo"})})};
+    EXPECT_EQ(refusal(hosts, request("legacy", "acme.parse"), &message), Kind::unknown_plugin);
+    EXPECT_NE(message.find("no host on this store has a plugin named 'acme'"), std::string::npos) << message;
+}
+
+TEST(EnqueuePolicy, AcceptsWithANoteWhenNoHostPublishedACatalog)
+{
+    const auto checked = check_enqueue(*settings(), {}, request("legacy", "acme.prase"));
+    ASSERT_EQ(checked.notes.size(), 1u);
+    EXPECT_NE(checked.notes[0].find("was not checked"), std::string::npos);
+}
+
+TEST(EnqueuePolicy, AnyPublishedCatalogCountsAndABrokenPluginDoesNot)
+{
+    auto broken = plugin("acme", {"parse"});
+    broken.error = "not a library";
+    const std::vector<model::HostRecord> hosts = {host_with({broken}), host_with({plugin("acme", {"parse"})})};
+    EXPECT_NO_THROW(check_enqueue(*settings(), hosts, request("legacy", "acme.parse")));
+    EXPECT_EQ(refusal({host_with({broken})}, request("legacy", "acme.parse")), Kind::unknown_plugin);
+}
+
+TEST(EnqueuePolicy, RefusesWhatTheQueueDoesNotAllow)
+{
+    std::string message;
+    EXPECT_EQ(refusal(k_published, request("other", "hello.echo"), &message), Kind::task_not_allowed);
+    EXPECT_EQ(message, "queue 'other' may not run hello.echo (it runs hello.word_count)");
+    EXPECT_EQ(refusal(k_published, request("legacy", "hello.word_count")), Kind::task_not_allowed);
+}
+
+TEST(EnqueuePolicy, RefusesAnUnknownQueueAndABadTaskName)
+{
+    std::string message;
+    EXPECT_EQ(refusal(k_published, request("legcy", "acme.parse"), &message), Kind::unknown_queue);
+    EXPECT_EQ(message, "unknown queue 'legcy' (did you mean 'legacy'?); queues: legacy, other");
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme")), Kind::bad_task);
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.a.b")), Kind::bad_task);
+}
+
+TEST(EnqueuePolicy, APayloadMustBeAJsonObject)
+{
+    std::string message;
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "[1,2]"), &message), Kind::bad_payload);
+    EXPECT_EQ(message, "the payload must be a JSON object, not an array");
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "\"text\"")), Kind::bad_payload);
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "3")), Kind::bad_payload);
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "null")), Kind::bad_payload);
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "{nope")), Kind::bad_payload);
+    auto dependent = request("legacy", "acme.parse", "[1]");
+    dependent.depends_on = {4};
+    EXPECT_EQ(refusal(k_published, dependent, &message), Kind::bad_payload);
+    EXPECT_NE(message.find("_dependencies"), std::string::npos) << message;
+}
+
+} // namespace
+} // namespace sandhost::scheduler

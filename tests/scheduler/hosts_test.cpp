@@ -1,0 +1,168 @@
+// Several hosts in one process on one store: each runs only what its own configuration allows,
+// publishes its catalog and heartbeat, and shuts down cleanly.
+#include "config/load.h"
+#include "scheduler/host.h"
+#include "scheduler/store_factory.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace sandhost::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+namespace t = sandhost::testing;
+
+// A host served on a thread of this process, with a configuration of its own.
+class ServedHost {
+public:
+    ServedHost(const t::TempDir& dir, const std::string& name, const std::string& tasks)
+    {
+        const auto file = dir / (name + ".yaml");
+        std::ofstream(file) << "host:\n  name: " << name << "\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << t::plugin_dir().string()
+                            << "\"]\n  max_workers: 4\nqueues:\n  default: {tasks: [" << tasks << "], concurrency: 2}\n";
+        auto loaded = config::load_config(file);
+        if (!loaded.ok()) throw std::runtime_error(loaded.errors.front().to_string());
+        m_settings = loaded.settings;
+        m_store = open_configured_store(m_settings->host.store);
+        HostOptions options;
+        options.worker = t::worker_config(process::LauncherKind::posix_spawn);
+        options.idle_poll = 20ms;
+        options.housekeeping = 100ms;
+        options.lease = 900ms;  // a heartbeat every 300 ms
+        m_host = std::make_unique<Host>(m_settings, m_store, options);
+    }
+    ~ServedHost() { stop(); }
+    void start()
+    {
+        m_thread = std::thread([this] { m_host->run(); });
+    }
+    void stop()
+    {
+        if (!m_thread.joinable()) return;
+        m_host->stop();
+        m_thread.join();
+    }
+    Host& host() { return *m_host; }
+    store::Store& store() { return *m_store; }
+
+private:
+    std::shared_ptr<const config::Settings> m_settings;
+    std::shared_ptr<store::Store> m_store;
+    std::unique_ptr<Host> m_host;
+    std::thread m_thread;
+};
+
+model::JobId enqueue(store::Store& store, const std::string& task, const std::string& payload)
+{
+    model::NewJob job;
+    job.queue = "default";
+    job.task = task;
+    job.payload = payload;
+    return store.enqueue(job, std::chrono::system_clock::now());
+}
+
+class HostsTest : public ::testing::Test {
+protected:
+    void TearDown() override
+    {
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+    t::TempDir m_dir;
+};
+
+TEST_F(HostsTest, EachHostRunsOnlyWhatItsOwnQueueSettingsAllow)
+{
+    std::ostringstream log;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+    spdlog::default_logger()->sinks().push_back(sink);
+    struct RemoveSink {
+        std::shared_ptr<spdlog::sinks::sink> sink;
+        ~RemoveSink()
+        {
+            auto& sinks = spdlog::default_logger()->sinks();
+            sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+        }
+    } remove_sink{sink};
+
+    ServedHost hellos(m_dir, "hellos", "\"hello.*\"");
+    ServedHost misbehaves(m_dir, "misbehaves", "\"misbehave.*\"");
+    std::vector<model::JobId> hello_jobs, misbehave_jobs;
+    for (int i = 0; i < 10; ++i) {
+        misbehave_jobs.push_back(enqueue(hellos.store(), "misbehave.sleep", R"({"ms":10})"));
+        hello_jobs.push_back(enqueue(hellos.store(), "hello.echo", "{\"i\":" + std::to_string(i) + "}"));
+    }
+    // Alone, the hello host runs its jobs and leaves the others waiting, uncharged, behind them.
+    hellos.start();
+    ASSERT_TRUE(t::eventually([&] {
+        for (auto id : hello_jobs) {
+            if (hellos.store().get(id)->state != model::JobState::completed) return false;
+        }
+        return true;
+    }, 60s));
+    for (auto id : misbehave_jobs) {
+        const auto job = hellos.store().get(id);
+        EXPECT_EQ(job->state, model::JobState::waiting);
+        EXPECT_EQ(job->attempts, 0u);
+    }
+    ASSERT_TRUE(t::eventually([&] { return log.str().find("jobs left to other hosts") != std::string::npos; }));
+    // The other host takes them.
+    misbehaves.start();
+    ASSERT_TRUE(t::eventually([&] {
+        for (auto id : misbehave_jobs) {
+            if (misbehaves.store().get(id)->state != model::JobState::completed) return false;
+        }
+        return true;
+    }, 60s));
+    for (auto id : hello_jobs) EXPECT_EQ(hellos.store().attempts(id).at(0).host, hellos.host().holder());
+    for (auto id : misbehave_jobs) EXPECT_EQ(misbehaves.store().attempts(id).at(0).host, misbehaves.host().holder());
+    hellos.stop();
+    misbehaves.stop();
+    // Said once per queue and task, not once per look.
+    const std::string text = log.str();
+    std::size_t said = 0;
+    for (auto at = text.find("jobs left to other hosts"); at != std::string::npos; at = text.find("jobs left to other hosts", at + 1)) ++said;
+    EXPECT_EQ(said, 1u) << text;
+}
+
+TEST_F(HostsTest, AHostPublishesItsCatalogAndWhatItRunsThenSaysItStopped)
+{
+    ServedHost served(m_dir, "solo", "\"misbehave.*\"");
+    served.start();
+    const auto id = enqueue(served.store(), "misbehave.sleep", R"({"ms":3000})");
+    std::optional<model::HostRecord> seen;
+    ASSERT_TRUE(t::eventually([&] {
+        for (const auto& h : served.store().hosts()) {
+            if (h.name == "solo" && !h.status.running.empty() && h.status.running[0].pid > 0) seen = h;
+        }
+        return seen.has_value();
+    }, 20s));
+    EXPECT_EQ(seen->holder, served.host().holder());
+    EXPECT_FALSE(seen->version.empty());
+    ASSERT_EQ(seen->queues.size(), 1u);
+    EXPECT_EQ(seen->queues[0].tasks, std::vector<std::string>{"misbehave.*"});
+    const auto* misbehave = seen->catalog.find("misbehave");
+    ASSERT_TRUE(misbehave);
+    EXPECT_TRUE(misbehave->has_task("segfault"));
+    EXPECT_EQ(seen->status.running[0].job, id);
+    const auto worker = std::find_if(seen->status.workers.begin(), seen->status.workers.end(),
+                                     [&](const model::WorkerInfo& w) { return w.pid == seen->status.running[0].pid; });
+    ASSERT_NE(worker, seen->status.workers.end());
+    EXPECT_EQ(worker->role, model::WorkerInfo::Role::job);
+    served.stop();
+    const auto hosts = served.store().hosts();
+    ASSERT_EQ(hosts.size(), 1u);
+    EXPECT_TRUE(hosts[0].stopped_at.has_value());
+    EXPECT_TRUE(hosts[0].status.running.empty());
+    EXPECT_TRUE(hosts[0].catalog.find("misbehave")) << "a stopped host's catalog stays for enqueue checks";
+}
+
+} // namespace
+} // namespace sandhost::scheduler
