@@ -13,6 +13,41 @@ using Kind = YamlNode::Kind;
 
 constexpr std::string_view k_unlimited = "unlimited";
 
+// What read_duration and read_size share: a scalar, parsed by `parse` (whose error is the
+// message), then at least `min` (named in the message by `format`).
+template <class T, class Parse, class Format>
+bool read_at_least(FieldReader& reader, const YamlEntry& entry, std::string_view expected, Parse parse, Format format,
+                   T min, T& out)
+{
+    auto text = reader.scalar(entry, expected);
+    if (!text) return false;
+    auto value = parse(*text);
+    if (!value) {
+        reader.report(*entry.value, entry.key->text + ": " + value.error());
+        return false;
+    }
+    if (value.value() < min) {
+        reader.report(*entry.value, entry.key->text + ": must be at least " + format(min) + ", got " + in_quotes(*text));
+        return false;
+    }
+    out = value.value();
+    return true;
+}
+
+// What the limit readers share: no entry leaves `out` alone, "unlimited" empties it, anything
+// else is read by `read` into a value that `out` takes when it is valid.
+template <class T, class Read>
+void read_limit(FieldReader& reader, const YamlEntry* entry, std::optional<T>& out, Read read)
+{
+    if (entry == nullptr) return;
+    if (reader.is_unlimited(*entry)) {
+        out.reset();
+        return;
+    }
+    T value{};
+    if (read(value)) out = value;
+}
+
 } // namespace
 
 std::string in_quotes(std::string_view text)
@@ -85,6 +120,16 @@ std::optional<std::string> FieldReader::expand(const YamlNode& node, std::string
         return std::nullopt;
     }
     return std::move(expanded).value();
+}
+
+std::optional<std::string> FieldReader::scalar_item(const YamlNode& item, std::string_view key,
+                                                    std::string_view expected)
+{
+    if (item.kind != Kind::scalar) {
+        report(item, std::string(key) + ": expected " + std::string(expected) + ", got " + describe(item));
+        return std::nullopt;
+    }
+    return expand(item, key);
 }
 
 std::optional<std::string> FieldReader::scalar(const YamlEntry& entry, std::string_view expected)
@@ -175,36 +220,12 @@ bool FieldReader::read_number(const YamlEntry& entry, double min, double max, do
 
 bool FieldReader::read_duration(const YamlEntry& entry, model::Duration min, model::Duration& out)
 {
-    auto text = scalar(entry, "a duration");
-    if (!text) return false;
-    auto duration = model::parse_duration(*text);
-    if (!duration) {
-        report(*entry.value, entry.key->text + ": " + duration.error());
-        return false;
-    }
-    if (duration.value() < min) {
-        report(*entry.value, entry.key->text + ": must be at least " + model::format_duration(min) + ", got " + in_quotes(*text));
-        return false;
-    }
-    out = duration.value();
-    return true;
+    return read_at_least(*this, entry, "a duration", model::parse_duration, model::format_duration, min, out);
 }
 
 bool FieldReader::read_size(const YamlEntry& entry, std::uint64_t min, std::uint64_t& out)
 {
-    auto text = scalar(entry, "a size");
-    if (!text) return false;
-    auto size = model::parse_size(*text);
-    if (!size) {
-        report(*entry.value, entry.key->text + ": " + size.error());
-        return false;
-    }
-    if (size.value() < min) {
-        report(*entry.value, entry.key->text + ": must be at least " + model::format_size(min) + ", got " + in_quotes(*text));
-        return false;
-    }
-    out = size.value();
-    return true;
+    return read_at_least(*this, entry, "a size", model::parse_size, model::format_size, min, out);
 }
 
 bool FieldReader::is_unlimited(const YamlEntry& entry)
@@ -214,35 +235,17 @@ bool FieldReader::is_unlimited(const YamlEntry& entry)
 
 void FieldReader::read_limit_size(const YamlEntry* entry, std::uint64_t min, std::optional<std::uint64_t>& out)
 {
-    if (entry == nullptr) return;
-    if (is_unlimited(*entry)) {
-        out.reset();
-        return;
-    }
-    std::uint64_t value = 0;
-    if (read_size(*entry, min, value)) out = value;
+    read_limit(*this, entry, out, [&](std::uint64_t& value) { return read_size(*entry, min, value); });
 }
 
 void FieldReader::read_limit_count(const YamlEntry* entry, std::uint64_t max, std::optional<std::uint64_t>& out)
 {
-    if (entry == nullptr) return;
-    if (is_unlimited(*entry)) {
-        out.reset();
-        return;
-    }
-    std::uint64_t value = 0;
-    if (read_count(*entry, 1, max, value)) out = value;
+    read_limit(*this, entry, out, [&](std::uint64_t& value) { return read_count(*entry, 1, max, value); });
 }
 
 void FieldReader::read_limit_duration(const YamlEntry* entry, model::Duration min, std::optional<model::Duration>& out)
 {
-    if (entry == nullptr) return;
-    if (is_unlimited(*entry)) {
-        out.reset();
-        return;
-    }
-    model::Duration value{};
-    if (read_duration(*entry, min, value)) out = value;
+    read_limit(*this, entry, out, [&](model::Duration& value) { return read_duration(*entry, min, value); });
 }
 
 } // namespace sandhost::config

@@ -65,6 +65,9 @@ public:
     std::optional<std::string> scalar(const YamlEntry& entry, std::string_view expected);
     // The text of the scalar `node` with variables expanded; `key` starts the report.
     std::optional<std::string> expand(const YamlNode& node, std::string_view key);
+    // The same for an item of the sequence under `key`, after reporting an item that is not a
+    // scalar ("KEY: expected EXPECTED, got a mapping").
+    std::optional<std::string> scalar_item(const YamlNode& item, std::string_view key, std::string_view expected);
 
     // A non-empty string.
     bool read_string(const YamlEntry& entry, std::string& out);

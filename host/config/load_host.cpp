@@ -7,8 +7,6 @@
 namespace sandhost::config {
 namespace {
 
-using Kind = YamlNode::Kind;
-
 const std::vector<std::string> k_host_keys{"name", "store", "plugin_dirs", "max_workers", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
@@ -54,11 +52,7 @@ void Loader::read_host(const YamlEntry* entry)
         m_plugin_dirs_at = where(*e->key);
         if (const YamlNode* list = sequence_value(*e)) {
             for (const auto& item : list->items) {
-                if (item->kind != Kind::scalar) {
-                    report(*item, "plugin_dirs: expected a directory, got " + describe(*item));
-                    continue;
-                }
-                auto text = expand(*item, "plugin_dirs");
+                auto text = scalar_item(*item, "plugin_dirs", "a directory");
                 if (!text) continue;
                 if (text->empty()) {
                     report(*item, "plugin_dirs: a directory must not be empty");

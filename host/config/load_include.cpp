@@ -21,11 +21,7 @@ void Loader::read_includes(const YamlEntry& entry)
     const YamlNode* list = sequence_value(entry);
     if (list == nullptr) return;
     for (const auto& item : list->items) {
-        if (item->kind != Kind::scalar) {
-            report(*item, "include: expected a file name or glob, got " + describe(*item));
-            continue;
-        }
-        auto pattern = expand(*item, "include");
+        auto pattern = scalar_item(*item, "include", "a file name or glob");
         if (!pattern) continue;
         if (pattern->empty()) {
             report(*item, "include: a file name must not be empty");

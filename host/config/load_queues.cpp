@@ -62,11 +62,7 @@ void Loader::read_queue(const YamlEntry& entry)
         if (const YamlNode* list = sequence_value(*e)) {
             if (list->items.empty()) report(*list, "tasks: a queue must allow at least one task");
             for (const auto& item : list->items) {
-                if (item->kind != Kind::scalar) {
-                    report(*item, "tasks: expected plugin.task or plugin.*, got " + describe(*item));
-                    continue;
-                }
-                auto text = expand(*item, "tasks");
+                auto text = scalar_item(*item, "tasks", "plugin.task or plugin.*");
                 if (!text) continue;
                 auto pattern = TaskPattern::parse(*text);
                 if (!pattern) {
