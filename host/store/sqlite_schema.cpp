@@ -49,8 +49,7 @@ void migrate_to_1(Connection& c)
         // Claim: the best waiting job of a queue is the first entry of this index.
         "CREATE INDEX jobs_by_queue_state ON jobs (queue, state, priority DESC, run_at, id)",
         // Claim: delayed jobs that are due, without walking the ones that are not. Not read
-        // since claim walks jobs_by_queue_state priority by priority; the next schema version
-        // may drop it.
+        // since claim walks jobs_by_queue_state priority by priority; version 2 drops it.
         "CREATE INDEX jobs_delayed ON jobs (queue, run_at) WHERE state = 'delayed'",
         // expire: jobs with a ttl that have not started.
         R"(CREATE INDEX jobs_expiring ON jobs (expires_at)
@@ -103,9 +102,36 @@ void migrate_to_1(Connection& c)
     c.execute("PRAGMA application_id = " + std::to_string(k_sqlite_application_id));
 }
 
-// k_migrations[v] takes a file from version v to v + 1. Version 2 is one more function here.
+// Version 1 -> 2: host records. A host's row stays when it stops (stopped_at), and holds what
+// it published (version, served queues, plugin catalog) and what its last heartbeat said
+// (status). queues, catalog and status are JSON (the codecs of model/host_record.h and
+// model/plugin_catalog.h), NULL until first written. Columns are added, not the table rebuilt:
+// a version 1 host that has the file open keeps registering and unregistering through its
+// prepared statements, which name only the version 1 columns. A registration kept from version
+// 1 started, as far as anyone knows, when it last beat.
+//
+// jobs_delayed goes: no statement has read it since claims walk jobs_by_queue_state, and every
+// write of a delayed job paid for it.
+void migrate_to_2(Connection& c)
+{
+    static const std::array<const char*, 9> statements{{
+        "ALTER TABLE hosts ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE hosts ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE hosts ADD COLUMN stopped_at INTEGER",
+        "ALTER TABLE hosts ADD COLUMN queues TEXT",
+        "ALTER TABLE hosts ADD COLUMN catalog TEXT",
+        "ALTER TABLE hosts ADD COLUMN catalog_at INTEGER",
+        "ALTER TABLE hosts ADD COLUMN status TEXT",
+        "UPDATE hosts SET started_at = heartbeat_at",
+        "DROP INDEX jobs_delayed",
+    }};
+    for (const char* sql : statements) c.execute(sql);
+}
+
+// k_migrations[v] takes a file from version v to v + 1. A version is one more function here;
+// the ones before it stay as they are, since files of every version exist.
 using Migration = void (*)(Connection&);
-constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1}};
+constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1, migrate_to_2}};
 
 struct SchemaFacts {
     int version = 0;

@@ -193,7 +193,8 @@ public:
     // Hosts. A host instance (`holder`, "NAME/MACHINE:PID:RANDOM") registers its name at
     // start, publishes its catalog at start and on every reload, beats while it runs, and
     // unregisters when it stops. Records stay after a host stops (stopped_at set): its catalog
-    // keeps serving enqueue checks, and `sandhost hosts` shows when it stopped.
+    // keeps serving enqueue checks, and `sandhost hosts` shows when it stopped. An instance
+    // holds its name from its registration until it unregisters or another one registers.
 
     // Registers `holder` for `host_name` (started_at and heartbeat now, stopped_at cleared);
     // false, and nothing changed, when another holder of that name beat less than

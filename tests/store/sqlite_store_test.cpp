@@ -23,18 +23,10 @@ protected:
     Store& store() { return *m_store; }
     std::unique_ptr<Store> open_another() { return open_sqlite_store(file()); }
 
-    model::Job job(model::JobId id)
-    {
-        auto found = m_store->get(id);
-        if (!found) throw std::runtime_error("no job " + std::to_string(id));
-        return *found;
-    }
-
+    model::Job job(model::JobId id) { return job_of(*m_store, id); }
     Claim claim_one(const std::string& queue, model::TimePoint now, const std::string& holder = "host/1")
     {
-        auto claimed = m_store->claim(allow({queue}), holder, ms(10'000), now);
-        if (!claimed) throw std::runtime_error("nothing to claim in " + queue);
-        return *claimed;
+        return testing::claim_one(*m_store, queue, now, holder);
     }
 
     TempDir m_dir;
@@ -120,8 +112,9 @@ TEST_F(SqliteStoreTest, AttemptIdsAreUniqueAcrossTheStoreEvenAfterPurge)
         for (int i = 0; i < 3; ++i) {
             const Claim c = claim_one("q", t(round * 10 + 1));
             EXPECT_TRUE(seen.insert(c.attempt_id).second) << "attempt id " << c.attempt_id << " handed out twice";
-            ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(round * 10 + 2)), completed_with("ok"),
-                                       t(round * 10 + 2)));
+            ASSERT_EQ(store().finish(record_of(c, OutcomeKind::succeeded, t(round * 10 + 2)), completed_with("ok"),
+                                     t(round * 10 + 2)),
+                      model::JobState::completed);
         }
         EXPECT_EQ(store().purge(model::JobState::completed, t(1'000'000)), 3u);
     }
@@ -200,7 +193,7 @@ TEST_F(SqliteStoreTest, EmptyBytesReadBackEmptyNotMissing)
     EXPECT_EQ(job(id).progress->message, "");
     Transition done = completed_with("");
     done.error = "";
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), done, t(2)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), done, t(2)), model::JobState::completed);
     EXPECT_EQ(job(id).result, std::optional<std::string>(""));
     EXPECT_EQ(job(id).error, std::optional<std::string>(""));
     EXPECT_EQ(store().results({id}), (std::map<model::JobId, std::string>{{id, ""}}));
@@ -228,7 +221,7 @@ TEST_F(SqliteStoreTest, CallsKeepWorkingAfterRefusedRequestsAndRolledBackTransac
         EXPECT_THROW(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), to(model::JobState::active), t(round)),
                      StoreRequestError);
         ASSERT_TRUE(store().renew(id, c.attempt_id, t(round + 5000)));
-        ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), completed_with("ok"), t(round)));
+        ASSERT_EQ(store().finish(record_of(c, OutcomeKind::succeeded, t(round)), completed_with("ok"), t(round)), model::JobState::completed);
         ++completed;
     }
     EXPECT_EQ(store().queue_counts({})["q"].by_state[model::JobState::completed], completed);
@@ -319,7 +312,7 @@ TEST_F(SqliteStoreTest, FinishCompletedKeepsResultRecordAndProgress)
     r.outcome.stderr_tail = "warned \xFF";
     r.outcome.max_rss_kb = 2048;
     r.outcome.cpu_ms = 15;
-    ASSERT_TRUE(store().finish(r, completed_with(r.outcome.result), t(30)));
+    ASSERT_EQ(store().finish(r, completed_with(r.outcome.result), t(30)), model::JobState::completed);
 
     const model::Job j = job(id);
     EXPECT_EQ(j.state, model::JobState::completed);
@@ -357,7 +350,7 @@ TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
     ASSERT_EQ(c.job.id, first);
     const model::AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(20));
     const auto both = store().finish_and_claim(r, completed_with("done"), t(20), allow({"q"}), "host/1", ms(5000));
-    EXPECT_TRUE(both.finished);
+    EXPECT_EQ(both.applied, model::JobState::completed);
     EXPECT_FALSE(both.claim_error);
     ASSERT_TRUE(both.claim);
     EXPECT_EQ(both.claim->job.id, second);
@@ -372,7 +365,7 @@ TEST_F(SqliteStoreTest, FinishAndClaimRecordsTheAttemptAndTakesTheNextJob)
     // Nothing left to claim: the finish still stands.
     const auto last = store().finish_and_claim(record_of(*both.claim, OutcomeKind::succeeded, t(30)), completed_with("again"), t(30),
                                                allow({"q"}), "host/1", ms(5000));
-    EXPECT_TRUE(last.finished);
+    EXPECT_EQ(last.applied, model::JobState::completed);
     EXPECT_FALSE(last.claim);
     EXPECT_EQ(job(second).state, model::JobState::completed);
 }
@@ -385,7 +378,7 @@ TEST_F(SqliteStoreTest, FinishAndClaimOnAStaleLeaseRefusesTheResultButStillClaim
     model::AttemptRecord stale = record_of(c, OutcomeKind::succeeded, t(20));
     stale.attempt_id += 1000;  // not the attempt holding the lease
     const auto both = store().finish_and_claim(stale, completed_with("late"), t(20), allow({"q"}), "host/1", ms(5000));
-    EXPECT_FALSE(both.finished);
+    EXPECT_FALSE(both.applied);
     ASSERT_TRUE(both.claim);
     EXPECT_EQ(both.claim->job.id, second);
     EXPECT_EQ(job(first).state, model::JobState::active) << "the stale result changed nothing";
@@ -401,7 +394,7 @@ TEST_F(SqliteStoreTest, LargeResultReadsBack)
     big.back() = 'z';
     model::AttemptRecord r = record_of(c, OutcomeKind::succeeded, t(2));
     r.outcome.result = big;
-    ASSERT_TRUE(store().finish(r, completed_with(big), t(2)));
+    ASSERT_EQ(store().finish(r, completed_with(big), t(2)), model::JobState::completed);
     EXPECT_TRUE(job(id).result == big);
     const auto attempts = store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
@@ -419,7 +412,7 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     again.error = "boom";
     model::AttemptRecord r1 = record_of(first, OutcomeKind::failed, t(20));
     r1.outcome.error = "boom";
-    ASSERT_TRUE(store().finish(r1, again, t(20)));
+    ASSERT_EQ(store().finish(r1, again, t(20)), model::JobState::waiting);
     model::Job j = job(id);
     EXPECT_EQ(j.state, model::JobState::waiting);
     EXPECT_EQ(j.error, "boom");
@@ -435,7 +428,7 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     backoff.run_at = t(5000);
     backoff.error = "crashed";
     backoff.counts_as_lost = true;
-    ASSERT_TRUE(store().finish(record_of(second, OutcomeKind::crashed, t(40)), backoff, t(40)));
+    ASSERT_EQ(store().finish(record_of(second, OutcomeKind::crashed, t(40)), backoff, t(40)), model::JobState::delayed);
     j = job(id);
     EXPECT_EQ(j.state, model::JobState::delayed);
     EXPECT_EQ(j.run_at, t(5000));
@@ -446,7 +439,7 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     EXPECT_EQ(third.number, 3u);
     Transition refunded = to(model::JobState::waiting);
     refunded.refund_attempt = true;
-    ASSERT_TRUE(store().finish(record_of(third, OutcomeKind::spawn_failed, t(5001)), refunded, t(5001)));
+    ASSERT_EQ(store().finish(record_of(third, OutcomeKind::spawn_failed, t(5001)), refunded, t(5001)), model::JobState::waiting);
     j = job(id);
     EXPECT_EQ(j.attempts, 3u);
     EXPECT_EQ(j.attempts_since_retry, 2u);
@@ -455,7 +448,7 @@ TEST_F(SqliteStoreTest, FailedAttemptGoesBackToWaitingOrDelayedAndCountsAttempts
     const Claim fourth = claim_one("q", t(6000));
     Transition give_up = to(model::JobState::dead);
     give_up.error = "no attempts left";
-    ASSERT_TRUE(store().finish(record_of(fourth, OutcomeKind::timed_out, t(6001)), give_up, t(6001)));
+    ASSERT_EQ(store().finish(record_of(fourth, OutcomeKind::timed_out, t(6001)), give_up, t(6001)), model::JobState::dead);
     j = job(id);
     EXPECT_EQ(j.state, model::JobState::dead);
     EXPECT_EQ(j.error, "no attempts left");
@@ -500,12 +493,12 @@ TEST_F(SqliteStoreTest, CompletingTheLastDependencyUnblocks)
 
     const Claim ca = claim_one("deps", t(5));
     ASSERT_EQ(ca.job.id, a);
-    ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::succeeded, t(6)), completed_with("A"), t(6)));
+    ASSERT_EQ(store().finish(record_of(ca, OutcomeKind::succeeded, t(6)), completed_with("A"), t(6)), model::JobState::completed);
     EXPECT_EQ(job(c).state, model::JobState::blocked);
     EXPECT_EQ(job(d).state, model::JobState::delayed) << "its own delay still runs";
 
     const Claim cb = claim_one("deps", t(7));
-    ASSERT_TRUE(store().finish(record_of(cb, OutcomeKind::succeeded, t(8)), completed_with("B"), t(8)));
+    ASSERT_EQ(store().finish(record_of(cb, OutcomeKind::succeeded, t(8)), completed_with("B"), t(8)), model::JobState::completed);
     EXPECT_EQ(job(c).state, model::JobState::waiting);
     EXPECT_EQ(store().results(job(c).depends_on), (std::map<model::JobId, std::string>{{a, "A"}, {b, "B"}}));
     EXPECT_EQ(claim_one("q", t(9)).job.id, c);
@@ -530,7 +523,7 @@ TEST_F(SqliteStoreTest, DeadJobKillsItsBlockedDependentsTransitively)
     const Claim ca = claim_one("deps", t(5));
     Transition dead = to(model::JobState::dead);
     dead.error = "load_failed";
-    ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::load_failed, t(6)), dead, t(6)));
+    ASSERT_EQ(store().finish(record_of(ca, OutcomeKind::load_failed, t(6)), dead, t(6)), model::JobState::dead);
 
     EXPECT_EQ(job(b).state, model::JobState::dead);
     EXPECT_EQ(job(b).error, "dependency " + std::to_string(a) + " is dead");
@@ -600,7 +593,7 @@ TEST_F(SqliteStoreTest, StaleLeaseIsRefusedAfterRecovery)
     Transition again = to(model::JobState::waiting);
     again.counts_as_lost = true;
     again.error = "worker lost";
-    ASSERT_TRUE(store().recover(lost_record, again, t(10'001)));
+    ASSERT_EQ(store().recover(lost_record, again, t(10'001)), model::JobState::waiting);
     EXPECT_EQ(job(id).lost, 1u);
     EXPECT_EQ(job(id).state, model::JobState::waiting);
 
@@ -641,9 +634,9 @@ TEST_F(SqliteStoreTest, OfTwoRecoverersExactlyOneWins)
     model::AttemptRecord r = record_of(c, OutcomeKind::worker_lost, t(20'000));
     Transition again = to(model::JobState::waiting);
     again.counts_as_lost = true;
-    const bool here = store().recover(r, again, t(20'000));
-    const bool there = other->recover(r, again, t(20'000));
-    EXPECT_NE(here, there);
+    const auto here = store().recover(r, again, t(20'000));
+    const auto there = other->recover(r, again, t(20'000));
+    EXPECT_NE(here.has_value(), there.has_value());
     EXPECT_EQ(job(c.job.id).lost, 1u);
     EXPECT_EQ(store().attempts(c.job.id).size(), 1u);
 }
@@ -679,7 +672,7 @@ TEST_F(SqliteStoreTest, RateLimitIsSharedByEveryStoreOnTheFile)
 {
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"limited", 3, ms(1000)}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000)}};
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(0)));
     EXPECT_TRUE(other->claim(limited, "host-b/1", ms(60'000), t(0)));
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(500)));
@@ -691,7 +684,7 @@ TEST_F(SqliteStoreTest, RateLimitIsSharedByEveryStoreOnTheFile)
     EXPECT_FALSE(other->claim(limited, "host-b/1", ms(60'000), t(1000)));
     // An unlimited queue next to it is not held back.
     store().enqueue(new_job("free"), t(0));
-    auto free = store().claim({limited[0], QueueAllowance{"free", std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
                               t(1000));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");
@@ -738,7 +731,7 @@ TEST_F(SqliteStoreTest, CancelWaitingAndActiveJobs)
     EXPECT_EQ(store().cancel_requests("host-a/1"), (std::vector<model::JobId>{running}));
     EXPECT_TRUE(store().cancel_requests("host-b/1").empty());
 
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::cancelled, t(6)), to(model::JobState::cancelled), t(6)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::cancelled, t(6)), to(model::JobState::cancelled), t(6)), model::JobState::cancelled);
     EXPECT_EQ(job(running).state, model::JobState::cancelled);
     EXPECT_FALSE(job(running).cancel_requested);
     EXPECT_TRUE(store().cancel_requests("host-a/1").empty());
@@ -772,7 +765,7 @@ TEST_F(SqliteStoreTest, ACancelRequestIsNotLostWhenTheAttemptAsksForARetry)
     const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
     EXPECT_EQ(store().cancel(id, t(2)), CancelResult::requested);
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::failed, t(3)), to(model::JobState::waiting), t(3)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::failed, t(3)), to(model::JobState::waiting), t(3)), model::JobState::cancelled);
     EXPECT_EQ(job(id).state, model::JobState::cancelled);
     EXPECT_FALSE(store().claim(allow({"q"}), "host/1", ms(1000), t(4)));
 }
@@ -785,11 +778,11 @@ TEST_F(SqliteStoreTest, RetryRunsDeadAndCancelledJobsAgainWithAFreshBudget)
     Claim c = claim_one("q", t(1));
     Transition lost = to(model::JobState::waiting);
     lost.counts_as_lost = true;
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::crashed, t(2)), lost, t(2)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::crashed, t(2)), lost, t(2)), model::JobState::waiting);
     c = claim_one("q", t(3));
     Transition dead = to(model::JobState::dead);
     dead.error = "gave up";
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::crashed, t(4)), dead, t(4)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::crashed, t(4)), dead, t(4)), model::JobState::dead);
     ASSERT_EQ(job(id).attempts_since_retry, 2u);
 
     EXPECT_TRUE(store().retry(id, t(50'000)));
@@ -834,7 +827,7 @@ TEST_F(SqliteStoreTest, RetryOfADependentWaitsForItsDependenciesOrIsRefused)
     ASSERT_TRUE(store().retry(b, t(5)));
     EXPECT_EQ(job(b).state, model::JobState::blocked);
     const Claim ca = claim_one("deps", t(6));
-    ASSERT_TRUE(store().finish(record_of(ca, OutcomeKind::succeeded, t(7)), completed_with("ok"), t(7)));
+    ASSERT_EQ(store().finish(record_of(ca, OutcomeKind::succeeded, t(7)), completed_with("ok"), t(7)), model::JobState::completed);
     EXPECT_EQ(job(b).state, model::JobState::waiting);
 }
 
@@ -867,16 +860,16 @@ TEST_F(SqliteStoreTest, PurgeDeletesOldFinalJobsWithTheirAttempts)
 {
     const model::JobId old_done = store().enqueue(new_job(), t(0));
     const Claim c = claim_one("q", t(1));
-    ASSERT_TRUE(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), completed_with("r"), t(2)));
+    ASSERT_EQ(store().finish(record_of(c, OutcomeKind::succeeded, t(2)), completed_with("r"), t(2)), model::JobState::completed);
     const model::JobId needed = store().enqueue(new_job("deps"), t(3));
     const Claim cn = claim_one("deps", t(3));
-    ASSERT_TRUE(store().finish(record_of(cn, OutcomeKind::succeeded, t(4)), completed_with("r"), t(4)));
+    ASSERT_EQ(store().finish(record_of(cn, OutcomeKind::succeeded, t(4)), completed_with("r"), t(4)), model::JobState::completed);
     model::NewJob n = new_job("held");
     n.depends_on = {needed, store().enqueue(new_job("deps"), t(5))};
     const model::JobId blocked = store().enqueue(n, t(5));
     const model::JobId new_done = store().enqueue(new_job("later"), t(100));
     const Claim cl = claim_one("later", t(100));
-    ASSERT_TRUE(store().finish(record_of(cl, OutcomeKind::succeeded, t(101)), completed_with("r"), t(101)));
+    ASSERT_EQ(store().finish(record_of(cl, OutcomeKind::succeeded, t(101)), completed_with("r"), t(101)), model::JobState::completed);
     const model::JobId old_cancelled = store().enqueue(new_job("x"), t(0));
     store().cancel(old_cancelled, t(1));
 
@@ -952,13 +945,14 @@ TEST_F(SqliteStoreTest, HostRegistrationRefusesALiveSecondInstance)
     EXPECT_TRUE(store().register_host("host-a", "host-a/2", t(40'000), ms(30'000))) << "the first went stale";
     EXPECT_EQ(store().host_registration("host-a")->first, "host-a/2");
 
-    store().unregister_host("host-a", "host-a/1");  // not the registered one: no effect
-    EXPECT_TRUE(store().host_registration("host-a"));
+    store().unregister_host("host-a", "host-a/1", t(40'000));  // not the registered one: no effect
+    EXPECT_FALSE(store().hosts().at(0).stopped_at);
     store().take_over_host("host-a", "host-a/3", t(40'001));
     EXPECT_EQ(store().host_registration("host-a"), std::make_pair(std::string("host-a/3"), t(40'001)));
-    store().unregister_host("host-a", "host-a/3");
-    EXPECT_FALSE(store().host_registration("host-a"));
-    EXPECT_TRUE(store().register_host("host-a", "host-a/4", t(40'002), ms(30'000)));
+    store().unregister_host("host-a", "host-a/3", t(40'002));
+    EXPECT_EQ(store().host_registration("host-a"), std::make_pair(std::string("host-a/3"), t(40'001)))
+        << "the record stays";
+    EXPECT_TRUE(store().register_host("host-a", "host-a/4", t(40'002), ms(30'000))) << "the last holder stopped";
 }
 
 TEST_F(SqliteStoreTest, OneStoreServesSeveralThreads)

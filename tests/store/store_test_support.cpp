@@ -28,8 +28,13 @@ model::NewJob new_job(const std::string& queue, int priority)
 std::vector<QueueAllowance> allow(const std::vector<std::string>& queues)
 {
     std::vector<QueueAllowance> out;
-    for (const auto& queue : queues) out.push_back(QueueAllowance{queue, std::nullopt, std::nullopt});
+    for (const auto& queue : queues) out.push_back(QueueAllowance{queue, {}, std::nullopt, std::nullopt});
     return out;
+}
+
+QueueAllowance allow_tasks(const std::string& queue, const std::vector<std::string>& patterns)
+{
+    return QueueAllowance{queue, patterns, std::nullopt, std::nullopt};
 }
 
 model::AttemptRecord record_of(const Claim& claim, model::OutcomeKind kind, model::TimePoint ended)
@@ -72,6 +77,25 @@ bool claim_and_complete(Store& store, const std::vector<std::string>& queues, mo
         throw std::runtime_error("finish refused a live lease");
     }
     return true;
+}
+
+model::Job job_of(Store& store, model::JobId id)
+{
+    auto found = store.get(id);
+    if (!found) throw std::runtime_error("no job " + std::to_string(id));
+    return *found;
+}
+
+Claim claim_one(Store& store, const std::string& queue, model::TimePoint now, const std::string& holder)
+{
+    auto claimed = store.claim(allow({queue}), holder, ms(10'000), now);
+    if (!claimed) throw std::runtime_error("nothing to claim in " + queue);
+    return *claimed;
+}
+
+std::vector<StoreKind> store_kinds()
+{
+    return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }}};
 }
 
 std::string read_bytes(const std::filesystem::path& file)

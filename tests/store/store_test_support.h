@@ -1,14 +1,20 @@
 // What the store tests share: temporary directories, fixed clocks, jobs and attempt records
-// made in one line, and raw SQLite access to look at (or tamper with) a store file.
+// made in one line, the fixture of the tests that hold for every Store implementation, and raw
+// SQLite access to look at (or tamper with) a store file.
 #pragma once
 
 #include "store/sqlite_store.h"
 #include "store/store.h"
 #include "test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +30,8 @@ inline model::Duration ms(std::int64_t millis) { return model::Duration(millis);
 
 model::NewJob new_job(const std::string& queue = "q", int priority = 0);
 std::vector<QueueAllowance> allow(const std::vector<std::string>& queues);
+// `queue`, for the tasks that `patterns` allow.
+QueueAllowance allow_tasks(const std::string& queue, const std::vector<std::string>& patterns);
 
 // The record of the attempt `claim` started, ending with `kind` at `ended`.
 model::AttemptRecord record_of(const Claim& claim, model::OutcomeKind kind, model::TimePoint ended);
@@ -32,6 +40,40 @@ Transition completed_with(const std::string& result);
 
 // Claims from `queues` and finishes as completed; false when nothing was runnable.
 bool claim_and_complete(Store& store, const std::vector<std::string>& queues, model::TimePoint now);
+
+// The job as stored; throws when there is none.
+model::Job job_of(Store& store, model::JobId id);
+// Claims from `queue` (any task) with a 10 s lease; throws when nothing is runnable.
+Claim claim_one(Store& store, const std::string& queue, model::TimePoint now, const std::string& holder = "host/1");
+
+// A Store implementation the contract tests run on: its name in the test names, and how to
+// open it in a fresh directory. Opened again on the same directory, it is another client of
+// the same store (another process, another host).
+struct StoreKind {
+    std::string name;
+    std::function<std::unique_ptr<Store>(const std::filesystem::path& dir)> open;
+};
+// SQLite now; a Redis store joins here.
+std::vector<StoreKind> store_kinds();
+// By name, which ctest puts in the test names ("Stores/Suite.Test/sqlite").
+inline void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
+
+// Tests of the contract in store.h, through Store& alone, on a fresh store of each kind and a
+// fixed clock. A suite derives from it and is instantiated with
+// INSTANTIATE_TEST_SUITE_P(Stores, Suite, ::testing::ValuesIn(store_kinds())).
+class StoreTest : public ::testing::TestWithParam<StoreKind> {
+protected:
+    Store& store() { return *m_store; }
+    std::unique_ptr<Store> open_another() { return GetParam().open(m_dir.path()); }
+    model::Job job(model::JobId id) { return job_of(*m_store, id); }
+    Claim claim_one(const std::string& queue, model::TimePoint now, const std::string& holder = "host/1")
+    {
+        return testing::claim_one(*m_store, queue, now, holder);
+    }
+
+    TempDir m_dir;
+    std::unique_ptr<Store> m_store = GetParam().open(m_dir.path());
+};
 
 std::string read_bytes(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::string& bytes);
@@ -54,3 +96,8 @@ private:
 };
 
 } // namespace sandhost::store::testing
+
+namespace sandhost::model {
+// gtest prints states by name.
+inline void PrintTo(JobState state, std::ostream* out) { *out << to_string(state); }
+} // namespace sandhost::model

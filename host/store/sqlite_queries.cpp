@@ -1,0 +1,152 @@
+// Reading jobs, attempts and queues; pausing queues; purging final jobs.
+#include "store/sqlite_store_impl.h"
+
+#include "store/attempt_codec.h"
+
+namespace sandhost::store::sqlite {
+
+std::optional<model::Job> SqliteStore::get(model::JobId job)
+{
+    return serialized("reading a job", [&]() -> std::optional<model::Job> {
+        Transaction transaction(m_db, TransactionKind::read);
+        static const std::string sql = k_select_jobs + "WHERE id = ?";
+        auto jobs = select_jobs(sql, job);
+        transaction.commit();
+        if (jobs.empty()) return std::nullopt;
+        return std::move(jobs.front());
+    });
+}
+
+std::vector<model::AttemptRecord> SqliteStore::attempts(model::JobId job)
+{
+    return serialized("reading attempts", [&] {
+        Transaction transaction(m_db, TransactionKind::read);
+        std::vector<model::AttemptRecord> records;
+        Query row = m_db.query("SELECT a.attempt_id, a.number, a.host, a.outcome, a.started_at, a.record, "
+                               "CASE WHEN a.result_in_job THEN j.result ELSE a.result END "
+                               "FROM attempts a JOIN jobs j ON j.id = a.job_id "
+                               "WHERE a.job_id = ? AND a.outcome IS NOT NULL ORDER BY a.number");
+        row.bind(job);
+        while (row.step()) {
+            model::AttemptRecord out;
+            out.job_id = job;
+            out.attempt_id = row.int64(0);
+            out.number = static_cast<std::uint32_t>(row.int64(1));
+            out.host = row.bytes(2);
+            if (auto decoded = decode_outcome(row.bytes(5))) {
+                out.outcome = std::move(*decoded);
+            } else {
+                // Not expected (the store wrote it); keep what the indexed columns know.
+                out.outcome.kind =
+                    model::outcome_kind_from_string(row.bytes(3)).value_or(model::OutcomeKind::worker_lost);
+                out.outcome.error = "the stored attempt record could not be read";
+                out.outcome.started_at = from_millis(row.int64(4));
+            }
+            out.outcome.result = row.bytes(6);
+            records.push_back(std::move(out));
+        }
+        return records;
+    });
+}
+
+std::vector<model::Job> SqliteStore::list(const JobFilter& filter)
+{
+    return serialized("listing jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::read);
+        std::string sql = k_select_jobs + "WHERE 1 = 1";
+        if (filter.queue) sql += " AND queue = ?";
+        if (filter.state) sql += " AND state = ?";
+        // limit 0: no limit.
+        sql += " ORDER BY id DESC LIMIT ?";
+        std::vector<model::Job> jobs;
+        {
+            Query row = m_db.query(sql);
+            if (filter.queue) row.bind(*filter.queue);
+            if (filter.state) row.bind(to_string(*filter.state));
+            row.bind(filter.limit == 0 ? std::int64_t(-1) : static_cast<std::int64_t>(filter.limit));
+            while (row.step()) jobs.push_back(job_from_row(row));
+        }
+        load_dependencies(jobs);
+        return jobs;
+    });
+}
+
+std::map<std::string, QueueCounts> SqliteStore::queue_counts(const std::vector<std::string>& queues)
+{
+    return serialized("counting jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::read);
+        std::map<std::string, QueueCounts> counts;
+        auto entry = [&](const std::string& queue) -> QueueCounts& {
+            auto [it, inserted] = counts.try_emplace(queue);
+            if (inserted) {
+                for (model::JobState state : model::all_job_states()) it->second.by_state[state] = 0;
+            }
+            return it->second;
+        };
+        for (const auto& queue : queues) entry(queue);
+        for (const auto& queue : texts("SELECT queue FROM paused_queues")) entry(queue).paused = true;
+        Query row = m_db.query("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state");
+        while (row.step()) {
+            if (auto state = model::job_state_from_string(row.bytes(1))) {
+                entry(row.bytes(0)).by_state[*state] = static_cast<std::uint64_t>(row.int64(2));
+            }
+        }
+        return counts;
+    });
+}
+
+std::map<model::JobId, std::string> SqliteStore::results(const std::vector<model::JobId>& jobs)
+{
+    return serialized("reading results", [&] {
+        std::map<model::JobId, std::string> out;
+        Query row = m_db.query("SELECT id, result FROM jobs WHERE state = 'completed' AND "
+                               "id IN (SELECT value FROM json_each(?))");
+        row.bind(json_ids(jobs));
+        while (row.step()) out[row.int64(0)] = row.bytes(1);
+        return out;
+    });
+}
+
+void SqliteStore::set_paused(const std::string& queue, bool paused)
+{
+    serialized("pausing or resuming a queue", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        run(paused ? "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?)"
+                   : "DELETE FROM paused_queues WHERE queue = ?",
+            queue);
+        transaction.commit();
+    });
+}
+
+std::vector<std::string> SqliteStore::paused_queues()
+{
+    return serialized("reading paused queues",
+                      [&] { return texts("SELECT queue FROM paused_queues ORDER BY queue"); });
+}
+
+std::size_t SqliteStore::purge(model::JobState state, model::TimePoint older_than)
+{
+    if (!model::is_final(state)) {
+        throw StoreRequestError(std::string("only completed, dead or cancelled jobs can be purged, not ") +
+                                to_string(state));
+    }
+    return serialized("purging jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        // A job that a job still to run depends on stays: its dependent needs its state
+        // and its result.
+        const auto ids = ints("SELECT id FROM jobs j WHERE state = ? AND updated_at < ? AND NOT EXISTS ("
+                              "SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id "
+                              "WHERE d.depends_on = j.id AND w.state NOT IN ('completed', 'dead', 'cancelled'))",
+                              to_string(state), to_millis(older_than));
+        if (!ids.empty()) {
+            const std::string doomed = json_ids(ids);
+            run("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+            run("DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+            run("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", doomed);
+        }
+        transaction.commit();
+        return ids.size();
+    });
+}
+
+} // namespace sandhost::store::sqlite

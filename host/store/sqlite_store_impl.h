@@ -1,0 +1,229 @@
+// The SQLite store (sqlite_store.h) as a class, for the files that implement it, one concern
+// each: sqlite_store.cpp (opening, reading jobs), sqlite_jobs.cpp (enqueue, the end of an
+// attempt), sqlite_claims.cpp (which job runs next), sqlite_dependencies.cpp (what a job's
+// end does to its dependents), sqlite_leases.cpp (running attempts, cancel, retry, expiry),
+// sqlite_queries.cpp (reading jobs and queues, pauses, purges), sqlite_schedules.cpp and
+// sqlite_hosts.cpp. Internal to the store.
+//
+// Every statement is prepared once per connection: the SQL texts are fixed (list builds one of
+// four), with values as parameters.
+#pragma once
+
+#include "store/sqlite_connection.h"
+#include "store/sqlite_statement.h"
+#include "store/sqlite_store.h"
+#include "store/store.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sandhost::store::sqlite {
+
+// SELECT k_select_jobs ... reads the columns job_from_row reads, in its order.
+extern const std::string k_select_jobs;
+// The states of a job that has not started: waiting, delayed, blocked, as an SQL list.
+extern const std::string k_not_started;
+// The error of a job that expired before it started.
+extern const std::string k_expired;
+
+// A row of k_select_jobs, without its dependencies (see SqliteStore::load_dependencies).
+model::Job job_from_row(const Query& row);
+
+// A JSON array of ids, for `IN (SELECT value FROM json_each(?))`: one bound parameter
+// however many ids there are.
+std::string json_ids(const std::vector<model::JobId>& ids);
+
+// Why a job that depends on `dependency`, now in `state` (dead or cancelled), cannot run.
+std::string dependency_error(model::JobId dependency, model::JobState state);
+
+// A job a claim may take (sqlite_claims.cpp).
+struct Candidate;
+
+class SqliteStore final : public Store {
+public:
+    // Opens `file` (see open_sqlite_store): checks, configures and migrates it.
+    SqliteStore(std::filesystem::path file, const SqliteOptions& options);
+
+    // sqlite_jobs.cpp
+    model::JobId enqueue(const model::NewJob& job, model::TimePoint now) override;
+    std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const Transition& transition,
+                                          model::TimePoint now) override;
+    FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition,
+                                    model::TimePoint now, const std::vector<QueueAllowance>& queues,
+                                    const std::string& holder, model::Duration lease) override;
+
+    // sqlite_claims.cpp
+    std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                               model::Duration lease, model::TimePoint now) override;
+    std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<QueueAllowance>& queues) override;
+
+    // sqlite_leases.cpp
+    bool renew(model::JobId job, model::AttemptId attempt, model::TimePoint expires_at) override;
+    bool set_progress(model::JobId job, model::AttemptId attempt, const model::Progress& progress) override;
+    std::vector<LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder,
+                                           model::TimePoint now) override;
+    std::optional<model::JobState> recover(const model::AttemptRecord& attempt, const Transition& transition,
+                                           model::TimePoint now) override;
+    std::vector<model::JobId> cancel_requests(const std::string& holder) override;
+    CancelResult cancel(model::JobId job, model::TimePoint now) override;
+    bool retry(model::JobId job, model::TimePoint now) override;
+    std::size_t expire(model::TimePoint now) override;
+
+    // sqlite_queries.cpp
+    std::optional<model::Job> get(model::JobId job) override;
+    std::vector<model::AttemptRecord> attempts(model::JobId job) override;
+    std::vector<model::Job> list(const JobFilter& filter) override;
+    std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
+    std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) override;
+    void set_paused(const std::string& queue, bool paused) override;
+    std::vector<std::string> paused_queues() override;
+    std::size_t purge(model::JobState state, model::TimePoint older_than) override;
+
+    // sqlite_schedules.cpp
+    std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time,
+                                              const model::NewJob& job, model::TimePoint now) override;
+    std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
+
+    // sqlite_hosts.cpp
+    bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
+                       model::Duration stale_after) override;
+    void take_over_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
+    std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) override;
+    bool publish_host(const std::string& host_name, const std::string& holder, const std::string& version,
+                      const std::vector<model::ServedQueue>& queues, const model::PluginCatalog& catalog,
+                      model::TimePoint now) override;
+    bool heartbeat(const std::string& host_name, const std::string& holder, const model::HostStatus& status,
+                   model::TimePoint now) override;
+    void unregister_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
+    std::vector<model::HostRecord> hosts() override;
+
+private:
+    // Runs `body` alone on the connection (one call at a time per Store object) and turns
+    // SQLite's failures into StoreError. Transactions opened by `body` are rolled back by
+    // their guards while the exception travels.
+    template <class Body>
+    auto serialized(const std::string& doing, Body&& body) -> decltype(body())
+    {
+        std::lock_guard lock(m_mutex);
+        m_db.forget_failure();
+        try {
+            return body();
+        } catch (...) {
+            m_db.rethrow_as_store_error(doing);
+        }
+    }
+
+    // Runs `sql` with `values` to its end; the rows it changed.
+    template <class... Values>
+    std::size_t run(std::string_view sql, const Values&... values)
+    {
+        Query statement = m_db.query(sql);
+        statement.bind(values...);
+        return statement.run();
+    }
+
+    // The first column of the first row; nullopt when there is no row or it is NULL.
+    template <class... Values>
+    std::optional<std::int64_t> first_int(std::string_view sql, const Values&... values)
+    {
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        if (!row.step()) return std::nullopt;
+        return row.optional_int64(0);
+    }
+
+    // The first column of every row. Read whole before the caller changes anything.
+    template <class... Values>
+    std::vector<std::int64_t> ints(std::string_view sql, const Values&... values)
+    {
+        std::vector<std::int64_t> out;
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        while (row.step()) out.push_back(row.int64(0));
+        return out;
+    }
+
+    template <class... Values>
+    std::vector<std::string> texts(std::string_view sql, const Values&... values)
+    {
+        std::vector<std::string> out;
+        Query row = m_db.query(sql);
+        row.bind(values...);
+        while (row.step()) out.push_back(row.bytes(0));
+        return out;
+    }
+
+    // `sql` selects k_select_jobs's columns.
+    template <class... Values>
+    std::vector<model::Job> select_jobs(std::string_view sql, const Values&... values)
+    {
+        std::vector<model::Job> jobs;
+        {
+            Query row = m_db.query(sql);
+            row.bind(values...);
+            while (row.step()) jobs.push_back(job_from_row(row));
+        }
+        load_dependencies(jobs);
+        return jobs;
+    }
+
+    // sqlite_store.cpp
+    void load_dependencies(std::vector<model::Job>& jobs);
+    std::optional<model::JobState> state_of(model::JobId job);
+
+    // sqlite_jobs.cpp
+    // Inside a write transaction.
+    model::JobId insert_job(const model::NewJob& job, model::TimePoint now);
+    // finish and recover: compare-and-set on (job, attempt id, active), then the record, the
+    // transition and its cascade in one transaction. The state applied, or nullopt when stale.
+    std::optional<model::JobState> end_attempt(const model::AttemptRecord& attempt, const Transition& transition,
+                                               model::TimePoint now);
+    // end_attempt inside a write transaction, which it leaves to the caller to commit.
+    std::optional<model::JobState> end_attempt_in_transaction(const model::AttemptRecord& attempt,
+                                                              const Transition& transition, model::TimePoint now);
+
+    // sqlite_claims.cpp
+    // Inside a write transaction: the next runnable job (see claim), taken.
+    std::optional<Claim> claim_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                              model::Duration lease, model::TimePoint now);
+    // The queues among `queues` a claim may take from now: not paused, not over their rate.
+    // A queue named twice is claimed from as the first allowance says.
+    std::vector<const QueueAllowance*> claimable_queues(const std::vector<QueueAllowance>& queues, model::TimePoint now);
+    // The job a claim from `queues` takes, due at `now` or not.
+    std::optional<Candidate> best_candidate(const std::vector<const QueueAllowance*>& queues, model::TimePoint now);
+    // Inside a write transaction: `candidate` is runnable; start its next attempt.
+    Claim take(const Candidate& candidate, const std::string& holder, model::Duration lease, model::TimePoint now);
+
+    // sqlite_dependencies.cpp
+    std::map<model::JobId, model::JobState> states_of(const std::vector<model::JobId>& jobs);
+    std::vector<model::JobId> dependencies_of(model::JobId job);
+    // Inside a write transaction: a job not started yet becomes dead, and so do its blocked
+    // dependents. false when it had started or ended meanwhile.
+    bool make_dead(model::JobId job, const std::string& error, model::TimePoint now);
+    // Inside a write transaction: `job` became dead or cancelled; its blocked dependents can
+    // never run, nor theirs.
+    void kill_dependents(model::JobId job, model::JobState why, model::TimePoint now);
+    // Inside a write transaction: `job` completed; dependents whose dependencies have all
+    // completed may run (delayed when their own delay has not passed yet).
+    void unblock_dependents(model::JobId job, model::TimePoint now);
+
+    // sqlite_hosts.cpp
+    // Inside a write transaction: `holder` is the host's running instance from now on. What
+    // the previous instance published stays until this one publishes; what it ran does not.
+    void start_host(const std::string& host_name, const std::string& holder, model::TimePoint now);
+    // A row of hosts(). The JSON columns were written by the store; one that does not read is
+    // a StoreError rather than a host that seems to serve nothing.
+    model::HostRecord host_from_row(const Query& row) const;
+
+    std::mutex m_mutex;
+    Connection m_db;
+};
+
+} // namespace sandhost::store::sqlite

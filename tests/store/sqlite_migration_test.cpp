@@ -1,0 +1,177 @@
+// Files of an older schema migrate on open and keep everything in them: a version 1 store
+// written by an older sandhost (data/store_v1.sql) opens as version 2 with every job, attempt,
+// dependency, pause, schedule and host registration, and then works as a new store does.
+#include "store/sqlite_store.h"
+#include "store_test_support.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+namespace sandhost::store {
+namespace {
+
+using namespace testing;
+using model::JobState;
+using model::OutcomeKind;
+
+// Every schema object of the file, one line each, by name.
+std::string schema_of(const std::filesystem::path& file)
+{
+    RawDb raw(file);
+    return raw.text("SELECT group_concat(type || ' ' || name || ': ' || coalesce(sql, ''), char(10)) "
+                    "FROM (SELECT * FROM sqlite_master ORDER BY name)");
+}
+
+class SqliteMigrationTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        RawDb raw(file());
+        ASSERT_EQ(raw.exec(read_bytes(std::filesystem::path(SANDHOST_STORE_TEST_DATA) / "store_v1.sql")), SQLITE_OK);
+        ASSERT_EQ(raw.integer("PRAGMA user_version"), 1);
+        ASSERT_EQ(raw.integer("SELECT count(*) FROM jobs"), 8);
+    }
+
+    std::filesystem::path file() const { return m_dir / "store.db"; }
+
+    TempDir m_dir;
+};
+
+TEST_F(SqliteMigrationTest, AVersion1FileBecomesTheSchemaOfANewFile)
+{
+    open_sqlite_store(file());
+    RawDb raw(file());
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+    EXPECT_EQ(raw.integer("PRAGMA application_id"), k_sqlite_application_id);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE name = 'jobs_delayed'"), 0);
+    open_sqlite_store(m_dir / "new.db");
+    EXPECT_EQ(schema_of(file()), schema_of(m_dir / "new.db"));
+    // Opening it again migrates nothing.
+    open_sqlite_store(file())->get(1);
+    EXPECT_EQ(schema_of(file()), schema_of(m_dir / "new.db"));
+}
+
+TEST_F(SqliteMigrationTest, EveryJobAttemptAndDependencyIsKept)
+{
+    auto store = open_sqlite_store(file());
+    JobFilter everything;
+    everything.limit = 0;
+    std::vector<std::pair<model::JobId, JobState>> states;
+    for (const auto& job : store->list(everything)) states.emplace_back(job.id, job.state);
+    EXPECT_EQ(states, (std::vector<std::pair<model::JobId, JobState>>{
+                          {9, JobState::dead},
+                          {8, JobState::waiting},
+                          {7, JobState::cancelled},
+                          {6, JobState::active},
+                          {5, JobState::blocked},
+                          {4, JobState::delayed},
+                          {3, JobState::waiting},
+                          {1, JobState::completed}}));
+
+    const model::Job done = *store->get(1);
+    EXPECT_EQ(done.task, "hello.greet");
+    EXPECT_EQ(done.priority, 3);
+    EXPECT_EQ(done.payload, "{\"n\": 1}");
+    EXPECT_EQ(done.result, "{\"greeting\": \"hi\"}");
+    EXPECT_EQ(done.updated_at, t(20));
+    const auto attempts = store->attempts(1);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].attempt_id, 2);
+    EXPECT_EQ(attempts[0].host, "host-a/m:1:x");
+    EXPECT_EQ(attempts[0].outcome.kind, OutcomeKind::succeeded);
+    EXPECT_EQ(attempts[0].outcome.stdout_tail, "said hi");
+    EXPECT_EQ(attempts[0].outcome.result, "{\"greeting\": \"hi\"}") << "kept once, in the job";
+    EXPECT_EQ(attempts[0].outcome.ended_at, t(20));
+
+    const model::Job retried = *store->get(3);
+    EXPECT_EQ(retried.error, "checksum mismatch");
+    EXPECT_EQ(retried.lost, 1u);
+    EXPECT_EQ(retried.max_attempts, 5u);
+    EXPECT_EQ(retried.depends_on, std::vector<model::JobId>{1});
+    EXPECT_EQ(store->attempts(3).at(0).outcome.kind, OutcomeKind::crashed);
+
+    const model::Job delayed = *store->get(4);
+    EXPECT_EQ(delayed.priority, -2);
+    EXPECT_EQ(delayed.run_at, t(600'040));
+    EXPECT_EQ(delayed.expires_at, t(3'600'040));
+    EXPECT_EQ(delayed.timeout, ms(5000));
+    EXPECT_EQ(store->get(5)->depends_on, (std::vector<model::JobId>{3, 1}));
+
+    const model::Job active = *store->get(6);
+    ASSERT_TRUE(active.lease);
+    EXPECT_EQ(active.lease->holder, "host-a/m:1:x");
+    EXPECT_EQ(active.lease->attempt_id, 4);
+    EXPECT_EQ(active.lease->expires_at, t(30'043));
+    ASSERT_TRUE(active.progress);
+    EXPECT_EQ(active.progress->message, "almost half");
+    EXPECT_EQ(store->get(8)->schedule, "nightly");
+    EXPECT_EQ(store->get(9)->error, "expired: not started within its ttl");
+    EXPECT_FALSE(store->get(2)) << "purged before the migration";
+
+    EXPECT_EQ(store->paused_queues(), std::vector<std::string>{"slow"});
+    EXPECT_EQ(store->schedule_last_fire("nightly"), t(50));
+}
+
+TEST_F(SqliteMigrationTest, HostRegistrationsBecomeRecordsOfRunningHosts)
+{
+    auto store = open_sqlite_store(file());
+    EXPECT_EQ(store->host_registration("host-a"), std::make_pair(std::string("host-a/m:1:x"), t(46)));
+    const auto hosts = store->hosts();
+    ASSERT_EQ(hosts.size(), 2u);
+    EXPECT_EQ(hosts[0].name, "host-a");
+    EXPECT_EQ(hosts[0].started_at, t(46)) << "as far as anyone knows";
+    EXPECT_EQ(hosts[0].heartbeat_at, t(46));
+    EXPECT_FALSE(hosts[0].stopped_at);
+    EXPECT_EQ(hosts[0].version, "");
+    EXPECT_TRUE(hosts[0].queues.empty());
+    EXPECT_TRUE(hosts[0].catalog.plugins.empty());
+    EXPECT_EQ(hosts[0].status, model::HostStatus{});
+    EXPECT_EQ(hosts[1].name, "host-b");
+    EXPECT_EQ(hosts[1].holder, "host-b/m:2:y");
+
+    // The instance registered under version 1 still holds its name.
+    EXPECT_FALSE(store->register_host("host-a", "host-a/m:3:z", t(50), ms(30'000)));
+    EXPECT_TRUE(store->heartbeat("host-a", "host-a/m:1:x", {}, t(51)));
+    EXPECT_TRUE(store->publish_host("host-a", "host-a/m:1:x", "0.1.0", {{"default", {"hello.*"}}}, {}, t(52)));
+    store->unregister_host("host-a", "host-a/m:1:x", t(53));
+    EXPECT_EQ(store->hosts().at(0).stopped_at, t(53));
+}
+
+TEST_F(SqliteMigrationTest, TheMigratedStoreWorksOnWhereVersion1LeftOff)
+{
+    auto store = open_sqlite_store(file());
+    // Ids go on from version 1's counters: purged job 2 and attempt 1 never come back.
+    EXPECT_EQ(store->enqueue(new_job("fresh"), t(100)), 10);
+
+    // The running attempt finishes under its version 1 lease.
+    const model::Job active = *store->get(6);
+    model::AttemptRecord running;
+    running.job_id = 6;
+    running.attempt_id = active.lease->attempt_id;
+    running.number = 1;
+    running.outcome.kind = OutcomeKind::succeeded;
+    running.outcome.ended_at = t(101);
+    EXPECT_EQ(store->finish(running, completed_with("slept"), t(101)), JobState::completed);
+
+    // Job 3 comes first in its queue, and completing it unblocks job 5.
+    auto claimed = store->claim(allow({"default"}), "host-a/m:1:x", ms(10'000), t(102));
+    ASSERT_TRUE(claimed);
+    EXPECT_EQ(claimed->job.id, 3);
+    EXPECT_EQ(claimed->number, 2u);
+    EXPECT_GT(claimed->attempt_id, 4);
+    EXPECT_EQ(store->finish(record_of(*claimed, OutcomeKind::succeeded, t(103)), completed_with("ok"), t(103)),
+              JobState::completed);
+    EXPECT_EQ(store->get(5)->state, JobState::waiting);
+    EXPECT_EQ(store->results({1, 3}), (std::map<model::JobId, std::string>{{1, "{\"greeting\": \"hi\"}"}, {3, "ok"}}));
+
+    // The paused queue stays paused; its delayed job runs once resumed and due.
+    EXPECT_FALSE(store->claim(allow({"slow"}), "host-a/m:1:x", ms(10'000), t(600'040)));
+    store->set_paused("slow", false);
+    claimed = store->claim(allow({"slow"}), "host-a/m:1:x", ms(10'000), t(600'040));
+    ASSERT_TRUE(claimed);
+    EXPECT_EQ(claimed->job.id, 4);
+}
+
+} // namespace
+} // namespace sandhost::store
