@@ -127,7 +127,9 @@ TEST(JobCli, EnqueueChecksTasksAgainstThePublishedCatalogs)
     EXPECT_EQ(unchecked.exit_code, 0) << unchecked.err;
     EXPECT_NE(unchecked.err.find("no host has published its plugins to this store yet"), std::string::npos) << unchecked.err;
     auto host = d.start_host();
+    // The host registers, then publishes the catalog of what it found in its plugin folders.
     ASSERT_TRUE(t::eventually([&] { return d.cli({"hosts"}).out.find("cli-host  alive") != std::string::npos; }, std::chrono::seconds(30)));
+    ASSERT_TRUE(t::eventually([&] { return d.cli({"hosts"}).out.find("plugins 0 ") == std::string::npos; }, std::chrono::seconds(30)));
     const auto typo = d.cli({"enqueue", "default", "misbehave.segfalt"});
     EXPECT_EQ(typo.exit_code, 2);
     EXPECT_NE(typo.err.find("plugin misbehave has no task 'segfalt' (did you mean 'segfault'?)"), std::string::npos) << typo.err;
