@@ -78,7 +78,9 @@ bool JobRunner::preload(const protocol::Job& job)
 bool JobRunner::handle_job(const protocol::Job& job)
 {
     if (auto problem = m_limiter.apply(job.limits)) return fail_load("cannot apply limits: " + *problem);
-    if (!ensure_loaded(job, Init::yes)) return false;
+    // Describing a plugin reads its descriptor and nothing more: listing plugins must not
+    // wait for, or fail by, what their init hooks do.
+    if (!ensure_loaded(job, job.describe ? Init::no : Init::yes)) return false;
     if (job.describe) {
         describe();
         return false;

@@ -1,5 +1,5 @@
-// A worker's jobs: apply the limits, load and initialise the plugin, report ready, run the
-// task, report done, end what the task left running.
+// A worker's jobs: apply the limits, load the plugin (and initialise it, unless the job only
+// describes it), report ready, run the task, report done, end what the task left running.
 #pragma once
 
 #include "plugin/library_loader.h"
