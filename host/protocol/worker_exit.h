@@ -12,7 +12,7 @@ namespace sandhost::protocol {
 enum class WorkerExit : int {
     usage = 111,               // started with arguments it does not understand (not by a host)
     host_died = 112,           // its parent (the host, or the fork server of a forked child) died
-    host_gone = 113,           // the channel was closed before the worker's hello got through
+    host_gone = 113,           // the channel failed: the hello did not get through, or a read failed
     wait_failed = 114,         // a fork server's wait for the host's messages and its children failed
     broken_frame = 115,        // the host sent a frame or message that does not decode
     unexpected_message = 116,  // the host sent a message the worker's role has no use for
@@ -35,7 +35,7 @@ constexpr const char* describe(WorkerExit e)
     switch (e) {
     case WorkerExit::usage: return "it was started with arguments it does not understand";
     case WorkerExit::host_died: return "its host, or the fork server it was forked from, died";
-    case WorkerExit::host_gone: return "its channel to the host was closed before it could say hello";
+    case WorkerExit::host_gone: return "it lost its channel to the host";
     case WorkerExit::wait_failed: return "the fork server could not wait for the host's messages and its children";
     case WorkerExit::broken_frame: return "the host sent it a message it could not decode";
     case WorkerExit::unexpected_message: return "the host sent it a message it has no use for";
