@@ -17,6 +17,14 @@ namespace sandhost::worker::test {
 
 namespace t = sandhost::testing;
 
+void LeavesNoProcess::SetUp() { become_subreaper(); }
+
+void LeavesNoProcess::TearDown()
+{
+    const auto leftovers = t::leftover_processes();
+    EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+}
+
 void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 std::string run_in_child(const std::function<std::string()>& checks, std::chrono::milliseconds limit)

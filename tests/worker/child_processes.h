@@ -5,6 +5,8 @@
 
 #include "process/child_process.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -15,6 +17,14 @@
 namespace sandhost::worker::test {
 
 using namespace std::chrono_literals;
+
+// A test that starts processes: it fails when any is left (a child, a zombie, a worker that
+// escaped). The test process is a subreaper for it.
+class LeavesNoProcess : public ::testing::Test {
+protected:
+    void SetUp() override;
+    void TearDown() override;
+};
 
 // Makes this process a child subreaper (idempotent).
 void become_subreaper();

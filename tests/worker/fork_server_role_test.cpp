@@ -68,22 +68,15 @@ std::optional<protocol::ChildStatus> read_child_status(int fd)
     return protocol::decode_child_status(bytes);
 }
 
-class ForkServerRole : public ::testing::Test {
+class ForkServerRole : public test::LeavesNoProcess {
 protected:
     // A server that said hello and preloaded misbehave.
     void start_loaded(test::HostEnd& server)
     {
-        ASSERT_TRUE(server.running());
-        const auto hello = server.frames().next();
-        ASSERT_TRUE(hello && hello->type == MessageType::hello);
+        ASSERT_TRUE(server.said_hello());
         ASSERT_TRUE(server.send(MessageType::job, job(t::plugin("misbehave"))));
         const auto ready = server.frames().next_report();
         ASSERT_TRUE(ready && ready->type == MessageType::ready);
-    }
-    void TearDown() override
-    {
-        const auto leftovers = t::leftover_processes();
-        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
     }
 };
 
@@ -168,32 +161,23 @@ TEST_F(ForkServerRole, DescriptorsThatDidNotArriveAreAnsweredAndTheServerGoesOn)
 TEST_F(ForkServerRole, AJobBeforeItsPluginEndsItWithUnexpectedMessage)
 {
     test::HostEnd server("fork-server");
-    ASSERT_TRUE(server.running());
-    ASSERT_TRUE(server.frames().next());
+    ASSERT_TRUE(server.said_hello());
     ASSERT_TRUE(send_fork_job(server));
-    const auto status = server.wait_for_exit();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->exit_code, protocol::exit_code(WorkerExit::unexpected_message)) << status->describe();
-    EXPECT_EQ(server.stderr_text(), "sandhost-worker: unexpected 'fork_job' from the host before the plugin was loaded\n");
+    server.expect_gave_up(WorkerExit::unexpected_message, "unexpected 'fork_job' from the host before the plugin was loaded");
 }
 
 TEST_F(ForkServerRole, APreloadThatDoesNotDecodeEndsItWithBrokenFrame)
 {
     test::HostEnd server("fork-server");
-    ASSERT_TRUE(server.running());
-    ASSERT_TRUE(server.frames().next());
+    ASSERT_TRUE(server.said_hello());
     ASSERT_TRUE(server.send(MessageType::job, "not a job"));
-    const auto status = server.wait_for_exit();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->exit_code, protocol::exit_code(WorkerExit::broken_frame)) << status->describe();
-    EXPECT_EQ(server.stderr_text(), "sandhost-worker: malformed job message from the host\n");
+    server.expect_gave_up(WorkerExit::broken_frame, "malformed job message from the host");
 }
 
 TEST_F(ForkServerRole, ThePreloadRunsInitAndReportsItsFailure)
 {
     test::HostEnd server("fork-server");
-    ASSERT_TRUE(server.running());
-    ASSERT_TRUE(server.frames().next());
+    ASSERT_TRUE(server.said_hello());
     ASSERT_TRUE(server.send(MessageType::job, job(t::fixture_plugin_dir() / "init_fails.so")));
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::load_failed);

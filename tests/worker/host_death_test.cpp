@@ -5,7 +5,6 @@
 #include "child_processes.h"
 #include "protocol/worker_exit.h"
 #include "os/fd.h"
-#include "test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +15,6 @@
 namespace sandhost::worker {
 namespace {
 
-namespace t = sandhost::testing;
 using namespace test;
 
 // In a forked child: forks two children, the first of which forks one of its own, all of
@@ -41,15 +39,7 @@ void start_tree(int report) noexcept
     }
 }
 
-class HostDeath : public ::testing::Test {
-protected:
-    void SetUp() override { become_subreaper(); }
-    void TearDown() override
-    {
-        const auto leftovers = t::leftover_processes();
-        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
-    }
-};
+class HostDeath : public LeavesNoProcess {};
 
 TEST_F(HostDeath, KillDescendantsEndsAWholeTree)
 {

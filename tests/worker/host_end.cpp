@@ -85,6 +85,25 @@ HostEnd::HostEnd(const std::string& role)
     m_frames = FrameReader(m_channel.get());
 }
 
+bool HostEnd::said_hello()
+{
+    if (!running()) return false;
+    const auto hello = m_frames.next();
+    return hello && hello->type == protocol::MessageType::hello;
+}
+
+void HostEnd::expect_gave_up(protocol::WorkerExit code, const std::string& message_start)
+{
+    const auto status = wait_for_exit();
+    ASSERT_TRUE(status) << "the worker did not exit";
+    EXPECT_EQ(status->kind, process::ExitStatus::Kind::exited) << status->describe();
+    EXPECT_EQ(status->exit_code, protocol::exit_code(code)) << status->describe();
+    const std::string text = stderr_text();
+    const std::string prefix = "sandhost-worker: " + message_start;
+    EXPECT_EQ(text.substr(0, prefix.size()), prefix) << text;
+    EXPECT_EQ(text.find('\n'), text.size() - 1) << "not one line: " << text;
+}
+
 std::optional<process::ExitStatus> HostEnd::wait_for_exit(std::chrono::milliseconds limit)
 {
     if (t::eventually([&] { return !m_child.running() || m_child.try_reap().has_value(); }, limit) && m_child.termination()) {

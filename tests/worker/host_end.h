@@ -5,6 +5,7 @@
 #include "os/unique_fd.h"
 #include "process/child_process.h"
 #include "protocol/frame.h"
+#include "protocol/worker_exit.h"
 
 #include <chrono>
 #include <optional>
@@ -39,6 +40,8 @@ public:
     ~HostEnd() = default;
 
     bool running() const { return m_child.running(); }
+    // Whether the worker was launched and its first frame is its hello.
+    bool said_hello();
     pid_t pid() const { return m_child.pid(); }
     int channel() const { return m_channel.get(); }
     FrameReader& frames() { return m_frames; }
@@ -48,6 +51,10 @@ public:
 
     // Waits for the worker to exit (at most `limit`; then it is killed) and reaps it.
     std::optional<process::ExitStatus> wait_for_exit(std::chrono::milliseconds limit = std::chrono::seconds(20));
+    // Waits for the worker to exit, and fails the calling test unless it exited with `code`
+    // after writing the one line "sandhost-worker: MESSAGE" to stderr, MESSAGE starting with
+    // `message_start`.
+    void expect_gave_up(protocol::WorkerExit code, const std::string& message_start);
     // Everything the worker and its children wrote to stderr, read to its end (all of them
     // gone), waiting at most `limit`.
     std::string stderr_text(std::chrono::milliseconds limit = std::chrono::seconds(20));

@@ -2,6 +2,7 @@
 // the protocol: each ends with its own exit code and a line that says why.
 #include "worker/worker_main.h"
 
+#include "child_processes.h"
 #include "host_end.h"
 #include "protocol/messages.h"
 #include "protocol/worker_exit.h"
@@ -76,57 +77,36 @@ TEST(WorkerStart, AHostThatIsNotItsParentCountsAsDead)
     EXPECT_EQ(result.err, "");
 }
 
-class ServingJobs : public ::testing::Test {
-protected:
-    void TearDown() override
-    {
-        const auto leftovers = t::leftover_processes();
-        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
-    }
-};
+class ServingJobs : public test::LeavesNoProcess {};
 
 TEST_F(ServingJobs, AMessageItHasNoUseForEndsItWithUnexpectedMessage)
 {
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.running());
-    const auto hello = worker.frames().next();
-    ASSERT_TRUE(hello && hello->type == MessageType::hello);
+    ASSERT_TRUE(worker.said_hello());
     ASSERT_TRUE(worker.send(MessageType::forked, protocol::encode(protocol::Forked{1, {}})));
-    const auto status = worker.wait_for_exit();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->exit_code, protocol::exit_code(WorkerExit::unexpected_message)) << status->describe();
-    EXPECT_EQ(worker.stderr_text(), "sandhost-worker: unexpected 'forked' from the host between jobs\n");
+    worker.expect_gave_up(WorkerExit::unexpected_message, "unexpected 'forked' from the host between jobs");
 }
 
 TEST_F(ServingJobs, AMalformedJobEndsItWithBrokenFrame)
 {
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.running());
-    ASSERT_TRUE(worker.frames().next());
+    ASSERT_TRUE(worker.said_hello());
     ASSERT_TRUE(worker.send(MessageType::job, "not a job"));
-    const auto status = worker.wait_for_exit();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->exit_code, protocol::exit_code(WorkerExit::broken_frame)) << status->describe();
-    EXPECT_EQ(worker.stderr_text(), "sandhost-worker: malformed job message from the host\n");
+    worker.expect_gave_up(WorkerExit::broken_frame, "malformed job message from the host");
 }
 
 TEST_F(ServingJobs, GarbageOnTheChannelEndsItWithBrokenFrame)
 {
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.running());
-    ASSERT_TRUE(worker.frames().next());
+    ASSERT_TRUE(worker.said_hello());
     ASSERT_EQ(::send(worker.channel(), "garbage!", 8, MSG_NOSIGNAL), 8);
-    const auto status = worker.wait_for_exit();
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->exit_code, protocol::exit_code(WorkerExit::broken_frame)) << status->describe();
-    EXPECT_NE(worker.stderr_text().find("sandhost-worker: broken frame from the host: bad frame magic"), std::string::npos);
+    worker.expect_gave_up(WorkerExit::broken_frame, "broken frame from the host: bad frame magic");
 }
 
 TEST_F(ServingJobs, AClosedChannelIsTheEndNotAnError)
 {
     test::HostEnd worker("reuse");
-    ASSERT_TRUE(worker.running());
-    ASSERT_TRUE(worker.frames().next());
+    ASSERT_TRUE(worker.said_hello());
     worker.close_channel();
     const auto status = worker.wait_for_exit();
     ASSERT_TRUE(status);
