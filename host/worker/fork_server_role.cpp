@@ -307,7 +307,7 @@ void preload(ServerState& server, const protocol::Frame& frame)
     if (!server.runner.preload(*job)) ::_exit(0);  // load_failed told the host why
     server.loaded = true;
     // The server's memory baseline stands for every child it forks.
-    server.channel.send(MessageType::ready, protocol::encode(memory_baseline()));
+    server.channel.send(MessageType::ready, protocol::encode(memory_baseline(server.self)));
     replace_spare(server);
 }
 

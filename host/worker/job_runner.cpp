@@ -152,7 +152,7 @@ void JobRunner::describe()
 // later jobs, and a forked child's, as ready once sent.
 bool JobRunner::send_ready()
 {
-    if (!m_channel->send(MessageType::ready, protocol::encode(memory_baseline()))) return false;
+    if (!m_channel->send(MessageType::ready, protocol::encode(memory_baseline(::getpid())))) return false;
     m_ready_implied = true;
     return true;
 }
@@ -197,10 +197,10 @@ bool JobRunner::fail_load(const std::string& message, bool task_missing)
     return false;
 }
 
-protocol::Ready memory_baseline()
+protocol::Ready memory_baseline(pid_t self)
 {
     protocol::Ready ready;
-    if (auto memory = os::read_memory(::getpid())) {
+    if (auto memory = os::read_memory(self)) {
         ready.vm_size_kb = memory->size_kb;
         ready.rss_kb = memory->rss_kb;
     }

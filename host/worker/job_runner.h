@@ -66,8 +66,8 @@ private:
     pid_t m_peak_read_by = 0;
 };
 
-// This process's memory now: the baseline a ready message carries.
-protocol::Ready memory_baseline();
+// The memory of `self` (this process's pid) now: the baseline a ready message carries.
+protocol::Ready memory_baseline(pid_t self);
 
 // The next job for a worker between jobs (cancels for a job that is over are skipped);
 // nullopt when the host closed the channel or said shutdown. Exits, after a line on stderr,
