@@ -1,7 +1,7 @@
 // sandhost-worker: runs plugin tasks for the host (one per process in spawn and fork modes).
 // Built twice: sandhost-worker loads plugins with dlopen (on Linux: nothing but libc and
 // libstdc++ to load before ready), sandhost-worker-poco with Poco::SharedLibrary.
-#include "worker/worker.h"
+#include "worker/worker_main.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 // The worker's job is to let tasks crash and report how: AddressSanitizer must not turn a
@@ -16,8 +16,8 @@ extern "C" const char* __asan_default_options()
 int main(int argc, char** argv)
 {
 #if defined(SANDHOST_WORKER_USES_POCO)
-    return sandhost::worker::worker_main(argc, argv, sandhost::plugin::poco_loader());
+    sandhost::worker::worker_main(argc, argv, sandhost::plugin::poco_loader());
 #else
-    return sandhost::worker::worker_main(argc, argv, sandhost::plugin::dlopen_loader());
+    sandhost::worker::worker_main(argc, argv, sandhost::plugin::dlopen_loader());
 #endif
 }

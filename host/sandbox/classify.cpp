@@ -1,6 +1,7 @@
 #include "sandbox/classify.h"
 
 #include "os/signals.h"
+#include "protocol/worker_exit.h"
 
 #include <algorithm>
 #include <csignal>
@@ -28,6 +29,15 @@ bool near_memory_limit(const AttemptFacts& facts)
     const std::uint64_t estimate = (facts.termination->usage.max_rss_kb + untouched_kb) * 1024;
     const std::uint64_t slack = std::max<std::uint64_t>(8ull << 20, limit / 8);
     return estimate + slack >= limit;
+}
+
+// " (its host ... died)" for an exit code of the worker's own, which says what it means; empty
+// for any other status.
+std::string meaning_of(const ExitStatus& status)
+{
+    if (status.kind != ExitStatus::Kind::exited) return {};
+    const auto worker_exit = protocol::worker_exit_from_code(status.exit_code);
+    return worker_exit ? std::string(" (") + protocol::describe(*worker_exit) + ")" : std::string();
 }
 
 model::Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
@@ -120,7 +130,7 @@ model::Outcome from_termination(const AttemptFacts& facts)
     }
     o.kind = model::OutcomeKind::exited;
     o.exit_code = status.exit_code;
-    o.error = "worker exited with code " + std::to_string(status.exit_code) + " without reporting a result";
+    o.error = "worker exited with code " + std::to_string(status.exit_code) + meaning_of(status) + " without reporting a result";
     return o;
 }
 
@@ -156,7 +166,7 @@ model::Outcome classify(const AttemptFacts& facts)
             // Poco::Process reports a failed exec as the child's exit code 72.
             o.error = "cannot execute " + facts.worker_executable + " (exit code 72 before the worker's first message)";
         } else {
-            o.error = "worker " + facts.worker_executable + " ended with " + facts.termination->status.describe() +
+            o.error = "worker " + facts.worker_executable + " ended with " + facts.termination->status.describe() + meaning_of(facts.termination->status) +
                       " before its first message";
         }
         if (!facts.stderr_tail.empty()) o.error += ": " + facts.stderr_tail.substr(0, 2000);

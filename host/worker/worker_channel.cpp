@@ -1,6 +1,7 @@
 #include "worker/worker_channel.h"
 
 #include <cerrno>
+#include <cstring>
 #include <sys/socket.h>
 #include <utility>
 
@@ -13,7 +14,7 @@ bool WorkerChannel::send(protocol::MessageType type, std::string_view body)
     std::string_view rest = frame;
     while (!rest.empty()) {
         // MSG_NOSIGNAL: a vanished host must not kill us with SIGPIPE mid-report.
-        const ssize_t n = ::send(m_fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+        const ssize_t n = ::send(m_fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             return false;
@@ -23,17 +24,24 @@ bool WorkerChannel::send(protocol::MessageType type, std::string_view body)
     return true;
 }
 
-bool WorkerChannel::fill(bool block)
+WorkerChannel::Fill WorkerChannel::fill(bool block)
 {
     char buffer[65536];
     for (;;) {
-        const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
+        const ssize_t n = ::recv(m_fd.get(), buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
         if (n > 0) {
             m_decoder.feed(buffer, static_cast<size_t>(n));
-            return true;
+            return Fill::more;
         }
-        if (n < 0 && errno == EINTR) continue;
-        return false;  // closed, error, or nothing there (non-blocking)
+        if (n == 0 || errno == ECONNRESET) {
+            m_end = End::closed;
+            return Fill::ended;
+        }
+        if (errno == EINTR) continue;
+        if (!block && (errno == EAGAIN || errno == EWOULDBLOCK)) return Fill::nothing_yet;
+        m_end = End::failed;
+        m_problem = "recv(channel fd " + std::to_string(m_fd.get()) + "): " + std::strerror(errno);
+        return Fill::ended;
     }
 }
 
@@ -44,8 +52,12 @@ std::optional<protocol::Frame> WorkerChannel::receive()
     for (;;) {
         auto next = m_decoder.next();
         if (next.status == protocol::FrameDecoder::Status::frame) return std::move(next.frame);
-        if (next.status == protocol::FrameDecoder::Status::broken) return std::nullopt;
-        if (!fill(true)) return std::nullopt;
+        if (next.status == protocol::FrameDecoder::Status::broken) {
+            m_end = End::broken;
+            m_problem = "broken frame from the host: " + next.error;
+            return std::nullopt;
+        }
+        if (fill(true) == Fill::ended) return std::nullopt;
     }
 }
 
@@ -63,7 +75,8 @@ bool WorkerChannel::poll_cancel()
             m_pending = std::move(next.frame);
             break;
         }
-        if (next.status == protocol::FrameDecoder::Status::broken || !fill(false)) break;
+        // A broken frame or an ended channel is found again, and reported, by receive().
+        if (next.status == protocol::FrameDecoder::Status::broken || fill(false) != Fill::more) break;
     }
     return m_cancel_seen;
 }

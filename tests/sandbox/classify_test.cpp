@@ -2,6 +2,7 @@
 #include "process/child_process.h"
 #include "sandbox/classify.h"
 #include "model/outcome.h"
+#include "protocol/worker_exit.h"
 
 #include <gtest/gtest.h>
 
@@ -123,6 +124,45 @@ TEST(Classify, ExitsKeepTheirCode)
     EXPECT_EQ(o.kind, model::OutcomeKind::exited);
     EXPECT_EQ(o.exit_code, 0);
     EXPECT_FALSE(o.signal_number);
+}
+
+TEST(Classify, AWorkerExitCodeSaysWhatItMeans)
+{
+    using protocol::WorkerExit;
+    auto f = running();
+    f.termination = exited(protocol::exit_code(WorkerExit::host_died));
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::exited);
+    EXPECT_EQ(o.exit_code, 112);
+    EXPECT_EQ(o.error, std::string("worker exited with code 112 (") + protocol::describe(WorkerExit::host_died) + ") without reporting a result");
+    f.termination = exited(protocol::exit_code(WorkerExit::broken_frame));
+    o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::exited);
+    EXPECT_NE(o.error.find(protocol::describe(WorkerExit::broken_frame)), std::string::npos) << o.error;
+}
+
+TEST(Classify, AnExitCodeNotTheWorkersIsOnlyANumber)
+{
+    auto f = running();
+    f.termination = exited(3);
+    EXPECT_EQ(classify(f).error, "worker exited with code 3 without reporting a result");
+    f.termination = exited(110);
+    EXPECT_EQ(classify(f).error, "worker exited with code 110 without reporting a result");
+    f.termination = exited(118);
+    EXPECT_EQ(classify(f).error, "worker exited with code 118 without reporting a result");
+}
+
+TEST(Classify, AWorkerExitBeforeHelloIsSpawnFailedWithItsMeaningAndStderr)
+{
+    using protocol::WorkerExit;
+    AttemptFacts f;
+    f.worker_executable = "/x/sandhost-worker";
+    f.termination = exited(protocol::exit_code(WorkerExit::setup_failed));
+    f.stderr_tail = "sandhost-worker: prctl(PR_SET_PDEATHSIG): Invalid argument";
+    const auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::spawn_failed);
+    EXPECT_EQ(o.error, std::string("worker /x/sandhost-worker ended with exit code 117 (") + protocol::describe(WorkerExit::setup_failed) +
+                           ") before its first message: sandhost-worker: prctl(PR_SET_PDEATHSIG): Invalid argument");
 }
 
 TEST(Classify, DyingBeforeHelloIsSpawnFailed)

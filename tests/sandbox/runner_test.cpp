@@ -410,6 +410,26 @@ TEST_P(LoadFailures, AWorkerNotReadyInTimeIsStoppedByTheStartupTimeout)
     EXPECT_TRUE(model::retryable(o));
 }
 
+TEST_P(LoadFailures, DescribingAPluginDoesNotRunItsInit)
+{
+    // slow_init's init takes 10 s, twice the default startup timeout: were it run, the
+    // description would end timed out. init_fails's init fails: were it run, the plugin would
+    // be listed as broken.
+    for (const std::string name : {"slow_init", "init_fails"}) {
+        const auto info = describe_plugin(t::fixture_plugin_dir() / (name + ".so"), config());
+        EXPECT_TRUE(info.ok()) << name << ": " << info.error;
+        EXPECT_EQ(info.name, name);
+        EXPECT_EQ(info.version, "1.0");
+        EXPECT_TRUE(info.has_task("nothing")) << name;
+    }
+    // A job runs init, and init's failure still ends it.
+    AttemptSpec s = spec("nothing");
+    s.plugin_path = t::fixture_plugin_dir() / "init_fails.so";
+    const auto o = run(s);
+    EXPECT_EQ(o.kind, model::OutcomeKind::load_failed) << to_json(o);
+    EXPECT_EQ(o.error, "plugin init_fails failed to initialise: license file /nonexistent/license.key not found");
+}
+
 TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
 {
     AttemptSpec s = spec("echo", "[1]");

@@ -1,0 +1,241 @@
+#include "worker/job_runner.h"
+
+#include "os/proc.h"
+#include "worker/failure.h"
+#include "worker/host_death.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sandhost::worker {
+namespace {
+
+using protocol::MessageType;
+using protocol::WorkerExit;
+
+// The task's reports, over the channel.
+class ChannelSink final : public plugin::TaskSink {
+public:
+    explicit ChannelSink(WorkerChannel& channel) : m_channel(channel) {}
+    void log(sh_log_level_t level, std::string_view message) override
+    {
+        protocol::Log m{static_cast<std::uint8_t>(level), std::string(message)};
+        m_channel.send(MessageType::log, protocol::encode(m));
+    }
+    void progress(double percent, std::string_view message) override
+    {
+        m_channel.send(MessageType::progress, protocol::encode(protocol::Progress{percent, std::string(message)}));
+    }
+    void heartbeat() override { m_channel.send(MessageType::heartbeat, {}); }
+    bool poll_cancel() override { return m_channel.poll_cancel(); }
+
+private:
+    WorkerChannel& m_channel;
+};
+
+// Whether this process has any child at all, alive or not (without reaping one).
+bool has_children()
+{
+    siginfo_t info{};
+    return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+protocol::Done::Status done_status(plugin::TaskReport::Status status)
+{
+    switch (status) {
+    case plugin::TaskReport::Status::ok: return protocol::Done::Status::ok;
+    case plugin::TaskReport::Status::error: return protocol::Done::Status::error;
+    case plugin::TaskReport::Status::result_too_large: return protocol::Done::Status::result_too_large;
+    }
+    return protocol::Done::Status::error;
+}
+
+} // namespace
+
+JobRunner::JobRunner(WorkerChannel& channel, Role role, const plugin::LibraryLoader& loader, std::uint64_t inherited_max_rss_kb)
+    : m_channel(&channel), m_role(role), m_loader(loader), m_inherited_max_rss_kb(inherited_max_rss_kb)
+{
+}
+
+void JobRunner::become_job_child(WorkerChannel& channel)
+{
+    m_channel = &channel;
+    m_role = Role::spawn;
+    m_ready_implied = true;
+}
+
+bool JobRunner::preload(const protocol::Job& job)
+{
+    if (!ensure_loaded(job, Init::yes)) return false;
+    m_limiter.prime();
+    return true;
+}
+
+bool JobRunner::handle_job(const protocol::Job& job)
+{
+    if (auto problem = m_limiter.apply(job.limits)) return fail_load("cannot apply limits: " + *problem);
+    // Describing a plugin reads its descriptor and nothing more: listing plugins must not
+    // wait for, or fail by, what their init hooks do.
+    if (!ensure_loaded(job, job.describe ? Init::no : Init::yes)) return false;
+    if (job.describe) {
+        describe();
+        return false;
+    }
+    const sh_task_t* task = m_library->find_task(job.task);
+    if (!task) {
+        return fail_load("plugin " + std::string(m_library->name()) + " has no task '" + job.task + "' (its tasks: " + m_library->task_names() + ")",
+                         true);
+    }
+    if (!m_ready_implied && !send_ready()) return false;
+
+    ChannelSink sink(*m_channel);
+    plugin::TaskCall call(sink, job.max_result);
+    auto report = call.run(*task, job.payload);
+    std::fflush(nullptr);
+    end_leftovers();
+    if (m_role == Role::spawn) shutdown_plugin();
+    m_limiter.note_cpu_used(send_done(report));
+    // A failed task may have left its state half-changed: never reuse the process.
+    return m_role == Role::reuse && report.status == plugin::TaskReport::Status::ok;
+}
+
+void JobRunner::shutdown_plugin()
+{
+    if (!m_library || !m_initialised) return;
+    if (sh_shutdown_fn shutdown = m_library->shutdown_hook()) shutdown();
+    std::fflush(nullptr);
+}
+
+bool JobRunner::ensure_loaded(const protocol::Job& job, Init init)
+{
+    if (m_library && m_library->path() != job.plugin_path) return fail_load("this worker already serves plugin " + m_library->path());
+    if (!m_library) {
+        auto opened = plugin::PluginLibrary::open(job.plugin_path, m_loader);
+        if (auto* message = std::get_if<std::string>(&opened)) return fail_load(*message);
+        m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
+    }
+    return init == Init::no || m_initialised || initialise();
+}
+
+bool JobRunner::initialise()
+{
+    if (sh_init_fn init = m_library->init_hook()) {
+        ChannelSink sink(*m_channel);
+        plugin::TaskCall call(sink, 0);
+        auto report = call.run_init(init);
+        if (report.status != plugin::TaskReport::Status::ok) {
+            return fail_load("plugin " + std::string(m_library->name()) + " failed to initialise: " + report.data);
+        }
+    }
+    m_initialised = true;
+    return true;
+}
+
+void JobRunner::describe()
+{
+    protocol::Description d;
+    d.name = m_library->name();
+    d.version = m_library->version();
+    for (std::size_t i = 0; i < m_library->task_count(); ++i) {
+        const auto& t = m_library->task(i);
+        d.tasks.push_back({t.name, t.description ? t.description : ""});
+    }
+    m_channel->send(MessageType::description, protocol::encode(d));
+}
+
+// Ready starts the job's clock and carries the memory baseline (what the process had mapped
+// but not touched): only a worker's first job sends it. The host counts a reused worker's
+// later jobs, and a forked child's, as ready once sent.
+bool JobRunner::send_ready()
+{
+    if (!m_channel->send(MessageType::ready, protocol::encode(memory_baseline(::getpid())))) return false;
+    m_ready_implied = true;
+    return true;
+}
+
+std::uint64_t JobRunner::send_done(const plugin::TaskReport& report)
+{
+    protocol::Done done;
+    rusage self{};
+    ::getrusage(RUSAGE_SELF, &self);  // cannot fail for RUSAGE_SELF and a valid buffer
+    done.cpu_us = cpu_us_of(self);
+    done.max_rss_kb = own_peak_rss_kb(self);
+    done.permanent = report.permanent;
+    done.status = done_status(report.status);
+    done.data = report.data;
+    done.result_size = report.result_size;
+    m_channel->send(MessageType::done, protocol::encode(done));
+    return done.cpu_us;
+}
+
+// This process's peak resident size, without what it inherited: ru_maxrss when it grew past
+// the inherited figure, else VmHWM from /proc. Resident memory only grows through page
+// faults, so while the fault count stands still the last VmHWM read stands too: a reused
+// worker whose jobs touch no new memory reads /proc once. A forked child must not trust its
+// server's reading.
+std::uint64_t JobRunner::own_peak_rss_kb(const rusage& self)
+{
+    const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
+    if (reported > m_inherited_max_rss_kb) return reported;
+    const auto faults = static_cast<std::uint64_t>(self.ru_minflt) + static_cast<std::uint64_t>(self.ru_majflt);
+    const pid_t self_pid = ::getpid();
+    if (faults != m_faults_at_last_read || self_pid != m_peak_read_by) {
+        m_peak_at_last_read = os::read_peak_rss_kb(self_pid).value_or(reported);
+        m_faults_at_last_read = faults;
+        m_peak_read_by = self_pid;
+    }
+    return m_peak_at_last_read;
+}
+
+bool JobRunner::fail_load(const std::string& message, bool task_missing)
+{
+    m_channel->send(MessageType::load_failed, protocol::encode(protocol::LoadFailed{message, task_missing}));
+    return false;
+}
+
+protocol::Ready memory_baseline(pid_t self)
+{
+    protocol::Ready ready;
+    if (auto memory = os::read_memory(self)) {
+        ready.vm_size_kb = memory->size_kb;
+        ready.rss_kb = memory->rss_kb;
+    }
+    return ready;
+}
+
+std::optional<protocol::Job> receive_job(WorkerChannel& channel)
+{
+    for (;;) {
+        auto frame = channel.receive();
+        if (!frame) break;
+        if (frame->type == MessageType::shutdown) return std::nullopt;
+        if (frame->type == MessageType::cancel) continue;  // for a job that is over: nothing to cancel
+        if (frame->type != MessageType::job) {
+            fail(WorkerExit::unexpected_message, (std::string("unexpected '") + protocol::to_string(frame->type) + "' from the host between jobs").c_str());
+        }
+        auto job = protocol::decode_job(frame->body);
+        if (!job) fail(WorkerExit::broken_frame, "malformed job message from the host");
+        return job;
+    }
+    if (channel.end() == WorkerChannel::End::broken) fail(WorkerExit::broken_frame, channel.problem().c_str());
+    if (channel.end() == WorkerChannel::End::failed) fail(WorkerExit::host_gone, channel.problem().c_str());
+    return std::nullopt;
+}
+
+void end_leftovers()
+{
+    if (!has_children()) return;  // the usual case, without reading /proc
+    for (int round = 0; round < 64; ++round) {
+        const auto children = os::children_of(::getpid());
+        if (children.empty()) return;
+        for (pid_t child : children) kill_with_descendants(child);
+        while (::waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
+        }
+    }
+}
+
+} // namespace sandhost::worker

@@ -1,0 +1,83 @@
+// A worker's jobs: apply the limits, load the plugin (and initialise it, unless the job only
+// describes it), report ready, run the task, report done, end what the task left running.
+#pragma once
+
+#include "plugin/library_loader.h"
+#include "plugin/plugin_library.h"
+#include "plugin/task_call.h"
+#include "protocol/messages.h"
+#include "worker/limits.h"
+#include "worker/worker_channel.h"
+
+#include <cstdint>
+#include <optional>
+#include <sys/types.h>
+
+namespace sandhost::worker {
+
+// What the host started the worker as: one job per process, many, or a fork server.
+enum class Role { spawn, reuse, fork_server };
+
+class JobRunner {
+public:
+    // inherited_max_rss_kb: ru_maxrss when the process started (see protocol::Hello).
+    JobRunner(WorkerChannel& channel, Role role, const plugin::LibraryLoader& loader, std::uint64_t inherited_max_rss_kb);
+
+    // Runs one job and reports on the channel; false when the worker must exit afterwards
+    // (spawn role, a describe job, a failed task, a plugin or task that could not be used).
+    // Blocks for as long as the task runs.
+    bool handle_job(const protocol::Job& job);
+
+    // A fork server's start: loads and initialises the job's plugin and reads what its
+    // children would otherwise each read. False, after reporting load_failed, when it cannot.
+    bool preload(const protocol::Job& job);
+
+    // A forked child serves its own job on its own channel, as a spawn-role worker whose
+    // ready is implied (the server's answer to the host stands for it).
+    void become_job_child(WorkerChannel& channel);
+
+    // Calls the plugin's shutdown hook if the plugin was initialised.
+    void shutdown_plugin();
+
+private:
+    enum class Init { yes, no };
+    // Loads the job's plugin unless this worker already holds it, and runs its init hook once
+    // when asked. False, after reporting load_failed, when it cannot.
+    bool ensure_loaded(const protocol::Job& job, Init init);
+    bool initialise();
+    void describe();
+    bool send_ready();
+    // Sends the task's report with this process's usage so far; returns the CPU time in it.
+    std::uint64_t send_done(const plugin::TaskReport& report);
+    std::uint64_t own_peak_rss_kb(const rusage& self);
+    bool fail_load(const std::string& message, bool task_missing = false);
+
+    WorkerChannel* m_channel;
+    Role m_role;
+    const plugin::LibraryLoader& m_loader;
+    Limiter m_limiter;
+    bool m_ready_implied = false;
+    std::optional<plugin::PluginLibrary> m_library;
+    bool m_initialised = false;
+    std::uint64_t m_inherited_max_rss_kb;
+    // The last VmHWM read, and the fault count and process it was read at (own_peak_rss_kb).
+    std::uint64_t m_faults_at_last_read = ~std::uint64_t{0};
+    std::uint64_t m_peak_at_last_read = 0;
+    pid_t m_peak_read_by = 0;
+};
+
+// The memory of `self` (this process's pid) now: the baseline a ready message carries.
+protocol::Ready memory_baseline(pid_t self);
+
+// The next job for a worker between jobs (cancels for a job that is over are skipped);
+// nullopt when the host closed the channel or said shutdown. Exits, after a line on stderr,
+// with WorkerExit::broken_frame, host_gone or unexpected_message when the channel broke, failed
+// or brought something else.
+std::optional<protocol::Job> receive_job(WorkerChannel& channel);
+
+// Ends whatever the task started and left behind, then reaps it. The worker is a subreaper,
+// so every such process is its child or its child's descendant. Costs one waitid when there
+// is none. Registered with atexit, so a task that calls exit() takes its processes with it.
+void end_leftovers();
+
+} // namespace sandhost::worker

@@ -1,0 +1,193 @@
+// The fork-server role through a real `sandhost-worker --role fork-server`, driven as the host
+// drives one: preload, then one fork_job per job with the job's descriptors attached.
+#include "child_processes.h"
+#include "host_end.h"
+#include "os/fd.h"
+#include "os/proc.h"
+#include "protocol/messages.h"
+#include "protocol/worker_exit.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <unistd.h>
+
+namespace sandhost::worker {
+namespace {
+
+namespace t = sandhost::testing;
+using protocol::MessageType;
+using protocol::WorkerExit;
+
+// The host's ends of one forked job's descriptors.
+struct JobEnds {
+    os::UniqueFd channel;
+    os::UniqueFd out;
+    os::UniqueFd err;
+    os::UniqueFd status;
+};
+
+// Sends fork_job with the child's ends of a new channel, stdout, stderr and status pipe.
+std::optional<JobEnds> send_fork_job(test::HostEnd& server)
+{
+    auto channel = os::make_socket_pair();
+    auto out = os::make_pipe();
+    auto err = os::make_pipe();
+    auto status = os::make_pipe();
+    if (!channel || !out || !err || !status) return std::nullopt;
+    const std::string frame = protocol::encode_frame(MessageType::fork_job, {});
+    if (!os::send_with_fds(server.channel(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
+        return std::nullopt;
+    }
+    return JobEnds{std::move(channel->first), std::move(out->read), std::move(err->read), std::move(status->read)};
+}
+
+std::string job(const std::filesystem::path& plugin, const std::string& task = {}, const std::string& payload = {})
+{
+    protocol::Job message;
+    message.plugin_path = plugin.string();
+    message.task = task;
+    message.payload = payload;
+    message.max_result = 1 << 20;
+    return protocol::encode(message);
+}
+
+// The child status the server writes once it reaped a job's child.
+std::optional<protocol::ChildStatus> read_child_status(int fd)
+{
+    std::string bytes;
+    while (bytes.size() < protocol::k_child_status_size) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 20000) <= 0) return std::nullopt;
+        char buffer[64];
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n <= 0) return std::nullopt;
+        bytes.append(buffer, static_cast<std::size_t>(n));
+    }
+    return protocol::decode_child_status(bytes);
+}
+
+class ForkServerRole : public test::LeavesNoProcess {
+protected:
+    // A server that said hello and preloaded misbehave.
+    void start_loaded(test::HostEnd& server)
+    {
+        ASSERT_TRUE(server.said_hello());
+        ASSERT_TRUE(server.send(MessageType::job, job(t::plugin("misbehave"))));
+        const auto ready = server.frames().next_report();
+        ASSERT_TRUE(ready && ready->type == MessageType::ready);
+    }
+};
+
+TEST_F(ForkServerRole, ForksAChildPerJobAndKeepsOneSpare)
+{
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(server.pid()).size() == 1; })) << "no spare forked ahead";
+    const pid_t first_spare = os::children_of(server.pid()).front();
+
+    for (int i = 0; i < 2; ++i) {
+        SCOPED_TRACE(i);
+        auto ends = send_fork_job(server);
+        ASSERT_TRUE(ends);
+        const std::string payload = "[" + std::to_string(i) + "]";
+        ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "echo", payload)));
+        const auto answer = server.frames().next_report();
+        ASSERT_TRUE(answer && answer->type == MessageType::forked);
+        const auto forked = protocol::decode_forked(answer->body);
+        ASSERT_TRUE(forked);
+        ASSERT_GT(forked->pid, 0) << forked->error;
+        if (i == 0) {
+            EXPECT_EQ(forked->pid, first_spare) << "the spare takes the first job";
+        }
+
+        // No ready on the job's channel: the server's stands for its children.
+        test::FrameReader reader(ends->channel.get());
+        const auto report = reader.next_report();
+        ASSERT_TRUE(report && report->type == MessageType::done) << (report ? protocol::to_string(report->type) : "nothing");
+        const auto done = protocol::decode_done(report->body);
+        ASSERT_TRUE(done);
+        EXPECT_EQ(done->status, protocol::Done::Status::ok);
+        EXPECT_EQ(done->data, payload);
+
+        const auto status = read_child_status(ends->status.get());
+        ASSERT_TRUE(status);
+        const auto exit = process::ExitStatus::from_wait_status(status->wait_status);
+        EXPECT_EQ(exit.kind, process::ExitStatus::Kind::exited);
+        EXPECT_EQ(exit.exit_code, 0);
+        EXPECT_FALSE(test::exists(static_cast<pid_t>(forked->pid))) << "the server writes the status once it reaped the child";
+        EXPECT_TRUE(t::eventually([&] { return os::children_of(server.pid()).size() == 1; })) << "the next spare";
+    }
+
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    const auto status = server.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->kind, process::ExitStatus::Kind::exited);
+    EXPECT_EQ(status->exit_code, 0);
+    EXPECT_EQ(server.stderr_text(), "");
+}
+
+TEST_F(ForkServerRole, ClosingTheChannelEndsTheServerAndItsSpare)
+{
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(server.pid()).size() == 1; }));
+    const pid_t spare = os::children_of(server.pid()).front();
+    server.close_channel();
+    const auto status = server.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->exit_code, 0);
+    EXPECT_FALSE(test::exists(spare));
+}
+
+TEST_F(ForkServerRole, DescriptorsThatDidNotArriveAreAnsweredAndTheServerGoesOn)
+{
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    ASSERT_TRUE(server.send(MessageType::fork_job, {}));
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::forked);
+    const auto forked = protocol::decode_forked(answer->body);
+    ASSERT_TRUE(forked);
+    EXPECT_EQ(forked->pid, -1);
+    EXPECT_EQ(forked->error, "the job's descriptors did not arrive");
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    const auto status = server.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->exit_code, 0);
+}
+
+TEST_F(ForkServerRole, AJobBeforeItsPluginEndsItWithUnexpectedMessage)
+{
+    test::HostEnd server("fork-server");
+    ASSERT_TRUE(server.said_hello());
+    ASSERT_TRUE(send_fork_job(server));
+    server.expect_gave_up(WorkerExit::unexpected_message, "unexpected 'fork_job' from the host before the plugin was loaded");
+}
+
+TEST_F(ForkServerRole, APreloadThatDoesNotDecodeEndsItWithBrokenFrame)
+{
+    test::HostEnd server("fork-server");
+    ASSERT_TRUE(server.said_hello());
+    ASSERT_TRUE(server.send(MessageType::job, "not a job"));
+    server.expect_gave_up(WorkerExit::broken_frame, "malformed job message from the host");
+}
+
+TEST_F(ForkServerRole, ThePreloadRunsInitAndReportsItsFailure)
+{
+    test::HostEnd server("fork-server");
+    ASSERT_TRUE(server.said_hello());
+    ASSERT_TRUE(server.send(MessageType::job, job(t::fixture_plugin_dir() / "init_fails.so")));
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::load_failed);
+    const auto failed = protocol::decode_load_failed(answer->body);
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->message, "plugin init_fails failed to initialise: license file /nonexistent/license.key not found");
+    const auto status = server.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->exit_code, 0);
+}
+
+} // namespace
+} // namespace sandhost::worker

@@ -1,0 +1,119 @@
+// The worker's arguments and start-up, and how a spawn-role worker meets a host that breaks
+// the protocol: each ends with its own exit code and a line that says why.
+#include "worker/worker_main.h"
+
+#include "child_processes.h"
+#include "host_end.h"
+#include "protocol/messages.h"
+#include "protocol/worker_exit.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <vector>
+
+namespace sandhost::worker {
+namespace {
+
+namespace t = sandhost::testing;
+using protocol::MessageType;
+using protocol::WorkerExit;
+
+std::optional<Arguments> parse(std::vector<const char*> args)
+{
+    args.insert(args.begin(), "sandhost-worker");
+    return parse_arguments(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Arguments, TheHostsArgumentsInAnyOrder)
+{
+    const auto args = parse({"--role", "fork-server", "--channel-fd", "7", "--host-pid", "1234", "--signals-clean", "1"});
+    ASSERT_TRUE(args);
+    EXPECT_EQ(args->channel_fd, 7);
+    EXPECT_EQ(args->host_pid, 1234);
+    EXPECT_EQ(args->role, Role::fork_server);
+    EXPECT_TRUE(args->signals_clean);
+    const auto defaults = parse({"--channel-fd", "0", "--host-pid", "1"});
+    ASSERT_TRUE(defaults);
+    EXPECT_EQ(defaults->channel_fd, 0);
+    EXPECT_EQ(defaults->role, Role::spawn);
+    EXPECT_FALSE(defaults->signals_clean);
+    EXPECT_EQ(parse({"--channel-fd", "3", "--host-pid", "1", "--role", "reuse"})->role, Role::reuse);
+}
+
+TEST(Arguments, AnythingElseIsRefused)
+{
+    EXPECT_FALSE(parse({}));
+    EXPECT_FALSE(parse({"--channel-fd", "3"}));
+    EXPECT_FALSE(parse({"--host-pid", "1"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--role"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--role", "server"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--verbose", "1"}));
+    EXPECT_FALSE(parse({"--channel-fd", "three", "--host-pid", "1"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3x", "--host-pid", "1"}));
+    EXPECT_FALSE(parse({"--channel-fd", "-1", "--host-pid", "1"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "0"}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "99999999999999999999"}));
+}
+
+TEST(WorkerStart, ByHandItIsAUsageError)
+{
+    for (const std::vector<std::string>& argv : {std::vector<std::string>{t::worker_executable().string()},
+                                                 {t::worker_executable().string(), "--channel-fd", "x", "--host-pid", "1"}}) {
+        const auto result = t::run_command(argv);
+        EXPECT_EQ(result.exit_code, protocol::exit_code(WorkerExit::usage)) << result.err;
+        EXPECT_NE(result.err.find("usage: sandhost-worker --channel-fd N --host-pid PID"), std::string::npos) << result.err;
+        EXPECT_EQ(result.out, "");
+    }
+}
+
+TEST(WorkerStart, AHostThatIsNotItsParentCountsAsDead)
+{
+    // The worker asks to die with the host it was told of; when that is not its parent, the
+    // host died before it could ask. Nobody is left to read a word about it.
+    const auto result = t::run_command({t::worker_executable().string(), "--channel-fd", "0", "--host-pid", "1"});
+    EXPECT_EQ(result.exit_code, protocol::exit_code(WorkerExit::host_died)) << result.err;
+    EXPECT_EQ(result.err, "");
+}
+
+class ServingJobs : public test::LeavesNoProcess {};
+
+TEST_F(ServingJobs, AMessageItHasNoUseForEndsItWithUnexpectedMessage)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    ASSERT_TRUE(worker.send(MessageType::forked, protocol::encode(protocol::Forked{1, {}})));
+    worker.expect_gave_up(WorkerExit::unexpected_message, "unexpected 'forked' from the host between jobs");
+}
+
+TEST_F(ServingJobs, AMalformedJobEndsItWithBrokenFrame)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    ASSERT_TRUE(worker.send(MessageType::job, "not a job"));
+    worker.expect_gave_up(WorkerExit::broken_frame, "malformed job message from the host");
+}
+
+TEST_F(ServingJobs, GarbageOnTheChannelEndsItWithBrokenFrame)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    ASSERT_EQ(::send(worker.channel(), "garbage!", 8, MSG_NOSIGNAL), 8);
+    worker.expect_gave_up(WorkerExit::broken_frame, "broken frame from the host: bad frame magic");
+}
+
+TEST_F(ServingJobs, AClosedChannelIsTheEndNotAnError)
+{
+    test::HostEnd worker("reuse");
+    ASSERT_TRUE(worker.said_hello());
+    worker.close_channel();
+    const auto status = worker.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->kind, process::ExitStatus::Kind::exited);
+    EXPECT_EQ(status->exit_code, 0);
+    EXPECT_EQ(worker.stderr_text(), "");
+}
+
+} // namespace
+} // namespace sandhost::worker
