@@ -416,7 +416,7 @@ TEST_P(LoadFailures, DescribingAPluginDoesNotRunItsInit)
     // description would end timed out. init_fails's init fails: were it run, the plugin would
     // be listed as broken.
     for (const std::string name : {"slow_init", "init_fails"}) {
-        const auto info = describe_plugin(t::fixture_plugin_dir() / (name + ".so"), config());
+        const auto info = sandbox().describe_plugin(t::fixture_plugin_dir() / (name + ".so"));
         EXPECT_TRUE(info.ok()) << name << ": " << info.error;
         EXPECT_EQ(info.name, name);
         EXPECT_EQ(info.version, "1.0");

@@ -73,7 +73,7 @@ HostEnd::HostEnd(const std::string& role)
     request.channel_fd = channel->second.get();
     request.stdout_fd = out->write.get();
     request.stderr_fd = err->write.get();
-    auto child = process::Spawner::instance().launch(request, process::LauncherKind::posix_spawn);
+    auto child = m_spawner.launch(request, process::LauncherKind::posix_spawn);
     if (!child) {
         ADD_FAILURE() << "cannot launch the worker: " << child.error().message();
         return;

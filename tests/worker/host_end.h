@@ -3,7 +3,7 @@
 #pragma once
 
 #include "os/unique_fd.h"
-#include "process/child_process.h"
+#include "process/spawner.h"
 #include "protocol/frame.h"
 #include "protocol/worker_exit.h"
 
@@ -60,6 +60,7 @@ public:
     std::string stderr_text(std::chrono::milliseconds limit = std::chrono::seconds(20));
 
 private:
+    process::Spawner m_spawner;  // first: the child must end before its spawner
     process::ChildProcess m_child;
     os::UniqueFd m_channel;
     os::UniqueFd m_stdout;
