@@ -13,6 +13,14 @@ extern "C" const char* __asan_default_options()
 }
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+// The same for ThreadSanitizer; and a fork server forks while a task's own threads may exist.
+extern "C" const char* __tsan_default_options()
+{
+    return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:report_signal_unsafe=0:die_after_fork=0";
+}
+#endif
+
 int main(int argc, char** argv)
 {
 #if defined(SANDHOST_WORKER_USES_POCO)

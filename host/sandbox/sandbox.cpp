@@ -215,8 +215,8 @@ model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::pa
         std::sort(found.begin(), found.end());
         libraries.insert(libraries.end(), found.begin(), found.end());
     }
-    // A few at a time: each is a worker start and a library load, mostly waiting.
-    const std::size_t at_once = std::max(2u, 2 * std::thread::hardware_concurrency());
+    // One per CPU at a time: each is a worker start and a library load.
+    const std::size_t at_once = std::max(2u, std::thread::hardware_concurrency());
     catalog.plugins.resize(libraries.size());
     for (std::size_t first = 0; first < libraries.size(); first += at_once) {
         std::vector<std::future<model::PluginInfo>> batch;

@@ -33,10 +33,10 @@ std::optional<std::string> Limiter::apply(const protocol::WorkerLimits& limits)
     if (!m_applied) {
         m_applied = true;
         if (limits.memory_bytes) {
-#if defined(__SANITIZE_ADDRESS__)
-            // AddressSanitizer reserves terabytes of address space for its shadow memory, so
-            // an address-space limit would stop it from starting; the host's RSS watch
-            // enforces the memory limit in such builds.
+#if defined(SANDHOST_SANITIZED)
+            // AddressSanitizer and ThreadSanitizer reserve terabytes of address space for their
+            // shadow memory, so an address-space limit would stop them from starting; the
+            // host's RSS watch enforces the memory limit in such builds.
 #else
             if (auto e = set(RLIMIT_AS, "RLIMIT_AS", *limits.memory_bytes, *limits.memory_bytes)) return e;
 #endif

@@ -31,8 +31,9 @@ public:
     void on_ready() override { ready = true; }
     void on_progress(const model::ProgressReport& p) override { progress.push_back(p); }
     void on_log(int, std::string_view message) override { logs.emplace_back(message); }
-    pid_t started_pid = -1;
-    bool ready = false;
+    // Read by the tests' other threads while the attempt runs.
+    std::atomic<pid_t> started_pid{-1};
+    std::atomic<bool> ready{false};
     std::vector<model::ProgressReport> progress;
     std::vector<std::string> logs;
 };
@@ -326,7 +327,7 @@ TEST_P(Runner, CancelStopsARunningTask)
     Recorder recorder;
     auto s = spec("progress", R"({"steps":100000,"ms":10})");
     std::thread canceller([&] {
-        t::eventually([&] { return recorder.ready; });
+        t::eventually([&] { return recorder.ready.load(); });
         cancel.request();
     });
     const auto o = run(s, &recorder, &cancel);
@@ -342,7 +343,7 @@ TEST_P(Runner, CancelOfATaskThatIgnoresItEscalates)
     auto s = spec("ignore_term");
     s.settings.grace = 200ms;
     std::thread canceller([&] {
-        t::eventually([&] { return recorder.ready; });
+        t::eventually([&] { return recorder.ready.load(); });
         cancel.request();
     });
     const auto o = run(s, &recorder, &cancel);

@@ -237,6 +237,12 @@ TEST_F(HostTest, APausedQueueKeepsItsJobsUntilResumed)
 TEST_F(HostTest, ConcurrencyLimitsAreNeverExceeded)
 {
     HostHarness h("  a:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n  b:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n", "", 3);
+    h.start();
+    // The host describes its plugins in workers of its own before it claims: not jobs.
+    ASSERT_TRUE(t::eventually([&] {
+        const auto hosts = h.store().hosts();
+        return !hosts.empty() && hosts[0].catalog_at.time_since_epoch().count() != 0;
+    }));
     std::atomic<bool> sampling{true};
     std::size_t peak_workers = 0;
     std::thread sampler([&] {
@@ -249,7 +255,6 @@ TEST_F(HostTest, ConcurrencyLimitsAreNeverExceeded)
             std::this_thread::sleep_for(1ms);
         }
     });
-    h.start();
     std::vector<model::JobId> ids;
     for (int i = 0; i < 8; ++i) {
         ids.push_back(h.enqueue(i % 2 ? "a" : "b", "misbehave.sleep", R"({"ms":100})"));
