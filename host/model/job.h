@@ -44,6 +44,9 @@ struct NewJob {
     std::optional<Duration> ttl;           // dead as expired when not started by created + ttl
     std::vector<JobId> depends_on;         // must exist; blocked until all completed
     std::string schedule;                  // the schedule that fired it, if any
+    // The caller's idempotency key: while a job of the queue with this key is not finished,
+    // enqueuing the same key again returns that job instead of a new one.
+    std::optional<std::string> key;
 };
 
 struct Progress {
@@ -80,6 +83,7 @@ struct Job {
     std::optional<Lease> lease;            // when active
     bool cancel_requested = false;         // a cancel is waiting for the running attempt to stop
     std::string schedule;
+    std::optional<std::string> key;        // as enqueued
 };
 
 struct AttemptRecord {

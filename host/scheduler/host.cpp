@@ -346,7 +346,8 @@ void Host::note_unclaimable()
 {
     std::vector<store::QueueAllowance> queues;
     for (const auto& queue : settings()->queues) {
-        store::QueueAllowance allowance{queue.name, {}, std::nullopt, std::nullopt};
+        store::QueueAllowance allowance;
+        allowance.queue = queue.name;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         queues.push_back(std::move(allowance));
     }
@@ -424,7 +425,8 @@ std::vector<store::QueueAllowance> Host::claimable_now()
     if (m_running.size() >= current->host.max_workers) return allowances;
     for (const auto& queue : current->queues) {
         if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
-        store::QueueAllowance allowance{queue.name, {}, std::nullopt, std::nullopt};
+        store::QueueAllowance allowance;
+        allowance.queue = queue.name;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;

@@ -130,4 +130,7 @@ model::HostRecord SqliteStore::host_from_row(const Query& row) const
     return host;
 }
 
+// Not recorded yet: the SQLite store's event feed comes with the HTTP API that reads it.
+std::vector<Event> SqliteStore::events_after(std::int64_t, std::size_t) { return {}; }
+
 } // namespace sandhost::store::sqlite

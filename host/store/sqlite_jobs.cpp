@@ -27,13 +27,13 @@ std::vector<model::JobId> without_duplicates(const std::vector<model::JobId>& id
 
 } // namespace
 
-model::JobId SqliteStore::enqueue(const model::NewJob& job, model::TimePoint now)
+EnqueueResult SqliteStore::enqueue_job(const model::NewJob& job, model::TimePoint now)
 {
     return serialized("enqueueing a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
         const model::JobId id = insert_job(job, now);
         transaction.commit();
-        return id;
+        return EnqueueResult{id, true};
     });
 }
 

@@ -52,7 +52,7 @@ public:
     SqliteStore(std::filesystem::path file, const SqliteOptions& options);
 
     // sqlite_jobs.cpp
-    model::JobId enqueue(const model::NewJob& job, model::TimePoint now) override;
+    EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override;
     std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const Transition& transition,
                                           model::TimePoint now) override;
     FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition,
@@ -103,6 +103,7 @@ public:
                    model::TimePoint now) override;
     void unregister_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
     std::vector<model::HostRecord> hosts() override;
+    std::vector<Event> events_after(std::int64_t after, std::size_t limit) override;
 
 private:
     // Runs `body` alone on the connection (one call at a time per Store object) and turns

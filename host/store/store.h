@@ -49,6 +49,33 @@ struct QueueAllowance {
     // across every host of the store.
     std::optional<std::uint64_t> rate_jobs;
     std::optional<model::Duration> rate_per;
+    // At most this many jobs of the queue active at once across every host of the store (the
+    // queue's global_concurrency); none: no such limit.
+    std::optional<std::uint32_t> global_concurrency;
+};
+
+// A change the store records in the same step as it makes it: the live feed of the HTTP API's
+// Server-Sent Events, resumable from an event's id.
+struct Event {
+    std::int64_t id = 0;        // increases with every event of a store; 0 is never an id
+    model::TimePoint at{};
+    // job.enqueued (a new job, or one retried), job.started (a claim), job.progress,
+    // job.finished (an attempt's end, or a job that ended without one: cancelled while
+    // waiting, expired, dead with a dependency), queue.paused, queue.resumed, host.up,
+    // host.gone.
+    std::string type;
+    model::JobId job = 0;       // job.*
+    std::string queue;          // job.* and queue.*
+    std::string task;           // job.*
+    std::string host;           // host.*: the host's name; job.started and job.finished: the lease holder, if any
+    std::optional<model::JobState> state;  // job.*: the job's state after the event
+    std::uint32_t attempt = 0;  // job.started, job.progress, job.finished: the attempt's number, if any
+    std::string detail;         // job.finished: the outcome ("succeeded", ...) or why it ended; job.progress: the percent
+};
+
+struct EnqueueResult {
+    model::JobId id = 0;
+    bool created = true;  // false: an unfinished job with the same key was returned
 };
 
 struct Claim {
@@ -94,7 +121,12 @@ public:
     // Stores a new job and returns its id. waiting, delayed, or blocked when a dependency is
     // not completed yet; dead at once (error names it) when a dependency is dead or cancelled.
     // An unknown dependency throws StoreRequestError and stores nothing.
-    virtual model::JobId enqueue(const model::NewJob& job, model::TimePoint now) = 0;
+    // With a key (NewJob::key): while a job of the same queue with that key is not finished
+    // (completed, dead or cancelled), stores nothing and returns that job, created false. The
+    // check and the insert are one step: two concurrent enqueues of one key store one job.
+    virtual EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) = 0;
+    // enqueue_job's id.
+    model::JobId enqueue(const model::NewJob& job, model::TimePoint now) { return enqueue_job(job, now).id; }
 
     // Atomically takes the next runnable job of the first eligible queue in priority order
     // (higher priority first, then FIFO by run_at and id) among `queues`, skipping paused and
@@ -226,6 +258,12 @@ public:
 
     // Every host record, by name.
     virtual std::vector<model::HostRecord> hosts() = 0;
+
+    // The events after `after` (0: from the oldest kept), oldest first, at most `limit`. Every
+    // method that changes a job, a pause or a host registration records its events in the same
+    // step. A store keeps at least the newest 10,000 events; a reader that fell further behind
+    // learns it from the first id it gets (greater than after + 1).
+    virtual std::vector<Event> events_after(std::int64_t after, std::size_t limit) = 0;
 };
 
 } // namespace sandhost::store

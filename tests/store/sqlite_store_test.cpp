@@ -672,7 +672,7 @@ TEST_F(SqliteStoreTest, RateLimitIsSharedByEveryStoreOnTheFile)
 {
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000)}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000), std::nullopt}};
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(0)));
     EXPECT_TRUE(other->claim(limited, "host-b/1", ms(60'000), t(0)));
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(500)));
@@ -684,7 +684,7 @@ TEST_F(SqliteStoreTest, RateLimitIsSharedByEveryStoreOnTheFile)
     EXPECT_FALSE(other->claim(limited, "host-b/1", ms(60'000), t(1000)));
     // An unlimited queue next to it is not held back.
     store().enqueue(new_job("free"), t(0));
-    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
                               t(1000));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");
