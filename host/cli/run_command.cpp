@@ -3,6 +3,7 @@
 #include "cli/common.h"
 #include "cli/host_context.h"
 #include "config/load.h"
+#include "os/fd.h"
 #include "os/signal_watch.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/event_log.h"
@@ -18,6 +19,28 @@
 
 namespace sandhost::cli {
 namespace {
+
+// Descriptors a running worker holds open in the host (its channel, output pipes, process
+// handle) with room to spare, and what the host needs besides.
+constexpr std::uint64_t k_descriptors_per_worker = 8;
+constexpr std::uint64_t k_descriptors_base = 64;
+
+// Raises the soft descriptor limit to the hard one, and warns when even that is short for
+// max_workers: starts failing for want of descriptors are then the host's (they use no attempt
+// and lower its concurrency), but the operator should know.
+void check_descriptor_limit(std::uint32_t max_workers)
+{
+    const auto limit = os::raise_descriptor_limit();
+    const std::uint64_t wanted = k_descriptors_base + k_descriptors_per_worker * max_workers;
+    if (limit.now < wanted) {
+        scheduler::log_event(spdlog::level::warn, "descriptor limit low",
+                             {{"limit", std::int64_t(limit.now)}, {"wanted", std::int64_t(wanted)},
+                              {"max_workers", std::int64_t(max_workers)},
+                              {"hint", std::string("raise LimitNOFILE (systemd) or ulimit -n; the host lowers its concurrency when short")}});
+    } else if (limit.now != limit.before) {
+        spdlog::debug("descriptor limit raised from {} to {}", limit.before, limit.now);
+    }
+}
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level)
 {
@@ -86,7 +109,8 @@ int run_command(const std::vector<std::string>& raw)
     const auto& log = settings->host.log;
     scheduler::configure_logging(to_spdlog(log.level), log.format == config::LogFormat::json ? scheduler::LogFormat::json
                                                                                            : scheduler::LogFormat::text);
-    auto store = scheduler::open_configured_store(settings->host.store);
+    check_descriptor_limit(settings->host.max_workers);
+    auto store = scheduler::open_configured_store(settings->host.store, scheduler::StoreUser::host);
     scheduler::Host served(settings, store, host_options);
     {
         std::lock_guard lock(host_mutex);

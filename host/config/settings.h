@@ -51,6 +51,7 @@ struct HostSettings {
     StoreUrl store;                                  // default: sqlite:sandhost.db next to the file
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
+    std::uint64_t max_payload = 16 << 20;            // bytes of a job's payload that enqueue accepts
     LogSettings log;
 
     bool operator==(const HostSettings&) const = default;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -139,6 +140,17 @@ std::vector<int> open_descriptors()
     }
     std::sort(fds.begin(), fds.end());
     return fds;
+}
+
+DescriptorLimit raise_descriptor_limit()
+{
+    struct rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return {};
+    DescriptorLimit result{static_cast<std::uint64_t>(limit.rlim_cur), static_cast<std::uint64_t>(limit.rlim_cur)};
+    if (limit.rlim_cur == limit.rlim_max) return result;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) result.now = static_cast<std::uint64_t>(limit.rlim_cur);
+    return result;
 }
 
 } // namespace sandhost::os

@@ -6,6 +6,7 @@
 #include "os/unique_fd.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,14 @@ Result<PipeEnds> make_pipe();
 Result<SocketPair> make_socket_pair();
 
 Status set_nonblocking(int fd, bool nonblocking = true);
+
+// The soft limit on open descriptors (RLIMIT_NOFILE) before and after raising it to the hard
+// limit; both the same when it already was, or when raising failed.
+struct DescriptorLimit {
+    std::uint64_t before = 0;
+    std::uint64_t now = 0;
+};
+DescriptorLimit raise_descriptor_limit();
 Status set_cloexec(int fd, bool cloexec = true);
 
 // Closes every descriptor >= lowest except those listed (close_range where the kernel has it,

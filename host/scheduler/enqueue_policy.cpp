@@ -2,6 +2,7 @@
 
 #include "config/suggest.h"
 #include "model/json_check.h"
+#include "model/units.h"
 #include "scheduler/payload.h"
 
 namespace sandhost::scheduler {
@@ -31,8 +32,13 @@ const char* json_kind(std::string_view text)
     }
 }
 
-void check_payload(const EnqueueRequest& request)
+void check_payload(const EnqueueRequest& request, std::uint64_t max_payload)
 {
+    if (request.payload.size() > max_payload) {
+        throw EnqueueError(Kind::payload_too_large, "the payload is " + std::to_string(request.payload.size()) +
+                                                        " bytes, more than enqueue accepts (host.max_payload: " +
+                                                        model::format_size(max_payload) + ")");
+    }
     if (const auto problem = model::json_problem(request.payload)) {
         throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + problem->describe());
     }
@@ -93,7 +99,7 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
     }
     CheckedJob checked;
     check_against_catalogs(ref.value(), hosts, checked.notes);
-    check_payload(request);
+    check_payload(request, settings.host.max_payload);
     if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
 
     model::NewJob& job = checked.job;

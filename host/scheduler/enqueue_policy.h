@@ -39,6 +39,7 @@ public:
         unknown_plugin,      // no published catalog has the plugin
         unknown_task,        // the plugin has no such task
         bad_payload,         // not a JSON object
+        payload_too_large,   // over host.max_payload
         bad_dependency,      // a dependency that does not exist, or options that cannot go together
     };
     EnqueueError(Kind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}

@@ -23,6 +23,9 @@ namespace {
 using Clock = std::chrono::system_clock;
 using spdlog::level::level_enum;
 
+// How often the host makes sure its store is still the file it opened (store::Store::vanished).
+constexpr auto k_store_check_period = std::chrono::seconds(2);
+
 std::string machine_name()
 {
     char name[256] = {};
@@ -265,10 +268,22 @@ void Host::run()
     auto next_housekeeping = Clock::now();
     auto next_cancel_poll = Clock::now();
     auto next_heartbeat = Clock::now();
+    auto next_store_check = Clock::now() + k_store_check_period;
     std::optional<model::TimePoint> drain_deadline;
     for (;;) {
         collect_finished();
         const auto now = Clock::now();
+        if (!m_store_vanished && now >= next_store_check) {
+            next_store_check = now + k_store_check_period;
+            if ((m_store_vanished = m_store->vanished())) {
+                // Writing on would go into a file nobody else sees: stop claiming, stop the
+                // workers at once, record nothing more, and exit with the reason.
+                log_event(level_enum::err, "store vanished", {{"why", *m_store_vanished}, {"running", std::int64_t(m_running.size())}});
+                std::lock_guard lock(m_mutex);
+                m_stopping = true;
+                drain_deadline = now;
+            }
+        }
         bool stopping;
         bool republish;
         {
@@ -290,7 +305,7 @@ void Host::run()
                           {{"running", std::int64_t(m_running.size())}, {"drain_ms", std::int64_t(m_options.drain.count())}});
             }
             if (m_running.empty()) break;
-            if (now >= *drain_deadline) {
+            if (now >= *drain_deadline || m_store_vanished) {
                 for (auto& [id, running] : m_running) {
                     if (!running->shutdown_interrupted) {
                         running->shutdown_interrupted = true;
@@ -305,11 +320,13 @@ void Host::run()
             }
             claim_jobs();
         }
-        if (now >= next_cancel_poll) {
+        if (m_store_vanished) {
+            // Nothing more goes to the store.
+        } else if (now >= next_cancel_poll) {
             poll_cancels_and_renew(now);
             next_cancel_poll = now + m_options.cancel_poll;
         }
-        if (now >= next_heartbeat) {
+        if (now >= next_heartbeat && !m_store_vanished) {
             try {
                 heartbeat(now);
             } catch (const std::exception& e) {
@@ -319,6 +336,9 @@ void Host::run()
         }
         std::unique_lock lock(m_mutex);
         m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping) || m_republish; });
+    }
+    if (m_store_vanished) {
+        throw store::StoreError(*m_store_vanished + "; the host stopped its workers and recorded nothing more");
     }
     try {
         m_store->unregister_host(m_host_name, m_holder, Clock::now());
@@ -422,7 +442,8 @@ std::vector<store::QueueAllowance> Host::claimable_now()
 {
     const auto current = settings();
     std::vector<store::QueueAllowance> allowances;
-    if (m_running.size() >= current->host.max_workers) return allowances;
+    const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, current->host.max_workers) : current->host.max_workers;
+    if (m_running.size() >= cap) return allowances;
     for (const auto& queue : current->queues) {
         if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
         store::QueueAllowance allowance;
@@ -585,6 +606,7 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     model::Outcome outcome = running.outcome ? std::move(*running.outcome) : model::Outcome{};
     const model::Job& job = running.claim.job;
     store::Transition transition;
+    if (!running.host_error) worker_started();
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
     } else if (running.shutdown_interrupted && outcome.kind == model::OutcomeKind::cancelled) {
@@ -601,6 +623,12 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
     std::optional<model::JobState> applied;
     std::optional<store::Claim> next;
+    if (m_store_vanished) {
+        log_event(level_enum::warn, "attempt not recorded",
+                  {{"job", job.id}, {"attempt", std::int64_t(running.claim.number)}, {"outcome", std::string(model::to_string(outcome.kind))},
+                   {"why", std::string("the store vanished")}});
+        return std::nullopt;
+    }
     if (!running.lease_lost) {
         try {
             const auto allowances = may_claim && now >= m_claims_paused_until ? claimable_now() : std::vector<store::QueueAllowance>{};
@@ -654,12 +682,27 @@ store::Transition Host::host_error_transition(Running& running, model::Outcome& 
         std::lock_guard lock(m_mutex);
         ++m_stats.host_errors;
     }
-    if (now >= m_claims_paused_until) {
+    // Fewer workers until starts succeed again: half of those still running.
+    const std::size_t cap = std::max<std::size_t>(1, m_running.size() / 2);
+    const bool lowered = !m_worker_cap || cap < m_worker_cap;
+    if (lowered) m_worker_cap = cap;
+    if (now >= m_claims_paused_until || lowered) {
         log_event(level_enum::warn, "host short of resources",
-                  {{"error", *running.host_error}, {"pause_ms", std::int64_t(m_options.host_error_backoff.count())}});
+                  {{"error", *running.host_error},
+                   {"pause_ms", std::int64_t(m_options.host_error_backoff.count())},
+                   {"max_workers_now", std::int64_t(m_worker_cap)}});
     }
     m_claims_paused_until = now + m_options.host_error_backoff;
     return transition;
+}
+
+// An attempt's worker started: while the host runs fewer workers after a shortage, one more.
+void Host::worker_started()
+{
+    if (!m_worker_cap) return;
+    if (++m_worker_cap < settings()->host.max_workers) return;
+    m_worker_cap = 0;
+    log_event(level_enum::info, "host resources recovered", {{"max_workers", std::int64_t(settings()->host.max_workers)}});
 }
 
 void Host::poll_cancels_and_renew(model::TimePoint now)

@@ -91,6 +91,7 @@ private:
     // Records the attempt; with may_claim, claims for the slot it freed in the same store
     // step and returns that claim, for the caller to start.
     std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
+    void worker_started();
     store::Transition host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now);
     void poll_cancels_and_renew(model::TimePoint now);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
@@ -116,6 +117,10 @@ private:
     std::map<std::string, model::TimePoint> m_schedule_last;
     std::set<std::pair<std::string, std::string>> m_unclaimable_noted;  // (queue, task) logged once
     model::TimePoint m_claims_paused_until{};  // after a HostError
+    // While the host is short of resources: how many workers it runs at most (0: max_workers).
+    // Halved on every HostError, one more for every attempt that started after.
+    std::size_t m_worker_cap = 0;
+    std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
 };
 
 } // namespace sandhost::scheduler

@@ -70,17 +70,6 @@ Poco::Data::Session open_session(const std::filesystem::path& file)
     static std::once_flag registered;
     std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
     try {
-        // A parent directory that does not exist yet is created: `store: sqlite:data/x.db`
-        // works without set-up. The file itself is created by SQLite on the first write.
-        const auto parent = file.parent_path();
-        if (!parent.empty()) {
-            std::error_code ec;
-            std::filesystem::create_directories(parent, ec);
-            if (ec) {
-                throw StoreError(file.string() + ": cannot create its directory " + parent.string() + ": " +
-                                 ec.message() + " (errno " + std::to_string(ec.value()) + ")");
-            }
-        }
         // Login timeout 0: Poco otherwise retries a failing open for a minute.
         return Poco::Data::Session(Poco::Data::SQLite::Connector::KEY, file.string(), 0);
     } catch (const Poco::Exception& e) {

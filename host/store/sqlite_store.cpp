@@ -3,6 +3,13 @@
 
 #include "store/sqlite_schema.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
 #include <utility>
 
 namespace sandhost::store {
@@ -12,6 +19,22 @@ const std::string k_expired = "expired: not started within its ttl";
 const std::string k_not_started = "('waiting', 'delayed', 'blocked')";
 
 namespace {
+
+std::string errno_text(int error)
+{
+    return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")";
+}
+
+std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error)
+{
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        error = errno;
+        return std::nullopt;
+    }
+    return st;
+}
+
 const std::string k_job_columns =
     "id, queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, expires_at, timeout_ms, "
     "max_attempts, attempts, attempts_since_retry, lost, result, error, progress_percent, progress_message, "
@@ -65,6 +88,12 @@ std::string json_ids(const std::vector<model::JobId>& ids)
 
 SqliteStore::SqliteStore(std::filesystem::path file, const SqliteOptions& options) : m_db(std::move(file), options)
 {
+    int error = 0;
+    if (const auto st = stat_of(m_db.file(), error)) {
+        m_identity = {static_cast<std::uint64_t>(st->st_dev), static_cast<std::uint64_t>(st->st_ino)};
+    } else {
+        throw StoreError(m_db.file().string() + ": cannot read the file's status: " + errno_text(error));
+    }
     check_schema(m_db);
     try {
         m_db.configure_for_writing();
@@ -95,6 +124,27 @@ void SqliteStore::load_dependencies(std::vector<model::Job>& jobs)
     }
 }
 
+std::optional<std::string> SqliteStore::vanished()
+{
+    const auto& file = m_db.file();
+    int error = 0;
+    const auto st = stat_of(file, error);
+    if (!st) {
+        if (error != ENOENT) return std::nullopt;  // unreadable for a moment is not gone
+        int folder_error = 0;
+        if (!stat_of(file.parent_path(), folder_error)) {
+            return file.string() + ": its folder " + file.parent_path().string() + " was removed";
+        }
+        return file.string() + ": the file was deleted";
+    }
+    if (std::pair<std::uint64_t, std::uint64_t>{static_cast<std::uint64_t>(st->st_dev), static_cast<std::uint64_t>(st->st_ino)} !=
+        m_identity) {
+        return file.string() + ": the file was replaced by another one";
+    }
+    if (st->st_size == 0) return file.string() + ": the file was emptied (0 bytes)";
+    return std::nullopt;
+}
+
 std::optional<model::JobState> SqliteStore::state_of(model::JobId job)
 {
     Query row = m_db.query("SELECT state FROM jobs WHERE id = ?");
@@ -105,6 +155,74 @@ std::optional<model::JobState> SqliteStore::state_of(model::JobId job)
 
 } // namespace sqlite
 
+namespace {
+
+void make_folder(const std::filesystem::path& file, const SqliteOptions& options)
+{
+    const auto folder = file.parent_path();
+    int error = 0;
+    if (const auto st = sqlite::stat_of(folder, error)) {
+        if (!S_ISDIR(st->st_mode)) throw StoreError(file.string() + ": " + folder.string() + " is not a folder");
+        return;
+    }
+    if (error != ENOENT) throw StoreError(file.string() + ": cannot read its folder " + folder.string() + ": " + sqlite::errno_text(error));
+    if (!options.create_folder) {
+        throw StoreError(file.string() + ": its folder " + folder.string() +
+                         " does not exist (sandhost run creates it on first start; other commands do not)");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(folder.parent_path(), ec);
+    if (!ec && ::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) ec = std::error_code(errno, std::generic_category());
+    if (ec) {
+        throw StoreError(file.string() + ": cannot create its folder " + folder.string() + ": " + ec.message() + " (errno " +
+                         std::to_string(ec.value()) + ")");
+    }
+}
+
+// A new store is built beside its path and linked into place (link never replaces): the path
+// holds a complete store or nothing, whoever else is creating it at the same moment.
+void create_store_file(const std::filesystem::path& file, const SqliteOptions& options)
+{
+    std::random_device random;
+    const auto temporary = file.parent_path() / ("." + file.filename().string() + ".new-" + std::to_string(::getpid()) + "-" +
+                                                 std::to_string(random()));
+    const int fd = ::open(temporary.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) throw StoreError(file.string() + ": cannot create the store: " + sqlite::errno_text(errno));
+    ::close(fd);
+    try {
+        sqlite::SqliteStore built(temporary, options);
+    } catch (...) {
+        std::error_code ignored;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(temporary.string() + suffix, ignored);
+        throw;
+    }
+    const int linked = ::link(temporary.c_str(), file.c_str());
+    const int link_error = errno;
+    ::unlink(temporary.c_str());
+    if (linked != 0 && link_error != EEXIST) {
+        throw StoreError(file.string() + ": cannot put the new store in place: " + sqlite::errno_text(link_error));
+    }
+}
+
+void prepare_file(const std::filesystem::path& file, const SqliteOptions& options)
+{
+    make_folder(file, options);
+    int error = 0;
+    const auto st = sqlite::stat_of(file, error);
+    if (!st) {
+        if (error != ENOENT) throw StoreError(file.string() + ": cannot read the file: " + sqlite::errno_text(error));
+        create_store_file(file, options);
+        return;
+    }
+    if (st->st_size == 0) {
+        throw StoreError(file.string() + " is empty (0 bytes), so it is not a sandhost store; a store is never created in place, "
+                                         "so if it was one it was truncated: restore it from a backup, or delete it to start "
+                                         "an empty store");
+    }
+}
+
+} // namespace
+
 std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, const SqliteOptions& options)
 {
     std::error_code ec;
@@ -114,7 +232,9 @@ std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, cons
                          std::to_string(ec.value()) + ")");
     }
     // Absolute, so that SQLite never reads a relative name such as "file:x" as a URI.
-    return std::make_unique<sqlite::SqliteStore>(absolute.lexically_normal(), options);
+    const auto path = absolute.lexically_normal();
+    prepare_file(path, options);
+    return std::make_unique<sqlite::SqliteStore>(path, options);
 }
 
 } // namespace sandhost::store

@@ -34,12 +34,19 @@ struct SqliteOptions {
     // to about 40 MiB between checkpoints under steady writing): the write that would fails
     // with StoreError as on a full disk (SQLITE_FULL) and changes nothing.
     std::optional<std::uint64_t> max_file_size;
+
+    // Create the file's folder (mode 0700) when it is missing. Only the host does; a command
+    // that finds no folder fails, so a mistyped path never starts a store nobody serves.
+    bool create_folder = false;
 };
 
-// Opens the store in `file`, creating the file (and missing parent directories) and the schema
-// when missing, and migrating an older schema. Throws StoreError, leaving the file as it was,
-// when the file is not a SQLite database or is corrupt, belongs to something else than
-// sandhost, was written by a newer sandhost, or is locked past the busy timeout. The store is
+// Opens the store in `file`, creating it (mode 0600, schema included) when missing, and
+// migrating an older schema. A new file appears at its path complete or not at all: it is built
+// beside it and linked into place, so an empty file is never a store being born. Throws
+// StoreError, leaving the file as it was, when its folder is missing (and not
+// options.create_folder), the file is empty, is not a SQLite database or is corrupt, belongs to
+// something else than sandhost, was written by a newer sandhost, or is locked past the busy
+// timeout. The store is
 // thread-safe: its calls are serialized on one connection. Any number of stores, in one
 // process or many, may have the same file open.
 std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, const SqliteOptions& options = {});

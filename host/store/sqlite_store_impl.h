@@ -105,6 +105,9 @@ public:
     std::vector<model::HostRecord> hosts() override;
     std::vector<Event> events_after(std::int64_t after, std::size_t limit) override;
 
+    // sqlite_store.cpp
+    std::optional<std::string> vanished() override;
+
 private:
     // Runs `body` alone on the connection (one call at a time per Store object) and turns
     // SQLite's failures into StoreError. Transactions opened by `body` are rolled back by
@@ -225,6 +228,8 @@ private:
 
     std::mutex m_mutex;
     Connection m_db;
+    // The file this store opened, as (device, inode): another file at the path is not it.
+    std::pair<std::uint64_t, std::uint64_t> m_identity{};
 };
 
 } // namespace sandhost::store::sqlite

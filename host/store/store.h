@@ -118,6 +118,11 @@ class Store {
 public:
     virtual ~Store() = default;
 
+    // Why the store this object opened is no longer the one at its address (its file deleted
+    // or replaced, its folder gone), or nothing while it still is. A host asks every few
+    // seconds and stops rather than write on into a store nobody else can see.
+    virtual std::optional<std::string> vanished() { return std::nullopt; }
+
     // Stores a new job and returns its id. waiting, delayed, or blocked when a dependency is
     // not completed yet; dead at once (error names it) when a dependency is dead or cancelled.
     // An unknown dependency throws StoreRequestError and stores nothing.

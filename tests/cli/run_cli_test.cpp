@@ -231,6 +231,36 @@ TEST(HostCli, DrainOnSigtermLetsTheRunningJobFinish)
     EXPECT_TRUE(t::workers_of(host->pid()).empty());
 }
 
+TEST(HostCli, OnlyTheHostCreatesTheStoresFolderAndItStopsWhenTheFolderIsRemoved)
+{
+    Deployment d(k_queues);
+    {
+        std::ifstream in(d.path("sandhost.yaml"));
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string config = text.str();
+        config.replace(config.find("sqlite:jobs.db"), 14, "sqlite:data/jobs.db");
+        std::ofstream(d.path("sandhost.yaml")) << config;
+    }
+    const auto refused = d.cli({"enqueue", "default", "hello.echo"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("does not exist"), std::string::npos) << refused.err;
+    EXPECT_FALSE(std::filesystem::exists(d.path("data"))) << "a command must not create the store's folder";
+
+    auto host = d.start_host();
+    ASSERT_TRUE(t::eventually([&] { return std::filesystem::exists(d.path("data/jobs.db")); }));
+    const auto marks = d.path("m").string();
+    d.enqueue({"default", "marker.hang", "--payload", R"({"path":")" + marks + R"("})"});
+    ASSERT_TRUE(t::eventually([&] { return std::filesystem::exists(marks); }));
+    std::filesystem::remove_all(d.path("data"));
+    const auto& result = host->wait();
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("was removed"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("store vanished"), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(d.path("data"))) << "the host must not recreate what was removed";
+    EXPECT_TRUE(t::workers_of(host->pid()).empty());
+}
+
 TEST(HostCli, SighupReloadsAndRefusesABadFile)
 {
     Deployment d(k_queues);
@@ -323,6 +353,30 @@ TEST(HostCli, ForkAndReuseQueuesServeJobsAndTheirWorkersEndWithTheHost)
     ::kill(host->pid(), SIGTERM);
     EXPECT_EQ(host->wait().exit_code, 0);
     EXPECT_TRUE(t::workers_of(host->pid()).empty()) << ::testing::PrintToString(t::workers_of(host->pid()));
+}
+
+// A host with far too few descriptors for its workers: the starts that fail are the host's
+// fault, so they use no attempt (every job has one), the host runs fewer workers until starts
+// succeed, and every job completes.
+TEST(HostCli, AHostShortOfDescriptorsChargesNoJob)
+{
+    Deployment d("  default:\n    tasks: [\"hello.*\"]\n    concurrency: 16\n    retry: {max_attempts: 1}\n", 16);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 40; ++i) ids.push_back(d.enqueue({"default", "hello.echo", "--payload", "{\"i\":" + std::to_string(i) + "}"}));
+    std::vector<std::string> args{"/bin/sh", "-c", "ulimit -n 40 && exec \"$0\" run --config \"$1\"", t::sandhost_executable().string(),
+                                  d.path("sandhost.yaml").string()};
+    t::BackgroundCommand host(args);
+    for (auto id : ids) {
+        ASSERT_TRUE(t::eventually([&] { return d.final_state(id); }, std::chrono::seconds(120))) << "job " << id;
+        EXPECT_EQ(d.job(id)->getValue<std::string>("state"), "completed") << "job " << id;
+    }
+    ::kill(host.pid(), SIGTERM);
+    const auto& result = host.wait();
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("descriptor limit low"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("host short of resources"), std::string::npos) << "the limit was not tight enough to test anything\n"
+                                                                             << result.err;
+    EXPECT_TRUE(t::workers_of(host.pid()).empty());
 }
 
 // kill -9 of the host in the middle of 100 jobs, then a restart: every job ends, none is lost

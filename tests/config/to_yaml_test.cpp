@@ -85,6 +85,7 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
                                  "  store: \"sqlite:/etc/sandhost/sandhost.db\"\n"
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"
+                                 "  max_payload: 16MiB\n"
                                  "  log: {level: info, format: text}\n"
                                  "sandbox:\n" +
                                      indent(expected_sandbox, "  ") +

@@ -120,6 +120,23 @@ TEST(EnqueuePolicy, RefusesAnUnknownQueueAndABadTaskName)
     EXPECT_EQ(refusal(k_published, request("legacy", "acme.a.b")), Kind::bad_task);
 }
 
+TEST(EnqueuePolicy, APayloadOverTheHostsCapIsRefusedBeforeItIsParsed)
+{
+    auto capped = std::make_shared<config::Settings>(*settings());
+    capped->host.max_payload = 64;
+    const std::string at_cap = "{\"text\":\"" + std::string(64 - 11, 'x') + "\"}";
+    ASSERT_EQ(at_cap.size(), 64u);
+    EXPECT_NO_THROW(check_enqueue(*capped, k_published, request("legacy", "acme.parse", at_cap)));
+    try {
+        check_enqueue(*capped, k_published, request("legacy", "acme.parse", at_cap + " "));
+        ADD_FAILURE() << "accepted a payload over the cap";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::payload_too_large);
+        EXPECT_STREQ(e.what(), "the payload is 65 bytes, more than enqueue accepts (host.max_payload: 64B)");
+    }
+    EXPECT_EQ(settings()->host.max_payload, 16u << 20) << "the default cap";
+}
+
 TEST(EnqueuePolicy, APayloadMustBeAJsonObject)
 {
     std::string message;

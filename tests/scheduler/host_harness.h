@@ -9,7 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 namespace sandhost::testing {
@@ -49,7 +52,22 @@ public:
     void start()
     {
         m_host = std::make_unique<scheduler::Host>(m_settings, m_store, m_options);
-        m_thread = std::thread([this] { m_host->run(); });
+        m_thread = std::thread([this] {
+            try {
+                m_host->run();
+            } catch (const std::exception& e) {
+                std::lock_guard lock(m_run_mutex);
+                m_run_error = e.what();
+            }
+            m_run_ended = true;
+        });
+    }
+    // Whether run() returned (or threw: run_error says what).
+    bool run_ended() const { return m_run_ended; }
+    std::optional<std::string> run_error() const
+    {
+        std::lock_guard lock(m_run_mutex);
+        return m_run_error;
     }
     void stop()
     {
@@ -102,6 +120,9 @@ private:
     scheduler::HostOptions m_options;
     std::unique_ptr<scheduler::Host> m_host;
     std::thread m_thread;
+    std::atomic<bool> m_run_ended{false};
+    mutable std::mutex m_run_mutex;
+    std::optional<std::string> m_run_error;
 };
 
 } // namespace sandhost::testing

@@ -369,6 +369,22 @@ TEST_F(HostTest, PastTheDrainDeadlineAttemptsAreStoppedAndRunAgainLater)
     EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::worker_lost);
 }
 
+TEST_F(HostTest, AHostWhoseStoreFileIsDeletedStopsItsWorkersAndFailsNamingWhy)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
+    h.start();
+    const auto marks = h.marker("m");
+    h.enqueue("q", "marker.hang", path_payload(marks));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    std::filesystem::remove(h.dir() / "jobs.db");
+    ASSERT_TRUE(t::eventually([&] { return h.run_ended(); }, std::chrono::seconds(30))) << "the host went on with a deleted store";
+    const std::string error = h.run_error().value_or("");
+    EXPECT_NE(error.find("jobs.db"), std::string::npos) << error;
+    EXPECT_NE(error.find("the file was deleted"), std::string::npos) << error;
+    EXPECT_FALSE(std::filesystem::exists(h.dir() / "jobs.db")) << "nothing may recreate the store behind the host";
+    EXPECT_TRUE(t::eventually([&] { return t::leftover_processes().empty(); })) << "the hanging worker must be stopped";
+}
+
 TEST_F(HostTest, ReloadAddsQueuesForNewClaims)
 {
     HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <functional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,12 +30,21 @@ std::string store_error_of(const std::function<void()>& action)
     return {};
 }
 
-TEST(SqliteFile, IsCreatedWithItsDirectoryAndSchemaInWalMode)
+TEST(SqliteFile, IsCreatedWithItsFolderAndSchemaInWalModeAndIsPrivate)
 {
     TempDir dir;
     const auto file = dir / "data/nested/store.db";
-    const model::JobId id = open_sqlite_store(file)->enqueue(new_job(), t(0));
+    SqliteOptions options;
+    options.create_folder = true;
+    const model::JobId id = open_sqlite_store(file, options)->enqueue(new_job(), t(0));
     ASSERT_TRUE(std::filesystem::exists(file));
+    using std::filesystem::perms;
+    EXPECT_EQ(std::filesystem::status(file).permissions() & perms::all, perms::owner_read | perms::owner_write);
+    EXPECT_EQ(std::filesystem::status(file.parent_path()).permissions() & perms::all, perms::owner_all);
+    for (const auto& entry : std::filesystem::directory_iterator(file.parent_path())) {
+        EXPECT_EQ(entry.path().filename().string().rfind(".store.db.new-", 0), std::string::npos)
+            << "a half-built store was left behind: " << entry.path();
+    }
     RawDb raw(file);
     EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
     EXPECT_EQ(raw.integer("PRAGMA application_id"), k_sqlite_application_id);
@@ -56,13 +67,71 @@ TEST(SqliteFile, JobsSurviveReopening)
     EXPECT_GT(store->enqueue(new_job(), t(1)), id);
 }
 
-TEST(SqliteFile, AnEmptyFileBecomesAStore)
+TEST(SqliteFile, AMissingFolderIsAnErrorUnlessAskedToCreateIt)
+{
+    TempDir dir;
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(dir / "typo/store.db"); }),
+                AllOf(HasSubstr("typo"), HasSubstr("does not exist")));
+    EXPECT_FALSE(std::filesystem::exists(dir / "typo")) << "a command must not create folders";
+}
+
+TEST(SqliteFile, AnEmptyFileIsRefusedAndLeftAlone)
 {
     TempDir dir;
     write_bytes(dir / "store.db", "");
-    open_sqlite_store(dir / "store.db")->enqueue(new_job(), t(0));
+    EXPECT_THAT(store_error_of([&] { open_sqlite_store(dir / "store.db"); }),
+                AllOf(HasSubstr("store.db"), HasSubstr("empty (0 bytes)"), HasSubstr("backup")));
+    EXPECT_EQ(std::filesystem::file_size(dir / "store.db"), 0u) << "an empty file must never be initialized as a store";
+}
+
+TEST(SqliteFile, ManyOpeningANewStoreAtOnceShareOneFile)
+{
+    TempDir dir;
+    std::vector<std::thread> threads;
+    std::vector<model::JobId> ids(8);
+    std::atomic<int> failures{0};
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                ids[i] = open_sqlite_store(dir / "store.db")->enqueue(new_job(), t(0));
+            } catch (const std::exception& e) {
+                ++failures;
+                ADD_FAILURE() << e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(failures.load(), 0);
     RawDb raw(dir / "store.db");
-    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), 1);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), static_cast<std::int64_t>(ids.size())) << "every enqueue went to the one store";
+}
+
+TEST(SqliteFile, AStoreKnowsWhenItsFileWasDeletedReplacedEmptiedOrItsFolderRemoved)
+{
+    TempDir dir;
+    std::filesystem::create_directory(dir / "d");
+    const auto file = dir / "d/store.db";
+    {
+        auto store = open_sqlite_store(file);
+        EXPECT_EQ(store->vanished(), std::nullopt);
+        std::filesystem::remove(file);
+        EXPECT_THAT(store->vanished().value_or(""), HasSubstr("the file was deleted"));
+        std::filesystem::remove_all(dir / "d");
+        EXPECT_THAT(store->vanished().value_or(""), HasSubstr("was removed"));
+    }
+    std::filesystem::create_directory(dir / "d");
+    {
+        auto store = open_sqlite_store(file);
+        open_sqlite_store(dir / "other.db");
+        std::filesystem::rename(dir / "other.db", file);
+        EXPECT_THAT(store->vanished().value_or(""), HasSubstr("replaced by another one"));
+    }
+    std::filesystem::remove(file);
+    {
+        auto store = open_sqlite_store(file);
+        std::filesystem::resize_file(file, 0);
+        EXPECT_THAT(store->vanished().value_or(""), HasSubstr("emptied"));
+    }
 }
 
 TEST(SqliteFile, NewerSchemaIsRefusedAndTheFileLeftAsItWas)
