@@ -209,7 +209,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
                                       << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
     auto loaded = sandhost::config::load_config(dir / "bench.yaml");
     if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
-    auto store = sandhost::scheduler::open_configured_store(loaded.settings->host.store);
+    auto store = sandhost::scheduler::open_configured_store(loaded.settings->host);
     sandhost::scheduler::HostOptions options;
     options.idle_poll = 5ms;
     sandhost::scheduler::Host host(loaded.settings, store, options);

@@ -78,7 +78,7 @@ int run_command(const std::vector<std::string>& raw)
     const auto& log = settings->host.log;
     scheduler::configure_logging(to_spdlog(log.level), log.format == config::LogFormat::json ? scheduler::LogFormat::json
                                                                                            : scheduler::LogFormat::text);
-    auto store = scheduler::open_configured_store(settings->host.store);
+    auto store = scheduler::open_configured_store(settings->host, scheduler::StoreUser::host);
     scheduler::Host served(settings, store, host_options);
     {
         std::lock_guard lock(host_mutex);

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -109,7 +110,7 @@ std::string RedisServer::url() const
            std::to_string(m_port) + "/0";
 }
 
-void RedisServer::start()
+pid_t RedisServer::launch()
 {
     const std::string executable = redis_server_executable().string();
     std::vector<std::string> args = {executable,
@@ -127,25 +128,51 @@ void RedisServer::start()
         args.push_back("--requirepass");
         args.push_back(m_options.password);
     }
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    m_pid = ::fork();
-    if (m_pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (m_pid == 0) {
-        // Only async-signal-safe calls between fork and exec.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(127);
-        ::setpgid(0, 0);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
+    std::promise<pid_t> forked;
+    auto pid = forked.get_future();
+    m_stop = false;
+    m_keeper = std::thread([this, args = std::move(args), &forked]() mutable {
+        std::vector<char*> argv;
+        for (auto& arg : args) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        const pid_t parent = ::getpid();
+        const pid_t child = ::fork();
+        if (child == 0) {
+            // Only async-signal-safe calls between fork and exec.
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(127);
+            ::setpgid(0, 0);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        forked.set_value(child);
+        if (child < 0) return;
+        {
+            std::unique_lock lock(m_mutex);
+            m_told.wait(lock, [this] { return m_stop; });
+        }
+        ::kill(child, SIGKILL);
+        int status = 0;
+        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+        }
+    });
+    return pid.get();
+}
+
+void RedisServer::start()
+{
+    m_pid = launch();
+    if (m_pid < 0) {
+        kill();
+        throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
+            // Reaped here: the keeper's kill and wait find nothing.
             m_pid = -1;
+            kill();
             throw std::runtime_error("redis-server on port " + std::to_string(m_port) + " exited at start (see its log)");
         }
         if (answers()) return;
@@ -165,11 +192,13 @@ bool RedisServer::answers() const
 
 void RedisServer::kill()
 {
-    if (m_pid <= 0) return;
-    ::kill(m_pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    if (!m_keeper.joinable()) return;
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
     }
+    m_told.notify_all();
+    m_keeper.join();
     m_pid = -1;
 }
 

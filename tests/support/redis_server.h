@@ -1,16 +1,22 @@
 // A redis-server of a test's own: on a free loopback port and a Unix socket, in a temporary
 // folder, with the append-only file on (appendfsync everysec: the server writes a change to the
-// file before it answers, so a killed server loses nothing it acknowledged), no snapshots. The test can kill it (SIGKILL) and start it again on the same port and folder,
-// where it reads its append-only file back. It dies with the thread that started it (a parent
-// death signal) and is killed and reaped by the destructor: no server outlives its test.
+// file before it answers, so a killed server loses nothing it acknowledged), no snapshots. The
+// test can kill it (SIGKILL) and start it again on the same port and folder, where it reads its
+// append-only file back. It is the child of a thread of its own, which kills and reaps it when
+// told to or when the RedisServer is destroyed, and whose end kills it too (a parent death
+// signal): no server outlives its test. Not a child of the main thread, whose children a
+// Spawner takes for a dead worker's orphans and ends.
 #pragma once
 
 #include "test_support.h"
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <sys/types.h>
+#include <thread>
 
 namespace sandhost::testing {
 
@@ -45,12 +51,18 @@ public:
 
 private:
     bool answers() const;
+    // Starts the keeper thread, which forks the server; the server's pid, or -1.
+    pid_t launch();
 
     Options m_options;
     TempDir m_dir;
     std::filesystem::path m_socket;
     std::uint16_t m_port = 0;
     pid_t m_pid = -1;
+    std::thread m_keeper;
+    std::mutex m_mutex;
+    std::condition_variable m_told;
+    bool m_stop = false;
 };
 
 // The path of redis-server, or empty when it is not installed.
