@@ -100,22 +100,33 @@ std::size_t RedisStore::purge(model::JobState state, model::TimePoint older_than
     if (!model::is_final(state)) {
         throw StoreRequestError(std::string("only completed, dead or cancelled jobs can be purged, not ") + to_string(state));
     }
-    // In batches, each one script: a purge of many jobs does not hold up the hosts' claims.
+    // Queue by queue, in batches, each one script: a purge of many jobs does not hold up the
+    // hosts' claims.
+    Poco::Redis::Array members;
+    members << "SMEMBERS" << key("queues");
+    const auto queues = command("purging jobs", members, [](const Value& reply) {
+        std::vector<std::string> names;
+        for (const auto& name : elements(reply)) names.push_back(bytes(name));
+        return names;
+    });
     std::size_t deleted = 0;
-    std::int64_t offset = 0;
-    for (;;) {
-        ScriptArgs args;
-        args.add(to_string(state)).add(to_millis(older_than)).add(offset).add(k_purge_batch);
-        const auto [batch_deleted, kept, examined] =
-            run("purging jobs", Script::purge, model::TimePoint{}, args, [](const Value& reply) {
-                const auto parts = elements(reply);
-                if (parts.size() != 3) throw ReplyError("purge returned " + std::to_string(parts.size()) + " parts");
-                return std::make_tuple(integer(parts[0]), integer(parts[1]), integer(parts[2]));
-            });
-        deleted += static_cast<std::size_t>(batch_deleted);
-        offset += kept;
-        if (examined < k_purge_batch) return deleted;
+    for (const auto& queue : queues) {
+        std::int64_t offset = 0;
+        for (;;) {
+            ScriptArgs args;
+            args.add(to_string(state)).add(to_millis(older_than)).add(queue).add(offset).add(k_purge_batch);
+            const auto [batch_deleted, kept, examined] =
+                run("purging jobs", Script::purge, model::TimePoint{}, args, [](const Value& reply) {
+                    const auto parts = elements(reply);
+                    if (parts.size() != 3) throw ReplyError("purge returned " + std::to_string(parts.size()) + " parts");
+                    return std::make_tuple(integer(parts[0]), integer(parts[1]), integer(parts[2]));
+                });
+            deleted += static_cast<std::size_t>(batch_deleted);
+            offset += kept;
+            if (examined < k_purge_batch) break;
+        }
     }
+    return deleted;
 }
 
 std::vector<Event> RedisStore::events_after(std::int64_t after, std::size_t limit)

@@ -10,5 +10,5 @@ if j.s == 'active' then
 end
 move(j, 'cancelled')
 event('job.finished', id, j.q, j.t, nil, 'cancelled', nil, 'cancelled')
-kill_dependents(id, 'cancelled')
+kill_dependents(j, 'cancelled')
 return 'cancelled'

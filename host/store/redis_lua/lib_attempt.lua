@@ -15,8 +15,7 @@ local function end_attempt(mode)
   local job = key('job', a.id)
   local attempts = key('att', a.id)
   local j = load(a.id)
-  local fence = redis.call('HGET', job, 'a')
-  if not j or j.s ~= 'active' or fence ~= a.attempt then
+  if not j or j.s ~= 'active' or j.a ~= a.attempt then
     if mode == 'finish' then
       -- The same finish again (its first call applied it, but its reply was lost): what it applied.
       local earlier = redis.call('HMGET', attempts, a.number .. ':id', a.number .. ':by', a.number .. ':rec', a.number .. ':s')
@@ -26,7 +25,7 @@ local function end_attempt(mode)
   end
   local next = a.next
   -- A cancel request outlives the attempt it interrupted: the job does not run again.
-  if redis.call('HGET', job, 'cr') == '1' and (next == 'waiting' or next == 'delayed') then next = 'cancelled' end
+  if j.cr and (next == 'waiting' or next == 'delayed') then next = 'cancelled' end
 
   local n = int(j.n)
   local host = a.host
@@ -48,29 +47,33 @@ local function end_attempt(mode)
   j.s = next
   local runs_again = next == 'waiting' or next == 'delayed'
   if runs_again then j.r = tonumber(a.run_at or int(NOW)) end
+  -- Only a completed job has a result, so there is none to remove here.
   local fields = {job, 's', next, 'u', int(NOW), 'r', int(j.r)}
+  local gone = {job}
+  if j.cr then gone[#gone + 1] = 'cr' end
   if next == 'completed' and a.job_result then
     fields[#fields + 1] = 'res'
     fields[#fields + 1] = a.job_result
-  else
-    redis.call('HDEL', job, 'res')
   end
   if a.error then
     fields[#fields + 1] = 'err'
     fields[#fields + 1] = a.error
-  elseif next == 'completed' then
-    redis.call('HDEL', job, 'err')
+  elseif next == 'completed' and j.err then
+    gone[#gone + 1] = 'err'
+  end
+  if a.refund == '1' and j.nr > 0 then
+    fields[#fields + 1] = 'nr'
+    fields[#fields + 1] = int(j.nr - 1)
   end
   redis.call('HSET', unpack(fields))
+  if #gone > 1 then redis.call('HDEL', unpack(gone)) end
   if a.lost == '1' then redis.call('HINCRBY', job, 'l', 1) end
-  if a.refund == '1' and tonumber(redis.call('HGET', job, 'nr')) > 0 then redis.call('HINCRBY', job, 'nr', -1) end
-  redis.call('HDEL', job, 'a', 'h', 'le', 'cr')
   j.h = nil
   index(j)
   if next == 'completed' then
-    unblock_dependents(a.id)
+    unblock_dependents(j)
   elseif next == 'dead' or next == 'cancelled' then
-    kill_dependents(a.id, next)
+    kill_dependents(j, next)
   end
   event('job.finished', a.id, j.q, j.t, holder, next, j.n, a.kind)
   return next

@@ -25,8 +25,11 @@ local function int(n)
   return string.format('%d', n)
 end
 
-local function key(...)
-  return P .. table.concat({...}, ':')
+-- PREFIXa, PREFIXa:b or PREFIXa:b:c.
+local function key(a, b, c)
+  if c then return P .. a .. ':' .. b .. ':' .. c end
+  if b then return P .. a .. ':' .. b end
+  return P .. a
 end
 
 -- A request that makes no sense (StoreRequestError). Raised before a script's first write.
@@ -34,17 +37,12 @@ local function request_error(message)
   error({err = 'SANDHOST_REQUEST ' .. message})
 end
 
--- The host name of a lease holder ("NAME/MACHINE:PID:RANDOM"): what precedes its last '/'.
-local function host_of(holder)
-  return string.match(holder, '^(.*)/') or holder
-end
-
--- Appends an event to the feed. Its id is the next of a counter, so that ids are consecutive
--- and a reader sees a gap when it fell behind the trimming (at least 10,000 are kept). An
--- event that cannot be written is dropped rather than fail the change it describes.
+-- Appends an event to the feed. Its id is 0-N with N one more than the last one's (Redis 7),
+-- so that ids are consecutive and a reader sees a gap when it fell behind the trimming (at
+-- least 10,000 are kept). An event that cannot be written is dropped rather than fail the
+-- change it describes.
 local function event(kind, job, queue, task, host, state, attempt, detail)
-  local id = redis.call('INCR', key('seq', 'event'))
-  local fields = {key('events'), 'MAXLEN', '~', '10000', '0-' .. int(id), 'type', kind, 'at', int(NOW)}
+  local fields = {key('events'), 'MAXLEN', '~', '10000', '0-*', 'type', kind, 'at', int(NOW)}
   local function add(name, value)
     if value and value ~= '' then
       fields[#fields + 1] = name

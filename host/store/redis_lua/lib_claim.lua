@@ -47,30 +47,49 @@ local function claimable(allowance)
   return true
 end
 
--- Delayed jobs of the queue that are due join their ready sets (their state stays delayed until
--- a claim takes them). A thousand at a time keeps one claim short after a burst of them.
-local function promote_due(queue)
-  local delayed = key('delayed', queue)
+-- Delayed jobs of the queue and task that are due join its ready set (their state stays delayed
+-- until a claim takes them). A thousand at a time keeps one claim short after a burst of them.
+local function promote_due(queue, task)
+  local delayed = key('delayed', queue, task)
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', int(NOW), 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
-    local f = redis.call('HMGET', key('job', id), 't', 'pr', 'r')
-    if f[1] then
-      redis.call('ZADD', key('ready', queue, f[1]), 0, ready_member({id = id, pr = tonumber(f[2]), r = tonumber(f[3])}))
-    end
+    local f = redis.call('HMGET', key('job', id), 'pr', 'r')
+    redis.call('ZADD', key('ready', queue, task), 0, ready_member({id = id, pr = tonumber(f[1]), r = tonumber(f[2])}))
   end
   if #due > 0 then redis.call('ZREM', delayed, unpack(due)) end
 end
 
--- The first job in claim order among the ready sets of the tasks each allowance allows: its
--- ready member, or nil.
+-- The tasks of the queue an allowance may run: those named when its patterns are all exact,
+-- else the queue's tasks that a pattern allows.
+local function allowed_tasks(allowance)
+  if #allowance.tasks > 0 then
+    local exact = true
+    for _, pattern in ipairs(allowance.tasks) do
+      if string.sub(pattern, -2) == '.*' then exact = false end
+    end
+    if exact then return allowance.tasks end
+  end
+  local out = {}
+  for _, task in ipairs(redis.call('SMEMBERS', key('qtasks', allowance.q))) do
+    if allowed(allowance.tasks, task) then out[#out + 1] = task end
+  end
+  return out
+end
+
+-- The first job in claim order among the ready sets of the tasks each allowance allows, after
+-- their due delayed jobs joined them: its ready member and set, or nil. A task left with no
+-- waiting or delayed job leaves the queue's tasks.
 local function first_ready(allowances)
   local best, best_set
   for _, allowance in ipairs(allowances) do
-    for _, task in ipairs(redis.call('HKEYS', key('qtasks', allowance.q))) do
-      if allowed(allowance.tasks, task) then
-        local set = key('ready', allowance.q, task)
-        local first = redis.call('ZRANGE', set, 0, 0)[1]
-        if first and (not best or first < best) then best, best_set = first, set end
+    for _, task in ipairs(allowed_tasks(allowance)) do
+      promote_due(allowance.q, task)
+      local set = key('ready', allowance.q, task)
+      local first = redis.call('ZRANGE', set, 0, 0)[1]
+      if first then
+        if not best or first < best then best, best_set = first, set end
+      elseif redis.call('ZCARD', key('delayed', allowance.q, task)) == 0 then
+        redis.call('SREM', key('qtasks', allowance.q), task)
       end
     end
   end
@@ -82,11 +101,13 @@ local function take(j, allowance, holder, lease)
   unindex(j)
   local job = key('job', j.id)
   local attempt = int(redis.call('INCR', key('seq', 'attempt')))
-  local number = redis.call('HINCRBY', job, 'n', 1)
-  redis.call('HINCRBY', job, 'nr', 1)
-  redis.call('HDEL', job, 'pp', 'pm', 'cr')
-  j.s, j.h, j.le = 'active', holder, NOW + lease
-  redis.call('HSET', job, 's', 'active', 'a', attempt, 'h', holder, 'le', int(j.le), 'u', int(NOW))
+  local number = (j.n or 0) + 1
+  -- A new attempt starts without the last one's progress (or a cancel request, which a job that
+  -- ran again cannot have).
+  if j.pp or j.cr then redis.call('HDEL', job, 'pp', 'pm', 'cr') end
+  j.s, j.h, j.le, j.cr = 'active', holder, NOW + lease, false
+  redis.call('HSET', job, 's', 'active', 'a', attempt, 'h', holder, 'le', int(j.le), 'u', int(NOW), 'n', int(number),
+             'nr', int(j.nr + 1))
   index(j)
   if allowance.rate_jobs then redis.call('ZADD', key('rate', allowance.q), int(NOW), attempt) end
   event('job.started', j.id, j.q, j.t, holder, 'active', number)
@@ -98,10 +119,7 @@ end
 local function claim_next(allowances, holder, lease)
   local eligible = {}
   for _, allowance in ipairs(allowances) do
-    if claimable(allowance) then
-      promote_due(allowance.q)
-      eligible[#eligible + 1] = allowance
-    end
+    if claimable(allowance) then eligible[#eligible + 1] = allowance end
   end
   if #eligible == 0 then return nil end
   while true do

@@ -1,17 +1,21 @@
 -- Jobs and their indexes. A job is the hash PREFIXjob:ID; every index it is in follows from its
 -- state, and only unindex() and index() change them:
---   jobs, qjobs:Q                every job (by id), of queue Q        (sorted sets, score id)
---   state:S, qstate:Q:S          jobs in state S, of queue Q in S     (score id)
+--   queues                       the queues that have jobs (a set)
+--   qstate:Q:S                   jobs of queue Q in state S           (sorted sets, score id; for
+--                                active, the lease's expiry)
 --   ready:Q:T                    waiting jobs of queue Q and task T, and delayed ones that are
 --                                due, in claim order (score 0, member ready_member())
---   delayed:Q                    delayed jobs not known to be due     (score run_at)
---   qtasks:Q                     task -> how many waiting and delayed jobs (hash)
+--   delayed:Q:T                  delayed jobs not known to be due     (score run_at)
+--   qtasks:Q                     the tasks that may have waiting or delayed jobs in Q (a set: a
+--                                task whose two sets are empty is removed by the claim that sees it)
 --   expiring                     not started jobs with a ttl          (score expires_at)
---   leases                       active jobs                          (score lease expiry)
---   held:HOST, cancels:HOLDER    active jobs of a host name, with a cancel request of a holder
---   ended:S                      final jobs in state S                (score updated_at)
+--   cancels:HOLDER               active jobs of a holder with a cancel request
 --   key:Q:KEY                    the unfinished job holding an idempotency key
---   dependents:ID                jobs that depend on job ID           (score id)
+--   dependents:ID                jobs that depend on job ID           (score id; the job's field
+--                                hd is 1 when there are any)
+-- Each command counts: a claim and an attempt's end are the hot path, so a script reads a job's
+-- fields once (load) and writes each hash once. The lease fields (a, h, le) stay on a job that
+-- is no longer active: nothing reads them then.
 local FINAL = {completed = true, dead = true, cancelled = true}
 local NOT_STARTED = {waiting = true, delayed = true, blocked = true}
 local EXPIRED = 'expired: not started within its ttl'
@@ -27,50 +31,45 @@ local function value(v)
   return nil
 end
 
--- What the indexes of a job depend on, or nil when there is no job `id` (a string).
+-- What the indexes and the scripts read of a job, or nil when there is no job `id` (a string):
+-- state, queue, task, priority, run_at, expires_at, key, holder, attempts, lease expiry, attempt
+-- id, cancel requested, attempts since retry, progress, has dependents.
 local function load(id)
-  local f = redis.call('HMGET', key('job', id), 's', 'q', 't', 'pr', 'r', 'x', 'k', 'h', 'n', 'le')
+  local f = redis.call('HMGET', key('job', id), 's', 'q', 't', 'pr', 'r', 'x', 'k', 'h', 'n', 'le', 'a', 'cr', 'nr', 'pp', 'hd',
+                       'err')
   if not f[1] then return nil end
   return {id = id, s = f[1], q = f[2], t = f[3], pr = tonumber(f[4]), r = tonumber(f[5]), x = tonumber(f[6]),
-          k = value(f[7]), h = value(f[8]), n = tonumber(f[9]), le = tonumber(f[10])}
+          k = value(f[7]), h = value(f[8]), n = tonumber(f[9]), le = tonumber(f[10]), a = value(f[11]),
+          cr = f[12] == '1', nr = tonumber(f[13]) or 0, pp = value(f[14]), hd = f[15] == '1', err = f[16] ~= false}
 end
 
 local function unindex(j)
   local s = j.s
-  redis.call('ZREM', key('state', s), j.id)
   redis.call('ZREM', key('qstate', j.q, s), j.id)
   if s == 'waiting' or s == 'delayed' then
     redis.call('ZREM', key('ready', j.q, j.t), ready_member(j))
-    if s == 'delayed' then redis.call('ZREM', key('delayed', j.q), j.id) end
-    if redis.call('HINCRBY', key('qtasks', j.q), j.t, -1) <= 0 then redis.call('HDEL', key('qtasks', j.q), j.t) end
-  elseif s == 'active' then
-    redis.call('ZREM', key('leases'), j.id)
-    if j.h then
-      redis.call('SREM', key('held', host_of(j.h)), j.id)
-      redis.call('SREM', key('cancels', j.h), j.id)
-    end
-  elseif FINAL[s] then
-    redis.call('ZREM', key('ended', s), j.id)
+    if s == 'delayed' then redis.call('ZREM', key('delayed', j.q, j.t), j.id) end
+  elseif s == 'active' and j.h and j.cr then
+    redis.call('SREM', key('cancels', j.h), j.id)
   end
   if j.x and NOT_STARTED[s] then redis.call('ZREM', key('expiring'), j.id) end
 end
 
 local function index(j)
   local s = j.s
-  redis.call('ZADD', key('state', s), j.id, j.id)
-  redis.call('ZADD', key('qstate', j.q, s), j.id, j.id)
+  if s == 'active' then
+    redis.call('ZADD', key('qstate', j.q, s), int(j.le), j.id)
+  else
+    redis.call('ZADD', key('qstate', j.q, s), j.id, j.id)
+  end
   if s == 'waiting' or s == 'delayed' then
     if s == 'waiting' or j.r <= NOW then
       redis.call('ZADD', key('ready', j.q, j.t), 0, ready_member(j))
     else
-      redis.call('ZADD', key('delayed', j.q), int(j.r), j.id)
+      redis.call('ZADD', key('delayed', j.q, j.t), int(j.r), j.id)
     end
-    redis.call('HINCRBY', key('qtasks', j.q), j.t, 1)
-  elseif s == 'active' then
-    redis.call('ZADD', key('leases'), int(j.le), j.id)
-    redis.call('SADD', key('held', host_of(j.h)), j.id)
+    redis.call('SADD', key('qtasks', j.q), j.t)
   elseif FINAL[s] then
-    redis.call('ZADD', key('ended', s), int(NOW), j.id)
     if j.k then
       local held = key('key', j.q, j.k)
       if redis.call('GET', held) == j.id then redis.call('DEL', held) end
@@ -93,8 +92,9 @@ local function dependency_error(dependency, state)
 end
 
 -- `id` became dead or cancelled (`why`): its blocked dependents can never run, nor theirs.
-local function kill_dependents(id, why)
-  local pending = {{id, why}}
+local function kill_dependents(j, why)
+  if not j.hd then return end
+  local pending = {{j.id, why}}
   while #pending > 0 do
     local ended = table.remove(pending)
     for _, dependent in ipairs(redis.call('ZRANGE', key('dependents', ended[1]), 0, -1)) do
@@ -112,8 +112,9 @@ end
 
 -- `id` completed: dependents whose dependencies all completed may run (delayed while their own
 -- delay runs). A dependency that no longer exists holds nobody back.
-local function unblock_dependents(id)
-  for _, dependent in ipairs(redis.call('ZRANGE', key('dependents', id), 0, -1)) do
+local function unblock_dependents(j)
+  if not j.hd then return end
+  for _, dependent in ipairs(redis.call('ZRANGE', key('dependents', j.id), 0, -1)) do
     local j = load(dependent)
     if j and j.s == 'blocked' then
       local ready = true
@@ -138,7 +139,7 @@ local function make_dead(j, why)
   redis.call('HSET', key('job', j.id), 'err', why)
   move(j, 'dead')
   event('job.finished', j.id, j.q, j.t, nil, 'dead', nil, why)
-  kill_dependents(j.id, 'dead')
+  kill_dependents(j, 'dead')
   return true
 end
 
@@ -210,10 +211,11 @@ local function insert_job(nj)
   add('k', nj.k)
   if #deps > 0 then add('d', table.concat(deps, ',')) end
   redis.call('HSET', unpack(fields))
-  redis.call('ZADD', key('jobs'), id, id)
-  redis.call('ZADD', key('qjobs', nj.q), id, id)
   redis.call('SADD', key('queues'), nj.q)
-  for _, dependency in ipairs(deps) do redis.call('ZADD', key('dependents', dependency), id, id) end
+  for _, dependency in ipairs(deps) do
+    redis.call('ZADD', key('dependents', dependency), id, id)
+    redis.call('HSET', key('job', dependency), 'hd', '1')
+  end
   index(j)
   if nj.k and not FINAL[state] then redis.call('SET', key('key', nj.q, nj.k), id) end
   event('job.enqueued', id, nj.q, nj.t, nil, state)
