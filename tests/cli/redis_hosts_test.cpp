@@ -21,6 +21,7 @@ using model::OutcomeKind;
 
 class RedisHostsTest : public ::testing::Test {
 protected:
+    void SetUp() override { SANDHOST_SKIP_WITHOUT_REDIS_SERVER(); }
     void TearDown() override
     {
         const auto leftovers = t::leftover_processes();

@@ -205,6 +205,7 @@ TEST_F(StoreOutageTest, AWorkerDoesNotOutliveItsLeaseAndItsJobRunsAgainUncharged
 
 TEST_F(StoreOutageTest, ARedisServerKilledAndStartedAgainLosesNoResult)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     t::RedisServer server;
     LogCapture log;
     HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 3\n", "", 4, "", server.url());

@@ -44,6 +44,7 @@ std::string store_error_of(const std::function<void()>& call)
 
 TEST(RedisStore, AServerRestartIsAnErrorOfOneCallAndTheAppendOnlyFileKeepsEverything)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto store = open_redis_store(options_of(server));
     const model::JobId done = store->enqueue(new_job(), t(0));
@@ -66,6 +67,7 @@ TEST(RedisStore, AServerRestartIsAnErrorOfOneCallAndTheAppendOnlyFileKeepsEveryt
 
 TEST(RedisStore, ScriptsTheServerForgotAreLoadedAgain)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto store = open_redis_store(options_of(server));
     store->enqueue(new_job(), t(0));
@@ -77,6 +79,7 @@ TEST(RedisStore, ScriptsTheServerForgotAreLoadedAgain)
 
 TEST(RedisStore, APasswordIsSentAndNeverShown)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer::Options secured;
     secured.password = "s3cret-pw";
     RedisServer server(secured);
@@ -95,6 +98,7 @@ TEST(RedisStore, APasswordIsSentAndNeverShown)
 
 TEST(RedisStore, AUnixSocketAndADatabaseNumber)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     RedisOptions options;
     options.socket = server.socket();
@@ -109,6 +113,7 @@ TEST(RedisStore, AUnixSocketAndADatabaseNumber)
 
 TEST(RedisStore, PrefixesKeepDeploymentsApart)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto production = open_redis_store(options_of(server, "prod:"));
     auto staging = open_redis_store(options_of(server, "staging:"));
@@ -123,6 +128,7 @@ TEST(RedisStore, PrefixesKeepDeploymentsApart)
 
 TEST(RedisStore, KeysOfANewerLayoutAreRefused)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     open_redis_store(options_of(server))->enqueue(new_job(), t(0));
     EXPECT_EQ(server.command("HSET t:meta layout 99"), ":0\r\n");
@@ -132,6 +138,7 @@ TEST(RedisStore, KeysOfANewerLayoutAreRefused)
 
 TEST(RedisStore, PersistenceSettingsAreRead)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer durable;
     const auto with_file = open_redis_store(options_of(durable))->persistence();
     EXPECT_TRUE(with_file.known);
@@ -151,6 +158,7 @@ TEST(RedisStore, PersistenceSettingsAreRead)
 
 TEST(RedisStore, AServerThatStopsAnsweringIsAnErrorAfterTheReplyTimeout)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     RedisOptions options = options_of(server);
     options.reply_timeout = std::chrono::milliseconds(300);
@@ -166,6 +174,7 @@ TEST(RedisStore, AServerThatStopsAnsweringIsAnErrorAfterTheReplyTimeout)
 
 TEST(RedisStore, TheEventFeedKeepsTheNewestTenThousandAndShowsTheGap)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto store = open_redis_store(options_of(server));
     constexpr int k_events = 12'000;
@@ -186,6 +195,7 @@ TEST(RedisStore, TheEventFeedKeepsTheNewestTenThousandAndShowsTheGap)
 
 TEST(RedisStore, ManyClientsClaimEveryJobExactlyOnce)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto store = open_redis_store(options_of(server));
     constexpr int k_jobs = 400;
@@ -217,6 +227,7 @@ TEST(RedisStore, ManyClientsClaimEveryJobExactlyOnce)
 
 TEST(RedisStore, AFinishSentAgainAfterItsReplyWasLostIsNotRefused)
 {
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
     RedisServer server;
     auto store = open_redis_store(options_of(server));
     store->enqueue(new_job(), t(0));

@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 
 class StoreContractTest : public StoreTest {};
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::ValuesIn(store_kinds()));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreContractTest, ::testing::ValuesIn(store_kinds()), store_kind_name);
 
 TEST_P(StoreContractTest, EnqueuedJobReadsBackFieldForField)
 {

@@ -19,6 +19,8 @@ class StoreEventsTest : public StoreTest {
 protected:
     void SetUp() override
     {
+        StoreTest::SetUp();
+        if (IsSkipped()) return;
         if (!GetParam().events_and_keys) GTEST_SKIP() << GetParam().name << " does not record events and keys yet";
     }
     std::vector<Event> all_events() { return store().events_after(0, 100'000); }
@@ -36,7 +38,7 @@ protected:
     }
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreEventsTest, ::testing::ValuesIn(store_kinds()));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreEventsTest, ::testing::ValuesIn(store_kinds()), store_kind_name);
 
 TEST_P(StoreEventsTest, AJobsLifeIsRecordedInOrderWithItsFacts)
 {

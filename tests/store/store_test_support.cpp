@@ -117,7 +117,7 @@ std::vector<StoreKind> store_kinds()
     return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }, false},
             StoreKind{"redis", [](const std::filesystem::path& dir) -> std::unique_ptr<Store> {
                           return open_redis_store(redis_options_for(dir));
-                      }, true}};
+                      }, true, true}};
 }
 
 std::string read_bytes(const std::filesystem::path& file)

@@ -10,6 +10,8 @@
 
 #include "test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -65,7 +67,21 @@ private:
     bool m_stop = false;
 };
 
-// The path of redis-server, or empty when it is not installed.
+// The path of redis-server (on PATH, or as SANDHOST_TEST_REDIS_SERVER names it), or empty when
+// it is not installed (or SANDHOST_TEST_REDIS_SERVER is set and empty).
 std::filesystem::path redis_server_executable();
+
+} // namespace sandhost::testing
+
+// The first line of a test (or of its fixture's SetUp) that needs a redis-server: skips it, and
+// says why, when none is installed. Anywhere else a missing server is a failure.
+#define SANDHOST_SKIP_WITHOUT_REDIS_SERVER()                                                                  \
+    do {                                                                                                      \
+        if (::sandhost::testing::redis_server_executable().empty()) {                                         \
+            GTEST_SKIP() << "redis-server is not installed (.ci/setup installs it): this Redis test is skipped"; \
+        }                                                                                                     \
+    } while (false)
+
+namespace sandhost::testing {
 
 } // namespace sandhost::testing
