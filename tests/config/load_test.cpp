@@ -310,7 +310,7 @@ TEST(LoadConfig, WithoutCatalogTaskReferencesAreOnlyCheckedForForm)
 TEST(LoadConfig, ExampleConfigsAreValid)
 {
     const std::filesystem::path source = SANDHOST_SOURCE_DIR;
-    for (const char* name : {"config/demo.yaml", "config/example.yaml"}) {
+    for (const char* name : {"config/demo.yaml", "config/example.yaml", "config/hosts.yaml"}) {
         SCOPED_TRACE(name);
         auto settings = load_ok(source / name, test_options());
         ASSERT_TRUE(settings);

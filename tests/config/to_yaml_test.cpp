@@ -167,6 +167,7 @@ TEST(ToYaml, RoundTripsTheExamples)
     const std::filesystem::path source = SANDHOST_SOURCE_DIR;
     expect_round_trip(source / "config/demo.yaml");
     expect_round_trip(source / "config/example.yaml");
+    expect_round_trip(source / "config/hosts.yaml");
 }
 
 } // namespace
