@@ -1,4 +1,4 @@
-// The distributed store: one Redis server (6.2 or newer, standalone; not Redis Cluster)
+// The distributed store: one Redis server (7.0 or newer, standalone; not Redis Cluster)
 // shared by any number of hosts and CLI processes on any number of machines. Implements
 // store.h; see there for what each method does.
 //
@@ -12,7 +12,7 @@
 // Durability is the server's: with the append-only file on (appendonly yes, appendfsync
 // everysec) a crash of the server loses at most the last second of changes; without it, or with
 // RDB snapshots only, everything since the last snapshot. See README.md, "Several hosts on one
-// Redis".
+// Redis", and docs/redis.md.
 #pragma once
 
 #include "store/store.h"
