@@ -140,7 +140,8 @@ std::vector<model::AttemptRecord> attempts_from_hash(model::JobId job, const Has
         by_number[static_cast<std::uint32_t>(number(name.substr(0, colon), "an attempt number"))][name.substr(colon + 1)] = &value;
     }
     std::vector<model::AttemptRecord> records;
-    for (const auto& [attempt_number, fields] : by_number) {
+    for (const auto& [attempt_number, named] : by_number) {
+        const auto& fields = named;  // a lambda may not capture a structured binding in clang 14 (.ci/strict)
         auto get = [&](const char* name) -> const std::string* {
             const auto found = fields.find(name);
             return found == fields.end() ? nullptr : found->second;
