@@ -1,7 +1,7 @@
 // sandhost-bench: what a job costs in each isolation mode, beside the raw baselines measured
 // in the same run, as ratios. Not a test: it asserts nothing about speed.
 //
-//   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE]
+//   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE|redis] [--no-redis]
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
@@ -10,26 +10,35 @@
 #include "scheduler/store_factory.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <netinet/in.h>
 #include <optional>
 #include <spawn.h>
 #include <sstream>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -54,6 +63,10 @@ struct Figures {
     double jobs_per_s = 0;
     double p50_us = 0;
     double p99_us = 0;
+    // Redis queue rows: commands the server ran per job (those run by scripts included, as INFO
+    // commandstats counts them), and of those the EVALSHA calls, one round trip each.
+    std::optional<double> redis_commands_per_job;
+    std::optional<double> redis_evalsha_per_job;
 };
 
 [[noreturn]] void fail(const std::string& what)
@@ -195,25 +208,154 @@ Figures mode_figures(int parallel, int jobs, md::Mode mode)
     });
 }
 
-// Enqueue `jobs`, time until every one completed, through a host on a fresh SQLite store.
-// sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
+// A redis-server of the bench's own, on a free loopback port in a temporary folder, with the
+// append-only file on (everysec) as a deployment that keeps its jobs would run it. It is the child
+// of a thread of its own (a Spawner ends the main thread's children as a dead worker's orphans),
+// and dies with it.
+class BenchRedis {
+public:
+    BenchRedis()
+    {
+        char dir_template[] = "/tmp/sandhost-bench-redis-XXXXXX";
+        if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
+        m_dir = dir_template;
+        const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (probe < 0 || ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            fail("no free port for redis-server");
+        }
+        ::close(probe);
+        m_port = ntohs(address.sin_port);
+        std::promise<pid_t> forked;
+        auto pid = forked.get_future();
+        m_keeper = std::thread([this, &forked] {
+            std::vector<std::string> args = {"redis-server", "--port", std::to_string(m_port), "--bind", "127.0.0.1",
+                                             "--dir", m_dir.string(), "--logfile", (m_dir / "redis.log").string(),
+                                             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"};
+            std::vector<char*> argv;
+            for (auto& arg : args) argv.push_back(arg.data());
+            argv.push_back(nullptr);
+            const pid_t child = ::fork();
+            if (child == 0) {
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                ::execvp(argv[0], argv.data());
+                ::_exit(127);
+            }
+            forked.set_value(child);
+            if (child < 0) return;
+            std::unique_lock lock(m_mutex);
+            m_told.wait(lock, [this] { return m_stop; });
+            ::kill(child, SIGKILL);
+            int status = 0;
+            while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+            }
+        });
+        if (pid.get() < 0) fail("cannot fork redis-server");
+        for (int i = 0; i < 2000 && info("server").empty(); ++i) std::this_thread::sleep_for(5ms);
+        if (info("server").empty()) fail("redis-server did not start (is it installed? see .ci/setup)");
+    }
+    ~BenchRedis()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_told.notify_all();
+        m_keeper.join();
+        std::filesystem::remove_all(m_dir);
+    }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(m_port) + "/0"; }
+
+    // INFO SECTION as the server answers it, or empty.
+    std::string info(const std::string& section) const
+    {
+        try {
+            Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", m_port));
+            const std::string request = "INFO " + section + "\r\n";
+            socket.sendBytes(request.data(), static_cast<int>(request.size()));
+            std::string reply;
+            char buffer[65536];
+            // A bulk string: "$LENGTH\r\n" then the text.
+            while (true) {
+                const int n = socket.receiveBytes(buffer, sizeof buffer);
+                if (n <= 0) break;
+                reply.append(buffer, static_cast<std::size_t>(n));
+                const auto header_end = reply.find("\r\n");
+                if (header_end != std::string::npos && reply.size() >= header_end + 2 + std::stoul(reply.substr(1, header_end - 1))) break;
+            }
+            return reply;
+        } catch (const std::exception&) {
+            return {};
+        }
+    }
+
+    // Every command's calls, and EVALSHA's, as INFO commandstats counts them.
+    std::pair<std::uint64_t, std::uint64_t> calls() const
+    {
+        const std::string stats = info("commandstats");
+        std::uint64_t all = 0;
+        std::uint64_t evalsha = 0;
+        for (std::size_t at = stats.find("cmdstat_"); at != std::string::npos; at = stats.find("cmdstat_", at + 1)) {
+            const auto calls_at = stats.find("calls=", at);
+            if (calls_at == std::string::npos) break;
+            const std::uint64_t calls = std::strtoull(stats.c_str() + calls_at + 6, nullptr, 10);
+            all += calls;
+            if (stats.compare(at, 16, "cmdstat_evalsha:") == 0) evalsha += calls;
+        }
+        return {all, evalsha};
+    }
+
+private:
+    std::filesystem::path m_dir;
+    std::uint16_t m_port = 0;
+    std::thread m_keeper;
+    std::mutex m_mutex;
+    std::condition_variable m_told;
+    bool m_stop = false;
+};
+
+// Where a queue figure keeps its jobs: a fresh SQLite file, or a fresh prefix on the bench's
+// Redis server, served by `hosts` hosts.
+struct QueueStore {
+    const BenchRedis* redis = nullptr;  // null: SQLite
+    int hosts = 1;
+};
+
+// Enqueue `jobs`, time until every one completed, through hosts (in this process) on a fresh
+// store. sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
 // the host's scheduling cost with no process at all, the ceiling of every queue figure.
-Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true)
+Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true, QueueStore where = {})
 {
+    static int run = 0;
+    ++run;
     char dir_template[] = "/tmp/sandhost-bench-XXXXXX";
     if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
     const std::filesystem::path dir = dir_template;
-    std::ofstream(dir / "bench.yaml") << "host: {name: bench, store: sqlite:jobs.db, plugin_dirs: [\"" << k_bench_dir
-                                      << "/plugins\"], max_workers: " << parallel << ", log: {level: warn}}\n"
-                                      << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
-                                      << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
-    auto loaded = sandhost::config::load_config(dir / "bench.yaml");
-    if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
-    auto store = sandhost::scheduler::open_configured_store(loaded.settings->host.store);
-    sandhost::scheduler::HostOptions options;
-    options.idle_poll = 5ms;
-    sandhost::scheduler::Host host(loaded.settings, store, options);
-    std::thread serving([&] { host.run(); });
+    const std::string store = where.redis ? where.redis->url() : "sqlite:jobs.db";
+    std::vector<std::shared_ptr<sandhost::store::Store>> stores;
+    std::vector<std::unique_ptr<sandhost::scheduler::Host>> hosts;
+    for (int h = 0; h < where.hosts; ++h) {
+        const auto file = dir / ("bench-" + std::to_string(h) + ".yaml");
+        std::ofstream(file) << "host: {name: bench-" << h << ", store: \"" << store << "\", store_prefix: \"bench-" << run
+                            << ":\", plugin_dirs: [\"" << k_bench_dir << "/plugins\"], max_workers: " << parallel
+                            << ", log: {level: warn}}\n"
+                            << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
+                            << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
+        auto loaded = sandhost::config::load_config(file);
+        if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
+        stores.push_back(sandhost::scheduler::open_configured_store(loaded.settings->host));
+        sandhost::scheduler::HostOptions options;
+        options.idle_poll = 5ms;
+        hosts.push_back(std::make_unique<sandhost::scheduler::Host>(loaded.settings, stores.back(), options));
+    }
+    const auto& client = stores.front();
+    const auto calls_before = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
+    std::vector<std::thread> serving;
+    for (auto& host : hosts) serving.emplace_back([&host] { host->run(); });
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
     for (int i = 0; i < jobs * parallel; ++i) {
@@ -221,25 +363,41 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
         job.queue = "q";
         job.task = "trivial.plus_one";
         job.payload = std::to_string(i);
-        ids.push_back(store->enqueue(job, std::chrono::system_clock::now()));
+        ids.push_back(client->enqueue(job, std::chrono::system_clock::now()));
     }
-    while (host.stats().finished < ids.size()) std::this_thread::sleep_for(1ms);
+    auto finished = [&] {
+        std::uint64_t all = 0;
+        for (auto& host : hosts) all += host->stats().finished;
+        return all;
+    };
+    while (finished() < ids.size()) std::this_thread::sleep_for(1ms);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    host.stop();
-    serving.join();
+    const auto calls_after = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
+    for (auto& host : hosts) host->stop();
+    for (auto& thread : serving) thread.join();
     std::vector<double> latencies;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        const auto job = store->get(ids[i]);
+        const auto job = client->get(ids[i]);
         if (!job || job->state != sandhost::model::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
         check_reply(*job->result, static_cast<long long>(i));
-        const auto attempt = store->attempts(ids[i]).at(0).outcome;
+        const auto attempt = client->attempts(ids[i]).at(0).outcome;
         latencies.push_back(std::chrono::duration<double, std::micro>(attempt.ended_at - attempt.started_at).count());
     }
     std::sort(latencies.begin(), latencies.end());
-    store.reset();
+    hosts.clear();
+    stores.clear();
     std::filesystem::remove_all(dir);
-    return Figures{static_cast<double>(ids.size()) / seconds, latencies[latencies.size() / 2],
-                   latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)]};
+    Figures figures;
+    figures.jobs_per_s = static_cast<double>(ids.size()) / seconds;
+    figures.p50_us = latencies[latencies.size() / 2];
+    figures.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+    if (where.redis) {
+        // Less the one INFO that read the counts.
+        const double jobs_done = static_cast<double>(ids.size());
+        figures.redis_commands_per_job = static_cast<double>(calls_after.first - calls_before.first - 1) / jobs_done;
+        figures.redis_evalsha_per_job = static_cast<double>(calls_after.second - calls_before.second) / jobs_done;
+    }
+    return figures;
 }
 
 // How far past its deadline a hanging task's attempt ends, p99 over `runs`.
@@ -269,6 +427,8 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     o->set("jobs_per_s", std::round(f.jobs_per_s * 10) / 10);
     o->set("p50_us", std::round(f.p50_us));
     o->set("p99_us", std::round(f.p99_us));
+    if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
+    if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
     return o;
 }
 
@@ -276,6 +436,9 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 {
     std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
     if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
+    if (f.redis_commands_per_job) {
+        std::printf("\n  %-28s %10.1f Redis commands/job (%.2f EVALSHA)", "", *f.redis_commands_per_job, f.redis_evalsha_per_job.value_or(0));
+    }
     std::printf("\n");
 }
 
@@ -287,6 +450,8 @@ int main(int argc, char** argv)
     bool json = false;
     int jobs = 1000;
     int long_run = 0;
+    bool redis = true;
+    bool redis_only = false;
     std::optional<md::Mode> only;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -295,8 +460,12 @@ int main(int argc, char** argv)
         else if (arg == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
         else if (arg == "--long" && i + 1 < argc) long_run = std::atoi(argv[++i]);
         else if (arg == "--only" && i + 1 < argc && md::mode_from_string(argv[i + 1])) only = md::mode_from_string(argv[++i]);
+        else if (arg == "--only" && i + 1 < argc && std::string(argv[i + 1]) == "redis") {
+            redis_only = true;
+            ++i;
+        } else if (arg == "--no-redis") redis = false;
         else {
-            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse]\n";
+            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse|redis] [--no-redis]\n";
             return 2;
         }
     }
@@ -304,10 +473,12 @@ int main(int argc, char** argv)
     spdlog::set_level(spdlog::level::warn);  // the hosts below log every attempt at info
     std::vector<md::Mode> modes = {md::Mode::spawn, md::Mode::fork, md::Mode::reuse};
     if (only) modes = {*only};
-    // --only measures one mode and the baseline it is compared with.
+    if (redis_only) modes.clear();
+    // --only measures one mode (or the Redis queue) and the baseline it is compared with.
     auto wanted = [&](const char* baseline_name) {
-        if (!only) return true;
         const std::string name = baseline_name;
+        if (redis_only) return name == "fork_no_exec";
+        if (!only) return true;
         switch (*only) {
         case md::Mode::spawn: return name == "posix_spawn_dynamic_dlopen";
         case md::Mode::fork: return name == "fork_no_exec";
@@ -318,6 +489,10 @@ int main(int argc, char** argv)
     std::map<int, std::map<std::string, Figures>> baseline;
     std::map<int, std::map<std::string, Figures>> mode;
     std::map<int, std::map<std::string, Figures>> queue;
+    // The Redis rows run fork mode and compare with fork_no_exec.
+    if (only && *only != md::Mode::fork) redis = false;
+    std::optional<BenchRedis> redis_server;
+    if (redis) redis_server.emplace();
     const std::size_t fds_at_start = open_fd_count();
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
@@ -328,7 +503,12 @@ int main(int argc, char** argv)
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
-        queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
+        if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
+        if (redis_server) {
+            queue[parallel]["redis"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 1});
+            queue[parallel]["redis_2hosts"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 2});
+            queue[parallel]["redis_no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false, {&*redis_server, 1});
+        }
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
@@ -353,9 +533,12 @@ int main(int argc, char** argv)
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
         for (auto& [name, f] : queue[2]) {
-            if (name != "no_sandbox") q.set(name, to_json(f));
+            if (name != "no_sandbox" && !name.starts_with("redis")) q.set(name, to_json(f));
         }
-        out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
+        if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
+        for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox"}) {
+            if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
+        }
         for (auto& [name, ms] : overshoot) o.set(name, ms);
         out.set("baseline", b);
         out.set("modes", m);
@@ -380,21 +563,28 @@ int main(int argc, char** argv)
         auto& b = baseline[parallel];
         std::printf("\n%d in parallel, %d jobs per thread (x10 for pipe_roundtrip and reuse)\n baselines:\n", parallel, jobs);
         for (auto& [name, f] : b) print_row(name, f);
-        std::printf(" modes (Sandbox::run_attempt):\n");
+        if (!modes.empty()) std::printf(" modes (Sandbox::run_attempt):\n");
         auto& figures = mode[parallel];
         if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
         if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
-        std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
+        if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
         for (auto m : modes) {
             const std::string name = md::to_string(m);
             const bool compared = b.count("fork_no_exec") > 0;
             print_row(name, queue[parallel][name], compared ? &b["fork_no_exec"] : nullptr,
                       m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
-        print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
+        if (queue[parallel].count("no_sandbox")) print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
+        if (queue[parallel].count("redis")) {
+            std::printf(" queue on Redis (a redis-server of its own, append-only file on, on the same cores):\n");
+            const Figures* fork_baseline = b.count("fork_no_exec") ? &b["fork_no_exec"] : nullptr;
+            print_row("fork, 1 host", queue[parallel]["redis"], fork_baseline, "fork_no_exec (target >= 0.35)");
+            print_row("fork, 2 hosts", queue[parallel]["redis_2hosts"], fork_baseline, "fork_no_exec");
+            print_row("no sandbox, 1 host", queue[parallel]["redis_no_sandbox"], fork_baseline, "fork_no_exec (target >= 1)");
+        }
     }
-    std::printf("\ntimeout overshoot past the deadline, p99:");
+    if (!overshoot.empty()) std::printf("\ntimeout overshoot past the deadline, p99:");
     for (auto& [name, ms] : overshoot) std::printf("  %s %.0f ms", name.c_str(), ms);
     std::printf("\npeak RSS: host %ld KiB, largest worker %ld KiB; open descriptors %zu at start, %zu at end\n", self.ru_maxrss, worker_peak,
                 fds_at_start, open_fd_count());

@@ -42,7 +42,7 @@ HostContext open_host_context(const ParsedArgs& args)
 {
     HostContext context;
     context.settings = load_settings(args, false);
-    context.store = scheduler::open_configured_store(context.settings->host.store);
+    context.store = scheduler::open_configured_store(context.settings->host);
     return context;
 }
 

@@ -37,7 +37,7 @@ int hosts_command(const std::vector<std::string>& raw)
     auto context = open_host_context(args);
     const auto hosts = context.store->hosts();
     const auto now = std::chrono::system_clock::now();
-    const auto stale_after = scheduler::HostOptions{}.lease;
+    const auto stale_after = context.settings->host.lease;
     if (args.has("json")) {
         std::string list = "[";
         for (const auto& host : hosts) list += (list.size() > 1 ? "," : "") + model::to_json(host, now, stale_after);

@@ -110,7 +110,7 @@ int run_command(const std::vector<std::string>& raw)
     scheduler::configure_logging(to_spdlog(log.level), log.format == config::LogFormat::json ? scheduler::LogFormat::json
                                                                                            : scheduler::LogFormat::text);
     check_descriptor_limit(settings->host.max_workers);
-    auto store = scheduler::open_configured_store(settings->host.store, scheduler::StoreUser::host);
+    auto store = scheduler::open_configured_store(settings->host, scheduler::StoreUser::host);
     scheduler::Host served(settings, store, host_options);
     {
         std::lock_guard lock(host_mutex);

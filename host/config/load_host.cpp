@@ -7,7 +7,7 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "plugin_dirs", "max_workers", "max_payload", "log"};
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
 using model::EnumName;
@@ -48,6 +48,8 @@ void Loader::read_host(const YamlEntry* entry)
             }
         }
     }
+    if (const auto* e = fields.get("store_prefix")) read_string(*e, host.store_prefix);
+    if (const auto* e = fields.get("lease")) read_duration(*e, std::chrono::milliseconds(100), host.lease);
     if (const auto* e = fields.get("plugin_dirs")) {
         m_plugin_dirs_at = where(*e->key);
         if (const YamlNode* list = sequence_value(*e)) {

@@ -5,8 +5,8 @@ namespace {
 
 using Kind = YamlNode::Kind;
 
-const std::vector<std::string> k_queue_keys{"tasks", "concurrency", "rate_limit", "retry",
-                                            "ttl",   "max_lost",    "sandbox"};
+const std::vector<std::string> k_queue_keys{"tasks", "concurrency", "global_concurrency", "rate_limit",
+                                            "retry", "ttl",         "max_lost",           "sandbox"};
 const std::vector<std::string> k_rate_limit_keys{"jobs", "per"};
 const std::vector<std::string> k_retry_keys{"max_attempts", "backoff"};
 const std::vector<std::string> k_backoff_keys{"type", "delay", "factor", "max", "jitter"};
@@ -79,6 +79,10 @@ void Loader::read_queue(const YamlEntry& entry)
         report(*entry.key, "queue " + in_quotes(queue.name) + " has no tasks: (add tasks: [plugin.task or plugin.*])");
     }
     if (const auto* e = fields.get("concurrency")) read_count_as(*e, 1, 10000, queue.concurrency);
+    if (const auto* e = fields.get("global_concurrency")) {
+        std::uint32_t limit = 0;
+        if (read_count_as(*e, 1, 1'000'000, limit)) queue.global_concurrency = limit;
+    }
     if (const auto* e = fields.get("rate_limit")) {
         if (const YamlNode* rate = mapping_value(*e)) {
             Section r = section(*rate, "in " + path + ".rate_limit", k_rate_limit_keys);

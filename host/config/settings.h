@@ -4,8 +4,9 @@
 //
 // Defaults where the design leaves a value open (each documented at its field): queue
 // concurrency 1, retry 3 attempts with exponential backoff 1s x2 up to 5m with 10% jitter,
-// max_lost 3, no rate limit, no ttl, log info/text, max_workers 8, store sqlite:sandhost.db
-// next to the file, no plugin directories.
+// max_lost 3, no rate limit, no global concurrency limit, no ttl, log info/text, max_workers 8,
+// store sqlite:sandhost.db next to the file, store prefix "sandhost:", lease 15s, no plugin
+// directories.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,8 @@ struct LogSettings {
 struct HostSettings {
     std::string name;                                // default: the machine's hostname
     StoreUrl store;                                  // default: sqlite:sandhost.db next to the file
+    std::string store_prefix = "sandhost:";          // Redis: what every key starts with; one per deployment
+    model::Duration lease = std::chrono::seconds(15);  // how long a job stays with a host that stopped renewing it
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
     std::uint64_t max_payload = 16 << 20;            // bytes of a job's payload that enqueue accepts
@@ -112,6 +115,7 @@ struct QueueSettings {
     std::string name;                  // [A-Za-z0-9_-]+
     std::vector<TaskPattern> tasks;    // never empty
     std::uint32_t concurrency = 1;     // jobs of this queue running at once on one host
+    std::optional<std::uint32_t> global_concurrency;  // ... and on every host of the store together
     std::optional<RateLimit> rate_limit;
     RetryPolicy retry;
     std::optional<model::Duration> ttl;       // a job not started by then is dead

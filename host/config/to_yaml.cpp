@@ -98,6 +98,8 @@ std::string to_yaml(const Settings& settings)
     out += "host:\n";
     out += "  name: " + quote(settings.host.name) + "\n";
     out += "  store: " + quote(to_string(settings.host.store)) + "\n";
+    out += "  store_prefix: " + quote(settings.host.store_prefix) + "\n";
+    out += "  lease: " + model::format_duration(settings.host.lease) + "\n";
     out += "  plugin_dirs: [";
     for (std::size_t i = 0; i < settings.host.plugin_dirs.size(); ++i) {
         out += (i > 0 ? ", " : "") + quote(settings.host.plugin_dirs[i].string());
@@ -120,6 +122,7 @@ std::string to_yaml(const Settings& settings)
         }
         out += "]\n";
         out += "    concurrency: " + std::to_string(queue.concurrency) + "\n";
+        if (queue.global_concurrency) out += "    global_concurrency: " + std::to_string(*queue.global_concurrency) + "\n";
         if (queue.rate_limit) {
             out += "    rate_limit: {jobs: " + std::to_string(queue.rate_limit->jobs) +
                    ", per: " + model::format_duration(queue.rate_limit->per) + "}\n";

@@ -104,7 +104,8 @@ public:
         try {
             m_store.set_progress(m_claim.job.id, m_claim.attempt_id, model::Progress{progress.percent, progress.message});
         } catch (const std::exception& e) {
-            spdlog::warn("job {}: cannot record progress: {}", m_claim.job.id, e.what());
+            // Progress is best effort: said once per attempt (the run loop reports the store's state).
+            if (!std::exchange(m_progress_failed, true)) spdlog::warn("job {}: cannot record progress: {}", m_claim.job.id, e.what());
         }
     }
     void on_log(int level, std::string_view message) override
@@ -120,6 +121,7 @@ private:
     std::string m_task;
     std::atomic<pid_t>& m_pid;
     std::chrono::steady_clock::time_point m_last{};
+    bool m_progress_failed = false;
 };
 
 } // namespace
@@ -140,8 +142,17 @@ struct Host::Running {
     std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
     std::optional<std::string> host_error;   // the host itself could not run the attempt
     bool shutdown_interrupted = false;
-    bool lease_lost = false;
+    bool lease_lost = false;      // the store gave the job to another attempt: its result would be refused
+    bool lease_expired = false;   // its lease ran out unrenewed: stopped, it runs again
     model::TimePoint lease_renewed{};
+    model::TimePoint lease_expires{};  // as far as the last claim or renewal took it
+};
+
+// A finished attempt whose record the store did not take yet.
+struct Host::Unrecorded {
+    store::Claim claim;
+    model::AttemptRecord record;
+    store::Transition transition;
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
@@ -207,7 +218,7 @@ void Host::reload(std::shared_ptr<const config::Settings> settings)
 
 void Host::start_serving()
 {
-    if (!m_store->register_host(m_host_name, m_holder, Clock::now(), m_options.lease)) {
+    if (!m_store->register_host(m_host_name, m_holder, Clock::now(), lease())) {
         const auto previous = m_store->host_registration(m_host_name);
         if (!previous || !holder_is_dead_here(previous->first)) {
             throw store::StoreError("another host named '" + m_host_name + "' (" + (previous ? previous->first : std::string("?")) +
@@ -263,7 +274,6 @@ void Host::heartbeat(model::TimePoint now)
 
 void Host::run()
 {
-    const auto lease_third = m_options.lease / 3;
     start_serving();
     auto next_housekeeping = Clock::now();
     auto next_cancel_poll = Clock::now();
@@ -291,11 +301,15 @@ void Host::run()
             stopping = m_stopping;
             republish = std::exchange(m_republish, false);
         }
-        if (republish) {
+        if (!m_unrecorded.empty() && !m_store_vanished) write_unrecorded(now);
+        m_publish_pending = m_publish_pending || republish;
+        if (m_publish_pending && store_due(now) && !m_store_vanished) {
             try {
                 publish();
+                m_publish_pending = false;
+                store_answered(now);
             } catch (const std::exception& e) {
-                spdlog::error("cannot publish the plugin catalog: {}", e.what());
+                store_failed("publishing the plugin catalog", e, now);
             }
         }
         if (stopping) {
@@ -304,7 +318,8 @@ void Host::run()
                 log_event(level_enum::info, "host draining",
                           {{"running", std::int64_t(m_running.size())}, {"drain_ms", std::int64_t(m_options.drain.count())}});
             }
-            if (m_running.empty()) break;
+            // Records the store did not take yet get until the drain deadline to be written.
+            if (m_running.empty() && (m_unrecorded.empty() || now >= *drain_deadline || m_store_vanished)) break;
             if (now >= *drain_deadline || m_store_vanished) {
                 for (auto& [id, running] : m_running) {
                     if (!running->shutdown_interrupted) {
@@ -314,7 +329,7 @@ void Host::run()
                 }
             }
         } else {
-            if (now >= next_housekeeping) {
+            if (now >= next_housekeeping && store_due(now)) {
                 housekeeping(now);
                 next_housekeeping = now + m_options.housekeeping;
             }
@@ -322,20 +337,27 @@ void Host::run()
         }
         if (m_store_vanished) {
             // Nothing more goes to the store.
-        } else if (now >= next_cancel_poll) {
+        } else if (now >= next_cancel_poll && store_due(now)) {
             poll_cancels_and_renew(now);
             next_cancel_poll = now + m_options.cancel_poll;
         }
-        if (now >= next_heartbeat && !m_store_vanished) {
+        if (!m_store_vanished) stop_expired_leases(now);
+        if (now >= next_heartbeat && store_due(now) && !m_store_vanished) {
             try {
                 heartbeat(now);
+                store_answered(now);
             } catch (const std::exception& e) {
-                spdlog::error("cannot record the host's heartbeat: {}", e.what());
+                store_failed("recording the host's heartbeat", e, now);
             }
-            next_heartbeat = now + lease_third;
+            next_heartbeat = now + lease() / 3;
         }
         std::unique_lock lock(m_mutex);
         m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping) || m_republish; });
+    }
+    if (!m_unrecorded.empty()) {
+        log_event(level_enum::err, "attempt records not written",
+                  {{"count", std::int64_t(m_unrecorded.size())},
+                   {"why", std::string("the store did not answer before the drain deadline; their jobs run again once their lease expires")}});
     }
     if (m_store_vanished) {
         throw store::StoreError(*m_store_vanished + "; the host stopped its workers and recorded nothing more");
@@ -355,8 +377,9 @@ void Host::housekeeping(model::TimePoint now)
         if (const auto expired = m_store->expire(now)) log_event(level_enum::info, "jobs expired", {{"count", std::int64_t(expired)}});
         fire_schedules(now);
         note_unclaimable();
+        store_answered(now);
     } catch (const std::exception& e) {
-        spdlog::error("housekeeping failed: {}", e.what());
+        store_failed("housekeeping (lost attempts, expiry, schedules)", e, now);
     }
 }
 
@@ -453,6 +476,7 @@ std::vector<store::QueueAllowance> Host::claimable_now()
             allowance.rate_jobs = queue.rate_limit->jobs;
             allowance.rate_per = queue.rate_limit->per;
         }
+        allowance.global_concurrency = queue.global_concurrency;
         allowances.push_back(std::move(allowance));
     }
     return allowances;
@@ -460,15 +484,17 @@ std::vector<store::QueueAllowance> Host::claimable_now()
 
 void Host::claim_jobs()
 {
-    if (Clock::now() < m_claims_paused_until) return;
+    // No claims while the store fails: a job claimed now might never be recorded.
+    if (Clock::now() < m_claims_paused_until || store_failing()) return;
     for (;;) {
         const std::vector<store::QueueAllowance> allowances = claimable_now();
         if (allowances.empty()) return;
         std::optional<store::Claim> claim;
+        const auto now = Clock::now();
         try {
-            claim = m_store->claim(allowances, m_holder, m_options.lease, Clock::now());
+            claim = m_store->claim(allowances, m_holder, lease(), now);
         } catch (const std::exception& e) {
-            spdlog::error("cannot claim jobs: {}", e.what());
+            store_failed("claiming a job", e, now);
             return;
         }
         if (!claim) return;
@@ -519,6 +545,7 @@ void Host::start_attempt(store::Claim claim)
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
     running->lease_renewed = running->started_at = Clock::now();
+    running->lease_expires = running->claim.job.lease ? running->claim.job.lease->expires_at : running->started_at + lease();
     const model::JobId id = running->claim.job.id;
     Running* raw = running.get();
     {
@@ -609,10 +636,11 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     if (!running.host_error) worker_started();
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
-    } else if (running.shutdown_interrupted && outcome.kind == model::OutcomeKind::cancelled) {
+    } else if ((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) {
         // Not the job's fault: it runs again, without using up an attempt.
         outcome.kind = model::OutcomeKind::worker_lost;
-        outcome.error = "the host shut down before the attempt finished";
+        outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
+                                              : "the host shut down before the attempt finished";
         transition.next = model::JobState::waiting;
         transition.error = describe(outcome);
         transition.refund_attempt = true;
@@ -621,45 +649,61 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
     }
     model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
-    std::optional<model::JobState> applied;
-    std::optional<store::Claim> next;
-    if (m_store_vanished) {
-        log_event(level_enum::warn, "attempt not recorded",
-                  {{"job", job.id}, {"attempt", std::int64_t(running.claim.number)}, {"outcome", std::string(model::to_string(outcome.kind))},
-                   {"why", std::string("the store vanished")}});
-        return std::nullopt;
-    }
-    if (!running.lease_lost) {
-        try {
-            const auto allowances = may_claim && now >= m_claims_paused_until ? claimable_now() : std::vector<store::QueueAllowance>{};
-            if (allowances.empty()) {
-                applied = m_store->finish(record, transition, now);
-            } else {
-                auto both = m_store->finish_and_claim(record, transition, now, allowances, m_holder, m_options.lease);
-                applied = both.applied;
-                next = std::move(both.claim);
-                if (both.claim_error) spdlog::error("cannot claim jobs: {}", *both.claim_error);
-            }
-        } catch (const std::exception& e) {
-            spdlog::error("job {}: cannot record attempt {}: {} (its lease will expire and it will run again)", job.id, running.claim.number,
-                          e.what());
-        }
-    }
     {
         std::lock_guard lock(m_mutex);
         ++m_stats.finished;
-        if (!applied) ++m_stats.refused;
+        if (running.lease_lost) ++m_stats.refused;
     }
+    if (running.lease_lost) {
+        log_attempt_end(running.claim, outcome, "refused: stale lease");
+        return std::nullopt;
+    }
+    if (m_store_vanished) {
+        log_attempt_end(running.claim, outcome, "not recorded: the store vanished");
+        return std::nullopt;
+    }
+    if (store_failing()) {
+        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
+        log_attempt_end(running.claim, outcome, "kept until the store answers");
+        return std::nullopt;
+    }
+    std::optional<model::JobState> applied;
+    std::optional<store::Claim> next;
+    try {
+        const auto allowances = may_claim && now >= m_claims_paused_until ? claimable_now() : std::vector<store::QueueAllowance>{};
+        if (allowances.empty()) {
+            applied = m_store->finish(record, transition, now);
+        } else {
+            auto both = m_store->finish_and_claim(record, transition, now, allowances, m_holder, lease());
+            applied = both.applied;
+            next = std::move(both.claim);
+            if (both.claim_error) store_failed("claiming a job", store::StoreError(*both.claim_error), now);
+        }
+    } catch (const std::exception& e) {
+        store_failed("recording an attempt", e, now);
+        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
+        log_attempt_end(running.claim, outcome, "kept until the store answers");
+        return std::nullopt;
+    }
+    if (!applied) {
+        std::lock_guard lock(m_mutex);
+        ++m_stats.refused;
+    }
+    log_attempt_end(running.claim, outcome, applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
+    return next;
+}
+
+void Host::log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next)
+{
     log_event(outcome.succeeded() ? level_enum::info : level_enum::warn, "attempt ended",
-              {{"job", job.id},
-               {"queue", job.queue},
-               {"task", job.task},
-               {"attempt", std::int64_t(running.claim.number)},
+              {{"job", claim.job.id},
+               {"queue", claim.job.queue},
+               {"task", claim.job.task},
+               {"attempt", std::int64_t(claim.number)},
                {"pid", std::int64_t(outcome.pid.value_or(0))},
                {"outcome", std::string(model::to_string(outcome.kind))},
                {"duration_ms", std::int64_t(outcome.duration.count())},
-               {"next", applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease")}});
-    return next;
+               {"next", next}});
 }
 
 // The host could not run the attempt (out of descriptors, memory, processes): not the job's
@@ -705,9 +749,10 @@ void Host::worker_started()
     log_event(level_enum::info, "host resources recovered", {{"max_workers", std::int64_t(settings()->host.max_workers)}});
 }
 
-void Host::poll_cancels_and_renew(model::TimePoint now)
+void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
 {
     if (m_running.empty()) return;
+    const auto lease = this->lease();
     try {
         for (model::JobId id : m_store->cancel_requests(m_holder)) {
             auto it = m_running.find(id);
@@ -717,9 +762,11 @@ void Host::poll_cancels_and_renew(model::TimePoint now)
             }
         }
         for (auto& [id, running] : m_running) {
-            if (running->lease_lost || now - running->lease_renewed < m_options.lease / 3) continue;
-            if (m_store->renew(id, running->claim.attempt_id, now + m_options.lease)) {
+            if (running->lease_lost || running->lease_expired) continue;
+            if (!renew_all && now - running->lease_renewed < lease / 3) continue;
+            if (m_store->renew(id, running->claim.attempt_id, now + lease)) {
                 running->lease_renewed = now;
+                running->lease_expires = now + lease;
             } else {
                 // Someone recovered the job: its result would be refused, so stop the worker.
                 running->lease_lost = true;
@@ -727,8 +774,112 @@ void Host::poll_cancels_and_renew(model::TimePoint now)
                 log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
             }
         }
+        store_answered(now, true);
     } catch (const std::exception& e) {
-        spdlog::error("cannot renew leases: {}", e.what());
+        store_failed("renewing leases", e, now);
+    }
+}
+
+void Host::stop_expired_leases(model::TimePoint now)
+{
+    for (auto& [id, running] : m_running) {
+        if (running->lease_lost || running->lease_expired || now < running->lease_expires) continue;
+        running->lease_expired = true;
+        running->request_cancel();
+        {
+            std::lock_guard lock(m_mutex);
+            ++m_stats.leases_expired;
+        }
+        log_event(level_enum::warn, "lease expired",
+                  {{"job", id},
+                   {"attempt", std::int64_t(running->claim.number)},
+                   {"why", std::string("it could not be renewed in time; the attempt stops, another host may take the job over")}});
+    }
+}
+
+void Host::store_failed(const char* doing, const std::exception& error, model::TimePoint now)
+{
+    ++m_store_failed_calls;
+    m_store_backoff = m_store_failing ? std::min(m_store_backoff * 2, m_options.store_retry_max) : m_options.store_retry_first;
+    m_store_retry_at = now + m_store_backoff;
+    if (m_store_failing) return;
+    m_store_failing = true;
+    m_store_failing_since = now;
+    m_store_failed_calls = 1;
+    {
+        std::lock_guard lock(m_mutex);
+        m_stats.store_failing = true;
+    }
+    log_event(level_enum::err, "store failing",
+              {{"doing", std::string(doing)},
+               {"error", std::string(error.what())},
+               {"running", std::int64_t(m_running.size())},
+               {"then", std::string("no claims; records of attempts that end are kept and written once it answers")}});
+}
+
+void Host::store_answered(model::TimePoint now, bool leases_renewed)
+{
+    if (!m_store_failing) return;
+    m_store_failing = false;
+    {
+        std::lock_guard lock(m_mutex);
+        m_stats.store_failing = false;
+    }
+    log_event(level_enum::info, "store answers again",
+              {{"down_ms", std::int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(now - m_store_failing_since).count())},
+               {"failed_calls", std::int64_t(m_store_failed_calls)},
+               {"records_kept", std::int64_t(m_unrecorded.size())},
+               {"records_dropped", std::int64_t(m_dropped_since_failure)}});
+    m_dropped_since_failure = 0;
+    // Leases first: they run out while the kept records wait.
+    if (!leases_renewed) poll_cancels_and_renew(now, true);
+}
+
+void Host::keep_unrecorded(Unrecorded unrecorded)
+{
+    if (m_unrecorded.size() >= m_options.max_unrecorded && !m_unrecorded.empty()) {
+        // Its job stays active under this host's lease, which no one renews now: it is
+        // recovered as worker_lost once the lease runs out, and runs again.
+        m_unrecorded.pop_front();
+        if (m_dropped_since_failure++ == 0) {
+            log_event(level_enum::err, "attempt records dropped",
+                      {{"kept", std::int64_t(m_options.max_unrecorded)},
+                       {"why", std::string("more records wait for the store than the host keeps; the jobs of the oldest run again "
+                                           "once their lease expires")}});
+        }
+        std::lock_guard lock(m_mutex);
+        ++m_stats.records_dropped;
+    }
+    m_unrecorded.push_back(std::move(unrecorded));
+    std::lock_guard lock(m_mutex);
+    m_stats.unrecorded = m_unrecorded.size();
+}
+
+void Host::write_unrecorded(model::TimePoint now)
+{
+    while (!m_unrecorded.empty() && store_due(now)) {
+        Unrecorded& oldest = m_unrecorded.front();
+        std::optional<model::JobState> applied;
+        try {
+            applied = m_store->finish(oldest.record, oldest.transition, now);
+        } catch (const std::exception& e) {
+            store_failed("recording an attempt", e, now);
+            return;
+        }
+        store_answered(now);
+        {
+            std::lock_guard lock(m_mutex);
+            if (applied) ++m_stats.recorded_late;
+            else ++m_stats.refused;
+        }
+        log_event(applied ? level_enum::info : level_enum::warn, "attempt recorded late",
+                  {{"job", oldest.claim.job.id},
+                   {"attempt", std::int64_t(oldest.claim.number)},
+                   {"outcome", std::string(model::to_string(oldest.record.outcome.kind))},
+                   {"next", applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease")}});
+        m_unrecorded.pop_front();
+        std::lock_guard lock(m_mutex);
+        m_stats.unrecorded = m_unrecorded.size();
     }
 }
 

@@ -1,9 +1,15 @@
 // The host: serves the queues of a configuration from a store. Claims runnable jobs that its
-// own queue settings allow while slots are free (per-queue concurrency, the host's
-// max_workers), runs each attempt in its sandbox on a thread of its own, keeps its lease alive,
-// stops it when it is cancelled, records its outcome and decides where the job goes next;
-// recovers lost attempts; fires schedules; publishes its plugin catalog and a heartbeat to the
-// store; drains on stop.
+// own queue settings allow while slots are free (per-queue concurrency and global_concurrency,
+// the host's max_workers), runs each attempt in its sandbox on a thread of its own, keeps its
+// lease alive (host.lease), stops it when it is cancelled or when its lease ran out unrenewed,
+// records its outcome and decides where the job goes next; recovers lost attempts; fires
+// schedules; publishes its plugin catalog and a heartbeat to the store; drains on stop.
+//
+// A store that fails (a Redis server restarting, a full disk) never stops the host: it stops
+// claiming, keeps the records of the attempts that end meanwhile (at most
+// HostOptions::max_unrecorded) and writes them, in order, once the store answers again, with a
+// back-off between tries; it renews its leases as soon as the store is back, and logs one line
+// when the store fails and one when it is back.
 #pragma once
 
 #include "config/settings.h"
@@ -25,12 +31,14 @@ namespace sandhost::scheduler {
 
 struct HostOptions {
     sandbox::WorkerConfig worker = sandbox::WorkerConfig::defaults();  // the host's sandbox starts this worker
-    model::Duration lease = std::chrono::seconds(15);       // how long a silent host keeps a job
     model::Duration drain = std::chrono::seconds(30);       // running attempts' time to finish on stop
     model::Duration idle_poll = std::chrono::milliseconds(50);   // store polling when idle
     model::Duration cancel_poll = std::chrono::milliseconds(200); // how fast a cancel reaches a worker
     model::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
     model::Duration host_error_backoff = std::chrono::seconds(1);  // no claims for this long after a HostError
+    model::Duration store_retry_first = std::chrono::milliseconds(100);  // a failing store is tried again after this,
+    model::Duration store_retry_max = std::chrono::seconds(5);           // doubling up to this
+    std::size_t max_unrecorded = 10'000;  // attempt records kept while the store fails; beyond, the oldest go
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
 };
 
@@ -40,6 +48,11 @@ struct HostStats {
     std::uint64_t refused = 0;      // results refused on a stale lease
     std::uint64_t recovered = 0;    // lost attempts recorded
     std::uint64_t host_errors = 0;  // attempts put back because the host itself failed
+    std::uint64_t recorded_late = 0;    // records written once a failing store answered again
+    std::uint64_t records_dropped = 0;  // records given up (more than max_unrecorded waited)
+    std::uint64_t leases_expired = 0;   // attempts stopped because their lease ran out unrenewed
+    std::size_t unrecorded = 0;     // records waiting for the store now
+    bool store_failing = false;
     std::size_t running = 0;
     std::size_t peak_running = 0;
     std::map<std::string, std::size_t> peak_running_by_queue;
@@ -57,7 +70,7 @@ public:
 
     // Serves until stop() and the drain complete. Throws StoreError when the store fails at
     // start (or when another live instance uses this host's name); later store failures are
-    // logged and retried. Call once, from one thread.
+    // waited out (see above). Call once, from one thread.
     void run();
 
     // Thread-safe. Stops claiming, lets running attempts finish until the drain deadline,
@@ -75,6 +88,7 @@ public:
 
 private:
     struct Running;
+    struct Unrecorded;
     void start_serving();
     void publish();
     void heartbeat(model::TimePoint now);
@@ -93,9 +107,25 @@ private:
     std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
     void worker_started();
     store::Transition host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now);
-    void poll_cancels_and_renew(model::TimePoint now);
+    void poll_cancels_and_renew(model::TimePoint now, bool renew_all = false);
+    // Attempts whose lease ran out unrenewed (the store failed, the host was stopped): another
+    // host may take their jobs over, so their workers stop.
+    void stop_expired_leases(model::TimePoint now);
+    // The store failed while doing `doing`: claims stop and calls are spaced out (logged once).
+    void store_failed(const char* doing, const std::exception& error, model::TimePoint now);
+    // A call succeeded: after a failure, says so and renews the leases at once (unless the call
+    // was that renewal).
+    void store_answered(model::TimePoint now, bool leases_renewed = false);
+    bool store_failing() const { return m_store_failing; }
+    // Whether a call may go to the store now: always, unless it is failing and its back-off runs.
+    bool store_due(model::TimePoint now) const { return !m_store_failing || now >= m_store_retry_at; }
+    void keep_unrecorded(Unrecorded unrecorded);
+    // Writes kept records, oldest first, until one fails.
+    void write_unrecorded(model::TimePoint now);
+    void log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
+    model::Duration lease() const { return settings()->host.lease; }
     double random01();
 
     std::shared_ptr<const config::Settings> m_settings;
@@ -121,6 +151,16 @@ private:
     // Halved on every HostError, one more for every attempt that started after.
     std::size_t m_worker_cap = 0;
     std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
+
+    // The store's health, seen by the run loop alone.
+    std::deque<Unrecorded> m_unrecorded;  // oldest first
+    bool m_publish_pending = false;       // a reload's catalog the store did not take yet
+    bool m_store_failing = false;
+    model::TimePoint m_store_failing_since{};
+    model::TimePoint m_store_retry_at{};
+    model::Duration m_store_backoff{};
+    std::uint64_t m_store_failed_calls = 0;
+    std::uint64_t m_dropped_since_failure = 0;
 };
 
 } // namespace sandhost::scheduler

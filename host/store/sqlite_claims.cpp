@@ -45,6 +45,10 @@ constexpr const char* k_delayed_below_in_order =
 // Rate limits: attempts of a queue started in a window, counted no further than the limit.
 constexpr const char* k_started_in_window =
     "SELECT count(*) FROM (SELECT 1 FROM attempts WHERE queue = ? AND started_at > ? LIMIT ?)";
+// Global concurrency: the active jobs of a queue, whoever holds them, counted no further than
+// the limit.
+constexpr const char* k_active_in_queue =
+    "SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_by_queue_state WHERE queue = ? AND state = 'active' LIMIT ?)";
 
 // The next row of k_waiting_in_order or k_delayed_below_in_order whose task `allowance` allows,
 // or nullopt when the rows run out first.
@@ -126,6 +130,10 @@ std::vector<const QueueAllowance*> SqliteStore::claimable_queues(const std::vect
                                            to_millis(now - *allowance.rate_per), limit)
                                      .value_or(0);
             if (started >= limit) continue;
+        }
+        if (allowance.global_concurrency) {
+            const std::int64_t limit = *allowance.global_concurrency;
+            if (first_int(k_active_in_queue, allowance.queue, limit).value_or(0) >= limit) continue;
         }
         eligible.push_back(&allowance);
     }

@@ -225,7 +225,7 @@ t::CommandResult validate(const std::string& file)
 
 TEST(ValidateCli, TheShippedConfigsValidateAgainstTheRealPlugins)
 {
-    for (const char* name : {"demo.yaml", "example.yaml"}) {
+    for (const char* name : {"demo.yaml", "example.yaml", "hosts.yaml"}) {
         const auto r = validate((std::filesystem::path(SANDHOST_TEST_SOURCE_DIR) / "config" / name).string());
         EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
         EXPECT_NE(r.out.find(": OK: "), std::string::npos) << r.out;

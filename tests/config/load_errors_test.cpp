@@ -48,7 +48,7 @@ const BadConfig k_bad_configs[] = {
     {"unknown_top_level_key", "qeues:\n  q: {tasks: [hello.echo]}\n",
      {{1, 1, "unknown key \"qeues\" at the top level; did you mean \"queues\"?"}}},
     {"unknown_host_key", "host:\n  colour: red\n",
-     {{2, 3, "unknown key \"colour\" in host (expected name, store, plugin_dirs, max_workers, max_payload, log)"}}},
+     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, log)"}}},
     {"unknown_log_key", "host:\n  log: {levl: info}\n",
      {{2, 9, "unknown key \"levl\" in host.log; did you mean \"level\"?"}}},
     {"unknown_sandbox_key", "sandbox:\n  timout: 5s\n",
@@ -144,11 +144,17 @@ const BadConfig k_bad_configs[] = {
     // Store URLs.
     {"unknown_store_scheme", "host:\n  store: postgres://db/jobs\n",
      {{2, 10,
-       "unknown store scheme \"postgres\" in \"postgres://db/jobs\" (expected sqlite:PATH or redis://HOST:PORT/DB)"}}},
+       "unknown store scheme \"postgres\" in \"postgres://db/jobs\" (expected sqlite:PATH, redis://HOST:PORT/DB or unix:///PATH)"}}},
     {"redis_bad_port", "host:\n  store: redis://localhost:99999/0\n",
      {{2, 10,
-       "store \"redis://localhost:99999/0\": port \"99999\" is not a number from 1 to 65535 (expected sqlite:PATH or "
-       "redis://HOST:PORT/DB)"}}},
+       "store \"redis://localhost:99999/0\": port \"99999\" is not a number from 1 to 65535 (expected sqlite:PATH, "
+       "redis://HOST:PORT/DB or unix:///PATH)"}}},
+    {"redis_password_in_error", "host:\n  store: redis://:hunter2@localhost:0/0\n",
+     {{2, 10,
+       "store \"redis://:***@localhost:0/0\": port \"0\" is not a number from 1 to 65535 (expected sqlite:PATH, "
+       "redis://HOST:PORT/DB or unix:///PATH)"}}},
+    {"lease_too_short", "host:\n  lease: 10ms\n", {{2, 10, "lease: must be at least 100ms, got \"10ms\""}}},
+    {"global_concurrency_zero", "queues:\n  q: {tasks: [hello.echo], global_concurrency: 0}\n", {{2, 48, "global_concurrency: must be from 1 to 1000000, got \"0\""}}},
 
     // Variables.
     {"unset_variable", "host:\n  name: ${SANDHOST_TEST_UNSET}\n",
@@ -257,7 +263,7 @@ const BadConfig k_bad_configs[] = {
      "schedules:\n"
      "  - {name: s, queue: nope, task: hello.echo, cron: \"* * *\"}\n",
      {{2, 16, "max_workers: must be from 1 to 4096, got \"0\""},
-      {3, 10, "unknown store scheme \"mysql\" in \"mysql://x\" (expected sqlite:PATH or redis://HOST:PORT/DB)"},
+      {3, 10, "unknown store scheme \"mysql\" in \"mysql://x\" (expected sqlite:PATH, redis://HOST:PORT/DB or unix:///PATH)"},
       {5, 12, "timeout: \"30\" has no unit (durations take ms, s, m or h, e.g. \"30s\")"},
       {6, 9, "mode: \"forked\" is not one of spawn, fork, reuse; did you mean \"fork\"?"},
       {9, 13, "plugin \"hello\" has no task \"nope\" (in \"hello.nope\") (its tasks: echo, long, word_count)"},

@@ -41,6 +41,8 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_TRUE(settings->included_files.empty());
     EXPECT_EQ(settings->host.name, hostname());
     EXPECT_EQ(settings->host.store, StoreUrl{SqliteStore{dir.path() / "sandhost.db"}});
+    EXPECT_EQ(settings->host.store_prefix, "sandhost:");
+    EXPECT_EQ(settings->host.lease, 15s);
     EXPECT_TRUE(settings->host.plugin_dirs.empty());
     EXPECT_EQ(settings->host.max_workers, 8u);
     EXPECT_EQ(settings->host.log, (LogSettings{LogLevel::info, LogFormat::text}));
@@ -52,6 +54,7 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_EQ(q.name, "q");
     EXPECT_EQ(q.tasks, (std::vector<TaskPattern>{{"hello", "echo"}}));
     EXPECT_EQ(q.concurrency, 1u);
+    EXPECT_EQ(q.global_concurrency, std::nullopt);
     EXPECT_FALSE(q.rate_limit.has_value());
     EXPECT_EQ(q.retry.max_attempts, 3u);
     EXPECT_EQ(q.retry.backoff, (Backoff{BackoffType::exponential, 1s, 2.0, 5min, 0.1}));
@@ -118,6 +121,8 @@ TEST(LoadConfig, ReadsEveryQueueAndScheduleKey)
 host:
   name: host-a
   store: redis://cache:6380/3
+  store_prefix: "prod:"
+  lease: 5s
   plugin_dirs: [plugins, /opt/sandhost/plugins, ../shared/./plugins]
   max_workers: 16
   log: {level: debug, format: json}
@@ -125,6 +130,7 @@ queues:
   legacy:
     tasks: [legacy_c.checksum, "legacy_c.*"]
     concurrency: 2
+    global_concurrency: 6
     rate_limit: {jobs: 100, per: 1s}
     retry: {max_attempts: 5, backoff: {type: fixed, delay: 250ms, factor: 1.5, max: 1m, jitter: 0}}
     ttl: 1h
@@ -138,7 +144,13 @@ schedules:
 )"));
     ASSERT_TRUE(settings);
     EXPECT_EQ(settings->host.name, "host-a");
-    EXPECT_EQ(settings->host.store, StoreUrl{(RedisStore{"cache", 6380, 3})});
+    RedisStore cache;
+    cache.host = "cache";
+    cache.port = 6380;
+    cache.db = 3;
+    EXPECT_EQ(settings->host.store, StoreUrl{cache});
+    EXPECT_EQ(settings->host.store_prefix, "prod:");
+    EXPECT_EQ(settings->host.lease, 5s);
     EXPECT_EQ(settings->host.plugin_dirs,
               (std::vector<std::filesystem::path>{dir.path() / "plugins", "/opt/sandhost/plugins",
                                                   dir.path().parent_path() / "shared/plugins"}));
@@ -150,6 +162,7 @@ schedules:
     EXPECT_EQ(settings->find_queue("nope"), nullptr);
     EXPECT_EQ(legacy->tasks, (std::vector<TaskPattern>{{"legacy_c", "checksum"}, {"legacy_c", "*"}}));
     EXPECT_EQ(legacy->concurrency, 2u);
+    EXPECT_EQ(legacy->global_concurrency, std::optional<std::uint32_t>(6));
     EXPECT_EQ(legacy->rate_limit, (RateLimit{100, 1s}));
     EXPECT_EQ(legacy->retry, (RetryPolicy{5, Backoff{BackoffType::fixed, 250ms, 1.5, 1min, 0.0}}));
     EXPECT_EQ(legacy->ttl, std::optional<model::Duration>(1h));
@@ -165,12 +178,12 @@ schedules:
     EXPECT_EQ(nightly.payload_json, R"({"path":"/data","n":3,"ok":true,"none":null,"list":[1.5,"2"]})");
     ASSERT_TRUE(std::holds_alternative<CronExpression>(nightly.trigger));
     EXPECT_EQ(std::get<CronExpression>(nightly.trigger).text(), "0 3 * * *");
-    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 17, 5}));
+    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 20, 5}));
 
     const ScheduleSettings& tick = settings->schedules[1];
     EXPECT_EQ(tick.payload_json, "{}");
     EXPECT_EQ(tick.trigger, (std::variant<Every, CronExpression>{Every{90s}}));
-    EXPECT_EQ(tick.defined_at.line, 18);
+    EXPECT_EQ(tick.defined_at.line, 21);
 }
 
 TEST(LoadConfig, IncludesAddQueuesAndSchedulesInNameOrder)
@@ -297,7 +310,7 @@ TEST(LoadConfig, WithoutCatalogTaskReferencesAreOnlyCheckedForForm)
 TEST(LoadConfig, ExampleConfigsAreValid)
 {
     const std::filesystem::path source = SANDHOST_SOURCE_DIR;
-    for (const char* name : {"config/demo.yaml", "config/example.yaml"}) {
+    for (const char* name : {"config/demo.yaml", "config/example.yaml", "config/hosts.yaml"}) {
         SCOPED_TRACE(name);
         auto settings = load_ok(source / name, test_options());
         ASSERT_TRUE(settings);

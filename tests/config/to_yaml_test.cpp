@@ -83,6 +83,8 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
     EXPECT_EQ(to_yaml(settings), "host:\n"
                                  "  name: \"host-a\"\n"
                                  "  store: \"sqlite:/etc/sandhost/sandhost.db\"\n"
+                                 "  store_prefix: \"sandhost:\"\n"
+                                 "  lease: 15s\n"
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"
                                  "  max_payload: 16MiB\n"
@@ -109,6 +111,8 @@ TEST(ToYaml, RoundTripsARichConfig)
 host:
   name: "host \"quoted\" $$HOME"
   store: redis://[::1]:7000/2
+  store_prefix: "staging:"
+  lease: 2500ms
   plugin_dirs: [plugins, /opt/p]
   max_workers: 3
   log: {level: trace, format: json}
@@ -128,6 +132,7 @@ queues:
   q-1:
     tasks: ["hello.*", misbehave.leak]
     concurrency: 9
+    global_concurrency: 20
     rate_limit: {jobs: 3, per: 2m}
     retry: {max_attempts: 10, backoff: {type: fixed, delay: 0s, factor: 1.25, max: 1ms, jitter: 0.3333333333333333}}
     ttl: 2h
@@ -147,11 +152,23 @@ include: ["queues.d/*.yaml"]
     expect_round_trip(file, test_options({{"X", "x-value"}}));
 }
 
+TEST(ToYaml, NeverPrintsTheStorePassword)
+{
+    TempDir dir;
+    LoadResult result = load_config_text("host:\n  store: redis://app:hunter2@cache/1\nqueues:\n  q: {tasks: [hello.echo]}\n",
+                                         (dir.path() / "host.yaml").string(), test_options());
+    ASSERT_TRUE(result.ok()) << testing::error_lines(result);
+    const std::string printed = to_yaml(*result.settings);
+    EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
+    EXPECT_NE(printed.find("store: \"redis://app:***@cache:6379/1\""), std::string::npos) << printed;
+}
+
 TEST(ToYaml, RoundTripsTheExamples)
 {
     const std::filesystem::path source = SANDHOST_SOURCE_DIR;
     expect_round_trip(source / "config/demo.yaml");
     expect_round_trip(source / "config/example.yaml");
+    expect_round_trip(source / "config/hosts.yaml");
 }
 
 } // namespace

@@ -1,5 +1,6 @@
-// A host served in-process on a thread, on a real SQLite store in a temp dir, with real
-// workers and plugins: the scheduler's integration tests drive it through the store.
+// A host served in-process on a thread, on a real store (SQLite in a temp dir unless told
+// otherwise), with real workers and plugins: the scheduler's integration tests drive it through
+// the store.
 #pragma once
 
 #include "config/load.h"
@@ -9,23 +10,30 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 namespace sandhost::testing {
 
 class HostHarness {
 public:
-    // queues_yaml: the `queues:` mapping's body (indented two spaces); extra: more top-level YAML.
-    explicit HostHarness(const std::string& queues_yaml, const std::string& extra = "", std::uint32_t max_workers = 4)
+    // queues_yaml: the `queues:` mapping's body (indented two spaces); extra: more top-level YAML;
+    // host_extra: more keys of `host:` (indented two spaces); store: host.store.
+    explicit HostHarness(const std::string& queues_yaml, const std::string& extra = "", std::uint32_t max_workers = 4,
+                         const std::string& host_extra = "", const std::string& store = "sqlite:jobs.db")
     {
         m_config = m_dir / "sandhost.yaml";
-        std::ofstream(m_config) << "host:\n  name: test-host\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << plugin_dir().string()
-                                << "\", \"" << fixture_plugin_dir().string() << "\"]\n  max_workers: " << max_workers
-                                << "\nsandbox: {timeout: 20s, grace: 300ms}\nqueues:\n"
+        std::ofstream(m_config) << "host:\n  name: test-host\n  store: \"" << store << "\"\n  plugin_dirs: [\"" << plugin_dir().string()
+                                << "\", \"" << fixture_plugin_dir().string() << "\"]\n  max_workers: " << max_workers << "\n"
+                                << host_extra << "sandbox: {timeout: 20s, grace: 300ms}\nqueues:\n"
                                 << queues_yaml << extra;
         auto loaded = config::load_config(m_config);
         if (!loaded.ok()) {
@@ -33,7 +41,7 @@ public:
             throw std::runtime_error("bad test config");
         }
         m_settings = loaded.settings;
-        m_store = scheduler::open_configured_store(m_settings->host.store);
+        m_store = scheduler::open_configured_store(m_settings->host);
         m_options.worker = worker_config(process::LauncherKind::posix_spawn);
         m_options.housekeeping = std::chrono::milliseconds(100);
         m_options.idle_poll = std::chrono::milliseconds(20);
@@ -44,6 +52,9 @@ public:
 
     scheduler::HostOptions& options() { return m_options; }
     store::Store& store() { return *m_store; }
+    const std::shared_ptr<store::Store>& store_ptr() const { return m_store; }
+    // The host uses `store` instead (one that wraps store_ptr(), say); before start().
+    void use_store(std::shared_ptr<store::Store> store) { m_store = std::move(store); }
     const config::Settings& settings() const { return *m_settings; }
     const std::filesystem::path& dir() const { return m_dir.path(); }
     const std::filesystem::path& config_file() const { return m_config; }
@@ -123,6 +134,36 @@ private:
     std::atomic<bool> m_run_ended{false};
     mutable std::mutex m_run_mutex;
     std::optional<std::string> m_run_error;
+};
+
+// What the default logger writes while it lives, for tests that check the log lines.
+class LogCapture {
+public:
+    LogCapture() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_text)) { spdlog::default_logger()->sinks().push_back(m_sink); }
+    ~LogCapture()
+    {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
+    }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    std::string text()
+    {
+        m_sink->flush();
+        return m_text.str();
+    }
+    // How many lines hold `what`.
+    std::size_t count(const std::string& what)
+    {
+        std::istringstream lines(text());
+        std::size_t found = 0;
+        for (std::string line; std::getline(lines, line);) found += line.find(what) != std::string::npos;
+        return found;
+    }
+
+private:
+    std::ostringstream m_text;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
 };
 
 } // namespace sandhost::testing

@@ -295,7 +295,7 @@ TEST_F(HostTest, SchedulesFireOncePerPeriodWithTwoHosts)
     auto settings = std::make_shared<config::Settings>(h.settings());
     settings->host.name = "second-host";
     scheduler::HostOptions options = h.options();
-    scheduler::Host second(settings, scheduler::open_configured_store(settings->host.store), options);
+    scheduler::Host second(settings, scheduler::open_configured_store(settings->host), options);
     std::thread second_thread([&] { second.run(); });
     ASSERT_TRUE(t::eventually([&] {
         store::JobFilter f;
@@ -320,8 +320,7 @@ TEST_F(HostTest, SchedulesFireOncePerPeriodWithTwoHosts)
 
 TEST_F(HostTest, AResultOnAStaleLeaseIsRefused)
 {
-    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
-    h.options().lease = 600ms;
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n", "", 4, "  lease: 600ms\n");
     h.start();
     const auto marks = h.marker("m");
     const auto id = h.enqueue("q", "marker.sleep", path_payload(marks, R"(,"ms":400)"));

@@ -22,7 +22,7 @@ protected:
     }
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreAppliedStateTest, ::testing::ValuesIn(store_kinds()));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreAppliedStateTest, ::testing::ValuesIn(store_kinds()), store_kind_name);
 
 TEST_P(StoreAppliedStateTest, FinishReturnsTheStateItApplied)
 {

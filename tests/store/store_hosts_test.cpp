@@ -52,7 +52,7 @@ protected:
     }
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreHostsTest, ::testing::ValuesIn(store_kinds()));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreHostsTest, ::testing::ValuesIn(store_kinds()), store_kind_name);
 
 TEST_P(StoreHostsTest, ASecondLiveInstanceIsRefusedUntilTheFirstGoesStale)
 {

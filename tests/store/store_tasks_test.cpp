@@ -35,7 +35,7 @@ protected:
     }
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreTasksTest, ::testing::ValuesIn(store_kinds()));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTasksTest, ::testing::ValuesIn(store_kinds()), store_kind_name);
 
 TEST_P(StoreTasksTest, AClaimPassesOverAJobOfAnotherTaskAndTakesTheOneBehindIt)
 {

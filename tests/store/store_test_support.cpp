@@ -1,5 +1,8 @@
 #include "store_test_support.h"
 
+#include "redis_server.h"
+#include "store/redis_store.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -93,9 +96,28 @@ Claim claim_one(Store& store, const std::string& queue, model::TimePoint now, co
     return *claimed;
 }
 
+sandhost::testing::RedisServer& test_redis_server()
+{
+    // One server for the whole test process (started on first use, killed at exit); each test
+    // keeps its keys under a prefix of its own.
+    static sandhost::testing::RedisServer server;
+    return server;
+}
+
+RedisOptions redis_options_for(const std::filesystem::path& dir)
+{
+    RedisOptions options;
+    options.port = test_redis_server().port();
+    options.prefix = "test-" + dir.filename().string() + ":";
+    return options;
+}
+
 std::vector<StoreKind> store_kinds()
 {
-    return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }}};
+    return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }, false},
+            StoreKind{"redis", [](const std::filesystem::path& dir) -> std::unique_ptr<Store> {
+                          return open_redis_store(redis_options_for(dir));
+                      }, true, true}};
 }
 
 std::string read_bytes(const std::filesystem::path& file)

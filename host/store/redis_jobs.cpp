@@ -1,0 +1,147 @@
+// A job enters the store (enqueue, schedules), is claimed, and its attempt ends (finish,
+// finish_and_claim).
+#include "store/redis_store_impl.h"
+
+#include "store/attempt_codec.h"
+
+#include <algorithm>
+
+namespace sandhost::store::redis {
+namespace {
+
+void check_transition(const Transition& transition)
+{
+    switch (transition.next) {
+    case model::JobState::completed:
+    case model::JobState::waiting:
+    case model::JobState::delayed:
+    case model::JobState::dead:
+    case model::JobState::cancelled:
+        return;
+    default:
+        throw StoreRequestError(std::string("an attempt cannot leave its job ") + to_string(transition.next));
+    }
+}
+
+std::optional<Claim> optional_claim(const Value& reply)
+{
+    if (is_nil(reply)) return std::nullopt;
+    return claim_from_reply(reply);
+}
+
+} // namespace
+
+EnqueueResult RedisStore::enqueue_job(const model::NewJob& job, model::TimePoint now)
+{
+    ScriptArgs args;
+    add_new_job(args, job);
+    return run("enqueueing a job", Script::enqueue, now, args, [](const Value& reply) {
+        const auto parts = elements(reply);
+        if (parts.size() != 2) throw ReplyError("enqueue returned " + std::to_string(parts.size()) + " parts");
+        return EnqueueResult{integer(parts[0]), integer(parts[1]) == 1};
+    });
+}
+
+std::optional<Claim> RedisStore::claim(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                       model::Duration lease, model::TimePoint now)
+{
+    if (queues.empty()) return std::nullopt;
+    ScriptArgs args;
+    add_allowances(args, queues);
+    args.add(holder).add(lease.count());
+    return run("claiming a job", Script::claim, now, args, optional_claim);
+}
+
+ScriptArgs RedisStore::end_attempt_args(const model::AttemptRecord& attempt, const Transition& transition) const
+{
+    check_transition(transition);
+    const auto& outcome = attempt.outcome;
+    // The result the job keeps is not stored a second time in the attempt.
+    const bool completed = transition.next == model::JobState::completed;
+    const bool result_in_job = completed && transition.result && *transition.result == outcome.result;
+    ScriptArgs args;
+    args.add(attempt.job_id).add(attempt.attempt_id).add(std::int64_t{attempt.number}).add(attempt.host);
+    args.add(model::to_string(outcome.kind)).add(encode_outcome(outcome));
+    args.add_optional(result_in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result));
+    args.add(result_in_job ? "1" : "0").add(model::to_string(transition.next));
+    args.add_optional(transition.run_at ? std::optional<std::int64_t>(to_millis(*transition.run_at)) : std::nullopt);
+    args.add_optional(completed ? transition.result : std::nullopt).add_optional(transition.error);
+    args.add(transition.counts_as_lost ? "1" : "0").add(transition.refund_attempt ? "1" : "0");
+    return args;
+}
+
+std::optional<model::JobState> RedisStore::finish(const model::AttemptRecord& attempt, const Transition& transition,
+                                                  model::TimePoint now)
+{
+    return run("finishing an attempt", Script::finish, now, end_attempt_args(attempt, transition), applied_state);
+}
+
+Store::FinishAndClaim RedisStore::finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition,
+                                                   model::TimePoint now, const std::vector<QueueAllowance>& queues,
+                                                   const std::string& holder, model::Duration lease)
+{
+    if (queues.empty()) return FinishAndClaim{finish(attempt, transition, now), std::nullopt, std::nullopt};
+    ScriptArgs args = end_attempt_args(attempt, transition);
+    add_allowances(args, queues);
+    args.add(holder).add(lease.count());
+    return run("finishing an attempt", Script::finish_and_claim, now, args, [](const Value& reply) {
+        const auto parts = elements(reply);
+        if (parts.size() != 3) throw ReplyError("finish_and_claim returned " + std::to_string(parts.size()) + " parts");
+        FinishAndClaim result;
+        result.applied = applied_state(parts[0]);
+        if (auto error = optional_bytes(parts[2])) {
+            result.claim_error = "claiming a job: " + *error;
+            return result;
+        }
+        // The finish stands whatever happens here: a claim that does not read is an error of
+        // the claim alone.
+        try {
+            result.claim = optional_claim(parts[1]);
+        } catch (const ReplyError& e) {
+            result.claim_error = std::string("claiming a job: unexpected reply: ") + e.what();
+        }
+        return result;
+    });
+}
+
+std::optional<model::JobId> RedisStore::fire_schedule(const std::string& name, model::TimePoint fire_time,
+                                                      const model::NewJob& job, model::TimePoint now)
+{
+    ScriptArgs args;
+    args.add(name).add(to_millis(fire_time));
+    add_new_job(args, job);
+    return run("firing a schedule", Script::schedule, now, args, [](const Value& reply) -> std::optional<model::JobId> {
+        if (is_nil(reply)) return std::nullopt;
+        return integer(reply);
+    });
+}
+
+std::optional<model::TimePoint> RedisStore::schedule_last_fire(const std::string& name)
+{
+    Poco::Redis::Array hget;
+    hget << "HGET" << key("schedule:" + name) << "last";
+    return command("reading a schedule", hget, [](const Value& reply) -> std::optional<model::TimePoint> {
+        if (is_nil(reply)) return std::nullopt;
+        return from_millis(integer(reply));
+    });
+}
+
+std::vector<std::pair<std::string, std::string>> RedisStore::unclaimable_tasks(const std::vector<QueueAllowance>& queues)
+{
+    ScriptArgs args;
+    add_allowances(args, queues);
+    return run("looking for tasks no allowance takes", Script::unclaimable, model::TimePoint{}, args, [](const Value& reply) {
+        const auto flat = elements(reply);
+        std::vector<std::pair<std::string, std::string>> out;
+        for (std::size_t i = 0; i + 1 < flat.size(); i += 2) out.emplace_back(bytes(flat[i]), bytes(flat[i + 1]));
+        // Each queue's tasks come together, in the allowances' order: sorted by task within it.
+        for (auto first = out.begin(); first != out.end();) {
+            const auto last = std::find_if(first, out.end(), [&](const auto& entry) { return entry.first != first->first; });
+            std::sort(first, last);
+            first = last;
+        }
+        return out;
+    });
+}
+
+} // namespace sandhost::store::redis

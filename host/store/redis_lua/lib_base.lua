@@ -1,0 +1,60 @@
+-- Shared by every script. ARGV[1] is the key prefix, ARGV[2] the caller's clock (ms since the
+-- epoch: a host's clock decides its leases, as with SQLite); a script's own arguments follow,
+-- read in order with arg() and opt(). No script declares KEYS: the store runs on one server,
+-- not on Redis Cluster.
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local argi = 2
+
+local function arg()
+  argi = argi + 1
+  return ARGV[argi]
+end
+
+-- An optional argument: a presence flag ('1' or '0'), then the value.
+local function opt()
+  local present = arg()
+  local value = arg()
+  if present == '1' then return value end
+  return nil
+end
+
+-- Integers as text. Every number given to redis.call goes through here: Lua prints large
+-- numbers with an exponent.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- PREFIXa, PREFIXa:b or PREFIXa:b:c.
+local function key(a, b, c)
+  if c then return P .. a .. ':' .. b .. ':' .. c end
+  if b then return P .. a .. ':' .. b end
+  return P .. a
+end
+
+-- A request that makes no sense (StoreRequestError). Raised before a script's first write.
+local function request_error(message)
+  error({err = 'SANDHOST_REQUEST ' .. message})
+end
+
+-- Appends an event to the feed. Its id is 0-N with N one more than the last one's (Redis 7),
+-- so that ids are consecutive and a reader sees a gap when it fell behind the trimming (at
+-- least 10,000 are kept). An event that cannot be written is dropped rather than fail the
+-- change it describes.
+local function event(kind, job, queue, task, host, state, attempt, detail)
+  local fields = {key('events'), 'MAXLEN', '~', '10000', '0-*', 'type', kind, 'at', int(NOW)}
+  local function add(name, value)
+    if value and value ~= '' then
+      fields[#fields + 1] = name
+      fields[#fields + 1] = value
+    end
+  end
+  add('job', job)
+  add('queue', queue)
+  add('task', task)
+  add('host', host)
+  add('state', state)
+  if attempt then add('attempt', int(attempt)) end
+  add('detail', detail)
+  redis.pcall('XADD', unpack(fields))
+end

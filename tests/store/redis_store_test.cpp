@@ -1,0 +1,245 @@
+// What only the Redis store has: a server that goes away and comes back, scripts the server
+// forgot, passwords, sockets, databases and prefixes, its layout version, its persistence
+// settings, the trimming of its event feed, and many clients at once. Each test runs its own
+// redis-server.
+#include "redis_server.h"
+#include "store_test_support.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <set>
+#include <thread>
+
+namespace sandhost::store {
+namespace {
+
+using namespace testing;
+using model::JobState;
+using model::OutcomeKind;
+using sandhost::testing::RedisServer;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+RedisOptions options_of(const RedisServer& server, const std::string& prefix = "t:")
+{
+    RedisOptions options;
+    options.port = server.port();
+    options.prefix = prefix;
+    options.reply_timeout = std::chrono::seconds(2);
+    return options;
+}
+
+std::string store_error_of(const std::function<void()>& call)
+{
+    try {
+        call();
+    } catch (const StoreError& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "no StoreError";
+    return {};
+}
+
+TEST(RedisStore, AServerRestartIsAnErrorOfOneCallAndTheAppendOnlyFileKeepsEverything)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    const model::JobId done = store->enqueue(new_job(), t(0));
+    const Claim c = claim_one(*store, "q", t(1));
+    ASSERT_EQ(store->finish(record_of(c, OutcomeKind::succeeded, t(2)), completed_with("kept"), t(2)), JobState::completed);
+    const model::JobId waiting = store->enqueue(new_job(), t(3));
+
+    server.kill();
+    const std::string error = store_error_of([&] { store->get(done); });
+    EXPECT_THAT(error, HasSubstr("redis 127.0.0.1:" + std::to_string(server.port()) + "/0: reading a job: "));
+    EXPECT_THAT(store_error_of([&] { store->enqueue(new_job(), t(4)); }), HasSubstr("enqueueing a job"));
+
+    server.start();
+    // The next call connects again; the scripts are loaded again on the way.
+    ASSERT_EQ(job_of(*store, done).result, "kept");
+    EXPECT_EQ(store->attempts(done).size(), 1u);
+    EXPECT_EQ(claim_one(*store, "q", t(5)).job.id, waiting);
+    EXPECT_NE(store->enqueue(new_job(), t(6)), waiting);
+}
+
+TEST(RedisStore, ScriptsTheServerForgotAreLoadedAgain)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    store->enqueue(new_job(), t(0));
+    EXPECT_EQ(server.command("SCRIPT FLUSH"), "+OK\r\n");
+    EXPECT_TRUE(store->claim(allow({"q"}), "host/1", ms(1000), t(1)));
+    EXPECT_EQ(server.command("SCRIPT FLUSH"), "+OK\r\n");
+    EXPECT_EQ(store->list(JobFilter{}).size(), 1u);
+}
+
+TEST(RedisStore, APasswordIsSentAndNeverShown)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer::Options secured;
+    secured.password = "s3cret-pw";
+    RedisServer server(secured);
+    RedisOptions options = options_of(server);
+    const std::string missing = store_error_of([&] { open_redis_store(options); });
+    EXPECT_THAT(missing, HasSubstr("NOAUTH"));
+    options.password = "wrong-pw";
+    const std::string wrong = store_error_of([&] { open_redis_store(options); });
+    EXPECT_THAT(wrong, HasSubstr("authentication refused"));
+    EXPECT_THAT(wrong, Not(HasSubstr("wrong-pw")));
+    options.password = "s3cret-pw";
+    auto store = open_redis_store(options);
+    EXPECT_GT(store->enqueue(new_job(), t(0)), 0);
+    EXPECT_THAT(store->server(), Not(HasSubstr("s3cret")));
+}
+
+TEST(RedisStore, AUnixSocketAndADatabaseNumber)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    RedisOptions options;
+    options.socket = server.socket();
+    options.db = 3;
+    auto store = open_redis_store(options);
+    EXPECT_EQ(store->server(), "redis unix:" + server.socket().string() + "/3");
+    store->enqueue(new_job(), t(0));
+    EXPECT_EQ(server.command("DBSIZE"), ":0\r\n") << "nothing in database 0";
+    EXPECT_NE(server.command("SELECT 3\r\nDBSIZE"), "+OK\r\n:0\r\n");
+    EXPECT_EQ(job_of(*store, 1).state, JobState::waiting);
+}
+
+TEST(RedisStore, PrefixesKeepDeploymentsApart)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto production = open_redis_store(options_of(server, "prod:"));
+    auto staging = open_redis_store(options_of(server, "staging:"));
+    const model::JobId id = production->enqueue(new_job(), t(0));
+    production->set_paused("q", true);
+    EXPECT_FALSE(staging->get(id));
+    EXPECT_TRUE(staging->list(JobFilter{}).empty());
+    EXPECT_TRUE(staging->paused_queues().empty());
+    EXPECT_EQ(staging->enqueue(new_job(), t(0)), id) << "ids count per deployment";
+    EXPECT_THAT(server.command("KEYS *"), Not(HasSubstr("\r\nsandhost:")));
+}
+
+TEST(RedisStore, KeysOfANewerLayoutAreRefused)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    open_redis_store(options_of(server))->enqueue(new_job(), t(0));
+    EXPECT_EQ(server.command("HSET t:meta layout 99"), ":0\r\n");
+    EXPECT_THAT(store_error_of([&] { open_redis_store(options_of(server)); }), HasSubstr("newer sandhost (layout 99"));
+    EXPECT_NO_THROW(open_redis_store(options_of(server, "other:")));
+}
+
+TEST(RedisStore, PersistenceSettingsAreRead)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer durable;
+    const auto with_file = open_redis_store(options_of(durable))->persistence();
+    EXPECT_TRUE(with_file.known);
+    EXPECT_TRUE(with_file.append_only);
+    EXPECT_EQ(with_file.appendfsync, "everysec");
+    EXPECT_FALSE(with_file.snapshots);
+    EXPECT_THAT(with_file.version, ::testing::MatchesRegex("[0-9]+\\.[0-9]+.*"));
+
+    RedisServer::Options forgetful;
+    forgetful.append_only = false;
+    RedisServer volatile_server(forgetful);
+    const auto without = open_redis_store(options_of(volatile_server))->persistence();
+    EXPECT_TRUE(without.known);
+    EXPECT_FALSE(without.append_only);
+    EXPECT_FALSE(without.snapshots);
+}
+
+TEST(RedisStore, AServerThatStopsAnsweringIsAnErrorAfterTheReplyTimeout)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    RedisOptions options = options_of(server);
+    options.reply_timeout = std::chrono::milliseconds(300);
+    auto store = open_redis_store(options);
+    const model::JobId id = store->enqueue(new_job(), t(0));
+    ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
+    const auto before = std::chrono::steady_clock::now();
+    EXPECT_THAT(store_error_of([&] { store->get(id); }), HasSubstr("reading a job"));
+    EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+    ASSERT_EQ(::kill(server.pid(), SIGCONT), 0);
+    EXPECT_EQ(job_of(*store, id).state, JobState::waiting);
+}
+
+TEST(RedisStore, TheEventFeedKeepsTheNewestTenThousandAndShowsTheGap)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    constexpr int k_events = 12'000;
+    for (int i = 0; i < k_events / 2; ++i) {
+        store->set_paused("q", true);
+        store->set_paused("q", false);
+    }
+    const auto oldest = store->events_after(0, 1);
+    ASSERT_EQ(oldest.size(), 1u);
+    EXPECT_GT(oldest[0].id, 1) << "the oldest were trimmed: a reader from 0 sees the gap";
+    EXPECT_LE(oldest[0].id, k_events - 10'000 + 1) << "at least 10,000 are kept";
+    const auto newest = store->events_after(k_events - 10'000, 100'000);
+    ASSERT_EQ(newest.size(), 10'000u);
+    EXPECT_EQ(newest.front().id, k_events - 10'000 + 1);
+    EXPECT_EQ(newest.back().id, k_events);
+    EXPECT_EQ(newest.back().type, "queue.resumed");
+}
+
+TEST(RedisStore, ManyClientsClaimEveryJobExactlyOnce)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    constexpr int k_jobs = 400;
+    for (int i = 0; i < k_jobs; ++i) store->enqueue(new_job("q", i % 3), t(0));
+    std::vector<std::vector<model::JobId>> claimed(4);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+        threads.emplace_back([&, i] {
+            auto client = open_redis_store(options_of(server));
+            const std::string holder = "host-" + std::to_string(i) + "/1";
+            while (auto c = client->claim(allow({"q"}), holder, ms(60'000), t(1))) {
+                claimed[i].push_back(c->job.id);
+                client->finish(record_of(*c, OutcomeKind::succeeded, t(2)), completed_with("ok"), t(2));
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    std::set<model::JobId> all;
+    std::size_t total = 0;
+    for (const auto& ids : claimed) {
+        total += ids.size();
+        all.insert(ids.begin(), ids.end());
+        EXPECT_FALSE(ids.empty()) << "every client got some";
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>(k_jobs));
+    EXPECT_EQ(all.size(), static_cast<std::size_t>(k_jobs));
+    EXPECT_EQ(store->queue_counts({})["q"].by_state[JobState::completed], static_cast<std::uint64_t>(k_jobs));
+}
+
+TEST(RedisStore, AFinishSentAgainAfterItsReplyWasLostIsNotRefused)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    store->enqueue(new_job(), t(0));
+    const Claim c = claim_one(*store, "q", t(1));
+    const model::AttemptRecord record = record_of(c, OutcomeKind::succeeded, t(2));
+    ASSERT_EQ(store->finish(record, completed_with("ok"), t(2)), JobState::completed);
+    EXPECT_EQ(store->finish(record, completed_with("ok"), t(3)), JobState::completed) << "the same finish again";
+    EXPECT_EQ(store->attempts(c.job.id).size(), 1u);
+    model::AttemptRecord other = record;
+    other.outcome.kind = OutcomeKind::failed;
+    EXPECT_FALSE(store->finish(other, to(JobState::waiting), t(3))) << "another result on that lease is stale";
+}
+
+} // namespace
+} // namespace sandhost::store
