@@ -1,10 +1,8 @@
 #include "cli/common.h"
 
 #include "cli/args.h"
+#include "model/json_text.h"
 #include "model/units.h"
-
-#include <Poco/Exception.h>
-#include <Poco/JSON/Parser.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -54,20 +52,6 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
     return dirs;
 }
 
-bool is_json(const std::string& text, std::string& error)
-{
-    try {
-        Poco::JSON::Parser parser;
-        parser.parse(text);
-        return true;
-    } catch (const Poco::Exception& e) {
-        error = e.displayText();
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    return false;
-}
-
 std::string read_payload(const std::string& flag_value)
 {
     std::string text = flag_value;
@@ -78,8 +62,9 @@ std::string read_payload(const std::string& flag_value)
         content << file.rdbuf();
         text = content.str();
     }
-    std::string error;
-    if (!is_json(text, error)) throw UsageError("--payload is not valid JSON: " + error);
+    if (const auto error = model::json_syntax_error(text)) {
+        throw UsageError("--payload is not valid JSON: " + error->to_string());
+    }
     return text;
 }
 

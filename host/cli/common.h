@@ -21,7 +21,4 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
 // A payload given as JSON text or as @FILE, checked to be JSON. Throws UsageError.
 std::string read_payload(const std::string& flag_value);
 
-// Whether text is one valid JSON value; why not in `error`.
-bool is_json(const std::string& text, std::string& error);
-
 } // namespace sandhost::cli

@@ -1,6 +1,8 @@
 #include "scheduler/enqueue_policy.h"
 
 #include "config/suggest.h"
+#include "model/json_text.h"
+#include "model/text.h"
 #include "scheduler/payload.h"
 
 #include <Poco/JSON/Object.h>
@@ -30,6 +32,9 @@ const char* json_kind(const Poco::Dynamic::Var& value)
 
 void check_payload(const EnqueueRequest& request)
 {
+    if (const auto error = model::json_syntax_error(request.payload)) {
+        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + error->to_string());
+    }
     Poco::Dynamic::Var parsed;
     try {
         Poco::JSON::Parser parser;
@@ -75,6 +80,19 @@ void check_against_catalogs(const config::TaskRef& ref, const std::vector<model:
                        "plugin " + ref.plugin + " has no task '" + ref.task + "'" + config::suggestion(ref.task, tasks, "its tasks"));
 }
 
+void check_key(const std::string& key)
+{
+    if (key.empty()) throw EnqueueError(Kind::bad_key, "the key must not be empty");
+    if (key.size() > k_max_key_bytes) {
+        throw EnqueueError(Kind::bad_key, "the key is " + std::to_string(key.size()) + " bytes long; at most " +
+                                              std::to_string(k_max_key_bytes) + " are allowed");
+    }
+    if (!model::is_valid_utf8(key)) throw EnqueueError(Kind::bad_key, "the key is not valid UTF-8");
+    for (const char c : key) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) throw EnqueueError(Kind::bad_key, "the key must not hold control characters");
+    }
+}
+
 } // namespace
 
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
@@ -95,6 +113,7 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
     check_against_catalogs(ref.value(), hosts, checked.notes);
     check_payload(request);
     if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
+    if (request.key) check_key(*request.key);
 
     model::NewJob& job = checked.job;
     job.queue = queue->name;
@@ -107,6 +126,7 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
     job.ttl = queue->ttl;
     job.depends_on = request.depends_on;
     job.schedule = request.schedule;
+    job.key = request.key;
     return checked;
 }
 
@@ -115,7 +135,9 @@ Enqueued enqueue(store::Store& store, const config::Settings& settings, const En
     auto checked = check_enqueue(settings, store.hosts(), request);
     Enqueued enqueued;
     try {
-        enqueued.id = store.enqueue(checked.job, now);
+        const store::EnqueueResult stored = store.enqueue_job(checked.job, now);
+        enqueued.id = stored.id;
+        enqueued.created = stored.created;
     } catch (const store::StoreRequestError& e) {
         throw EnqueueError(Kind::bad_dependency, e.what());
     }
