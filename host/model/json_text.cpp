@@ -221,6 +221,134 @@ std::optional<std::string> compact_json(std::string_view text)
     return out;
 }
 
+namespace {
+
+std::size_t skip_space(std::string_view text, std::size_t at)
+{
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) ++at;
+    return at;
+}
+
+// Past the string literal that starts at `at`.
+std::size_t skip_string(std::string_view text, std::size_t at)
+{
+    for (++at; at < text.size() && text[at] != '"'; ++at) {
+        if (text[at] == '\\') ++at;
+    }
+    return at + 1;
+}
+
+// Past the value that starts at `at`, in text known to be valid JSON.
+std::size_t skip_value(std::string_view text, std::size_t at)
+{
+    if (text[at] == '"') return skip_string(text, at);
+    if (text[at] != '{' && text[at] != '[') {
+        while (at < text.size() && text[at] != ',' && text[at] != '}' && text[at] != ']' && text[at] != ' ' &&
+               text[at] != '\t' && text[at] != '\n' && text[at] != '\r') {
+            ++at;
+        }
+        return at;
+    }
+    int depth = 0;
+    while (at < text.size()) {
+        const char c = text[at];
+        if (c == '"') {
+            at = skip_string(text, at);
+            continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        if (c == '}' || c == ']') --depth;
+        ++at;
+        if (depth == 0) break;
+    }
+    return at;
+}
+
+void append_utf8(std::string& out, std::uint32_t code_point)
+{
+    if (code_point < 0x80) {
+        out += static_cast<char>(code_point);
+    } else if (code_point < 0x800) {
+        out += static_cast<char>(0xC0 | (code_point >> 6));
+        out += static_cast<char>(0x80 | (code_point & 0x3F));
+    } else if (code_point < 0x10000) {
+        out += static_cast<char>(0xE0 | (code_point >> 12));
+        out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code_point & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (code_point >> 18));
+        out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code_point & 0x3F));
+    }
+}
+
+} // namespace
+
+std::optional<std::vector<std::pair<std::string, std::string_view>>> json_object_members(std::string_view text)
+{
+    if (json_syntax_error(text)) return std::nullopt;
+    std::size_t at = skip_space(text, 0);
+    if (text[at] != '{') return std::nullopt;
+    std::vector<std::pair<std::string, std::string_view>> members;
+    at = skip_space(text, at + 1);
+    while (text[at] != '}') {
+        const std::size_t name_end = skip_string(text, at);
+        auto name = json_string_value(text.substr(at, name_end - at));
+        at = skip_space(text, skip_space(text, name_end) + 1);  // past the ':'
+        const std::size_t value_end = skip_value(text, at);
+        members.emplace_back(name.value_or(""), text.substr(at, value_end - at));
+        at = skip_space(text, value_end);
+        if (text[at] == ',') at = skip_space(text, at + 1);
+    }
+    return members;
+}
+
+std::optional<std::string> json_string_value(std::string_view literal)
+{
+    if (literal.size() < 2 || literal.front() != '"' || json_syntax_error(literal)) return std::nullopt;
+    std::string out;
+    const auto hex4 = [&](std::size_t at) {
+        std::uint32_t value = 0;
+        for (std::size_t i = at; i < at + 4; ++i) {
+            const char c = literal[i];
+            value = value * 16 + static_cast<std::uint32_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        return value;
+    };
+    for (std::size_t i = 1; i + 1 < literal.size(); ++i) {
+        if (literal[i] != '\\') {
+            out += literal[i];
+            continue;
+        }
+        const char e = literal[++i];
+        switch (e) {
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+            std::uint32_t code_point = hex4(i + 1);
+            i += 4;
+            // A surrogate pair is one code point; a lone surrogate is not text.
+            if (code_point >= 0xD800 && code_point <= 0xDBFF && i + 6 < literal.size() && literal[i + 1] == '\\' &&
+                literal[i + 2] == 'u') {
+                const std::uint32_t low = hex4(i + 3);
+                if (low >= 0xDC00 && low <= 0xDFFF) {
+                    code_point = 0x10000 + ((code_point - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+            }
+            append_utf8(out, code_point >= 0xD800 && code_point <= 0xDFFF ? 0xFFFD : code_point);
+            break;
+        }
+        default: out += e;  // " \ /
+        }
+    }
+    return out;
+}
+
 std::string json_value_or_string(std::string_view text)
 {
     if (auto compact = compact_json(text)) return std::move(*compact);

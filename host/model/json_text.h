@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sandhost::model {
 
@@ -34,6 +36,14 @@ std::optional<std::string> compact_json(std::string_view text);
 // (bytes that are not UTF-8 replaced by U+FFFD). What a job's payload and result become in
 // every JSON sandhost prints: a task's result need not be JSON.
 std::string json_value_or_string(std::string_view text);
+
+// The members of a JSON object, in the order written: each name decoded and the text of its
+// value as written (a member named twice is listed twice). nullopt when `text` is not one JSON
+// object. For taking a member's value (a payload) as the caller wrote it, digits and all.
+std::optional<std::vector<std::pair<std::string, std::string_view>>> json_object_members(std::string_view text);
+
+// The text a JSON string literal (quotes included) stands for; nullopt when it is not one.
+std::optional<std::string> json_string_value(std::string_view literal);
 
 // Writes one JSON object member by member, in the order given. Names are written as they are
 // (pass plain ASCII); text values are escaped, their bytes that are not UTF-8 replaced.
