@@ -8,6 +8,7 @@
 
 #include "config/settings.h"
 #include "sandbox/sandbox.h"
+#include "scheduler/metrics.h"
 #include "store/store.h"
 
 #include <atomic>
@@ -32,6 +33,7 @@ struct HostOptions {
     model::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
     model::Duration host_error_backoff = std::chrono::seconds(1);  // no claims for this long after a HostError
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
+    std::shared_ptr<Metrics> metrics;  // what the host counts for /metrics; null: a Metrics of its own
 };
 
 struct HostStats {
@@ -72,6 +74,7 @@ public:
     const std::string& holder() const { return m_holder; }
     HostStats stats() const;
     sandbox::Sandbox& sandbox() { return *m_sandbox; }
+    const std::shared_ptr<Metrics>& metrics() const { return m_options.metrics; }
 
 private:
     struct Running;
