@@ -11,6 +11,10 @@
 namespace sandhost::cli {
 
 std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text);
+// The same, for a deadline or a limit: 0 is refused (it would end every attempt at once).
+std::chrono::milliseconds parse_positive_duration_flag(const std::string& flag, const std::string& text);
+// A whole number in int's range, e.g. a priority.
+int parse_int_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum);
 
