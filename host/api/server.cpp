@@ -222,7 +222,7 @@ ApiServer::ApiServer(ApiOptions options) : m_impl(std::make_unique<Impl>(std::mo
         const Poco::Net::SocketAddress address(api.listen->host, api.listen->port);
         if (api.tls) socket = std::make_unique<Poco::Net::SecureServerSocket>(tls_context(*api.tls));
         else socket = std::make_unique<Poco::Net::ServerSocket>();
-        socket->bind(address, true);
+        socket->bind(address, true, false);  // SO_REUSEADDR, never SO_REUSEPORT: a taken port is refused
         socket->listen(64);
     } catch (const ApiStartError&) {
         throw;
