@@ -61,5 +61,30 @@ TEST(JsonObject, WritesMembersInOrder)
     EXPECT_EQ(JsonObject().str(), "{}");
 }
 
+TEST(JsonObjectMembers, TakesEachValueAsWritten)
+{
+    const auto members = json_object_members(" { \"a\" : 12345678901234567890 , \"p\\u00e9\": {\"x\": [1, \"]\"]}, \"s\":\"}\", \"a\":null } ");
+    ASSERT_TRUE(members);
+    ASSERT_EQ(members->size(), 4u);
+    EXPECT_EQ((*members)[0].first, "a");
+    EXPECT_EQ((*members)[0].second, "12345678901234567890");
+    EXPECT_EQ((*members)[1].first, "p\xC3\xA9");
+    EXPECT_EQ((*members)[1].second, R"({"x": [1, "]"]})");
+    EXPECT_EQ((*members)[2].second, R"("}")");
+    EXPECT_EQ((*members)[3].second, "null");
+    EXPECT_TRUE(json_object_members("{}")->empty());
+    EXPECT_FALSE(json_object_members("[1]"));
+    EXPECT_FALSE(json_object_members("{\"a\":}"));
+}
+
+TEST(JsonObjectMembers, DecodesStringLiterals)
+{
+    EXPECT_EQ(json_string_value(R"("a\"b\\c\n\u0041")"), "a\"b\\c\nA");
+    EXPECT_EQ(json_string_value(R"("\ud83d\ude00")"), "\xF0\x9F\x98\x80");
+    EXPECT_EQ(json_string_value(R"("\ud83d")"), "\xEF\xBF\xBD");  // a lone surrogate is not text
+    EXPECT_FALSE(json_string_value("12"));
+    EXPECT_FALSE(json_string_value("\"open"));
+}
+
 } // namespace
 } // namespace sandhost::model
