@@ -2,6 +2,7 @@
 // in the same run, as ratios. Not a test: it asserts nothing about speed.
 //
 //   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE]
+#include "api/server.h"
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
@@ -10,6 +11,10 @@
 #include "scheduler/store_factory.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -49,6 +54,8 @@ const std::string k_plugin = k_bench_dir + "/plugins/trivial.so";
 const std::string k_static_child = k_bench_dir + "/bench-static-child";
 const std::string k_dynamic_child = k_bench_dir + "/bench-dynamic-child";
 const std::string k_fork_server = k_bench_dir + "/bench-fork-server";
+// An open dashboard refreshes about this often at most; each poll is two API calls.
+constexpr int k_api_polls_per_s = 10;
 
 struct Figures {
     double jobs_per_s = 0;
@@ -195,10 +202,34 @@ Figures mode_figures(int parallel, int jobs, md::Mode mode)
     });
 }
 
+// What a dashboard does on every refresh, `polls_per_s` times a second until `stop`: the
+// queues with their counts and the newest page of jobs, over one kept-alive connection.
+void poll_api(std::uint16_t port, int polls_per_s, const std::atomic<bool>& stop, std::atomic<int>& polls)
+{
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    const auto period = std::chrono::microseconds(1'000'000 / polls_per_s);
+    auto next = Clock::now();
+    while (!stop) {
+        for (const char* path : {"/api/v1/queues", "/api/v1/jobs?limit=25"}) {
+            Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+            session.sendRequest(request);
+            Poco::Net::HTTPResponse response;
+            std::string body;
+            Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+            if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) fail(std::string("API poll: ") + path + ": " + body);
+        }
+        ++polls;
+        next += period;
+        std::this_thread::sleep_until(next);
+    }
+}
+
 // Enqueue `jobs`, time until every one completed, through a host on a fresh SQLite store.
 // sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
 // the host's scheduling cost with no process at all, the ceiling of every queue figure.
-Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true)
+// api_polls_per_s > 0 serves the HTTP API beside the host (as `sandhost run` with api.listen)
+// and polls it that often meanwhile, as an open dashboard would.
+Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true, int api_polls_per_s = 0)
 {
     char dir_template[] = "/tmp/sandhost-bench-XXXXXX";
     if (!::mkdtemp(dir_template)) fail("mkdtemp failed");
@@ -206,7 +237,8 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     std::ofstream(dir / "bench.yaml") << "host: {name: bench, store: sqlite:jobs.db, plugin_dirs: [\"" << k_bench_dir
                                       << "/plugins\"], max_workers: " << parallel << ", log: {level: warn}}\n"
                                       << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
-                                      << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
+                                      << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n"
+                                      << (api_polls_per_s > 0 ? "api: {listen: \"127.0.0.1:0\"}\n" : "");
     auto loaded = sandhost::config::load_config(dir / "bench.yaml");
     if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
     auto store = sandhost::scheduler::open_configured_store(loaded.settings->host.store);
@@ -214,6 +246,19 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     options.idle_poll = 5ms;
     sandhost::scheduler::Host host(loaded.settings, store, options);
     std::thread serving([&] { host.run(); });
+    std::unique_ptr<sandhost::api::ApiServer> api;
+    std::atomic<bool> stop_polling{false};
+    std::atomic<int> polls{0};
+    std::thread poller;
+    if (api_polls_per_s > 0) {
+        sandhost::api::ApiOptions api_options;
+        api_options.settings = loaded.settings;
+        api_options.store = sandhost::scheduler::open_configured_store(loaded.settings->host.store);
+        api_options.host = &host;
+        api_options.metrics = host.metrics();
+        api = std::make_unique<sandhost::api::ApiServer>(std::move(api_options));
+        poller = std::thread([&] { poll_api(api->port(), api_polls_per_s, stop_polling, polls); });
+    }
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
     for (int i = 0; i < jobs * parallel; ++i) {
@@ -225,6 +270,12 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     }
     while (host.stats().finished < ids.size()) std::this_thread::sleep_for(1ms);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (api) {
+        stop_polling = true;
+        poller.join();
+        api->stop();
+        if (polls < static_cast<int>(seconds * api_polls_per_s / 2)) fail("API polls fell behind: " + std::to_string(polls.load()));
+    }
     host.stop();
     serving.join();
     std::vector<double> latencies;
@@ -318,6 +369,9 @@ int main(int argc, char** argv)
     std::map<int, std::map<std::string, Figures>> baseline;
     std::map<int, std::map<std::string, Figures>> mode;
     std::map<int, std::map<std::string, Figures>> queue;
+    // The API-polled figure is of the first mode measured (fork unless --only says otherwise).
+    const md::Mode polled_mode = only ? *only : md::Mode::fork;
+    const std::string k_polled = "api_polled";
     const std::size_t fds_at_start = open_fd_count();
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
@@ -329,6 +383,8 @@ int main(int argc, char** argv)
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
+        // The same queue with a dashboard's worth of API polling beside it, in the same run.
+        queue[parallel][k_polled] = queue_figures(parallel, jobs, polled_mode, true, k_api_polls_per_s);
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
@@ -353,9 +409,13 @@ int main(int argc, char** argv)
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
         for (auto& [name, f] : queue[2]) {
-            if (name != "no_sandbox") q.set(name, to_json(f));
+            if (name != "no_sandbox" && name != k_polled) q.set(name, to_json(f));
         }
         out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
+        auto polled = to_json(queue[2][k_polled]);
+        polled->set("mode", md::to_string(polled_mode));
+        polled->set("api_polls_per_s", k_api_polls_per_s);
+        out.set("queue_api_polled", polled);
         for (auto& [name, ms] : overshoot) o.set(name, ms);
         out.set("baseline", b);
         out.set("modes", m);
@@ -393,6 +453,9 @@ int main(int argc, char** argv)
                       m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
         print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
+        const std::string polled_name = md::to_string(polled_mode);
+        print_row(polled_name + " + " + std::to_string(k_api_polls_per_s) + " API polls/s", queue[parallel][k_polled],
+                  &queue[parallel][polled_name], polled_name + " without the API");
     }
     std::printf("\ntimeout overshoot past the deadline, p99:");
     for (auto& [name, ms] : overshoot) std::printf("  %s %.0f ms", name.c_str(), ms);
