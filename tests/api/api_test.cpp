@@ -2,6 +2,8 @@
 // connections to a server on a free loopback port.
 #include "api_harness.h"
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SocketStream.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -458,6 +460,25 @@ TEST_F(ApiTest, TheServerStopsWithOpenStreamsAndRefusesATakenAddress)
     const auto start = std::chrono::steady_clock::now();
     api.server().stop();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST_F(ApiTest, ServesHttpsWithTheConfiguredCertificate)
+{
+    t::TempDir keys;
+    const auto made = t::run_command({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                      "-keyout", (keys / "key.pem").string(), "-out", (keys / "cert.pem").string()});
+    if (made.exit_code != 0) GTEST_SKIP() << "openssl could not make a certificate: " << made.err;
+    ApiHarness api(k_queues, "", "  tls: {cert: \"" + (keys / "cert.pem").string() + "\", key: \"" + (keys / "key.pem").string() + "\"}\n");
+    api.start(false);
+    EXPECT_EQ(api.server().url().substr(0, 8), "https://");
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
+    Poco::Net::HTTPSClientSession session("127.0.0.1", api.port(), context);
+    session.setTimeout(Poco::Timespan(10, 0));
+    const auto reply = testing::http_call(session, "POST", "/api/v1/jobs", R"({"queue":"default","task":"misbehave.echo","payload":{}})");
+    EXPECT_EQ(reply.status, 201) << reply.body;
+    EXPECT_EQ(testing::http_call(session, "GET", "/api/v1/jobs/1").json()->getValue<std::string>("state"), "waiting");
+    // Plain HTTP on the TLS port gets no answer a client could take for the API's.
+    EXPECT_THROW(api.call("GET", "/healthz"), Poco::Exception);
 }
 
 } // namespace
