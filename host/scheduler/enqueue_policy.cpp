@@ -1,7 +1,7 @@
 #include "scheduler/enqueue_policy.h"
 
 #include "config/suggest.h"
-#include "model/json_check.h"
+#include "model/json_text.h"
 #include "model/text.h"
 #include "scheduler/payload.h"
 
@@ -34,8 +34,9 @@ const char* json_kind(std::string_view text)
 
 void check_payload(const EnqueueRequest& request)
 {
-    if (const auto problem = model::json_problem(request.payload)) {
-        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + problem->describe());
+    // The same checker and wording as the HTTP API's bad_json.
+    if (const auto error = model::json_syntax_error(request.payload)) {
+        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + error->to_string());
     }
     const std::string kind = json_kind(request.payload);
     if (kind != "an object") {
