@@ -97,6 +97,8 @@ std::string to_json(const Outcome& o)
     if (o.cpu_ms) json.number("cpu_ms", static_cast<std::int64_t>(*o.cpu_ms));
     json.text("stdout_tail", o.stdout_tail);
     json.text("stderr_tail", o.stderr_tail);
+    if (o.stdout_dropped) json.number("stdout_dropped", static_cast<std::int64_t>(o.stdout_dropped));
+    if (o.stderr_dropped) json.number("stderr_dropped", static_cast<std::int64_t>(o.stderr_dropped));
     if (!o.log.empty() || o.log_dropped) {
         std::string log = "[";
         for (const auto& line : o.log) {
@@ -152,6 +154,8 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
         if (object->has("cpu_ms")) o.cpu_ms = object->getValue<Poco::UInt64>("cpu_ms");
         if (object->has("stdout_tail")) o.stdout_tail = object->getValue<std::string>("stdout_tail");
         if (object->has("stderr_tail")) o.stderr_tail = object->getValue<std::string>("stderr_tail");
+        if (object->has("stdout_dropped")) o.stdout_dropped = object->getValue<Poco::UInt64>("stdout_dropped");
+        if (object->has("stderr_dropped")) o.stderr_dropped = object->getValue<Poco::UInt64>("stderr_dropped");
         if (const auto log = object->getArray("log")) {
             for (unsigned i = 0; i < log->size(); ++i) {
                 const auto entry = log->getObject(i);
