@@ -2,6 +2,7 @@
 // in the same run, as ratios. Not a test: it asserts nothing about speed.
 //
 //   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE|redis] [--no-redis]
+#include "api/server.h"
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
@@ -12,6 +13,10 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -58,6 +63,8 @@ const std::string k_plugin = k_bench_dir + "/plugins/trivial.so";
 const std::string k_static_child = k_bench_dir + "/bench-static-child";
 const std::string k_dynamic_child = k_bench_dir + "/bench-dynamic-child";
 const std::string k_fork_server = k_bench_dir + "/bench-fork-server";
+// An open dashboard refreshes about this often at most; each poll is two API calls.
+constexpr int k_api_polls_per_s = 10;
 
 struct Figures {
     double jobs_per_s = 0;
@@ -325,10 +332,34 @@ struct QueueStore {
     int hosts = 1;
 };
 
+// What a dashboard does on every refresh, `polls_per_s` times a second until `stop`: the
+// queues with their counts and the newest page of jobs, over one kept-alive connection.
+void poll_api(std::uint16_t port, int polls_per_s, const std::atomic<bool>& stop, std::atomic<int>& polls)
+{
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    const auto period = std::chrono::microseconds(1'000'000 / polls_per_s);
+    auto next = Clock::now();
+    while (!stop) {
+        for (const char* path : {"/api/v1/queues", "/api/v1/jobs?limit=25"}) {
+            Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+            session.sendRequest(request);
+            Poco::Net::HTTPResponse response;
+            std::string body;
+            Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+            if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) fail(std::string("API poll: ") + path + ": " + body);
+        }
+        ++polls;
+        next += period;
+        std::this_thread::sleep_until(next);
+    }
+}
+
 // Enqueue `jobs`, time until every one completed, through hosts (in this process) on a fresh
 // store. sandboxed = false runs the tasks in the host (sandbox.enabled: false): what the store and
 // the host's scheduling cost with no process at all, the ceiling of every queue figure.
-Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true, QueueStore where = {})
+// api_polls_per_s > 0 serves the HTTP API beside the first host (as `sandhost run` with
+// api.listen) and polls it that often meanwhile, as an open dashboard would.
+Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = true, QueueStore where = {}, int api_polls_per_s = 0)
 {
     static int run = 0;
     ++run;
@@ -338,15 +369,18 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     const std::string store = where.redis ? where.redis->url() : "sqlite:jobs.db";
     std::vector<std::shared_ptr<sandhost::store::Store>> stores;
     std::vector<std::unique_ptr<sandhost::scheduler::Host>> hosts;
+    std::shared_ptr<const sandhost::config::Settings> first_settings;
     for (int h = 0; h < where.hosts; ++h) {
         const auto file = dir / ("bench-" + std::to_string(h) + ".yaml");
         std::ofstream(file) << "host: {name: bench-" << h << ", store: \"" << store << "\", store_prefix: \"bench-" << run
                             << ":\", plugin_dirs: [\"" << k_bench_dir << "/plugins\"], max_workers: " << parallel
                             << ", log: {level: warn}}\n"
                             << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
-                            << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n";
+                            << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n"
+                            << (api_polls_per_s > 0 && h == 0 ? "api: {listen: \"127.0.0.1:0\"}\n" : "");
         auto loaded = sandhost::config::load_config(file);
         if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
+        if (h == 0) first_settings = loaded.settings;
         stores.push_back(sandhost::scheduler::open_configured_store(loaded.settings->host));
         sandhost::scheduler::HostOptions options;
         options.idle_poll = 5ms;
@@ -356,6 +390,19 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     const auto calls_before = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
     std::vector<std::thread> serving;
     for (auto& host : hosts) serving.emplace_back([&host] { host->run(); });
+    std::unique_ptr<sandhost::api::ApiServer> api;
+    std::atomic<bool> stop_polling{false};
+    std::atomic<int> polls{0};
+    std::thread poller;
+    if (api_polls_per_s > 0) {
+        sandhost::api::ApiOptions api_options;
+        api_options.settings = first_settings;
+        api_options.store = sandhost::scheduler::open_configured_store(first_settings->host);
+        api_options.host = hosts.front().get();
+        api_options.metrics = hosts.front()->metrics();
+        api = std::make_unique<sandhost::api::ApiServer>(std::move(api_options));
+        poller = std::thread([&] { poll_api(api->port(), api_polls_per_s, stop_polling, polls); });
+    }
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
     for (int i = 0; i < jobs * parallel; ++i) {
@@ -373,6 +420,12 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     while (finished() < ids.size()) std::this_thread::sleep_for(1ms);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const auto calls_after = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
+    if (api) {
+        stop_polling = true;
+        poller.join();
+        api->stop();
+        if (polls < static_cast<int>(seconds * api_polls_per_s / 2)) fail("API polls fell behind: " + std::to_string(polls.load()));
+    }
     for (auto& host : hosts) host->stop();
     for (auto& thread : serving) thread.join();
     std::vector<double> latencies;
@@ -493,6 +546,9 @@ int main(int argc, char** argv)
     if (only && *only != md::Mode::fork) redis = false;
     std::optional<BenchRedis> redis_server;
     if (redis) redis_server.emplace();
+    // The API-polled figure is of the first mode measured (fork unless --only says otherwise).
+    const md::Mode polled_mode = only ? *only : md::Mode::fork;
+    const std::string k_polled = "api_polled";
     const std::size_t fds_at_start = open_fd_count();
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
@@ -509,6 +565,8 @@ int main(int argc, char** argv)
             queue[parallel]["redis_2hosts"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 2});
             queue[parallel]["redis_no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false, {&*redis_server, 1});
         }
+        // The same queue with a dashboard's worth of API polling beside it, in the same run.
+        if (!redis_only) queue[parallel][k_polled] = queue_figures(parallel, jobs, polled_mode, true, {}, k_api_polls_per_s);
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
@@ -533,11 +591,17 @@ int main(int argc, char** argv)
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
         for (auto& [name, f] : queue[2]) {
-            if (name != "no_sandbox" && !name.starts_with("redis")) q.set(name, to_json(f));
+            if (name != "no_sandbox" && name != k_polled && !name.starts_with("redis")) q.set(name, to_json(f));
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox"}) {
             if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
+        }
+        if (queue[2].count(k_polled)) {
+            auto polled = to_json(queue[2][k_polled]);
+            polled->set("mode", md::to_string(polled_mode));
+            polled->set("api_polls_per_s", k_api_polls_per_s);
+            out.set("queue_api_polled", polled);
         }
         for (auto& [name, ms] : overshoot) o.set(name, ms);
         out.set("baseline", b);
@@ -582,6 +646,11 @@ int main(int argc, char** argv)
             print_row("fork, 1 host", queue[parallel]["redis"], fork_baseline, "fork_no_exec (target >= 0.35)");
             print_row("fork, 2 hosts", queue[parallel]["redis_2hosts"], fork_baseline, "fork_no_exec");
             print_row("no sandbox, 1 host", queue[parallel]["redis_no_sandbox"], fork_baseline, "fork_no_exec (target >= 1)");
+        }
+        if (queue[parallel].count(k_polled)) {
+            const std::string polled_name = md::to_string(polled_mode);
+            print_row(polled_name + " + " + std::to_string(k_api_polls_per_s) + " API polls/s", queue[parallel][k_polled],
+                      &queue[parallel][polled_name], polled_name + " without the API");
         }
     }
     if (!overshoot.empty()) std::printf("\ntimeout overshoot past the deadline, p99:");

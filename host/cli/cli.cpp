@@ -38,6 +38,7 @@ const std::map<std::string, Command>& commands()
         {"wait", {wait_command, "follow a job to its end"}},
         {"purge", {purge_command, "delete ended jobs"}},
         {"hosts", {hosts_command, "list the hosts serving the store, their heartbeats and workers"}},
+        {"serve", {serve_command, "serve the HTTP API and the dashboard of the store, without running jobs"}},
     };
     return table;
 }

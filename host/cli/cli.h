@@ -27,5 +27,6 @@ int resume_command(const std::vector<std::string>& args);
 int wait_command(const std::vector<std::string>& args);
 int purge_command(const std::vector<std::string>& args);
 int hosts_command(const std::vector<std::string>& args);
+int serve_command(const std::vector<std::string>& args);
 
 } // namespace sandhost::cli

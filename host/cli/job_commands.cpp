@@ -6,6 +6,8 @@
 #include "cli/host_context.h"
 #include "cli/job_format.h"
 #include "cli/terminal.h"
+#include "model/job_json.h"
+#include "model/text.h"
 #include "model/units.h"
 #include "os/signal_watch.h"
 #include "scheduler/enqueue_policy.h"
@@ -54,7 +56,7 @@ int follow_job(store::Store& store, model::JobId id, bool json)
             bar.clear();
             const auto attempts = store.attempts(id);
             if (json) {
-                print_json(job_to_json(*job, &attempts));
+                std::cout << model::to_json(*job, &attempts) << std::endl;
             } else {
                 std::cout << "job " << id << " " << model::to_string(job->state) << " after " << attempts.size()
                           << (attempts.size() == 1 ? " attempt" : " attempts") << "\n";
@@ -84,8 +86,9 @@ int enqueue_command(const std::vector<std::string>& raw)
         {"timeout", "DUR", "overrides the queue's timeout"},
         {"max-attempts", "N", "overrides the queue's retry.max_attempts"},
         {"depends-on", "ID", "runs after job ID completed, seeing its result (repeatable)", true},
+        {"key", "K", "an idempotency key: while a job of QUEUE with key K has not finished, its id is printed and nothing is stored"},
         {"wait", "", "follow the job to its end and exit like exec"},
-        {"json", "", "print {\"id\": N}"},
+        {"json", "", "print {\"id\": N}; with --wait, the job as `job show --json` prints it"},
         {"help", "", "show this help"},
     };
     const auto args = parse_args(raw, options);
@@ -106,6 +109,7 @@ int enqueue_command(const std::vector<std::string>& raw)
     if (auto v = args.get("timeout")) request.timeout = parse_positive_duration_flag("timeout", *v);
     if (auto v = args.get("max-attempts")) request.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
     for (const auto& dep : args.all("depends-on")) request.depends_on.push_back(parse_job_id(dep));
+    if (auto v = args.get("key")) request.key = *v;
     auto context = open_host_context(args);
     scheduler::Enqueued enqueued;
     try {
@@ -115,6 +119,10 @@ int enqueue_command(const std::vector<std::string>& raw)
     }
     for (const auto& note : enqueued.notes) std::cerr << "sandhost enqueue: note: " << note << "\n";
     const model::JobId id = enqueued.id;
+    if (!enqueued.created) {
+        std::cerr << "sandhost enqueue: note: job " << id << " has the key " << model::printable(*request.key)
+                  << " and has not finished: nothing was stored\n";
+    }
     if (args.has("wait")) return follow_job(*context.store, id, args.has("json"));
     if (args.has("json")) {
         Poco::JSON::Object o;
@@ -149,9 +157,9 @@ int jobs_command(const std::vector<std::string>& raw)
     if (auto l = args.get("limit")) filter.limit = parse_count_flag("limit", *l, 1);
     const auto list = context.store->list(filter);
     if (args.has("json")) {
-        Poco::JSON::Array array;
-        for (const auto& job : list) array.add(job_to_json(job));
-        print_json(array);
+        std::string array = "[";
+        for (const auto& job : list) array += (array.size() > 1 ? "," : "") + model::to_json(job, nullptr);
+        std::cout << array << "]" << std::endl;
     } else {
         std::cout << jobs_table(list);
     }
@@ -181,7 +189,7 @@ int job_command(const std::vector<std::string>& raw)
             return k_exit_failed;
         }
         const auto attempts = store.attempts(id);
-        if (args.has("json")) print_json(job_to_json(*found, &attempts));
+        if (args.has("json")) std::cout << model::to_json(*found, &attempts) << std::endl;
         else std::cout << job_details(*found, attempts);
         return k_exit_ok;
     }
@@ -263,7 +271,7 @@ static int set_paused(const std::vector<std::string>& raw, bool paused)
 
 int wait_command(const std::vector<std::string>& raw)
 {
-    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print the job as JSON at the end"}, {"help", "", "show this help"}};
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print the job at the end as `job show --json` does"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
         return print_help("sandhost wait ID [--json]",

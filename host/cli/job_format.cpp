@@ -1,10 +1,8 @@
 #include "cli/job_format.h"
 
 #include "os/time_format.h"
-#include "model/outcome.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
 
 #include <sstream>
 
@@ -30,61 +28,6 @@ std::string to_json_text(const Poco::Dynamic::Var& value)
     std::ostringstream out;
     Poco::JSON::Stringifier::stringify(value, out);
     return out.str();
-}
-
-Poco::JSON::Object::Ptr job_to_json(const model::Job& job, const std::vector<model::AttemptRecord>* attempts)
-{
-    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    o->set("id", static_cast<Poco::Int64>(job.id));
-    o->set("queue", job.queue);
-    o->set("task", job.task);
-    o->set("state", model::to_string(job.state));
-    o->set("priority", job.priority);
-    if (attempts) {
-        Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
-        for (const auto& attempt : *attempts) {
-            Poco::JSON::Parser parser;
-            auto record = parser.parse(model::to_json(attempt.outcome)).extract<Poco::JSON::Object::Ptr>();
-            Poco::JSON::Object::Ptr entry = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry->set("number", attempt.number);
-            entry->set("attempt_id", static_cast<Poco::Int64>(attempt.attempt_id));
-            entry->set("host", attempt.host);
-            std::vector<std::string> names;
-            record->getNames(names);
-            for (const auto& name : names) entry->set(name, record->get(name));
-            list->add(entry);
-        }
-        o->set("attempts", list);
-    } else {
-        o->set("attempts", job.attempts);
-    }
-    o->set("created_at", format_time(job.created_at));
-    o->set("updated_at", format_time(job.updated_at));
-    if (job.state == model::JobState::delayed) o->set("run_at", format_time(job.run_at));
-    if (job.expires_at) o->set("expires_at", format_time(*job.expires_at));
-    o->set("payload", job.payload);
-    if (job.result) o->set("result", *job.result);
-    if (job.error) o->set("error", *job.error);
-    if (job.progress) {
-        Poco::JSON::Object::Ptr progress = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        progress->set("percent", job.progress->percent);
-        progress->set("message", job.progress->message);
-        o->set("progress", progress);
-    }
-    if (!job.depends_on.empty()) {
-        Poco::JSON::Array::Ptr deps = new Poco::JSON::Array();
-        for (auto id : job.depends_on) deps->add(static_cast<Poco::Int64>(id));
-        o->set("depends_on", deps);
-    }
-    if (job.lease) {
-        o->set("holder", job.lease->holder);
-        o->set("lease_expires_at", format_time(job.lease->expires_at));
-    }
-    if (job.cancel_requested) o->set("cancel_requested", true);
-    if (!job.schedule.empty()) o->set("schedule", job.schedule);
-    if (job.timeout) o->set("timeout_ms", static_cast<Poco::Int64>(job.timeout->count()));
-    if (job.max_attempts) o->set("max_attempts", *job.max_attempts);
-    return o;
 }
 
 std::string jobs_table(const std::vector<model::Job>& jobs)

@@ -1,4 +1,5 @@
-// How jobs and queues are shown: JSON for --json, short tables for people.
+// How jobs and queues are shown to people, and queue counts as JSON for --json. A job's JSON is
+// model/job_json.h's, the same in every front door.
 #pragma once
 
 #include "store/store.h"
@@ -12,11 +13,6 @@
 namespace sandhost::cli {
 
 std::string format_time(model::TimePoint t);  // RFC 3339 UTC with milliseconds
-
-// The job as a JSON object. With attempts given, "attempts" is the array of attempt records
-// (each the outcome's fields as `exec --json` prints them, plus number, attempt_id and host);
-// without, "attempts" is the count.
-Poco::JSON::Object::Ptr job_to_json(const model::Job& job, const std::vector<model::AttemptRecord>* attempts = nullptr);
 
 std::string jobs_table(const std::vector<model::Job>& jobs);
 std::string job_details(const model::Job& job, const std::vector<model::AttemptRecord>& attempts);

@@ -1,11 +1,14 @@
+#include "api/server.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/serving.h"
 #include "cli/common.h"
 #include "cli/host_context.h"
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/signal_watch.h"
 #include "sandbox/sandbox.h"
+#include "scheduler/counted_store.h"
 #include "scheduler/event_log.h"
 #include "scheduler/host.h"
 #include "scheduler/store_factory.h"
@@ -42,18 +45,6 @@ void check_descriptor_limit(std::uint32_t max_workers)
     }
 }
 
-spdlog::level::level_enum to_spdlog(config::LogLevel level)
-{
-    switch (level) {
-    case config::LogLevel::trace: return spdlog::level::trace;
-    case config::LogLevel::debug: return spdlog::level::debug;
-    case config::LogLevel::info: return spdlog::level::info;
-    case config::LogLevel::warn: return spdlog::level::warn;
-    case config::LogLevel::error: return spdlog::level::err;
-    }
-    return spdlog::level::info;
-}
-
 } // namespace
 
 int run_command(const std::vector<std::string>& raw)
@@ -68,7 +59,8 @@ int run_command(const std::vector<std::string>& raw)
         std::cout << "usage: sandhost run --config FILE [--drain DUR]\n\nServes the configuration's queues in the foreground until "
                      "SIGTERM or SIGINT,\nwhich stop claiming, let running attempts finish until the drain deadline, then\nstop their "
                      "workers (their jobs run again later). SIGHUP reloads the configuration;\nan invalid file is refused and the "
-                     "running settings stay.\n\n"
+                     "running settings stay. With api.listen set, it also\nserves the HTTP API, the dashboard and /metrics "
+                     "(docs/api.md).\n\n"
                   << describe_options(options);
         return k_exit_ok;
     }
@@ -79,6 +71,7 @@ int run_command(const std::vector<std::string>& raw)
     // Signals first, before any thread exists, so that every thread inherits them blocked.
     std::mutex host_mutex;
     scheduler::Host* host = nullptr;
+    api::ApiServer* api_server = nullptr;
     bool stop_early = false;
     std::shared_ptr<const config::Settings> settings;
     os::SignalWatch signals({SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
@@ -102,26 +95,32 @@ int run_command(const std::vector<std::string>& raw)
                                  {{"errors", errors}, {"count", std::int64_t(reloaded.errors.size())}});
             return;
         }
+        if (api_server) api_server->reload(reloaded.settings);
         if (host) host->reload(std::move(reloaded.settings));
     });
 
     settings = load_settings(args, true);
-    const auto& log = settings->host.log;
-    scheduler::configure_logging(to_spdlog(log.level), log.format == config::LogFormat::json ? scheduler::LogFormat::json
-                                                                                           : scheduler::LogFormat::text);
+    configure_logging(settings->host.log);
     check_descriptor_limit(settings->host.max_workers);
-    auto store = scheduler::open_configured_store(settings->host, scheduler::StoreUser::host);
+    host_options.metrics = std::make_shared<scheduler::Metrics>();
+    auto store = std::make_shared<scheduler::CountedStore>(scheduler::open_configured_store(settings->host, scheduler::StoreUser::host),
+                                                           host_options.metrics);
     scheduler::Host served(settings, store, host_options);
+    // Serving before the host runs: /readyz and the dashboard answer while it starts.
+    const auto served_api = start_api(settings, &served, host_options.metrics);
     {
         std::lock_guard lock(host_mutex);
         host = &served;
+        api_server = served_api.get();
         if (stop_early) served.stop();
     }
     served.run();
     {
         std::lock_guard lock(host_mutex);
         host = nullptr;
+        api_server = nullptr;
     }
+    if (served_api) served_api->stop();
     return k_exit_ok;
 }
 

@@ -14,7 +14,7 @@ namespace {
 
 using Kind = YamlNode::Kind;
 
-const std::vector<std::string> k_top_keys{"host", "sandbox", "queues", "schedules", "include"};
+const std::vector<std::string> k_top_keys{"host", "sandbox", "api", "queues", "schedules", "include"};
 
 } // namespace
 
@@ -63,7 +63,8 @@ void Loader::read_file_body(const YamlNode& root, bool included)
 {
     if (included) {
         for (const auto& entry : root.entries) {
-            if (entry.key->kind == Kind::scalar && (entry.key->text == "host" || entry.key->text == "sandbox")) {
+            if (entry.key->kind == Kind::scalar &&
+                (entry.key->text == "host" || entry.key->text == "sandbox" || entry.key->text == "api")) {
                 report(*entry.key, in_quotes(entry.key->text) +
                                        " belongs in the main config file; an included file may only hold queues, "
                                        "schedules and include");
@@ -77,6 +78,7 @@ void Loader::read_file_body(const YamlNode& root, bool included)
             if (const YamlNode* map = mapping_value(*e)) read_sandbox(*map, "sandbox", m_settings.sandbox);
         }
         read_host(top.get("host"));
+        if (const auto* e = top.get("api")) read_api(*e);
     }
     if (const auto* e = top.get("queues")) read_queues(*e);
     if (const auto* e = top.get("schedules")) read_schedules(*e);
@@ -210,11 +212,11 @@ LoadResult Loader::load(const std::filesystem::path& file, const std::string_vie
     YamlNodePtr root = parse_yaml(text != nullptr ? *text : std::string_view(*read), file, m_errors);
     if (!root) return finish();
     if (root->kind == Kind::null) {
-        report(*root, "the file is empty (expected a mapping with host, sandbox, queues, schedules or include)");
+        report(*root, "the file is empty (expected a mapping with host, sandbox, api, queues, schedules or include)");
         return finish();
     }
     if (root->kind != Kind::mapping) {
-        report(*root, "expected a mapping with host, sandbox, queues, schedules or include, got " + describe(*root));
+        report(*root, "expected a mapping with host, sandbox, api, queues, schedules or include, got " + describe(*root));
         return finish();
     }
     read_file_body(*root, false);

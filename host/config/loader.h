@@ -65,6 +65,8 @@ private:
 
     // load_host.cpp: defaults first, so a missing host: still sets the store and the name.
     void read_host(const YamlEntry* entry);
+    // load_api.cpp
+    void read_api(const YamlEntry& entry);
     // load_sandbox.cpp: the host's sandbox, or a queue's over a copy of the host's.
     void read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out);
     // load_queues.cpp

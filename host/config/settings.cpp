@@ -1,6 +1,8 @@
 #include "config/settings.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <charconv>
 
 
 namespace sandhost::config {
@@ -73,6 +75,47 @@ std::string TaskPattern::to_string() const
 bool TaskPattern::matches(const TaskRef& ref) const
 {
     return plugin == ref.plugin && (is_wildcard() || task == ref.task);
+}
+
+model::ParseResult<ApiListen> ApiListen::parse(std::string_view text)
+{
+    const auto fail = [&](const std::string& why) {
+        return model::ParseResult<ApiListen>::failure(in_quotes(text) + " is not HOST:PORT (" + why +
+                                                      "; for example 127.0.0.1:7450 or [::1]:7450)");
+    };
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail("no port");
+    std::string_view host = text.substr(0, colon);
+    const std::string_view port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+        in6_addr address{};
+        if (inet_pton(AF_INET6, std::string(host).c_str(), &address) != 1) return fail("not an IPv6 address in brackets");
+    } else if (host.find(':') != std::string_view::npos) {
+        return fail("an IPv6 address goes in brackets");
+    }
+    if (host.empty()) return fail("no host");
+    unsigned port = 0;
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+        return fail("the port must be a number from 0 to 65535");
+    }
+    return model::ParseResult<ApiListen>::success(ApiListen{std::string(host), static_cast<std::uint16_t>(port)});
+}
+
+std::string ApiListen::to_string() const
+{
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+bool ApiListen::is_loopback() const
+{
+    if (host == "localhost") return true;
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 bool QueueSettings::may_run(const TaskRef& task) const

@@ -146,6 +146,42 @@ struct ScheduleSettings {
     bool operator==(const ScheduleSettings&) const = default;
 };
 
+// Where the HTTP API listens: a host (an IP address or a name; IPv6 without brackets) and a
+// port (0: any free port, for tests).
+struct ApiListen {
+    std::string host;
+    std::uint16_t port = 0;
+
+    // "HOST:PORT", or "[HOST]:PORT" for an IPv6 address. Refuses anything else.
+    static model::ParseResult<ApiListen> parse(std::string_view text);
+    std::string to_string() const;
+    // 127.0.0.0/8, ::1 or "localhost": only this machine can connect.
+    bool is_loopback() const;
+
+    bool operator==(const ApiListen&) const = default;
+};
+
+struct TlsFiles {
+    std::filesystem::path cert;  // PEM certificate chain, absolute
+    std::filesystem::path key;   // PEM private key, absolute
+
+    bool operator==(const TlsFiles&) const = default;
+};
+
+// The `api:` section: the HTTP API, the dashboard and /metrics. Off without `listen`.
+struct ApiSettings {
+    std::optional<ApiListen> listen;
+    // The bearer token every call but /healthz and /readyz (and /metrics unless metrics_auth)
+    // needs; none: no token asked for, allowed only on a loopback address.
+    std::optional<std::string> token;
+    std::optional<std::filesystem::path> token_file;  // where `token` was read from, absolute
+    std::optional<TlsFiles> tls;
+    std::uint64_t max_body = 16 * 1024 * 1024;        // bytes of a request body; larger is 413
+    bool metrics_auth = false;                        // /metrics asks for the token too
+
+    bool operator==(const ApiSettings&) const = default;
+};
+
 struct Settings {
     std::filesystem::path source_file;             // as passed to the loader
     std::vector<std::filesystem::path> included_files;  // in load order
@@ -153,6 +189,7 @@ struct Settings {
     model::SandboxSettings sandbox;              // host defaults; queues hold their own copy
     std::vector<QueueSettings> queues;             // sorted by name
     std::vector<ScheduleSettings> schedules;       // in definition order, main file first
+    ApiSettings api;
 
     // nullptr when there is no queue of that name.
     const QueueSettings* find_queue(std::string_view name) const;

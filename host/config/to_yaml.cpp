@@ -111,6 +111,15 @@ std::string to_yaml(const Settings& settings)
            ", format: " + to_string(settings.host.log.format) + "}\n";
     out += "sandbox:\n";
     write_sandbox(out, settings.sandbox, "  ");
+    const ApiSettings& api = settings.api;
+    out += "api:\n";
+    if (api.listen) out += "  listen: " + quote(api.listen->to_string()) + "\n";
+    else out += "  # listen: not set, the API is off\n";
+    if (api.token_file) out += "  token_file: " + quote(api.token_file->string()) + "\n";
+    else if (api.token) out += "  token: " + quote(*api.token) + "\n";
+    if (api.tls) out += "  tls: {cert: " + quote(api.tls->cert.string()) + ", key: " + quote(api.tls->key.string()) + "}\n";
+    out += "  max_body: " + model::format_size(api.max_body) + "\n";
+    out += std::string("  metrics_auth: ") + (api.metrics_auth ? "true" : "false") + "\n";
 
     out += settings.queues.empty() ? "queues: {}\n" : "queues:\n";
     for (const auto& queue : settings.queues) {

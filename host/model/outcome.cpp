@@ -1,5 +1,6 @@
 #include "model/outcome.h"
 
+#include "model/json_text.h"
 #include "os/signals.h"
 #include "os/time_format.h"
 
@@ -9,6 +10,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
 #include <Poco/Timestamp.h>
 
 #include <algorithm>
@@ -70,56 +72,49 @@ bool retryable(const Outcome& outcome)
 
 std::string to_json(const Outcome& o)
 {
-    Poco::JSON::Object json(Poco::JSON_PRESERVE_KEY_ORDER);
-    json.set("outcome", to_string(o.kind));
-    if (o.kind == OutcomeKind::succeeded) json.set("result", o.result);
-    if (!o.error.empty()) json.set("error", o.error);
-    if (o.permanent) json.set("permanent", true);
+    JsonObject json;
+    json.text("outcome", to_string(o.kind));
+    if (o.kind == OutcomeKind::succeeded) json.raw("result", json_value_or_string(o.result));
+    if (!o.error.empty()) json.text("error", o.error);
+    if (o.permanent) json.boolean("permanent", true);
     if (o.signal_number) {
-        json.set("signal", os::signal_name(*o.signal_number));
-        json.set("signal_number", *o.signal_number);
-        json.set("core_dumped", o.core_dumped);
+        json.text("signal", os::signal_name(*o.signal_number));
+        json.number("signal_number", std::int64_t(*o.signal_number));
+        json.boolean("core_dumped", o.core_dumped);
     }
-    if (o.exit_code) json.set("exit_code", *o.exit_code);
-    if (o.limit) json.set("limit", to_string(*o.limit));
+    if (o.exit_code) json.number("exit_code", std::int64_t(*o.exit_code));
+    if (o.limit) json.text("limit", to_string(*o.limit));
     if (o.kind == OutcomeKind::timed_out || o.kind == OutcomeKind::cancelled || o.kind == OutcomeKind::resource_limit ||
         o.killed) {
-        json.set("killed", o.killed);
+        json.boolean("killed", o.killed);
     }
-    json.set("isolation", o.isolation);
-    if (o.fallback) json.set("fallback", *o.fallback);
-    json.set("duration_ms", static_cast<Poco::Int64>(o.duration.count()));
-    if (o.startup_ms) json.set("startup_ms", static_cast<Poco::Int64>(o.startup_ms->count()));
-    if (o.pid) json.set("pid", static_cast<Poco::Int64>(*o.pid));
-    if (o.max_rss_kb) json.set("max_rss_kb", static_cast<Poco::UInt64>(*o.max_rss_kb));
-    if (o.cpu_ms) json.set("cpu_ms", static_cast<Poco::UInt64>(*o.cpu_ms));
-    json.set("stdout_tail", o.stdout_tail);
-    json.set("stderr_tail", o.stderr_tail);
-    if (o.stdout_dropped) json.set("stdout_dropped", static_cast<Poco::UInt64>(o.stdout_dropped));
-    if (o.stderr_dropped) json.set("stderr_dropped", static_cast<Poco::UInt64>(o.stderr_dropped));
+    json.text("isolation", o.isolation);
+    if (o.fallback) json.text("fallback", *o.fallback);
+    json.number("duration_ms", std::int64_t(o.duration.count()));
+    if (o.startup_ms) json.number("startup_ms", std::int64_t(o.startup_ms->count()));
+    if (o.pid) json.number("pid", std::int64_t(*o.pid));
+    if (o.max_rss_kb) json.number("max_rss_kb", static_cast<std::int64_t>(*o.max_rss_kb));
+    if (o.cpu_ms) json.number("cpu_ms", static_cast<std::int64_t>(*o.cpu_ms));
+    json.text("stdout_tail", o.stdout_tail);
+    json.text("stderr_tail", o.stderr_tail);
+    if (o.stdout_dropped) json.number("stdout_dropped", static_cast<std::int64_t>(o.stdout_dropped));
+    if (o.stderr_dropped) json.number("stderr_dropped", static_cast<std::int64_t>(o.stderr_dropped));
     if (!o.log.empty() || o.log_dropped) {
-        Poco::JSON::Array log;
+        std::string log = "[";
         for (const auto& line : o.log) {
-            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry.set("level", name_in(k_log_level_names, line.level));
-            entry.set("time", os::format_utc(line.time));
-            entry.set("message", line.message);
-            log.add(entry);
+            log += (log.size() > 1 ? "," : "") + JsonObject()
+                                                     .text("level", name_in(k_log_level_names, line.level))
+                                                     .text("time", os::format_utc(line.time))
+                                                     .text("message", line.message)
+                                                     .str();
         }
-        json.set("log", log);
-        if (o.log_dropped) json.set("log_dropped", static_cast<Poco::UInt64>(o.log_dropped));
+        json.raw("log", log + "]");
+        if (o.log_dropped) json.number("log_dropped", static_cast<std::int64_t>(o.log_dropped));
     }
-    if (o.progress) {
-        Poco::JSON::Object progress(Poco::JSON_PRESERVE_KEY_ORDER);
-        progress.set("percent", o.progress->percent);
-        progress.set("message", o.progress->message);
-        json.set("progress", progress);
-    }
-    if (o.started_at.time_since_epoch().count() != 0) json.set("started_at", os::format_utc(o.started_at));
-    if (o.ended_at.time_since_epoch().count() != 0) json.set("ended_at", os::format_utc(o.ended_at));
-    std::ostringstream out;
-    json.stringify(out);
-    return out.str();
+    if (o.progress) json.raw("progress", JsonObject().number("percent", o.progress->percent).text("message", o.progress->message).str());
+    if (o.started_at.time_since_epoch().count() != 0) json.text("started_at", os::format_utc(o.started_at));
+    if (o.ended_at.time_since_epoch().count() != 0) json.text("ended_at", os::format_utc(o.ended_at));
+    return json.str();
 }
 
 std::optional<Outcome> outcome_from_json(const std::string& text)
@@ -132,7 +127,17 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
         auto kind = outcome_kind_from_string(object->getValue<std::string>("outcome"));
         if (!kind) return std::nullopt;
         o.kind = *kind;
-        if (object->has("result")) o.result = object->getValue<std::string>("result");
+        if (object->has("result")) {
+            // A JSON value, or a string when the result was not JSON (or when an older sandhost wrote it).
+            const Poco::Dynamic::Var result = object->get("result");
+            if (result.isString()) {
+                o.result = result.extract<std::string>();
+            } else {
+                std::ostringstream value;
+                Poco::JSON::Stringifier::condense(result, value);
+                o.result = value.str();
+            }
+        }
         if (object->has("error")) o.error = object->getValue<std::string>("error");
         if (object->has("permanent")) o.permanent = object->getValue<bool>("permanent");
         if (object->has("signal_number")) o.signal_number = object->getValue<int>("signal_number");

@@ -40,14 +40,16 @@ std::size_t sequence_length(std::string_view text, std::size_t i)
 
 } // namespace
 
-bool is_valid_utf8(std::string_view text)
+bool is_valid_utf8(std::string_view text) { return valid_utf8_prefix(text) == text.size(); }
+
+std::size_t valid_utf8_prefix(std::string_view text)
 {
     for (std::size_t i = 0; i < text.size();) {
         const std::size_t length = sequence_length(text, i);
-        if (length == 0) return false;
+        if (length == 0) return i;
         i += length;
     }
-    return true;
+    return text.size();
 }
 
 std::string valid_utf8(std::string_view text)

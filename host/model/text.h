@@ -1,6 +1,7 @@
 // Text as it crosses into JSON, logs and terminals: UTF-8 checks and JSON string escaping.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,8 @@ namespace sandhost::model {
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF).
 bool is_valid_utf8(std::string_view text);
+// The length of the longest well-formed UTF-8 prefix of `text`: where the first bad byte is.
+std::size_t valid_utf8_prefix(std::string_view text);
 
 // `text` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD. JSON
 // carries only UTF-8, and output tails and error texts from a task carry anything.

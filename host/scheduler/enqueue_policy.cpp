@@ -1,7 +1,8 @@
 #include "scheduler/enqueue_policy.h"
 
 #include "config/suggest.h"
-#include "model/json_check.h"
+#include "model/json_text.h"
+#include "model/text.h"
 #include "model/units.h"
 #include "scheduler/payload.h"
 
@@ -39,8 +40,9 @@ void check_payload(const EnqueueRequest& request, std::uint64_t max_payload)
                                                         " bytes, more than enqueue accepts (host.max_payload: " +
                                                         model::format_size(max_payload) + ")");
     }
-    if (const auto problem = model::json_problem(request.payload)) {
-        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + problem->describe());
+    // The same checker and wording as the HTTP API's bad_json.
+    if (const auto error = model::json_syntax_error(request.payload)) {
+        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + error->to_string());
     }
     const std::string kind = json_kind(request.payload);
     if (kind != "an object") {
@@ -81,6 +83,19 @@ void check_against_catalogs(const config::TaskRef& ref, const std::vector<model:
                        "plugin " + ref.plugin + " has no task '" + ref.task + "'" + config::suggestion(ref.task, tasks, "its tasks"));
 }
 
+void check_key(const std::string& key)
+{
+    if (key.empty()) throw EnqueueError(Kind::bad_key, "the key must not be empty");
+    if (key.size() > k_max_key_bytes) {
+        throw EnqueueError(Kind::bad_key, "the key is " + std::to_string(key.size()) + " bytes long; at most " +
+                                              std::to_string(k_max_key_bytes) + " are allowed");
+    }
+    if (!model::is_valid_utf8(key)) throw EnqueueError(Kind::bad_key, "the key is not valid UTF-8");
+    for (const char c : key) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) throw EnqueueError(Kind::bad_key, "the key must not hold control characters");
+    }
+}
+
 } // namespace
 
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
@@ -101,6 +116,7 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
     check_against_catalogs(ref.value(), hosts, checked.notes);
     check_payload(request, settings.host.max_payload);
     if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
+    if (request.key) check_key(*request.key);
 
     model::NewJob& job = checked.job;
     job.queue = queue->name;
@@ -113,6 +129,7 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
     job.ttl = queue->ttl;
     job.depends_on = request.depends_on;
     job.schedule = request.schedule;
+    job.key = request.key;
     return checked;
 }
 
@@ -121,7 +138,9 @@ Enqueued enqueue(store::Store& store, const config::Settings& settings, const En
     auto checked = check_enqueue(settings, store.hosts(), request);
     Enqueued enqueued;
     try {
-        enqueued.id = store.enqueue(checked.job, now);
+        const store::EnqueueResult stored = store.enqueue_job(checked.job, now);
+        enqueued.id = stored.id;
+        enqueued.created = stored.created;
     } catch (const store::StoreRequestError& e) {
         throw EnqueueError(Kind::bad_dependency, e.what());
     }

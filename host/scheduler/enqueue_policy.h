@@ -26,7 +26,13 @@ struct EnqueueRequest {
     std::optional<std::uint32_t> max_attempts;
     std::vector<model::JobId> depends_on;
     std::string schedule;             // the schedule that fires it, if any
+    // The caller's idempotency key: while a job of the queue with this key has not finished,
+    // enqueue returns that job instead of storing a new one.
+    std::optional<std::string> key;
 };
+
+// The longest key enqueue takes, in bytes.
+inline constexpr std::size_t k_max_key_bytes = 256;
 
 // Why a request is refused. The message says what is wrong and, where it can, what would be
 // right (the queues there are, a task's likely spelling).
@@ -41,6 +47,7 @@ public:
         bad_payload,         // not a JSON object
         payload_too_large,   // over host.max_payload
         bad_dependency,      // a dependency that does not exist, or options that cannot go together
+        bad_key,             // empty, longer than k_max_key_bytes, not UTF-8, or with control characters
     };
     EnqueueError(Kind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}
     Kind kind() const noexcept { return m_kind; }
@@ -65,11 +72,13 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
 
 struct Enqueued {
     model::JobId id = 0;
+    bool created = true;  // false: an unfinished job with the request's key was found (and is `id`)
     std::vector<std::string> notes;
 };
 
-// check_enqueue with the store's host records, then stores the job. An unknown dependency is
-// an EnqueueError (bad_dependency) and stores nothing; failures of the store throw StoreError.
+// check_enqueue with the store's host records, then stores the job, or finds the unfinished
+// job with the request's key. An unknown dependency is an EnqueueError (bad_dependency) and
+// stores nothing; failures of the store throw StoreError.
 Enqueued enqueue(store::Store& store, const config::Settings& settings, const EnqueueRequest& request, model::TimePoint now);
 
 } // namespace sandhost::scheduler

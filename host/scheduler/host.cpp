@@ -7,6 +7,7 @@
 #include "scheduler/event_log.h"
 #include "scheduler/payload.h"
 #include "scheduler/retry_policy.h"
+#include "scheduler/schedule_clock.h"
 
 #include <spdlog/spdlog.h>
 
@@ -56,30 +57,6 @@ bool holder_is_dead_here(const std::string& holder)
     if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
     const auto state = os::process_state(pid);
     return !state || *state == 'Z' || os::read_cmdline(pid).find("sandhost") == std::string::npos;
-}
-
-std::int64_t to_ms(model::TimePoint t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
-
-// The latest trigger time in (last, now], or nullopt.
-std::optional<model::TimePoint> due_time(const config::ScheduleSettings& schedule, model::TimePoint last, model::TimePoint now)
-{
-    if (const auto* every = std::get_if<config::Every>(&schedule.trigger)) {
-        const auto interval = every->interval.count();
-        if (interval <= 0) return std::nullopt;
-        const model::TimePoint slot(std::chrono::milliseconds(to_ms(now) / interval * interval));
-        return slot > last ? std::optional(slot) : std::nullopt;
-    }
-    const auto& cron = std::get<config::CronExpression>(schedule.trigger);
-    auto next = cron.next_after(last);
-    if (!next || *next > now) return std::nullopt;
-    model::TimePoint latest = *next;
-    // Only the most recent missed period fires: a host that was down does not burst.
-    for (int step = 0; step < 1'000'000; ++step) {
-        auto after = cron.next_after(latest);
-        if (!after || *after > now) break;
-        latest = *after;
-    }
-    return latest;
 }
 
 // Writes a running attempt's progress to the store (at most every 250 ms) and logs its start.
@@ -164,6 +141,7 @@ Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<sto
 {
     m_host_name = m_settings->host.name;
     if (m_options.instance.empty()) m_options.instance = random_instance();
+    if (!m_options.metrics) m_options.metrics = std::make_shared<Metrics>();
     m_holder = m_host_name + "/" + m_options.instance;
 }
 
@@ -455,6 +433,7 @@ void Host::fire_schedules(model::TimePoint now)
             continue;
         }
         if (const auto fired = m_store->fire_schedule(schedule.name, *due, job, now)) {
+            m_options.metrics->enqueued(schedule.queue);
             log_event(level_enum::info, "schedule fired",
                       {{"schedule", schedule.name}, {"job", *fired}, {"queue", schedule.queue}, {"task", job.task}});
         }
@@ -557,6 +536,8 @@ void Host::start_attempt(store::Claim claim)
         peak = std::max(peak, in_queue);
         m_running.emplace(id, std::move(running));
     }
+    m_options.metrics->attempt_started(raw->claim.job.queue,
+                                       std::max(model::Duration(0), std::chrono::duration_cast<model::Duration>(raw->started_at - raw->claim.job.run_at)));
     std::optional<model::Outcome> early;
     try {
         raw->cancel = std::make_unique<sandbox::CancelToken>();
@@ -648,6 +629,7 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         const config::QueueSettings fallback_queue;
         transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
     }
+    m_options.metrics->attempt_ended(job.queue, job.task, outcome.kind, outcome.duration);
     model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
     {
         std::lock_guard lock(m_mutex);

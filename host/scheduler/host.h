@@ -14,6 +14,7 @@
 
 #include "config/settings.h"
 #include "sandbox/sandbox.h"
+#include "scheduler/metrics.h"
 #include "store/store.h"
 
 #include <atomic>
@@ -40,6 +41,7 @@ struct HostOptions {
     model::Duration store_retry_max = std::chrono::seconds(5);           // doubling up to this
     std::size_t max_unrecorded = 10'000;  // attempt records kept while the store fails; beyond, the oldest go
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
+    std::shared_ptr<Metrics> metrics;  // what the host counts for /metrics; null: a Metrics of its own
 };
 
 struct HostStats {
@@ -85,6 +87,7 @@ public:
     const std::string& holder() const { return m_holder; }
     HostStats stats() const;
     sandbox::Sandbox& sandbox() { return *m_sandbox; }
+    const std::shared_ptr<Metrics>& metrics() const { return m_options.metrics; }
 
 private:
     struct Running;

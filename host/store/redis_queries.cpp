@@ -34,6 +34,8 @@ std::vector<model::Job> RedisStore::list(const JobFilter& filter)
     ScriptArgs args;
     args.add_optional(filter.queue);
     args.add_optional(filter.state ? std::optional<std::string>(to_string(*filter.state)) : std::nullopt);
+    args.add_optional(filter.task);
+    args.add_optional(filter.before ? std::optional<std::string>(std::to_string(*filter.before)) : std::nullopt);
     args.add(static_cast<std::int64_t>(filter.limit));
     return run("listing jobs", Script::list, model::TimePoint{}, args, jobs_of);
 }

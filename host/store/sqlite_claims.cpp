@@ -184,6 +184,7 @@ Claim SqliteStore::take(const Candidate& candidate, const std::string& holder, m
         "lease_expires_at = ?, progress_percent = NULL, progress_message = NULL, cancel_requested = 0, "
         "updated_at = ? WHERE id = ?",
         attempt_id, holder, to_millis(now + lease), to_millis(now), id);
+    job_event(EventType::job_started, id, now, JobEventFacts{holder, true, {}});
     // Read back rather than with UPDATE ... RETURNING, which costs more than this read:
     // SQLite collects the returned rows in a temporary table it opens on every run.
     static const std::string sql = k_select_jobs + "WHERE id = ?";

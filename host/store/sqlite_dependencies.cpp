@@ -30,6 +30,7 @@ bool SqliteStore::make_dead(model::JobId job, const std::string& error, model::T
     static const std::string sql =
         "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state IN " + k_not_started;
     if (run(sql, Blob{error}, to_millis(now), job) == 0) return false;
+    job_event(EventType::job_finished, job, now, JobEventFacts{std::nullopt, false, error});
     kill_dependents(job, model::JobState::dead, now);
     return true;
 }
@@ -44,8 +45,10 @@ void SqliteStore::kill_dependents(model::JobId job, model::JobState why, model::
                                      "WHERE d.depends_on = ? AND j.state = 'blocked' ORDER BY d.job_id",
                                      ended);
         for (model::JobId dependent : dependents) {
+            const std::string error = dependency_error(ended, state);
             run("UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state = 'blocked'",
-                Blob{dependency_error(ended, state)}, to_millis(now), dependent);
+                Blob{error}, to_millis(now), dependent);
+            job_event(EventType::job_finished, dependent, now, JobEventFacts{std::nullopt, false, error});
             pending.emplace_back(dependent, model::JobState::dead);
         }
     }

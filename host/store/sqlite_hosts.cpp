@@ -73,8 +73,10 @@ void SqliteStore::unregister_host(const std::string& host_name, const std::strin
 {
     serialized("unregistering the host", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        run("UPDATE hosts SET stopped_at = ?, status = NULL WHERE name = ? AND holder = ? AND stopped_at IS NULL",
-            to_millis(now), host_name, holder);
+        if (run("UPDATE hosts SET stopped_at = ?, status = NULL WHERE name = ? AND holder = ? AND stopped_at IS NULL",
+                to_millis(now), host_name, holder) == 1) {
+            other_event(EventType::host_gone, now, {}, host_name, holder);
+        }
         transaction.commit();
     });
 }
@@ -96,6 +98,7 @@ void SqliteStore::start_host(const std::string& host_name, const std::string& ho
         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, started_at = excluded.started_at, "
         "heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, status = NULL",
         host_name, holder, to_millis(now), to_millis(now));
+    other_event(EventType::host_up, now, {}, host_name, holder);
 }
 
 model::HostRecord SqliteStore::host_from_row(const Query& row) const
@@ -129,8 +132,5 @@ model::HostRecord SqliteStore::host_from_row(const Query& row) const
     }
     return host;
 }
-
-// Not recorded yet: the SQLite store's event feed comes with the HTTP API that reads it.
-std::vector<Event> SqliteStore::events_after(std::int64_t, std::size_t) { return {}; }
 
 } // namespace sandhost::store::sqlite

@@ -31,6 +31,14 @@ EnqueueResult SqliteStore::enqueue_job(const model::NewJob& job, model::TimePoin
 {
     return serialized("enqueueing a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
+        if (job.key) {
+            // The same terms as jobs_by_key's WHERE, so that the lookup reads that index.
+            if (const auto existing = first_int("SELECT id FROM jobs WHERE queue = ? AND idempotency_key = ? "
+                                                "AND state NOT IN ('completed', 'dead', 'cancelled')",
+                                                job.queue, *job.key)) {
+                return EnqueueResult{*existing, false};
+            }
+        }
         const model::JobId id = insert_job(job, now);
         transaction.commit();
         return EnqueueResult{id, true};
@@ -104,15 +112,19 @@ model::JobId SqliteStore::insert_job(const model::NewJob& job, model::TimePoint 
     if (job.timeout) timeout_ms = job.timeout->count();
 
     run("INSERT INTO jobs (queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, "
-        "expires_at, timeout_ms, max_attempts, error, schedule) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "expires_at, timeout_ms, max_attempts, error, schedule, idempotency_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         job.queue, job.task, Blob{job.payload}, job.priority, to_string(state), to_millis(now), to_millis(now),
         to_millis(now + delay), ttl_ms, expires_at, timeout_ms, job.max_attempts, optional_blob(error),
-        job.schedule);
+        job.schedule, job.key);
     const model::JobId id = m_db.last_insert_id();
     for (std::size_t i = 0; i < dependencies.size(); ++i) {
         run("INSERT INTO job_dependencies (job_id, depends_on, position) VALUES (?, ?, ?)", id, dependencies[i],
             i);
     }
+    job_event(EventType::job_enqueued, id, now);
+    // Born dead (a dependency is): it ended too, without an attempt.
+    if (error) job_event(EventType::job_finished, id, now, JobEventFacts{std::nullopt, false, *error});
     return id;
 }
 
@@ -182,6 +194,7 @@ std::optional<model::JobState> SqliteStore::end_attempt_in_transaction(const mod
         optional_blob(completed ? transition.result : std::nullopt), transition.error.has_value(),
         optional_blob(transition.error), completed, transition.counts_as_lost, transition.refund_attempt,
         to_millis(now), attempt.job_id);
+    job_event(EventType::job_finished, attempt.job_id, now, JobEventFacts{host, true, to_string(outcome.kind)});
     if (completed) unblock_dependents(attempt.job_id, now);
     if (next == model::JobState::dead || next == model::JobState::cancelled) kill_dependents(attempt.job_id, next, now);
     return next;

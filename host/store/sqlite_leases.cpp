@@ -23,6 +23,8 @@ bool SqliteStore::set_progress(model::JobId job, model::AttemptId attempt, const
         const auto changed = run("UPDATE jobs SET progress_percent = ?, progress_message = ? "
                                  "WHERE id = ? AND state = 'active' AND attempt_id = ?",
                                  progress.percent, Blob{progress.message}, job, attempt);
+        // set_progress takes no time: the event is stamped with the store's clock.
+        if (changed == 1) progress_event(job, std::chrono::system_clock::now(), progress.percent);
         transaction.commit();
         return changed == 1;
     });
@@ -81,6 +83,7 @@ CancelResult SqliteStore::cancel(model::JobId job, model::TimePoint now)
             return CancelResult::requested;
         }
         run("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?", to_millis(now), job);
+        job_event(EventType::job_finished, job, now, JobEventFacts{std::nullopt, false, "cancelled"});
         kill_dependents(job, model::JobState::cancelled, now);
         transaction.commit();
         return CancelResult::cancelled;
@@ -109,11 +112,21 @@ bool SqliteStore::retry(model::JobId job, model::TimePoint now)
             }
             if (found->second != model::JobState::completed) all_completed = false;
         }
+        // Its key is taken again: refused while another job holds it (the unique index would
+        // refuse it too, as a failure of the store rather than of the request).
+        if (const auto holder = first_int("SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue "
+                                          "AND o.idempotency_key = j.idempotency_key AND o.id <> j.id "
+                                          "AND o.state NOT IN ('completed', 'dead', 'cancelled') WHERE j.id = ?",
+                                          job)) {
+            throw StoreRequestError("job " + std::to_string(job) + " cannot run again while job " +
+                                    std::to_string(*holder) + ", which has the same key, has not finished");
+        }
         run("UPDATE jobs SET state = ?, run_at = ?, "
             "expires_at = CASE WHEN ttl_ms IS NULL THEN NULL ELSE ? + ttl_ms END, "
             "attempts_since_retry = 0, lost = 0, error = NULL, result = NULL, cancel_requested = 0, "
             "progress_percent = NULL, progress_message = NULL, updated_at = ? WHERE id = ?",
             all_completed ? "waiting" : "blocked", to_millis(now), to_millis(now), to_millis(now), job);
+        job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "retried"});
         transaction.commit();
         return true;
     });

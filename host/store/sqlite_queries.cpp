@@ -56,6 +56,8 @@ std::vector<model::Job> SqliteStore::list(const JobFilter& filter)
         std::string sql = k_select_jobs + "WHERE 1 = 1";
         if (filter.queue) sql += " AND queue = ?";
         if (filter.state) sql += " AND state = ?";
+        if (filter.task) sql += " AND task = ?";
+        if (filter.before) sql += " AND id < ?";
         // limit 0: no limit.
         sql += " ORDER BY id DESC LIMIT ?";
         std::vector<model::Job> jobs;
@@ -63,6 +65,8 @@ std::vector<model::Job> SqliteStore::list(const JobFilter& filter)
             Query row = m_db.query(sql);
             if (filter.queue) row.bind(*filter.queue);
             if (filter.state) row.bind(to_string(*filter.state));
+            if (filter.task) row.bind(*filter.task);
+            if (filter.before) row.bind(*filter.before);
             row.bind(filter.limit == 0 ? std::int64_t(-1) : static_cast<std::int64_t>(filter.limit));
             while (row.step()) jobs.push_back(job_from_row(row));
         }
@@ -111,9 +115,13 @@ void SqliteStore::set_paused(const std::string& queue, bool paused)
 {
     serialized("pausing or resuming a queue", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        run(paused ? "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?)"
-                   : "DELETE FROM paused_queues WHERE queue = ?",
-            queue);
+        if (run(paused ? "INSERT OR IGNORE INTO paused_queues (queue) VALUES (?)"
+                       : "DELETE FROM paused_queues WHERE queue = ?",
+                queue) == 1) {
+            // set_paused takes no time: the event is stamped with the store's clock.
+            other_event(paused ? EventType::queue_paused : EventType::queue_resumed, std::chrono::system_clock::now(),
+                        queue, {});
+        }
         transaction.commit();
     });
 }

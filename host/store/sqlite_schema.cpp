@@ -128,10 +128,45 @@ void migrate_to_2(Connection& c)
     for (const char* sql : statements) c.execute(sql);
 }
 
+// Version 2 -> 3: idempotency keys and the event feed.
+//
+// A job keeps the key it was enqueued with (NULL: none). The partial unique index holds the
+// keys of unfinished jobs only: while a job with a key has not finished, a second job of the
+// same queue with that key cannot be stored, whichever process tries; once it has finished,
+// the key is free again. It is also what enqueue looks the key up by.
+//
+// events is the feed events_after() reads: one row per change of a job, a pause or a host
+// registration, written in the transaction that makes the change. Its ids come from the rowid
+// (no AUTOINCREMENT, which would write sqlite_sequence on every event): trimming deletes only
+// the oldest rows and never the newest, so the next id is always above every id handed out.
+// Every change to a job names the job (job_id), and queue, task and state are copied from the
+// job as the change left it, so that an event reads the same after the job is purged.
+void migrate_to_3(Connection& c)
+{
+    static const std::array<const char*, 3> statements{{
+        "ALTER TABLE jobs ADD COLUMN idempotency_key TEXT",
+        R"(CREATE UNIQUE INDEX jobs_by_key ON jobs (queue, idempotency_key)
+            WHERE idempotency_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled'))",
+        R"(CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            job_id INTEGER,
+            queue TEXT NOT NULL DEFAULT '',
+            task TEXT NOT NULL DEFAULT '',
+            host TEXT NOT NULL DEFAULT '',
+            state TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            detail TEXT NOT NULL DEFAULT ''
+        ))",
+    }};
+    for (const char* sql : statements) c.execute(sql);
+}
+
 // k_migrations[v] takes a file from version v to v + 1. A version is one more function here;
 // the ones before it stay as they are, since files of every version exist.
 using Migration = void (*)(Connection&);
-constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1, migrate_to_2}};
+constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1, migrate_to_2, migrate_to_3}};
 
 struct SchemaFacts {
     int version = 0;

@@ -38,7 +38,7 @@ std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error
 const std::string k_job_columns =
     "id, queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, expires_at, timeout_ms, "
     "max_attempts, attempts, attempts_since_retry, lost, result, error, progress_percent, progress_message, "
-    "attempt_id, lease_holder, lease_expires_at, cancel_requested, schedule";
+    "attempt_id, lease_holder, lease_expires_at, cancel_requested, schedule, idempotency_key";
 } // namespace
 
 const std::string k_select_jobs = "SELECT " + k_job_columns + " FROM jobs ";
@@ -73,6 +73,7 @@ model::Job job_from_row(const Query& row)
     }
     job.cancel_requested = row.int64(23) != 0;
     job.schedule = row.bytes(24);
+    job.key = row.optional_bytes(25);
     return job;
 }
 

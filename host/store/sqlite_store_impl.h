@@ -6,7 +6,7 @@
 // sqlite_hosts.cpp. Internal to the store.
 //
 // Every statement is prepared once per connection: the SQL texts are fixed (list builds one of
-// four), with values as parameters.
+// sixteen, one per combination of its filters), with values as parameters.
 #pragma once
 
 #include "store/sqlite_connection.h"
@@ -45,6 +45,17 @@ std::string dependency_error(model::JobId dependency, model::JobState state);
 
 // A job a claim may take (sqlite_claims.cpp).
 struct Candidate;
+
+// The kinds of Event::type (sqlite_events.cpp).
+enum class EventType { job_enqueued, job_started, job_progress, job_finished, queue_paused, queue_resumed, host_up, host_gone };
+const char* to_string(EventType type);
+
+// What a job's event says beyond the job as the change left it (its queue, task and state).
+struct JobEventFacts {
+    std::optional<std::string> host;  // nullopt: the job's lease holder, if it has one
+    bool with_attempt = false;        // the event is about the job's latest attempt
+    std::string detail;
+};
 
 class SqliteStore final : public Store {
 public:
@@ -103,6 +114,8 @@ public:
                    model::TimePoint now) override;
     void unregister_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
     std::vector<model::HostRecord> hosts() override;
+
+    // sqlite_events.cpp
     std::vector<Event> events_after(std::int64_t after, std::size_t limit) override;
 
     // sqlite_store.cpp
@@ -217,6 +230,16 @@ private:
     // Inside a write transaction: `job` completed; dependents whose dependencies have all
     // completed may run (delayed when their own delay has not passed yet).
     void unblock_dependents(model::JobId job, model::TimePoint now);
+
+    // sqlite_events.cpp. Inside a write transaction, after the change they record.
+    // An event about `job` as the change left it.
+    void job_event(EventType type, model::JobId job, model::TimePoint at, const JobEventFacts& facts = {});
+    void progress_event(model::JobId job, model::TimePoint at, double percent);
+    // A queue's or a host's event.
+    void other_event(EventType type, model::TimePoint at, std::string_view queue, std::string_view host,
+                     std::string_view detail = {});
+    // Deletes the oldest events now and then (see k_trim_every).
+    void trim_events();
 
     // sqlite_hosts.cpp
     // Inside a write transaction: `holder` is the host's running instance from now on. What

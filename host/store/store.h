@@ -58,6 +58,8 @@ struct QueueAllowance {
 // Server-Sent Events, resumable from an event's id.
 struct Event {
     std::int64_t id = 0;        // increases with every event of a store; 0 is never an id
+    // The `now` of the method that made the change, or the store's clock for the methods that
+    // take no time (set_progress, set_paused).
     model::TimePoint at{};
     // job.enqueued (a new job, or one retried), job.started (a claim), job.progress,
     // job.finished (an attempt's end, or a job that ended without one: cancelled while
@@ -70,7 +72,9 @@ struct Event {
     std::string host;           // host.*: the host's name; job.started and job.finished: the lease holder, if any
     std::optional<model::JobState> state;  // job.*: the job's state after the event
     std::uint32_t attempt = 0;  // job.started, job.progress, job.finished: the attempt's number, if any
-    std::string detail;         // job.finished: the outcome ("succeeded", ...) or why it ended; job.progress: the percent
+    // job.finished: the outcome ("succeeded", ...) or why it ended; job.progress: the percent;
+    // job.enqueued: "retried" for a job that runs again; host.*: the instance ("NAME/MACHINE:PID:RANDOM").
+    std::string detail;
 };
 
 struct EnqueueResult {
@@ -106,6 +110,8 @@ enum class CancelResult { cancelled, requested, already_final, not_found };
 struct JobFilter {
     std::optional<std::string> queue;
     std::optional<model::JobState> state;
+    std::optional<std::string> task;       // "plugin.task"
+    std::optional<model::JobId> before;    // only jobs with a lower id: the next page after that job
     std::size_t limit = 100;     // newest first; 0: no limit
 };
 

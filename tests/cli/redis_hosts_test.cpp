@@ -14,6 +14,15 @@
 namespace sandhost {
 namespace {
 
+// Every job in `state`, any queue.
+store::JobFilter state_filter(model::JobState state)
+{
+    store::JobFilter filter;
+    filter.state = state;
+    filter.limit = 0;
+    return filter;
+}
+
 using namespace std::chrono_literals;
 namespace t = sandhost::testing;
 using model::JobState;
@@ -80,7 +89,7 @@ TEST_F(RedisHostsTest, HostsShareTheJobsAndEveryCommandWorksAgainstTheServer)
     const auto waited = d.cli({"enqueue", "default", "misbehave.echo", "--payload", R"({"x":1})", "--wait"});
     EXPECT_EQ(waited.exit_code, 0) << waited.err;
     EXPECT_EQ(d.cli({"purge", "--state", "completed"}).exit_code, 0);
-    EXPECT_TRUE(d.store().list(store::JobFilter{std::nullopt, JobState::completed, 0}).empty());
+    EXPECT_TRUE(d.store().list(state_filter(JobState::completed)).empty());
 
     EXPECT_EQ(a->stop(), 0);
     EXPECT_EQ(b->stop(), 0);
@@ -104,7 +113,7 @@ TEST_F(RedisHostsTest, AHostKilledWithSigkillHasItsAttemptsRecoveredWithinTheLea
     // The doomed host runs two of them.
     std::string holder;
     ASSERT_TRUE(t::eventually([&] {
-        const auto active = d.store().list(store::JobFilter{std::nullopt, JobState::active, 0});
+        const auto active = d.store().list(state_filter(JobState::active));
         if (active.size() < 2) return false;
         holder = active.front().lease->holder;
         return true;
@@ -112,7 +121,7 @@ TEST_F(RedisHostsTest, AHostKilledWithSigkillHasItsAttemptsRecoveredWithinTheLea
     const pid_t doomed_pid = doomed->pid();
     auto survivor = d.start_host("survivor");
     // Killed while the survivor runs the others.
-    ASSERT_TRUE(t::eventually([&] { return d.store().list(store::JobFilter{std::nullopt, JobState::active, 0}).size() >= 3; }, 30s));
+    ASSERT_TRUE(t::eventually([&] { return d.store().list(state_filter(JobState::active)).size() >= 3; }, 30s));
     doomed->kill();
     const auto killed_at = std::chrono::system_clock::now();
     EXPECT_TRUE(t::eventually([&] { return t::workers_of(doomed_pid).empty(); })) << "a worker outlived its host";

@@ -104,6 +104,8 @@ TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
         {{"enqueue", "default", "misbehave.echo", "--priority", "2147483648"}, "--priority: 2147483648 is out of range (-2147483648 to 2147483647)"},
         {{"enqueue", "default", "misbehave.echo", "--delay", "10"}, "--delay"},
         {{"enqueue", "default", "misbehave.echo", "--max-attempts", "0"}, "--max-attempts"},
+        {{"enqueue", "default", "misbehave.echo", "--payload", "{\"a\": 1,}"}, "--payload is not valid JSON: line 1, column 9:"},
+        {{"enqueue", "default", "misbehave.echo", "--key", ""}, "the key must not be empty"},
         {{"job", "show", "abc"}, "not a job id"},
         {{"purge", "--state", "waiting"}, "expected dead, completed or cancelled"},
         {{"pause", "nope"}, "unknown queue 'nope'"},
@@ -178,8 +180,10 @@ TEST(JobCli, TheWholeCycleThroughTheCommands)
     auto list = d.json({"jobs", "--state", "completed"}).extract<Poco::JSON::Array::Ptr>();
     ASSERT_EQ(list->size(), 1u);
     auto entry = list->getObject(0);
-    for (const char* key : {"id", "queue", "task", "state", "attempts", "created_at", "updated_at"}) EXPECT_TRUE(entry->has(key)) << key;
-    EXPECT_EQ(entry->getValue<int>("attempts"), 1);
+    for (const char* key : {"id", "queue", "task", "state", "attempt_count", "created_at", "updated_at"}) EXPECT_TRUE(entry->has(key)) << key;
+    EXPECT_EQ(entry->getValue<int>("attempt_count"), 1);
+    EXPECT_FALSE(entry->has("attempts")) << "lists leave the attempts out";
+    EXPECT_EQ(entry->getObject("payload")->getValue<int>("x"), 1) << "a JSON value";
 
     EXPECT_EQ(d.cli({"job", "retry", std::to_string(crash)}).exit_code, 0);
     EXPECT_EQ(d.cli({"wait", std::to_string(crash)}).exit_code, 1);
@@ -215,6 +219,55 @@ TEST(JobCli, EnqueueWaitExitsLikeExec)
     EXPECT_NE(r.out.find("nope"), std::string::npos) << r.out;
     ::kill(host->pid(), SIGTERM);
     host->wait();
+}
+
+TEST(JobCli, EveryJsonOfAJobIsTheOneJobSchema)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host();
+    // enqueue --json alone: the id and nothing else.
+    const auto plain = d.cli({"enqueue", "default", "misbehave.echo", "--payload", R"({"n": 1})", "--json"});
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    Poco::JSON::Parser parser;
+    const auto id = parser.parse(plain.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(id->size(), 1u) << plain.out;
+    ASSERT_TRUE(id->has("id"));
+
+    // enqueue --wait --json, wait --json and job show --json: the job with its attempts.
+    const auto waited = d.cli({"enqueue", "default", "misbehave.echo", "--payload", R"({"n": 2})", "--wait", "--json"});
+    ASSERT_EQ(waited.exit_code, 0) << waited.err;
+    const auto job = parser.parse(waited.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(job->getValue<std::string>("state"), "completed");
+    EXPECT_EQ(job->getObject("payload")->getValue<int>("n"), 2);
+    EXPECT_EQ(job->getObject("result")->getValue<int>("n"), 2) << "the echo's result, as a JSON value";
+    ASSERT_EQ(job->getArray("attempts")->size(), 1u);
+    EXPECT_EQ(job->getArray("attempts")->getObject(0)->getObject("result")->getValue<int>("n"), 2);
+    const auto job_id = std::to_string(job->getValue<std::int64_t>("id"));
+    const auto again = d.cli({"wait", job_id, "--json"});
+    EXPECT_EQ(again.out, waited.out);
+    EXPECT_EQ(d.cli({"job", "show", job_id, "--json"}).out, waited.out);
+    for (const char* name : {"key", "error", "max_attempts", "expires_at", "timeout_ms", "progress", "lease", "schedule"}) {
+        EXPECT_TRUE(job->has(name)) << name;
+    }
+    ::kill(host->pid(), SIGTERM);
+    host->wait();
+}
+
+TEST(JobCli, AKeyReturnsTheUnfinishedJobThatHasIt)
+{
+    Deployment d(k_queues);
+    const auto first = d.enqueue({"default", "misbehave.echo", "--key", "order-17"});
+    const auto second = d.cli({"enqueue", "default", "misbehave.echo", "--key", "order-17", "--payload", R"({"other": 1})"});
+    EXPECT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(second.out, std::to_string(first) + "\n");
+    EXPECT_NE(second.err.find("job " + std::to_string(first) + " has the key order-17 and has not finished: nothing was stored"),
+              std::string::npos)
+        << second.err;
+    EXPECT_EQ(d.job(first)->getValue<std::string>("key"), "order-17");
+    EXPECT_NE(d.enqueue({"default", "misbehave.echo", "--key", "order-18"}), first);
+    EXPECT_EQ(d.job_count(), 2u);
+    ASSERT_EQ(d.cli({"job", "cancel", std::to_string(first)}).exit_code, 0);
+    EXPECT_NE(d.enqueue({"default", "misbehave.echo", "--key", "order-17"}), first) << "a finished job frees its key";
 }
 
 TEST(HostCli, DrainOnSigtermLetsTheRunningJobFinish)

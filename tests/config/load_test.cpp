@@ -63,6 +63,60 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_EQ(q.sandbox, settings->sandbox);
     EXPECT_EQ(q.defined_at, (SourceLocation{dir.path() / "config.yaml", 2, 3}));
     EXPECT_TRUE(settings->schedules.empty());
+    EXPECT_EQ(settings->api, ApiSettings{}) << "the API is off";
+    EXPECT_FALSE(settings->api.listen);
+    EXPECT_EQ(settings->api.max_body, 16u << 20);
+}
+
+const std::string k_one_queue = "queues:\n  q:\n    tasks: [hello.echo]\n";
+
+TEST(LoadConfig, ReadsTheApiSection)
+{
+    TempDir dir;
+    dir.write("secrets/token", "0123456789abcdef-token\n");
+    dir.write("tls/cert.pem", "-----BEGIN CERTIFICATE-----\n");
+    dir.write("tls/key.pem", "-----BEGIN PRIVATE KEY-----\n");
+    auto settings = load_ok(dir.write("config.yaml", "api:\n  listen: 0.0.0.0:7450\n  token_file: secrets/token\n"
+                                                     "  tls: {cert: tls/cert.pem, key: tls/key.pem}\n  max_body: 1MiB\n"
+                                                     "  metrics_auth: true\n" + k_one_queue));
+    ASSERT_TRUE(settings);
+    const ApiSettings& api = settings->api;
+    EXPECT_EQ(api.listen, (ApiListen{"0.0.0.0", 7450}));
+    EXPECT_EQ(api.token, "0123456789abcdef-token") << "without the file's newline";
+    EXPECT_EQ(api.token_file, dir.path() / "secrets/token");
+    EXPECT_EQ(api.tls, (TlsFiles{dir.path() / "tls/cert.pem", dir.path() / "tls/key.pem"}));
+    EXPECT_EQ(api.max_body, 1u << 20);
+    EXPECT_TRUE(api.metrics_auth);
+
+    // A token from the environment; an IPv6 loopback needs none.
+    settings = load_ok(dir.write("env.yaml", "api: {listen: \"[::1]:0\", token: \"${API_TOKEN}\"}\n" + k_one_queue),
+                       test_options({{"API_TOKEN", "from-the-environment"}}));
+    ASSERT_TRUE(settings);
+    EXPECT_EQ(settings->api.listen, (ApiListen{"::1", 0}));
+    EXPECT_EQ(settings->api.listen->to_string(), "[::1]:0");
+    EXPECT_EQ(settings->api.token, "from-the-environment");
+    EXPECT_FALSE(settings->api.token_file);
+    settings = load_ok(dir.write("open.yaml", "api: {listen: \"127.0.0.2:7450\"}\n" + k_one_queue));
+    ASSERT_TRUE(settings);
+    EXPECT_FALSE(settings->api.token);
+}
+
+TEST(ApiListen, ParsesAndTellsLoopbackAddresses)
+{
+    for (const char* loopback : {"127.0.0.1:7450", "127.1.2.3:1", "[::1]:7450", "localhost:80"}) {
+        const auto listen = ApiListen::parse(loopback);
+        ASSERT_TRUE(listen) << loopback;
+        EXPECT_TRUE(listen.value().is_loopback()) << loopback;
+        EXPECT_EQ(listen.value().to_string(), loopback);
+    }
+    for (const char* open : {"0.0.0.0:7450", "[::]:7450", "192.168.1.4:7450", "[::ffff:127.0.0.1]:1", "localhost.example:1"}) {
+        const auto listen = ApiListen::parse(open);
+        ASSERT_TRUE(listen) << open;
+        EXPECT_FALSE(listen.value().is_loopback()) << open;
+    }
+    for (const char* bad : {"", ":80", "127.0.0.1", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:65536", "[::1:80", "[nope]:80", "::1:80"}) {
+        EXPECT_FALSE(ApiListen::parse(bad)) << bad;
+    }
 }
 
 TEST(LoadConfig, QueueSandboxOverridesTheHostKeyByKey)

@@ -91,6 +91,10 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
                                  "  log: {level: info, format: text}\n"
                                  "sandbox:\n" +
                                      indent(expected_sandbox, "  ") +
+                                     "api:\n"
+                                     "  # listen: not set, the API is off\n"
+                                     "  max_body: 16MiB\n"
+                                     "  metrics_auth: false\n"
                                      "queues:\n"
                                      "  # defined at /etc/sandhost/host.yaml:2:3\n"
                                      "  \"q\":\n"
@@ -107,6 +111,9 @@ TEST(ToYaml, RoundTripsARichConfig)
 {
     TempDir dir;
     dir.write("queues.d/extra.yaml", "queues:\n  extra:\n    tasks: [legacy_c.parse]\n    ttl: 90s\n");
+    dir.write("token.txt", "a-token-of-twenty-chars\n");
+    dir.write("cert.pem", "-----BEGIN CERTIFICATE-----\n");
+    dir.write("key.pem", "-----BEGIN PRIVATE KEY-----\n");
     auto file = dir.write("config.yaml", R"(
 host:
   name: "host \"quoted\" $$HOME"
@@ -128,6 +135,12 @@ sandbox:
   fallback_on_timeout: true
   fork_servers: 3
   reuse: {max_jobs_per_worker: 7, max_rss: 1GiB, idle_timeout: 250ms}
+api:
+  listen: "[::1]:0"
+  token_file: token.txt
+  tls: {cert: cert.pem, key: key.pem}
+  max_body: 3MiB
+  metrics_auth: true
 queues:
   q-1:
     tasks: ["hello.*", misbehave.leak]
@@ -161,6 +174,13 @@ TEST(ToYaml, NeverPrintsTheStorePassword)
     const std::string printed = to_yaml(*result.settings);
     EXPECT_EQ(printed.find("hunter2"), std::string::npos) << printed;
     EXPECT_NE(printed.find("store: \"redis://app:***@cache:6379/1\""), std::string::npos) << printed;
+}
+
+TEST(ToYaml, RoundTripsAnInlineToken)
+{
+    TempDir dir;
+    auto file = dir.write("config.yaml", "api: {listen: \"0.0.0.0:7450\", token: \"${T}$$-and-more\"}\n");
+    expect_round_trip(file, test_options({{"T", "sixteen-chars-or"}}));
 }
 
 TEST(ToYaml, RoundTripsTheExamples)

@@ -37,6 +37,22 @@ TEST(Outcome, JsonRoundTrips)
     EXPECT_EQ(back->duration, o.duration);
 }
 
+TEST(Outcome, ResultIsAJsonValueWhenItIsOneAndAStringOtherwise)
+{
+    Outcome o;
+    o.kind = OutcomeKind::succeeded;
+    o.result = "{\"in\": 23}";
+    std::string json = to_json(o);
+    EXPECT_NE(json.find(R"("result":{"in":23})"), std::string::npos) << json;
+    EXPECT_EQ(outcome_from_json(json)->result, R"({"in":23})");
+    o.result = "23 apples";
+    json = to_json(o);
+    EXPECT_NE(json.find(R"("result":"23 apples")"), std::string::npos) << json;
+    EXPECT_EQ(outcome_from_json(json)->result, "23 apples");
+    // As an older sandhost wrote it: a string holding JSON reads back as that text.
+    EXPECT_EQ(outcome_from_json(R"({"outcome":"succeeded","result":"{\"in\":23}"})")->result, R"({"in":23})");
+}
+
 TEST(Outcome, RetryableFollowsTheTable)
 {
     for (auto kind : {OutcomeKind::failed, OutcomeKind::timed_out, OutcomeKind::crashed, OutcomeKind::exited, OutcomeKind::resource_limit,

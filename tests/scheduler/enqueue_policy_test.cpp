@@ -152,5 +152,28 @@ TEST(EnqueuePolicy, APayloadMustBeAJsonObject)
     EXPECT_NE(message.find("_dependencies"), std::string::npos) << message;
 }
 
+TEST(EnqueuePolicy, AKeyIsCarriedToTheJobWhenItIsUsable)
+{
+    EnqueueRequest keyed = request("legacy", "acme.parse");
+    keyed.key = "order-17 \xC3\xA9";
+    EXPECT_EQ(check_enqueue(*settings(), k_published, keyed).job.key, keyed.key);
+    EXPECT_FALSE(check_enqueue(*settings(), k_published, request("legacy", "acme.parse")).job.key);
+
+    std::string message;
+    for (const std::string& bad : {std::string(), std::string(k_max_key_bytes + 1, 'k'), std::string("a\nb"), std::string("\xFF")}) {
+        keyed.key = bad;
+        EXPECT_EQ(refusal(k_published, keyed, &message), Kind::bad_key) << bad;
+    }
+    keyed.key = std::string(k_max_key_bytes, 'k');
+    EXPECT_NO_THROW(check_enqueue(*settings(), k_published, keyed));
+}
+
+TEST(EnqueuePolicy, ABadPayloadSaysWhere)
+{
+    std::string message;
+    EXPECT_EQ(refusal(k_published, request("legacy", "acme.parse", "{\"a\": [1, 2}"), &message), Kind::bad_payload);
+    EXPECT_EQ(message, "the payload is not valid JSON: line 1, column 12: expected ',' or ']' after an array element, got '}'");
+}
+
 } // namespace
 } // namespace sandhost::scheduler

@@ -1,6 +1,7 @@
 // Files of an older schema migrate on open and keep everything in them: a version 1 store
-// written by an older sandhost (data/store_v1.sql) opens as version 2 with every job, attempt,
-// dependency, pause, schedule and host registration, and then works as a new store does.
+// written by an older sandhost (data/store_v1.sql) opens as the current version with every job,
+// attempt, dependency, pause, schedule and host registration, a version 2 store
+// (data/store_v2.sql) with its host records too, and then each works as a new store does.
 #include "store/sqlite_store.h"
 #include "store_test_support.h"
 
@@ -22,14 +23,15 @@ std::string schema_of(const std::filesystem::path& file)
                     "FROM (SELECT * FROM sqlite_master ORDER BY name)");
 }
 
-class SqliteMigrationTest : public ::testing::Test {
+// A store file written by an older sandhost, from its dump in data/.
+class OldStoreFile : public ::testing::Test {
 protected:
-    void SetUp() override
+    void load(const std::string& dump, int version, std::int64_t jobs)
     {
         RawDb raw(file());
-        ASSERT_EQ(raw.exec(read_bytes(std::filesystem::path(SANDHOST_STORE_TEST_DATA) / "store_v1.sql")), SQLITE_OK);
-        ASSERT_EQ(raw.integer("PRAGMA user_version"), 1);
-        ASSERT_EQ(raw.integer("SELECT count(*) FROM jobs"), 8);
+        ASSERT_EQ(raw.exec(read_bytes(std::filesystem::path(SANDHOST_STORE_TEST_DATA) / dump)), SQLITE_OK);
+        ASSERT_EQ(raw.integer("PRAGMA user_version"), version);
+        ASSERT_EQ(raw.integer("SELECT count(*) FROM jobs"), jobs);
     }
 
     std::filesystem::path file() const { return m_dir / "store.db"; }
@@ -37,11 +39,16 @@ protected:
     TempDir m_dir;
 };
 
+class SqliteMigrationTest : public OldStoreFile {
+protected:
+    void SetUp() override { load("store_v1.sql", 1, 8); }
+};
+
 TEST_F(SqliteMigrationTest, AVersion1FileBecomesTheSchemaOfANewFile)
 {
     open_sqlite_store(file());
     RawDb raw(file());
-    EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
     EXPECT_EQ(raw.integer("PRAGMA application_id"), k_sqlite_application_id);
     EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
     EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE name = 'jobs_delayed'"), 0);
@@ -171,6 +178,100 @@ TEST_F(SqliteMigrationTest, TheMigratedStoreWorksOnWhereVersion1LeftOff)
     claimed = store->claim(allow({"slow"}), "host-a/m:1:x", ms(10'000), t(600'040));
     ASSERT_TRUE(claimed);
     EXPECT_EQ(claimed->job.id, 4);
+}
+
+class SqliteMigrationFrom2Test : public OldStoreFile {
+protected:
+    void SetUp() override { load("store_v2.sql", 2, 8); }
+};
+
+TEST_F(SqliteMigrationFrom2Test, AVersion2FileBecomesTheSchemaOfANewFile)
+{
+    open_sqlite_store(file());
+    RawDb raw(file());
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    open_sqlite_store(m_dir / "new.db");
+    EXPECT_EQ(schema_of(file()), schema_of(m_dir / "new.db"));
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs WHERE idempotency_key IS NOT NULL"), 0);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM events"), 0) << "the past is not made up";
+}
+
+TEST_F(SqliteMigrationFrom2Test, EveryJobAttemptAndHostRecordIsKept)
+{
+    auto store = open_sqlite_store(file());
+    JobFilter everything;
+    everything.limit = 0;
+    std::vector<std::pair<model::JobId, JobState>> states;
+    for (const auto& job : store->list(everything)) {
+        states.emplace_back(job.id, job.state);
+        EXPECT_FALSE(job.key) << job.id;
+    }
+    EXPECT_EQ(states, (std::vector<std::pair<model::JobId, JobState>>{
+                          {8, JobState::waiting},
+                          {7, JobState::cancelled},
+                          {6, JobState::active},
+                          {5, JobState::delayed},
+                          {4, JobState::blocked},
+                          {3, JobState::delayed},
+                          {2, JobState::dead},
+                          {1, JobState::completed}}));
+    const model::Job done = *store->get(1);
+    EXPECT_EQ(done.payload, "{\"name\": \"v2\"}");
+    EXPECT_EQ(done.result, "{\"greeting\": \"hello v2\"}");
+    EXPECT_EQ(done.priority, 2);
+    const auto attempts = store->attempts(1);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome.stdout_tail, "out 1");
+    EXPECT_EQ(attempts[0].outcome.result, "{\"greeting\": \"hello v2\"}");
+    EXPECT_EQ(store->attempts(2).at(0).outcome.error, "it failed");
+    EXPECT_EQ(store->attempts(3).at(0).outcome.signal_number, 11);
+    EXPECT_EQ(store->get(3)->lost, 1u);
+    EXPECT_EQ(store->get(4)->depends_on, std::vector<model::JobId>{3});
+    EXPECT_EQ(store->get(5)->expires_at, t(18 + 3'600'000));
+    ASSERT_TRUE(store->get(6)->progress);
+    EXPECT_EQ(store->get(6)->progress->message, "forty");
+    EXPECT_EQ(store->get(8)->schedule, "hourly");
+    EXPECT_EQ(store->paused_queues(), std::vector<std::string>{"slow"});
+
+    const auto hosts = store->hosts();
+    ASSERT_EQ(hosts.size(), 2u);
+    EXPECT_EQ(hosts[0].name, "host-a");
+    EXPECT_EQ(hosts[0].version, "0.1.0");
+    ASSERT_EQ(hosts[0].catalog.plugins.size(), 1u);
+    EXPECT_EQ(hosts[0].catalog.plugins[0].tasks.at(0).name, "greet");
+    EXPECT_EQ(hosts[0].queues.at(1).name, "slow");
+    ASSERT_EQ(hosts[0].status.running.size(), 1u);
+    EXPECT_EQ(hosts[0].status.running[0].job, 6);
+    EXPECT_EQ(hosts[1].stopped_at, t(27));
+}
+
+TEST_F(SqliteMigrationFrom2Test, KeysAndEventsWorkOnAMigratedStore)
+{
+    auto store = open_sqlite_store(file());
+    model::NewJob keyed = new_job("default");
+    keyed.key = "k";
+    const EnqueueResult first = store->enqueue_job(keyed, t(100));
+    EXPECT_EQ(first.id, 9) << "ids go on from version 2's counters";
+    EXPECT_FALSE(store->enqueue_job(keyed, t(101)).created);
+
+    // The attempt running under version 2 ends, and its end is the second event.
+    const model::Job active = *store->get(6);
+    ASSERT_TRUE(active.lease);
+    model::AttemptRecord running;
+    running.job_id = 6;
+    running.attempt_id = active.lease->attempt_id;
+    running.number = active.attempts;
+    running.outcome.kind = OutcomeKind::succeeded;
+    EXPECT_EQ(store->finish(running, completed_with("{}"), t(102)), JobState::completed);
+    const auto events = store->events_after(0, 0);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].id, 1);
+    EXPECT_EQ(events[0].type, "job.enqueued");
+    EXPECT_EQ(events[1].type, "job.finished");
+    EXPECT_EQ(events[1].job, 6);
+    EXPECT_EQ(events[1].host, "host-a/m:7:v2");
+    EXPECT_EQ(events[1].attempt, 1u);
 }
 
 } // namespace

@@ -64,5 +64,26 @@ TEST_F(SqliteStoreTest, PurgeDeletesTheAttemptRowsWithTheJob)
     EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), 0);
 }
 
+TEST_F(SqliteStoreTest, TheEventFeedKeepsTheNewestTenThousandAndTrimsInSteps)
+{
+    // Pausing and resuming: the cheapest write that records an event.
+    constexpr int k_events = 12'345;
+    for (int i = 0; i < k_events; ++i) store().set_paused("q", i % 2 == 0);
+    RawDb raw(file());
+    const std::int64_t rows = raw.integer("SELECT count(*) FROM events");
+    EXPECT_GE(rows, 10'000);
+    EXPECT_LE(rows, 11'000) << "trimmed every thousand events";
+    EXPECT_EQ(raw.integer("SELECT max(id) FROM events"), k_events);
+    EXPECT_EQ(raw.integer("SELECT max(id) - min(id) + 1 FROM events"), rows) << "no gap among the kept";
+
+    // A reader that fell behind learns it from the first id it gets.
+    const auto from_start = store().events_after(0, 3);
+    ASSERT_EQ(from_start.size(), 3u);
+    EXPECT_EQ(from_start[0].id, k_events - rows + 1);
+    const auto newest = store().events_after(k_events - 1, 10);
+    ASSERT_EQ(newest.size(), 1u);
+    EXPECT_EQ(newest[0].type, k_events % 2 ? "queue.paused" : "queue.resumed");
+}
+
 } // namespace
 } // namespace sandhost::store

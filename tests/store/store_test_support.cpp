@@ -114,10 +114,19 @@ RedisOptions redis_options_for(const std::filesystem::path& dir)
 
 std::vector<StoreKind> store_kinds()
 {
-    return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }, false},
+    return {StoreKind{"sqlite", [](const std::filesystem::path& dir) { return open_sqlite_store(dir / "store.db"); }, true},
             StoreKind{"redis", [](const std::filesystem::path& dir) -> std::unique_ptr<Store> {
                           return open_redis_store(redis_options_for(dir));
                       }, true, true}};
+}
+
+std::vector<StoreKind> store_kind(const std::string& name)
+{
+    std::vector<StoreKind> kinds;
+    for (auto& kind : store_kinds()) {
+        if (kind.name == name) kinds.push_back(std::move(kind));
+    }
+    return kinds;
 }
 
 std::string read_bytes(const std::filesystem::path& file)

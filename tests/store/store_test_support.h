@@ -54,14 +54,15 @@ Claim claim_one(Store& store, const std::string& queue, model::TimePoint now, co
 struct StoreKind {
     std::string name;
     std::function<std::unique_ptr<Store>(const std::filesystem::path& dir)> open;
-    // Records events and honours idempotency keys. The SQLite store does not yet: it gets them
-    // with the HTTP API that reads them, and its tests of them start to run then.
+    // Records events and honours idempotency keys (both stores do).
     bool events_and_keys = true;
     // Runs on the test process's redis-server: skipped when none is installed.
     bool needs_redis_server = false;
 };
 // SQLite, and Redis on a server of this test process's own.
 std::vector<StoreKind> store_kinds();
+// The one named `name` of store_kinds().
+std::vector<StoreKind> store_kind(const std::string& name);
 
 // The Redis server of this test process, started on first use; and the options of a store
 // whose keys live under a prefix of `dir`'s own (so that two stores opened on one `dir` are

@@ -1,0 +1,77 @@
+// A Store that forwards every call to another and counts the calls that fail with StoreError
+// in a Metrics (sandhost_store_errors_total), without anything above it catching them first.
+// Whatever the store throws goes on to the caller unchanged.
+#pragma once
+
+#include "scheduler/metrics.h"
+#include "store/store.h"
+
+#include <memory>
+
+namespace sandhost::scheduler {
+
+class CountedStore final : public store::Store {
+public:
+    CountedStore(std::shared_ptr<store::Store> store, std::shared_ptr<Metrics> metrics);
+
+    store::EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override;
+    std::optional<store::Claim> claim(const std::vector<store::QueueAllowance>& queues, const std::string& holder,
+                                      model::Duration lease, model::TimePoint now) override;
+    bool renew(model::JobId job, model::AttemptId attempt, model::TimePoint expires_at) override;
+    bool set_progress(model::JobId job, model::AttemptId attempt, const model::Progress& progress) override;
+    std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const store::Transition& transition,
+                                          model::TimePoint now) override;
+    FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const store::Transition& transition,
+                                    model::TimePoint now, const std::vector<store::QueueAllowance>& queues,
+                                    const std::string& holder, model::Duration lease) override;
+    std::vector<store::LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder,
+                                                  model::TimePoint now) override;
+    std::optional<model::JobState> recover(const model::AttemptRecord& attempt, const store::Transition& transition,
+                                           model::TimePoint now) override;
+    std::vector<model::JobId> cancel_requests(const std::string& holder) override;
+    store::CancelResult cancel(model::JobId job, model::TimePoint now) override;
+    bool retry(model::JobId job, model::TimePoint now) override;
+    std::size_t expire(model::TimePoint now) override;
+    std::optional<model::Job> get(model::JobId job) override;
+    std::vector<model::AttemptRecord> attempts(model::JobId job) override;
+    std::vector<model::Job> list(const store::JobFilter& filter) override;
+    std::map<std::string, store::QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
+    std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) override;
+    void set_paused(const std::string& queue, bool paused) override;
+    std::vector<std::string> paused_queues() override;
+    std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time, const model::NewJob& job,
+                                              model::TimePoint now) override;
+    std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
+    std::size_t purge(model::JobState state, model::TimePoint older_than) override;
+    std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<store::QueueAllowance>& queues) override;
+    bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
+                       model::Duration stale_after) override;
+    void take_over_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
+    std::optional<std::pair<std::string, model::TimePoint>> host_registration(const std::string& host_name) override;
+    bool publish_host(const std::string& host_name, const std::string& holder, const std::string& version,
+                      const std::vector<model::ServedQueue>& queues, const model::PluginCatalog& catalog,
+                      model::TimePoint now) override;
+    bool heartbeat(const std::string& host_name, const std::string& holder, const model::HostStatus& status,
+                   model::TimePoint now) override;
+    void unregister_host(const std::string& host_name, const std::string& holder, model::TimePoint now) override;
+    std::vector<model::HostRecord> hosts() override;
+    std::vector<store::Event> events_after(std::int64_t after, std::size_t limit) override;
+    std::optional<std::string> vanished() override { return m_store->vanished(); }
+
+private:
+    template <class Call>
+    auto counted(Call&& call) -> decltype(call())
+    {
+        try {
+            return call();
+        } catch (const store::StoreError&) {
+            m_metrics->store_error();
+            throw;
+        }
+    }
+
+    std::shared_ptr<store::Store> m_store;
+    std::shared_ptr<Metrics> m_metrics;
+};
+
+} // namespace sandhost::scheduler
