@@ -462,6 +462,9 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
     spec.settings = queue.sandbox;
     if (claim.job.timeout) spec.settings.timeout = *claim.job.timeout;
     spec.payload = claim.job.payload;
+    spec.job_id = claim.job.id;
+    spec.attempt = claim.number;
+    spec.queue = claim.job.queue;
     auto fail = [&](model::OutcomeKind kind, std::string error) {
         model::Outcome o;
         o.kind = kind;

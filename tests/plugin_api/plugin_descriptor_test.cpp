@@ -30,6 +30,8 @@ struct sh_context {
     int heartbeats = 0;
     bool cancel = false;
     std::size_t result_cap = SIZE_MAX;
+    sh_job_info_t job{static_cast<std::uint32_t>(sizeof(sh_job_info_t)), 2, 41, "tests", "", 0};
+    std::optional<std::size_t> out_of_memory;
 };
 
 namespace {
@@ -55,6 +57,8 @@ const sh_services_t k_recording_services = {
         ctx->retry = retry;
     },
     [](sh_context_t*, const char*) -> const void* { return nullptr; },
+    [](sh_context_t* ctx) -> const sh_job_info_t* { return &ctx->job; },
+    [](sh_context_t* ctx, std::size_t requested) { ctx->out_of_memory = requested; },
 };
 
 // A plugin library loaded for one test, closed when the test ends.
@@ -167,6 +171,7 @@ protected:
         EXPECT_EQ(plugin->abi_version, SH_ABI_VERSION);
         EXPECT_GE(plugin->struct_size, SH_PLUGIN_MIN_SIZE);
         EXPECT_EQ(plugin->struct_size, sizeof(sh_plugin_t));
+        EXPECT_EQ(plugin->task_size, sizeof(sh_task_t));
         ASSERT_NE(plugin->name, nullptr);
         EXPECT_STREQ(plugin->name, name);
         ASSERT_NE(plugin->version, nullptr);
@@ -193,7 +198,7 @@ TEST_F(PluginTest, MisbehaveDescriptorListsEveryTask)
     expect_descriptor(m_misbehave, "misbehave",
                       {"echo", "fail", "segfault", "abort", "stack_overflow", "exit", "hang", "sleep", "ignore_term", "leak",
                        "cpu_spin", "write_file", "big_result", "flood_stdout", "throw", "spawn_children", "garble", "fds",
-                       "progress"});
+                       "progress", "job_info", "out_of_memory"});
 }
 
 TEST_F(PluginTest, MisbehaveInitSucceedsAndShutdownReturns)
@@ -313,6 +318,24 @@ TEST_F(PluginTest, MisbehaveThrowBecomesAFailedAttempt)
     EXPECT_EQ(run.status, SH_STATUS_ERROR);
     EXPECT_EQ(run.record.error, "boom from throw");
     EXPECT_EQ(run.record.retry, SH_RETRY_ALLOWED);
+    EXPECT_FALSE(run.record.result.has_value());
+}
+
+TEST_F(PluginTest, MisbehaveJobInfoReportsWhatTheHostSays)
+{
+    ASSERT_TRUE(m_misbehave.loaded()) << m_misbehave.load_error();
+    const TaskRun run = run_task(m_misbehave, "job_info", "{}");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, R"({"job_id":41,"attempt":2,"queue":"tests","task":"","deadline_ms":0})");
+}
+
+TEST_F(PluginTest, MisbehaveBadAllocIsReportedAsOutOfMemory)
+{
+    ASSERT_TRUE(m_misbehave.loaded()) << m_misbehave.load_error();
+    // More than any address space: the allocation fails whatever the machine.
+    const TaskRun run = run_task(m_misbehave, "out_of_memory", R"({"mib": 1073741824})");
+    EXPECT_EQ(run.status, SH_STATUS_ERROR);
+    EXPECT_EQ(run.record.out_of_memory, std::optional<std::size_t>(0));
     EXPECT_FALSE(run.record.result.has_value());
 }
 
