@@ -221,7 +221,7 @@ TEST_F(PluginTest, HelloDescriptorListsEveryTask)
 
 TEST_F(PluginTest, LegacyDescriptorListsEveryTask)
 {
-    expect_descriptor(m_legacy, "legacy_c", {"checksum", "reverse", "parse"});
+    expect_descriptor(m_legacy, "legacy_c", {"checksum", "reverse", "parse", "mean", "payment"});
 }
 
 TEST_F(PluginTest, MisbehaveEchoReturnsThePayloadBytesUnchanged)
@@ -503,6 +503,42 @@ TEST_F(PluginTest, LegacyParseReadsAWellFormedLine)
     EXPECT_EQ(bad_value.status, SH_STATUS_ERROR);
     EXPECT_EQ(bad_value.record.error, "cannot parse line: value is not a decimal integer");
     EXPECT_EQ(bad_value.record.retry, SH_RETRY_NEVER);
+}
+
+TEST_F(PluginTest, LegacyMeanWrapsAnArrayOfNumbers)
+{
+    ASSERT_TRUE(m_legacy.loaded()) << m_legacy.load_error();
+    const TaskRun run = run_task(m_legacy, "mean", R"({"values": [1, 2, 4.5]})");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, "2.5");
+
+    const TaskRun empty = run_task(m_legacy, "mean", R"({"values": []})");
+    EXPECT_EQ(empty.status, SH_STATUS_ERROR);
+    EXPECT_EQ(empty.record.error, "the result is not a number (NaN), which JSON cannot carry");
+    EXPECT_EQ(empty.record.retry, SH_RETRY_NEVER);
+
+    const TaskRun strings = run_task(m_legacy, "mean", R"({"values": [1, "2"]})");
+    EXPECT_EQ(strings.record.error, "payload field \"values\" is not an array of numbers");
+    EXPECT_EQ(strings.record.retry, SH_RETRY_NEVER);
+}
+
+TEST_F(PluginTest, LegacyPaymentWrapsAFunctionTakingAStruct)
+{
+    ASSERT_TRUE(m_legacy.loaded()) << m_legacy.load_error();
+    const TaskRun run = run_task(m_legacy, "payment", R"({"loan": {"principal": 1200, "annual_rate": 0, "months": 12}})");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, "100");
+
+    const TaskRun rate = run_task(m_legacy, "payment", R"({"loan": {"principal": 1000, "annual_rate": 0.05, "months": 12}})");
+    ASSERT_TRUE(rate.record.result.has_value()) << rate.record.error.value_or("");
+    EXPECT_NEAR(std::stod(*rate.record.result), 85.607481788, 1e-6);
+
+    const TaskRun missing = run_task(m_legacy, "payment", R"({"loan": {"principal": 1000, "months": 12}})");
+    EXPECT_EQ(missing.record.error, "payload has no field \"/loan/annual_rate\"");
+    EXPECT_EQ(missing.record.retry, SH_RETRY_NEVER);
+
+    const TaskRun months = run_task(m_legacy, "payment", R"({"loan": {"principal": 1, "annual_rate": 0, "months": 1.5}})");
+    EXPECT_EQ(months.record.error, "payload field \"/loan/months\" is not an integer");
 }
 
 } // namespace
