@@ -227,7 +227,7 @@ void Host::publish()
     const auto current = settings();
     std::vector<model::ServedQueue> queues;
     for (const auto& queue : current->queues) {
-        model::ServedQueue served{queue.name, {}};
+        model::ServedQueue served{queue.name, {}, queue.ttl};
         for (const auto& pattern : queue.tasks) served.tasks.push_back(pattern.to_string());
         queues.push_back(std::move(served));
     }
