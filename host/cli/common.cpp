@@ -2,6 +2,7 @@
 
 #include "cli/args.h"
 #include "model/units.h"
+#include "sandbox/worker_locator.h"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
@@ -48,10 +49,7 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
         }
         return dirs;
     }
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) dirs.push_back((self.parent_path().parent_path() / "plugins").lexically_normal());
-    return dirs;
+    return sandbox::shipped_plugin_dirs();
 }
 
 bool is_json(const std::string& text, std::string& error)

@@ -3,6 +3,7 @@
 #include "config/load.h"
 #include "config/suggest.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/worker_locator.h"
 #include "scheduler/store_factory.h"
 
 #include <cstdlib>
@@ -19,6 +20,7 @@ std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bo
     else if (const char* env = std::getenv("SANDHOST_CONFIG"); env && *env) file = env;
     if (file.empty()) throw UsageError("--config FILE is required (or set SANDHOST_CONFIG)");
     config::LoadOptions options;
+    options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     std::optional<sandbox::Sandbox> sandbox;
     if (check_plugins) {
         sandbox.emplace();
