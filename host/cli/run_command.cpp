@@ -17,21 +17,6 @@
 #include <mutex>
 
 namespace sandhost::cli {
-namespace {
-
-spdlog::level::level_enum to_spdlog(config::LogLevel level)
-{
-    switch (level) {
-    case config::LogLevel::trace: return spdlog::level::trace;
-    case config::LogLevel::debug: return spdlog::level::debug;
-    case config::LogLevel::info: return spdlog::level::info;
-    case config::LogLevel::warn: return spdlog::level::warn;
-    case config::LogLevel::error: return spdlog::level::err;
-    }
-    return spdlog::level::info;
-}
-
-} // namespace
 
 int run_command(const std::vector<std::string>& raw)
 {
@@ -75,9 +60,7 @@ int run_command(const std::vector<std::string>& raw)
     });
 
     settings = load_settings(args, true);
-    const auto& log = settings->host.log;
-    scheduler::configure_logging(to_spdlog(log.level), log.format == config::LogFormat::json ? scheduler::LogFormat::json
-                                                                                           : scheduler::LogFormat::text);
+    scheduler::configure_logging(settings->host.log);
     auto store = scheduler::open_configured_store(settings->host.store);
     scheduler::Host served(settings, store, host_options);
     {
