@@ -138,7 +138,7 @@ static sh_payload_status_t sh_follow_pointer(sh_found_t *at, const char *key)
         }
         for (p = segment; p < segment_end; ++p) {
             if (*p == '~' && p + 1 < segment_end && (p[1] == '0' || p[1] == '1')) {
-                name[name_size++] = p[1] == '0' ? '~' : '/';
+                name[name_size++] = (char)(p[1] == '0' ? '~' : '/');
                 ++p;
             } else {
                 name[name_size++] = *p;

@@ -1,6 +1,8 @@
 // Loads each built plugin in this process the way the worker does (RTLD_NOW | RTLD_LOCAL),
 // checks its descriptor, and runs its harmless tasks through a services table that records every
 // call. Tasks that crash, hang or leak are exercised by the runner's tests in real workers only.
+#include "recording_services.h"
+
 #include <sandhost/plugin.h>
 
 #include <Poco/JSON/Array.h>
@@ -20,46 +22,7 @@
 #include <utility>
 #include <vector>
 
-// The host owns sh_context; this test plays the host and records what the task does with it.
-struct sh_context {
-    std::vector<std::pair<sh_log_level_t, std::string>> logs;
-    std::vector<std::pair<double, std::string>> progress;
-    std::optional<std::string> result;
-    std::optional<std::string> error;
-    sh_retry_t retry = SH_RETRY_ALLOWED;
-    int heartbeats = 0;
-    bool cancel = false;
-    std::size_t result_cap = SIZE_MAX;
-    sh_job_info_t job{static_cast<std::uint32_t>(sizeof(sh_job_info_t)), 2, 41, "tests", "", 0};
-    std::optional<std::size_t> out_of_memory;
-};
-
 namespace {
-
-const sh_services_t k_recording_services = {
-    SH_ABI_VERSION,
-    static_cast<std::uint32_t>(sizeof(sh_services_t)),
-    [](sh_context_t* ctx, sh_log_level_t level, const char* message) { ctx->logs.emplace_back(level, message); },
-    [](sh_context_t* ctx, double percent, const char* message) {
-        ctx->progress.emplace_back(percent, message != nullptr ? message : "");
-    },
-    [](sh_context_t* ctx) { return ctx->cancel ? 1 : 0; },
-    [](sh_context_t* ctx) { ++ctx->heartbeats; },
-    [](sh_context_t* ctx, const void* data, std::size_t size) {
-        if (size > ctx->result_cap) {
-            return SH_RESULT_TOO_LARGE;
-        }
-        ctx->result = std::string(static_cast<const char*>(data), size);
-        return SH_RESULT_STORED;
-    },
-    [](sh_context_t* ctx, const char* message, sh_retry_t retry) {
-        ctx->error = message;
-        ctx->retry = retry;
-    },
-    [](sh_context_t*, const char*) -> const void* { return nullptr; },
-    [](sh_context_t* ctx) -> const sh_job_info_t* { return &ctx->job; },
-    [](sh_context_t* ctx, std::size_t requested) { ctx->out_of_memory = requested; },
-};
 
 // A plugin library loaded for one test, closed when the test ends.
 class PluginLibrary {

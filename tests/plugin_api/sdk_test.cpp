@@ -1,5 +1,7 @@
 // The plugin SDK (libsandhost-sdk.a) through its C API: reading every kind of payload field,
 // keys as names and as JSON Pointers, the messages a failure reports, and the text helpers.
+#include "recording_services.h"
+
 #include <sandhost/sdk.h>
 
 #include <gtest/gtest.h>
@@ -12,35 +14,7 @@
 #include <string>
 #include <vector>
 
-// The test plays the host: the context records what the SDK reported.
-struct sh_context {
-    std::optional<std::string> result;
-    std::optional<std::string> error;
-    sh_retry_t retry = SH_RETRY_ALLOWED;
-    std::optional<std::size_t> out_of_memory;
-};
-
 namespace {
-
-const sh_services_t k_services = {
-    SH_ABI_VERSION,
-    static_cast<std::uint32_t>(sizeof(sh_services_t)),
-    [](sh_context_t*, sh_log_level_t, const char*) {},
-    [](sh_context_t*, double, const char*) {},
-    [](sh_context_t*) -> std::int32_t { return 0; },
-    [](sh_context_t*) {},
-    [](sh_context_t* ctx, const void* data, std::size_t size) -> std::int32_t {
-        ctx->result = std::string(static_cast<const char*>(data), size);
-        return SH_RESULT_STORED;
-    },
-    [](sh_context_t* ctx, const char* message, sh_retry_t retry) {
-        ctx->error = message;
-        ctx->retry = retry;
-    },
-    [](sh_context_t*, const char*) -> const void* { return nullptr; },
-    [](sh_context_t*) -> const sh_job_info_t* { return nullptr; },
-    [](sh_context_t* ctx, std::size_t requested) { ctx->out_of_memory = requested; },
-};
 
 sh_payload_status_t read_double(const std::string& payload, const char* key, double* out)
 {
@@ -232,7 +206,7 @@ TEST(SdkPayload, RequireReportsAPermanentMessageNamingTheField)
     for (const Case& c : cases) {
         sh_context ctx;
         double d = 0;
-        EXPECT_EQ(sh_payload_require_double(&k_services, &ctx, c.payload, std::strlen(c.payload), c.key, &d), SH_STATUS_ERROR);
+        EXPECT_EQ(sh_payload_require_double(&k_recording_services, &ctx, c.payload, std::strlen(c.payload), c.key, &d), SH_STATUS_ERROR);
         EXPECT_EQ(ctx.error, c.message) << c.payload;
         EXPECT_EQ(ctx.retry, SH_RETRY_NEVER) << c.payload;
         EXPECT_FALSE(ctx.out_of_memory.has_value());
@@ -241,19 +215,19 @@ TEST(SdkPayload, RequireReportsAPermanentMessageNamingTheField)
     char** strings = nullptr;
     std::size_t count = 0;
     const std::string payload = R"({"s": [1]})";
-    EXPECT_EQ(sh_payload_require_strings(&k_services, &ctx, payload.data(), payload.size(), "s", &strings, &count), SH_STATUS_ERROR);
+    EXPECT_EQ(sh_payload_require_strings(&k_recording_services, &ctx, payload.data(), payload.size(), "s", &strings, &count), SH_STATUS_ERROR);
     EXPECT_EQ(ctx.error, "payload field \"s\" is not an array of strings without NUL bytes");
 }
 
 TEST(SdkPayload, RunningOutOfMemoryIsReportedAsSuchAndMayBeRetried)
 {
     sh_context ctx;
-    EXPECT_EQ(sh_payload_report(&k_services, &ctx, SH_PAYLOAD_NO_MEMORY, "values", "an array"), SH_STATUS_ERROR);
+    EXPECT_EQ(sh_payload_report(&k_recording_services, &ctx, SH_PAYLOAD_NO_MEMORY, "values", "an array"), SH_STATUS_ERROR);
     EXPECT_EQ(ctx.error, "out of memory reading payload field \"values\"");
     EXPECT_EQ(ctx.retry, SH_RETRY_ALLOWED);
     EXPECT_EQ(ctx.out_of_memory, std::optional<std::size_t>(0));
     sh_context direct;
-    EXPECT_EQ(sh_error_out_of_memory(&k_services, &direct, 4096, "copying"), SH_STATUS_ERROR);
+    EXPECT_EQ(sh_error_out_of_memory(&k_recording_services, &direct, 4096, "copying"), SH_STATUS_ERROR);
     EXPECT_EQ(direct.error, "out of memory copying");
     EXPECT_EQ(direct.out_of_memory, std::optional<std::size_t>(4096));
 }
@@ -271,7 +245,7 @@ TEST(SdkText, DoublesFormatAsTheShortestNumberThatReadsBack)
     EXPECT_FALSE(sh_json_format_double(std::nan(""), text, sizeof text));
     EXPECT_FALSE(sh_json_format_double(HUGE_VAL, text, sizeof text));
     sh_context ctx;
-    EXPECT_EQ(sh_result_double(&k_services, &ctx, 0.5), SH_STATUS_OK);
+    EXPECT_EQ(sh_result_double(&k_recording_services, &ctx, 0.5), SH_STATUS_OK);
     EXPECT_EQ(ctx.result, "0.5");
 }
 
