@@ -4,15 +4,19 @@
 # and the conffile are there, that `sandhost validate /etc/sandhost/sandhost.yaml` passes, that
 # `sandhost exec` of an installed example plugin succeeds (as root and as the service's user),
 # that a host serving the packaged configuration runs a job enqueued by the CLI, that
-# `systemd-analyze verify` accepts both units, that the -dev package's pkg-config and CMake files
-# are found, and that a purge removes the job store.
+# `systemd-analyze verify` accepts both units, that outside projects build against the -dev
+# package (a plugin with find_package(sandhost) and one with pkg-config, installed in the local
+# plugin folder and run; the example client programs in C++ and C, and a C program linked with
+# pkg-config sandhost-client, each enqueueing a job that the host runs), and that a purge removes
+# the job store.
 #
-# Usage: packaging/test-install.sh [BUILD_DIR]     (default: build; as root)
-#   The packages are BUILD_DIR/sandhost_*.deb and sandhost-dev_*.deb; when missing they are
-#   made first (cpack -G DEB in BUILD_DIR). The fresh root comes from debootstrap (minbase,
+# Usage: packaging/test-install.sh [BUILD_DIR]     (default: build, built; as root, or via sudo)
+#   The packages are made first from BUILD_DIR (cpack -G DEB there: sandhost_VERSION_ARCH.deb
+#   and sandhost-dev_VERSION_ARCH.deb). The fresh root comes from debootstrap (minbase,
 #   bookworm) with the mirror of this machine's apt sources; the bare root is kept in
-#   BUILD_DIR/test-install/base (or $SANDHOST_TEST_ROOT_CACHE) and copied for every run, so only
-#   the first run pays for debootstrap.
+#   BUILD_DIR/test-install/base (or $SANDHOST_TEST_ROOT_CACHE, which may also name a bare root
+#   made by another tool and marked with a .fresh-ok file) and copied for every run, so only the
+#   first run pays for debootstrap. About two minutes then, most of it apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=$(realpath "${1:-build}")
@@ -21,18 +25,16 @@ started=$SECONDS
 step() { echo "== [$((SECONDS - started)) s] $*"; }
 fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 
-[[ $(id -u) -eq 0 ]] || fail "needs root (debootstrap, chroot, mounts)"
+# debootstrap, chroot and the mounts need root.
+[[ $(id -u) -eq 0 ]] || exec sudo "$0" "$@"
 command -v debootstrap >/dev/null || .ci/ensure-packages debootstrap
+[[ -f $build/CPackConfig.cmake ]] || fail "$build is not a configured build folder"
 
-shopt -s nullglob
-packages=("$build"/sandhost_*.deb)
-if ((${#packages[@]} == 0)); then
-    step "making the packages (cpack -G DEB in $build)"
-    (cd "$build" && cpack -G DEB >"$build/cpack.log" 2>&1) || { tail -20 "$build/cpack.log"; fail "cpack"; }
-fi
-runtime=$(ls -t "$build"/sandhost_*.deb | head -1)
-dev=$(ls -t "$build"/sandhost-dev_*.deb | head -1)
-[[ -f $runtime && -f $dev ]] || fail "no packages in $build"
+step "making the packages (cpack -G DEB in $build)"
+rm -f "$build"/sandhost_*.deb "$build"/sandhost-dev_*.deb
+(cd "$build" && cpack -G DEB >"$build/cpack.log" 2>&1) || { tail -20 "$build/cpack.log"; fail "cpack"; }
+runtime=$(ls "$build"/sandhost_*.deb)
+dev=$(ls "$build"/sandhost-dev_*.deb)
 step "packages: $(basename "$runtime") $(basename "$dev")"
 dpkg-deb --field "$runtime" Depends | sed 's/^/   Depends: /'
 
@@ -41,7 +43,7 @@ mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | 
 [[ -n $mirror ]] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 [[ -n $mirror ]] || fail "no Debian mirror in this machine's apt sources"
 
-if [[ ! -f $base/.sandhost-base-ok ]]; then
+if [[ ! -f $base/.sandhost-base-ok && ! -f $base/.fresh-ok ]]; then
     step "debootstrap bookworm (minbase) from $mirror into $base (once)"
     rm -rf "$base"
     mkdir -p "$base"
@@ -63,6 +65,8 @@ trap cleanup EXIT
 step "fresh root $root"
 cp -a "$base/." "$root/"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The root is thrown away: dpkg need not sync every file it unpacks.
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/sandhost-test-install"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mkdir -p "$root/tmp/packages"
@@ -71,12 +75,12 @@ cp "$runtime" "$dev" "$root/tmp/packages/"
 # Runs a bash script in the root; a failing command stops it and the test.
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 /bin/bash -ec "$1"; }
 
-# systemd for systemd-analyze, man-db so that it can check the units' Documentation=, pkg-config
-# for the -dev package's files.
-step "apt-get install the packages (dependencies from the archive), systemd, man-db and pkg-config"
+# systemd for systemd-analyze, man-db so that it can check the units' Documentation=, pkg-config,
+# CMake and the compilers for the outside projects.
+step "apt-get install the packages (dependencies from the archive), systemd, man-db, pkg-config, cmake, gcc, g++"
 in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    /tmp/packages/$(basename "$runtime") /tmp/packages/$(basename "$dev") systemd man-db pkg-config >/tmp/apt.log 2>&1 \
-    || { tail -20 /tmp/apt.log; exit 1; }"
+    /tmp/packages/$(basename "$runtime") /tmp/packages/$(basename "$dev") systemd man-db pkg-config \
+    cmake make gcc g++ libc6-dev >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; exit 1; }"
 
 step "the system user, its state folder and the conffile"
 in_root 'id sandhost
@@ -92,7 +96,35 @@ in_root 'sandhost exec legacy_c checksum --payload "{\"data\": \"Wikipedia\"}"
 runuser -u sandhost -- sandhost exec legacy_c mean --payload "{\"values\": [1, 2, 4.5]}"
 runuser -u sandhost -- sandhost exec hello word_count --payload "{\"text\": \"installed from a package\"}"'
 
-step "a host serving the packaged configuration runs a job enqueued by the CLI"
+step "the -dev package: pkg-config and CMake files"
+in_root 'pkg-config --modversion sandhost-plugin sandhost-client
+pkg-config --cflags --libs sandhost-plugin
+test -f /usr/lib/cmake/sandhost/sandhostConfig.cmake && test -f /usr/lib/libsandhost-sdk.a && test -f /usr/include/sandhost/client.h'
+
+step "outside plugins built against the -dev package: find_package(sandhost), and pkg-config"
+in_root 'cp -r /usr/share/doc/sandhost/examples /tmp/outside && cd /tmp/outside
+quietly() { "$@" >/tmp/outside/build.log 2>&1 || { cat /tmp/outside/build.log; exit 1; }; }
+quietly cmake -S plugin -B plugin-build -DCMAKE_BUILD_TYPE=Release
+quietly cmake --build plugin-build
+mkdir -p /usr/local/lib/sandhost/plugins
+cp plugin-build/shout.so /usr/local/lib/sandhost/plugins/shout.so
+# The packaged configuration lists that folder too; exec looks in the folders it is given.
+runuser -u sandhost -- sandhost exec --plugin-dir /usr/local/lib/sandhost/plugins shout shout --payload "{\"text\": \"found by cmake\"}"
+cc $(pkg-config --cflags sandhost-plugin) -o shout-pc.so plugin/shout.c $(pkg-config --libs sandhost-plugin)
+sandhost exec ./shout-pc.so shout --payload "{\"text\": \"built with pkg-config\", \"times\": 2}"'
+
+step "outside client programs: the C++ and C examples with find_package(sandhost), a C one with pkg-config"
+in_root 'cd /tmp/outside
+quietly() { "$@" >/tmp/outside/build.log 2>&1 || { cat /tmp/outside/build.log; exit 1; }; }
+for example in client_cpp client_c; do
+    quietly cmake -S $example -B $example-build -DCMAKE_BUILD_TYPE=Release
+    quietly cmake --build $example-build
+done
+cc -o client-pc client_c/main.c $(pkg-config --cflags --libs sandhost-client)
+ldd client-pc | grep -q "libsandhost-client.so.1 => /" || { ldd client-pc; exit 1; }
+chmod 755 /tmp/outside && chmod -R a+rX /tmp/outside'
+
+step "a host serving the packaged configuration runs jobs enqueued by the CLI and by the client programs"
 in_root 'cd /var/lib/sandhost
 # setpriv execs the host itself (runuser would stay in between and turn SIGTERM into its own
 # exit status 143).
@@ -105,6 +137,17 @@ id=$(runuser -u sandhost -- sandhost enqueue --config /etc/sandhost/sandhost.yam
 runuser -u sandhost -- sandhost wait --config /etc/sandhost/sandhost.yaml "$id" --json | grep -q "\"result\":\"100\"" \
     || { cat /tmp/host.log; exit 1; }
 echo "job $id completed with result 100"
+# The store is the sandhost user'"'"'s (0700), so the programs run as that user.
+expect_result() {
+    local expected=$1 got
+    shift
+    got=$(runuser -u sandhost -- env SANDHOST_WAIT_SECONDS=60 "$@" /etc/sandhost/sandhost.yaml default "$task" "$payload") \
+        && [ "$got" = "$expected" ] || { echo "$1: expected $expected, got $got"; cat /tmp/host.log; exit 1; }
+}
+task=legacy_c.mean payload="{\"values\": [1, 2, 4.5]}" expect_result 2.5 /tmp/outside/client_cpp-build/client_cpp
+task=hello.word_count payload="{\"text\": \"a C program\"}" expect_result "{\"words\":3}" /tmp/outside/client_c-build/client_c
+task=legacy_c.checksum payload="{\"data\": \"Wikipedia\"}" expect_result 300286872 /tmp/outside/client-pc
+echo "client_cpp, client_c and client-pc: jobs completed with the expected results"
 kill -TERM $host
 wait $host || { echo "the host exited with status $?"; cat /tmp/host.log; exit 1; }
 trap - EXIT'
@@ -115,11 +158,6 @@ cd /lib/systemd/system
 systemd-analyze verify sandhost.service sandhost@second.service
 rm /etc/sandhost/second.yaml
 echo "sandhost.service and sandhost@second.service: verified"'
-
-step "the -dev package: pkg-config and CMake files"
-in_root 'pkg-config --modversion sandhost-plugin sandhost-client
-pkg-config --cflags --libs sandhost-plugin
-test -f /usr/lib/cmake/sandhost/sandhostConfig.cmake && test -f /usr/lib/libsandhost-sdk.a && test -f /usr/include/sandhost/client.h'
 
 step "apt-get purge removes the job store"
 in_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq sandhost-dev sandhost >/tmp/purge.log 2>&1 || { tail /tmp/purge.log; exit 1; }
