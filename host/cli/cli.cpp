@@ -1,9 +1,10 @@
 #include "cli/cli.h"
-#include "model/version.h"
 
 #include "cli/args.h"
 #include "cli/host_context.h"
 #include "config/suggest.h"
+#include "model/version.h"
+#include "scheduler/event_log.h"
 
 #include "store/store.h"
 
@@ -56,7 +57,12 @@ void print_usage(std::ostream& out)
 
 int run_cli(int argc, char** argv)
 {
+    // Diagnostics go to stderr, whatever the command: stdout carries only what a command
+    // prints as its answer (the JSON of `exec --json`, for one).
+    scheduler::configure_logging(spdlog::level::info, scheduler::LogFormat::text);
     std::vector<std::string> args(argv + 1, argv + argc);
+    // `sandhost help COMMAND` is `sandhost COMMAND --help`.
+    if (args.size() == 2 && args[0] == "help" && commands().count(args[1])) args = {args[1], "--help"};
     if (args.empty() || args[0] == "--help" || args[0] == "help" || args[0] == "-h") {
         print_usage(args.empty() ? std::cerr : std::cout);
         return args.empty() ? k_exit_usage : k_exit_ok;

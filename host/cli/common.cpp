@@ -1,15 +1,14 @@
 #include "cli/common.h"
 
 #include "cli/args.h"
+#include "model/json_check.h"
 #include "model/units.h"
 #include "sandbox/worker_locator.h"
-
-#include <Poco/Exception.h>
-#include <Poco/JSON/Parser.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace sandhost::cli {
@@ -19,6 +18,25 @@ std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std
     auto parsed = model::parse_duration(text);
     if (!parsed) throw UsageError("--" + flag + ": " + parsed.error());
     return parsed.value();
+}
+
+std::chrono::milliseconds parse_positive_duration_flag(const std::string& flag, const std::string& text)
+{
+    const auto value = parse_duration_flag(flag, text);
+    if (value.count() == 0) throw UsageError("--" + flag + ": must be more than 0 (" + text + " would end every attempt at once)");
+    return value;
+}
+
+int parse_int_flag(const std::string& flag, const std::string& text)
+{
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+        throw UsageError("--" + flag + ": " + text + " is out of range (" + std::to_string(std::numeric_limits<int>::min()) + " to " +
+                         std::to_string(std::numeric_limits<int>::max()) + ")");
+    }
+    if (ec != std::errc() || end != text.data() + text.size()) throw UsageError("--" + flag + ": '" + text + "' is not a whole number");
+    return value;
 }
 
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text)
@@ -32,6 +50,7 @@ std::uint64_t parse_count_flag(const std::string& flag, const std::string& text,
 {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) throw UsageError("--" + flag + ": " + text + " is out of range");
     if (ec != std::errc() || end != text.data() + text.size()) throw UsageError("--" + flag + ": '" + text + "' is not a whole number");
     if (value < minimum) throw UsageError("--" + flag + ": must be at least " + std::to_string(minimum) + ", got " + text);
     return value;
@@ -52,20 +71,6 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
     return sandbox::shipped_plugin_dirs();
 }
 
-bool is_json(const std::string& text, std::string& error)
-{
-    try {
-        Poco::JSON::Parser parser;
-        parser.parse(text);
-        return true;
-    } catch (const Poco::Exception& e) {
-        error = e.displayText();
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    return false;
-}
-
 std::string read_payload(const std::string& flag_value)
 {
     std::string text = flag_value;
@@ -76,8 +81,7 @@ std::string read_payload(const std::string& flag_value)
         content << file.rdbuf();
         text = content.str();
     }
-    std::string error;
-    if (!is_json(text, error)) throw UsageError("--payload is not valid JSON: " + error);
+    if (const auto problem = model::json_problem(text)) throw UsageError("--payload is not valid JSON: " + problem->describe());
     return text;
 }
 

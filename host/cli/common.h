@@ -11,6 +11,10 @@
 namespace sandhost::cli {
 
 std::chrono::milliseconds parse_duration_flag(const std::string& flag, const std::string& text);
+// The same, for a deadline or a limit: 0 is refused (it would end every attempt at once).
+std::chrono::milliseconds parse_positive_duration_flag(const std::string& flag, const std::string& text);
+// A whole number in int's range, e.g. a priority.
+int parse_int_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum);
 
@@ -21,8 +25,5 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
 
 // A payload given as JSON text or as @FILE, checked to be JSON. Throws UsageError.
 std::string read_payload(const std::string& flag_value);
-
-// Whether text is one valid JSON value; why not in `error`.
-bool is_json(const std::string& text, std::string& error);
 
 } // namespace sandhost::cli

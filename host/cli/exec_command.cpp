@@ -27,6 +27,7 @@ const std::vector<OptionSpec>& exec_options()
         {"max-result", "SIZE", "largest result (default 64MiB)"},
         {"fallback", "inline", "run in this process if the worker cannot start"},
         {"fallback-on-timeout", "", "with --fallback inline: also once more after a timeout"},
+        {"mode", "spawn|fork|reuse", "how the worker comes to be (default spawn)"},
         {"no-sandbox", "", "run the task in this process (trusted code only)"},
         {"plugin-dir", "DIR", "where to find plugins by name (repeatable)", true},
         {"json", "", "print the attempt record as one JSON object"},
@@ -68,23 +69,29 @@ int exec_command(const std::vector<std::string>& raw)
     spec.task = args.positional[1];
     spec.payload = args.has("payload") ? read_payload(*args.get("payload")) : "{}";
     auto& s = spec.settings;
-    if (auto v = args.get("timeout")) s.timeout = parse_duration_flag("timeout", *v);
-    if (auto v = args.get("startup-timeout")) s.startup_timeout = parse_duration_flag("startup-timeout", *v);
+    if (auto v = args.get("timeout")) s.timeout = parse_positive_duration_flag("timeout", *v);
+    if (auto v = args.get("startup-timeout")) s.startup_timeout = parse_positive_duration_flag("startup-timeout", *v);
     if (auto v = args.get("grace")) s.grace = parse_duration_flag("grace", *v);
     if (auto v = args.get("memory")) s.limits.memory_bytes = parse_size_flag("memory", *v);
-    if (auto v = args.get("cpu")) s.limits.cpu = parse_duration_flag("cpu", *v);
+    if (auto v = args.get("cpu")) s.limits.cpu = parse_positive_duration_flag("cpu", *v);
     if (auto v = args.get("open-files")) s.limits.open_files = parse_count_flag("open-files", *v, 4);
     if (auto v = args.get("file-size")) s.limits.file_size_bytes = parse_size_flag("file-size", *v);
     if (auto v = args.get("processes")) s.limits.processes = parse_count_flag("processes", *v, 1);
     if (auto v = args.get("output")) s.limits.output_bytes = parse_size_flag("output", *v);
     if (auto v = args.get("max-result")) s.max_result_bytes = parse_size_flag("max-result", *v);
     if (auto v = args.get("fallback")) {
-        if (*v == "inline") s.fallback = model::Fallback::inline_run;
-        else if (*v != "none") throw UsageError("--fallback: expected 'inline' or 'none', got '" + *v + "'");
+        const auto fallback = model::fallback_from_string(*v);
+        if (!fallback) throw UsageError("--fallback: expected 'inline' or 'none', got '" + *v + "'");
+        s.fallback = *fallback;
     }
     if (args.has("fallback-on-timeout")) {
         if (s.fallback != model::Fallback::inline_run) throw UsageError("--fallback-on-timeout needs --fallback inline");
         s.fallback_on_timeout = true;
+    }
+    if (auto v = args.get("mode")) {
+        const auto mode = model::mode_from_string(*v);
+        if (!mode) throw UsageError("--mode: expected spawn, fork or reuse, got '" + *v + "'");
+        s.mode = *mode;
     }
     if (args.has("no-sandbox")) s.enabled = false;
 

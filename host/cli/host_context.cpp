@@ -13,12 +13,18 @@ namespace sandhost::cli {
 
 OptionSpec config_option() { return {"config", "FILE", "the configuration (default: $SANDHOST_CONFIG)"}; }
 
-std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool check_plugins)
+std::string config_file(const ParsedArgs& args)
 {
     std::string file;
     if (auto flag = args.get("config")) file = *flag;
     else if (const char* env = std::getenv("SANDHOST_CONFIG"); env && *env) file = env;
     if (file.empty()) throw UsageError("--config FILE is required (or set SANDHOST_CONFIG)");
+    return file;
+}
+
+std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool check_plugins)
+{
+    const std::string file = config_file(args);
     config::LoadOptions options;
     options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     std::optional<sandbox::Sandbox> sandbox;

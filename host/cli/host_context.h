@@ -17,6 +17,9 @@ struct HostContext {
 // The --config option every job command takes.
 OptionSpec config_option();
 
+// The file --config names (else $SANDHOST_CONFIG); UsageError when neither is given.
+std::string config_file(const ParsedArgs& args);
+
 // Loads --config (else $SANDHOST_CONFIG). An invalid file throws ConfigInvalid after printing
 // every error; a missing option throws UsageError. Plugins are checked only when `check_plugins`.
 std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool check_plugins);

@@ -101,14 +101,9 @@ int enqueue_command(const std::vector<std::string>& raw)
     request.queue = args.positional[0];
     request.task = args.positional[1];
     if (args.has("payload")) request.payload = read_payload(*args.get("payload"));
-    if (auto v = args.get("priority")) {
-        int priority = 0;
-        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), priority);
-        if (ec != std::errc() || end != v->data() + v->size()) throw UsageError("--priority: '" + *v + "' is not a whole number");
-        request.priority = priority;
-    }
+    if (auto v = args.get("priority")) request.priority = parse_int_flag("priority", *v);
     if (auto v = args.get("delay")) request.delay = parse_duration_flag("delay", *v);
-    if (auto v = args.get("timeout")) request.timeout = parse_duration_flag("timeout", *v);
+    if (auto v = args.get("timeout")) request.timeout = parse_positive_duration_flag("timeout", *v);
     if (auto v = args.get("max-attempts")) request.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
     for (const auto& dep : args.all("depends-on")) request.depends_on.push_back(parse_job_id(dep));
     auto context = open_host_context(args);

@@ -50,13 +50,21 @@ int run_command(const std::vector<std::string>& raw)
             else stop_early = true;
             return;
         }
-        spdlog::info("SIGHUP: reloading {}", settings ? settings->source_file.string() : std::string("the configuration"));
-        try {
-            auto reloaded = load_settings(args, true);
-            if (host) host->reload(std::move(reloaded));
-        } catch (const std::exception& e) {
-            spdlog::error("reload refused, the running settings stay: {}", e.what());
+        scheduler::log_event(spdlog::level::info, "config reload requested",
+                             {{"file", settings ? settings->source_file.string() : std::string("?")}});
+        // Refused reloads are log events too: in a JSON log, one object with every error.
+        config::LoadOptions load;
+        sandbox::Sandbox scanner;
+        load.catalog = [&scanner](const std::vector<std::filesystem::path>& dirs) { return scanner.scan_plugins(dirs); };
+        auto reloaded = config::load_config(config_file(args), load);
+        if (!reloaded.ok()) {
+            std::string errors;
+            for (const auto& error : reloaded.errors) errors += (errors.empty() ? "" : "\n") + error.to_string();
+            scheduler::log_event(spdlog::level::err, "config reload refused",
+                                 {{"errors", errors}, {"count", std::int64_t(reloaded.errors.size())}});
+            return;
         }
+        if (host) host->reload(std::move(reloaded.settings));
     });
 
     settings = load_settings(args, true);

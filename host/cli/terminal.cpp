@@ -1,7 +1,9 @@
 #include "cli/terminal.h"
 
+#include "model/text.h"
 #include "os/signals.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <unistd.h>
 
@@ -88,6 +90,13 @@ std::string describe_outcome(const model::Outcome& o)
     }
     if (!o.error.empty()) text += "error: " + o.error + (o.permanent ? " (permanent)" : "") + "\n";
     if (o.progress) text += "progress: " + std::to_string(static_cast<int>(o.progress->percent)) + "% " + o.progress->message + "\n";
+    if (!o.log.empty()) {
+        text += "log (last lines" + (o.log_dropped ? ", " + std::to_string(o.log_dropped) + " earlier dropped" : std::string()) + "):\n";
+        const std::size_t shown = std::min<std::size_t>(o.log.size(), 10);
+        for (auto it = o.log.end() - static_cast<std::ptrdiff_t>(shown); it != o.log.end(); ++it) {
+            text += "  [" + std::string(model::name_in(model::k_log_level_names, it->level)) + "] " + model::printable(it->message) + "\n";
+        }
+    }
     if (!o.stdout_tail.empty()) text += "stdout (last lines):\n" + indent(last_lines(o.stdout_tail, 5)) + "\n";
     if (!o.stderr_tail.empty()) text += "stderr (last lines):\n" + indent(last_lines(o.stderr_tail, 5)) + "\n";
     return text;

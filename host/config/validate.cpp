@@ -27,6 +27,9 @@ int run_validate(const std::filesystem::path& file, bool print, std::ostream& ou
         for (const auto& error : result.errors) err << error.to_string() << '\n';
         return k_validate_invalid;
     }
+    if (result.settings->queues.empty()) {
+        err << file.string() << ": warning: no queues: a host serving this configuration runs nothing\n";
+    }
     if (print) {
         // The summary as a comment keeps the output loadable as it is.
         out << "# " << summary_line(file, *result.settings) << '\n' << to_yaml(*result.settings);

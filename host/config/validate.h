@@ -11,7 +11,8 @@ namespace sandhost::config {
 inline constexpr int k_validate_ok = 0;
 inline constexpr int k_validate_invalid = 2;
 
-// Loads `file`. Valid: writes one summary line to `out` ("FILE: OK: 3 queues, 1 schedule,
+// Loads `file`. Valid: writes one summary line to `out` (and to `err` a warning when it has
+// no queue at all) ("FILE: OK: 3 queues, 1 schedule,
 // 2 plugin dirs"), or with `print` the resolved settings as YAML (the summary as its first,
 // comment, line), and returns k_validate_ok. Invalid: writes every error to `err`, one per
 // line as FILE:LINE:COLUMN: message, and returns k_validate_invalid.

@@ -6,10 +6,12 @@
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeParser.h>
 #include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace sandhost::model {
@@ -33,6 +35,24 @@ const char* to_string(OutcomeKind kind) { return name_in(k_outcome_kind_names, k
 std::optional<OutcomeKind> outcome_kind_from_string(std::string_view text) { return value_in(k_outcome_kind_names, text); }
 const char* to_string(LimitKind kind) { return name_in(k_limit_kind_names, kind); }
 std::optional<LimitKind> limit_kind_from_string(std::string_view text) { return value_in(k_limit_kind_names, text); }
+
+LogLevel log_level_from_number(int level)
+{
+    return static_cast<LogLevel>(std::clamp(level, static_cast<int>(LogLevel::trace), static_cast<int>(LogLevel::error)));
+}
+
+void keep_log_line(Outcome& outcome, LogLine line)
+{
+    if (line.message.size() > k_kept_log_line_bytes) {
+        line.message.resize(k_kept_log_line_bytes);
+        line.message += "...";
+    }
+    if (outcome.log.size() >= k_kept_log_lines) {
+        outcome.log.erase(outcome.log.begin());
+        ++outcome.log_dropped;
+    }
+    outcome.log.push_back(std::move(line));
+}
 
 bool retryable(const Outcome& outcome)
 {
@@ -75,6 +95,18 @@ std::string to_json(const Outcome& o)
     if (o.cpu_ms) json.set("cpu_ms", static_cast<Poco::UInt64>(*o.cpu_ms));
     json.set("stdout_tail", o.stdout_tail);
     json.set("stderr_tail", o.stderr_tail);
+    if (!o.log.empty() || o.log_dropped) {
+        Poco::JSON::Array log;
+        for (const auto& line : o.log) {
+            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+            entry.set("level", name_in(k_log_level_names, line.level));
+            entry.set("time", os::format_utc(line.time));
+            entry.set("message", line.message);
+            log.add(entry);
+        }
+        json.set("log", log);
+        if (o.log_dropped) json.set("log_dropped", static_cast<Poco::UInt64>(o.log_dropped));
+    }
     if (o.progress) {
         Poco::JSON::Object progress(Poco::JSON_PRESERVE_KEY_ORDER);
         progress.set("percent", o.progress->percent);
@@ -115,6 +147,18 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
         if (object->has("cpu_ms")) o.cpu_ms = object->getValue<Poco::UInt64>("cpu_ms");
         if (object->has("stdout_tail")) o.stdout_tail = object->getValue<std::string>("stdout_tail");
         if (object->has("stderr_tail")) o.stderr_tail = object->getValue<std::string>("stderr_tail");
+        if (const auto log = object->getArray("log")) {
+            for (unsigned i = 0; i < log->size(); ++i) {
+                const auto entry = log->getObject(i);
+                if (!entry) return std::nullopt;
+                LogLine line;
+                line.level = value_in(k_log_level_names, entry->getValue<std::string>("level")).value_or(LogLevel::info);
+                line.time = parse_time(entry->getValue<std::string>("time")).value_or(line.time);
+                line.message = entry->getValue<std::string>("message");
+                o.log.push_back(std::move(line));
+            }
+        }
+        if (object->has("log_dropped")) o.log_dropped = object->getValue<Poco::UInt64>("log_dropped");
         if (auto progress = object->getObject("progress")) {
             o.progress = ProgressReport{progress->getValue<double>("percent"), progress->getValue<std::string>("message")};
         }

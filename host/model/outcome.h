@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sandhost::model {
 
@@ -48,6 +49,26 @@ struct ProgressReport {
     bool operator==(const ProgressReport&) const = default;
 };
 
+// The task's log levels (the plugin ABI's SH_LOG_*), by number.
+enum class LogLevel { trace = 0, debug = 1, info = 2, warn = 3, error = 4 };
+inline constexpr EnumName<LogLevel> k_log_level_names[] = {
+    {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info}, {"warn", LogLevel::warn}, {"error", LogLevel::error}};
+// The level for an ABI level number; out of range is clamped.
+LogLevel log_level_from_number(int level);
+
+// A line the task logged through its services.
+struct LogLine {
+    LogLevel level = LogLevel::info;
+    std::chrono::system_clock::time_point time{};
+    std::string message;
+    bool operator==(const LogLine&) const = default;
+};
+
+// An attempt keeps the last this many of its task's log lines, each cut to this many bytes;
+// the lines before them are counted in log_dropped.
+inline constexpr std::size_t k_kept_log_lines = 200;
+inline constexpr std::size_t k_kept_log_line_bytes = 4096;
+
 struct Outcome {
     OutcomeKind kind = OutcomeKind::spawn_failed;
     std::string result;                  // succeeded only
@@ -68,6 +89,8 @@ struct Outcome {
     std::string stdout_tail;
     std::string stderr_tail;
     std::optional<ProgressReport> progress;
+    std::vector<LogLine> log;            // the task's last log lines (k_kept_log_lines)
+    std::uint64_t log_dropped = 0;       // lines logged before them
     std::chrono::system_clock::time_point started_at{};
     std::chrono::system_clock::time_point ended_at{};
     // Not recorded: a load_failed that says the plugin itself is broken (not just a missing
@@ -76,6 +99,10 @@ struct Outcome {
 
     bool succeeded() const { return kind == OutcomeKind::succeeded; }
 };
+
+// Adds a line to an attempt's log, keeping the last k_kept_log_lines (the older ones are
+// counted in log_dropped) and cutting a long message to k_kept_log_line_bytes.
+void keep_log_line(Outcome& outcome, LogLine line);
 
 const char* to_string(OutcomeKind kind);
 std::optional<OutcomeKind> outcome_kind_from_string(std::string_view text);

@@ -40,11 +40,13 @@ struct InlineRunner::Call final : plugin::TaskSink {
     plugin::TaskReport report;
     std::atomic<bool> cancel{false};
     std::optional<model::ProgressReport> last_progress;
+    model::Outcome logged;  // only its log
     AttemptObserver* observer = nullptr;  // cleared when the attempt stops listening
 
     void log(sh_log_level_t level, std::string_view message) override
     {
         std::lock_guard lock(mutex);
+        model::keep_log_line(logged, model::LogLine{model::log_level_from_number(level), std::chrono::system_clock::now(), std::string(message)});
         if (observer) observer->on_log(level, message);
     }
     void progress(double percent, std::string_view message) override
@@ -173,6 +175,8 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
     call->observer = nullptr;
     model::Outcome o = classify(facts);
     o.progress = call->last_progress;
+    o.log = call->logged.log;
+    o.log_dropped = call->logged.log_dropped;
     return finish(o);
 }
 

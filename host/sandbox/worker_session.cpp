@@ -97,6 +97,7 @@ struct WorkerSession::Job {
     OutputTail err;
     std::uint64_t output_total = 0;
     std::optional<model::ProgressReport> progress;
+    model::Outcome logged;  // only its log: the task's lines, kept as they come
     Clock::time_point next_sample;
     std::uint64_t sampled_peak_rss_kb = 0;
     std::uint64_t cpu_ms_at_start = 0;
@@ -487,6 +488,7 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
     case MessageType::log: {
         auto log = protocol::decode_log(frame.body);
         if (!log) return broken("bad log message");
+        model::keep_log_line(job.logged, model::LogLine{model::log_level_from_number(log->level), std::chrono::system_clock::now(), log->message});
         if (job.observer) job.observer->on_log(log->level, log->message);
         break;
     }
@@ -666,6 +668,8 @@ model::Outcome WorkerSession::conclude(Job& job)
     outcome.stdout_tail = job.out.take();
     outcome.stderr_tail = job.err.take();
     outcome.progress = job.progress;
+    outcome.log = std::move(job.logged.log);
+    outcome.log_dropped = job.logged.log_dropped;
     return outcome;
 }
 

@@ -1,11 +1,8 @@
 #include "scheduler/enqueue_policy.h"
 
 #include "config/suggest.h"
+#include "model/json_check.h"
 #include "scheduler/payload.h"
-
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 
@@ -49,26 +46,29 @@ std::optional<QueueRule> published_rule(const std::vector<model::HostRecord>& ho
     return rule;
 }
 
-const char* json_kind(const Poco::Dynamic::Var& value)
+// What a valid JSON text is, from its first character.
+const char* json_kind(std::string_view text)
 {
-    if (value.isEmpty()) return "null";
-    if (value.type() == typeid(Poco::JSON::Array::Ptr)) return "an array";
-    if (value.isString()) return "a string";
-    if (value.isBoolean()) return "a boolean";
-    return "a number";
+    const auto first = text.find_first_not_of(" \t\r\n");
+    switch (first == std::string_view::npos ? '\0' : text[first]) {
+    case '{': return "an object";
+    case '[': return "an array";
+    case '"': return "a string";
+    case 't':
+    case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return "a number";
+    }
 }
 
 void check_payload(const EnqueueRequest& request)
 {
-    Poco::Dynamic::Var parsed;
-    try {
-        Poco::JSON::Parser parser;
-        parsed = parser.parse(request.payload);
-    } catch (const std::exception& e) {
-        throw EnqueueError(Kind::bad_payload, std::string("the payload is not valid JSON: ") + e.what());
+    if (const auto problem = model::json_problem(request.payload)) {
+        throw EnqueueError(Kind::bad_payload, "the payload is not valid JSON: " + problem->describe());
     }
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
-        std::string message = std::string("the payload must be a JSON object, not ") + json_kind(parsed);
+    const std::string kind = json_kind(request.payload);
+    if (kind != "an object") {
+        std::string message = "the payload must be a JSON object, not " + kind;
         if (!request.depends_on.empty()) message += std::string(" (its dependencies' results are added to it under \"") + k_dependencies_key + "\")";
         throw EnqueueError(Kind::bad_payload, message);
     }

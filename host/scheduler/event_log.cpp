@@ -38,7 +38,8 @@ void append_value(std::string& out, const FieldValue& value, bool json)
 }
 
 // Every line as one JSON object: an event's own object gets time and level in front; a plain
-// message is wrapped as {"time","level","message"}.
+// message is wrapped as {"time","level","event":"message","message"}, so that every line
+// has an event.
 class JsonFormatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override
@@ -50,7 +51,7 @@ public:
             if (payload.size() > 2) line += ",";
             line.append(payload.substr(1));
         } else {
-            line += R"(,"message":)";
+            line += R"(,"event":"message","message":)";
             append_json_string(line, payload);
             line += "}";
         }

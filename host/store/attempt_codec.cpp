@@ -15,6 +15,7 @@ std::string encode_outcome(const model::Outcome& outcome)
     stored.stdout_tail = model::valid_utf8(stored.stdout_tail);
     stored.stderr_tail = model::valid_utf8(stored.stderr_tail);
     if (stored.progress) stored.progress->message = model::valid_utf8(stored.progress->message);
+    for (auto& line : stored.log) line.message = model::valid_utf8(line.message);
     return model::to_json(stored);
 }
 

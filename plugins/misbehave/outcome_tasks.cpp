@@ -33,6 +33,18 @@ sh_status_t run_fail(const sh_services_t* services, sh_context_t* ctx, const cha
     });
 }
 
+sh_status_t run_log_lines(const sh_services_t* services, sh_context_t* ctx, const char* payload, size_t payload_size) noexcept
+{
+    return guarded(services, ctx, [&] {
+        const auto count = Payload::parse(std::string_view(payload, payload_size)).integer("count", 0, k_max_steps);
+        for (std::int64_t i = 0; i < count; ++i) {
+            const std::string line = "line " + std::to_string(i);
+            services->log(ctx, i % 2 ? SH_LOG_WARN : SH_LOG_INFO, line.c_str());
+        }
+        return succeed_with(services, ctx, "logged");
+    });
+}
+
 sh_status_t run_big_result(const sh_services_t* services, sh_context_t* ctx, const char* payload, size_t payload_size) noexcept
 {
     return guarded(services, ctx, [&] {

@@ -28,6 +28,7 @@ const sh_task_t k_tasks[] = {
     {"leak", "allocates and touches 1 MiB blocks for ever; aborts when malloc fails", misbehave::run_leak},
     {"cpu_spin", "burns CPU for ever", misbehave::run_cpu_spin},
     {"write_file", "writes {\"mib\"} MiB to {\"path\"}", misbehave::run_write_file},
+    {"log_lines", "logs {\"count\"} lines \"line N\" (info and warn in turn), then returns \"logged\"", misbehave::run_log_lines},
     {"big_result", "returns {\"bytes\"} bytes of text", misbehave::run_big_result},
     {"flood_stdout", "writes {\"mib\"} MiB to stdout", misbehave::run_flood_stdout},
     SH_CPP_TASK("throw", "throws std::runtime_error(\"boom from throw\")", misbehave::run_throw),

@@ -22,6 +22,7 @@ namespace misbehave {
 MISBEHAVE_TASK(run_echo);         // result: the payload bytes, unchanged
 MISBEHAVE_TASK(run_fail);         // {"message", "permanent"?}: fails with message; never retried when permanent
 MISBEHAVE_TASK(run_big_result);   // {"bytes"}: result of exactly that many bytes of text
+MISBEHAVE_TASK(run_log_lines);    // {"count"}: logs "line 0".. (info, warn alternating), then result "logged"
 MISBEHAVE_TASK(run_sleep);        // {"ms"}: sleeps, then result "slept"
 MISBEHAVE_TASK(run_progress);     // {"steps", "ms"}: reports progress; error "cancelled" when asked to stop
 std::string run_throw(std::string_view payload, sandhost::plugin::Context& ctx); // C++ layer: throws

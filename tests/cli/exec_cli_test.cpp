@@ -41,6 +41,42 @@ TEST(ExecCli, SucceededPrintsTheRecordAndExitsZero)
     EXPECT_FALSE(record->has("exit_code"));
 }
 
+TEST(ExecCli, ModeChoosesHowTheWorkerComesToBe)
+{
+    for (const char* mode : {"spawn", "fork", "reuse"}) {
+        const auto r = sandhost({"exec", "misbehave", "echo", "--mode", mode, "--json"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_EQ(json_of(r.out)->getValue<std::string>("isolation"), mode);
+    }
+    const auto bad = sandhost({"exec", "misbehave", "echo", "--mode", "forks"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--mode: expected spawn, fork or reuse, got 'forks'"), std::string::npos) << bad.err;
+}
+
+TEST(ExecCli, StdoutIsTheJsonAloneEvenWhenTheHostLogs)
+{
+    // The fallback logs a warning as it runs the task in this process: on stderr.
+    const auto r = t::run_command({t::sandhost_executable().string(), "exec", "misbehave", "echo", "--fallback", "inline", "--json"},
+                                  {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string(), "SANDHOST_WORKER=/nonexistent/sandhost-worker"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(json_of(r.out)->getValue<std::string>("fallback"), "inline");
+    EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line of JSON: " << r.out;
+    EXPECT_NE(r.err.find("fallback"), std::string::npos) << r.err;
+}
+
+TEST(ExecCli, BadValuesSayWhatIsWrongWithThem)
+{
+    const auto payload = sandhost({"exec", "misbehave", "echo", "--payload", "{\"a\": 1,\n}"});
+    EXPECT_EQ(payload.exit_code, 2);
+    EXPECT_NE(payload.err.find("--payload is not valid JSON: line 2, column 1: "), std::string::npos) << payload.err;
+    const auto zero = sandhost({"exec", "misbehave", "echo", "--timeout", "0s"});
+    EXPECT_EQ(zero.exit_code, 2);
+    EXPECT_NE(zero.err.find("--timeout: must be more than 0"), std::string::npos) << zero.err;
+    const auto help = sandhost({"help", "exec"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_EQ(help.out.rfind("usage: sandhost exec", 0), 0u) << help.out;
+}
+
 TEST(ExecCli, ACrashIsReportedWithItsSignalAndExitsNonZero)
 {
     const auto r = sandhost({"exec", "misbehave", "segfault", "--json"});

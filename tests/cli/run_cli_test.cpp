@@ -101,6 +101,7 @@ TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
          "the payload must be a JSON object, not an array (its dependencies' results are added to it"},
         {{"enqueue", "default", "misbehave.echo", "--payload", "[1]"}, "the payload must be a JSON object, not an array"},
         {{"enqueue", "default", "misbehave.echo", "--priority", "high"}, "--priority"},
+        {{"enqueue", "default", "misbehave.echo", "--priority", "2147483648"}, "--priority: 2147483648 is out of range (-2147483648 to 2147483647)"},
         {{"enqueue", "default", "misbehave.echo", "--delay", "10"}, "--delay"},
         {{"enqueue", "default", "misbehave.echo", "--max-attempts", "0"}, "--max-attempts"},
         {{"job", "show", "abc"}, "not a job id"},
@@ -263,17 +264,27 @@ TEST(HostCli, JsonLogsAreOneObjectPerLineWithTheAttemptsFacts)
     auto host = d.start_host();
     const auto id = d.enqueue({"default", "misbehave.echo"});
     EXPECT_TRUE(t::eventually([&] { return d.final_state(id); }));
+    // A refused reload is an event like the others, its errors inside it.
+    d.freeze_cli_config();
+    d.write_config(std::string(k_queues) + "  broken:\n    tasks: [\"misbehave.echo\"]\n    concurrency: many\n", 4, "json");
+    ::kill(host->pid(), SIGHUP);
     ::kill(host->pid(), SIGTERM);
     const auto& result = host->wait();
     std::istringstream lines(result.err);
     int started = 0;
     int ended = 0;
+    int refused = 0;
     for (std::string line; std::getline(lines, line);) {
         Poco::JSON::Parser parser;
         Poco::JSON::Object::Ptr object;
         ASSERT_NO_THROW(object = parser.parse(line).extract<Poco::JSON::Object::Ptr>()) << line;
         EXPECT_TRUE(object->has("time") && object->has("level")) << line;
         const auto event = object->optValue<std::string>("event", "");
+        EXPECT_FALSE(event.empty()) << "every line is an event: " << line;
+        if (event == "config reload refused") {
+            EXPECT_NE(object->getValue<std::string>("errors").find("concurrency"), std::string::npos) << line;
+            ++refused;
+        }
         if (event == "attempt started" || event == "attempt ended") {
             for (const char* key : {"job", "queue", "task", "attempt", "pid"}) EXPECT_TRUE(object->has(key)) << key << " in " << line;
             if (event == "attempt ended") {
@@ -286,6 +297,7 @@ TEST(HostCli, JsonLogsAreOneObjectPerLineWithTheAttemptsFacts)
     }
     EXPECT_EQ(started, 1);
     EXPECT_EQ(ended, 1);
+    EXPECT_EQ(refused, 1);
 }
 
 TEST(HostCli, ForkAndReuseQueuesServeJobsAndTheirWorkersEndWithTheHost)

@@ -52,6 +52,25 @@ TEST(Outcome, RetryableFollowsTheTable)
     }
 }
 
+TEST(Outcome, TheTasksLogReadsBackAndStaysBounded)
+{
+    Outcome o;
+    o.kind = OutcomeKind::failed;
+    const auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+    for (std::size_t i = 0; i < k_kept_log_lines + 3; ++i) keep_log_line(o, LogLine{LogLevel::debug, at, "m" + std::to_string(i)});
+    keep_log_line(o, LogLine{LogLevel::error, at, std::string(k_kept_log_line_bytes + 10, 'x')});
+    EXPECT_EQ(o.log.size(), k_kept_log_lines);
+    EXPECT_EQ(o.log_dropped, 4u);
+    EXPECT_EQ(o.log.back().message.size(), k_kept_log_line_bytes + 3) << "cut, with an ellipsis";
+    const auto back = outcome_from_json(to_json(o));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->log, o.log);
+    EXPECT_EQ(back->log_dropped, 4u);
+    EXPECT_NE(to_json(o).find(R"("level":"debug","time":"2023-11-14T22:13:20.123Z","message":"m4")"), std::string::npos);
+    EXPECT_EQ(log_level_from_number(7), LogLevel::error);
+    EXPECT_EQ(to_json(Outcome{}).find("\"log\""), std::string::npos) << "no log, no field";
+}
+
 TEST(Outcome, KindAndLimitNamesReadBack)
 {
     for (const auto& entry : k_outcome_kind_names) EXPECT_EQ(outcome_kind_from_string(to_string(entry.value)), entry.value);

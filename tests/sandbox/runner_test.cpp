@@ -391,6 +391,20 @@ TEST_P(Runner, CancelOfATaskThatIgnoresItEscalates)
     EXPECT_TRUE(o.killed);
 }
 
+TEST_P(Runner, AnAttemptKeepsTheLastLinesTheTaskLogged)
+{
+    const auto o = run(spec("log_lines", R"({"count":250})"));
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
+    ASSERT_EQ(o.log.size(), model::k_kept_log_lines);
+    EXPECT_EQ(o.log_dropped, 50u);
+    EXPECT_EQ(o.log.front().message, "line 50");
+    EXPECT_EQ(o.log.back().message, "line 249");
+    EXPECT_EQ(o.log.back().level, model::LogLevel::warn);
+    EXPECT_EQ(o.log.front().level, model::LogLevel::info);
+    EXPECT_GE(o.log.back().time, o.started_at);
+    EXPECT_LE(o.log.back().time, o.ended_at);
+}
+
 TEST_P(Runner, TwentyJobsAtOnce)
 {
     std::vector<model::Outcome> outcomes(20);
