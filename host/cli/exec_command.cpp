@@ -23,7 +23,8 @@ const std::vector<OptionSpec>& exec_options()
         {"open-files", "N", "descriptor limit (default 256)"},
         {"file-size", "SIZE", "largest file the task may write (default 64MiB)"},
         {"processes", "N", "processes in the worker's tree (default 64)"},
-        {"output", "SIZE", "stdout + stderr captured (default 1MiB)"},
+        {"output", "SIZE", "stdout + stderr kept (default 1MiB); beyond it output is dropped and counted"},
+        {"kill-on-output", "", "kill the task when its output passes --output (resource_limit output)"},
         {"max-result", "SIZE", "largest result (default 64MiB)"},
         {"fallback", "inline", "run in this process if the worker cannot start"},
         {"fallback-on-timeout", "", "with --fallback inline: also once more after a timeout"},
@@ -78,6 +79,7 @@ int exec_command(const std::vector<std::string>& raw)
     if (auto v = args.get("file-size")) s.limits.file_size_bytes = parse_size_flag("file-size", *v);
     if (auto v = args.get("processes")) s.limits.processes = parse_count_flag("processes", *v, 1);
     if (auto v = args.get("output")) s.limits.output_bytes = parse_size_flag("output", *v);
+    if (args.has("kill-on-output")) s.limits.output_action = model::OutputAction::kill;
     if (auto v = args.get("max-result")) s.max_result_bytes = parse_size_flag("max-result", *v);
     if (auto v = args.get("fallback")) {
         const auto fallback = model::fallback_from_string(*v);

@@ -10,7 +10,7 @@ using Kind = YamlNode::Kind;
 const std::vector<std::string> k_sandbox_keys{"enabled", "mode",       "timeout",  "startup_timeout",     "grace",
                                               "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse",
                                               "fork_servers"};
-const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output"};
+const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output", "output_action"};
 // idle_timeout is not in the design's example, but sandbox::ReuseSettings has it and a value
 // nobody can set is a value nobody can fix.
 const std::vector<std::string> k_reuse_keys{"max_jobs_per_worker", "max_rss", "idle_timeout"};
@@ -36,6 +36,7 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::S
             read_limit_size(l.get("file_size"), 0, out.limits.file_size_bytes);
             read_limit_count(l.get("processes"), 1 << 22, out.limits.processes);
             read_limit_size(l.get("output"), 0, out.limits.output_bytes);
+            if (const auto* a = l.get("output_action")) read_enum(*a, model::k_output_action_names, out.limits.output_action);
         }
     }
     if (const auto* e = fields.get("max_result")) read_size(*e, 1, out.max_result_bytes);

@@ -71,7 +71,8 @@ void write_sandbox(std::string& out, const model::SandboxSettings& s, const std:
     out += indent + "grace: " + model::format_duration(s.grace) + "\n";
     out += indent + "limits: {memory: " + limit_size(l.memory_bytes) + ", cpu: " + limit_duration(l.cpu) +
            ", open_files: " + limit_count(l.open_files) + ", file_size: " + limit_size(l.file_size_bytes) +
-           ", processes: " + limit_count(l.processes) + ", output: " + limit_size(l.output_bytes) + "}\n";
+           ", processes: " + limit_count(l.processes) + ", output: " + limit_size(l.output_bytes) +
+           ", output_action: " + model::name_in(model::k_output_action_names, l.output_action) + "}\n";
     out += indent + "max_result: " + model::format_size(s.max_result_bytes) + "\n";
     out += indent + "fallback: " + model::to_string(s.fallback) + "\n";
     out += indent + "fallback_on_timeout: " + (s.fallback_on_timeout ? "true" : "false") + "\n";

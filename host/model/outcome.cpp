@@ -95,6 +95,8 @@ std::string to_json(const Outcome& o)
     if (o.cpu_ms) json.set("cpu_ms", static_cast<Poco::UInt64>(*o.cpu_ms));
     json.set("stdout_tail", o.stdout_tail);
     json.set("stderr_tail", o.stderr_tail);
+    if (o.stdout_dropped) json.set("stdout_dropped", static_cast<Poco::UInt64>(o.stdout_dropped));
+    if (o.stderr_dropped) json.set("stderr_dropped", static_cast<Poco::UInt64>(o.stderr_dropped));
     if (!o.log.empty() || o.log_dropped) {
         Poco::JSON::Array log;
         for (const auto& line : o.log) {
@@ -147,6 +149,8 @@ std::optional<Outcome> outcome_from_json(const std::string& text)
         if (object->has("cpu_ms")) o.cpu_ms = object->getValue<Poco::UInt64>("cpu_ms");
         if (object->has("stdout_tail")) o.stdout_tail = object->getValue<std::string>("stdout_tail");
         if (object->has("stderr_tail")) o.stderr_tail = object->getValue<std::string>("stderr_tail");
+        if (object->has("stdout_dropped")) o.stdout_dropped = object->getValue<Poco::UInt64>("stdout_dropped");
+        if (object->has("stderr_dropped")) o.stderr_dropped = object->getValue<Poco::UInt64>("stderr_dropped");
         if (const auto log = object->getArray("log")) {
             for (unsigned i = 0; i < log->size(); ++i) {
                 const auto entry = log->getObject(i);

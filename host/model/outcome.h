@@ -88,6 +88,8 @@ struct Outcome {
     std::optional<std::uint64_t> cpu_ms;
     std::string stdout_tail;
     std::string stderr_tail;
+    std::uint64_t stdout_dropped = 0;    // bytes of stdout beyond its tail (not kept)
+    std::uint64_t stderr_dropped = 0;
     std::optional<ProgressReport> progress;
     std::vector<LogLine> log;            // the task's last log lines (k_kept_log_lines)
     std::uint64_t log_dropped = 0;       // lines logged before them

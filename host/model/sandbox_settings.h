@@ -14,9 +14,14 @@
 namespace sandhost::model {
 
 enum class Mode { spawn, fork, reuse };
+// What happens to a task whose output passes limits.output: its output beyond is dropped (the
+// tails keep its end, the outcome counts the dropped bytes) and it goes on; or it is killed
+// as resource_limit output.
+enum class OutputAction { drop, kill };
 enum class Fallback { none, inline_run };
 
 inline constexpr EnumName<Mode> k_mode_names[] = {{"spawn", Mode::spawn}, {"fork", Mode::fork}, {"reuse", Mode::reuse}};
+inline constexpr EnumName<OutputAction> k_output_action_names[] = {{"drop", OutputAction::drop}, {"kill", OutputAction::kill}};
 inline constexpr EnumName<Fallback> k_fallback_names[] = {{"none", Fallback::none}, {"inline", Fallback::inline_run}};
 
 // Per-attempt resource limits. An unset limit is not applied.
@@ -26,7 +31,8 @@ struct Limits {
     std::optional<std::uint64_t> open_files;       // descriptors the worker may hold
     std::optional<std::uint64_t> file_size_bytes;  // largest file the worker may write
     std::optional<std::uint64_t> processes;        // processes in the worker's tree
-    std::optional<std::uint64_t> output_bytes;     // stdout + stderr captured per attempt
+    std::optional<std::uint64_t> output_bytes;     // stdout + stderr per attempt; each stream's tail keeps this much
+    OutputAction output_action = OutputAction::drop;  // what happens past output_bytes
 
     bool operator==(const Limits&) const = default;
 };

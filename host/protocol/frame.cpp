@@ -79,7 +79,8 @@ FrameDecoder::Next FrameDecoder::next()
     }
     if (length > m_max_body) {
         result.status = Status::broken;
-        result.error = "frame of " + std::to_string(length) + " bytes exceeds the limit of " + std::to_string(m_max_body);
+        result.error = std::string("a '") + to_string(static_cast<MessageType>(type)) + "' message claims " + std::to_string(length) +
+                       " bytes, more than the peer may send (" + std::to_string(m_max_body) + ")";
         result.oversized_type = static_cast<MessageType>(type);
         result.oversized_length = length;
         return result;

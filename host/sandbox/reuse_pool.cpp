@@ -13,7 +13,7 @@ bool ReusePool::Key::operator<(const Key& other) const
     auto tie = [](const Key& k) {
         const auto& l = k.limits;
         return std::make_tuple(k.plugin, l.memory_bytes, l.cpu ? std::optional(l.cpu->count()) : std::nullopt, l.open_files,
-                               l.file_size_bytes, l.processes, l.output_bytes);
+                               l.file_size_bytes, l.processes, l.output_bytes, l.output_action);
     };
     return tie(*this) < tie(other);
 }

@@ -95,7 +95,9 @@ struct WorkerSession::Job {
     StopDriver stop;
     OutputTail out;
     OutputTail err;
-    std::uint64_t output_total = 0;
+    std::uint64_t output_total = 0;  // stdout and stderr together
+    std::uint64_t out_total = 0;
+    std::uint64_t err_total = 0;
     std::optional<model::ProgressReport> progress;
     model::Outcome logged;  // only its log: the task's lines, kept as they come
     Clock::time_point next_sample;
@@ -431,14 +433,9 @@ void WorkerSession::read_channel(Job& job, bool to_the_end)
             if (next.status == protocol::FrameDecoder::Status::need_more) break;
             if (next.status == protocol::FrameDecoder::Status::broken) {
                 job.channel_broken = true;
-                if (next.oversized_type == MessageType::done) {
-                    begin_stop(job, StopReason{StopReason::Kind::result_too_large, std::nullopt,
-                                               "the task's result of " + std::to_string(next.oversized_length) +
-                                                   " bytes exceeds max_result (" + model::format_size(job.spec->settings.max_result_bytes) +
-                                                   ")"});
-                } else {
-                    begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
-                }
+                // A worker checks a result against max_result before it sends it: a longer
+                // message is a lie about its length, not a large result.
+                begin_stop(job, StopReason{StopReason::Kind::protocol_error, std::nullopt, "protocol error: " + next.error});
                 return;
             }
             handle_frame(job, std::move(next.frame));
@@ -538,9 +535,12 @@ void WorkerSession::read_output(Job& job, int which)
         total += static_cast<std::size_t>(n);
         tail.append(buffer, static_cast<std::size_t>(n));
         job.output_total += static_cast<std::uint64_t>(n);
+        (which == 1 ? job.out_total : job.err_total) += static_cast<std::uint64_t>(n);
     }
-    const auto& limit = job.spec->settings.limits.output_bytes;
-    if (limit && job.output_total > *limit) {
+    // Past the limit, output is dropped (the tails keep its end) unless the queue kills for it.
+    const auto& limits = job.spec->settings.limits;
+    const auto& limit = limits.output_bytes;
+    if (limit && job.output_total > *limit && limits.output_action == model::OutputAction::kill) {
         begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::output,
                                    "captured output exceeded the limit of " + model::format_size(*limit)});
     }
@@ -667,6 +667,8 @@ model::Outcome WorkerSession::conclude(Job& job)
     }
     outcome.stdout_tail = job.out.take();
     outcome.stderr_tail = job.err.take();
+    outcome.stdout_dropped = job.out_total - std::min<std::uint64_t>(job.out_total, outcome.stdout_tail.size());
+    outcome.stderr_dropped = job.err_total - std::min<std::uint64_t>(job.err_total, outcome.stderr_tail.size());
     outcome.progress = job.progress;
     outcome.log = std::move(job.logged.log);
     outcome.log_dropped = job.logged.log_dropped;

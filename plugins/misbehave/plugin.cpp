@@ -34,6 +34,7 @@ const sh_task_t k_tasks[] = {
     SH_CPP_TASK("throw", "throws std::runtime_error(\"boom from throw\")", misbehave::run_throw),
     {"spawn_children", "forks {\"count\"} children that sleep for ever (the first in its own session when {\"setsid\": true}), logs their pids, sleeps for ever", misbehave::run_spawn_children},
     {"garble", "writes junk on every descriptor above 2, then succeeds", misbehave::run_garble},
+    {"lie", "writes a protocol header claiming a 4 GiB result on the channel, then waits", misbehave::run_lie},
     {"fds", "returns its open descriptors as [{\"fd\", \"target\"}]", misbehave::run_fds},
     {"progress", "reports {\"steps\"} progress steps {\"ms\"} apart; fails with \"cancelled\" when asked to stop", misbehave::run_progress},
     SH_CPP_TASK("job_info", "returns what the job_info service says: {\"job_id\", \"attempt\", \"queue\", \"task\", \"deadline_ms\"}", misbehave::run_job_info),

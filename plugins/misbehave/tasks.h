@@ -48,6 +48,7 @@ MISBEHAVE_TASK(run_spawn_children); // {"count", "setsid"?}: forks children that
 
 // fd_tasks.cpp
 MISBEHAVE_TASK(run_garble); // writes junk on every descriptor above 2 ready for writing, then succeeds
+MISBEHAVE_TASK(run_lie);    // writes a 'done' header claiming 4 GiB on every socket above 2, then waits
 MISBEHAVE_TASK(run_fds);    // result: [{"fd": n, "target": "..."}] for each open descriptor
 
 #undef MISBEHAVE_TASK

@@ -63,7 +63,7 @@ mode: spawn
 timeout: 30s
 startup_timeout: 5s
 grace: 2s
-limits: {memory: 512MiB, cpu: 1m, open_files: 256, file_size: 64MiB, processes: 64, output: 1MiB}
+limits: {memory: 512MiB, cpu: 1m, open_files: 256, file_size: 64MiB, processes: 64, output: 1MiB, output_action: drop}
 max_result: 64MiB
 fallback: none
 fallback_on_timeout: false

@@ -277,10 +277,31 @@ TEST_P(Runner, ResultOverTheCapIsResultTooLarge)
     EXPECT_TRUE(o.result.empty());
 }
 
-TEST_P(Runner, FloodBeyondTheOutputLimitIsResourceLimit)
+TEST_P(Runner, AFrameClaimingMoreThanAResultMayBeIsAProtocolError)
+{
+    const auto o = run(spec("lie"));
+    ASSERT_EQ(o.kind, model::OutcomeKind::protocol_error) << to_json(o);
+    EXPECT_NE(o.error.find("'done' message claims 4294967295 bytes"), std::string::npos) << o.error;
+    EXPECT_TRUE(model::retryable(o));
+}
+
+TEST_P(Runner, FloodBeyondTheOutputLimitIsDroppedAndCountedAndTheTaskGoesOn)
 {
     auto s = spec("flood_stdout", R"({"mib":4})");
     s.settings.limits.output_bytes = 1ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(o.stdout_tail.size(), 1u << 20);
+    EXPECT_EQ(o.stdout_dropped + o.stdout_tail.size(), 4u << 20);
+    EXPECT_EQ(o.stderr_dropped, 0u);
+    EXPECT_NE(to_json(o).find(R"("stdout_dropped":3145728)"), std::string::npos);
+}
+
+TEST_P(Runner, FloodBeyondTheOutputLimitIsResourceLimitWhenTheQueueKillsForIt)
+{
+    auto s = spec("flood_stdout", R"({"mib":4})");
+    s.settings.limits.output_bytes = 1ull << 20;
+    s.settings.limits.output_action = model::OutputAction::kill;
     const auto o = run(s);
     ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << o.error;
     EXPECT_EQ(o.limit, model::LimitKind::output);
