@@ -3,6 +3,7 @@
 #include "cli/args.h"
 #include "model/json_check.h"
 #include "model/units.h"
+#include "sandbox/worker_locator.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -67,10 +68,7 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
         }
         return dirs;
     }
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) dirs.push_back((self.parent_path().parent_path() / "plugins").lexically_normal());
-    return dirs;
+    return sandbox::shipped_plugin_dirs();
 }
 
 std::string read_payload(const std::string& flag_value)

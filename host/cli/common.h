@@ -18,8 +18,9 @@ int parse_int_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum);
 
-// --plugin-dir values, else SANDHOST_PLUGIN_PATH (colon-separated), else ../plugins next to
-// the running executable (the build tree's layout).
+// --plugin-dir values, else SANDHOST_PLUGIN_PATH (colon-separated), else the plugins shipped
+// with sandhost, found beside the running executable (sandbox::shipped_plugin_dirs: the build
+// tree's plugins/ or an installed lib/sandhost/plugins/).
 std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::string>& flags);
 
 // A payload given as JSON text or as @FILE, checked to be JSON. Throws UsageError.

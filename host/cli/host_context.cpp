@@ -3,6 +3,7 @@
 #include "config/load.h"
 #include "config/suggest.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/worker_locator.h"
 #include "scheduler/store_factory.h"
 
 #include <cstdlib>
@@ -25,6 +26,7 @@ std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bo
 {
     const std::string file = config_file(args);
     config::LoadOptions options;
+    options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     std::optional<sandbox::Sandbox> sandbox;
     if (check_plugins) {
         sandbox.emplace();

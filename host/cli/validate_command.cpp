@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "config/validate.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/worker_locator.h"
 
 #include <iostream>
 
@@ -26,6 +27,7 @@ int validate_command(const std::vector<std::string>& raw)
     if (args.positional.size() == 1 && file.empty()) file = args.positional[0];
     if (file.empty() || args.positional.size() > 1) throw UsageError("expected one CONFIG file");
     config::LoadOptions load;
+    load.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     sandbox::Sandbox sandbox;
     load.catalog = [&sandbox](const std::vector<std::filesystem::path>& dirs) { return sandbox.scan_plugins(dirs); };
     return config::run_validate(file, args.has("print"), std::cout, std::cerr, load);

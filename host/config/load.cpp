@@ -220,6 +220,7 @@ LoadResult Loader::load(const std::filesystem::path& file, const std::string_vie
         return finish();
     }
     read_file_body(*root, false);
+    if (!m_plugin_dirs_at) m_settings.host.plugin_dirs = m_options.default_plugin_dirs;
     check_tasks();
     check_schedules();
     return finish();

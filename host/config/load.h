@@ -35,6 +35,9 @@ struct LoadOptions {
     // Empty: task references are only checked for their form (`plugin.task`, `plugin.*`).
     CatalogProvider catalog;
     Includes includes = Includes::follow;
+    // host.plugin_dirs of a configuration that sets none: the plugins shipped with sandhost, as
+    // the caller finds them (sandbox::shipped_plugin_dirs).
+    std::vector<std::filesystem::path> default_plugin_dirs;
 };
 
 struct LoadResult {

@@ -157,6 +157,7 @@ std::string to_json(const std::vector<ServedQueue>& queues)
         Poco::JSON::Array tasks;
         for (const auto& t : q.tasks) tasks.add(t);
         o.set("tasks", tasks);
+        if (q.ttl) o.set("ttl_ms", static_cast<Poco::Int64>(q.ttl->count()));
         array.add(o);
     }
     return stringify(array);
@@ -176,6 +177,7 @@ std::optional<std::vector<ServedQueue>> served_queues_from_json(const std::strin
             if (const auto tasks = o->getArray("tasks")) {
                 for (unsigned k = 0; k < tasks->size(); ++k) q.tasks.push_back(tasks->getElement<std::string>(k));
             }
+            if (o->has("ttl_ms")) q.ttl = Duration(o->getValue<Poco::Int64>("ttl_ms"));
             queues.push_back(std::move(q));
         }
         return queues;

@@ -60,10 +60,12 @@ struct HostStatus {
     bool operator==(const HostStatus&) const = default;
 };
 
-// A queue as one host serves it: its name and the tasks this host lets it run.
+// A queue as one host serves it: its name, the tasks this host lets it run, and what an enqueue
+// without the configuration needs to know (the ttl).
 struct ServedQueue {
     std::string name;
     std::vector<std::string> tasks;  // "plugin.task" or "plugin.*"
+    std::optional<Duration> ttl{};
 
     bool operator==(const ServedQueue&) const = default;
 };

@@ -20,6 +20,12 @@ struct sh_context {
     std::string error;
     bool error_set = false;
     bool permanent = false;
+    bool out_of_memory = false;
+    std::uint64_t oom_requested = 0;
+    // What job_info returns (its strings point into `job`); absent during init.
+    sandhost::plugin::JobInfo job;
+    sh_job_info_t job_info{};
+    bool has_job = false;
 };
 
 namespace sandhost::plugin {
@@ -46,7 +52,7 @@ void svc_progress(sh_context_t* ctx, double percent, const char* message)
     ctx->sink->progress(percent, text.substr(0, k_max_progress_message));
 }
 
-int svc_cancel_requested(sh_context_t* ctx)
+int32_t svc_cancel_requested(sh_context_t* ctx)
 {
     if (!ctx) return 0;
     if (ctx->cancelled.load(std::memory_order_acquire)) return 1;
@@ -62,7 +68,7 @@ void svc_heartbeat(sh_context_t* ctx)
     if (live(ctx)) ctx->sink->heartbeat();
 }
 
-int svc_set_result(sh_context_t* ctx, const void* data, size_t size)
+int32_t svc_set_result(sh_context_t* ctx, const void* data, size_t size)
 {
     if (!live(ctx)) return SH_RESULT_STORED;
     std::lock_guard lock(ctx->mutex);
@@ -88,12 +94,27 @@ void svc_set_error(sh_context_t* ctx, const char* message, sh_retry_t retry)
 
 const void* svc_get_extension(sh_context_t*, const char*) { return nullptr; }
 
+const sh_job_info_t* svc_job_info(sh_context_t* ctx)
+{
+    // Written before the call started and never changed during it: no lock needed.
+    return live(ctx) && ctx->has_job ? &ctx->job_info : nullptr;
+}
+
+void svc_out_of_memory(sh_context_t* ctx, size_t requested)
+{
+    if (!live(ctx)) return;
+    std::lock_guard lock(ctx->mutex);
+    ctx->out_of_memory = true;
+    ctx->oom_requested = requested;
+}
+
 const sh_services_t k_services = {
     SH_ABI_VERSION,       static_cast<uint32_t>(sizeof(sh_services_t)),
     svc_log,              svc_progress,
     svc_cancel_requested, svc_heartbeat,
     svc_set_result,       svc_set_error,
-    svc_get_extension,
+    svc_get_extension,    svc_job_info,
+    svc_out_of_memory,
 };
 
 } // namespace
@@ -108,8 +129,16 @@ TaskCall::TaskCall(TaskSink& sink, std::uint64_t max_result) : m_ctx(std::make_u
 
 TaskCall::~TaskCall() = default;
 
-TaskReport TaskCall::run(const sh_task_t& task, const std::string& payload)
+TaskReport TaskCall::run(const sh_task_t& task, const std::string& payload, const JobInfo& job)
 {
+    m_ctx->job = job;
+    m_ctx->job_info.struct_size = static_cast<uint32_t>(sizeof(sh_job_info_t));
+    m_ctx->job_info.attempt = m_ctx->job.attempt;
+    m_ctx->job_info.job_id = m_ctx->job.job_id;
+    m_ctx->job_info.queue = m_ctx->job.queue.c_str();
+    m_ctx->job_info.task = m_ctx->job.task.c_str();
+    m_ctx->job_info.deadline_ms = m_ctx->job.deadline_ms;
+    m_ctx->has_job = true;
     m_ctx->active.store(true, std::memory_order_release);
     const sh_status_t status = task.run(&k_services, m_ctx.get(), payload.c_str(), payload.size());
     return finish(status);
@@ -136,6 +165,10 @@ TaskReport TaskCall::finish(sh_status_t status)
     } else if (status == SH_STATUS_OK) {
         report.status = TaskReport::Status::ok;
         report.data = std::move(m_ctx->result);
+    } else if (m_ctx->out_of_memory) {
+        report.status = TaskReport::Status::out_of_memory;
+        report.result_size = m_ctx->oom_requested;
+        if (m_ctx->error_set) report.data = std::move(m_ctx->error);
     } else {
         report.status = TaskReport::Status::error;
         report.permanent = m_ctx->permanent;

@@ -23,12 +23,22 @@ public:
     virtual bool poll_cancel() = 0;
 };
 
+// What the job_info service tells a task about the attempt it runs.
+struct JobInfo {
+    std::int64_t job_id = 0;     // 0 outside a queue
+    std::uint32_t attempt = 0;   // from 1; 0 outside a queue
+    std::string queue;
+    std::string task;            // the task's name within its plugin
+    std::int64_t deadline_ms = 0; // Unix epoch milliseconds; 0: none
+};
+
 struct TaskReport {
-    enum class Status { ok, error, result_too_large };
+    enum class Status { ok, error, result_too_large, out_of_memory };
     Status status = Status::ok;
     bool permanent = false;        // set_error(..., SH_RETRY_NEVER)
-    std::string data;              // result when ok, error message when error
-    std::uint64_t result_size = 0; // the refused size when result_too_large
+    std::string data;              // result when ok; error message when error or out_of_memory
+    std::uint64_t result_size = 0; // the refused size when result_too_large; the failed
+                                   // allocation's size (0: unknown) when out_of_memory
 };
 
 class TaskCall {
@@ -39,9 +49,10 @@ public:
     TaskCall(const TaskCall&) = delete;
     TaskCall& operator=(const TaskCall&) = delete;
 
-    // Calls the task with payload (passed NUL-terminated) and returns what it reported.
-    // Blocks for as long as the task runs. A TaskCall runs one call; make a new one per call.
-    TaskReport run(const sh_task_t& task, const std::string& payload);
+    // Calls the task with payload (passed NUL-terminated) and returns what it reported; the
+    // job_info service answers with `job`. Blocks for as long as the task runs. A TaskCall runs
+    // one call; make a new one per call.
+    TaskReport run(const sh_task_t& task, const std::string& payload, const JobInfo& job);
     // Calls a plugin's init hook; an error report carries the plugin's message.
     TaskReport run_init(sh_init_fn init);
 

@@ -39,6 +39,7 @@ std::string encode(const Job& m)
     put_optional(w, m.limits.file_size_bytes);
     put_optional(w, m.limits.processes);
     w.u8(m.describe ? 1 : 0);
+    w.i64(m.job_id).u32(m.attempt).str(m.queue).u64(m.timeout_ms);
     return w.take();
 }
 
@@ -50,7 +51,8 @@ std::optional<Job> decode_job(std::string_view body)
     if (!r.str(m.plugin_path) || !r.str(m.task) || !r.str(m.payload) || !r.u64(m.max_result) ||
         !get_optional(r, m.limits.memory_bytes) || !get_optional(r, m.limits.cpu_ms) ||
         !get_optional(r, m.limits.open_files) || !get_optional(r, m.limits.file_size_bytes) ||
-        !get_optional(r, m.limits.processes) || !r.u8(describe) || describe > 1 || !r.at_end()) {
+        !get_optional(r, m.limits.processes) || !r.u8(describe) || describe > 1 || !r.i64(m.job_id) || !r.u32(m.attempt) ||
+        !r.str(m.queue) || !r.u64(m.timeout_ms) || !r.at_end()) {
         return std::nullopt;
     }
     m.describe = describe == 1;
@@ -142,7 +144,7 @@ std::optional<Done> decode_done(std::string_view body)
     Done m;
     std::uint8_t status;
     std::uint8_t permanent;
-    if (!r.u8(status) || status > 2 || !r.u8(permanent) || permanent > 1 || !r.str(m.data) || !r.u64(m.result_size) ||
+    if (!r.u8(status) || status > static_cast<std::uint8_t>(Done::Status::out_of_memory) || !r.u8(permanent) || permanent > 1 || !r.str(m.data) || !r.u64(m.result_size) ||
         !r.u64(m.cpu_us) || !r.u64(m.max_rss_kb) || !r.at_end()) {
         return std::nullopt;
     }

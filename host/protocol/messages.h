@@ -35,6 +35,13 @@ struct Job {
     std::uint64_t max_result = 0;
     WorkerLimits limits;
     bool describe = false;    // only load the plugin and send its description
+    // What the task's job_info service reports: the job's id, attempt and queue (0, 0 and ""
+    // outside a queue) and its timeout, from which the worker computes the deadline when the
+    // job's clock starts (0: none).
+    std::int64_t job_id = 0;
+    std::uint32_t attempt = 0;
+    std::string queue;
+    std::uint64_t timeout_ms = 0;
 };
 
 struct Ready {
@@ -75,11 +82,14 @@ struct Progress {
 };
 
 struct Done {
-    enum class Status : std::uint8_t { ok = 0, error = 1, result_too_large = 2 };
+    // out_of_memory: the task said memory ran out (the out_of_memory service) and returned an
+    // error.
+    enum class Status : std::uint8_t { ok = 0, error = 1, result_too_large = 2, out_of_memory = 3 };
     Status status = Status::ok;
     bool permanent = false;       // the task said retrying cannot help
-    std::string data;             // the result (ok) or the error message (error)
-    std::uint64_t result_size = 0; // for result_too_large: the size the task tried to set
+    std::string data;             // the result (ok) or the error message (error, out_of_memory)
+    std::uint64_t result_size = 0; // result_too_large: the size the task tried to set;
+                                   // out_of_memory: the failed allocation's size (0: unknown)
     // The worker's own usage so far (getrusage): lets the host account a long-lived worker's
     // jobs without reading /proc.
     std::uint64_t cpu_us = 0;

@@ -8,6 +8,7 @@
 #include "model/sandbox_settings.h"
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ struct AttemptSpec {
     std::string task;
     std::string payload;                // JSON text
     model::SandboxSettings settings;
+    // What the task's job_info service reports; zero and empty for an attempt outside a queue.
+    std::int64_t job_id = 0;
+    std::uint32_t attempt = 0;
+    std::string queue;
 };
 
 // Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.

@@ -88,6 +88,14 @@ model::Outcome from_done(const protocol::Done& done)
         o.kind = model::OutcomeKind::result_too_large;
         o.error = "the task's result of " + std::to_string(done.result_size) + " bytes exceeds max_result";
         break;
+    case protocol::Done::Status::out_of_memory:
+        // The task said so itself (the out_of_memory service): no need to guess from the peak.
+        o.kind = model::OutcomeKind::resource_limit;
+        o.limit = model::LimitKind::memory;
+        o.error = "the task ran out of memory";
+        if (done.result_size > 0) o.error += " allocating " + std::to_string(done.result_size) + " bytes";
+        if (!done.data.empty()) o.error += ": " + done.data;
+        break;
     }
     return o;
 }

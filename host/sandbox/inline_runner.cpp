@@ -22,6 +22,7 @@ protocol::Done to_done(const plugin::TaskReport& report)
     case plugin::TaskReport::Status::ok: done.status = protocol::Done::Status::ok; break;
     case plugin::TaskReport::Status::error: done.status = protocol::Done::Status::error; break;
     case plugin::TaskReport::Status::result_too_large: done.status = protocol::Done::Status::result_too_large; break;
+    case plugin::TaskReport::Status::out_of_memory: done.status = protocol::Done::Status::out_of_memory; break;
     }
     done.permanent = report.permanent;
     done.data = report.data;
@@ -132,10 +133,18 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
         std::lock_guard lock(m_mutex);
         join_finished();
         // The thread holds the library: it stays loaded while the task runs, even abandoned.
+        plugin::JobInfo info;
+        info.job_id = spec.job_id;
+        info.attempt = spec.attempt;
+        info.queue = spec.queue;
+        info.task = spec.task;
+        info.deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               (std::chrono::system_clock::now() + spec.settings.timeout).time_since_epoch())
+                               .count();
         m_threads.push_back(TaskThread{call, std::thread([call, library, task, payload = spec.payload,
-                                                          max_result = spec.settings.max_result_bytes] {
+                                                          max_result = spec.settings.max_result_bytes, info = std::move(info)] {
                                            plugin::TaskCall task_call(*call, max_result);
-                                           auto report = task_call.run(*task, payload);
+                                           auto report = task_call.run(*task, payload, info);
                                            std::lock_guard done(call->mutex);
                                            call->report = std::move(report);
                                            call->finished = true;

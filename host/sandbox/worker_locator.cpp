@@ -22,7 +22,7 @@ std::filesystem::path own_binary()
 std::vector<std::filesystem::path> worker_candidates(const std::filesystem::path& dir)
 {
     return {dir / "sandhost-worker", (dir / ".." / "lib" / "sandhost" / "sandhost-worker").lexically_normal(),
-            dir / "sandhost" / "sandhost-worker"};
+            dir / "sandhost" / "sandhost-worker", (dir / ".." / "bin" / "sandhost-worker").lexically_normal()};
 }
 
 std::optional<std::filesystem::path> locate_worker()
@@ -34,6 +34,19 @@ std::optional<std::filesystem::path> locate_worker()
         if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     }
     return std::nullopt;
+}
+
+std::vector<std::filesystem::path> shipped_plugin_dirs()
+{
+    const auto binary = own_binary();
+    if (binary.empty()) return {};
+    const auto dir = binary.parent_path();
+    std::vector<std::filesystem::path> dirs;
+    for (const auto& candidate : {dir / ".." / "plugins", dir / ".." / "lib" / "sandhost" / "plugins", dir / "sandhost" / "plugins"}) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(candidate, ec)) dirs.push_back(candidate.lexically_normal());
+    }
+    return dirs;
 }
 
 } // namespace sandhost::sandbox

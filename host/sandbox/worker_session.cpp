@@ -173,6 +173,11 @@ std::string WorkerSession::job_frame(const AttemptSpec& spec)
     message.payload = spec.payload;
     message.max_result = spec.settings.max_result_bytes;
     message.limits = to_worker_limits(spec.settings.limits);
+    message.job_id = spec.job_id;
+    message.attempt = spec.attempt;
+    message.queue = spec.queue;
+    message.timeout_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(spec.settings.timeout).count()));
     return protocol::encode_frame(MessageType::job, protocol::encode(message));
 }
 

@@ -6,16 +6,47 @@
 #include "model/units.h"
 #include "scheduler/payload.h"
 
+#include <algorithm>
+
 namespace sandhost::scheduler {
 namespace {
 
 using Kind = EnqueueError::Kind;
 
-std::string patterns_of(const config::QueueSettings& queue)
+// What a request is checked against: a queue of the configuration, or one that hosts
+// published to the store.
+struct QueueRule {
+    std::string name;
+    std::vector<std::string> tasks;  // "plugin.task" or "plugin.*"
+    std::optional<model::Duration> ttl;
+    std::uint64_t max_payload = config::HostSettings{}.max_payload;  // the configuration's, or the default
+};
+
+QueueRule rule_of(const config::QueueSettings& queue, std::uint64_t max_payload)
 {
-    std::vector<std::string> patterns;
-    for (const auto& p : queue.tasks) patterns.push_back(p.to_string());
-    return config::join(patterns);
+    QueueRule rule{queue.name, {}, queue.ttl, max_payload};
+    for (const auto& pattern : queue.tasks) rule.tasks.push_back(pattern.to_string());
+    return rule;
+}
+
+// The queue as the hosts that published it serve it: any of them may run the tasks one of them
+// allows; the ttl is the one most recently published.
+std::optional<QueueRule> published_rule(const std::vector<model::HostRecord>& hosts, const std::string& name)
+{
+    std::optional<QueueRule> rule;
+    model::TimePoint ttl_at{};
+    for (const auto& host : hosts) {
+        for (const auto& served : host.queues) {
+            if (served.name != name) continue;
+            if (!rule) rule = QueueRule{name, {}, std::nullopt};
+            rule->tasks.insert(rule->tasks.end(), served.tasks.begin(), served.tasks.end());
+            if (!rule->ttl || host.catalog_at >= ttl_at) {
+                rule->ttl = served.ttl;
+                ttl_at = host.catalog_at;
+            }
+        }
+    }
+    return rule;
 }
 
 // What a valid JSON text is, from its first character.
@@ -96,6 +127,50 @@ void check_key(const std::string& key)
     }
 }
 
+// The checks every front door shares, once the queue is known.
+CheckedJob check_against(const QueueRule& queue, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
+{
+    auto ref = config::TaskRef::parse(request.task);
+    if (!ref) throw EnqueueError(Kind::bad_task, "task: " + ref.error());
+    if (!model::task_allowed(queue.tasks, ref.value().to_string())) {
+        throw EnqueueError(Kind::task_not_allowed,
+                           "queue '" + queue.name + "' may not run " + ref.value().to_string() + " (it runs " + config::join(queue.tasks) + ")");
+    }
+    CheckedJob checked;
+    check_against_catalogs(ref.value(), hosts, checked.notes);
+    check_payload(request, queue.max_payload);
+    if (request.key) check_key(*request.key);
+    if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
+
+    model::NewJob& job = checked.job;
+    job.queue = queue.name;
+    job.task = ref.value().to_string();
+    job.payload = request.payload;
+    job.priority = request.priority;
+    job.delay = request.delay;
+    job.timeout = request.timeout;
+    job.max_attempts = request.max_attempts;
+    job.ttl = queue.ttl;
+    job.depends_on = request.depends_on;
+    job.schedule = request.schedule;
+    job.key = request.key;
+    return checked;
+}
+
+Enqueued store_checked(store::Store& store, CheckedJob checked, model::TimePoint now)
+{
+    Enqueued enqueued;
+    try {
+        const auto stored = store.enqueue_job(checked.job, now);
+        enqueued.id = stored.id;
+        enqueued.created = stored.created;
+    } catch (const store::StoreRequestError& e) {
+        throw EnqueueError(Kind::bad_dependency, e.what());
+    }
+    enqueued.notes = std::move(checked.notes);
+    return enqueued;
+}
+
 } // namespace
 
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
@@ -106,46 +181,38 @@ CheckedJob check_enqueue(const config::Settings& settings, const std::vector<mod
         for (const auto& q : settings.queues) names.push_back(q.name);
         throw EnqueueError(Kind::unknown_queue, "unknown queue '" + request.queue + "'" + config::suggestion(request.queue, names, "queues"));
     }
-    auto ref = config::TaskRef::parse(request.task);
-    if (!ref) throw EnqueueError(Kind::bad_task, "task: " + ref.error());
-    if (!queue->may_run(ref.value())) {
-        throw EnqueueError(Kind::task_not_allowed,
-                           "queue '" + queue->name + "' may not run " + ref.value().to_string() + " (it runs " + patterns_of(*queue) + ")");
-    }
-    CheckedJob checked;
-    check_against_catalogs(ref.value(), hosts, checked.notes);
-    check_payload(request, settings.host.max_payload);
-    if (request.max_attempts && *request.max_attempts == 0) throw EnqueueError(Kind::bad_dependency, "max_attempts must be at least 1");
-    if (request.key) check_key(*request.key);
+    return check_against(rule_of(*queue, settings.host.max_payload), hosts, request);
+}
 
-    model::NewJob& job = checked.job;
-    job.queue = queue->name;
-    job.task = ref.value().to_string();
-    job.payload = request.payload;
-    job.priority = request.priority;
-    job.delay = request.delay;
-    job.timeout = request.timeout;
-    job.max_attempts = request.max_attempts;
-    job.ttl = queue->ttl;
-    job.depends_on = request.depends_on;
-    job.schedule = request.schedule;
-    job.key = request.key;
-    return checked;
+CheckedJob check_enqueue(const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
+{
+    auto rule = published_rule(hosts, request.queue);
+    if (!rule) {
+        std::vector<std::string> names;
+        for (const auto& host : hosts) {
+            for (const auto& served : host.queues) {
+                if (std::find(names.begin(), names.end(), served.name) == names.end()) names.push_back(served.name);
+            }
+        }
+        if (names.empty()) {
+            throw EnqueueError(Kind::unknown_queue, "unknown queue '" + request.queue +
+                                                        "': no host has published the queues it serves to this store yet (enqueue with "
+                                                        "the configuration instead to check against it)");
+        }
+        throw EnqueueError(Kind::unknown_queue,
+                           "no host on this store serves a queue '" + request.queue + "'" + config::suggestion(request.queue, names, "queues"));
+    }
+    return check_against(*rule, hosts, request);
 }
 
 Enqueued enqueue(store::Store& store, const config::Settings& settings, const EnqueueRequest& request, model::TimePoint now)
 {
-    auto checked = check_enqueue(settings, store.hosts(), request);
-    Enqueued enqueued;
-    try {
-        const store::EnqueueResult stored = store.enqueue_job(checked.job, now);
-        enqueued.id = stored.id;
-        enqueued.created = stored.created;
-    } catch (const store::StoreRequestError& e) {
-        throw EnqueueError(Kind::bad_dependency, e.what());
-    }
-    enqueued.notes = std::move(checked.notes);
-    return enqueued;
+    return store_checked(store, check_enqueue(settings, store.hosts(), request), now);
+}
+
+Enqueued enqueue(store::Store& store, const EnqueueRequest& request, model::TimePoint now)
+{
+    return store_checked(store, check_enqueue(store.hosts(), request), now);
 }
 
 } // namespace sandhost::scheduler

@@ -26,8 +26,8 @@ struct EnqueueRequest {
     std::optional<std::uint32_t> max_attempts;
     std::vector<model::JobId> depends_on;
     std::string schedule;             // the schedule that fires it, if any
-    // The caller's idempotency key: while a job of the queue with this key has not finished,
-    // enqueue returns that job instead of storing a new one.
+    // The caller's idempotency key: while an unfinished job of the queue has it, enqueuing
+    // again returns that job (Enqueued::created false).
     std::optional<std::string> key;
 };
 
@@ -70,9 +70,15 @@ struct CheckedJob {
 // (ttl). Throws EnqueueError. Pure: no I/O.
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request);
 
+// The same checks for a front door that has no configuration, only a store (the client library
+// opened on a store URL): the queue is one that a host published (model::ServedQueue), its
+// tasks those any publishing host lets it run, its ttl the one last published. A queue no host
+// published is unknown_queue.
+CheckedJob check_enqueue(const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request);
+
 struct Enqueued {
     model::JobId id = 0;
-    bool created = true;  // false: an unfinished job with the request's key was found (and is `id`)
+    bool created = true;  // false: an unfinished job with the request's key was returned
     std::vector<std::string> notes;
 };
 
@@ -80,5 +86,7 @@ struct Enqueued {
 // job with the request's key. An unknown dependency is an EnqueueError (bad_dependency) and
 // stores nothing; failures of the store throw StoreError.
 Enqueued enqueue(store::Store& store, const config::Settings& settings, const EnqueueRequest& request, model::TimePoint now);
+// The same against the queues the store's hosts published (see check_enqueue above).
+Enqueued enqueue(store::Store& store, const EnqueueRequest& request, model::TimePoint now);
 
 } // namespace sandhost::scheduler

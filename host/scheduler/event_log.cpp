@@ -77,6 +77,19 @@ void configure_logging(spdlog::level::level_enum level, LogFormat format)
     spdlog::set_default_logger(logger);
 }
 
+void configure_logging(const config::LogSettings& log)
+{
+    spdlog::level::level_enum level = spdlog::level::info;
+    switch (log.level) {
+    case config::LogLevel::trace: level = spdlog::level::trace; break;
+    case config::LogLevel::debug: level = spdlog::level::debug; break;
+    case config::LogLevel::info: level = spdlog::level::info; break;
+    case config::LogLevel::warn: level = spdlog::level::warn; break;
+    case config::LogLevel::error: level = spdlog::level::err; break;
+    }
+    configure_logging(level, log.format == config::LogFormat::json ? LogFormat::json : LogFormat::text);
+}
+
 void log_event(spdlog::level::level_enum level, const char* event, std::initializer_list<Field> fields)
 {
     if (!spdlog::default_logger_raw()->should_log(level)) return;

@@ -8,6 +8,8 @@
 #include <utility>
 #include <variant>
 
+#include "config/settings.h"
+
 #include <spdlog/common.h>
 
 namespace sandhost::scheduler {
@@ -20,6 +22,8 @@ enum class LogFormat { text, json };
 // Sets up the default spdlog logger: stderr, the level, and the line format (json: every line,
 // events and plain messages alike, is one JSON object). Call once, early, from the main thread.
 void configure_logging(spdlog::level::level_enum level, LogFormat format);
+// The same as a configuration's host.log says.
+void configure_logging(const config::LogSettings& log);
 
 // Logs one event with its fields at level.
 void log_event(spdlog::level::level_enum level, const char* event, std::initializer_list<Field> fields);

@@ -219,7 +219,7 @@ void Host::publish()
     const auto current = settings();
     std::vector<model::ServedQueue> queues;
     for (const auto& queue : current->queues) {
-        model::ServedQueue served{queue.name, {}};
+        model::ServedQueue served{queue.name, {}, queue.ttl};
         for (const auto& pattern : queue.tasks) served.tasks.push_back(pattern.to_string());
         queues.push_back(std::move(served));
     }
@@ -488,6 +488,9 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
     spec.settings = queue.sandbox;
     if (claim.job.timeout) spec.settings.timeout = *claim.job.timeout;
     spec.payload = claim.job.payload;
+    spec.job_id = claim.job.id;
+    spec.attempt = claim.number;
+    spec.queue = claim.job.queue;
     auto fail = [&](model::OutcomeKind kind, std::string error) {
         model::Outcome o;
         o.kind = kind;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,12 +45,21 @@ bool has_children()
     return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
+// Milliseconds since the Unix epoch. clock_gettime cannot fail for CLOCK_REALTIME.
+std::int64_t wall_clock_ms()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
 protocol::Done::Status done_status(plugin::TaskReport::Status status)
 {
     switch (status) {
     case plugin::TaskReport::Status::ok: return protocol::Done::Status::ok;
     case plugin::TaskReport::Status::error: return protocol::Done::Status::error;
     case plugin::TaskReport::Status::result_too_large: return protocol::Done::Status::result_too_large;
+    case plugin::TaskReport::Status::out_of_memory: return protocol::Done::Status::out_of_memory;
     }
     return protocol::Done::Status::error;
 }
@@ -92,9 +102,16 @@ bool JobRunner::handle_job(const protocol::Job& job)
     }
     if (!m_ready_implied && !send_ready()) return false;
 
+    // The job's clock starts now, at ready (sent or implied): so does the deadline's count.
+    plugin::JobInfo info;
+    info.job_id = job.job_id;
+    info.attempt = job.attempt;
+    info.queue = job.queue;
+    info.task = job.task;
+    if (job.timeout_ms > 0) info.deadline_ms = wall_clock_ms() + static_cast<std::int64_t>(job.timeout_ms);
     ChannelSink sink(*m_channel);
     plugin::TaskCall call(sink, job.max_result);
-    auto report = call.run(*task, job.payload);
+    auto report = call.run(*task, job.payload, info);
     std::fflush(nullptr);
     end_leftovers();
     if (m_role == Role::spawn) shutdown_plugin();

@@ -7,14 +7,20 @@
 //     SH_DEFINE_PLUGIN("hello", "1.0.0", tasks, nullptr, nullptr)
 //
 // The returned string is the job's result. Exceptions never cross the C boundary: a TaskError
-// becomes a failed attempt with its message and retry hint; any other std::exception becomes a
-// failed attempt with what(); anything else thrown becomes "unknown exception".
+// becomes a failed attempt with its message and retry hint; std::bad_alloc is reported through
+// the out_of_memory service (the attempt ends as resource_limit, memory); any other
+// std::exception becomes a failed attempt with what(); anything else thrown becomes
+// "unknown exception".
 #ifndef SANDHOST_PLUGIN_HPP
 #define SANDHOST_PLUGIN_HPP
 
 #include "plugin.h"
 
+#include <chrono>
+#include <cstdint>
 #include <exception>
+#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +41,16 @@ private:
     Retry m_retry;
 };
 
+// What a task runs for (the job_info service). The strings view the host's copies: valid only
+// during the task call.
+struct JobInfo {
+    std::int64_t job_id = 0;   // 0 outside a queue
+    std::uint32_t attempt = 0; // from 1; 0 outside a queue
+    std::string_view queue;
+    std::string_view task;
+    std::optional<std::chrono::system_clock::time_point> deadline;
+};
+
 // The services of one task call. Valid only during that call; safe from any thread of it.
 class Context {
 public:
@@ -44,6 +60,24 @@ public:
     void progress(double percent, const std::string& message = {}) const { m_services->progress(m_ctx, percent, message.c_str()); }
     bool cancel_requested() const { return m_services->cancel_requested(m_ctx) != 0; }
     void heartbeat() const { m_services->heartbeat(m_ctx); }
+
+    // The job, attempt, queue and deadline this call runs for. Outside a queue (sandhost exec)
+    // the id and attempt are 0 and the queue is empty.
+    JobInfo job() const
+    {
+        JobInfo info;
+        if (!SH_HAS_SERVICE(m_services, job_info)) return info;
+        const sh_job_info_t* raw = m_services->job_info(m_ctx);
+        if (raw == nullptr) return info;
+        info.job_id = raw->job_id;
+        info.attempt = raw->attempt;
+        info.queue = raw->queue ? raw->queue : "";
+        info.task = raw->task ? raw->task : "";
+        if (SH_HAS_FIELD(sh_job_info_t, raw, deadline_ms) && raw->deadline_ms != 0) {
+            info.deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(raw->deadline_ms));
+        }
+        return info;
+    }
 
     // The raw C view, for code that calls C helpers.
     const sh_services_t* services() const noexcept { return m_services; }
@@ -64,6 +98,17 @@ inline sh_status_t report_error(const sh_services_t* services, sh_context_t* ctx
     return SH_STATUS_ERROR;
 }
 
+// std::bad_alloc: the attempt ends as resource_limit (memory) on a host that offers the
+// service, as a failed attempt elsewhere.
+inline sh_status_t report_out_of_memory(const sh_services_t* services, sh_context_t* ctx) noexcept
+{
+    if (SH_HAS_SERVICE(services, out_of_memory)) {
+        services->out_of_memory(ctx, 0);
+        return SH_STATUS_ERROR;
+    }
+    return report_error(services, ctx, "out of memory (std::bad_alloc)", Retry::allowed);
+}
+
 // Adapts a TaskFunction to the C signature; instantiated once per task function.
 template <TaskFunction Fn>
 sh_status_t run_task(const sh_services_t* services, sh_context_t* ctx, const char* payload, size_t payload_size) noexcept
@@ -77,6 +122,8 @@ sh_status_t run_task(const sh_services_t* services, sh_context_t* ctx, const cha
         return SH_STATUS_OK;
     } catch (const TaskError& e) {
         return report_error(services, ctx, e.what(), e.retry());
+    } catch (const std::bad_alloc&) {
+        return report_out_of_memory(services, ctx);
     } catch (const std::exception& e) {
         return report_error(services, ctx, e.what(), Retry::allowed);
     } catch (...) {

@@ -4,6 +4,8 @@
  *   checksum  {"data": "..."}  -> the Adler-32 of the string's bytes, as a JSON number
  *   reverse   {"text": "..."}  -> the string reversed byte by byte, as a JSON string
  *   parse     {"line": "name = 42"} -> {"name": "name", "value": 42}
+ *   mean      {"values": [1, 2, 4.5]} -> 2.5
+ *   payment   {"loan": {"principal": 1000, "annual_rate": 0.05, "months": 12}} -> 85.6...
  * reverse leaks a little on every call and parse crashes on a line without '=': both are the
  * legacy code's own defects, which the worker process contains.
  */
@@ -11,11 +13,15 @@
 
 #include "legacy/cfgparse.h"
 #include "legacy/checksum.h"
+#include "legacy/loan.h"
+#include "legacy/stats.h"
 #include "legacy/strutil.h"
 
 SH_LEGACY_BUFFER_TO_UINT(run_checksum, "data", checksum_adler32)
 
 SH_LEGACY_STRING_TO_STRING(run_reverse, "text", str_reverse)
+
+SH_LEGACY_DOUBLES_TO_DOUBLE(run_mean, "values", mean)
 
 /* cfg_parse_line fits no shape (a struct out and a status code), so it is wrapped by hand. */
 static sh_status_t run_parse(const sh_services_t *services, sh_context_t *ctx, const char *payload,
@@ -47,10 +53,36 @@ static sh_status_t run_parse(const sh_services_t *services, sh_context_t *ctx, c
     return status;
 }
 
+/* loan_payment takes a struct: each field comes from the nested object "loan". */
+static sh_status_t run_payment(const sh_services_t *services, sh_context_t *ctx,
+                               const char *payload, size_t payload_size)
+{
+    struct loan loan;
+    long long months = 0;
+
+    if (sh_payload_require_double(services, ctx, payload, payload_size, "/loan/principal",
+                                  &loan.principal) != SH_STATUS_OK ||
+        sh_payload_require_double(services, ctx, payload, payload_size, "/loan/annual_rate",
+                                  &loan.annual_rate) != SH_STATUS_OK ||
+        sh_payload_require_integer(services, ctx, payload, payload_size, "/loan/months",
+                                   &months) != SH_STATUS_OK) {
+        return SH_STATUS_ERROR;
+    }
+    if (months < 1 || months > 1200) {
+        return sh_error_printf(services, ctx, SH_RETRY_NEVER,
+                               "payload field \"/loan/months\" must be between 1 and 1200");
+    }
+    loan.months = (int)months;
+    return sh_result_double(services, ctx, loan_payment(&loan));
+}
+
 static const sh_task_t tasks[] = {
     {"checksum", "Adler-32 of the string field \"data\"", run_checksum},
     {"reverse", "reverses the string field \"text\" (leaks a little per call)", run_reverse},
     {"parse", "parses the \"name = value\" field \"line\" (crashes without '=')", run_parse},
+    {"mean", "the mean of the array of numbers \"values\" (an empty one fails: the mean is NaN)", run_mean},
+    {"payment", "monthly payment of {\"loan\": {\"principal\", \"annual_rate\", \"months\"}}",
+     run_payment},
 };
 
 SH_DEFINE_PLUGIN("legacy_c", "1.0.0", tasks, NULL, NULL)

@@ -4,6 +4,7 @@
 
 #include <sandhost/plugin.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -91,6 +92,25 @@ sh_status_t run_progress(const sh_services_t* services, sh_context_t* ctx, const
 std::string run_throw(std::string_view, sandhost::plugin::Context&)
 {
     throw std::runtime_error("boom from throw");
+}
+
+std::string run_job_info(std::string_view, sandhost::plugin::Context& ctx)
+{
+    const auto job = ctx.job();
+    const auto deadline_ms =
+        job.deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(job.deadline->time_since_epoch()).count() : 0;
+    return "{\"job_id\":" + std::to_string(job.job_id) + ",\"attempt\":" + std::to_string(job.attempt) +
+           ",\"queue\":" + json_quote(job.queue) + ",\"task\":" + json_quote(job.task) +
+           ",\"deadline_ms\":" + std::to_string(deadline_ms) + "}";
+}
+
+std::string run_out_of_memory(std::string_view payload, sandhost::plugin::Context&)
+{
+    const auto mib = Payload::parse(payload).integer("mib", 1, std::int64_t{1} << 30);
+    // One allocation too large for the worker's memory limit: new throws std::bad_alloc, and
+    // the C++ layer reports it through the out_of_memory service.
+    std::string block(static_cast<std::size_t>(mib) << 20, 'x');
+    return std::to_string(block.size());
 }
 
 } // namespace misbehave

@@ -37,6 +37,8 @@ const sh_task_t k_tasks[] = {
     {"lie", "writes a protocol header claiming a 4 GiB result on the channel, then waits", misbehave::run_lie},
     {"fds", "returns its open descriptors as [{\"fd\", \"target\"}]", misbehave::run_fds},
     {"progress", "reports {\"steps\"} progress steps {\"ms\"} apart; fails with \"cancelled\" when asked to stop", misbehave::run_progress},
+    SH_CPP_TASK("job_info", "returns what the job_info service says: {\"job_id\", \"attempt\", \"queue\", \"task\", \"deadline_ms\"}", misbehave::run_job_info),
+    SH_CPP_TASK("out_of_memory", "allocates {\"mib\"} MiB at once; std::bad_alloc is reported as out of memory", misbehave::run_out_of_memory),
 };
 
 } // namespace

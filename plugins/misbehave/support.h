@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,6 +65,12 @@ sh_status_t guarded(const sh_services_t* services, sh_context_t* ctx, Body&& bod
         return body();
     } catch (const PayloadError& e) {
         return fail_with(services, ctx, e.what(), SH_RETRY_NEVER);
+    } catch (const std::bad_alloc&) {
+        if (SH_HAS_SERVICE(services, out_of_memory)) {
+            services->out_of_memory(ctx, 0);
+            return SH_STATUS_ERROR;
+        }
+        return fail_with(services, ctx, "out of memory", SH_RETRY_ALLOWED);
     } catch (const std::exception& e) {
         return fail_with(services, ctx, e.what(), SH_RETRY_ALLOWED);
     } catch (...) {

@@ -26,6 +26,8 @@ MISBEHAVE_TASK(run_log_lines);    // {"count"}: logs "line 0".. (info, warn alte
 MISBEHAVE_TASK(run_sleep);        // {"ms"}: sleeps, then result "slept"
 MISBEHAVE_TASK(run_progress);     // {"steps", "ms"}: reports progress; error "cancelled" when asked to stop
 std::string run_throw(std::string_view payload, sandhost::plugin::Context& ctx); // C++ layer: throws
+std::string run_job_info(std::string_view payload, sandhost::plugin::Context& ctx); // C++ layer: the job_info service as JSON
+std::string run_out_of_memory(std::string_view payload, sandhost::plugin::Context& ctx); // C++ layer: {"mib"}: one allocation; std::bad_alloc
 
 // crash_tasks.cpp: tasks that end the process without reporting.
 MISBEHAVE_TASK(run_segfault);       // stores through a null pointer: SIGSEGV

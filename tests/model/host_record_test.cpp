@@ -65,7 +65,7 @@ TEST(HostStatusJson, ReadsBackEveryField)
 
 TEST(ServedQueuesJson, ReadsBack)
 {
-    const std::vector<ServedQueue> queues{{"default", {"hello.*", "legacy_c.checksum"}}, {"empty", {}}};
+    const std::vector<ServedQueue> queues{{"default", {"hello.*", "legacy_c.checksum"}}, {"empty", {}}, {"ttl", {"a.b"}, Duration(90000)}};
     EXPECT_EQ(served_queues_from_json(to_json(queues)), queues);
     EXPECT_FALSE(served_queues_from_json("{}"));
 }

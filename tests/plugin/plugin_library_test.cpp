@@ -49,10 +49,59 @@ TEST_P(Loaders, TheOptionalHooksOfAnOldDescriptorAreNotRead)
     EXPECT_EQ(std::get<PluginLibrary>(opened).shutdown_hook(), nullptr);
 }
 
+TEST_P(Loaders, APluginOfTheReleasedMinorLoadsAndRuns)
+{
+    auto opened = PluginLibrary::open((t::fixture_plugin_dir() / "abi_1_0.so").string(), *GetParam());
+    ASSERT_TRUE(std::holds_alternative<PluginLibrary>(opened)) << std::get<std::string>(opened);
+    const auto& library = std::get<PluginLibrary>(opened);
+    ASSERT_NE(library.find_task("hello"), nullptr);
+    EXPECT_EQ(library.extension("org.sandhost.test.greeting/1"), nullptr) << "it has no extension lookup";
+}
+
+TEST_P(Loaders, APluginOfANewerMinorLoadsAndOnlyWhatTheHostKnowsIsRead)
+{
+    auto opened = PluginLibrary::open((t::fixture_plugin_dir() / "abi_newer_minor.so").string(), *GetParam());
+    ASSERT_TRUE(std::holds_alternative<PluginLibrary>(opened)) << std::get<std::string>(opened);
+    const auto& library = std::get<PluginLibrary>(opened);
+    // Its task entries are larger than this host's: the second is found at the plugin's stride.
+    EXPECT_EQ(library.task_names(), "first, second");
+    const sh_task_t* second = library.find_task("second");
+    ASSERT_NE(second, nullptr);
+    EXPECT_STREQ(second->description, "read at the plugin's own entry size");
+    const auto* greeting = static_cast<const char*>(library.extension("org.sandhost.test.greeting/1"));
+    ASSERT_NE(greeting, nullptr);
+    EXPECT_STREQ(greeting, "org.sandhost.test.greeting/1: hello");
+    EXPECT_EQ(library.extension("org.sandhost.test.other/1"), nullptr);
+}
+
+TEST_P(Loaders, APluginOfANewerMajorIsRefusedNamingBothVersions)
+{
+    auto opened = PluginLibrary::open((t::fixture_plugin_dir() / "abi_newer_major.so").string(), *GetParam());
+    ASSERT_TRUE(std::holds_alternative<std::string>(opened));
+    EXPECT_NE(std::get<std::string>(opened).find("was built for plugin ABI version 2.0; this host speaks version 1.0 and loads plugins "
+                                                 "built for 1.x"),
+              std::string::npos)
+        << std::get<std::string>(opened);
+}
+
 INSTANTIATE_TEST_SUITE_P(Each, Loaders, ::testing::Values(&dlopen_loader(), &poco_loader()),
                          [](const ::testing::TestParamInfo<const LibraryLoader*>& param) {
                              return std::string(param.param == &dlopen_loader() ? "dlopen" : "poco");
                          });
+
+TEST(AbiVersions, TheMajorDecidesWhateverTheMinors)
+{
+    // A 1.3 host loads what was built for 1.0 (an older minor) and 1.7 (a newer one).
+    EXPECT_EQ(abi_mismatch(SH_ABI_MAKE_VERSION(1u, 0u), SH_ABI_MAKE_VERSION(1u, 3u)), std::nullopt);
+    EXPECT_EQ(abi_mismatch(SH_ABI_MAKE_VERSION(1u, 7u), SH_ABI_MAKE_VERSION(1u, 3u)), std::nullopt);
+    EXPECT_EQ(abi_mismatch(SH_ABI_MAKE_VERSION(2u, 0u), SH_ABI_MAKE_VERSION(1u, 3u)),
+              "plugin ABI version 2.0; this host speaks version 1.3 and loads plugins built for 1.x");
+    EXPECT_EQ(abi_mismatch(SH_ABI_MAKE_VERSION(1u, 0u), SH_ABI_MAKE_VERSION(2u, 0u)),
+              "plugin ABI version 1.0; this host speaks version 2.0 and loads plugins built for 2.x");
+    // What every plugin built before versions had minors carries, 1, is 1.0.
+    EXPECT_EQ(abi_version_string(1u), "1.0");
+    EXPECT_EQ(abi_version_string(SH_ABI_VERSION), "1.0");
+}
 
 } // namespace
 } // namespace sandhost::plugin

@@ -1,6 +1,8 @@
 // Loads each built plugin in this process the way the worker does (RTLD_NOW | RTLD_LOCAL),
 // checks its descriptor, and runs its harmless tasks through a services table that records every
 // call. Tasks that crash, hang or leak are exercised by the runner's tests in real workers only.
+#include "recording_services.h"
+
 #include <sandhost/plugin.h>
 
 #include <Poco/JSON/Array.h>
@@ -20,42 +22,7 @@
 #include <utility>
 #include <vector>
 
-// The host owns sh_context; this test plays the host and records what the task does with it.
-struct sh_context {
-    std::vector<std::pair<sh_log_level_t, std::string>> logs;
-    std::vector<std::pair<double, std::string>> progress;
-    std::optional<std::string> result;
-    std::optional<std::string> error;
-    sh_retry_t retry = SH_RETRY_ALLOWED;
-    int heartbeats = 0;
-    bool cancel = false;
-    std::size_t result_cap = SIZE_MAX;
-};
-
 namespace {
-
-const sh_services_t k_recording_services = {
-    SH_ABI_VERSION,
-    static_cast<std::uint32_t>(sizeof(sh_services_t)),
-    [](sh_context_t* ctx, sh_log_level_t level, const char* message) { ctx->logs.emplace_back(level, message); },
-    [](sh_context_t* ctx, double percent, const char* message) {
-        ctx->progress.emplace_back(percent, message != nullptr ? message : "");
-    },
-    [](sh_context_t* ctx) { return ctx->cancel ? 1 : 0; },
-    [](sh_context_t* ctx) { ++ctx->heartbeats; },
-    [](sh_context_t* ctx, const void* data, std::size_t size) {
-        if (size > ctx->result_cap) {
-            return SH_RESULT_TOO_LARGE;
-        }
-        ctx->result = std::string(static_cast<const char*>(data), size);
-        return SH_RESULT_STORED;
-    },
-    [](sh_context_t* ctx, const char* message, sh_retry_t retry) {
-        ctx->error = message;
-        ctx->retry = retry;
-    },
-    [](sh_context_t*, const char*) -> const void* { return nullptr; },
-};
 
 // A plugin library loaded for one test, closed when the test ends.
 class PluginLibrary {
@@ -167,6 +134,7 @@ protected:
         EXPECT_EQ(plugin->abi_version, SH_ABI_VERSION);
         EXPECT_GE(plugin->struct_size, SH_PLUGIN_MIN_SIZE);
         EXPECT_EQ(plugin->struct_size, sizeof(sh_plugin_t));
+        EXPECT_EQ(plugin->task_size, sizeof(sh_task_t));
         ASSERT_NE(plugin->name, nullptr);
         EXPECT_STREQ(plugin->name, name);
         ASSERT_NE(plugin->version, nullptr);
@@ -193,7 +161,7 @@ TEST_F(PluginTest, MisbehaveDescriptorListsEveryTask)
     expect_descriptor(m_misbehave, "misbehave",
                       {"echo", "fail", "segfault", "abort", "stack_overflow", "exit", "hang", "sleep", "ignore_term", "leak",
                        "cpu_spin", "write_file", "log_lines", "big_result", "flood_stdout", "throw", "spawn_children", "garble", "lie", "fds",
-                       "progress"});
+                       "progress", "job_info", "out_of_memory"});
 }
 
 TEST_F(PluginTest, MisbehaveInitSucceedsAndShutdownReturns)
@@ -216,7 +184,7 @@ TEST_F(PluginTest, HelloDescriptorListsEveryTask)
 
 TEST_F(PluginTest, LegacyDescriptorListsEveryTask)
 {
-    expect_descriptor(m_legacy, "legacy_c", {"checksum", "reverse", "parse"});
+    expect_descriptor(m_legacy, "legacy_c", {"checksum", "reverse", "parse", "mean", "payment"});
 }
 
 TEST_F(PluginTest, MisbehaveEchoReturnsThePayloadBytesUnchanged)
@@ -313,6 +281,24 @@ TEST_F(PluginTest, MisbehaveThrowBecomesAFailedAttempt)
     EXPECT_EQ(run.status, SH_STATUS_ERROR);
     EXPECT_EQ(run.record.error, "boom from throw");
     EXPECT_EQ(run.record.retry, SH_RETRY_ALLOWED);
+    EXPECT_FALSE(run.record.result.has_value());
+}
+
+TEST_F(PluginTest, MisbehaveJobInfoReportsWhatTheHostSays)
+{
+    ASSERT_TRUE(m_misbehave.loaded()) << m_misbehave.load_error();
+    const TaskRun run = run_task(m_misbehave, "job_info", "{}");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, R"({"job_id":41,"attempt":2,"queue":"tests","task":"","deadline_ms":0})");
+}
+
+TEST_F(PluginTest, MisbehaveBadAllocIsReportedAsOutOfMemory)
+{
+    ASSERT_TRUE(m_misbehave.loaded()) << m_misbehave.load_error();
+    // More than any address space: the allocation fails whatever the machine.
+    const TaskRun run = run_task(m_misbehave, "out_of_memory", R"({"mib": 1073741824})");
+    EXPECT_EQ(run.status, SH_STATUS_ERROR);
+    EXPECT_EQ(run.record.out_of_memory, std::optional<std::size_t>(0));
     EXPECT_FALSE(run.record.result.has_value());
 }
 
@@ -480,6 +466,42 @@ TEST_F(PluginTest, LegacyParseReadsAWellFormedLine)
     EXPECT_EQ(bad_value.status, SH_STATUS_ERROR);
     EXPECT_EQ(bad_value.record.error, "cannot parse line: value is not a decimal integer");
     EXPECT_EQ(bad_value.record.retry, SH_RETRY_NEVER);
+}
+
+TEST_F(PluginTest, LegacyMeanWrapsAnArrayOfNumbers)
+{
+    ASSERT_TRUE(m_legacy.loaded()) << m_legacy.load_error();
+    const TaskRun run = run_task(m_legacy, "mean", R"({"values": [1, 2, 4.5]})");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, "2.5");
+
+    const TaskRun empty = run_task(m_legacy, "mean", R"({"values": []})");
+    EXPECT_EQ(empty.status, SH_STATUS_ERROR);
+    EXPECT_EQ(empty.record.error, "the result is not a number (NaN), which JSON cannot carry");
+    EXPECT_EQ(empty.record.retry, SH_RETRY_NEVER);
+
+    const TaskRun strings = run_task(m_legacy, "mean", R"({"values": [1, "2"]})");
+    EXPECT_EQ(strings.record.error, "payload field \"values\" is not an array of numbers");
+    EXPECT_EQ(strings.record.retry, SH_RETRY_NEVER);
+}
+
+TEST_F(PluginTest, LegacyPaymentWrapsAFunctionTakingAStruct)
+{
+    ASSERT_TRUE(m_legacy.loaded()) << m_legacy.load_error();
+    const TaskRun run = run_task(m_legacy, "payment", R"({"loan": {"principal": 1200, "annual_rate": 0, "months": 12}})");
+    EXPECT_EQ(run.status, SH_STATUS_OK) << run.record.error.value_or("");
+    EXPECT_EQ(run.record.result, "100");
+
+    const TaskRun rate = run_task(m_legacy, "payment", R"({"loan": {"principal": 1000, "annual_rate": 0.05, "months": 12}})");
+    ASSERT_TRUE(rate.record.result.has_value()) << rate.record.error.value_or("");
+    EXPECT_NEAR(std::stod(*rate.record.result), 85.607481788, 1e-6);
+
+    const TaskRun missing = run_task(m_legacy, "payment", R"({"loan": {"principal": 1000, "months": 12}})");
+    EXPECT_EQ(missing.record.error, "payload has no field \"/loan/annual_rate\"");
+    EXPECT_EQ(missing.record.retry, SH_RETRY_NEVER);
+
+    const TaskRun months = run_task(m_legacy, "payment", R"({"loan": {"principal": 1, "annual_rate": 0, "months": 1.5}})");
+    EXPECT_EQ(months.record.error, "payload field \"/loan/months\" is not an integer");
 }
 
 } // namespace

@@ -190,6 +190,45 @@ TEST_P(Runner, LeakHitsTheMemoryLimit)
     EXPECT_EQ(o.limit, model::LimitKind::memory);
 }
 
+TEST_P(Runner, OutOfMemoryReportedByTheTaskIsTheMemoryLimit)
+{
+    // One allocation of 512 MiB under a 128 MiB limit: new throws std::bad_alloc, which the C++
+    // layer reports through the out_of_memory service. (Under a sanitizer the worker has no
+    // address-space limit: the allocation succeeds and the host stops the worker on its size.)
+    auto s = spec("out_of_memory", R"({"mib":512})");
+    s.settings.limits.memory_bytes = 128ull << 20;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
+#if !defined(SANDHOST_SANITIZED)
+    EXPECT_EQ(o.error, "the task ran out of memory") << to_json(o);
+    EXPECT_FALSE(o.killed);
+#endif
+    EXPECT_TRUE(model::retryable(o));
+}
+
+TEST_P(Runner, TheTaskKnowsItsJobAttemptQueueAndDeadline)
+{
+    // Twice: in reuse mode the second job runs in the same process, which must not see the
+    // first job's facts (nothing travels by environment variable).
+    for (const std::int64_t id : {41, 42}) {
+        auto s = spec("job_info");
+        s.job_id = id;
+        s.attempt = static_cast<std::uint32_t>(id - 39);
+        s.queue = "queue-" + std::to_string(id);
+        const auto before = std::chrono::system_clock::now();
+        const auto o = run(s);
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
+        const std::string expected_prefix = R"({"job_id":)" + std::to_string(id) + R"(,"attempt":)" + std::to_string(id - 39) +
+                                            R"(,"queue":"queue-)" + std::to_string(id) + R"(","task":"job_info","deadline_ms":)";
+        ASSERT_EQ(o.result.substr(0, expected_prefix.size()), expected_prefix) << o.result;
+        const auto deadline_ms = std::stoll(o.result.substr(expected_prefix.size()));
+        const auto from = std::chrono::duration_cast<std::chrono::milliseconds>((before + s.settings.timeout).time_since_epoch()).count();
+        EXPECT_GE(deadline_ms, from - 1000) << "the deadline is the timeout after the job's clock started";
+        EXPECT_LE(deadline_ms, from + 10000);
+    }
+}
+
 TEST_P(Runner, CpuSpinHitsTheCpuLimit)
 {
     auto s = spec("cpu_spin");
@@ -416,7 +455,7 @@ TEST_P(LoadFailures, EachIsLoadFailedWithAPreciseMessage)
         {t::fixture_plugin_dir() / "missing.so", "x", "No such file or directory"},
         {t::fixture_plugin_dir() / "not_a_library.so", "x", "cannot be loaded"},
         {t::fixture_plugin_dir() / "no_entry.so", "x", "does not export sh_plugin_entry"},
-        {t::fixture_plugin_dir() / "bad_abi.so", "nothing", "built for plugin ABI version 99; this host speaks version 1"},
+        {t::fixture_plugin_dir() / "bad_abi.so", "nothing", "built for plugin ABI version 99.0; this host speaks version 1.0 and loads plugins built for 1.x"},
         {t::fixture_plugin_dir() / "unresolved.so", "call", "undefined symbol: sandhost_fixture_function_that_does_not_exist"},
         {t::fixture_plugin_dir() / "init_fails.so", "nothing", "failed to initialise: license file /nonexistent/license.key not found"},
         {t::plugin("misbehave"), "no_such_task", "has no task 'no_such_task' (its tasks: echo, fail,"},
@@ -464,6 +503,27 @@ TEST_P(LoadFailures, DescribingAPluginDoesNotRunItsInit)
     const auto o = run(s);
     EXPECT_EQ(o.kind, model::OutcomeKind::load_failed) << to_json(o);
     EXPECT_EQ(o.error, "plugin init_fails failed to initialise: license file /nonexistent/license.key not found");
+}
+
+TEST_P(LoadFailures, APluginOfTheReleasedAbiRunsWithItsJobInfo)
+{
+    AttemptSpec s = spec("hello");
+    s.plugin_path = t::fixture_plugin_dir() / "abi_1_0.so";
+    s.job_id = 5;
+    s.attempt = 2;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(o.result, R"({"abi":"1.0","job_id":5,"attempt":2})");
+}
+
+TEST_P(LoadFailures, APluginOfANewerMajorIsLoadFailedNamingBothVersions)
+{
+    AttemptSpec s = spec("nothing");
+    s.plugin_path = t::fixture_plugin_dir() / "abi_newer_major.so";
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::load_failed) << to_json(o);
+    EXPECT_NE(o.error.find("built for plugin ABI version 2.0; this host speaks version 1.0"), std::string::npos) << o.error;
+    EXPECT_FALSE(model::retryable(o));
 }
 
 TEST_P(LoadFailures, APluginBuiltBeforeNewFieldsStillLoads)
@@ -534,6 +594,16 @@ TEST_P(LoadFailures, NoSandboxRunsInTheHost)
     EXPECT_EQ(o.result, "[9]");
     EXPECT_EQ(o.isolation, "none");
     EXPECT_FALSE(o.fallback.has_value());
+
+    auto info = spec("job_info");
+    info.settings.enabled = false;
+    info.job_id = 9;
+    info.attempt = 1;
+    info.queue = "trusted";
+    const auto with_info = run(info);
+    ASSERT_EQ(with_info.kind, model::OutcomeKind::succeeded) << with_info.error;
+    EXPECT_EQ(with_info.result.rfind(R"({"job_id":9,"attempt":1,"queue":"trusted","task":"job_info","deadline_ms":)", 0), 0u)
+        << with_info.result;
 }
 
 // ---- Poco traps -------------------------------------------------------------------------

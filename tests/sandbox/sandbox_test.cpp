@@ -231,10 +231,12 @@ TEST(StopSteps, AreDataForEveryReason)
 TEST(WorkerLocator, LooksBesideTheBuildTreeAndTheInstalledLayouts)
 {
     const auto candidates = worker_candidates("/opt/sandhost/bin");
-    ASSERT_EQ(candidates.size(), 3u);
+    ASSERT_EQ(candidates.size(), 4u);
     EXPECT_EQ(candidates[0], "/opt/sandhost/bin/sandhost-worker");
     EXPECT_EQ(candidates[1], "/opt/sandhost/lib/sandhost/sandhost-worker");
     EXPECT_EQ(candidates[2], "/opt/sandhost/bin/sandhost/sandhost-worker");
+    // The client library in a build's lib/ finds the worker in its bin/.
+    EXPECT_EQ(worker_candidates("/opt/sandhost/lib").back(), "/opt/sandhost/bin/sandhost-worker");
 }
 
 TEST(WorkerLocator, FindsTheWorkerBesideTheRunningBinaryOrWhereSandhostWorkerSays)

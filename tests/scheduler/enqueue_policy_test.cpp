@@ -175,5 +175,62 @@ TEST(EnqueuePolicy, ABadPayloadSaysWhere)
     EXPECT_EQ(message, "the payload is not valid JSON: line 1, column 12: expected ',' or ']' after an array element, got '}'");
 }
 
+// ---- without a configuration: the queues the hosts published -------------------------------
+
+model::HostRecord serving(std::vector<model::ServedQueue> queues, int published_at_s)
+{
+    auto host = host_with({plugin("acme", {"parse", "checksum"}), plugin("hello", {"echo", "word_count"})});
+    host.name = "host-" + std::to_string(published_at_s);
+    host.queues = std::move(queues);
+    host.catalog_at = model::TimePoint(std::chrono::seconds(published_at_s));
+    return host;
+}
+
+TEST(EnqueuePolicyPublished, ChecksAgainstTheQueuesHostsServeAndTheirLatestTtl)
+{
+    const std::vector<model::HostRecord> hosts = {
+        serving({{"legacy", {"acme.*"}, std::chrono::minutes(5)}}, 2),
+        serving({{"legacy", {"hello.echo"}, std::chrono::hours(1)}, {"other", {"hello.word_count"}}}, 1),
+    };
+    auto r = request("legacy", "hello.echo");
+    r.key = "k-1";
+    const auto checked = check_enqueue(hosts, r);
+    EXPECT_EQ(checked.job.queue, "legacy");
+    EXPECT_EQ(checked.job.ttl, std::chrono::minutes(5)) << "the ttl most recently published";
+    EXPECT_EQ(checked.job.key, "k-1");
+    EXPECT_NO_THROW(check_enqueue(hosts, request("legacy", "acme.parse"))) << "any serving host's tasks count";
+
+    try {
+        check_enqueue(hosts, request("other", "acme.parse"));
+        ADD_FAILURE() << "accepted a task the queue does not run";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::task_not_allowed);
+    }
+    try {
+        check_enqueue(hosts, request("legacyy", "acme.parse"));
+        ADD_FAILURE() << "accepted an unknown queue";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::unknown_queue);
+        EXPECT_NE(std::string(e.what()).find("did you mean 'legacy'"), std::string::npos) << e.what();
+    }
+    try {
+        check_enqueue(hosts, request("legacy", "acme.prase"));
+        ADD_FAILURE() << "accepted an unknown task";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::unknown_task);
+    }
+}
+
+TEST(EnqueuePolicyPublished, NothingPublishedMeansNothingCanBeChecked)
+{
+    try {
+        check_enqueue({}, request("legacy", "acme.parse"));
+        ADD_FAILURE() << "accepted without any published queue";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::unknown_queue);
+        EXPECT_NE(std::string(e.what()).find("no host has published the queues it serves"), std::string::npos) << e.what();
+    }
+}
+
 } // namespace
 } // namespace sandhost::scheduler

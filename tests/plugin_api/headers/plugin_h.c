@@ -13,6 +13,18 @@ static sh_status_t run_check(const sh_services_t *services, sh_context_t *ctx, c
         services->set_error(ctx, "cancelled", SH_RETRY_NEVER);
         return SH_STATUS_ERROR;
     }
+    if (SH_HAS_SERVICE(services, job_info)) {
+        const sh_job_info_t *job = services->job_info(ctx);
+
+        if (job != NULL && SH_HAS_FIELD(sh_job_info_t, job, deadline_ms) && job->deadline_ms != 0 &&
+            job->attempt > 1 && job->job_id > 0 && job->queue[0] != '\0' && job->task[0] != '\0') {
+            services->log(ctx, SH_LOG_INFO, "a later attempt with a deadline");
+        }
+    }
+    if (payload_size > ((size_t)1 << 40) && SH_HAS_SERVICE(services, out_of_memory)) {
+        services->out_of_memory(ctx, payload_size);
+        return SH_STATUS_ERROR;
+    }
     services->progress(ctx, 50.0, NULL);
     services->heartbeat(ctx);
     if (services->set_result(ctx, payload, payload_size) != SH_RESULT_STORED) {
@@ -29,8 +41,20 @@ static sh_status_t init_check(const sh_services_t *services, sh_context_t *ctx)
 
 static void shutdown_check(void) {}
 
+static const int check_capability = 1;
+
+static const void *check_extension(const char *id)
+{
+    return id[0] == 'o' ? &check_capability : NULL;
+}
+
+#if SH_ABI_VERSION < SH_ABI_MAKE_VERSION(1u, 0u) || SH_ABI_MAJOR(SH_ABI_VERSION) != 1u
+#error "the version macros must work in #if"
+#endif
+
 static const sh_task_t check_tasks[] = {
     {"check", "uses every service", run_check},
 };
 
-SH_DEFINE_PLUGIN("check", "0.0.0", check_tasks, init_check, shutdown_check)
+SH_DEFINE_PLUGIN_WITH_EXTENSIONS("check", "0.0.0", check_tasks, init_check, shutdown_check,
+                                 check_extension)

@@ -9,6 +9,10 @@ std::string run_check(std::string_view payload, sandhost::plugin::Context& ctx)
     ctx.progress(10.0);
     ctx.progress(20.0, "twenty");
     ctx.heartbeat();
+    const sandhost::plugin::JobInfo job = ctx.job();
+    if (job.deadline && job.attempt > 1 && job.job_id > 0 && !job.queue.empty() && !job.task.empty()) {
+        ctx.log(sandhost::plugin::Level::info, "a later attempt");
+    }
     if (ctx.cancel_requested()) {
         throw sandhost::plugin::TaskError("cancelled", sandhost::plugin::Retry::never);
     }

@@ -1,0 +1,203 @@
+// The C++ client: a configuration (or none) and a store, and the scheduler's enqueue policy.
+#include "client/client_impl.h"
+
+#include "config/load.h"
+#include "config/store_url.h"
+#include "model/version.h"
+#include "scheduler/enqueue_policy.h"
+#include "scheduler/store_factory.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+namespace sandhost::client {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+JobState to_client(model::JobState state)
+{
+    switch (state) {
+    case model::JobState::waiting: return JobState::waiting;
+    case model::JobState::delayed: return JobState::delayed;
+    case model::JobState::blocked: return JobState::blocked;
+    case model::JobState::active: return JobState::active;
+    case model::JobState::completed: return JobState::completed;
+    case model::JobState::dead: return JobState::dead;
+    case model::JobState::cancelled: return JobState::cancelled;
+    }
+    return JobState::waiting;
+}
+
+model::JobState to_model(JobState state)
+{
+    switch (state) {
+    case JobState::waiting: return model::JobState::waiting;
+    case JobState::delayed: return model::JobState::delayed;
+    case JobState::blocked: return model::JobState::blocked;
+    case JobState::active: return model::JobState::active;
+    case JobState::completed: return model::JobState::completed;
+    case JobState::dead: return model::JobState::dead;
+    case JobState::cancelled: return model::JobState::cancelled;
+    }
+    return model::JobState::waiting;
+}
+
+std::shared_ptr<store::Store> open_store_or_throw(const config::HostSettings& host)
+{
+    try {
+        return scheduler::open_configured_store(host);
+    } catch (const std::exception& e) {
+        throw Error(Error::Kind::store, "cannot open the store " + config::to_string(host.store) + ": " + e.what());
+    }
+}
+
+} // namespace
+
+template <typename Call>
+auto Client::Impl::guarded(Call&& call) -> decltype(call())
+{
+    try {
+        return call();
+    } catch (const Error&) {
+        throw;
+    } catch (const scheduler::EnqueueError& e) {
+        throw Error(Error::Kind::refused, e.what());
+    } catch (const store::StoreRequestError& e) {
+        throw Error(Error::Kind::refused, e.what());
+    } catch (const store::StoreError& e) {
+        throw Error(Error::Kind::store, e.what());
+    }
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+Client Client::open_config(const std::string& config_file)
+{
+    auto impl = std::make_unique<Impl>();
+    impl->settings = client_lib::load_settings_or_throw(config_file, {});
+    impl->store = open_store_or_throw(impl->settings->host);
+    return Client(std::move(impl));
+}
+
+Client Client::open_store(const std::string& store_url)
+{
+    std::error_code ec;
+    const auto base = std::filesystem::current_path(ec);
+    auto url = config::parse_store_url(store_url, ec ? std::filesystem::path("/") : base);
+    if (!url) throw Error(Error::Kind::invalid_argument, "store URL '" + store_url + "': " + url.error());
+    auto impl = std::make_unique<Impl>();
+    config::HostSettings host;
+    host.store = url.value();
+    impl->store = open_store_or_throw(host);
+    return Client(std::move(impl));
+}
+
+Enqueued Client::enqueue(const std::string& queue, const std::string& task, const std::string& payload, const EnqueueOptions& options)
+{
+    scheduler::EnqueueRequest request;
+    request.queue = queue;
+    request.task = task;
+    request.payload = payload;
+    request.priority = options.priority;
+    request.delay = options.delay;
+    request.timeout = options.timeout;
+    request.max_attempts = options.max_attempts;
+    request.depends_on = options.depends_on;
+    request.key = options.key;
+    if (options.delay && options.delay->count() < 0) throw Error(Error::Kind::invalid_argument, "delay must not be negative");
+    if (options.timeout && options.timeout->count() <= 0) throw Error(Error::Kind::invalid_argument, "timeout must be positive");
+    return m_impl->guarded([&] {
+        const auto enqueued = m_impl->settings ? scheduler::enqueue(*m_impl->store, *m_impl->settings, request, Clock::now())
+                                               : scheduler::enqueue(*m_impl->store, request, Clock::now());
+        return Enqueued{enqueued.id, enqueued.created, enqueued.notes};
+    });
+}
+
+std::optional<Job> Client::get(std::int64_t id)
+{
+    return m_impl->guarded([&]() -> std::optional<Job> {
+        const auto job = m_impl->store->get(id);
+        if (!job) return std::nullopt;
+        Job out;
+        out.id = job->id;
+        out.queue = job->queue;
+        out.task = job->task;
+        out.payload = job->payload;
+        out.state = to_client(job->state);
+        out.priority = job->priority;
+        out.attempts = job->attempts;
+        out.result = job->result;
+        out.error = job->error;
+        if (job->progress) out.progress = job->progress->percent;
+        out.created_at = job->created_at;
+        out.updated_at = job->updated_at;
+        if (job->attempts > 0) {
+            const auto attempts = m_impl->store->attempts(id);
+            if (!attempts.empty()) out.outcome = model::to_string(attempts.back().outcome.kind);
+        }
+        return out;
+    });
+}
+
+Job Client::wait(std::int64_t id, std::chrono::milliseconds timeout)
+{
+    if (timeout.count() < 0) throw Error(Error::Kind::invalid_argument, "timeout must not be negative");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Polls the store: quickly at first (short jobs), then every quarter second.
+    auto interval = std::chrono::milliseconds(10);
+    for (;;) {
+        auto job = get(id);
+        if (!job) throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
+        const auto now = std::chrono::steady_clock::now();
+        if (is_final(job->state) || now >= deadline) return *job;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(interval, deadline - now));
+        interval = std::min(interval * 2, std::chrono::milliseconds(250));
+    }
+}
+
+CancelResult Client::cancel(std::int64_t id)
+{
+    return m_impl->guarded([&] {
+        switch (m_impl->store->cancel(id, Clock::now())) {
+        case store::CancelResult::cancelled: return CancelResult::cancelled;
+        case store::CancelResult::requested: return CancelResult::requested;
+        case store::CancelResult::already_final: return CancelResult::already_final;
+        case store::CancelResult::not_found: break;
+        }
+        throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
+    });
+}
+
+bool Client::retry(std::int64_t id)
+{
+    return m_impl->guarded([&] {
+        if (!m_impl->store->get(id)) throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
+        return m_impl->store->retry(id, Clock::now());
+    });
+}
+
+const char* to_string(JobState state) { return model::to_string(to_model(state)); }
+
+bool is_final(JobState state) { return model::is_final(to_model(state)); }
+
+const char* version() { return model::version(); }
+
+} // namespace sandhost::client
+
+namespace sandhost::client_lib {
+
+std::shared_ptr<const config::Settings> load_settings_or_throw(const std::string& config_file, const config::LoadOptions& options)
+{
+    const auto loaded = config::load_config(config_file, options);
+    if (loaded.ok()) return loaded.settings;
+    std::string message = config_file + " is not a valid configuration:";
+    for (const auto& error : loaded.errors) message += "\n" + error.to_string();
+    throw client::Error(client::Error::Kind::config, message);
+}
+
+} // namespace sandhost::client_lib

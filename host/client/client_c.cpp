@@ -1,0 +1,227 @@
+// The C API (client.h) over the C++ client: every exception stops here and becomes a status
+// and the calling thread's last error.
+#include <sandhost/client.h>
+#include <sandhost/client.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+struct sh_client {
+    sandhost::client::Client client;
+};
+
+namespace {
+
+using sandhost::client::Error;
+
+thread_local std::string t_last_error;
+
+sh_client_status_t succeed()
+{
+    t_last_error.clear();
+    return SH_CLIENT_OK;
+}
+
+sh_client_status_t fail(sh_client_status_t status, const std::string& message) noexcept
+{
+    try {
+        t_last_error = message;
+    } catch (...) {
+        t_last_error.clear();  // no memory for the message: the status says it
+    }
+    return status;
+}
+
+sh_client_status_t status_of(Error::Kind kind)
+{
+    switch (kind) {
+    case Error::Kind::config: return SH_CLIENT_CONFIG_ERROR;
+    case Error::Kind::store: return SH_CLIENT_STORE_ERROR;
+    case Error::Kind::refused: return SH_CLIENT_REFUSED;
+    case Error::Kind::not_found: return SH_CLIENT_NOT_FOUND;
+    case Error::Kind::invalid_argument: return SH_CLIENT_INVALID_ARGUMENT;
+    }
+    return SH_CLIENT_STORE_ERROR;
+}
+
+// Runs body (returning a status), turning any exception into a status and a message.
+template <typename Body>
+sh_client_status_t guarded(Body&& body) noexcept
+{
+    try {
+        return body();
+    } catch (const Error& e) {
+        return fail(status_of(e.kind()), e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(SH_CLIENT_NO_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return fail(SH_CLIENT_STORE_ERROR, e.what());
+    } catch (...) {
+        return fail(SH_CLIENT_STORE_ERROR, "unknown error");
+    }
+}
+
+// The C constants are the C++ enum's values in order.
+static_assert(static_cast<int>(sandhost::client::JobState::waiting) == SH_JOB_WAITING &&
+              static_cast<int>(sandhost::client::JobState::active) == SH_JOB_ACTIVE &&
+              static_cast<int>(sandhost::client::JobState::cancelled) == SH_JOB_CANCELLED);
+
+sh_job_state_t state_of(sandhost::client::JobState state) { return static_cast<sh_job_state_t>(state); }
+
+std::int64_t epoch_ms(std::chrono::system_clock::time_point at)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+}
+
+// The job as one malloc'd block: the structure, then its strings.
+sh_job_t* to_c(const sandhost::client::Job& job)
+{
+    const std::string* strings[] = {&job.queue, &job.task, &job.payload, job.result ? &*job.result : nullptr,
+                                    job.error ? &*job.error : nullptr, job.outcome ? &*job.outcome : nullptr};
+    std::size_t size = sizeof(sh_job_t);
+    for (const auto* s : strings) size += s ? s->size() + 1 : 0;
+    auto* block = static_cast<char*>(std::malloc(size));
+    if (!block) throw std::bad_alloc();
+    auto* out = reinterpret_cast<sh_job_t*>(block);
+    char* text = block + sizeof(sh_job_t);
+    const char* copies[6] = {};
+    for (std::size_t i = 0; i < 6; ++i) {
+        if (!strings[i]) continue;
+        std::memcpy(text, strings[i]->c_str(), strings[i]->size() + 1);
+        copies[i] = text;
+        text += strings[i]->size() + 1;
+    }
+    out->id = job.id;
+    out->queue = copies[0];
+    out->task = copies[1];
+    out->payload = copies[2];
+    out->state = state_of(job.state);
+    out->priority = job.priority;
+    out->attempts = job.attempts;
+    out->result = copies[3];
+    out->error = copies[4];
+    out->outcome = copies[5];
+    out->created_at_ms = epoch_ms(job.created_at);
+    out->updated_at_ms = epoch_ms(job.updated_at);
+    return out;
+}
+
+template <typename Open>
+sh_client_t* open_with(const char* argument, const char* what, Open&& open) noexcept
+{
+    sh_client_t* client = nullptr;
+    const auto status = guarded([&] {
+        if (!argument) return fail(SH_CLIENT_INVALID_ARGUMENT, std::string(what) + " is NULL");
+        client = new sh_client{open(argument)};
+        return succeed();
+    });
+    return status == SH_CLIENT_OK ? client : nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+sh_client_t* sh_client_open_config(const char* config_file)
+{
+    return open_with(config_file, "config_file", [](const char* file) { return sandhost::client::Client::open_config(file); });
+}
+
+sh_client_t* sh_client_open_store(const char* store_url)
+{
+    return open_with(store_url, "store_url", [](const char* url) { return sandhost::client::Client::open_store(url); });
+}
+
+void sh_client_close(sh_client_t* client) { delete client; }
+
+sh_client_status_t sh_client_enqueue(sh_client_t* client, const char* queue, const char* task, const char* payload_json,
+                                     const sh_enqueue_options_t* options, int64_t* job_id)
+{
+    return guarded([&] {
+        if (!client || !queue || !task || !job_id) return fail(SH_CLIENT_INVALID_ARGUMENT, "client, queue, task and job_id must not be NULL");
+        sandhost::client::EnqueueOptions cpp;
+        if (options) {
+            // Read only the fields the caller's structure has.
+            const auto has = [&](std::size_t end) { return options->struct_size >= end; };
+            if (has(offsetof(sh_enqueue_options_t, priority) + sizeof(options->priority))) cpp.priority = options->priority;
+            if (has(offsetof(sh_enqueue_options_t, delay_ms) + sizeof(options->delay_ms)) && options->delay_ms != 0) {
+                cpp.delay = std::chrono::milliseconds(options->delay_ms);
+            }
+            if (has(offsetof(sh_enqueue_options_t, timeout_ms) + sizeof(options->timeout_ms)) && options->timeout_ms != 0) {
+                cpp.timeout = std::chrono::milliseconds(options->timeout_ms);
+            }
+            if (has(offsetof(sh_enqueue_options_t, max_attempts) + sizeof(options->max_attempts)) && options->max_attempts != 0) {
+                cpp.max_attempts = options->max_attempts;
+            }
+            if (has(offsetof(sh_enqueue_options_t, depends_on_count) + sizeof(options->depends_on_count)) && options->depends_on_count > 0) {
+                if (!options->depends_on) return fail(SH_CLIENT_INVALID_ARGUMENT, "depends_on is NULL but depends_on_count is not 0");
+                cpp.depends_on.assign(options->depends_on, options->depends_on + options->depends_on_count);
+            }
+            if (has(offsetof(sh_enqueue_options_t, key) + sizeof(options->key)) && options->key) cpp.key = options->key;
+        }
+        *job_id = client->client.enqueue(queue, task, payload_json ? payload_json : "{}", cpp).id;
+        return succeed();
+    });
+}
+
+sh_client_status_t sh_client_get(sh_client_t* client, int64_t job_id, sh_job_t** job)
+{
+    return guarded([&] {
+        if (!client || !job) return fail(SH_CLIENT_INVALID_ARGUMENT, "client and job must not be NULL");
+        *job = nullptr;
+        const auto found = client->client.get(job_id);
+        if (!found) return fail(SH_CLIENT_NOT_FOUND, "no job " + std::to_string(job_id));
+        *job = to_c(*found);
+        return succeed();
+    });
+}
+
+sh_client_status_t sh_client_wait(sh_client_t* client, int64_t job_id, int64_t timeout_ms, sh_job_t** job)
+{
+    return guarded([&] {
+        if (!client || !job) return fail(SH_CLIENT_INVALID_ARGUMENT, "client and job must not be NULL");
+        *job = nullptr;
+        const auto found = client->client.wait(job_id, std::chrono::milliseconds(timeout_ms));
+        *job = to_c(found);
+        if (!sandhost::client::is_final(found.state)) {
+            return fail(SH_CLIENT_TIMEOUT, "job " + std::to_string(job_id) + " is still " + sandhost::client::to_string(found.state));
+        }
+        return succeed();
+    });
+}
+
+sh_client_status_t sh_client_cancel(sh_client_t* client, int64_t job_id)
+{
+    return guarded([&] {
+        if (!client) return fail(SH_CLIENT_INVALID_ARGUMENT, "client must not be NULL");
+        if (client->client.cancel(job_id) == sandhost::client::CancelResult::already_final) {
+            return fail(SH_CLIENT_WRONG_STATE, "job " + std::to_string(job_id) + " had already ended");
+        }
+        return succeed();
+    });
+}
+
+sh_client_status_t sh_client_retry(sh_client_t* client, int64_t job_id)
+{
+    return guarded([&] {
+        if (!client) return fail(SH_CLIENT_INVALID_ARGUMENT, "client must not be NULL");
+        if (!client->client.retry(job_id)) return fail(SH_CLIENT_WRONG_STATE, "job " + std::to_string(job_id) + " is neither dead nor cancelled");
+        return succeed();
+    });
+}
+
+void sh_job_free(sh_job_t* job) { std::free(job); }
+
+const char* sh_job_state_name(sh_job_state_t state)
+{
+    if (state < SH_JOB_WAITING || state > SH_JOB_CANCELLED) return "unknown";
+    return sandhost::client::to_string(static_cast<sandhost::client::JobState>(state));
+}
+
+const char* sh_client_last_error(void) { return t_last_error.c_str(); }
+
+const char* sh_client_version(void) { return sandhost::client::version(); }
+
+} // extern "C"

@@ -1,0 +1,133 @@
+// The sandhost client library for C++ programs (libsandhost-client.so, sandhost::client in
+// CMake, sandhost-client in pkg-config): enqueue jobs on a store and follow them, with the same
+// checks as `sandhost enqueue`. It runs no task and needs no worker executable. The C API is
+// client.h; embedding a sandbox or a whole host is embed.hpp.
+//
+//     auto client = sandhost::client::Client::open_config("/etc/sandhost/sandhost.yaml");
+//     const auto id = client.enqueue("default", "legacy_c.checksum", R"({"data":"hello"})").id;
+//     const auto job = client.wait(id, std::chrono::seconds(30));
+//     if (job.state == sandhost::client::JobState::completed) std::cout << *job.result << "\n";
+//
+// Errors: every function throws sandhost::client::Error, whose kind() says what went wrong and
+// whose what() says it in words; a job that does not exist is nullopt (get) or not_found.
+// Threads: a Client may be used from several threads at once. Every call blocks on the store.
+#ifndef SANDHOST_CLIENT_HPP
+#define SANDHOST_CLIENT_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sandhost::client {
+
+// Where a job is (see `sandhost jobs`). completed, dead and cancelled are final.
+enum class JobState { waiting, delayed, blocked, active, completed, dead, cancelled };
+const char* to_string(JobState state);
+bool is_final(JobState state);
+
+class Error : public std::runtime_error {
+public:
+    enum class Kind {
+        config,            // the configuration file is missing or invalid: what() lists every error
+        store,             // the store cannot be opened or failed (locked, corrupt, unreachable)
+        refused,           // the enqueue policy refused the job: unknown queue, task not allowed or
+                           // not found, payload not a JSON object, unknown dependency
+        not_found,         // no job with that id
+        invalid_argument,  // a malformed argument (a store URL, a negative timeout)
+    };
+    Error(Kind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}
+    Kind kind() const noexcept { return m_kind; }
+
+private:
+    Kind m_kind;
+};
+
+struct EnqueueOptions {
+    int priority = 0;                                  // higher runs first
+    std::optional<std::chrono::milliseconds> delay;    // not before now + delay
+    std::optional<std::chrono::milliseconds> timeout;  // per attempt, instead of the queue's
+    std::optional<std::uint32_t> max_attempts;         // instead of the queue's retry policy
+    std::vector<std::int64_t> depends_on;              // runs once these completed, with their results
+    // Idempotency: while an unfinished job of the queue carries this key, enqueuing it again
+    // returns that job (Enqueued::created false) instead of a new one.
+    std::optional<std::string> key;
+};
+
+struct Enqueued {
+    std::int64_t id = 0;
+    bool created = true;             // false: an unfinished job with the same key was returned
+    std::vector<std::string> notes;  // e.g. that no host has published its plugins yet
+};
+
+struct Job {
+    std::int64_t id = 0;
+    std::string queue;
+    std::string task;                  // "plugin.task"
+    std::string payload;               // JSON text, as enqueued
+    JobState state = JobState::waiting;
+    int priority = 0;
+    std::uint32_t attempts = 0;        // attempts started
+    std::optional<std::string> result; // the task's result (JSON text) once completed
+    std::optional<std::string> error;  // the last attempt's error, or why the job is dead
+    std::optional<std::string> outcome;  // the last finished attempt's outcome ("succeeded",
+                                         // "crashed", "timed_out", ...)
+    std::optional<double> progress;    // percent reported by the running (or last) attempt
+    std::chrono::system_clock::time_point created_at{};
+    std::chrono::system_clock::time_point updated_at{};
+};
+
+enum class CancelResult {
+    cancelled,      // it was waiting: it is cancelled now
+    requested,      // it is running: its host stops the worker and records it as cancelled
+    already_final,  // it had already ended
+};
+
+class Client {
+public:
+    // Opens the store the configuration file names; enqueue checks against its queues. Throws
+    // Error (config) listing every error of the file, or Error (store).
+    static Client open_config(const std::string& config_file);
+    // Opens a store by URL ("sqlite:PATH", relative to the working directory, or
+    // "redis://HOST[:PORT][/DB]"); enqueue checks against the queues the store's hosts published
+    // (refused while no host has published any). Throws Error (invalid_argument, store).
+    static Client open_store(const std::string& store_url);
+
+    Client(Client&&) noexcept;
+    Client& operator=(Client&&) noexcept;
+    ~Client();
+
+    // Checks the job as every front door does (the scheduler's enqueue policy), then stores it.
+    // task is "plugin.task"; payload a JSON object. Throws Error (refused, store).
+    Enqueued enqueue(const std::string& queue, const std::string& task, const std::string& payload = "{}",
+                     const EnqueueOptions& options = {});
+
+    // The job as it is now, or nullopt when there is none of that id.
+    std::optional<Job> get(std::int64_t id);
+
+    // Follows the job until it is final or `timeout` has passed, and returns it as it is then:
+    // check is_final(job.state). Throws Error (not_found) when there is no such job.
+    Job wait(std::int64_t id, std::chrono::milliseconds timeout);
+
+    // Cancels the job. Throws Error (not_found).
+    CancelResult cancel(std::int64_t id);
+
+    // Runs a dead or cancelled job again with a fresh attempt budget; false when it is in
+    // another state. Throws Error (not_found; refused when a dependency is dead or gone).
+    bool retry(std::int64_t id);
+
+private:
+    struct Impl;
+    explicit Client(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+// The library's version ("0.1.0").
+const char* version();
+
+} // namespace sandhost::client
+
+#endif // SANDHOST_CLIENT_HPP

@@ -1,0 +1,276 @@
+// The client library as a program links it (libsandhost-client.so): the C++ and C APIs against
+// a real store served by a real host, embedded through the same library, and a sandbox run from
+// it. Every test checks that no worker is left behind.
+#include "test_support.h"
+
+#include <sandhost/client.h>
+#include <sandhost/client.hpp>
+#include <sandhost/embed.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace t = sandhost::testing;
+using sandhost::client::Client;
+using sandhost::client::Error;
+using sandhost::client::JobState;
+
+// A configuration in a fresh folder: a SQLite store beside it and the build's plugins.
+class ClientTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        m_config = m_dir.path() / "sandhost.yaml";
+        std::ofstream(m_config) << "host:\n"
+                                   "  name: client-test\n"
+                                   "  store: sqlite:store.db\n"
+                                   "  plugin_dirs: [\""
+                                << t::plugin_dir().string()
+                                << "\"]\n"
+                                   "  log: {level: warn}\n"
+                                   "sandbox: {timeout: 10s}\n"
+                                   "queues:\n"
+                                   "  default:\n"
+                                   "    tasks: [\"misbehave.*\", \"hello.*\", \"legacy_c.*\"]\n"
+                                   "    concurrency: 2\n"
+                                   "    retry: {max_attempts: 1}\n"
+                                   "  other:\n"
+                                   "    tasks: [hello.echo]\n"
+                                   "    ttl: 1h\n";
+    }
+    void TearDown() override
+    {
+        stop_host();
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+    // Serves the configuration from a thread of this process, through the embedding API.
+    void start_host()
+    {
+        m_host = std::make_unique<sandhost::embed::Host>(m_config.string());
+        m_serving = std::thread([this] { m_host->run(5s); });
+    }
+    void stop_host()
+    {
+        if (!m_host) return;
+        m_host->stop();
+        m_serving.join();
+        m_host.reset();
+    }
+    std::string config() const { return m_config.string(); }
+    std::string store_url() const { return "sqlite:" + (m_dir.path() / "store.db").string(); }
+
+    t::TempDir m_dir;
+    std::filesystem::path m_config;
+    std::unique_ptr<sandhost::embed::Host> m_host;
+    std::thread m_serving;
+};
+
+TEST_F(ClientTest, EnqueuesAndWaitsForTheResultWhileAHostRuns)
+{
+    start_host();
+    auto client = Client::open_config(config());
+    const auto enqueued = client.enqueue("default", "hello.word_count", R"({"text": "one two three"})");
+    EXPECT_TRUE(enqueued.created);
+    const auto job = client.wait(enqueued.id, 60s);
+    ASSERT_EQ(job.state, JobState::completed) << job.error.value_or("");
+    EXPECT_EQ(job.result, R"({"words":3})");
+    EXPECT_EQ(job.outcome, "succeeded");
+    EXPECT_EQ(job.attempts, 1u);
+    EXPECT_EQ(job.queue, "default");
+    EXPECT_EQ(job.task, "hello.word_count");
+}
+
+TEST_F(ClientTest, AJobThatCrashesIsDeadWithItsOutcome)
+{
+    start_host();
+    auto client = Client::open_config(config());
+    const auto id = client.enqueue("default", "misbehave.segfault").id;
+    const auto job = client.wait(id, 60s);
+    EXPECT_EQ(job.state, JobState::dead);
+    EXPECT_EQ(job.outcome, "crashed");
+    ASSERT_TRUE(job.error.has_value());
+    EXPECT_NE(job.error->find("SIGSEGV"), std::string::npos) << *job.error;
+}
+
+TEST_F(ClientTest, TheEnqueuePolicyRefusesWhatTheCliRefuses)
+{
+    auto client = Client::open_config(config());
+    try {
+        client.enqueue("defualt", "hello.echo");
+        FAIL() << "an unknown queue was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::refused);
+        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(client.enqueue("other", "hello.word_count"), Error) << "the queue does not allow it";
+    try {
+        client.enqueue("default", "hello.echo", "[1, 2]");
+        FAIL() << "a payload that is not an object was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::refused);
+    }
+    // Before any host published its plugins, a well-formed job is accepted with a note.
+    const auto enqueued = client.enqueue("default", "hello.echo");
+    ASSERT_EQ(enqueued.notes.size(), 1u);
+    EXPECT_NE(enqueued.notes[0].find("not checked"), std::string::npos);
+}
+
+TEST_F(ClientTest, AnInvalidConfigurationListsEveryError)
+{
+    std::ofstream(m_config) << "host:\n  store: nosuch:x\n  max_workers: lots\nqueues: {}\n";
+    try {
+        Client::open_config(config());
+        FAIL() << "an invalid configuration was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::config);
+        const std::string message = e.what();
+        EXPECT_NE(message.find("sandhost.yaml:2:"), std::string::npos) << message;
+        EXPECT_NE(message.find("sandhost.yaml:3:"), std::string::npos) << message;
+    }
+}
+
+TEST_F(ClientTest, GetWaitCancelAndRetry)
+{
+    auto client = Client::open_config(config());
+    sandhost::client::EnqueueOptions later;
+    later.delay = 1h;
+    const auto first = client.enqueue("default", "hello.echo", "{}", later);
+    EXPECT_EQ(client.get(first.id)->state, JobState::delayed);
+
+    const auto waited = client.wait(first.id, 50ms);
+    EXPECT_EQ(waited.state, JobState::delayed) << "wait returns the job as it is when time is up";
+
+    EXPECT_EQ(client.cancel(first.id), sandhost::client::CancelResult::cancelled);
+    EXPECT_EQ(client.get(first.id)->state, JobState::cancelled);
+    EXPECT_EQ(client.cancel(first.id), sandhost::client::CancelResult::already_final);
+    EXPECT_TRUE(client.retry(first.id));
+    EXPECT_EQ(client.get(first.id)->state, JobState::waiting);
+    EXPECT_FALSE(client.retry(first.id)) << "only a dead or cancelled job is retried";
+
+    EXPECT_EQ(client.get(987654), std::nullopt);
+    EXPECT_THROW(client.wait(987654, 1s), Error);
+    EXPECT_THROW(client.cancel(987654), Error);
+}
+
+TEST_F(ClientTest, OpenedOnAStoreUrlItChecksAgainstThePublishedQueues)
+{
+    {
+        auto before = Client::open_store(store_url());
+        try {
+            before.enqueue("default", "hello.echo");
+            FAIL() << "accepted before any host published its queues";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), Error::Kind::refused);
+            EXPECT_NE(std::string(e.what()).find("no host has published"), std::string::npos) << e.what();
+        }
+    }
+    start_host();
+    auto client = Client::open_store(store_url());
+    std::int64_t id = 0;
+    ASSERT_TRUE(t::eventually([&] {
+        try {
+            id = client.enqueue("other", "hello.echo", R"({"via": "url"})").id;
+            return true;
+        } catch (const Error&) {
+            return false;  // the host has not published yet
+        }
+    }));
+    const auto job = client.wait(id, 60s);
+    EXPECT_EQ(job.state, JobState::completed);
+    EXPECT_EQ(job.result, R"({"via": "url"})");
+    EXPECT_THROW(client.enqueue("other", "hello.word_count"), Error) << "the published queue does not allow it";
+    EXPECT_THROW(client.enqueue("nosuch", "hello.echo"), Error);
+    EXPECT_THROW(Client::open_store("ftp://example.org/x"), Error);
+}
+
+TEST_F(ClientTest, TheCApiEnqueuesWaitsAndReportsErrorsInWords)
+{
+    EXPECT_EQ(sh_client_open_config((m_dir.path() / "missing.yaml").c_str()), nullptr);
+    EXPECT_NE(std::string(sh_client_last_error()).find("missing.yaml"), std::string::npos) << sh_client_last_error();
+
+    start_host();
+    sh_client_t* client = sh_client_open_config(config().c_str());
+    ASSERT_NE(client, nullptr) << sh_client_last_error();
+    int64_t id = 0;
+    ASSERT_EQ(sh_client_enqueue(client, "default", "legacy_c.mean", R"({"values": [1, 2, 4.5]})", nullptr, &id), SH_CLIENT_OK)
+        << sh_client_last_error();
+    sh_job_t* job = nullptr;
+    ASSERT_EQ(sh_client_wait(client, id, 60000, &job), SH_CLIENT_OK) << sh_client_last_error();
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(job->state, SH_JOB_COMPLETED);
+    EXPECT_STREQ(job->result, "2.5");
+    EXPECT_STREQ(job->outcome, "succeeded");
+    EXPECT_STREQ(job->task, "legacy_c.mean");
+    EXPECT_STREQ(sh_job_state_name(job->state), "completed");
+    EXPECT_GT(job->created_at_ms, 0);
+    sh_job_free(job);
+
+    sh_enqueue_options_t options = SH_ENQUEUE_OPTIONS_INIT;
+    options.delay_ms = 3600000;
+    ASSERT_EQ(sh_client_enqueue(client, "default", "hello.echo", nullptr, &options, &id), SH_CLIENT_OK);
+    job = nullptr;
+    EXPECT_EQ(sh_client_wait(client, id, 10, &job), SH_CLIENT_TIMEOUT);
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(job->state, SH_JOB_DELAYED);
+    EXPECT_EQ(job->result, nullptr);
+    sh_job_free(job);
+    EXPECT_EQ(sh_client_cancel(client, id), SH_CLIENT_OK);
+    EXPECT_EQ(sh_client_cancel(client, id), SH_CLIENT_WRONG_STATE);
+    EXPECT_EQ(sh_client_retry(client, id), SH_CLIENT_OK);
+
+    EXPECT_EQ(sh_client_enqueue(client, "nosuch", "hello.echo", "{}", nullptr, &id), SH_CLIENT_REFUSED);
+    EXPECT_NE(std::string(sh_client_last_error()).find("unknown queue 'nosuch'"), std::string::npos) << sh_client_last_error();
+    EXPECT_EQ(sh_client_get(client, 987654, &job), SH_CLIENT_NOT_FOUND);
+    EXPECT_EQ(job, nullptr);
+    EXPECT_EQ(sh_client_enqueue(client, nullptr, "hello.echo", "{}", nullptr, &id), SH_CLIENT_INVALID_ARGUMENT);
+    sh_client_close(client);
+}
+
+// ---- embedding a sandbox ------------------------------------------------------------------
+
+TEST(EmbedSandbox, RunsAnAttemptOfAPluginFoundByName)
+{
+    {
+        sandhost::embed::Sandbox sandbox;
+        sandhost::embed::AttemptSettings settings;
+        settings.plugin_dirs = {t::plugin_dir().string()};
+        const auto ok = sandbox.run_attempt("legacy_c", "checksum", R"({"data": "Wikipedia"})", settings);
+        ASSERT_TRUE(ok.succeeded()) << ok.json;
+        EXPECT_EQ(ok.result, "300286872");
+        EXPECT_TRUE(ok.pid.has_value());
+        EXPECT_NE(ok.json.find(R"("outcome":"succeeded")"), std::string::npos) << ok.json;
+
+        const auto crashed = sandbox.run_attempt("legacy_c", "parse", R"({"line": "speed"})", settings);
+        EXPECT_EQ(crashed.outcome, "crashed") << crashed.json;
+        EXPECT_EQ(crashed.signal_number, SIGSEGV);
+
+        settings.limits.memory_bytes = 128ull << 20;
+        const auto oom = sandbox.run_attempt(t::plugin("misbehave").string(), "out_of_memory", R"({"mib": 512})", settings);
+        EXPECT_EQ(oom.outcome, "resource_limit") << oom.json;
+        EXPECT_EQ(oom.limit, "memory");
+
+        const auto missing = sandbox.run_attempt("nosuch", "x", "{}", settings);
+        EXPECT_EQ(missing.outcome, "load_failed");
+
+        settings.isolation = sandhost::embed::Isolation::fork;
+        sandhost::embed::Cancel cancel;
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(200ms);
+            cancel.request();
+        });
+        const auto cancelled = sandbox.run_attempt(t::plugin("misbehave").string(), "hang", "{}", settings, &cancel);
+        canceller.join();
+        EXPECT_EQ(cancelled.outcome, "cancelled") << cancelled.json;
+    }
+    const auto leftovers = t::leftover_processes();
+    EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+}
+
+} // namespace

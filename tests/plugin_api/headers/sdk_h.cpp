@@ -1,0 +1,2 @@
+// sdk.h and payload.h, compiled as C++.
+#include "sdk_h.c"
