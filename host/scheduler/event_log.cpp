@@ -17,6 +17,11 @@ namespace {
 
 std::atomic<LogFormat> g_format{LogFormat::text};
 
+// spdlog creates its registry on first use. Two hosts started at once in
+// one process would race to create it, so it is created while the library
+// loads, before any thread exists.
+[[maybe_unused]] const spdlog::logger* const k_default_logger = spdlog::default_logger_raw();
+
 // Task messages carry any bytes: a log line is valid UTF-8 whatever they hold.
 void append_json_string(std::string& out, std::string_view text) { model::append_json_string(out, model::valid_utf8(text)); }
 
