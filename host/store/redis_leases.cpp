@@ -46,7 +46,7 @@ std::vector<LostAttempt> RedisStore::lost_attempts(const std::string& host_name,
             const std::uint32_t number = job.attempts;
             // st: when the claim took it (jobs claimed by layout 1 have none: their last update).
             const auto st = hash.find("st");
-            const model::TimePoint started_at = st != hash.end() ? from_millis(std::stoll(st->second)) : job.updated_at;
+            const model::TimePoint started_at = st != hash.end() ? from_millis(static_cast<std::int64_t>(std::stoll(st->second))) : job.updated_at;
             lost.push_back(LostAttempt{std::move(job), attempt_id, number, started_at});
         }
         return lost;

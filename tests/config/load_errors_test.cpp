@@ -107,7 +107,7 @@ const BadConfig k_bad_configs[] = {
     {"retention_unknown_state", k_queue + "    retention: {finished: {count: 5}}\n",
      {{4, 17, "unknown key \"finished\" in queues.q.retention (expected completed, dead, cancelled)"}}},
     {"retention_limit_typo", "host:\n  retention: {dead: {ages: 30d}}\n",
-     {{2, 23, "unknown key \"ages\" in host.retention.dead; did you mean \"age\"?"}}},
+     {{2, 22, "unknown key \"ages\" in host.retention.dead; did you mean \"age\"?"}}},
     {"retention_bare_count", k_queue + "    retention: {completed: {count: -1}}\n",
      {{4, 36, "count: must be from 0 to 1000000000000, got \"-1\""}}},
 
