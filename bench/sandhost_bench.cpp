@@ -74,6 +74,8 @@ struct Figures {
     // commandstats counts them), and of those the EVALSHA calls, one round trip each.
     std::optional<double> redis_commands_per_job;
     std::optional<double> redis_evalsha_per_job;
+    // Queue rows with a backlog: finished jobs the hosts' retention deleted during the run.
+    std::optional<std::uint64_t> trimmed_during_run;
 };
 
 [[noreturn]] void fail(const std::string& what)
@@ -330,7 +332,35 @@ private:
 struct QueueStore {
     const BenchRedis* redis = nullptr;  // null: SQLite
     int hosts = 1;
+    // Completed jobs in the queue before the run, and a retention that keeps only `keep` of
+    // them: the hosts trim the backlog in the background while they claim (0: neither).
+    int backlog = 0;
+    int keep = 0;
 };
+
+// `count` completed jobs of queue q, written through the store as hosts would write them.
+void fill_backlog(sandhost::store::Store& store, int count)
+{
+    const auto now = std::chrono::system_clock::now();
+    for (int i = 0; i < count; ++i) {
+        sandhost::model::NewJob job;
+        job.queue = "q";
+        job.task = "trivial.plus_one";
+        job.payload = std::to_string(i);
+        store.enqueue(job, now);
+    }
+    std::vector<sandhost::store::QueueAllowance> queues(1);
+    queues.front().queue = "q";
+    auto claim = store.claim(queues, "backlog/0", 60s, now);
+    while (claim) {
+        sandhost::model::AttemptRecord record{claim->job.id, claim->attempt_id, claim->number, "backlog/0", {}};
+        record.outcome.kind = sandhost::model::OutcomeKind::succeeded;
+        record.outcome.result = "0";
+        sandhost::store::Transition done;
+        done.result = "0";
+        claim = store.finish_and_claim(record, done, now, queues, "backlog/0", 60s).claim;
+    }
+}
 
 // What a dashboard does on every refresh, `polls_per_s` times a second until `stop`: the
 // queues with their counts and the newest page of jobs, over one kept-alive connection.
@@ -376,14 +406,18 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
                             << ":\", plugin_dirs: [\"" << k_bench_dir << "/plugins\"], max_workers: " << parallel
                             << ", log: {level: warn}}\n"
                             << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
-                            << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel << "}\n"
+                            << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel
+                            << (where.keep > 0 ? ", retention: {completed: {count: " + std::to_string(where.keep) + "}}" : std::string())
+                            << "}\n"
                             << (api_polls_per_s > 0 && h == 0 ? "api: {listen: \"127.0.0.1:0\"}\n" : "");
         auto loaded = sandhost::config::load_config(file);
         if (!loaded.ok()) fail("bench config: " + loaded.errors.front().to_string());
         if (h == 0) first_settings = loaded.settings;
         stores.push_back(sandhost::scheduler::open_configured_store(loaded.settings->host));
+        if (h == 0 && where.backlog > 0) fill_backlog(*stores.back(), where.backlog);
         sandhost::scheduler::HostOptions options;
         options.idle_poll = 5ms;
+        options.retention = 100ms;  // trimming starts at once and goes on through the whole run
         hosts.push_back(std::make_unique<sandhost::scheduler::Host>(loaded.settings, stores.back(), options));
     }
     const auto& client = stores.front();
@@ -426,6 +460,8 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
         api->stop();
         if (polls < static_cast<int>(seconds * api_polls_per_s / 2)) fail("API polls fell behind: " + std::to_string(polls.load()));
     }
+    std::uint64_t trimmed = 0;
+    for (auto& host : hosts) trimmed += host->stats().trimmed;
     for (auto& host : hosts) host->stop();
     for (auto& thread : serving) thread.join();
     std::vector<double> latencies;
@@ -444,6 +480,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     figures.jobs_per_s = static_cast<double>(ids.size()) / seconds;
     figures.p50_us = latencies[latencies.size() / 2];
     figures.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+    if (where.backlog > 0) figures.trimmed_during_run = trimmed;
     if (where.redis) {
         // Less the one INFO that read the counts.
         const double jobs_done = static_cast<double>(ids.size());
@@ -482,6 +519,7 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     o->set("p99_us", std::round(f.p99_us));
     if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
     if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
+    if (f.trimmed_during_run) o->set("trimmed_during_run", static_cast<Poco::UInt64>(*f.trimmed_during_run));
     return o;
 }
 
@@ -492,6 +530,7 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
     if (f.redis_commands_per_job) {
         std::printf("\n  %-28s %10.1f Redis commands/job (%.2f EVALSHA)", "", *f.redis_commands_per_job, f.redis_evalsha_per_job.value_or(0));
     }
+    if (f.trimmed_during_run) std::printf("\n  %-28s %10llu finished jobs trimmed meanwhile", "", static_cast<unsigned long long>(*f.trimmed_during_run));
     std::printf("\n");
 }
 
@@ -549,6 +588,8 @@ int main(int argc, char** argv)
     // The API-polled figure is of the first mode measured (fork unless --only says otherwise).
     const md::Mode polled_mode = only ? *only : md::Mode::fork;
     const std::string k_polled = "api_polled";
+    const std::string k_retained = "retained";
+    const int k_backlog = quick ? 10'000 : 100'000;
     const std::size_t fds_at_start = open_fd_count();
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
@@ -567,6 +608,13 @@ int main(int argc, char** argv)
         }
         // The same queue with a dashboard's worth of API polling beside it, in the same run.
         if (!redis_only) queue[parallel][k_polled] = queue_figures(parallel, jobs, polled_mode, true, {}, k_api_polls_per_s);
+        // The same queue over a backlog of finished jobs that retention trims meanwhile.
+        if (!redis_only) {
+            QueueStore backlog;
+            backlog.backlog = k_backlog;
+            backlog.keep = std::max(10'000, 2 * jobs * parallel);  // the run's own jobs are never trimmed
+            queue[parallel][k_retained] = queue_figures(parallel, jobs, polled_mode, true, backlog);
+        }
     }
     std::map<std::string, double> overshoot;
     for (auto m : modes) overshoot[md::to_string(m)] = timeout_overshoot_p99_ms(m, quick ? 10 : 30);
@@ -591,7 +639,7 @@ int main(int argc, char** argv)
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
         for (auto& [name, f] : queue[2]) {
-            if (name != "no_sandbox" && name != k_polled && !name.starts_with("redis")) q.set(name, to_json(f));
+            if (name != "no_sandbox" && name != k_polled && name != k_retained && !name.starts_with("redis")) q.set(name, to_json(f));
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox"}) {
@@ -602,6 +650,12 @@ int main(int argc, char** argv)
             polled->set("mode", md::to_string(polled_mode));
             polled->set("api_polls_per_s", k_api_polls_per_s);
             out.set("queue_api_polled", polled);
+        }
+        if (queue[2].count(k_retained)) {
+            auto retained = to_json(queue[2][k_retained]);
+            retained->set("mode", md::to_string(polled_mode));
+            retained->set("backlog", k_backlog);
+            out.set("queue_retention", retained);
         }
         for (auto& [name, ms] : overshoot) o.set(name, ms);
         out.set("baseline", b);
@@ -651,6 +705,11 @@ int main(int argc, char** argv)
             const std::string polled_name = md::to_string(polled_mode);
             print_row(polled_name + " + " + std::to_string(k_api_polls_per_s) + " API polls/s", queue[parallel][k_polled],
                       &queue[parallel][polled_name], polled_name + " without the API");
+        }
+        if (queue[parallel].count(k_retained)) {
+            const std::string name = md::to_string(polled_mode);
+            print_row(name + " + " + std::to_string(k_backlog / 1000) + "k finished, trimmed", queue[parallel][k_retained],
+                      &queue[parallel][name], name + " on an empty store");
         }
     }
     if (!overshoot.empty()) std::printf("\ntimeout overshoot past the deadline, p99:");

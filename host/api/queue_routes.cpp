@@ -4,6 +4,7 @@
 
 #include "config/suggest.h"
 #include "model/json_text.h"
+#include "model/retention.h"
 #include "model/text.h"
 
 namespace sandhost::api {
@@ -63,6 +64,7 @@ void get_queues(Context& context, Exchange& exchange)
             if (configured->ttl) queue.text("ttl", model::format_duration(*configured->ttl));
             else queue.null("ttl");
             queue.text("mode", model::to_string(configured->sandbox.mode));
+            queue.raw("retention", model::retention_json(configured->retention));
         }
         list += (list.size() > 1 ? "," : "") + queue.str();
     }

@@ -1,13 +1,14 @@
 #include "cli/common.h"
 
 #include "cli/args.h"
-#include "model/json_check.h"
+#include "model/json_text.h"
 #include "model/units.h"
 #include "sandbox/worker_locator.h"
 
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <sstream>
 
@@ -61,10 +62,19 @@ std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::strin
     std::vector<std::filesystem::path> dirs;
     for (const auto& flag : flags) dirs.emplace_back(std::filesystem::absolute(flag));
     if (!dirs.empty()) return dirs;
-    if (const char* env = std::getenv("SANDHOST_PLUGIN_PATH"); env && *env) {
-        std::stringstream list(env);
-        for (std::string dir; std::getline(list, dir, ':');) {
-            if (!dir.empty()) dirs.emplace_back(std::filesystem::absolute(dir));
+    const char* dir = std::getenv("SANDHOST_PLUGIN_DIR");
+    const char* old = std::getenv("SANDHOST_PLUGIN_PATH");
+    if (dir && *dir) {
+        if (old && *old) std::cerr << "sandhost: warning: SANDHOST_PLUGIN_PATH is ignored: SANDHOST_PLUGIN_DIR is set (unset the old one)\n";
+        dirs.emplace_back(std::filesystem::absolute(dir));
+        return dirs;
+    }
+    if (old && *old) {
+        // The old name, still read as it was (colon-separated) until it goes.
+        std::cerr << "sandhost: warning: SANDHOST_PLUGIN_PATH is deprecated: set SANDHOST_PLUGIN_DIR, the variable the configurations read too\n";
+        std::stringstream list(old);
+        for (std::string entry; std::getline(list, entry, ':');) {
+            if (!entry.empty()) dirs.emplace_back(std::filesystem::absolute(entry));
         }
         return dirs;
     }
@@ -81,7 +91,8 @@ std::string read_payload(const std::string& flag_value)
         content << file.rdbuf();
         text = content.str();
     }
-    if (const auto problem = model::json_problem(text)) throw UsageError("--payload is not valid JSON: " + problem->describe());
+    // The same checker and wording as the enqueue policy and the HTTP API's bad_json.
+    if (const auto error = model::json_syntax_error(text)) throw UsageError("--payload is not valid JSON: " + error->to_string());
     return text;
 }
 

@@ -18,7 +18,9 @@ int parse_int_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_size_flag(const std::string& flag, const std::string& text);
 std::uint64_t parse_count_flag(const std::string& flag, const std::string& text, std::uint64_t minimum);
 
-// --plugin-dir values, else SANDHOST_PLUGIN_PATH (colon-separated), else the plugins shipped
+// --plugin-dir values, else the folder SANDHOST_PLUGIN_DIR names (the variable the shipped
+// configurations read; SANDHOST_PLUGIN_PATH, colon-separated, is still read with a deprecation
+// warning on stderr when SANDHOST_PLUGIN_DIR is not set), else the plugins shipped
 // with sandhost, found beside the running executable (sandbox::shipped_plugin_dirs: the build
 // tree's plugins/ or an installed lib/sandhost/plugins/).
 std::vector<std::filesystem::path> plugin_dirs_from(const std::vector<std::string>& flags);

@@ -15,7 +15,7 @@ const std::vector<OptionSpec>& exec_options()
 {
     static const std::vector<OptionSpec> options = {
         {"payload", "JSON|@FILE", "the task's input (default {})"},
-        {"timeout", "DUR", "deadline from the worker's ready (default 30s)"},
+        {"timeout", "DUR", "deadline from the worker's ready (default 30s; more than 0: every attempt has a deadline, 0s is refused)"},
         {"startup-timeout", "DUR", "deadline for launch and plugin load (default 5s)"},
         {"grace", "DUR", "SIGTERM to SIGKILL (default 2s)"},
         {"memory", "SIZE", "address space limit (default 512MiB)"},

@@ -42,20 +42,49 @@ int print_help(const std::string& usage, const std::string& what, const std::vec
 
 void print_json(const Poco::Dynamic::Var& value) { std::cout << to_json_text(value) << std::endl; }
 
+// How `enqueue --wait` and `wait` wait.
+struct Following {
+    bool json = false;
+    std::optional<model::Duration> timeout;  // --wait-timeout: give up after this
+    model::Duration stale_after{};           // a host whose heartbeat is older is not alive (host.lease)
+};
+
+// Whether a live host (a heartbeat within `stale_after`) serves `job`'s queue and may run its task.
+bool served_by_live_host(store::Store& store, const model::Job& job, model::Duration stale_after)
+{
+    const auto now = Clock::now();
+    for (const auto& host : store.hosts()) {
+        if (!host.alive(now, stale_after)) continue;
+        for (const auto& queue : host.queues) {
+            if (queue.name == job.queue && model::task_allowed(queue.tasks, job.task)) return true;
+        }
+    }
+    return false;
+}
+
 // Follows a job until it reaches a final state, drawing its progress; exits like `exec`.
-int follow_job(store::Store& store, model::JobId id, bool json)
+// Says on stderr when no live host serves the job's queue (and when one does again), and
+// stops after following.timeout. A job that does not exist exits 1, as `job show` does.
+int follow_job(store::Store& store, model::JobId id, const Following& following)
 {
     ProgressBar bar;
     std::atomic<bool> interrupted{false};
     os::SignalWatch signals({SIGINT, SIGTERM}, [&](int) { interrupted = true; });
+    const auto started = std::chrono::steady_clock::now();
+    auto next_host_check = started;
+    std::optional<bool> served;  // as last said
     for (;;) {
         auto job = store.get(id);
-        if (!job) throw UsageError("no job " + std::to_string(id));
+        if (!job) {
+            bar.clear();
+            std::cerr << "no job " << id << "\n";
+            return k_exit_failed;
+        }
         if (job->progress) bar.update(job->progress->percent, job->progress->message);
         if (model::is_final(job->state)) {
             bar.clear();
             const auto attempts = store.attempts(id);
-            if (json) {
+            if (following.json) {
                 std::cout << model::to_json(*job, &attempts) << std::endl;
             } else {
                 std::cout << "job " << id << " " << model::to_string(job->state) << " after " << attempts.size()
@@ -65,13 +94,45 @@ int follow_job(store::Store& store, model::JobId id, bool json)
             }
             return job->state == model::JobState::completed ? k_exit_ok : k_exit_failed;
         }
+        const auto now = std::chrono::steady_clock::now();
         if (interrupted) {
             bar.clear();
             std::cerr << "stopped waiting; job " << id << " is " << model::to_string(job->state) << "\n";
             return k_exit_failed;
         }
+        if (following.timeout && now - started >= *following.timeout) {
+            bar.clear();
+            std::cerr << "stopped waiting after " << model::format_duration(*following.timeout) << " (--wait-timeout); job " << id
+                      << " is " << model::to_string(job->state) << "\n";
+            return k_exit_failed;
+        }
+        if (now >= next_host_check && job->state != model::JobState::active) {
+            next_host_check = now + std::chrono::seconds(1);
+            const bool live = served_by_live_host(store, *job, following.stale_after);
+            if (!live && served.value_or(true)) {
+                bar.clear();
+                std::cerr << "sandhost: no live host serves queue " << model::printable(job->queue) << " with task "
+                          << model::printable(job->task) << " (see `sandhost hosts`); job " << id << " is "
+                          << model::to_string(job->state) << ", still waiting"
+                          << (following.timeout ? "" : " (Ctrl-C stops waiting, or give --wait-timeout DUR)") << "\n";
+            } else if (live && served.has_value() && !*served) {
+                bar.clear();
+                std::cerr << "sandhost: a live host serves queue " << model::printable(job->queue) << " now\n";
+            }
+            served = live;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+}
+
+// --wait-timeout, --json and the host.lease of the config.
+Following following_of(const ParsedArgs& args, const config::Settings& settings)
+{
+    Following following;
+    following.json = args.has("json");
+    if (auto v = args.get("wait-timeout")) following.timeout = parse_duration_flag("wait-timeout", *v);
+    following.stale_after = settings.host.lease;
+    return following;
 }
 
 } // namespace
@@ -83,12 +144,13 @@ int enqueue_command(const std::vector<std::string>& raw)
         {"payload", "JSON|@FILE", "the task's input (default {})"},
         {"priority", "N", "higher runs first (default 0)"},
         {"delay", "DUR", "not before now + DUR"},
-        {"timeout", "DUR", "overrides the queue's timeout"},
+        {"timeout", "DUR", "overrides the queue's timeout for each attempt (more than 0: 0s is refused, there is no unlimited timeout)"},
         {"max-attempts", "N", "overrides the queue's retry.max_attempts"},
         {"depends-on", "ID", "runs after job ID completed, seeing its result (repeatable)", true},
         {"key", "K", "an idempotency key: while a job of QUEUE with key K has not finished, its id is printed and nothing is stored"},
-        {"wait", "", "follow the job to its end and exit like exec"},
-        {"json", "", "print {\"id\": N}; with --wait, the job as `job show --json` prints it"},
+        {"wait", "", "follow the job to its end and exit like exec (0 only when it completed)"},
+        {"wait-timeout", "DUR", "with --wait: stop waiting after DUR (exit 1; the job stays)"},
+        {"json", "", "print {\"id\": N}; with --wait, the job once it ended, as `job show --json` prints it"},
         {"help", "", "show this help"},
     };
     const auto args = parse_args(raw, options);
@@ -123,7 +185,7 @@ int enqueue_command(const std::vector<std::string>& raw)
         std::cerr << "sandhost enqueue: note: job " << id << " has the key " << model::printable(*request.key)
                   << " and has not finished: nothing was stored\n";
     }
-    if (args.has("wait")) return follow_job(*context.store, id, args.has("json"));
+    if (args.has("wait")) return follow_job(*context.store, id, following_of(args, *context.settings));
     if (args.has("json")) {
         Poco::JSON::Object o;
         o.set("id", static_cast<Poco::Int64>(id));
@@ -234,14 +296,18 @@ int queues_command(const std::vector<std::string>& raw)
 {
     const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
-    if (args.has("help")) return print_help("sandhost queues [--json]", "Counts jobs per state for every queue, and whether it is paused.", options);
+    if (args.has("help")) return print_help("sandhost queues [--json]", "Counts jobs per state for every queue, whether it is paused, and how many finished jobs it keeps (retention).", options);
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
     auto context = open_host_context(args);
     std::vector<std::string> names;
-    for (const auto& q : context.settings->queues) names.push_back(q.name);
+    std::map<std::string, model::Retention> retention;
+    for (const auto& q : context.settings->queues) {
+        names.push_back(q.name);
+        retention.emplace(q.name, q.retention);
+    }
     const auto counts = context.store->queue_counts(names);
-    if (args.has("json")) print_json(queues_to_json(counts));
-    else std::cout << queues_table(counts);
+    if (args.has("json")) print_json(queues_to_json(counts, retention));
+    else std::cout << queues_table(counts, retention);
     return k_exit_ok;
 }
 
@@ -271,16 +337,22 @@ static int set_paused(const std::vector<std::string>& raw, bool paused)
 
 int wait_command(const std::vector<std::string>& raw)
 {
-    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print the job at the end as `job show --json` does"}, {"help", "", "show this help"}};
+    const std::vector<OptionSpec> options = {config_option(),
+                                             {"wait-timeout", "DUR", "stop waiting after DUR (exit 1; the job stays)"},
+                                             {"json", "", "print the job at the end as `job show --json` does"},
+                                             {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost wait ID [--json]",
-                          "Follows a job to its end with a progress bar. Exit status 0 only when it completed.", options);
+        return print_help("sandhost wait ID [--wait-timeout DUR] [--json]",
+                          "Follows a job to its end with a progress bar, saying when no live host serves its queue.\n"
+                          "Exit status 0 only when it completed; 1 when it ended otherwise, when there is no such job, or when\n"
+                          "waiting stopped; 2 for bad arguments.",
+                          options);
     }
     if (args.positional.size() != 1) throw UsageError("expected one job id");
     const model::JobId id = parse_job_id(args.positional[0]);
     auto context = open_host_context(args);
-    return follow_job(*context.store, id, args.has("json"));
+    return follow_job(*context.store, id, following_of(args, *context.settings));
 }
 
 int purge_command(const std::vector<std::string>& raw)

@@ -3,6 +3,7 @@
 
 #include "config/load.h"
 #include "config/store_url.h"
+#include "model/job_json.h"
 #include "model/version.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/store_factory.h"
@@ -115,6 +116,16 @@ Enqueued Client::enqueue(const std::string& queue, const std::string& task, cons
         const auto enqueued = m_impl->settings ? scheduler::enqueue(*m_impl->store, *m_impl->settings, request, Clock::now())
                                                : scheduler::enqueue(*m_impl->store, request, Clock::now());
         return Enqueued{enqueued.id, enqueued.created, enqueued.notes};
+    });
+}
+
+std::optional<std::string> Client::get_json(std::int64_t id)
+{
+    return m_impl->guarded([&]() -> std::optional<std::string> {
+        const auto job = m_impl->store->get(id);
+        if (!job) return std::nullopt;
+        const auto attempts = m_impl->store->attempts(id);
+        return model::to_json(*job, &attempts);
     });
 }
 

@@ -178,6 +178,23 @@ sh_client_status_t sh_client_get(sh_client_t* client, int64_t job_id, sh_job_t**
     });
 }
 
+sh_client_status_t sh_client_get_json(sh_client_t* client, int64_t job_id, char** json)
+{
+    return guarded([&] {
+        if (!client || !json) return fail(SH_CLIENT_INVALID_ARGUMENT, "client and json must not be NULL");
+        *json = nullptr;
+        const auto found = client->client.get_json(job_id);
+        if (!found) return fail(SH_CLIENT_NOT_FOUND, "no job " + std::to_string(job_id));
+        auto* text = static_cast<char*>(std::malloc(found->size() + 1));
+        if (!text) throw std::bad_alloc();
+        std::memcpy(text, found->c_str(), found->size() + 1);
+        *json = text;
+        return succeed();
+    });
+}
+
+void sh_client_free_text(char* text) { std::free(text); }
+
 sh_client_status_t sh_client_wait(sh_client_t* client, int64_t job_id, int64_t timeout_ms, sh_job_t** job)
 {
     return guarded([&] {

@@ -6,7 +6,9 @@ namespace {
 using Kind = YamlNode::Kind;
 
 const std::vector<std::string> k_queue_keys{"tasks", "concurrency", "global_concurrency", "rate_limit",
-                                            "retry", "ttl",         "max_lost",           "sandbox"};
+                                            "retry", "ttl",         "max_lost",           "retention", "sandbox"};
+const std::vector<std::string> k_retention_keys{"completed", "dead", "cancelled"};
+const std::vector<std::string> k_retention_limit_keys{"age", "count"};
 const std::vector<std::string> k_rate_limit_keys{"jobs", "per"};
 const std::vector<std::string> k_retry_keys{"max_attempts", "backoff"};
 const std::vector<std::string> k_backoff_keys{"type", "delay", "factor", "max", "jitter"};
@@ -36,6 +38,7 @@ void Loader::read_queue(const YamlEntry& entry)
     queue.name = entry.key->text;
     queue.defined_at = where(*entry.key);
     queue.sandbox = m_settings.sandbox;
+    queue.retention = m_settings.host.retention;
     const std::string path = "queues." + queue.name;
     if (!is_name(queue.name)) {
         report(*entry.key, "queue name " + in_quotes(queue.name) + " may only contain letters, digits, '_' and '-'");
@@ -104,6 +107,9 @@ void Loader::read_queue(const YamlEntry& entry)
         if (read_duration(*e, model::Duration(1), ttl)) queue.ttl = ttl;
     }
     if (const auto* e = fields.get("max_lost")) read_count_as(*e, 1, 1000, queue.max_lost);
+    if (const auto* e = fields.get("retention")) {
+        if (const YamlNode* retention = mapping_value(*e)) read_retention(*retention, path + ".retention", queue.retention);
+    }
     if (const auto* e = fields.get("sandbox")) {
         if (const YamlNode* sandbox = mapping_value(*e)) read_sandbox(*sandbox, path + ".sandbox", queue.sandbox);
     }
@@ -131,6 +137,29 @@ void Loader::read_retry(const YamlNode& map, const std::string& path, RetryPolic
         const auto* at = b.get("max") != nullptr ? b.get("max") : b.get("delay");
         report(*at->value, "backoff: max " + model::format_duration(out_backoff.max) + " is shorter than delay " +
                                model::format_duration(out_backoff.delay));
+    }
+}
+
+void Loader::read_retention(const YamlNode& map, const std::string& path, model::Retention& out)
+{
+    Section states = section(map, "in " + path, k_retention_keys);
+    for (const auto& name : k_retention_keys) {
+        const auto* e = states.get(name);
+        if (e == nullptr) continue;
+        const auto state = model::job_state_from_string(name);
+        model::RetentionLimit& limit = *out.limit(*state);
+        limit = {};
+        const YamlNode* fields_map = mapping_value(*e);
+        if (fields_map == nullptr) continue;
+        Section fields = section(*fields_map, "in " + path + "." + name, k_retention_limit_keys);
+        if (const auto* age = fields.get("age")) {
+            model::Duration value{};
+            if (read_duration(*age, model::Duration(0), value)) limit.age = value;
+        }
+        if (const auto* count = fields.get("count")) {
+            std::uint64_t value = 0;
+            if (read_count(*count, 0, 1'000'000'000'000, value)) limit.count = value;
+        }
     }
 }
 

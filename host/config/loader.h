@@ -73,6 +73,8 @@ private:
     void read_queues(const YamlEntry& entry);
     void read_queue(const YamlEntry& entry);
     void read_retry(const YamlNode& map, const std::string& path, RetryPolicy& out);
+    // A state named here replaces that state's limit in `out` as a whole.
+    void read_retention(const YamlNode& map, const std::string& path, model::Retention& out);
     // load_schedules.cpp
     void read_schedules(const YamlEntry& entry);
     void read_schedule(const YamlNode& map, std::size_t index);

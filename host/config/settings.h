@@ -20,6 +20,7 @@
 #include "config/cron.h"
 #include "model/parse_result.h"
 #include "config/store_url.h"
+#include "model/retention.h"
 #include "model/units.h"
 #include "model/sandbox_settings.h"
 
@@ -55,6 +56,7 @@ struct HostSettings {
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
     std::uint64_t max_payload = 16 << 20;            // bytes of a job's payload that enqueue accepts
+    model::Retention retention;                      // every queue's default; default: keep every finished job
     LogSettings log;
 
     bool operator==(const HostSettings&) const = default;
@@ -120,6 +122,7 @@ struct QueueSettings {
     RetryPolicy retry;
     std::optional<model::Duration> ttl;       // a job not started by then is dead
     std::uint32_t max_lost = 3;        // worker_lost + crashed attempts before the job is dead
+    model::Retention retention;        // host.retention, each state named here replacing the host's
     model::SandboxSettings sandbox;  // the host's defaults overridden key by key
     SourceLocation defined_at;         // the queue's name in its file
 

@@ -82,6 +82,23 @@ void write_sandbox(std::string& out, const model::SandboxSettings& s, const std:
            ", idle_timeout: " + model::format_duration(s.reuse.idle_timeout) + "}\n";
 }
 
+// Every state spelled out, `{}` for one kept without limit, so that loading it back replaces
+// whatever a default would give.
+std::string retention_yaml(const model::Retention& retention)
+{
+    std::string out = "{";
+    const char* separator = "";
+    for (const auto state : {model::JobState::completed, model::JobState::dead, model::JobState::cancelled}) {
+        const model::RetentionLimit& limit = *retention.limit(state);
+        out += separator + std::string(model::to_string(state)) + ": {";
+        if (limit.age) out += "age: " + model::format_duration(*limit.age);
+        if (limit.count) out += std::string(limit.age ? ", " : "") + "count: " + std::to_string(*limit.count);
+        out += "}";
+        separator = ", ";
+    }
+    return out + "}";
+}
+
 // Comments end at the line's end: a file name holding a newline must not end one early.
 std::string comment_text(const std::string& text)
 {
@@ -107,6 +124,7 @@ std::string to_yaml(const Settings& settings)
     out += "]\n";
     out += "  max_workers: " + std::to_string(settings.host.max_workers) + "\n";
     out += "  max_payload: " + model::format_size(settings.host.max_payload) + "\n";
+    out += "  retention: " + retention_yaml(settings.host.retention) + "\n";
     out += std::string("  log: {level: ") + to_string(settings.host.log.level) +
            ", format: " + to_string(settings.host.log.format) + "}\n";
     out += "sandbox:\n";
@@ -142,6 +160,7 @@ std::string to_yaml(const Settings& settings)
                ", max: " + model::format_duration(b.max) + ", jitter: " + number(b.jitter) + "}}\n";
         if (queue.ttl) out += "    ttl: " + model::format_duration(*queue.ttl) + "\n";
         out += "    max_lost: " + std::to_string(queue.max_lost) + "\n";
+        out += "    retention: " + retention_yaml(queue.retention) + "\n";
         out += "    sandbox:\n";
         write_sandbox(out, queue.sandbox, "      ");
     }

@@ -186,4 +186,21 @@ std::optional<std::vector<ServedQueue>> served_queues_from_json(const std::strin
     }
 }
 
+std::string describe_holder(std::string_view holder)
+{
+    const auto slash = holder.rfind('/');
+    if (slash == std::string_view::npos) return std::string(holder);
+    const std::string_view name = holder.substr(0, slash);
+    const std::string_view instance = holder.substr(slash + 1);
+    const auto first = instance.find(':');
+    const auto second = first == std::string_view::npos ? first : instance.find(':', first + 1);
+    if (second == std::string_view::npos) return std::string(holder);
+    const std::string_view machine = instance.substr(0, first);
+    const std::string_view pid = instance.substr(first + 1, second - first - 1);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string_view::npos) return std::string(holder);
+    std::string text = std::string(name) + " (pid " + std::string(pid);
+    if (machine != name) text += " on " + std::string(machine);
+    return text + ")";
+}
+
 } // namespace sandhost::model

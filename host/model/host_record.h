@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sandhost::model {
@@ -102,5 +103,9 @@ std::string to_json(const HostStatus& status);
 std::optional<HostStatus> host_status_from_json(const std::string& json);
 std::string to_json(const std::vector<ServedQueue>& queues);
 std::optional<std::vector<ServedQueue>> served_queues_from_json(const std::string& json);
+
+// A lease holder ("NAME/MACHINE:PID:RANDOM") as a person reads it: "NAME (pid PID)" when the
+// host is named after its machine, else "NAME (pid PID on MACHINE)"; any other text as it is.
+std::string describe_holder(std::string_view holder);
 
 } // namespace sandhost::model

@@ -18,6 +18,7 @@ constexpr std::array k_duration_units{
     Unit{"s", 1000},
     Unit{"m", 60 * 1000},
     Unit{"h", 60 * 60 * 1000},
+    Unit{"d", 24 * 60 * 60 * 1000},
 };
 
 constexpr std::array k_size_units{
@@ -116,7 +117,7 @@ const Unit* find_unit(const std::array<Unit, n>& units, std::string_view name)
 
 ParseResult<Duration> parse_duration(std::string_view text)
 {
-    constexpr std::string_view units = "ms, s, m or h";
+    constexpr std::string_view units = "ms, s, m, h or d";
     Number number;
     if (!split_number(text, number)) {
         return ParseResult<Duration>::failure(in_quotes(text) + " is not a duration (a number and a unit: " +

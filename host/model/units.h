@@ -13,7 +13,7 @@ namespace sandhost::model {
 
 using Duration = std::chrono::milliseconds;
 
-// "250ms", "5s", "2m", "1h", also with a decimal fraction ("1.5s") when the result is a whole
+// "250ms", "5s", "2m", "1h", "7d" (days of 24 hours), also with a decimal fraction ("1.5s") when the result is a whole
 // number of milliseconds. A bare number, a negative value or an unknown unit is refused; the
 // error quotes the text and names the accepted units.
 ParseResult<Duration> parse_duration(std::string_view text);

@@ -127,6 +127,12 @@ std::size_t CountedStore::purge(model::JobState state, model::TimePoint older_th
     return counted([&] { return m_store->purge(state, older_than); });
 }
 
+std::size_t CountedStore::trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                               model::TimePoint now, std::size_t batch)
+{
+    return counted([&] { return m_store->trim(queue, state, limit, now, batch); });
+}
+
 std::vector<std::pair<std::string, std::string>> CountedStore::unclaimable_tasks(const std::vector<store::QueueAllowance>& queues)
 {
     return counted([&] { return m_store->unclaimable_tasks(queues); });

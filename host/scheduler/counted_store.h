@@ -43,6 +43,8 @@ public:
                                               model::TimePoint now) override;
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
+    std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                     model::TimePoint now, std::size_t batch) override;
     std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<store::QueueAllowance>& queues) override;
     bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
                        model::Duration stale_after) override;

@@ -155,6 +155,7 @@ Host::~Host()
     for (auto& [id, running] : m_running) {
         if (running->thread.joinable()) running->thread.join();
     }
+    if (m_retention_thread.joinable()) m_retention_thread.join();
     m_sandbox->shutdown();
 }
 
@@ -253,6 +254,16 @@ void Host::heartbeat(model::TimePoint now)
 void Host::run()
 {
     start_serving();
+    m_retention_thread = std::thread([this] { retain(); });
+    // Joined on every way out of run(): the thread stops once m_stopping is set.
+    struct JoinRetention {
+        Host& host;
+        ~JoinRetention()
+        {
+            host.stop();
+            if (host.m_retention_thread.joinable()) host.m_retention_thread.join();
+        }
+    } join_retention{*this};
     auto next_housekeeping = Clock::now();
     auto next_cancel_poll = Clock::now();
     auto next_heartbeat = Clock::now();
@@ -348,6 +359,54 @@ void Host::run()
     log_event(level_enum::info, "host stopped", {{"host", m_host_name}});
 }
 
+void Host::retain()
+{
+    for (;;) {
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait_for(lock, m_options.retention, [&] { return m_stopping; });
+            if (m_stopping) return;
+        }
+        if (!retain_once()) return;
+    }
+}
+
+bool Host::retain_once()
+{
+    static constexpr model::JobState k_final[] = {model::JobState::completed, model::JobState::dead, model::JobState::cancelled};
+    const auto current = settings();
+    for (const auto& queue : current->queues) {
+        for (const auto state : k_final) {
+            const model::RetentionLimit& limit = *queue.retention.limit(state);
+            if (!limit.limits()) continue;
+            std::size_t trimmed = 0;
+            try {
+                for (;;) {
+                    const std::size_t batch = m_store->trim(queue.name, state, limit, Clock::now(), m_options.retention_batch);
+                    trimmed += batch;
+                    if (batch < m_options.retention_batch) break;
+                    // A pause between batches: the run loop's claims and finishes get the store.
+                    std::unique_lock lock(m_mutex);
+                    if (m_wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return m_stopping; })) return false;
+                }
+            } catch (const std::exception& e) {
+                // The run loop notices a failing store and says so; retention tries again next round.
+                spdlog::debug("retention of queue {} could not trim {} jobs: {}", queue.name, model::to_string(state), e.what());
+            }
+            if (trimmed > 0) {
+                {
+                    std::lock_guard lock(m_mutex);
+                    m_stats.trimmed += trimmed;
+                }
+                log_event(level_enum::debug, "finished jobs trimmed",
+                          {{"queue", queue.name}, {"state", std::string(model::to_string(state))}, {"count", std::int64_t(trimmed)},
+                           {"retention", model::describe(limit)}});
+            }
+        }
+    }
+    return true;
+}
+
 void Host::housekeeping(model::TimePoint now)
 {
     try {
@@ -387,7 +446,10 @@ void Host::recover_lost(model::TimePoint now)
         outcome.kind = model::OutcomeKind::worker_lost;
         outcome.error = "the host running it (" + (lost.job.lease ? lost.job.lease->holder : std::string("?")) + ") stopped renewing its lease";
         outcome.isolation = "unknown";
+        // It ran, as far as anyone knows, from its claim until now.
+        outcome.started_at = lost.started_at;
         outcome.ended_at = now;
+        outcome.duration = std::max(model::Duration(0), std::chrono::duration_cast<model::Duration>(now - lost.started_at));
         const config::QueueSettings* queue = current->find_queue(lost.job.queue);
         const config::QueueSettings fallback_queue;
         const store::Transition transition = decide(lost.job, outcome, queue ? *queue : fallback_queue, now, random01());

@@ -3,7 +3,9 @@
 // the host's max_workers), runs each attempt in its sandbox on a thread of its own, keeps its
 // lease alive (host.lease), stops it when it is cancelled or when its lease ran out unrenewed,
 // records its outcome and decides where the job goes next; recovers lost attempts; fires
-// schedules; publishes its plugin catalog and a heartbeat to the store; drains on stop.
+// schedules; publishes its plugin catalog and a heartbeat to the store; drains on stop. On a
+// thread of its own it applies its queues' retention (Store::trim), in small batches with
+// pauses between them, so that the claims of the run loop never wait for it for long.
 //
 // A store that fails (a Redis server restarting, a full disk) never stops the host: it stops
 // claiming, keeps the records of the attempts that end meanwhile (at most
@@ -36,6 +38,8 @@ struct HostOptions {
     model::Duration idle_poll = std::chrono::milliseconds(50);   // store polling when idle
     model::Duration cancel_poll = std::chrono::milliseconds(200); // how fast a cancel reaches a worker
     model::Duration housekeeping = std::chrono::seconds(1); // recovery, expiry, schedules
+    model::Duration retention = std::chrono::seconds(5);    // how often finished jobs beyond a queue's retention go
+    std::size_t retention_batch = 100;                      // jobs deleted per store call
     model::Duration host_error_backoff = std::chrono::seconds(1);  // no claims for this long after a HostError
     model::Duration store_retry_first = std::chrono::milliseconds(100);  // a failing store is tried again after this,
     model::Duration store_retry_max = std::chrono::seconds(5);           // doubling up to this
@@ -53,6 +57,7 @@ struct HostStats {
     std::uint64_t recorded_late = 0;    // records written once a failing store answered again
     std::uint64_t records_dropped = 0;  // records given up (more than max_unrecorded waited)
     std::uint64_t leases_expired = 0;   // attempts stopped because their lease ran out unrenewed
+    std::uint64_t trimmed = 0;          // finished jobs deleted by retention
     std::size_t unrecorded = 0;     // records waiting for the store now
     bool store_failing = false;
     std::size_t running = 0;
@@ -99,6 +104,10 @@ private:
     void recover_lost(model::TimePoint now);
     void fire_schedules(model::TimePoint now);
     void note_unclaimable();
+    // The retention thread: trims every queue with a retention until the host stops.
+    void retain();
+    // One round over the queues; false when the host is stopping.
+    bool retain_once();
     // The queues a claim may take from now, each with the tasks this host lets it run (empty
     // when no slot is free).
     std::vector<store::QueueAllowance> claimable_now();
@@ -154,6 +163,7 @@ private:
     // Halved on every HostError, one more for every attempt that started after.
     std::size_t m_worker_cap = 0;
     std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
+    std::thread m_retention_thread;  // started by run(), joined before it returns
 
     // The store's health, seen by the run loop alone.
     std::deque<Unrecorded> m_unrecorded;  // oldest first

@@ -36,14 +36,18 @@ std::vector<LostAttempt> RedisStore::lost_attempts(const std::string& host_name,
     args.add(host_name).add(holder);
     return run("looking for lost attempts", Script::lost, now, args, [](const Value& reply) {
         std::vector<LostAttempt> lost;
-        for (const auto& hash : elements(reply)) {
-            model::Job job = job_from_hash(hash_of(hash));
+        for (const auto& flat : elements(reply)) {
+            const Hash hash = hash_of(flat);
+            model::Job job = job_from_hash(hash);
             if (!job.lease) continue;
             const model::AttemptId attempt_id = job.lease->attempt_id;
             // A claim numbers its attempt attempts + 1 and counts it: the running attempt's
             // number is the job's count.
             const std::uint32_t number = job.attempts;
-            lost.push_back(LostAttempt{std::move(job), attempt_id, number});
+            // st: when the claim took it (jobs claimed by layout 1 have none: their last update).
+            const auto st = hash.find("st");
+            const model::TimePoint started_at = st != hash.end() ? from_millis(static_cast<std::int64_t>(std::stoll(st->second))) : job.updated_at;
+            lost.push_back(LostAttempt{std::move(job), attempt_id, number, started_at});
         }
         return lost;
     });

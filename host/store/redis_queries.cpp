@@ -131,6 +131,19 @@ std::size_t RedisStore::purge(model::JobState state, model::TimePoint older_than
     return deleted;
 }
 
+std::size_t RedisStore::trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                             model::TimePoint now, std::size_t batch)
+{
+    if (!model::is_final(state)) {
+        throw StoreRequestError(std::string("only completed, dead or cancelled jobs have a retention, not ") + to_string(state));
+    }
+    if (!limit.limits() || batch == 0) return 0;
+    ScriptArgs args;
+    args.add(queue).add(to_string(state)).add(limit.age ? to_millis(now - *limit.age) : std::int64_t{-1});
+    args.add(limit.count ? static_cast<std::int64_t>(*limit.count) : std::int64_t{-1}).add(static_cast<std::int64_t>(batch));
+    return static_cast<std::size_t>(run("trimming finished jobs", Script::trim, now, args, integer));
+}
+
 std::vector<Event> RedisStore::events_after(std::int64_t after, std::size_t limit)
 {
     if (limit == 0) return {};

@@ -56,6 +56,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::pause, "pause", none);
     set(Script::schedule, "schedule", jobs);
     set(Script::purge, "purge", jobs);
+    set(Script::trim, "trim", jobs);
     set(Script::unclaimable, "unclaimable", claims);
     set(Script::lost, "lost", none);
     set(Script::list, "list", none);

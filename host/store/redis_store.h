@@ -42,7 +42,7 @@ struct RedisOptions {
 
 // The layout of the keys this code writes, kept in PREFIXmeta; a server holding a newer one
 // under the same prefix is refused.
-constexpr int k_redis_layout_version = 1;
+constexpr int k_redis_layout_version = 2;
 
 // What the server says about how it keeps its data (CONFIG GET; unknown when the server does not
 // allow CONFIG, as some hosted services do not).

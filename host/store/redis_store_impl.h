@@ -63,6 +63,8 @@ public:
     void set_paused(const std::string& queue, bool paused) override;
     std::vector<std::string> paused_queues() override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
+    std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                     model::TimePoint now, std::size_t batch) override;
     std::vector<Event> events_after(std::int64_t after, std::size_t limit) override;
 
     // redis_hosts.cpp

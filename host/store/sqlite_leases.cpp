@@ -41,7 +41,6 @@ std::vector<LostAttempt> SqliteStore::lost_attempts(const std::string& host_name
             "WHERE state = 'active' AND (lease_expires_at < ? OR "
             "(substr(lease_holder, 1, length(?)) = ? AND lease_holder <> ?)) ORDER BY id";
         std::vector<model::Job> jobs = select_jobs(sql, to_millis(now), prefix, prefix, holder);
-        transaction.commit();
         std::vector<LostAttempt> lost;
         for (auto& job : jobs) {
             if (!job.lease) continue;
@@ -49,8 +48,11 @@ std::vector<LostAttempt> SqliteStore::lost_attempts(const std::string& host_name
             // A claim numbers its attempt attempts + 1 and counts it: the running attempt's
             // number is the job's count.
             const std::uint32_t number = job.attempts;
-            lost.push_back(LostAttempt{std::move(job), attempt_id, number});
+            const auto started = first_int("SELECT started_at FROM attempts WHERE attempt_id = ?", attempt_id);
+            const model::TimePoint started_at = started ? from_millis(*started) : job.updated_at;
+            lost.push_back(LostAttempt{std::move(job), attempt_id, number, started_at});
         }
+        transaction.commit();
         return lost;
     });
 }

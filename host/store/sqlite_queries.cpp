@@ -146,14 +146,60 @@ std::size_t SqliteStore::purge(model::JobState state, model::TimePoint older_tha
                               "SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id "
                               "WHERE d.depends_on = j.id AND w.state NOT IN ('completed', 'dead', 'cancelled'))",
                               to_string(state), to_millis(older_than));
-        if (!ids.empty()) {
-            const std::string doomed = json_ids(ids);
-            run("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
-            run("DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
-            run("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", doomed);
-        }
+        delete_jobs(ids);
         transaction.commit();
         return ids.size();
+    });
+}
+
+void SqliteStore::delete_jobs(const std::vector<std::int64_t>& ids)
+{
+    if (ids.empty()) return;
+    const std::string doomed = json_ids(ids);
+    run("DELETE FROM attempts WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+    run("DELETE FROM job_dependencies WHERE job_id IN (SELECT value FROM json_each(?))", doomed);
+    run("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", doomed);
+}
+
+std::size_t SqliteStore::trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                              model::TimePoint now, std::size_t batch)
+{
+    if (!model::is_final(state)) {
+        throw StoreRequestError(std::string("only completed, dead or cancelled jobs have a retention, not ") + to_string(state));
+    }
+    if (!limit.limits() || batch == 0) return 0;
+    // The state is spelled in the statement (it is one of three names) so that SQLite can use
+    // the partial index jobs_finished, which holds final jobs only.
+    const std::string in_state = std::string("queue = ? AND state = '") + to_string(state) + "'";
+    return serialized("trimming finished jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        std::int64_t left = 0;
+        if (limit.count) left = first_int("SELECT count(*) FROM jobs WHERE " + in_state, queue).value_or(0);
+        const std::int64_t older = limit.age ? to_millis(now - *limit.age) : 0;
+        const auto max_count = static_cast<std::int64_t>(limit.count.value_or(0));
+        std::vector<std::int64_t> doomed;
+        std::int64_t kept = 0;
+        {
+            Query row = m_db.query("SELECT id, updated_at, EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id "
+                                   "WHERE d.depends_on = jobs.id AND w.state NOT IN ('completed', 'dead', 'cancelled')) "
+                                   "FROM jobs WHERE " + in_state + " ORDER BY updated_at, id LIMIT ?");
+            row.bind(queue, static_cast<std::int64_t>(batch) * 4);
+            // Oldest first: a job goes while it is too old or too many newer ones are kept.
+            while (doomed.size() < batch && row.step()) {
+                const bool too_old = limit.age && row.int64(1) < older;
+                const bool too_many = limit.count && left - kept > max_count;
+                if (!too_old && !too_many) break;
+                if (row.int64(2) != 0) {
+                    ++kept;  // a job still to run needs its state and result
+                    continue;
+                }
+                doomed.push_back(row.int64(0));
+                --left;
+            }
+        }
+        delete_jobs(doomed);
+        transaction.commit();
+        return doomed.size();
     });
 }
 

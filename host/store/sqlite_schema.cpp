@@ -163,10 +163,19 @@ void migrate_to_3(Connection& c)
     for (const char* sql : statements) c.execute(sql);
 }
 
+// Version 3 -> 4: retention (Store::trim) walks a queue's finished jobs of one state by their
+// last update, oldest first. A partial index: unfinished jobs, the ones claims and finishes
+// write all the time, are not in it.
+void migrate_to_4(Connection& c)
+{
+    c.execute(R"(CREATE INDEX jobs_finished ON jobs (queue, state, updated_at, id)
+                 WHERE state IN ('completed', 'dead', 'cancelled'))");
+}
+
 // k_migrations[v] takes a file from version v to v + 1. A version is one more function here;
 // the ones before it stay as they are, since files of every version exist.
 using Migration = void (*)(Connection&);
-constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1, migrate_to_2, migrate_to_3}};
+constexpr std::array<Migration, k_sqlite_schema_version> k_migrations{{migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4}};
 
 struct SchemaFacts {
     int version = 0;

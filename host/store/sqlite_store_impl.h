@@ -96,6 +96,8 @@ public:
     void set_paused(const std::string& queue, bool paused) override;
     std::vector<std::string> paused_queues() override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
+    std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                     model::TimePoint now, std::size_t batch) override;
 
     // sqlite_schedules.cpp
     std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time,
@@ -190,6 +192,9 @@ private:
         load_dependencies(jobs);
         return jobs;
     }
+
+    // sqlite_queries.cpp: inside a write transaction, deletes final jobs with their attempts.
+    void delete_jobs(const std::vector<std::int64_t>& ids);
 
     // sqlite_store.cpp
     void load_dependencies(std::vector<model::Job>& jobs);

@@ -16,6 +16,7 @@
 
 #include "model/host_record.h"
 #include "model/job.h"
+#include "model/retention.h"
 
 #include <chrono>
 #include <cstdint>
@@ -103,6 +104,7 @@ struct LostAttempt {
     model::Job job;                     // still active, with the stale lease
     model::AttemptId attempt_id = 0;
     std::uint32_t number = 0;
+    model::TimePoint started_at{};      // when it was claimed: a lost attempt ran from then until its recovery
 };
 
 enum class CancelResult { cancelled, requested, already_final, not_found };
@@ -227,6 +229,15 @@ public:
     // `older_than`, with their attempts. Returns how many. A job that a job not final yet
     // depends on is kept.
     virtual std::size_t purge(model::JobState state, model::TimePoint older_than) = 0;
+
+    // Retention: deletes, with their attempts, at most `batch` of the jobs of `queue` in the
+    // final `state` that `limit` no longer keeps: last updated before now - age, or older (by
+    // last update, then id) than the newest `count`. A job that a job not final yet depends on
+    // is kept. Examines at most a few batches' worth of jobs, so that a call is short and
+    // claims are never held up for long; returns how many it deleted (a caller calls again
+    // while it gets `batch`).
+    virtual std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
+                             model::TimePoint now, std::size_t batch) = 0;
 
     // Which tasks wait in vain here: the distinct (queue, task) pairs of waiting or delayed
     // jobs in `queues` whose task the queue's allowance does not allow. For a host to say

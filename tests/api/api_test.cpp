@@ -279,6 +279,12 @@ TEST_F(ApiTest, QueuesHostsPluginsAndSchedules)
     EXPECT_FALSE(by_name["other"]->getValue<bool>("paused"));
     EXPECT_TRUE(by_name["other"]->getObject("counts")->has("waiting"));
     EXPECT_GE(by_name["other"]->getValue<int>("total"), 1);
+    // No retention configured: every state kept (null), as `sandhost queues --json` shows it.
+    const auto retention = by_name["other"]->getObject("retention");
+    ASSERT_TRUE(retention);
+    EXPECT_TRUE(retention->isNull("completed"));
+    EXPECT_TRUE(retention->isNull("dead"));
+    EXPECT_TRUE(retention->isNull("cancelled"));
     EXPECT_EQ(api.post("/api/v1/queues/default/resume").json()->getValue<bool>("paused"), false);
     const auto unknown = api.post("/api/v1/queues/defualt/pause");
     EXPECT_EQ(unknown.status, 404);

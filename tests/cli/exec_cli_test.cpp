@@ -18,7 +18,7 @@ namespace t = sandhost::testing;
 t::CommandResult sandhost(std::vector<std::string> args)
 {
     args.insert(args.begin(), t::sandhost_executable().string());
-    return t::run_command(args, {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+    return t::run_command(args, {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
 }
 
 Poco::JSON::Object::Ptr json_of(const std::string& text)
@@ -58,7 +58,7 @@ TEST(ExecCli, StdoutIsTheJsonAloneEvenWhenTheHostLogs)
 {
     // The fallback logs a warning as it runs the task in this process: on stderr.
     const auto r = t::run_command({t::sandhost_executable().string(), "exec", "misbehave", "echo", "--fallback", "inline", "--json"},
-                                  {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string(), "SANDHOST_WORKER=/nonexistent/sandhost-worker"});
+                                  {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string(), "SANDHOST_WORKER=/nonexistent/sandhost-worker"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(json_of(r.out)->getValue<std::string>("fallback"), "inline");
     EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line of JSON: " << r.out;
@@ -76,6 +76,9 @@ TEST(ExecCli, BadValuesSayWhatIsWrongWithThem)
     const auto help = sandhost({"help", "exec"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_EQ(help.out.rfind("usage: sandhost exec", 0), 0u) << help.out;
+    const auto run_help = sandhost({"help", "run"});
+    EXPECT_EQ(run_help.exit_code, 0);
+    EXPECT_EQ(run_help.out.rfind("usage: sandhost run", 0), 0u) << "run's own help, not the general usage:\n" << run_help.out;
 }
 
 TEST(ExecCli, ACrashIsReportedWithItsSignalAndExitsNonZero)
@@ -189,7 +192,7 @@ TEST(HostDeath, WorkersAndTheirChildrenDieWithTheHost)
 {
     t::BackgroundCommand host({t::sandhost_executable().string(), "exec", "misbehave", "spawn_children", "--payload",
                                R"({"count":2,"setsid":true})", "--timeout", "60s"},
-                              {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+                              {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
     // The worker and its two children all carry the host's pid on their command line.
     ASSERT_TRUE(t::eventually([&] { return t::workers_of(host.pid()).size() == 3; })) << t::workers_of(host.pid()).size();
     ::kill(host.pid(), SIGKILL);
@@ -202,7 +205,7 @@ TEST(HostDeath, CtrlCCancelsTheAttemptAndCleansUp)
 {
     t::BackgroundCommand host({t::sandhost_executable().string(), "exec", "misbehave", "spawn_children", "--payload",
                                R"({"count":2,"setsid":true})", "--timeout", "60s", "--grace", "200ms", "--json"},
-                              {"SANDHOST_PLUGIN_PATH=" + t::plugin_dir().string()});
+                              {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
     ASSERT_TRUE(t::eventually([&] { return t::workers_of(host.pid()).size() == 3; }));
     ::kill(host.pid(), SIGINT);
     const auto& r = host.wait();
@@ -222,6 +225,27 @@ namespace t = sandhost::testing;
 t::CommandResult validate(const std::string& file)
 {
     return t::run_command({t::sandhost_executable().string(), "validate", file}, {"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
+}
+
+TEST(PluginsCli, TheOldPluginPathVariableStillWorksWithAWarning)
+{
+    const auto plugins = [](std::vector<std::string> env) {
+        return t::run_command({t::sandhost_executable().string(), "plugins", "--json"}, env);
+    };
+    const auto current = plugins({"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string()});
+    EXPECT_EQ(current.exit_code, 0) << current.err;
+    EXPECT_NE(current.out.find("misbehave"), std::string::npos) << current.out;
+    EXPECT_EQ(current.err.find("SANDHOST_PLUGIN_PATH"), std::string::npos) << current.err;
+
+    const auto old = plugins({"SANDHOST_PLUGIN_PATH=/nonexistent:" + t::plugin_dir().string()});
+    EXPECT_EQ(old.exit_code, 0) << old.err;
+    EXPECT_NE(old.out.find("misbehave"), std::string::npos) << old.out;
+    EXPECT_NE(old.err.find("SANDHOST_PLUGIN_PATH is deprecated: set SANDHOST_PLUGIN_DIR"), std::string::npos) << old.err;
+    EXPECT_NO_THROW(Poco::JSON::Parser().parse(old.out)) << "the warning goes to stderr, stdout stays JSON:\n" << old.out;
+
+    const auto both = plugins({"SANDHOST_PLUGIN_DIR=" + t::plugin_dir().string(), "SANDHOST_PLUGIN_PATH=/nonexistent"});
+    EXPECT_NE(both.out.find("misbehave"), std::string::npos) << both.out;
+    EXPECT_NE(both.err.find("SANDHOST_PLUGIN_PATH is ignored"), std::string::npos) << both.err;
 }
 
 TEST(ValidateCli, TheShippedConfigsValidateAgainstTheRealPlugins)

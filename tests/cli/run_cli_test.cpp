@@ -121,6 +121,95 @@ TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
     EXPECT_NE(r.err.find("--config FILE is required"), std::string::npos);
 }
 
+// Waiting on a queue nobody serves says so and stops when told; the same condition exits the
+// same way in every command (no such job: 1; bad arguments: 2).
+TEST(JobCli, WaitingSaysWhenNoLiveHostServesTheQueueAndStopsAtTheWaitTimeout)
+{
+    Deployment d(k_queues);
+    const auto id = d.enqueue({"default", "misbehave.echo"});
+    const auto waited = d.cli({"wait", std::to_string(id), "--wait-timeout", "1s"});
+    EXPECT_EQ(waited.exit_code, 1) << waited.err;
+    EXPECT_NE(waited.err.find("no live host serves queue default with task misbehave.echo"), std::string::npos) << waited.err;
+    EXPECT_NE(waited.err.find("stopped waiting after 1s (--wait-timeout); job " + std::to_string(id) + " is waiting"), std::string::npos)
+        << waited.err;
+    const auto enqueued = d.cli({"enqueue", "default", "misbehave.echo", "--wait", "--wait-timeout", "500ms", "--json"});
+    EXPECT_EQ(enqueued.exit_code, 1) << enqueued.err;
+    EXPECT_EQ(enqueued.out, "") << "stdout holds the job only once it ended";
+    EXPECT_NE(enqueued.err.find("no live host serves queue default"), std::string::npos) << enqueued.err;
+    EXPECT_EQ(d.cli({"wait", "1", "--wait-timeout", "soon"}).exit_code, 2);
+
+    for (const std::vector<std::string>& missing : {std::vector<std::string>{"wait", "999"}, {"job", "show", "999"}, {"job", "cancel", "999"},
+                                                    {"job", "retry", "999"}}) {
+        const auto r = d.cli(missing);
+        EXPECT_EQ(r.exit_code, 1) << missing[0] << " " << missing[1] << "\n" << r.err;
+        EXPECT_NE(r.err.find("no job 999"), std::string::npos) << r.err;
+    }
+    for (const std::vector<std::string>& bad : {std::vector<std::string>{"wait", "abc"}, {"job", "show", "abc"}, {"job", "cancel", "0"},
+                                                {"job", "retry", "-1"}, {"wait"}}) {
+        EXPECT_EQ(d.cli(bad).exit_code, 2) << bad[0];
+    }
+
+    // Once a host serves the queue, the job runs and waiting ends with it.
+    auto host = d.start_host();
+    const auto done = d.cli({"wait", std::to_string(id), "--json"});
+    EXPECT_EQ(done.exit_code, 0) << done.err;
+    EXPECT_EQ(Poco::JSON::Parser().parse(done.out).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("state"), "completed");
+    ::kill(host->pid(), SIGTERM);
+    host->wait();
+}
+
+// `queues` shows each queue's retention, and the host keeps the queue to it.
+TEST(JobCli, QueuesShowTheRetentionTheHostsKeep)
+{
+    Deployment d("  default:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n    retention: {completed: {count: 2}, dead: {age: 30d}}\n"
+                 "  other:\n    tasks: [\"misbehave.*\"]\n");
+    const auto table = d.cli({"queues"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("RETENTION"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("completed: count 2; dead: age 30d"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("keep all"), std::string::npos) << table.out;
+    const auto json = d.json({"queues"}).extract<Poco::JSON::Object::Ptr>();
+    const auto retention = json->getObject("default")->getObject("retention");
+    ASSERT_TRUE(retention);
+    EXPECT_EQ(retention->getObject("completed")->getValue<int>("count"), 2);
+    EXPECT_EQ(retention->getObject("dead")->getValue<std::string>("age"), "30d");
+    EXPECT_TRUE(retention->isNull("cancelled"));
+
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(d.enqueue({"default", "misbehave.echo"}));
+    auto host = d.start_host();
+    const auto completed = [&] {
+        return d.json({"queues"}).extract<Poco::JSON::Object::Ptr>()->getObject("default")->getValue<int>("completed");
+    };
+    // Hosts trim every few seconds: wait for all five to run, then for three of them to go.
+    EXPECT_TRUE(t::eventually([&] { return d.cli({"wait", std::to_string(ids.back())}).exit_code == 0; }, std::chrono::seconds(60)));
+    EXPECT_TRUE(t::eventually([&] { return completed() == 2; }, std::chrono::seconds(60))) << completed();
+    EXPECT_EQ(d.cli({"job", "show", std::to_string(ids.front())}).exit_code, 1) << "the oldest went";
+    ::kill(host->pid(), SIGTERM);
+    host->wait();
+}
+
+// What a task said reaches a terminal escaped, and a table cuts long text with an ellipsis.
+TEST(JobCli, JobRecordsReadRightOnATerminal)
+{
+    Deployment d(k_queues);
+    auto host = d.start_host();
+    const std::string long_error = std::string("\\u001b[31mred\\u001b[0m ") + std::string(100, 'x') + " end";
+    const auto id = d.enqueue({"default", "misbehave.fail", "--payload", "{\"message\":\"" + long_error + "\",\"permanent\":true}"});
+    EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 1);
+    const auto shown = d.cli({"job", "show", std::to_string(id)});
+    EXPECT_EQ(shown.out.find('\x1b'), std::string::npos) << "no raw escape reaches the terminal:\n" << shown.out;
+    EXPECT_NE(shown.out.find("\\x1b[31mred"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find(" end"), std::string::npos) << "job show keeps the whole error:\n" << shown.out;
+    EXPECT_NE(shown.out.find("on cli-host (pid "), std::string::npos) << "the host read as a name and a pid:\n" << shown.out;
+    const auto table = d.cli({"jobs"});
+    EXPECT_EQ(table.out.find('\x1b'), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("xxx\u2026\n"), std::string::npos) << "cut with an ellipsis:\n" << table.out;
+    EXPECT_EQ(table.out.find(" end"), std::string::npos) << table.out;
+    ::kill(host->pid(), SIGTERM);
+    host->wait();
+}
+
 // Enqueue checks task names against the catalogs hosts published, without loading a plugin;
 // `sandhost hosts` shows who serves the store.
 TEST(JobCli, EnqueueChecksTasksAgainstThePublishedCatalogs)

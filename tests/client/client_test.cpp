@@ -211,6 +211,18 @@ TEST_F(ClientTest, TheCApiEnqueuesWaitsAndReportsErrorsInWords)
     EXPECT_STREQ(sh_job_state_name(job->state), "completed");
     EXPECT_GT(job->created_at_ms, 0);
     sh_job_free(job);
+    // The same job in the one JSON shape of every front door: payload and result as values.
+    char* json = nullptr;
+    ASSERT_EQ(sh_client_get_json(client, id, &json), SH_CLIENT_OK) << sh_client_last_error();
+    ASSERT_NE(json, nullptr);
+    const std::string text = json;
+    sh_client_free_text(json);
+    EXPECT_NE(text.find("\"result\":2.5"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"payload\":{\"values\":[1,2,4.5]}"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"attempts\":[{"), std::string::npos) << text;
+    json = nullptr;
+    EXPECT_EQ(sh_client_get_json(client, 987654, &json), SH_CLIENT_NOT_FOUND);
+    EXPECT_EQ(json, nullptr);
 
     sh_enqueue_options_t options = SH_ENQUEUE_OPTIONS_INIT;
     options.delay_ms = 3600000;

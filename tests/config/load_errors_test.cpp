@@ -48,7 +48,7 @@ const BadConfig k_bad_configs[] = {
     {"unknown_top_level_key", "qeues:\n  q: {tasks: [hello.echo]}\n",
      {{1, 1, "unknown key \"qeues\" at the top level; did you mean \"queues\"?"}}},
     {"unknown_host_key", "host:\n  colour: red\n",
-     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, log)"}}},
+     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, retention, log)"}}},
     {"unknown_log_key", "host:\n  log: {levl: info}\n",
      {{2, 9, "unknown key \"levl\" in host.log; did you mean \"level\"?"}}},
     {"unknown_sandbox_key", "sandbox:\n  timout: 5s\n",
@@ -95,14 +95,21 @@ const BadConfig k_bad_configs[] = {
 
     // Units.
     {"bare_number_duration", "sandbox:\n  timeout: 30\n",
-     {{2, 12, "timeout: \"30\" has no unit (durations take ms, s, m or h, e.g. \"30s\")"}}},
+     {{2, 12, "timeout: \"30\" has no unit (durations take ms, s, m, h or d, e.g. \"30s\")"}}},
     {"bare_number_size", "sandbox:\n  max_result: 1024\n",
      {{2, 15,
        "max_result: \"1024\" has no unit (sizes take B, KiB, MiB, GiB, TiB, KB, MB, GB or TB, e.g. \"64MiB\")"}}},
     {"bad_duration_unit", "sandbox:\n  grace: 5sec\n",
-     {{2, 10, "grace: \"5sec\" has an unknown unit \"sec\" (durations take ms, s, m or h)"}}},
+     {{2, 10, "grace: \"5sec\" has an unknown unit \"sec\" (durations take ms, s, m, h or d)"}}},
     {"bad_size_unit", "sandbox:\n  limits: {memory: 64mb}\n",
      {{2, 20, "memory: \"64mb\" has an unknown unit \"mb\" (sizes take B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)"}}},
+
+    {"retention_unknown_state", k_queue + "    retention: {finished: {count: 5}}\n",
+     {{4, 17, "unknown key \"finished\" in queues.q.retention (expected completed, dead, cancelled)"}}},
+    {"retention_limit_typo", "host:\n  retention: {dead: {ages: 30d}}\n",
+     {{2, 22, "unknown key \"ages\" in host.retention.dead; did you mean \"age\"?"}}},
+    {"retention_bare_count", k_queue + "    retention: {completed: {count: -1}}\n",
+     {{4, 36, "count: must be from 0 to 1000000000000, got \"-1\""}}},
 
     // Ranges.
     {"concurrency_zero", k_queue + "    concurrency: 0\n",
@@ -139,7 +146,7 @@ const BadConfig k_bad_configs[] = {
     {"no_trigger", k_queue + "schedules:\n  - {name: s, queue: q, task: hello.echo}\n",
      {{5, 5, "schedule \"s\" has neither cron: nor every:"}}},
     {"every_bare_number", k_queue + "schedules:\n  - {name: s, queue: q, task: hello.echo, every: 300}\n",
-     {{5, 50, "every: \"300\" has no unit (durations take ms, s, m or h, e.g. \"300s\")"}}},
+     {{5, 50, "every: \"300\" has no unit (durations take ms, s, m, h or d, e.g. \"300s\")"}}},
 
     // Store URLs.
     {"unknown_store_scheme", "host:\n  store: postgres://db/jobs\n",
@@ -302,7 +309,7 @@ const BadConfig k_bad_configs[] = {
      "  - {name: s, queue: nope, task: hello.echo, cron: \"* * *\"}\n",
      {{2, 16, "max_workers: must be from 1 to 4096, got \"0\""},
       {3, 10, "unknown store scheme \"mysql\" in \"mysql://x\" (expected sqlite:PATH, redis://HOST:PORT/DB or unix:///PATH)"},
-      {5, 12, "timeout: \"30\" has no unit (durations take ms, s, m or h, e.g. \"30s\")"},
+      {5, 12, "timeout: \"30\" has no unit (durations take ms, s, m, h or d, e.g. \"30s\")"},
       {6, 9, "mode: \"forked\" is not one of spawn, fork, reuse; did you mean \"fork\"?"},
       {9, 13, "plugin \"hello\" has no task \"nope\" (in \"hello.nope\") (its tasks: echo, long, word_count)"},
       {10, 18, "concurrency: must be from 1 to 10000, got \"-3\""},

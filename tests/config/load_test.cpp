@@ -240,6 +240,25 @@ schedules:
     EXPECT_EQ(tick.defined_at.line, 21);
 }
 
+TEST(LoadConfig, QueueRetentionReplacesTheHostDefaultStateByState)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml", "host:\n  retention: {completed: {age: 7d}, dead: {age: 30d, count: 50}}\n"
+                                                     "queues:\n  a:\n    tasks: [hello.echo]\n"
+                                                     "  b:\n    tasks: [hello.echo]\n    retention: {completed: {count: 1000}, cancelled: {age: 0s}}\n"));
+    ASSERT_TRUE(settings);
+    EXPECT_EQ(settings->host.retention.completed, (model::RetentionLimit{7 * 24h, std::nullopt}));
+    const auto& a = *settings->find_queue("a");
+    EXPECT_EQ(a.retention, settings->host.retention);
+    const auto& b = *settings->find_queue("b");
+    EXPECT_EQ(b.retention.completed, (model::RetentionLimit{std::nullopt, 1000}));
+    EXPECT_EQ(b.retention.dead, (model::RetentionLimit{30 * 24h, 50}));
+    EXPECT_EQ(b.retention.cancelled, (model::RetentionLimit{0ms, std::nullopt}));
+    EXPECT_EQ(model::describe(b.retention), "completed: count 1000; dead: age 30d, count 50; cancelled: age 0s");
+    EXPECT_FALSE(load_ok(dir.write("plain.yaml", "queues:\n  q:\n    tasks: [hello.echo]\n"))->queues[0].retention.limits())
+        << "no retention by default: every finished job is kept";
+}
+
 TEST(LoadConfig, IncludesAddQueuesAndSchedulesInNameOrder)
 {
     TempDir dir;

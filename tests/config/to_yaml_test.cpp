@@ -88,6 +88,7 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"
                                  "  max_payload: 16MiB\n"
+                                 "  retention: {completed: {}, dead: {}, cancelled: {}}\n"
                                  "  log: {level: info, format: text}\n"
                                  "sandbox:\n" +
                                      indent(expected_sandbox, "  ") +
@@ -103,6 +104,7 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
                                      "    retry: {max_attempts: 3, backoff: {type: exponential, delay: 1s, factor: 2, "
                                      "max: 5m, jitter: 0.1}}\n"
                                      "    max_lost: 3\n"
+                                     "    retention: {completed: {}, dead: {}, cancelled: {}}\n"
                                      "    sandbox:\n" +
                                      indent(expected_sandbox, "      ") + "schedules: []\n");
 }

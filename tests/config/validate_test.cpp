@@ -38,6 +38,17 @@ TEST(RunValidate, PrintWritesLoadableYaml)
     EXPECT_TRUE(reloaded.ok()) << testing::error_lines(reloaded);
 }
 
+TEST(RunValidate, AConfigWithNoQueuesIsValidButWarned)
+{
+    TempDir dir;
+    auto file = dir.write("config.yaml", "host:\n  max_workers: 2\n");
+    std::ostringstream out;
+    std::ostringstream err;
+    EXPECT_EQ(run_validate(file, false, out, err, test_options()), k_validate_ok);
+    EXPECT_EQ(err.str(), file.string() + ": warning: no queues: a host serving this configuration runs nothing\n");
+    EXPECT_EQ(out.str(), file.string() + ": OK: 0 queues, 0 schedules, 0 plugin dirs\n");
+}
+
 TEST(RunValidate, InvalidFileListsEveryErrorAndExitsTwo)
 {
     TempDir dir;
@@ -47,7 +58,7 @@ TEST(RunValidate, InvalidFileListsEveryErrorAndExitsTwo)
     EXPECT_EQ(run_validate(file, true, out, err, test_options()), k_validate_invalid);
     EXPECT_EQ(out.str(), "");
     const std::string name = file.string();
-    EXPECT_EQ(err.str(), name + ":2:12: timeout: \"30\" has no unit (durations take ms, s, m or h, e.g. \"30s\")\n" +
+    EXPECT_EQ(err.str(), name + ":2:12: timeout: \"30\" has no unit (durations take ms, s, m, h or d, e.g. \"30s\")\n" +
                              name +
                              ":5:13: plugin \"hello\" has no task \"nope\" (in \"hello.nope\") (its tasks: echo, long, "
                              "word_count)\n");

@@ -80,5 +80,13 @@ TEST(HostRecord, IsAliveWhileItsHeartbeatIsFreshAndItHasNotStopped)
     EXPECT_FALSE(record.alive(at(12'500), std::chrono::seconds(5)));
 }
 
+TEST(DescribeHolder, NamesTheHostAndItsProcess)
+{
+    EXPECT_EQ(describe_holder("vm/vm:27314:a9702338"), "vm (pid 27314)");
+    EXPECT_EQ(describe_holder("worker-a/box7:12:ffff0000"), "worker-a (pid 12 on box7)");
+    EXPECT_EQ(describe_holder("host/1"), "host/1") << "not an instance this code makes: as it is";
+    EXPECT_EQ(describe_holder("h/m:x:1"), "h/m:x:1");
+}
+
 } // namespace
 } // namespace sandhost::model

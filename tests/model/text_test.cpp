@@ -1,4 +1,3 @@
-#include "model/json_check.h"
 #include "model/text.h"
 
 #include <gtest/gtest.h>
@@ -46,33 +45,6 @@ TEST(Printable, ShowsControlCharactersAsEscapes)
     EXPECT_EQ(printable("task\x1b[31mred"), "task\\x1b[31mred");
     EXPECT_EQ(printable("a\nb\x7f"), "a\\x0ab\\x7f");
     EXPECT_EQ(printable("caf\xC3\xA9"), "caf\xC3\xA9");
-}
-
-TEST(JsonProblem, NoneForOneJsonValue)
-{
-    for (const char* text : {"{}", " [1, 2.5, \"x\", true, null] ", "\"only a string\"", "-0.5e3", "{\"a\": {\"b\": []}}\n"}) {
-        EXPECT_FALSE(json_problem(text)) << text;
-    }
-}
-
-TEST(JsonProblem, SaysWhereAndWhy)
-{
-    const auto missing_quote = json_problem("{nope");
-    ASSERT_TRUE(missing_quote);
-    EXPECT_EQ(missing_quote->line, 1u);
-    EXPECT_EQ(missing_quote->column, 3u);  // where the parser gave up: "no" cannot start a literal
-    EXPECT_NE(missing_quote->message.find("object key"), std::string::npos) << missing_quote->message;
-    const auto trailing_comma = json_problem("{\n  \"a\": 1,\n}");
-    ASSERT_TRUE(trailing_comma);
-    EXPECT_EQ(trailing_comma->describe().rfind("line 3, column 1: ", 0), 0u) << trailing_comma->describe();
-    const auto two_values = json_problem("{} {}");
-    ASSERT_TRUE(two_values);
-    EXPECT_EQ(two_values->column, 4u);
-    const auto empty = json_problem("");
-    ASSERT_TRUE(empty);
-    EXPECT_EQ(empty->column, 1u);
-    EXPECT_TRUE(json_problem("[1, 2"));
-    EXPECT_TRUE(json_problem("{\"a\": tru}"));
 }
 
 } // namespace

@@ -13,6 +13,8 @@ TEST(ParseDuration, AcceptsEveryUnit)
     EXPECT_EQ(parse_duration("5s").value(), 5s);
     EXPECT_EQ(parse_duration("2m").value(), 2min);
     EXPECT_EQ(parse_duration("1h").value(), 1h);
+    EXPECT_EQ(parse_duration("30d").value(), 30 * 24h);
+    EXPECT_EQ(format_duration(7 * 24h), "7d");
     EXPECT_EQ(parse_duration("0s").value(), 0ms);
     EXPECT_EQ(parse_duration("1.5s").value(), 1500ms);
     EXPECT_EQ(parse_duration("0.25h").value(), 15min);
@@ -20,10 +22,10 @@ TEST(ParseDuration, AcceptsEveryUnit)
 
 TEST(ParseDuration, RefusesWhatIsNotADuration)
 {
-    EXPECT_EQ(parse_duration("30").error(), "\"30\" has no unit (durations take ms, s, m or h, e.g. \"30s\")");
-    EXPECT_EQ(parse_duration("5sec").error(), "\"5sec\" has an unknown unit \"sec\" (durations take ms, s, m or h)");
+    EXPECT_EQ(parse_duration("30").error(), "\"30\" has no unit (durations take ms, s, m, h or d, e.g. \"30s\")");
+    EXPECT_EQ(parse_duration("5sec").error(), "\"5sec\" has an unknown unit \"sec\" (durations take ms, s, m, h or d)");
     EXPECT_EQ(parse_duration("-5s").error(),
-              "\"-5s\" is not a duration (a number and a unit: ms, s, m or h, e.g. \"30s\")");
+              "\"-5s\" is not a duration (a number and a unit: ms, s, m, h or d, e.g. \"30s\")");
     EXPECT_FALSE(parse_duration(""));
     EXPECT_FALSE(parse_duration("s"));
     EXPECT_FALSE(parse_duration("1.s"));

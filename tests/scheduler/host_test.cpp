@@ -49,6 +49,39 @@ TEST_F(HostTest, AJobCompletesWithItsResultAndOneAttemptRecord)
     EXPECT_TRUE(attempts[0].outcome.pid.has_value());
 }
 
+TEST_F(HostTest, RetentionTrimsFinishedJobsInTheBackgroundQueueByQueue)
+{
+    // The host's default keeps one cancelled job; queue q keeps two completed jobs and no dead
+    // one; queue all has no retention of its own for completed jobs and keeps them.
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    retention: {completed: {count: 2}, dead: {age: 0s}}\n"
+                  "  all:\n    tasks: [\"misbehave.*\"]\n",
+                  "", 4, "  retention: {cancelled: {count: 1}}\n");
+    h.options().retention = 50ms;
+    h.options().retention_batch = 2;  // several batches per round
+    std::vector<model::JobId> q_jobs;
+    for (int i = 0; i < 7; ++i) q_jobs.push_back(h.enqueue("q", "misbehave.echo", "{}"));
+    const auto dead = h.enqueue("q", "misbehave.fail", R"({"message":"no","permanent":true})");
+    for (int i = 0; i < 3; ++i) h.enqueue("all", "misbehave.echo", "{}");
+    for (int i = 0; i < 3; ++i) h.store().cancel(h.enqueue("all", "misbehave.echo", "{}", [](model::NewJob& j) { j.delay = 1h; }), std::chrono::system_clock::now());
+    h.start();
+    const auto counts = [&](const std::string& queue, JobState state) {
+        const auto all = h.store().queue_counts({queue});
+        return all.at(queue).by_state.at(state);
+    };
+    const auto ran_all = [&](const std::string& queue) {
+        return counts(queue, JobState::waiting) == 0 && counts(queue, JobState::active) == 0 && counts(queue, JobState::delayed) == 0;
+    };
+    EXPECT_TRUE(t::eventually([&] { return ran_all("q") && counts("q", JobState::completed) == 2 && counts("q", JobState::dead) == 0; }, 60s))
+        << counts("q", JobState::completed) << " completed, " << counts("q", JobState::dead) << " dead";
+    EXPECT_TRUE(t::eventually([&] { return counts("all", JobState::cancelled) == 1; }, 60s)) << counts("all", JobState::cancelled);
+    EXPECT_TRUE(t::eventually([&] { return ran_all("all") && counts("all", JobState::completed) == 3; }, 60s));
+    EXPECT_FALSE(h.store().get(dead));
+    EXPECT_FALSE(h.store().get(q_jobs.front())) << "the oldest went first";
+    EXPECT_TRUE(t::eventually([&] { return h.host().stats().trimmed == 8; }, 60s)) << h.host().stats().trimmed;
+    h.stop();
+    EXPECT_EQ(counts("all", JobState::completed), 3u) << "no retention: every job kept";
+}
+
 TEST_F(HostTest, ATimeoutWithThreeAttemptsRunsExactlyThreeTimes)
 {
     HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 3, backoff: {type: fixed, delay: 10ms, jitter: 0}}\n"
@@ -366,6 +399,26 @@ TEST_F(HostTest, PastTheDrainDeadlineAttemptsAreStoppedAndRunAgainLater)
     const auto attempts = h.store().attempts(id);
     ASSERT_EQ(attempts.size(), 1u);
     EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::worker_lost);
+}
+
+TEST_F(HostTest, ALostAttemptRecordsHowLongItRanSinceItsClaim)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");
+    const auto id = h.enqueue("q", "misbehave.echo", "{}");
+    // Another host claimed it 90 s ago with a lease of 1 s, and died.
+    const auto claimed_at = std::chrono::system_clock::now() - 90s;
+    store::QueueAllowance allowance;
+    allowance.queue = "q";
+    const auto claim = h.store().claim({allowance}, "gone/elsewhere:1:1", 1s, std::chrono::time_point_cast<model::Duration>(claimed_at));
+    ASSERT_TRUE(claim);
+    h.start();
+    h.wait_final(id);
+    const auto attempts = h.store().attempts(id);
+    ASSERT_GE(attempts.size(), 1u);
+    const auto& lost = attempts[0].outcome;
+    EXPECT_EQ(lost.kind, model::OutcomeKind::worker_lost);
+    EXPECT_EQ(lost.started_at, std::chrono::time_point_cast<model::Duration>(claimed_at));
+    EXPECT_GE(lost.duration, 90s) << "not \"in 0 ms\": from its claim to its recovery";
 }
 
 TEST_F(HostTest, AHostWhoseStoreFileIsDeletedStopsItsWorkersAndFailsNamingWhy)

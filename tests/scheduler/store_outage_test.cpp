@@ -79,6 +79,11 @@ public:
     }
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override { return on()->schedule_last_fire(name); }
     std::size_t purge(JobState state, model::TimePoint older_than) override { return on()->purge(state, older_than); }
+    std::size_t trim(const std::string& queue, JobState state, const model::RetentionLimit& limit, model::TimePoint now,
+                     std::size_t batch) override
+    {
+        return on()->trim(queue, state, limit, now, batch);
+    }
     std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<store::QueueAllowance>& queues) override
     {
         return on()->unclaimable_tasks(queues);

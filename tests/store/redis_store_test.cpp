@@ -136,6 +136,34 @@ TEST(RedisStore, KeysOfANewerLayoutAreRefused)
     EXPECT_NO_THROW(open_redis_store(options_of(server, "other:")));
 }
 
+// Layout 2 indexes finished jobs by when they finished (for retention); a layout 1 store gets
+// that index built from its finished jobs when a host of layout 2 first opens it.
+TEST(RedisStore, ALayoutOneStoreGetsItsFinishedJobsIndexedForRetention)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    std::vector<model::JobId> done;
+    {
+        auto store = open_redis_store(options_of(server));
+        for (int i = 0; i < 3; ++i) {
+            done.push_back(store->enqueue(new_job(), t(i)));
+            const Claim c = claim_one(*store, "q", t(10 + i));
+            ASSERT_EQ(store->finish(record_of(c, OutcomeKind::succeeded, t(20 + i)), completed_with("r"), t(20 + i)), JobState::completed);
+        }
+    }
+    // As a layout 1 store left it: no index of finished jobs.
+    EXPECT_EQ(server.command("DEL t:done:q:completed"), ":1\r\n");
+    EXPECT_EQ(server.command("HSET t:meta layout 1"), ":0\r\n");
+    auto store = open_redis_store(options_of(server));
+    EXPECT_EQ(server.command("HGET t:meta layout"), "$1\r\n2\r\n");
+    model::RetentionLimit limit;
+    limit.count = 1;
+    EXPECT_EQ(store->trim("q", JobState::completed, limit, t(100), 10), 2u);
+    EXPECT_FALSE(store->get(done[0]));
+    EXPECT_FALSE(store->get(done[1]));
+    EXPECT_TRUE(store->get(done[2])) << "the one that finished last stays";
+}
+
 TEST(RedisStore, PersistenceSettingsAreRead)
 {
     SANDHOST_SKIP_WITHOUT_REDIS_SERVER();

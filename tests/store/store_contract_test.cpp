@@ -557,12 +557,15 @@ TEST_P(StoreContractTest, StaleLeaseIsRefusedAfterRecovery)
 {
     const model::JobId id = store().enqueue(new_job(), t(0));
     const Claim old = claim_one("q", t(0), "host-a/1");  // lease until t(10'000)
+    ASSERT_TRUE(store().renew(id, old.attempt_id, t(10'000)));
+    ASSERT_TRUE(store().set_progress(id, old.attempt_id, model::Progress{50, "half"}));
     EXPECT_TRUE(store().lost_attempts("host-b", "host-b/1", t(10'000)).empty()) << "not expired yet";
     const auto lost = store().lost_attempts("host-b", "host-b/1", t(10'001));
     ASSERT_EQ(lost.size(), 1u);
     EXPECT_EQ(lost[0].job.id, id);
     EXPECT_EQ(lost[0].attempt_id, old.attempt_id);
     EXPECT_EQ(lost[0].number, 1u);
+    EXPECT_EQ(lost[0].started_at, t(0)) << "when it was claimed, for the lost attempt's duration";
     EXPECT_EQ(lost[0].job.lease->holder, "host-a/1");
 
     model::AttemptRecord lost_record = record_of(old, OutcomeKind::worker_lost, t(10'001));
@@ -889,6 +892,93 @@ TEST_P(StoreContractTest, PurgeDeletesOldFinalJobsWithTheirAttempts)
     EXPECT_EQ(store().purge(model::JobState::cancelled, t(50)), 1u);
     EXPECT_EQ(store().purge(model::JobState::completed, t(1000)), 1u);
     EXPECT_TRUE(store().get(needed));
+}
+
+// Completes a job of `queue` at `at` (enqueued, claimed and finished then).
+model::JobId complete_at(Store& store, const std::string& queue, model::TimePoint at)
+{
+    const model::JobId id = store.enqueue(new_job(queue), at);
+    QueueAllowance allowance;
+    allowance.queue = queue;
+    const auto c = store.claim({allowance}, "h", ms(1000), at);
+    if (!c || c->job.id != id) throw std::logic_error("the job just enqueued was not claimed");
+    if (store.finish(record_of(*c, OutcomeKind::succeeded, at), completed_with("r"), at) != model::JobState::completed) {
+        throw std::logic_error("the job did not complete");
+    }
+    return id;
+}
+
+TEST_P(StoreContractTest, TrimKeepsTheNewestCountByWhenTheyFinished)
+{
+    std::vector<model::JobId> done;
+    for (int i = 0; i < 7; ++i) done.push_back(complete_at(store(), "q", t(10 * i)));
+    const model::JobId other_queue = complete_at(store(), "other", t(0));
+    const model::JobId waiting = store().enqueue(new_job("q"), t(0));
+    model::RetentionLimit limit;
+    limit.count = 3;
+
+    EXPECT_EQ(store().trim("q", model::JobState::completed, limit, t(1000), 2), 2u) << "at most a batch";
+    EXPECT_EQ(store().trim("q", model::JobState::completed, limit, t(1000), 2), 2u);
+    EXPECT_EQ(store().trim("q", model::JobState::completed, limit, t(1000), 2), 0u) << "three are kept";
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_FALSE(store().get(done[i])) << i;
+    for (std::size_t i = 4; i < 7; ++i) EXPECT_TRUE(store().get(done[i])) << i;
+    EXPECT_TRUE(store().attempts(done[0]).empty());
+    EXPECT_TRUE(store().get(other_queue)) << "another queue has its own limit";
+    EXPECT_TRUE(store().get(waiting));
+    EXPECT_EQ(store().queue_counts({"q"}).at("q").by_state.at(model::JobState::completed), 3u);
+    EXPECT_EQ(store().trim("q", model::JobState::dead, limit, t(1000), 10), 0u) << "no dead job";
+    EXPECT_THROW(store().trim("q", model::JobState::waiting, limit, t(1000), 10), StoreRequestError);
+}
+
+TEST_P(StoreContractTest, TrimDeletesJobsOlderThanTheAgeButNotTheOnesADependentNeeds)
+{
+    const model::JobId old_needed = complete_at(store(), "q", t(0));
+    const model::JobId old_done = complete_at(store(), "q", t(10));
+    const model::JobId young = complete_at(store(), "q", t(900));
+    model::NewJob dependent = new_job("later");
+    dependent.depends_on = {old_needed, store().enqueue(new_job("elsewhere"), t(20))};
+    const model::JobId blocked = store().enqueue(dependent, t(20));
+    // A retried job that ended again is as old as its last end.
+    const model::JobId cancelled_then_retried = store().enqueue(new_job("c"), t(0));
+    store().cancel(cancelled_then_retried, t(1));
+    ASSERT_TRUE(store().retry(cancelled_then_retried, t(2)));
+    store().cancel(cancelled_then_retried, t(950));
+    const model::JobId old_cancelled = store().enqueue(new_job("c"), t(0));
+    store().cancel(old_cancelled, t(5));
+
+    model::RetentionLimit limit;
+    limit.age = ms(500);
+    EXPECT_EQ(store().trim("q", model::JobState::completed, limit, t(1000), 100), 1u);
+    EXPECT_TRUE(store().get(old_needed)) << "a blocked job depends on it";
+    EXPECT_FALSE(store().get(old_done));
+    EXPECT_TRUE(store().get(young));
+    EXPECT_EQ(job(blocked).state, model::JobState::blocked);
+    EXPECT_EQ(store().trim("c", model::JobState::cancelled, limit, t(1000), 100), 1u);
+    EXPECT_FALSE(store().get(old_cancelled));
+    EXPECT_TRUE(store().get(cancelled_then_retried));
+
+    model::RetentionLimit none;
+    EXPECT_EQ(store().trim("q", model::JobState::completed, none, t(100'000), 100), 0u) << "no limit keeps everything";
+    EXPECT_TRUE(store().get(young));
+}
+
+TEST_P(StoreContractTest, TrimWalksPastTheJobsItMustKeep)
+{
+    // The oldest jobs are all needed by a dependent: the ones behind them still go.
+    std::vector<model::JobId> needed;
+    for (int i = 0; i < 3; ++i) needed.push_back(complete_at(store(), "q", t(i)));
+    model::NewJob dependent = new_job("later");
+    dependent.depends_on = needed;
+    dependent.depends_on.push_back(store().enqueue(new_job("elsewhere"), t(5)));
+    store().enqueue(dependent, t(5));
+    std::vector<model::JobId> rest;
+    for (int i = 0; i < 4; ++i) rest.push_back(complete_at(store(), "q", t(10 + i)));
+    model::RetentionLimit limit;
+    limit.count = 1;
+    EXPECT_EQ(store().trim("q", model::JobState::completed, limit, t(100), 100), 3u);
+    for (const auto id : needed) EXPECT_TRUE(store().get(id)) << id;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_FALSE(store().get(rest[i])) << i;
+    EXPECT_TRUE(store().get(rest[3]));
 }
 
 TEST_P(StoreContractTest, QueueCountsListEveryStateForNamedPausedAndUsedQueues)

@@ -106,8 +106,8 @@ local function take(j, allowance, holder, lease)
   -- ran again cannot have).
   if j.pp or j.cr then redis.call('HDEL', job, 'pp', 'pm', 'cr') end
   j.s, j.h, j.le, j.cr = 'active', holder, NOW + lease, false
-  redis.call('HSET', job, 's', 'active', 'a', attempt, 'h', holder, 'le', int(j.le), 'u', int(NOW), 'n', int(number),
-             'nr', int(j.nr + 1))
+  redis.call('HSET', job, 's', 'active', 'a', attempt, 'h', holder, 'le', int(j.le), 'u', int(NOW), 'st', int(NOW),
+             'n', int(number), 'nr', int(j.nr + 1))
   index(j)
   if allowance.rate_jobs then redis.call('ZADD', key('rate', allowance.q), int(NOW), attempt) end
   event('job.started', j.id, j.q, j.t, holder, 'active', number)

@@ -6,6 +6,8 @@
 --   ready:Q:T                    waiting jobs of queue Q and task T, and delayed ones that are
 --                                due, in claim order (score 0, member ready_member())
 --   delayed:Q:T                  delayed jobs not known to be due     (score run_at)
+--   done:Q:S                     finished jobs of queue Q in final state S (score: when they
+--                                reached it, the job's u; retention trims them oldest first)
 --   qtasks:Q                     the tasks that may have waiting or delayed jobs in Q (a set: a
 --                                task whose two sets are empty is removed by the claim that sees it)
 --   expiring                     not started jobs with a ttl          (score expires_at)
@@ -13,6 +15,7 @@
 --   key:Q:KEY                    the unfinished job holding an idempotency key
 --   dependents:ID                jobs that depend on job ID           (score id; the job's field
 --                                hd is 1 when there are any)
+-- A job's hash also holds st: when its latest attempt was claimed (for a lost attempt's duration).
 -- Each command counts: a claim and an attempt's end are the hot path, so a script reads a job's
 -- fields once (load) and writes each hash once. The lease fields (a, h, le) stay on a job that
 -- is no longer active: nothing reads them then.
@@ -51,6 +54,8 @@ local function unindex(j)
     if s == 'delayed' then redis.call('ZREM', key('delayed', j.q, j.t), j.id) end
   elseif s == 'active' and j.h and j.cr then
     redis.call('SREM', key('cancels', j.h), j.id)
+  elseif FINAL[s] then
+    redis.call('ZREM', key('done', j.q, s), j.id)
   end
   if j.x and NOT_STARTED[s] then redis.call('ZREM', key('expiring'), j.id) end
 end
@@ -70,6 +75,8 @@ local function index(j)
     end
     redis.call('SADD', key('qtasks', j.q), j.t)
   elseif FINAL[s] then
+    -- Every script that makes a job final stamps it updated NOW.
+    redis.call('ZADD', key('done', j.q, s), int(NOW), j.id)
     if j.k then
       local held = key('key', j.q, j.k)
       if redis.call('GET', held) == j.id then redis.call('DEL', held) end
@@ -221,4 +228,31 @@ local function insert_job(nj)
   event('job.enqueued', id, nj.q, nj.t, nil, state)
   if state == 'dead' then event('job.finished', id, nj.q, nj.t, nil, 'dead', nil, why) end
   return id, true
+end
+
+-- Whether a job still to run depends on `id`: it needs that job's state and result.
+local function needed_by_dependents(id)
+  for _, dependent in ipairs(redis.call('ZRANGE', key('dependents', id), 0, -1)) do
+    local s = redis.call('HGET', key('job', dependent), 's')
+    if s and not FINAL[s] then return true end
+  end
+  return false
+end
+
+-- Deletes the final job `j` with its attempts and its place in every index.
+local function delete_final(j)
+  unindex(j)
+  local job = key('job', j.id)
+  for dependency in string.gmatch(redis.call('HGET', job, 'd') or '', '%d+') do
+    redis.call('ZREM', key('dependents', dependency), j.id)
+  end
+  redis.call('DEL', job, key('att', j.id), key('dependents', j.id))
+end
+
+-- A queue left without jobs is no longer listed.
+local function forget_queue_if_empty(queue)
+  for _, s in ipairs({'waiting', 'delayed', 'blocked', 'active', 'completed', 'dead', 'cancelled'}) do
+    if redis.call('ZCARD', key('qstate', queue, s)) > 0 then return end
+  end
+  if redis.call('SISMEMBER', key('paused'), queue) == 0 then redis.call('SREM', key('queues'), queue) end
 end

@@ -122,6 +122,12 @@ sh_client_status_t sh_client_retry(sh_client_t *client, int64_t job_id);
 /* Frees a job from sh_client_get or sh_client_wait (NULL does nothing). */
 void sh_job_free(sh_job_t *job);
 
+/* The job with its attempts as JSON text (a NUL-terminated string the caller frees with
+ * sh_client_free_text), in the one job shape every front door prints (docs/api.md: the HTTP
+ * API, `sandhost job show --json`). SH_CLIENT_NOT_FOUND when there is no such job. */
+sh_client_status_t sh_client_get_json(sh_client_t *client, int64_t job_id, char **json);
+void sh_client_free_text(char *text);
+
 /* "waiting", "completed", ... ; "unknown" for any other value. Static storage. */
 const char *sh_job_state_name(sh_job_state_t state);
 

@@ -108,6 +108,10 @@ public:
     // The job as it is now, or nullopt when there is none of that id.
     std::optional<Job> get(std::int64_t id);
 
+    // The job with its attempts as JSON text in the one job shape every front door prints
+    // (docs/api.md: the HTTP API, `sandhost job show --json`), or nullopt when there is none.
+    std::optional<std::string> get_json(std::int64_t id);
+
     // Follows the job until it is final or `timeout` has passed, and returns it as it is then:
     // check is_final(job.state). Throws Error (not_found) when there is no such job.
     Job wait(std::int64_t id, std::chrono::milliseconds timeout);
