@@ -146,7 +146,8 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
 
 model::Outcome Sandbox::run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    const JobIdentity job{spec.job_id, spec.attempt, spec.queue};
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn, spec.settings.privileges, &job);
     if (!session) {
         throw_if_shortage(session.error());
         return spawn_failed(session.error(), model::Mode::spawn);
@@ -180,7 +181,8 @@ model::PluginInfo Sandbox::describe_plugin(const std::filesystem::path& library)
     info.path = library;
     info.name = library.stem().string();
     if (info.name.rfind("lib", 0) == 0) info.name = info.name.substr(3);
-    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    // Describing runs no task and no init hook, but loads the plugin: with the default grant.
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn, model::Privileges{});
     if (!session) {
         throw_if_shortage(session.error());
         info.error = spawn_failed(session.error(), model::Mode::spawn).error;

@@ -286,6 +286,25 @@ const BadConfig k_bad_configs[] = {
     {"second_document", "queues: {}\n---\nhost: {}\n",
      {{2, 1, "a config file holds one YAML document; found a second one"}}},
 
+    // Worker privileges: unknown names are errors at their position.
+    {"privileges_unknown_names",
+     "sandbox:\n"
+     "  user: no-such-user-here\n"
+     "  group: no-such-group-here\n"
+     "  network: off\n"
+     "  capabilities: [net_bind_servce]\n"
+     "  syscalls: {deny: [ptrace, ptrac], allow_only: [read, fly]}\n"
+     "queues:\n  q:\n    tasks: [hello.echo]\n    sandbox: {syscalls: sometimes, environment: {inherit: [\"1X\"], set: {\"A B\": c}}}\n",
+     {{2, 9, "user: no user \"no-such-user-here\" on this machine"},
+      {3, 10, "group: no group \"no-such-group-here\" on this machine"},
+      {4, 12, "network: \"off\" is not one of host, none"},
+      {5, 18, "capabilities: \"net_bind_servce\" is not a capability; did you mean \"net_bind_service\"?"},
+      {6, 29, "deny: \"ptrac\" is not a system call of this machine"},
+      {6, 54, "allow_only: \"fly\" is not a system call of this machine"},
+      {10, 24, "syscalls: \"sometimes\" is not default, off or {deny: [...], allow_only: [...]}"},
+      {10, 65, "inherit: \"1X\" is not a variable name (or a prefix ending in *)"},
+      {10, 78, "set: \"A B\" is not a variable name"}}},
+
     // Several problems: all reported, in file order.
     {"several_errors",
      "host:\n"
