@@ -300,10 +300,10 @@ const BadConfig k_bad_configs[] = {
       {4, 12, "network: \"off\" is not one of host, none"},
       {5, 18, "capabilities: \"net_bind_servce\" is not a capability; did you mean \"net_bind_service\"?"},
       {6, 29, "deny: \"ptrac\" is not a system call of this machine"},
-      {6, 54, "allow_only: \"fly\" is not a system call of this machine"},
-      {10, 24, "syscalls: \"sometimes\" is not default, off or {deny: [...], allow_only: [...]}"},
-      {10, 65, "inherit: \"1X\" is not a variable name (or a prefix ending in *)"},
-      {10, 78, "set: \"A B\" is not a variable name"}}},
+      {6, 56, "allow_only: \"fly\" is not a system call of this machine"},
+      {10, 25, "syscalls: \"sometimes\" is not default, off or {deny: [...], allow_only: [...]}"},
+      {10, 60, "inherit: \"1X\" is not a variable name (or a prefix ending in *)"},
+      {10, 73, "set: \"A B\" is not a variable name"}}},
 
     // Several problems: all reported, in file order.
     {"several_errors",

@@ -101,7 +101,9 @@ TEST(LoadConfig, ReadsWorkerPrivilegesWithQueueOverrides)
     EXPECT_EQ(p.syscalls.filter, model::SyscallFilter::default_list);
     ASSERT_EQ(settings->queues.size(), 3u);
     for (const auto& q : settings->queues) {
-        if (q.name == "q") EXPECT_EQ(q.sandbox.privileges, p);
+        if (q.name == "q") {
+            EXPECT_EQ(q.sandbox.privileges, p);
+        }
         if (q.name == "open") {
             EXPECT_EQ(q.sandbox.privileges.syscalls.filter, model::SyscallFilter::off);
             EXPECT_FALSE(q.sandbox.privileges.no_new_privileges);
