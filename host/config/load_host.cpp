@@ -7,7 +7,8 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "log"};
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "log",
+                                           "allow_insecure_plugins"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
 using model::EnumName;
@@ -68,6 +69,7 @@ void Loader::read_host(const YamlEntry* entry)
     }
     if (const auto* e = fields.get("max_workers")) read_count_as(*e, 1, 4096, host.max_workers);
     if (const auto* e = fields.get("max_payload")) read_size(*e, 2, host.max_payload);
+    if (const auto* e = fields.get("allow_insecure_plugins")) read_bool(*e, host.allow_insecure_plugins);
     if (const auto* e = fields.get("log")) {
         if (const YamlNode* log = mapping_value(*e)) {
             Section log_fields = section(*log, "in host.log", k_log_keys);

@@ -1,4 +1,5 @@
 #include "config/loader.h"
+#include "config/syscall_names.h"
 
 #include <algorithm>
 #include <cctype>
@@ -55,6 +56,8 @@ bool is_variable_name(const std::string& text)
 
 
 } // namespace
+
+bool is_syscall_name(const std::string& name) { return ::seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR; }
 
 void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out)
 {
@@ -201,7 +204,7 @@ void Loader::read_syscalls(const YamlEntry& entry, const std::string& path, mode
         for (const auto& item : list->items) {
             auto name = scalar_item(*item, key, "a system call name");
             if (!name) continue;
-            if (::seccomp_syscall_resolve_name(name->c_str()) == __NR_SCMP_ERROR) {
+            if (!is_syscall_name(*name)) {
                 report(*item, std::string(key) + ": " + in_quotes(*name) + " is not a system call of this machine");
                 continue;
             }

@@ -55,6 +55,7 @@ struct HostSettings {
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
     std::uint64_t max_payload = 16 << 20;            // bytes of a job's payload that enqueue accepts
+    bool allow_insecure_plugins = false;             // load plugins (or folders) writable by others, with a warning
     LogSettings log;
 
     bool operator==(const HostSettings&) const = default;

@@ -140,6 +140,7 @@ std::string to_yaml(const Settings& settings)
     out += "]\n";
     out += "  max_workers: " + std::to_string(settings.host.max_workers) + "\n";
     out += "  max_payload: " + model::format_size(settings.host.max_payload) + "\n";
+    out += std::string("  allow_insecure_plugins: ") + (settings.host.allow_insecure_plugins ? "true" : "false") + "\n";
     out += std::string("  log: {level: ") + to_string(settings.host.log.level) +
            ", format: " + to_string(settings.host.log.format) + "}\n";
     out += "sandbox:\n";

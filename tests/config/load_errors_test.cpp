@@ -461,6 +461,35 @@ TEST(BadConfig, NoPluginsFoundNamesTheDirectories)
               "unknown plugin \"hello\" in \"hello.echo\": no plugins found in " + (dir.path() / "plugins").string());
 }
 
+TEST(BadConfig, APluginOthersMayWriteIsRefusedUnlessAllowed)
+{
+    TempDir dir;
+    const std::filesystem::path shared = dir.path() / "shared";
+    std::filesystem::create_directories(shared);
+    std::filesystem::permissions(shared, std::filesystem::perms(0777));
+    const std::filesystem::path library = dir.write("shared/libhello.so", "not read: only its mode matters");
+    std::filesystem::permissions(library, std::filesystem::perms(0644));
+    LoadOptions options = test_options();
+    options.catalog = [&](const std::vector<std::filesystem::path>& dirs) {
+        model::PluginCatalog catalog = testing::build_catalog(dirs);
+        catalog.plugins[0].path = library;
+        return catalog;
+    };
+    const std::string queues = "queues:\n  q:\n    tasks: [hello.echo]\n";
+    LoadResult refused = load_config(dir.write("config.yaml", "host:\n  plugin_dirs: [shared]\n" + queues), options);
+    ASSERT_EQ(refused.errors.size(), 1u) << testing::error_lines(refused);
+    EXPECT_EQ(refused.errors[0].line, 2);
+    EXPECT_EQ(refused.errors[0].message, "plugin_dirs: plugin \"hello\" refused: " + shared.string() +
+                                             " is writable by every user (mode 0777) (make it writable by its owner only, or set "
+                                             "host.allow_insecure_plugins: true)");
+    LoadResult allowed = load_config(
+        dir.write("allowed.yaml", "host:\n  plugin_dirs: [shared]\n  allow_insecure_plugins: true\n" + queues), options);
+    EXPECT_TRUE(allowed.ok()) << testing::error_lines(allowed);
+    std::filesystem::permissions(shared, std::filesystem::perms(0755));
+    LoadResult secure = load_config(dir.path() / "config.yaml", options);
+    EXPECT_TRUE(secure.ok()) << testing::error_lines(secure);
+}
+
 TEST(BadConfig, ExceptionCarriesEveryError)
 {
     TempDir dir;

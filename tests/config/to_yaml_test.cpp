@@ -94,6 +94,7 @@ syscalls: default
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"
                                  "  max_payload: 16MiB\n"
+                                 "  allow_insecure_plugins: false\n"
                                  "  log: {level: info, format: text}\n"
                                  "sandbox:\n" +
                                      indent(expected_sandbox, "  ") +

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -237,6 +238,28 @@ TEST_P(PrivilegesTest, ThePocoLauncherGivesTheSameEnvironment)
     const json& env = report["environment"];
     EXPECT_FALSE(env.contains("SANDHOST_TEST_SECRET")) << env.dump();
     EXPECT_TRUE(env.contains("PATH")) << env.dump();
+}
+
+TEST_P(PrivilegesTest, APluginOthersMayWriteIsRefusedUnlessAllowed)
+{
+    const std::filesystem::path shared = m_dir / "shared";
+    std::filesystem::create_directories(shared);
+    std::filesystem::copy_file(t::fixture_plugin_dir() / "privileges.so", shared / "privileges.so");
+    std::filesystem::permissions(shared / "privileges.so", std::filesystem::perms(0755));
+    std::filesystem::permissions(shared, std::filesystem::perms(0777));
+    auto s = spec("report");
+    s.plugin_path = shared / "privileges.so";
+    m_sandbox = std::make_unique<Sandbox>(t::worker_config(m_launcher));
+    const auto refused = m_sandbox->run_attempt(s);
+    EXPECT_EQ(refused.kind, model::OutcomeKind::load_failed);
+    EXPECT_NE(refused.error.find("writable by every user (mode 0777)"), std::string::npos) << refused.error;
+    s.allow_insecure_plugin = true;
+    EXPECT_TRUE(m_sandbox->run_attempt(s).succeeded());
+    // The folder made safe, and the library itself writable by others: refused again.
+    std::filesystem::permissions(shared, std::filesystem::perms(0755));
+    std::filesystem::permissions(shared / "privileges.so", std::filesystem::perms(0757));
+    s.allow_insecure_plugin = false;
+    EXPECT_EQ(m_sandbox->run_attempt(s).kind, model::OutcomeKind::load_failed);
 }
 
 TEST_P(PrivilegesTest, AnUnknownUserIsASpawnFailureThatSaysWho)
