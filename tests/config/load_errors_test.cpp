@@ -48,7 +48,7 @@ const BadConfig k_bad_configs[] = {
     {"unknown_top_level_key", "qeues:\n  q: {tasks: [hello.echo]}\n",
      {{1, 1, "unknown key \"qeues\" at the top level; did you mean \"queues\"?"}}},
     {"unknown_host_key", "host:\n  colour: red\n",
-     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, log)"}}},
+     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, allow_insecure_plugins, log)"}}},
     {"unknown_log_key", "host:\n  log: {levl: info}\n",
      {{2, 9, "unknown key \"levl\" in host.log; did you mean \"level\"?"}}},
     {"unknown_sandbox_key", "sandbox:\n  timout: 5s\n",
