@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/terminal.h"
+#include "config/syscall_names.h"
 #include "os/signal_watch.h"
 #include "sandbox/sandbox.h"
 
@@ -30,7 +31,18 @@ const std::vector<OptionSpec>& exec_options()
         {"fallback-on-timeout", "", "with --fallback inline: also once more after a timeout"},
         {"mode", "spawn|fork|reuse", "how the worker comes to be (default spawn)"},
         {"no-sandbox", "", "run the task in this process (trusted code only)"},
+        {"user", "NAME", "run the worker as this user, with its groups (default: this process's user)"},
+        {"group", "NAME", "run the worker in this group (default: the user's)"},
+        {"inherit-env", "NAME", "pass this variable of ours (or NAME_* ones) to the worker, beyond PATH, LANG, LC_*, TZ (repeatable)", true},
+        {"env", "NAME=VALUE", "set a variable in the worker's environment (repeatable)", true},
+        {"allow-new-privileges", "", "do not set the worker's no-new-privileges flag"},
+        {"capabilities", "LIST", "keep only these capabilities, comma-separated ('' for none; default: ours, none with --user)"},
+        {"network", "host|none", "none: a network namespace with only loopback (default host)"},
+        {"syscalls", "default|off", "the system-call filter (default: default, which denies ptrace, mount, ...)"},
+        {"deny-syscall", "NAME", "deny this system call with EPERM (repeatable; replaces the default list)", true},
+        {"allow-only-syscall", "NAME", "deny every system call not named, beyond the worker's own (repeatable)", true},
         {"plugin-dir", "DIR", "where to find plugins by name (repeatable)", true},
+        {"allow-insecure-plugin", "", "load the plugin even if others than its owner and root may write it or its folder"},
         {"json", "", "print the attempt record as one JSON object"},
         {"help", "", "show this help"},
     };
@@ -51,6 +63,75 @@ public:
 private:
     ProgressBar m_bar;
 };
+
+std::vector<std::string> comma_list(const std::string& text)
+{
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto end = std::min(text.find(',', start), text.size());
+        if (end > start) items.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return items;
+}
+
+bool is_variable_name(const std::string& text)
+{
+    if (text.empty() || (text[0] >= '0' && text[0] <= '9')) return false;
+    return text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+}
+
+// The same settings as a queue's `sandbox:` privilege keys; throws UsageError for a bad value.
+void read_privilege_flags(const ParsedArgs& args, model::Privileges& p)
+{
+    if (auto v = args.get("user")) p.user = *v;
+    if (auto v = args.get("group")) p.group = *v;
+    for (const auto& name : args.all("inherit-env")) {
+        const std::string bare = !name.empty() && name.back() == '*' ? name.substr(0, name.size() - 1) : name;
+        if (!is_variable_name(bare) && !(bare.size() > 1 && bare.back() == '_' && is_variable_name(bare.substr(0, bare.size() - 1)))) {
+            throw UsageError("--inherit-env: '" + name + "' is not a variable name (or a prefix ending in *)");
+        }
+        p.environment.inherit.push_back(name);
+    }
+    for (const auto& assignment : args.all("env")) {
+        const auto equals = assignment.find('=');
+        const std::string name = assignment.substr(0, equals);
+        if (equals == std::string::npos || !is_variable_name(name)) throw UsageError("--env: expected NAME=VALUE, got '" + assignment + "'");
+        p.environment.set[name] = assignment.substr(equals + 1);
+    }
+    if (args.has("allow-new-privileges")) p.no_new_privileges = false;
+    if (auto v = args.get("capabilities")) {
+        std::vector<std::string> kept;
+        for (const auto& name : comma_list(*v)) {
+            const auto number = model::capability_number(name);
+            if (!number) throw UsageError("--capabilities: '" + name + "' is not a capability");
+            kept.emplace_back(model::k_capability_names[static_cast<std::size_t>(*number)]);
+        }
+        p.capabilities = std::move(kept);
+    }
+    if (auto v = args.get("network")) {
+        const auto network = model::value_in(model::k_network_names, *v);
+        if (!network) throw UsageError("--network: expected host or none, got '" + *v + "'");
+        p.network = *network;
+    }
+    if (auto v = args.get("syscalls")) {
+        if (*v == "off") p.syscalls = {model::SyscallFilter::off, {}, {}};
+        else if (*v != "default") throw UsageError("--syscalls: expected default or off, got '" + *v + "'");
+    }
+    const auto deny = args.all("deny-syscall");
+    const auto allow_only = args.all("allow-only-syscall");
+    if (!deny.empty() || !allow_only.empty()) {
+        if (p.syscalls.filter == model::SyscallFilter::off) throw UsageError("--syscalls off cannot go with --deny-syscall or --allow-only-syscall");
+        p.syscalls = {model::SyscallFilter::custom, deny, allow_only};
+        for (const auto& name : deny) {
+            if (!config::is_syscall_name(name)) throw UsageError("--deny-syscall: '" + name + "' is not a system call of this machine");
+        }
+        for (const auto& name : allow_only) {
+            if (!config::is_syscall_name(name)) throw UsageError("--allow-only-syscall: '" + name + "' is not a system call of this machine");
+        }
+    }
+}
 
 } // namespace
 
@@ -96,6 +177,7 @@ int exec_command(const std::vector<std::string>& raw)
         s.mode = *mode;
     }
     if (args.has("no-sandbox")) s.enabled = false;
+    read_privilege_flags(args, s.privileges);
 
     const auto dirs = plugin_dirs_from(args.all("plugin-dir"));
     auto library = sandbox::resolve_plugin(args.positional[0], dirs);
@@ -105,6 +187,7 @@ int exec_command(const std::vector<std::string>& raw)
         throw UsageError("no plugin named '" + args.positional[0] + "' in " + (searched.empty() ? "(no plugin directories)" : searched));
     }
     spec.plugin_path = *library;
+    spec.allow_insecure_plugin = args.has("allow-insecure-plugin");
 
     // Ctrl-C or SIGTERM cancels the attempt: the worker is stopped and reaped before we exit.
     sandbox::CancelToken cancel;

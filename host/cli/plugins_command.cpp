@@ -1,6 +1,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 
 #include <iostream>
@@ -11,17 +12,23 @@ int plugins_command(const std::vector<std::string>& raw)
 {
     static const std::vector<OptionSpec> options = {
         {"plugin-dir", "DIR", "a directory to list (repeatable)", true},
-        {"json", "", "print a JSON array"},
+        {"json", "", "print a JSON array (with --isolation, an object)"},
+        {"isolation", "", "say which worker privilege settings this machine supports, instead of listing plugins"},
         {"help", "", "show this help"},
     };
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        std::cout << "usage: sandhost plugins [--plugin-dir DIR]... [--json]\n\nLists every plugin library and its tasks, each "
+        std::cout << "usage: sandhost plugins [--plugin-dir DIR]... [--json] [--isolation]\n\nLists every plugin library and its tasks, each "
                      "loaded in a worker process;\na library that cannot be loaded is listed with the reason.\n\n"
                   << describe_options(options);
         return k_exit_ok;
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    if (args.has("isolation")) {
+        const auto support = sandbox::isolation_support();
+        std::cout << (args.has("json") ? support.to_json() : support.describe()) << std::endl;
+        return k_exit_ok;
+    }
     const auto catalog = sandbox::Sandbox().scan_plugins(plugin_dirs_from(args.all("plugin-dir")));
     bool all_ok = true;
     for (const auto& plugin : catalog.plugins) all_ok = all_ok && plugin.ok();

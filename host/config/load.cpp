@@ -1,4 +1,5 @@
 #include "config/load.h"
+#include "os/file_security.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -132,6 +133,16 @@ void Loader::check_tasks()
         SourceLocation at = m_plugin_dirs_at.value_or(SourceLocation{m_files.front(), 1, 1});
         report(at, std::string("plugin_dirs: cannot list the plugins: ") + e.what());
         return;
+    }
+    // A library someone else could replace would run as the worker's user.
+    if (!m_settings.host.allow_insecure_plugins) {
+        SourceLocation at = m_plugin_dirs_at.value_or(SourceLocation{m_files.front(), 1, 1});
+        for (const auto& plugin : catalog.plugins) {
+            if (auto why = os::writable_by_others(plugin.path)) {
+                report(at, "plugin_dirs: plugin " + in_quotes(plugin.name) + " refused: " + *why +
+                               " (make it writable by its owner only, or set host.allow_insecure_plugins: true)");
+            }
+        }
     }
     for (const auto& use : m_patterns) {
         check_task(catalog, use.pattern.plugin, use.pattern.task, use.pattern.to_string(), use.at);

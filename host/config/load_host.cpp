@@ -7,7 +7,8 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "retention", "log"};
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "retention",
+                                           "allow_insecure_plugins", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
 using model::EnumName;
@@ -71,6 +72,7 @@ void Loader::read_host(const YamlEntry* entry)
     if (const auto* e = fields.get("retention")) {
         if (const YamlNode* retention = mapping_value(*e)) read_retention(*retention, "host.retention", host.retention);
     }
+    if (const auto* e = fields.get("allow_insecure_plugins")) read_bool(*e, host.allow_insecure_plugins);
     if (const auto* e = fields.get("log")) {
         if (const YamlNode* log = mapping_value(*e)) {
             Section log_fields = section(*log, "in host.log", k_log_keys);

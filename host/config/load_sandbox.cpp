@@ -1,6 +1,12 @@
 #include "config/loader.h"
+#include "config/syscall_names.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <grp.h>
+#include <pwd.h>
+#include <seccomp.h>
 
 namespace sandhost::config {
 namespace {
@@ -9,13 +15,49 @@ using Kind = YamlNode::Kind;
 
 const std::vector<std::string> k_sandbox_keys{"enabled", "mode",       "timeout",  "startup_timeout",     "grace",
                                               "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse",
-                                              "fork_servers"};
+                                              "fork_servers", "user",  "group",    "environment",         "no_new_privileges",
+                                              "capabilities", "network", "syscalls"};
 const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output", "output_action"};
 // idle_timeout is not in the design's example, but sandbox::ReuseSettings has it and a value
 // nobody can set is a value nobody can fix.
 const std::vector<std::string> k_reuse_keys{"max_jobs_per_worker", "max_rss", "idle_timeout"};
+const std::vector<std::string> k_environment_keys{"inherit", "set"};
+const std::vector<std::string> k_syscalls_keys{"deny", "allow_only"};
+
+bool is_number(const std::string& text)
+{
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+bool known_user(const std::string& name)
+{
+    if (is_number(name)) return true;
+    passwd entry{};
+    passwd* found = nullptr;
+    char buffer[16384];
+    return ::getpwnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr;
+}
+
+bool known_group(const std::string& name)
+{
+    if (is_number(name)) return true;
+    group entry{};
+    group* found = nullptr;
+    char buffer[16384];
+    return ::getgrnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr;
+}
+
+// A variable name as a shell takes it: a letter or '_', then letters, digits and '_'.
+bool is_variable_name(const std::string& text)
+{
+    if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+    return std::all_of(text.begin(), text.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
 
 } // namespace
+
+bool is_syscall_name(const std::string& name) { return ::seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR; }
 
 void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out)
 {
@@ -59,6 +101,117 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::S
             if (const auto* x = r.get("idle_timeout")) read_duration(*x, model::Duration(1), out.reuse.idle_timeout);
         }
     }
+    read_privileges(fields, path, out.privileges);
+}
+
+void Loader::read_privileges(const FieldReader::Section& fields, const std::string& path, model::Privileges& out)
+{
+    if (const auto* e = fields.get("user")) {
+        std::string name;
+        if (read_string(*e, name)) {
+            if (known_user(name)) out.user = name;
+            else report(*e->value, "user: no user " + in_quotes(name) + " on this machine");
+        }
+    }
+    if (const auto* e = fields.get("group")) {
+        std::string name;
+        if (read_string(*e, name)) {
+            if (known_group(name)) out.group = name;
+            else report(*e->value, "group: no group " + in_quotes(name) + " on this machine");
+        }
+    }
+    if (const auto* e = fields.get("no_new_privileges")) read_bool(*e, out.no_new_privileges);
+    if (const auto* e = fields.get("network")) read_enum(*e, model::k_network_names, out.network);
+    if (const auto* e = fields.get("environment")) {
+        model::EnvironmentSettings environment;
+        if (const YamlNode* map = mapping_value(*e)) {
+            Section env = section(*map, "in " + path + ".environment", k_environment_keys);
+            if (const auto* inherit = env.get("inherit")) {
+                if (const YamlNode* list = sequence_value(*inherit)) {
+                    for (const auto& item : list->items) {
+                        auto name = scalar_item(*item, "inherit", "a variable name or NAME_*");
+                        if (!name) continue;
+                        const std::string bare = !name->empty() && name->back() == '*' ? name->substr(0, name->size() - 1) : *name;
+                        if (bare.empty() || (!is_variable_name(bare) && !(bare.back() == '_' && is_variable_name(bare + "x")))) {
+                            report(*item, "inherit: " + in_quotes(*name) + " is not a variable name (or a prefix ending in *)");
+                            continue;
+                        }
+                        environment.inherit.push_back(*name);
+                    }
+                }
+            }
+            if (const auto* set = env.get("set")) {
+                if (const YamlNode* vars = mapping_value(*set)) {
+                    for (const auto& var : vars->entries) {
+                        if (var.key->kind != Kind::scalar || !is_variable_name(var.key->text)) {
+                            report(*var.key, "set: " + in_quotes(var.key->text) + " is not a variable name");
+                            continue;
+                        }
+                        if (var.value->kind == Kind::scalar) {
+                            if (auto value = expand(*var.value, var.key->text)) environment.set[var.key->text] = *value;
+                        } else if (var.value->kind == Kind::null) {
+                            environment.set[var.key->text] = "";
+                        } else {
+                            report(*var.value, var.key->text + ": expected a string, got " + describe(*var.value));
+                        }
+                    }
+                }
+            }
+        }
+        out.environment = std::move(environment);
+    }
+    if (const auto* e = fields.get("capabilities")) {
+        std::vector<std::string> kept;
+        if (const YamlNode* list = sequence_value(*e)) {
+            for (const auto& item : list->items) {
+                auto name = scalar_item(*item, "capabilities", "a capability name");
+                if (!name) continue;
+                const auto number = model::capability_number(*name);
+                if (!number) {
+                    std::vector<std::string> names(model::k_capability_names.begin(), model::k_capability_names.end());
+                    std::string message = "capabilities: " + in_quotes(*name) + " is not a capability";
+                    if (auto suggestion = closest_match(*name, names)) message += "; did you mean " + in_quotes(*suggestion) + "?";
+                    report(*item, std::move(message));
+                    continue;
+                }
+                kept.push_back(std::string(model::k_capability_names[static_cast<std::size_t>(*number)]));
+            }
+        }
+        out.capabilities = std::move(kept);  // `capabilities: []` or `capabilities:` keeps none
+    }
+    if (const auto* e = fields.get("syscalls")) read_syscalls(*e, path, out.syscalls);
+}
+
+void Loader::read_syscalls(const YamlEntry& entry, const std::string& path, model::SyscallSettings& out)
+{
+    if (entry.value->kind == Kind::scalar) {
+        auto text = scalar(entry, "default, off or {deny: [...], allow_only: [...]}");
+        if (!text) return;
+        if (*text == "default") out = model::SyscallSettings{};
+        else if (*text == "off") out = model::SyscallSettings{model::SyscallFilter::off, {}, {}};
+        else report(*entry.value, "syscalls: " + in_quotes(*text) + " is not default, off or {deny: [...], allow_only: [...]}");
+        return;
+    }
+    const YamlNode* map = mapping_value(entry);
+    if (map == nullptr) return;
+    Section lists = section(*map, "in " + path + ".syscalls", k_syscalls_keys);
+    model::SyscallSettings custom{model::SyscallFilter::custom, {}, {}};
+    for (const char* key : {"deny", "allow_only"}) {
+        const auto* e = lists.get(key);
+        if (e == nullptr) continue;
+        const YamlNode* list = sequence_value(*e);
+        if (list == nullptr) continue;
+        for (const auto& item : list->items) {
+            auto name = scalar_item(*item, key, "a system call name");
+            if (!name) continue;
+            if (!is_syscall_name(*name)) {
+                report(*item, std::string(key) + ": " + in_quotes(*name) + " is not a system call of this machine");
+                continue;
+            }
+            (std::string_view(key) == "deny" ? custom.deny : custom.allow_only).push_back(*name);
+        }
+    }
+    out = std::move(custom);
 }
 
 } // namespace sandhost::config

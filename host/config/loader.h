@@ -69,6 +69,10 @@ private:
     void read_api(const YamlEntry& entry);
     // load_sandbox.cpp: the host's sandbox, or a queue's over a copy of the host's.
     void read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out);
+    // user, group, environment, no_new_privileges, capabilities, network, syscalls: each key
+    // present replaces what `out` had (a queue's over the host's).
+    void read_privileges(const FieldReader::Section& fields, const std::string& path, model::Privileges& out);
+    void read_syscalls(const YamlEntry& entry, const std::string& path, model::SyscallSettings& out);
     // load_queues.cpp
     void read_queues(const YamlEntry& entry);
     void read_queue(const YamlEntry& entry);

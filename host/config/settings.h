@@ -57,6 +57,7 @@ struct HostSettings {
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
     std::uint64_t max_payload = 16 << 20;            // bytes of a job's payload that enqueue accepts
     model::Retention retention;                      // every queue's default; default: keep every finished job
+    bool allow_insecure_plugins = false;             // load plugins (or folders) writable by others, with a warning
     LogSettings log;
 
     bool operator==(const HostSettings&) const = default;

@@ -61,6 +61,38 @@ std::string limit_duration(const std::optional<model::Duration>& duration)
     return duration ? model::format_duration(*duration) : "unlimited";
 }
 
+std::string quoted_list(const std::vector<std::string>& items)
+{
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i > 0 ? ", " : "") + quote(items[i]);
+    return out + "]";
+}
+
+void write_privileges(std::string& out, const model::Privileges& p, const std::string& indent)
+{
+    if (p.user) out += indent + "user: " + quote(*p.user) + "\n";
+    else out += indent + "# user: not set, the host's user\n";
+    if (p.group) out += indent + "group: " + quote(*p.group) + "\n";
+    out += indent + "environment: {inherit: " + quoted_list(p.environment.inherit) + ", set: {";
+    bool first = true;
+    for (const auto& [name, value] : p.environment.set) {
+        out += (first ? "" : ", ") + name + ": " + quote(value);
+        first = false;
+    }
+    out += "}}\n";
+    out += indent + "no_new_privileges: " + (p.no_new_privileges ? "true" : "false") + "\n";
+    if (p.capabilities) out += indent + "capabilities: " + quoted_list(*p.capabilities) + "\n";
+    else out += indent + "# capabilities: not set, the host's (none for another user)\n";
+    out += indent + "network: " + model::name_in(model::k_network_names, p.network) + "\n";
+    switch (p.syscalls.filter) {
+    case model::SyscallFilter::default_list: out += indent + "syscalls: default\n"; break;
+    case model::SyscallFilter::off: out += indent + "syscalls: off\n"; break;
+    case model::SyscallFilter::custom:
+        out += indent + "syscalls: {deny: " + quoted_list(p.syscalls.deny) + ", allow_only: " + quoted_list(p.syscalls.allow_only) + "}\n";
+        break;
+    }
+}
+
 void write_sandbox(std::string& out, const model::SandboxSettings& s, const std::string& indent)
 {
     const auto& l = s.limits;
@@ -80,6 +112,7 @@ void write_sandbox(std::string& out, const model::SandboxSettings& s, const std:
     out += indent + "reuse: {max_jobs_per_worker: " + std::to_string(s.reuse.max_jobs_per_worker) +
            ", max_rss: " + model::format_size(s.reuse.max_rss_bytes) +
            ", idle_timeout: " + model::format_duration(s.reuse.idle_timeout) + "}\n";
+    write_privileges(out, s.privileges, indent);
 }
 
 // Every state spelled out, `{}` for one kept without limit, so that loading it back replaces
@@ -125,6 +158,7 @@ std::string to_yaml(const Settings& settings)
     out += "  max_workers: " + std::to_string(settings.host.max_workers) + "\n";
     out += "  max_payload: " + model::format_size(settings.host.max_payload) + "\n";
     out += "  retention: " + retention_yaml(settings.host.retention) + "\n";
+    out += std::string("  allow_insecure_plugins: ") + (settings.host.allow_insecure_plugins ? "true" : "false") + "\n";
     out += std::string("  log: {level: ") + to_string(settings.host.log.level) +
            ", format: " + to_string(settings.host.log.format) + "}\n";
     out += "sandbox:\n";

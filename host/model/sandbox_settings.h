@@ -3,6 +3,7 @@
 #pragma once
 
 #include "model/enum_names.h"
+#include "model/privileges.h"
 #include "model/units.h"
 
 #include <chrono>
@@ -60,6 +61,8 @@ struct SandboxSettings {
     // fork mode: at most this many fork servers per plugin (0: one per CPU). Each holds the
     // plugin loaded and initialised; more of them fork in parallel under concurrent load.
     std::uint32_t fork_servers = 0;
+    // What the worker is granted (user, environment, capabilities, network, syscalls).
+    Privileges privileges;
 
     static Limits default_limits()
     {

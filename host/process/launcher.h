@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -19,6 +20,8 @@ struct LaunchRequest {
     int channel_fd = -1;            // the child's end of the channel socket
     int stdout_fd = -1;             // write end of the stdout capture pipe
     int stderr_fd = -1;             // write end of the stderr capture pipe
+    // NAME=VALUE: the child's whole environment; unset: the host's.
+    std::optional<std::vector<std::string>> environment;
 };
 
 enum class LauncherKind { poco, posix_spawn };

@@ -40,7 +40,19 @@ public:
             if (::dup2(request.stderr_fd, err_pipe.writeHandle()) < 0) return os::SysError::from_errno("dup2", "stderr");
             Poco::Process::Args args{"--channel-fd", "0"};
             args.insert(args.end(), request.args.begin(), request.args.end());
-            Poco::ProcessHandle handle = Poco::Process::launch(request.executable.string(), args, &in_pipe, &out_pipe, &err_pipe);
+            // Poco adds variables to the host's environment but cannot take any away: the
+            // worker removes every variable not named here.
+            Poco::Process::Env env;
+            if (request.environment) {
+                std::string names;
+                for (const auto& variable : *request.environment) {
+                    const auto equals = variable.find('=');
+                    env[variable.substr(0, equals)] = equals == std::string::npos ? std::string() : variable.substr(equals + 1);
+                    names += (names.empty() ? "" : ",") + variable.substr(0, equals);
+                }
+                args.insert(args.end(), {"--environment-names", names});
+            }
+            Poco::ProcessHandle handle = Poco::Process::launch(request.executable.string(), args, std::string(), &in_pipe, &out_pipe, &err_pipe, env);
             return static_cast<pid_t>(handle.id());
         } catch (const Poco::SystemException& e) {
             return os::SysError{std::error_code(e.code() ? e.code() : EAGAIN, std::generic_category()), "Poco::Process::launch",
@@ -96,8 +108,17 @@ public:
         for (auto& arg : argv_storage) argv.push_back(arg.data());
         argv.push_back(nullptr);
 
+        std::vector<char*> envp;
+        std::vector<std::string> environment_storage;
+        if (request.environment) {
+            environment_storage = *request.environment;
+            for (auto& variable : environment_storage) envp.push_back(variable.data());
+            envp.push_back(nullptr);
+        }
+
         pid_t pid = -1;
-        const int rc = ::posix_spawn(&pid, request.executable.c_str(), &actions, &attributes, argv.data(), environ);
+        const int rc = ::posix_spawn(&pid, request.executable.c_str(), &actions, &attributes, argv.data(),
+                                     request.environment ? envp.data() : environ);
         posix_spawnattr_destroy(&attributes);
         posix_spawn_file_actions_destroy(&actions);
         if (rc != 0) return os::SysError::from_code(rc, "posix_spawn", request.executable.string());

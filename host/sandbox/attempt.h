@@ -25,6 +25,9 @@ struct AttemptSpec {
     std::int64_t job_id = 0;
     std::uint32_t attempt = 0;
     std::string queue;
+    // Load the plugin even when it, or its folder, is writable by others than its owner and
+    // root (host.allow_insecure_plugins), with a warning once per library.
+    bool allow_insecure_plugin = false;
 };
 
 // Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.

@@ -37,7 +37,7 @@ ForkPool::~ForkPool() { shutdown(); }
 
 model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    const Key key{m_worker.executable.string(), spec.plugin_path.string()};
+    const Key key{m_worker.executable.string(), spec.plugin_path.string(), spec.settings.privileges};
     // One replacement per attempt: a server that dies or stops answering is replaced, and the
     // job is forked again from the new one.
     for (int round = 0; round < 2; ++round) {

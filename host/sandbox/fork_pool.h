@@ -48,7 +48,12 @@ private:
     struct Key {
         std::string executable;
         std::string plugin;
-        bool operator<(const Key& other) const { return std::tie(executable, plugin) < std::tie(other.executable, other.plugin); }
+        // A server's privileges are fixed at its start and inherited by its children.
+        model::Privileges privileges;
+        bool operator<(const Key& other) const
+        {
+            return std::tie(executable, plugin, privileges) < std::tie(other.executable, other.plugin, other.privileges);
+        }
     };
     struct Entry {
         std::shared_ptr<ForkServer> server;

@@ -34,7 +34,7 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(proc
                                                                             const std::filesystem::path& plugin,
                                                                             const model::SandboxSettings& settings)
 {
-    auto launched = launch_worker(spawner, config, WorkerRole::fork_server);
+    auto launched = launch_worker(spawner, config, WorkerRole::fork_server, settings.privileges);
     if (!launched) {
         throw_if_shortage(launched.error());
         return failure(model::OutcomeKind::spawn_failed, "cannot start the fork server: " + launched.error().message());

@@ -15,7 +15,8 @@ bool ReusePool::Key::operator<(const Key& other) const
         return std::make_tuple(k.plugin, l.memory_bytes, l.cpu ? std::optional(l.cpu->count()) : std::nullopt, l.open_files,
                                l.file_size_bytes, l.processes, l.output_bytes, l.output_action);
     };
-    return tie(*this) < tie(other);
+    if (tie(*this) != tie(other)) return tie(*this) < tie(other);
+    return privileges < other.privileges;
 }
 
 ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker) : m_spawner(spawner), m_worker(std::move(worker)) {}
@@ -24,7 +25,7 @@ ReusePool::~ReusePool() { shutdown(); }
 
 model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    const Key key{spec.plugin_path.string(), spec.settings.limits};
+    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges};
     std::unique_ptr<WorkerSession> session;
     {
         std::lock_guard lock(m_mutex);
@@ -37,7 +38,7 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         }
     }
     if (!session) {
-        auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse);
+        auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
         if (!started) {
             throw_if_shortage(started.error());
             model::Outcome o;

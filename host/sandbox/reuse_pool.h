@@ -43,6 +43,7 @@ private:
     struct Key {
         std::string plugin;
         model::Limits limits;
+        model::Privileges privileges;  // a worker's privileges are fixed at its start
         bool operator<(const Key& other) const;
     };
     struct Idle {

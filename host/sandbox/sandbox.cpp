@@ -1,5 +1,6 @@
 #include "sandbox/sandbox.h"
 
+#include "os/file_security.h"
 #include "os/proc.h"
 #include "sandbox/host_error.h"
 #include "sandbox/worker_locator.h"
@@ -101,6 +102,20 @@ void Sandbox::shutdown()
 
 model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
+    if (auto why = os::writable_by_others(spec.plugin_path)) {
+        if (!spec.allow_insecure_plugin) {
+            model::Outcome refused;
+            refused.kind = model::OutcomeKind::load_failed;
+            refused.error = "plugin refused: " + *why + " (make it writable by its owner only, or set host.allow_insecure_plugins: true)";
+            refused.isolation = spec.settings.enabled ? model::to_string(spec.settings.mode) : "none";
+            refused.started_at = refused.ended_at = std::chrono::system_clock::now();
+            return refused;
+        }
+        std::lock_guard lock(m_mutex);
+        if (m_insecure_warned.insert(spec.plugin_path).second) {
+            spdlog::warn("loading {} though {} (host.allow_insecure_plugins: true)", spec.plugin_path.string(), *why);
+        }
+    }
     if (!spec.settings.enabled) return m_inline.run(spec, observer, cancel);
     model::Outcome outcome = run_isolated(spec, observer, cancel);
     if (spec.settings.fallback == model::Fallback::inline_run &&
@@ -146,7 +161,8 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
 
 model::Outcome Sandbox::run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    const JobIdentity job{spec.job_id, spec.attempt, spec.queue};
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn, spec.settings.privileges, &job);
     if (!session) {
         throw_if_shortage(session.error());
         return spawn_failed(session.error(), model::Mode::spawn);
@@ -180,7 +196,8 @@ model::PluginInfo Sandbox::describe_plugin(const std::filesystem::path& library)
     info.path = library;
     info.name = library.stem().string();
     if (info.name.rfind("lib", 0) == 0) info.name = info.name.substr(3);
-    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn);
+    // Describing runs no task and no init hook, but loads the plugin: with the default grant.
+    auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn, model::Privileges{});
     if (!session) {
         throw_if_shortage(session.error());
         info.error = spawn_failed(session.error(), model::Mode::spawn).error;

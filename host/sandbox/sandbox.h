@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,6 +46,8 @@ public:
     //   - fallback inline runs the task in the host when the worker could not be started,
     //     and, with fallback_on_timeout, once more after a timeout ("fallback": "inline").
     //   - a plugin that failed to load three times in a row fails at once (see plugin_health.h).
+    //   - a library (or its folder) writable by others than its owner and root is refused as
+    //     load_failed unless spec.allow_insecure_plugin.
     model::Outcome run_attempt(const AttemptSpec& spec, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr);
 
     // Every *.so in dirs, each described by loading it in a worker without running its init
@@ -83,6 +86,7 @@ private:
         std::string plugin;
     };
     std::map<pid_t, JobWorker> m_job_workers;  // workers running a job now
+    std::set<std::filesystem::path> m_insecure_warned;  // libraries loaded though others may write them
     bool m_shut_down = false;
 };
 

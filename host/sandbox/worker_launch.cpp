@@ -16,8 +16,11 @@ const char* to_string(WorkerRole role)
     return "spawn";
 }
 
-os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role)
+os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
+                                         const model::Privileges& privileges, const JobIdentity* job)
 {
+    auto grant = grant_for(privileges, job);
+    if (!grant) return grant.error();
     auto channel = os::make_socket_pair();
     if (!channel) return channel.error();
     auto out = os::make_pipe();
@@ -31,6 +34,8 @@ os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const Worker
     process::LaunchRequest request;
     request.executable = config.executable;
     request.args = {"--host-pid", std::to_string(::getpid()), "--role", to_string(role)};
+    request.args.insert(request.args.end(), grant->args.begin(), grant->args.end());
+    request.environment = std::move(grant->environment);
     request.channel_fd = channel->second.get();
     request.stdout_fd = out->write.get();
     request.stderr_fd = err->write.get();

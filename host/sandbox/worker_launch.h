@@ -7,6 +7,7 @@
 #include "process/child_process.h"
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
+#include "sandbox/worker_grant.h"
 
 namespace sandhost::sandbox {
 
@@ -22,8 +23,11 @@ struct LaunchedWorker {
     os::UniqueFd stderr_read;
 };
 
-// Creates the pipes and starts config.executable in `role` through `spawner`. Fails with the
-// errno of whatever failed (descriptors, the launch); nothing is left open on failure.
-os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role);
+// Creates the pipes and starts config.executable in `role` through `spawner`, granted
+// `privileges` (and, for a spawned job's worker, `job`'s variables in its environment). Fails
+// with the errno of whatever failed (an unknown user or group, descriptors, the launch);
+// nothing is left open on failure.
+os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
+                                         const model::Privileges& privileges, const JobIdentity* job = nullptr);
 
 } // namespace sandhost::sandbox

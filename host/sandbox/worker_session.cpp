@@ -129,9 +129,10 @@ void CancelToken::request() noexcept
     [[maybe_unused]] auto n = ::write(m_event.get(), &one, sizeof one);
 }
 
-os::Result<WorkerSession> WorkerSession::start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role)
+os::Result<WorkerSession> WorkerSession::start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
+                                               const model::Privileges& privileges, const JobIdentity* job)
 {
-    auto launched = launch_worker(spawner, config, role);
+    auto launched = launch_worker(spawner, config, role, privileges, job);
     if (!launched) return launched.error();
     WorkerSession session;
     session.m_spawner = &spawner;

@@ -34,7 +34,9 @@ public:
     // Launches a worker through `spawner`. Fails with the launch error (errno kept) when the
     // process could not be started; a worker that starts but dies at once is reported by
     // run() instead. The spawner must outlive the session.
-    static os::Result<WorkerSession> start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role);
+    // The worker is granted `privileges`; `job` names the job of a spawned worker.
+    static os::Result<WorkerSession> start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
+                                           const model::Privileges& privileges, const JobIdentity* job = nullptr);
 
     // A session over a child a fork server started for one job: its pid and status pipe,
     // and the host's ends of its channel and output pipes (the output pipes non-blocking).

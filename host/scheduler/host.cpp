@@ -2,6 +2,7 @@
 
 #include "model/version.h"
 #include "os/proc.h"
+#include "sandbox/isolation_support.h"
 #include "sandbox/host_error.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/event_log.h"
@@ -210,6 +211,9 @@ void Host::start_serving()
     log_event(level_enum::info, "host started",
               {{"host", m_host_name}, {"holder", m_holder}, {"queues", std::int64_t(settings()->queues.size())},
                {"max_workers", std::int64_t(settings()->host.max_workers)}});
+    // Once per start: a queue's privilege setting this machine cannot apply makes its workers
+    // fail to start (spawn_failed, saying why); the log says so before any job does.
+    log_event(level_enum::info, "worker isolation", {{"supported", sandbox::isolation_support().describe()}});
     recover_lost(Clock::now());
 }
 
@@ -553,6 +557,7 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
     spec.job_id = claim.job.id;
     spec.attempt = claim.number;
     spec.queue = claim.job.queue;
+    spec.allow_insecure_plugin = current->host.allow_insecure_plugins;
     auto fail = [&](model::OutcomeKind kind, std::string error) {
         model::Outcome o;
         o.kind = kind;

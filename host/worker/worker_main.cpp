@@ -66,7 +66,8 @@ bool parse_argument(const char* key, const char* value, Arguments& args)
         if (role) args.role = *role;
         return role.has_value();
     }
-    return false;
+    bool known = false;
+    return parse_privilege_argument(key, value, args.privileges, known);
 }
 
 std::uint64_t max_rss_kb_now()
@@ -126,17 +127,21 @@ void worker_main(int argc, char** argv, const plugin::LibraryLoader& loader)
     const auto args = parse_arguments(argc, argv);
     if (!args || !args->signals_clean) os::reset_signal_state();
     if (!args) fail(WorkerExit::usage, k_usage);
+    restrict_environment(args->privileges);
 
     // Lead our own process group so the host can signal the whole attempt at once. EPERM: we
     // lead a session the launcher made, and so our group too.
     if (::setpgid(0, 0) != 0 && errno != EPERM) fail(WorkerExit::setup_failed, "setpgid", "0, 0", errno);
 
+    os::UniqueFd channel_fd = take_channel(args->channel_fd);
+    os::close_descriptors_from(3, {channel_fd.get()});
+    // Before the host-death handler: a change of user clears the parent-death signal.
+    apply_privileges(args->privileges);
+
     // Die with the host. The handler first kills our descendants: they would outlive us
     // otherwise, since our subreaper (the host) is gone.
     install_host_death_handler(args->host_pid);
 
-    os::UniqueFd channel_fd = take_channel(args->channel_fd);
-    os::close_descriptors_from(3, {channel_fd.get()});
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail(WorkerExit::setup_failed, "prctl", "PR_SET_CHILD_SUBREAPER", errno);
     // A task that calls exit() still takes what it started with it.
     if (std::atexit(end_leftovers) != 0) fail(WorkerExit::setup_failed, "atexit(end_leftovers) failed");

@@ -3,12 +3,14 @@
 // Start-up, in this order, before any plugin code runs: reset the signal mask and
 // dispositions, lead its own process group, die with the host (a parent-death signal whose
 // handler first kills the worker's descendants), close every inherited descriptor but the
-// channel and stdio, become a child subreaper (so nothing the task starts can escape the
+// channel and stdio, give up what its queue does not grant (privileges.h), become a child
+// subreaper (so nothing the task starts can escape the
 // attempt), say hello. Then serve jobs by role (job_runner.h, fork_server_role.h).
 #pragma once
 
 #include "plugin/library_loader.h"
 #include "worker/job_runner.h"
+#include "worker/privileges.h"
 
 #include <optional>
 #include <sys/types.h>
@@ -20,10 +22,11 @@ struct Arguments {
     pid_t host_pid = 0;
     Role role = Role::spawn;
     bool signals_clean = false;  // the launcher already reset the signal mask and dispositions
+    WorkerPrivileges privileges;  // what the worker gives up before it says hello
 };
 
-// argv: --channel-fd N --host-pid PID [--role spawn|reuse|fork-server] [--signals-clean 0|1],
-// in any order. nullopt when a key is unknown or has no value, a number does not parse, or
+// argv: --channel-fd N --host-pid PID [--role spawn|reuse|fork-server] [--signals-clean 0|1]
+// and the privilege arguments of privileges.h, in any order. nullopt when a key is unknown or has no value, a number does not parse, or
 // the channel or host is missing.
 std::optional<Arguments> parse_arguments(int argc, const char* const* argv);
 

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <unistd.h>
 
 namespace sandhost {
 namespace {
@@ -40,6 +41,62 @@ TEST(ExecCli, SucceededPrintsTheRecordAndExitsZero)
     EXPECT_TRUE(record->has("max_rss_kb"));
     EXPECT_FALSE(record->has("signal"));
     EXPECT_FALSE(record->has("exit_code"));
+}
+
+TEST(ExecCli, PrivilegeFlagsGrantTheWorkerWhatTheySay)
+{
+    const std::string plugin = (t::fixture_plugin_dir() / "privileges.so").string();
+    auto run = [&](std::vector<std::string> flags) {
+        flags.insert(flags.begin(), {t::sandhost_executable().string(), "exec", plugin, "report", "--json"});
+        return t::run_command(flags, {"SANDHOST_TEST_SECRET=the host's", "SANDHOST_TEST_SHARED=passed on"});
+    };
+    auto plain = run({});
+    ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+    auto report = json_of(plain.out)->getObject("result");
+    EXPECT_FALSE(report->getObject("environment")->has("SANDHOST_TEST_SECRET")) << plain.out;
+    EXPECT_EQ(report->getValue<int>("seccomp"), 2);
+    EXPECT_EQ(report->getValue<int>("no_new_privs"), 1);
+
+    auto flagged = run({"--inherit-env", "SANDHOST_TEST_SHARED", "--env", "OMP_NUM_THREADS=1", "--syscalls", "off",
+                        "--allow-new-privileges", "--mode", "fork"});
+    ASSERT_EQ(flagged.exit_code, 0) << flagged.out << flagged.err;
+    report = json_of(flagged.out)->getObject("result");
+    EXPECT_EQ(report->getObject("environment")->getValue<std::string>("SANDHOST_TEST_SHARED"), "passed on");
+    EXPECT_EQ(report->getObject("environment")->getValue<std::string>("OMP_NUM_THREADS"), "1");
+    EXPECT_FALSE(report->getObject("environment")->has("SANDHOST_TEST_SECRET"));
+    EXPECT_EQ(report->getValue<int>("seccomp"), 0);
+    EXPECT_EQ(report->getValue<int>("no_new_privs"), 0);
+
+    if (::geteuid() == 0) {
+        auto locked = run({"--user", "nobody", "--network", "none"});
+        ASSERT_EQ(locked.exit_code, 0) << locked.out << locked.err;
+        report = json_of(locked.out)->getObject("result");
+        EXPECT_NE(report->getValue<int>("uid"), 0);
+        EXPECT_EQ(report->getValue<std::string>("cap_eff"), "0000000000000000");
+        EXPECT_EQ(report->getArray("interfaces")->size(), 1u);
+    }
+
+    for (const auto& [flags, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--deny-syscall", "ptrac"}, "--deny-syscall: 'ptrac' is not a system call"},
+             {{"--capabilities", "net_bind"}, "--capabilities: 'net_bind' is not a capability"},
+             {{"--network", "off"}, "--network: expected host or none"},
+             {{"--env", "A B=c"}, "--env: expected NAME=VALUE"}}) {
+        const auto r = run(flags);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+}
+
+TEST(PluginsCli, IsolationSaysWhatThisMachineSupports)
+{
+    const auto r = sandhost({"plugins", "--isolation", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto support = json_of(r.out);
+    for (const char* key : {"syscalls", "no_new_privileges", "user", "capabilities", "network_none", "cgroups", "filesystem"}) {
+        EXPECT_TRUE(support->has(key)) << key << " in " << r.out;
+    }
+    EXPECT_TRUE(support->getValue<bool>("syscalls")) << "every kernel sandhost supports has seccomp";
+    EXPECT_EQ(support->getValue<bool>("user"), ::geteuid() == 0);
 }
 
 TEST(ExecCli, ModeChoosesHowTheWorkerComesToBe)

@@ -48,7 +48,7 @@ const BadConfig k_bad_configs[] = {
     {"unknown_top_level_key", "qeues:\n  q: {tasks: [hello.echo]}\n",
      {{1, 1, "unknown key \"qeues\" at the top level; did you mean \"queues\"?"}}},
     {"unknown_host_key", "host:\n  colour: red\n",
-     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, retention, log)"}}},
+     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, lease, plugin_dirs, max_workers, max_payload, retention, allow_insecure_plugins, log)"}}},
     {"unknown_log_key", "host:\n  log: {levl: info}\n",
      {{2, 9, "unknown key \"levl\" in host.log; did you mean \"level\"?"}}},
     {"unknown_sandbox_key", "sandbox:\n  timout: 5s\n",
@@ -293,6 +293,25 @@ const BadConfig k_bad_configs[] = {
     {"second_document", "queues: {}\n---\nhost: {}\n",
      {{2, 1, "a config file holds one YAML document; found a second one"}}},
 
+    // Worker privileges: unknown names are errors at their position.
+    {"privileges_unknown_names",
+     "sandbox:\n"
+     "  user: no-such-user-here\n"
+     "  group: no-such-group-here\n"
+     "  network: off\n"
+     "  capabilities: [net_bind_servce]\n"
+     "  syscalls: {deny: [ptrace, ptrac], allow_only: [read, fly]}\n"
+     "queues:\n  q:\n    tasks: [hello.echo]\n    sandbox: {syscalls: sometimes, environment: {inherit: [\"1X\"], set: {\"A B\": c}}}\n",
+     {{2, 9, "user: no user \"no-such-user-here\" on this machine"},
+      {3, 10, "group: no group \"no-such-group-here\" on this machine"},
+      {4, 12, "network: \"off\" is not one of host, none"},
+      {5, 18, "capabilities: \"net_bind_servce\" is not a capability; did you mean \"net_bind_service\"?"},
+      {6, 29, "deny: \"ptrac\" is not a system call of this machine"},
+      {6, 56, "allow_only: \"fly\" is not a system call of this machine"},
+      {10, 25, "syscalls: \"sometimes\" is not default, off or {deny: [...], allow_only: [...]}"},
+      {10, 60, "inherit: \"1X\" is not a variable name (or a prefix ending in *)"},
+      {10, 73, "set: \"A B\" is not a variable name"}}},
+
     // Several problems: all reported, in file order.
     {"several_errors",
      "host:\n"
@@ -447,6 +466,35 @@ TEST(BadConfig, NoPluginsFoundNamesTheDirectories)
     ASSERT_EQ(result.errors.size(), 1u) << testing::error_lines(result);
     EXPECT_EQ(result.errors[0].message,
               "unknown plugin \"hello\" in \"hello.echo\": no plugins found in " + (dir.path() / "plugins").string());
+}
+
+TEST(BadConfig, APluginOthersMayWriteIsRefusedUnlessAllowed)
+{
+    TempDir dir;
+    const std::filesystem::path shared = dir.path() / "shared";
+    std::filesystem::create_directories(shared);
+    std::filesystem::permissions(shared, std::filesystem::perms(0777));
+    const std::filesystem::path library = dir.write("shared/libhello.so", "not read: only its mode matters");
+    std::filesystem::permissions(library, std::filesystem::perms(0644));
+    LoadOptions options = test_options();
+    options.catalog = [&](const std::vector<std::filesystem::path>& dirs) {
+        model::PluginCatalog catalog = testing::build_catalog(dirs);
+        catalog.plugins[0].path = library;
+        return catalog;
+    };
+    const std::string queues = "queues:\n  q:\n    tasks: [hello.echo]\n";
+    LoadResult refused = load_config(dir.write("config.yaml", "host:\n  plugin_dirs: [shared]\n" + queues), options);
+    ASSERT_EQ(refused.errors.size(), 1u) << testing::error_lines(refused);
+    EXPECT_EQ(refused.errors[0].line, 2);
+    EXPECT_EQ(refused.errors[0].message, "plugin_dirs: plugin \"hello\" refused: " + shared.string() +
+                                             " is writable by every user (mode 0777) (make it writable by its owner only, or set "
+                                             "host.allow_insecure_plugins: true)");
+    LoadResult allowed = load_config(
+        dir.write("allowed.yaml", "host:\n  plugin_dirs: [shared]\n  allow_insecure_plugins: true\n" + queues), options);
+    EXPECT_TRUE(allowed.ok()) << testing::error_lines(allowed);
+    std::filesystem::permissions(shared, std::filesystem::perms(0755));
+    LoadResult secure = load_config(dir.path() / "config.yaml", options);
+    EXPECT_TRUE(secure.ok()) << testing::error_lines(secure);
 }
 
 TEST(BadConfig, ExceptionCarriesEveryError)

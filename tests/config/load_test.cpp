@@ -70,6 +70,54 @@ TEST(LoadConfig, AppliesEveryDefault)
 
 const std::string k_one_queue = "queues:\n  q:\n    tasks: [hello.echo]\n";
 
+TEST(LoadConfig, ReadsWorkerPrivilegesWithQueueOverrides)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml",
+                                      "sandbox:\n"
+                                      "  user: nobody\n"
+                                      "  group: \"0\"\n"
+                                      "  environment: {inherit: [HOME, \"XDG_*\"], set: {OMP_NUM_THREADS: \"1\"}}\n"
+                                      "  network: none\n"
+                                      "  capabilities: [CAP_NET_BIND_SERVICE, kill]\n"
+                                      "queues:\n"
+                                      "  q:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "  open:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "    sandbox: {syscalls: off, no_new_privileges: false, network: host, capabilities: []}\n"
+                                      "  custom:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "    sandbox: {syscalls: {deny: [ptrace], allow_only: [read, write]}}\n"));
+    ASSERT_TRUE(settings);
+    const model::Privileges& p = settings->sandbox.privileges;
+    EXPECT_EQ(p.user, "nobody");
+    EXPECT_EQ(p.group, "0");
+    EXPECT_EQ(p.environment.inherit, (std::vector<std::string>{"HOME", "XDG_*"}));
+    EXPECT_EQ(p.environment.set, (std::map<std::string, std::string>{{"OMP_NUM_THREADS", "1"}}));
+    EXPECT_EQ(p.network, model::Network::none);
+    EXPECT_EQ(p.capabilities, (std::vector<std::string>{"net_bind_service", "kill"}));
+    EXPECT_TRUE(p.no_new_privileges);
+    EXPECT_EQ(p.syscalls.filter, model::SyscallFilter::default_list);
+    ASSERT_EQ(settings->queues.size(), 3u);
+    for (const auto& q : settings->queues) {
+        if (q.name == "q") {
+            EXPECT_EQ(q.sandbox.privileges, p);
+        }
+        if (q.name == "open") {
+            EXPECT_EQ(q.sandbox.privileges.syscalls.filter, model::SyscallFilter::off);
+            EXPECT_FALSE(q.sandbox.privileges.no_new_privileges);
+            EXPECT_EQ(q.sandbox.privileges.network, model::Network::host);
+            EXPECT_EQ(q.sandbox.privileges.capabilities, std::vector<std::string>{});
+            EXPECT_EQ(q.sandbox.privileges.user, "nobody") << "what the queue does not say comes from the host's";
+        }
+        if (q.name == "custom") {
+            EXPECT_EQ(q.sandbox.privileges.syscalls,
+                      (model::SyscallSettings{model::SyscallFilter::custom, {"ptrace"}, {"read", "write"}}));
+        }
+    }
+}
+
 TEST(LoadConfig, ReadsTheApiSection)
 {
     TempDir dir;

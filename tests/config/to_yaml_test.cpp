@@ -69,6 +69,12 @@ fallback: none
 fallback_on_timeout: false
 fork_servers: auto
 reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
+# user: not set, the host's user
+environment: {inherit: [], set: {}}
+no_new_privileges: true
+# capabilities: not set, the host's (none for another user)
+network: host
+syscalls: default
 )";
     auto indent = [](const std::string& text, const std::string& prefix) {
         std::string out;
@@ -89,6 +95,7 @@ reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
                                  "  max_workers: 8\n"
                                  "  max_payload: 16MiB\n"
                                  "  retention: {completed: {}, dead: {}, cancelled: {}}\n"
+                                 "  allow_insecure_plugins: false\n"
                                  "  log: {level: info, format: text}\n"
                                  "sandbox:\n" +
                                      indent(expected_sandbox, "  ") +
@@ -137,6 +144,13 @@ sandbox:
   fallback_on_timeout: true
   fork_servers: 3
   reuse: {max_jobs_per_worker: 7, max_rss: 1GiB, idle_timeout: 250ms}
+  user: nobody
+  group: "0"
+  environment: {inherit: [HOME, "LC_*"], set: {OMP_NUM_THREADS: "1", EMPTY: ""}}
+  no_new_privileges: false
+  capabilities: [net_bind_service]
+  network: none
+  syscalls: {deny: [ptrace], allow_only: [read, write]}
 api:
   listen: "[::1]:0"
   token_file: token.txt

@@ -636,7 +636,7 @@ TEST_P(PocoTraps, AWorkerOutlivesTheThreadThatAskedForIt)
     process::Spawner spawner;
     std::optional<WorkerSession> session;
     std::thread([&] {
-        auto started = WorkerSession::start(spawner, config(), WorkerRole::reuse);
+        auto started = WorkerSession::start(spawner, config(), WorkerRole::reuse, model::Privileges{});
         ASSERT_TRUE(started.ok());
         session.emplace(std::move(started.value()));
     }).join();

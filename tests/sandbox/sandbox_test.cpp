@@ -192,7 +192,7 @@ TEST_F(SandboxTest, StopAndReapEndsAnIdleWorkerByMessageOrByKill)
 {
     process::Spawner spawner;
     for (bool deaf : {false, true}) {
-        auto launched = launch_worker(spawner, worker(), WorkerRole::reuse);
+        auto launched = launch_worker(spawner, worker(), WorkerRole::reuse, model::Privileges{});
         ASSERT_TRUE(launched.ok()) << launched.error().message();
         auto process = spawned_process(std::move(launched->child));
         if (deaf) ::kill(process->pid(), SIGSTOP);

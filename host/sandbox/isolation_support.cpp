@@ -1,0 +1,62 @@
+#include "sandbox/isolation_support.h"
+
+#include <cstdint>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+std::uint64_t effective_capabilities()
+{
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &header, data) != 0) return 0;
+    return data[0].effective | (std::uint64_t{data[1].effective} << 32);
+}
+
+bool has(std::uint64_t capabilities, int cap) { return (capabilities & (std::uint64_t{1} << cap)) != 0; }
+
+const char* yes_no(bool value) { return value ? "true" : "false"; }
+
+} // namespace
+
+IsolationSupport isolation_support()
+{
+    IsolationSupport s;
+    const std::uint64_t caps = effective_capabilities();
+    // PR_GET_SECCOMP fails with EINVAL on a kernel built without seccomp.
+    s.syscall_filter = ::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+    s.no_new_privileges = ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) >= 0;
+    s.switch_user = has(caps, CAP_SETUID) && has(caps, CAP_SETGID);
+    s.drop_capabilities = has(caps, CAP_SETPCAP);
+    struct stat ns {};
+    s.network_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/net", &ns) == 0;
+    return s;
+}
+
+std::string IsolationSupport::to_json() const
+{
+    return std::string("{\"syscalls\":") + yes_no(syscall_filter) + ",\"no_new_privileges\":" + yes_no(no_new_privileges) +
+           ",\"user\":" + yes_no(switch_user) + ",\"capabilities\":" + yes_no(drop_capabilities) +
+           ",\"network_none\":" + yes_no(network_namespace) + ",\"cgroups\":" + yes_no(cgroups) +
+           ",\"filesystem\":" + yes_no(private_tmp) + "}";
+}
+
+std::string IsolationSupport::describe() const
+{
+    auto item = [](const char* name, bool value, const char* why) {
+        return std::string(name) + ": " + (value ? "yes" : std::string("no (") + why + ")");
+    };
+    return item("syscalls", syscall_filter, "the kernel has no seccomp") + ", " +
+           item("no_new_privileges", no_new_privileges, "the kernel is too old") + ", " +
+           item("user", switch_user, "needs CAP_SETUID and CAP_SETGID") + ", " +
+           item("capabilities", drop_capabilities, "needs CAP_SETPCAP to drop from the bounding set") + ", " +
+           item("network: none", network_namespace, "needs CAP_SYS_ADMIN") + ", " + item("cgroups", cgroups, "not in this version") +
+           ", " + item("filesystem", private_tmp, "not in this version");
+}
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,27 @@
+// Which of the worker privilege settings this machine can apply, found from this process's
+// rights and the kernel's interfaces, without starting a worker. For `sandhost plugins
+// --isolation` and the host's startup log.
+#pragma once
+
+#include <string>
+
+namespace sandhost::sandbox {
+
+struct IsolationSupport {
+    bool syscall_filter = false;     // seccomp filters (syscalls:)
+    bool no_new_privileges = false;  // PR_SET_NO_NEW_PRIVS
+    bool switch_user = false;        // user:, group: (CAP_SETUID and CAP_SETGID)
+    bool drop_capabilities = false;  // capabilities: from the bounding set too (CAP_SETPCAP)
+    bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
+    bool cgroups = false;            // not applied by this version
+    bool private_tmp = false;        // filesystem: not applied by this version
+
+    std::string to_json() const;
+    // "syscalls: yes, no_new_privileges: yes, user: no (needs CAP_SETUID and CAP_SETGID), ..."
+    std::string describe() const;
+};
+
+// Never fails: what cannot be checked counts as unsupported.
+IsolationSupport isolation_support();
+
+} // namespace sandhost::sandbox

@@ -1,0 +1,149 @@
+#include "sandbox/worker_grant.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <grp.h>
+#include <map>
+#include <pwd.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace sandhost::sandbox {
+namespace {
+
+bool is_number(const std::string& text)
+{
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+
+struct User {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+os::Result<User> resolve_user(const std::string& name)
+{
+    passwd entry{};
+    passwd* found = nullptr;
+    std::vector<char> buffer(16384);
+    const int rc = is_number(name) ? ::getpwuid_r(static_cast<uid_t>(std::stoul(name)), &entry, buffer.data(), buffer.size(), &found)
+                                   : ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc != 0) return os::SysError::from_code(rc, is_number(name) ? "getpwuid_r" : "getpwnam_r", "user " + name);
+    User user;
+    if (found == nullptr) {
+        // A number the user database does not know: its group is the same number.
+        if (!is_number(name)) return os::SysError::from_code(ENOENT, "getpwnam_r", "no user " + name + " on this machine");
+        user.uid = static_cast<uid_t>(std::stoul(name));
+        user.gid = static_cast<gid_t>(user.uid);
+        return user;
+    }
+    user.uid = entry.pw_uid;
+    user.gid = entry.pw_gid;
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    while (::getgrouplist(entry.pw_name, entry.pw_gid, groups.data(), &count) < 0) groups.resize(static_cast<std::size_t>(count));
+    groups.resize(static_cast<std::size_t>(count));
+    user.groups = std::move(groups);
+    return user;
+}
+
+os::Result<gid_t> resolve_group(const std::string& name)
+{
+    if (is_number(name)) return static_cast<gid_t>(std::stoul(name));
+    group entry{};
+    group* found = nullptr;
+    std::vector<char> buffer(16384);
+    const int rc = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc != 0) return os::SysError::from_code(rc, "getgrnam_r", "group " + name);
+    if (found == nullptr) return os::SysError::from_code(ENOENT, "getgrnam_r", "no group " + name + " on this machine");
+    return entry.gr_gid;
+}
+
+std::vector<std::string> environment_for(const model::Privileges& p, const JobIdentity* job)
+{
+    std::map<std::string, std::string> variables;
+    for (char** entry = environ; entry && *entry; ++entry) {
+        const std::string text(*entry);
+        const auto equals = text.find('=');
+        if (equals == std::string::npos) continue;
+        std::string name = text.substr(0, equals);
+        if (model::inherits_variable(p.environment, name)) variables[std::move(name)] = text.substr(equals + 1);
+    }
+    if (job) {
+        variables["SANDHOST_JOB_ID"] = std::to_string(job->job_id);
+        variables["SANDHOST_ATTEMPT"] = std::to_string(job->attempt);
+        variables["SANDHOST_QUEUE"] = job->queue;
+    }
+    for (const auto& [name, value] : p.environment.set) variables[name] = value;
+    std::vector<std::string> out;
+    for (const auto& [name, value] : variables) out.push_back(name + "=" + value);
+    return out;
+}
+
+} // namespace
+
+os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity* job)
+{
+    WorkerGrant grant;
+    std::optional<User> user;
+    if (p.user) {
+        auto resolved = resolve_user(*p.user);
+        if (!resolved) return resolved.error();
+        user = std::move(resolved.value());
+    }
+    std::optional<gid_t> gid;
+    if (user) gid = user->gid;
+    if (p.group) {
+        auto resolved = resolve_group(*p.group);
+        if (!resolved) return resolved.error();
+        gid = resolved.value();
+    }
+    if (user) {
+        std::vector<std::string> groups;
+        for (gid_t g : user->groups) groups.push_back(std::to_string(g));
+        grant.args.insert(grant.args.end(), {"--uid", std::to_string(user->uid), "--groups", joined(groups)});
+    }
+    if (gid) grant.args.insert(grant.args.end(), {"--gid", std::to_string(*gid)});
+    if (p.capabilities) {
+        std::uint64_t mask = 0;
+        for (const auto& name : *p.capabilities) {
+            if (auto number = model::capability_number(name)) mask |= std::uint64_t{1} << *number;
+        }
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(mask));
+        grant.args.insert(grant.args.end(), {"--capabilities", hex});
+    }
+    grant.args.insert(grant.args.end(), {"--no-new-privileges", p.no_new_privileges ? "1" : "0"});
+    if (p.network == model::Network::none) grant.args.insert(grant.args.end(), {"--network", "none"});
+    switch (p.syscalls.filter) {
+    case model::SyscallFilter::off: break;
+    case model::SyscallFilter::default_list: {
+        std::vector<std::string> names(model::k_default_denied_syscalls.begin(), model::k_default_denied_syscalls.end());
+        grant.args.insert(grant.args.end(), {"--syscalls-deny", joined(names)});
+        break;
+    }
+    case model::SyscallFilter::custom: {
+        grant.args.insert(grant.args.end(), {"--syscalls-deny", joined(p.syscalls.deny)});
+        if (!p.syscalls.allow_only.empty()) {
+            // The worker's own calls stay allowed: without them it could not run the task.
+            std::vector<std::string> allowed = p.syscalls.allow_only;
+            allowed.insert(allowed.end(), model::k_worker_syscalls.begin(), model::k_worker_syscalls.end());
+            grant.args.insert(grant.args.end(), {"--syscalls-allow-only", joined(allowed)});
+        }
+        break;
+    }
+    }
+    grant.environment = environment_for(p, job);
+    return grant;
+}
+
+} // namespace sandhost::sandbox

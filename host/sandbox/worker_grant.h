@@ -1,0 +1,33 @@
+// What the host tells a worker it is granted: model::Privileges resolved on this machine
+// (users and groups to numbers, capability names to a mask, the syscall lists) into the
+// worker's arguments, and the environment it starts with.
+#pragma once
+
+#include "model/privileges.h"
+#include "os/result.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sandhost::sandbox {
+
+// The job a spawned worker runs, for its environment (SANDHOST_JOB_ID, SANDHOST_ATTEMPT,
+// SANDHOST_QUEUE); fork servers and reused workers serve many jobs and get none.
+struct JobIdentity {
+    std::int64_t job_id = 0;
+    std::uint32_t attempt = 0;
+    std::string queue;
+};
+
+struct WorkerGrant {
+    std::vector<std::string> args;         // appended to the worker's command line
+    std::vector<std::string> environment;  // NAME=VALUE, all of it
+};
+
+// Resolves `privileges` (reading the user and group databases and this process's
+// environment). Fails with ENOENT (call getpwnam or getgrnam) for a user or group this machine
+// does not know.
+os::Result<WorkerGrant> grant_for(const model::Privileges& privileges, const JobIdentity* job);
+
+} // namespace sandhost::sandbox
