@@ -2,6 +2,7 @@
 
 #include "model/version.h"
 #include "os/proc.h"
+#include "sandbox/classify.h"
 #include "sandbox/host_error.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/event_log.h"
@@ -556,6 +557,8 @@ void Host::start_attempt(store::Claim claim)
         early = std::move(o);
     } else {
         raw->spec = build_spec(raw->claim, *raw->queue, early);
+        const auto left = std::chrono::duration_cast<model::Duration>(raw->lease_expires - Clock::now()) - worker_lease_margin();
+        raw->spec.lease = std::max(model::Duration(1), left);
     }
     if (early || raw->host_error) {
         std::lock_guard lock(m_mutex);
@@ -620,11 +623,14 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     if (!running.host_error) worker_started();
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
-    } else if ((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) {
+    } else if (((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) ||
+               sandbox::lease_ran_out(outcome)) {
         // Not the job's fault: it runs again, without using up an attempt.
-        outcome.kind = model::OutcomeKind::worker_lost;
-        outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
-                                              : "the host shut down before the attempt finished";
+        if (!sandbox::lease_ran_out(outcome)) {
+            outcome.kind = model::OutcomeKind::worker_lost;
+            outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
+                                                  : "the host shut down before the attempt finished";
+        }
         transition.next = model::JobState::waiting;
         transition.error = describe(outcome);
         transition.refund_attempt = true;
@@ -752,6 +758,7 @@ void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
             if (m_store->renew(id, running->claim.attempt_id, now + lease)) {
                 running->lease_renewed = now;
                 running->lease_expires = now + lease;
+                if (running->cancel) running->cancel->renew_lease(std::chrono::steady_clock::now() + lease - worker_lease_margin());
             } else {
                 // Someone recovered the job: its result would be refused, so stop the worker.
                 running->lease_lost = true;

@@ -129,6 +129,9 @@ private:
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
     model::Duration lease() const { return settings()->host.lease; }
+    // A worker stops itself this long before its attempt's lease runs out in the store (see
+    // worker/lease_watch.h), so that it has ended before another host can take the job over.
+    model::Duration worker_lease_margin() const { return lease() / 5; }
     double random01();
 
     std::shared_ptr<const config::Settings> m_settings;
