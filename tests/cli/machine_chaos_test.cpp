@@ -177,7 +177,8 @@ TEST_P(StoppedHost, ItsWorkerStopsItselfAndTheTaskTakesEffectOnce)
     EXPECT_EQ(attempts[1].host.substr(0, 6), "host-b");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, StoppedHost, ::testing::Values("spawn", "fork", "reuse"));
+INSTANTIATE_TEST_SUITE_P(Modes, StoppedHost, ::testing::Values("spawn", "fork", "reuse"),
+                         [](const ::testing::TestParamInfo<const char*>& param) { return std::string(param.param); });
 
 // The store's folder taken away while a host runs: the host stops its workers and exits naming
 // why, and creates nothing; given back, a host started again finishes every job, each once.
@@ -214,7 +215,7 @@ TEST_F(MachineChaos, AHostWithFewDescriptorsLosesNothingAndChargesNoJob)
     SqliteDeployment d(data / "store", "  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 16\n    retry: {max_attempts: 1}\n",
                        "  lease: 5s\n  max_workers: 16\n", "{mode: spawn, timeout: 60s, grace: 300ms}");
     std::vector<model::JobId> ids;
-    for (int i = 0; i < 300; ++i) ids.push_back(d.enqueue("q", "misbehave.sleep", R"({"ms":20})"));
+    for (int i = 0; i < 100; ++i) ids.push_back(d.enqueue("q", "misbehave.sleep", R"({"ms":20})"));
     auto a = d.start_host("host-a", {"/usr/bin/prlimit", "--nofile=48:48", "--"});
     ASSERT_TRUE(t::eventually([&] { return d.all_final(ids); }, 150s)) << d.log_text("host-a");
     EXPECT_EQ(a->stop(), 0);
