@@ -51,8 +51,13 @@ public:
 
     // Throws HostError when no eventfd can be created (the host is out of descriptors).
     CancelToken();
-    void request() noexcept;
+    // politely: the task is asked to stop, then signalled after the grace period; at_once: the
+    // worker's tree is killed (the attempt lost its lease: what it does now only repeats what
+    // the attempt that took its job over does).
+    enum class Stop { politely, at_once };
+    void request(Stop how = Stop::politely) noexcept;
     bool requested() const noexcept { return m_requested.load(std::memory_order_acquire); }
+    bool at_once() const noexcept { return m_at_once.load(std::memory_order_acquire); }
     // Readable once requested (an eventfd), for poll().
     int fd() const noexcept { return m_event.get(); }
 
@@ -64,6 +69,7 @@ public:
 
 private:
     std::atomic<bool> m_requested{false};
+    std::atomic<bool> m_at_once{false};
     os::UniqueFd m_event;
     std::atomic<SteadyTime::rep> m_lease_until{0};
     std::atomic<std::uint64_t> m_renewals{0};

@@ -52,6 +52,7 @@ model::Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
         o.kind = model::OutcomeKind::timed_out;
         break;
     case StopReason::Kind::cancel:
+    case StopReason::Kind::cancel_now:
         o.kind = model::OutcomeKind::cancelled;
         break;
     case StopReason::Kind::limit:

@@ -122,8 +122,9 @@ CancelToken::CancelToken() : m_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
     if (!m_event) throw HostError(os::SysError::from_errno("eventfd", "cancel token"));
 }
 
-void CancelToken::request() noexcept
+void CancelToken::request(Stop how) noexcept
 {
+    if (how == Stop::at_once) m_at_once.store(true, std::memory_order_release);
     if (m_requested.exchange(true, std::memory_order_acq_rel)) return;
     const std::uint64_t one = 1;
     // The counter cannot overflow from one write; a failure would leave only the flag set.
@@ -357,7 +358,9 @@ void WorkerSession::drive(Job& job)
             if (out_at >= 0 && fds[out_at].revents) read_output(job, 1);
             if (err_at >= 0 && fds[err_at].revents) read_output(job, 2);
             if (cancel_at >= 0 && fds[cancel_at].revents) {
-                begin_stop(job, StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
+                begin_stop(job, job.cancel->at_once()
+                                    ? StopReason{StopReason::Kind::cancel_now, std::nullopt, "stopped at once: the attempt's lease was lost to another"}
+                                    : StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
             }
         }
         // A pidfd turns readable; a fork server's status pipe may also just hang up. Without

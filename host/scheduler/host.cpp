@@ -112,9 +112,9 @@ struct Host::Running {
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
     std::unique_ptr<sandbox::CancelToken> cancel;  // null when the host could not make one
-    void request_cancel()
+    void request_cancel(sandbox::CancelToken::Stop how = sandbox::CancelToken::Stop::politely)
     {
-        if (cancel) cancel->request();
+        if (cancel) cancel->request(how);
     }
     std::thread thread;
     std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
@@ -626,6 +626,17 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     } else if (((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) ||
                sandbox::lease_ran_out(outcome)) {
         // Not the job's fault: it runs again, without using up an attempt.
+        if (sandbox::lease_ran_out(outcome) && !running.lease_expired) {
+            // The worker saw it first (it stops a margin before the store's lease runs out).
+            {
+                std::lock_guard lock(m_mutex);
+                ++m_stats.leases_expired;
+            }
+            log_event(level_enum::warn, "lease expired",
+                      {{"job", job.id},
+                       {"attempt", std::int64_t(running.claim.number)},
+                       {"why", std::string("no renewal reached the worker in time: it stopped itself; another host may take the job over")}});
+        }
         if (!sandbox::lease_ran_out(outcome)) {
             outcome.kind = model::OutcomeKind::worker_lost;
             outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
@@ -760,9 +771,10 @@ void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
                 running->lease_expires = now + lease;
                 if (running->cancel) running->cancel->renew_lease(std::chrono::steady_clock::now() + lease - worker_lease_margin());
             } else {
-                // Someone recovered the job: its result would be refused, so stop the worker.
+                // Someone recovered the job: its result would be refused, and another attempt
+                // runs it now, so the worker is stopped at once.
                 running->lease_lost = true;
-                running->request_cancel();
+                running->request_cancel(sandbox::CancelToken::Stop::at_once);
                 log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
             }
         }

@@ -52,7 +52,7 @@ struct HostStats {
     std::uint64_t host_errors = 0;  // attempts put back because the host itself failed
     std::uint64_t recorded_late = 0;    // records written once a failing store answered again
     std::uint64_t records_dropped = 0;  // records given up (more than max_unrecorded waited)
-    std::uint64_t leases_expired = 0;   // attempts stopped because their lease ran out unrenewed
+    std::uint64_t leases_expired = 0;   // attempts stopped (by the host or by their worker) because their lease ran out unrenewed
     std::size_t unrecorded = 0;     // records waiting for the store now
     bool store_failing = false;
     std::size_t running = 0;

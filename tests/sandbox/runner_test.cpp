@@ -467,6 +467,24 @@ TEST_P(Runner, AReusedWorkerWhoseLeaseRanOutIsNotReused)
     EXPECT_NE(next.pid, lost.pid);
 }
 
+TEST_P(Runner, AnAttemptThatLostItsLeaseIsKilledAtOnce)
+{
+    CancelToken cancel;
+    Recorder recorder;
+    auto s = spec("ignore_term");
+    s.settings.grace = 2s;
+    std::thread canceller([&] {
+        t::eventually([&] { return recorder.ready.load(); });
+        cancel.request(CancelToken::Stop::at_once);
+    });
+    const auto o = run(s, &recorder, &cancel);
+    canceller.join();
+    ASSERT_EQ(o.kind, model::OutcomeKind::cancelled) << to_json(o);
+    EXPECT_TRUE(o.killed);
+    EXPECT_EQ(o.signal_number, SIGKILL);
+    EXPECT_NE(o.error.find("stopped at once"), std::string::npos) << "no cancel request, no grace: " << o.error;
+}
+
 TEST_P(Runner, AnAttemptKeepsTheLastLinesTheTaskLogged)
 {
     const auto o = run(spec("log_lines", R"({"count":250})"));
