@@ -141,7 +141,7 @@ std::vector<model::AttemptRecord> attempts_from_hash(model::JobId job, const Has
     }
     std::vector<model::AttemptRecord> records;
     for (const auto& [attempt_number, named] : by_number) {
-        const auto& fields = named;  // a lambda may not capture a structured binding in clang 14 (.ci/strict)
+        const auto& fields = named;  // a lambda may not capture a structured binding in clang 14
         auto get = [&](const char* name) -> const std::string* {
             const auto found = fields.find(name);
             return found == fields.end() ? nullptr : found->second;
