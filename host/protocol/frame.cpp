@@ -37,6 +37,9 @@ const char* to_string(MessageType type)
     case MessageType::shutdown: return "shutdown";
     case MessageType::fork_job: return "fork_job";
     case MessageType::forked: return "forked";
+    case MessageType::lease: return "lease";
+    case MessageType::loading: return "loading";
+    case MessageType::loaded: return "loaded";
     }
     return "unknown";
 }

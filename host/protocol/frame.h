@@ -19,7 +19,7 @@
 namespace sandhost::protocol {
 
 constexpr std::uint16_t k_magic = 0x5348;
-constexpr std::uint8_t k_protocol_version = 2;  // 2: jobs carry their id, attempt, queue and timeout
+constexpr std::uint8_t k_protocol_version = 3;  // 2: jobs carry their id, attempt, queue and timeout; 3: leases, loading
 constexpr std::size_t k_header_size = 8;
 
 enum class MessageType : std::uint8_t {
@@ -36,8 +36,11 @@ enum class MessageType : std::uint8_t {
     shutdown = 11,    // host -> worker (reuse): exit after the current job
     fork_job = 12,    // host -> fork server: fork a child for a job (descriptors attached)
     forked = 13,      // fork server -> host: the child's pid
+    lease = 14,       // host -> worker: the job's lease was renewed; the worker may go on this long (Lease)
+    loading = 15,     // worker -> host: the plugin's library is being loaded and initialised
+    loaded = 16,      // worker -> host: the library is loaded and initialised (or refused, as load_failed says)
 };
-constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::forked);
+constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::loaded);
 
 const char* to_string(MessageType type);
 

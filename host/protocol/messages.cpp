@@ -39,7 +39,7 @@ std::string encode(const Job& m)
     put_optional(w, m.limits.file_size_bytes);
     put_optional(w, m.limits.processes);
     w.u8(m.describe ? 1 : 0);
-    w.i64(m.job_id).u32(m.attempt).str(m.queue).u64(m.timeout_ms);
+    w.i64(m.job_id).u32(m.attempt).str(m.queue).u64(m.timeout_ms).u64(m.lease_ms);
     return w.take();
 }
 
@@ -52,7 +52,7 @@ std::optional<Job> decode_job(std::string_view body)
         !get_optional(r, m.limits.memory_bytes) || !get_optional(r, m.limits.cpu_ms) ||
         !get_optional(r, m.limits.open_files) || !get_optional(r, m.limits.file_size_bytes) ||
         !get_optional(r, m.limits.processes) || !r.u8(describe) || describe > 1 || !r.i64(m.job_id) || !r.u32(m.attempt) ||
-        !r.str(m.queue) || !r.u64(m.timeout_ms) || !r.at_end()) {
+        !r.str(m.queue) || !r.u64(m.timeout_ms) || !r.u64(m.lease_ms) || !r.at_end()) {
         return std::nullopt;
     }
     m.describe = describe == 1;
@@ -88,6 +88,16 @@ std::optional<Forked> decode_forked(std::string_view body)
     BodyReader r(body);
     Forked m;
     if (!r.i64(m.pid) || !r.str(m.error) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const Lease& m) { return BodyWriter().u64(m.lease_ms).take(); }
+
+std::optional<Lease> decode_lease(std::string_view body)
+{
+    BodyReader r(body);
+    Lease m;
+    if (!r.u64(m.lease_ms) || !r.at_end()) return std::nullopt;
     return m;
 }
 

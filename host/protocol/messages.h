@@ -42,6 +42,17 @@ struct Job {
     std::uint32_t attempt = 0;
     std::string queue;
     std::uint64_t timeout_ms = 0;
+    // The job's lease: how long the worker may run it without hearing a renewal (a Lease
+    // message) before it stops itself and everything it started (0: no lease, as for
+    // `sandhost exec`). A lease that runs out means the host was stopped or cut off from its
+    // store, and another host may already be running the job.
+    std::uint64_t lease_ms = 0;
+};
+
+// host -> worker while a job runs: its lease was renewed; the worker may go on for lease_ms
+// from when it reads this.
+struct Lease {
+    std::uint64_t lease_ms = 0;
 };
 
 struct Ready {
@@ -115,6 +126,7 @@ std::string encode(const Progress& m);
 std::string encode(const Done& m);
 std::string encode(const Description& m);
 std::string encode(const Forked& m);
+std::string encode(const Lease& m);
 
 std::optional<Hello> decode_hello(std::string_view body);
 std::optional<Job> decode_job(std::string_view body);
@@ -125,5 +137,6 @@ std::optional<Progress> decode_progress(std::string_view body);
 std::optional<Done> decode_done(std::string_view body);
 std::optional<Description> decode_description(std::string_view body);
 std::optional<Forked> decode_forked(std::string_view body);
+std::optional<Lease> decode_lease(std::string_view body);
 
 } // namespace sandhost::protocol

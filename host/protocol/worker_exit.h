@@ -1,7 +1,7 @@
 // The exit codes of a worker that gives up without a word on its channel: it cannot reach the
 // host, the host broke the protocol, or it could not set itself up. The worker exits with
 // these codes and no others of its own, after a line on its stderr that names the failing call
-// and errno (except when its host died: nobody is left to read it). The host turns a code back
+// and errno (or the reason) (except when its host died: nobody is left to read it). The host turns a code back
 // into what it means with describe().
 #pragma once
 
@@ -17,6 +17,7 @@ enum class WorkerExit : int {
     broken_frame = 115,        // the host sent a frame or message that does not decode
     unexpected_message = 116,  // the host sent a message the worker's role has no use for
     setup_failed = 117,        // a call that isolates the worker failed (signals, descriptors, group)
+    lease_expired = 118,       // its job's lease ran out unrenewed: it stopped itself and its descendants
 };
 
 constexpr int exit_code(WorkerExit e) { return static_cast<int>(e); }
@@ -25,7 +26,7 @@ constexpr int exit_code(WorkerExit e) { return static_cast<int>(e); }
 // exit() itself can still exit with one of these: the host can only say what the code means).
 constexpr std::optional<WorkerExit> worker_exit_from_code(int code)
 {
-    if (code < exit_code(WorkerExit::usage) || code > exit_code(WorkerExit::setup_failed)) return std::nullopt;
+    if (code < exit_code(WorkerExit::usage) || code > exit_code(WorkerExit::lease_expired)) return std::nullopt;
     return static_cast<WorkerExit>(code);
 }
 
@@ -40,6 +41,7 @@ constexpr const char* describe(WorkerExit e)
     case WorkerExit::broken_frame: return "the host sent it a message it could not decode";
     case WorkerExit::unexpected_message: return "the host sent it a message it has no use for";
     case WorkerExit::setup_failed: return "it could not set up its own isolation";
+    case WorkerExit::lease_expired: return "its job's lease ran out unrenewed, so it stopped itself and everything it started";
     }
     return "an unknown reason";
 }

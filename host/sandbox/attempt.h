@@ -8,6 +8,7 @@
 #include "model/sandbox_settings.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -28,6 +29,10 @@ struct AttemptSpec {
     // Load the plugin even when it, or its folder, is writable by others than its owner and
     // root (host.allow_insecure_plugins), with a warning once per library.
     bool allow_insecure_plugin = false;
+    // How long the worker may run the job without hearing that its lease was renewed
+    // (CancelToken::renew_lease) before it stops itself and everything it started; zero: no
+    // lease (an attempt outside a queue). Ignored where no worker runs the task (inline).
+    model::Duration lease{0};
 };
 
 // Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.
@@ -41,19 +46,36 @@ public:
     virtual void on_heartbeat() {}
 };
 
-// Cancels a running attempt from any thread. The attempt sees it within one poll cycle.
+// Cancels a running attempt, and renews its worker's lease, from any thread. The attempt sees
+// either within one poll cycle.
 class CancelToken {
 public:
+    using SteadyTime = std::chrono::steady_clock::time_point;
+
     // Throws HostError when no eventfd can be created (the host is out of descriptors).
     CancelToken();
-    void request() noexcept;
+    // politely: the task is asked to stop, then signalled after the grace period; at_once: the
+    // worker's tree is killed (the attempt lost its lease: what it does now only repeats what
+    // the attempt that took its job over does).
+    enum class Stop { politely, at_once };
+    void request(Stop how = Stop::politely) noexcept;
     bool requested() const noexcept { return m_requested.load(std::memory_order_acquire); }
+    bool at_once() const noexcept { return m_at_once.load(std::memory_order_acquire); }
     // Readable once requested (an eventfd), for poll().
     int fd() const noexcept { return m_event.get(); }
 
+    // The attempt's lease now runs until `until`: the worker is told it may go on until then.
+    void renew_lease(SteadyTime until) noexcept;
+    // How many renewals were made (the session sends each new one), and the last one's end.
+    std::uint64_t lease_renewals() const noexcept { return m_renewals.load(std::memory_order_acquire); }
+    SteadyTime lease_until() const noexcept { return SteadyTime(SteadyTime::duration(m_lease_until.load(std::memory_order_acquire))); }
+
 private:
     std::atomic<bool> m_requested{false};
+    std::atomic<bool> m_at_once{false};
     os::UniqueFd m_event;
+    std::atomic<SteadyTime::rep> m_lease_until{0};
+    std::atomic<std::uint64_t> m_renewals{0};
 };
 
 // Where the worker executable is and how to start it.

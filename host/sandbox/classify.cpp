@@ -52,6 +52,7 @@ model::Outcome from_stop(const AttemptFacts& facts, const StopReason& stop)
         o.kind = model::OutcomeKind::timed_out;
         break;
     case StopReason::Kind::cancel:
+    case StopReason::Kind::cancel_now:
         o.kind = model::OutcomeKind::cancelled;
         break;
     case StopReason::Kind::limit:
@@ -142,7 +143,32 @@ model::Outcome from_termination(const AttemptFacts& facts)
     return o;
 }
 
+// The plugin's own code killed the worker while it was being loaded.
+model::Outcome died_loading(const process::Termination& termination)
+{
+    model::Outcome o;
+    o.kind = model::OutcomeKind::load_failed;
+    o.plugin_unusable = true;
+    const ExitStatus& status = termination.status;
+    if (status.kind == ExitStatus::Kind::signalled) {
+        o.signal_number = status.signal_number;
+        o.core_dumped = status.core_dumped;
+        o.error = "the worker died by " + os::signal_name(status.signal_number) + (status.core_dumped ? " (core dumped)" : "") +
+                  " while loading the plugin (in its library's constructors or its init hook)";
+    } else {
+        o.exit_code = status.exit_code;
+        o.error = "the worker exited with code " + std::to_string(status.exit_code) + meaning_of(status) +
+                  " while loading the plugin (in its library's constructors or its init hook)";
+    }
+    return o;
+}
+
 } // namespace
+
+bool lease_ran_out(const model::Outcome& outcome)
+{
+    return outcome.kind == model::OutcomeKind::worker_lost && outcome.exit_code == protocol::exit_code(protocol::WorkerExit::lease_expired);
+}
 
 model::Outcome classify(const AttemptFacts& facts)
 {
@@ -180,7 +206,19 @@ model::Outcome classify(const AttemptFacts& facts)
         if (!facts.stderr_tail.empty()) o.error += ": " + facts.stderr_tail.substr(0, 2000);
         return o;
     }
-    if (facts.termination) return from_termination(facts);
+    if (facts.loading && facts.termination) return died_loading(*facts.termination);
+    if (facts.termination) {
+        const auto& status = facts.termination->status;
+        if (status.kind == ExitStatus::Kind::exited && status.exit_code == protocol::exit_code(protocol::WorkerExit::lease_expired)) {
+            model::Outcome o;
+            o.kind = model::OutcomeKind::worker_lost;
+            o.exit_code = status.exit_code;
+            o.error = "the worker stopped itself and everything it started: the attempt's lease ran out without a renewal from its "
+                      "host (the host was stopped, stalled or cut off from the store; another host may run the job)";
+            return o;
+        }
+        return from_termination(facts);
+    }
     model::Outcome o;
     o.kind = model::OutcomeKind::protocol_error;
     o.error = "the worker stopped answering";

@@ -21,6 +21,7 @@ struct AttemptFacts {
     std::optional<protocol::Done> done;         // the task returned
     std::optional<std::string> load_failed;     // the worker could not load the plugin or task
     bool task_missing = false;                  // ... because the plugin has no such task
+    bool loading = false;                       // the worker said it loads the plugin, and not yet that it did
     bool reaper_lost = false;                   // the fork server that reaped this worker died
     std::optional<process::Termination> termination;
     std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
@@ -31,6 +32,12 @@ struct AttemptFacts {
 
 // The outcome's kind and kind-specific fields (result, error, signal, exit code, limit,
 // killed). The caller adds the common fields (times, pid, usage, output, progress).
+//   A worker that dies while loading the plugin (its constructors or init hook crash, abort,
+//   throw or exit) ends as load_failed with plugin_unusable: the plugin is to blame, not a task.
 model::Outcome classify(const AttemptFacts& facts);
+
+// Whether the outcome is a worker that stopped itself because its lease ran out unrenewed
+// (see protocol::WorkerExit::lease_expired): the host lost track, not the job.
+bool lease_ran_out(const model::Outcome& outcome);
 
 } // namespace sandhost::sandbox

@@ -2,11 +2,13 @@
 
 #include "os/fd.h"
 #include "os/process_tree.h"
+#include "os/signals.h"
 #include "sandbox/host_error.h"
 #include "sandbox/stop_policy.h"
 #include "sandbox/worker_launch.h"
 #include "protocol/messages.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -63,6 +65,7 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(proc
     }
     std::lock_guard lock(server->m_mutex);
     const auto deadline = Clock::now() + settings.startup_timeout;
+    bool loading = false;  // between the server's loading and loaded messages
     for (;;) {
         auto next = server->next_frame(deadline);
         if (auto* problem = std::get_if<std::string>(&next)) {
@@ -71,10 +74,34 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(proc
                 return failure(model::OutcomeKind::timed_out, "the fork server was not ready within the startup timeout of " +
                                                            model::format_duration(settings.startup_timeout));
             }
+            if (loading && !server->m_process->termination() && server->m_process->exit_fd() >= 0) {
+                // Its channel closed as it died: its end comes within moments.
+                pollfd exit{server->m_process->exit_fd(), POLLIN, 0};
+                const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+                if (::poll(&exit, 1, static_cast<int>(std::clamp<long long>(wait, 0, 5000))) > 0) server->m_process->try_reap();
+            }
+            if (loading && server->m_process->termination()) {
+                // The plugin's constructors or init hook killed the server: the plugin is to blame.
+                model::Outcome o = failure(model::OutcomeKind::load_failed, "");
+                const auto& status = server->m_process->termination()->status;
+                o.plugin_unusable = true;
+                o.pid = server->m_process->pid();
+                if (status.kind == process::ExitStatus::Kind::signalled) o.signal_number = status.signal_number;
+                else o.exit_code = status.exit_code;
+                o.error = "the fork server " +
+                          (status.kind == process::ExitStatus::Kind::signalled ? "died by " + os::signal_name(status.signal_number)
+                                                                                : "exited with code " + std::to_string(status.exit_code)) +
+                          " while loading the plugin (in its library's constructors or its init hook)";
+                return o;
+            }
             return failure(model::OutcomeKind::spawn_failed, "fork server: " + *problem);
         }
         auto& received = std::get<protocol::Frame>(next);
         if (received.type == protocol::MessageType::hello) continue;
+        if (received.type == protocol::MessageType::loading || received.type == protocol::MessageType::loaded) {
+            loading = received.type == protocol::MessageType::loading;
+            continue;
+        }
         if (received.type == protocol::MessageType::ready) {
             if (auto ready = protocol::decode_ready(received.body)) server->m_baseline = *ready;
             return server;
@@ -84,6 +111,7 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(proc
             server->m_dead = true;
             model::Outcome o = failure(model::OutcomeKind::load_failed, failed ? failed->message : "the fork server could not load the plugin");
             o.plugin_unusable = true;
+            o.pid = server->m_process->pid();
             return o;
         }
         server->m_dead = true;

@@ -21,6 +21,7 @@ std::vector<StopStep> stop_steps(const StopReason& reason, model::Duration grace
         return {{Action::request_cancel, model::Duration(0)}, {Action::terminate, grace}, {Action::kill, model::Duration(0)}};
     case StopReason::Kind::cancel:
         return {{Action::request_cancel, grace}, {Action::terminate, grace}, {Action::kill, model::Duration(0)}};
+    case StopReason::Kind::cancel_now:
     case StopReason::Kind::limit:
     case StopReason::Kind::protocol_error:
     case StopReason::Kind::result_too_large:

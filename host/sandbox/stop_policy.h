@@ -33,7 +33,9 @@ struct StopStep {
 
 // Why the host stops a worker during a job; decides the outcome and the steps.
 struct StopReason {
-    enum class Kind { startup_timeout, timeout, cancel, limit, protocol_error, result_too_large, shutdown };
+    // cancel_now: the attempt lost its lease to another; it is killed at once, as its result
+    // would be refused and its side effects only repeat the other attempt's.
+    enum class Kind { startup_timeout, timeout, cancel, cancel_now, limit, protocol_error, result_too_large, shutdown };
     Kind kind;
     std::optional<model::LimitKind> limit;  // when kind == limit
     std::string message;                    // for the outcome's error

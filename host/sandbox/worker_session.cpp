@@ -104,6 +104,7 @@ struct WorkerSession::Job {
     std::uint64_t sampled_peak_rss_kb = 0;
     std::uint64_t cpu_ms_at_start = 0;
     bool channel_broken = false;
+    std::uint64_t lease_renewals_sent = 0;  // as counted by the cancel token
 
     bool reported() const { return facts.done || facts.load_failed || description; }
     void enter_running(Clock::time_point now)
@@ -121,12 +122,19 @@ CancelToken::CancelToken() : m_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
     if (!m_event) throw HostError(os::SysError::from_errno("eventfd", "cancel token"));
 }
 
-void CancelToken::request() noexcept
+void CancelToken::request(Stop how) noexcept
 {
+    if (how == Stop::at_once) m_at_once.store(true, std::memory_order_release);
     if (m_requested.exchange(true, std::memory_order_acq_rel)) return;
     const std::uint64_t one = 1;
     // The counter cannot overflow from one write; a failure would leave only the flag set.
     [[maybe_unused]] auto n = ::write(m_event.get(), &one, sizeof one);
+}
+
+void CancelToken::renew_lease(SteadyTime until) noexcept
+{
+    m_lease_until.store(until.time_since_epoch().count(), std::memory_order_release);
+    m_renewals.fetch_add(1, std::memory_order_acq_rel);
 }
 
 os::Result<WorkerSession> WorkerSession::start(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
@@ -179,6 +187,7 @@ std::string WorkerSession::job_frame(const AttemptSpec& spec)
     message.queue = spec.queue;
     message.timeout_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(spec.settings.timeout).count()));
+    message.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
     return protocol::encode_frame(MessageType::job, protocol::encode(message));
 }
 
@@ -231,6 +240,7 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     job.spec = &spec;
     job.observer = observer;
     job.cancel = cancel;
+    job.lease_renewals_sent = cancel ? cancel->lease_renewals() : 0;
     job.started = m_jobs_run == 0 ? m_launched_at : Clock::now();
     job.started_wall = std::chrono::system_clock::now() -
                        std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - job.started);
@@ -320,6 +330,7 @@ void WorkerSession::drive(Job& job)
             return;
         }
 
+        pass_lease_renewal(job);
         pollfd fds[5];
         int count = 0;
         auto add = [&](int fd, short events) {
@@ -348,7 +359,9 @@ void WorkerSession::drive(Job& job)
             if (out_at >= 0 && fds[out_at].revents) read_output(job, 1);
             if (err_at >= 0 && fds[err_at].revents) read_output(job, 2);
             if (cancel_at >= 0 && fds[cancel_at].revents) {
-                begin_stop(job, StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
+                begin_stop(job, job.cancel->at_once()
+                                    ? StopReason{StopReason::Kind::cancel_now, std::nullopt, "stopped at once: the attempt's lease was lost to another"}
+                                    : StopReason{StopReason::Kind::cancel, std::nullopt, "cancelled while running"});
             }
         }
         // A pidfd turns readable; a fork server's status pipe may also just hang up. Without
@@ -396,6 +409,17 @@ void WorkerSession::on_deadlines(Job& job, Clock::time_point now)
         sample(job);
         job.next_sample = now + k_sample_interval;
     }
+}
+
+void WorkerSession::pass_lease_renewal(Job& job)
+{
+    if (!job.cancel || job.spec->lease.count() <= 0 || (job.phase != JobPhase::starting && job.phase != JobPhase::running)) return;
+    const std::uint64_t renewals = job.cancel->lease_renewals();
+    if (renewals == job.lease_renewals_sent) return;
+    job.lease_renewals_sent = renewals;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.cancel->lease_until() - Clock::now()).count();
+    // 1 ms at least: a lease that already ran out ends the task at once.
+    queue(MessageType::lease, protocol::encode(protocol::Lease{static_cast<std::uint64_t>(std::max<std::int64_t>(1, left))}));
 }
 
 // The task reported its end (or could not start): a spawned worker now has the grace period
@@ -499,6 +523,14 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
     }
     case MessageType::heartbeat:
         if (job.observer) job.observer->on_heartbeat();
+        break;
+    case MessageType::loading:
+        if (!frame.body.empty() || job.facts.loading) return broken("bad or unexpected loading message");
+        job.facts.loading = true;
+        break;
+    case MessageType::loaded:
+        if (!frame.body.empty() || !job.facts.loading) return broken("bad or unexpected loaded message");
+        job.facts.loading = false;
         break;
     case MessageType::done: {
         auto done = protocol::decode_done(frame.body);

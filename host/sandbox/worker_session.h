@@ -84,6 +84,8 @@ private:
     void on_deadlines(Job& job, std::chrono::steady_clock::time_point now);
     void handle_frame(Job& job, protocol::Frame&& frame);
     void report(Job& job);
+    // Tells the worker of a lease renewal the cancel token got since the last one it heard of.
+    void pass_lease_renewal(Job& job);
     // Reads what the channel holds; to_the_end also reads on to EOF or EAGAIN (the worker is gone).
     void read_channel(Job& job, bool to_the_end = false);
     void read_output(Job& job, int which);

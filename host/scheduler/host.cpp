@@ -2,8 +2,9 @@
 
 #include "model/version.h"
 #include "os/proc.h"
-#include "sandbox/isolation_support.h"
+#include "sandbox/classify.h"
 #include "sandbox/host_error.h"
+#include "sandbox/isolation_support.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/event_log.h"
 #include "scheduler/payload.h"
@@ -112,9 +113,9 @@ struct Host::Running {
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
     std::unique_ptr<sandbox::CancelToken> cancel;  // null when the host could not make one
-    void request_cancel()
+    void request_cancel(sandbox::CancelToken::Stop how = sandbox::CancelToken::Stop::politely)
     {
-        if (cancel) cancel->request();
+        if (cancel) cancel->request(how);
     }
     std::thread thread;
     std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
@@ -623,6 +624,8 @@ void Host::start_attempt(store::Claim claim)
         early = std::move(o);
     } else {
         raw->spec = build_spec(raw->claim, *raw->queue, early);
+        const auto left = std::chrono::duration_cast<model::Duration>(raw->lease_expires - Clock::now()) - worker_lease_margin();
+        raw->spec.lease = std::max(model::Duration(1), left);
     }
     if (early || raw->host_error) {
         std::lock_guard lock(m_mutex);
@@ -687,11 +690,25 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
     if (!running.host_error) worker_started();
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
-    } else if ((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) {
+    } else if (((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) ||
+               sandbox::lease_ran_out(outcome)) {
         // Not the job's fault: it runs again, without using up an attempt.
-        outcome.kind = model::OutcomeKind::worker_lost;
-        outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
-                                              : "the host shut down before the attempt finished";
+        if (sandbox::lease_ran_out(outcome) && !running.lease_expired) {
+            // The worker saw it first (it stops a margin before the store's lease runs out).
+            {
+                std::lock_guard lock(m_mutex);
+                ++m_stats.leases_expired;
+            }
+            log_event(level_enum::warn, "lease expired",
+                      {{"job", job.id},
+                       {"attempt", std::int64_t(running.claim.number)},
+                       {"why", std::string("no renewal reached the worker in time: it stopped itself; another host may take the job over")}});
+        }
+        if (!sandbox::lease_ran_out(outcome)) {
+            outcome.kind = model::OutcomeKind::worker_lost;
+            outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
+                                                  : "the host shut down before the attempt finished";
+        }
         transition.next = model::JobState::waiting;
         transition.error = describe(outcome);
         transition.refund_attempt = true;
@@ -819,10 +836,12 @@ void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
             if (m_store->renew(id, running->claim.attempt_id, now + lease)) {
                 running->lease_renewed = now;
                 running->lease_expires = now + lease;
+                if (running->cancel) running->cancel->renew_lease(std::chrono::steady_clock::now() + lease - worker_lease_margin());
             } else {
-                // Someone recovered the job: its result would be refused, so stop the worker.
+                // Someone recovered the job: its result would be refused, and another attempt
+                // runs it now, so the worker is stopped at once.
                 running->lease_lost = true;
-                running->request_cancel();
+                running->request_cancel(sandbox::CancelToken::Stop::at_once);
                 log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
             }
         }

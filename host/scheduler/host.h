@@ -56,7 +56,7 @@ struct HostStats {
     std::uint64_t host_errors = 0;  // attempts put back because the host itself failed
     std::uint64_t recorded_late = 0;    // records written once a failing store answered again
     std::uint64_t records_dropped = 0;  // records given up (more than max_unrecorded waited)
-    std::uint64_t leases_expired = 0;   // attempts stopped because their lease ran out unrenewed
+    std::uint64_t leases_expired = 0;   // attempts stopped (by the host or by their worker) because their lease ran out unrenewed
     std::uint64_t trimmed = 0;          // finished jobs deleted by retention
     std::size_t unrecorded = 0;     // records waiting for the store now
     bool store_failing = false;
@@ -138,6 +138,9 @@ private:
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
     model::Duration lease() const { return settings()->host.lease; }
+    // A worker stops itself this long before its attempt's lease runs out in the store (see
+    // worker/lease_watch.h), so that it has ended before another host can take the job over.
+    model::Duration worker_lease_margin() const { return lease() / 5; }
     double random01();
 
     std::shared_ptr<const config::Settings> m_settings;

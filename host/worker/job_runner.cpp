@@ -87,6 +87,11 @@ bool JobRunner::preload(const protocol::Job& job)
 
 bool JobRunner::handle_job(const protocol::Job& job)
 {
+    watch_lease(job);
+    struct JobOver {
+        JobRunner& runner;
+        ~JobOver() { runner.job_over(); }
+    } job_over{*this};
     if (auto problem = m_limiter.apply(job.limits)) return fail_load("cannot apply limits: " + *problem);
     // Describing a plugin reads its descriptor and nothing more: listing plugins must not
     // wait for, or fail by, what their init hooks do.
@@ -127,15 +132,39 @@ void JobRunner::shutdown_plugin()
     std::fflush(nullptr);
 }
 
+void JobRunner::watch_lease(const protocol::Job& job)
+{
+    m_channel->begin_job(job.lease_ms);
+    if (job.lease_ms == 0) return;
+    if (!m_lease_watch) {
+        auto started = LeaseWatch::start(*m_channel);
+        if (!started) fail(WorkerExit::setup_failed, started.error().call.c_str(), started.error().object.c_str(), started.error().code.value());
+        m_lease_watch = std::move(started.value());
+    }
+    m_lease_watch->wake();
+}
+
+void JobRunner::job_over()
+{
+    m_channel->end_job();
+    if (m_lease_watch) m_lease_watch->wake();
+}
+
 bool JobRunner::ensure_loaded(const protocol::Job& job, Init init)
 {
     if (m_library && m_library->path() != job.plugin_path) return fail_load("this worker already serves plugin " + m_library->path());
+    // The plugin's own code runs from here (its constructors, then its init hook): should the
+    // worker die before it says loaded, the host knows the plugin killed it, not a task.
+    const bool loads = !m_library || (init == Init::yes && !m_initialised);
+    if (!loads) return true;
+    if (!m_channel->send(MessageType::loading, {})) return false;
     if (!m_library) {
         auto opened = plugin::PluginLibrary::open(job.plugin_path, m_loader);
         if (auto* message = std::get_if<std::string>(&opened)) return fail_load(*message);
         m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
     }
-    return init == Init::no || m_initialised || initialise();
+    if (init == Init::yes && !m_initialised && !initialise()) return false;
+    return m_channel->send(MessageType::loaded, {});
 }
 
 bool JobRunner::initialise()

@@ -1,15 +1,18 @@
-// A worker's jobs: apply the limits, load the plugin (and initialise it, unless the job only
-// describes it), report ready, run the task, report done, end what the task left running.
+// A worker's jobs: watch the job's lease, apply the limits, load the plugin (and initialise it,
+// unless the job only describes it) between a loading and a loaded message, report ready, run
+// the task, report done, end what the task left running.
 #pragma once
 
 #include "plugin/library_loader.h"
 #include "plugin/plugin_library.h"
 #include "plugin/task_call.h"
 #include "protocol/messages.h"
+#include "worker/lease_watch.h"
 #include "worker/limits.h"
 #include "worker/worker_channel.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <sys/types.h>
 
@@ -51,6 +54,10 @@ private:
     std::uint64_t send_done(const plugin::TaskReport& report);
     std::uint64_t own_peak_rss_kb(const rusage& self);
     bool fail_load(const std::string& message, bool task_missing = false);
+    // The job's lease starts (see lease_watch.h); exits with WorkerExit::setup_failed when it
+    // cannot be watched.
+    void watch_lease(const protocol::Job& job);
+    void job_over();
 
     WorkerChannel* m_channel;
     Role m_role;
@@ -59,6 +66,7 @@ private:
     bool m_ready_implied = false;
     std::optional<plugin::PluginLibrary> m_library;
     bool m_initialised = false;
+    std::unique_ptr<LeaseWatch> m_lease_watch;  // from the first job with a lease on
     std::uint64_t m_inherited_max_rss_kb;
     // The last VmHWM read, and the fault count and process it was read at (own_peak_rss_kb).
     std::uint64_t m_faults_at_last_read = ~std::uint64_t{0};

@@ -1,6 +1,10 @@
 #include "worker/worker_channel.h"
 
+#include "protocol/messages.h"
+
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <sys/socket.h>
 #include <utility>
@@ -45,13 +49,41 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
     }
 }
 
+namespace {
+
+std::int64_t monotonic_ms()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);  // cannot fail for CLOCK_MONOTONIC
+    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+// now + ms, never 0 (which means "no lease").
+std::int64_t deadline_after(std::uint64_t ms)
+{
+    const std::int64_t capped = static_cast<std::int64_t>(std::min<std::uint64_t>(ms, std::uint64_t{1} << 40));
+    return std::max<std::int64_t>(1, monotonic_ms() + capped);
+}
+
+} // namespace
+
 std::optional<protocol::Frame> WorkerChannel::receive()
 {
     std::lock_guard lock(m_receive_mutex);
-    if (m_pending) return std::exchange(m_pending, std::nullopt);
     for (;;) {
+        if (!m_pending.empty()) {
+            protocol::Frame frame = std::move(m_pending.front());
+            m_pending.pop_front();
+            return frame;
+        }
         auto next = m_decoder.next();
-        if (next.status == protocol::FrameDecoder::Status::frame) return std::move(next.frame);
+        if (next.status == protocol::FrameDecoder::Status::frame) {
+            if (next.frame.type == protocol::MessageType::lease) {
+                // A renewal that crossed the job's end: there is no lease to move.
+                if (protocol::decode_lease(next.frame.body)) continue;
+            }
+            return std::move(next.frame);
+        }
         if (next.status == protocol::FrameDecoder::Status::broken) {
             m_end = End::broken;
             m_problem = "broken frame from the host: " + next.error;
@@ -61,24 +93,63 @@ std::optional<protocol::Frame> WorkerChannel::receive()
     }
 }
 
+bool WorkerChannel::sort_decoded()
+{
+    for (;;) {
+        auto next = m_decoder.next();
+        if (next.status == protocol::FrameDecoder::Status::need_more) return true;
+        // A broken frame is found again, and reported, by receive().
+        if (next.status == protocol::FrameDecoder::Status::broken) return false;
+        if (next.frame.type == protocol::MessageType::cancel) {
+            m_cancel_seen = true;
+            continue;
+        }
+        if (next.frame.type == protocol::MessageType::lease) {
+            if (const auto lease = protocol::decode_lease(next.frame.body)) {
+                if (m_lease_deadline.load(std::memory_order_acquire) != 0) {
+                    m_lease_deadline.store(deadline_after(lease->lease_ms), std::memory_order_release);
+                }
+                continue;
+            }
+        }
+        m_pending.push_back(std::move(next.frame));
+    }
+}
+
 bool WorkerChannel::poll_cancel()
 {
     std::lock_guard lock(m_receive_mutex);
     if (m_cancel_seen) return true;
-    while (!m_pending) {
-        auto next = m_decoder.next();
-        if (next.status == protocol::FrameDecoder::Status::frame) {
-            if (next.frame.type == protocol::MessageType::cancel) {
-                m_cancel_seen = true;
-                return true;
-            }
-            m_pending = std::move(next.frame);
-            break;
-        }
-        // A broken frame or an ended channel is found again, and reported, by receive().
-        if (next.status == protocol::FrameDecoder::Status::broken || fill(false) != Fill::more) break;
+    while (sort_decoded() && !m_cancel_seen && fill(false) == Fill::more) {
     }
     return m_cancel_seen;
+}
+
+bool WorkerChannel::take_in()
+{
+    std::lock_guard lock(m_receive_mutex);
+    for (;;) {
+        if (!sort_decoded()) return false;
+        const Fill filled = fill(false);
+        if (filled == Fill::ended) return false;
+        if (filled == Fill::nothing_yet) return true;
+    }
+}
+
+void WorkerChannel::begin_job(std::uint64_t lease_ms)
+{
+    std::lock_guard lock(m_receive_mutex);
+    m_cancel_seen = false;
+    m_lease_deadline.store(lease_ms > 0 ? deadline_after(lease_ms) : 0, std::memory_order_release);
+}
+
+void WorkerChannel::end_job() { m_lease_deadline.store(0, std::memory_order_release); }
+
+std::optional<std::int64_t> WorkerChannel::lease_deadline() const
+{
+    const std::int64_t deadline = m_lease_deadline.load(std::memory_order_acquire);
+    if (deadline == 0) return std::nullopt;
+    return deadline;
 }
 
 } // namespace sandhost::worker

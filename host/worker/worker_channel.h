@@ -4,6 +4,9 @@
 #include "os/unique_fd.h"
 #include "protocol/frame.h"
 
+#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,7 +21,8 @@ public:
     // Sends one frame; false when the host is gone (the worker should then exit).
     bool send(protocol::MessageType type, std::string_view body);
 
-    // Blocks until a whole frame arrives; nullopt when the channel ended (see end()).
+    // Blocks until a whole frame arrives; nullopt when the channel ended (see end()). Lease
+    // renewals are taken in on the way and never returned.
     std::optional<protocol::Frame> receive();
 
     // Why receive() returned nullopt: the host closed the channel (or reset it), a frame was
@@ -28,8 +32,21 @@ public:
     const std::string& problem() const { return m_problem; }
 
     // Non-blocking: consumes frames that already arrived and returns true if one was a
-    // cancel request. Other frames are kept for receive().
+    // cancel request (since begin_job()). Lease renewals are taken in; other frames are kept
+    // for receive().
     bool poll_cancel();
+
+    // A job begins: no cancel seen yet, and its lease runs for lease_ms from now (0: the job
+    // has no lease). Each renewal that arrives later moves the deadline.
+    void begin_job(std::uint64_t lease_ms);
+    // The job is over: no lease runs until the next one begins.
+    void end_job();
+    // When the current job's lease runs out, in CLOCK_MONOTONIC milliseconds; nullopt when no
+    // lease runs. Any thread.
+    std::optional<std::int64_t> lease_deadline() const;
+    // Non-blocking: takes in what arrived, as poll_cancel() does (for a thread that watches
+    // the lease while the task runs). False once the channel ended or broke.
+    bool take_in();
 
     int fd() const { return m_fd.get(); }
 
@@ -39,12 +56,16 @@ public:
 private:
     enum class Fill { more, nothing_yet, ended };
     Fill fill(bool block);
+    // Moves every whole frame the decoder holds to m_pending, taking in leases and cancels;
+    // false when the decoder found a broken frame. Caller holds m_receive_mutex.
+    bool sort_decoded();
     os::UniqueFd m_fd;
     std::mutex m_send_mutex;
     std::mutex m_receive_mutex;
     protocol::FrameDecoder m_decoder;
-    std::optional<protocol::Frame> m_pending;
+    std::deque<protocol::Frame> m_pending;
     bool m_cancel_seen = false;
+    std::atomic<std::int64_t> m_lease_deadline{0};  // CLOCK_MONOTONIC ms; 0: none
     End m_end = End::open;
     std::string m_problem;
 };

@@ -325,5 +325,20 @@ TEST(ValidateCli, AnUnknownTaskIsReportedAtItsPositionWithWhatExists)
     EXPECT_NE(r.err.find("segfault"), std::string::npos) << r.err;
 }
 
+TEST(ValidateCli, NoPluginsChecksTheConfigurationWithoutRunningPluginCode)
+{
+    t::TempDir dir;
+    std::ofstream(dir / "c.yaml") << "host:\n  plugin_dirs: [\"" << t::plugin_dir().string()
+                                   << "\"]\nqueues:\n  q:\n    tasks: [misbehave.segfalt]\n";
+    const auto checked = validate((dir / "c.yaml").string());
+    EXPECT_EQ(checked.exit_code, 2) << "with plugins, the unknown task is found";
+    const auto r = t::run_command({t::sandhost_executable().string(), "validate", "--no-plugins", (dir / "c.yaml").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find(": OK: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("no plugin code ran"), std::string::npos) << r.out;
+    const auto with = validate((std::filesystem::path(SANDHOST_TEST_SOURCE_DIR) / "config" / "demo.yaml").string());
+    EXPECT_NE(with.out.find("its constructors ran; no init hook and no task did"), std::string::npos) << with.out;
+}
+
 } // namespace
 } // namespace sandhost

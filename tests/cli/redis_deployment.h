@@ -21,18 +21,23 @@ extern char** environ;
 
 namespace sandhost::testing {
 
-// A `sandhost run --config FILE` whose stdout and stderr go to LOG. The destructor kills
-// (SIGKILL) and reaps it unless stop() or kill() did.
+// A `sandhost run --config FILE` whose stdout and stderr go to LOG, started through `prefix`
+// when given (a command that runs the rest of its arguments, such as prlimit). The destructor
+// kills (SIGKILL) and reaps it unless stop() or kill() did.
 class HostProcess {
 public:
-    HostProcess(const std::filesystem::path& config, const std::filesystem::path& log)
+    HostProcess(const std::filesystem::path& config, const std::filesystem::path& log, std::vector<std::string> prefix = {})
     {
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         posix_spawn_file_actions_adddup2(&actions, 1, 2);
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        std::vector<std::string> args{sandhost_executable().string(), "run", "--config", config.string(), "--drain", "5s"};
+        std::vector<std::string> args = std::move(prefix);
+        for (std::string arg : {sandhost_executable().string(), std::string("run"), std::string("--config"), config.string(),
+                                std::string("--drain"), std::string("5s")}) {
+            args.push_back(std::move(arg));
+        }
         std::vector<char*> argv;
         for (auto& arg : args) argv.push_back(arg.data());
         argv.push_back(nullptr);

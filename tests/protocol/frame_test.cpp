@@ -18,8 +18,10 @@ TEST(Frame, RoundTripsEveryMessage)
     job.limits.memory_bytes = 1 << 20;
     job.limits.cpu_ms = 1500;
     job.describe = false;
+    job.lease_ms = 12'000;
     auto decoded = decode_job(encode(job));
     ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->lease_ms, 12'000u);
     EXPECT_EQ(decoded->plugin_path, job.plugin_path);
     EXPECT_EQ(decoded->payload, job.payload);
     EXPECT_EQ(decoded->limits.memory_bytes, job.limits.memory_bytes);
@@ -32,6 +34,11 @@ TEST(Frame, RoundTripsEveryMessage)
     EXPECT_EQ(d->status, Done::Status::error);
     EXPECT_TRUE(d->permanent);
     EXPECT_EQ(d->data, "broke");
+
+    const auto lease = decode_lease(encode(Lease{4500}));
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease->lease_ms, 4500u);
+    EXPECT_FALSE(decode_lease("short"));
 
     Description description{"p", "1.0", {{"a", "does a"}, {"b", ""}}};
     auto desc = decode_description(encode(description));
@@ -104,6 +111,7 @@ TEST(Frame, RandomBytesNeverCrashTheDecoders)
         std::string bytes(rng() % 64, '\0');
         for (char& c : bytes) c = static_cast<char>(rng());
         decode_job(bytes);
+        decode_lease(bytes);
         decode_done(bytes);
         decode_description(bytes);
         decode_progress(bytes);

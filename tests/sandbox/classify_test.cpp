@@ -148,8 +148,42 @@ TEST(Classify, AnExitCodeNotTheWorkersIsOnlyANumber)
     EXPECT_EQ(classify(f).error, "worker exited with code 3 without reporting a result");
     f.termination = exited(110);
     EXPECT_EQ(classify(f).error, "worker exited with code 110 without reporting a result");
-    f.termination = exited(118);
-    EXPECT_EQ(classify(f).error, "worker exited with code 118 without reporting a result");
+    f.termination = exited(119);
+    EXPECT_EQ(classify(f).error, "worker exited with code 119 without reporting a result");
+}
+
+TEST(Classify, AWorkerThatStoppedItselfOnItsLeaseIsWorkerLost)
+{
+    auto f = running();
+    f.termination = exited(protocol::exit_code(protocol::WorkerExit::lease_expired));
+    const auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::worker_lost);
+    EXPECT_TRUE(lease_ran_out(o));
+    EXPECT_NE(o.error.find("lease ran out"), std::string::npos) << o.error;
+    f.termination = exited(protocol::exit_code(protocol::WorkerExit::host_died));
+    EXPECT_FALSE(lease_ran_out(classify(f)));
+}
+
+TEST(Classify, DyingWhileLoadingThePluginIsLoadFailedNamingTheSignal)
+{
+    AttemptFacts f;
+    f.hello_seen = true;
+    f.loading = true;
+    f.termination = signalled(SIGSEGV);
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::load_failed);
+    EXPECT_TRUE(o.plugin_unusable);
+    EXPECT_EQ(o.signal_number, SIGSEGV);
+    EXPECT_EQ(o.error, "the worker died by SIGSEGV while loading the plugin (in its library's constructors or its init hook)");
+    EXPECT_FALSE(model::retryable(o));
+    f.termination = exited(1);
+    o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::load_failed);
+    EXPECT_EQ(o.error, "the worker exited with code 1 while loading the plugin (in its library's constructors or its init hook)");
+    // Once loaded, a death is the task's.
+    f.loading = false;
+    f.termination = signalled(SIGSEGV);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
 }
 
 TEST(Classify, AWorkerExitBeforeHelloIsSpawnFailedWithItsMeaningAndStderr)

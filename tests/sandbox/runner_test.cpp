@@ -4,6 +4,7 @@
 #include "os/fd.h"
 #include "os/proc.h"
 #include "process/spawner.h"
+#include "sandbox/classify.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/worker_session.h"
 #include "test_support.h"
@@ -412,6 +413,78 @@ TEST_P(Runner, CancelOfATaskThatIgnoresItEscalates)
     EXPECT_TRUE(o.killed);
 }
 
+// ---- leases: a worker never outlives its lease -----------------------------------------
+
+TEST_P(Runner, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndEverythingItStarted)
+{
+    CancelToken token;
+    Recorder recorder;
+    // Children in sessions of their own, which hang: only the worker's own stop ends them
+    // before the long timeout.
+    auto s = spec("spawn_children", R"({"count":3,"setsid":true})");
+    s.settings.timeout = 120s;
+    s.lease = 500ms;
+    const auto o = run(s, &recorder, &token);
+    ASSERT_EQ(o.kind, model::OutcomeKind::worker_lost) << to_json(o);
+    EXPECT_TRUE(lease_ran_out(o)) << to_json(o);
+    EXPECT_NE(o.error.find("lease ran out"), std::string::npos) << o.error;
+    EXPECT_FALSE(o.killed) << "the worker stopped itself; the host did not have to";
+    EXPECT_NE(o.stderr_tail.find("lease ran out"), std::string::npos) << o.stderr_tail;
+    EXPECT_EQ(recorder.logs.size(), 3u) << ::testing::PrintToString(recorder.logs);
+    // TearDown checks that none of the children survived.
+}
+
+TEST_P(Runner, RenewedLeasesKeepAWorkerGoingPastItsFirstLease)
+{
+    CancelToken token;
+    auto s = spec("sleep", R"({"ms":1500})");
+    s.lease = 300ms;
+    std::atomic<bool> over{false};
+    std::thread renewer([&] {
+        while (!over.load()) {
+            token.renew_lease(std::chrono::steady_clock::now() + 300ms);
+            std::this_thread::sleep_for(50ms);
+        }
+    });
+    const auto o = run(s, nullptr, &token);
+    over = true;
+    renewer.join();
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
+    EXPECT_EQ(o.result, "slept");
+}
+
+TEST_P(Runner, AReusedWorkerWhoseLeaseRanOutIsNotReused)
+{
+    CancelToken token;
+    auto s = spec("hang");
+    s.settings.timeout = 120s;
+    s.lease = 300ms;
+    const auto lost = run(s, nullptr, &token);
+    ASSERT_TRUE(lease_ran_out(lost)) << to_json(lost);
+    // The next attempt, with no lease, runs in a worker of its own and succeeds.
+    const auto next = run(spec("echo", "7"));
+    ASSERT_EQ(next.kind, model::OutcomeKind::succeeded) << to_json(next);
+    EXPECT_NE(next.pid, lost.pid);
+}
+
+TEST_P(Runner, AnAttemptThatLostItsLeaseIsKilledAtOnce)
+{
+    CancelToken cancel;
+    Recorder recorder;
+    auto s = spec("ignore_term");
+    s.settings.grace = 2s;
+    std::thread canceller([&] {
+        t::eventually([&] { return recorder.ready.load(); });
+        cancel.request(CancelToken::Stop::at_once);
+    });
+    const auto o = run(s, &recorder, &cancel);
+    canceller.join();
+    ASSERT_EQ(o.kind, model::OutcomeKind::cancelled) << to_json(o);
+    EXPECT_TRUE(o.killed);
+    EXPECT_EQ(o.signal_number, SIGKILL);
+    EXPECT_NE(o.error.find("stopped at once"), std::string::npos) << "no cancel request, no grace: " << o.error;
+}
+
 TEST_P(Runner, AnAttemptKeepsTheLastLinesTheTaskLogged)
 {
     const auto o = run(spec("log_lines", R"({"count":250})"));
@@ -468,6 +541,37 @@ TEST_P(LoadFailures, EachIsLoadFailedWithAPreciseMessage)
         EXPECT_NE(o.error.find(c.expected), std::string::npos) << c.library << ": " << o.error;
         EXPECT_FALSE(model::retryable(o));
     }
+}
+
+TEST_P(LoadFailures, ALibraryWhoseConstructorKillsTheWorkerIsLoadFailedNamingTheSignal)
+{
+    const std::vector<std::pair<std::string, std::string>> cases = {{"ctor_crash", "SIGSEGV"}, {"ctor_abort", "SIGABRT"}};
+    for (const auto& [name, signal] : cases) {
+        AttemptSpec s = spec("nothing");
+        s.plugin_path = t::fixture_plugin_dir() / (name + ".so");
+        const auto o = run(s);
+        ASSERT_EQ(o.kind, model::OutcomeKind::load_failed) << name << ": " << to_json(o);
+        EXPECT_NE(o.error.find(signal), std::string::npos) << o.error;
+        EXPECT_NE(o.error.find("while loading the plugin"), std::string::npos) << o.error;
+        EXPECT_TRUE(o.plugin_unusable) << name;
+        EXPECT_FALSE(model::retryable(o)) << name;
+    }
+}
+
+TEST_P(LoadFailures, APluginWhoseConstructorCrashesIsMarkedBrokenAfterThreeLoads)
+{
+    AttemptSpec s = spec("nothing");
+    s.plugin_path = t::fixture_plugin_dir() / "ctor_crash.so";
+    for (int i = 0; i < PluginHealth::k_failures_before_broken; ++i) {
+        const auto o = run(s);
+        ASSERT_EQ(o.kind, model::OutcomeKind::load_failed) << to_json(o);
+        EXPECT_TRUE(o.pid) << "a real load, in a worker";
+    }
+    const auto refused = run(s);
+    ASSERT_EQ(refused.kind, model::OutcomeKind::load_failed) << to_json(refused);
+    EXPECT_NE(refused.error.find("marked broken"), std::string::npos) << refused.error;
+    EXPECT_FALSE(refused.pid) << "refused without starting a process";
+    ASSERT_EQ(sandbox().broken_plugins().size(), 1u);
 }
 
 TEST_P(LoadFailures, AWorkerNotReadyInTimeIsStoppedByTheStartupTimeout)

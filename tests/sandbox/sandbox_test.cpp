@@ -225,6 +225,7 @@ TEST(StopSteps, AreDataForEveryReason)
     EXPECT_EQ(stop_steps({StopReason::Kind::cancel, std::nullopt, ""}, grace),
               (std::vector<StopStep>{{A::request_cancel, grace}, {A::terminate, grace}, {A::kill, 0ms}}));
     EXPECT_EQ(stop_steps({StopReason::Kind::limit, model::LimitKind::memory, ""}, grace), kill_steps());
+    EXPECT_EQ(stop_steps({StopReason::Kind::cancel_now, std::nullopt, ""}, grace), kill_steps()) << "a lost lease waits for nothing";
     EXPECT_EQ(shutdown_steps(grace), (std::vector<StopStep>{{A::request_shutdown, grace}, {A::kill, 0ms}}));
 }
 

@@ -437,6 +437,25 @@ TEST_F(HostTest, AHostWhoseStoreFileIsDeletedStopsItsWorkersAndFailsNamingWhy)
     EXPECT_TRUE(t::eventually([&] { return t::leftover_processes().empty(); })) << "the hanging worker must be stopped";
 }
 
+TEST_F(HostTest, APluginThatCrashesWhileLoadingIsLoadFailedAndNotRetriedLikeATaskCrash)
+{
+    HostHarness h("  q:\n    tasks: [\"ctor_crash.*\", \"init_fails.*\", \"marker.*\"]\n    retry: {max_attempts: 3}\n");
+    h.start();
+    const auto crashing = h.enqueue("q", "ctor_crash.nothing");
+    const auto failing_init = h.enqueue("q", "init_fails.nothing");
+    const auto marks = h.marker("m");
+    const auto healthy = h.enqueue("q", "marker.succeed", path_payload(marks));
+    EXPECT_EQ(h.wait_final(healthy).state, JobState::completed) << "the other plugins' jobs run";
+    for (const auto id : {crashing, failing_init}) {
+        EXPECT_EQ(h.wait_final(id).state, JobState::dead) << id;
+        const auto attempts = h.store().attempts(id);
+        ASSERT_EQ(attempts.size(), 1u) << "not retried";
+        EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::load_failed);
+    }
+    const auto crashed = h.store().attempts(crashing).at(0).outcome;
+    EXPECT_NE(crashed.error.find("SIGSEGV while loading the plugin"), std::string::npos) << crashed.error;
+}
+
 TEST_F(HostTest, ReloadAddsQueuesForNewClaims)
 {
     HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n");

@@ -46,7 +46,8 @@ std::optional<protocol::Frame> FrameReader::next_report(std::chrono::millisecond
     using protocol::MessageType;
     for (;;) {
         auto frame = next(limit);
-        if (!frame || (frame->type != MessageType::log && frame->type != MessageType::progress && frame->type != MessageType::heartbeat)) {
+        if (!frame || (frame->type != MessageType::log && frame->type != MessageType::progress && frame->type != MessageType::heartbeat &&
+                       frame->type != MessageType::loading && frame->type != MessageType::loaded)) {
             return frame;
         }
     }

@@ -20,7 +20,7 @@ public:
     explicit FrameReader(int fd) : m_fd(fd), m_decoder(1u << 20) {}
     // The next frame; nullopt on end of file, a broken frame or when `limit` passed first.
     std::optional<protocol::Frame> next(std::chrono::milliseconds limit = std::chrono::seconds(20));
-    // The next frame that is not a log, progress or heartbeat.
+    // The next frame that is not a log, progress, heartbeat, loading or loaded.
     std::optional<protocol::Frame> next_report(std::chrono::milliseconds limit = std::chrono::seconds(20));
 
 private:

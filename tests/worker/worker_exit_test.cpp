@@ -12,7 +12,7 @@ namespace {
 TEST(WorkerExit, EveryCodeHasItsOwnMeaning)
 {
     std::set<std::string> meanings;
-    for (int code = 111; code <= 117; ++code) {
+    for (int code = 111; code <= 118; ++code) {
         const auto e = worker_exit_from_code(code);
         ASSERT_TRUE(e) << code;
         EXPECT_EQ(exit_code(*e), code);
@@ -26,7 +26,7 @@ TEST(WorkerExit, EveryCodeHasItsOwnMeaning)
 
 TEST(WorkerExit, OtherCodesAreNotTheWorkers)
 {
-    for (int code : {0, 1, 72, 110, 118, 255, -1}) EXPECT_FALSE(worker_exit_from_code(code)) << code;
+    for (int code : {0, 1, 72, 110, 119, 255, -1}) EXPECT_FALSE(worker_exit_from_code(code)) << code;
 }
 
 } // namespace

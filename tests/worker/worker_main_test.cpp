@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sys/socket.h>
 #include <vector>
 
@@ -101,6 +102,68 @@ TEST_F(ServingJobs, GarbageOnTheChannelEndsItWithBrokenFrame)
     ASSERT_TRUE(worker.said_hello());
     ASSERT_EQ(::send(worker.channel(), "garbage!", 8, MSG_NOSIGNAL), 8);
     worker.expect_gave_up(WorkerExit::broken_frame, "broken frame from the host: bad frame magic");
+}
+
+protocol::Job job_for(const std::filesystem::path& plugin, const std::string& task, std::uint64_t lease_ms)
+{
+    protocol::Job job;
+    job.plugin_path = plugin.string();
+    job.task = task;
+    job.payload = "{}";
+    job.max_result = 1 << 20;
+    job.lease_ms = lease_ms;
+    return job;
+}
+
+TEST_F(ServingJobs, ThePluginsCodeRunsBetweenLoadingAndLoaded)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0))));
+    std::vector<MessageType> seen;
+    while (seen.empty() || seen.back() != MessageType::done) {
+        const auto frame = worker.frames().next();
+        ASSERT_TRUE(frame) << "the worker stopped talking";
+        if (frame->type != MessageType::log) seen.push_back(frame->type);
+    }
+    EXPECT_EQ(seen, (std::vector<MessageType>{MessageType::loading, MessageType::loaded, MessageType::ready, MessageType::done}));
+}
+
+TEST_F(ServingJobs, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndItsChildren)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    auto job = job_for(t::plugin("misbehave"), "spawn_children", 400);
+    job.payload = R"({"count":2})";
+    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    const auto ready = worker.frames().next_report();
+    ASSERT_TRUE(ready && ready->type == MessageType::ready);
+    worker.expect_gave_up(WorkerExit::lease_expired, "the job's lease ran out");
+    // LeavesNoProcess checks that the children went with it.
+}
+
+TEST_F(ServingJobs, EachRenewalMovesTheLeasesEnd)
+{
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    auto job = job_for(t::plugin("misbehave"), "sleep", 300);
+    job.payload = R"({"ms":1200})";
+    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    // Renewals until the task reports: four of its leases and more pass meanwhile.
+    std::optional<protocol::Frame> report;
+    for (int round = 0; round < 300 && (!report || report->type == MessageType::ready); ++round) {
+        ASSERT_TRUE(worker.send(MessageType::lease, protocol::encode(protocol::Lease{300})))
+            << "the worker stopped although its lease was renewed: " << worker.stderr_text();
+        report = worker.frames().next_report(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(report) << "no report";
+    ASSERT_EQ(report->type, MessageType::done);
+    const auto done = protocol::decode_done(report->body);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->status, protocol::Done::Status::ok) << done->data;
+    const auto status = worker.wait_for_exit();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->exit_code, 0);
 }
 
 TEST_F(ServingJobs, AClosedChannelIsTheEndNotAnError)
