@@ -211,6 +211,11 @@ TEST_F(MachineChaos, TheStoresFolderTakenAwayAndGivenBack)
 // it runs fewer workers at once, and every job completes once.
 TEST_F(MachineChaos, AHostWithFewDescriptorsLosesNothingAndChargesNoJob)
 {
+#if defined(SANDHOST_SANITIZED)
+    // UndefinedBehaviorSanitizer checks a virtual call's object by writing it to a pipe: in a
+    // host out of descriptors that fails, and it reports a valid object as a bad one.
+    GTEST_SKIP() << "the sanitizers' runtime needs descriptors of its own (UBSan's vptr check)";
+#endif
     t::TempDir data;
     SqliteDeployment d(data / "store", "  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 16\n    retry: {max_attempts: 1}\n",
                        "  lease: 5s\n  max_workers: 16\n", "{mode: spawn, timeout: 60s, grace: 300ms}");

@@ -502,6 +502,11 @@ TEST(HostCli, ForkAndReuseQueuesServeJobsAndTheirWorkersEndWithTheHost)
 // succeed, and every job completes.
 TEST(HostCli, AHostShortOfDescriptorsChargesNoJob)
 {
+#if defined(SANDHOST_SANITIZED)
+    // UndefinedBehaviorSanitizer checks a virtual call's object by writing it to a pipe: in a
+    // host out of descriptors that fails, and it reports a valid object as a bad one.
+    GTEST_SKIP() << "the sanitizers' runtime needs descriptors of its own (UBSan's vptr check)";
+#endif
     Deployment d("  default:\n    tasks: [\"hello.*\"]\n    concurrency: 16\n    retry: {max_attempts: 1}\n", 16);
     std::vector<std::int64_t> ids;
     for (int i = 0; i < 40; ++i) ids.push_back(d.enqueue({"default", "hello.echo", "--payload", "{\"i\":" + std::to_string(i) + "}"}));
