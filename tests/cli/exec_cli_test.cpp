@@ -87,16 +87,55 @@ TEST(ExecCli, PrivilegeFlagsGrantTheWorkerWhatTheySay)
     }
 }
 
+TEST(ExecCli, FilesystemFlagsSetTheWorkingFolderAndWhatTheTaskSees)
+{
+    const std::string plugin = (t::fixture_plugin_dir() / "privileges.so").string();
+    const t::TempDir dir;
+    std::ofstream(dir / "secret") << "the host's";
+    auto run = [&](const std::string& task, const std::string& payload, std::vector<std::string> flags) {
+        flags.insert(flags.begin(), {t::sandhost_executable().string(), "exec", plugin, task, "--payload", payload, "--json"});
+        return t::run_command(flags);
+    };
+    const auto plain = run("report", "{}", {});
+    ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+    auto report = json_of(plain.out)->getObject("result");
+    const std::string tmpdir = report->getValue<std::string>("tmpdir");
+    EXPECT_EQ(report->getValue<std::string>("cwd"), tmpdir);
+    EXPECT_FALSE(std::filesystem::exists(tmpdir)) << "the attempt's folder outlived `sandhost exec`";
+
+    const auto in_dir = run("report", "{}", {"--workdir", dir.path().string()});
+    ASSERT_EQ(in_dir.exit_code, 0) << in_dir.out << in_dir.err;
+    EXPECT_EQ(json_of(in_dir.out)->getObject("result")->getValue<std::string>("cwd"), dir.path().string());
+
+    if (::geteuid() == 0) {
+        const std::string secret = (dir / "secret").string();
+        const auto hidden = run("probe", "{\"read\": [\"" + secret + "\"], \"write\": [\"" + dir.path().string() + "\"]}",
+                                {"--hide", secret, "--read-only"});
+        ASSERT_EQ(hidden.exit_code, 0) << hidden.out << hidden.err;
+        auto tried = json_of(hidden.out)->getObject("result");
+        EXPECT_EQ(tried->getObject("write")->getValue<std::string>(dir.path().string()), "EROFS") << hidden.out;
+    }
+    for (const auto& [flags, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--workdir", (dir / "nowhere").string()}, "is not a folder"},
+             {{"--hide", (dir / "nowhere").string()}, "does not exist"},
+             {{"--hide", "/"}, "hiding / leaves the worker nothing to run"}}) {
+        const auto r = run("report", "{}", flags);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+}
+
 TEST(PluginsCli, IsolationSaysWhatThisMachineSupports)
 {
     const auto r = sandhost({"plugins", "--isolation", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto support = json_of(r.out);
-    for (const char* key : {"syscalls", "no_new_privileges", "user", "capabilities", "network_none", "cgroups", "filesystem"}) {
+    for (const char* key : {"syscalls", "no_new_privileges", "user", "capabilities", "network_none", "cgroups", "filesystem", "mount_namespace"}) {
         EXPECT_TRUE(support->has(key)) << key << " in " << r.out;
     }
     EXPECT_TRUE(support->getValue<bool>("syscalls")) << "every kernel sandhost supports has seccomp";
     EXPECT_EQ(support->getValue<bool>("user"), ::geteuid() == 0);
+    EXPECT_TRUE(support->getValue<bool>("filesystem")) << "the private folder needs no privilege";
 }
 
 TEST(ExecCli, ModeChoosesHowTheWorkerComesToBe)
