@@ -125,6 +125,35 @@ TEST(ExecCli, FilesystemFlagsSetTheWorkingFolderAndWhatTheTaskSees)
     }
 }
 
+// The packaged service runs without CAP_SYS_ADMIN: read_only and hide cannot be had there, and
+// say so; the private folder needs no privilege at all.
+TEST(ExecCli, WithoutAMountNamespaceReadOnlyIsASpawnFailureNamingTheCallAndTheFolderStillWorks)
+{
+    if (::geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv")) GTEST_SKIP() << "needs root and setpriv to drop CAP_SYS_ADMIN";
+    const std::string plugin = (t::fixture_plugin_dir() / "privileges.so").string();
+    auto run = [&](std::vector<std::string> flags) {
+        flags.insert(flags.begin(), {"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                     t::sandhost_executable().string(), "exec", plugin, "report", "--json"});
+        return t::run_command(flags);
+    };
+    const auto refused = run({"--read-only"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    const auto record = json_of(refused.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "spawn_failed");
+    EXPECT_NE(record->getValue<std::string>("error").find("unshare(CLONE_NEWNS"), std::string::npos) << refused.out;
+
+    const auto plain = run({});
+    ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+    const auto report = json_of(plain.out)->getObject("result");
+    EXPECT_EQ(report->getValue<std::string>("cwd"), report->getValue<std::string>("tmpdir"));
+
+    const auto support = t::run_command({"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                         t::sandhost_executable().string(), "plugins", "--isolation", "--json"});
+    ASSERT_EQ(support.exit_code, 0) << support.err;
+    EXPECT_FALSE(json_of(support.out)->getValue<bool>("mount_namespace")) << support.out;
+    EXPECT_TRUE(json_of(support.out)->getValue<bool>("filesystem")) << support.out;
+}
+
 TEST(PluginsCli, IsolationSaysWhatThisMachineSupports)
 {
     const auto r = sandhost({"plugins", "--isolation", "--json"});
