@@ -228,7 +228,12 @@ void Loader::read_filesystem(const YamlNode& map, const std::string& path, model
             else report(*e->value, "workdir: " + in_quotes(*dir) + " is not a folder");
         }
     }
-    if (const auto* e = fields.get("read_only")) read_bool(*e, out.read_only);
+    const bool no_mounts = m_options.rights && !m_options.rights->mount_namespace;
+    const std::string cannot_mount = " needs a mount namespace of the worker's own, and this process cannot create one (it needs "
+                                     "CAP_SYS_ADMIN): every attempt of this queue would fail to start";
+    if (const auto* e = fields.get("read_only")) {
+        if (read_bool(*e, out.read_only) && out.read_only && no_mounts) report(*e->value, "read_only: true" + cannot_mount);
+    }
     if (const auto* e = fields.get("hide")) {
         std::vector<std::string> hidden;
         if (const YamlNode* list = sequence_value(*e)) {
@@ -242,6 +247,7 @@ void Loader::read_filesystem(const YamlNode& map, const std::string& path, model
                 hidden.push_back(*hide);
             }
         }
+        if (!hidden.empty() && no_mounts) report(*e->value, "hide" + cannot_mount);
         out.hide = std::move(hidden);  // `hide: []` hides nothing
     }
 }

@@ -431,5 +431,24 @@ TEST(ValidateCli, PrivilegesThisProcessCannotGrantAreRefusedWhereTheyAreWritten)
     EXPECT_NE(as_nobody.err.find("c.yaml:7:13: user: this process cannot switch"), std::string::npos) << as_nobody.err;
 }
 
+TEST(ValidateCli, ReadOnlyAndHideAreRefusedWhereTheProcessCannotMakeAMountNamespace)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both with and without CAP_SYS_ADMIN";
+    if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    t::TempDir dir;
+    const auto file = dir / "c.yaml";
+    std::ofstream(file) << "queues:\n  q:\n    tasks: [misbehave.echo]\n    sandbox:\n      filesystem: {read_only: true, hide: ["
+                        << dir.path().string() << "], workdir: " << dir.path().string() << "}\n";
+    const auto as_root = t::run_command({t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_root.exit_code, 0) << as_root.out << as_root.err;
+
+    const auto without = t::run_command({"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                         t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(without.exit_code, 2) << without.out << without.err;
+    EXPECT_NE(without.err.find("c.yaml:5:31: read_only: true needs a mount namespace"), std::string::npos) << without.err;
+    EXPECT_NE(without.err.find("c.yaml:5:43: hide needs a mount namespace"), std::string::npos) << without.err;
+    EXPECT_EQ(without.err.find("workdir"), std::string::npos) << "a workdir needs no privilege: " << without.err;
+}
+
 } // namespace
 } // namespace sandhost
