@@ -11,6 +11,7 @@
 #include "model/plugin_catalog.h"
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
+#include "sandbox/cgroups.h"
 #include "sandbox/fork_pool.h"
 #include "sandbox/housekeeper.h"
 #include "sandbox/inline_runner.h"
@@ -63,6 +64,8 @@ public:
     std::vector<model::BrokenPlugin> broken_plugins() const { return m_health.broken(); }
 
     const WorkerConfig& worker_config() const { return m_worker; }
+    // The control groups attempts run in; null where the machine has none this process can use.
+    const CgroupPool* cgroups() const { return m_cgroups.get(); }
 
     // Stops starting fork servers, ends every fork server and idle worker, waits for tasks
     // running in the host (see InlineRunner::shutdown), stops the housekeeping thread, and
@@ -75,6 +78,7 @@ private:
 
     WorkerConfig m_worker;
     process::Spawner m_spawner;  // first: every worker below is its child, and must end before it
+    std::unique_ptr<CgroupPool> m_cgroups;  // before the pools: their workers' groups go back to it
     PluginHealth m_health;
     InlineRunner m_inline;
     ReusePool m_reuse;
