@@ -29,6 +29,10 @@ bool is_number(const std::string& text)
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
+const std::string k_cannot_switch =
+    "this process cannot switch a worker's user or group (it needs CAP_SETUID and CAP_SETGID, as root has): every attempt of "
+    "this queue would fail to start";
+
 bool known_user(const std::string& name)
 {
     if (is_number(name)) return true;
@@ -110,19 +114,27 @@ void Loader::read_privileges(const FieldReader::Section& fields, const std::stri
     if (const auto* e = fields.get("user")) {
         std::string name;
         if (read_string(*e, name)) {
-            if (known_user(name)) out.user = name;
-            else report(*e->value, "user: no user " + in_quotes(name) + " on this machine");
+            if (!known_user(name)) report(*e->value, "user: no user " + in_quotes(name) + " on this machine");
+            else if (m_options.rights && !m_options.rights->switch_user) report(*e->value, "user: " + k_cannot_switch);
+            else out.user = name;
         }
     }
     if (const auto* e = fields.get("group")) {
         std::string name;
         if (read_string(*e, name)) {
-            if (known_group(name)) out.group = name;
-            else report(*e->value, "group: no group " + in_quotes(name) + " on this machine");
+            if (!known_group(name)) report(*e->value, "group: no group " + in_quotes(name) + " on this machine");
+            else if (m_options.rights && !m_options.rights->switch_user) report(*e->value, "group: " + k_cannot_switch);
+            else out.group = name;
         }
     }
     if (const auto* e = fields.get("no_new_privileges")) read_bool(*e, out.no_new_privileges);
-    if (const auto* e = fields.get("network")) read_enum(*e, model::k_network_names, out.network);
+    if (const auto* e = fields.get("network")) {
+        if (read_enum(*e, model::k_network_names, out.network) && out.network == model::Network::none && m_options.rights &&
+            !m_options.rights->network_namespace) {
+            report(*e->value, "network: none needs a network namespace of the worker's own, and this process cannot create one "
+                              "(it needs CAP_SYS_ADMIN): every attempt of this queue would fail to start");
+        }
+    }
     if (const auto* e = fields.get("environment")) {
         model::EnvironmentSettings environment;
         if (const YamlNode* map = mapping_value(*e)) {

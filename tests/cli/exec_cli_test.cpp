@@ -351,5 +351,28 @@ TEST(ValidateCli, NoPluginsChecksTheConfigurationWithoutRunningPluginCode)
     EXPECT_NE(with.out.find("its constructors ran; no init hook and no task did"), std::string::npos) << with.out;
 }
 
+// validate checks the privilege settings against what its own process could grant a worker:
+// as a user without capabilities, a queue's `user` and `network: none` are refused where they
+// are written, and the same file validates for root.
+TEST(ValidateCli, PrivilegesThisProcessCannotGrantAreRefusedWhereTheyAreWritten)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both as root and as nobody";
+    if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    t::TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+    const auto file = dir / "c.yaml";
+    std::ofstream(file) << "sandbox:\n  network: none\nqueues:\n  q:\n    tasks: [misbehave.echo]\n    sandbox:\n"
+                           "      user: daemon\n";
+    std::filesystem::permissions(file, std::filesystem::perms(0644));
+    const auto as_root = t::run_command({t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_root.exit_code, 0) << as_root.out << as_root.err;
+
+    const auto as_nobody = t::run_command({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                           t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_nobody.exit_code, 2) << as_nobody.out << as_nobody.err;
+    EXPECT_NE(as_nobody.err.find("c.yaml:2:12: network: none needs a network namespace"), std::string::npos) << as_nobody.err;
+    EXPECT_NE(as_nobody.err.find("c.yaml:7:13: user: this process cannot switch"), std::string::npos) << as_nobody.err;
+}
+
 } // namespace
 } // namespace sandhost
