@@ -284,10 +284,10 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     return conclude(job);
 }
 
-void WorkerSession::attach_group(CgroupLease group)
+void WorkerSession::attach_group(CgroupLease group, std::optional<AttemptGroup::Counters> counted)
 {
     m_group = std::move(group);
-    if (m_group) m_group_counted = m_group->counters();
+    if (m_group) m_group_counted = counted ? *counted : m_group->counters();
 }
 
 void WorkerSession::end_group_leftovers()
