@@ -34,6 +34,11 @@ public:
     // folder by its name, and list none). Fails with the call and errno. Thread-safe.
     os::Result<std::filesystem::path> create(const std::optional<FolderOwner>& owner);
 
+    // Empties a folder made by create() for its next attempt (a reused worker's next job),
+    // whatever modes the task gave what it left there, and gives it back mode 0700. Fails with
+    // the call and errno; then remove() it. Thread-safe.
+    os::Status empty(const std::filesystem::path& folder);
+
     // Removes an attempt's folder and everything in it (whatever its modes). What cannot be
     // removed now (a process that outlived its attempt still writing there) is tried again
     // by retry(). Thread-safe.
