@@ -145,7 +145,13 @@ void AttemptFolders::remove(const fs::path& folder)
     m_left_over.insert(folder);
 }
 
-void AttemptFolders::retry()
+void AttemptFolders::remove_later(const fs::path& folder)
+{
+    std::lock_guard lock(m_mutex);
+    m_left_over.insert(folder);
+}
+
+void AttemptFolders::remove_pending()
 {
     std::set<fs::path> left;
     {

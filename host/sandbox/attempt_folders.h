@@ -41,18 +41,21 @@ public:
 
     // Removes an attempt's folder and everything in it (whatever its modes). What cannot be
     // removed now (a process that outlived its attempt still writing there) is tried again
-    // by retry(). Thread-safe.
+    // by remove_pending(). Thread-safe.
     void remove(const std::filesystem::path& folder);
-    // Tries again to remove what remove() could not. Thread-safe.
-    void retry();
-    // The folders remove() could not remove yet.
+    // Queues a folder for remove_pending(), for a caller that must not wait for the disk.
+    // Thread-safe.
+    void remove_later(const std::filesystem::path& folder);
+    // Removes what remove_later() queued, and tries again what remove() could not. Thread-safe.
+    void remove_pending();
+    // The folders queued or not removed yet.
     std::size_t left_over() const;
 
 private:
     std::filesystem::path m_root;
     mutable std::mutex m_mutex;
     bool m_root_made = false;
-    std::set<std::filesystem::path> m_left_over;
+    std::set<std::filesystem::path> m_left_over;  // queued, or failed once
 };
 
 // Removes `path` and everything under it, making folders the owner may not enter or change

@@ -86,7 +86,7 @@ Sandbox::Sandbox(WorkerConfig worker)
         [this](Housekeeper::Clock::time_point now) {
             m_reuse.retire_idle(now);
             m_fork.retire_idle(now);
-            m_folders.retry();
+            m_folders.remove_pending();
         },
         std::chrono::seconds(1));
 }
@@ -105,6 +105,7 @@ void Sandbox::shutdown()
     m_fork.shutdown();
     m_reuse.shutdown();
     m_inline.shutdown();
+    m_folders.remove_pending();
     m_health.clear();
     // What is left (nothing, when every attempt ended) the spawner kills and reaps when the
     // sandbox is destroyed; strays can be reaped now.
@@ -172,12 +173,18 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             return spawn_failed(folder.error(), spec.settings.mode);
         }
         // Removed on every way out, once the attempt's worker is gone (and, when it ran on its
-        // own, every process it started).
+        // own, every process it started), off the attempt's path: removing a folder can take
+        // milliseconds on a busy disk, more than a forked job. A sandbox shutting down removes
+        // what is still queued.
         struct RemoveFolder {
-            AttemptFolders& folders;
-            const std::filesystem::path& folder;
-            ~RemoveFolder() { folders.remove(folder); }
-        } remove_folder{m_folders, folder.value()};
+            Sandbox& sandbox;
+            std::filesystem::path folder;
+            ~RemoveFolder()
+            {
+                sandbox.m_folders.remove_later(folder);
+                sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
+            }
+        } remove_folder{*this, folder.value()};
         AttemptSpec in_folder = spec;
         in_folder.folder = folder.value();
         outcome = spec.settings.mode == model::Mode::spawn ? run_spawned(in_folder, &tracking, cancel) : m_fork.run(in_folder, &tracking, cancel);

@@ -50,8 +50,9 @@ public:
     //   - a library (or its folder) writable by others than its owner and root is refused as
     //     load_failed unless spec.allow_insecure_plugin.
     //   - an attempt in a worker starts in a private, empty folder (see attempt_folders.h):
-    //     its own, removed once it ended (spawn, fork), or its reused worker's, emptied
-    //     between jobs and removed with the worker (reuse); spec.folder is ignored.
+    //     its own, removed by the housekeeping thread right after it ended (spawn, fork), or
+    //     its reused worker's, emptied between jobs and removed with the worker (reuse);
+    //     spec.folder is ignored.
     model::Outcome run_attempt(const AttemptSpec& spec, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr);
 
     // Every *.so in dirs, each described by loading it in a worker without running its init
