@@ -16,11 +16,12 @@ bool ReusePool::Key::operator<(const Key& other) const
                                l.file_size_bytes, l.processes, l.output_bytes, l.output_action);
     };
     if (tie(*this) != tie(other)) return tie(*this) < tie(other);
+    if (cgroup != other.cgroup) return cgroup < other.cgroup;
     return privileges < other.privileges;
 }
 
-ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders)
-    : m_spawner(spawner), m_worker(std::move(worker)), m_folders(folders)
+ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups)
+    : m_spawner(spawner), m_worker(std::move(worker)), m_folders(folders), m_cgroups(cgroups)
 {
 }
 
@@ -28,11 +29,11 @@ ReusePool::~ReusePool() { shutdown(); }
 
 namespace {
 
-model::Outcome spawn_failed(const os::SysError& error)
+model::Outcome spawn_failed(std::string error)
 {
     model::Outcome o;
     o.kind = model::OutcomeKind::spawn_failed;
-    o.error = "cannot start the worker: " + error.message();
+    o.error = std::move(error);
     o.isolation = model::to_string(model::Mode::reuse);
     o.started_at = o.ended_at = std::chrono::system_clock::now();
     return o;
@@ -42,7 +43,7 @@ model::Outcome spawn_failed(const os::SysError& error)
 
 model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges};
+    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
     Idle worker;
     {
         std::lock_guard lock(m_mutex);
@@ -55,21 +56,36 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         }
     }
     if (!worker.session) {
+        // Leases are a host's: a reused worker's jobs all have one or none.
+        auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
+        if (!group) {
+            throw_if_shortage(group.error());
+            return spawn_failed("cannot prepare the worker's control group: " + group.error().message());
+        }
         auto owner = folder_owner(spec.settings.privileges);
-        if (!owner) return spawn_failed(owner.error());
+        if (!owner) return spawn_failed("cannot start the worker: " + owner.error().message());
         auto folder = m_folders.create(owner.value());
         if (!folder) {
             throw_if_shortage(folder.error());
-            return spawn_failed(folder.error());
+            return spawn_failed("cannot start the worker: " + folder.error().message());
         }
         worker.folder = folder.value();
         auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
         if (!started) {
             m_folders.remove(worker.folder);
             throw_if_shortage(started.error());
-            return spawn_failed(started.error());
+            return spawn_failed("cannot start the worker: " + started.error().message());
         }
         worker.session = std::make_unique<WorkerSession>(std::move(started.value()));
+        if (*group) {
+            if (auto added = (*group)->add(worker.session->pid()); !added) {
+                worker.session.reset();
+                m_folders.remove(worker.folder);
+                throw_if_shortage(added.error());
+                return spawn_failed("cannot put the worker in its control group: " + added.error().message());
+            }
+            worker.session->attach_group(std::move(group.value()));
+        }
     }
     // Removed on every way out but back to the idle list (a HostError among them), once the
     // worker is gone.

@@ -25,8 +25,9 @@ namespace sandhost::sandbox {
 
 class ReusePool {
 public:
-    // `spawner` and `folders` must outlive the pool.
-    ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders);
+    // `spawner`, `folders` and `cgroups` (null: no groups) must outlive the pool. A worker
+    // stays in its group for its whole life.
+    ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups = nullptr);
     ~ReusePool();  // shutdown()
 
     // Runs one attempt on an idle worker, or a new one. Thread-safe. Throws HostError when
@@ -48,6 +49,7 @@ private:
         std::string plugin;
         model::Limits limits;
         model::Privileges privileges;  // a worker's privileges are fixed at its start
+        model::CgroupUse cgroup = model::CgroupUse::automatic;  // and so is its group
         bool operator<(const Key& other) const;
     };
     struct Idle {
@@ -64,6 +66,7 @@ private:
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
     AttemptFolders& m_folders;
+    CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::map<Key, std::vector<Idle>> m_idle;
 };
