@@ -124,6 +124,18 @@ os::Result<fs::path> AttemptFolders::create(const std::optional<FolderOwner>& ow
     return fs::path(name);
 }
 
+os::Status AttemptFolders::empty(const fs::path& folder)
+{
+    std::error_code ec;
+    // What the task may have changed: the folder's own mode, then what it holds.
+    if (::chmod(folder.c_str(), 0700) != 0) return os::SysError::from_errno("chmod", folder.string());
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        if (auto removed = remove_tree(it->path()); !removed) return removed;
+    }
+    if (ec) return os::SysError::from_code(ec.value(), "opendir", folder.string());
+    return {};
+}
+
 void AttemptFolders::remove(const fs::path& folder)
 {
     auto removed = remove_tree(folder);
@@ -133,7 +145,13 @@ void AttemptFolders::remove(const fs::path& folder)
     m_left_over.insert(folder);
 }
 
-void AttemptFolders::retry()
+void AttemptFolders::remove_later(const fs::path& folder)
+{
+    std::lock_guard lock(m_mutex);
+    m_left_over.insert(folder);
+}
+
+void AttemptFolders::remove_pending()
 {
     std::set<fs::path> left;
     {

@@ -34,20 +34,28 @@ public:
     // folder by its name, and list none). Fails with the call and errno. Thread-safe.
     os::Result<std::filesystem::path> create(const std::optional<FolderOwner>& owner);
 
+    // Empties a folder made by create() for its next attempt (a reused worker's next job),
+    // whatever modes the task gave what it left there, and gives it back mode 0700. Fails with
+    // the call and errno; then remove() it. Thread-safe.
+    os::Status empty(const std::filesystem::path& folder);
+
     // Removes an attempt's folder and everything in it (whatever its modes). What cannot be
     // removed now (a process that outlived its attempt still writing there) is tried again
-    // by retry(). Thread-safe.
+    // by remove_pending(). Thread-safe.
     void remove(const std::filesystem::path& folder);
-    // Tries again to remove what remove() could not. Thread-safe.
-    void retry();
-    // The folders remove() could not remove yet.
+    // Queues a folder for remove_pending(), for a caller that must not wait for the disk.
+    // Thread-safe.
+    void remove_later(const std::filesystem::path& folder);
+    // Removes what remove_later() queued, and tries again what remove() could not. Thread-safe.
+    void remove_pending();
+    // The folders queued or not removed yet.
     std::size_t left_over() const;
 
 private:
     std::filesystem::path m_root;
     mutable std::mutex m_mutex;
     bool m_root_made = false;
-    std::set<std::filesystem::path> m_left_over;
+    std::set<std::filesystem::path> m_left_over;  // queued, or failed once
 };
 
 // Removes `path` and everything under it, making folders the owner may not enter or change

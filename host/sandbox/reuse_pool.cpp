@@ -20,78 +20,119 @@ bool ReusePool::Key::operator<(const Key& other) const
     return privileges < other.privileges;
 }
 
-ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, CgroupPool* cgroups)
-    : m_spawner(spawner), m_worker(std::move(worker)), m_cgroups(cgroups)
+ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups)
+    : m_spawner(spawner), m_worker(std::move(worker)), m_folders(folders), m_cgroups(cgroups)
 {
 }
 
 ReusePool::~ReusePool() { shutdown(); }
 
+namespace {
+
+model::Outcome spawn_failed(std::string error)
+{
+    model::Outcome o;
+    o.kind = model::OutcomeKind::spawn_failed;
+    o.error = std::move(error);
+    o.isolation = model::to_string(model::Mode::reuse);
+    o.started_at = o.ended_at = std::chrono::system_clock::now();
+    return o;
+}
+
+} // namespace
+
 model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
-    std::unique_ptr<WorkerSession> session;
+    Idle worker;
     {
         std::lock_guard lock(m_mutex);
         auto& idle = m_idle[key];
         if (!idle.empty()) {
             auto it = std::find_if(idle.begin(), idle.end(), [](const Idle& w) { return w.last_thread == std::this_thread::get_id(); });
             if (it == idle.end()) it = std::prev(idle.end());
-            session = std::move(it->session);
+            worker = std::move(*it);
             idle.erase(it);
         }
     }
-    if (!session) {
-        auto failed = [](const std::string& error) {
-            model::Outcome o;
-            o.kind = model::OutcomeKind::spawn_failed;
-            o.error = error;
-            o.isolation = model::to_string(model::Mode::reuse);
-            o.started_at = o.ended_at = std::chrono::system_clock::now();
-            return o;
-        };
+    if (!worker.session) {
         // Leases are a host's: a reused worker's jobs all have one or none.
         auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
         if (!group) {
             throw_if_shortage(group.error());
-            return failed("cannot prepare the worker's control group: " + group.error().message());
+            return spawn_failed("cannot prepare the worker's control group: " + group.error().message());
         }
+        auto owner = folder_owner(spec.settings.privileges);
+        if (!owner) return spawn_failed("cannot start the worker: " + owner.error().message());
+        auto folder = m_folders.create(owner.value());
+        if (!folder) {
+            throw_if_shortage(folder.error());
+            return spawn_failed("cannot start the worker: " + folder.error().message());
+        }
+        worker.folder = folder.value();
         auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
         if (!started) {
+            m_folders.remove(worker.folder);
             throw_if_shortage(started.error());
-            return failed("cannot start the worker: " + started.error().message());
+            return spawn_failed("cannot start the worker: " + started.error().message());
         }
-        session = std::make_unique<WorkerSession>(std::move(started.value()));
+        worker.session = std::make_unique<WorkerSession>(std::move(started.value()));
         if (*group) {
-            if (auto added = (*group)->add(session->pid()); !added) {
+            if (auto added = (*group)->add(worker.session->pid()); !added) {
+                worker.session.reset();
+                m_folders.remove(worker.folder);
                 throw_if_shortage(added.error());
-                return failed("cannot put the worker in its control group: " + added.error().message());
+                return spawn_failed("cannot put the worker in its control group: " + added.error().message());
             }
-            session->attach_group(std::move(group.value()));
+            worker.session->attach_group(std::move(group.value()));
         }
     }
-    model::Outcome outcome = session->run(spec, observer, cancel);
+    // Removed on every way out but back to the idle list (a HostError among them), once the
+    // worker is gone.
+    struct EndWorker {
+        ReusePool& pool;
+        Idle& worker;
+        ~EndWorker()
+        {
+            if (!worker.session) return;
+            worker.session.reset();
+            pool.m_folders.remove(worker.folder);
+        }
+    } end_worker{*this, worker};
+    AttemptSpec in_folder = spec;
+    in_folder.folder = worker.folder;
+    model::Outcome outcome = worker.session->run(in_folder, observer, cancel);
     const auto& reuse = spec.settings.reuse;
-    const bool worn_out = session->jobs_run() >= reuse.max_jobs_per_worker || session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
-    if (!session->reusable()) return outcome;  // ended with its job (or is killed by its destructor)
-    if (worn_out) {
-        session->shutdown(spec.settings.grace);
+    if (!worker.session->reusable()) return outcome;  // ended with its job (or is killed by its destructor)
+    const bool worn_out = worker.session->jobs_run() >= reuse.max_jobs_per_worker || worker.session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
+    if (worn_out || !m_folders.empty(worker.folder)) {
+        worker.session->shutdown(spec.settings.grace);
         return outcome;
     }
     std::lock_guard lock(m_mutex);
-    m_idle[key].push_back(Idle{std::move(session), Clock::now(), reuse.idle_timeout, std::this_thread::get_id()});
+    worker.since = Clock::now();
+    worker.idle_timeout = reuse.idle_timeout;
+    worker.last_thread = std::this_thread::get_id();
+    m_idle[key].push_back(std::move(worker));
     return outcome;
+}
+
+void ReusePool::end(Idle& idle, model::Duration grace)
+{
+    idle.session->shutdown(grace);
+    idle.session.reset();
+    m_folders.remove(idle.folder);
 }
 
 void ReusePool::retire_idle(Clock::time_point now)
 {
-    std::vector<std::unique_ptr<WorkerSession>> retired;
+    std::vector<Idle> retired;
     {
         std::lock_guard lock(m_mutex);
         for (auto& [key, workers] : m_idle) {
             for (auto it = workers.begin(); it != workers.end();) {
                 if (now - it->since >= it->idle_timeout) {
-                    retired.push_back(std::move(it->session));
+                    retired.push_back(std::move(*it));
                     it = workers.erase(it);
                 } else {
                     ++it;
@@ -99,7 +140,7 @@ void ReusePool::retire_idle(Clock::time_point now)
             }
         }
     }
-    for (auto& session : retired) session->shutdown(std::chrono::seconds(1));
+    for (auto& idle : retired) end(idle, std::chrono::seconds(1));
 }
 
 std::vector<model::WorkerInfo> ReusePool::workers() const
@@ -128,7 +169,7 @@ void ReusePool::shutdown()
         idle.swap(m_idle);
     }
     for (auto& [key, workers] : idle) {
-        for (auto& w : workers) w.session->shutdown(std::chrono::seconds(1));
+        for (auto& w : workers) end(w, std::chrono::seconds(1));
     }
 }
 

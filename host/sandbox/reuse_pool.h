@@ -1,6 +1,9 @@
 // The reuse mode's long-lived workers: idle workers per plugin and limits, each serving one job
 // at a time, recycled after max_jobs_per_worker jobs or above max_rss, never given another job
-// after anything but a success, ended after idle_timeout without work. An idle worker goes back
+// after anything but a success, ended after idle_timeout without work. Each worker has a private
+// folder of its own (see attempt_folders.h) that each of its jobs starts in, emptied between
+// jobs (one job at a time, and nothing a job started outlives it) and removed with the worker:
+// a folder made and removed per job would cost a reused worker's job several times over. An idle worker goes back
 // to the thread that used it last: a thread and its worker that keep to each other keep to one
 // CPU too, and their wakeups stay cheap.
 #pragma once
@@ -9,6 +12,7 @@
 #include "model/outcome.h"
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
+#include "sandbox/attempt_folders.h"
 #include "sandbox/worker_session.h"
 
 #include <map>
@@ -21,9 +25,9 @@ namespace sandhost::sandbox {
 
 class ReusePool {
 public:
-    // `spawner` and `cgroups` (null: no groups) must outlive the pool. A worker stays in its
-    // group for its whole life.
-    ReusePool(process::Spawner& spawner, WorkerConfig worker, CgroupPool* cgroups = nullptr);
+    // `spawner`, `folders` and `cgroups` (null: no groups) must outlive the pool. A worker
+    // stays in its group for its whole life.
+    ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups = nullptr);
     ~ReusePool();  // shutdown()
 
     // Runs one attempt on an idle worker, or a new one. Thread-safe. Throws HostError when
@@ -50,13 +54,18 @@ private:
     };
     struct Idle {
         std::unique_ptr<WorkerSession> session;
+        std::filesystem::path folder;  // its jobs' private folder, empty
         Clock::time_point since;
         model::Duration idle_timeout;
         std::thread::id last_thread;  // who ran its last job
     };
 
+    // Ends an idle worker, then removes its folder.
+    void end(Idle& idle, model::Duration grace);
+
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
+    AttemptFolders& m_folders;
     CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::map<Key, std::vector<Idle>> m_idle;

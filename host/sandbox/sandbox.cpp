@@ -101,14 +101,14 @@ WorkerConfig with_attempts_root(WorkerConfig worker, const std::filesystem::path
 Sandbox::Sandbox(WorkerConfig worker)
     : m_worker(with_attempts_root(std::move(worker), m_folders.root())),
       m_cgroups(open_cgroups()),
-      m_reuse(m_spawner, m_worker, m_cgroups.get()),
+      m_reuse(m_spawner, m_worker, m_folders, m_cgroups.get()),
       m_fork(m_spawner, m_worker, m_housekeeper, m_cgroups.get())
 {
     m_housekeeper.start(
         [this](Housekeeper::Clock::time_point now) {
             m_reuse.retire_idle(now);
             m_fork.retire_idle(now);
-            m_folders.retry();
+            m_folders.remove_pending();
         },
         std::chrono::seconds(1));
 }
@@ -127,6 +127,7 @@ void Sandbox::shutdown()
     m_fork.shutdown();
     m_reuse.shutdown();
     m_inline.shutdown();
+    m_folders.remove_pending();
     m_health.clear();
     // What is left (nothing, when every attempt ended) the spawner kills and reaps when the
     // sandbox is destroyed; strays can be reaped now.
@@ -182,27 +183,33 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             if (pid > 0) sandbox.m_job_workers.erase(pid);
         }
     } forget{*this, worker};
-    auto owner = folder_owner(spec.settings.privileges);
-    if (!owner) return spawn_failed(owner.error(), spec.settings.mode);
-    auto folder = m_folders.create(owner.value());
-    if (!folder) {
-        throw_if_shortage(folder.error());
-        return spawn_failed(folder.error(), spec.settings.mode);
-    }
-    // Removed on every way out, once the attempt's worker is gone (and, when it ran on its own,
-    // every process it started).
-    struct RemoveFolder {
-        AttemptFolders& folders;
-        const std::filesystem::path& folder;
-        ~RemoveFolder() { folders.remove(folder); }
-    } remove_folder{m_folders, folder.value()};
-    AttemptSpec in_folder = spec;
-    in_folder.folder = folder.value();
     model::Outcome outcome;
-    switch (spec.settings.mode) {
-    case model::Mode::spawn: outcome = run_spawned(in_folder, &tracking, cancel); break;
-    case model::Mode::fork: outcome = m_fork.run(in_folder, &tracking, cancel); break;
-    case model::Mode::reuse: outcome = m_reuse.run(in_folder, &tracking, cancel); break;
+    if (spec.settings.mode == model::Mode::reuse) {
+        outcome = m_reuse.run(spec, &tracking, cancel);  // a folder per worker, emptied between its jobs
+    } else {
+        auto owner = folder_owner(spec.settings.privileges);
+        if (!owner) return spawn_failed(owner.error(), spec.settings.mode);
+        auto folder = m_folders.create(owner.value());
+        if (!folder) {
+            throw_if_shortage(folder.error());
+            return spawn_failed(folder.error(), spec.settings.mode);
+        }
+        // Removed on every way out, once the attempt's worker is gone (and, when it ran on its
+        // own, every process it started), off the attempt's path: removing a folder can take
+        // milliseconds on a busy disk, more than a forked job. A sandbox shutting down removes
+        // what is still queued.
+        struct RemoveFolder {
+            Sandbox& sandbox;
+            std::filesystem::path folder;
+            ~RemoveFolder()
+            {
+                sandbox.m_folders.remove_later(folder);
+                sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
+            }
+        } remove_folder{*this, folder.value()};
+        AttemptSpec in_folder = spec;
+        in_folder.folder = folder.value();
+        outcome = spec.settings.mode == model::Mode::spawn ? run_spawned(in_folder, &tracking, cancel) : m_fork.run(in_folder, &tracking, cancel);
     }
     m_health.record(spec.plugin_path, outcome);
     return outcome;

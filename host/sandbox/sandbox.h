@@ -50,8 +50,10 @@ public:
     //   - a plugin that failed to load three times in a row fails at once (see plugin_health.h).
     //   - a library (or its folder) writable by others than its owner and root is refused as
     //     load_failed unless spec.allow_insecure_plugin.
-    //   - an attempt in a worker gets a private folder of its own (see attempt_folders.h),
-    //     removed once the attempt ended; spec.folder is ignored.
+    //   - an attempt in a worker starts in a private, empty folder (see attempt_folders.h):
+    //     its own, removed by the housekeeping thread right after it ended (spawn, fork), or
+    //     its reused worker's, emptied between jobs and removed with the worker (reuse);
+    //     spec.folder is ignored.
     model::Outcome run_attempt(const AttemptSpec& spec, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr);
 
     // Every *.so in dirs, each described by loading it in a worker without running its init
