@@ -95,8 +95,9 @@ os::CgroupFolders below(const os::CgroupFolders& parent, const std::string& name
 
 // v2: a group's children get only the controllers its cgroup.subtree_control names, and a
 // group with processes of its own cannot name any (the "no internal processes" rule, for
-// every group but the root). The host's own group is made such a parent by moving the
-// processes in it into a leaf of its own, "sandhost-host".
+// every group but the root). The host's own group is made such a parent by moving the host
+// into a leaf of its own, "sandhost-host". A group shared with other processes (a login
+// session's) is left alone: the host needs a group of its own.
 os::Status delegate_v2(const CgroupSupport& support, const fs::path& own, const fs::path& top)
 {
     std::string enable = "+memory +pids";
@@ -109,6 +110,11 @@ os::Status delegate_v2(const CgroupSupport& support, const fs::path& own, const 
         auto procs = os::read_text_file(own / "cgroup.procs");
         if (!procs) return procs.error();
         const auto pids = os::parse_pids(*procs);
+        if (std::any_of(pids.begin(), pids.end(), [](pid_t pid) { return pid != ::getpid(); })) {
+            return os::SysError::from_code(ENOTEMPTY, "cgroups",
+                                           own.string() + " holds other processes than this host: give the host a group of its own "
+                                                          "(systemd: Delegate=yes)");
+        }
         if (!pids.empty()) {
             const os::CgroupFolders leaf(CgroupVersion::v2, {{"", own / "sandhost-host"}});
             if (auto made = leaf.make(); !made) return made;
