@@ -218,6 +218,9 @@ os::Result<CgroupLease> CgroupPool::lease_for(CgroupPool* pool, const model::San
 
 os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes)
 {
+    // A group lent again with the limits it has costs no write.
+    if (m_limits_set && m_memory_limit == memory_bytes && m_process_limit == processes) return {};
+    m_limits_set = false;
     const bool v1 = m_folders.version() == CgroupVersion::v1;
     if (auto folder = m_folders.folder_of("memory")) {
         const fs::path file = *folder / (v1 ? "memory.limit_in_bytes" : "memory.max");
@@ -242,6 +245,9 @@ os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::o
         if (auto set = os::write_kernel_file(*folder / "pids.max", processes ? std::to_string(*processes) : "max"); !set) return set;
         m_processes_limited = processes.has_value();
     }
+    m_limits_set = true;
+    m_memory_limit = memory_bytes;
+    m_process_limit = processes;
     return {};
 }
 
@@ -397,7 +403,6 @@ os::Result<CgroupLease> CgroupPool::acquire(std::optional<std::uint64_t> memory_
         (void)group->folders().remove();
         return limited.error();
     }
-    group->reset_peak();
     return CgroupLease(this, std::move(group));
 }
 

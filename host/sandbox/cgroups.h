@@ -57,8 +57,9 @@ public:
     AttemptGroup(os::CgroupFolders folders, const CgroupSupport& support) : m_folders(std::move(folders)), m_support(&support) {}
 
     const os::CgroupFolders& folders() const { return m_folders; }
-    // Sets the memory limit (nullopt: none) and the process limit (nullopt: none). Fails when
-    // the kernel refuses one (a memory limit below what is charged already).
+    // Sets the memory limit (nullopt: none) and the process limit (nullopt: none); no write
+    // when they are the ones set last. Fails when the kernel refuses one (a memory limit below
+    // what is charged already).
     os::Status limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
     // The counters now; a counter the kernel does not keep stays 0.
     Counters counters() const;
@@ -81,6 +82,9 @@ private:
     const CgroupSupport* m_support;
     bool m_memory_limited = false;
     bool m_processes_limited = false;
+    bool m_limits_set = false;  // the kernel has the two below
+    std::optional<std::uint64_t> m_memory_limit;
+    std::optional<std::uint64_t> m_process_limit;
 };
 
 class CgroupPool;
@@ -122,8 +126,8 @@ public:
     CgroupPool(const CgroupPool&) = delete;
     CgroupPool& operator=(const CgroupPool&) = delete;
 
-    // A group for a worker with `limits`: a free one, or a new one. Its counters and peak are
-    // the caller's to read as a baseline. Thread-safe.
+    // A group for a worker with `limits`: a free one, or a new one. Its counters (and peak)
+    // carry what earlier attempts left: the caller reads them as a baseline. Thread-safe.
     os::Result<CgroupLease> acquire(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
 
     const CgroupSupport& support() const { return m_support; }
