@@ -274,27 +274,6 @@ AttemptGroup::Counters AttemptGroup::counters() const
     return c;
 }
 
-std::optional<std::uint64_t> AttemptGroup::peak_memory_bytes() const
-{
-    auto folder = m_folders.folder_of("memory");
-    if (!folder) return std::nullopt;
-    auto text = os::read_text_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"));
-    if (!text) return std::nullopt;
-    try {
-        return std::stoull(*text);
-    } catch (...) {
-        return std::nullopt;
-    }
-}
-
-void AttemptGroup::reset_peak()
-{
-    // v1 takes a write of 0; v2's memory.peak, where writable (Linux 6.12), any write.
-    if (auto folder = m_folders.folder_of("memory")) {
-        (void)os::write_kernel_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"), "0");
-    }
-}
-
 os::Status AttemptGroup::kill_all() const { return m_folders.kill_all(k_kill_patience); }
 
 std::vector<pid_t> AttemptGroup::processes() const
@@ -309,6 +288,7 @@ CgroupLease& CgroupLease::operator=(CgroupLease&& other) noexcept
         give_back();
         m_pool = other.m_pool;
         m_group = std::move(other.m_group);
+        m_counted = other.m_counted;
     }
     return *this;
 }

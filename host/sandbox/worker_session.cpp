@@ -282,8 +282,9 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
 
 void WorkerSession::attach_group(CgroupLease group)
 {
+    // Counted from before the worker joined: a fork server's child may already be at work.
+    m_group_counted = group.counted_at_lending();
     m_group = std::move(group);
-    if (m_group) m_group_counted = m_group->counters();
 }
 
 void WorkerSession::end_group_leftovers()

@@ -127,7 +127,6 @@ TEST_F(FakeTree, AV2GroupTakesItsLimitsAndReportsItsCounters)
     write(slot / "memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
     write(slot / "pids.events", "max 3\n");
     write(slot / "cpu.stat", "usage_usec 5000\nuser_usec 4000\nsystem_usec 1000\n");
-    write(slot / "memory.peak", "73400320\n");
     CgroupSupport support;
     support.usable = support.memory = support.pids = support.cpu = true;
     support.version = os::CgroupVersion::v2;
@@ -140,7 +139,6 @@ TEST_F(FakeTree, AV2GroupTakesItsLimitsAndReportsItsCounters)
     EXPECT_TRUE(group.enforces_memory());
     EXPECT_TRUE(group.enforces_processes());
     EXPECT_EQ(group.counters(), (AttemptGroup::Counters{2, 3, 5000}));
-    EXPECT_EQ(group.peak_memory_bytes(), 73400320u);
 
     ASSERT_TRUE(group.limit(std::nullopt, std::nullopt).ok());
     EXPECT_EQ(read(slot / "memory.max"), "max");
