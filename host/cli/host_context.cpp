@@ -29,7 +29,7 @@ config::LoadOptions host_load_options(sandbox::Sandbox* scanner)
     options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     if (scanner) options.catalog = [scanner](const std::vector<std::filesystem::path>& dirs) { return scanner->scan_plugins(dirs); };
     const auto support = sandbox::isolation_support();
-    options.rights = config::WorkerRights{support.switch_user, support.network_namespace};
+    options.rights = config::WorkerRights{support.switch_user, support.network_namespace, support.mount_namespace};
     return options;
 }
 

@@ -37,6 +37,7 @@ enum class Includes {
 struct WorkerRights {
     bool switch_user = false;        // user:, group: (CAP_SETUID and CAP_SETGID)
     bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
+    bool mount_namespace = false;    // filesystem read_only and hide (CAP_SYS_ADMIN, mount namespaces)
 };
 
 struct LoadOptions {

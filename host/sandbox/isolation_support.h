@@ -17,7 +17,8 @@ struct IsolationSupport {
     bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
     bool cgroups = false;            // cgroup: auto puts each attempt in a group of its own
     CgroupSupport cgroup;            // which cgroup features, where, or why none
-    bool private_tmp = false;        // filesystem: not applied by this version
+    bool private_tmp = true;         // a private TMPDIR and workdir per attempt: always
+    bool mount_namespace = false;    // filesystem read_only and hide, a fresh sysfs for network: none (CAP_SYS_ADMIN)
 
     // {"syscalls":true,...,"cgroups":true,"cgroup":{...CgroupSupport::to_json()},...}
     std::string to_json() const;

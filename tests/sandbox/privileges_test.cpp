@@ -133,7 +133,7 @@ TEST_P(PrivilegesTest, WithNoSettingsATaskSeesOnlyTheDocumentedEnvironmentAndGai
         EXPECT_EQ(env.value("PATH", ""), path);
     }
     for (const auto& [name, value] : env.items()) {
-        const bool documented = name == "PATH" || name == "LANG" || name.rfind("LC_", 0) == 0 || name == "TZ" ||
+        const bool documented = name == "PATH" || name == "LANG" || name.rfind("LC_", 0) == 0 || name == "TZ" || name == "TMPDIR" ||
                                 name.rfind("SANDHOST_", 0) == 0 || name.find("SAN_OPTIONS") != std::string::npos;
         EXPECT_TRUE(documented) << name << " reached the task";
     }
