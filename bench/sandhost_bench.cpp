@@ -219,7 +219,7 @@ md::Privileges locked_down_privileges()
     return p;
 }
 
-Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults)
+Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults, md::CgroupUse cgroup = md::CgroupUse::automatic)
 {
     sb::Sandbox sandbox;
     md::Privileges privileges;
@@ -233,6 +233,7 @@ Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant:
         const long long request = t * 1000000LL + i;
         auto spec = trivial_spec(mode, request);
         spec.settings.privileges = privileges;
+        spec.settings.cgroup = cgroup;
         const auto outcome = sandbox.run_attempt(spec);
         if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
@@ -615,6 +616,8 @@ int main(int argc, char** argv)
     const std::string k_polled = "api_polled";
     const std::string k_bare = "_no_privilege_settings";
     const std::string k_locked = "_locked_down";
+    const std::string k_no_cgroup = "_no_cgroup";
+    const bool cgroups = sb::cgroup_support().usable;
     const std::string k_retained = "retained";
     const int k_backlog = quick ? 10'000 : 100'000;
     const std::size_t fds_at_start = open_fd_count();
@@ -631,6 +634,11 @@ int main(int argc, char** argv)
             if (m == md::Mode::reuse) continue;
             mode[parallel][std::string(md::to_string(m)) + k_bare] = mode_figures(parallel, jobs, m, Grant::bare);
             mode[parallel][std::string(md::to_string(m)) + k_locked] = mode_figures(parallel, jobs, m, Grant::locked);
+            // What a group of its own costs each attempt (a free group is lent, not made).
+            if (cgroups) {
+                mode[parallel][std::string(md::to_string(m)) + k_no_cgroup] =
+                    mode_figures(parallel, jobs, m, Grant::defaults, md::CgroupUse::off);
+            }
         }
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
@@ -731,6 +739,15 @@ int main(int argc, char** argv)
             print_row(std::string(name) + ", defaults", figures[name], &figures[bare], std::string(name) + ", none");
             print_row(std::string(name) + ", locked down", figures[name + k_locked], &figures[bare],
                       std::string(name) + ", none" + (name == std::string("fork") ? " (target >= 0.7)" : ""));
+        }
+        for (const char* name : {"spawn", "fork"}) {
+            const std::string off = name + k_no_cgroup;
+            if (!figures.count(off)) continue;
+            if (name == std::string("spawn") || !figures.count(std::string("spawn") + k_no_cgroup)) {
+                std::printf(" cgroups (%s): each attempt in a group of its own (cgroup: auto) against cgroup: off:\n",
+                            sb::cgroup_support().describe().c_str());
+            }
+            print_row(std::string(name) + ", cgroup", figures[name], &figures[off], std::string(name) + ", cgroup off");
         }
         if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
         for (auto m : modes) {

@@ -20,11 +20,12 @@ const std::vector<OptionSpec>& exec_options()
         {"timeout", "DUR", "deadline from the worker's ready (default 30s; more than 0: every attempt has a deadline, 0s is refused)"},
         {"startup-timeout", "DUR", "deadline for launch and plugin load (default 5s)"},
         {"grace", "DUR", "SIGTERM to SIGKILL (default 2s)"},
-        {"memory", "SIZE", "address space limit (default 512MiB)"},
+        {"memory", "SIZE", "memory limit: of the attempt's cgroup, else of the worker's address space (default 512MiB)"},
         {"cpu", "DUR", "CPU time limit (default 60s)"},
         {"open-files", "N", "descriptor limit (default 256)"},
         {"file-size", "SIZE", "largest file the task may write (default 64MiB)"},
         {"processes", "N", "processes in the worker's tree (default 64)"},
+        {"cgroup", "auto|off", "auto: the attempt in a control group of its own where this machine allows (default auto)"},
         {"output", "SIZE", "stdout + stderr kept (default 1MiB); beyond it output is dropped and counted"},
         {"kill-on-output", "", "kill the task when its output passes --output (resource_limit output)"},
         {"max-result", "SIZE", "largest result (default 64MiB)"},
@@ -192,6 +193,11 @@ int exec_command(const std::vector<std::string>& raw)
         const auto mode = model::mode_from_string(*v);
         if (!mode) throw UsageError("--mode: expected spawn, fork or reuse, got '" + *v + "'");
         s.mode = *mode;
+    }
+    if (auto v = args.get("cgroup")) {
+        const auto use = model::cgroup_use_from_string(*v);
+        if (!use) throw UsageError("--cgroup: expected auto or off, got '" + *v + "'");
+        s.cgroup = *use;
     }
     if (args.has("no-sandbox")) s.enabled = false;
     read_privilege_flags(args, s.privileges);

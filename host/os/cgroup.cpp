@@ -3,7 +3,6 @@
 #include <charconv>
 #include <csignal>
 #include <fcntl.h>
-#include <set>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -231,13 +230,10 @@ Status CgroupFolders::add(pid_t pid) const { return write_each("cgroup.procs", s
 
 Result<std::vector<pid_t>> CgroupFolders::processes() const
 {
-    std::set<pid_t> all;
-    for (const auto& f : m_folders) {
-        auto text = read_text_file(f.path / "cgroup.procs");
-        if (!text) return text.error();
-        for (pid_t pid : parse_pids(*text)) all.insert(pid);
-    }
-    return std::vector<pid_t>(all.begin(), all.end());
+    if (m_folders.empty()) return std::vector<pid_t>{};
+    auto text = read_text_file(m_folders.front().path / "cgroup.procs");
+    if (!text) return text.error();
+    return parse_pids(*text);
 }
 
 Status CgroupFolders::kill_all(std::chrono::milliseconds patience) const

@@ -80,7 +80,8 @@ public:
     Status remove() const;
     // Moves process `pid` (0: the caller) into the group: its pid written to each cgroup.procs.
     Status add(pid_t pid) const;
-    // The processes in the group (the union over v1's folders).
+    // The processes in the group, as its first folder lists them: add() puts a process in
+    // every folder, and a process it forks is in all of its parent's.
     Result<std::vector<pid_t>> processes() const;
     // Kills every process in the group and waits, up to `patience`, until it is empty: v2's
     // cgroup.kill where the kernel has it, else freeze (when a freezer is there), SIGKILL

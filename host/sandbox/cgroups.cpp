@@ -95,8 +95,9 @@ os::CgroupFolders below(const os::CgroupFolders& parent, const std::string& name
 
 // v2: a group's children get only the controllers its cgroup.subtree_control names, and a
 // group with processes of its own cannot name any (the "no internal processes" rule, for
-// every group but the root). The host's own group is made such a parent by moving the
-// processes in it into a leaf of its own, "sandhost-host".
+// every group but the root). The host's own group is made such a parent by moving the host
+// into a leaf of its own, "sandhost-host". A group shared with other processes (a login
+// session's) is left alone: the host needs a group of its own.
 os::Status delegate_v2(const CgroupSupport& support, const fs::path& own, const fs::path& top)
 {
     std::string enable = "+memory +pids";
@@ -109,6 +110,11 @@ os::Status delegate_v2(const CgroupSupport& support, const fs::path& own, const 
         auto procs = os::read_text_file(own / "cgroup.procs");
         if (!procs) return procs.error();
         const auto pids = os::parse_pids(*procs);
+        if (std::any_of(pids.begin(), pids.end(), [](pid_t pid) { return pid != ::getpid(); })) {
+            return os::SysError::from_code(ENOTEMPTY, "cgroups",
+                                           own.string() + " holds other processes than this host: give the host a group of its own "
+                                                          "(systemd: Delegate=yes)");
+        }
         if (!pids.empty()) {
             const os::CgroupFolders leaf(CgroupVersion::v2, {{"", own / "sandhost-host"}});
             if (auto made = leaf.make(); !made) return made;
@@ -212,6 +218,9 @@ os::Result<CgroupLease> CgroupPool::lease_for(CgroupPool* pool, const model::San
 
 os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes)
 {
+    // A group lent again with the limits it has costs no write.
+    if (m_limits_set && m_memory_limit == memory_bytes && m_process_limit == processes) return {};
+    m_limits_set = false;
     const bool v1 = m_folders.version() == CgroupVersion::v1;
     if (auto folder = m_folders.folder_of("memory")) {
         const fs::path file = *folder / (v1 ? "memory.limit_in_bytes" : "memory.max");
@@ -236,6 +245,9 @@ os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::o
         if (auto set = os::write_kernel_file(*folder / "pids.max", processes ? std::to_string(*processes) : "max"); !set) return set;
         m_processes_limited = processes.has_value();
     }
+    m_limits_set = true;
+    m_memory_limit = memory_bytes;
+    m_process_limit = processes;
     return {};
 }
 
@@ -262,27 +274,6 @@ AttemptGroup::Counters AttemptGroup::counters() const
     return c;
 }
 
-std::optional<std::uint64_t> AttemptGroup::peak_memory_bytes() const
-{
-    auto folder = m_folders.folder_of("memory");
-    if (!folder) return std::nullopt;
-    auto text = os::read_text_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"));
-    if (!text) return std::nullopt;
-    try {
-        return std::stoull(*text);
-    } catch (...) {
-        return std::nullopt;
-    }
-}
-
-void AttemptGroup::reset_peak()
-{
-    // v1 takes a write of 0; v2's memory.peak, where writable (Linux 6.12), any write.
-    if (auto folder = m_folders.folder_of("memory")) {
-        (void)os::write_kernel_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"), "0");
-    }
-}
-
 os::Status AttemptGroup::kill_all() const { return m_folders.kill_all(k_kill_patience); }
 
 std::vector<pid_t> AttemptGroup::processes() const
@@ -297,6 +288,7 @@ CgroupLease& CgroupLease::operator=(CgroupLease&& other) noexcept
         give_back();
         m_pool = other.m_pool;
         m_group = std::move(other.m_group);
+        m_counted = other.m_counted;
     }
     return *this;
 }
@@ -391,7 +383,6 @@ os::Result<CgroupLease> CgroupPool::acquire(std::optional<std::uint64_t> memory_
         (void)group->folders().remove();
         return limited.error();
     }
-    group->reset_peak();
     return CgroupLease(this, std::move(group));
 }
 

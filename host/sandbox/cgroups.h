@@ -57,15 +57,12 @@ public:
     AttemptGroup(os::CgroupFolders folders, const CgroupSupport& support) : m_folders(std::move(folders)), m_support(&support) {}
 
     const os::CgroupFolders& folders() const { return m_folders; }
-    // Sets the memory limit (nullopt: none) and the process limit (nullopt: none). Fails when
-    // the kernel refuses one (a memory limit below what is charged already).
+    // Sets the memory limit (nullopt: none) and the process limit (nullopt: none); no write
+    // when they are the ones set last. Fails when the kernel refuses one (a memory limit below
+    // what is charged already).
     os::Status limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
     // The counters now; a counter the kernel does not keep stays 0.
     Counters counters() const;
-    // The peak memory charged to the group since the last reset_peak() (v1), or since it was
-    // made (v2's memory.peak); nullopt where the kernel keeps none.
-    std::optional<std::uint64_t> peak_memory_bytes() const;
-    void reset_peak();
     bool enforces_memory() const { return m_memory_limited; }
     bool enforces_processes() const { return m_processes_limited; }
 
@@ -81,6 +78,9 @@ private:
     const CgroupSupport* m_support;
     bool m_memory_limited = false;
     bool m_processes_limited = false;
+    bool m_limits_set = false;  // the kernel has the two below
+    std::optional<std::uint64_t> m_memory_limit;
+    std::optional<std::uint64_t> m_process_limit;
 };
 
 class CgroupPool;
@@ -94,7 +94,10 @@ std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bo
 class CgroupLease {
 public:
     CgroupLease() = default;
-    CgroupLease(CgroupPool* pool, std::unique_ptr<AttemptGroup> group) : m_pool(pool), m_group(std::move(group)) {}
+    CgroupLease(CgroupPool* pool, std::unique_ptr<AttemptGroup> group)
+        : m_pool(pool), m_group(std::move(group)), m_counted(m_group->counters())
+    {
+    }
     CgroupLease(CgroupLease&& other) noexcept = default;
     CgroupLease& operator=(CgroupLease&& other) noexcept;
     ~CgroupLease();
@@ -103,11 +106,15 @@ public:
     AttemptGroup* operator->() const { return m_group.get(); }
     AttemptGroup& operator*() const { return *m_group; }
     AttemptGroup* get() const { return m_group.get(); }
+    // The group's counters when it was lent, before any process of the borrower was in it:
+    // what the borrower's first job is measured from.
+    const AttemptGroup::Counters& counted_at_lending() const { return m_counted; }
 
 private:
     void give_back();
     CgroupPool* m_pool = nullptr;
     std::unique_ptr<AttemptGroup> m_group;
+    AttemptGroup::Counters m_counted;
 };
 
 class CgroupPool {
@@ -122,8 +129,8 @@ public:
     CgroupPool(const CgroupPool&) = delete;
     CgroupPool& operator=(const CgroupPool&) = delete;
 
-    // A group for a worker with `limits`: a free one, or a new one. Its counters and peak are
-    // the caller's to read as a baseline. Thread-safe.
+    // A group for a worker with `limits`: a free one, or a new one. Its counters carry what
+    // earlier attempts left: the caller reads them as a baseline. Thread-safe.
     os::Result<CgroupLease> acquire(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
 
     const CgroupSupport& support() const { return m_support; }

@@ -54,12 +54,9 @@ model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer,
             if (auto* outcome = std::get_if<model::Outcome>(&first)) return *outcome;
             server = std::get<std::shared_ptr<ForkServer>>(first);
         }
-        // Counted before the job is handed over: its child may fork (or be refused) at once.
-        std::optional<AttemptGroup::Counters> counted;
-        if (*group) counted = (*group)->counters();
         auto session = server->fork_session(spec, group->get());
         if (auto* forked = std::get_if<WorkerSession>(&session)) {
-            forked->attach_group(std::move(group.value()), counted);
+            forked->attach_group(std::move(group.value()));
             return forked->run(spec, observer, cancel);
         }
         spdlog::warn("fork server for {} replaced: {}", spec.plugin_path.string(), std::get<std::string>(session));

@@ -284,10 +284,11 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     return conclude(job);
 }
 
-void WorkerSession::attach_group(CgroupLease group, std::optional<AttemptGroup::Counters> counted)
+void WorkerSession::attach_group(CgroupLease group)
 {
+    // Counted from before the worker joined: a fork server's child may already be at work.
+    m_group_counted = group.counted_at_lending();
     m_group = std::move(group);
-    if (m_group) m_group_counted = counted ? *counted : m_group->counters();
 }
 
 void WorkerSession::end_group_leftovers()

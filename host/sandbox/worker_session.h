@@ -54,9 +54,7 @@ public:
     // outcome is judged by the group's counters too, what is left in it after the worker
     // ended is killed, and so is everything but the worker after a reused worker's job. The
     // group goes back to its pool when the session ends.
-    // `counted`: the group's counters as read before any process of this attempt could run
-    // (a forked session's job is already running when it is attached); unset: read them now.
-    void attach_group(CgroupLease group, std::optional<AttemptGroup::Counters> counted = std::nullopt);
+    void attach_group(CgroupLease group);
     AttemptGroup* group() const { return m_group.get(); }
 
     WorkerSession(WorkerSession&&) noexcept;

@@ -251,6 +251,13 @@ TEST(ExecCli, TimeoutAndLimitsFromFlags)
     r = sandhost({"exec", "misbehave", "leak", "--memory", "96MiB", "--json"});
     record = json_of(r.out);
     EXPECT_EQ(record->getValue<std::string>("outcome"), "resource_limit") << r.out;
+    // The kernel's count decides where there are cgroups; --cgroup off leaves the old limits.
+    const bool cgroups = sandhost({"plugins", "--isolation", "--json"}).out.find("\"cgroups\":true") != std::string::npos;
+    EXPECT_EQ(record->getValue<std::string>("error").find("control group") != std::string::npos, cgroups) << r.out;
+    r = sandhost({"exec", "misbehave", "leak", "--memory", "96MiB", "--cgroup", "off", "--json"});
+    record = json_of(r.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "resource_limit") << r.out;
+    EXPECT_EQ(record->getValue<std::string>("error").find("control group"), std::string::npos) << r.out;
     EXPECT_EQ(record->getValue<std::string>("limit"), "memory");
 }
 
@@ -282,6 +289,7 @@ TEST(ExecCli, BadArgumentsAreRefusedWithAClearMessage)
         {{"exec", "misbehave", "echo", "--timeout", "5"}, "--timeout:"},
         {{"exec", "misbehave", "echo", "--memory", "lots"}, "--memory:"},
         {{"exec", "misbehave", "echo", "--processes", "-3"}, "--processes:"},
+        {{"exec", "misbehave", "echo", "--cgroup", "on"}, "--cgroup: expected auto or off, got 'on'"},
         {{"exec", "misbehave"}, "expected PLUGIN and TASK"},
         {{"exec", "nosuchplugin", "echo"}, "no plugin named 'nosuchplugin'"},
         {{"exec", "misbehave", "echo", "--fallback-on-timeout"}, "needs --fallback inline"},

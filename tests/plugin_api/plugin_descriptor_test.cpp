@@ -160,7 +160,7 @@ TEST_F(PluginTest, MisbehaveDescriptorListsEveryTask)
 {
     expect_descriptor(m_misbehave, "misbehave",
                       {"echo", "fail", "segfault", "abort", "stack_overflow", "exit", "hang", "sleep", "ignore_term", "leak",
-                       "cpu_spin", "write_file", "log_lines", "big_result", "flood_stdout", "throw", "spawn_children", "garble", "lie", "fds",
+                       "cpu_spin", "write_file", "log_lines", "big_result", "flood_stdout", "throw", "spawn_children", "escape", "garble", "lie", "fds",
                        "progress", "job_info", "out_of_memory"});
 }
 
