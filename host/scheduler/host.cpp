@@ -109,6 +109,7 @@ struct Host::Running {
     store::Claim claim;
     std::atomic<pid_t> pid{0};                          // the worker, once started
     model::TimePoint started_at{};
+    std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
@@ -132,6 +133,7 @@ struct Host::Unrecorded {
     store::Claim claim;
     model::AttemptRecord record;
     store::Transition transition;
+    std::chrono::steady_clock::time_point claimed{};
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
@@ -594,6 +596,7 @@ void Host::start_attempt(store::Claim claim)
     running->settings = settings();
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
+    running->claimed = std::chrono::steady_clock::now();
     running->lease_renewed = running->started_at = Clock::now();
     running->lease_expires = running->claim.job.lease ? running->claim.job.lease->expires_at : running->started_at + lease();
     const model::JobId id = running->claim.job.id;
@@ -732,7 +735,7 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         return std::nullopt;
     }
     if (store_failing()) {
-        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
+        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition), running.claimed});
         log_attempt_end(running.claim, outcome, "kept until the store answers");
         return std::nullopt;
     }
@@ -750,7 +753,7 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         }
     } catch (const std::exception& e) {
         store_failed("recording an attempt", e, now);
-        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
+        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition), running.claimed});
         log_attempt_end(running.claim, outcome, "kept until the store answers");
         return std::nullopt;
     }
@@ -758,8 +761,16 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         std::lock_guard lock(m_mutex);
         ++m_stats.refused;
     }
+    recorded(running.claim, record.outcome.kind, applied, running.claimed);
     log_attempt_end(running.claim, outcome, applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
     return next;
+}
+
+void Host::recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
+                    std::chrono::steady_clock::time_point claimed)
+{
+    if (!m_options.on_recorded) return;
+    m_options.on_recorded(RecordedAttempt{claim.job.id, claim.number, outcome, applied, claimed, std::chrono::steady_clock::now()});
 }
 
 void Host::log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next)
@@ -943,6 +954,7 @@ void Host::write_unrecorded(model::TimePoint now)
             if (applied) ++m_stats.recorded_late;
             else ++m_stats.refused;
         }
+        recorded(oldest.claim, oldest.record.outcome.kind, applied, oldest.claimed);
         log_event(applied ? level_enum::info : level_enum::warn, "attempt recorded late",
                   {{"job", oldest.claim.job.id},
                    {"attempt", std::int64_t(oldest.claim.number)},

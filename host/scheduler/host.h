@@ -20,17 +20,30 @@
 #include "store/store.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
 
 namespace sandhost::scheduler {
+
+// An attempt whose record the store has committed (see HostOptions::on_recorded).
+struct RecordedAttempt {
+    model::JobId job = 0;
+    std::uint32_t attempt = 0;  // its number within the job
+    model::OutcomeKind outcome = model::OutcomeKind::succeeded;
+    std::optional<model::JobState> applied;  // nullopt: refused on a stale lease
+    std::chrono::steady_clock::time_point claimed;   // when its claim came back committed
+    std::chrono::steady_clock::time_point recorded;  // when its record did
+};
 
 struct HostOptions {
     sandbox::WorkerConfig worker = sandbox::WorkerConfig::defaults();  // the host's sandbox starts this worker
@@ -46,6 +59,10 @@ struct HostOptions {
     std::size_t max_unrecorded = 10'000;  // attempt records kept while the store fails; beyond, the oldest go
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
     std::shared_ptr<Metrics> metrics;  // what the host counts for /metrics; null: a Metrics of its own
+    // Called on the run loop for every attempt record the store answered, after its commit
+    // (never before: whoever it tells may read the job from the store), once per attempt. For
+    // benchmarks and tests; it must not block or throw.
+    std::function<void(const RecordedAttempt&)> on_recorded;
 };
 
 struct HostStats {
@@ -134,6 +151,9 @@ private:
     void keep_unrecorded(Unrecorded unrecorded);
     // Writes kept records, oldest first, until one fails.
     void write_unrecorded(model::TimePoint now);
+    // Tells HostOptions::on_recorded that the store answered an attempt's record.
+    void recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
+                  std::chrono::steady_clock::time_point claimed);
     void log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
