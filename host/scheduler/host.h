@@ -16,6 +16,7 @@
 
 #include "config/settings.h"
 #include "sandbox/sandbox.h"
+#include "scheduler/attempt_threads.h"
 #include "scheduler/metrics.h"
 #include "store/store.h"
 
@@ -127,13 +128,21 @@ private:
     bool retain_once();
     // The queues a claim may take from now, each with the tasks this host lets it run (empty
     // when no slot is free).
-    std::vector<store::QueueAllowance> claimable_now();
+    struct Claimable {
+        std::vector<store::QueueAllowance> queues;  // with their free slots
+        std::size_t max = 0;                        // free slots of the host
+    };
+    Claimable claimable_now();
     void claim_jobs();
     void start_attempt(store::Claim claim);
+    // Records every attempt that ended since the last look, in one store step with the claims
+    // for the slots they freed (unless the host stops), and starts those claims.
     void collect_finished();
-    // Records the attempt; with may_claim, claims for the slot it freed in the same store
-    // step and returns that claim, for the caller to start.
-    std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
+    // Decides where an ended attempt's job goes: what to record, or nullopt when nothing goes
+    // to the store now (a stale lease; a failing store keeps it for later).
+    std::optional<Unrecorded> end_attempt(Running& running);
+    // Writes the endings in one store step; with may_claim, claims for the free slots in it too.
+    void record_endings(std::vector<Unrecorded> endings, bool may_claim);
     void worker_started();
     store::Transition host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now);
     void poll_cancels_and_renew(model::TimePoint now, bool renew_all = false);
@@ -171,7 +180,8 @@ private:
     std::string m_holder;
 
     mutable std::mutex m_mutex;   // guards everything below
-    std::condition_variable m_wake;
+    std::condition_variable m_wake;       // the run loop's: an attempt ended, a stop, a reload
+    std::condition_variable m_stop_wake;  // the retention thread's: a stop
     bool m_stopping = false;
     bool m_republish = false;     // a reload asks the run loop to publish the catalog again
     std::map<model::JobId, std::unique_ptr<Running>> m_running;
@@ -187,6 +197,7 @@ private:
     std::size_t m_worker_cap = 0;
     std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
     std::thread m_retention_thread;  // started by run(), joined before it returns
+    AttemptThreads m_attempt_threads;  // joined by the destructor, before m_running goes
 
     // The store's health, seen by the run loop alone.
     std::deque<Unrecorded> m_unrecorded;  // oldest first

@@ -78,6 +78,37 @@ Store::FinishAndClaim SqliteStore::finish_and_claim(const model::AttemptRecord& 
     });
 }
 
+Store::FinishBatch SqliteStore::finish_batch(const std::vector<Ending>& endings, model::TimePoint now,
+                                            const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                            model::Duration lease, std::size_t max_claims)
+{
+    return serialized("finishing attempts", [&] {
+        FinishBatch result;
+        Transaction transaction(m_db, TransactionKind::write);
+        for (const auto& ending : endings) {
+            result.applied.push_back(end_attempt_in_transaction(ending.attempt, ending.transition, now));
+        }
+        result.recorded = endings.size();
+        if (max_claims > 0) {
+            // As in finish_and_claim: the claims may fail without taking the endings with them.
+            run("SAVEPOINT claim");
+            try {
+                result.claims = claims_in_transaction(queues, holder, lease, now, max_claims);
+                run("RELEASE claim");
+            } catch (const std::exception& e) {
+                result.claims.clear();
+                result.claim_error = std::string("claiming jobs: ") + e.what();
+                if (!m_db.in_transaction()) throw;  // SQLite rolled it all back: nothing was finished
+                run("ROLLBACK TO claim");
+                run("RELEASE claim");
+                m_db.forget_failure();
+            }
+        }
+        transaction.commit();
+        return result;
+    });
+}
+
 model::JobId SqliteStore::insert_job(const model::NewJob& job, model::TimePoint now)
 {
     const std::vector<model::JobId> dependencies = without_duplicates(job.depends_on);

@@ -53,7 +53,15 @@ struct QueueAllowance {
     // At most this many jobs of the queue active at once across every host of the store (the
     // queue's global_concurrency); none: no such limit.
     std::optional<std::uint32_t> global_concurrency;
+    // At most this many jobs of the queue taken by one claim_batch or finish_batch (the
+    // claiming host's free slots for the queue); none: as many as the call takes.
+    std::optional<std::size_t> slots;
 };
+
+// The allowances of `queues` that have a slot left (QueueAllowance::slots).
+std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& queues);
+// A claim of `queue` took one of its slots: of its first allowance, the one a claim reads.
+void take_slot(std::vector<QueueAllowance>& queues, const std::string& queue);
 
 // A change the store records in the same step as it makes it: the live feed of the HTTP API's
 // Server-Sent Events, resumable from an event's id.
@@ -176,6 +184,37 @@ public:
     };
     virtual FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
                                             const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease);
+
+    // Up to `max` claims, each as claim() would take it after the ones before it (the rate
+    // limits and global_concurrency count the jobs this call claimed first), at most
+    // QueueAllowance::slots of each queue, in one step where the store can (SQLite: one
+    // transaction, one commit for all). Fewer, or none, when fewer jobs are runnable. Throws as
+    // claim does; a store that did it in one step then claimed nothing.
+    virtual std::vector<Claim> claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                           model::TimePoint now, std::size_t max);
+
+    // An attempt that ended and where its job goes, as finish takes them.
+    struct Ending {
+        model::AttemptRecord attempt;
+        Transition transition;
+    };
+    struct FinishBatch {
+        std::size_t recorded = 0;  // the first `recorded` endings were applied or refused; the others were not written
+        std::optional<std::string> finish_error;  // why not, when recorded < endings
+        std::vector<std::optional<model::JobState>> applied;  // for each recorded ending, as finish returns it
+        std::vector<Claim> claims;
+        std::optional<std::string> claim_error;
+    };
+    // finish for each ending in order, then claim_batch(queues, holder, lease, now, max_claims)
+    // for the slots they freed, in one step where the store can (SQLite: one transaction, so
+    // that attempts that ended together are committed together, by one commit). Nothing of an
+    // ending is visible to others before the call returned it as recorded. The endings stand
+    // even when the claims fail: their error comes back in claim_error. A failure before any
+    // ending was recorded throws as finish does, and nothing is claimed; a store that writes
+    // them one by one may instead stop part way (recorded, finish_error). SQLite records all or
+    // none.
+    virtual FinishBatch finish_batch(const std::vector<Ending>& endings, model::TimePoint now, const std::vector<QueueAllowance>& queues,
+                                     const std::string& holder, model::Duration lease, std::size_t max_claims);
 
     // Active jobs whose lease expired before now, or whose holder is `host_name` with another
     // instance than `holder` (a previous run of this host that died). Changes nothing.
