@@ -6,6 +6,7 @@
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
+#include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/host.h"
 #include "scheduler/store_factory.h"
@@ -207,12 +208,36 @@ sb::AttemptSpec trivial_spec(md::Mode mode, long long request)
 // posix_spawn shares the host's memory until it execs, and reports the host's size).
 std::atomic<std::uint64_t> g_worker_peak_rss_kb{0};
 
-Figures mode_figures(int parallel, int jobs, md::Mode mode)
+// The privilege settings a mode row runs with: the defaults (environment filtered,
+// no_new_privileges, the default syscall filter), none at all, or locked down.
+enum class Grant { defaults, bare, locked };
+
+// What the locked-down rows grant: user nobody (when the bench runs as root), network: none and
+// the default syscall filter, the queue docs/security.md recommends.
+md::Privileges locked_down_privileges()
+{
+    md::Privileges p;
+    const auto support = sb::isolation_support();
+    if (support.switch_user) p.user = "nobody";
+    if (support.network_namespace) p.network = md::Network::none;
+    return p;
+}
+
+Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults)
 {
     sb::Sandbox sandbox;
+    md::Privileges privileges;
+    if (grant == Grant::bare) {
+        privileges.no_new_privileges = false;
+        privileges.syscalls.filter = md::SyscallFilter::off;
+    } else if (grant == Grant::locked) {
+        privileges = locked_down_privileges();
+    }
     return measure(parallel, jobs, [&](int t, int i) {
         const long long request = t * 1000000LL + i;
-        const auto outcome = sandbox.run_attempt(trivial_spec(mode, request));
+        auto spec = trivial_spec(mode, request);
+        spec.settings.privileges = privileges;
+        const auto outcome = sandbox.run_attempt(spec);
         if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
         const auto rss = outcome.max_rss_kb.value_or(0);
@@ -612,6 +637,8 @@ int main(int argc, char** argv)
     // The API-polled figure is of the first mode measured (fork unless --only says otherwise).
     const md::Mode polled_mode = only ? *only : md::Mode::fork;
     const std::string k_polled = "api_polled";
+    const std::string k_bare = "_no_privilege_settings";
+    const std::string k_locked = "_locked_down";
     const std::string k_retained = "retained";
     const int k_backlog = quick ? 10'000 : 100'000;
     const std::size_t fds_at_start = open_fd_count();
@@ -623,6 +650,12 @@ int main(int argc, char** argv)
         if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
+        // What the privilege settings cost in the modes that start a process per job.
+        for (auto m : modes) {
+            if (m == md::Mode::reuse) continue;
+            mode[parallel][std::string(md::to_string(m)) + k_bare] = mode_figures(parallel, jobs, m, Grant::bare);
+            mode[parallel][std::string(md::to_string(m)) + k_locked] = mode_figures(parallel, jobs, m, Grant::locked);
+        }
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
         if (redis_server) {
@@ -710,6 +743,19 @@ int main(int argc, char** argv)
         if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
         if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
+        for (const char* name : {"spawn", "fork"}) {
+            const std::string bare = name + k_bare;
+            if (!figures.count(bare)) continue;
+            if (name == std::string("spawn") || !figures.count(std::string("spawn") + k_bare)) {
+                const auto locked = locked_down_privileges();
+                std::printf(" privilege settings: none (no_new_privileges and the syscall filter off), the defaults (both on), locked "
+                            "down (the defaults%s%s):\n",
+                            locked.user ? " + user nobody" : "", locked.network == md::Network::none ? " + network none" : "");
+            }
+            print_row(std::string(name) + ", defaults", figures[name], &figures[bare], std::string(name) + ", none");
+            print_row(std::string(name) + ", locked down", figures[name + k_locked], &figures[bare],
+                      std::string(name) + ", none" + (name == std::string("fork") ? " (target >= 0.7)" : ""));
+        }
         if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency: claim to result, then enqueue to result):\n");
         for (auto m : modes) {
             const std::string name = md::to_string(m);

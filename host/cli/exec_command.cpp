@@ -7,6 +7,7 @@
 #include "sandbox/sandbox.h"
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 namespace sandhost::cli {
@@ -41,6 +42,9 @@ const std::vector<OptionSpec>& exec_options()
         {"syscalls", "default|off", "the system-call filter (default: default, which denies ptrace, mount, ...)"},
         {"deny-syscall", "NAME", "deny this system call with EPERM (repeatable; replaces the default list)", true},
         {"allow-only-syscall", "NAME", "deny every system call not named, beyond the worker's own (repeatable)", true},
+        {"workdir", "DIR", "the task's working folder (default: its private TMPDIR, made for the attempt and removed after it)"},
+        {"read-only", "", "every mount read-only for the worker but its TMPDIR and /proc (a mount namespace: needs CAP_SYS_ADMIN)"},
+        {"hide", "PATH", "cover this folder (an empty tmpfs) or file (/dev/null) for the worker (repeatable; a mount namespace)", true},
         {"plugin-dir", "DIR", "where to find plugins by name (repeatable)", true},
         {"allow-insecure-plugin", "", "load the plugin even if others than its owner and root may write it or its folder"},
         {"json", "", "print the attempt record as one JSON object"},
@@ -118,6 +122,19 @@ void read_privilege_flags(const ParsedArgs& args, model::Privileges& p)
     if (auto v = args.get("syscalls")) {
         if (*v == "off") p.syscalls = {model::SyscallFilter::off, {}, {}};
         else if (*v != "default") throw UsageError("--syscalls: expected default or off, got '" + *v + "'");
+    }
+    if (auto v = args.get("workdir")) {
+        std::error_code ec;
+        if (v->empty() || !std::filesystem::is_directory(*v, ec)) throw UsageError("--workdir: '" + *v + "' is not a folder");
+        p.filesystem.workdir = model::filesystem_path(std::filesystem::absolute(*v));
+    }
+    if (args.has("read-only")) p.filesystem.read_only = true;
+    for (const auto& path : args.all("hide")) {
+        std::error_code ec;
+        if (path.empty() || !std::filesystem::exists(path, ec)) throw UsageError("--hide: '" + path + "' does not exist");
+        const std::string full = model::filesystem_path(std::filesystem::absolute(path));
+        if (full == "/") throw UsageError("--hide: hiding / leaves the worker nothing to run");
+        p.filesystem.hide.push_back(full);
     }
     const auto deny = args.all("deny-syscall");
     const auto allow_only = args.all("allow-only-syscall");

@@ -2,6 +2,7 @@
 
 #include "config/load.h"
 #include "config/suggest.h"
+#include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/worker_locator.h"
 #include "scheduler/store_factory.h"
@@ -22,15 +23,25 @@ std::string config_file(const ParsedArgs& args)
     return file;
 }
 
-std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool check_plugins)
+config::LoadOptions host_load_options(sandbox::Sandbox* scanner)
+{
+    config::LoadOptions options;
+    options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
+    if (scanner) options.catalog = [scanner](const std::vector<std::filesystem::path>& dirs) { return scanner->scan_plugins(dirs); };
+    const auto support = sandbox::isolation_support();
+    options.rights = config::WorkerRights{support.switch_user, support.network_namespace, support.mount_namespace};
+    return options;
+}
+
+std::shared_ptr<const config::Settings> load_settings(const ParsedArgs& args, bool as_host)
 {
     const std::string file = config_file(args);
     config::LoadOptions options;
     options.default_plugin_dirs = sandbox::shipped_plugin_dirs();
     std::optional<sandbox::Sandbox> sandbox;
-    if (check_plugins) {
+    if (as_host) {
         sandbox.emplace();
-        options.catalog = [&sandbox](const std::vector<std::filesystem::path>& dirs) { return sandbox->scan_plugins(dirs); };
+        options = host_load_options(&*sandbox);
     }
     auto loaded = config::load_config(file, options);
     if (!loaded.ok()) {

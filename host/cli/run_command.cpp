@@ -84,9 +84,8 @@ int run_command(const std::vector<std::string>& raw)
         scheduler::log_event(spdlog::level::info, "config reload requested",
                              {{"file", settings ? settings->source_file.string() : std::string("?")}});
         // Refused reloads are log events too: in a JSON log, one object with every error.
-        config::LoadOptions load;
         sandbox::Sandbox scanner;
-        load.catalog = [&scanner](const std::vector<std::filesystem::path>& dirs) { return scanner.scan_plugins(dirs); };
+        const config::LoadOptions load = host_load_options(&scanner);
         auto reloaded = config::load_config(config_file(args), load);
         if (!reloaded.ok()) {
             std::string errors;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,15 @@ enum class Includes {
     refuse,  // report each `include:` entry as an error without touching the file system
 };
 
+// What the process that will run the workers can grant them. Given, the loader refuses a
+// setting it cannot apply, where the setting is written, instead of every attempt of that
+// queue failing to start later.
+struct WorkerRights {
+    bool switch_user = false;        // user:, group: (CAP_SETUID and CAP_SETGID)
+    bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
+    bool mount_namespace = false;    // filesystem read_only and hide (CAP_SYS_ADMIN, mount namespaces)
+};
+
 struct LoadOptions {
     EnvLookup env = process_environment;
     // Empty: task references are only checked for their form (`plugin.task`, `plugin.*`).
@@ -38,6 +48,8 @@ struct LoadOptions {
     // host.plugin_dirs of a configuration that sets none: the plugins shipped with sandhost, as
     // the caller finds them (sandbox::shipped_plugin_dirs).
     std::vector<std::filesystem::path> default_plugin_dirs;
+    // Unset: privilege settings are checked for their form only (a user or group must exist).
+    std::optional<WorkerRights> rights;
 };
 
 struct LoadResult {

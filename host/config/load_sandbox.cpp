@@ -16,18 +16,23 @@ using Kind = YamlNode::Kind;
 const std::vector<std::string> k_sandbox_keys{"enabled", "mode",       "timeout",  "startup_timeout",     "grace",
                                               "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse",
                                               "fork_servers", "user",  "group",    "environment",         "no_new_privileges",
-                                              "capabilities", "network", "syscalls"};
+                                              "capabilities", "network", "syscalls", "filesystem"};
 const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output", "output_action"};
 // idle_timeout is not in the design's example, but sandbox::ReuseSettings has it and a value
 // nobody can set is a value nobody can fix.
 const std::vector<std::string> k_reuse_keys{"max_jobs_per_worker", "max_rss", "idle_timeout"};
 const std::vector<std::string> k_environment_keys{"inherit", "set"};
 const std::vector<std::string> k_syscalls_keys{"deny", "allow_only"};
+const std::vector<std::string> k_filesystem_keys{"workdir", "read_only", "hide"};
 
 bool is_number(const std::string& text)
 {
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
+
+const std::string k_cannot_switch =
+    "this process cannot switch a worker's user or group (it needs CAP_SETUID and CAP_SETGID, as root has): every attempt of "
+    "this queue would fail to start";
 
 bool known_user(const std::string& name)
 {
@@ -109,19 +114,27 @@ void Loader::read_privileges(const FieldReader::Section& fields, const std::stri
     if (const auto* e = fields.get("user")) {
         std::string name;
         if (read_string(*e, name)) {
-            if (known_user(name)) out.user = name;
-            else report(*e->value, "user: no user " + in_quotes(name) + " on this machine");
+            if (!known_user(name)) report(*e->value, "user: no user " + in_quotes(name) + " on this machine");
+            else if (m_options.rights && !m_options.rights->switch_user) report(*e->value, "user: " + k_cannot_switch);
+            else out.user = name;
         }
     }
     if (const auto* e = fields.get("group")) {
         std::string name;
         if (read_string(*e, name)) {
-            if (known_group(name)) out.group = name;
-            else report(*e->value, "group: no group " + in_quotes(name) + " on this machine");
+            if (!known_group(name)) report(*e->value, "group: no group " + in_quotes(name) + " on this machine");
+            else if (m_options.rights && !m_options.rights->switch_user) report(*e->value, "group: " + k_cannot_switch);
+            else out.group = name;
         }
     }
     if (const auto* e = fields.get("no_new_privileges")) read_bool(*e, out.no_new_privileges);
-    if (const auto* e = fields.get("network")) read_enum(*e, model::k_network_names, out.network);
+    if (const auto* e = fields.get("network")) {
+        if (read_enum(*e, model::k_network_names, out.network) && out.network == model::Network::none && m_options.rights &&
+            !m_options.rights->network_namespace) {
+            report(*e->value, "network: none needs a network namespace of the worker's own, and this process cannot create one "
+                              "(it needs CAP_SYS_ADMIN): every attempt of this queue would fail to start");
+        }
+    }
     if (const auto* e = fields.get("environment")) {
         model::EnvironmentSettings environment;
         if (const YamlNode* map = mapping_value(*e)) {
@@ -180,6 +193,63 @@ void Loader::read_privileges(const FieldReader::Section& fields, const std::stri
         out.capabilities = std::move(kept);  // `capabilities: []` or `capabilities:` keeps none
     }
     if (const auto* e = fields.get("syscalls")) read_syscalls(*e, path, out.syscalls);
+    if (const auto* e = fields.get("filesystem")) {
+        if (const YamlNode* map = mapping_value(*e)) read_filesystem(*map, path, out.filesystem);
+    }
+}
+
+std::optional<std::string> Loader::existing_path(const YamlNode& node, std::string_view key, std::string_view expected)
+{
+    auto text = scalar_item(node, key, expected);
+    if (!text) return std::nullopt;
+    if (text->empty()) {
+        report(node, std::string(key) + ": a path must not be empty");
+        return std::nullopt;
+    }
+    std::filesystem::path given(*text);
+    const std::string full = model::filesystem_path(given.is_relative() ? m_dir / given : given);
+    std::error_code ec;
+    if (!std::filesystem::exists(full, ec)) {
+        report(node, std::string(key) + ": " + in_quotes(full) + " does not exist on this machine");
+        return std::nullopt;
+    }
+    return full;
+}
+
+void Loader::read_filesystem(const YamlNode& map, const std::string& path, model::FilesystemSettings& out)
+{
+    Section fields = section(map, "in " + path + ".filesystem", k_filesystem_keys);
+    if (const auto* e = fields.get("workdir")) {
+        if (e->value->kind == Kind::null) {
+            out.workdir.reset();
+        } else if (auto dir = existing_path(*e->value, "workdir", "a folder, or null for the attempt's own")) {
+            std::error_code ec;
+            if (std::filesystem::is_directory(*dir, ec)) out.workdir = *dir;
+            else report(*e->value, "workdir: " + in_quotes(*dir) + " is not a folder");
+        }
+    }
+    const bool no_mounts = m_options.rights && !m_options.rights->mount_namespace;
+    const std::string cannot_mount = " needs a mount namespace of the worker's own, and this process cannot create one (it needs "
+                                     "CAP_SYS_ADMIN): every attempt of this queue would fail to start";
+    if (const auto* e = fields.get("read_only")) {
+        if (read_bool(*e, out.read_only) && out.read_only && no_mounts) report(*e->value, "read_only: true" + cannot_mount);
+    }
+    if (const auto* e = fields.get("hide")) {
+        std::vector<std::string> hidden;
+        if (const YamlNode* list = sequence_value(*e)) {
+            for (const auto& item : list->items) {
+                auto hide = existing_path(*item, "hide", "a path");
+                if (!hide) continue;
+                if (*hide == "/") {
+                    report(*item, "hide: hiding / leaves the worker nothing to run");
+                    continue;
+                }
+                hidden.push_back(*hide);
+            }
+        }
+        if (!hidden.empty() && no_mounts) report(*e->value, "hide" + cannot_mount);
+        out.hide = std::move(hidden);  // `hide: []` hides nothing
+    }
 }
 
 void Loader::read_syscalls(const YamlEntry& entry, const std::string& path, model::SyscallSettings& out)

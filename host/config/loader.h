@@ -69,10 +69,15 @@ private:
     void read_api(const YamlEntry& entry);
     // load_sandbox.cpp: the host's sandbox, or a queue's over a copy of the host's.
     void read_sandbox(const YamlNode& map, const std::string& path, model::SandboxSettings& out);
-    // user, group, environment, no_new_privileges, capabilities, network, syscalls: each key
+    // user, group, environment, no_new_privileges, capabilities, network, syscalls, filesystem: each key
     // present replaces what `out` had (a queue's over the host's).
     void read_privileges(const FieldReader::Section& fields, const std::string& path, model::Privileges& out);
     void read_syscalls(const YamlEntry& entry, const std::string& path, model::SyscallSettings& out);
+    // workdir, read_only, hide: each key present replaces what `out` had.
+    void read_filesystem(const YamlNode& map, const std::string& path, model::FilesystemSettings& out);
+    // A scalar naming a path that exists here, made absolute (relative to the file) and
+    // normal; nullopt after reporting why not (`key` starts the report).
+    std::optional<std::string> existing_path(const YamlNode& node, std::string_view key, std::string_view expected);
     // load_queues.cpp
     void read_queues(const YamlEntry& entry);
     void read_queue(const YamlEntry& entry);

@@ -91,6 +91,9 @@ void write_privileges(std::string& out, const model::Privileges& p, const std::s
         out += indent + "syscalls: {deny: " + quoted_list(p.syscalls.deny) + ", allow_only: " + quoted_list(p.syscalls.allow_only) + "}\n";
         break;
     }
+    const auto& fs = p.filesystem;
+    out += indent + "filesystem: {workdir: " + (fs.workdir ? quote(*fs.workdir) : std::string("null")) +
+           ", read_only: " + (fs.read_only ? "true" : "false") + ", hide: " + quoted_list(fs.hide) + "}\n";
 }
 
 void write_sandbox(std::string& out, const model::SandboxSettings& s, const std::string& indent)

@@ -29,7 +29,7 @@ const std::vector<std::string_view> k_worker_syscalls{
     // files: loading the plugin, /proc, output
     "openat", "open", "close", "read", "write", "pread64", "readv", "writev", "lseek", "fstat", "newfstatat", "stat",
     "lstat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64", "fcntl", "dup",
-    "dup2", "dup3", "pipe2", "ioctl", "close_range", "getcwd",
+    "dup2", "dup3", "pipe2", "ioctl", "close_range", "getcwd", "chdir",
     // the channel and the fork server
     "socketpair", "sendmsg", "recvmsg", "sendto", "recvfrom", "poll", "ppoll", "epoll_create1", "epoll_ctl",
     "epoll_wait", "epoll_pwait", "signalfd4", "eventfd2", "clone", "clone3", "fork", "vfork", "wait4", "waitid",
@@ -65,6 +65,18 @@ bool matches(std::string_view pattern, std::string_view name)
 }
 
 } // namespace
+
+bool wants_mount_namespace(const Privileges& p)
+{
+    return p.filesystem.read_only || !p.filesystem.hide.empty() || p.network == Network::none;
+}
+
+std::string filesystem_path(const std::filesystem::path& path)
+{
+    std::filesystem::path normal = path.lexically_normal();
+    if (!normal.has_filename() && normal != normal.root_path()) normal = normal.parent_path();
+    return normal.string();
+}
 
 bool inherits_variable(const EnvironmentSettings& settings, std::string_view name)
 {

@@ -1,5 +1,5 @@
 // What a worker process is granted: its user and groups, its environment, capabilities, the
-// no-new-privileges flag, its network and its system-call filter. Plain data with the name
+// no-new-privileges flag, its network, its system-call filter and its view of the filesystem. Plain data with the name
 // tables the configuration, the sandbox and the documentation share; the sandbox resolves it
 // (users to ids, names to numbers) and the worker applies it before it loads a plugin.
 #pragma once
@@ -7,6 +7,7 @@
 #include "model/enum_names.h"
 
 #include <compare>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,19 @@ struct EnvironmentSettings {
     auto operator<=>(const EnvironmentSettings&) const = default;
 };
 
+// Every attempt gets a private folder of its own (TMPDIR), removed after it, whatever these say.
+// workdir: the attempt's working folder (unset: that private folder). read_only: every mount
+// read-only in a mount namespace of the worker's own, but the private folder and /proc. hide:
+// each path covered (an empty read-only tmpfs over a folder, /dev/null over a file) in that
+// namespace. Paths are absolute (the configuration resolves relative ones).
+struct FilesystemSettings {
+    std::optional<std::string> workdir;
+    bool read_only = false;
+    std::vector<std::string> hide;
+
+    auto operator<=>(const FilesystemSettings&) const = default;
+};
+
 struct Privileges {
     std::optional<std::string> user;   // name or number; unset: the host's user
     std::optional<std::string> group;  // unset: the user's primary group
@@ -50,9 +64,18 @@ struct Privileges {
     std::optional<std::vector<std::string>> capabilities;
     Network network = Network::host;
     SyscallSettings syscalls;
+    FilesystemSettings filesystem;
 
     auto operator<=>(const Privileges&) const = default;
 };
+
+// Whether a worker granted `privileges` gets a mount namespace of its own: for read_only and
+// hide, and with network none (a fresh sysfs that lists only the worker's own devices).
+bool wants_mount_namespace(const Privileges& privileges);
+
+// `path` (absolute) as filesystem settings keep it: lexically normal, without a trailing '/'
+// ("/a/./b/" is "/a/b"), so that one path has one spelling.
+std::string filesystem_path(const std::filesystem::path& path);
 
 // The host variables every worker inherits: exact names, or prefixes ending in '*'.
 extern const std::vector<std::string_view> k_default_environment;

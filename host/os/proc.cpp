@@ -147,6 +147,23 @@ std::optional<std::uint64_t> read_cpu_ms(pid_t pid)
     return (ticks[0] + ticks[1]) * 1000 / static_cast<std::uint64_t>(ticks_per_second);
 }
 
+std::optional<std::uint64_t> start_time(pid_t pid)
+{
+    auto fields = stat_fields(pid);
+    if (!fields) return std::nullopt;
+    // After the command: state(3) ... starttime(22); fields[0] is the state.
+    std::string_view rest(*fields);
+    for (int skipped = 0; skipped < 19; ++skipped) {
+        const size_t space = rest.find(' ');
+        if (space == std::string_view::npos) return std::nullopt;
+        rest.remove_prefix(space + 1);
+    }
+    std::vector<std::uint64_t> ticks;
+    parse_numbers(rest.substr(0, rest.find(' ')), ticks);
+    if (ticks.empty()) return std::nullopt;
+    return ticks[0];
+}
+
 std::optional<char> process_state(pid_t pid)
 {
     auto fields = stat_fields(pid);

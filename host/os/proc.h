@@ -36,6 +36,10 @@ std::optional<std::uint64_t> read_cpu_ms(pid_t pid);
 // The one-letter state from /proc/PID/stat ('R', 'S', 'Z', ...), or nullopt if gone.
 std::optional<char> process_state(pid_t pid);
 
+// When pid started, in clock ticks since boot (/proc/PID/stat's starttime): with the pid, it
+// names one process for good, where a pid alone may be reused.
+std::optional<std::uint64_t> start_time(pid_t pid);
+
 // The parent pid from /proc/PID/stat.
 std::optional<pid_t> parent_of(pid_t pid);
 

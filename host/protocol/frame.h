@@ -19,7 +19,7 @@
 namespace sandhost::protocol {
 
 constexpr std::uint16_t k_magic = 0x5348;
-constexpr std::uint8_t k_protocol_version = 3;  // 2: jobs carry their id, attempt, queue and timeout; 3: leases, loading
+constexpr std::uint8_t k_protocol_version = 4;  // 2: jobs carry their id, attempt, queue and timeout; 3: leases, loading; 4: the attempt's folders
 constexpr std::size_t k_header_size = 8;
 
 enum class MessageType : std::uint8_t {

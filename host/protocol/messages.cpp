@@ -39,7 +39,7 @@ std::string encode(const Job& m)
     put_optional(w, m.limits.file_size_bytes);
     put_optional(w, m.limits.processes);
     w.u8(m.describe ? 1 : 0);
-    w.i64(m.job_id).u32(m.attempt).str(m.queue).u64(m.timeout_ms).u64(m.lease_ms);
+    w.i64(m.job_id).u32(m.attempt).str(m.queue).u64(m.timeout_ms).u64(m.lease_ms).str(m.tmpdir).str(m.workdir);
     return w.take();
 }
 
@@ -52,7 +52,7 @@ std::optional<Job> decode_job(std::string_view body)
         !get_optional(r, m.limits.memory_bytes) || !get_optional(r, m.limits.cpu_ms) ||
         !get_optional(r, m.limits.open_files) || !get_optional(r, m.limits.file_size_bytes) ||
         !get_optional(r, m.limits.processes) || !r.u8(describe) || describe > 1 || !r.i64(m.job_id) || !r.u32(m.attempt) ||
-        !r.str(m.queue) || !r.u64(m.timeout_ms) || !r.u64(m.lease_ms) || !r.at_end()) {
+        !r.str(m.queue) || !r.u64(m.timeout_ms) || !r.u64(m.lease_ms) || !r.str(m.tmpdir) || !r.str(m.workdir) || !r.at_end()) {
         return std::nullopt;
     }
     m.describe = describe == 1;

@@ -47,6 +47,10 @@ struct Job {
     // `sandhost exec`). A lease that runs out means the host was stopped or cut off from its
     // store, and another host may already be running the job.
     std::uint64_t lease_ms = 0;
+    // The attempt's private folder, which the worker makes its TMPDIR, and the folder it
+    // works in (empty: the private folder). Both empty for a describe job: nothing changes.
+    std::string tmpdir;
+    std::string workdir;
 };
 
 // host -> worker while a job runs: its lease was renewed; the worker may go on for lease_ms

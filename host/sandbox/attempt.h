@@ -33,6 +33,10 @@ struct AttemptSpec {
     // (CancelToken::renew_lease) before it stops itself and everything it started; zero: no
     // lease (an attempt outside a queue). Ignored where no worker runs the task (inline).
     model::Duration lease{0};
+    // The attempt's private folder (TMPDIR, and the working folder unless
+    // settings.privileges.filesystem.workdir names one). Set by the sandbox for every attempt
+    // it runs in a worker; empty: the worker stays where it is.
+    std::filesystem::path folder;
 };
 
 // Receives an attempt's live reports, on the thread that runs the attempt. Keep them quick.
@@ -82,6 +86,9 @@ private:
 struct WorkerConfig {
     std::filesystem::path executable;
     process::LauncherKind launcher = process::LauncherKind::posix_spawn;
+    // The folder that holds the attempts' private folders, kept writable for workers with
+    // filesystem.read_only (set by the Sandbox; empty: none).
+    std::filesystem::path attempts_root;
 
     // SANDHOST_WORKER if set, else found beside the running code (see worker_locator.h).
     static WorkerConfig defaults();

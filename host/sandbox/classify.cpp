@@ -217,6 +217,16 @@ model::Outcome classify(const AttemptFacts& facts)
                       "host (the host was stopped, stalled or cut off from the store; another host may run the job)";
             return o;
         }
+        if (!facts.done && status.kind == ExitStatus::Kind::exited && status.exit_code == protocol::exit_code(protocol::WorkerExit::setup_failed)) {
+            // After its hello, a worker sets up each job too (its folders): what failed there
+            // kept the task from starting.
+            model::Outcome o;
+            o.kind = model::OutcomeKind::spawn_failed;
+            o.exit_code = status.exit_code;
+            o.error = "the worker could not set up the job";
+            if (!facts.stderr_tail.empty()) o.error += ": " + facts.stderr_tail.substr(0, 2000);
+            return o;
+        }
         return from_termination(facts);
     }
     model::Outcome o;

@@ -35,6 +35,7 @@ IsolationSupport isolation_support()
     s.drop_capabilities = has(caps, CAP_SETPCAP);
     struct stat ns {};
     s.network_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/net", &ns) == 0;
+    s.mount_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/mnt", &ns) == 0;
     return s;
 }
 
@@ -43,7 +44,7 @@ std::string IsolationSupport::to_json() const
     return std::string("{\"syscalls\":") + yes_no(syscall_filter) + ",\"no_new_privileges\":" + yes_no(no_new_privileges) +
            ",\"user\":" + yes_no(switch_user) + ",\"capabilities\":" + yes_no(drop_capabilities) +
            ",\"network_none\":" + yes_no(network_namespace) + ",\"cgroups\":" + yes_no(cgroups) +
-           ",\"filesystem\":" + yes_no(private_tmp) + "}";
+           ",\"filesystem\":" + yes_no(private_tmp) + ",\"mount_namespace\":" + yes_no(mount_namespace) + "}";
 }
 
 std::string IsolationSupport::describe() const
@@ -56,7 +57,8 @@ std::string IsolationSupport::describe() const
            item("user", switch_user, "needs CAP_SETUID and CAP_SETGID") + ", " +
            item("capabilities", drop_capabilities, "needs CAP_SETPCAP to drop from the bounding set") + ", " +
            item("network: none", network_namespace, "needs CAP_SYS_ADMIN") + ", " + item("cgroups", cgroups, "not in this version") +
-           ", " + item("filesystem", private_tmp, "not in this version");
+           ", " + item("filesystem (private TMPDIR, workdir)", private_tmp, "not in this version") + ", " +
+           item("filesystem read_only, hide (a mount namespace)", mount_namespace, "needs CAP_SYS_ADMIN");
 }
 
 } // namespace sandhost::sandbox

@@ -14,7 +14,8 @@ struct IsolationSupport {
     bool drop_capabilities = false;  // capabilities: from the bounding set too (CAP_SETPCAP)
     bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
     bool cgroups = false;            // not applied by this version
-    bool private_tmp = false;        // filesystem: not applied by this version
+    bool private_tmp = true;         // a private TMPDIR and workdir per attempt: always
+    bool mount_namespace = false;    // filesystem read_only and hide, a fresh sysfs for network: none (CAP_SYS_ADMIN)
 
     std::string to_json() const;
     // "syscalls: yes, no_new_privileges: yes, user: no (needs CAP_SETUID and CAP_SETGID), ..."

@@ -69,13 +69,24 @@ WorkerConfig WorkerConfig::defaults()
     return config;
 }
 
+namespace {
+
+WorkerConfig with_attempts_root(WorkerConfig worker, const std::filesystem::path& root)
+{
+    worker.attempts_root = root;
+    return worker;
+}
+
+} // namespace
+
 Sandbox::Sandbox(WorkerConfig worker)
-    : m_worker(std::move(worker)), m_reuse(m_spawner, m_worker), m_fork(m_spawner, m_worker, m_housekeeper)
+    : m_worker(with_attempts_root(std::move(worker), m_folders.root())), m_reuse(m_spawner, m_worker), m_fork(m_spawner, m_worker, m_housekeeper)
 {
     m_housekeeper.start(
         [this](Housekeeper::Clock::time_point now) {
             m_reuse.retire_idle(now);
             m_fork.retire_idle(now);
+            m_folders.retry();
         },
         std::chrono::seconds(1));
 }
@@ -149,11 +160,27 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             if (pid > 0) sandbox.m_job_workers.erase(pid);
         }
     } forget{*this, worker};
+    auto owner = folder_owner(spec.settings.privileges);
+    if (!owner) return spawn_failed(owner.error(), spec.settings.mode);
+    auto folder = m_folders.create(owner.value());
+    if (!folder) {
+        throw_if_shortage(folder.error());
+        return spawn_failed(folder.error(), spec.settings.mode);
+    }
+    // Removed on every way out, once the attempt's worker is gone (and, when it ran on its own,
+    // every process it started).
+    struct RemoveFolder {
+        AttemptFolders& folders;
+        const std::filesystem::path& folder;
+        ~RemoveFolder() { folders.remove(folder); }
+    } remove_folder{m_folders, folder.value()};
+    AttemptSpec in_folder = spec;
+    in_folder.folder = folder.value();
     model::Outcome outcome;
     switch (spec.settings.mode) {
-    case model::Mode::spawn: outcome = run_spawned(spec, &tracking, cancel); break;
-    case model::Mode::fork: outcome = m_fork.run(spec, &tracking, cancel); break;
-    case model::Mode::reuse: outcome = m_reuse.run(spec, &tracking, cancel); break;
+    case model::Mode::spawn: outcome = run_spawned(in_folder, &tracking, cancel); break;
+    case model::Mode::fork: outcome = m_fork.run(in_folder, &tracking, cancel); break;
+    case model::Mode::reuse: outcome = m_reuse.run(in_folder, &tracking, cancel); break;
     }
     m_health.record(spec.plugin_path, outcome);
     return outcome;

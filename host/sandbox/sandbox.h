@@ -11,6 +11,7 @@
 #include "model/plugin_catalog.h"
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
+#include "sandbox/attempt_folders.h"
 #include "sandbox/fork_pool.h"
 #include "sandbox/housekeeper.h"
 #include "sandbox/inline_runner.h"
@@ -48,6 +49,8 @@ public:
     //   - a plugin that failed to load three times in a row fails at once (see plugin_health.h).
     //   - a library (or its folder) writable by others than its owner and root is refused as
     //     load_failed unless spec.allow_insecure_plugin.
+    //   - an attempt in a worker gets a private folder of its own (see attempt_folders.h),
+    //     removed once the attempt ended; spec.folder is ignored.
     model::Outcome run_attempt(const AttemptSpec& spec, AttemptObserver* observer = nullptr, CancelToken* cancel = nullptr);
 
     // Every *.so in dirs, each described by loading it in a worker without running its init
@@ -63,6 +66,8 @@ public:
     std::vector<model::BrokenPlugin> broken_plugins() const { return m_health.broken(); }
 
     const WorkerConfig& worker_config() const { return m_worker; }
+    // Where the attempts' private folders are made.
+    const std::filesystem::path& attempts_root() const { return m_folders.root(); }
 
     // Stops starting fork servers, ends every fork server and idle worker, waits for tasks
     // running in the host (see InlineRunner::shutdown), stops the housekeeping thread, and
@@ -73,6 +78,7 @@ private:
     model::Outcome run_isolated(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
     model::Outcome run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
 
+    AttemptFolders m_folders;  // first: removed when every worker has gone
     WorkerConfig m_worker;
     process::Spawner m_spawner;  // first: every worker below is its child, and must end before it
     PluginHealth m_health;

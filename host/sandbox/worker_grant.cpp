@@ -91,7 +91,21 @@ std::vector<std::string> environment_for(const model::Privileges& p, const JobId
 
 } // namespace
 
-os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity* job)
+os::Result<std::optional<FolderOwner>> folder_owner(const model::Privileges& p)
+{
+    if (!p.user) return std::optional<FolderOwner>();
+    auto user = resolve_user(*p.user);
+    if (!user) return user.error();
+    FolderOwner owner{user->uid, user->gid};
+    if (p.group) {
+        auto gid = resolve_group(*p.group);
+        if (!gid) return gid.error();
+        owner.gid = gid.value();
+    }
+    return std::optional<FolderOwner>(owner);
+}
+
+os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity* job, const std::filesystem::path& attempts_root)
 {
     WorkerGrant grant;
     std::optional<User> user;
@@ -124,6 +138,19 @@ os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity*
     }
     grant.args.insert(grant.args.end(), {"--no-new-privileges", p.no_new_privileges ? "1" : "0"});
     if (p.network == model::Network::none) grant.args.insert(grant.args.end(), {"--network", "none"});
+    if (p.filesystem.read_only) {
+        grant.args.insert(grant.args.end(), {"--read-only", "1"});
+        if (!attempts_root.empty()) grant.args.insert(grant.args.end(), {"--writable", attempts_root.string()});
+    }
+    for (const auto& path : p.filesystem.hide) {
+        const std::filesystem::path hidden(path);
+        const bool holds_root = !attempts_root.empty() &&
+                                std::mismatch(hidden.begin(), hidden.end(), attempts_root.begin(), attempts_root.end()).first == hidden.end();
+        if (holds_root) {
+            return os::SysError::from_code(EINVAL, "filesystem.hide", path + " holds the attempts' folders, " + attempts_root.string());
+        }
+        grant.args.insert(grant.args.end(), {"--hide", path});
+    }
     switch (p.syscalls.filter) {
     case model::SyscallFilter::off: break;
     case model::SyscallFilter::default_list: {

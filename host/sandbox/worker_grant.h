@@ -7,7 +7,10 @@
 #include "os/result.h"
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace sandhost::sandbox {
@@ -26,8 +29,20 @@ struct WorkerGrant {
 };
 
 // Resolves `privileges` (reading the user and group databases and this process's
-// environment). Fails with ENOENT (call getpwnam or getgrnam) for a user or group this machine
-// does not know.
-os::Result<WorkerGrant> grant_for(const model::Privileges& privileges, const JobIdentity* job);
+// environment). `attempts_root` is the folder that holds the attempts' private folders (see
+// attempt_folders.h; empty: none), kept writable under filesystem.read_only. Fails with
+// ENOENT (call getpwnam or getgrnam) for a user or group this machine does not know, and with
+// EINVAL (call filesystem.hide) for a hidden path that holds the attempts' folders.
+os::Result<WorkerGrant> grant_for(const model::Privileges& privileges, const JobIdentity* job,
+                                  const std::filesystem::path& attempts_root = {});
+
+// Who owns an attempt's private folder: the worker's `user` (and `group`, or the user's
+// primary group); nullopt when the worker runs as the host's user. Fails as grant_for does
+// for an unknown user or group.
+struct FolderOwner {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+os::Result<std::optional<FolderOwner>> folder_owner(const model::Privileges& privileges);
 
 } // namespace sandhost::sandbox

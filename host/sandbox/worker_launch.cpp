@@ -19,7 +19,7 @@ const char* to_string(WorkerRole role)
 os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const WorkerConfig& config, WorkerRole role,
                                          const model::Privileges& privileges, const JobIdentity* job)
 {
-    auto grant = grant_for(privileges, job);
+    auto grant = grant_for(privileges, job, config.attempts_root);
     if (!grant) return grant.error();
     auto channel = os::make_socket_pair();
     if (!channel) return channel.error();

@@ -188,6 +188,10 @@ std::string WorkerSession::job_frame(const AttemptSpec& spec)
     message.timeout_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(spec.settings.timeout).count()));
     message.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
+    if (!spec.folder.empty()) {
+        message.tmpdir = spec.folder.string();
+        message.workdir = spec.settings.privileges.filesystem.workdir.value_or("");
+    }
     return protocol::encode_frame(MessageType::job, protocol::encode(message));
 }
 

@@ -5,6 +5,7 @@
 #include "worker/host_death.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -93,6 +94,7 @@ bool JobRunner::handle_job(const protocol::Job& job)
         ~JobOver() { runner.job_over(); }
     } job_over{*this};
     if (auto problem = m_limiter.apply(job.limits)) return fail_load("cannot apply limits: " + *problem);
+    enter_job_folders(job);
     // Describing a plugin reads its descriptor and nothing more: listing plugins must not
     // wait for, or fail by, what their init hooks do.
     if (!ensure_loaded(job, job.describe ? Init::no : Init::yes)) return false;
@@ -123,6 +125,18 @@ bool JobRunner::handle_job(const protocol::Job& job)
     m_limiter.note_cpu_used(send_done(report));
     // A failed task may have left its state half-changed: never reuse the process.
     return m_role == Role::reuse && report.status == plugin::TaskReport::Status::ok;
+}
+
+// Every job of a reused worker, and every forked child, moves into its own attempt's folder:
+// nothing of one job's files is where the next looks. A folder the worker cannot enter (a
+// workdir its user may not reach) ends the worker with WorkerExit::setup_failed, before the
+// plugin loads for a spawned worker.
+void JobRunner::enter_job_folders(const protocol::Job& job)
+{
+    if (job.tmpdir.empty()) return;
+    if (::setenv("TMPDIR", job.tmpdir.c_str(), 1) != 0) fail(WorkerExit::setup_failed, "setenv", "TMPDIR", errno);
+    const std::string& folder = job.workdir.empty() ? job.tmpdir : job.workdir;
+    if (::chdir(folder.c_str()) != 0) fail(WorkerExit::setup_failed, "chdir", folder.c_str(), errno);
 }
 
 void JobRunner::shutdown_plugin()

@@ -1,4 +1,4 @@
-// A worker's jobs: watch the job's lease, apply the limits, load the plugin (and initialise it,
+// A worker's jobs: watch the job's lease, apply the limits, enter the job's folders, load the plugin (and initialise it,
 // unless the job only describes it) between a loading and a loaded message, report ready, run
 // the task, report done, end what the task left running.
 #pragma once
@@ -48,6 +48,9 @@ private:
     // when asked. False, after reporting load_failed, when it cannot.
     bool ensure_loaded(const protocol::Job& job, Init init);
     bool initialise();
+    // TMPDIR and the working folder of the job (see protocol::Job); exits the worker with
+    // WorkerExit::setup_failed when it cannot enter them.
+    void enter_job_folders(const protocol::Job& job);
     void describe();
     bool send_ready();
     // Sends the task's report with this process's usage so far; returns the CPU time in it.

@@ -196,6 +196,15 @@ bool parse_privilege_argument(const char* key, const char* value, WorkerPrivileg
         out.own_network = std::strcmp(value, "none") == 0;
         return out.own_network || std::strcmp(value, "host") == 0;
     }
+    if (std::strcmp(key, "--read-only") == 0) {
+        out.read_only = std::strcmp(value, "1") == 0;
+        return out.read_only || std::strcmp(value, "0") == 0;
+    }
+    if (std::strcmp(key, "--writable") == 0 || std::strcmp(key, "--hide") == 0) {
+        if (value[0] != '/') return false;
+        (key[2] == 'w' ? out.writable : out.hide).emplace_back(value);
+        return true;
+    }
     if (std::strcmp(key, "--syscalls-deny") == 0) {
         out.filter = true;
         out.deny = split(value);
@@ -230,6 +239,8 @@ void restrict_environment(const WorkerPrivileges& privileges)
 void apply_privileges(const WorkerPrivileges& p)
 {
     if (p.own_network) enter_own_network();
+    // After the network's: a fresh sysfs shows the namespace it was mounted from.
+    if (p.own_network || p.read_only || !p.hide.empty()) enter_own_mounts(MountPlan{p.own_network, p.read_only, p.writable, p.hide});
     // A worker that becomes another user keeps no capability unless some are named.
     std::optional<std::uint64_t> kept = p.capabilities;
     if (!kept && p.uid && *p.uid != ::geteuid()) kept = 0;

@@ -3,6 +3,8 @@
 // children and a reused worker's later jobs keep what its start left them.
 #pragma once
 
+#include "worker/mounts.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +22,10 @@ struct WorkerPrivileges {
     std::optional<std::uint64_t> capabilities;
     bool no_new_privileges = false;
     bool own_network = false;  // a network namespace with only loopback
+    // read_only and hide (see mounts.h); with own_network too, a mount namespace of its own.
+    bool read_only = false;
+    std::vector<std::string> writable;
+    std::vector<std::string> hide;
     // The system-call filter: every call in `deny` fails with EPERM; when allow_only is not
     // empty, so does every call outside it.
     bool filter = false;
@@ -31,7 +37,8 @@ struct WorkerPrivileges {
 };
 
 // Takes one worker argument (--uid, --gid, --groups, --capabilities, --no-new-privileges,
-// --network, --syscalls-deny, --syscalls-allow-only, --environment-names). Returns false for
+// --network, --read-only, --writable, --hide (each --writable and --hide adds a path),
+// --syscalls-deny, --syscalls-allow-only, --environment-names). Returns false for
 // a key it does not know or a value that does not parse; `known` says whether the key was one
 // of these.
 bool parse_privilege_argument(const char* key, const char* value, WorkerPrivileges& out, bool& known);
@@ -40,7 +47,8 @@ bool parse_privilege_argument(const char* key, const char* value, WorkerPrivileg
 // the environment.
 void restrict_environment(const WorkerPrivileges& privileges);
 
-// In this order: enters a network namespace of its own (loopback up), drops the capabilities
+// In this order: enters a network namespace of its own (loopback up), a mount namespace of its
+// own (for read_only, hide and network none: see mounts.h), drops the capabilities
 // not kept from the bounding set, sets groups, group and user, drops the capabilities not
 // kept, sets no-new-privileges, installs the system-call filter. Exits with
 // WorkerExit::setup_failed, naming the call and errno, when any step fails. The parent-death

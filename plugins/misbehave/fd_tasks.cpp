@@ -88,9 +88,9 @@ sh_status_t run_garble(const sh_services_t* services, sh_context_t* ctx, const c
 sh_status_t run_lie(const sh_services_t* services, sh_context_t* ctx, const char*, size_t) noexcept
 {
     return guarded(services, ctx, [&] {
-        // A well-formed header of a 'done' message (magic "SH", protocol version 3, type 8) whose
+        // A well-formed header of a 'done' message (magic "SH", protocol version 4, type 8) whose
         // length says 4 GiB - 1: on the channel, a lie about a result no worker may send.
-        static constexpr char k_header[] = "\x48\x53\x03\x08\xff\xff\xff\xff";
+        static constexpr char k_header[] = "\x48\x53\x04\x08\xff\xff\xff\xff";
         for (const int fd : open_descriptors()) {
             struct stat st {};
             if (fd <= 2 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;

@@ -87,16 +87,84 @@ TEST(ExecCli, PrivilegeFlagsGrantTheWorkerWhatTheySay)
     }
 }
 
+TEST(ExecCli, FilesystemFlagsSetTheWorkingFolderAndWhatTheTaskSees)
+{
+    const std::string plugin = (t::fixture_plugin_dir() / "privileges.so").string();
+    const t::TempDir dir;
+    std::ofstream(dir / "secret") << "the host's";
+    auto run = [&](const std::string& task, const std::string& payload, std::vector<std::string> flags) {
+        flags.insert(flags.begin(), {t::sandhost_executable().string(), "exec", plugin, task, "--payload", payload, "--json"});
+        return t::run_command(flags);
+    };
+    const auto plain = run("report", "{}", {});
+    ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+    auto report = json_of(plain.out)->getObject("result");
+    const std::string tmpdir = report->getValue<std::string>("tmpdir");
+    EXPECT_EQ(report->getValue<std::string>("cwd"), tmpdir);
+    EXPECT_FALSE(std::filesystem::exists(tmpdir)) << "the attempt's folder outlived `sandhost exec`";
+
+    const auto in_dir = run("report", "{}", {"--workdir", dir.path().string()});
+    ASSERT_EQ(in_dir.exit_code, 0) << in_dir.out << in_dir.err;
+    EXPECT_EQ(json_of(in_dir.out)->getObject("result")->getValue<std::string>("cwd"), dir.path().string());
+
+    if (::geteuid() == 0) {
+        const std::string secret = (dir / "secret").string();
+        const auto hidden = run("probe", "{\"read\": [\"" + secret + "\"], \"write\": [\"" + dir.path().string() + "\"]}",
+                                {"--hide", secret, "--read-only"});
+        ASSERT_EQ(hidden.exit_code, 0) << hidden.out << hidden.err;
+        auto tried = json_of(hidden.out)->getObject("result");
+        EXPECT_EQ(tried->getObject("write")->getValue<std::string>(dir.path().string()), "EROFS") << hidden.out;
+    }
+    for (const auto& [flags, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--workdir", (dir / "nowhere").string()}, "is not a folder"},
+             {{"--hide", (dir / "nowhere").string()}, "does not exist"},
+             {{"--hide", "/"}, "hiding / leaves the worker nothing to run"}}) {
+        const auto r = run("report", "{}", flags);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+}
+
+// The packaged service runs without CAP_SYS_ADMIN: read_only and hide cannot be had there, and
+// say so; the private folder needs no privilege at all.
+TEST(ExecCli, WithoutAMountNamespaceReadOnlyIsASpawnFailureNamingTheCallAndTheFolderStillWorks)
+{
+    if (::geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv")) GTEST_SKIP() << "needs root and setpriv to drop CAP_SYS_ADMIN";
+    const std::string plugin = (t::fixture_plugin_dir() / "privileges.so").string();
+    auto run = [&](std::vector<std::string> flags) {
+        flags.insert(flags.begin(), {"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                     t::sandhost_executable().string(), "exec", plugin, "report", "--json"});
+        return t::run_command(flags);
+    };
+    const auto refused = run({"--read-only"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    const auto record = json_of(refused.out);
+    EXPECT_EQ(record->getValue<std::string>("outcome"), "spawn_failed");
+    EXPECT_NE(record->getValue<std::string>("error").find("unshare(CLONE_NEWNS"), std::string::npos) << refused.out;
+
+    const auto plain = run({});
+    ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+    const auto report = json_of(plain.out)->getObject("result");
+    EXPECT_EQ(report->getValue<std::string>("cwd"), report->getValue<std::string>("tmpdir"));
+
+    const auto support = t::run_command({"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                         t::sandhost_executable().string(), "plugins", "--isolation", "--json"});
+    ASSERT_EQ(support.exit_code, 0) << support.err;
+    EXPECT_FALSE(json_of(support.out)->getValue<bool>("mount_namespace")) << support.out;
+    EXPECT_TRUE(json_of(support.out)->getValue<bool>("filesystem")) << support.out;
+}
+
 TEST(PluginsCli, IsolationSaysWhatThisMachineSupports)
 {
     const auto r = sandhost({"plugins", "--isolation", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto support = json_of(r.out);
-    for (const char* key : {"syscalls", "no_new_privileges", "user", "capabilities", "network_none", "cgroups", "filesystem"}) {
+    for (const char* key : {"syscalls", "no_new_privileges", "user", "capabilities", "network_none", "cgroups", "filesystem", "mount_namespace"}) {
         EXPECT_TRUE(support->has(key)) << key << " in " << r.out;
     }
     EXPECT_TRUE(support->getValue<bool>("syscalls")) << "every kernel sandhost supports has seccomp";
     EXPECT_EQ(support->getValue<bool>("user"), ::geteuid() == 0);
+    EXPECT_TRUE(support->getValue<bool>("filesystem")) << "the private folder needs no privilege";
 }
 
 TEST(ExecCli, ModeChoosesHowTheWorkerComesToBe)
@@ -338,6 +406,48 @@ TEST(ValidateCli, NoPluginsChecksTheConfigurationWithoutRunningPluginCode)
     EXPECT_NE(r.out.find("no plugin code ran"), std::string::npos) << r.out;
     const auto with = validate((std::filesystem::path(SANDHOST_TEST_SOURCE_DIR) / "config" / "demo.yaml").string());
     EXPECT_NE(with.out.find("its constructors ran; no init hook and no task did"), std::string::npos) << with.out;
+}
+
+// validate checks the privilege settings against what its own process could grant a worker:
+// as a user without capabilities, a queue's `user` and `network: none` are refused where they
+// are written, and the same file validates for root.
+TEST(ValidateCli, PrivilegesThisProcessCannotGrantAreRefusedWhereTheyAreWritten)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both as root and as nobody";
+    if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    t::TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+    const auto file = dir / "c.yaml";
+    std::ofstream(file) << "sandbox:\n  network: none\nqueues:\n  q:\n    tasks: [misbehave.echo]\n    sandbox:\n"
+                           "      user: daemon\n";
+    std::filesystem::permissions(file, std::filesystem::perms(0644));
+    const auto as_root = t::run_command({t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_root.exit_code, 0) << as_root.out << as_root.err;
+
+    const auto as_nobody = t::run_command({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                           t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_nobody.exit_code, 2) << as_nobody.out << as_nobody.err;
+    EXPECT_NE(as_nobody.err.find("c.yaml:2:12: network: none needs a network namespace"), std::string::npos) << as_nobody.err;
+    EXPECT_NE(as_nobody.err.find("c.yaml:7:13: user: this process cannot switch"), std::string::npos) << as_nobody.err;
+}
+
+TEST(ValidateCli, ReadOnlyAndHideAreRefusedWhereTheProcessCannotMakeAMountNamespace)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both with and without CAP_SYS_ADMIN";
+    if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    t::TempDir dir;
+    const auto file = dir / "c.yaml";
+    std::ofstream(file) << "queues:\n  q:\n    tasks: [misbehave.echo]\n    sandbox:\n      filesystem: {read_only: true, hide: ["
+                        << dir.path().string() << "], workdir: " << dir.path().string() << "}\n";
+    const auto as_root = t::run_command({t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(as_root.exit_code, 0) << as_root.out << as_root.err;
+
+    const auto without = t::run_command({"/usr/bin/setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                                         t::sandhost_executable().string(), "validate", "--no-plugins", file.string()});
+    EXPECT_EQ(without.exit_code, 2) << without.out << without.err;
+    EXPECT_NE(without.err.find("c.yaml:5:31: read_only: true needs a mount namespace"), std::string::npos) << without.err;
+    EXPECT_NE(without.err.find("c.yaml:5:43: hide needs a mount namespace"), std::string::npos) << without.err;
+    EXPECT_EQ(without.err.find("workdir"), std::string::npos) << "a workdir needs no privilege: " << without.err;
 }
 
 } // namespace

@@ -312,6 +312,24 @@ const BadConfig k_bad_configs[] = {
       {10, 60, "inherit: \"1X\" is not a variable name (or a prefix ending in *)"},
       {10, 73, "set: \"A B\" is not a variable name"}}},
 
+    // The worker's filesystem: paths that must exist, a folder for workdir, no hiding of /.
+    {"filesystem_errors",
+     "sandbox:\n"
+     "  filesystem: {workdir: store.db, read_only: maybe, hide: [gone, /, {a: b}, \"\"]}\n"
+     "queues:\n  q:\n    tasks: [hello.echo]\n"
+     "    sandbox: {filesystem: {workdir: nowhere, hidden: [x]}}\n"
+     "  r:\n    tasks: [hello.echo]\n    sandbox: {filesystem: [read_only]}\n",
+     {{2, 25, "workdir: \"{dir}/store.db\" is not a folder"},
+      {2, 46, "read_only: expected true or false, got \"maybe\""},
+      {2, 60, "hide: \"{dir}/gone\" does not exist on this machine"},
+      {2, 66, "hide: hiding / leaves the worker nothing to run"},
+      {2, 69, "hide: expected a path, got a mapping"},
+      {2, 77, "hide: a path must not be empty"},
+      {6, 37, "workdir: \"{dir}/nowhere\" does not exist on this machine"},
+      {6, 46, "unknown key \"hidden\" in queues.q.sandbox.filesystem; did you mean \"hide\"?"},
+      {9, 27, "filesystem: expected a mapping, got a sequence"}},
+     {{"store.db", "a file"}}},
+
     // Several problems: all reported, in file order.
     {"several_errors",
      "host:\n"

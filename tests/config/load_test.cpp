@@ -118,6 +118,47 @@ TEST(LoadConfig, ReadsWorkerPrivilegesWithQueueOverrides)
     }
 }
 
+TEST(LoadConfig, ReadsTheFilesystemWithRelativePathsAndQueueOverridesKeyByKey)
+{
+    TempDir dir;
+    dir.write("data/store.db", "the store");
+    dir.write("work/.keep", "");
+    auto settings = load_ok(dir.write("config.yaml",
+                                      "sandbox:\n"
+                                      "  filesystem: {workdir: work/, hide: [data, /etc/hostname]}\n"
+                                      "queues:\n"
+                                      "  q:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "  locked:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "    sandbox: {filesystem: {read_only: true, workdir: null}}\n"
+                                      "  open:\n"
+                                      "    tasks: [hello.echo]\n"
+                                      "    sandbox: {filesystem: {hide: []}}\n"));
+    ASSERT_TRUE(settings);
+    const model::FilesystemSettings& fs = settings->sandbox.privileges.filesystem;
+    const std::string base = dir.path().lexically_normal().string();
+    EXPECT_EQ(fs.workdir, base + "/work");
+    EXPECT_FALSE(fs.read_only);
+    EXPECT_EQ(fs.hide, (std::vector<std::string>{base + "/data", "/etc/hostname"}));
+    for (const auto& q : settings->queues) {
+        const auto& qfs = q.sandbox.privileges.filesystem;
+        if (q.name == "q") {
+            EXPECT_EQ(qfs, fs);
+        }
+        if (q.name == "locked") {
+            EXPECT_TRUE(qfs.read_only);
+            EXPECT_FALSE(qfs.workdir);
+            EXPECT_EQ(qfs.hide, fs.hide) << "what the queue does not say comes from the host's";
+        }
+        if (q.name == "open") {
+            EXPECT_TRUE(qfs.hide.empty());
+            EXPECT_EQ(qfs.workdir, fs.workdir);
+        }
+    }
+    EXPECT_EQ(model::FilesystemSettings{}, load_ok(dir.write("plain.yaml", "queues: {q: {tasks: [hello.echo]}}\n"))->sandbox.privileges.filesystem);
+}
+
 TEST(LoadConfig, ReadsTheApiSection)
 {
     TempDir dir;

@@ -75,6 +75,7 @@ no_new_privileges: true
 # capabilities: not set, the host's (none for another user)
 network: host
 syscalls: default
+filesystem: {workdir: null, read_only: false, hide: []}
 )";
     auto indent = [](const std::string& text, const std::string& prefix) {
         std::string out;
@@ -123,6 +124,8 @@ TEST(ToYaml, RoundTripsARichConfig)
     dir.write("token.txt", "a-token-of-twenty-chars\n");
     dir.write("cert.pem", "-----BEGIN CERTIFICATE-----\n");
     dir.write("key.pem", "-----BEGIN PRIVATE KEY-----\n");
+    dir.write("work $dir/.keep", "");
+    dir.write("data/store.db", "");
     auto file = dir.write("config.yaml", R"(
 host:
   name: "host \"quoted\" $$HOME"
@@ -151,6 +154,7 @@ sandbox:
   capabilities: [net_bind_service]
   network: none
   syscalls: {deny: [ptrace], allow_only: [read, write]}
+  filesystem: {workdir: "work $$dir", read_only: true, hide: [data, /etc/hostname]}
 api:
   listen: "[::1]:0"
   token_file: token.txt
@@ -166,7 +170,7 @@ queues:
     retry: {max_attempts: 10, backoff: {type: fixed, delay: 0s, factor: 1.25, max: 1ms, jitter: 0.3333333333333333}}
     ttl: 2h
     max_lost: 1
-    sandbox: {mode: spawn, limits: {cpu: 2s, memory: unlimited}}
+    sandbox: {mode: spawn, limits: {cpu: 2s, memory: unlimited}, filesystem: {hide: [data/store.db]}}
 schedules:
   - name: tricky
     queue: q-1

@@ -133,7 +133,7 @@ TEST_P(PrivilegesTest, WithNoSettingsATaskSeesOnlyTheDocumentedEnvironmentAndGai
         EXPECT_EQ(env.value("PATH", ""), path);
     }
     for (const auto& [name, value] : env.items()) {
-        const bool documented = name == "PATH" || name == "LANG" || name.rfind("LC_", 0) == 0 || name == "TZ" ||
+        const bool documented = name == "PATH" || name == "LANG" || name.rfind("LC_", 0) == 0 || name == "TZ" || name == "TMPDIR" ||
                                 name.rfind("SANDHOST_", 0) == 0 || name.find("SAN_OPTIONS") != std::string::npos;
         EXPECT_TRUE(documented) << name << " reached the task";
     }
@@ -205,6 +205,26 @@ TEST_P(PrivilegesTest, CapabilitiesKeepOnlyTheNamedOnesAndTheFilterAndFlagCanBeT
     auto none = spec("report");
     none.settings.privileges.capabilities = std::vector<std::string>{};
     EXPECT_EQ(run(none)["cap_eff"], "0000000000000000");
+}
+
+// A worker that becomes another user keeps the capabilities named, and only those: permitted
+// and effective across the change of user, gone from the bounding set.
+TEST_P(PrivilegesTest, AnotherUserKeepsOnlyTheNamedCapabilities)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "switching to nobody needs root";
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    auto s = spec("report");
+    s.settings.privileges.user = "nobody";
+    s.settings.privileges.capabilities = std::vector<std::string>{"net_bind_service", "CAP_KILL"};
+    const json kept = run(s);
+    EXPECT_EQ(kept["uid"], nobody->pw_uid);
+    EXPECT_EQ(kept["cap_eff"], "0000000000000420");  // kill (5) and net_bind_service (10)
+    EXPECT_EQ(kept["no_new_privs"], 1);
+
+    auto none = spec("report");
+    none.settings.privileges.user = "nobody";
+    EXPECT_EQ(run(none)["cap_eff"], "0000000000000000") << "another user keeps none unless named";
 }
 
 TEST_P(PrivilegesTest, AnAllowListLetsTheWorkerRunButDeniesTheRest)

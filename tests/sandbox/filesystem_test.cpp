@@ -1,0 +1,297 @@
+// A worker's view of the filesystem, seen from a task (the `privileges` fixture) in every mode:
+// a private TMPDIR per attempt, its working folder, gone after the attempt however it ended;
+// read_only, hide and a fresh sysfs through a mount namespace that never leaks a mount to
+// the host; pools never share a worker between different filesystem settings.
+#include "os/proc.h"
+#include "sandbox/isolation_support.h"
+#include "sandbox/sandbox.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <pwd.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace t = sandhost::testing;
+using nlohmann::json;
+
+std::string read_text(const fs::path& path)
+{
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// What this process sees mounted: it must be the same before and after any attempt.
+std::string host_mounts() { return read_text("/proc/self/mountinfo"); }
+
+std::vector<fs::path> entries_of(const fs::path& folder)
+{
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) out.push_back(entry.path());
+    return out;
+}
+
+bool mount_namespaces() { return isolation_support().mount_namespace; }
+
+class FilesystemTest : public ::testing::TestWithParam<model::Mode> {
+protected:
+    void SetUp() override
+    {
+        m_mounts_before = host_mounts();
+        // The store's folder, as the host keeps it: 0700, its file 0600.
+        std::filesystem::permissions(m_dir.path(), fs::perms(0700));
+        m_store = m_dir / "store.db";
+        std::ofstream(m_store) << "the store";
+        fs::permissions(m_store, fs::perms(0600));
+        m_sandbox = std::make_unique<Sandbox>(t::worker_config(process::LauncherKind::posix_spawn));
+    }
+    void TearDown() override
+    {
+        const fs::path root = m_sandbox->attempts_root();
+        m_sandbox.reset();
+        EXPECT_FALSE(fs::exists(root)) << "the attempts' folders outlived their sandbox";
+        EXPECT_EQ(host_mounts(), m_mounts_before) << "a mount reached the host";
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+
+    AttemptSpec spec(const std::string& task, const json& payload = json::object())
+    {
+        AttemptSpec s;
+        s.plugin_path = t::fixture_plugin_dir() / "privileges.so";
+        s.task = task;
+        s.payload = payload.dump();
+        s.settings.mode = GetParam();
+        s.settings.timeout = 20s;
+        s.settings.grace = 500ms;
+        return s;
+    }
+
+    model::Outcome attempt(const AttemptSpec& s) { return m_sandbox->run_attempt(s); }
+
+    json run(const AttemptSpec& s)
+    {
+        const auto outcome = attempt(s);
+        EXPECT_TRUE(outcome.succeeded()) << model::to_string(outcome.kind) << ": " << outcome.error << " stderr: " << outcome.stderr_tail;
+        if (!outcome.succeeded()) return json::object();
+        return json::parse(outcome.result);
+    }
+
+    // What the fixture's probe says of reading `read` and writing in `write`.
+    json probe(const model::Privileges& privileges, const std::vector<std::string>& read, const std::vector<std::string>& write)
+    {
+        auto s = spec("probe", json{{"read", read}, {"write", write}});
+        s.settings.privileges = privileges;
+        return run(s);
+    }
+
+    // The attempt's folder a `litter` task printed on its stdout.
+    static fs::path littered_folder(const model::Outcome& outcome)
+    {
+        const auto at = outcome.stdout_tail.find("TMPDIR=");
+        if (at == std::string::npos) return {};
+        const auto end = outcome.stdout_tail.find('\n', at);
+        return outcome.stdout_tail.substr(at + 7, end - at - 7);
+    }
+
+    std::string m_mounts_before;
+    t::TempDir m_dir;
+    fs::path m_store;
+    std::unique_ptr<Sandbox> m_sandbox;
+};
+
+TEST_P(FilesystemTest, EveryAttemptGetsAPrivateWritableTmpdirOfItsOwnThatIsAlsoItsWorkingFolder)
+{
+    const fs::path root = m_sandbox->attempts_root();
+    std::set<std::string> seen;
+    for (int round = 0; round < 3; ++round) {
+        const json report = run(spec("report"));
+        ASSERT_TRUE(report["tmpdir"].is_string()) << report.dump();
+        const fs::path tmpdir = report["tmpdir"].get<std::string>();
+        EXPECT_EQ(tmpdir.parent_path(), root);
+        EXPECT_EQ(report["cwd"], tmpdir.string());
+        EXPECT_EQ(report["tmpdir_mode"], 0700);
+        EXPECT_EQ(report["tmpdir_uid"], ::geteuid());
+        EXPECT_TRUE(seen.insert(tmpdir.string()).second) << "a second attempt got " << tmpdir;
+        EXPECT_FALSE(fs::exists(tmpdir)) << "left after its attempt";
+    }
+    // Workers of another user reach their own folder by its name, and list none.
+    EXPECT_EQ(fs::status(root).permissions(), fs::perms(0711));
+
+    const json wrote = probe({}, {}, {"."});
+    EXPECT_EQ(wrote["write"]["."], "ok");
+}
+
+TEST_P(FilesystemTest, WorkdirSetsTheWorkingFolderAndTmpdirStaysPrivate)
+{
+    auto s = spec("report");
+    s.settings.privileges.filesystem.workdir = m_dir.path().string();
+    const json report = run(s);
+    EXPECT_EQ(report["cwd"], m_dir.path().string());
+    ASSERT_TRUE(report["tmpdir"].is_string());
+    EXPECT_EQ(fs::path(report["tmpdir"].get<std::string>()).parent_path(), m_sandbox->attempts_root());
+}
+
+TEST_P(FilesystemTest, TheFolderIsGoneAfterASuccessACrashAndATimeoutWhateverTheTaskLeftInIt)
+{
+    struct Case {
+        const char* then;
+        model::OutcomeKind kind;
+    };
+    for (const Case c : {Case{"return", model::OutcomeKind::succeeded}, Case{"crash", model::OutcomeKind::crashed},
+                         Case{"hang", model::OutcomeKind::timed_out}}) {
+        auto s = spec("litter", json{{"then", c.then}});
+        s.settings.timeout = c.kind == model::OutcomeKind::timed_out ? 1s : 20s;
+        const auto outcome = attempt(s);
+        EXPECT_EQ(outcome.kind, c.kind) << c.then << ": " << outcome.error;
+        const fs::path folder = littered_folder(outcome);
+        ASSERT_FALSE(folder.empty()) << c.then << ": " << outcome.stdout_tail;
+        EXPECT_FALSE(fs::exists(folder)) << c.then;
+    }
+    EXPECT_TRUE(entries_of(m_sandbox->attempts_root()).empty()) << ::testing::PrintToString(entries_of(m_sandbox->attempts_root()));
+}
+
+TEST_P(FilesystemTest, ReadOnlyLeavesOnlyTmpdirWritable)
+{
+    if (!mount_namespaces()) GTEST_SKIP() << "this process cannot create a mount namespace (needs CAP_SYS_ADMIN)";
+    model::Privileges read_only;
+    read_only.filesystem.read_only = true;
+    const std::string folder = m_dir.path().string();
+    const json before = probe({}, {}, {folder});
+    EXPECT_EQ(before["write"][folder], "ok");
+    const json after = probe(read_only, {m_store.string()}, {folder, "/tmp", "."});
+    EXPECT_EQ(after["write"][folder], "EROFS");
+    EXPECT_EQ(after["write"]["/tmp"], "EROFS");
+    EXPECT_EQ(after["write"]["."], "ok") << "its TMPDIR stays writable";
+    EXPECT_EQ(after["read"][m_store.string()], "ok") << "read-only, not hidden";
+}
+
+TEST_P(FilesystemTest, HidingTheStoresFolderKeepsTheStoreFromTheTask)
+{
+    if (!mount_namespaces()) GTEST_SKIP() << "this process cannot create a mount namespace (needs CAP_SYS_ADMIN)";
+    const std::string store = m_store.string();
+    EXPECT_EQ(probe({}, {store}, {})["read"][store], "ok") << "the task's user may read the store: the test would prove nothing";
+    model::Privileges hidden;
+    hidden.filesystem.hide = {m_dir.path().string()};
+    const json tried = probe(hidden, {store, m_dir.path().string()}, {m_dir.path().string()});
+    EXPECT_NE(tried["read"][store], "ok");
+    EXPECT_NE(tried["write"][m_dir.path().string()], "ok");
+    // A file is hidden too: it reads as empty.
+    model::Privileges hidden_file;
+    hidden_file.filesystem.hide = {store};
+    auto s = spec("probe", json{{"read", {store}}});
+    s.settings.privileges = hidden_file;
+    EXPECT_EQ(run(s)["read"][store], "ok");
+}
+
+TEST_P(FilesystemTest, HidingTheAttemptsFoldersIsASpawnFailureThatSaysWhy)
+{
+    auto s = spec("report");
+    s.settings.privileges.filesystem.hide = {m_sandbox->attempts_root().parent_path().string()};
+    const auto outcome = attempt(s);
+    EXPECT_EQ(outcome.kind, model::OutcomeKind::spawn_failed);
+    EXPECT_NE(outcome.error.find("holds the attempts' folders"), std::string::npos) << outcome.error;
+}
+
+TEST_P(FilesystemTest, WithNetworkNoneSysfsListsOnlyTheWorkersLoopback)
+{
+    if (!mount_namespaces() || !isolation_support().network_namespace) GTEST_SKIP() << "needs CAP_SYS_ADMIN";
+    const json host = run(spec("report"));
+    auto s = spec("report");
+    s.settings.privileges.network = model::Network::none;
+    const json own = run(s);
+    EXPECT_EQ(own["sys_class_net"], json::array({"lo"}));
+    EXPECT_EQ(own["interfaces"], json::array({"lo"}));
+    EXPECT_NE(host["sys_class_net"], json::array({"lo"})) << "this machine has only a loopback: the test proves less";
+    // With read_only too: what was mounted below the host's /sys (cgroups) goes with it.
+    s.settings.privileges.filesystem.read_only = true;
+    EXPECT_EQ(run(s)["sys_class_net"], json::array({"lo"}));
+}
+
+TEST_P(FilesystemTest, WorkersWithDifferentFilesystemSettingsAreNeverShared)
+{
+    if (!mount_namespaces()) GTEST_SKIP() << "this process cannot create a mount namespace (needs CAP_SYS_ADMIN)";
+    model::Privileges read_only;
+    read_only.filesystem.read_only = true;
+    const std::string folder = m_dir.path().string();
+    for (int round = 0; round < 2; ++round) {
+        EXPECT_EQ(probe(read_only, {}, {folder})["write"][folder], "EROFS");
+        EXPECT_EQ(probe({}, {}, {folder})["write"][folder], "ok");
+    }
+}
+
+TEST_P(FilesystemTest, AnotherUserOwnsItsFolder)
+{
+    if (::geteuid() != 0) GTEST_SKIP() << "switching to nobody needs root";
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    auto s = spec("report");
+    s.settings.privileges.user = "nobody";
+    const json report = run(s);
+    EXPECT_EQ(report["uid"], nobody->pw_uid);
+    EXPECT_EQ(report["tmpdir_uid"], nobody->pw_uid);
+    EXPECT_EQ(report["tmpdir_mode"], 0700);
+    model::Privileges as_nobody;
+    as_nobody.user = "nobody";
+    EXPECT_EQ(probe(as_nobody, {}, {"."})["write"]["."], "ok");
+    auto litter = spec("litter", json{{"then", "return"}});
+    litter.settings.privileges = as_nobody;
+    const auto outcome = attempt(litter);
+    EXPECT_TRUE(outcome.succeeded()) << outcome.error;
+    EXPECT_FALSE(fs::exists(littered_folder(outcome)));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMode, FilesystemTest, ::testing::Values(model::Mode::spawn, model::Mode::fork, model::Mode::reuse),
+                         [](const auto& param_info) { return std::string(model::to_string(param_info.param)); });
+
+TEST(AttemptFoldersTest, ASandboxSweepsAwayWhatProcessesNowGoneLeft)
+{
+    t::TempDir temp;
+    const auto self = os::start_time(::getpid());
+    ASSERT_TRUE(self);
+    // pid_max is at most 2^22: no process has this pid.
+    const fs::path dead = temp / "sandhost-attempts.99999999.12345.0";
+    const fs::path alive = temp / ("sandhost-attempts." + std::to_string(::getpid()) + "." + std::to_string(*self) + ".77");
+    const fs::path reused_pid = temp / ("sandhost-attempts." + std::to_string(::getpid()) + "." + std::to_string(*self + 1) + ".0");
+    const fs::path other = temp / "sandhost-attempts.not-ours";
+    for (const auto& folder : {dead, alive, reused_pid, other}) {
+        fs::create_directories(folder / "attempt.abcdef" / "closed");
+        std::ofstream(folder / "attempt.abcdef" / "closed" / "file") << "left";
+        fs::permissions(folder / "attempt.abcdef" / "closed", fs::perms::none);
+    }
+    {
+        AttemptFolders folders(temp.path());
+        EXPECT_FALSE(fs::exists(dead));
+        EXPECT_FALSE(fs::exists(reused_pid)) << "its pid lives on in another process";
+        EXPECT_TRUE(fs::exists(alive));
+        EXPECT_TRUE(fs::exists(other));
+        EXPECT_EQ(folders.root().parent_path(), temp.path());
+
+        auto made = folders.create(std::nullopt);
+        ASSERT_TRUE(made) << made.error().message();
+        std::ofstream(made.value() / "file") << "x";
+        folders.remove(made.value());
+        EXPECT_FALSE(fs::exists(made.value()));
+        EXPECT_EQ(folders.left_over(), 0u);
+        EXPECT_TRUE(fs::exists(folders.root()));
+    }
+    for (const auto& folder : {alive, other}) {
+        fs::permissions(folder / "attempt.abcdef" / "closed", fs::perms::owner_all);
+    }
+}
+
+} // namespace
+} // namespace sandhost::sandbox
