@@ -90,18 +90,11 @@ std::vector<Claim> SqliteStore::claim_batch(const std::vector<QueueAllowance>& q
 std::vector<Claim> SqliteStore::claims_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                                       model::Duration lease, model::TimePoint now, std::size_t max)
 {
-    std::vector<Claim> claims;
-    std::vector<QueueAllowance> open = with_free_slots(queues);
     // Each claim reads the limits again: the rate and global_concurrency counts see the
     // attempts this transaction started.
-    while (claims.size() < max && !open.empty()) {
-        auto claimed = claim_in_transaction(open, holder, lease, now);
-        if (!claimed) break;
-        take_slot(open, claimed->job.queue);
-        open = with_free_slots(open);
-        claims.push_back(std::move(*claimed));
-    }
-    return claims;
+    return claim_in_turn(queues, max, [&](const std::vector<QueueAllowance>& open) {
+        return claim_in_transaction(open, holder, lease, now);
+    });
 }
 
 std::vector<std::pair<std::string, std::string>> SqliteStore::unclaimable_tasks(const std::vector<QueueAllowance>& queues)

@@ -223,6 +223,12 @@ private:
     // Inside a write transaction: up to `max` claims (see claim_batch).
     std::vector<Claim> claims_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                              model::Duration lease, model::TimePoint now, std::size_t max);
+    // Inside a write transaction: claims_in_transaction in a savepoint. When the claims fail,
+    // says why in `error` and returns none, and the transaction goes on without them (unless
+    // SQLite rolled it all back: then it throws).
+    std::vector<Claim> claims_in_savepoint(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                           model::Duration lease, model::TimePoint now, std::size_t max,
+                                           std::optional<std::string>& error);
     // The queues among `queues` a claim may take from now: not paused, not over their rate.
     // A queue named twice is claimed from as the first allowance says.
     std::vector<const QueueAllowance*> claimable_queues(const std::vector<QueueAllowance>& queues, model::TimePoint now);

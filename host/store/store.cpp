@@ -17,6 +17,9 @@ Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attemp
     return result;
 }
 
+namespace {
+
+// The allowances of `queues` that have a slot left.
 std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& queues)
 {
     std::vector<QueueAllowance> open;
@@ -35,19 +38,27 @@ void take_slot(std::vector<QueueAllowance>& queues, const std::string& queue)
     }
 }
 
-std::vector<Claim> Store::claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
-                                      model::TimePoint now, std::size_t max)
+} // namespace
+
+std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
+                                 const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one)
 {
     std::vector<Claim> claims;
     std::vector<QueueAllowance> open = with_free_slots(queues);
     while (claims.size() < max && !open.empty()) {
-        auto claimed = claim(open, holder, lease, now);
+        auto claimed = claim_one(open);
         if (!claimed) break;
         take_slot(open, claimed->job.queue);
         open = with_free_slots(open);
         claims.push_back(std::move(*claimed));
     }
     return claims;
+}
+
+std::vector<Claim> Store::claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                      model::TimePoint now, std::size_t max)
+{
+    return claim_in_turn(queues, max, [&](const std::vector<QueueAllowance>& open) { return claim(open, holder, lease, now); });
 }
 
 Store::FinishBatch Store::finish_batch(const std::vector<Ending>& endings, model::TimePoint now, const std::vector<QueueAllowance>& queues,

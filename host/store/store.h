@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,10 +59,6 @@ struct QueueAllowance {
     std::optional<std::size_t> slots;
 };
 
-// The allowances of `queues` that have a slot left (QueueAllowance::slots).
-std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& queues);
-// A claim of `queue` took one of its slots: of its first allowance, the one a claim reads.
-void take_slot(std::vector<QueueAllowance>& queues, const std::string& queue);
 
 // A change the store records in the same step as it makes it: the live feed of the HTTP API's
 // Server-Sent Events, resumable from an event's id.
@@ -129,6 +126,12 @@ struct QueueCounts {
     std::map<model::JobState, std::uint64_t> by_state;  // every state present, zeros included
     bool paused = false;
 };
+
+// claim_batch's loop, for a store to run in whatever step it has: up to `max` claims, each made
+// by `claim_one` from the allowances that have a slot left, each taking a slot of its queue (of
+// the queue's first allowance, the one a claim reads). Stops at the first nullopt.
+std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
+                                 const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one);
 
 class Store {
 public:
