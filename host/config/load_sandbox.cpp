@@ -16,7 +16,7 @@ using Kind = YamlNode::Kind;
 const std::vector<std::string> k_sandbox_keys{"enabled", "mode",       "timeout",  "startup_timeout",     "grace",
                                               "limits",  "max_result", "fallback", "fallback_on_timeout", "reuse",
                                               "fork_servers", "user",  "group",    "environment",         "no_new_privileges",
-                                              "capabilities", "network", "syscalls", "filesystem"};
+                                              "capabilities", "network", "syscalls", "filesystem", "cgroup"};
 const std::vector<std::string> k_limits_keys{"memory", "cpu", "open_files", "file_size", "processes", "output", "output_action"};
 // idle_timeout is not in the design's example, but sandbox::ReuseSettings has it and a value
 // nobody can set is a value nobody can fix.
@@ -96,6 +96,7 @@ void Loader::read_sandbox(const YamlNode& map, const std::string& path, model::S
             read_count_as(*e, 1, 1024, out.fork_servers);
         }
     }
+    if (const auto* e = fields.get("cgroup")) read_enum(*e, model::k_cgroup_use_names, out.cgroup);
     if (const auto* e = fields.get("reuse")) {
         if (const YamlNode* reuse = mapping_value(*e)) {
             Section r = section(*reuse, "in " + path + ".reuse", k_reuse_keys);

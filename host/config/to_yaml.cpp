@@ -115,6 +115,7 @@ void write_sandbox(std::string& out, const model::SandboxSettings& s, const std:
     out += indent + "reuse: {max_jobs_per_worker: " + std::to_string(s.reuse.max_jobs_per_worker) +
            ", max_rss: " + model::format_size(s.reuse.max_rss_bytes) +
            ", idle_timeout: " + model::format_duration(s.reuse.idle_timeout) + "}\n";
+    out += indent + "cgroup: " + model::to_string(s.cgroup) + "\n";
     write_privileges(out, s.privileges, indent);
 }
 

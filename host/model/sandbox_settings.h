@@ -20,10 +20,15 @@ enum class Mode { spawn, fork, reuse };
 // as resource_limit output.
 enum class OutputAction { drop, kill };
 enum class Fallback { none, inline_run };
+// Whether each running attempt gets a control group of its own (memory and process limits the
+// kernel enforces, CPU accounted, the whole group killed on stop): where the host can use
+// cgroups, or never.
+enum class CgroupUse { automatic, off };
 
 inline constexpr EnumName<Mode> k_mode_names[] = {{"spawn", Mode::spawn}, {"fork", Mode::fork}, {"reuse", Mode::reuse}};
 inline constexpr EnumName<OutputAction> k_output_action_names[] = {{"drop", OutputAction::drop}, {"kill", OutputAction::kill}};
 inline constexpr EnumName<Fallback> k_fallback_names[] = {{"none", Fallback::none}, {"inline", Fallback::inline_run}};
+inline constexpr EnumName<CgroupUse> k_cgroup_use_names[] = {{"auto", CgroupUse::automatic}, {"off", CgroupUse::off}};
 
 // Per-attempt resource limits. An unset limit is not applied.
 struct Limits {
@@ -61,6 +66,7 @@ struct SandboxSettings {
     // fork mode: at most this many fork servers per plugin (0: one per CPU). Each holds the
     // plugin loaded and initialised; more of them fork in parallel under concurrent load.
     std::uint32_t fork_servers = 0;
+    CgroupUse cgroup = CgroupUse::automatic;
     // What the worker is granted (user, environment, capabilities, network, syscalls).
     Privileges privileges;
 
@@ -84,5 +90,7 @@ const char* to_string(Mode mode);
 std::optional<Mode> mode_from_string(std::string_view text);
 const char* to_string(Fallback fallback);
 std::optional<Fallback> fallback_from_string(std::string_view text);
+const char* to_string(CgroupUse use);
+std::optional<CgroupUse> cgroup_use_from_string(std::string_view text);
 
 } // namespace sandhost::model

@@ -101,6 +101,17 @@ std::optional<Lease> decode_lease(std::string_view body)
     return m;
 }
 
+std::string encode(const ForkJob& m) { return m.cgroup_fds == 0 ? std::string() : BodyWriter().u32(m.cgroup_fds).take(); }
+
+std::optional<ForkJob> decode_fork_job(std::string_view body)
+{
+    ForkJob m;
+    if (body.empty()) return m;
+    BodyReader r(body);
+    if (!r.u32(m.cgroup_fds) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
 std::string encode(const ChildStatus& m)
 {
     return BodyWriter().u32(static_cast<std::uint32_t>(m.wait_status)).u64(m.max_rss_kb).u64(m.user_cpu_us).u64(m.system_cpu_us).take();

@@ -69,6 +69,14 @@ struct LoadFailed {
     bool task_missing = false;  // the plugin loaded but has no such task (the plugin itself is fine)
 };
 
+// host -> fork server: fork a child for a job. Attached: the job's channel, stdout, stderr and
+// status pipe, then `cgroup_fds` descriptors open for writing on cgroup.procs files: the
+// server writes the child's pid into each before the child gets its job, so the child runs
+// the job inside the attempt's group while the server stays out of it. An empty body: none.
+struct ForkJob {
+    std::uint32_t cgroup_fds = 0;
+};
+
 // fork server -> host, answering fork_job: the child's pid, or why there is none.
 struct Forked {
     std::int64_t pid = -1;
@@ -131,6 +139,7 @@ std::string encode(const Done& m);
 std::string encode(const Description& m);
 std::string encode(const Forked& m);
 std::string encode(const Lease& m);
+std::string encode(const ForkJob& m);
 
 std::optional<Hello> decode_hello(std::string_view body);
 std::optional<Job> decode_job(std::string_view body);
@@ -142,5 +151,6 @@ std::optional<Done> decode_done(std::string_view body);
 std::optional<Description> decode_description(std::string_view body);
 std::optional<Forked> decode_forked(std::string_view body);
 std::optional<Lease> decode_lease(std::string_view body);
+std::optional<ForkJob> decode_fork_job(std::string_view body);
 
 } // namespace sandhost::protocol

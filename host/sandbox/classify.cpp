@@ -19,6 +19,8 @@ using process::ExitStatus;
 bool near_memory_limit(const AttemptFacts& facts)
 {
     if (!facts.limits.memory_bytes || !facts.termination) return false;
+    // The group counts its OOM kills: no guessing from the peak.
+    if (facts.group && facts.group->memory_enforced) return false;
     const std::uint64_t limit = *facts.limits.memory_bytes;
     std::uint64_t untouched_kb = 0;
     // Only meaningful when the address space was really capped: a worker mapping more than
@@ -163,6 +165,34 @@ model::Outcome died_loading(const process::Termination& termination)
     return o;
 }
 
+std::string count_of(std::uint64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
+// What the group's counters say about an attempt that did not succeed: the kernel killed in it
+// at the memory limit, or refused it a fork at the process limit.
+void judge_by_group(const AttemptFacts& facts, model::Outcome& o)
+{
+    if (!facts.group) return;
+    const auto kind = o.kind;
+    if (kind != model::OutcomeKind::failed && kind != model::OutcomeKind::crashed && kind != model::OutcomeKind::exited) return;
+    const GroupFacts& g = *facts.group;
+    const std::string before = o.error.empty() ? std::string() : " (" + o.error + ")";
+    if (g.oom_kills > 0) {
+        o.kind = model::OutcomeKind::resource_limit;
+        o.limit = model::LimitKind::memory;
+        o.permanent = false;
+        o.error = "memory limit" + (facts.limits.memory_bytes ? " of " + model::format_size(*facts.limits.memory_bytes) : std::string()) +
+                  " reached: the kernel killed " + count_of(g.oom_kills, "process", "processes") + " in the attempt's control group" + before;
+    } else if (g.forks_refused > 0 && g.processes_enforced) {
+        o.kind = model::OutcomeKind::resource_limit;
+        o.limit = model::LimitKind::processes;
+        o.permanent = false;
+        o.error = "process limit" + (facts.limits.processes ? " of " + std::to_string(*facts.limits.processes) : std::string()) +
+                  " reached: the kernel refused " + count_of(g.forks_refused, "fork", "forks") + " in the attempt's control group" + before;
+    }
+}
+
+model::Outcome classify_facts(const AttemptFacts& facts);
+
 } // namespace
 
 bool lease_ran_out(const model::Outcome& outcome)
@@ -171,6 +201,15 @@ bool lease_ran_out(const model::Outcome& outcome)
 }
 
 model::Outcome classify(const AttemptFacts& facts)
+{
+    model::Outcome o = classify_facts(facts);
+    judge_by_group(facts, o);
+    return o;
+}
+
+namespace {
+
+model::Outcome classify_facts(const AttemptFacts& facts)
 {
     if (facts.stop) return from_stop(facts, *facts.stop);
     if (facts.done) {
@@ -234,5 +273,7 @@ model::Outcome classify(const AttemptFacts& facts)
     o.error = "the worker stopped answering";
     return o;
 }
+
+} // namespace
 
 } // namespace sandhost::sandbox

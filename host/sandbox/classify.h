@@ -13,6 +13,16 @@
 
 namespace sandhost::sandbox {
 
+// What the attempt's control group counted during the attempt (see cgroups.h).
+struct GroupFacts {
+    std::uint64_t oom_kills = 0;      // processes the kernel killed at the group's memory limit
+    std::uint64_t forks_refused = 0;  // forks the kernel refused at the group's process limit
+    bool memory_enforced = false;     // the group held the memory limit
+    bool processes_enforced = false;  // the group held the process limit
+
+    bool operator==(const GroupFacts&) const = default;
+};
+
 struct AttemptFacts {
     bool hello_seen = false;
     bool ready_seen = false;
@@ -26,12 +36,17 @@ struct AttemptFacts {
     std::optional<process::Termination> termination;
     std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
     model::Limits limits;
+    std::optional<GroupFacts> group;            // the attempt ran in a control group of its own
     std::string worker_executable;
     std::string stderr_tail;
 };
 
 // The outcome's kind and kind-specific fields (result, error, signal, exit code, limit,
 // killed). The caller adds the common fields (times, pid, usage, output, progress).
+//   In a control group, the group's own counters decide the limits: an attempt that did not
+//   succeed while the kernel OOM-killed in its group is resource_limit memory, one that had a
+//   fork refused at its process limit is resource_limit processes; with the memory limit in a
+//   group no death is taken for the memory limit from its peak size.
 //   A worker that dies while loading the plugin (its constructors or init hook crash, abort,
 //   throw or exit) ends as load_failed with plugin_unusable: the plugin is to blame, not a task.
 model::Outcome classify(const AttemptFacts& facts);

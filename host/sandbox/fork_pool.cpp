@@ -1,6 +1,7 @@
 #include "sandbox/fork_pool.h"
 
 #include "os/proc.h"
+#include "sandbox/host_error.h"
 
 #include <spdlog/spdlog.h>
 
@@ -28,8 +29,8 @@ model::Outcome failure(model::OutcomeKind kind, std::string error)
 
 } // namespace
 
-ForkPool::ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& background)
-    : m_spawner(spawner), m_worker(std::move(worker)), m_background(background)
+ForkPool::ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& background, CgroupPool* cgroups)
+    : m_spawner(spawner), m_worker(std::move(worker)), m_background(background), m_cgroups(cgroups)
 {
 }
 
@@ -38,6 +39,11 @@ ForkPool::~ForkPool() { shutdown(); }
 model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const Key key{m_worker.executable.string(), spec.plugin_path.string(), spec.settings.privileges};
+    auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
+    if (!group) {
+        throw_if_shortage(group.error());
+        return failure(model::OutcomeKind::spawn_failed, "cannot prepare the attempt's control group: " + group.error().message());
+    }
     // One replacement per attempt: a server that dies or stops answering is replaced, and the
     // job is forked again from the new one.
     for (int round = 0; round < 2; ++round) {
@@ -48,8 +54,14 @@ model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer,
             if (auto* outcome = std::get_if<model::Outcome>(&first)) return *outcome;
             server = std::get<std::shared_ptr<ForkServer>>(first);
         }
-        auto session = server->fork_session(spec);
-        if (auto* forked = std::get_if<WorkerSession>(&session)) return forked->run(spec, observer, cancel);
+        // Counted before the job is handed over: its child may fork (or be refused) at once.
+        std::optional<AttemptGroup::Counters> counted;
+        if (*group) counted = (*group)->counters();
+        auto session = server->fork_session(spec, group->get());
+        if (auto* forked = std::get_if<WorkerSession>(&session)) {
+            forked->attach_group(std::move(group.value()), counted);
+            return forked->run(spec, observer, cancel);
+        }
         spdlog::warn("fork server for {} replaced: {}", spec.plugin_path.string(), std::get<std::string>(session));
     }
     return failure(model::OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row");

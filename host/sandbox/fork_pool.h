@@ -23,8 +23,9 @@ namespace sandhost::sandbox {
 
 class ForkPool {
 public:
-    // `spawner` and `background` must outlive the pool.
-    ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& background);
+    // `spawner`, `background` and `cgroups` (null: no groups) must outlive the pool. Each
+    // job's child runs in a group of its own; the servers stay out of them.
+    ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& background, CgroupPool* cgroups = nullptr);
     ~ForkPool();  // shutdown()
 
     // Runs one attempt on a child of one of the plugin's servers. Thread-safe. Throws
@@ -76,6 +77,7 @@ private:
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
     Housekeeper& m_background;
+    CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::condition_variable m_started;
     std::map<Key, Group> m_groups;

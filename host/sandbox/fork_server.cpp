@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -192,7 +193,7 @@ std::variant<protocol::Frame, std::string> ForkServer::next_frame(Clock::time_po
     }
 }
 
-std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptSpec& spec)
+std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptSpec& spec, const AttemptGroup* group)
 {
     struct InFlight {
         std::atomic<int>& count;
@@ -212,8 +213,24 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     for (int fd : {out->read.get(), err->read.get()}) {
         if (auto s = os::set_nonblocking(fd); !s) throw HostError(s.error());
     }
-    const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job, {});
-    if (!os::send_with_fds(m_channel.get(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
+    std::vector<os::UniqueFd> cgroup_procs;
+    if (group) {
+        for (const auto& folder : group->folders().folders()) {
+            const auto file = folder.path / "cgroup.procs";
+            os::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+            if (!fd) {
+                auto error = os::SysError::from_errno("open", file.string());
+                throw_if_shortage(error);
+                return "cannot open the attempt's control group: " + error.message();
+            }
+            cgroup_procs.push_back(std::move(fd));
+        }
+    }
+    std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
+    for (const auto& fd : cgroup_procs) passed.push_back(fd.get());
+    const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job,
+                                                     protocol::encode(protocol::ForkJob{static_cast<std::uint32_t>(cgroup_procs.size())}));
+    if (!os::send_with_fds(m_channel.get(), frame, passed)) {
         m_dead = true;
         return std::string("cannot reach the fork server: ") + std::strerror(errno);
     }
@@ -222,9 +239,10 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     out->write.reset();
     err->write.reset();
     status->write.reset();
+    cgroup_procs.clear();
     // The job goes out now: the child reads it as soon as it exists. What does not fit in the
     // socket's buffer is sent by the session.
-    std::string unsent = WorkerSession::job_frame(spec);
+    std::string unsent = WorkerSession::job_frame(spec, group);
     const ssize_t sent = ::send(channel->first.get(), unsent.data(), unsent.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent > 0) unsent.erase(0, static_cast<std::size_t>(sent));
     auto reply = next_frame(Clock::now() + spec.settings.startup_timeout);

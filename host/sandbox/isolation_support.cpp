@@ -36,6 +36,8 @@ IsolationSupport isolation_support()
     struct stat ns {};
     s.network_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/net", &ns) == 0;
     s.mount_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/mnt", &ns) == 0;
+    s.cgroup = cgroup_support();
+    s.cgroups = s.cgroup.usable;
     return s;
 }
 
@@ -43,7 +45,7 @@ std::string IsolationSupport::to_json() const
 {
     return std::string("{\"syscalls\":") + yes_no(syscall_filter) + ",\"no_new_privileges\":" + yes_no(no_new_privileges) +
            ",\"user\":" + yes_no(switch_user) + ",\"capabilities\":" + yes_no(drop_capabilities) +
-           ",\"network_none\":" + yes_no(network_namespace) + ",\"cgroups\":" + yes_no(cgroups) +
+           ",\"network_none\":" + yes_no(network_namespace) + ",\"cgroups\":" + yes_no(cgroups) + ",\"cgroup\":" + cgroup.to_json() +
            ",\"filesystem\":" + yes_no(private_tmp) + ",\"mount_namespace\":" + yes_no(mount_namespace) + "}";
 }
 
@@ -56,7 +58,7 @@ std::string IsolationSupport::describe() const
            item("no_new_privileges", no_new_privileges, "the kernel is too old") + ", " +
            item("user", switch_user, "needs CAP_SETUID and CAP_SETGID") + ", " +
            item("capabilities", drop_capabilities, "needs CAP_SETPCAP to drop from the bounding set") + ", " +
-           item("network: none", network_namespace, "needs CAP_SYS_ADMIN") + ", " + item("cgroups", cgroups, "not in this version") +
+           item("network: none", network_namespace, "needs CAP_SYS_ADMIN") + ", " + "cgroups: " + (cgroups ? "yes, " + cgroup.describe() : cgroup.describe()) +
            ", " + item("filesystem (private TMPDIR, workdir)", private_tmp, "not in this version") + ", " +
            item("filesystem read_only, hide (a mount namespace)", mount_namespace, "needs CAP_SYS_ADMIN");
 }

@@ -3,6 +3,8 @@
 // --isolation` and the host's startup log.
 #pragma once
 
+#include "sandbox/cgroups.h"
+
 #include <string>
 
 namespace sandhost::sandbox {
@@ -13,10 +15,12 @@ struct IsolationSupport {
     bool switch_user = false;        // user:, group: (CAP_SETUID and CAP_SETGID)
     bool drop_capabilities = false;  // capabilities: from the bounding set too (CAP_SETPCAP)
     bool network_namespace = false;  // network: none (CAP_SYS_ADMIN, network namespaces)
-    bool cgroups = false;            // not applied by this version
+    bool cgroups = false;            // cgroup: auto puts each attempt in a group of its own
+    CgroupSupport cgroup;            // which cgroup features, where, or why none
     bool private_tmp = true;         // a private TMPDIR and workdir per attempt: always
     bool mount_namespace = false;    // filesystem read_only and hide, a fresh sysfs for network: none (CAP_SYS_ADMIN)
 
+    // {"syscalls":true,...,"cgroups":true,"cgroup":{...CgroupSupport::to_json()},...}
     std::string to_json() const;
     // "syscalls: yes, no_new_privileges: yes, user: no (needs CAP_SETUID and CAP_SETGID), ..."
     std::string describe() const;

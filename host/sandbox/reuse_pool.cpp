@@ -16,16 +16,20 @@ bool ReusePool::Key::operator<(const Key& other) const
                                l.file_size_bytes, l.processes, l.output_bytes, l.output_action);
     };
     if (tie(*this) != tie(other)) return tie(*this) < tie(other);
+    if (cgroup != other.cgroup) return cgroup < other.cgroup;
     return privileges < other.privileges;
 }
 
-ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker) : m_spawner(spawner), m_worker(std::move(worker)) {}
+ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, CgroupPool* cgroups)
+    : m_spawner(spawner), m_worker(std::move(worker)), m_cgroups(cgroups)
+{
+}
 
 ReusePool::~ReusePool() { shutdown(); }
 
 model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges};
+    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
     std::unique_ptr<WorkerSession> session;
     {
         std::lock_guard lock(m_mutex);
@@ -38,17 +42,33 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         }
     }
     if (!session) {
-        auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
-        if (!started) {
-            throw_if_shortage(started.error());
+        auto failed = [](const std::string& error) {
             model::Outcome o;
             o.kind = model::OutcomeKind::spawn_failed;
-            o.error = "cannot start the worker: " + started.error().message();
+            o.error = error;
             o.isolation = model::to_string(model::Mode::reuse);
             o.started_at = o.ended_at = std::chrono::system_clock::now();
             return o;
+        };
+        // Leases are a host's: a reused worker's jobs all have one or none.
+        auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
+        if (!group) {
+            throw_if_shortage(group.error());
+            return failed("cannot prepare the worker's control group: " + group.error().message());
+        }
+        auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
+        if (!started) {
+            throw_if_shortage(started.error());
+            return failed("cannot start the worker: " + started.error().message());
         }
         session = std::make_unique<WorkerSession>(std::move(started.value()));
+        if (*group) {
+            if (auto added = (*group)->add(session->pid()); !added) {
+                throw_if_shortage(added.error());
+                return failed("cannot put the worker in its control group: " + added.error().message());
+            }
+            session->attach_group(std::move(group.value()));
+        }
     }
     model::Outcome outcome = session->run(spec, observer, cancel);
     const auto& reuse = spec.settings.reuse;

@@ -21,8 +21,9 @@ namespace sandhost::sandbox {
 
 class ReusePool {
 public:
-    // `spawner` must outlive the pool.
-    ReusePool(process::Spawner& spawner, WorkerConfig worker);
+    // `spawner` and `cgroups` (null: no groups) must outlive the pool. A worker stays in its
+    // group for its whole life.
+    ReusePool(process::Spawner& spawner, WorkerConfig worker, CgroupPool* cgroups = nullptr);
     ~ReusePool();  // shutdown()
 
     // Runs one attempt on an idle worker, or a new one. Thread-safe. Throws HostError when
@@ -44,6 +45,7 @@ private:
         std::string plugin;
         model::Limits limits;
         model::Privileges privileges;  // a worker's privileges are fixed at its start
+        model::CgroupUse cgroup = model::CgroupUse::automatic;  // and so is its group
         bool operator<(const Key& other) const;
     };
     struct Idle {
@@ -55,6 +57,7 @@ private:
 
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
+    CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::map<Key, std::vector<Idle>> m_idle;
 };

@@ -17,11 +17,30 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-model::Outcome spawn_failed(const os::SysError& error, model::Mode mode)
+// The pool of groups, where this machine has cgroups this process can use; otherwise none,
+// said once per process.
+std::unique_ptr<CgroupPool> open_cgroups()
+{
+    const CgroupSupport& support = cgroup_support();
+    static std::once_flag said;
+    if (!support.usable) {
+        // A host says so at its start, for the queues that want them.
+        std::call_once(said, [&] { spdlog::debug("cgroups: {}; workers get per-process limits only", support.describe()); });
+        return nullptr;
+    }
+    auto pool = CgroupPool::open(support);
+    if (!pool) {
+        std::call_once(said, [&] { spdlog::warn("cgroups cannot be used: {}; workers get per-process limits only", pool.error().message()); });
+        return nullptr;
+    }
+    return std::move(pool.value());
+}
+
+model::Outcome spawn_failed(const os::SysError& error, model::Mode mode, const char* what = "cannot start the worker: ")
 {
     model::Outcome o;
     o.kind = model::OutcomeKind::spawn_failed;
-    o.error = "cannot start the worker: " + error.message();
+    o.error = what + error.message();
     o.isolation = model::to_string(mode);
     o.started_at = o.ended_at = std::chrono::system_clock::now();
     return o;
@@ -80,7 +99,10 @@ WorkerConfig with_attempts_root(WorkerConfig worker, const std::filesystem::path
 } // namespace
 
 Sandbox::Sandbox(WorkerConfig worker)
-    : m_worker(with_attempts_root(std::move(worker), m_folders.root())), m_reuse(m_spawner, m_worker), m_fork(m_spawner, m_worker, m_housekeeper)
+    : m_worker(with_attempts_root(std::move(worker), m_folders.root())),
+      m_cgroups(open_cgroups()),
+      m_reuse(m_spawner, m_worker, m_cgroups.get()),
+      m_fork(m_spawner, m_worker, m_housekeeper, m_cgroups.get())
 {
     m_housekeeper.start(
         [this](Housekeeper::Clock::time_point now) {
@@ -189,10 +211,23 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
 model::Outcome Sandbox::run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const JobIdentity job{spec.job_id, spec.attempt, spec.queue};
+    auto group = CgroupPool::lease_for(m_cgroups.get(), spec.settings, spec.lease.count() > 0);
+    if (!group) {
+        throw_if_shortage(group.error());
+        return spawn_failed(group.error(), model::Mode::spawn, "cannot prepare the attempt's control group: ");
+    }
     auto session = WorkerSession::start(m_spawner, m_worker, WorkerRole::spawn, spec.settings.privileges, &job);
     if (!session) {
         throw_if_shortage(session.error());
         return spawn_failed(session.error(), model::Mode::spawn);
+    }
+    // The worker waits for its job: it is in its group before the task can run.
+    if (*group) {
+        if (auto added = (*group)->add(session->pid()); !added) {
+            throw_if_shortage(added.error());
+            return spawn_failed(added.error(), model::Mode::spawn, "cannot put the worker in its control group: ");
+        }
+        session->attach_group(std::move(group.value()));
     }
     return session->run(spec, observer, cancel);
 }

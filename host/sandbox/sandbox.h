@@ -12,6 +12,7 @@
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
 #include "sandbox/attempt_folders.h"
+#include "sandbox/cgroups.h"
 #include "sandbox/fork_pool.h"
 #include "sandbox/housekeeper.h"
 #include "sandbox/inline_runner.h"
@@ -68,6 +69,8 @@ public:
     const WorkerConfig& worker_config() const { return m_worker; }
     // Where the attempts' private folders are made.
     const std::filesystem::path& attempts_root() const { return m_folders.root(); }
+    // The control groups attempts run in; null where the machine has none this process can use.
+    const CgroupPool* cgroups() const { return m_cgroups.get(); }
 
     // Stops starting fork servers, ends every fork server and idle worker, waits for tasks
     // running in the host (see InlineRunner::shutdown), stops the housekeeping thread, and
@@ -81,6 +84,7 @@ private:
     AttemptFolders m_folders;  // first: removed when every worker has gone
     WorkerConfig m_worker;
     process::Spawner m_spawner;  // first: every worker below is its child, and must end before it
+    std::unique_ptr<CgroupPool> m_cgroups;  // before the pools: their workers' groups go back to it
     PluginHealth m_health;
     InlineRunner m_inline;
     ReusePool m_reuse;

@@ -64,10 +64,14 @@ int poll_timeout(Clock::time_point now, Clock::time_point wake)
     return static_cast<int>(std::min<long long>(ms, 60'000));
 }
 
-protocol::WorkerLimits to_worker_limits(const model::Limits& limits)
+// With a group that enforces the memory limit on what is really used, the worker's address
+// space gets twice the limit: mapped but untouched memory (libraries, stacks, arenas) is not
+// use, and an allocation beyond it still fails cleanly with ENOMEM rather than being killed.
+protocol::WorkerLimits to_worker_limits(const model::Limits& limits, const AttemptGroup* group = nullptr)
 {
     protocol::WorkerLimits w;
     w.memory_bytes = limits.memory_bytes;
+    if (w.memory_bytes && group && group->enforces_memory()) *w.memory_bytes *= 2;
     if (limits.cpu) w.cpu_ms = static_cast<std::uint64_t>(limits.cpu->count());
     w.open_files = limits.open_files;
     w.file_size_bytes = limits.file_size_bytes;
@@ -174,14 +178,14 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     return session;
 }
 
-std::string WorkerSession::job_frame(const AttemptSpec& spec)
+std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup* group)
 {
     protocol::Job message;
     message.plugin_path = spec.plugin_path.string();
     message.task = spec.task;
     message.payload = spec.payload;
     message.max_result = spec.settings.max_result_bytes;
-    message.limits = to_worker_limits(spec.settings.limits);
+    message.limits = to_worker_limits(spec.settings.limits, group);
     message.job_id = spec.job_id;
     message.attempt = spec.attempt;
     message.queue = spec.queue;
@@ -273,11 +277,40 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
         m_job_presented = false;
         flush_outbox();
     } else if (m_channel_open) {
-        m_outbox += job_frame(spec);
+        m_outbox += job_frame(spec, m_group.get());
         flush_outbox();
     }
     drive(job);
     return conclude(job);
+}
+
+void WorkerSession::attach_group(CgroupLease group, std::optional<AttemptGroup::Counters> counted)
+{
+    m_group = std::move(group);
+    if (m_group) m_group_counted = counted ? *counted : m_group->counters();
+}
+
+void WorkerSession::end_group_leftovers()
+{
+    if (!m_group) return;
+    const pid_t worker = m_process && m_process->running() ? m_process->pid() : -1;
+    bool killed = false;
+    if (worker < 0) {
+        killed = !m_group->processes().empty();
+        if (killed) (void)m_group->kill_all();
+    } else {
+        // A reused worker stays: what its job left in its group (a process that escaped its
+        // tree into a session and a parent of its own) does not.
+        for (int round = 0; round < 100; ++round) {
+            auto left = m_group->processes();
+            std::erase(left, worker);
+            if (left.empty()) break;
+            killed = true;
+            for (pid_t pid : left) ::kill(pid, SIGKILL);
+            ::usleep(static_cast<useconds_t>(std::min(20'000, 200 << std::min(round, 6))));
+        }
+    }
+    if (killed && m_spawner) m_spawner->reap_strays();
 }
 
 std::variant<protocol::Description, model::Outcome> WorkerSession::describe(const std::filesystem::path& plugin,
@@ -612,7 +645,10 @@ void WorkerSession::sample(Job& job)
         if (auto memory = os::read_memory(child)) rss_kb += memory->rss_kb;
     }
     job.sampled_peak_rss_kb = std::max(job.sampled_peak_rss_kb, rss_kb);
-    if (limits.memory_bytes && rss_kb * 1024 > *limits.memory_bytes) {
+    // A group's memory limit is the kernel's to hold, on what the group is charged: resident
+    // sizes also count shared pages charged elsewhere (the libraries the host loaded first).
+    const bool kernel_holds_memory = m_group && m_group->enforces_memory();
+    if (limits.memory_bytes && !kernel_holds_memory && rss_kb * 1024 > *limits.memory_bytes) {
         return begin_stop(job, StopReason{StopReason::Kind::limit, model::LimitKind::memory,
                                           "the worker's resident memory reached " + std::to_string(rss_kb) +
                                               " KiB, over the limit of " + model::format_size(*limits.memory_bytes)});
@@ -661,6 +697,8 @@ void WorkerSession::finish_process(Job& job)
     const auto& t = m_process->termination();
     const bool clean = job.facts.done && t && t->status.kind == process::ExitStatus::Kind::exited && t->status.exit_code == 0;
     if (!forked() && !clean) m_spawner->reap_strays();
+    // A process that left the worker's tree is still in its group.
+    end_group_leftovers();
 }
 
 model::Outcome WorkerSession::conclude(Job& job)
@@ -677,6 +715,21 @@ model::Outcome WorkerSession::conclude(Job& job)
     if (job.facts.baseline && !forked()) measured_peak_kb = std::max(measured_peak_kb, job.facts.baseline->rss_kb);
     if (job.facts.termination && m_inherited_max_rss_kb > 0 && job.facts.termination->usage.max_rss_kb <= m_inherited_max_rss_kb) {
         job.facts.termination->usage.max_rss_kb = measured_peak_kb;
+    }
+    std::optional<std::uint64_t> group_cpu_us;
+    if (m_group) {
+        if (m_process->running() && job.phase != JobPhase::exited) end_group_leftovers();
+        const auto now = m_group->counters();
+        GroupFacts group;
+        group.oom_kills = now.oom_kills - std::min(now.oom_kills, m_group_counted.oom_kills);
+        group.forks_refused = now.forks_refused - std::min(now.forks_refused, m_group_counted.forks_refused);
+        group.memory_enforced = m_group->enforces_memory();
+        group.processes_enforced = m_group->enforces_processes();
+        job.facts.group = group;
+        if (m_group->folders().folder_of("cpuacct") || m_group->folders().version() == os::CgroupVersion::v2) {
+            if (now.cpu_us > 0) group_cpu_us = now.cpu_us - std::min(now.cpu_us, m_group_counted.cpu_us);
+        }
+        m_group_counted = now;
     }
     model::Outcome outcome = classify(job.facts);
     outcome.isolation = m_isolation;
@@ -702,6 +755,8 @@ model::Outcome WorkerSession::conclude(Job& job)
     } else if (job.sampled_peak_rss_kb) {
         outcome.max_rss_kb = job.sampled_peak_rss_kb;
     }
+    // The group counts every process of the attempt, an escaped or unreaped one too.
+    if (group_cpu_us && !job.describe) outcome.cpu_ms = *group_cpu_us / 1000;
     outcome.stdout_tail = job.out.take();
     outcome.stderr_tail = job.err.take();
     outcome.stdout_dropped = job.out_total - std::min<std::uint64_t>(job.out_total, outcome.stdout_tail.size());

@@ -9,6 +9,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "sandbox/attempt.h"
+#include "sandbox/cgroups.h"
 #include "sandbox/stop_policy.h"
 #include "sandbox/worker_launch.h"
 #include "sandbox/worker_process.h"
@@ -45,8 +46,18 @@ public:
     static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
                                os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline);
 
-    // The job message for spec, as run() sends it.
-    static std::string job_frame(const AttemptSpec& spec);
+    // The job message for spec, as run() sends it; `group` is the control group the job will
+    // run in, if any (its memory limit then lets the worker's address space be larger).
+    static std::string job_frame(const AttemptSpec& spec, const AttemptGroup* group = nullptr);
+
+    // From now on the worker runs in `group` (the caller has put it there): each job's
+    // outcome is judged by the group's counters too, what is left in it after the worker
+    // ended is killed, and so is everything but the worker after a reused worker's job. The
+    // group goes back to its pool when the session ends.
+    // `counted`: the group's counters as read before any process of this attempt could run
+    // (a forked session's job is already running when it is attached); unset: read them now.
+    void attach_group(CgroupLease group, std::optional<AttemptGroup::Counters> counted = std::nullopt);
+    AttemptGroup* group() const { return m_group.get(); }
 
     WorkerSession(WorkerSession&&) noexcept;
     WorkerSession& operator=(WorkerSession&&) noexcept;
@@ -101,6 +112,9 @@ private:
     // A fork server's child: its server reaps it and ends its orphans.
     bool forked() const { return m_spawner == nullptr; }
     model::Outcome conclude(Job& job);
+    // Kills what is left in the group: everything once the worker has ended, everything but
+    // the worker while it lives on (reuse). Strays the host inherited are reaped.
+    void end_group_leftovers();
 
     process::Spawner* m_spawner = nullptr;  // null for a fork server's child: its orphans go to the server
     WorkerConfig m_config;
@@ -122,6 +136,8 @@ private:
     std::uint64_t m_peak_rss_kb = 0;
     std::uint64_t m_inherited_max_rss_kb = 0;  // from the worker's hello (0: not exec'd by us)
     std::chrono::steady_clock::time_point m_launched_at;
+    CgroupLease m_group;
+    AttemptGroup::Counters m_group_counted;  // the group's counters as of the last job's end
 };
 
 } // namespace sandhost::sandbox

@@ -215,7 +215,16 @@ void Host::start_serving()
                {"max_workers", std::int64_t(settings()->host.max_workers)}});
     // Once per start: a queue's privilege setting this machine cannot apply makes its workers
     // fail to start (spawn_failed, saying why); the log says so before any job does.
-    log_event(level_enum::info, "worker isolation", {{"supported", sandbox::isolation_support().describe()}});
+    const auto isolation = sandbox::isolation_support();
+    log_event(level_enum::info, "worker isolation", {{"supported", isolation.describe()}});
+    const bool wants_cgroups = std::any_of(settings()->queues.begin(), settings()->queues.end(), [](const auto& queue) {
+        return queue.sandbox.enabled && queue.sandbox.cgroup == model::CgroupUse::automatic;
+    });
+    if (wants_cgroups && !isolation.cgroups) {
+        log_event(level_enum::warn, "cgroups unavailable",
+                  {{"why", isolation.cgroup.why_not},
+                   {"instead", "per-process limits: the address space for memory, the host's sampling of the process tree for processes"}});
+    }
     recover_lost(Clock::now());
 }
 

@@ -311,9 +311,24 @@ void preload(ServerState& server, const protocol::Frame& frame)
     replace_spare(server);
 }
 
+// Puts `pid` in the attempt's group: its pid written to each cgroup.procs the host opened.
+os::Status join_groups(pid_t pid, const std::vector<os::UniqueFd>& cgroup_procs)
+{
+    const std::string text = std::to_string(pid);
+    for (const auto& fd : cgroup_procs) {
+        ssize_t n;
+        do {
+            n = ::write(fd.get(), text.data(), text.size());
+        } while (n < 0 && errno == EINTR);
+        if (n != static_cast<ssize_t>(text.size())) return os::SysError::from_errno("write", "cgroup.procs <- " + text);
+    }
+    return {};
+}
+
 // Gives the job's channel and output pipes to the spare, forking one first if there is none;
-// a spare that died meanwhile is replaced on the spot, once. Returns the child that took them.
-os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds)
+// a spare that died meanwhile is replaced on the spot, once. The spare enters the attempt's
+// group before it has its job. Returns the child that took them.
+os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds, const std::vector<os::UniqueFd>& cgroup_procs)
 {
     os::SysError last;
     for (int round = 0; round < 2; ++round) {
@@ -323,6 +338,11 @@ os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::Uniqu
             server.spare = std::move(forked.value());
         }
         const Spare spare = std::exchange(server.spare, Spare{});
+        if (auto joined = join_groups(spare.pid, cgroup_procs); !joined) {
+            // Not in its group, the child must not run the job: its limits would not hold.
+            ::kill(spare.pid, SIGKILL);
+            return joined.error();
+        }
         if (os::send_with_fds(spare.control.get(), "j", {job_fds[0].get(), job_fds[1].get(), job_fds[2].get()})) return spare.pid;
         last = os::SysError::from_errno("sendmsg", "spare child " + std::to_string(spare.pid));
         ::kill(spare.pid, SIGKILL);  // reaped with the other children
@@ -330,14 +350,18 @@ os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::Uniqu
     return last;
 }
 
-void fork_job(ServerState& server)
+void fork_job(ServerState& server, const protocol::Frame& frame)
 {
+    const auto request = protocol::decode_fork_job(frame.body);
+    if (!request || request->cgroup_fds > 8) give_up(WorkerExit::broken_frame, "malformed fork_job message from the host");
     auto job_fds = server.reader.take_fds(4);  // channel, stdout, stderr, status
-    if (job_fds.empty()) {
+    auto cgroup_procs = server.reader.take_fds(request->cgroup_fds);
+    if (job_fds.empty() || (request->cgroup_fds > 0 && cgroup_procs.empty())) {
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
         return;
     }
-    const auto child = hand_to_spare(server, job_fds);
+    const auto child = hand_to_spare(server, job_fds, cgroup_procs);
+    cgroup_procs.clear();
     os::UniqueFd status_pipe = std::move(job_fds[3]);
     job_fds.clear();  // the child holds them now
     if (!child) {
@@ -353,7 +377,7 @@ void handle_frame(ServerState& server, const protocol::Frame& frame)
 {
     if (frame.type == MessageType::shutdown) leave(server);
     if (frame.type == MessageType::job && !server.loaded) return preload(server, frame);
-    if (frame.type == MessageType::fork_job && server.loaded) return fork_job(server);
+    if (frame.type == MessageType::fork_job && server.loaded) return fork_job(server, frame);
     give_up(WorkerExit::unexpected_message,
             std::string("unexpected '") + protocol::to_string(frame.type) + "' from the host " + (server.loaded ? "after" : "before") + " the plugin was loaded");
 }

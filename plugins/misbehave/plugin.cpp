@@ -33,6 +33,7 @@ const sh_task_t k_tasks[] = {
     {"flood_stdout", "writes {\"mib\"} MiB to stdout", misbehave::run_flood_stdout},
     SH_CPP_TASK("throw", "throws std::runtime_error(\"boom from throw\")", misbehave::run_throw),
     {"spawn_children", "forks {\"count\"} children that sleep for ever (the first in its own session when {\"setsid\": true}), logs their pids, sleeps for ever", misbehave::run_spawn_children},
+    {"escape", "stops being its descendants' subreaper, double-forks a grandchild in its own session (re-parented out of the worker's tree) that sleeps for ever, logs its pid; returns {\"pid\"}, or sleeps for ever when {\"hang\": true}", misbehave::run_escape},
     {"garble", "writes junk on every descriptor above 2, then succeeds", misbehave::run_garble},
     {"lie", "writes a protocol header claiming a 4 GiB result on the channel, then waits", misbehave::run_lie},
     {"fds", "returns its open descriptors as [{\"fd\", \"target\"}]", misbehave::run_fds},

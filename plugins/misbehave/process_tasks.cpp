@@ -3,7 +3,9 @@
 #include "support.h"
 #include "tasks.h"
 
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,7 +29,69 @@ constexpr std::int64_t k_max_children = 4096;
     }
 }
 
+// The middle process of a double fork: forks the grandchild, which reports its pid on `report`
+// and sleeps in a session of its own, then exits so that the grandchild is re-parented.
+[[noreturn]] void middle(int report)
+{
+    const pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+        ::setsid();
+        const pid_t self = ::getpid();
+        if (::write(report, &self, sizeof self) != static_cast<ssize_t>(sizeof self)) {
+            ::_exit(1);
+        }
+        ::close(report);
+        child_sleep_for_ever(false);
+    }
+    ::_exit(grandchild < 0 ? 1 : 0);
+}
+
 } // namespace
+
+sh_status_t run_escape(const sh_services_t* services, sh_context_t* ctx, const char* payload, size_t payload_size) noexcept
+{
+    bool hang = false;
+    const sh_status_t status = guarded(services, ctx, [&] {
+        hang = Payload::parse(std::string_view(payload, payload_size)).boolean_or("hang", false);
+        // The worker is its descendants' subreaper: without that, an orphan goes to whoever is
+        // the next subreaper up (the host, a fork server) or to init, out of the worker's tree.
+        if (::prctl(PR_SET_CHILD_SUBREAPER, 0) != 0) {
+            return fail_with(services, ctx, errno_message("prctl(PR_SET_CHILD_SUBREAPER, 0)", errno), SH_RETRY_NEVER);
+        }
+        int report[2];
+        if (::pipe(report) != 0) {
+            return fail_with(services, ctx, errno_message("pipe", errno), SH_RETRY_ALLOWED);
+        }
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::close(report[0]);
+            middle(report[1]);
+        }
+        ::close(report[1]);
+        if (child < 0) {
+            ::close(report[0]);
+            return fail_with(services, ctx, errno_message("fork", errno), SH_RETRY_ALLOWED);
+        }
+        int child_status = 0;
+        while (::waitpid(child, &child_status, 0) < 0 && errno == EINTR) {
+        }
+        pid_t grandchild = -1;
+        const ssize_t n = ::read(report[0], &grandchild, sizeof grandchild);
+        ::close(report[0]);
+        if (n != static_cast<ssize_t>(sizeof grandchild)) {
+            return fail_with(services, ctx, "the grandchild did not report its pid", SH_RETRY_ALLOWED);
+        }
+        const std::string line = "escaped pid " + std::to_string(grandchild);
+        services->log(ctx, SH_LOG_INFO, line.c_str());
+        return succeed_with(services, ctx, "{\"pid\":" + std::to_string(grandchild) + "}");
+    });
+    if (status != SH_STATUS_OK || !hang) {
+        return status;
+    }
+    for (;;) {
+        ::pause();
+    }
+}
 
 sh_status_t run_spawn_children(const sh_services_t* services, sh_context_t* ctx, const char* payload, size_t payload_size) noexcept
 {

@@ -45,6 +45,7 @@ MISBEHAVE_TASK(run_flood_stdout); // {"mib"}: writes that many MiB to stdout
 
 // process_tasks.cpp
 MISBEHAVE_TASK(run_spawn_children); // {"count", "setsid"?}: forks children that sleep for ever, then sleeps for ever
+MISBEHAVE_TASK(run_escape);         // {"hang"?}: leaves a grandchild outside the worker's tree, returns its pid or hangs
 
 // fd_tasks.cpp
 MISBEHAVE_TASK(run_garble); // writes junk on every descriptor above 2 ready for writing, then succeeds

@@ -165,6 +165,17 @@ TEST(PluginsCli, IsolationSaysWhatThisMachineSupports)
     EXPECT_TRUE(support->getValue<bool>("syscalls")) << "every kernel sandhost supports has seccomp";
     EXPECT_EQ(support->getValue<bool>("user"), ::geteuid() == 0);
     EXPECT_TRUE(support->getValue<bool>("filesystem")) << "the private folder needs no privilege";
+    // Which cgroups, where, and what of them; or why none.
+    auto cgroup = support->getObject("cgroup");
+    ASSERT_TRUE(cgroup) << r.out;
+    EXPECT_EQ(cgroup->getValue<bool>("usable"), support->getValue<bool>("cgroups"));
+    if (cgroup->getValue<bool>("usable")) {
+        for (const char* key : {"version", "memory", "pids", "cpu", "kill", "where"}) EXPECT_TRUE(cgroup->has(key)) << key << " in " << r.out;
+    } else {
+        EXPECT_FALSE(cgroup->getValue<std::string>("why_not").empty()) << r.out;
+    }
+    const auto text = sandhost({"plugins", "--isolation"});
+    EXPECT_NE(text.out.find("cgroups: "), std::string::npos) << text.out;
 }
 
 TEST(ExecCli, ModeChoosesHowTheWorkerComesToBe)

@@ -526,6 +526,40 @@ TEST(HostCli, AHostShortOfDescriptorsChargesNoJob)
     EXPECT_TRUE(t::workers_of(host.pid()).empty());
 }
 
+// A host that cannot use cgroups runs its jobs with the per-process limits and says so once,
+// at start; one that can says where. The first runs in a mount namespace of its own without
+// the cgroup file systems.
+TEST(HostCli, SaysAtStartWhetherItCanUseCgroups)
+{
+    if (t::run_command({"/usr/bin/unshare", "-m", "/bin/true"}).exit_code != 0) GTEST_SKIP() << "no mount namespace for this test (unshare -m)";
+    Deployment d("  default:\n    tasks: [\"misbehave.*\"]\n    retry: {max_attempts: 1}\n");
+    const auto first = d.enqueue({"default", "misbehave.echo", "--payload", "{}"});
+    std::vector<std::string> args{"/usr/bin/unshare", "-m", "/bin/sh", "-c", "umount -R /sys/fs/cgroup 2>/dev/null; exec \"$0\" run --config \"$1\"",
+                                  t::sandhost_executable().string(), d.path("sandhost.yaml").string()};
+    {
+        t::BackgroundCommand host(args);
+        ASSERT_TRUE(t::eventually([&] { return d.final_state(first); }, std::chrono::seconds(60)));
+        EXPECT_EQ(d.job(first)->getValue<std::string>("state"), "completed");
+        ::kill(host.pid(), SIGTERM);
+        const auto& result = host.wait();
+        EXPECT_EQ(result.exit_code, 0) << result.err;
+        const auto warned = result.err.find("cgroups unavailable");
+        ASSERT_NE(warned, std::string::npos) << result.err;
+        EXPECT_EQ(result.err.find("cgroups unavailable", warned + 1), std::string::npos) << "said once\n" << result.err;
+        EXPECT_NE(result.err.find("per-process limits"), std::string::npos) << result.err;
+    }
+    const auto second = d.enqueue({"default", "misbehave.echo", "--payload", "{}"});
+    auto host = d.start_host();
+    ASSERT_TRUE(t::eventually([&] { return d.final_state(second); }, std::chrono::seconds(60)));
+    ::kill(host->pid(), SIGTERM);
+    const auto& result = host->wait();
+    EXPECT_EQ(result.err.find("cgroups unavailable"), std::string::npos) << result.err;
+    const auto support = t::run_command({t::sandhost_executable().string(), "plugins", "--isolation", "--json"});
+    if (support.out.find("\"cgroups\":true") != std::string::npos) {
+        EXPECT_NE(result.err.find("cgroups: yes"), std::string::npos) << result.err;
+    }
+}
+
 // kill -9 of the host in the middle of 100 jobs, then a restart: every job ends, none is lost
 // or run to completion twice, the interrupted attempts are worker_lost, and no worker
 // outlived the host that started it.

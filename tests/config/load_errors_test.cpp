@@ -134,6 +134,8 @@ const BadConfig k_bad_configs[] = {
      {{4, 29, "type: \"linear\" is not one of fixed, exponential"}}},
     {"bad_fallback", "sandbox:\n  fallback: inlined\n",
      {{2, 13, "fallback: \"inlined\" is not one of none, inline; did you mean \"inline\"?"}}},
+    {"bad_cgroup", "sandbox:\n  cgroup: on\n", {{2, 11, "cgroup: \"on\" is not one of auto, off"}}},
+    {"cgroup_not_a_scalar", "sandbox:\n  cgroup: [auto]\n", {{2, 11, "cgroup: expected one of auto, off, got a sequence"}}},
 
     // Cron and every.
     {"cron_out_of_range", k_queue + "schedules:\n  - {name: s, queue: q, task: hello.echo, cron: \"61 * * * *\"}\n",

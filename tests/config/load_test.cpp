@@ -257,6 +257,24 @@ queues:
     EXPECT_EQ(tight.reuse.max_rss_bytes, 128ull << 20);
 }
 
+TEST(LoadConfig, CgroupIsAutoByDefaultAndAQueueMayTurnItOff)
+{
+    TempDir dir;
+    auto settings = load_ok(dir.write("config.yaml", R"(
+queues:
+  plain:
+    tasks: [hello.echo]
+  trusted:
+    tasks: [hello.echo]
+    sandbox: {cgroup: off}
+)"));
+    ASSERT_TRUE(settings);
+    EXPECT_EQ(settings->sandbox.cgroup, model::CgroupUse::automatic);
+    ASSERT_EQ(settings->queues.size(), 2u);
+    EXPECT_EQ(settings->queues[0].sandbox.cgroup, model::CgroupUse::automatic);
+    EXPECT_EQ(settings->queues[1].sandbox.cgroup, model::CgroupUse::off);
+}
+
 TEST(LoadConfig, ReadsEveryQueueAndScheduleKey)
 {
     TempDir dir;

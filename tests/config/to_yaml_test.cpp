@@ -69,6 +69,7 @@ fallback: none
 fallback_on_timeout: false
 fork_servers: auto
 reuse: {max_jobs_per_worker: 1000, max_rss: 256MiB, idle_timeout: 1m}
+cgroup: auto
 # user: not set, the host's user
 environment: {inherit: [], set: {}}
 no_new_privileges: true
@@ -147,6 +148,7 @@ sandbox:
   fallback_on_timeout: true
   fork_servers: 3
   reuse: {max_jobs_per_worker: 7, max_rss: 1GiB, idle_timeout: 250ms}
+  cgroup: off
   user: nobody
   group: "0"
   environment: {inherit: [HOME, "LC_*"], set: {OMP_NUM_THREADS: "1", EMPTY: ""}}

@@ -105,6 +105,67 @@ TEST(Classify, AKernelKillNearTheMemoryLimitIsMemoryNotABareSigkill)
     EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
 }
 
+TEST(Classify, InAControlGroupItsOomCountDecidesTheMemoryLimitNotThePeak)
+{
+    auto f = running();
+    f.limits.memory_bytes = 64ull << 20;
+    f.group = GroupFacts{1, 0, true, true};
+    f.termination = signalled(SIGKILL, 10 * 1024);  // a low peak: the kernel said so, no guess needed
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::resource_limit);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
+    EXPECT_EQ(o.signal_number, SIGKILL);
+    EXPECT_NE(o.error.find("memory limit of 64MiB reached: the kernel killed 1 process in the attempt's control group"), std::string::npos)
+        << o.error;
+
+    // No OOM kill counted: a death near the limit is what it is, not a guess at the memory.
+    f.group = GroupFacts{0, 0, true, true};
+    f.termination = signalled(SIGKILL, 60 * 1024);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::crashed);
+    f.termination = exited(1);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::exited);
+
+    // A task that reports failure because the kernel killed one of its children.
+    f.termination.reset();
+    f.group = GroupFacts{2, 0, true, true};
+    f.done = protocol::Done{};
+    f.done->status = protocol::Done::Status::error;
+    f.done->data = "child died";
+    f.done->permanent = true;
+    o = classify(f);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
+    EXPECT_FALSE(o.permanent) << "a limit is the limit's, whatever the task says";
+    EXPECT_NE(o.error.find("killed 2 processes"), std::string::npos) << o.error;
+    EXPECT_NE(o.error.find("(child died)"), std::string::npos) << o.error;
+
+    // A success stands, whatever happened on the way.
+    f.done->status = protocol::Done::Status::ok;
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::succeeded);
+}
+
+TEST(Classify, InAControlGroupARefusedForkIsTheProcessLimit)
+{
+    auto f = running();
+    f.limits.processes = 4;
+    f.group = GroupFacts{0, 1, true, true};
+    f.done = protocol::Done{};
+    f.done->status = protocol::Done::Status::error;
+    f.done->data = "fork: Resource temporarily unavailable";
+    auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::resource_limit);
+    EXPECT_EQ(o.limit, model::LimitKind::processes);
+    EXPECT_EQ(o.error, "process limit of 4 reached: the kernel refused 1 fork in the attempt's control group "
+                       "(fork: Resource temporarily unavailable)");
+    // A task that coped with the refusal succeeded.
+    f.done->status = protocol::Done::Status::ok;
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::succeeded);
+    // A timeout stays a timeout.
+    f.done.reset();
+    f.stop = StopReason{StopReason::Kind::timeout, std::nullopt, "too slow"};
+    f.termination = signalled(SIGKILL);
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::timed_out);
+}
+
 TEST(Classify, AnUncappedAddressSpaceSaysNothingAboutTheMemoryLimit)
 {
     // An AddressSanitizer worker maps terabytes when ready: its limit is watched on RSS, and

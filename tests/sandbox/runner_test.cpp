@@ -344,6 +344,19 @@ TEST_P(Runner, TooManyProcessesIsResourceLimit)
     const auto o = run(s);
     ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << o.error;
     EXPECT_EQ(o.limit, model::LimitKind::processes);
+    // In a control group the kernel refuses the fifth process and the task reports the failed
+    // fork; without one, the host's sampling of the tree kills it.
+    EXPECT_EQ(o.killed, sandbox().cgroups() == nullptr) << o.error;
+}
+
+TEST_P(Runner, TooManyProcessesWithoutACgroupIsStoppedByTheHost)
+{
+    auto s = spec("spawn_children", R"({"count":6,"setsid":false})");
+    s.settings.limits.processes = 4;
+    s.settings.cgroup = model::CgroupUse::off;
+    const auto o = run(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << o.error;
+    EXPECT_EQ(o.limit, model::LimitKind::processes);
     EXPECT_TRUE(o.killed);
 }
 

@@ -80,6 +80,45 @@ protected:
     }
 };
 
+TEST_F(ForkServerRole, WritesTheChildsPidIntoTheGroupDescriptorsBeforeItRuns)
+{
+    // Pipes stand for the cgroup.procs files of the attempt's group (a v1 group has one per
+    // controller): whatever the server writes into them is what the kernel would have read.
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    auto channel = os::make_socket_pair();
+    auto out = os::make_pipe();
+    auto err = os::make_pipe();
+    auto status = os::make_pipe();
+    auto memory_procs = os::make_pipe();
+    auto pids_procs = os::make_pipe();
+    ASSERT_TRUE(channel && out && err && status && memory_procs && pids_procs);
+    const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{2}));
+    ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
+                                  {channel->second.get(), out->write.get(), err->write.get(), status->write.get(),
+                                   memory_procs->write.get(), pids_procs->write.get()}));
+    memory_procs->write.reset();
+    pids_procs->write.reset();
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::forked);
+    const auto forked = protocol::decode_forked(answer->body);
+    ASSERT_TRUE(forked && forked->pid > 0);
+    // The server keeps no copy: the pipes end once it wrote.
+    for (const auto* procs : {&memory_procs.value(), &pids_procs.value()}) {
+        std::string written;
+        char buffer[64];
+        for (ssize_t n; (n = ::read(procs->read.get(), buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
+        EXPECT_EQ(written, std::to_string(forked->pid));
+    }
+    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
+    test::FrameReader reader(channel->first.get());
+    const auto report = reader.next_report();
+    ASSERT_TRUE(report && report->type == MessageType::done);
+    ASSERT_TRUE(read_child_status(status->read.get()));
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    ASSERT_TRUE(server.wait_for_exit());
+}
+
 TEST_F(ForkServerRole, ForksAChildPerJobAndKeepsOneSpare)
 {
     test::HostEnd server("fork-server");

@@ -1,0 +1,421 @@
+#include "sandbox/cgroups.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <dirent.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+using os::CgroupVersion;
+
+constexpr std::chrono::seconds k_kill_patience{5};
+// The v1 controllers a group uses; memory and pids are required, the others optional.
+constexpr const char* k_v1_controllers[] = {"memory", "pids", "cpuacct", "freezer"};
+
+bool file_exists(const fs::path& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool writable(const fs::path& path) { return ::access(path.c_str(), W_OK) == 0; }
+
+std::string json_string(const std::string& text)
+{
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+    }
+    return out + "\"";
+}
+
+// The controllers v2 lets a child of `folder` have (its cgroup.controllers).
+std::vector<std::string> v2_controllers(const fs::path& folder)
+{
+    std::vector<std::string> out;
+    auto text = os::read_text_file(folder / "cgroup.controllers");
+    if (!text) return out;
+    std::string word;
+    for (char c : *text + " ") {
+        if (c == ' ' || c == '\n') {
+            if (!word.empty()) out.push_back(word);
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item) { return std::find(list.begin(), list.end(), item) != list.end(); }
+
+std::vector<std::string> subfolders(const fs::path& folder)
+{
+    std::vector<std::string> names;
+    if (DIR* dir = ::opendir(folder.c_str())) {
+        while (const dirent* entry = ::readdir(dir)) {
+            if (entry->d_name[0] != '.' && entry->d_type == DT_DIR) names.emplace_back(entry->d_name);
+        }
+        ::closedir(dir);
+    }
+    return names;
+}
+
+// "sandhost.PID.N" -> PID.
+std::optional<pid_t> owner_of(const std::string& name)
+{
+    const std::string prefix = "sandhost.";
+    if (name.rfind(prefix, 0) != 0) return std::nullopt;
+    const auto dot = name.find('.', prefix.size());
+    if (dot == std::string::npos) return std::nullopt;
+    try {
+        return static_cast<pid_t>(std::stol(name.substr(prefix.size(), dot - prefix.size())));
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+os::CgroupFolders below(const CgroupSupport& support, const std::string& name)
+{
+    std::vector<os::CgroupFolders::Folder> folders;
+    for (const auto& base : support.bases) folders.push_back({base.controller, base.path / name});
+    return os::CgroupFolders(support.version, std::move(folders));
+}
+
+os::CgroupFolders below(const os::CgroupFolders& parent, const std::string& name)
+{
+    std::vector<os::CgroupFolders::Folder> folders;
+    for (const auto& f : parent.folders()) folders.push_back({f.controller, f.path / name});
+    return os::CgroupFolders(parent.version(), std::move(folders));
+}
+
+// v2: a group's children get only the controllers its cgroup.subtree_control names, and a
+// group with processes of its own cannot name any (the "no internal processes" rule, for
+// every group but the root). The host's own group is made such a parent by moving the
+// processes in it into a leaf of its own, "sandhost-host".
+os::Status delegate_v2(const CgroupSupport& support, const fs::path& own, const fs::path& top)
+{
+    std::string enable = "+memory +pids";
+    if (support.cpu) enable += " +cpu";
+    auto subtree = os::read_text_file(own / "cgroup.subtree_control");
+    if (!subtree) return subtree.error();
+    const bool enabled = subtree->find("memory") != std::string::npos && subtree->find("pids") != std::string::npos &&
+                         (!support.cpu || subtree->find("cpu") != std::string::npos);
+    if (!enabled) {
+        auto procs = os::read_text_file(own / "cgroup.procs");
+        if (!procs) return procs.error();
+        const auto pids = os::parse_pids(*procs);
+        if (!pids.empty()) {
+            const os::CgroupFolders leaf(CgroupVersion::v2, {{"", own / "sandhost-host"}});
+            if (auto made = leaf.make(); !made) return made;
+            for (pid_t pid : pids) {
+                // A process that ended meanwhile cannot be moved, and need not be.
+                if (auto moved = leaf.add(pid); !moved && moved.error().code != std::errc::no_such_process) return moved;
+            }
+        }
+        if (auto s = os::write_kernel_file(own / "cgroup.subtree_control", enable); !s) return s;
+    }
+    return os::write_kernel_file(top / "cgroup.subtree_control", enable);
+}
+
+} // namespace
+
+std::string CgroupSupport::to_json() const
+{
+    auto b = [](bool v) { return v ? "true" : "false"; };
+    std::string out = std::string("{\"usable\":") + b(usable);
+    if (!usable) return out + ",\"why_not\":" + json_string(why_not) + "}";
+    out += std::string(",\"version\":\"") + (version == CgroupVersion::v1 ? "v1" : "v2") + "\"";
+    out += std::string(",\"memory\":") + b(memory) + ",\"pids\":" + b(pids) + ",\"cpu\":" + b(cpu) + ",\"kill\":" + b(kill);
+    out += ",\"where\":" + json_string(bases.empty() ? std::string() : bases.front().path.string());
+    return out + "}";
+}
+
+std::string CgroupSupport::describe() const
+{
+    if (!usable) return "no (" + why_not + ")";
+    std::string features = "memory, pids";
+    if (cpu) features += ", cpu";
+    if (kill) features += ", kill";
+    return std::string(version == CgroupVersion::v1 ? "v1" : "v2") + " under " + bases.front().path.string() + " (" + features + ")";
+}
+
+CgroupSupport detect_cgroups(const fs::path& proc)
+{
+    CgroupSupport s;
+    auto memberships_text = os::read_text_file(proc / "self" / "cgroup");
+    auto mounts_text = os::read_text_file(proc / "self" / "mountinfo");
+    if (!memberships_text || !mounts_text) {
+        s.why_not = "cannot read " + (proc / "self" / "cgroup").string() + " or mountinfo";
+        return s;
+    }
+    const auto memberships = os::parse_proc_cgroup(*memberships_text);
+    const auto mounts = os::parse_cgroup_mounts(*mounts_text);
+    std::string v2_why;
+    // v2 first, where this process's own group in the unified tree has the controllers.
+    if (auto own = os::own_group_folder(memberships, mounts, "")) {
+        const auto controllers = v2_controllers(*own);
+        if (!contains(controllers, "memory") || !contains(controllers, "pids")) {
+            v2_why = "cgroup v2 group " + own->string() + " has no memory and pids controllers to give";
+        } else if (!writable(*own) || !writable(*own / "cgroup.subtree_control")) {
+            v2_why = "cgroup v2 group " + own->string() + " is not delegated to this user";
+        } else {
+            s.usable = s.memory = s.pids = true;
+            s.version = CgroupVersion::v2;
+            s.cpu = contains(controllers, "cpu");
+            s.kill = file_exists(*own / "cgroup.kill") || file_exists(*own / "cgroup.freeze");
+            s.bases.push_back({"", *own});
+            return s;
+        }
+    }
+    std::vector<os::CgroupFolders::Folder> bases;
+    for (const char* controller : k_v1_controllers) {
+        auto own = os::own_group_folder(memberships, mounts, controller);
+        if (own && writable(*own)) bases.push_back({controller, *own});
+    }
+    auto has = [&](const char* controller) {
+        return std::any_of(bases.begin(), bases.end(), [&](const auto& b) { return b.controller == controller; });
+    };
+    if (!has("memory") || !has("pids")) {
+        s.why_not = v2_why.empty() ? std::string("no writable cgroup v1 memory and pids groups and no delegated cgroup v2 group") : v2_why;
+        return s;
+    }
+    s.usable = s.memory = s.pids = true;
+    s.version = CgroupVersion::v1;
+    s.cpu = has("cpuacct");
+    s.kill = has("freezer");
+    s.bases = std::move(bases);
+    return s;
+}
+
+const CgroupSupport& cgroup_support()
+{
+    static const CgroupSupport support = detect_cgroups();
+    return support;
+}
+
+std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease)
+{
+    if (!limits.processes) return std::nullopt;
+    return *limits.processes + (lease ? 1 : 0);
+}
+
+os::Result<CgroupLease> CgroupPool::lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease)
+{
+    if (!pool || settings.cgroup == model::CgroupUse::off) return CgroupLease();
+    return pool->acquire(settings.limits.memory_bytes, group_process_limit(settings.limits, lease));
+}
+
+os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes)
+{
+    const bool v1 = m_folders.version() == CgroupVersion::v1;
+    if (auto folder = m_folders.folder_of("memory")) {
+        const fs::path file = *folder / (v1 ? "memory.limit_in_bytes" : "memory.max");
+        const std::string value = memory_bytes ? std::to_string(*memory_bytes) : (v1 ? "-1" : "max");
+        auto set = os::write_kernel_file(file, value);
+        if (!set && v1 && set.error().code == std::errc::device_or_resource_busy) {
+            // v1 refuses a limit below what is charged: page cache the last attempt left.
+            (void)os::write_kernel_file(*folder / "memory.force_empty", "0");
+            set = os::write_kernel_file(file, value);
+        }
+        if (!set) return set;
+        if (!v1) {
+            // Swap would let a group go past its limit instead of being stopped at it.
+            if (file_exists(*folder / "memory.swap.max")) (void)os::write_kernel_file(*folder / "memory.swap.max", memory_bytes ? "0" : "max");
+        } else if (file_exists(*folder / "memory.memsw.limit_in_bytes")) {
+            // memsw must stay at or above limit_in_bytes: -1 (none) always is.
+            (void)os::write_kernel_file(*folder / "memory.memsw.limit_in_bytes", memory_bytes ? std::to_string(*memory_bytes) : "-1");
+        }
+        m_memory_limited = memory_bytes.has_value();
+    }
+    if (auto folder = m_folders.folder_of("pids")) {
+        if (auto set = os::write_kernel_file(*folder / "pids.max", processes ? std::to_string(*processes) : "max"); !set) return set;
+        m_processes_limited = processes.has_value();
+    }
+    return {};
+}
+
+AttemptGroup::Counters AttemptGroup::counters() const
+{
+    Counters c;
+    const bool v1 = m_folders.version() == CgroupVersion::v1;
+    auto read = [](const std::optional<fs::path>& folder, const char* file) {
+        if (!folder) return std::string();
+        auto text = os::read_text_file(*folder / file);
+        return text ? std::move(text.value()) : std::string();
+    };
+    c.oom_kills = os::counter_in(read(m_folders.folder_of("memory"), v1 ? "memory.oom_control" : "memory.events"), "oom_kill");
+    c.forks_refused = os::counter_in(read(m_folders.folder_of("pids"), "pids.events"), "max");
+    if (v1) {
+        const auto usage = read(m_folders.folder_of("cpuacct"), "cpuacct.usage");
+        try {
+            if (!usage.empty()) c.cpu_us = std::stoull(usage) / 1000;
+        } catch (...) {
+        }
+    } else if (m_support->cpu) {
+        c.cpu_us = os::counter_in(read(m_folders.folder_of(""), "cpu.stat"), "usage_usec");
+    }
+    return c;
+}
+
+std::optional<std::uint64_t> AttemptGroup::peak_memory_bytes() const
+{
+    auto folder = m_folders.folder_of("memory");
+    if (!folder) return std::nullopt;
+    auto text = os::read_text_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"));
+    if (!text) return std::nullopt;
+    try {
+        return std::stoull(*text);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+void AttemptGroup::reset_peak()
+{
+    // v1 takes a write of 0; v2's memory.peak, where writable (Linux 6.12), any write.
+    if (auto folder = m_folders.folder_of("memory")) {
+        (void)os::write_kernel_file(*folder / (m_folders.version() == CgroupVersion::v1 ? "memory.max_usage_in_bytes" : "memory.peak"), "0");
+    }
+}
+
+os::Status AttemptGroup::kill_all() const { return m_folders.kill_all(k_kill_patience); }
+
+std::vector<pid_t> AttemptGroup::processes() const
+{
+    auto pids = m_folders.processes();
+    return pids ? std::move(pids.value()) : std::vector<pid_t>{};
+}
+
+CgroupLease& CgroupLease::operator=(CgroupLease&& other) noexcept
+{
+    if (this != &other) {
+        give_back();
+        m_pool = other.m_pool;
+        m_group = std::move(other.m_group);
+    }
+    return *this;
+}
+
+CgroupLease::~CgroupLease() { give_back(); }
+
+void CgroupLease::give_back()
+{
+    if (m_group && m_pool) m_pool->give_back(std::move(m_group));
+    m_group.reset();
+}
+
+std::size_t CgroupPool::sweep_leftovers(const CgroupSupport& support)
+{
+    std::vector<std::string> names;
+    for (const auto& base : support.bases) {
+        for (auto& name : subfolders(base.path)) {
+            auto owner = owner_of(name);
+            if (owner && !alive(*owner) && !contains(names, name)) names.push_back(name);
+        }
+    }
+    std::size_t removed = 0;
+    for (const auto& name : names) {
+        const os::CgroupFolders top = below(support, name);
+        std::vector<std::string> slots;
+        for (const auto& f : top.folders()) {
+            for (auto& slot : subfolders(f.path)) {
+                if (!contains(slots, slot)) slots.push_back(slot);
+            }
+        }
+        for (const auto& slot : slots) {
+            const os::CgroupFolders group = below(top, slot);
+            (void)group.kill_all(k_kill_patience);
+            (void)group.remove();
+        }
+        // The folder is gone unless a process in it could not be killed.
+        if (top.remove()) ++removed;
+    }
+    return removed;
+}
+
+os::Result<std::unique_ptr<CgroupPool>> CgroupPool::open(const CgroupSupport& support)
+{
+    if (!support.usable) return os::SysError::from_code(ENOTSUP, "cgroups", support.why_not);
+    sweep_leftovers(support);
+    static std::atomic<unsigned> counter{0};
+    const std::string name = "sandhost." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    os::CgroupFolders top = below(support, name);
+    if (auto made = top.make(); !made) return made.error();
+    if (support.version == CgroupVersion::v2) {
+        if (auto delegated = delegate_v2(support, support.bases.front().path, top.folders().front().path); !delegated) {
+            (void)top.remove();
+            return delegated.error();
+        }
+    }
+    return std::unique_ptr<CgroupPool>(new CgroupPool(support, std::move(top)));
+}
+
+CgroupPool::~CgroupPool()
+{
+    std::lock_guard lock(m_mutex);
+    for (auto& group : m_free) {
+        (void)group->kill_all();
+        (void)group->folders().remove();
+    }
+    m_free.clear();
+    (void)m_top.remove();
+}
+
+os::Result<CgroupLease> CgroupPool::acquire(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes)
+{
+    std::unique_ptr<AttemptGroup> group;
+    {
+        std::lock_guard lock(m_mutex);
+        if (!m_free.empty()) {
+            group = std::move(m_free.back());
+            m_free.pop_back();
+        }
+    }
+    if (!group) {
+        std::size_t number;
+        {
+            std::lock_guard lock(m_mutex);
+            number = m_made++;
+        }
+        os::CgroupFolders folders = below(m_top, "slot-" + std::to_string(number));
+        if (auto made = folders.make(); !made) return made.error();
+        group = std::make_unique<AttemptGroup>(std::move(folders), m_support);
+    }
+    if (auto limited = group->limit(memory_bytes, processes); !limited) {
+        // A group that takes no limit is not lent again.
+        (void)group->folders().remove();
+        return limited.error();
+    }
+    group->reset_peak();
+    return CgroupLease(this, std::move(group));
+}
+
+void CgroupPool::give_back(std::unique_ptr<AttemptGroup> group)
+{
+    // A group is lent again only once empty; one whose processes cannot be killed is dropped.
+    if (!group->kill_all()) {
+        (void)group->folders().remove();
+        return;
+    }
+    std::lock_guard lock(m_mutex);
+    m_free.push_back(std::move(group));
+}
+
+std::size_t CgroupPool::made() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_made;
+}
+
+std::size_t CgroupPool::free() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_free.size();
+}
+
+} // namespace sandhost::sandbox

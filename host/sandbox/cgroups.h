@@ -1,0 +1,156 @@
+// Control groups for running attempts: what this machine allows (CgroupSupport), and the pool
+// of groups a Sandbox keeps, one per worker slot (CgroupPool), made once and reused, so that a
+// job pays for no group creation. Each group carries an attempt's memory limit (the kernel
+// kills inside it and counts the kill), its exact process limit, its CPU time, and is killed
+// whole on stop: a process that left the worker's tree is still in its group.
+#pragma once
+
+#include "model/sandbox_settings.h"
+#include "os/cgroup.h"
+#include "os/result.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandhost::sandbox {
+
+// What this machine's cgroups allow this process, found without changing anything.
+struct CgroupSupport {
+    bool usable = false;           // groups can be made, with at least the memory and pids controllers
+    os::CgroupVersion version = os::CgroupVersion::v2;
+    bool memory = false;           // memory limit, OOM kills counted in the group
+    bool pids = false;             // exact process limit, refused forks counted
+    bool cpu = false;              // CPU time accounted (v1 cpuacct, v2 cpu.stat)
+    bool kill = false;             // the group killed at once (v2 cgroup.kill) or frozen first (a freezer)
+    // Where groups are made: this process's own group, per v1 controller (or v2's one folder).
+    std::vector<os::CgroupFolders::Folder> bases;
+    std::string why_not;           // when not usable
+
+    // {"usable":true,"version":"v1","memory":true,...,"where":"..."} (why_not when not usable).
+    std::string to_json() const;
+    // "v1 under /sys/fs/cgroup/memory/x (memory, pids, cpu, kill)" or "no (WHY)".
+    std::string describe() const;
+};
+
+// Reads PROC/self/cgroup and PROC/self/mountinfo and looks at the folders they name. Never
+// fails: what cannot be used says why.
+CgroupSupport detect_cgroups(const std::filesystem::path& proc = "/proc");
+
+// This process's answer, found once.
+const CgroupSupport& cgroup_support();
+
+// One group of the pool: its folders and the counters an attempt is judged by.
+class AttemptGroup {
+public:
+    struct Counters {
+        std::uint64_t oom_kills = 0;     // processes the kernel killed for the memory limit
+        std::uint64_t forks_refused = 0; // forks refused at the process limit
+        std::uint64_t cpu_us = 0;        // CPU time of everything that ran in it
+        bool operator==(const Counters&) const = default;
+    };
+
+    AttemptGroup(os::CgroupFolders folders, const CgroupSupport& support) : m_folders(std::move(folders)), m_support(&support) {}
+
+    const os::CgroupFolders& folders() const { return m_folders; }
+    // Sets the memory limit (nullopt: none) and the process limit (nullopt: none). Fails when
+    // the kernel refuses one (a memory limit below what is charged already).
+    os::Status limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
+    // The counters now; a counter the kernel does not keep stays 0.
+    Counters counters() const;
+    // The peak memory charged to the group since the last reset_peak() (v1), or since it was
+    // made (v2's memory.peak); nullopt where the kernel keeps none.
+    std::optional<std::uint64_t> peak_memory_bytes() const;
+    void reset_peak();
+    bool enforces_memory() const { return m_memory_limited; }
+    bool enforces_processes() const { return m_processes_limited; }
+
+    // Moves `pid` into the group.
+    os::Status add(pid_t pid) const { return m_folders.add(pid); }
+    // Every process in the group, killed; waits until it is empty (a few seconds at most).
+    os::Status kill_all() const;
+    // The processes in it now (empty when that cannot be read).
+    std::vector<pid_t> processes() const;
+
+private:
+    os::CgroupFolders m_folders;
+    const CgroupSupport* m_support;
+    bool m_memory_limited = false;
+    bool m_processes_limited = false;
+};
+
+class CgroupPool;
+
+// The pids.max of a job's group: limits.processes, plus the worker's own lease-watch thread
+// when the job has a lease (the kernel's pids controller counts threads too).
+std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease);
+
+// A group lent to one worker (spawn and fork: one attempt; reuse: the worker's life). On
+// destruction whatever is left in it is killed and the group goes back to the pool.
+class CgroupLease {
+public:
+    CgroupLease() = default;
+    CgroupLease(CgroupPool* pool, std::unique_ptr<AttemptGroup> group) : m_pool(pool), m_group(std::move(group)) {}
+    CgroupLease(CgroupLease&& other) noexcept = default;
+    CgroupLease& operator=(CgroupLease&& other) noexcept;
+    ~CgroupLease();
+
+    explicit operator bool() const { return m_group != nullptr; }
+    AttemptGroup* operator->() const { return m_group.get(); }
+    AttemptGroup& operator*() const { return *m_group; }
+    AttemptGroup* get() const { return m_group.get(); }
+
+private:
+    void give_back();
+    CgroupPool* m_pool = nullptr;
+    std::unique_ptr<AttemptGroup> m_group;
+};
+
+class CgroupPool {
+public:
+    // Makes this pool's folder (NAME "sandhost.PID.N") in each of support's bases, after
+    // removing the folders a host that died left there (PID no longer alive), killing what
+    // still ran in them. Fails, saying why, when the folder cannot be made.
+    static os::Result<std::unique_ptr<CgroupPool>> open(const CgroupSupport& support);
+    // Kills what is left in every group and removes them and the pool's folder. Every lease
+    // must have been given back.
+    ~CgroupPool();
+    CgroupPool(const CgroupPool&) = delete;
+    CgroupPool& operator=(const CgroupPool&) = delete;
+
+    // A group for a worker with `limits`: a free one, or a new one. Its counters and peak are
+    // the caller's to read as a baseline. Thread-safe.
+    os::Result<CgroupLease> acquire(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes);
+
+    const CgroupSupport& support() const { return m_support; }
+    // The pool's own folders (for tests and the startup log).
+    const os::CgroupFolders& folders() const { return m_top; }
+    // Groups made so far, and free now.
+    std::size_t made() const;
+    std::size_t free() const;
+
+    // Removes what hosts that died left under `support`'s bases: every "sandhost.PID.N"
+    // folder whose PID is not alive, what ran in it killed. Returns how many were removed.
+    static std::size_t sweep_leftovers(const CgroupSupport& support);
+
+    // A group for a job of `settings` (its memory and process limits), or an empty lease when
+    // `pool` is null or the settings turn cgroups off.
+    static os::Result<CgroupLease> lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease);
+
+private:
+    friend class CgroupLease;
+    CgroupPool(const CgroupSupport& support, os::CgroupFolders top) : m_support(support), m_top(std::move(top)) {}
+    void give_back(std::unique_ptr<AttemptGroup> group);
+
+    CgroupSupport m_support;
+    os::CgroupFolders m_top;
+    mutable std::mutex m_mutex;
+    std::vector<std::unique_ptr<AttemptGroup>> m_free;
+    std::size_t m_made = 0;
+};
+
+} // namespace sandhost::sandbox

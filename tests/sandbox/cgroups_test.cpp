@@ -1,0 +1,239 @@
+// Control groups for real, on this machine's cgroups: every attempt in a group of its own in
+// every mode, the memory limit held by the kernel and judged by the group's OOM count, the
+// process limit exact, an escaped grandchild killed with its group, `cgroup: off` as before,
+// the groups reused and removed, and the leftovers of a killed host swept. Skipped, saying why,
+// where this process can use no cgroups (no v1 memory and pids groups, no delegated v2 group).
+#include "os/cgroup.h"
+#include "os/proc.h"
+#include "sandbox/cgroups.h"
+#include "sandbox/sandbox.h"
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sandhost::sandbox {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace t = sandhost::testing;
+using nlohmann::json;
+
+#define SKIP_WITHOUT_CGROUPS()                                                                          \
+    do {                                                                                                \
+        if (!cgroup_support().usable) GTEST_SKIP() << "no cgroups this process can use: " << cgroup_support().why_not; \
+    } while (0)
+
+class Logs final : public AttemptObserver {
+public:
+    void on_log(int, std::string_view message) override { lines.emplace_back(message); }
+    std::vector<std::string> lines;
+};
+
+// The path of this process's group in the memory hierarchy (v1) or the unified one (v2), as
+// /proc/PID/cgroup says, for a report of the privileges fixture.
+std::string group_path_in(const std::string& proc_cgroup)
+{
+    for (const auto& m : os::parse_proc_cgroup(proc_cgroup)) {
+        const bool memory = std::find(m.controllers.begin(), m.controllers.end(), "memory") != m.controllers.end();
+        if (cgroup_support().version == os::CgroupVersion::v1 ? memory : m.hierarchy == 0) return m.path;
+    }
+    return {};
+}
+
+bool running(pid_t pid)
+{
+    const auto state = os::process_state(pid);
+    return state && *state != 'Z';
+}
+
+class CgroupAttempts : public ::testing::TestWithParam<model::Mode> {
+protected:
+    void SetUp() override { m_sandbox = std::make_unique<Sandbox>(t::worker_config(process::Spawner::default_launcher())); }
+    void TearDown() override
+    {
+        m_sandbox.reset();
+        const auto leftovers = t::leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+    AttemptSpec spec(const std::string& task, const std::string& payload = "{}", const std::string& plugin = "misbehave")
+    {
+        AttemptSpec s;
+        s.plugin_path = plugin == "privileges" ? t::fixture_plugin_dir() / "privileges.so" : t::plugin(plugin);
+        s.task = task;
+        s.payload = payload;
+        s.settings.timeout = 30s;
+        s.settings.grace = 500ms;
+        s.settings.mode = GetParam();
+        return s;
+    }
+    Sandbox& sandbox() { return *m_sandbox; }
+
+    std::unique_ptr<Sandbox> m_sandbox;
+};
+
+TEST_P(CgroupAttempts, EachAttemptRunsInAGroupOfItsOwn)
+{
+    SKIP_WITHOUT_CGROUPS();
+    ASSERT_NE(sandbox().cgroups(), nullptr);
+    std::string own;
+    {
+        auto text = os::read_text_file("/proc/self/cgroup");
+        ASSERT_TRUE(text.ok());
+        own = group_path_in(*text);
+    }
+    const auto o = sandbox().run_attempt(spec("report", "{}", "privileges"));
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error << o.stderr_tail;
+    const std::string task_group = group_path_in(json::parse(o.result).at("cgroup").get<std::string>());
+    EXPECT_NE(task_group, own) << "the task runs in the host's own group";
+    const std::string top = sandbox().cgroups()->folders().folders().front().path.filename().string();
+    EXPECT_NE(task_group.find("/" + top + "/slot-"), std::string::npos) << task_group << " is not one of this sandbox's slots (" << top << ")";
+    EXPECT_TRUE(o.cpu_ms.has_value());
+}
+
+TEST_P(CgroupAttempts, AMemoryHogIsStoppedByTheKernelAndCountedInItsGroup)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto s = spec("leak");
+    s.settings.limits.memory_bytes = 96ull << 20;
+    const auto o = sandbox().run_attempt(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << model::to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::memory);
+    EXPECT_NE(o.error.find("the kernel killed 1 process in the attempt's control group"), std::string::npos) << model::to_json(o);
+    EXPECT_EQ(o.signal_number, SIGKILL) << "an OOM kill, not a failed malloc";
+    EXPECT_TRUE(model::retryable(o));
+}
+
+TEST_P(CgroupAttempts, AForkBombStopsAtExactlyTheProcessLimit)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto s = spec("spawn_children", R"({"count":10})");
+    s.settings.limits.processes = 4;
+    Logs logs;
+    const auto o = sandbox().run_attempt(s, &logs);
+    ASSERT_EQ(o.kind, model::OutcomeKind::resource_limit) << model::to_json(o);
+    EXPECT_EQ(o.limit, model::LimitKind::processes);
+    // The worker (or a fork server's child) and three children: the fourth fork was refused.
+#if defined(SANDHOST_SANITIZED)
+    // A sanitizer may keep a thread of its own in the worker, which the kernel counts too.
+    EXPECT_GE(logs.lines.size(), 2u) << ::testing::PrintToString(logs.lines);
+    EXPECT_LE(logs.lines.size(), 3u) << ::testing::PrintToString(logs.lines);
+#else
+    EXPECT_EQ(logs.lines.size(), 3u) << ::testing::PrintToString(logs.lines);
+#endif
+    EXPECT_NE(o.error.find("the kernel refused 1 fork in the attempt's control group"), std::string::npos) << o.error;
+    EXPECT_NE(o.error.find("fork of child " + std::to_string(logs.lines.size() + 1) + " of 10"), std::string::npos)
+        << "the task's own words are kept: " << o.error;
+}
+
+TEST_P(CgroupAttempts, AGrandchildThatLeftTheWorkersTreeEndsWithTheAttempt)
+{
+    SKIP_WITHOUT_CGROUPS();
+    // The task stops being its descendants' subreaper and double-forks: the grandchild, in a
+    // session of its own, is re-parented out of the worker's tree. Its group still holds it.
+    const auto o = sandbox().run_attempt(spec("escape"));
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error << o.stderr_tail;
+    const pid_t escaped = json::parse(o.result).at("pid").get<pid_t>();
+    EXPECT_FALSE(running(escaped)) << "pid " << escaped << " outlived its attempt";
+
+    // Stopped at a timeout, likewise.
+    auto s = spec("escape", R"({"hang":true})");
+    s.settings.timeout = 300ms;
+    Logs logs;
+    const auto stopped = sandbox().run_attempt(s, &logs);
+    ASSERT_EQ(stopped.kind, model::OutcomeKind::timed_out) << stopped.error;
+    ASSERT_EQ(logs.lines.size(), 1u);
+    const pid_t hung = std::stoi(logs.lines[0].substr(std::string("escaped pid ").size()));
+    EXPECT_FALSE(running(hung)) << "pid " << hung << " outlived its stopped attempt";
+}
+
+TEST_P(CgroupAttempts, OffRunsTheAttemptInTheHostsGroupWithTheOldLimits)
+{
+    auto s = spec("report", "{}", "privileges");
+    s.settings.cgroup = model::CgroupUse::off;
+    const auto o = sandbox().run_attempt(s);
+    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << o.error;
+    auto own = os::read_text_file("/proc/self/cgroup");
+    ASSERT_TRUE(own.ok());
+    EXPECT_EQ(json::parse(o.result).at("cgroup").get<std::string>(), *own) << "the worker shares the host's groups";
+
+    auto hog = spec("leak");
+    hog.settings.cgroup = model::CgroupUse::off;
+    hog.settings.limits.memory_bytes = 96ull << 20;
+    const auto limited = sandbox().run_attempt(hog);
+    ASSERT_EQ(limited.kind, model::OutcomeKind::resource_limit) << model::to_json(limited);
+    EXPECT_EQ(limited.limit, model::LimitKind::memory);
+    EXPECT_EQ(limited.error.find("control group"), std::string::npos) << limited.error;
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CgroupAttempts, ::testing::Values(model::Mode::spawn, model::Mode::fork, model::Mode::reuse),
+                         [](const auto& param_info) { return std::string(model::to_string(param_info.param)); });
+
+TEST(CgroupPool, GroupsAreReusedAndRemovedAtShutdown)
+{
+    SKIP_WITHOUT_CGROUPS();
+    std::vector<fs::path> top;
+    {
+        Sandbox sandbox(t::worker_config(process::Spawner::default_launcher()));
+        ASSERT_NE(sandbox.cgroups(), nullptr);
+        for (const auto& f : sandbox.cgroups()->folders().folders()) top.push_back(f.path);
+        for (const auto& f : top) EXPECT_TRUE(fs::is_directory(f)) << f;
+        AttemptSpec s;
+        s.plugin_path = t::plugin("misbehave");
+        s.task = "echo";
+        s.payload = "{}";
+        for (int i = 0; i < 3; ++i) ASSERT_TRUE(sandbox.run_attempt(s).succeeded());
+        EXPECT_EQ(sandbox.cgroups()->made(), 1u) << "one attempt at a time needs one group";
+        EXPECT_EQ(sandbox.cgroups()->free(), 1u);
+        const auto slot = sandbox.cgroups()->folders().folder_of("pids").value() / "slot-0";
+        EXPECT_EQ(os::read_text_file(slot / "pids.max").value(), "64\n") << "the default limits.processes";
+    }
+    for (const auto& f : top) EXPECT_FALSE(fs::exists(f)) << f << " outlived its sandbox";
+    EXPECT_TRUE(t::leftover_processes().empty());
+}
+
+TEST(CgroupPool, LeftoversOfAHostThatDiedAreSweptAtTheNextStart)
+{
+    SKIP_WITHOUT_CGROUPS();
+    // A pid that is surely dead: a child of ours, reaped.
+    const pid_t dead = ::fork();
+    if (dead == 0) ::_exit(0);
+    ASSERT_GT(dead, 0);
+    ::waitpid(dead, nullptr, 0);
+    const std::string name = "sandhost." + std::to_string(dead) + ".0";
+    const auto& support = cgroup_support();
+    std::vector<os::CgroupFolders::Folder> top_folders, slot_folders;
+    for (const auto& base : support.bases) {
+        top_folders.push_back({base.controller, base.path / name});
+        slot_folders.push_back({base.controller, base.path / name / "slot-0"});
+    }
+    const os::CgroupFolders top(support.version, top_folders), slot(support.version, slot_folders);
+    ASSERT_TRUE(top.make().ok());
+    ASSERT_TRUE(slot.make().ok());
+    // What the dead host's worker left running in its group.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t stray = ::fork();
+    if (stray == 0) {
+        ::close(ready[0]);
+        for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    ::close(ready[0]);
+    ASSERT_TRUE(slot.add(stray).ok());
+
+    Sandbox sandbox(t::worker_config(process::Spawner::default_launcher()));
+    for (const auto& f : top_folders) EXPECT_FALSE(fs::exists(f.path)) << f.path << " was not swept";
+    int status = 0;
+    ASSERT_EQ(::waitpid(stray, &status, 0), stray);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "what ran in a swept group is killed";
+}
+
+} // namespace
+} // namespace sandhost::sandbox
