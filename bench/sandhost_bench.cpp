@@ -71,6 +71,10 @@ struct Figures {
     double jobs_per_s = 0;
     double p50_us = 0;
     double p99_us = 0;
+    // Queue rows: p50_us and p99_us are of claim to result (the claim's commit to the commit of
+    // the attempt's record); these of enqueue to result (the enqueue call to that commit).
+    std::optional<double> enqueue_p50_us;
+    std::optional<double> enqueue_p99_us;
     // Redis queue rows: commands the server ran per job (those run by scripts included, as INFO
     // commandstats counts them), and of those the EVALSHA calls, one round trip each.
     std::optional<double> redis_commands_per_job;
@@ -426,6 +430,10 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     std::vector<std::shared_ptr<sandhost::store::Store>> stores;
     std::vector<std::unique_ptr<sandhost::scheduler::Host>> hosts;
     std::shared_ptr<const sandhost::config::Settings> first_settings;
+    // What the hosts say as each attempt's record is committed, by job.
+    std::mutex recorded_mutex;
+    std::condition_variable recorded_cv;
+    std::map<sandhost::model::JobId, sandhost::scheduler::RecordedAttempt> recorded;
     for (int h = 0; h < where.hosts; ++h) {
         const auto file = dir / ("bench-" + std::to_string(h) + ".yaml");
         std::ofstream(file) << "host: {name: bench-" << h << ", store: \"" << store << "\", store_prefix: \"bench-" << run
@@ -444,6 +452,11 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
         sandhost::scheduler::HostOptions options;
         options.idle_poll = 5ms;
         options.retention = 100ms;  // trimming starts at once and goes on through the whole run
+        options.on_recorded = [&](const sandhost::scheduler::RecordedAttempt& attempt) {
+            std::lock_guard lock(recorded_mutex);
+            recorded.emplace(attempt.job, attempt);
+            recorded_cv.notify_all();
+        };
         hosts.push_back(std::make_unique<sandhost::scheduler::Host>(loaded.settings, stores.back(), options));
     }
     const auto& client = stores.front();
@@ -465,19 +478,19 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     }
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
+    std::vector<Clock::time_point> enqueued;
     for (int i = 0; i < jobs * parallel; ++i) {
         sandhost::model::NewJob job;
         job.queue = "q";
         job.task = "trivial.plus_one";
         job.payload = std::to_string(i);
+        enqueued.push_back(Clock::now());
         ids.push_back(client->enqueue(job, std::chrono::system_clock::now()));
     }
-    auto finished = [&] {
-        std::uint64_t all = 0;
-        for (auto& host : hosts) all += host->stats().finished;
-        return all;
-    };
-    while (finished() < ids.size()) std::this_thread::sleep_for(1ms);
+    {
+        std::unique_lock lock(recorded_mutex);
+        if (!recorded_cv.wait_for(lock, 600s, [&] { return recorded.size() >= ids.size(); })) fail("queue: the jobs did not finish in 10 minutes");
+    }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const auto calls_after = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
     if (api) {
@@ -491,13 +504,16 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     for (auto& host : hosts) host->stop();
     for (auto& thread : serving) thread.join();
     std::vector<double> latencies;
+    std::vector<double> since_enqueue;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto job = client->get(ids[i]);
         if (!job || job->state != sandhost::model::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
         check_reply(*job->result, static_cast<long long>(i));
-        const auto attempt = client->attempts(ids[i]).at(0).outcome;
-        latencies.push_back(std::chrono::duration<double, std::micro>(attempt.ended_at - attempt.started_at).count());
+        const auto& attempt = recorded.at(ids[i]);
+        latencies.push_back(std::chrono::duration<double, std::micro>(attempt.recorded - attempt.claimed).count());
+        since_enqueue.push_back(std::chrono::duration<double, std::micro>(attempt.recorded - enqueued[i]).count());
     }
+    std::sort(since_enqueue.begin(), since_enqueue.end());
     std::sort(latencies.begin(), latencies.end());
     hosts.clear();
     stores.clear();
@@ -506,6 +522,8 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     figures.jobs_per_s = static_cast<double>(ids.size()) / seconds;
     figures.p50_us = latencies[latencies.size() / 2];
     figures.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+    figures.enqueue_p50_us = since_enqueue[since_enqueue.size() / 2];
+    figures.enqueue_p99_us = since_enqueue[std::min(since_enqueue.size() - 1, since_enqueue.size() * 99 / 100)];
     if (where.backlog > 0) figures.trimmed_during_run = trimmed;
     if (where.redis) {
         // Less the one INFO that read the counts.
@@ -543,6 +561,8 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     o->set("jobs_per_s", std::round(f.jobs_per_s * 10) / 10);
     o->set("p50_us", std::round(f.p50_us));
     o->set("p99_us", std::round(f.p99_us));
+    if (f.enqueue_p50_us) o->set("enqueue_p50_us", std::round(*f.enqueue_p50_us));
+    if (f.enqueue_p99_us) o->set("enqueue_p99_us", std::round(*f.enqueue_p99_us));
     if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
     if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
     if (f.trimmed_during_run) o->set("trimmed_during_run", static_cast<Poco::UInt64>(*f.trimmed_during_run));
@@ -553,6 +573,10 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 {
     std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
     if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
+    if (f.enqueue_p50_us) {
+        std::printf("\n  %-28s %10s          enqueue to result: p50 %8.0f us   p99 %8.0f us", "", "", *f.enqueue_p50_us,
+                    f.enqueue_p99_us.value_or(0));
+    }
     if (f.redis_commands_per_job) {
         std::printf("\n  %-28s %10.1f Redis commands/job (%.2f EVALSHA)", "", *f.redis_commands_per_job, f.redis_evalsha_per_job.value_or(0));
     }
@@ -749,7 +773,7 @@ int main(int argc, char** argv)
             }
             print_row(std::string(name) + ", cgroup", figures[name], &figures[off], std::string(name) + ", cgroup off");
         }
-        if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency from stored ms timestamps):\n");
+        if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency: claim to result, then enqueue to result):\n");
         for (auto m : modes) {
             const std::string name = md::to_string(m);
             const bool compared = b.count("fork_no_exec") > 0;

@@ -130,9 +130,7 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
     auto call = std::make_shared<Call>();
     call->observer = observer;
     {
-        std::lock_guard lock(m_mutex);
-        join_finished();
-        // The thread holds the library: it stays loaded while the task runs, even abandoned.
+        // The work holds the library: it stays loaded while the task runs, even abandoned.
         plugin::JobInfo info;
         info.job_id = spec.job_id;
         info.attempt = spec.attempt;
@@ -141,15 +139,36 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
         info.deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                (std::chrono::system_clock::now() + spec.settings.timeout).time_since_epoch())
                                .count();
-        m_threads.push_back(TaskThread{call, std::thread([call, library, task, payload = spec.payload,
-                                                          max_result = spec.settings.max_result_bytes, info = std::move(info)] {
-                                           plugin::TaskCall task_call(*call, max_result);
-                                           auto report = task_call.run(*task, payload, info);
-                                           std::lock_guard done(call->mutex);
-                                           call->report = std::move(report);
-                                           call->finished = true;
-                                           call->finished_cv.notify_all();
-                                       })});
+        auto work = [call, library, task, payload = spec.payload, max_result = spec.settings.max_result_bytes, info = std::move(info)] {
+            plugin::TaskCall task_call(*call, max_result);
+            auto report = task_call.run(*task, payload, info);
+            std::lock_guard done(call->mutex);
+            call->report = std::move(report);
+            call->finished = true;
+            call->finished_cv.notify_all();
+        };
+        std::lock_guard lock(m_mutex);
+        bool given = false;
+        for (const auto& t : m_threads) {
+            std::lock_guard state(t->mutex);
+            if (t->work || t->stop) continue;
+            {
+                std::lock_guard last(t->call->mutex);
+                if (!t->call->finished) continue;
+            }
+            t->call = call;
+            t->work = std::move(work);
+            t->wake.notify_one();
+            given = true;
+            break;
+        }
+        if (!given) {
+            auto fresh = std::make_shared<TaskThread>();
+            fresh->call = call;
+            fresh->work = std::move(work);
+            fresh->thread = std::thread([fresh] { serve(fresh); });
+            m_threads.push_back(std::move(fresh));
+        }
     }
 
     const auto deadline = Clock::now() + spec.settings.timeout;
@@ -180,40 +199,45 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
     return finish(o);
 }
 
-void InlineRunner::join_finished()
+void InlineRunner::serve(const std::shared_ptr<TaskThread>& self)
 {
-    for (auto it = m_threads.begin(); it != m_threads.end();) {
-        bool finished;
-        {
-            std::lock_guard lock(it->call->mutex);
-            finished = it->call->finished;
-        }
-        if (finished) {
-            it->thread.join();
-            it = m_threads.erase(it);
-        } else {
-            ++it;
-        }
+    std::unique_lock lock(self->mutex);
+    for (;;) {
+        self->wake.wait(lock, [&] { return self->work || self->stop; });
+        if (!self->work) return;
+        std::function<void()> work = std::move(self->work);
+        self->work = nullptr;
+        lock.unlock();
+        work();
+        work = nullptr;  // the library it held, before the thread waits for more
+        lock.lock();
     }
 }
 
 void InlineRunner::shutdown(model::Duration grace)
 {
-    std::list<TaskThread> threads;
+    std::list<std::shared_ptr<TaskThread>> threads;
     {
         std::lock_guard lock(m_mutex);
         threads.swap(m_threads);
     }
     for (auto& t : threads) {
-        std::unique_lock lock(t.call->mutex);
-        t.call->cancel = true;
-        const bool finished = t.call->finished_cv.wait_for(lock, grace, [&] { return t.call->finished; });
+        std::shared_ptr<Call> call;
+        {
+            std::lock_guard state(t->mutex);
+            t->stop = true;
+            call = t->call;
+            t->wake.notify_one();
+        }
+        std::unique_lock lock(call->mutex);
+        call->cancel = true;
+        const bool finished = call->finished_cv.wait_for(lock, grace, [&] { return call->finished; });
         lock.unlock();
         if (finished) {
-            t.thread.join();
+            t->thread.join();
         } else {
             spdlog::error("a task running inside the host did not return when asked to stop; it is left running until the process exits");
-            t.thread.detach();
+            t->thread.detach();
         }
     }
 }

@@ -6,6 +6,8 @@
 #include "model/outcome.h"
 #include "sandbox/attempt.h"
 
+#include <condition_variable>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -27,7 +29,8 @@ public:
     InlineRunner(const InlineRunner&) = delete;
     InlineRunner& operator=(const InlineRunner&) = delete;
 
-    // Runs the task on a thread of the host. At the deadline the task is asked to stop (its
+    // Runs the task on a thread of the host (one kept from an earlier task when one is free:
+    // starting a task creates no thread once as many exist as ran at once). At the deadline the task is asked to stop (its
     // cancel_requested() turns true); a task that does not return within the grace period is
     // abandoned, still running, and the attempt is timed_out. The outcome comes from the same
     // classify() as a worker's. Plugins loaded this way stay loaded (and initialised) until
@@ -42,16 +45,21 @@ public:
 private:
     struct Call;
     std::shared_ptr<plugin::PluginLibrary> load(const AttemptSpec& spec, model::Outcome& failure);
-    // Joins the task threads that have finished. Caller holds m_mutex.
-    void join_finished();
+    // A thread that runs tasks one after another. Shared with the thread itself, which uses
+    // nothing else of the runner: a thread left running at shutdown may outlive it.
+    struct TaskThread {
+        std::mutex mutex;              // guards the three below
+        std::condition_variable wake;  // work given, or stop
+        std::shared_ptr<Call> call;    // the task it runs, or ran last: free once that finished
+        std::function<void()> work;    // given, not started yet
+        bool stop = false;
+        std::thread thread;            // the runner's, under m_mutex
+    };
+    static void serve(const std::shared_ptr<TaskThread>& self);
 
     std::mutex m_mutex;
     std::map<std::string, std::shared_ptr<plugin::PluginLibrary>> m_libraries;
-    struct TaskThread {
-        std::shared_ptr<Call> call;
-        std::thread thread;
-    };
-    std::list<TaskThread> m_threads;
+    std::list<std::shared_ptr<TaskThread>> m_threads;
 };
 
 } // namespace sandhost::sandbox

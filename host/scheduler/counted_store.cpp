@@ -44,6 +44,19 @@ store::Store::FinishAndClaim CountedStore::finish_and_claim(const model::Attempt
     return counted([&] { return m_store->finish_and_claim(attempt, transition, now, queues, holder, lease); });
 }
 
+std::vector<store::Claim> CountedStore::claim_batch(const std::vector<store::QueueAllowance>& queues, const std::string& holder,
+                                                    model::Duration lease, model::TimePoint now, std::size_t max)
+{
+    return counted([&] { return m_store->claim_batch(queues, holder, lease, now, max); });
+}
+
+store::Store::FinishBatch CountedStore::finish_batch(const std::vector<Ending>& endings, model::TimePoint now,
+                                                     const std::vector<store::QueueAllowance>& queues, const std::string& holder,
+                                                     model::Duration lease, std::size_t max_claims)
+{
+    return counted([&] { return m_store->finish_batch(endings, now, queues, holder, lease, max_claims); });
+}
+
 std::vector<store::LostAttempt> CountedStore::lost_attempts(const std::string& host_name, const std::string& holder,
                                                             model::TimePoint now)
 {

@@ -24,6 +24,10 @@ public:
     FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const store::Transition& transition,
                                     model::TimePoint now, const std::vector<store::QueueAllowance>& queues,
                                     const std::string& holder, model::Duration lease) override;
+    std::vector<store::Claim> claim_batch(const std::vector<store::QueueAllowance>& queues, const std::string& holder,
+                                          model::Duration lease, model::TimePoint now, std::size_t max) override;
+    FinishBatch finish_batch(const std::vector<Ending>& endings, model::TimePoint now, const std::vector<store::QueueAllowance>& queues,
+                             const std::string& holder, model::Duration lease, std::size_t max_claims) override;
     std::vector<store::LostAttempt> lost_attempts(const std::string& host_name, const std::string& holder,
                                                   model::TimePoint now) override;
     std::optional<model::JobState> recover(const model::AttemptRecord& attempt, const store::Transition& transition,

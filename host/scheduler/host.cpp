@@ -109,6 +109,7 @@ struct Host::Running {
     store::Claim claim;
     std::atomic<pid_t> pid{0};                          // the worker, once started
     model::TimePoint started_at{};
+    std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
@@ -117,7 +118,6 @@ struct Host::Running {
     {
         if (cancel) cancel->request(how);
     }
-    std::thread thread;
     std::optional<model::Outcome> outcome;  // set by the attempt's thread before it reports
     std::optional<std::string> host_error;   // the host itself could not run the attempt
     bool shutdown_interrupted = false;
@@ -132,6 +132,7 @@ struct Host::Unrecorded {
     store::Claim claim;
     model::AttemptRecord record;
     store::Transition transition;
+    std::chrono::steady_clock::time_point claimed{};
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
@@ -152,11 +153,10 @@ Host::~Host()
     std::unique_lock lock(m_mutex);
     m_stopping = true;
     m_wake.notify_all();
+    m_stop_wake.notify_all();
     for (auto& [id, running] : m_running) running->request_cancel();
     lock.unlock();
-    for (auto& [id, running] : m_running) {
-        if (running->thread.joinable()) running->thread.join();
-    }
+    m_attempt_threads.join();  // before m_running goes: the threads use its attempts
     if (m_retention_thread.joinable()) m_retention_thread.join();
     m_sandbox->shutdown();
 }
@@ -182,6 +182,7 @@ void Host::stop()
     std::lock_guard lock(m_mutex);
     m_stopping = true;
     m_wake.notify_all();
+    m_stop_wake.notify_all();
 }
 
 void Host::reload(std::shared_ptr<const config::Settings> settings)
@@ -378,7 +379,7 @@ void Host::retain()
     for (;;) {
         {
             std::unique_lock lock(m_mutex);
-            m_wake.wait_for(lock, m_options.retention, [&] { return m_stopping; });
+            m_stop_wake.wait_for(lock, m_options.retention, [&] { return m_stopping; });
             if (m_stopping) return;
         }
         if (!retain_once()) return;
@@ -401,7 +402,7 @@ bool Host::retain_once()
                     if (batch < m_options.retention_batch) break;
                     // A pause between batches: the run loop's claims and finishes get the store.
                     std::unique_lock lock(m_mutex);
-                    if (m_wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return m_stopping; })) return false;
+                    if (m_stop_wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return m_stopping; })) return false;
                 }
             } catch (const std::exception& e) {
                 // The run loop notices a failing store and says so; retention tries again next round.
@@ -516,16 +517,20 @@ void Host::fire_schedules(model::TimePoint now)
     }
 }
 
-std::vector<store::QueueAllowance> Host::claimable_now()
+Host::Claimable Host::claimable_now()
 {
     const auto current = settings();
-    std::vector<store::QueueAllowance> allowances;
+    Claimable claimable;
+    auto& allowances = claimable.queues;
     const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, current->host.max_workers) : current->host.max_workers;
-    if (m_running.size() >= cap) return allowances;
+    if (m_running.size() >= cap) return claimable;
+    claimable.max = cap - m_running.size();
     for (const auto& queue : current->queues) {
-        if (m_running_by_queue[queue.name] >= queue.concurrency) continue;
+        const std::size_t running = m_running_by_queue[queue.name];
+        if (running >= queue.concurrency) continue;
         store::QueueAllowance allowance;
         allowance.queue = queue.name;
+        allowance.slots = queue.concurrency - running;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;
@@ -534,27 +539,26 @@ std::vector<store::QueueAllowance> Host::claimable_now()
         allowance.global_concurrency = queue.global_concurrency;
         allowances.push_back(std::move(allowance));
     }
-    return allowances;
+    if (allowances.empty()) claimable.max = 0;
+    return claimable;
 }
 
 void Host::claim_jobs()
 {
     // No claims while the store fails: a job claimed now might never be recorded.
     if (Clock::now() < m_claims_paused_until || store_failing()) return;
-    for (;;) {
-        const std::vector<store::QueueAllowance> allowances = claimable_now();
-        if (allowances.empty()) return;
-        std::optional<store::Claim> claim;
-        const auto now = Clock::now();
-        try {
-            claim = m_store->claim(allowances, m_holder, lease(), now);
-        } catch (const std::exception& e) {
-            store_failed("claiming a job", e, now);
-            return;
-        }
-        if (!claim) return;
-        start_attempt(std::move(*claim));
+    const Claimable claimable = claimable_now();
+    if (claimable.max == 0) return;
+    // Every free slot in one store step.
+    std::vector<store::Claim> claims;
+    const auto now = Clock::now();
+    try {
+        claims = m_store->claim_batch(claimable.queues, m_holder, lease(), now, claimable.max);
+    } catch (const std::exception& e) {
+        store_failed("claiming a job", e, now);
+        return;
     }
+    for (auto& claim : claims) start_attempt(std::move(claim));
 }
 
 sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early)
@@ -603,6 +607,7 @@ void Host::start_attempt(store::Claim claim)
     running->settings = settings();
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
+    running->claimed = std::chrono::steady_clock::now();
     running->lease_renewed = running->started_at = Clock::now();
     running->lease_expires = running->claim.job.lease ? running->claim.job.lease->expires_at : running->started_at + lease();
     const model::JobId id = running->claim.job.id;
@@ -642,55 +647,67 @@ void Host::start_attempt(store::Claim claim)
         m_finished.push_back(id);
         return;
     }
-    raw->thread = std::thread([this, raw, id] {
-        StoreObserver observer(*m_store, raw->claim, raw->claim.job.task, raw->pid);
+    auto attempt = [this, raw, id] {
         std::optional<model::Outcome> outcome;
         std::optional<std::string> host_error;
-        try {
-            outcome = m_sandbox->run_attempt(raw->spec, &observer, raw->cancel.get());
-        } catch (const sandbox::HostError& e) {
-            host_error = e.what();
-        } catch (const std::exception& e) {
-            // The sandbox throws nothing else: this is a fault of the host, not of the job.
-            spdlog::error("job {}: the host failed while running attempt {}: {}", id, raw->claim.number, e.what());
-            host_error = e.what();
+        {
+            StoreObserver observer(*m_store, raw->claim, raw->claim.job.task, raw->pid);
+            try {
+                outcome = m_sandbox->run_attempt(raw->spec, &observer, raw->cancel.get());
+            } catch (const sandbox::HostError& e) {
+                host_error = e.what();
+            } catch (const std::exception& e) {
+                // The sandbox throws nothing else: this is a fault of the host, not of the job.
+                spdlog::error("job {}: the host failed while running attempt {}: {}", id, raw->claim.number, e.what());
+                host_error = e.what();
+            }
         }
+        // The last use of the attempt: once it is in m_finished, the run loop may delete it.
         std::lock_guard lock(m_mutex);
         raw->outcome = std::move(outcome);
         raw->host_error = std::move(host_error);
         m_finished.push_back(id);
-        m_wake.notify_all();
-    });
+        m_wake.notify_one();  // the run loop, the one waiter on m_wake
+    };
+    try {
+        m_attempt_threads.run(std::move(attempt));
+    } catch (const std::system_error& e) {
+        // No thread for it: the host is short of resources, not the job's fault.
+        std::lock_guard lock(m_mutex);
+        raw->host_error = std::string("cannot start a thread for the attempt: ") + e.what();
+        m_finished.push_back(id);
+    }
 }
 
 void Host::collect_finished()
 {
-    for (;;) {
-        model::JobId id;
-        {
-            std::lock_guard lock(m_mutex);
-            if (m_finished.empty()) return;
-            id = m_finished.front();
+    std::vector<std::unique_ptr<Running>> finished;
+    bool stopping;
+    {
+        std::lock_guard lock(m_mutex);
+        while (!m_finished.empty()) {
+            const model::JobId id = m_finished.front();
             m_finished.pop_front();
-        }
-        auto it = m_running.find(id);
-        if (it == m_running.end()) continue;
-        if (it->second->thread.joinable()) it->second->thread.join();
-        // The slot is free before the attempt is recorded, so that the record and the claim
-        // for the slot can be one step of the store.
-        std::unique_ptr<Running> running = std::move(it->second);
-        bool stopping;
-        {
-            std::lock_guard lock(m_mutex);
-            --m_running_by_queue[running->claim.job.queue];
+            auto it = m_running.find(id);
+            if (it == m_running.end()) continue;
+            // The slot is free before the attempt is recorded, so that the record and the claim
+            // for the slot can be one step of the store.
+            --m_running_by_queue[it->second->claim.job.queue];
+            finished.push_back(std::move(it->second));
             m_running.erase(it);
-            stopping = m_stopping;
         }
-        if (auto next = finish_attempt(*running, !stopping)) start_attempt(std::move(*next));
+        stopping = m_stopping;
     }
+    if (finished.empty()) return;
+    // Attempts that ended together are recorded together, with the claims for their slots.
+    std::vector<Unrecorded> endings;
+    for (auto& running : finished) {
+        if (auto ending = end_attempt(*running)) endings.push_back(std::move(*ending));
+    }
+    if (!endings.empty()) record_endings(std::move(endings), !stopping);
 }
 
-std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_claim)
+std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
 {
     const auto now = Clock::now();
     model::Outcome outcome = running.outcome ? std::move(*running.outcome) : model::Outcome{};
@@ -740,35 +757,59 @@ std::optional<store::Claim> Host::finish_attempt(Running& running, bool may_clai
         log_attempt_end(running.claim, outcome, "not recorded: the store vanished");
         return std::nullopt;
     }
+    Unrecorded ending{std::move(running.claim), std::move(record), std::move(transition), running.claimed};
     if (store_failing()) {
-        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
-        log_attempt_end(running.claim, outcome, "kept until the store answers");
+        log_attempt_end(ending.claim, ending.record.outcome, "kept until the store answers");
+        keep_unrecorded(std::move(ending));
         return std::nullopt;
     }
-    std::optional<model::JobState> applied;
-    std::optional<store::Claim> next;
+    return ending;
+}
+
+void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
+{
+    const auto now = Clock::now();
+    const Claimable claimable = may_claim && now >= m_claims_paused_until ? claimable_now() : Claimable{};
+    std::vector<store::Store::Ending> written;
+    written.reserve(endings.size());
+    for (const auto& ending : endings) written.push_back(store::Store::Ending{ending.record, ending.transition});
+    store::Store::FinishBatch batch;
     try {
-        const auto allowances = may_claim && now >= m_claims_paused_until ? claimable_now() : std::vector<store::QueueAllowance>{};
-        if (allowances.empty()) {
-            applied = m_store->finish(record, transition, now);
-        } else {
-            auto both = m_store->finish_and_claim(record, transition, now, allowances, m_holder, lease());
-            applied = both.applied;
-            next = std::move(both.claim);
-            if (both.claim_error) store_failed("claiming a job", store::StoreError(*both.claim_error), now);
-        }
+        batch = m_store->finish_batch(written, now, claimable.queues, m_holder, lease(), claimable.max);
     } catch (const std::exception& e) {
         store_failed("recording an attempt", e, now);
-        keep_unrecorded(Unrecorded{running.claim, std::move(record), std::move(transition)});
-        log_attempt_end(running.claim, outcome, "kept until the store answers");
-        return std::nullopt;
+        for (auto& ending : endings) {
+            log_attempt_end(ending.claim, ending.record.outcome, "kept until the store answers");
+            keep_unrecorded(std::move(ending));
+        }
+        return;
     }
-    if (!applied) {
-        std::lock_guard lock(m_mutex);
-        ++m_stats.refused;
+    for (std::size_t i = 0; i < endings.size(); ++i) {
+        Unrecorded& ending = endings[i];
+        if (i >= batch.recorded) {
+            if (i == batch.recorded) store_failed("recording an attempt", store::StoreError(batch.finish_error.value_or("?")), now);
+            log_attempt_end(ending.claim, ending.record.outcome, "kept until the store answers");
+            keep_unrecorded(std::move(ending));
+            continue;
+        }
+        const std::optional<model::JobState> applied = batch.applied.at(i);
+        if (!applied) {
+            std::lock_guard lock(m_mutex);
+            ++m_stats.refused;
+        }
+        recorded(ending.claim, ending.record.outcome.kind, applied, ending.claimed);
+        log_attempt_end(ending.claim, ending.record.outcome,
+                        applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
     }
-    log_attempt_end(running.claim, outcome, applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
-    return next;
+    if (batch.claim_error) store_failed("claiming a job", store::StoreError(*batch.claim_error), now);
+    for (auto& claim : batch.claims) start_attempt(std::move(claim));
+}
+
+void Host::recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
+                    std::chrono::steady_clock::time_point claimed)
+{
+    if (!m_options.on_recorded) return;
+    m_options.on_recorded(RecordedAttempt{claim.job.id, claim.number, outcome, applied, claimed, std::chrono::steady_clock::now()});
 }
 
 void Host::log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next)
@@ -952,6 +993,7 @@ void Host::write_unrecorded(model::TimePoint now)
             if (applied) ++m_stats.recorded_late;
             else ++m_stats.refused;
         }
+        recorded(oldest.claim, oldest.record.outcome.kind, applied, oldest.claimed);
         log_event(applied ? level_enum::info : level_enum::warn, "attempt recorded late",
                   {{"job", oldest.claim.job.id},
                    {"attempt", std::int64_t(oldest.claim.number)},

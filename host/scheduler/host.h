@@ -16,21 +16,35 @@
 
 #include "config/settings.h"
 #include "sandbox/sandbox.h"
+#include "scheduler/attempt_threads.h"
 #include "scheduler/metrics.h"
 #include "store/store.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
 
 namespace sandhost::scheduler {
+
+// An attempt whose record the store has committed (see HostOptions::on_recorded).
+struct RecordedAttempt {
+    model::JobId job = 0;
+    std::uint32_t attempt = 0;  // its number within the job
+    model::OutcomeKind outcome = model::OutcomeKind::succeeded;
+    std::optional<model::JobState> applied;  // nullopt: refused on a stale lease
+    std::chrono::steady_clock::time_point claimed;   // when its claim came back committed
+    std::chrono::steady_clock::time_point recorded;  // when its record did
+};
 
 struct HostOptions {
     sandbox::WorkerConfig worker = sandbox::WorkerConfig::defaults();  // the host's sandbox starts this worker
@@ -46,6 +60,10 @@ struct HostOptions {
     std::size_t max_unrecorded = 10'000;  // attempt records kept while the store fails; beyond, the oldest go
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
     std::shared_ptr<Metrics> metrics;  // what the host counts for /metrics; null: a Metrics of its own
+    // Called on the run loop for every attempt record the store answered, after its commit
+    // (never before: whoever it tells may read the job from the store), once per attempt. For
+    // benchmarks and tests; it must not block or throw.
+    std::function<void(const RecordedAttempt&)> on_recorded;
 };
 
 struct HostStats {
@@ -110,13 +128,21 @@ private:
     bool retain_once();
     // The queues a claim may take from now, each with the tasks this host lets it run (empty
     // when no slot is free).
-    std::vector<store::QueueAllowance> claimable_now();
+    struct Claimable {
+        std::vector<store::QueueAllowance> queues;  // with their free slots
+        std::size_t max = 0;                        // free slots of the host
+    };
+    Claimable claimable_now();
     void claim_jobs();
     void start_attempt(store::Claim claim);
+    // Records every attempt that ended since the last look, in one store step with the claims
+    // for the slots they freed (unless the host stops), and starts those claims.
     void collect_finished();
-    // Records the attempt; with may_claim, claims for the slot it freed in the same store
-    // step and returns that claim, for the caller to start.
-    std::optional<store::Claim> finish_attempt(Running& running, bool may_claim);
+    // Decides where an ended attempt's job goes: what to record, or nullopt when nothing goes
+    // to the store now (a stale lease; a failing store keeps it for later).
+    std::optional<Unrecorded> end_attempt(Running& running);
+    // Writes the endings in one store step; with may_claim, claims for the free slots in it too.
+    void record_endings(std::vector<Unrecorded> endings, bool may_claim);
     void worker_started();
     store::Transition host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now);
     void poll_cancels_and_renew(model::TimePoint now, bool renew_all = false);
@@ -134,6 +160,9 @@ private:
     void keep_unrecorded(Unrecorded unrecorded);
     // Writes kept records, oldest first, until one fails.
     void write_unrecorded(model::TimePoint now);
+    // Tells HostOptions::on_recorded that the store answered an attempt's record.
+    void recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
+                  std::chrono::steady_clock::time_point claimed);
     void log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;
@@ -151,7 +180,8 @@ private:
     std::string m_holder;
 
     mutable std::mutex m_mutex;   // guards everything below
-    std::condition_variable m_wake;
+    std::condition_variable m_wake;       // the run loop's: an attempt ended, a stop, a reload
+    std::condition_variable m_stop_wake;  // the retention thread's: a stop
     bool m_stopping = false;
     bool m_republish = false;     // a reload asks the run loop to publish the catalog again
     std::map<model::JobId, std::unique_ptr<Running>> m_running;
@@ -167,6 +197,7 @@ private:
     std::size_t m_worker_cap = 0;
     std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
     std::thread m_retention_thread;  // started by run(), joined before it returns
+    AttemptThreads m_attempt_threads;  // joined by the destructor, before m_running goes
 
     // The store's health, seen by the run loop alone.
     std::deque<Unrecorded> m_unrecorded;  // oldest first

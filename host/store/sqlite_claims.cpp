@@ -76,6 +76,27 @@ std::optional<Claim> SqliteStore::claim(const std::vector<QueueAllowance>& queue
     });
 }
 
+std::vector<Claim> SqliteStore::claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                            model::Duration lease, model::TimePoint now, std::size_t max)
+{
+    return serialized("claiming jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        auto claimed = claims_in_transaction(queues, holder, lease, now, max);
+        transaction.commit();
+        return claimed;
+    });
+}
+
+std::vector<Claim> SqliteStore::claims_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                                      model::Duration lease, model::TimePoint now, std::size_t max)
+{
+    // Each claim reads the limits again: the rate and global_concurrency counts see the
+    // attempts this transaction started.
+    return claim_in_turn(queues, max, [&](const std::vector<QueueAllowance>& open) {
+        return claim_in_transaction(open, holder, lease, now);
+    });
+}
+
 std::vector<std::pair<std::string, std::string>> SqliteStore::unclaimable_tasks(const std::vector<QueueAllowance>& queues)
 {
     return serialized("looking for tasks no allowance takes", [&] {

@@ -59,23 +59,49 @@ Store::FinishAndClaim SqliteStore::finish_and_claim(const model::AttemptRecord& 
         FinishAndClaim result;
         Transaction transaction(m_db, TransactionKind::write);
         result.applied = end_attempt_in_transaction(attempt, transition, now);
-        // The claim may fail on its own (a corrupt page, a full disk) without taking the
-        // finished attempt with it: it runs inside a savepoint.
-        run("SAVEPOINT claim");
-        try {
-            result.claim = claim_in_transaction(queues, holder, lease, now);
-            run("RELEASE claim");
-        } catch (const std::exception& e) {
-            result.claim.reset();
-            result.claim_error = std::string("claiming a job: ") + e.what();
-            if (!m_db.in_transaction()) throw;  // SQLite rolled it all back: nothing was finished
-            run("ROLLBACK TO claim");
-            run("RELEASE claim");
-            m_db.forget_failure();
-        }
+        auto claims = claims_in_savepoint(queues, holder, lease, now, 1, result.claim_error);
+        if (!claims.empty()) result.claim = std::move(claims.front());
         transaction.commit();
         return result;
     });
+}
+
+Store::FinishBatch SqliteStore::finish_batch(const std::vector<Ending>& endings, model::TimePoint now,
+                                            const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                            model::Duration lease, std::size_t max_claims)
+{
+    return serialized("finishing attempts", [&] {
+        FinishBatch result;
+        Transaction transaction(m_db, TransactionKind::write);
+        for (const auto& ending : endings) {
+            result.applied.push_back(end_attempt_in_transaction(ending.attempt, ending.transition, now));
+        }
+        result.recorded = endings.size();
+        if (max_claims > 0) result.claims = claims_in_savepoint(queues, holder, lease, now, max_claims, result.claim_error);
+        transaction.commit();
+        return result;
+    });
+}
+
+std::vector<Claim> SqliteStore::claims_in_savepoint(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                                    model::Duration lease, model::TimePoint now, std::size_t max,
+                                                    std::optional<std::string>& error)
+{
+    // The claims may fail on their own (a corrupt page, a full disk) without taking what the
+    // transaction did before them (the finished attempts) with them.
+    run("SAVEPOINT claim");
+    try {
+        auto claims = claims_in_transaction(queues, holder, lease, now, max);
+        run("RELEASE claim");
+        return claims;
+    } catch (const std::exception& e) {
+        error = std::string("claiming a job: ") + e.what();
+        if (!m_db.in_transaction()) throw;  // SQLite rolled it all back: nothing was finished
+        run("ROLLBACK TO claim");
+        run("RELEASE claim");
+        m_db.forget_failure();
+        return {};
+    }
 }
 
 model::JobId SqliteStore::insert_job(const model::NewJob& job, model::TimePoint now)

@@ -69,10 +69,15 @@ public:
     FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition,
                                     model::TimePoint now, const std::vector<QueueAllowance>& queues,
                                     const std::string& holder, model::Duration lease) override;
+    FinishBatch finish_batch(const std::vector<Ending>& endings, model::TimePoint now,
+                             const std::vector<QueueAllowance>& queues, const std::string& holder,
+                             model::Duration lease, std::size_t max_claims) override;
 
     // sqlite_claims.cpp
     std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                model::Duration lease, model::TimePoint now) override;
+    std::vector<Claim> claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                   model::Duration lease, model::TimePoint now, std::size_t max) override;
     std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<QueueAllowance>& queues) override;
 
     // sqlite_leases.cpp
@@ -215,6 +220,15 @@ private:
     // Inside a write transaction: the next runnable job (see claim), taken.
     std::optional<Claim> claim_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                               model::Duration lease, model::TimePoint now);
+    // Inside a write transaction: up to `max` claims (see claim_batch).
+    std::vector<Claim> claims_in_transaction(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                             model::Duration lease, model::TimePoint now, std::size_t max);
+    // Inside a write transaction: claims_in_transaction in a savepoint. When the claims fail,
+    // says why in `error` and returns none, and the transaction goes on without them (unless
+    // SQLite rolled it all back: then it throws).
+    std::vector<Claim> claims_in_savepoint(const std::vector<QueueAllowance>& queues, const std::string& holder,
+                                           model::Duration lease, model::TimePoint now, std::size_t max,
+                                           std::optional<std::string>& error);
     // The queues among `queues` a claim may take from now: not paused, not over their rate.
     // A queue named twice is claimed from as the first allowance says.
     std::vector<const QueueAllowance*> claimable_queues(const std::vector<QueueAllowance>& queues, model::TimePoint now);

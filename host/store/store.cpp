@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <exception>
+#include <utility>
 
 namespace sandhost::store {
 Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
@@ -10,6 +11,85 @@ Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attemp
     result.applied = finish(attempt, transition, now);
     try {
         result.claim = claim(queues, holder, lease, now);
+    } catch (const std::exception& e) {
+        result.claim_error = e.what();
+    }
+    return result;
+}
+
+namespace {
+
+// The allowances of `queues` that have a slot left.
+std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& queues)
+{
+    std::vector<QueueAllowance> open;
+    for (const auto& allowance : queues) {
+        if (!allowance.slots || *allowance.slots > 0) open.push_back(allowance);
+    }
+    return open;
+}
+
+void take_slot(std::vector<QueueAllowance>& queues, const std::string& queue)
+{
+    for (auto& allowance : queues) {
+        if (allowance.queue != queue) continue;
+        if (allowance.slots && *allowance.slots > 0) --*allowance.slots;
+        return;  // as a claim reads them: the first allowance of a queue counts
+    }
+}
+
+} // namespace
+
+std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
+                                 const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one)
+{
+    std::vector<Claim> claims;
+    std::vector<QueueAllowance> open = with_free_slots(queues);
+    while (claims.size() < max && !open.empty()) {
+        auto claimed = claim_one(open);
+        if (!claimed) break;
+        take_slot(open, claimed->job.queue);
+        open = with_free_slots(open);
+        claims.push_back(std::move(*claimed));
+    }
+    return claims;
+}
+
+std::vector<Claim> Store::claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                      model::TimePoint now, std::size_t max)
+{
+    return claim_in_turn(queues, max, [&](const std::vector<QueueAllowance>& open) { return claim(open, holder, lease, now); });
+}
+
+Store::FinishBatch Store::finish_batch(const std::vector<Ending>& endings, model::TimePoint now, const std::vector<QueueAllowance>& queues,
+                                       const std::string& holder, model::Duration lease, std::size_t max_claims)
+{
+    FinishBatch result;
+    std::vector<QueueAllowance> open = with_free_slots(queues);
+    if (endings.size() == 1 && max_claims > 0 && !open.empty()) {
+        // The one ending and the first claim in one step where the store has one for it.
+        auto both = finish_and_claim(endings.front().attempt, endings.front().transition, now, open, holder, lease);
+        result.recorded = 1;
+        result.applied.push_back(both.applied);
+        result.claim_error = std::move(both.claim_error);
+        if (!both.claim) return result;
+        take_slot(open, both.claim->job.queue);
+        result.claims.push_back(std::move(*both.claim));
+    } else {
+        for (const auto& ending : endings) {
+            try {
+                result.applied.push_back(finish(ending.attempt, ending.transition, now));
+            } catch (const std::exception& e) {
+                if (result.recorded == 0) throw;
+                result.finish_error = e.what();
+                return result;
+            }
+            ++result.recorded;
+        }
+    }
+    if (result.claims.size() >= max_claims) return result;
+    try {
+        for (auto& claimed : claim_batch(open, holder, lease, now, max_claims - result.claims.size())) result.claims.push_back(std::move(claimed));
     } catch (const std::exception& e) {
         result.claim_error = e.what();
     }

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,7 +54,11 @@ struct QueueAllowance {
     // At most this many jobs of the queue active at once across every host of the store (the
     // queue's global_concurrency); none: no such limit.
     std::optional<std::uint32_t> global_concurrency;
+    // At most this many jobs of the queue taken by one claim_batch or finish_batch (the
+    // claiming host's free slots for the queue); none: as many as the call takes.
+    std::optional<std::size_t> slots;
 };
+
 
 // A change the store records in the same step as it makes it: the live feed of the HTTP API's
 // Server-Sent Events, resumable from an event's id.
@@ -122,6 +127,12 @@ struct QueueCounts {
     bool paused = false;
 };
 
+// claim_batch's loop, for a store to run in whatever step it has: up to `max` claims, each made
+// by `claim_one` from the allowances that have a slot left, each taking a slot of its queue (of
+// the queue's first allowance, the one a claim reads). Stops at the first nullopt.
+std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
+                                 const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one);
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -176,6 +187,37 @@ public:
     };
     virtual FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
                                             const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease);
+
+    // Up to `max` claims, each as claim() would take it after the ones before it (the rate
+    // limits and global_concurrency count the jobs this call claimed first), at most
+    // QueueAllowance::slots of each queue, in one step where the store can (SQLite: one
+    // transaction, one commit for all). Fewer, or none, when fewer jobs are runnable. Throws as
+    // claim does; a store that did it in one step then claimed nothing.
+    virtual std::vector<Claim> claim_batch(const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease,
+                                           model::TimePoint now, std::size_t max);
+
+    // An attempt that ended and where its job goes, as finish takes them.
+    struct Ending {
+        model::AttemptRecord attempt;
+        Transition transition;
+    };
+    struct FinishBatch {
+        std::size_t recorded = 0;  // the first `recorded` endings were applied or refused; the others were not written
+        std::optional<std::string> finish_error;  // why not, when recorded < endings
+        std::vector<std::optional<model::JobState>> applied;  // for each recorded ending, as finish returns it
+        std::vector<Claim> claims;
+        std::optional<std::string> claim_error;
+    };
+    // finish for each ending in order, then claim_batch(queues, holder, lease, now, max_claims)
+    // for the slots they freed, in one step where the store can (SQLite: one transaction, so
+    // that attempts that ended together are committed together, by one commit). Nothing of an
+    // ending is visible to others before the call returned it as recorded. The endings stand
+    // even when the claims fail: their error comes back in claim_error. A failure before any
+    // ending was recorded throws as finish does, and nothing is claimed; a store that writes
+    // them one by one may instead stop part way (recorded, finish_error). SQLite records all or
+    // none.
+    virtual FinishBatch finish_batch(const std::vector<Ending>& endings, model::TimePoint now, const std::vector<QueueAllowance>& queues,
+                                     const std::string& holder, model::Duration lease, std::size_t max_claims);
 
     // Active jobs whose lease expired before now, or whose holder is `host_name` with another
     // instance than `holder` (a previous run of this host that died). Changes nothing.

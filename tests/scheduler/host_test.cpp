@@ -319,6 +319,44 @@ TEST_F(HostTest, RateLimitsSpaceOutClaims)
     for (std::size_t i = 2; i < starts.size(); ++i) EXPECT_GE(starts[i] - starts[i - 2], 450ms) << i;
 }
 
+// Jobs wait before the hosts start, so that each claims several in one store step: the step
+// takes no more than the host's slots of the queue, and global_concurrency counts the jobs
+// the other host holds and those the step itself took.
+TEST_F(HostTest, BatchedClaimsHonourConcurrencyAndGlobalConcurrencyAcrossTwoHosts)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    concurrency: 3\n    global_concurrency: 4\n", "", 8);
+    std::vector<model::JobId> ids;
+    for (int i = 0; i < 16; ++i) ids.push_back(h.enqueue("q", "misbehave.sleep", R"({"ms":150})"));
+    auto settings = std::make_shared<config::Settings>(h.settings());
+    settings->host.name = "second-host";
+    scheduler::Host second(settings, scheduler::open_configured_store(settings->host), h.options());
+    auto observer = scheduler::open_configured_store(h.settings().host);
+    std::atomic<bool> sampling{true};
+    std::uint64_t peak_active = 0;
+    std::thread sampler([&] {
+        while (sampling) {
+            peak_active = std::max(peak_active, observer->queue_counts({"q"})["q"].by_state[JobState::active]);
+            std::this_thread::sleep_for(2ms);
+        }
+    });
+    h.start();
+    std::thread second_thread([&] { second.run(); });
+    for (auto id : ids) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+    sampling = false;
+    sampler.join();
+    second.stop();
+    second_thread.join();
+    const auto first_stats = h.host().stats();
+    const auto second_stats = second.stats();
+    EXPECT_LE(peak_active, 4u) << "global_concurrency";
+    EXPECT_GE(peak_active, 3u) << "the limits must have been reached for the test to mean anything";
+    EXPECT_LE(first_stats.peak_running_by_queue.at("q"), 3u);
+    if (second_stats.peak_running_by_queue.count("q")) {
+        EXPECT_LE(second_stats.peak_running_by_queue.at("q"), 3u);
+    }
+    EXPECT_EQ(first_stats.claimed + second_stats.claimed, ids.size()) << "one attempt each";
+}
+
 TEST_F(HostTest, SchedulesFireOncePerPeriodWithTwoHosts)
 {
     HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n",

@@ -366,6 +366,91 @@ TEST_P(StoreContractTest, FinishAndClaimOnAStaleLeaseRefusesTheResultButStillCla
     EXPECT_FALSE(job(first).result);
 }
 
+TEST_P(StoreContractTest, ClaimBatchTakesUpToMaxAndAtMostEachQueuesSlotsInClaimOrder)
+{
+    std::vector<model::JobId> a, b;
+    for (int i = 0; i < 4; ++i) a.push_back(store().enqueue(new_job("a"), t(i)));
+    for (int i = 0; i < 4; ++i) b.push_back(store().enqueue(new_job("b"), t(10 + i)));
+    auto queues = allow({"a", "b"});
+    queues[0].slots = 1;
+    const auto claims = store().claim_batch(queues, "host/1", ms(5000), t(100), 3);
+    ASSERT_EQ(claims.size(), 3u);
+    EXPECT_EQ(claims[0].job.id, a[0]);
+    EXPECT_EQ(claims[1].job.id, b[0]) << "queue a had one slot";
+    EXPECT_EQ(claims[2].job.id, b[1]) << "the call's max, not b's jobs, ended it";
+    std::set<model::AttemptId> attempt_ids;
+    for (const auto& claim : claims) {
+        attempt_ids.insert(claim.attempt_id);
+        EXPECT_EQ(claim.number, 1u);
+        EXPECT_EQ(job(claim.job.id).state, model::JobState::active);
+        ASSERT_TRUE(claim.job.lease);
+        EXPECT_EQ(claim.job.lease->holder, "host/1");
+    }
+    EXPECT_EQ(attempt_ids.size(), 3u);
+
+    queues[0].slots = 0;
+    queues[1].slots = 0;
+    EXPECT_TRUE(store().claim_batch(queues, "host/1", ms(5000), t(101), 10).empty()) << "no slot, no claim";
+    queues[0].slots.reset();
+    queues[1].slots.reset();
+    EXPECT_EQ(store().claim_batch(queues, "host/1", ms(5000), t(102), 100).size(), 5u) << "what is runnable, and no more";
+    EXPECT_TRUE(store().claim_batch(queues, "host/1", ms(5000), t(103), 100).empty());
+}
+
+TEST_P(StoreContractTest, ClaimBatchCountsItsOwnClaimsAgainstRateLimitsAndGlobalConcurrency)
+{
+    for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
+    for (int i = 0; i < 10; ++i) store().enqueue(new_job("shared"), t(0));
+    const QueueAllowance rate{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt};
+    EXPECT_EQ(store().claim_batch({rate}, "host-a/1", ms(60'000), t(0), 10).size(), 3u);
+    EXPECT_TRUE(store().claim_batch({rate}, "host-a/1", ms(60'000), t(500), 10).empty());
+    EXPECT_EQ(store().claim_batch({rate}, "host-a/1", ms(60'000), t(1000), 10).size(), 3u) << "the window moved on";
+
+    auto other = open_another();
+    const QueueAllowance shared{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt};
+    EXPECT_EQ(other->claim_batch({shared}, "host-b/1", ms(60'000), t(1), 10).size(), 2u);
+    EXPECT_TRUE(store().claim_batch({shared}, "host-a/1", ms(60'000), t(2), 10).empty()) << "two are active, held by another host";
+    EXPECT_EQ(store().queue_counts({})["shared"].by_state[model::JobState::active], 2u);
+}
+
+TEST_P(StoreContractTest, FinishBatchRecordsEveryEndingThenClaimsForTheFreedSlots)
+{
+    std::vector<model::JobId> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(store().enqueue(new_job(), t(i)));
+    const auto claims = store().claim_batch(allow({"q"}), "host/1", ms(5000), t(10), 2);
+    ASSERT_EQ(claims.size(), 2u);
+    model::AttemptRecord stale = record_of(claims[1], OutcomeKind::succeeded, t(20));
+    stale.attempt_id += 1000;  // not the attempt holding the lease
+    auto queues = allow({"q"});
+    queues[0].slots = 1;
+    const auto batch = store().finish_batch({{record_of(claims[0], OutcomeKind::succeeded, t(20)), completed_with("one")},
+                                             {stale, completed_with("late")}},
+                                            t(20), queues, "host/1", ms(5000), 2);
+    EXPECT_EQ(batch.recorded, 2u);
+    EXPECT_FALSE(batch.finish_error);
+    ASSERT_EQ(batch.applied.size(), 2u);
+    EXPECT_EQ(batch.applied[0], model::JobState::completed);
+    EXPECT_FALSE(batch.applied[1]) << "the stale result is refused";
+    EXPECT_FALSE(batch.claim_error);
+    ASSERT_EQ(batch.claims.size(), 1u) << "one slot";
+    EXPECT_EQ(batch.claims[0].job.id, ids[2]);
+    EXPECT_EQ(job(ids[0]).state, model::JobState::completed);
+    EXPECT_EQ(job(ids[0]).result, "one");
+    EXPECT_EQ(store().attempts(ids[0]).size(), 1u);
+    EXPECT_EQ(job(ids[1]).state, model::JobState::active) << "the stale result changed nothing";
+
+    // No claim asked for: the endings alone.
+    const auto alone = store().finish_batch({{record_of(claims[1], OutcomeKind::succeeded, t(30)), completed_with("two")},
+                                             {record_of(batch.claims[0], OutcomeKind::succeeded, t(30)), completed_with("three")}},
+                                            t(30), allow({"q"}), "host/1", ms(5000), 0);
+    EXPECT_EQ(alone.recorded, 2u);
+    EXPECT_EQ(alone.applied, (std::vector<std::optional<model::JobState>>{model::JobState::completed, model::JobState::completed}));
+    EXPECT_TRUE(alone.claims.empty());
+    EXPECT_EQ(job(ids[1]).result, "two");
+    EXPECT_EQ(job(ids[2]).result, "three");
+    EXPECT_EQ(job(ids[3]).state, model::JobState::waiting);
+}
+
 TEST_P(StoreContractTest, LargeResultReadsBack)
 {
     const model::JobId id = store().enqueue(new_job(), t(0));
@@ -651,7 +736,7 @@ TEST_P(StoreContractTest, RateLimitIsSharedByEveryClientOfTheStore)
 {
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000), std::nullopt}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt}};
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(0)));
     EXPECT_TRUE(other->claim(limited, "host-b/1", ms(60'000), t(0)));
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(500)));
@@ -663,7 +748,7 @@ TEST_P(StoreContractTest, RateLimitIsSharedByEveryClientOfTheStore)
     EXPECT_FALSE(other->claim(limited, "host-b/1", ms(60'000), t(1000)));
     // An unlimited queue next to it is not held back.
     store().enqueue(new_job("free"), t(0));
-    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
                               t(1000));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");
@@ -674,7 +759,7 @@ TEST_P(StoreContractTest, GlobalConcurrencyCountsTheActiveJobsOfEveryClient)
     for (int i = 0; i < 6; ++i) store().enqueue(new_job("shared"), t(0));
     store().enqueue(new_job("free"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"shared", {}, std::nullopt, std::nullopt, 2}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt}};
     const auto a = store().claim(limited, "host-a/1", ms(60'000), t(1));
     const auto b = other->claim(limited, "host-b/1", ms(60'000), t(1));
     ASSERT_TRUE(a);
@@ -682,7 +767,7 @@ TEST_P(StoreContractTest, GlobalConcurrencyCountsTheActiveJobsOfEveryClient)
     EXPECT_FALSE(store().claim(limited, "host-a/1", ms(60'000), t(2))) << "two are active, held by two hosts";
     EXPECT_FALSE(other->claim(limited, "host-c/1", ms(60'000), t(2)));
     // Another queue is not held back by it.
-    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1",
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1",
                               ms(1000), t(3));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");
