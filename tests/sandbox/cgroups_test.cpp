@@ -122,12 +122,14 @@ TEST_P(CgroupAttempts, AForkBombStopsAtExactlyTheProcessLimit)
     // The worker (or a fork server's child) and three children: the fourth fork was refused.
 #if defined(SANDHOST_SANITIZED)
     // A sanitizer may keep a thread of its own in the worker, which the kernel counts too.
-    EXPECT_GE(logs.lines.size(), 2u) << ::testing::PrintToString(logs.lines);
+    // (ThreadSanitizer's background thread, a reused worker's lease watch): at least one child.
+    EXPECT_GE(logs.lines.size(), 1u) << ::testing::PrintToString(logs.lines);
     EXPECT_LE(logs.lines.size(), 3u) << ::testing::PrintToString(logs.lines);
+    EXPECT_NE(o.error.find("in the attempt's control group"), std::string::npos) << o.error;
 #else
     EXPECT_EQ(logs.lines.size(), 3u) << ::testing::PrintToString(logs.lines);
-#endif
     EXPECT_NE(o.error.find("the kernel refused 1 fork in the attempt's control group"), std::string::npos) << o.error;
+#endif
     EXPECT_NE(o.error.find("fork of child " + std::to_string(logs.lines.size() + 1) + " of 10"), std::string::npos)
         << "the task's own words are kept: " << o.error;
 }

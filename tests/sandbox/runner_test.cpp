@@ -517,7 +517,12 @@ TEST_P(Runner, TwentyJobsAtOnce)
     std::vector<model::Outcome> outcomes(20);
     std::vector<std::thread> threads;
     for (int i = 0; i < 20; ++i) {
-        threads.emplace_back([&, i] { outcomes[static_cast<size_t>(i)] = run(spec("echo", "[" + std::to_string(i) + "]")); });
+        threads.emplace_back([&, i] {
+            auto s = spec("echo", "[" + std::to_string(i) + "]");
+            // Twenty sanitized workers starting at once on two cores: a generous bound, not a speed check.
+            s.settings.startup_timeout = std::chrono::seconds(60);
+            outcomes[static_cast<size_t>(i)] = run(s);
+        });
     }
     for (auto& thread : threads) thread.join();
     for (int i = 0; i < 20; ++i) {
