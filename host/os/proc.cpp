@@ -129,19 +129,30 @@ std::optional<std::uint64_t> read_peak_rss_kb(pid_t pid)
     return kb;
 }
 
+namespace {
+
+// `fields` without its first `count` space-separated fields; nullopt when it has fewer.
+std::optional<std::string_view> after_fields(std::string_view fields, int count)
+{
+    for (int skipped = 0; skipped < count; ++skipped) {
+        const size_t space = fields.find(' ');
+        if (space == std::string_view::npos) return std::nullopt;
+        fields.remove_prefix(space + 1);
+    }
+    return fields;
+}
+
+} // namespace
+
 std::optional<std::uint64_t> read_cpu_ms(pid_t pid)
 {
     auto fields = stat_fields(pid);
     if (!fields) return std::nullopt;
     // After the command: state(3) ppid(4) ... utime(14) stime(15); fields[0] is the state.
-    std::string_view rest(*fields);
-    for (int skipped = 0; skipped < 11; ++skipped) {
-        const size_t space = rest.find(' ');
-        if (space == std::string_view::npos) return std::nullopt;
-        rest.remove_prefix(space + 1);
-    }
+    auto rest = after_fields(*fields, 11);
+    if (!rest) return std::nullopt;
     std::vector<std::uint64_t> ticks;
-    parse_numbers(rest.substr(0, rest.find(' ', rest.find(' ') + 1)), ticks);
+    parse_numbers(rest->substr(0, rest->find(' ', rest->find(' ') + 1)), ticks);
     if (ticks.size() < 2) return std::nullopt;
     static const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
     return (ticks[0] + ticks[1]) * 1000 / static_cast<std::uint64_t>(ticks_per_second);
@@ -152,14 +163,10 @@ std::optional<std::uint64_t> start_time(pid_t pid)
     auto fields = stat_fields(pid);
     if (!fields) return std::nullopt;
     // After the command: state(3) ... starttime(22); fields[0] is the state.
-    std::string_view rest(*fields);
-    for (int skipped = 0; skipped < 19; ++skipped) {
-        const size_t space = rest.find(' ');
-        if (space == std::string_view::npos) return std::nullopt;
-        rest.remove_prefix(space + 1);
-    }
+    auto rest = after_fields(*fields, 19);
+    if (!rest) return std::nullopt;
     std::vector<std::uint64_t> ticks;
-    parse_numbers(rest.substr(0, rest.find(' ')), ticks);
+    parse_numbers(rest->substr(0, rest->find(' ')), ticks);
     if (ticks.empty()) return std::nullopt;
     return ticks[0];
 }
