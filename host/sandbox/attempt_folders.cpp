@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -113,6 +114,13 @@ os::Result<fs::path> AttemptFolders::create(const std::optional<FolderOwner>& ow
             if (::chmod(m_root.c_str(), 0711) != 0) return os::SysError::from_errno("chmod", m_root.string());
             m_root_made = true;
         }
+        const FolderOwner wanted = owner.value_or(FolderOwner{::geteuid(), ::getegid()});
+        const auto kept = std::find_if(m_kept.rbegin(), m_kept.rend(), [&](const Queued& q) { return q.owner == wanted; });
+        if (kept != m_kept.rend()) {
+            fs::path folder = std::move(kept->folder);
+            m_kept.erase(std::next(kept).base());
+            return folder;
+        }
     }
     std::string name = (m_root / "attempt.XXXXXX").string();
     if (::mkdtemp(name.data()) == nullptr) return os::SysError::from_errno("mkdtemp", name);
@@ -142,26 +150,46 @@ void AttemptFolders::remove(const fs::path& folder)
     if (removed) return;
     spdlog::warn("cannot remove an attempt's folder yet (tried again every second): {}", removed.error().message());
     std::lock_guard lock(m_mutex);
-    m_left_over.insert(folder);
+    m_left_over.insert(Queued{folder, std::nullopt});
 }
 
-void AttemptFolders::remove_later(const fs::path& folder)
+void AttemptFolders::remove_later(const fs::path& folder, const std::optional<FolderOwner>& owner)
 {
     std::lock_guard lock(m_mutex);
-    m_left_over.insert(folder);
+    m_left_over.insert(Queued{folder, owner.value_or(FolderOwner{::geteuid(), ::getegid()})});
+}
+
+bool AttemptFolders::reusable(const fs::path& folder, const std::optional<FolderOwner>& owner)
+{
+    if (!owner) return false;
+    struct stat info {};
+    if (::lstat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || (info.st_mode & 07777) != 0700 ||
+        info.st_uid != owner->uid || info.st_gid != owner->gid) {
+        return false;
+    }
+    std::error_code ec;
+    return fs::is_empty(folder, ec) && !ec;
 }
 
 void AttemptFolders::remove_pending()
 {
-    std::set<fs::path> left;
+    std::set<Queued> left;
     {
         std::lock_guard lock(m_mutex);
         left.swap(m_left_over);
     }
-    for (const auto& folder : left) {
-        if (!remove_tree(folder)) {
+    for (const auto& queued : left) {
+        if (reusable(queued.folder, queued.owner)) {
             std::lock_guard lock(m_mutex);
-            m_left_over.insert(folder);
+            if (m_kept.size() < k_kept) {
+                // create() hands out the most recently kept first: its inode is likeliest cached.
+                m_kept.push_back(queued);
+                continue;
+            }
+        }
+        if (!remove_tree(queued.folder)) {
+            std::lock_guard lock(m_mutex);
+            m_left_over.insert(Queued{queued.folder, std::nullopt});
         }
     }
 }
@@ -170,6 +198,12 @@ std::size_t AttemptFolders::left_over() const
 {
     std::lock_guard lock(m_mutex);
     return m_left_over.size();
+}
+
+std::size_t AttemptFolders::kept() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_kept.size();
 }
 
 } // namespace sandhost::sandbox

@@ -1,6 +1,9 @@
-// Every attempt's private folder (its TMPDIR, and its working folder by default): created
-// before the attempt, 0700 and owned by the worker's user, removed after the worker and what it
-// started are gone. They live in one folder per sandbox under the system's temporary folder,
+// Every attempt's private folder (its TMPDIR, and its working folder by default): empty, 0700
+// and owned by the worker's user when the attempt starts, taken back after the worker and what
+// it started are gone. A folder the attempt left empty, with its mode and owner unchanged, is
+// kept for a later attempt of the same owner (making and removing one costs journal writes on
+// a disk-backed /tmp, more than a forked job); any other is removed. No two attempts hold one
+// folder at once. They live in one folder per sandbox under the system's temporary folder,
 // named after the process (pid and start time) that made it: a sandbox sweeps away the folders
 // of processes that are gone (a host killed with -9 removes nothing itself).
 #pragma once
@@ -12,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <vector>
 
 namespace sandhost::sandbox {
 
@@ -29,9 +33,10 @@ public:
     // without symbolic links (a worker's mount namespace matches it against its mounts).
     const std::filesystem::path& root() const { return m_root; }
 
-    // A new, empty folder for one attempt, 0700, owned by `owner` when set (which needs
-    // CAP_CHOWN). Creates the root first (0711: workers of another user reach their own
-    // folder by its name, and list none). Fails with the call and errno. Thread-safe.
+    // An empty folder for one attempt, 0700, owned by `owner` when set (which needs
+    // CAP_CHOWN): one given back empty by an earlier attempt of the same owner, or a new one.
+    // Creates the root first (0711: workers of another user reach their own folder by its
+    // name, and list none). Fails with the call and errno. Thread-safe.
     os::Result<std::filesystem::path> create(const std::optional<FolderOwner>& owner);
 
     // Empties a folder made by create() for its next attempt (a reused worker's next job),
@@ -43,19 +48,35 @@ public:
     // removed now (a process that outlived its attempt still writing there) is tried again
     // by remove_pending(). Thread-safe.
     void remove(const std::filesystem::path& folder);
-    // Queues a folder for remove_pending(), for a caller that must not wait for the disk.
-    // Thread-safe.
-    void remove_later(const std::filesystem::path& folder);
-    // Removes what remove_later() queued, and tries again what remove() could not. Thread-safe.
+    // Queues an attempt's folder, made by create() for `owner`, for remove_pending(), for a
+    // caller that must not wait for the disk. Thread-safe.
+    void remove_later(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
+    // Takes back what remove_later() queued: a folder left empty, 0700 and owned by its owner
+    // is kept for create() (up to k_kept of them), any other removed; tries again what remove()
+    // could not. Thread-safe.
     void remove_pending();
     // The folders queued or not removed yet.
     std::size_t left_over() const;
+    // The empty folders kept for the next attempts.
+    std::size_t kept() const;
+
+    static constexpr std::size_t k_kept = 32;
 
 private:
     std::filesystem::path m_root;
     mutable std::mutex m_mutex;
     bool m_root_made = false;
-    std::set<std::filesystem::path> m_left_over;  // queued, or failed once
+    struct Queued {
+        std::filesystem::path folder;
+        std::optional<FolderOwner> owner;  // nullopt: removed, never kept
+        bool operator<(const Queued& other) const { return folder < other.folder; }
+    };
+    // Whether `folder` is as create() hands it out: a folder (not a link), owned by `owner`
+    // (the host's user when nullopt), mode 0700, empty.
+    static bool reusable(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
+
+    std::set<Queued> m_left_over;  // queued, or failed once
+    std::vector<Queued> m_kept;    // empty, ready for create()
 };
 
 // Removes `path` and everything under it, making folders the owner may not enter or change

@@ -194,19 +194,20 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             throw_if_shortage(folder.error());
             return spawn_failed(folder.error(), spec.settings.mode);
         }
-        // Removed on every way out, once the attempt's worker is gone (and, when it ran on its
-        // own, every process it started), off the attempt's path: removing a folder can take
-        // milliseconds on a busy disk, more than a forked job. A sandbox shutting down removes
-        // what is still queued.
+        // Taken back on every way out, once the attempt's worker is gone (and, when it ran on
+        // its own, every process it started), off the attempt's path: removing a folder can take
+        // milliseconds on a busy disk, more than a forked job. Left empty, it is kept for a later
+        // attempt. A sandbox shutting down removes what is still queued.
         struct RemoveFolder {
             Sandbox& sandbox;
             std::filesystem::path folder;
+            std::optional<FolderOwner> owner;
             ~RemoveFolder()
             {
-                sandbox.m_folders.remove_later(folder);
+                sandbox.m_folders.remove_later(folder, owner);
                 sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
             }
-        } remove_folder{*this, folder.value()};
+        } remove_folder{*this, folder.value(), owner.value()};
         AttemptSpec in_folder = spec;
         in_folder.folder = folder.value();
         outcome = spec.settings.mode == model::Mode::spawn ? run_spawned(in_folder, &tracking, cancel) : m_fork.run(in_folder, &tracking, cancel);

@@ -42,6 +42,7 @@ os::Result<WorkerGrant> grant_for(const model::Privileges& privileges, const Job
 struct FolderOwner {
     uid_t uid = 0;
     gid_t gid = 0;
+    bool operator==(const FolderOwner&) const = default;
 };
 os::Result<std::optional<FolderOwner>> folder_owner(const model::Privileges& privileges);
 
