@@ -175,6 +175,19 @@ Result<std::string> read_text_file(const std::filesystem::path& path)
     return text;
 }
 
+Result<std::string> read_from_start(int fd, const std::filesystem::path& path)
+{
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(text.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return SysError::from_errno("read", path.string());
+        if (n == 0) return text;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
 Status write_kernel_file(const std::filesystem::path& path, std::string_view text)
 {
     // O_TRUNC as a shell's `>` does: the kernel ignores it, a plain file (a test's tree) needs it.

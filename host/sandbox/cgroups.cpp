@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace sandhost::sandbox {
@@ -251,15 +253,43 @@ os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::o
     return {};
 }
 
+std::optional<std::string> AttemptGroup::read_kept(const std::optional<fs::path>& folder, const char* file) const
+{
+    if (!folder) return std::nullopt;
+    const fs::path path = *folder / file;
+    auto kept = std::find_if(m_kept.begin(), m_kept.end(), [&](const KeptFile& k) { return k.path == path; });
+    if (kept == m_kept.end()) {
+        os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) return std::nullopt;
+        kept = m_kept.insert(m_kept.end(), KeptFile{path, std::move(fd)});
+    }
+    auto text = os::read_from_start(kept->fd.get(), path);
+    if (!text) return std::nullopt;
+    return std::move(text.value());
+}
+
+os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
+{
+    if (m_procs_for_writing.empty()) {
+        std::vector<os::UniqueFd> opened;
+        for (const auto& folder : m_folders.folders()) {
+            const auto file = folder.path / "cgroup.procs";
+            os::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+            if (!fd) return os::SysError::from_errno("open", file.string());
+            opened.push_back(std::move(fd));
+        }
+        m_procs_for_writing = std::move(opened);
+    }
+    std::vector<int> fds;
+    for (const auto& fd : m_procs_for_writing) fds.push_back(fd.get());
+    return fds;
+}
+
 AttemptGroup::Counters AttemptGroup::counters() const
 {
     Counters c;
     const bool v1 = m_folders.version() == CgroupVersion::v1;
-    auto read = [](const std::optional<fs::path>& folder, const char* file) {
-        if (!folder) return std::string();
-        auto text = os::read_text_file(*folder / file);
-        return text ? std::move(text.value()) : std::string();
-    };
+    auto read = [this](const std::optional<fs::path>& folder, const char* file) { return read_kept(folder, file).value_or(""); };
     c.oom_kills = os::counter_in(read(m_folders.folder_of("memory"), v1 ? "memory.oom_control" : "memory.events"), "oom_kill");
     c.forks_refused = os::counter_in(read(m_folders.folder_of("pids"), "pids.events"), "max");
     if (v1) {
@@ -274,7 +304,23 @@ AttemptGroup::Counters AttemptGroup::counters() const
     return c;
 }
 
-os::Status AttemptGroup::kill_all() const { return m_folders.kill_all(k_kill_patience); }
+os::Status AttemptGroup::kill_all() const
+{
+    // An empty group, the usual case, costs one read.
+    if (empty()) return {};
+    return m_folders.kill_all(k_kill_patience);
+}
+
+bool AttemptGroup::empty() const
+{
+    // pids.current is read afresh from a kept descriptor; v1's cgroup.procs is not (an open
+    // cgroup.procs lists what it listed first for a second), so it is opened again when asked.
+    // pids.current also counts processes that exited and wait to be reaped: then the list says.
+    if (auto current = read_kept(m_folders.folder_of("pids"), "pids.current"); current && std::strtoull(current->c_str(), nullptr, 10) == 0) {
+        return true;
+    }
+    return processes().empty();
+}
 
 std::vector<pid_t> AttemptGroup::processes() const
 {

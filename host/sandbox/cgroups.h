@@ -8,6 +8,7 @@
 #include "model/sandbox_settings.h"
 #include "os/cgroup.h"
 #include "os/result.h"
+#include "os/unique_fd.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -68,13 +69,30 @@ public:
 
     // Moves `pid` into the group.
     os::Status add(pid_t pid) const { return m_folders.add(pid); }
+    // Each folder's cgroup.procs, open for writing and kept open: what a fork server writes a
+    // forked child's pid to. Fails with the file that would not open.
+    os::Result<std::vector<int>> procs_for_writing() const;
     // Every process in the group, killed; waits until it is empty (a few seconds at most).
     os::Status kill_all() const;
     // The processes in it now (empty when that cannot be read).
     std::vector<pid_t> processes() const;
+    // Whether no process is in it now (true when that cannot be read), most often in one read.
+    bool empty() const;
 
 private:
+    // A file of the group read again and again: opened at its first read and kept open, so that
+    // each later read is one pread (a job reads its group's counters and processes several
+    // times).
+    struct KeptFile {
+        std::filesystem::path path;
+        os::UniqueFd fd;
+    };
+    // nullopt when it cannot be opened or read.
+    std::optional<std::string> read_kept(const std::optional<std::filesystem::path>& folder, const char* file) const;
+
     os::CgroupFolders m_folders;
+    mutable std::vector<KeptFile> m_kept;
+    mutable std::vector<os::UniqueFd> m_procs_for_writing;
     const CgroupSupport* m_support;
     bool m_memory_limited = false;
     bool m_processes_limited = false;

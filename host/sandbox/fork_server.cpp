@@ -213,21 +213,17 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     for (int fd : {out->read.get(), err->read.get()}) {
         if (auto s = os::set_nonblocking(fd); !s) throw HostError(s.error());
     }
-    std::vector<os::UniqueFd> cgroup_procs;
+    std::vector<int> cgroup_procs;  // the group keeps them open
     if (group) {
-        for (const auto& folder : group->folders().folders()) {
-            const auto file = folder.path / "cgroup.procs";
-            os::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-            if (!fd) {
-                auto error = os::SysError::from_errno("open", file.string());
-                throw_if_shortage(error);
-                return "cannot open the attempt's control group: " + error.message();
-            }
-            cgroup_procs.push_back(std::move(fd));
+        auto procs = group->procs_for_writing();
+        if (!procs) {
+            throw_if_shortage(procs.error());
+            return "cannot open the attempt's control group: " + procs.error().message();
         }
+        cgroup_procs = std::move(procs.value());
     }
     std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
-    for (const auto& fd : cgroup_procs) passed.push_back(fd.get());
+    passed.insert(passed.end(), cgroup_procs.begin(), cgroup_procs.end());
     const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job,
                                                      protocol::encode(protocol::ForkJob{static_cast<std::uint32_t>(cgroup_procs.size())}));
     if (!os::send_with_fds(m_channel.get(), frame, passed)) {
@@ -239,7 +235,6 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     out->write.reset();
     err->write.reset();
     status->write.reset();
-    cgroup_procs.clear();
     // The job goes out now: the child reads it as soon as it exists. What does not fit in the
     // socket's buffer is sent by the session.
     std::string unsent = WorkerSession::job_frame(spec, group);

@@ -297,7 +297,7 @@ void WorkerSession::end_group_leftovers()
     const pid_t worker = m_process && m_process->running() ? m_process->pid() : -1;
     bool killed = false;
     if (worker < 0) {
-        killed = !m_group->processes().empty();
+        killed = !m_group->empty();
         if (killed) (void)m_group->kill_all();
     } else {
         // A reused worker stays: what its job left in its group (a process that escaped its
