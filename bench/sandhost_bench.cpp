@@ -81,7 +81,22 @@ struct Figures {
     std::optional<double> redis_evalsha_per_job;
     // Queue rows with a backlog: finished jobs the hosts' retention deleted during the run.
     std::optional<std::uint64_t> trimmed_during_run;
+    // Baseline and mode rows: the CPU time (user and system) the whole row took per job, in
+    // this process and in every process it started (each reaped before the row ends).
+    std::optional<double> cpu_us_per_job;
 };
+
+// CPU time used so far by this process and by the children it reaped (and theirs).
+double cpu_used_us()
+{
+    double total = 0;
+    for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+        rusage usage{};
+        ::getrusage(who, &usage);
+        for (const timeval& t : {usage.ru_utime, usage.ru_stime}) total += static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+    }
+    return total;
+}
 
 [[noreturn]] void fail(const std::string& what)
 {
@@ -174,23 +189,28 @@ void end_child(Child& child)
 
 Figures spawn_baseline(int parallel, int jobs, const std::vector<std::string>& argv)
 {
-    return measure(parallel, jobs, [&](int t, int i) {
+    const double cpu_before = cpu_used_us();
+    auto f = measure(parallel, jobs, [&](int t, int i) {
         Child child = spawn_child(argv);
         const long long request = t * 1000000LL + i;
         check_reply(round_trip(child, request), request);
         end_child(child);
     });
+    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
+    return f;
 }
 
 Figures server_baseline(int parallel, int jobs, const std::string& how)
 {
+    const double cpu_before = cpu_used_us();
     std::vector<Child> servers;
     for (int t = 0; t < parallel; ++t) servers.push_back(spawn_child({k_fork_server, k_plugin, how}));
-    const auto f = measure(parallel, jobs, [&](int t, int i) {
+    auto f = measure(parallel, jobs, [&](int t, int i) {
         const long long request = t * 1000000LL + i;
         check_reply(round_trip(servers[static_cast<size_t>(t)], request), request);
     });
     for (auto& server : servers) end_child(server);
+    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
     return f;
 }
 
@@ -225,7 +245,8 @@ md::Privileges locked_down_privileges()
 
 Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults, md::CgroupUse cgroup = md::CgroupUse::automatic)
 {
-    sb::Sandbox sandbox;
+    const double cpu_before = cpu_used_us();
+    auto sandbox = std::make_unique<sb::Sandbox>();  // its workers are reaped when it goes
     md::Privileges privileges;
     if (grant == Grant::bare) {
         privileges.no_new_privileges = false;
@@ -233,18 +254,21 @@ Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant:
     } else if (grant == Grant::locked) {
         privileges = locked_down_privileges();
     }
-    return measure(parallel, jobs, [&](int t, int i) {
+    auto f = measure(parallel, jobs, [&](int t, int i) {
         const long long request = t * 1000000LL + i;
         auto spec = trivial_spec(mode, request);
         spec.settings.privileges = privileges;
         spec.settings.cgroup = cgroup;
-        const auto outcome = sandbox.run_attempt(spec);
+        const auto outcome = sandbox->run_attempt(spec);
         if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
         const auto rss = outcome.max_rss_kb.value_or(0);
         for (auto seen = g_worker_peak_rss_kb.load(); rss > seen && !g_worker_peak_rss_kb.compare_exchange_weak(seen, rss);) {
         }
     });
+    sandbox.reset();
+    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
+    return f;
 }
 
 // A redis-server of the bench's own, on a free loopback port in a temporary folder, with the
@@ -566,12 +590,14 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
     if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
     if (f.trimmed_during_run) o->set("trimmed_during_run", static_cast<Poco::UInt64>(*f.trimmed_during_run));
+    if (f.cpu_us_per_job) o->set("cpu_us_per_job", std::round(*f.cpu_us_per_job));
     return o;
 }
 
 void print_row(const std::string& name, const Figures& f, const Figures* baseline = nullptr, const std::string& baseline_name = {})
 {
     std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
+    if (f.cpu_us_per_job) std::printf("   cpu %6.0f us/job", *f.cpu_us_per_job);
     if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
     if (f.enqueue_p50_us) {
         std::printf("\n  %-28s %10s          enqueue to result: p50 %8.0f us   p99 %8.0f us", "", "", *f.enqueue_p50_us,
