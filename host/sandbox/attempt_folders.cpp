@@ -134,9 +134,14 @@ os::Result<fs::path> AttemptFolders::create(const std::optional<FolderOwner>& ow
 
 os::Status AttemptFolders::empty(const fs::path& folder)
 {
+    // What the task may have changed: the folder's own mode, then what it holds. A chmod that
+    // changes nothing still dirties the inode (a journal write on a disk-backed /tmp), so the
+    // mode is read first; a folder left as it was costs a stat and one directory read.
+    struct stat info {};
+    if (::lstat(folder.c_str(), &info) != 0) return os::SysError::from_errno("lstat", folder.string());
+    if (!S_ISDIR(info.st_mode)) return os::SysError::from_code(ENOTDIR, "lstat", folder.string());
+    if ((info.st_mode & 07777) != 0700 && ::chmod(folder.c_str(), 0700) != 0) return os::SysError::from_errno("chmod", folder.string());
     std::error_code ec;
-    // What the task may have changed: the folder's own mode, then what it holds.
-    if (::chmod(folder.c_str(), 0700) != 0) return os::SysError::from_errno("chmod", folder.string());
     for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
         if (auto removed = remove_tree(it->path()); !removed) return removed;
     }
