@@ -182,6 +182,7 @@ void AttemptFolders::remove_pending()
     {
         std::lock_guard lock(m_mutex);
         left.swap(m_left_over);
+        m_taking_back += left.size();
     }
     for (const auto& queued : left) {
         if (reusable(queued.folder, queued.owner)) {
@@ -189,20 +190,21 @@ void AttemptFolders::remove_pending()
             if (m_kept.size() < k_kept) {
                 // create() hands out the most recently kept first: its inode is likeliest cached.
                 m_kept.push_back(queued);
+                --m_taking_back;
                 continue;
             }
         }
-        if (!remove_tree(queued.folder)) {
-            std::lock_guard lock(m_mutex);
-            m_left_over.insert(Queued{queued.folder, std::nullopt});
-        }
+        const bool removed = remove_tree(queued.folder).ok();  // not under the lock: it may wait for the disk
+        std::lock_guard lock(m_mutex);
+        --m_taking_back;
+        if (!removed) m_left_over.insert(Queued{queued.folder, std::nullopt});
     }
 }
 
 std::size_t AttemptFolders::left_over() const
 {
     std::lock_guard lock(m_mutex);
-    return m_left_over.size();
+    return m_left_over.size() + m_taking_back;
 }
 
 std::size_t AttemptFolders::kept() const

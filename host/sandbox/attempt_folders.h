@@ -76,6 +76,7 @@ private:
     static bool reusable(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
 
     std::set<Queued> m_left_over;  // queued, or failed once
+    std::size_t m_taking_back = 0; // taken from m_left_over by a remove_pending() still at work
     std::vector<Queued> m_kept;    // empty, ready for create()
 };
 

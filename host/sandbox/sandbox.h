@@ -71,6 +71,8 @@ public:
     const WorkerConfig& worker_config() const { return m_worker; }
     // Where the attempts' private folders are made.
     const std::filesystem::path& attempts_root() const { return m_folders.root(); }
+    // The attempts' folders: those queued to be taken back, and those kept empty (for tests).
+    const AttemptFolders& attempt_folders() const { return m_folders; }
     // The control groups attempts run in; null where the machine has none this process can use.
     const CgroupPool* cgroups() const { return m_cgroups.get(); }
 
