@@ -158,10 +158,12 @@ void AttemptFolders::remove(const fs::path& folder)
     m_left_over.insert(Queued{folder, std::nullopt});
 }
 
-void AttemptFolders::remove_later(const fs::path& folder, const std::optional<FolderOwner>& owner)
+bool AttemptFolders::remove_later(const fs::path& folder, const std::optional<FolderOwner>& owner)
 {
     std::lock_guard lock(m_mutex);
+    const bool first = m_left_over.empty();
     m_left_over.insert(Queued{folder, owner.value_or(FolderOwner{::geteuid(), ::getegid()})});
+    return first;
 }
 
 bool AttemptFolders::reusable(const fs::path& folder, const std::optional<FolderOwner>& owner)

@@ -49,8 +49,9 @@ public:
     // by remove_pending(). Thread-safe.
     void remove(const std::filesystem::path& folder);
     // Queues an attempt's folder, made by create() for `owner`, for remove_pending(), for a
-    // caller that must not wait for the disk. Thread-safe.
-    void remove_later(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
+    // caller that must not wait for the disk. True when the queue was empty: the caller is to
+    // have remove_pending() run (else that is asked already). Thread-safe.
+    bool remove_later(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
     // Takes back what remove_later() queued: a folder left empty, 0700 and owned by its owner
     // is kept for create() (up to k_kept of them), any other removed; tries again what remove()
     // could not. Thread-safe.

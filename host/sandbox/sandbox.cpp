@@ -204,8 +204,9 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             std::optional<FolderOwner> owner;
             ~RemoveFolder()
             {
-                sandbox.m_folders.remove_later(folder, owner);
-                sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
+                if (sandbox.m_folders.remove_later(folder, owner)) {
+                    sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
+                }
             }
         } remove_folder{*this, folder.value(), owner.value()};
         AttemptSpec in_folder = spec;

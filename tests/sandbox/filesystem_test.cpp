@@ -358,8 +358,8 @@ TEST(AttemptFoldersTest, ASandboxSweepsAwayWhatProcessesNowGoneLeft)
         auto littered = folders.create(std::nullopt);
         ASSERT_TRUE(empty && littered);
         std::ofstream(littered.value() / "file") << "x";
-        folders.remove_later(empty.value(), std::nullopt);
-        folders.remove_later(littered.value(), std::nullopt);
+        EXPECT_TRUE(folders.remove_later(empty.value(), std::nullopt)) << "the first queued asks for remove_pending()";
+        EXPECT_FALSE(folders.remove_later(littered.value(), std::nullopt)) << "asked already";
         folders.remove_pending();
         EXPECT_EQ(folders.left_over(), 0u);
         EXPECT_EQ(folders.kept(), 1u);
