@@ -1,6 +1,7 @@
 #include "sandbox/attempt_folders.h"
 
 #include "os/proc.h"
+#include "os/unique_fd.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +11,10 @@
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace sandhost::sandbox {
@@ -60,6 +64,28 @@ void sweep(const fs::path& temp)
             spdlog::warn("cannot remove {}, left by a sandhost process that is gone: {}", entry.path().string(), removed.error().message());
         } else {
             spdlog::info("removed {}, left by a sandhost process that is gone", entry.path().string());
+        }
+    }
+}
+
+// The names in the open folder `dir` (without "." and ".."), read with getdents64 straight
+// from the descriptor (opendir would stat and fcntl it again); nullopt with errno set when it
+// cannot be read.
+std::optional<std::vector<std::string>> entries_of(int dir)
+{
+    std::vector<std::string> names;
+    alignas(8) char buffer[4096];
+    for (;;) {
+        const long n = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::nullopt;
+        if (n == 0) return names;
+        for (long at = 0; at < n;) {
+            // glibc's dirent64 is laid out as the kernel's linux_dirent64.
+            const auto* entry = reinterpret_cast<const dirent64*>(buffer + at);
+            const std::string_view name(entry->d_name);
+            if (name != "." && name != "..") names.emplace_back(name);
+            at += entry->d_reclen;
         }
     }
 }
@@ -136,16 +162,17 @@ os::Status AttemptFolders::empty(const fs::path& folder)
 {
     // What the task may have changed: the folder's own mode, then what it holds. A chmod that
     // changes nothing still dirties the inode (a journal write on a disk-backed /tmp), so the
-    // mode is read first; a folder left as it was costs a stat and one directory read.
+    // mode is read first; a folder left as it was costs an open, a stat and a directory read.
+    const os::UniqueFd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) return os::SysError::from_errno("open", folder.string());
     struct stat info {};
-    if (::lstat(folder.c_str(), &info) != 0) return os::SysError::from_errno("lstat", folder.string());
-    if (!S_ISDIR(info.st_mode)) return os::SysError::from_code(ENOTDIR, "lstat", folder.string());
-    if ((info.st_mode & 07777) != 0700 && ::chmod(folder.c_str(), 0700) != 0) return os::SysError::from_errno("chmod", folder.string());
-    std::error_code ec;
-    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
-        if (auto removed = remove_tree(it->path()); !removed) return removed;
+    if (::fstat(dir.get(), &info) != 0) return os::SysError::from_errno("fstat", folder.string());
+    if ((info.st_mode & 07777) != 0700 && ::fchmod(dir.get(), 0700) != 0) return os::SysError::from_errno("chmod", folder.string());
+    auto names = entries_of(dir.get());
+    if (!names) return os::SysError::from_errno("getdents64", folder.string());
+    for (const auto& name : *names) {
+        if (auto removed = remove_tree(folder / name); !removed) return removed;
     }
-    if (ec) return os::SysError::from_code(ec.value(), "opendir", folder.string());
     return {};
 }
 
