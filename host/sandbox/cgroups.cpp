@@ -311,14 +311,19 @@ os::Status AttemptGroup::kill_all() const
     return m_folders.kill_all(k_kill_patience);
 }
 
+std::optional<std::uint64_t> AttemptGroup::tasks() const
+{
+    auto current = read_kept(m_folders.folder_of("pids"), "pids.current");
+    if (!current || current->empty()) return std::nullopt;
+    return std::strtoull(current->c_str(), nullptr, 10);
+}
+
 bool AttemptGroup::empty() const
 {
     // pids.current is read afresh from a kept descriptor; v1's cgroup.procs is not (an open
     // cgroup.procs lists what it listed first for a second), so it is opened again when asked.
     // pids.current also counts processes that exited and wait to be reaped: then the list says.
-    if (auto current = read_kept(m_folders.folder_of("pids"), "pids.current"); current && std::strtoull(current->c_str(), nullptr, 10) == 0) {
-        return true;
-    }
+    if (tasks() == std::uint64_t{0}) return true;
     return processes().empty();
 }
 

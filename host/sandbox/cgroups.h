@@ -78,6 +78,9 @@ public:
     std::vector<pid_t> processes() const;
     // Whether no process is in it now (true when that cannot be read), most often in one read.
     bool empty() const;
+    // The threads of every process in it (and processes exited but not reaped yet), from
+    // pids.current in one read; nullopt without the pids controller.
+    std::optional<std::uint64_t> tasks() const;
 
 private:
     // A file of the group read again and again: opened at its first read and kept open, so that

@@ -299,6 +299,8 @@ void WorkerSession::end_group_leftovers()
     if (worker < 0) {
         killed = !m_group->empty();
         if (killed) (void)m_group->kill_all();
+    } else if (m_group->tasks() == std::uint64_t{1}) {
+        // The worker's one thread is all the group holds: nothing to list, the usual case.
     } else {
         // A reused worker stays: what its job left in its group (a process that escaped its
         // tree into a session and a parent of its own) does not.
