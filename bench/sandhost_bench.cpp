@@ -454,6 +454,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     std::vector<std::shared_ptr<sandhost::store::Store>> stores;
     std::vector<std::unique_ptr<sandhost::scheduler::Host>> hosts;
     std::shared_ptr<const sandhost::config::Settings> first_settings;
+    const std::size_t total = static_cast<std::size_t>(jobs) * static_cast<std::size_t>(parallel);
     // What the hosts say as each attempt's record is committed, by job.
     std::mutex recorded_mutex;
     std::condition_variable recorded_cv;
@@ -479,11 +480,14 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
         options.on_recorded = [&](const sandhost::scheduler::RecordedAttempt& attempt) {
             std::lock_guard lock(recorded_mutex);
             recorded.emplace(attempt.job, attempt);
-            recorded_cv.notify_all();
+            // The bench's thread wakes once, at the last record: woken at every record, it
+            // took CPU from the host it measures.
+            if (recorded.size() >= total) recorded_cv.notify_all();
         };
         hosts.push_back(std::make_unique<sandhost::scheduler::Host>(loaded.settings, stores.back(), options));
     }
-    const auto& client = stores.front();
+    // The producer: a connection of its own, as another process enqueueing would have.
+    auto client = sandhost::scheduler::open_configured_store(first_settings->host);
     const auto calls_before = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
     std::vector<std::thread> serving;
     for (auto& host : hosts) serving.emplace_back([&host] { host->run(); });
@@ -503,7 +507,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
     std::vector<Clock::time_point> enqueued;
-    for (int i = 0; i < jobs * parallel; ++i) {
+    for (std::size_t i = 0; i < total; ++i) {
         sandhost::model::NewJob job;
         job.queue = "q";
         job.task = "trivial.plus_one";
@@ -541,6 +545,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     std::sort(latencies.begin(), latencies.end());
     hosts.clear();
     stores.clear();
+    client.reset();
     std::filesystem::remove_all(dir);
     Figures figures;
     figures.jobs_per_s = static_cast<double>(ids.size()) / seconds;

@@ -28,6 +28,8 @@ using spdlog::level::level_enum;
 
 // How often the host makes sure its store is still the file it opened (store::Store::vanished).
 constexpr auto k_store_check_period = std::chrono::seconds(2);
+// The longest an attempt's record waits for other attempts to end and share its commit.
+constexpr auto k_max_gather = std::chrono::microseconds(2000);
 
 std::string machine_name()
 {
@@ -684,7 +686,8 @@ void Host::collect_finished()
     std::vector<std::unique_ptr<Running>> finished;
     bool stopping;
     {
-        std::lock_guard lock(m_mutex);
+        std::unique_lock lock(m_mutex);
+        gather_endings(lock);
         while (!m_finished.empty()) {
             const model::JobId id = m_finished.front();
             m_finished.pop_front();
@@ -705,6 +708,17 @@ void Host::collect_finished()
         if (auto ending = end_attempt(*running)) endings.push_back(std::move(*ending));
     }
     if (!endings.empty()) record_endings(std::move(endings), !stopping);
+}
+
+void Host::gather_endings(std::unique_lock<std::mutex>& lock)
+{
+    // Attempts that end within a commit of each other share it: while others still run, the
+    // first ending waits for them at most as long as its own commit would take. A short task
+    // thus costs one commit per few attempts instead of one each; a long one waits at most
+    // one commit's time.
+    if (m_finished.empty() || m_finished.size() >= m_running.size() || m_stopping) return;
+    const auto window = std::min(m_last_commit, k_max_gather);
+    m_wake.wait_for(lock, window, [&] { return m_finished.size() >= m_running.size() || m_stopping; });
 }
 
 std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
@@ -775,7 +789,9 @@ void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
     for (const auto& ending : endings) written.push_back(store::Store::Ending{ending.record, ending.transition});
     store::Store::FinishBatch batch;
     try {
+        const auto started = std::chrono::steady_clock::now();
         batch = m_store->finish_batch(written, now, claimable.queues, m_holder, lease(), claimable.max);
+        m_last_commit = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     } catch (const std::exception& e) {
         store_failed("recording an attempt", e, now);
         for (auto& ending : endings) {

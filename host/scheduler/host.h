@@ -141,6 +141,9 @@ private:
     // Decides where an ended attempt's job goes: what to record, or nullopt when nothing goes
     // to the store now (a stale lease; a failing store keeps it for later).
     std::optional<Unrecorded> end_attempt(Running& running);
+    // Called with m_mutex held, when an attempt ended: waits a little for others to end too,
+    // so that their records share one commit (see m_last_commit).
+    void gather_endings(std::unique_lock<std::mutex>& lock);
     // Writes the endings in one store step; with may_claim, claims for the free slots in it too.
     void record_endings(std::vector<Unrecorded> endings, bool may_claim);
     void worker_started();
@@ -201,6 +204,7 @@ private:
 
     // The store's health, seen by the run loop alone.
     std::deque<Unrecorded> m_unrecorded;  // oldest first
+    std::chrono::microseconds m_last_commit{0};  // how long the last record of endings took
     bool m_publish_pending = false;       // a reload's catalog the store did not take yet
     bool m_store_failing = false;
     model::TimePoint m_store_failing_since{};

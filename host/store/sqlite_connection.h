@@ -11,6 +11,7 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -70,6 +71,9 @@ public:
 
 private:
     friend class Transaction;
+    // The busy handler: tries again after a short, growing pause until the busy timeout.
+    static int wait_while_busy(void* connection, int tries);
+    std::chrono::steady_clock::time_point m_busy_since{};  // when the current wait began
     // The extended code of the failure a Transaction rolled back after: the ROLLBACK resets
     // the connection's own before the exception reaches rethrow_as_store_error.
     std::optional<int> m_code_before_rollback;
