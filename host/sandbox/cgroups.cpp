@@ -285,6 +285,23 @@ os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
     return fds;
 }
 
+os::Status AttemptGroup::add(pid_t pid) const
+{
+    auto procs = procs_for_writing();
+    if (!procs) return procs.error();
+    const std::string text = std::to_string(pid);
+    for (std::size_t i = 0; i < procs->size(); ++i) {
+        ssize_t n;
+        do {
+            n = ::write((*procs)[i], text.data(), text.size());
+        } while (n < 0 && errno == EINTR);
+        if (n != static_cast<ssize_t>(text.size())) {
+            return os::SysError::from_errno("write", (m_folders.folders()[i].path / "cgroup.procs").string() + " <- " + text);
+        }
+    }
+    return {};
+}
+
 AttemptGroup::Counters AttemptGroup::counters() const
 {
     Counters c;

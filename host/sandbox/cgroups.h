@@ -67,8 +67,8 @@ public:
     bool enforces_memory() const { return m_memory_limited; }
     bool enforces_processes() const { return m_processes_limited; }
 
-    // Moves `pid` into the group.
-    os::Status add(pid_t pid) const { return m_folders.add(pid); }
+    // Moves `pid` into the group: its pid written to each cgroup.procs, kept open.
+    os::Status add(pid_t pid) const;
     // Each folder's cgroup.procs, open for writing and kept open: what a fork server writes a
     // forked child's pid to. Fails with the file that would not open.
     os::Result<std::vector<int>> procs_for_writing() const;
