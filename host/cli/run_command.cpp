@@ -24,8 +24,9 @@ namespace sandhost::cli {
 namespace {
 
 // Descriptors a running worker holds open in the host (its channel, output pipes, process
-// handle) with room to spare, and what the host needs besides.
-constexpr std::uint64_t k_descriptors_per_worker = 8;
+// handle, and its control group's files, kept open: up to 8 on cgroup v1) with room to spare,
+// and what the host needs besides.
+constexpr std::uint64_t k_descriptors_per_worker = 16;
 constexpr std::uint64_t k_descriptors_base = 64;
 
 // Raises the soft descriptor limit to the hard one, and warns when even that is short for

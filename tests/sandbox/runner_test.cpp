@@ -514,6 +514,12 @@ TEST_P(Runner, AnAttemptKeepsTheLastLinesTheTaskLogged)
 
 TEST_P(Runner, TwentyJobsAtOnce)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    // Poco's child calls putenv, which allocates, between fork and exec; AddressSanitizer's
+    // allocator is not reset at fork, so a child forked while another of the twenty threads
+    // held its lock spins for ever (glibc's allocator is reset: a build without ASan runs this).
+    if (GetParam().launcher == LauncherKind::poco) GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe for Poco's child";
+#endif
     std::vector<model::Outcome> outcomes(20);
     std::vector<std::thread> threads;
     for (int i = 0; i < 20; ++i) {
