@@ -196,13 +196,14 @@ bool AttemptFolders::remove_later(const fs::path& folder, const std::optional<Fo
 bool AttemptFolders::reusable(const fs::path& folder, const std::optional<FolderOwner>& owner)
 {
     if (!owner) return false;
+    const os::UniqueFd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat info {};
-    if (::lstat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || (info.st_mode & 07777) != 0700 ||
-        info.st_uid != owner->uid || info.st_gid != owner->gid) {
+    if (!dir || ::fstat(dir.get(), &info) != 0 || (info.st_mode & 07777) != 0700 || info.st_uid != owner->uid ||
+        info.st_gid != owner->gid) {
         return false;
     }
-    std::error_code ec;
-    return fs::is_empty(folder, ec) && !ec;
+    const auto names = entries_of(dir.get());
+    return names && names->empty();
 }
 
 void AttemptFolders::remove_pending()

@@ -72,8 +72,8 @@ private:
         std::optional<FolderOwner> owner;  // nullopt: removed, never kept
         bool operator<(const Queued& other) const { return folder < other.folder; }
     };
-    // Whether `folder` is as create() hands it out: a folder (not a link), owned by `owner`
-    // (the host's user when nullopt), mode 0700, empty.
+    // Whether `folder` is as create() hands it out: a folder (not a link), owned by `owner`,
+    // mode 0700, empty. Never when `owner` is nullopt (a folder queued to be removed).
     static bool reusable(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
 
     std::set<Queued> m_left_over;  // queued, or failed once

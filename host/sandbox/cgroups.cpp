@@ -296,7 +296,8 @@ os::Status AttemptGroup::add(pid_t pid) const
             n = ::write((*procs)[i], text.data(), text.size());
         } while (n < 0 && errno == EINTR);
         if (n != static_cast<ssize_t>(text.size())) {
-            return os::SysError::from_errno("write", (m_folders.folders()[i].path / "cgroup.procs").string() + " <- " + text);
+            const auto file = (m_folders.folders()[i].path / "cgroup.procs").string() + " <- " + text;
+            return n < 0 ? os::SysError::from_errno("write", file) : os::SysError::from_code(EIO, "write", file + " (short write)");
         }
     }
     return {};
@@ -323,8 +324,9 @@ AttemptGroup::Counters AttemptGroup::counters() const
 
 os::Status AttemptGroup::kill_all() const
 {
-    // An empty group, the usual case, costs one read.
-    if (empty()) return {};
+    // An empty group, the usual case, costs one read; any other count (or none to read) is
+    // listed and killed, and a list that cannot be read is an error.
+    if (tasks() == std::uint64_t{0}) return {};
     return m_folders.kill_all(k_kill_patience);
 }
 
