@@ -1,6 +1,9 @@
 #include "sandbox/isolation_support.h"
 
 #include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -22,6 +25,22 @@ bool has(std::uint64_t capabilities, int cap) { return (capabilities & (std::uin
 
 const char* yes_no(bool value) { return value ? "true" : "false"; }
 
+// Whether this process's root is a mount point (it is not in a chroot into a plain folder): a
+// worker's mount namespace starts by making "/" private, which the kernel refuses otherwise.
+bool root_is_mount_point()
+{
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    for (std::string line; std::getline(mountinfo, line);) {
+        // "ID PARENT MAJOR:MINOR ROOT MOUNT_POINT ...": the fifth field.
+        std::istringstream fields(line);
+        std::string field;
+        for (int i = 0; i < 5 && fields >> field; ++i) {
+        }
+        if (field == "/") return true;
+    }
+    return false;
+}
+
 } // namespace
 
 IsolationSupport isolation_support()
@@ -34,8 +53,9 @@ IsolationSupport isolation_support()
     s.switch_user = has(caps, CAP_SETUID) && has(caps, CAP_SETGID);
     s.drop_capabilities = has(caps, CAP_SETPCAP);
     struct stat ns {};
-    s.network_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/net", &ns) == 0;
-    s.mount_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/mnt", &ns) == 0;
+    // network: none mounts a fresh sysfs in a mount namespace of the worker's own too.
+    s.mount_namespace = has(caps, CAP_SYS_ADMIN) && ::stat("/proc/self/ns/mnt", &ns) == 0 && root_is_mount_point();
+    s.network_namespace = s.mount_namespace && ::stat("/proc/self/ns/net", &ns) == 0;
     s.cgroup = cgroup_support();
     s.cgroups = s.cgroup.usable;
     return s;
@@ -58,9 +78,9 @@ std::string IsolationSupport::describe() const
            item("no_new_privileges", no_new_privileges, "the kernel is too old") + ", " +
            item("user", switch_user, "needs CAP_SETUID and CAP_SETGID") + ", " +
            item("capabilities", drop_capabilities, "needs CAP_SETPCAP to drop from the bounding set") + ", " +
-           item("network: none", network_namespace, "needs CAP_SYS_ADMIN") + ", " + "cgroups: " + (cgroups ? "yes, " + cgroup.describe() : cgroup.describe()) +
+           item("network: none", network_namespace, "needs CAP_SYS_ADMIN and a mount namespace") + ", " + "cgroups: " + (cgroups ? "yes, " + cgroup.describe() : cgroup.describe()) +
            ", " + item("filesystem (private TMPDIR, workdir)", private_tmp, "not in this version") + ", " +
-           item("filesystem read_only, hide (a mount namespace)", mount_namespace, "needs CAP_SYS_ADMIN");
+           item("filesystem read_only, hide (a mount namespace)", mount_namespace, "needs CAP_SYS_ADMIN and a root that is a mount point, not a chroot");
 }
 
 } // namespace sandhost::sandbox

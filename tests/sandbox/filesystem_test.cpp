@@ -298,7 +298,7 @@ TEST_P(FilesystemTest, WorkersWithDifferentFilesystemSettingsAreNeverShared)
 
 TEST_P(FilesystemTest, AnotherUserOwnsItsFolder)
 {
-    if (::geteuid() != 0) GTEST_SKIP() << "switching to nobody needs root";
+    if (const auto why = t::cannot_run_as_nobody(); !why.empty()) GTEST_SKIP() << why;
     const passwd* nobody = ::getpwnam("nobody");
     ASSERT_NE(nobody, nullptr);
     auto s = spec("report");

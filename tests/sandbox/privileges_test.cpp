@@ -2,6 +2,7 @@
 // privilege settings (only the documented environment, no new privileges, the default syscall
 // filter: no ptrace, no mount) and locked down (another user, no capabilities, a network of its
 // own, the store out of reach); pools never share a worker between different grants.
+#include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 #include "test_support.h"
 
@@ -165,7 +166,8 @@ TEST_P(PrivilegesTest, WithNoSettingsATaskCannotPtraceItsHostOrMount)
 
 TEST_P(PrivilegesTest, ALockedDownQueueSeesNoSecretReachesNoPortReadsNoStoreAndCallsNoPtraceOrMount)
 {
-    if (::geteuid() != 0) GTEST_SKIP() << "switching to nobody needs root";
+    if (const auto why = t::cannot_run_as_nobody(); !why.empty()) GTEST_SKIP() << why;
+    if (!isolation_support().network_namespace) GTEST_SKIP() << "network: none needs network and mount namespaces here";
     const passwd* nobody = ::getpwnam("nobody");
     ASSERT_NE(nobody, nullptr);
     const LoopbackListener listener;
@@ -211,7 +213,7 @@ TEST_P(PrivilegesTest, CapabilitiesKeepOnlyTheNamedOnesAndTheFilterAndFlagCanBeT
 // and effective across the change of user, gone from the bounding set.
 TEST_P(PrivilegesTest, AnotherUserKeepsOnlyTheNamedCapabilities)
 {
-    if (::geteuid() != 0) GTEST_SKIP() << "switching to nobody needs root";
+    if (const auto why = t::cannot_run_as_nobody(); !why.empty()) GTEST_SKIP() << why;
     const passwd* nobody = ::getpwnam("nobody");
     ASSERT_NE(nobody, nullptr);
     auto s = spec("report");
@@ -239,7 +241,7 @@ TEST_P(PrivilegesTest, AnAllowListLetsTheWorkerRunButDeniesTheRest)
 
 TEST_P(PrivilegesTest, WorkersWithDifferentGrantsAreNeverShared)
 {
-    if (::geteuid() != 0) GTEST_SKIP() << "a network namespace needs root";
+    if (::geteuid() != 0 || !isolation_support().network_namespace) GTEST_SKIP() << "a network namespace needs root (and a mount namespace)";
     auto host_network = spec("report");
     auto own_network = spec("report");
     own_network.settings.privileges.network = model::Network::none;

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <poll.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <thread>
@@ -184,6 +185,27 @@ TempDir::~TempDir()
 {
     std::error_code ec;
     std::filesystem::remove_all(m_path, ec);
+}
+
+std::string cannot_run_as_nobody()
+{
+    if (::geteuid() != 0) return "switching to nobody needs root";
+    const passwd* nobody = ::getpwnam("nobody");
+    if (!nobody) return "this machine has no user nobody";
+    // The worker loads the test's plugins as nobody: every folder above them must let it in.
+    const std::vector<std::filesystem::path> needed = {fixture_plugin_dir() / "privileges.so", plugin_dir(), worker_executable()};
+    const pid_t child = ::fork();
+    if (child == 0) {
+        if (::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0) ::_exit(2);
+        for (const auto& path : needed) {
+            if (::access(path.c_str(), R_OK) != 0) ::_exit(1);
+        }
+        ::_exit(0);
+    }
+    int status = 0;
+    if (child < 0 || ::waitpid(child, &status, 0) != child) return "cannot fork to look as nobody";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    return "user nobody cannot read the build (" + fixture_plugin_dir().string() + "): a checkout under a private folder such as /root";
 }
 
 } // namespace sandhost::testing

@@ -19,6 +19,9 @@ std::filesystem::path sandhost_executable();
 std::filesystem::path plugin_dir();       // the project's plugins
 std::filesystem::path fixture_plugin_dir();  // the tests' broken plugins
 std::filesystem::path plugin(const std::string& name);  // plugin_dir()/NAME.so
+// Why a test cannot run a worker as user nobody here (empty when it can): it needs root, the
+// user, and a build that nobody can read (a checkout under /root is not).
+std::string cannot_run_as_nobody();
 
 sandbox::WorkerConfig worker_config(process::LauncherKind launcher);
 
