@@ -133,7 +133,8 @@ void Loader::read_privileges(const FieldReader::Section& fields, const std::stri
         if (read_enum(*e, model::k_network_names, out.network) && out.network == model::Network::none && m_options.rights &&
             !m_options.rights->network_namespace) {
             report(*e->value, "network: none needs a network namespace of the worker's own, and this process cannot create one "
-                              "(it needs CAP_SYS_ADMIN): every attempt of this queue would fail to start");
+                              "(it needs CAP_SYS_ADMIN, and a root that is a mount point: not a chroot): every attempt of this "
+                              "queue would fail to start");
         }
     }
     if (const auto* e = fields.get("environment")) {
@@ -231,7 +232,8 @@ void Loader::read_filesystem(const YamlNode& map, const std::string& path, model
     }
     const bool no_mounts = m_options.rights && !m_options.rights->mount_namespace;
     const std::string cannot_mount = " needs a mount namespace of the worker's own, and this process cannot create one (it needs "
-                                     "CAP_SYS_ADMIN): every attempt of this queue would fail to start";
+                                     "CAP_SYS_ADMIN, and a root that is a mount point: not a chroot): every attempt of this queue "
+                                     "would fail to start";
     if (const auto* e = fields.get("read_only")) {
         if (read_bool(*e, out.read_only) && out.read_only && no_mounts) report(*e->value, "read_only: true" + cannot_mount);
     }

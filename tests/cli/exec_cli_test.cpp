@@ -395,7 +395,12 @@ TEST(PluginsCli, TheOldPluginPathVariableStillWorksWithAWarning)
 
 TEST(ValidateCli, TheShippedConfigsValidateAgainstTheRealPlugins)
 {
+    const auto support = sandbox::isolation_support();
+    // example.yaml's locked-down queue asks for user, network: none and read_only, which
+    // validate refuses where this process could not grant them (the test below checks that).
+    const bool grants_all = support.switch_user && support.network_namespace && support.mount_namespace;
     for (const char* name : {"demo.yaml", "example.yaml", "hosts.yaml"}) {
+        if (!grants_all && std::string(name) == "example.yaml") continue;
         const auto r = validate((std::filesystem::path(SANDHOST_TEST_SOURCE_DIR) / "config" / name).string());
         EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
         EXPECT_NE(r.out.find(": OK: "), std::string::npos) << r.out;
@@ -435,6 +440,7 @@ TEST(ValidateCli, PrivilegesThisProcessCannotGrantAreRefusedWhereTheyAreWritten)
 {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both as root and as nobody";
     if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    if (!sandbox::isolation_support().network_namespace) GTEST_SKIP() << "this root cannot grant network: none either (a chroot?)";
     t::TempDir dir;
     std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
     const auto file = dir / "c.yaml";
@@ -455,6 +461,7 @@ TEST(ValidateCli, ReadOnlyAndHideAreRefusedWhereTheProcessCannotMakeAMountNamesp
 {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run validate both with and without CAP_SYS_ADMIN";
     if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    if (!sandbox::isolation_support().mount_namespace) GTEST_SKIP() << "this root cannot make a mount namespace either (a chroot?)";
     t::TempDir dir;
     const auto file = dir / "c.yaml";
     std::ofstream(file) << "queues:\n  q:\n    tasks: [misbehave.echo]\n    sandbox:\n      filesystem: {read_only: true, hide: ["
