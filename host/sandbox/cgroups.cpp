@@ -285,6 +285,12 @@ os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
     return fds;
 }
 
+void AttemptGroup::close_files()
+{
+    m_kept.clear();
+    m_procs_for_writing.clear();
+}
+
 os::Status AttemptGroup::add(pid_t pid) const
 {
     auto procs = procs_for_writing();
@@ -465,6 +471,27 @@ void CgroupPool::give_back(std::unique_ptr<AttemptGroup> group)
     }
     std::lock_guard lock(m_mutex);
     m_free.push_back(std::move(group));
+    // Lent last in, first out: the ones past the newest few wait longest, their files closed.
+    if (m_free.size() > k_free_groups_with_files) m_free[m_free.size() - 1 - k_free_groups_with_files]->close_files();
+}
+
+std::size_t CgroupPool::free_open_files() const
+{
+    std::lock_guard lock(m_mutex);
+    std::size_t open = 0;
+    for (const auto& group : m_free) open += group->open_files();
+    return open;
+}
+
+std::size_t CgroupPool::close_free_files()
+{
+    std::lock_guard lock(m_mutex);
+    std::size_t closed = 0;
+    for (auto& group : m_free) {
+        closed += group->open_files();
+        group->close_files();
+    }
+    return closed;
 }
 
 std::size_t CgroupPool::made() const

@@ -81,6 +81,11 @@ public:
     // The threads of every process in it (and processes exited but not reaped yet), from
     // pids.current in one read; nullopt without the pids controller.
     std::optional<std::uint64_t> tasks() const;
+    // Closes the files kept open (counters, cgroup.procs); later reads open them again. Only
+    // while no process uses the group (a free group in the pool).
+    void close_files();
+    // How many descriptors it keeps open now.
+    std::size_t open_files() const { return m_kept.size() + m_procs_for_writing.size(); }
 
 private:
     // A file of the group read again and again: opened at its first read and kept open, so that
@@ -160,6 +165,16 @@ public:
     // Groups made so far, and free now.
     std::size_t made() const;
     std::size_t free() const;
+    // The descriptors the free groups keep open now.
+    std::size_t free_open_files() const;
+    // Closes the files every free group keeps open: for a host short of descriptors. Returns
+    // how many were closed.
+    std::size_t close_free_files();
+
+    // Free groups that keep their files open, the ones lent next; older free groups close
+    // theirs, so that a host whose concurrency fell after a burst does not hold a burst's
+    // worth of descriptors.
+    static constexpr std::size_t k_free_groups_with_files = 4;
 
     // Removes what hosts that died left under `support`'s bases: every "sandhost.PID.N"
     // folder whose PID is not alive, what ran in it killed. Returns how many were removed.

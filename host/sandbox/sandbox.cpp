@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <future>
 #include <thread>
 
@@ -151,7 +152,20 @@ model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* ob
         }
     }
     if (!spec.settings.enabled) return m_inline.run(spec, observer, cancel);
-    model::Outcome outcome = run_isolated(spec, observer, cancel);
+    model::Outcome outcome;
+    try {
+        outcome = run_isolated(spec, observer, cancel);
+    } catch (const HostError& error) {
+        // Short of descriptors: the free groups' kept files are the sandbox's own to give up,
+        // so that the attempts the host still runs can start.
+        const int code = error.error().code.value();
+        if ((code == EMFILE || code == ENFILE) && m_cgroups) {
+            if (const auto closed = m_cgroups->close_free_files()) {
+                spdlog::info("closed {} control-group files kept open by free groups: the host is short of descriptors", closed);
+            }
+        }
+        throw;
+    }
     if (spec.settings.fallback == model::Fallback::inline_run &&
         (outcome.kind == model::OutcomeKind::spawn_failed ||
          (outcome.kind == model::OutcomeKind::timed_out && spec.settings.fallback_on_timeout))) {

@@ -727,7 +727,7 @@ std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
     model::Outcome outcome = running.outcome ? std::move(*running.outcome) : model::Outcome{};
     const model::Job& job = running.claim.job;
     store::Transition transition;
-    if (!running.host_error) worker_started();
+    if (!running.host_error) worker_started(now);
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
     } else if (((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) ||
@@ -865,6 +865,7 @@ store::Transition Host::host_error_transition(Running& running, model::Outcome& 
     const std::size_t cap = std::max<std::size_t>(1, m_running.size() / 2);
     const bool lowered = !m_worker_cap || cap < m_worker_cap;
     if (lowered) m_worker_cap = cap;
+    m_worker_cap_changed_at = now;
     if (now >= m_claims_paused_until || lowered) {
         log_event(level_enum::warn, "host short of resources",
                   {{"error", *running.host_error},
@@ -875,10 +876,15 @@ store::Transition Host::host_error_transition(Running& running, model::Outcome& 
     return transition;
 }
 
-// An attempt's worker started: while the host runs fewer workers after a shortage, one more.
-void Host::worker_started()
+// An attempt's worker started: while the host runs fewer workers after a shortage, one more
+// once a back-off has passed since the last shortage or the last raise. Raised on every start,
+// a host short of descriptors for its fourth worker would climb back to four within a few
+// jobs and stop claiming for a back-off again and again.
+void Host::worker_started(model::TimePoint now)
 {
     if (!m_worker_cap) return;
+    if (now - m_worker_cap_changed_at < m_options.host_error_backoff) return;
+    m_worker_cap_changed_at = now;
     if (++m_worker_cap < settings()->host.max_workers) return;
     m_worker_cap = 0;
     log_event(level_enum::info, "host resources recovered", {{"max_workers", std::int64_t(settings()->host.max_workers)}});

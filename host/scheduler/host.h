@@ -146,7 +146,7 @@ private:
     void gather_endings(std::unique_lock<std::mutex>& lock);
     // Writes the endings in one store step; with may_claim, claims for the free slots in it too.
     void record_endings(std::vector<Unrecorded> endings, bool may_claim);
-    void worker_started();
+    void worker_started(model::TimePoint now);
     store::Transition host_error_transition(Running& running, model::Outcome& outcome, model::TimePoint now);
     void poll_cancels_and_renew(model::TimePoint now, bool renew_all = false);
     // Attempts whose lease ran out unrenewed (the store failed, the host was stopped): another
@@ -196,8 +196,10 @@ private:
     std::set<std::pair<std::string, std::string>> m_unclaimable_noted;  // (queue, task) logged once
     model::TimePoint m_claims_paused_until{};  // after a HostError
     // While the host is short of resources: how many workers it runs at most (0: max_workers).
-    // Halved on every HostError, one more for every attempt that started after.
+    // Halved on every HostError; one more for an attempt that started a back-off or more after
+    // the last change.
     std::size_t m_worker_cap = 0;
+    model::TimePoint m_worker_cap_changed_at{};
     std::optional<std::string> m_store_vanished;  // why the store is no longer the one opened
     std::thread m_retention_thread;  // started by run(), joined before it returns
     AttemptThreads m_attempt_threads;  // joined by the destructor, before m_running goes

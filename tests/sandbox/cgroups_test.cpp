@@ -200,6 +200,48 @@ TEST(CgroupPool, GroupsAreReusedAndRemovedAtShutdown)
     EXPECT_TRUE(t::leftover_processes().empty());
 }
 
+// Free groups keep their files open only while they are among the next few to be lent, and
+// give them all up on request (a host short of descriptors); a group lent again opens them anew.
+TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto pool = CgroupPool::open(cgroup_support());
+    ASSERT_TRUE(pool.ok()) << pool.error().message();
+    std::size_t per_group = 0;
+    {
+        std::vector<CgroupLease> leases;
+        for (int i = 0; i < 7; ++i) {
+            auto lease = (*pool)->acquire(std::nullopt, 16);
+            ASSERT_TRUE(lease.ok()) << lease.error().message();
+            ASSERT_TRUE((*lease)->procs_for_writing().ok());
+            (void)(*lease)->counters();
+            EXPECT_EQ((*lease)->tasks(), std::optional<std::uint64_t>(0));
+            per_group = (*lease)->open_files();
+            leases.push_back(std::move(lease.value()));
+        }
+        ASSERT_GT(per_group, 0u);
+    }
+    EXPECT_EQ((*pool)->free(), 7u);
+    EXPECT_EQ((*pool)->free_open_files(), CgroupPool::k_free_groups_with_files * per_group)
+        << "free groups past the next few to be lent close their files";
+    EXPECT_EQ((*pool)->close_free_files(), CgroupPool::k_free_groups_with_files * per_group);
+    EXPECT_EQ((*pool)->free_open_files(), 0u);
+    auto again = (*pool)->acquire(std::nullopt, 16);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)->tasks(), std::optional<std::uint64_t>(0)) << "a group whose files were closed reads them again";
+    const pid_t child = ::fork();
+    if (child == 0) {
+        for (;;) ::pause();
+    }
+    ASSERT_GT(child, 0);
+    ASSERT_TRUE((*again)->add(child).ok());
+    EXPECT_EQ((*again)->processes(), std::vector<pid_t>{child});
+    ASSERT_TRUE((*again)->kill_all().ok());
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status));
+}
+
 TEST(CgroupPool, LeftoversOfAHostThatDiedAreSweptAtTheNextStart)
 {
     SKIP_WITHOUT_CGROUPS();
