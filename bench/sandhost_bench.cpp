@@ -625,6 +625,7 @@ int main(int argc, char** argv)
     int long_run = 0;
     bool redis = true;
     bool redis_only = false;
+    bool queues = true;
     std::optional<md::Mode> only;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -637,8 +638,9 @@ int main(int argc, char** argv)
             redis_only = true;
             ++i;
         } else if (arg == "--no-redis") redis = false;
+        else if (arg == "--no-queue") queues = redis = false;
         else {
-            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse|redis] [--no-redis]\n";
+            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse|redis] [--no-redis] [--no-queue]\n";
             return 2;
         }
     }
@@ -695,6 +697,7 @@ int main(int argc, char** argv)
                     mode_figures(parallel, jobs, m, Grant::defaults, md::CgroupUse::off);
             }
         }
+        if (!queues) continue;
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
         if (redis_server) {
@@ -804,9 +807,10 @@ int main(int argc, char** argv)
             }
             print_row(std::string(name) + ", cgroup", figures[name], &figures[off], std::string(name) + ", cgroup off");
         }
-        if (!redis_only) std::printf(" queue (enqueue N through SQLite until all completed; latency: claim to result, then enqueue to result):\n");
+        if (!redis_only && queues) std::printf(" queue (enqueue N through SQLite until all completed; latency: claim to result, then enqueue to result):\n");
         for (auto m : modes) {
             const std::string name = md::to_string(m);
+            if (!queue[parallel].count(name)) continue;
             const bool compared = b.count("fork_no_exec") > 0;
             print_row(name, queue[parallel][name], compared ? &b["fork_no_exec"] : nullptr,
                       m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
