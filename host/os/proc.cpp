@@ -1,5 +1,6 @@
 #include "os/proc.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <deque>
@@ -127,6 +128,19 @@ std::optional<std::uint64_t> read_peak_rss_kb(pid_t pid)
     std::uint64_t kb = 0;
     if (std::from_chars(field.data(), field.data() + field.size(), kb).ec != std::errc()) return std::nullopt;
     return kb;
+}
+
+bool reset_own_peak_rss()
+{
+    // "5": reset the peak resident set size to the current one (Linux 4.0).
+    const int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n;
+    do {
+        n = ::write(fd, "5", 1);
+    } while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return n == 1;
 }
 
 namespace {

@@ -30,6 +30,12 @@ std::optional<MemorySample> read_memory(pid_t pid);
 // posix_spawn child: its parent's).
 std::optional<std::uint64_t> read_peak_rss_kb(pid_t pid);
 
+// Sets this process's peak resident size (VmHWM, and so getrusage's ru_maxrss) back to its
+// resident size now (/proc/self/clear_refs). A child started with posix_spawn inherits the
+// peak of the address space it was exec'd over: after a spike, every child would report at
+// least the spike. False when the kernel refused.
+bool reset_own_peak_rss();
+
 // CPU time (user + system) of pid so far, in milliseconds.
 std::optional<std::uint64_t> read_cpu_ms(pid_t pid);
 

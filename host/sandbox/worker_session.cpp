@@ -18,6 +18,19 @@
 namespace sandhost::sandbox {
 namespace {
 
+// A spawned worker's kernel peak (ru_maxrss) is at least the host's peak when it was spawned:
+// posix_spawn execs over the host's address space. After a spike in the host that is over, that
+// would hide the peak of every worker below it, which judges whether a worker that died without
+// a cgroup ran into its memory limit. So when a worker says it inherited a peak well above the
+// host's resident size now, the host's peak is set back to that size, for the workers after.
+void forget_a_past_host_spike(std::uint64_t inherited_kb)
+{
+    constexpr std::uint64_t k_spike_kb = 32 * 1024;
+    if (inherited_kb < k_spike_kb) return;
+    const auto own = os::read_memory(::getpid());
+    if (own && own->rss_kb + k_spike_kb < inherited_kb) (void)os::reset_own_peak_rss();
+}
+
 using Clock = std::chrono::steady_clock;
 using protocol::MessageType;
 
@@ -524,6 +537,7 @@ void WorkerSession::handle_frame(Job& job, protocol::Frame&& frame)
         const auto hello = m_hello_seen ? std::nullopt : protocol::decode_hello(frame.body);
         if (!hello) return broken("bad hello");
         m_inherited_max_rss_kb = hello->inherited_max_rss_kb;
+        forget_a_past_host_spike(m_inherited_max_rss_kb);
         m_hello_seen = true;
         job.facts.hello_seen = true;
         break;

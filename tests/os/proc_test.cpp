@@ -273,5 +273,31 @@ TEST(ProcSelf, DescribesThisProcess)
     EXPECT_GE(*peak, memory->rss_kb);
 }
 
+// A spike that is over stops counting as the peak once reset: what a posix_spawn child then
+// inherits is the resident size now. In a child, so that the test process keeps its own peak.
+TEST(PeakRss, AResetSetsThePeakBackToTheResidentSizeNow)
+{
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        constexpr std::size_t size = 64u << 20;
+        void* spike = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (spike == MAP_FAILED) ::_exit(2);
+        std::memset(spike, 1, size);
+        ::munmap(spike, size);
+        const auto before = read_peak_rss_kb(::getpid());
+        const auto now = read_memory(::getpid());
+        if (!before || !now || *before < now->rss_kb + 60 * 1024) ::_exit(3);
+        if (!reset_own_peak_rss()) ::_exit(4);
+        const auto after = read_peak_rss_kb(::getpid());
+        if (!after || *after + 48 * 1024 > *before) ::_exit(5);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "2: no mapping, 3: the spike was not the peak, 4: the reset was refused, 5: the peak stayed";
+}
+
 } // namespace
 } // namespace sandhost::os

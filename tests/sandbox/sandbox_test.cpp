@@ -144,17 +144,17 @@ TEST_F(SandboxTest, RunningOutOfDescriptorsIsAHostErrorNotAnOutcome)
         int code = 0;
         {
             Sandbox sandbox(worker());
-            // A group of the pool keeps its files open once used, and gives them up when the
-            // host runs short: not counted among those open, so that the limit below leaves
-            // room for nothing but the attempts' own even after that.
+            // A group of the pool keeps its files open once used (counted among those open
+            // below), and gives them up when the host runs short: the limit is set anew
+            // before each attempt, so that it leaves room for nothing but 3 of the attempt's
+            // own (and the sanitizers' pipe) whatever the attempt before gave up.
             if (!sandbox.run_attempt(spec(model::Mode::spawn, "echo")).succeeded()) code = 1;
-            const auto kept = sandbox.cgroups() ? sandbox.cgroups()->free_open_files() : 0;
-            const auto open = os::open_descriptors().size() - kept;
             rlimit given{};
             ::getrlimit(RLIMIT_NOFILE, &given);
-            const rlimit low{open + 3, given.rlim_max};  // the soft limit only: it can be raised again
-            ::setrlimit(RLIMIT_NOFILE, &low);
             for (auto mode : {model::Mode::spawn, model::Mode::reuse, model::Mode::fork}) {
+                ::setrlimit(RLIMIT_NOFILE, &given);
+                const rlimit low{os::open_descriptors().size() + 3, given.rlim_max};  // the soft limit only
+                ::setrlimit(RLIMIT_NOFILE, &low);
                 try {
                     const auto o = sandbox.run_attempt(spec(mode, "echo"));
                     std::fprintf(stderr, "%s: got outcome %s: %s\n", model::to_string(mode), model::to_string(o.kind), o.error.c_str());
