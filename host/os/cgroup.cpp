@@ -175,14 +175,14 @@ Result<std::string> read_text_file(const std::filesystem::path& path)
     return text;
 }
 
-Result<std::string> read_from_start(int fd, const std::filesystem::path& path)
+Result<std::string> read_from_start(int fd, std::string_view path)
 {
     std::string text;
     char buffer[4096];
     for (;;) {
         const ssize_t n = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(text.size()));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return SysError::from_errno("read", path.string());
+        if (n < 0) return SysError::from_errno("read", std::string(path));
         if (n == 0) return text;
         text.append(buffer, static_cast<std::size_t>(n));
         // A counter file is generated whole by one read: a short read that ends a line is all

@@ -55,7 +55,7 @@ std::vector<pid_t> parse_pids(std::string_view text);
 Result<std::string> read_text_file(const std::filesystem::path& path);
 // Reads an open file whole from its start, whatever its offset (pread: a cgroup file is
 // generated afresh on each read from the start). `path` names it in an error.
-Result<std::string> read_from_start(int fd, const std::filesystem::path& path);
+Result<std::string> read_from_start(int fd, std::string_view path);
 // Writes `text` to an existing kernel file in one write() (a cgroup file takes one value per
 // write): open for writing without creating, write, close.
 Status write_kernel_file(const std::filesystem::path& path, std::string_view text);

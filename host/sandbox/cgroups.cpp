@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -253,17 +254,18 @@ os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::o
     return {};
 }
 
-std::optional<std::string> AttemptGroup::read_kept(const std::optional<fs::path>& folder, const char* file) const
+std::optional<std::string> AttemptGroup::read_kept(std::string_view controller, const char* file) const
 {
-    if (!folder) return std::nullopt;
-    const fs::path path = *folder / file;
-    auto kept = std::find_if(m_kept.begin(), m_kept.end(), [&](const KeptFile& k) { return k.path == path; });
+    auto kept = std::find_if(m_kept.begin(), m_kept.end(), [&](const KeptFile& k) { return std::strcmp(k.file, file) == 0; });
     if (kept == m_kept.end()) {
+        const auto folder = m_folders.folder_of(controller);
+        if (!folder) return std::nullopt;
+        const fs::path path = *folder / file;
         os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) return std::nullopt;
-        kept = m_kept.insert(m_kept.end(), KeptFile{path, std::move(fd)});
+        kept = m_kept.insert(m_kept.end(), KeptFile{file, std::move(fd)});
     }
-    auto text = os::read_from_start(kept->fd.get(), path);
+    auto text = os::read_from_start(kept->fd.get(), file);
     if (!text) return std::nullopt;
     return std::move(text.value());
 }
@@ -313,17 +315,17 @@ AttemptGroup::Counters AttemptGroup::counters() const
 {
     Counters c;
     const bool v1 = m_folders.version() == CgroupVersion::v1;
-    auto read = [this](const std::optional<fs::path>& folder, const char* file) { return read_kept(folder, file).value_or(""); };
-    c.oom_kills = os::counter_in(read(m_folders.folder_of("memory"), v1 ? "memory.oom_control" : "memory.events"), "oom_kill");
-    c.forks_refused = os::counter_in(read(m_folders.folder_of("pids"), "pids.events"), "max");
+    auto read = [this](std::string_view controller, const char* file) { return read_kept(controller, file).value_or(""); };
+    c.oom_kills = os::counter_in(read("memory", v1 ? "memory.oom_control" : "memory.events"), "oom_kill");
+    c.forks_refused = os::counter_in(read("pids", "pids.events"), "max");
     if (v1) {
-        const auto usage = read(m_folders.folder_of("cpuacct"), "cpuacct.usage");
+        const auto usage = read("cpuacct", "cpuacct.usage");
         try {
             if (!usage.empty()) c.cpu_us = std::stoull(usage) / 1000;
         } catch (...) {
         }
     } else if (m_support->cpu) {
-        c.cpu_us = os::counter_in(read(m_folders.folder_of(""), "cpu.stat"), "usage_usec");
+        c.cpu_us = os::counter_in(read("", "cpu.stat"), "usage_usec");
     }
     return c;
 }
@@ -338,7 +340,7 @@ os::Status AttemptGroup::kill_all() const
 
 std::optional<std::uint64_t> AttemptGroup::tasks() const
 {
-    auto current = read_kept(m_folders.folder_of("pids"), "pids.current");
+    auto current = read_kept("pids", "pids.current");
     if (!current || current->empty()) return std::nullopt;
     return std::strtoull(current->c_str(), nullptr, 10);
 }

@@ -91,12 +91,15 @@ private:
     // A file of the group read again and again: opened at its first read and kept open, so that
     // each later read is one pread (a job reads its group's counters and processes several
     // times).
+    // Named by the file alone (each of these names is in one controller's folder), so that a
+    // read builds no path.
     struct KeptFile {
-        std::filesystem::path path;
+        const char* file;  // a string literal
         os::UniqueFd fd;
     };
-    // nullopt when it cannot be opened or read.
-    std::optional<std::string> read_kept(const std::optional<std::filesystem::path>& folder, const char* file) const;
+    // The file of the folder of `controller` ("" for v2's one folder); nullopt when the group
+    // has no such folder, or the file cannot be opened or read.
+    std::optional<std::string> read_kept(std::string_view controller, const char* file) const;
 
     os::CgroupFolders m_folders;
     mutable std::vector<KeptFile> m_kept;

@@ -77,6 +77,9 @@ void JobRunner::become_job_child(WorkerChannel& channel)
     m_channel = &channel;
     m_role = Role::spawn;
     m_ready_implied = true;
+    // The server's VmHWM reading is not this process's, and a fresh process's fault count
+    // could match the one it was read at.
+    m_faults_at_last_read = ~std::uint64_t{0};
 }
 
 bool JobRunner::preload(const protocol::Job& job)
@@ -235,18 +238,16 @@ std::uint64_t JobRunner::send_done(const plugin::TaskReport& report)
 // This process's peak resident size, without what it inherited: ru_maxrss when it grew past
 // the inherited figure, else VmHWM from /proc. Resident memory only grows through page
 // faults, so while the fault count stands still the last VmHWM read stands too: a reused
-// worker whose jobs touch no new memory reads /proc once. A forked child must not trust its
-// server's reading.
+// worker whose jobs touch no new memory reads /proc once. A forked child forgets its server's
+// reading (forget_peak_reading).
 std::uint64_t JobRunner::own_peak_rss_kb(const rusage& self)
 {
     const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
     if (reported > m_inherited_max_rss_kb) return reported;
     const auto faults = static_cast<std::uint64_t>(self.ru_minflt) + static_cast<std::uint64_t>(self.ru_majflt);
-    const pid_t self_pid = ::getpid();
-    if (faults != m_faults_at_last_read || self_pid != m_peak_read_by) {
-        m_peak_at_last_read = os::read_peak_rss_kb(self_pid).value_or(reported);
+    if (faults != m_faults_at_last_read) {
+        m_peak_at_last_read = os::read_peak_rss_kb(::getpid()).value_or(reported);
         m_faults_at_last_read = faults;
-        m_peak_read_by = self_pid;
     }
     return m_peak_at_last_read;
 }

@@ -36,7 +36,8 @@ public:
     bool preload(const protocol::Job& job);
 
     // A forked child serves its own job on its own channel, as a spawn-role worker whose
-    // ready is implied (the server's answer to the host stands for it).
+    // ready is implied (the server's answer to the host stands for it); its own peak resident
+    // size is read afresh.
     void become_job_child(WorkerChannel& channel);
 
     // Calls the plugin's shutdown hook if the plugin was initialised.
@@ -71,10 +72,9 @@ private:
     bool m_initialised = false;
     std::unique_ptr<LeaseWatch> m_lease_watch;  // from the first job with a lease on
     std::uint64_t m_inherited_max_rss_kb;
-    // The last VmHWM read, and the fault count and process it was read at (own_peak_rss_kb).
+    // The last VmHWM read, and the fault count it was read at (own_peak_rss_kb).
     std::uint64_t m_faults_at_last_read = ~std::uint64_t{0};
     std::uint64_t m_peak_at_last_read = 0;
-    pid_t m_peak_read_by = 0;
 };
 
 // The memory of `self` (this process's pid) now: the baseline a ready message carries.
