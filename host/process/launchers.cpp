@@ -7,6 +7,7 @@
 #include <Poco/Process.h>
 
 #include <csignal>
+#include <cerrno>
 #include <fcntl.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -127,7 +128,14 @@ public:
     LauncherKind kind() const override { return LauncherKind::posix_spawn; }
 
 private:
-    static os::UniqueFd high_copy(int fd) { return os::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 10)); }
+    // A copy numbered 10 or more. A descriptor limit of 10 or less makes fcntl say EINVAL: the
+    // host is out of descriptors, and says EMFILE as any other call would.
+    static os::UniqueFd high_copy(int fd)
+    {
+        const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+        if (copy < 0 && errno == EINVAL) errno = EMFILE;
+        return os::UniqueFd(copy);
+    }
 };
 
 } // namespace
