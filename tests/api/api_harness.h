@@ -67,13 +67,22 @@ inline Reply http_call(Poco::Net::HTTPClientSession& session, const std::string&
 
 class ApiHarness {
 public:
+    // The host.store of the harnesses made from now on ("sqlite:jobs.db" unless a test's
+    // fixture runs it on another store, such as a redis-server of its own).
+    static std::string& store_url()
+    {
+        static std::string url = "sqlite:jobs.db";
+        return url;
+    }
+
     // queues_yaml and extra as HostHarness takes them; api_yaml: the api section's members
     // beyond listen and token.
     explicit ApiHarness(const std::string& queues_yaml, const std::string& extra = "", const std::string& api_yaml = "",
                         bool with_token = true)
         : m_host(queues_yaml,
                  extra + "api:\n  listen: \"127.0.0.1:0\"\n" + (with_token ? "  token: \"" + k_api_token + "\"\n" : std::string()) +
-                     api_yaml)
+                     api_yaml,
+                 4, "", store_url())
     {
         auto loaded = config::load_config(m_host.config_file());
         if (!loaded.ok()) throw std::runtime_error("bad test config: " + loaded.errors.front().to_string());

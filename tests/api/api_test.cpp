@@ -1,6 +1,7 @@
 // The HTTP API against a real host: every endpoint and every error status, over real
 // connections to a server on a free loopback port.
 #include "api_harness.h"
+#include "redis_server.h"
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPSClientSession.h>
@@ -21,13 +22,31 @@ namespace t = sandhost::testing;
 
 const std::string k_queues = "  default:\n    tasks: [\"misbehave.*\"]\n  other:\n    tasks: [\"misbehave.echo\"]\n";
 
-class ApiTest : public ::testing::Test {
+// Every test runs on both stores: the embedded SQLite file, and a redis-server of its own.
+class ApiTest : public ::testing::TestWithParam<const char*> {
 protected:
+    void SetUp() override
+    {
+        if (std::string(GetParam()) == "redis") {
+            SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+            m_redis = std::make_unique<t::RedisServer>();
+            ApiHarness::store_url() = m_redis->url();
+        }
+    }
     void TearDown() override
     {
+        ApiHarness::store_url() = "sqlite:jobs.db";
+        // The host and the API kept what they wrote in the test's redis-server.
+        if (m_redis) {
+            EXPECT_NE(m_redis->command("DBSIZE"), ":0\r\n") << "nothing reached the redis-server";
+        }
+        m_redis.reset();
         const auto leftovers = t::leftover_processes();
         EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
     }
+
+private:
+    std::unique_ptr<t::RedisServer> m_redis;
 };
 
 // A request written by hand on a plain socket: what the first line of the reply says.
@@ -42,7 +61,7 @@ std::string raw_exchange(std::uint16_t port, const std::string& request)
     return reply;
 }
 
-TEST_F(ApiTest, ProbesAndTheDashboardAnswerWithoutTheToken)
+TEST_P(ApiTest, ProbesAndTheDashboardAnswerWithoutTheToken)
 {
     ApiHarness api(k_queues);
     api.start();
@@ -62,7 +81,7 @@ TEST_F(ApiTest, ProbesAndTheDashboardAnswerWithoutTheToken)
     EXPECT_EQ(api.call("GET", "/metrics", std::nullopt, std::nullopt).status, 200);
 }
 
-TEST_F(ApiTest, CallsWithoutTheRightTokenGet401AndChangeNothing)
+TEST_P(ApiTest, CallsWithoutTheRightTokenGet401AndChangeNothing)
 {
     ApiHarness api(k_queues, "", "  metrics_auth: true\n");
     api.start(false);
@@ -85,7 +104,7 @@ TEST_F(ApiTest, CallsWithoutTheRightTokenGet401AndChangeNothing)
     EXPECT_TRUE(api.host().store().paused_queues().empty());
 }
 
-TEST_F(ApiTest, AJobEnqueuedOverHttpRunsAndReadsBackInTheJobSchema)
+TEST_P(ApiTest, AJobEnqueuedOverHttpRunsAndReadsBackInTheJobSchema)
 {
     ApiHarness api(k_queues);
     api.start();
@@ -110,7 +129,7 @@ TEST_F(ApiTest, AJobEnqueuedOverHttpRunsAndReadsBackInTheJobSchema)
     EXPECT_EQ(attempts->getObject(0)->getValue<std::string>("outcome"), "succeeded");
 }
 
-TEST_F(ApiTest, AKeyWhileItsJobIsNotFinishedReturnsThatJob)
+TEST_P(ApiTest, AKeyWhileItsJobIsNotFinishedReturnsThatJob)
 {
     ApiHarness api(k_queues);
     api.start(false);
@@ -129,7 +148,7 @@ TEST_F(ApiTest, AKeyWhileItsJobIsNotFinishedReturnsThatJob)
     EXPECT_EQ(api.post("/api/v1/jobs", body).status, 201);
 }
 
-TEST_F(ApiTest, ListsJobsWithFiltersAndACursor)
+TEST_P(ApiTest, ListsJobsWithFiltersAndACursor)
 {
     ApiHarness api(k_queues);
     api.start(false);
@@ -168,7 +187,7 @@ TEST_F(ApiTest, ListsJobsWithFiltersAndACursor)
     EXPECT_EQ(api.get("/api/v1/jobs?cursor=x").status, 400);
 }
 
-TEST_F(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
+TEST_P(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
 {
     ApiHarness api(k_queues);
     api.start(false);
@@ -191,7 +210,7 @@ TEST_F(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
     EXPECT_EQ(api.get("/api/v1/jobs/abc").status, 404);
 }
 
-TEST_F(ApiTest, BadRequestsGetClearErrorsAndNeverChangeStoredJobs)
+TEST_P(ApiTest, BadRequestsGetClearErrorsAndNeverChangeStoredJobs)
 {
     ApiHarness api(k_queues, "", "  max_body: 1KiB\n");
     api.start(false);
@@ -259,7 +278,7 @@ TEST_F(ApiTest, BadRequestsGetClearErrorsAndNeverChangeStoredJobs)
     EXPECT_EQ(api.get("/api/v1/jobs/" + std::to_string(id)).body, before);
 }
 
-TEST_F(ApiTest, QueuesHostsPluginsAndSchedules)
+TEST_P(ApiTest, QueuesHostsPluginsAndSchedules)
 {
     ApiHarness api(k_queues, "schedules:\n  - {name: tick, queue: other, task: misbehave.echo, payload: {}, every: 1h}\n");
     api.start();
@@ -335,7 +354,7 @@ void read_events(std::istream& in, const std::function<bool(const SseEvent&)>& d
     }
 }
 
-TEST_F(ApiTest, TheEventStreamCarriesEveryFinishedJobOfManyEnqueuedAtOnce)
+TEST_P(ApiTest, TheEventStreamCarriesEveryFinishedJobOfManyEnqueuedAtOnce)
 {
     ApiHarness api("  default:\n    tasks: [\"misbehave.echo\"]\n    concurrency: 4\n    sandbox: {mode: reuse}\n");
     api.start();
@@ -403,7 +422,7 @@ TEST_F(ApiTest, TheEventStreamCarriesEveryFinishedJobOfManyEnqueuedAtOnce)
     resumed->reset();
 }
 
-TEST_F(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
+TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
 {
     ApiHarness api(k_queues);
     api.start();
@@ -438,7 +457,7 @@ TEST_F(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
     EXPECT_EQ(check.out + check.err, "") << "promtool's remarks on the metrics' names";
 }
 
-TEST_F(ApiTest, TheServerStopsWithOpenStreamsAndRefusesATakenAddress)
+TEST_P(ApiTest, TheServerStopsWithOpenStreamsAndRefusesATakenAddress)
 {
     ApiHarness api(k_queues);
     api.start(false);
@@ -468,7 +487,7 @@ TEST_F(ApiTest, TheServerStopsWithOpenStreamsAndRefusesATakenAddress)
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
-TEST_F(ApiTest, ServesHttpsWithTheConfiguredCertificate)
+TEST_P(ApiTest, ServesHttpsWithTheConfiguredCertificate)
 {
     t::TempDir keys;
     const auto made = t::run_command({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -486,6 +505,9 @@ TEST_F(ApiTest, ServesHttpsWithTheConfiguredCertificate)
     // Plain HTTP on the TLS port gets no answer a client could take for the API's.
     EXPECT_THROW(api.call("GET", "/healthz"), Poco::Exception);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ApiTest, ::testing::Values("sqlite", "redis"),
+                         [](const ::testing::TestParamInfo<const char*>& param) { return std::string(param.param); });
 
 } // namespace
 } // namespace sandhost::api
