@@ -28,6 +28,15 @@ Result<PipeEnds> make_pipe()
     return PipeEnds{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+Result<PipeEnds> make_output_pipe()
+{
+    auto pipe = make_pipe();
+    if (!pipe) return pipe;
+    // A new read end's status flags are O_RDONLY alone: set, not read and changed.
+    if (::fcntl(pipe->read.get(), F_SETFL, O_NONBLOCK) != 0) return SysError::from_errno("fcntl(F_SETFL)", "a pipe's read end");
+    return pipe;
+}
+
 Result<SocketPair> make_socket_pair()
 {
     int fds[2];

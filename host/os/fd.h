@@ -25,6 +25,9 @@ struct SocketPair {
 
 // pipe2(O_CLOEXEC).
 Result<PipeEnds> make_pipe();
+// pipe2(O_CLOEXEC) whose read end is non-blocking and write end blocking: a worker's output,
+// read by the host's poll loop and written by the task as to any stdout.
+Result<PipeEnds> make_output_pipe();
 // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
 Result<SocketPair> make_socket_pair();
 

@@ -140,7 +140,7 @@ os::Result<fs::path> AttemptFolders::create(const std::optional<FolderOwner>& ow
             if (::chmod(m_root.c_str(), 0711) != 0) return os::SysError::from_errno("chmod", m_root.string());
             m_root_made = true;
         }
-        const FolderOwner wanted = owner.value_or(FolderOwner{::geteuid(), ::getegid()});
+        const FolderOwner wanted = owner.value_or(m_host_owner);
         const auto kept = std::find_if(m_kept.rbegin(), m_kept.rend(), [&](const Queued& q) { return q.owner == wanted; });
         if (kept != m_kept.rend()) {
             fs::path folder = std::move(kept->folder);
@@ -189,7 +189,7 @@ bool AttemptFolders::remove_later(const fs::path& folder, const std::optional<Fo
 {
     std::lock_guard lock(m_mutex);
     const bool first = m_left_over.empty();
-    m_left_over.insert(Queued{folder, owner.value_or(FolderOwner{::geteuid(), ::getegid()})});
+    m_left_over.insert(Queued{folder, owner.value_or(m_host_owner)});
     return first;
 }
 

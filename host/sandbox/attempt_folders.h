@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unistd.h>
 #include <vector>
 
 namespace sandhost::sandbox {
@@ -65,6 +66,9 @@ public:
 
 private:
     std::filesystem::path m_root;
+    // Who owns a folder made for no other user: this process's effective user and group,
+    // which a host never changes.
+    const FolderOwner m_host_owner{::geteuid(), ::getegid()};
     mutable std::mutex m_mutex;
     bool m_root_made = false;
     struct Queued {

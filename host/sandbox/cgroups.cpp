@@ -259,19 +259,28 @@ std::optional<std::string> AttemptGroup::read_kept(std::string_view controller, 
     auto kept = std::find_if(m_kept.begin(), m_kept.end(), [&](const KeptFile& k) { return std::strcmp(k.file, file) == 0; });
     if (kept == m_kept.end()) {
         const auto folder = m_folders.folder_of(controller);
-        if (!folder) return std::nullopt;
+        if (!folder) return std::nullopt;  // no such controller: nothing to read, not a failure
         const fs::path path = *folder / file;
         os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return std::nullopt;
+        if (!fd) {
+            m_read_failed = true;
+            return std::nullopt;
+        }
         kept = m_kept.insert(m_kept.end(), KeptFile{file, std::move(fd)});
     }
     auto text = os::read_from_start(kept->fd.get(), file);
-    if (!text) return std::nullopt;
+    if (!text) {
+        m_read_failed = true;
+        return std::nullopt;
+    }
     return std::move(text.value());
 }
 
 os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
 {
+    // Whoever holds these may put processes in the group.
+    m_known_empty = false;
+    m_counters_while_empty.reset();
     if (m_procs_for_writing.empty()) {
         std::vector<os::UniqueFd> opened;
         for (const auto& folder : m_folders.folders()) {
@@ -313,6 +322,10 @@ os::Status AttemptGroup::add(pid_t pid) const
 
 AttemptGroup::Counters AttemptGroup::counters() const
 {
+    // Nothing counts in a group without processes: read once after it emptied, the counters
+    // stand until a process may enter again (a free group lent to the next attempt).
+    if (m_known_empty && m_counters_while_empty) return *m_counters_while_empty;
+    m_read_failed = false;
     Counters c;
     const bool v1 = m_folders.version() == CgroupVersion::v1;
     auto read = [this](std::string_view controller, const char* file) { return read_kept(controller, file).value_or(""); };
@@ -327,14 +340,16 @@ AttemptGroup::Counters AttemptGroup::counters() const
     } else if (m_support->cpu) {
         c.cpu_us = os::counter_in(read("", "cpu.stat"), "usage_usec");
     }
+    if (m_known_empty && !m_read_failed) m_counters_while_empty = c;
     return c;
 }
 
 os::Status AttemptGroup::kill_all() const
 {
-    // An empty group, the usual case, costs one read; any other count (or none to read) is
-    // listed and killed, and a list that cannot be read is an error.
-    if (tasks() == std::uint64_t{0}) return {};
+    // An empty group, the usual case, costs one read, or none when it was seen empty since a
+    // process could last enter it; any other count (or none to read) is listed and killed, and
+    // a list that cannot be read is an error.
+    if (m_known_empty || tasks() == std::uint64_t{0}) return {};
     return m_folders.kill_all(k_kill_patience);
 }
 
@@ -342,7 +357,10 @@ std::optional<std::uint64_t> AttemptGroup::tasks() const
 {
     auto current = read_kept("pids", "pids.current");
     if (!current || current->empty()) return std::nullopt;
-    return std::strtoull(current->c_str(), nullptr, 10);
+    const auto count = std::strtoull(current->c_str(), nullptr, 10);
+    // Only a holder of its cgroup.procs puts a process in a group without one.
+    if (count == 0) m_known_empty = true;
+    return count;
 }
 
 bool AttemptGroup::empty() const

@@ -103,6 +103,12 @@ private:
 
     os::CgroupFolders m_folders;
     mutable std::vector<KeptFile> m_kept;
+    mutable bool m_read_failed = false;  // a read_kept since counters() began failed
+    // Seen without processes (pids.current 0) since procs_for_writing() last handed out its
+    // cgroup.procs (add() included): nothing can enter, so nothing is counted.
+    mutable bool m_known_empty = false;
+    // The counters read while known empty: they stand until a process may enter.
+    mutable std::optional<Counters> m_counters_while_empty;
     mutable std::vector<os::UniqueFd> m_procs_for_writing;
     const CgroupSupport* m_support;
     bool m_memory_limited = false;

@@ -204,15 +204,12 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     if (m_dead || !m_process->running()) return std::string("the fork server is gone");
     auto channel = os::make_socket_pair();
     if (!channel) throw HostError(channel.error());
-    auto out = os::make_pipe();
+    auto out = os::make_output_pipe();
     if (!out) throw HostError(out.error());
-    auto err = os::make_pipe();
+    auto err = os::make_output_pipe();
     if (!err) throw HostError(err.error());
     auto status = os::make_pipe();
     if (!status) throw HostError(status.error());
-    for (int fd : {out->read.get(), err->read.get()}) {
-        if (auto s = os::set_nonblocking(fd); !s) throw HostError(s.error());
-    }
     std::vector<int> cgroup_procs;  // the group keeps them open
     if (group) {
         auto procs = group->procs_for_writing();

@@ -23,13 +23,10 @@ os::Result<LaunchedWorker> launch_worker(process::Spawner& spawner, const Worker
     if (!grant) return grant.error();
     auto channel = os::make_socket_pair();
     if (!channel) return channel.error();
-    auto out = os::make_pipe();
+    auto out = os::make_output_pipe();
     if (!out) return out.error();
-    auto err = os::make_pipe();
+    auto err = os::make_output_pipe();
     if (!err) return err.error();
-    for (int fd : {out->read.get(), err->read.get()}) {
-        if (auto s = os::set_nonblocking(fd); !s) return s.error();
-    }
 
     process::LaunchRequest request;
     request.executable = config.executable;

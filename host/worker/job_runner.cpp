@@ -77,8 +77,10 @@ void JobRunner::become_job_child(WorkerChannel& channel)
     m_channel = &channel;
     m_role = Role::spawn;
     m_ready_implied = true;
-    // The server's VmHWM reading is not this process's, and a fresh process's fault count
-    // could match the one it was read at.
+    // A forked process starts with no inherited peak: the kernel keeps one for what a process
+    // was exec'd over, and fork gives the child a fresh record; its ru_maxrss is its own
+    // address space's peak (VmHWM), with no /proc read. The server's reading is not ours.
+    m_inherited_max_rss_kb = 0;
     m_faults_at_last_read = ~std::uint64_t{0};
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,13 +230,33 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     auto again = (*pool)->acquire(std::nullopt, 16);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ((*again)->tasks(), std::optional<std::uint64_t>(0)) << "a group whose files were closed reads them again";
+    // The counters of an empty group stand until a process enters: then they are read again.
+    const auto before = (*again)->counters();
+    EXPECT_EQ((*again)->counters(), before);
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = ::fork();
     if (child == 0) {
+        char go = 0;
+        (void)::read(ready[0], &go, 1);
+        // 30 ms of CPU, in the group, then wait to be killed.
+        timespec start{}, now{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+        do {
+            ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+        } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 30);
         for (;;) ::pause();
     }
     ASSERT_GT(child, 0);
+    ::close(ready[0]);
     ASSERT_TRUE((*again)->add(child).ok());
+    ASSERT_EQ(::write(ready[1], "x", 1), 1);
+    ::close(ready[1]);
     EXPECT_EQ((*again)->processes(), std::vector<pid_t>{child});
+    if (cgroup_support().cpu) {
+        EXPECT_TRUE(t::eventually([&] { return (*again)->counters().cpu_us >= before.cpu_us + 20'000; }, 10s))
+            << "the CPU time of a process that entered is counted, not the empty group's figure";
+    }
     ASSERT_TRUE((*again)->kill_all().ok());
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
