@@ -79,9 +79,8 @@ void JobRunner::become_job_child(WorkerChannel& channel)
     m_ready_implied = true;
     // A forked process starts with no inherited peak: the kernel keeps one for what a process
     // was exec'd over, and fork gives the child a fresh record; its ru_maxrss is its own
-    // address space's peak (VmHWM), with no /proc read. The server's reading is not ours.
+    // address space's peak (VmHWM), with no /proc read.
     m_inherited_max_rss_kb = 0;
-    m_faults_at_last_read = ~std::uint64_t{0};
 }
 
 bool JobRunner::preload(const protocol::Job& job)
@@ -240,8 +239,8 @@ std::uint64_t JobRunner::send_done(const plugin::TaskReport& report)
 // This process's peak resident size, without what it inherited: ru_maxrss when it grew past
 // the inherited figure, else VmHWM from /proc. Resident memory only grows through page
 // faults, so while the fault count stands still the last VmHWM read stands too: a reused
-// worker whose jobs touch no new memory reads /proc once. A forked child forgets its server's
-// reading (forget_peak_reading).
+// worker whose jobs touch no new memory reads /proc once. A forked child inherits nothing
+// (become_job_child), so it never reads /proc.
 std::uint64_t JobRunner::own_peak_rss_kb(const rusage& self)
 {
     const auto reported = static_cast<std::uint64_t>(self.ru_maxrss);
