@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "config/cron.h"
 #include "config/load.h"
@@ -55,12 +56,21 @@ config::LoadOptions fuzz_options()
     return options;
 }
 
+// A store's password is printed as "***" (validate --print, logs, errors): what is printed
+// reads back as the same store with that password. Compared as printed.
+config::StoreUrl password_as_printed(config::StoreUrl store)
+{
+    if (auto* redis = std::get_if<config::RedisStore>(&store); redis && !redis->password.empty()) redis->password = "***";
+    return store;
+}
+
 config::Settings without_provenance(config::Settings settings)
 {
     settings.source_file.clear();
     settings.included_files.clear();
     for (auto& q : settings.queues) q.defined_at = {};
     for (auto& s : settings.schedules) s.defined_at = {};
+    settings.host.store = password_as_printed(std::move(settings.host.store));
     return settings;
 }
 
@@ -89,7 +99,7 @@ void fuzz_value_parsers(std::string_view text)
     }
     if (auto store = config::parse_store_url(text, "/base")) {
         auto again = config::parse_store_url(config::to_string(store.value()), "/elsewhere");
-        if (!again || !(again.value() == store.value())) fail("store URL does not round-trip", std::string(text));
+        if (!again || !(again.value() == password_as_printed(store.value()))) fail("store URL does not round-trip", std::string(text));
     }
     (void)config::expand_variables(text, fuzz_options().env);
 }
