@@ -36,8 +36,8 @@ public:
     bool preload(const protocol::Job& job);
 
     // A forked child serves its own job on its own channel, as a spawn-role worker whose
-    // ready is implied (the server's answer to the host stands for it); its own peak resident
-    // size is read afresh.
+    // ready is implied (the server's answer to the host stands for it); its peak resident size
+    // is its own ru_maxrss (a forked process inherits none).
     void become_job_child(WorkerChannel& channel);
 
     // Calls the plugin's shutdown hook if the plugin was initialised.
