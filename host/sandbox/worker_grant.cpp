@@ -1,5 +1,7 @@
 #include "sandbox/worker_grant.h"
 
+#include "sandbox/syscall_filter.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <grp.h>
@@ -151,23 +153,24 @@ os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity*
         }
         grant.args.insert(grant.args.end(), {"--hide", path});
     }
+    std::vector<std::string> deny;
+    std::vector<std::string> allow_only;
     switch (p.syscalls.filter) {
     case model::SyscallFilter::off: break;
-    case model::SyscallFilter::default_list: {
-        std::vector<std::string> names(model::k_default_denied_syscalls.begin(), model::k_default_denied_syscalls.end());
-        grant.args.insert(grant.args.end(), {"--syscalls-deny", joined(names)});
-        break;
-    }
-    case model::SyscallFilter::custom: {
-        grant.args.insert(grant.args.end(), {"--syscalls-deny", joined(p.syscalls.deny)});
+    case model::SyscallFilter::default_list: deny.assign(model::k_default_denied_syscalls.begin(), model::k_default_denied_syscalls.end()); break;
+    case model::SyscallFilter::custom:
+        deny = p.syscalls.deny;
         if (!p.syscalls.allow_only.empty()) {
             // The worker's own calls stay allowed: without them it could not run the task.
-            std::vector<std::string> allowed = p.syscalls.allow_only;
-            allowed.insert(allowed.end(), model::k_worker_syscalls.begin(), model::k_worker_syscalls.end());
-            grant.args.insert(grant.args.end(), {"--syscalls-allow-only", joined(allowed)});
+            allow_only = p.syscalls.allow_only;
+            allow_only.insert(allow_only.end(), model::k_worker_syscalls.begin(), model::k_worker_syscalls.end());
         }
         break;
     }
+    if (p.syscalls.filter != model::SyscallFilter::off) {
+        auto filter = compiled_filter(deny, allow_only);
+        if (!filter) return filter.error();
+        grant.args.insert(grant.args.end(), {"--syscalls-filter", filter->program_hex, "--syscalls-denies-ptrace", filter->denies_ptrace ? "1" : "0"});
     }
     grant.environment = environment_for(p, job);
     return grant;

@@ -11,7 +11,7 @@
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
-#include <seccomp.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -134,43 +134,43 @@ void keep_capabilities(std::uint64_t kept)
     if (::syscall(SYS_capset, &sets.header, sets.data) != 0) fail(WorkerExit::setup_failed, "capset", "the capabilities kept", errno);
 }
 
-void add_rule(scmp_filter_ctx filter, std::uint32_t action, const std::string& name)
-{
-    const int number = ::seccomp_syscall_resolve_name(name.c_str());
-    if (number == __NR_SCMP_ERROR) return;  // not a call of this architecture: nothing to filter
-    const int rc = ::seccomp_rule_add(filter, action, number, 0);
-    if (rc != 0 && rc != -EEXIST) fail(WorkerExit::setup_failed, "seccomp_rule_add", name.c_str(), -rc);
-}
-
 void install_filter(const WorkerPrivileges& p)
 {
-    const bool allow_listed = !p.allow_only.empty();
-    const std::uint32_t denied = SCMP_ACT_ERRNO(EPERM);
-    scmp_filter_ctx filter = ::seccomp_init(allow_listed ? denied : SCMP_ACT_ALLOW);
-    if (filter == nullptr) fail(WorkerExit::setup_failed, "seccomp_init", "the worker's filter", ENOMEM);
-    // libseccomp sets no-new-privileges itself unless told not to; without it, loading the
-    // filter needs CAP_SYS_ADMIN.
-    int rc = ::seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, p.no_new_privileges ? 1 : 0);
-    // Every thread, sanitizers' own included.
-    if (rc == 0) rc = ::seccomp_attr_set(filter, SCMP_FLTATR_CTL_TSYNC, 1);
-    if (rc != 0) fail(WorkerExit::setup_failed, "seccomp_attr_set", "the worker's filter", -rc);
-    if (allow_listed) {
-        for (const auto& name : p.allow_only) {
-            if (std::find(p.deny.begin(), p.deny.end(), name) == p.deny.end()) add_rule(filter, SCMP_ACT_ALLOW, name);
-        }
-    } else {
-        for (const auto& name : p.deny) add_rule(filter, denied, name);
-    }
-    rc = ::seccomp_load(filter);
-    ::seccomp_release(filter);
+    sock_fprog program{static_cast<unsigned short>(p.program.size()), const_cast<sock_filter*>(p.program.data())};
+    // Every thread, sanitizers' own included. A positive answer names a thread that could not
+    // take it.
+    const long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
     if (rc != 0) {
-        fail(WorkerExit::setup_failed, "seccomp_load",
-             p.no_new_privileges ? "the worker's filter" : "the worker's filter (without no_new_privileges it needs CAP_SYS_ADMIN)", -rc);
+        fail(WorkerExit::setup_failed, "seccomp(SECCOMP_SET_MODE_FILTER)",
+             p.no_new_privileges ? "the worker's filter" : "the worker's filter (without no_new_privileges it needs CAP_SYS_ADMIN)",
+             rc > 0 ? ESRCH : errno);
     }
 #if defined(SANDHOST_SANITIZED)
-    g_ptrace_denied = allow_listed ? std::find(p.allow_only.begin(), p.allow_only.end(), "ptrace") == p.allow_only.end()
-                                   : std::find(p.deny.begin(), p.deny.end(), "ptrace") != p.deny.end();
+    g_ptrace_denied = p.denies_ptrace;
 #endif
+}
+
+// Two hex digits per byte, 8 bytes per instruction.
+bool parse_program(const char* text, std::vector<sock_filter>& out)
+{
+    const std::size_t length = std::strlen(text);
+    constexpr std::size_t digits_per_entry = 2 * sizeof(sock_filter);
+    if (length == 0 || length % digits_per_entry != 0 || length / digits_per_entry > BPF_MAXINSNS) return false;
+    auto value = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    std::vector<unsigned char> bytes(length / 2);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const int high = value(text[2 * i]);
+        const int low = value(text[2 * i + 1]);
+        if (high < 0 || low < 0) return false;
+        bytes[i] = static_cast<unsigned char>(high << 4 | low);
+    }
+    out.resize(bytes.size() / sizeof(sock_filter));
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return true;
 }
 
 } // namespace
@@ -205,15 +205,13 @@ bool parse_privilege_argument(const char* key, const char* value, WorkerPrivileg
         (key[2] == 'w' ? out.writable : out.hide).emplace_back(value);
         return true;
     }
-    if (std::strcmp(key, "--syscalls-deny") == 0) {
+    if (std::strcmp(key, "--syscalls-filter") == 0) {
         out.filter = true;
-        out.deny = split(value);
-        return true;
+        return parse_program(value, out.program);
     }
-    if (std::strcmp(key, "--syscalls-allow-only") == 0) {
-        out.filter = true;
-        out.allow_only = split(value);
-        return !out.allow_only.empty();
+    if (std::strcmp(key, "--syscalls-denies-ptrace") == 0) {
+        out.denies_ptrace = std::strcmp(value, "1") == 0;
+        return out.denies_ptrace || std::strcmp(value, "0") == 0;
     }
     if (std::strcmp(key, "--environment-names") == 0) {
         out.environment_names = split(value);

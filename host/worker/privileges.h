@@ -6,6 +6,7 @@
 #include "worker/mounts.h"
 
 #include <cstdint>
+#include <linux/filter.h>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -26,11 +27,12 @@ struct WorkerPrivileges {
     bool read_only = false;
     std::vector<std::string> writable;
     std::vector<std::string> hide;
-    // The system-call filter: every call in `deny` fails with EPERM; when allow_only is not
-    // empty, so does every call outside it.
+    // The system-call filter, as the host compiled it (sandbox/syscall_filter.h): the classic
+    // BPF program's struct sock_filter entries, loaded as they are. denies_ptrace: ptrace fails
+    // under it (LeakSanitizer's builds must then not look for leaks at exit).
     bool filter = false;
-    std::vector<std::string> deny;
-    std::vector<std::string> allow_only;
+    std::vector<sock_filter> program;
+    bool denies_ptrace = false;
     // The environment's names the launcher meant to give (the Poco launcher cannot clear the
     // host's environment): every other variable is removed. Unset: keep the environment.
     std::optional<std::vector<std::string>> environment_names;
@@ -38,7 +40,8 @@ struct WorkerPrivileges {
 
 // Takes one worker argument (--uid, --gid, --groups, --capabilities, --no-new-privileges,
 // --network, --read-only, --writable, --hide (each --writable and --hide adds a path),
-// --syscalls-deny, --syscalls-allow-only, --environment-names). Returns false for
+// --syscalls-filter (hex text of the program, at most BPF_MAXINSNS entries),
+// --syscalls-denies-ptrace, --environment-names). Returns false for
 // a key it does not know or a value that does not parse; `known` says whether the key was one
 // of these.
 bool parse_privilege_argument(const char* key, const char* value, WorkerPrivileges& out, bool& known);

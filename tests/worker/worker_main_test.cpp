@@ -58,6 +58,26 @@ TEST(Arguments, AnythingElseIsRefused)
     EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "99999999999999999999"}));
 }
 
+TEST(Arguments, TheSyscallFilterIsAProgramInHexWholeEntriesOnly)
+{
+    // One entry: BPF_RET|BPF_K (0x0006), no jumps, SECCOMP_RET_ALLOW (0x7fff0000), little-endian.
+    const char* allow_all = "060000000000ff7f";
+    const auto args = parse({"--channel-fd", "3", "--host-pid", "1", "--syscalls-filter", allow_all, "--syscalls-denies-ptrace", "1"});
+    ASSERT_TRUE(args);
+    EXPECT_TRUE(args->privileges.filter);
+    ASSERT_EQ(args->privileges.program.size(), 1u);
+    EXPECT_EQ(args->privileges.program[0].code, 0x0006);
+    EXPECT_EQ(args->privileges.program[0].k, 0x7fff0000u);
+    EXPECT_TRUE(args->privileges.denies_ptrace);
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1"})->privileges.filter);
+    for (const char* bad : {"", "0600000000", "060000000000ff7", "060000000000FF7F", "06000000000gff7f", "060000000000ff7f06"}) {
+        EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--syscalls-filter", bad})) << bad;
+    }
+    const std::string too_long(2 * 8 * (BPF_MAXINSNS + 1), '0');
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--syscalls-filter", too_long.c_str()}));
+    EXPECT_FALSE(parse({"--channel-fd", "3", "--host-pid", "1", "--syscalls-denies-ptrace", "yes"}));
+}
+
 TEST(WorkerStart, ByHandItIsAUsageError)
 {
     for (const std::vector<std::string>& argv : {std::vector<std::string>{t::worker_executable().string()},
