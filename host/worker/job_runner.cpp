@@ -182,7 +182,10 @@ bool JobRunner::ensure_loaded(const protocol::Job& job, Init init)
         m_library.emplace(std::move(std::get<plugin::PluginLibrary>(opened)));
     }
     if (init == Init::yes && !m_initialised && !initialise()) return false;
-    return m_channel->send(MessageType::loaded, {});
+    // Goes out with what every caller sends next (ready, the description, load_failed for a
+    // missing task): one wakeup of the host for both.
+    m_channel->hold(MessageType::loaded, {});
+    return true;
 }
 
 bool JobRunner::initialise()

@@ -46,7 +46,8 @@ public:
 private:
     enum class Init { yes, no };
     // Loads the job's plugin unless this worker already holds it, and runs its init hook once
-    // when asked. False, after reporting load_failed, when it cannot.
+    // when asked. False, after reporting load_failed, when it cannot. Its loaded message is
+    // held for the caller's next one (WorkerChannel::hold).
     bool ensure_loaded(const protocol::Job& job, Init init);
     bool initialise();
     // TMPDIR and the working folder of the job (see protocol::Job); exits the worker with

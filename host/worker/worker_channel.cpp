@@ -13,8 +13,13 @@ namespace sandhost::worker {
 
 bool WorkerChannel::send(protocol::MessageType type, std::string_view body)
 {
-    const std::string frame = protocol::encode_frame(type, body);
+    std::string frame = protocol::encode_frame(type, body);
     std::lock_guard lock(m_send_mutex);
+    if (!m_unsent.empty()) {
+        m_unsent += frame;
+        frame.swap(m_unsent);
+        m_unsent.clear();
+    }
     std::string_view rest = frame;
     while (!rest.empty()) {
         // MSG_NOSIGNAL: a vanished host must not kill us with SIGPIPE mid-report.
@@ -26,6 +31,12 @@ bool WorkerChannel::send(protocol::MessageType type, std::string_view body)
         rest.remove_prefix(static_cast<size_t>(n));
     }
     return true;
+}
+
+void WorkerChannel::hold(protocol::MessageType type, std::string_view body)
+{
+    std::lock_guard lock(m_send_mutex);
+    m_unsent += protocol::encode_frame(type, body);
 }
 
 WorkerChannel::Fill WorkerChannel::fill(bool block)

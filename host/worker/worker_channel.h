@@ -18,8 +18,13 @@ class WorkerChannel {
 public:
     explicit WorkerChannel(os::UniqueFd&& fd) : m_fd(std::move(fd)), m_decoder(k_max_host_frame) {}
 
-    // Sends one frame; false when the host is gone (the worker should then exit).
+    // Sends one frame, after any held ones; false when the host is gone (the worker should
+    // then exit).
     bool send(protocol::MessageType type, std::string_view body);
+    // Keeps one frame to go out with the next send(), in one write: for a message that is
+    // always followed at once by another (loaded, then ready or a description), so that the
+    // host wakes once for both. Nothing ever stays held: every caller sends right after.
+    void hold(protocol::MessageType type, std::string_view body);
 
     // Blocks until a whole frame arrives; nullopt when the channel ended (see end()). Lease
     // renewals are taken in on the way and never returned.
@@ -54,6 +59,7 @@ public:
     static constexpr std::size_t k_max_host_frame = 1ull << 31;
 
 private:
+    std::string m_unsent;  // held frames (guarded by m_send_mutex)
     enum class Fill { more, nothing_yet, ended };
     Fill fill(bool block);
     // Moves every whole frame the decoder holds to m_pending, taking in leases and cancels;
