@@ -143,7 +143,27 @@ void host_metrics(PrometheusText& text, Context& context)
     text.family("sandhost_workers", "gauge", "Worker processes of this host, by isolation mode and state (job, fork_server, idle).");
     for (const auto& [labels, count] : workers) text.sample("sandhost_workers", {{"mode", labels.first}, {"state", labels.second}}, count);
     text.family("sandhost_running_attempts", "gauge", "Attempts this host runs now.");
-    if (host) text.sample("sandhost_running_attempts", {}, static_cast<double>(host->stats().running));
+    if (!host) return;
+    const auto stats = host->stats();
+    text.sample("sandhost_running_attempts", {}, static_cast<double>(stats.running));
+    const struct {
+        const char* name;
+        const char* help;
+        std::uint64_t value;
+    } counters[] = {
+        {"sandhost_jobs_trimmed_total", "Finished jobs this host's retention deleted.", stats.trimmed},
+        {"sandhost_attempts_recovered_total", "Lost attempts (of a host that stopped or died) this host recorded.", stats.recovered},
+        {"sandhost_host_errors_total", "Attempts this host put back uncharged because it was short of resources itself.", stats.host_errors},
+        {"sandhost_leases_expired_total", "Attempts stopped because their lease ran out unrenewed.", stats.leases_expired},
+        {"sandhost_results_refused_total", "Results the store refused because their lease was no longer held.", stats.refused},
+        {"sandhost_records_dropped_total", "Attempt records given up: more waited for a failing store than the host keeps.", stats.records_dropped},
+    };
+    for (const auto& counter : counters) {
+        text.family(counter.name, "counter", counter.help);
+        text.sample(counter.name, {}, static_cast<double>(counter.value));
+    }
+    text.family("sandhost_records_waiting", "gauge", "Attempt records waiting for a failing store to answer again.");
+    text.sample("sandhost_records_waiting", {}, static_cast<double>(stats.unrecorded));
 }
 
 void process_metrics(PrometheusText& text)

@@ -397,28 +397,30 @@ bool Host::retain_once()
             const model::RetentionLimit& limit = *queue.retention.limit(state);
             if (!limit.limits()) continue;
             std::size_t trimmed = 0;
+            bool stopping = false;
             try {
                 for (;;) {
                     const std::size_t batch = m_store->trim(queue.name, state, limit, Clock::now(), m_options.retention_batch);
                     trimmed += batch;
+                    // Counted as each batch commits: a long backlog shows in the host's figures
+                    // while it goes, and a host stopped halfway has counted what it deleted.
+                    std::unique_lock lock(m_mutex);
+                    m_stats.trimmed += batch;
                     if (batch < m_options.retention_batch) break;
                     // A pause between batches: the run loop's claims and finishes get the store.
-                    std::unique_lock lock(m_mutex);
-                    if (m_stop_wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return m_stopping; })) return false;
+                    stopping = m_stop_wake.wait_for(lock, std::chrono::milliseconds(20), [&] { return m_stopping; });
+                    if (stopping) break;
                 }
             } catch (const std::exception& e) {
                 // The run loop notices a failing store and says so; retention tries again next round.
                 spdlog::debug("retention of queue {} could not trim {} jobs: {}", queue.name, model::to_string(state), e.what());
             }
             if (trimmed > 0) {
-                {
-                    std::lock_guard lock(m_mutex);
-                    m_stats.trimmed += trimmed;
-                }
                 log_event(level_enum::debug, "finished jobs trimmed",
                           {{"queue", queue.name}, {"state", std::string(model::to_string(state))}, {"count", std::int64_t(trimmed)},
                            {"retention", model::describe(limit)}});
             }
+            if (stopping) return false;
         }
     }
     return true;

@@ -82,6 +82,35 @@ TEST_F(HostTest, RetentionTrimsFinishedJobsInTheBackgroundQueueByQueue)
     EXPECT_EQ(counts("all", JobState::completed), 3u) << "no retention: every job kept";
 }
 
+TEST_F(HostTest, RetentionCountsEachBatchAsItGoesAndAHostStoppedHalfwayCountsWhatItDeleted)
+{
+    HostHarness h("  q:\n    tasks: [\"misbehave.*\"]\n    retention: {completed: {count: 1}}\n");
+    h.options().retention = 10ms;
+    h.options().retention_batch = 1;  // one job per batch, 20 ms between batches: 4 s for all
+    // A backlog of finished jobs, written as a host would have written them.
+    const auto now = std::chrono::system_clock::now();
+    for (int i = 0; i < 200; ++i) h.enqueue("q", "misbehave.echo", "{}");
+    std::vector<store::QueueAllowance> queues(1);
+    queues.front().queue = "q";
+    auto claim = h.store().claim(queues, "backlog/0", 60s, now);
+    while (claim) {
+        model::AttemptRecord record{claim->job.id, claim->attempt_id, claim->number, "backlog/0", {}};
+        record.outcome.kind = model::OutcomeKind::succeeded;
+        store::Transition done;
+        done.result = "{}";
+        claim = h.store().finish_and_claim(record, done, now, queues, "backlog/0", 60s).claim;
+    }
+    const auto completed = [&] { return h.store().queue_counts({"q"}).at("q").by_state.at(JobState::completed); };
+    ASSERT_EQ(completed(), 200u);
+    h.start();
+    EXPECT_TRUE(t::eventually([&] { return h.host().stats().trimmed >= 3; }, 60s)) << "batches are counted while the trim goes on";
+    h.host().stop();  // run() joins the retention thread before it returns
+    ASSERT_TRUE(t::eventually([&] { return h.run_ended(); }, 60s));
+    const auto left = completed();
+    EXPECT_GT(left, 1u) << "stopped before the backlog was gone";
+    EXPECT_EQ(h.host().stats().trimmed, 200u - left) << "every deleted job is counted";
+}
+
 TEST_F(HostTest, ATimeoutWithThreeAttemptsRunsExactlyThreeTimes)
 {
     HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    retry: {max_attempts: 3, backoff: {type: fixed, delay: 10ms, jitter: 0}}\n"
