@@ -76,7 +76,8 @@ os::Result<CompiledFilter> compile(const std::vector<std::string>& deny, const s
     CompiledFilter out;
     out.instructions = bytes->size() / 8;
     out.program_hex.reserve(bytes->size() * 2);
-    for (const unsigned char c : *bytes) {
+    for (const char byte : *bytes) {
+        const auto c = static_cast<unsigned char>(byte);
         out.program_hex += digits[c >> 4];
         out.program_hex += digits[c & 0xf];
     }
