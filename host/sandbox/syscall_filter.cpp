@@ -87,22 +87,35 @@ os::Result<CompiledFilter> compile(const std::vector<std::string>& deny, const s
 
 } // namespace
 
-os::Result<CompiledFilter> compiled_filter(const std::vector<std::string>& deny, const std::vector<std::string>& allow_only)
+os::Result<CompiledFilter> compiled_filter(const model::SyscallSettings& settings)
 {
     struct Entry {
-        std::vector<std::string> deny;
-        std::vector<std::string> allow_only;
+        model::SyscallSettings settings;
         CompiledFilter filter;
     };
-    // A host has a handful of distinct grants: a list searched without copying the names.
+    // A host has a handful of distinct grants: a list searched without copying the settings.
     static std::mutex mutex;
     static std::vector<Entry> cache;
     std::lock_guard lock(mutex);
     for (const auto& entry : cache) {
-        if (entry.deny == deny && entry.allow_only == allow_only) return entry.filter;
+        if (entry.settings == settings) return entry.filter;
+    }
+    std::vector<std::string> deny;
+    std::vector<std::string> allow_only;
+    switch (settings.filter) {
+    case model::SyscallFilter::off: return os::SysError::from_code(EINVAL, "compiled_filter", "syscalls: off has no filter");
+    case model::SyscallFilter::default_list: deny.assign(model::k_default_denied_syscalls.begin(), model::k_default_denied_syscalls.end()); break;
+    case model::SyscallFilter::custom:
+        deny = settings.deny;
+        if (!settings.allow_only.empty()) {
+            // The worker's own calls stay allowed: without them it could not run the task.
+            allow_only = settings.allow_only;
+            allow_only.insert(allow_only.end(), model::k_worker_syscalls.begin(), model::k_worker_syscalls.end());
+        }
+        break;
     }
     auto compiled = compile(deny, allow_only);
-    if (compiled) cache.push_back(Entry{deny, allow_only, *compiled});
+    if (compiled) cache.push_back(Entry{settings, *compiled});
     return compiled;
 }
 

@@ -4,6 +4,7 @@
 // would otherwise build it with libseccomp before its hello).
 #pragma once
 
+#include "model/privileges.h"
 #include "os/result.h"
 
 #include <string>
@@ -20,12 +21,14 @@ struct CompiledFilter {
     bool denies_ptrace = false;
 };
 
-// Every call named in `deny` fails with EPERM; when `allow_only` is not empty, so does every
-// call it does not name (a name in both is denied). Names this architecture lacks are
-// skipped. The numbers are tested as a binary tree, not a list: the kernel runs a filter
-// once per system call number when it loads it, so a list of the default 46 costs every
-// worker that loads it about 60 us more. Cached: the same lists return the same program.
-// Fails with the libseccomp call and its error.
-os::Result<CompiledFilter> compiled_filter(const std::vector<std::string>& deny, const std::vector<std::string>& allow_only);
+// The filter of `settings` (not off): the default list, or a custom one. Every call it
+// denies fails with EPERM; with `allow_only`, so does every call not named there nor among
+// the worker's own calls (model::k_worker_syscalls); a name both allowed and denied is denied.
+// Names this architecture lacks are skipped. The numbers are tested as a binary tree, not a
+// list: the kernel runs a filter once per system call number when it loads it, so a list of
+// the default 46 costs every worker that loads it about 60 us more. Cached: the same settings
+// return the same program, without building the lists again. Fails with the libseccomp call
+// and its error.
+os::Result<CompiledFilter> compiled_filter(const model::SyscallSettings& settings);
 
 } // namespace sandhost::sandbox

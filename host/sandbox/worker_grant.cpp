@@ -153,22 +153,8 @@ os::Result<WorkerGrant> grant_for(const model::Privileges& p, const JobIdentity*
         }
         grant.args.insert(grant.args.end(), {"--hide", path});
     }
-    std::vector<std::string> deny;
-    std::vector<std::string> allow_only;
-    switch (p.syscalls.filter) {
-    case model::SyscallFilter::off: break;
-    case model::SyscallFilter::default_list: deny.assign(model::k_default_denied_syscalls.begin(), model::k_default_denied_syscalls.end()); break;
-    case model::SyscallFilter::custom:
-        deny = p.syscalls.deny;
-        if (!p.syscalls.allow_only.empty()) {
-            // The worker's own calls stay allowed: without them it could not run the task.
-            allow_only = p.syscalls.allow_only;
-            allow_only.insert(allow_only.end(), model::k_worker_syscalls.begin(), model::k_worker_syscalls.end());
-        }
-        break;
-    }
     if (p.syscalls.filter != model::SyscallFilter::off) {
-        auto filter = compiled_filter(deny, allow_only);
+        auto filter = compiled_filter(p.syscalls);
         if (!filter) return filter.error();
         grant.args.insert(grant.args.end(), {"--syscalls-filter", filter->program_hex, "--syscalls-denies-ptrace", filter->denies_ptrace ? "1" : "0"});
     }
