@@ -14,6 +14,11 @@ store::EnqueueResult CountedStore::enqueue_job(const model::NewJob& job, model::
     return counted([&] { return m_store->enqueue_job(job, now); });
 }
 
+std::vector<store::EnqueueResult> CountedStore::enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now)
+{
+    return counted([&] { return m_store->enqueue_jobs(jobs, now); });
+}
+
 std::optional<store::Claim> CountedStore::claim(const std::vector<store::QueueAllowance>& queues,
                                                 const std::string& holder, model::Duration lease, model::TimePoint now)
 {

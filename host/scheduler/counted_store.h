@@ -15,6 +15,7 @@ public:
     CountedStore(std::shared_ptr<store::Store> store, std::shared_ptr<Metrics> metrics);
 
     store::EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override;
+    std::vector<store::EnqueueResult> enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now) override;
     std::optional<store::Claim> claim(const std::vector<store::QueueAllowance>& queues, const std::string& holder,
                                       model::Duration lease, model::TimePoint now) override;
     bool renew(model::JobId job, model::AttemptId attempt, model::TimePoint expires_at) override;

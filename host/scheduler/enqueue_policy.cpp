@@ -171,6 +171,45 @@ Enqueued store_checked(store::Store& store, CheckedJob checked, model::TimePoint
     return enqueued;
 }
 
+// Checks every request with `check`, then stores them in one step.
+template <typename Check>
+std::vector<Enqueued> store_batch(store::Store& store, const std::vector<EnqueueRequest>& requests, model::TimePoint now, Check check)
+{
+    if (requests.size() > store::k_max_enqueue_batch) {
+        throw EnqueueError(Kind::too_many_jobs, std::to_string(requests.size()) + " jobs in one batch: at most " +
+                                                     std::to_string(store::k_max_enqueue_batch) + " are taken at once; nothing was enqueued");
+    }
+    std::vector<model::NewJob> jobs;
+    std::vector<Enqueued> enqueued(requests.size());
+    jobs.reserve(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        try {
+            CheckedJob checked = check(requests[i]);
+            jobs.push_back(std::move(checked.job));
+            for (auto& note : checked.notes) {
+                // The same note for every job of a batch (no catalog published yet) is said once.
+                const bool said = std::any_of(enqueued.begin(), enqueued.begin() + static_cast<std::ptrdiff_t>(i), [&](const Enqueued& e) {
+                    return std::find(e.notes.begin(), e.notes.end(), note) != e.notes.end();
+                });
+                if (!said) enqueued[i].notes.push_back(std::move(note));
+            }
+        } catch (const EnqueueError& e) {
+            throw EnqueueError(e.kind(), "job " + std::to_string(i) + ": " + e.what() + "; nothing was enqueued");
+        }
+    }
+    std::vector<store::EnqueueResult> stored;
+    try {
+        stored = store.enqueue_jobs(jobs, now);
+    } catch (const store::StoreRequestError& e) {
+        throw EnqueueError(Kind::bad_dependency, e.what());
+    }
+    for (std::size_t i = 0; i < stored.size() && i < enqueued.size(); ++i) {
+        enqueued[i].id = stored[i].id;
+        enqueued[i].created = stored[i].created;
+    }
+    return enqueued;
+}
+
 } // namespace
 
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
@@ -213,6 +252,21 @@ Enqueued enqueue(store::Store& store, const config::Settings& settings, const En
 Enqueued enqueue(store::Store& store, const EnqueueRequest& request, model::TimePoint now)
 {
     return store_checked(store, check_enqueue(store.hosts(), request), now);
+}
+
+std::vector<Enqueued> enqueue_batch(store::Store& store, const config::Settings& settings, const std::vector<EnqueueRequest>& requests,
+                                    model::TimePoint now)
+{
+    if (requests.empty()) return {};
+    const auto hosts = store.hosts();
+    return store_batch(store, requests, now, [&](const EnqueueRequest& request) { return check_enqueue(settings, hosts, request); });
+}
+
+std::vector<Enqueued> enqueue_batch(store::Store& store, const std::vector<EnqueueRequest>& requests, model::TimePoint now)
+{
+    if (requests.empty()) return {};
+    const auto hosts = store.hosts();
+    return store_batch(store, requests, now, [&](const EnqueueRequest& request) { return check_enqueue(hosts, request); });
 }
 
 } // namespace sandhost::scheduler

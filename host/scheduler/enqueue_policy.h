@@ -48,6 +48,7 @@ public:
         payload_too_large,   // over host.max_payload
         bad_dependency,      // a dependency that does not exist, or options that cannot go together
         bad_key,             // empty, longer than k_max_key_bytes, not UTF-8, or with control characters
+        too_many_jobs,       // a batch of more than store::k_max_enqueue_batch
     };
     EnqueueError(Kind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}
     Kind kind() const noexcept { return m_kind; }
@@ -88,5 +89,14 @@ struct Enqueued {
 Enqueued enqueue(store::Store& store, const config::Settings& settings, const EnqueueRequest& request, model::TimePoint now);
 // The same against the queues the store's hosts published (see check_enqueue above).
 Enqueued enqueue(store::Store& store, const EnqueueRequest& request, model::TimePoint now);
+
+// enqueue for each of `requests` (at most store::k_max_enqueue_batch), checked first, then stored
+// in one step of the store: all of them, or none. A refused request throws EnqueueError whose
+// message starts "job N: " (N counting from 0) and stores nothing. An Enqueued per request, in
+// order; notes that every job shares are given once, on the first.
+std::vector<Enqueued> enqueue_batch(store::Store& store, const config::Settings& settings, const std::vector<EnqueueRequest>& requests,
+                                    model::TimePoint now);
+// The same against the queues the store's hosts published.
+std::vector<Enqueued> enqueue_batch(store::Store& store, const std::vector<EnqueueRequest>& requests, model::TimePoint now);
 
 } // namespace sandhost::scheduler

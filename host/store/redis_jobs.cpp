@@ -42,6 +42,24 @@ EnqueueResult RedisStore::enqueue_job(const model::NewJob& job, model::TimePoint
     });
 }
 
+std::vector<EnqueueResult> RedisStore::enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now)
+{
+    check_batch_size(jobs.size());
+    if (jobs.empty()) return {};
+    ScriptArgs args;
+    args.add(static_cast<std::int64_t>(jobs.size()));
+    for (const auto& job : jobs) add_new_job(args, job);
+    return run("enqueueing jobs", Script::enqueue_batch, now, args, [&](const Value& reply) {
+        const auto parts = elements(reply);
+        if (parts.size() != 2 * jobs.size()) {
+            throw ReplyError("enqueue_batch returned " + std::to_string(parts.size()) + " parts for " + std::to_string(jobs.size()) + " jobs");
+        }
+        std::vector<EnqueueResult> results;
+        for (std::size_t i = 0; i < parts.size(); i += 2) results.push_back(EnqueueResult{integer(parts[i]), integer(parts[i + 1]) == 1});
+        return results;
+    });
+}
+
 std::optional<Claim> RedisStore::claim(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                        model::Duration lease, model::TimePoint now)
 {

@@ -44,6 +44,7 @@ std::array<ScriptText, k_scripts> compose_all()
         all[static_cast<std::size_t>(script)] = compose(name, libraries);
     };
     set(Script::enqueue, "enqueue", jobs);
+    set(Script::enqueue_batch, "enqueue_batch", jobs);
     set(Script::claim, "claim", claims);
     set(Script::finish, "finish", ends);
     set(Script::recover, "recover", ends);

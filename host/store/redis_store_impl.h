@@ -30,6 +30,7 @@ public:
 
     // redis_jobs.cpp
     EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override;
+    std::vector<EnqueueResult> enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now) override;
     std::optional<Claim> claim(const std::vector<QueueAllowance>& queues, const std::string& holder,
                                model::Duration lease, model::TimePoint now) override;
     std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const Transition& transition,

@@ -31,18 +31,44 @@ EnqueueResult SqliteStore::enqueue_job(const model::NewJob& job, model::TimePoin
 {
     return serialized("enqueueing a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        if (job.key) {
-            // The same terms as jobs_by_key's WHERE, so that the lookup reads that index.
-            if (const auto existing = first_int("SELECT id FROM jobs WHERE queue = ? AND idempotency_key = ? "
-                                                "AND state NOT IN ('completed', 'dead', 'cancelled')",
-                                                job.queue, *job.key)) {
-                return EnqueueResult{*existing, false};
+        const EnqueueResult result = enqueue_in_transaction(job, now);
+        transaction.commit();
+        return result;
+    });
+}
+
+std::vector<EnqueueResult> SqliteStore::enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now)
+{
+    check_batch_size(jobs.size());
+    if (jobs.empty()) return {};
+    return serialized("enqueueing jobs", [&] {
+        std::vector<EnqueueResult> results;
+        results.reserve(jobs.size());
+        // One transaction: a refused job rolls back the ones stored before it.
+        Transaction transaction(m_db, TransactionKind::write);
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            try {
+                results.push_back(enqueue_in_transaction(jobs[i], now));
+            } catch (const StoreRequestError& e) {
+                throw StoreRequestError("job " + std::to_string(i) + ": " + e.what());
             }
         }
-        const model::JobId id = insert_job(job, now);
         transaction.commit();
-        return EnqueueResult{id, true};
+        return results;
     });
+}
+
+EnqueueResult SqliteStore::enqueue_in_transaction(const model::NewJob& job, model::TimePoint now)
+{
+    if (job.key) {
+        // The same terms as jobs_by_key's WHERE, so that the lookup reads that index.
+        if (const auto existing = first_int("SELECT id FROM jobs WHERE queue = ? AND idempotency_key = ? "
+                                            "AND state NOT IN ('completed', 'dead', 'cancelled')",
+                                            job.queue, *job.key)) {
+            return EnqueueResult{*existing, false};
+        }
+    }
+    return EnqueueResult{insert_job(job, now), true};
 }
 
 std::optional<model::JobState> SqliteStore::finish(const model::AttemptRecord& attempt, const Transition& transition,

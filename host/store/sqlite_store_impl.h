@@ -64,6 +64,7 @@ public:
 
     // sqlite_jobs.cpp
     EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override;
+    std::vector<EnqueueResult> enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now) override;
     std::optional<model::JobState> finish(const model::AttemptRecord& attempt, const Transition& transition,
                                           model::TimePoint now) override;
     FinishAndClaim finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition,
@@ -208,6 +209,8 @@ private:
     // sqlite_jobs.cpp
     // Inside a write transaction.
     model::JobId insert_job(const model::NewJob& job, model::TimePoint now);
+    // The key lookup and insert_job, inside the caller's transaction.
+    EnqueueResult enqueue_in_transaction(const model::NewJob& job, model::TimePoint now);
     // finish and recover: compare-and-set on (job, attempt id, active), then the record, the
     // transition and its cascade in one transaction. The state applied, or nullopt when stale.
     std::optional<model::JobState> end_attempt(const model::AttemptRecord& attempt, const Transition& transition,

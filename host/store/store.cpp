@@ -1,9 +1,19 @@
 #include "store/store.h"
 
 #include <exception>
+#include <string>
 #include <utility>
 
 namespace sandhost::store {
+
+void check_batch_size(std::size_t jobs)
+{
+    if (jobs > k_max_enqueue_batch) {
+        throw StoreRequestError(std::to_string(jobs) + " jobs in one enqueue: at most " + std::to_string(k_max_enqueue_batch) +
+                                " are stored in one step; nothing was enqueued");
+    }
+}
+
 Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
                                               const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease)
 {

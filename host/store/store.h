@@ -83,6 +83,13 @@ struct Event {
     std::string detail;
 };
 
+// The most jobs one enqueue_jobs call takes: a bound on the step's size (one transaction, one
+// script call), not on how many jobs a producer may store.
+inline constexpr std::size_t k_max_enqueue_batch = 1000;
+
+// Throws StoreRequestError when `jobs` is more than one enqueue_jobs call takes.
+void check_batch_size(std::size_t jobs);
+
 struct EnqueueResult {
     model::JobId id = 0;
     bool created = true;  // false: an unfinished job with the same key was returned
@@ -151,6 +158,12 @@ public:
     virtual EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) = 0;
     // enqueue_job's id.
     model::JobId enqueue(const model::NewJob& job, model::TimePoint now) { return enqueue_job(job, now).id; }
+    // enqueue_job for each of `jobs` (at most k_max_enqueue_batch), in one step of the store:
+    // all of them are stored, or none. A result per job, in order; a key met twice in `jobs`
+    // gives the second the first's job (created false). An unknown dependency of any job throws
+    // StoreRequestError ("job N: ...", N counting from 0) and stores nothing. A producer with
+    // many jobs pays one transaction (SQLite) or one round trip (Redis) instead of one per job.
+    virtual std::vector<EnqueueResult> enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now) = 0;
 
     // Atomically takes the next runnable job of the first eligible queue in priority order
     // (higher priority first, then FIFO by run_at and id) among `queues`, skipping paused and

@@ -27,6 +27,10 @@ public:
     std::uint64_t refused_calls() const { return m_refused; }
 
     store::EnqueueResult enqueue_job(const model::NewJob& job, model::TimePoint now) override { return on()->enqueue_job(job, now); }
+    std::vector<store::EnqueueResult> enqueue_jobs(const std::vector<model::NewJob>& jobs, model::TimePoint now) override
+    {
+        return on()->enqueue_jobs(jobs, now);
+    }
     std::optional<store::Claim> claim(const std::vector<store::QueueAllowance>& queues, const std::string& holder,
                                       model::Duration lease, model::TimePoint now) override
     {

@@ -160,6 +160,15 @@ local function read_new_job()
   return nj
 end
 
+-- Refuses the request when `unknown` (dependencies that are not jobs) is not empty; `prefix`
+-- names the job of a batch.
+local function refuse_unknown(unknown, prefix)
+  if #unknown == 1 then request_error(prefix .. 'unknown dependency: no job ' .. unknown[1] .. '; nothing was enqueued') end
+  if #unknown > 1 then
+    request_error(prefix .. 'unknown dependencies: no jobs ' .. table.concat(unknown, ', ') .. '; nothing was enqueued')
+  end
+end
+
 -- Stores a new job: its id and true, or the unfinished job holding its key and false. Checks
 -- everything before it writes: an unknown dependency raises a request error.
 local function insert_job(nj)
@@ -181,10 +190,7 @@ local function insert_job(nj)
     local state = redis.call('HGET', key('job', dependency), 's')
     if state then states[i] = state else unknown[#unknown + 1] = dependency end
   end
-  if #unknown == 1 then request_error('unknown dependency: no job ' .. unknown[1] .. '; nothing was enqueued') end
-  if #unknown > 1 then
-    request_error('unknown dependencies: no jobs ' .. table.concat(unknown, ', ') .. '; nothing was enqueued')
-  end
+  refuse_unknown(unknown, '')
   local state, why = 'waiting', nil
   for i, dependency in ipairs(deps) do
     if states[i] == 'dead' or states[i] == 'cancelled' then
