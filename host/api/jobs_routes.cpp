@@ -148,6 +148,53 @@ void post_job(Context& context, Exchange& exchange)
     exchange.reply_json(enqueued.created ? 201 : 200, job_json(context, enqueued.id));
 }
 
+void post_jobs_batch(Context& context, Exchange& exchange)
+{
+    const std::string& text = exchange.body();
+    if (const auto error = model::json_syntax_error(text)) throw ApiError(400, "bad_json", "the body is not valid JSON: " + error->to_string());
+    const auto members = model::json_object_members(text);
+    if (!members) throw invalid("the body must be a JSON object with a member jobs, an array of jobs");
+    std::optional<std::string_view> jobs_text;
+    for (const auto& [name, value] : *members) {
+        if (name != "jobs") throw invalid("unknown member \"" + name + "\"" + config::suggestion(name, {"jobs"}, "members"));
+        jobs_text = value;
+    }
+    if (!jobs_text) throw invalid("jobs is missing");
+    const auto elements = model::json_array_elements(*jobs_text);
+    if (!elements) throw invalid("jobs: expected an array of jobs");
+    if (elements->size() > store::k_max_enqueue_batch) {
+        throw invalid("jobs: " + std::to_string(elements->size()) + " jobs, at most " + std::to_string(store::k_max_enqueue_batch) +
+                      " are taken in one request; nothing was enqueued");
+    }
+    std::vector<scheduler::EnqueueRequest> requests;
+    requests.reserve(elements->size());
+    for (std::size_t i = 0; i < elements->size(); ++i) {
+        try {
+            requests.push_back(request_from(std::string((*elements)[i])));
+        } catch (const ApiError& e) {
+            throw invalid("job " + std::to_string(i) + ": " + e.what() + "; nothing was enqueued");
+        }
+    }
+    std::vector<scheduler::Enqueued> enqueued;
+    try {
+        enqueued = scheduler::enqueue_batch(context.store(), *context.settings(), requests, Clock::now());
+    } catch (const scheduler::EnqueueError& e) {
+        throw invalid(e.what());
+    }
+    // Ids and whether each was created, in the order asked: the jobs themselves are a GET away.
+    bool any_created = false;
+    std::string body = "{\"jobs\":[";
+    for (std::size_t i = 0; i < enqueued.size(); ++i) {
+        if (enqueued[i].created && context.options.metrics) context.options.metrics->enqueued(requests[i].queue);
+        any_created = any_created || enqueued[i].created;
+        for (const auto& note : enqueued[i].notes) exchange.response().add("Sandhost-Note", note);
+        body += (i == 0 ? "" : ",") + std::string("{\"id\":") + std::to_string(enqueued[i].id) +
+                ",\"created\":" + (enqueued[i].created ? "true" : "false") + "}";
+    }
+    body += "]}";
+    exchange.reply_json(any_created ? 201 : 200, body);
+}
+
 void get_jobs(Context& context, Exchange& exchange)
 {
     store::JobFilter filter;

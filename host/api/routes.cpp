@@ -10,6 +10,7 @@ const std::vector<Route>& routes()
         {"GET", {"readyz"}, Access::open, get_readyz},
         {"GET", {"metrics"}, Access::metrics, get_metrics},
         {"POST", {"api", "v1", "jobs"}, Access::token, post_job},
+        {"POST", {"api", "v1", "jobs", "batch"}, Access::token, post_jobs_batch},
         {"GET", {"api", "v1", "jobs"}, Access::token, get_jobs},
         {"GET", {"api", "v1", "jobs", "*"}, Access::token, get_job},
         {"POST", {"api", "v1", "jobs", "*", "cancel"}, Access::token, post_job_cancel},

@@ -37,6 +37,7 @@ void get_healthz(Context& context, Exchange& exchange);
 void get_readyz(Context& context, Exchange& exchange);
 void get_metrics(Context& context, Exchange& exchange);
 void post_job(Context& context, Exchange& exchange);
+void post_jobs_batch(Context& context, Exchange& exchange);
 void get_jobs(Context& context, Exchange& exchange);
 void get_job(Context& context, Exchange& exchange);
 void post_job_cancel(Context& context, Exchange& exchange);

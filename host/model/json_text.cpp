@@ -304,6 +304,22 @@ std::optional<std::vector<std::pair<std::string, std::string_view>>> json_object
     return members;
 }
 
+std::optional<std::vector<std::string_view>> json_array_elements(std::string_view text)
+{
+    if (json_syntax_error(text)) return std::nullopt;
+    std::size_t at = skip_space(text, 0);
+    if (text[at] != '[') return std::nullopt;
+    std::vector<std::string_view> elements;
+    at = skip_space(text, at + 1);
+    while (text[at] != ']') {
+        const std::size_t value_end = skip_value(text, at);
+        elements.push_back(text.substr(at, value_end - at));
+        at = skip_space(text, value_end);
+        if (text[at] == ',') at = skip_space(text, at + 1);
+    }
+    return elements;
+}
+
 std::optional<std::string> json_string_value(std::string_view literal)
 {
     if (literal.size() < 2 || literal.front() != '"' || json_syntax_error(literal)) return std::nullopt;

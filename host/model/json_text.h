@@ -42,6 +42,10 @@ std::string json_value_or_string(std::string_view text);
 // object. For taking a member's value (a payload) as the caller wrote it, digits and all.
 std::optional<std::vector<std::pair<std::string, std::string_view>>> json_object_members(std::string_view text);
 
+// The elements of a JSON array, each as written, in order; nullopt when `text` is not one JSON
+// array.
+std::optional<std::vector<std::string_view>> json_array_elements(std::string_view text);
+
 // The text a JSON string literal (quotes included) stands for; nullopt when it is not one.
 std::optional<std::string> json_string_value(std::string_view literal);
 

@@ -148,6 +148,71 @@ TEST_P(ApiTest, AKeyWhileItsJobIsNotFinishedReturnsThatJob)
     EXPECT_EQ(api.post("/api/v1/jobs", body).status, 201);
 }
 
+TEST_P(ApiTest, ABatchOfJobsIsStoredWholeOrNotAtAll)
+{
+    ApiHarness api(k_queues);
+    api.start();
+    const auto reply = api.post("/api/v1/jobs/batch", R"({"jobs":[{"queue":"default","task":"misbehave.echo","payload":{"n":12345678901234567890}},)"
+                                                      R"({"queue":"other","task":"misbehave.echo","payload":{"i":1},"key":"order-1"},)"
+                                                      R"({"queue":"default","task":"misbehave.echo","payload":{"i":2},"priority":4}]})");
+    ASSERT_EQ(reply.status, 201) << reply.body;
+    const auto answers = reply.json()->getArray("jobs");
+    ASSERT_EQ(answers->size(), 3u) << reply.body;
+    std::vector<std::int64_t> ids;
+    for (unsigned i = 0; i < answers->size(); ++i) {
+        EXPECT_TRUE(answers->getObject(i)->getValue<bool>("created"));
+        ids.push_back(answers->getObject(i)->getValue<std::int64_t>("id"));
+    }
+    EXPECT_LT(ids[0], ids[1]) << "in the order asked";
+    EXPECT_LT(ids[1], ids[2]);
+    // Each is a job like one enqueued alone: kept as written, run, and read back.
+    EXPECT_NE(api.get("/api/v1/jobs/" + std::to_string(ids[0])).body.find(R"("payload":{"n":12345678901234567890})"), std::string::npos);
+    EXPECT_EQ(api.get("/api/v1/jobs/" + std::to_string(ids[2])).json()->getValue<int>("priority"), 4);
+    for (const auto id : ids) EXPECT_EQ(api.wait_final(id)->getValue<std::string>("state"), "completed") << id;
+
+    // A key already held returns its job; a batch that created nothing is a 200.
+    const auto again = api.post("/api/v1/jobs/batch", R"({"jobs":[{"queue":"default","task":"misbehave.echo","key":"order-2"},)"
+                                                      R"({"queue":"default","task":"misbehave.echo","key":"order-2"}]})");
+    ASSERT_EQ(again.status, 201) << again.body;
+    const auto pair = again.json()->getArray("jobs");
+    EXPECT_EQ(pair->getObject(1)->getValue<std::int64_t>("id"), pair->getObject(0)->getValue<std::int64_t>("id"));
+    EXPECT_FALSE(pair->getObject(1)->getValue<bool>("created"));
+    const auto held = api.post("/api/v1/jobs/batch", R"({"jobs":[{"queue":"default","task":"misbehave.echo","key":"order-2"}]})");
+    EXPECT_EQ(held.status, 200) << held.body;
+    EXPECT_EQ(api.post("/api/v1/jobs/batch", R"({"jobs":[]})").status, 200);
+    const std::size_t stored = api.job_count();
+    EXPECT_EQ(stored, 4u);
+
+    // One bad job refuses them all, and says which.
+    std::string too_many = R"({"jobs":[)";
+    for (std::size_t i = 0; i <= store::k_max_enqueue_batch; ++i) too_many += std::string(i ? "," : "") + R"({"queue":"default","task":"misbehave.echo"})";
+    too_many += "]}";
+    struct Case {
+        std::string body;
+        std::string says;
+    };
+    const std::vector<Case> invalid = {
+        {"[1,2]", "a member jobs"},
+        {R"({"jobz":[]})", "unknown member \"jobz\""},
+        {R"({})", "jobs is missing"},
+        {R"({"jobs":{"queue":"default"}})", "jobs: expected an array"},
+        {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"default","task":"misbehave.echo","payloda":{}}]})",
+         "job 1: unknown member \"payloda\""},
+        {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"default","task":"misbehave.echo"},7]})", "job 2: the body must be"},
+        {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"nope","task":"misbehave.echo"}]})", "job 1: unknown queue 'nope'"},
+        {R"({"jobs":[{"queue":"default","task":"misbehave.echo","depends_on":[999999]}]})", "job 0: unknown dependency: no job 999999"},
+        {too_many, "at most 1000"},
+    };
+    for (const auto& c : invalid) {
+        const auto bad = api.post("/api/v1/jobs/batch", c.body);
+        EXPECT_EQ(bad.status, 422) << c.body.substr(0, 200) << " -> " << bad.body;
+        EXPECT_EQ(bad.code(), "invalid_job");
+        EXPECT_NE(bad.message().find(c.says), std::string::npos) << c.body.substr(0, 200) << " -> " << bad.message();
+    }
+    EXPECT_EQ(api.post("/api/v1/jobs/batch", "{\"jobs\": [").status, 400);
+    EXPECT_EQ(api.job_count(), stored) << "nothing of a refused batch was stored";
+}
+
 TEST_P(ApiTest, ListsJobsWithFiltersAndACursor)
 {
     ApiHarness api(k_queues);

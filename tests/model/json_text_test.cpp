@@ -77,6 +77,21 @@ TEST(JsonObjectMembers, TakesEachValueAsWritten)
     EXPECT_FALSE(json_object_members("{\"a\":}"));
 }
 
+TEST(JsonArrayElements, TakesEachElementAsWritten)
+{
+    const auto elements = json_array_elements(" [ {\"a\": [1, \"]\"]} , 12345678901234567890,\"x,y\" ,[] ] ");
+    ASSERT_TRUE(elements);
+    ASSERT_EQ(elements->size(), 4u);
+    EXPECT_EQ((*elements)[0], R"({"a": [1, "]"]})");
+    EXPECT_EQ((*elements)[1], "12345678901234567890");
+    EXPECT_EQ((*elements)[2], R"("x,y")");
+    EXPECT_EQ((*elements)[3], "[]");
+    EXPECT_TRUE(json_array_elements("[]")->empty());
+    EXPECT_FALSE(json_array_elements("{}"));
+    EXPECT_FALSE(json_array_elements("[1,]"));
+    EXPECT_FALSE(json_array_elements("[1] [2]"));
+}
+
 TEST(JsonObjectMembers, DecodesStringLiterals)
 {
     EXPECT_EQ(json_string_value(R"("a\"b\\c\n\u0041")"), "a\"b\\c\nA");

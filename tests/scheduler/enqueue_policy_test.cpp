@@ -1,6 +1,8 @@
 // The enqueue policy on its own: configuration and published catalogs in, a job or a refusal out.
 #include "config/load.h"
 #include "scheduler/enqueue_policy.h"
+#include "store/sqlite_store.h"
+#include "test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -230,6 +232,77 @@ TEST(EnqueuePolicyPublished, NothingPublishedMeansNothingCanBeChecked)
         EXPECT_EQ(e.kind(), Kind::unknown_queue);
         EXPECT_NE(std::string(e.what()).find("no host has published the queues it serves"), std::string::npos) << e.what();
     }
+}
+
+} // namespace
+} // namespace sandhost::scheduler
+
+namespace sandhost::scheduler {
+namespace {
+
+// enqueue_batch checks every request before it stores any, then stores them in one step.
+class EnqueueBatch : public ::testing::Test {
+protected:
+    sandhost::testing::TempDir m_dir;
+    std::unique_ptr<store::Store> m_store = store::open_sqlite_store(m_dir.path() / "jobs.db");
+    std::uint64_t waiting(const std::string& queue)
+    {
+        return m_store->queue_counts({queue}).at(queue).by_state.at(model::JobState::waiting);
+    }
+};
+
+TEST_F(EnqueueBatch, StoresEveryCheckedJobInOrderAndSaysEachNoteOnce)
+{
+    std::vector<EnqueueRequest> requests{request("legacy", "acme.parse", R"({"n":0})"), request("other", "hello.word_count", R"({"n":1})"),
+                                         request("legacy", "acme.parse", R"({"n":2})")};
+    requests[2].key = "k";
+    const auto enqueued = enqueue_batch(*m_store, *settings(), requests, model::TimePoint(std::chrono::seconds(5)));
+    ASSERT_EQ(enqueued.size(), 3u);
+    for (std::size_t i = 0; i < enqueued.size(); ++i) {
+        const auto job = m_store->get(enqueued[i].id);
+        ASSERT_TRUE(job) << i;
+        EXPECT_EQ(job->queue, requests[i].queue);
+        EXPECT_EQ(job->payload, requests[i].payload);
+        EXPECT_TRUE(enqueued[i].created);
+    }
+    EXPECT_EQ(m_store->get(enqueued[0].id)->expires_at, model::TimePoint(std::chrono::seconds(5) + std::chrono::hours(1))) << "the queue's ttl, as for one job";
+    EXPECT_EQ(m_store->get(enqueued[2].id)->key, "k");
+    // No host published a catalog to this store: each task is taken with a note, said once.
+    EXPECT_EQ(enqueued[0].notes.size(), 1u);
+    EXPECT_EQ(enqueued[1].notes.size(), 1u) << "another task";
+    EXPECT_TRUE(enqueued[2].notes.empty()) << "the same task as the first job";
+    EXPECT_TRUE(enqueue_batch(*m_store, *settings(), {}, model::TimePoint(std::chrono::seconds(6))).empty());
+}
+
+TEST_F(EnqueueBatch, OneRefusedRequestStoresNoneAndNamesItsPlace)
+{
+    std::vector<EnqueueRequest> requests{request("legacy", "acme.parse"), request("legacy", "acme.parse"), request("legacy", "hello.word_count")};
+    try {
+        enqueue_batch(*m_store, *settings(), requests, model::TimePoint(std::chrono::seconds(5)));
+        FAIL() << "a task the queue does not allow was taken";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::task_not_allowed);
+        EXPECT_EQ(std::string(e.what()).rfind("job 2: ", 0), 0u) << e.what();
+        EXPECT_NE(std::string(e.what()).find("nothing was enqueued"), std::string::npos) << e.what();
+    }
+    requests[2] = request("legacy", "acme.parse");
+    requests[1].depends_on = {424242};
+    try {
+        enqueue_batch(*m_store, *settings(), requests, model::TimePoint(std::chrono::seconds(5)));
+        FAIL() << "an unknown dependency was taken";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::bad_dependency);
+        EXPECT_NE(std::string(e.what()).find("job 1: unknown dependency: no job 424242"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(waiting("legacy"), 0u);
+    requests.assign(store::k_max_enqueue_batch + 1, request("legacy", "acme.parse"));
+    try {
+        enqueue_batch(*m_store, *settings(), requests, model::TimePoint(std::chrono::seconds(5)));
+        FAIL() << "a batch over the limit was taken";
+    } catch (const EnqueueError& e) {
+        EXPECT_EQ(e.kind(), Kind::too_many_jobs);
+    }
+    EXPECT_EQ(waiting("legacy"), 0u);
 }
 
 } // namespace
