@@ -98,7 +98,11 @@ Client Client::open_store(const std::string& store_url)
     return Client(std::move(impl));
 }
 
-Enqueued Client::enqueue(const std::string& queue, const std::string& task, const std::string& payload, const EnqueueOptions& options)
+namespace {
+
+// The request for one job; throws Error (invalid_argument) for options no job may have.
+scheduler::EnqueueRequest request_of(const std::string& queue, const std::string& task, const std::string& payload,
+                                     const EnqueueOptions& options, const std::string& which = "")
 {
     scheduler::EnqueueRequest request;
     request.queue = queue;
@@ -110,8 +114,37 @@ Enqueued Client::enqueue(const std::string& queue, const std::string& task, cons
     request.max_attempts = options.max_attempts;
     request.depends_on = options.depends_on;
     request.key = options.key;
-    if (options.delay && options.delay->count() < 0) throw Error(Error::Kind::invalid_argument, "delay must not be negative");
-    if (options.timeout && options.timeout->count() <= 0) throw Error(Error::Kind::invalid_argument, "timeout must be positive");
+    if (options.delay && options.delay->count() < 0) throw Error(Error::Kind::invalid_argument, which + "delay must not be negative");
+    if (options.timeout && options.timeout->count() <= 0) throw Error(Error::Kind::invalid_argument, which + "timeout must be positive");
+    return request;
+}
+
+} // namespace
+
+std::vector<Enqueued> Client::enqueue_batch(const std::vector<NewJob>& jobs)
+{
+    if (jobs.size() > k_max_batch) {
+        throw Error(Error::Kind::invalid_argument,
+                    std::to_string(jobs.size()) + " jobs in one batch: at most " + std::to_string(k_max_batch) + " are taken at once");
+    }
+    std::vector<scheduler::EnqueueRequest> requests;
+    requests.reserve(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        requests.push_back(request_of(jobs[i].queue, jobs[i].task, jobs[i].payload, jobs[i].options, "job " + std::to_string(i) + ": "));
+    }
+    return m_impl->guarded([&] {
+        const auto enqueued = m_impl->settings ? scheduler::enqueue_batch(*m_impl->store, *m_impl->settings, requests, Clock::now())
+                                               : scheduler::enqueue_batch(*m_impl->store, requests, Clock::now());
+        std::vector<Enqueued> out;
+        out.reserve(enqueued.size());
+        for (const auto& e : enqueued) out.push_back(Enqueued{e.id, e.created, e.notes});
+        return out;
+    });
+}
+
+Enqueued Client::enqueue(const std::string& queue, const std::string& task, const std::string& payload, const EnqueueOptions& options)
+{
+    const scheduler::EnqueueRequest request = request_of(queue, task, payload, options);
     return m_impl->guarded([&] {
         const auto enqueued = m_impl->settings ? scheduler::enqueue(*m_impl->store, *m_impl->settings, request, Clock::now())
                                                : scheduler::enqueue(*m_impl->store, request, Clock::now());

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
+#include <vector>
 
 struct sh_client {
     sandhost::client::Client client;
@@ -120,6 +122,30 @@ sh_client_t* open_with(const char* argument, const char* what, Open&& open) noex
     return status == SH_CLIENT_OK ? client : nullptr;
 }
 
+// The options the caller's structure has (NULL: none) into `cpp`; what is wrong with them, if anything.
+std::optional<std::string> options_of(const sh_enqueue_options_t* options, sandhost::client::EnqueueOptions& cpp)
+{
+    if (!options) return std::nullopt;
+    // Read only the fields the caller's structure has.
+    const auto has = [&](std::size_t end) { return options->struct_size >= end; };
+    if (has(offsetof(sh_enqueue_options_t, priority) + sizeof(options->priority))) cpp.priority = options->priority;
+    if (has(offsetof(sh_enqueue_options_t, delay_ms) + sizeof(options->delay_ms)) && options->delay_ms != 0) {
+        cpp.delay = std::chrono::milliseconds(options->delay_ms);
+    }
+    if (has(offsetof(sh_enqueue_options_t, timeout_ms) + sizeof(options->timeout_ms)) && options->timeout_ms != 0) {
+        cpp.timeout = std::chrono::milliseconds(options->timeout_ms);
+    }
+    if (has(offsetof(sh_enqueue_options_t, max_attempts) + sizeof(options->max_attempts)) && options->max_attempts != 0) {
+        cpp.max_attempts = options->max_attempts;
+    }
+    if (has(offsetof(sh_enqueue_options_t, depends_on_count) + sizeof(options->depends_on_count)) && options->depends_on_count > 0) {
+        if (!options->depends_on) return std::string("depends_on is NULL but depends_on_count is not 0");
+        cpp.depends_on.assign(options->depends_on, options->depends_on + options->depends_on_count);
+    }
+    if (has(offsetof(sh_enqueue_options_t, key) + sizeof(options->key)) && options->key) cpp.key = options->key;
+    return std::nullopt;
+}
+
 } // namespace
 
 extern "C" {
@@ -136,32 +162,57 @@ sh_client_t* sh_client_open_store(const char* store_url)
 
 void sh_client_close(sh_client_t* client) { delete client; }
 
+
 sh_client_status_t sh_client_enqueue(sh_client_t* client, const char* queue, const char* task, const char* payload_json,
                                      const sh_enqueue_options_t* options, int64_t* job_id)
 {
     return guarded([&] {
         if (!client || !queue || !task || !job_id) return fail(SH_CLIENT_INVALID_ARGUMENT, "client, queue, task and job_id must not be NULL");
         sandhost::client::EnqueueOptions cpp;
-        if (options) {
-            // Read only the fields the caller's structure has.
-            const auto has = [&](std::size_t end) { return options->struct_size >= end; };
-            if (has(offsetof(sh_enqueue_options_t, priority) + sizeof(options->priority))) cpp.priority = options->priority;
-            if (has(offsetof(sh_enqueue_options_t, delay_ms) + sizeof(options->delay_ms)) && options->delay_ms != 0) {
-                cpp.delay = std::chrono::milliseconds(options->delay_ms);
-            }
-            if (has(offsetof(sh_enqueue_options_t, timeout_ms) + sizeof(options->timeout_ms)) && options->timeout_ms != 0) {
-                cpp.timeout = std::chrono::milliseconds(options->timeout_ms);
-            }
-            if (has(offsetof(sh_enqueue_options_t, max_attempts) + sizeof(options->max_attempts)) && options->max_attempts != 0) {
-                cpp.max_attempts = options->max_attempts;
-            }
-            if (has(offsetof(sh_enqueue_options_t, depends_on_count) + sizeof(options->depends_on_count)) && options->depends_on_count > 0) {
-                if (!options->depends_on) return fail(SH_CLIENT_INVALID_ARGUMENT, "depends_on is NULL but depends_on_count is not 0");
-                cpp.depends_on.assign(options->depends_on, options->depends_on + options->depends_on_count);
-            }
-            if (has(offsetof(sh_enqueue_options_t, key) + sizeof(options->key)) && options->key) cpp.key = options->key;
-        }
+        if (const auto bad = options_of(options, cpp)) return fail(SH_CLIENT_INVALID_ARGUMENT, *bad);
         *job_id = client->client.enqueue(queue, task, payload_json ? payload_json : "{}", cpp).id;
+        return succeed();
+    });
+}
+
+sh_client_status_t sh_client_enqueue_batch(sh_client_t* client, const sh_enqueue_request_t* jobs, size_t count, int64_t* job_ids,
+                                           int* created)
+{
+    return guarded([&] {
+        if (!client || !job_ids || (!jobs && count > 0)) return fail(SH_CLIENT_INVALID_ARGUMENT, "client, jobs and job_ids must not be NULL");
+        if (count > SH_CLIENT_MAX_BATCH) {
+            return fail(SH_CLIENT_INVALID_ARGUMENT, std::to_string(count) + " jobs in one batch: at most " +
+                                                        std::to_string(SH_CLIENT_MAX_BATCH) + " are taken at once");
+        }
+        std::vector<sandhost::client::NewJob> batch(count);
+        if (count > 0) {
+            // The caller's structure may be older and smaller than this one: step by its size, and
+            // read only the fields it has.
+            const std::uint32_t stride = jobs->struct_size;
+            if (stride < offsetof(sh_enqueue_request_t, payload_json)) {
+                return fail(SH_CLIENT_INVALID_ARGUMENT, "jobs[0].struct_size is too small: start each job from SH_ENQUEUE_REQUEST_INIT");
+            }
+            for (std::size_t i = 0; i < count; ++i) {
+                const auto* job = reinterpret_cast<const sh_enqueue_request_t*>(reinterpret_cast<const char*>(jobs) + i * stride);
+                const std::string which = "job " + std::to_string(i) + ": ";
+                if (job->struct_size != stride) return fail(SH_CLIENT_INVALID_ARGUMENT, which + "struct_size differs from the first job's");
+                if (!job->queue || !job->task) return fail(SH_CLIENT_INVALID_ARGUMENT, which + "queue and task must not be NULL");
+                const auto has = [&](std::size_t end) { return stride >= end; };
+                batch[i].queue = job->queue;
+                batch[i].task = job->task;
+                if (has(offsetof(sh_enqueue_request_t, payload_json) + sizeof(job->payload_json)) && job->payload_json) {
+                    batch[i].payload = job->payload_json;
+                }
+                if (has(offsetof(sh_enqueue_request_t, options) + sizeof(job->options))) {
+                    if (const auto bad = options_of(job->options, batch[i].options)) return fail(SH_CLIENT_INVALID_ARGUMENT, which + *bad);
+                }
+            }
+        }
+        const auto enqueued = client->client.enqueue_batch(batch);
+        for (std::size_t i = 0; i < enqueued.size(); ++i) {
+            job_ids[i] = enqueued[i].id;
+            if (created) created[i] = enqueued[i].created ? 1 : 0;
+        }
         return succeed();
     });
 }

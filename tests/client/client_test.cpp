@@ -245,6 +245,84 @@ TEST_F(ClientTest, TheCApiEnqueuesWaitsAndReportsErrorsInWords)
     sh_client_close(client);
 }
 
+TEST_F(ClientTest, ABatchIsStoredWholeOrNotAtAllInCppAndC)
+{
+    start_host();
+    auto client = Client::open_config(config());
+    std::vector<sandhost::client::NewJob> jobs(3);
+    jobs[0] = {"default", "hello.word_count", R"({"text": "a b"})", {}};
+    jobs[1] = {"other", "hello.echo", R"({"x": 1})", {}};
+    jobs[2] = {"default", "hello.word_count", R"({"text": "a b c"})", {}};
+    jobs[2].options.key = "k-1";
+    const auto enqueued = client.enqueue_batch(jobs);
+    ASSERT_EQ(enqueued.size(), 3u);
+    EXPECT_EQ(client.wait(enqueued[0].id, 60s).result, R"({"words":2})");
+    EXPECT_EQ(client.wait(enqueued[1].id, 60s).state, JobState::completed);
+    EXPECT_EQ(client.wait(enqueued[2].id, 60s).result, R"({"words":3})");
+    EXPECT_EQ(client.get(enqueued[1].id)->queue, "other");
+
+    // A refused job anywhere stores none, and is named.
+    jobs[1].task = "hello.word_count";  // not allowed in `other`
+    try {
+        client.enqueue_batch(jobs);
+        FAIL() << "a task the queue does not allow was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::refused);
+        EXPECT_EQ(std::string(e.what()).rfind("job 1: ", 0), 0u) << e.what();
+    }
+    jobs[1].task = "hello.echo";
+    jobs[0].options.timeout = std::chrono::milliseconds(0);
+    try {
+        client.enqueue_batch(jobs);
+        FAIL() << "a zero timeout was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::invalid_argument);
+        EXPECT_EQ(std::string(e.what()).rfind("job 0: ", 0), 0u) << e.what();
+    }
+    EXPECT_THROW(client.enqueue_batch(std::vector<sandhost::client::NewJob>(sandhost::client::k_max_batch + 1, jobs[1])), Error);
+    EXPECT_TRUE(client.enqueue_batch({}).empty());
+
+    // The C API: an array of requests, the ids and whether each was created.
+    sh_client_t* c = sh_client_open_config(config().c_str());
+    ASSERT_NE(c, nullptr) << sh_client_last_error();
+    sh_enqueue_options_t keyed = SH_ENQUEUE_OPTIONS_INIT;
+    keyed.key = "k-2";
+    sh_enqueue_request_t requests[3] = {SH_ENQUEUE_REQUEST_INIT, SH_ENQUEUE_REQUEST_INIT, SH_ENQUEUE_REQUEST_INIT};
+    for (auto& request : requests) {
+        request.queue = "default";
+        request.task = "legacy_c.mean";
+        request.payload_json = R"({"values": [1, 3]})";
+        request.options = &keyed;
+    }
+    requests[2].options = nullptr;
+    requests[2].payload_json = R"({"values": [2, 4]})";
+    int64_t ids[3] = {0, 0, 0};
+    int created[3] = {-1, -1, -1};
+    ASSERT_EQ(sh_client_enqueue_batch(c, requests, 3, ids, created), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(created[0], 1);
+    EXPECT_EQ(created[1], 0) << "the same key: the first job's";
+    EXPECT_EQ(ids[1], ids[0]);
+    EXPECT_EQ(created[2], 1);
+    sh_job_t* job = nullptr;
+    ASSERT_EQ(sh_client_wait(c, ids[2], 60000, &job), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_STREQ(job->result, "3");
+    sh_job_free(job);
+
+    requests[1].queue = "nosuch";
+    EXPECT_EQ(sh_client_enqueue_batch(c, requests, 3, ids, nullptr), SH_CLIENT_REFUSED);
+    EXPECT_NE(std::string(sh_client_last_error()).find("job 1: unknown queue 'nosuch'"), std::string::npos) << sh_client_last_error();
+    requests[1].queue = nullptr;
+    EXPECT_EQ(sh_client_enqueue_batch(c, requests, 3, ids, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(sh_client_last_error()).find("job 1: "), std::string::npos) << sh_client_last_error();
+    requests[1].queue = "default";
+    requests[0].struct_size = 4;
+    EXPECT_EQ(sh_client_enqueue_batch(c, requests, 3, ids, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    requests[0].struct_size = static_cast<uint32_t>(sizeof(sh_enqueue_request_t));
+    EXPECT_EQ(sh_client_enqueue_batch(c, requests, SH_CLIENT_MAX_BATCH + 1, ids, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    EXPECT_EQ(sh_client_enqueue_batch(c, nullptr, 0, ids, nullptr), SH_CLIENT_OK);
+    sh_client_close(c);
+}
+
 // ---- embedding a sandbox ------------------------------------------------------------------
 
 TEST(EmbedSandbox, RunsAnAttemptOfAPluginFoundByName)

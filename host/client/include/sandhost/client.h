@@ -70,6 +70,21 @@ typedef struct sh_enqueue_options {
 } sh_enqueue_options_t;
 #define SH_ENQUEUE_OPTIONS_INIT {(uint32_t)sizeof(sh_enqueue_options_t), 0, 0, 0, 0, NULL, 0, NULL}
 
+/* One job of sh_client_enqueue_batch. Start each from SH_ENQUEUE_REQUEST_INIT, which sets
+ * struct_size: the library steps through the array by the first element's struct_size, so a
+ * program built against an older, smaller structure keeps working. */
+typedef struct sh_enqueue_request {
+    uint32_t struct_size;
+    const char *queue;
+    const char *task;                     /* "plugin.task" */
+    const char *payload_json;             /* NULL: "{}" */
+    const sh_enqueue_options_t *options;  /* NULL: SH_ENQUEUE_OPTIONS_INIT */
+} sh_enqueue_request_t;
+#define SH_ENQUEUE_REQUEST_INIT {(uint32_t)sizeof(sh_enqueue_request_t), NULL, NULL, NULL, NULL}
+
+/* The most jobs one sh_client_enqueue_batch call takes. */
+#define SH_CLIENT_MAX_BATCH 1000
+
 /* A job as it was when read. One allocation, the caller's: sh_job_free. */
 typedef struct sh_job {
     int64_t id;
@@ -104,6 +119,15 @@ void sh_client_close(sh_client_t *client);
 sh_client_status_t sh_client_enqueue(sh_client_t *client, const char *queue, const char *task,
                                      const char *payload_json, const sh_enqueue_options_t *options,
                                      int64_t *job_id);
+
+/* Checks each of the `count` jobs as sh_client_enqueue does, then stores all of them in one step
+ * of the store (one transaction, one round trip), or none. job_ids (count elements, the
+ * caller's) receives each job's id in order; created, when not NULL, 1 for a job stored anew
+ * and 0 for one whose key returned an unfinished job. More than SH_CLIENT_MAX_BATCH jobs is
+ * SH_CLIENT_INVALID_ARGUMENT; a refused job is SH_CLIENT_REFUSED, named from 0 in the error
+ * ("job 3: ..."), and nothing is stored. */
+sh_client_status_t sh_client_enqueue_batch(sh_client_t *client, const sh_enqueue_request_t *jobs, size_t count,
+                                           int64_t *job_ids, int *created);
 
 /* Sets *job to the job as it is now (SH_CLIENT_NOT_FOUND: none of that id, *job NULL). */
 sh_client_status_t sh_client_get(sh_client_t *client, int64_t job_id, sh_job_t **job);

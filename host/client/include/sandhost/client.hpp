@@ -57,6 +57,17 @@ struct EnqueueOptions {
     std::optional<std::string> key;
 };
 
+// One job of Client::enqueue_batch.
+struct NewJob {
+    std::string queue;
+    std::string task;              // "plugin.task"
+    std::string payload = "{}";    // a JSON object
+    EnqueueOptions options;
+};
+
+// The most jobs one enqueue_batch call takes.
+inline constexpr std::size_t k_max_batch = 1000;
+
 struct Enqueued {
     std::int64_t id = 0;
     bool created = true;             // false: an unfinished job with the same key was returned
@@ -104,6 +115,11 @@ public:
     // task is "plugin.task"; payload a JSON object. Throws Error (refused, store).
     Enqueued enqueue(const std::string& queue, const std::string& task, const std::string& payload = "{}",
                      const EnqueueOptions& options = {});
+    // Checks each job as enqueue does, then stores all of them in one step of the store (one
+    // transaction, one round trip), or none: much cheaper than one enqueue per job. An Enqueued
+    // per job, in order. At most k_max_batch jobs (invalid_argument beyond). A refused job
+    // throws Error (refused) whose message names it from 0 ("job 3: ..."); nothing is stored.
+    std::vector<Enqueued> enqueue_batch(const std::vector<NewJob>& jobs);
 
     // The job as it is now, or nullopt when there is none of that id.
     std::optional<Job> get(std::int64_t id);
