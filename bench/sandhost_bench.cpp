@@ -75,6 +75,9 @@ struct Figures {
     // the attempt's record); these of enqueue to result (the enqueue call to that commit).
     std::optional<double> enqueue_p50_us;
     std::optional<double> enqueue_p99_us;
+    // Queue rows: the producer's time in its enqueue calls, per job (one at a time, or
+    // enqueue_jobs of a batch), while the hosts claimed and recorded beside it.
+    std::optional<double> producer_us_per_job;
     // Redis queue rows: commands the server ran per job (those run by scripts included, as INFO
     // commandstats counts them), and of those the EVALSHA calls, one round trip each.
     std::optional<double> redis_commands_per_job;
@@ -390,7 +393,12 @@ struct QueueStore {
     // them: the hosts trim the backlog in the background while they claim (0: neither).
     int backlog = 0;
     int keep = 0;
+    // Jobs per enqueue call of the producer: 1 is enqueue_job, more is enqueue_jobs.
+    std::size_t batch = 1;
 };
+
+// The producer's batch in the rows that enqueue many jobs per call.
+constexpr std::size_t k_producer_batch = 100;
 
 // `count` completed jobs of queue q, written through the store as hosts would write them.
 void fill_backlog(sandhost::store::Store& store, int count)
@@ -507,13 +515,27 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     const auto start = Clock::now();
     std::vector<sandhost::model::JobId> ids;
     std::vector<Clock::time_point> enqueued;
+    std::vector<sandhost::model::NewJob> batch;
+    Clock::duration producing{};
     for (std::size_t i = 0; i < total; ++i) {
         sandhost::model::NewJob job;
         job.queue = "q";
         job.task = "trivial.plus_one";
         job.payload = std::to_string(i);
-        enqueued.push_back(Clock::now());
-        ids.push_back(client->enqueue(job, std::chrono::system_clock::now()));
+        if (where.batch <= 1) {
+            const auto before = Clock::now();
+            enqueued.push_back(before);
+            ids.push_back(client->enqueue(job, std::chrono::system_clock::now()));
+            producing += Clock::now() - before;
+            continue;
+        }
+        batch.push_back(std::move(job));
+        if (batch.size() < where.batch && i + 1 < total) continue;
+        const auto before = Clock::now();
+        enqueued.insert(enqueued.end(), batch.size(), before);
+        for (const auto& stored : client->enqueue_jobs(batch, std::chrono::system_clock::now())) ids.push_back(stored.id);
+        producing += Clock::now() - before;
+        batch.clear();
     }
     {
         std::unique_lock lock(recorded_mutex);
@@ -553,6 +575,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     figures.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
     figures.enqueue_p50_us = since_enqueue[since_enqueue.size() / 2];
     figures.enqueue_p99_us = since_enqueue[std::min(since_enqueue.size() - 1, since_enqueue.size() * 99 / 100)];
+    figures.producer_us_per_job = std::chrono::duration<double, std::micro>(producing).count() / static_cast<double>(ids.size());
     if (where.backlog > 0) figures.trimmed_during_run = trimmed;
     if (where.redis) {
         // Less the one INFO that read the counts.
@@ -592,6 +615,7 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     o->set("p99_us", std::round(f.p99_us));
     if (f.enqueue_p50_us) o->set("enqueue_p50_us", std::round(*f.enqueue_p50_us));
     if (f.enqueue_p99_us) o->set("enqueue_p99_us", std::round(*f.enqueue_p99_us));
+    if (f.producer_us_per_job) o->set("producer_us_per_job", std::round(*f.producer_us_per_job * 10) / 10);
     if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
     if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
     if (f.trimmed_during_run) o->set("trimmed_during_run", static_cast<Poco::UInt64>(*f.trimmed_during_run));
@@ -605,8 +629,8 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
     if (f.cpu_us_per_job) std::printf("   cpu %6.0f us/job", *f.cpu_us_per_job);
     if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
     if (f.enqueue_p50_us) {
-        std::printf("\n  %-28s %10s          enqueue to result: p50 %8.0f us   p99 %8.0f us", "", "", *f.enqueue_p50_us,
-                    f.enqueue_p99_us.value_or(0));
+        std::printf("\n  %-28s %10s          enqueue to result: p50 %8.0f us   p99 %8.0f us   producer %5.1f us/job", "", "",
+                    *f.enqueue_p50_us, f.enqueue_p99_us.value_or(0), f.producer_us_per_job.value_or(0));
     }
     if (f.redis_commands_per_job) {
         std::printf("\n  %-28s %10.1f Redis commands/job (%.2f EVALSHA)", "", *f.redis_commands_per_job, f.redis_evalsha_per_job.value_or(0));
@@ -700,6 +724,13 @@ int main(int argc, char** argv)
         if (!queues) continue;
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
+        // The same two rows with a producer that enqueues k_producer_batch jobs per call.
+        if (!redis_only) {
+            QueueStore batched;
+            batched.batch = k_producer_batch;
+            if (!only || *only == md::Mode::fork) queue[parallel]["fork_batched"] = queue_figures(parallel, jobs, md::Mode::fork, true, batched);
+            queue[parallel]["no_sandbox_batched"] = queue_figures(parallel, jobs, md::Mode::spawn, false, batched);
+        }
         if (redis_server) {
             queue[parallel]["redis"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 1});
             queue[parallel]["redis_2hosts"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 2});
@@ -738,9 +769,10 @@ int main(int argc, char** argv)
         for (auto& [name, f] : baseline[2]) b.set(name, to_json(f));
         for (auto& [name, f] : mode[2]) m.set(name, to_json(f));
         for (auto& [name, f] : queue[2]) {
-            if (name != "no_sandbox" && name != k_polled && name != k_retained && !name.starts_with("redis")) q.set(name, to_json(f));
+            if (!name.starts_with("no_sandbox") && name != k_polled && name != k_retained && !name.starts_with("redis")) q.set(name, to_json(f));
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
+        if (queue[2].count("no_sandbox_batched")) out.set("queue_no_sandbox_batched", to_json(queue[2]["no_sandbox_batched"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox"}) {
             if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
         }
@@ -816,6 +848,15 @@ int main(int argc, char** argv)
                       m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
         if (queue[parallel].count("no_sandbox")) print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
+        if (queue[parallel].count("fork_batched") || queue[parallel].count("no_sandbox_batched")) {
+            std::printf(" queue, the producer enqueueing %zu jobs per call (enqueue_jobs, one transaction each):\n", k_producer_batch);
+            const bool compared = b.count("fork_no_exec") > 0;
+            if (queue[parallel].count("fork_batched")) {
+                print_row("fork", queue[parallel]["fork_batched"], compared ? &b["fork_no_exec"] : nullptr, "fork_no_exec");
+            }
+            print_row("no sandbox (store + host)", queue[parallel]["no_sandbox_batched"], compared ? &b["fork_no_exec"] : nullptr,
+                      "fork_no_exec");
+        }
         if (queue[parallel].count("redis")) {
             std::printf(" queue on Redis (a redis-server of its own, append-only file on, on the same cores):\n");
             const Figures* fork_baseline = b.count("fork_no_exec") ? &b["fork_no_exec"] : nullptr;
