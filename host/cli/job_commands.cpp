@@ -7,6 +7,7 @@
 #include "cli/job_format.h"
 #include "cli/terminal.h"
 #include "model/job_json.h"
+#include "model/json_text.h"
 #include "model/text.h"
 #include "model/units.h"
 #include "os/signal_watch.h"
@@ -15,9 +16,11 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -137,11 +140,95 @@ Following following_of(const ParsedArgs& args, const config::Settings& settings)
 
 } // namespace
 
+namespace {
+
+// enqueue --payloads: a job per non-empty line of `file`, each `request` with the line as its
+// payload, stored k_max_enqueue_batch per step. Every line is checked to be JSON before any
+// is stored; a line the enqueue policy refuses stores nothing of its batch, and the batches
+// before it stay stored (their ids are printed, and the error says so).
+int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& request, const std::string& file)
+{
+    std::ifstream opened;
+    if (file != "-") {
+        opened.open(file, std::ios::binary);
+        if (!opened) throw UsageError("--payloads: cannot read " + file);
+    }
+    std::istream& in = file == "-" ? std::cin : opened;
+    std::vector<scheduler::EnqueueRequest> requests;
+    std::vector<std::size_t> lines;  // of each request
+    std::string line;
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        if (const auto error = model::json_syntax_error(line)) {
+            throw UsageError("--payloads: line " + std::to_string(number) + " is not valid JSON: " + error->to_string() +
+                             "; nothing was stored");
+        }
+        requests.push_back(request);
+        requests.back().payload = line;
+        lines.push_back(number);
+    }
+    if (in.bad()) throw UsageError("--payloads: cannot read " + file);
+    auto context = open_host_context(args);
+    std::vector<model::JobId> ids;
+    std::vector<std::string> notes;  // said once each
+    for (std::size_t from = 0; from < requests.size(); from += store::k_max_enqueue_batch) {
+        const std::size_t to = std::min(requests.size(), from + store::k_max_enqueue_batch);
+        const std::vector<scheduler::EnqueueRequest> batch(requests.begin() + static_cast<std::ptrdiff_t>(from),
+                                                           requests.begin() + static_cast<std::ptrdiff_t>(to));
+        std::vector<scheduler::Enqueued> enqueued;
+        try {
+            enqueued = scheduler::enqueue_batch(*context.store, *context.settings, batch, Clock::now());
+        } catch (const scheduler::EnqueueError& e) {
+            // "job N: why": said by the line it came from.
+            std::string why = e.what();
+            std::size_t index = 0;
+            if (why.rfind("job ", 0) == 0) {
+                const auto colon = why.find(": ");
+                const auto [end, ec] = std::from_chars(why.data() + 4, why.data() + why.size(), index);
+                if (ec == std::errc() && colon != std::string::npos && end == why.data() + colon) why = why.substr(colon + 2);
+            }
+            const std::string suffix = "; nothing was enqueued";
+            if (why.size() >= suffix.size() && why.compare(why.size() - suffix.size(), suffix.size(), suffix) == 0) why.resize(why.size() - suffix.size());
+            const std::size_t line_of = lines.at(from + std::min(index, batch.size() - 1));
+            const std::string stored = from == 0 ? "; nothing was stored"
+                                                 : "; nothing from line " + std::to_string(lines.at(from)) + " on was stored, the jobs of lines " +
+                                                       std::to_string(lines.front()) + "-" + std::to_string(lines.at(from - 1)) +
+                                                       " were (their ids are printed)";
+            if (!args.has("json")) {
+                for (const auto id : ids) std::cout << id << "\n";
+            }
+            throw UsageError("--payloads: line " + std::to_string(line_of) + ": " + why + stored);
+        }
+        for (const auto& e : enqueued) {
+            ids.push_back(e.id);
+            for (const auto& note : e.notes) {
+                if (std::find(notes.begin(), notes.end(), note) != notes.end()) continue;
+                notes.push_back(note);
+                std::cerr << "sandhost enqueue: note: " << note << "\n";
+            }
+        }
+    }
+    if (args.has("json")) {
+        Poco::JSON::Object o;
+        Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+        for (const auto id : ids) list->add(static_cast<Poco::Int64>(id));
+        o.set("ids", list);
+        print_json(o);
+    } else {
+        for (const auto id : ids) std::cout << id << "\n";
+    }
+    return k_exit_ok;
+}
+
+} // namespace
+
 int enqueue_command(const std::vector<std::string>& raw)
 {
     const std::vector<OptionSpec> options = {
         config_option(),
         {"payload", "JSON|@FILE", "the task's input (default {})"},
+        {"payloads", "FILE", "one job per line of FILE (- for standard input), the line its payload: stored 1,000 jobs per transaction, an id printed per line"},
         {"priority", "N", "higher runs first (default 0)"},
         {"delay", "DUR", "not before now + DUR"},
         {"timeout", "DUR", "overrides the queue's timeout for each attempt (more than 0: 0s is refused, there is no unlimited timeout)"},
@@ -162,6 +249,11 @@ int enqueue_command(const std::vector<std::string>& raw)
                           options);
     }
     if (args.positional.size() != 2) throw UsageError("expected QUEUE and PLUGIN.TASK");
+    if (args.has("payloads")) {
+        for (const char* other : {"payload", "key", "wait", "wait-timeout"}) {
+            if (args.has(other)) throw UsageError(std::string("--payloads cannot go with --") + other);
+        }
+    }
     scheduler::EnqueueRequest request;
     request.queue = args.positional[0];
     request.task = args.positional[1];
@@ -172,6 +264,7 @@ int enqueue_command(const std::vector<std::string>& raw)
     if (auto v = args.get("max-attempts")) request.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
     for (const auto& dep : args.all("depends-on")) request.depends_on.push_back(parse_job_id(dep));
     if (auto v = args.get("key")) request.key = *v;
+    if (auto file = args.get("payloads")) return enqueue_lines(args, request, *file);
     auto context = open_host_context(args);
     scheduler::Enqueued enqueued;
     try {

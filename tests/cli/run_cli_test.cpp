@@ -243,6 +243,49 @@ TEST(JobCli, EnqueueChecksTasksAgainstThePublishedCatalogs)
     EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.segfalt"}).exit_code, 2);
 }
 
+// enqueue --payloads: a job per line, a thousand per transaction, checked before any is stored.
+TEST(JobCli, EnqueuePayloadsStoresAJobPerLine)
+{
+    Deployment d(k_queues);
+    const auto file = d.path("payloads.jsonl");
+    {
+        std::ofstream out(file);
+        for (int i = 0; i < 1'205; ++i) out << "{\"n\": " << i << "}\n" << (i == 3 ? "\n" : "");
+    }
+    const auto stored = d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string(), "--priority", "2"});
+    ASSERT_EQ(stored.exit_code, 0) << stored.err;
+    std::istringstream printed(stored.out);
+    std::vector<std::int64_t> ids;
+    for (std::int64_t id; printed >> id;) ids.push_back(id);
+    ASSERT_EQ(ids.size(), 1'205u) << "an id per line, the empty one skipped";
+    EXPECT_EQ(d.job_count(), 1'205u);
+    const auto last = d.job(ids.back());
+    EXPECT_EQ(last->getObject("payload")->getValue<int>("n"), 1'204);
+    EXPECT_EQ(last->getValue<int>("priority"), 2) << "the flags apply to every job";
+
+    // A line that is not JSON stores nothing, and is named.
+    {
+        std::ofstream out(file);
+        out << "{\"n\": 1}\n{\"n\": \n";
+    }
+    const auto broken = d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string()});
+    EXPECT_EQ(broken.exit_code, 2);
+    EXPECT_NE(broken.err.find("line 2 is not valid JSON"), std::string::npos) << broken.err;
+    // A refused line refuses its batch; batches before it stay, and the error says which.
+    {
+        std::ofstream out(file);
+        for (int i = 0; i < 1'002; ++i) out << (i == 1'001 ? "[1]" : "{}") << "\n";
+    }
+    const auto refused = d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string()});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_NE(refused.err.find("line 1002: "), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("nothing from line 1001 on was stored, the jobs of lines 1-1000 were"), std::string::npos) << refused.err;
+    EXPECT_EQ(d.job_count(), 1'205u + 1'000u);
+    EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string(), "--key", "k"}).exit_code, 2);
+    EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", d.path("missing").string()}).exit_code, 2);
+    EXPECT_EQ(d.job_count(), 1'205u + 1'000u);
+}
+
 TEST(JobCli, TheWholeCycleThroughTheCommands)
 {
     Deployment d(k_queues);
