@@ -735,6 +735,9 @@ int main(int argc, char** argv)
             queue[parallel]["redis"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 1});
             queue[parallel]["redis_2hosts"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 2});
             queue[parallel]["redis_no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false, {&*redis_server, 1});
+            QueueStore batched{&*redis_server, 1};
+            batched.batch = k_producer_batch;
+            queue[parallel]["redis_no_sandbox_batched"] = queue_figures(parallel, jobs, md::Mode::spawn, false, batched);
         }
         // The same queue with a dashboard's worth of API polling beside it, in the same run.
         if (!redis_only) queue[parallel][k_polled] = queue_figures(parallel, jobs, polled_mode, true, {}, k_api_polls_per_s);
@@ -773,7 +776,7 @@ int main(int argc, char** argv)
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
         if (queue[2].count("no_sandbox_batched")) out.set("queue_no_sandbox_batched", to_json(queue[2]["no_sandbox_batched"]));
-        for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox"}) {
+        for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox", "redis_no_sandbox_batched"}) {
             if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
         }
         if (queue[2].count(k_polled)) {
@@ -863,6 +866,7 @@ int main(int argc, char** argv)
             print_row("fork, 1 host", queue[parallel]["redis"], fork_baseline, "fork_no_exec (target >= 0.35)");
             print_row("fork, 2 hosts", queue[parallel]["redis_2hosts"], fork_baseline, "fork_no_exec");
             print_row("no sandbox, 1 host", queue[parallel]["redis_no_sandbox"], fork_baseline, "fork_no_exec (target >= 1)");
+            print_row("no sandbox, 100 per enqueue", queue[parallel]["redis_no_sandbox_batched"], fork_baseline, "fork_no_exec");
         }
         if (queue[parallel].count(k_polled)) {
             const std::string polled_name = md::to_string(polled_mode);

@@ -1,10 +1,13 @@
 #include "store/redis_connection.h"
 
+#include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Redis/Error.h>
 #include <Poco/Timespan.h>
 
+#include <algorithm>
 #include <charconv>
+#include <string>
 
 namespace sandhost::store::redis {
 namespace {
@@ -128,8 +131,12 @@ Connection::Connection(const RedisOptions& options)
     const Poco::Net::SocketAddress address =
         options.socket.empty() ? Poco::Net::SocketAddress(options.host, options.port)
                                : Poco::Net::SocketAddress(Poco::Net::SocketAddress::UNIX_LOCAL, options.socket.string());
-    m_client.connect(address, timespan(options.connect_timeout));
-    m_client.setReceiveTimeout(timespan(options.reply_timeout));
+    m_socket.connect(address, timespan(options.connect_timeout));
+    m_tcp = options.socket.empty();
+    if (m_tcp) m_socket.setNoDelay(true);
+    m_socket.setReceiveTimeout(timespan(options.reply_timeout));
+    m_socket.setSendTimeout(timespan(options.reply_timeout));
+    m_input = std::make_unique<Poco::Redis::RedisInputStream>(m_socket);
     if (!options.password.empty()) {
         Array auth;
         auth << "AUTH";
@@ -149,7 +156,23 @@ Connection::Connection(const RedisOptions& options)
     }
 }
 
-Value Connection::command(const Array& command) { return checked(m_client.sendCommand(command)); }
+Value Connection::command(const Array& command)
+{
+    // The whole command in one write (RESP, as the array encodes itself).
+    const std::string wire = command.toString();
+    for (std::size_t sent = 0; sent < wire.size();) {
+        const int n = m_socket.sendBytes(wire.data() + sent, static_cast<int>(std::min<std::size_t>(wire.size() - sent, 1u << 30)));
+        if (n <= 0) throw Poco::IOException("the server closed the connection while a command was sent");
+        sent += static_cast<std::size_t>(n);
+    }
+    const int marker = m_input->get();
+    if (marker == std::char_traits<char>::eof()) throw Poco::IOException("the server closed the connection before it replied");
+    Value reply = RedisType::createRedisType(static_cast<char>(marker));
+    // Not a reply this code can read to its end: what follows on the connection is unknown.
+    if (!reply) throw Poco::IOException("a reply of an unknown type ('" + std::string(1, static_cast<char>(marker)) + "')");
+    reply->read(*m_input);
+    return checked(reply);
+}
 
 Value Connection::run(Script script, const std::string& prefix, std::int64_t now_ms, const ScriptArgs& args)
 {

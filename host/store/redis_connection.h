@@ -1,12 +1,13 @@
-// Talking to the Redis server: one connection (Poco::Redis), the replies it reads, the scripts
+// Talking to the Redis server: one connection (Poco::Net, Poco::Redis's types), the replies it reads, the scripts
 // it runs by SHA1, and the pool a store keeps them in. Internal to the Redis store.
 #pragma once
 
 #include "store/redis_scripts.h"
 #include "store/redis_store.h"
 
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/Redis/Array.h>
-#include <Poco/Redis/Client.h>
+#include <Poco/Redis/RedisStream.h>
 #include <Poco/Redis/Type.h>
 
 #include <cstdint>
@@ -62,7 +63,10 @@ private:
 std::string describe_server(const RedisOptions& options);
 
 // One connection, used by one thread at a time. Any exception but ServerError leaves it broken:
-// the caller drops it.
+// the caller drops it. It owns its socket (Poco::Redis::Client's is out of reach): a command is
+// sent in one write with TCP_NODELAY set. Through the client's 1 KiB buffer and Nagle's
+// algorithm, a command longer than that (a batch of jobs, attempts with their output) waited
+// for the server's delayed acknowledgement, tens of milliseconds, between its pieces.
 class Connection {
 public:
     // Connects, authenticates and selects the database; throws Poco::Exception or ServerError.
@@ -75,9 +79,13 @@ public:
     // Runs `script` with ARGV = prefix, now (ms), then `args`, by its SHA1; when the server does
     // not know it (a restart, SCRIPT FLUSH), loads it and runs it again.
     Value run(Script script, const std::string& prefix, std::int64_t now_ms, const ScriptArgs& args);
+    // Whether TCP_NODELAY is set (always, over TCP; a Unix socket has no such delay).
+    bool no_delay() const { return m_tcp && const_cast<Poco::Net::StreamSocket&>(m_socket).getNoDelay(); }
 
 private:
-    Poco::Redis::Client m_client;
+    Poco::Net::StreamSocket m_socket;
+    bool m_tcp = false;
+    std::unique_ptr<Poco::Redis::RedisInputStream> m_input;  // replies, read through its buffer
 };
 
 // The connections of a store: taken by a call, given back after it unless it failed.

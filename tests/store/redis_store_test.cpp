@@ -3,6 +3,7 @@
 // settings, the trimming of its event feed, and many clients at once. Each test runs its own
 // redis-server.
 #include "redis_server.h"
+#include "store/redis_connection.h"
 #include "store_test_support.h"
 
 #include <gmock/gmock.h>
@@ -113,6 +114,38 @@ TEST(RedisStore, AUnixSocketAndADatabaseNumber)
     EXPECT_EQ(server.command("DBSIZE"), ":0\r\n") << "nothing in database 0";
     EXPECT_NE(server.command("SELECT 3\r\nDBSIZE"), "+OK\r\n:0\r\n");
     EXPECT_EQ(job_of(*store, 1).state, JobState::waiting);
+}
+
+// A command longer than any buffer on the way goes out whole at once (TCP_NODELAY: no wait for
+// the server's delayed acknowledgement between its pieces), and a long reply is read whole.
+TEST(RedisStore, LongCommandsAndRepliesGoWholeOverTcpAndUnixSockets)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    const std::string value = [] {
+        std::string v(1 << 20, 'x');
+        for (std::size_t i = 0; i < v.size(); i += 97) v[i] = static_cast<char>('a' + i % 26);
+        return v;
+    }();
+    RedisOptions unix_socket;
+    unix_socket.socket = server.socket();
+    for (const RedisOptions& options : {options_of(server), unix_socket}) {
+        redis::Connection connection(options);
+        EXPECT_EQ(connection.no_delay(), options.socket.empty());
+        Poco::Redis::Array set;
+        set << "SET" << "big" << value;
+        EXPECT_EQ(redis::bytes(connection.command(set)), "OK");
+        Poco::Redis::Array get;
+        get << "GET" << "big";
+        EXPECT_TRUE(redis::bytes(connection.command(get)) == value) << "the reply read whole";
+    }
+    // A batch of jobs with payloads of a few KiB: one script call of about 3 MiB.
+    auto store = open_redis_store(options_of(server));
+    std::vector<model::NewJob> jobs(k_max_enqueue_batch, new_job());
+    for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].payload = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(3000, 'p') + "\"}";
+    const auto results = store->enqueue_jobs(jobs, t(0));
+    ASSERT_EQ(results.size(), jobs.size());
+    EXPECT_EQ(job_of(*store, results.back().id).payload, jobs.back().payload);
 }
 
 TEST(RedisStore, PrefixesKeepDeploymentsApart)
