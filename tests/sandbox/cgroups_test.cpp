@@ -15,6 +15,7 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -279,24 +280,40 @@ TEST(CgroupPool, LeftoversOfAHostThatDiedAreSweptAtTheNextStart)
         slot_folders.push_back({base.controller, base.path / name / "slot-0"});
     }
     const os::CgroupFolders top(support.version, top_folders), slot(support.version, slot_folders);
-    ASSERT_TRUE(top.make().ok());
-    ASSERT_TRUE(slot.make().ok());
-    // What the dead host's worker left running in its group.
-    int ready[2];
-    ASSERT_EQ(::pipe(ready), 0);
+    // What the dead host's worker left running in its group. It dies with this process, and is
+    // killed and reaped on every way out of the test.
     const pid_t stray = ::fork();
     if (stray == 0) {
-        ::close(ready[0]);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         for (;;) ::pause();
     }
-    ::close(ready[1]);
-    ::close(ready[0]);
-    ASSERT_TRUE(slot.add(stray).ok());
+    ASSERT_GT(stray, 0);
+    bool reaped = false;
+    struct Reap {
+        pid_t pid;
+        bool& reaped;
+        ~Reap()
+        {
+            if (reaped) return;
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    } reap{stray, reaped};
+    // Any other process starting a Sandbox meanwhile (tests run side by side) sweeps this dead
+    // host's groups too, perhaps between their making and the stray's entry: then make them again.
+    bool added = false;
+    for (int round = 0; round < 20 && !added; ++round) {
+        ASSERT_TRUE(top.make().ok());
+        ASSERT_TRUE(slot.make().ok());
+        added = slot.add(stray).ok();
+    }
+    ASSERT_TRUE(added) << "the stray could not enter its group";
 
     Sandbox sandbox(t::worker_config(process::Spawner::default_launcher()));
     for (const auto& f : top_folders) EXPECT_FALSE(fs::exists(f.path)) << f.path << " was not swept";
     int status = 0;
     ASSERT_EQ(::waitpid(stray, &status, 0), stray);
+    reaped = true;
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "what ran in a swept group is killed";
 }
 
