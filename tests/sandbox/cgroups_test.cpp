@@ -238,6 +238,7 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = ::fork();
     if (child == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a failed ASSERT below must not leave it running
         char go = 0;
         (void)::read(ready[0], &go, 1);
         // 30 ms of CPU, in the group, then wait to be killed.
