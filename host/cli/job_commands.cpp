@@ -142,6 +142,20 @@ Following following_of(const ParsedArgs& args, const config::Settings& settings)
 
 namespace {
 
+// One per line, or {"ids": [...]}.
+void print_ids(const std::vector<model::JobId>& ids, bool json)
+{
+    if (!json) {
+        for (const auto id : ids) std::cout << id << "\n";
+        return;
+    }
+    Poco::JSON::Object o;
+    Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+    for (const auto id : ids) list->add(static_cast<Poco::Int64>(id));
+    o.set("ids", list);
+    print_json(o);
+}
+
 // enqueue --payloads: a job per non-empty line of `file`, each `request` with the line as its
 // payload, stored k_max_enqueue_batch per step. Every line is checked to be JSON before any
 // is stored; a line the enqueue policy refuses stores nothing of its batch, and the batches
@@ -195,9 +209,7 @@ int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& reque
                                                  : "; nothing from line " + std::to_string(lines.at(from)) + " on was stored, the jobs of lines " +
                                                        std::to_string(lines.front()) + "-" + std::to_string(lines.at(from - 1)) +
                                                        " were (their ids are printed)";
-            if (!args.has("json")) {
-                for (const auto id : ids) std::cout << id << "\n";
-            }
+            print_ids(ids, args.has("json"));
             throw UsageError("--payloads: line " + std::to_string(line_of) + ": " + why + stored);
         }
         for (const auto& e : enqueued) {
@@ -209,15 +221,7 @@ int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& reque
             }
         }
     }
-    if (args.has("json")) {
-        Poco::JSON::Object o;
-        Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
-        for (const auto id : ids) list->add(static_cast<Poco::Int64>(id));
-        o.set("ids", list);
-        print_json(o);
-    } else {
-        for (const auto id : ids) std::cout << id << "\n";
-    }
+    print_ids(ids, args.has("json"));
     return k_exit_ok;
 }
 

@@ -162,7 +162,6 @@ sh_client_t* sh_client_open_store(const char* store_url)
 
 void sh_client_close(sh_client_t* client) { delete client; }
 
-
 sh_client_status_t sh_client_enqueue(sh_client_t* client, const char* queue, const char* task, const char* payload_json,
                                      const sh_enqueue_options_t* options, int64_t* job_id)
 {

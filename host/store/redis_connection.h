@@ -1,5 +1,6 @@
-// Talking to the Redis server: one connection (Poco::Net, Poco::Redis's types), the replies it reads, the scripts
-// it runs by SHA1, and the pool a store keeps them in. Internal to the Redis store.
+// Talking to the Redis server: one connection (a Poco::Net socket, Poco::Redis's types), the
+// replies it reads, the scripts it runs by SHA1, and the pool a store keeps them in. Internal to
+// the Redis store.
 #pragma once
 
 #include "store/redis_scripts.h"

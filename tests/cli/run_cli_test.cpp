@@ -7,6 +7,7 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -281,9 +282,15 @@ TEST(JobCli, EnqueuePayloadsStoresAJobPerLine)
     EXPECT_NE(refused.err.find("line 1002: "), std::string::npos) << refused.err;
     EXPECT_NE(refused.err.find("nothing from line 1001 on was stored, the jobs of lines 1-1000 were"), std::string::npos) << refused.err;
     EXPECT_EQ(d.job_count(), 1'205u + 1'000u);
+    EXPECT_EQ(std::count(refused.out.begin(), refused.out.end(), '\n'), 1'000) << "the stored jobs' ids, as the error says";
+    const auto refused_json = d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string(), "--json"});
+    EXPECT_EQ(refused_json.exit_code, 2);
+    Poco::JSON::Parser parser;
+    EXPECT_EQ(parser.parse(refused_json.out).extract<Poco::JSON::Object::Ptr>()->getArray("ids")->size(), 1'000u) << refused_json.out;
+    EXPECT_EQ(d.job_count(), 1'205u + 2'000u);
     EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string(), "--key", "k"}).exit_code, 2);
     EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", d.path("missing").string()}).exit_code, 2);
-    EXPECT_EQ(d.job_count(), 1'205u + 1'000u);
+    EXPECT_EQ(d.job_count(), 1'205u + 2'000u);
 }
 
 TEST(JobCli, TheWholeCycleThroughTheCommands)
