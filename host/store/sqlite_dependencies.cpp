@@ -28,7 +28,7 @@ std::vector<model::JobId> SqliteStore::dependencies_of(model::JobId job)
 bool SqliteStore::make_dead(model::JobId job, const std::string& error, model::TimePoint now)
 {
     static const std::string sql =
-        "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND state IN " + k_not_started;
+        "UPDATE jobs SET state = 'dead', error = ?, updated_at = ? WHERE id = ? AND " + not_started_condition();
     if (run(sql, Blob{error}, to_millis(now), job) == 0) return false;
     job_event(EventType::job_finished, job, now, JobEventFacts{std::nullopt, false, error});
     kill_dependents(job, model::JobState::dead, now);

@@ -62,9 +62,8 @@ EnqueueResult SqliteStore::enqueue_in_transaction(const model::NewJob& job, mode
 {
     if (job.key) {
         // The same terms as jobs_by_key's WHERE, so that the lookup reads that index.
-        if (const auto existing = first_int("SELECT id FROM jobs WHERE queue = ? AND idempotency_key = ? "
-                                            "AND state NOT IN ('completed', 'dead', 'cancelled')",
-                                            job.queue, *job.key)) {
+        static const std::string by_key = "SELECT id FROM jobs WHERE queue = ? AND idempotency_key = ? AND " + unfinished_condition();
+        if (const auto existing = first_int(by_key, job.queue, *job.key)) {
             return EnqueueResult{*existing, false};
         }
     }

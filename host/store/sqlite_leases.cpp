@@ -116,10 +116,10 @@ bool SqliteStore::retry(model::JobId job, model::TimePoint now)
         }
         // Its key is taken again: refused while another job holds it (the unique index would
         // refuse it too, as a failure of the store rather than of the request).
-        if (const auto holder = first_int("SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue "
-                                          "AND o.idempotency_key = j.idempotency_key AND o.id <> j.id "
-                                          "AND o.state NOT IN ('completed', 'dead', 'cancelled') WHERE j.id = ?",
-                                          job)) {
+        static const std::string holder_of_key = "SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue "
+                                                 "AND o.idempotency_key = j.idempotency_key AND o.id <> j.id AND " +
+                                                 unfinished_condition("o.state") + " WHERE j.id = ?";
+        if (const auto holder = first_int(holder_of_key, job)) {
             throw StoreRequestError("job " + std::to_string(job) + " cannot run again while job " +
                                     std::to_string(*holder) + ", which has the same key, has not finished");
         }
@@ -139,8 +139,7 @@ std::size_t SqliteStore::expire(model::TimePoint now)
     return serialized("expiring jobs", [&] {
         Transaction transaction(m_db, TransactionKind::write);
         static const std::string sql =
-            "SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= ? AND state IN " + k_not_started +
-            " ORDER BY id";
+            "SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= ? AND " + not_started_condition() + " ORDER BY id";
         std::size_t expired = 0;
         for (model::JobId id : ints(sql, to_millis(now))) {
             if (make_dead(id, k_expired, now)) ++expired;

@@ -16,7 +16,6 @@ namespace sandhost::store {
 namespace sqlite {
 
 const std::string k_expired = "expired: not started within its ttl";
-const std::string k_not_started = "('waiting', 'delayed', 'blocked')";
 
 namespace {
 

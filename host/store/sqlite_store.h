@@ -14,7 +14,7 @@ namespace sandhost::store {
 
 // The schema this code writes. Files with a lower user_version are migrated on open; files
 // with a higher one are refused.
-constexpr int k_sqlite_schema_version = 4;
+constexpr int k_sqlite_schema_version = 5;
 // PRAGMA application_id of a sandhost store ("shst"): a SQLite file with another id is not ours.
 constexpr std::int32_t k_sqlite_application_id = 0x73687374;
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "store/sqlite_connection.h"
+#include "store/sqlite_schema.h"
 #include "store/sqlite_statement.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
@@ -28,8 +29,6 @@ namespace sandhost::store::sqlite {
 
 // SELECT k_select_jobs ... reads the columns job_from_row reads, in its order.
 extern const std::string k_select_jobs;
-// The states of a job that has not started: waiting, delayed, blocked, as an SQL list.
-extern const std::string k_not_started;
 // The error of a job that expired before it started.
 extern const std::string k_expired;
 

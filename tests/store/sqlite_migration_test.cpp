@@ -2,6 +2,7 @@
 // written by an older sandhost (data/store_v1.sql) opens as the current version with every job,
 // attempt, dependency, pause, schedule and host registration, a version 2 store
 // (data/store_v2.sql) with its host records too, and then each works as a new store does.
+#include "store/sqlite_schema.h"
 #include "store/sqlite_store.h"
 #include "store_test_support.h"
 
@@ -272,6 +273,91 @@ TEST_F(SqliteMigrationFrom2Test, KeysAndEventsWorkOnAMigratedStore)
     EXPECT_EQ(events[1].job, 6);
     EXPECT_EQ(events[1].host, "host-a/m:7:v2");
     EXPECT_EQ(events[1].attempt, 1u);
+}
+
+} // namespace
+} // namespace sandhost::store
+
+namespace sandhost::store {
+namespace {
+
+using namespace testing;
+
+// Version 5 writes the partial indexes' conditions as comparisons. A version 4 file (made here
+// from a new file by putting back version 4's indexes) gets them, keeps its jobs and keys, and
+// every condition a statement names lets SQLite use its index.
+TEST(SqliteMigrationFrom4, ThePartialIndexesTakeConditionsWithoutInLists)
+{
+    TempDir dir;
+    const auto file = dir.path() / "store.db";
+    {
+        auto store = open_sqlite_store(file);
+        model::NewJob keyed = new_job();
+        keyed.key = "k";
+        keyed.ttl = std::chrono::hours(1);
+        store->enqueue(keyed, t(0));
+        const Claim done = claim_one(*store, "q", t(1));
+        ASSERT_EQ(store->finish(record_of(done, model::OutcomeKind::succeeded, t(2)), completed_with("r"), t(2)), model::JobState::completed);
+        store->enqueue(keyed, t(3));
+    }
+    {
+        RawDb raw(file);
+        for (const char* sql : {"DROP INDEX jobs_expiring", "DROP INDEX jobs_by_key", "DROP INDEX jobs_finished",
+                                "CREATE INDEX jobs_expiring ON jobs (expires_at) WHERE expires_at IS NOT NULL AND state IN ('waiting', 'delayed', 'blocked')",
+                                "CREATE UNIQUE INDEX jobs_by_key ON jobs (queue, idempotency_key) WHERE idempotency_key IS NOT NULL AND state NOT IN ('completed', 'dead', 'cancelled')",
+                                "CREATE INDEX jobs_finished ON jobs (queue, state, updated_at, id) WHERE state IN ('completed', 'dead', 'cancelled')",
+                                "PRAGMA user_version = 4"}) {
+            ASSERT_EQ(raw.exec(sql), SQLITE_OK) << sql;
+        }
+        ASSERT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql LIKE '%IN (%'"), 3);
+    }
+    auto store = open_sqlite_store(file);
+    RawDb raw(file);
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), k_sqlite_schema_version);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND sql LIKE '%IN (%'"), 0);
+    open_sqlite_store(dir.path() / "new.db");
+    EXPECT_EQ(schema_of(file), schema_of(dir.path() / "new.db"));
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), 2);
+
+    // The unfinished job still holds its key; the index still refuses a second holder.
+    model::NewJob keyed = new_job();
+    keyed.key = "k";
+    const auto again = store->enqueue_job(keyed, t(4));
+    EXPECT_FALSE(again.created);
+    EXPECT_EQ(again.id, 2);
+    EXPECT_NE(raw.exec("UPDATE jobs SET state = 'waiting' WHERE id = 1"), SQLITE_OK) << "two unfinished jobs with one key";
+
+    // What SQLite plans for `sql`: the details of EXPLAIN QUERY PLAN, joined.
+    const auto plan = [&](const std::string& sql) {
+        sqlite3* db = nullptr;
+        EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+        sqlite3_stmt* statement = nullptr;
+        std::string details;
+        if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &statement, nullptr) == SQLITE_OK) {
+            while (sqlite3_step(statement) == SQLITE_ROW) details += reinterpret_cast<const char*>(sqlite3_column_text(statement, 3)) + std::string("; ");
+        } else {
+            ADD_FAILURE() << sqlite3_errmsg(db) << ": " << sql;
+        }
+        sqlite3_finalize(statement);
+        sqlite3_close(db);
+        return details;
+    };
+    using sqlite::finished_condition;
+    using sqlite::not_started_condition;
+    using sqlite::unfinished_condition;
+    EXPECT_NE(plan("SELECT id FROM jobs WHERE queue = 'q' AND idempotency_key = 'k' AND " + unfinished_condition()).find("jobs_by_key"),
+              std::string::npos);
+    EXPECT_NE(plan("SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue AND o.idempotency_key = j.idempotency_key AND o.id <> j.id AND " +
+                   unfinished_condition("o.state") + " WHERE j.id = 1")
+                  .find("jobs_by_key"),
+              std::string::npos);
+    EXPECT_NE(plan("SELECT id FROM jobs INDEXED BY jobs_expiring WHERE expires_at <= 5 AND " + not_started_condition() + " ORDER BY id").find("jobs_expiring"),
+              std::string::npos);
+    EXPECT_NE(plan("SELECT id, updated_at FROM jobs WHERE queue = 'q' AND state = 'completed' ORDER BY updated_at, id").find("jobs_finished"),
+              std::string::npos)
+        << "a state named in the statement implies the index's condition";
+    EXPECT_EQ(store->expire(t(4'000'000)), 1u) << "the statement that names jobs_expiring runs";
 }
 
 } // namespace
