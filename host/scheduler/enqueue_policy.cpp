@@ -7,6 +7,7 @@
 #include "scheduler/payload.h"
 
 #include <algorithm>
+#include <set>
 
 namespace sandhost::scheduler {
 namespace {
@@ -181,17 +182,14 @@ std::vector<Enqueued> store_batch(store::Store& store, const std::vector<Enqueue
     }
     std::vector<model::NewJob> jobs;
     std::vector<Enqueued> enqueued(requests.size());
+    std::set<std::string> said;  // the same note for every job of a batch (no catalog published yet) is said once
     jobs.reserve(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
         try {
             CheckedJob checked = check(requests[i]);
             jobs.push_back(std::move(checked.job));
             for (auto& note : checked.notes) {
-                // The same note for every job of a batch (no catalog published yet) is said once.
-                const bool said = std::any_of(enqueued.begin(), enqueued.begin() + static_cast<std::ptrdiff_t>(i), [&](const Enqueued& e) {
-                    return std::find(e.notes.begin(), e.notes.end(), note) != e.notes.end();
-                });
-                if (!said) enqueued[i].notes.push_back(std::move(note));
+                if (said.insert(note).second) enqueued[i].notes.push_back(std::move(note));
             }
         } catch (const EnqueueError& e) {
             throw EnqueueError(e.kind(), "job " + std::to_string(i) + ": " + e.what() + "; nothing was enqueued");
