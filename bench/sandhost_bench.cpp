@@ -395,10 +395,14 @@ struct QueueStore {
     int keep = 0;
     // Jobs per enqueue call of the producer: 1 is enqueue_job, more is enqueue_jobs.
     std::size_t batch = 1;
+    // The queue's prefetch: jobs each host claims ahead of a free slot.
+    std::uint32_t prefetch = 0;
 };
 
 // The producer's batch in the rows that enqueue many jobs per call.
 constexpr std::size_t k_producer_batch = 100;
+// The queue's prefetch in the rows that claim ahead of free slots.
+constexpr std::uint32_t k_prefetch = 16;
 
 // `count` completed jobs of queue q, written through the store as hosts would write them.
 void fill_backlog(sandhost::store::Store& store, int count)
@@ -474,6 +478,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
                             << ", log: {level: warn}}\n"
                             << "sandbox: {mode: " << md::to_string(mode) << ", enabled: " << (sandboxed ? "true" : "false") << "}\n"
                             << "queues:\n  q: {tasks: [trivial.plus_one], concurrency: " << parallel
+                            << (where.prefetch > 0 ? ", prefetch: " + std::to_string(where.prefetch) : std::string())
                             << (where.keep > 0 ? ", retention: {completed: {count: " + std::to_string(where.keep) + "}}" : std::string())
                             << "}\n"
                             << (api_polls_per_s > 0 && h == 0 ? "api: {listen: \"127.0.0.1:0\"}\n" : "");
@@ -730,6 +735,10 @@ int main(int argc, char** argv)
             batched.batch = k_producer_batch;
             if (!only || *only == md::Mode::fork) queue[parallel]["fork_batched"] = queue_figures(parallel, jobs, md::Mode::fork, true, batched);
             queue[parallel]["no_sandbox_batched"] = queue_figures(parallel, jobs, md::Mode::spawn, false, batched);
+            // And claiming ahead of free slots (a queue's prefetch).
+            batched.prefetch = k_prefetch;
+            if (!only || *only == md::Mode::fork) queue[parallel]["fork_prefetch"] = queue_figures(parallel, jobs, md::Mode::fork, true, batched);
+            queue[parallel]["no_sandbox_prefetch"] = queue_figures(parallel, jobs, md::Mode::spawn, false, batched);
         }
         if (redis_server) {
             queue[parallel]["redis"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 1});
@@ -776,6 +785,7 @@ int main(int argc, char** argv)
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
         if (queue[2].count("no_sandbox_batched")) out.set("queue_no_sandbox_batched", to_json(queue[2]["no_sandbox_batched"]));
+        if (queue[2].count("no_sandbox_prefetch")) out.set("queue_no_sandbox_prefetch", to_json(queue[2]["no_sandbox_prefetch"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox", "redis_no_sandbox_batched"}) {
             if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
         }
@@ -858,6 +868,16 @@ int main(int argc, char** argv)
                 print_row("fork", queue[parallel]["fork_batched"], compared ? &b["fork_no_exec"] : nullptr, "fork_no_exec");
             }
             print_row("no sandbox (store + host)", queue[parallel]["no_sandbox_batched"], compared ? &b["fork_no_exec"] : nullptr,
+                      "fork_no_exec");
+        }
+        if (queue[parallel].count("fork_prefetch") || queue[parallel].count("no_sandbox_prefetch")) {
+            std::printf(" queue, %zu jobs per enqueue and prefetch: %u (each host claims up to %u jobs ahead of a free slot):\n",
+                        k_producer_batch, k_prefetch, k_prefetch);
+            const bool compared = b.count("fork_no_exec") > 0;
+            if (queue[parallel].count("fork_prefetch")) {
+                print_row("fork", queue[parallel]["fork_prefetch"], compared ? &b["fork_no_exec"] : nullptr, "fork_no_exec");
+            }
+            print_row("no sandbox (store + host)", queue[parallel]["no_sandbox_prefetch"], compared ? &b["fork_no_exec"] : nullptr,
                       "fork_no_exec");
         }
         if (queue[parallel].count("redis")) {

@@ -143,9 +143,11 @@ void host_metrics(PrometheusText& text, Context& context)
     text.family("sandhost_workers", "gauge", "Worker processes of this host, by isolation mode and state (job, fork_server, idle).");
     for (const auto& [labels, count] : workers) text.sample("sandhost_workers", {{"mode", labels.first}, {"state", labels.second}}, count);
     text.family("sandhost_running_attempts", "gauge", "Attempts this host runs now.");
+    text.family("sandhost_claimed_ahead", "gauge", "Jobs this host claimed ahead of a free slot (a queue's prefetch), not started yet.");
     if (!host) return;
     const auto stats = host->stats();
     text.sample("sandhost_running_attempts", {}, static_cast<double>(stats.running));
+    text.sample("sandhost_claimed_ahead", {}, static_cast<double>(stats.claimed_ahead));
     const struct {
         const char* name;
         const char* help;

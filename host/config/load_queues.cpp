@@ -5,7 +5,7 @@ namespace {
 
 using Kind = YamlNode::Kind;
 
-const std::vector<std::string> k_queue_keys{"tasks", "concurrency", "global_concurrency", "rate_limit",
+const std::vector<std::string> k_queue_keys{"tasks", "concurrency", "global_concurrency", "prefetch",  "rate_limit",
                                             "retry", "ttl",         "max_lost",           "retention", "sandbox"};
 const std::vector<std::string> k_retention_keys{"completed", "dead", "cancelled"};
 const std::vector<std::string> k_retention_limit_keys{"age", "count"};
@@ -82,6 +82,7 @@ void Loader::read_queue(const YamlEntry& entry)
         report(*entry.key, "queue " + in_quotes(queue.name) + " has no tasks: (add tasks: [plugin.task or plugin.*])");
     }
     if (const auto* e = fields.get("concurrency")) read_count_as(*e, 1, 10000, queue.concurrency);
+    if (const auto* e = fields.get("prefetch")) read_count_as(*e, 0, 10000, queue.prefetch);
     if (const auto* e = fields.get("global_concurrency")) {
         std::uint32_t limit = 0;
         if (read_count_as(*e, 1, 1'000'000, limit)) queue.global_concurrency = limit;

@@ -119,6 +119,9 @@ struct QueueSettings {
     std::vector<TaskPattern> tasks;    // never empty
     std::uint32_t concurrency = 1;     // jobs of this queue running at once on one host
     std::optional<std::uint32_t> global_concurrency;  // ... and on every host of the store together
+    // Jobs a host claims ahead of a free slot, so that the next starts the moment one ends,
+    // without waiting for the store (0: claim only for free slots).
+    std::uint32_t prefetch = 0;
     std::optional<RateLimit> rate_limit;
     RetryPolicy retry;
     std::optional<model::Duration> ttl;       // a job not started by then is dead

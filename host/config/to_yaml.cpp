@@ -187,6 +187,7 @@ std::string to_yaml(const Settings& settings)
         }
         out += "]\n";
         out += "    concurrency: " + std::to_string(queue.concurrency) + "\n";
+        if (queue.prefetch > 0) out += "    prefetch: " + std::to_string(queue.prefetch) + "\n";
         if (queue.global_concurrency) out += "    global_concurrency: " + std::to_string(*queue.global_concurrency) + "\n";
         if (queue.rate_limit) {
             out += "    rate_limit: {jobs: " + std::to_string(queue.rate_limit->jobs) +

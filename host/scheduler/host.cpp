@@ -110,6 +110,7 @@ private:
 struct Host::Running {
     store::Claim claim;
     std::atomic<pid_t> pid{0};                          // the worker, once started
+    bool started = false;                               // false while held ahead of a slot
     model::TimePoint started_at{};
     std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
@@ -173,7 +174,8 @@ HostStats Host::stats() const
 {
     std::lock_guard lock(m_mutex);
     HostStats copy = m_stats;
-    copy.running = m_running.size();
+    copy.running = m_running.size() - m_ahead_count;
+    copy.claimed_ahead = m_ahead_count;
     return copy;
 }
 
@@ -256,6 +258,7 @@ void Host::heartbeat(model::TimePoint now)
     {
         std::lock_guard lock(m_mutex);
         for (const auto& [id, running] : m_running) {
+            if (!running->started) continue;
             status.running.push_back(model::RunningAttempt{id, running->claim.number, running->claim.job.queue, running->claim.job.task,
                                                            running->pid.load(), running->started_at});
         }
@@ -341,6 +344,8 @@ void Host::run()
             }
             claim_jobs();
         }
+        // Held jobs whose slot freed, or that were cancelled, lost their lease or the host stops.
+        launch_ahead(stopping);
         if (m_store_vanished) {
             // Nothing more goes to the store.
         } else if (now >= next_cancel_poll && store_due(now)) {
@@ -527,14 +532,20 @@ Host::Claimable Host::claimable_now()
     Claimable claimable;
     auto& allowances = claimable.queues;
     const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, current->host.max_workers) : current->host.max_workers;
-    if (m_running.size() >= cap) return claimable;
-    claimable.max = cap - m_running.size();
+    const std::size_t started = m_running.size() - m_ahead_count;
+    // Free workers, and room to hold jobs ahead of them.
+    std::size_t max = cap > started ? cap - started : 0;
+    std::size_t ahead_room = 0;
     for (const auto& queue : current->queues) {
-        const std::size_t running = m_running_by_queue[queue.name];
-        if (running >= queue.concurrency) continue;
+        const auto held = m_ahead.find(queue.name);
+        const std::size_t ahead = held == m_ahead.end() ? 0 : held->second.size();
+        const std::size_t taken = m_running_by_queue[queue.name] + ahead;
+        ahead_room += queue.prefetch > ahead ? queue.prefetch - ahead : 0;
+        const std::size_t limit = std::size_t(queue.concurrency) + queue.prefetch;
+        if (taken >= limit) continue;
         store::QueueAllowance allowance;
         allowance.queue = queue.name;
-        allowance.slots = queue.concurrency - running;
+        allowance.slots = limit - taken;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;
@@ -543,7 +554,7 @@ Host::Claimable Host::claimable_now()
         allowance.global_concurrency = queue.global_concurrency;
         allowances.push_back(std::move(allowance));
     }
-    if (allowances.empty()) claimable.max = 0;
+    claimable.max = allowances.empty() ? 0 : max + ahead_room;
     return claimable;
 }
 
@@ -562,7 +573,7 @@ void Host::claim_jobs()
         store_failed("claiming a job", e, now);
         return;
     }
-    for (auto& claim : claims) start_attempt(std::move(claim));
+    for (auto& claim : claims) take_claim(std::move(claim));
 }
 
 sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early)
@@ -605,34 +616,104 @@ sandbox::AttemptSpec Host::build_spec(const store::Claim& claim, const config::Q
     return spec;
 }
 
-void Host::start_attempt(store::Claim claim)
+void Host::take_claim(store::Claim claim)
 {
     auto running = std::make_unique<Running>();
     running->settings = settings();
     running->queue = running->settings->find_queue(claim.job.queue);
     running->claim = std::move(claim);
     running->claimed = std::chrono::steady_clock::now();
-    running->lease_renewed = running->started_at = Clock::now();
-    running->lease_expires = running->claim.job.lease ? running->claim.job.lease->expires_at : running->started_at + lease();
+    running->lease_renewed = Clock::now();
+    running->lease_expires = running->claim.job.lease ? running->claim.job.lease->expires_at : running->lease_renewed + lease();
+    try {
+        running->cancel = std::make_unique<sandbox::CancelToken>();
+    } catch (const sandbox::HostError& e) {
+        running->host_error = e.what();
+    }
     const model::JobId id = running->claim.job.id;
     Running* raw = running.get();
+    const std::string& queue = raw->claim.job.queue;
+    bool hold = false;
     {
         std::lock_guard lock(m_mutex);
         ++m_stats.claimed;
-        const std::size_t in_queue = ++m_running_by_queue[raw->claim.job.queue];
-        m_stats.peak_running = std::max(m_stats.peak_running, m_running.size() + 1);
-        auto& peak = m_stats.peak_running_by_queue[raw->claim.job.queue];
-        peak = std::max(peak, in_queue);
+        // Behind the jobs already held, or when every slot of its queue or the host is taken.
+        auto ahead = m_ahead.find(queue);
+        hold = raw->queue && !raw->host_error && ((ahead != m_ahead.end() && !ahead->second.empty()) || !slot_free(*raw->queue));
         m_running.emplace(id, std::move(running));
+        if (hold) {
+            m_ahead[queue].push_back(id);
+            ++m_ahead_count;
+        }
+    }
+    if (!hold) launch(*raw);
+}
+
+bool Host::slot_free(const config::QueueSettings& queue) const
+{
+    const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, m_settings->host.max_workers) : m_settings->host.max_workers;
+    auto in_queue = m_running_by_queue.find(queue.name);
+    const std::size_t started = m_running.size() - m_ahead_count;
+    return started < cap && (in_queue == m_running_by_queue.end() || in_queue->second < queue.concurrency);
+}
+
+void Host::launch_ahead(bool stopping)
+{
+    if (m_ahead_count == 0) return;
+    const auto now = Clock::now();
+    std::vector<Running*> launched;
+    {
+        std::lock_guard lock(m_mutex);
+        for (auto& [queue, ids] : m_ahead) {
+            while (!ids.empty()) {
+                Running& held = *m_running.at(ids.front());
+                if (stopping) held.shutdown_interrupted = true;
+                const bool stopped = held.shutdown_interrupted || held.lease_lost || held.lease_expired || (held.cancel && held.cancel->requested());
+                // A queue gone from a reloaded configuration does not hold its jobs back: they
+                // start and end as any job of an unknown queue does.
+                const auto* settings = m_settings->find_queue(queue);
+                if (!stopped && settings && !slot_free(*settings)) break;
+                ids.pop_front();
+                --m_ahead_count;
+                if (stopped) {
+                    // Never started: its claim is handed back as a cancelled attempt of no
+                    // time, which end_attempt sends where a stopped attempt's job goes.
+                    model::Outcome o;
+                    o.kind = model::OutcomeKind::cancelled;
+                    o.started_at = o.ended_at = now;
+                    held.outcome = std::move(o);
+                    m_finished.push_back(held.claim.job.id);
+                    continue;
+                }
+                // Counted now, so that the next one in line sees the slot taken.
+                ++m_running_by_queue[queue];
+                held.started = true;
+                launched.push_back(&held);
+            }
+        }
+    }
+    for (Running* held : launched) launch(*held);
+}
+
+void Host::launch(Running& running)
+{
+    Running* raw = &running;
+    const model::JobId id = raw->claim.job.id;
+    raw->started_at = Clock::now();
+    {
+        std::lock_guard lock(m_mutex);
+        if (!raw->started) {
+            raw->started = true;
+            ++m_running_by_queue[raw->claim.job.queue];
+        }
+        const std::size_t started = m_running.size() - m_ahead_count;
+        m_stats.peak_running = std::max(m_stats.peak_running, started);
+        auto& peak = m_stats.peak_running_by_queue[raw->claim.job.queue];
+        peak = std::max(peak, m_running_by_queue[raw->claim.job.queue]);
     }
     m_options.metrics->attempt_started(raw->claim.job.queue,
                                        std::max(model::Duration(0), std::chrono::duration_cast<model::Duration>(raw->started_at - raw->claim.job.run_at)));
     std::optional<model::Outcome> early;
-    try {
-        raw->cancel = std::make_unique<sandbox::CancelToken>();
-    } catch (const sandbox::HostError& e) {
-        raw->host_error = e.what();
-    }
     if (raw->host_error) {
         // Finished at once, below, and put back.
     } else if (!raw->queue) {
@@ -697,12 +778,14 @@ void Host::collect_finished()
             if (it == m_running.end()) continue;
             // The slot is free before the attempt is recorded, so that the record and the claim
             // for the slot can be one step of the store.
-            --m_running_by_queue[it->second->claim.job.queue];
+            if (it->second->started) --m_running_by_queue[it->second->claim.job.queue];
             finished.push_back(std::move(it->second));
             m_running.erase(it);
         }
         stopping = m_stopping;
     }
+    // A job held ahead takes a freed slot before the store records the ending.
+    launch_ahead(stopping);
     if (finished.empty()) return;
     // Attempts that ended together are recorded together, with the claims for their slots.
     std::vector<Unrecorded> endings;
@@ -718,7 +801,9 @@ void Host::gather_endings(std::unique_lock<std::mutex>& lock)
     // first ending waits for them at most as long as its own commit would take. A short task
     // thus costs one commit per few attempts instead of one each; a long one waits at most
     // one commit's time.
-    if (m_finished.empty() || m_finished.size() >= m_running.size() || m_stopping) return;
+    // With jobs held ahead, no wait: the held ones start in the freed slots at once, and the
+    // commit takes whatever ended meanwhile.
+    if (m_finished.empty() || m_ahead_count > 0 || m_finished.size() >= m_running.size() || m_stopping) return;
     const auto window = std::min(m_last_commit, k_max_gather);
     m_wake.wait_for(lock, window, [&] { return m_finished.size() >= m_running.size() || m_stopping; });
 }
@@ -729,7 +814,7 @@ std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
     model::Outcome outcome = running.outcome ? std::move(*running.outcome) : model::Outcome{};
     const model::Job& job = running.claim.job;
     store::Transition transition;
-    if (!running.host_error) worker_started(now);
+    if (!running.host_error && running.started) worker_started(now);
     if (running.host_error) {
         transition = host_error_transition(running, outcome, now);
     } else if (((running.shutdown_interrupted || running.lease_expired) && outcome.kind == model::OutcomeKind::cancelled) ||
@@ -749,7 +834,8 @@ std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
         if (!sandbox::lease_ran_out(outcome)) {
             outcome.kind = model::OutcomeKind::worker_lost;
             outcome.error = running.lease_expired ? "the host could not renew the attempt's lease in time (the store did not answer)"
-                                                  : "the host shut down before the attempt finished";
+                            : running.started     ? "the host shut down before the attempt finished"
+                                                  : "the host shut down before the attempt started (its job was claimed ahead of a free slot)";
         }
         transition.next = model::JobState::waiting;
         transition.error = describe(outcome);
@@ -758,7 +844,7 @@ std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
         const config::QueueSettings fallback_queue;
         transition = decide(job, outcome, running.queue ? *running.queue : fallback_queue, now, random01());
     }
-    m_options.metrics->attempt_ended(job.queue, job.task, outcome.kind, outcome.duration);
+    if (running.started) m_options.metrics->attempt_ended(job.queue, job.task, outcome.kind, outcome.duration);
     model::AttemptRecord record{job.id, running.claim.attempt_id, running.claim.number, m_holder, outcome};
     {
         std::lock_guard lock(m_mutex);
@@ -820,7 +906,7 @@ void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
                         applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
     }
     if (batch.claim_error) store_failed("claiming a job", store::StoreError(*batch.claim_error), now);
-    for (auto& claim : batch.claims) start_attempt(std::move(claim));
+    for (auto& claim : batch.claims) take_claim(std::move(claim));
 }
 
 void Host::recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,

@@ -78,7 +78,8 @@ struct HostStats {
     std::uint64_t trimmed = 0;          // finished jobs deleted by retention
     std::size_t unrecorded = 0;     // records waiting for the store now
     bool store_failing = false;
-    std::size_t running = 0;
+    std::size_t running = 0;        // attempts started and not yet collected
+    std::size_t claimed_ahead = 0;  // jobs claimed ahead of a free slot, not started yet
     std::size_t peak_running = 0;
     std::map<std::string, std::size_t> peak_running_by_queue;
 };
@@ -134,7 +135,16 @@ private:
     };
     Claimable claimable_now();
     void claim_jobs();
-    void start_attempt(store::Claim claim);
+    // Keeps a claimed job: started at once when its queue has a free slot, held ahead of one
+    // otherwise (see QueueSettings::prefetch).
+    void take_claim(store::Claim claim);
+    void launch(Running& running);
+    // With m_mutex held: whether a job of the queue may start now (a slot of the queue and a
+    // worker of the host free).
+    bool slot_free(const config::QueueSettings& queue) const;
+    // Starts held jobs in the slots free now; ends those stopped before they started (a cancel,
+    // a lost or expired lease, the host stopping) without running them.
+    void launch_ahead(bool stopping);
     // Records every attempt that ended since the last look, in one store step with the claims
     // for the slots they freed (unless the host stops), and starts those claims.
     void collect_finished();
@@ -189,7 +199,10 @@ private:
     bool m_republish = false;     // a reload asks the run loop to publish the catalog again
     std::map<model::JobId, std::unique_ptr<Running>> m_running;
     std::deque<model::JobId> m_finished;
-    std::map<std::string, std::size_t> m_running_by_queue;
+    std::map<std::string, std::size_t> m_running_by_queue;  // started attempts
+    // Jobs claimed ahead of a free slot, in claim order per queue (also in m_running).
+    std::map<std::string, std::deque<model::JobId>> m_ahead;
+    std::size_t m_ahead_count = 0;
     HostStats m_stats;
     std::mt19937_64 m_rng;
     std::map<std::string, model::TimePoint> m_schedule_last;

@@ -512,6 +512,7 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
              R"(sandhost_hosts{state="alive"} 1)",
              "# TYPE sandhost_workers gauge",
              "sandhost_running_attempts 0",
+             "sandhost_claimed_ahead 0",
              "sandhost_jobs_trimmed_total 0",
              "sandhost_attempts_recovered_total 0",
              "sandhost_host_errors_total 0",

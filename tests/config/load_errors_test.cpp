@@ -163,6 +163,8 @@ const BadConfig k_bad_configs[] = {
        "store \"redis://:***@localhost:0/0\": port \"0\" is not a number from 1 to 65535 (expected sqlite:PATH, "
        "redis://HOST:PORT/DB or unix:///PATH)"}}},
     {"lease_too_short", "host:\n  lease: 10ms\n", {{2, 10, "lease: must be at least 100ms, got \"10ms\""}}},
+    {"prefetch_negative", "queues:\n  q: {tasks: [hello.echo], prefetch: -1}\n", {{2, 38, "prefetch: must be from 0 to 10000, got \"-1\""}}},
+    {"prefetch_too_many", "queues:\n  q:\n    tasks: [hello.echo]\n    prefetch: 10001\n", {{4, 15, "prefetch: must be from 0 to 10000, got \"10001\""}}},
     {"global_concurrency_zero", "queues:\n  q: {tasks: [hello.echo], global_concurrency: 0}\n", {{2, 48, "global_concurrency: must be from 1 to 1000000, got \"0\""}}},
 
     // Variables.

@@ -55,6 +55,7 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_EQ(q.tasks, (std::vector<TaskPattern>{{"hello", "echo"}}));
     EXPECT_EQ(q.concurrency, 1u);
     EXPECT_EQ(q.global_concurrency, std::nullopt);
+    EXPECT_EQ(q.prefetch, 0u);
     EXPECT_FALSE(q.rate_limit.has_value());
     EXPECT_EQ(q.retry.max_attempts, 3u);
     EXPECT_EQ(q.retry.backoff, (Backoff{BackoffType::exponential, 1s, 2.0, 5min, 0.1}));
@@ -292,6 +293,7 @@ queues:
     tasks: [legacy_c.checksum, "legacy_c.*"]
     concurrency: 2
     global_concurrency: 6
+    prefetch: 4
     rate_limit: {jobs: 100, per: 1s}
     retry: {max_attempts: 5, backoff: {type: fixed, delay: 250ms, factor: 1.5, max: 1m, jitter: 0}}
     ttl: 1h
@@ -324,6 +326,7 @@ schedules:
     EXPECT_EQ(legacy->tasks, (std::vector<TaskPattern>{{"legacy_c", "checksum"}, {"legacy_c", "*"}}));
     EXPECT_EQ(legacy->concurrency, 2u);
     EXPECT_EQ(legacy->global_concurrency, std::optional<std::uint32_t>(6));
+    EXPECT_EQ(legacy->prefetch, 4u);
     EXPECT_EQ(legacy->rate_limit, (RateLimit{100, 1s}));
     EXPECT_EQ(legacy->retry, (RetryPolicy{5, Backoff{BackoffType::fixed, 250ms, 1.5, 1min, 0.0}}));
     EXPECT_EQ(legacy->ttl, std::optional<model::Duration>(1h));
@@ -339,12 +342,12 @@ schedules:
     EXPECT_EQ(nightly.payload_json, R"({"path":"/data","n":3,"ok":true,"none":null,"list":[1.5,"2"]})");
     ASSERT_TRUE(std::holds_alternative<CronExpression>(nightly.trigger));
     EXPECT_EQ(std::get<CronExpression>(nightly.trigger).text(), "0 3 * * *");
-    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 20, 5}));
+    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 21, 5}));
 
     const ScheduleSettings& tick = settings->schedules[1];
     EXPECT_EQ(tick.payload_json, "{}");
     EXPECT_EQ(tick.trigger, (std::variant<Every, CronExpression>{Every{90s}}));
-    EXPECT_EQ(tick.defined_at.line, 21);
+    EXPECT_EQ(tick.defined_at.line, 22);
 }
 
 TEST(LoadConfig, QueueRetentionReplacesTheHostDefaultStateByState)

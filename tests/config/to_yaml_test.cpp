@@ -167,6 +167,7 @@ queues:
   q-1:
     tasks: ["hello.*", misbehave.leak]
     concurrency: 9
+    prefetch: 18
     global_concurrency: 20
     rate_limit: {jobs: 3, per: 2m}
     retry: {max_attempts: 10, backoff: {type: fixed, delay: 0s, factor: 1.25, max: 1ms, jitter: 0.3333333333333333}}

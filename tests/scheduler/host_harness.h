@@ -23,6 +23,22 @@
 
 namespace sandhost::testing {
 
+// The payload of the marker plugin's tasks: the file each appends its line to, and more fields.
+inline std::string path_payload(const std::string& path, const std::string& extra = "")
+{
+    return R"({"path":")" + path + "\"" + extra + "}";
+}
+
+// A test that fails when it leaves a process behind.
+class NoLeftoversTest : public ::testing::Test {
+protected:
+    void TearDown() override
+    {
+        const auto leftovers = leftover_processes();
+        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
+    }
+};
+
 class HostHarness {
 public:
     // queues_yaml: the `queues:` mapping's body (indented two spaces); extra: more top-level YAML;

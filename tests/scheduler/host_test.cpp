@@ -19,19 +19,9 @@ using model::JobState;
 using testing::HostHarness;
 namespace t = sandhost::testing;
 
-std::string path_payload(const std::string& path, const std::string& extra = "")
-{
-    return R"({"path":")" + path + "\"" + extra + "}";
-}
+using testing::path_payload;
 
-class HostTest : public ::testing::Test {
-protected:
-    void TearDown() override
-    {
-        const auto leftovers = t::leftover_processes();
-        EXPECT_TRUE(leftovers.empty()) << ::testing::PrintToString(leftovers);
-    }
-};
+class HostTest : public testing::NoLeftoversTest {};
 
 TEST_F(HostTest, AJobCompletesWithItsResultAndOneAttemptRecord)
 {

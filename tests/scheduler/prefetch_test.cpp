@@ -1,0 +1,138 @@
+// A queue's prefetch: jobs claimed ahead of a free slot, held by the host until one frees, and
+// handed back untouched when they cannot start. Run for real: a host on a SQLite store, real
+// workers, real plugins.
+#include "host_harness.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+namespace sandhost::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+using model::JobState;
+using testing::HostHarness;
+using testing::path_payload;
+namespace t = sandhost::testing;
+
+std::size_t in_state(store::Store& store, const std::vector<model::JobId>& ids, JobState state)
+{
+    std::size_t count = 0;
+    for (auto id : ids) count += store.get(id)->state == state;
+    return count;
+}
+
+// Starts a job that takes the queue's one slot and hangs there until it is cancelled.
+model::JobId occupy_the_slot(HostHarness& h)
+{
+    const auto marks = h.marker("blocker");
+    const auto id = h.enqueue("q", "marker.hang", path_payload(marks));
+    EXPECT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    return id;
+}
+
+class PrefetchTest : public testing::NoLeftoversTest {};
+
+TEST_F(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n");
+    h.start();
+    const auto order = h.marker("order");
+    const auto blocker = occupy_the_slot(h);
+    std::vector<model::JobId> rest;
+    for (int i = 0; i < 4; ++i) rest.push_back(h.enqueue("q", "marker.succeed", path_payload(order, R"(,"n":)" + std::to_string(i))));
+    // One running, two held ahead (active in the store, not started), the rest waiting.
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == 2; }));
+    EXPECT_EQ(h.host().stats().running, 1u);
+    EXPECT_EQ(in_state(h.store(), rest, JobState::active), 2u);
+    EXPECT_EQ(in_state(h.store(), rest, JobState::waiting), 2u);
+    EXPECT_EQ(HostHarness::marks(order), 0u) << "a held job must not start while the slot is taken";
+    EXPECT_EQ(t::workers_of(::getpid()).size(), 1u);
+
+    EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
+    EXPECT_EQ(h.wait_final(blocker).state, JobState::cancelled);
+    model::TimePoint previous{};
+    for (auto id : rest) {
+        const auto job = h.wait_final(id);
+        EXPECT_EQ(job.state, JobState::completed);
+        EXPECT_EQ(job.attempts, 1u);
+        const auto attempts = h.store().attempts(id);
+        ASSERT_EQ(attempts.size(), 1u);
+        EXPECT_GE(attempts[0].outcome.started_at, previous) << "the jobs start in the order they were claimed";
+        previous = attempts[0].outcome.started_at;
+    }
+    EXPECT_EQ(HostHarness::marks(order), 4u);
+    const auto stats = h.host().stats();
+    EXPECT_EQ(stats.peak_running_by_queue.at("q"), 1u) << "held jobs never run beyond the queue's concurrency";
+    EXPECT_EQ(stats.claimed_ahead, 0u);
+}
+
+TEST_F(PrefetchTest, CancellingAHeldJobEndsItWithoutRunningIt)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 1\n");
+    h.start();
+    const auto held_marks = h.marker("held");
+    const auto blocker = occupy_the_slot(h);
+    const auto held = h.enqueue("q", "marker.succeed", path_payload(held_marks));
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == 1; }));
+    EXPECT_EQ(h.store().get(held)->state, JobState::active);
+
+    EXPECT_EQ(h.store().cancel(held, std::chrono::system_clock::now()), store::CancelResult::requested);
+    const auto job = h.wait_final(held);
+    EXPECT_EQ(job.state, JobState::cancelled);
+    const auto attempts = h.store().attempts(held);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::cancelled);
+    EXPECT_EQ(HostHarness::marks(held_marks), 0u) << "a held job that is cancelled never runs";
+    EXPECT_EQ(h.store().get(blocker)->state, JobState::active) << "the running job is not touched";
+    EXPECT_EQ(h.host().stats().claimed_ahead, 0u);
+
+    EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
+    EXPECT_EQ(h.wait_final(blocker).state, JobState::cancelled);
+}
+
+TEST_F(PrefetchTest, StoppingHandsHeldJobsBackUnchargedWhileTheRunningOneDrains)
+{
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n    retry: {max_attempts: 1}\n");
+    h.start();
+    const auto first = h.marker("first");
+    const auto held_marks = h.marker("held");
+    const auto running = h.enqueue("q", "marker.sleep", path_payload(first, R"(,"ms":300)"));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(first) == 1; }));
+    const std::vector<model::JobId> held{h.enqueue("q", "marker.succeed", path_payload(held_marks)),
+                                         h.enqueue("q", "marker.succeed", path_payload(held_marks))};
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == 2; }));
+    h.stop();
+    EXPECT_EQ(h.store().get(running)->state, JobState::completed) << "the running attempt drains as without prefetch";
+    EXPECT_EQ(HostHarness::marks(held_marks), 0u);
+    for (auto id : held) {
+        const auto job = h.store().get(id);
+        EXPECT_EQ(job->state, JobState::waiting) << "a held job goes back for any host to run";
+        EXPECT_EQ(job->attempts_since_retry, 0u) << "without using up its only attempt";
+        EXPECT_EQ(job->lost, 0u) << "nor counting as lost";
+        const auto attempts = h.store().attempts(id);
+        ASSERT_EQ(attempts.size(), 1u);
+        EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::worker_lost);
+        EXPECT_NE(attempts[0].outcome.error.find("before the attempt started"), std::string::npos) << attempts[0].outcome.error;
+    }
+}
+
+TEST_F(PrefetchTest, HeldJobsCountAgainstGlobalConcurrency)
+{
+    // Held jobs are active in the store, so a limit across hosts counts them: claiming ahead
+    // never lets more jobs run at once than global_concurrency allows.
+    HostHarness h("  q:\n    tasks: [\"marker.*\", \"misbehave.*\"]\n    concurrency: 1\n    prefetch: 5\n    global_concurrency: 2\n");
+    h.start();
+    const auto blocker = occupy_the_slot(h);
+    std::vector<model::JobId> rest;
+    for (int i = 0; i < 3; ++i) rest.push_back(h.enqueue("q", "misbehave.echo"));
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == 1; }));
+    EXPECT_EQ(in_state(h.store(), rest, JobState::active), 1u);
+    EXPECT_EQ(in_state(h.store(), rest, JobState::waiting), 2u);
+    EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
+    for (auto id : rest) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+}
+
+} // namespace
+} // namespace sandhost::scheduler
