@@ -52,6 +52,7 @@ void get_queues(Context& context, Exchange& exchange)
         if (configured) {
             queue.raw("tasks", tasks_json(*configured));
             queue.number("concurrency", std::int64_t(configured->concurrency));
+            queue.number("prefetch", std::int64_t(configured->prefetch));
             if (configured->rate_limit) {
                 queue.raw("rate_limit", model::JsonObject()
                                             .number("jobs", static_cast<std::int64_t>(configured->rate_limit->jobs))

@@ -363,6 +363,8 @@ TEST_P(ApiTest, QueuesHostsPluginsAndSchedules)
     EXPECT_FALSE(by_name["other"]->getValue<bool>("paused"));
     EXPECT_TRUE(by_name["other"]->getObject("counts")->has("waiting"));
     EXPECT_GE(by_name["other"]->getValue<int>("total"), 1);
+    EXPECT_EQ(by_name["other"]->getValue<int>("concurrency"), 1);
+    EXPECT_EQ(by_name["other"]->getValue<int>("prefetch"), 0);
     // No retention configured: every state kept (null), as `sandhost queues --json` shows it.
     const auto retention = by_name["other"]->getObject("retention");
     ASSERT_TRUE(retention);

@@ -2,6 +2,7 @@
 // handed back untouched when they cannot start. Run for real: a host on a SQLite store, real
 // workers, real plugins.
 #include "host_harness.h"
+#include "redis_server.h"
 
 #include <gtest/gtest.h>
 
@@ -32,11 +33,31 @@ model::JobId occupy_the_slot(HostHarness& h)
     return id;
 }
 
-class PrefetchTest : public testing::NoLeftoversTest {};
+// Held jobs go through the store as every claim does: each test runs on SQLite and on Redis.
+class PrefetchTest : public testing::NoLeftoversTest, public ::testing::WithParamInterface<std::string> {
+protected:
+    void SetUp() override
+    {
+        if (GetParam() == "redis") SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    }
+};
 
-TEST_F(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
+// The test's store: a SQLite file in the harness's folder, or a redis-server of its own (made
+// before the harness, so that it outlives the host).
+struct StoreUnderTest {
+    explicit StoreUnderTest(const std::string& kind)
+    {
+        if (kind == "redis") url = server.emplace().url();
+    }
+    std::optional<t::RedisServer> server;
+    std::string url = "sqlite:jobs.db";
+};
+
+
+TEST_P(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
 {
-    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n");
+    StoreUnderTest store(GetParam());
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n", "", 4, "", store.url);
     h.start();
     const auto order = h.marker("order");
     const auto blocker = occupy_the_slot(h);
@@ -68,9 +89,10 @@ TEST_F(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
     EXPECT_EQ(stats.claimed_ahead, 0u);
 }
 
-TEST_F(PrefetchTest, CancellingAHeldJobEndsItWithoutRunningIt)
+TEST_P(PrefetchTest, CancellingAHeldJobEndsItWithoutRunningIt)
 {
-    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 1\n");
+    StoreUnderTest store(GetParam());
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 1\n", "", 4, "", store.url);
     h.start();
     const auto held_marks = h.marker("held");
     const auto blocker = occupy_the_slot(h);
@@ -92,9 +114,10 @@ TEST_F(PrefetchTest, CancellingAHeldJobEndsItWithoutRunningIt)
     EXPECT_EQ(h.wait_final(blocker).state, JobState::cancelled);
 }
 
-TEST_F(PrefetchTest, StoppingHandsHeldJobsBackUnchargedWhileTheRunningOneDrains)
+TEST_P(PrefetchTest, StoppingHandsHeldJobsBackUnchargedWhileTheRunningOneDrains)
 {
-    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n    retry: {max_attempts: 1}\n");
+    StoreUnderTest store(GetParam());
+    HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n    retry: {max_attempts: 1}\n", "", 4, "", store.url);
     h.start();
     const auto first = h.marker("first");
     const auto held_marks = h.marker("held");
@@ -118,11 +141,12 @@ TEST_F(PrefetchTest, StoppingHandsHeldJobsBackUnchargedWhileTheRunningOneDrains)
     }
 }
 
-TEST_F(PrefetchTest, HeldJobsCountAgainstGlobalConcurrency)
+TEST_P(PrefetchTest, HeldJobsCountAgainstGlobalConcurrency)
 {
     // Held jobs are active in the store, so a limit across hosts counts them: claiming ahead
     // never lets more jobs run at once than global_concurrency allows.
-    HostHarness h("  q:\n    tasks: [\"marker.*\", \"misbehave.*\"]\n    concurrency: 1\n    prefetch: 5\n    global_concurrency: 2\n");
+    StoreUnderTest store(GetParam());
+    HostHarness h("  q:\n    tasks: [\"marker.*\", \"misbehave.*\"]\n    concurrency: 1\n    prefetch: 5\n    global_concurrency: 2\n", "", 4, "", store.url);
     h.start();
     const auto blocker = occupy_the_slot(h);
     std::vector<model::JobId> rest;
@@ -133,6 +157,9 @@ TEST_F(PrefetchTest, HeldJobsCountAgainstGlobalConcurrency)
     EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
     for (auto id : rest) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
+                         [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
 } // namespace
 } // namespace sandhost::scheduler
