@@ -503,7 +503,12 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     auto client = sandhost::scheduler::open_configured_store(first_settings->host);
     const auto calls_before = where.redis ? where.redis->calls() : std::pair<std::uint64_t, std::uint64_t>{};
     std::vector<std::thread> serving;
-    for (auto& host : hosts) serving.emplace_back([&host] { host->run(); });
+    for (auto& host : hosts) {
+        serving.emplace_back([&host] {
+            sandhost::os::name_this_thread("sh-run-loop");  // as `sandhost run`'s main thread is not named
+            host->run();
+        });
+    }
     std::unique_ptr<sandhost::api::ApiServer> api;
     std::atomic<bool> stop_polling{false};
     std::atomic<int> polls{0};

@@ -6,6 +6,7 @@
 #include <deque>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string_view>
 #include <unistd.h>
 #include <unordered_set>
@@ -220,6 +221,13 @@ std::vector<pid_t> all_processes()
         if (name.find_first_not_of("0123456789") == std::string::npos) pids.push_back(std::atoi(name.c_str()));
     }
     return pids;
+}
+
+void name_this_thread(std::string_view name)
+{
+    char buffer[16] = {};
+    name.copy(buffer, sizeof buffer - 1);
+    ::pthread_setname_np(::pthread_self(), buffer);  // fails only for a name too long: cut above
 }
 
 } // namespace sandhost::os

@@ -55,4 +55,8 @@ std::string read_cmdline(pid_t pid);
 // Every process id on the system.
 std::vector<pid_t> all_processes();
 
+// Names the calling thread as `top -H`, `ps -L`, gdb and perf show it (the first 15 bytes).
+// Not for a process's main thread, whose name is the process's.
+void name_this_thread(std::string_view name);
+
 } // namespace sandhost::os

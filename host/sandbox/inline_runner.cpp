@@ -1,5 +1,6 @@
 #include "sandbox/inline_runner.h"
 
+#include "os/proc.h"
 #include "plugin/plugin_library.h"
 #include "plugin/task_call.h"
 #include "sandbox/classify.h"
@@ -201,6 +202,7 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
 
 void InlineRunner::serve(const std::shared_ptr<TaskThread>& self)
 {
+    os::name_this_thread("sh-task");
     std::unique_lock lock(self->mutex);
     for (;;) {
         self->wake.wait(lock, [&] { return self->work || self->stop; });

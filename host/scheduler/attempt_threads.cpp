@@ -1,5 +1,7 @@
 #include "scheduler/attempt_threads.h"
 
+#include "os/proc.h"
+
 #include <utility>
 
 namespace sandhost::scheduler {
@@ -26,6 +28,7 @@ void AttemptThreads::run(std::function<void()> work)
 
 void AttemptThreads::serve()
 {
+    os::name_this_thread("sh-attempt");
     std::unique_lock lock(m_mutex);
     for (;;) {
         if (m_queue.empty()) {

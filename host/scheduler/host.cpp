@@ -274,7 +274,10 @@ void Host::heartbeat(model::TimePoint now)
 void Host::run()
 {
     start_serving();
-    m_retention_thread = std::thread([this] { retain(); });
+    m_retention_thread = std::thread([this] {
+        os::name_this_thread("sh-retention");
+        retain();
+    });
     // Joined on every way out of run(): the thread stops once m_stopping is set.
     struct JoinRetention {
         Host& host;
