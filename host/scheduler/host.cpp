@@ -543,12 +543,16 @@ Host::Claimable Host::claimable_now()
         const auto held = m_ahead.find(queue.name);
         const std::size_t ahead = held == m_ahead.end() ? 0 : held->second.size();
         const std::size_t taken = m_running_by_queue[queue.name] + ahead;
-        ahead_room += queue.prefetch > ahead ? queue.prefetch - ahead : 0;
+        const std::size_t room = queue.prefetch > ahead ? queue.prefetch - ahead : 0;
+        ahead_room += room;
         const std::size_t limit = std::size_t(queue.concurrency) + queue.prefetch;
-        if (taken >= limit) continue;
+        // Its free slots and its own room to hold, but no more than the host's free workers
+        // and that room: a queue without prefetch never has a job held for a worker.
+        const std::size_t slots = taken >= limit ? 0 : std::min(limit - taken, max + room);
+        if (slots == 0) continue;
         store::QueueAllowance allowance;
         allowance.queue = queue.name;
-        allowance.slots = limit - taken;
+        allowance.slots = slots;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;
@@ -681,10 +685,9 @@ void Host::launch_ahead(bool stopping)
                 if (stopped) {
                     // Never started: its claim is handed back as a cancelled attempt of no
                     // time, which end_attempt sends where a stopped attempt's job goes.
-                    model::Outcome o;
+                    model::Outcome& o = held.outcome.emplace();
                     o.kind = model::OutcomeKind::cancelled;
                     o.started_at = o.ended_at = now;
-                    held.outcome = std::move(o);
                     m_finished.push_back(held.claim.job.id);
                     continue;
                 }

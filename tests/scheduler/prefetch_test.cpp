@@ -158,6 +158,26 @@ TEST_P(PrefetchTest, HeldJobsCountAgainstGlobalConcurrency)
     for (auto id : rest) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
 }
 
+TEST_P(PrefetchTest, AQueueWithoutPrefetchHasNoJobHeldForTheHostsWorkers)
+{
+    // One worker for the host, busy with a job of b. b may hold two more; a, without prefetch,
+    // must leave its job waiting for any host rather than hold it for this one's worker.
+    StoreUnderTest store(GetParam());
+    HostHarness h("  b:\n    tasks: [\"marker.*\", \"misbehave.*\"]\n    prefetch: 2\n  a:\n    tasks: [\"misbehave.*\"]\n", "", 1, "", store.url);
+    h.start();
+    const auto marks = h.marker("blocker");
+    const auto blocker = h.enqueue("b", "marker.hang", path_payload(marks));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    const auto of_a = h.enqueue("a", "misbehave.echo");
+    const std::vector<model::JobId> of_b{h.enqueue("b", "misbehave.echo"), h.enqueue("b", "misbehave.echo")};
+    // b's jobs, enqueued after a's, are held: the host claimed since a's job was stored.
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == 2; }));
+    EXPECT_EQ(h.store().get(of_a)->state, JobState::waiting);
+    EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
+    EXPECT_EQ(h.wait_final(of_a).state, JobState::completed);
+    for (auto id : of_b) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
