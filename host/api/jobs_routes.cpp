@@ -5,107 +5,31 @@
 #include "config/suggest.h"
 #include "model/job_json.h"
 #include "model/json_text.h"
+#include "scheduler/enqueue_json.h"
 #include "scheduler/enqueue_policy.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include <charconv>
-#include <limits>
 
 namespace sandhost::api {
 namespace {
 
 using Clock = std::chrono::system_clock;
 
-const std::vector<std::string> k_job_members{"queue", "task", "payload", "priority", "delay", "timeout", "max_attempts", "depends_on", "key"};
-
 constexpr std::size_t k_default_limit = 50;
 constexpr std::size_t k_max_limit = 1000;
 
 ApiError invalid(const std::string& message) { return ApiError(422, "invalid_job", message); }
 
-const char* kind_of(const Poco::Dynamic::Var& value)
+// The request a POST /api/v1/jobs body (or an element of a batch) asks for: 400 when it is not
+// JSON, 422 when it is not a job.
+scheduler::EnqueueRequest request_from(std::string_view text)
 {
-    if (value.isEmpty()) return "null";
-    if (value.type() == typeid(Poco::JSON::Object::Ptr)) return "an object";
-    if (value.type() == typeid(Poco::JSON::Array::Ptr)) return "an array";
-    if (value.isString()) return "a string";
-    if (value.isBoolean()) return "a boolean";
-    return "a number";
-}
-
-std::string text_member(const Poco::JSON::Object& body, const std::string& name)
-{
-    const Poco::Dynamic::Var value = body.get(name);
-    if (!value.isString()) throw invalid(name + ": expected a string, got " + kind_of(value));
-    return value.extract<std::string>();
-}
-
-std::int64_t whole_member(const Poco::JSON::Object& body, const std::string& name, std::int64_t min, std::int64_t max)
-{
-    const Poco::Dynamic::Var value = body.get(name);
-    if (!value.isInteger() || value.isBoolean()) throw invalid(name + ": expected a whole number, got " + kind_of(value));
-    std::int64_t number = 0;
     try {
-        number = value.convert<std::int64_t>();
-    } catch (const Poco::Exception&) {
-        throw invalid(name + ": must be from " + std::to_string(min) + " to " + std::to_string(max));
+        return scheduler::enqueue_request_from_json(text);
+    } catch (const scheduler::BadJobJson& e) {
+        if (e.syntax()) throw ApiError(400, "bad_json", std::string("the body is ") + e.what());
+        throw invalid(e.what());
     }
-    if (number < min || number > max) throw invalid(name + ": must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + std::to_string(number));
-    return number;
-}
-
-model::Duration duration_member(const Poco::JSON::Object& body, const std::string& name)
-{
-    const Poco::Dynamic::Var value = body.get(name);
-    if (!value.isString()) throw invalid(name + ": expected a duration with a unit such as \"5s\", got " + kind_of(value));
-    auto parsed = model::parse_duration(value.extract<std::string>());
-    if (!parsed) throw invalid(name + ": " + parsed.error());
-    return parsed.value();
-}
-
-// The request a POST /api/v1/jobs body asks for. The payload is taken as written.
-scheduler::EnqueueRequest request_from(const std::string& text)
-{
-    if (const auto error = model::json_syntax_error(text)) throw ApiError(400, "bad_json", "the body is not valid JSON: " + error->to_string());
-    const auto members = model::json_object_members(text);
-    if (!members) throw invalid("the body must be a JSON object with at least queue and task");
-    Poco::JSON::Parser parser;
-    const auto body = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-
-    scheduler::EnqueueRequest request;
-    for (const auto& [name, value] : *members) {
-        if (std::find(k_job_members.begin(), k_job_members.end(), name) == k_job_members.end()) {
-            throw invalid("unknown member \"" + name + "\"" + config::suggestion(name, k_job_members, "members"));
-        }
-        if (name == "payload") request.payload = model::compact_json(value).value_or(std::string(value));
-    }
-    if (!body->has("queue")) throw invalid("queue is missing");
-    if (!body->has("task")) throw invalid("task is missing");
-    request.queue = text_member(*body, "queue");
-    request.task = text_member(*body, "task");
-    if (body->has("priority")) {
-        request.priority = static_cast<int>(whole_member(*body, "priority", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
-    }
-    if (body->has("delay")) request.delay = duration_member(*body, "delay");
-    if (body->has("timeout")) request.timeout = duration_member(*body, "timeout");
-    if (body->has("max_attempts")) request.max_attempts = static_cast<std::uint32_t>(whole_member(*body, "max_attempts", 1, 1'000'000));
-    if (body->has("depends_on")) {
-        const Poco::Dynamic::Var value = body->get("depends_on");
-        if (value.type() != typeid(Poco::JSON::Array::Ptr)) throw invalid(std::string("depends_on: expected an array of job ids, got ") + kind_of(value));
-        const auto ids = value.extract<Poco::JSON::Array::Ptr>();
-        for (std::size_t i = 0; i < ids->size(); ++i) {
-            const Poco::Dynamic::Var id = ids->get(static_cast<unsigned>(i));
-            if (!id.isInteger() || id.isBoolean() || id.convert<std::int64_t>() <= 0) {
-                throw invalid("depends_on: element " + std::to_string(i) + " is not a job id");
-            }
-            request.depends_on.push_back(id.convert<std::int64_t>());
-        }
-    }
-    if (body->has("key")) request.key = text_member(*body, "key");
-    return request;
 }
 
 std::optional<std::int64_t> positive_number(const std::string& text)
@@ -170,7 +94,7 @@ void post_jobs_batch(Context& context, Exchange& exchange)
     requests.reserve(elements->size());
     for (std::size_t i = 0; i < elements->size(); ++i) {
         try {
-            requests.push_back(request_from(std::string((*elements)[i])));
+            requests.push_back(request_from((*elements)[i]));
         } catch (const ApiError& e) {
             throw invalid("job " + std::to_string(i) + ": " + e.what() + "; nothing was enqueued");
         }

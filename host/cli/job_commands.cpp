@@ -11,6 +11,7 @@
 #include "model/text.h"
 #include "model/units.h"
 #include "os/signal_watch.h"
+#include "scheduler/enqueue_json.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/payload.h"
 
@@ -21,6 +22,7 @@
 #include <charconv>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -156,16 +158,18 @@ void print_ids(const std::vector<model::JobId>& ids, bool json)
     print_json(o);
 }
 
-// enqueue --payloads: a job per non-empty line of `file`, each `request` with the line as its
-// payload, stored k_max_enqueue_batch per step. Every line is checked to be JSON before any
-// is stored; a line the enqueue policy refuses stores nothing of its batch, and the batches
-// before it stay stored (their ids are printed, and the error says so).
-int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& request, const std::string& file)
+// enqueue --payloads and --jobs: a job per non-empty line of `file`, as `job_of` reads the
+// line (it throws the reason a line is not a job), stored k_max_enqueue_batch per step. Every
+// line is read before any is stored; a line the enqueue policy refuses stores nothing of its
+// batch, and the batches before it stay stored (their ids are printed, and the error says so).
+int enqueue_lines(const ParsedArgs& args, const std::string& option, const std::string& file,
+                  const std::function<scheduler::EnqueueRequest(const std::string&)>& job_of)
 {
+    const std::string flag = "--" + option;
     std::ifstream opened;
     if (file != "-") {
         opened.open(file, std::ios::binary);
-        if (!opened) throw UsageError("--payloads: cannot read " + file);
+        if (!opened) throw UsageError(flag + ": cannot read " + file);
     }
     std::istream& in = file == "-" ? std::cin : opened;
     std::vector<scheduler::EnqueueRequest> requests;
@@ -174,15 +178,14 @@ int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& reque
     for (std::size_t number = 1; std::getline(in, line); ++number) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        if (const auto error = model::json_syntax_error(line)) {
-            throw UsageError("--payloads: line " + std::to_string(number) + " is not valid JSON: " + error->to_string() +
-                             "; nothing was stored");
+        try {
+            requests.push_back(job_of(line));
+        } catch (const std::exception& e) {
+            throw UsageError(flag + ": line " + std::to_string(number) + ": " + e.what() + "; nothing was stored");
         }
-        requests.push_back(request);
-        requests.back().payload = line;
         lines.push_back(number);
     }
-    if (in.bad()) throw UsageError("--payloads: cannot read " + file);
+    if (in.bad()) throw UsageError(flag + ": cannot read " + file);
     auto context = open_host_context(args);
     std::vector<model::JobId> ids;
     std::vector<std::string> notes;  // said once each
@@ -210,7 +213,7 @@ int enqueue_lines(const ParsedArgs& args, const scheduler::EnqueueRequest& reque
                                                        std::to_string(lines.front()) + "-" + std::to_string(lines.at(from - 1)) +
                                                        " were (their ids are printed)";
             print_ids(ids, args.has("json"));
-            throw UsageError("--payloads: line " + std::to_string(line_of) + ": " + why + stored);
+            throw UsageError(flag + ": line " + std::to_string(line_of) + ": " + why + stored);
         }
         for (const auto& e : enqueued) {
             ids.push_back(e.id);
@@ -233,6 +236,8 @@ int enqueue_command(const std::vector<std::string>& raw)
         config_option(),
         {"payload", "JSON|@FILE", "the task's input (default {})"},
         {"payloads", "FILE", "one job per line of FILE (- for standard input), the line its payload: stored 1,000 jobs per transaction, an id printed per line"},
+        {"jobs", "FILE", "instead of QUEUE and PLUGIN.TASK: one job per line of FILE (- for standard input), a JSON object as POST /api/v1/jobs "
+                         "takes ({\"queue\", \"task\", \"payload\", ...}): stored as --payloads stores"},
         {"priority", "N", "higher runs first (default 0)"},
         {"delay", "DUR", "not before now + DUR"},
         {"timeout", "DUR", "overrides the queue's timeout for each attempt (more than 0: 0s is refused, there is no unlimited timeout)"},
@@ -246,11 +251,25 @@ int enqueue_command(const std::vector<std::string>& raw)
     };
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost enqueue QUEUE PLUGIN.TASK [options]",
+        return print_help("sandhost enqueue QUEUE PLUGIN.TASK [options]\n       sandhost enqueue --jobs FILE [--json]",
                           "Stores a job and prints its id. Nothing is stored when anything is wrong.\nA job with --depends-on gets its "
                           "dependencies' results in its payload under \"" +
                               std::string(scheduler::k_dependencies_key) + "\".",
                           options);
+    }
+    if (auto file = args.get("jobs")) {
+        if (!args.positional.empty()) throw UsageError("--jobs takes each job's queue and task from its line: no QUEUE or PLUGIN.TASK");
+        for (const char* other : {"payload", "payloads", "priority", "delay", "timeout", "max-attempts", "depends-on", "key", "wait", "wait-timeout"}) {
+            if (args.has(other)) throw UsageError(std::string("--jobs cannot go with --") + other + " (each line says its own)");
+        }
+        return enqueue_lines(args, "jobs", *file, [](const std::string& line) {
+            try {
+                return scheduler::enqueue_request_from_json(line);
+            } catch (const scheduler::BadJobJson& e) {
+                // "line N: not valid JSON: ..." or "line N: queue is missing"
+                throw UsageError(e.what());
+            }
+        });
     }
     if (args.positional.size() != 2) throw UsageError("expected QUEUE and PLUGIN.TASK");
     if (args.has("payloads")) {
@@ -268,7 +287,14 @@ int enqueue_command(const std::vector<std::string>& raw)
     if (auto v = args.get("max-attempts")) request.max_attempts = static_cast<std::uint32_t>(parse_count_flag("max-attempts", *v, 1));
     for (const auto& dep : args.all("depends-on")) request.depends_on.push_back(parse_job_id(dep));
     if (auto v = args.get("key")) request.key = *v;
-    if (auto file = args.get("payloads")) return enqueue_lines(args, request, *file);
+    if (auto file = args.get("payloads")) {
+        return enqueue_lines(args, "payloads", *file, [&request](const std::string& line) {
+            if (const auto error = model::json_syntax_error(line)) throw UsageError("not valid JSON: " + error->to_string());
+            scheduler::EnqueueRequest job = request;
+            job.payload = line;
+            return job;
+        });
+    }
     auto context = open_host_context(args);
     scheduler::Enqueued enqueued;
     try {

@@ -198,7 +198,7 @@ TEST_P(ApiTest, ABatchOfJobsIsStoredWholeOrNotAtAll)
         {R"({"jobs":{"queue":"default"}})", "jobs: expected an array"},
         {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"default","task":"misbehave.echo","payloda":{}}]})",
          "job 1: unknown member \"payloda\""},
-        {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"default","task":"misbehave.echo"},7]})", "job 2: the body must be"},
+        {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"default","task":"misbehave.echo"},7]})", "job 2: a job must be a JSON object"},
         {R"({"jobs":[{"queue":"default","task":"misbehave.echo"},{"queue":"nope","task":"misbehave.echo"}]})", "job 1: unknown queue 'nope'"},
         {R"({"jobs":[{"queue":"default","task":"misbehave.echo","depends_on":[999999]}]})", "job 0: unknown dependency: no job 999999"},
         {too_many, "at most 1000"},

@@ -271,7 +271,7 @@ TEST(JobCli, EnqueuePayloadsStoresAJobPerLine)
     }
     const auto broken = d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string()});
     EXPECT_EQ(broken.exit_code, 2);
-    EXPECT_NE(broken.err.find("line 2 is not valid JSON"), std::string::npos) << broken.err;
+    EXPECT_NE(broken.err.find("--payloads: line 2: not valid JSON"), std::string::npos) << broken.err;
     // A refused line refuses its batch; batches before it stay, and the error says which.
     {
         std::ofstream out(file);
@@ -291,6 +291,59 @@ TEST(JobCli, EnqueuePayloadsStoresAJobPerLine)
     EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", file.string(), "--key", "k"}).exit_code, 2);
     EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--payloads", d.path("missing").string()}).exit_code, 2);
     EXPECT_EQ(d.job_count(), 1'205u + 2'000u);
+}
+
+// enqueue --jobs: a whole job per line, as the API takes it, each with its own queue and task.
+TEST(JobCli, EnqueueJobsTakesAJobObjectPerLine)
+{
+    Deployment d(k_queues);
+    const auto file = d.path("jobs.jsonl");
+    {
+        std::ofstream out(file);
+        out << R"({"queue": "default", "task": "misbehave.echo", "payload": {"n": 1}, "priority": 5, "key": "first"})" << "\n\n"
+            << R"({"queue": "default", "task": "misbehave.echo", "delay": "1h", "max_attempts": 2, "timeout": "3s"})" << "\n"
+            << R"({"queue": "default", "task": "misbehave.echo", "depends_on": [1]})" << "\n";
+    }
+    const auto stored = d.cli({"enqueue", "--jobs", file.string(), "--json"});
+    ASSERT_EQ(stored.exit_code, 0) << stored.err;
+    Poco::JSON::Parser parser;
+    const auto ids = parser.parse(stored.out).extract<Poco::JSON::Object::Ptr>()->getArray("ids");
+    ASSERT_EQ(ids->size(), 3u) << stored.out;
+    const auto first = d.job(ids->getElement<std::int64_t>(0));
+    EXPECT_EQ(first->getObject("payload")->getValue<int>("n"), 1);
+    EXPECT_EQ(first->getValue<int>("priority"), 5);
+    EXPECT_EQ(first->getValue<std::string>("key"), "first");
+    const auto second = d.job(ids->getElement<std::int64_t>(1));
+    EXPECT_EQ(second->getValue<std::string>("state"), "delayed");
+    EXPECT_EQ(second->getValue<int>("max_attempts"), 2);
+    const auto third = d.job(ids->getElement<std::int64_t>(2));
+    EXPECT_EQ(third->getValue<std::string>("state"), "blocked") << "it waits for job 1";
+
+    // A line that is not a job stores nothing, and is named with what is wrong.
+    const std::pair<std::string, std::string> bad[] = {
+        {R"({"queue": "default", "task": "misbehave.echo", "priorty": 1})", "line 2: unknown member \"priorty\" (did you mean 'priority'?)"},
+        {R"({"queue": "default"})", "line 2: task is missing"},
+        {R"({"queue": "default", "task": "misbehave.echo", "delay": 5})", "line 2: delay: expected a duration"},
+        {R"([1, 2])", "line 2: a job must be a JSON object"},
+        {R"({"queue": "default", "task": )", "line 2: not valid JSON"},
+        {R"({"queue": "nope", "task": "misbehave.echo"})", "line 2: "},
+    };
+    for (const auto& [line, why] : bad) {
+        {
+            std::ofstream out(file);
+            out << R"({"queue": "default", "task": "misbehave.echo"})" << "\n" << line << "\n";
+        }
+        const auto refused = d.cli({"enqueue", "--jobs", file.string()});
+        EXPECT_EQ(refused.exit_code, 2) << line;
+        EXPECT_NE(refused.err.find("--jobs: " + why), std::string::npos) << refused.err;
+        EXPECT_NE(refused.err.find("nothing was stored"), std::string::npos) << refused.err;
+    }
+    EXPECT_EQ(d.job_count(), 3u);
+    // The job's own flags and positional arguments do not go with --jobs.
+    EXPECT_EQ(d.cli({"enqueue", "default", "misbehave.echo", "--jobs", file.string()}).exit_code, 2);
+    EXPECT_EQ(d.cli({"enqueue", "--jobs", file.string(), "--priority", "1"}).exit_code, 2);
+    EXPECT_EQ(d.cli({"enqueue", "--jobs", d.path("missing").string()}).exit_code, 2);
+    EXPECT_EQ(d.job_count(), 3u);
 }
 
 TEST(JobCli, TheWholeCycleThroughTheCommands)
