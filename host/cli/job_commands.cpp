@@ -262,14 +262,8 @@ int enqueue_command(const std::vector<std::string>& raw)
         for (const char* other : {"payload", "payloads", "priority", "delay", "timeout", "max-attempts", "depends-on", "key", "wait", "wait-timeout"}) {
             if (args.has(other)) throw UsageError(std::string("--jobs cannot go with --") + other + " (each line says its own)");
         }
-        return enqueue_lines(args, "jobs", *file, [](const std::string& line) {
-            try {
-                return scheduler::enqueue_request_from_json(line);
-            } catch (const scheduler::BadJobJson& e) {
-                // "line N: not valid JSON: ..." or "line N: queue is missing"
-                throw UsageError(e.what());
-            }
-        });
+        // A line that is not a job says why: "--jobs: line N: queue is missing".
+        return enqueue_lines(args, "jobs", *file, [](const std::string& line) { return scheduler::enqueue_request_from_json(line); });
     }
     if (args.positional.size() != 2) throw UsageError("expected QUEUE and PLUGIN.TASK");
     if (args.has("payloads")) {

@@ -547,7 +547,7 @@ Host::Claimable Host::claimable_now()
         ahead_room += room;
         const std::size_t limit = std::size_t(queue.concurrency) + queue.prefetch;
         // Its free slots and its own room to hold, but no more than the host's free workers
-        // and that room: a queue without prefetch never has a job held for a worker.
+        // and that room: a queue without prefetch is not claimed for while no worker is free.
         const std::size_t slots = taken >= limit ? 0 : std::min(limit - taken, max + room);
         if (slots == 0) continue;
         store::QueueAllowance allowance;
