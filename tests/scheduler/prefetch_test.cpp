@@ -53,7 +53,6 @@ struct StoreUnderTest {
     std::string url = "sqlite:jobs.db";
 };
 
-
 TEST_P(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
 {
     StoreUnderTest store(GetParam());
