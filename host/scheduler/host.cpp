@@ -174,7 +174,7 @@ HostStats Host::stats() const
 {
     std::lock_guard lock(m_mutex);
     HostStats copy = m_stats;
-    copy.running = m_running.size() - m_ahead_count;
+    copy.running = started_count();
     copy.claimed_ahead = m_ahead_count;
     return copy;
 }
@@ -534,8 +534,8 @@ Host::Claimable Host::claimable_now()
     const auto current = settings();
     Claimable claimable;
     auto& allowances = claimable.queues;
-    const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, current->host.max_workers) : current->host.max_workers;
-    const std::size_t started = m_running.size() - m_ahead_count;
+    const std::size_t cap = worker_limit(*current);
+    const std::size_t started = started_count();
     // Free workers, and room to hold jobs ahead of them.
     std::size_t max = cap > started ? cap - started : 0;
     std::size_t ahead_room = 0;
@@ -656,12 +656,15 @@ void Host::take_claim(store::Claim claim)
     if (!hold) launch(*raw);
 }
 
+std::size_t Host::worker_limit(const config::Settings& settings) const
+{
+    return m_worker_cap ? std::min<std::size_t>(m_worker_cap, settings.host.max_workers) : settings.host.max_workers;
+}
+
 bool Host::slot_free(const config::QueueSettings& queue) const
 {
-    const std::size_t cap = m_worker_cap ? std::min<std::size_t>(m_worker_cap, m_settings->host.max_workers) : m_settings->host.max_workers;
     auto in_queue = m_running_by_queue.find(queue.name);
-    const std::size_t started = m_running.size() - m_ahead_count;
-    return started < cap && (in_queue == m_running_by_queue.end() || in_queue->second < queue.concurrency);
+    return started_count() < worker_limit(*m_settings) && (in_queue == m_running_by_queue.end() || in_queue->second < queue.concurrency);
 }
 
 void Host::launch_ahead(bool stopping)
@@ -712,8 +715,7 @@ void Host::launch(Running& running)
             raw->started = true;
             ++m_running_by_queue[raw->claim.job.queue];
         }
-        const std::size_t started = m_running.size() - m_ahead_count;
-        m_stats.peak_running = std::max(m_stats.peak_running, started);
+        m_stats.peak_running = std::max(m_stats.peak_running, started_count());
         auto& peak = m_stats.peak_running_by_queue[raw->claim.job.queue];
         peak = std::max(peak, m_running_by_queue[raw->claim.job.queue]);
     }

@@ -142,6 +142,11 @@ private:
     // With m_mutex held: whether a job of the queue may start now (a slot of the queue and a
     // worker of the host free).
     bool slot_free(const config::QueueSettings& queue) const;
+    // How many workers the host runs at most now: max_workers, or fewer while short of resources.
+    std::size_t worker_limit(const config::Settings& settings) const;
+    // Attempts started and not yet collected (m_running less the jobs held ahead), with
+    // m_mutex held or on the run loop.
+    std::size_t started_count() const { return m_running.size() - m_ahead_count; }
     // Starts held jobs in the slots free now; ends those stopped before they started (a cancel,
     // a lost or expired lease, the host stopping) without running them.
     void launch_ahead(bool stopping);
