@@ -111,6 +111,7 @@ struct Host::Running {
     store::Claim claim;
     std::atomic<pid_t> pid{0};                          // the worker, once started
     bool started = false;                               // false while held ahead of a slot
+    bool slot_released = false;  // its attempt's thread freed its slot when the attempt ended
     model::TimePoint started_at{};
     std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
@@ -333,12 +334,14 @@ void Host::run()
             // Records the store did not take yet get until the drain deadline to be written.
             if (m_running.empty() && (m_unrecorded.empty() || now >= *drain_deadline || m_store_vanished)) break;
             if (now >= *drain_deadline || m_store_vanished) {
-                for (auto& [id, running] : m_running) {
-                    if (!running->shutdown_interrupted) {
-                        running->shutdown_interrupted = true;
-                        running->request_cancel();
+                std::vector<Running*> interrupted;
+                {
+                    std::lock_guard lock(m_mutex);
+                    for (auto& [id, running] : m_running) {
+                        if (!std::exchange(running->shutdown_interrupted, true)) interrupted.push_back(running.get());
                     }
                 }
+                for (Running* running : interrupted) running->request_cancel();
             }
         } else {
             if (now >= next_housekeeping && store_due(now)) {
@@ -531,7 +534,9 @@ void Host::fire_schedules(model::TimePoint now)
 
 Host::Claimable Host::claimable_now()
 {
-    const auto current = settings();
+    // Under the lock: attempts' threads free slots and start held jobs meanwhile.
+    std::lock_guard lock(m_mutex);
+    const auto current = m_settings;
     Claimable claimable;
     auto& allowances = claimable.queues;
     const std::size_t cap = worker_limit(*current);
@@ -669,11 +674,11 @@ bool Host::slot_free(const config::QueueSettings& queue) const
 
 void Host::launch_ahead(bool stopping)
 {
-    if (m_ahead_count == 0) return;
-    const auto now = Clock::now();
     std::vector<Running*> launched;
     {
         std::lock_guard lock(m_mutex);
+        if (m_ahead_count == 0) return;
+        const auto now = Clock::now();
         for (auto& [queue, ids] : m_ahead) {
             while (!ids.empty()) {
                 Running& held = *m_running.at(ids.front());
@@ -704,13 +709,14 @@ void Host::launch_ahead(bool stopping)
     for (Running* held : launched) launch(*held);
 }
 
-void Host::launch(Running& running)
+bool Host::prepare(Running& running)
 {
     Running* raw = &running;
     const model::JobId id = raw->claim.job.id;
-    raw->started_at = Clock::now();
+    model::TimePoint lease_expires;
     {
         std::lock_guard lock(m_mutex);
+        raw->started_at = Clock::now();
         if (!raw->started) {
             raw->started = true;
             ++m_running_by_queue[raw->claim.job.queue];
@@ -718,6 +724,7 @@ void Host::launch(Running& running)
         m_stats.peak_running = std::max(m_stats.peak_running, started_count());
         auto& peak = m_stats.peak_running_by_queue[raw->claim.job.queue];
         peak = std::max(peak, m_running_by_queue[raw->claim.job.queue]);
+        lease_expires = raw->lease_expires;
     }
     m_options.metrics->attempt_started(raw->claim.job.queue,
                                        std::max(model::Duration(0), std::chrono::duration_cast<model::Duration>(raw->started_at - raw->claim.job.run_at)));
@@ -731,16 +738,37 @@ void Host::launch(Running& running)
         early = std::move(o);
     } else {
         raw->spec = build_spec(raw->claim, *raw->queue, early);
-        const auto left = std::chrono::duration_cast<model::Duration>(raw->lease_expires - Clock::now()) - worker_lease_margin();
+        const auto left = std::chrono::duration_cast<model::Duration>(lease_expires - Clock::now()) - worker_lease_margin();
         raw->spec.lease = std::max(model::Duration(1), left);
     }
     if (early || raw->host_error) {
         std::lock_guard lock(m_mutex);
         raw->outcome = std::move(early);
         m_finished.push_back(id);
-        return;
+        m_wake.notify_one();  // when an attempt's thread prepared it
+        return false;
     }
-    auto attempt = [this, raw, id] {
+    return true;
+}
+
+void Host::launch(Running& running)
+{
+    if (!prepare(running)) return;
+    Running* raw = &running;
+    try {
+        m_attempt_threads.run([this, raw] { run_attempts(raw); });
+    } catch (const std::system_error& e) {
+        // No thread for it: the host is short of resources, not the job's fault.
+        std::lock_guard lock(m_mutex);
+        raw->host_error = std::string("cannot start a thread for the attempt: ") + e.what();
+        m_finished.push_back(raw->claim.job.id);
+    }
+}
+
+void Host::run_attempts(Running* raw)
+{
+    while (raw) {
+        const model::JobId id = raw->claim.job.id;
         std::optional<model::Outcome> outcome;
         std::optional<std::string> host_error;
         {
@@ -755,21 +783,48 @@ void Host::launch(Running& running)
                 host_error = e.what();
             }
         }
-        // The last use of the attempt: once it is in m_finished, the run loop may delete it.
-        std::lock_guard lock(m_mutex);
-        raw->outcome = std::move(outcome);
-        raw->host_error = std::move(host_error);
-        m_finished.push_back(id);
-        m_wake.notify_one();  // the run loop, the one waiter on m_wake
-    };
-    try {
-        m_attempt_threads.run(std::move(attempt));
-    } catch (const std::system_error& e) {
-        // No thread for it: the host is short of resources, not the job's fault.
-        std::lock_guard lock(m_mutex);
-        raw->host_error = std::string("cannot start a thread for the attempt: ") + e.what();
-        m_finished.push_back(id);
+        Running* next = nullptr;
+        {
+            std::lock_guard lock(m_mutex);
+            raw->outcome = std::move(outcome);
+            const bool failed = host_error.has_value();
+            raw->host_error = std::move(host_error);
+            // Its slot is free now, before the run loop records the ending: the next job held
+            // for the queue starts in it on this thread, with no wait for the run loop.
+            --m_running_by_queue[raw->claim.job.queue];
+            raw->slot_released = true;
+            ++m_released;
+            const bool first = m_finished.empty();
+            const std::string& queue = raw->claim.job.queue;
+            // The last use of the attempt: once it is in m_finished, the run loop may delete it.
+            m_finished.push_back(id);
+            // After a host error the run loop decides: the host may be short of resources.
+            if (!failed) next = take_held(queue);
+            // The run loop, the one waiter on m_wake, is woken by the first ending it has not
+            // collected yet, and by every one while no job is held (it may be gathering them);
+            // with jobs held it collects all of them at once.
+            if (first || m_ahead_count == 0 || !next) m_wake.notify_one();
+        }
+        if (next && !prepare(*next)) next = nullptr;
+        raw = next;
     }
+}
+
+Host::Running* Host::take_held(const std::string& queue)
+{
+    if (m_stopping) return nullptr;
+    auto ids = m_ahead.find(queue);
+    if (ids == m_ahead.end() || ids->second.empty()) return nullptr;
+    Running& held = *m_running.at(ids->second.front());
+    // One the run loop must end without running it, or whose queue a reload removed: left to it.
+    const bool stopped = held.shutdown_interrupted || held.lease_lost || held.lease_expired || (held.cancel && held.cancel->requested());
+    const auto* settings = m_settings->find_queue(queue);
+    if (stopped || !settings || !slot_free(*settings)) return nullptr;
+    ids->second.pop_front();
+    --m_ahead_count;
+    ++m_running_by_queue[queue];
+    held.started = true;
+    return &held;
 }
 
 void Host::collect_finished()
@@ -785,8 +840,9 @@ void Host::collect_finished()
             auto it = m_running.find(id);
             if (it == m_running.end()) continue;
             // The slot is free before the attempt is recorded, so that the record and the claim
-            // for the slot can be one step of the store.
-            if (it->second->started) --m_running_by_queue[it->second->claim.job.queue];
+            // for the slot can be one step of the store (an attempt's thread freed it already).
+            if (it->second->slot_released) --m_released;
+            else if (it->second->started) --m_running_by_queue[it->second->claim.job.queue];
             finished.push_back(std::move(it->second));
             m_running.erase(it);
         }
@@ -809,8 +865,8 @@ void Host::gather_endings(std::unique_lock<std::mutex>& lock)
     // first ending waits for them at most as long as its own commit would take. A short task
     // thus costs one commit per few attempts instead of one each; a long one waits at most
     // one commit's time.
-    // With jobs held ahead, no wait: the held ones start in the freed slots at once, and the
-    // commit takes whatever ended meanwhile.
+    // With jobs held ahead, no wait: the attempts' threads start the held ones in the slots
+    // they free, and the commit takes whatever ended meanwhile.
     if (m_finished.empty() || m_ahead_count > 0 || m_finished.size() >= m_running.size() || m_stopping) return;
     const auto window = std::min(m_last_commit, k_max_gather);
     m_wake.wait_for(lock, window, [&] { return m_finished.size() >= m_running.size() || m_stopping; });
@@ -958,15 +1014,22 @@ store::Transition Host::host_error_transition(Running& running, model::Outcome& 
         ++m_stats.host_errors;
     }
     // Fewer workers until starts succeed again: half of those still running.
-    const std::size_t cap = std::max<std::size_t>(1, m_running.size() / 2);
-    const bool lowered = !m_worker_cap || cap < m_worker_cap;
-    if (lowered) m_worker_cap = cap;
+    bool lowered;
+    std::size_t cap;
+    {
+        // Under the lock: an attempt's thread reads the cap when it starts a held job.
+        std::lock_guard lock(m_mutex);
+        cap = std::max<std::size_t>(1, m_running.size() / 2);
+        lowered = !m_worker_cap || cap < m_worker_cap;
+        if (lowered) m_worker_cap = cap;
+        else cap = m_worker_cap;
+    }
     m_worker_cap_changed_at = now;
     if (now >= m_claims_paused_until || lowered) {
         log_event(level_enum::warn, "host short of resources",
                   {{"error", *running.host_error},
                    {"pause_ms", std::int64_t(m_options.host_error_backoff.count())},
-                   {"max_workers_now", std::int64_t(m_worker_cap)}});
+                   {"max_workers_now", std::int64_t(cap)}});
     }
     m_claims_paused_until = now + m_options.host_error_backoff;
     return transition;
@@ -978,12 +1041,18 @@ store::Transition Host::host_error_transition(Running& running, model::Outcome& 
 // jobs and stop claiming for a back-off again and again.
 void Host::worker_started(model::TimePoint now)
 {
-    if (!m_worker_cap) return;
-    if (now - m_worker_cap_changed_at < m_options.host_error_backoff) return;
-    m_worker_cap_changed_at = now;
-    if (++m_worker_cap < settings()->host.max_workers) return;
-    m_worker_cap = 0;
-    log_event(level_enum::info, "host resources recovered", {{"max_workers", std::int64_t(settings()->host.max_workers)}});
+    std::size_t max_workers;
+    {
+        // Written by the run loop alone, read by attempts' threads under the lock.
+        std::lock_guard lock(m_mutex);
+        if (!m_worker_cap) return;
+        if (now - m_worker_cap_changed_at < m_options.host_error_backoff) return;
+        m_worker_cap_changed_at = now;
+        max_workers = m_settings->host.max_workers;
+        if (++m_worker_cap < max_workers) return;
+        m_worker_cap = 0;
+    }
+    log_event(level_enum::info, "host resources recovered", {{"max_workers", std::int64_t(max_workers)}});
 }
 
 void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
@@ -1002,13 +1071,20 @@ void Host::poll_cancels_and_renew(model::TimePoint now, bool renew_all)
             if (running->lease_lost || running->lease_expired) continue;
             if (!renew_all && now - running->lease_renewed < lease / 3) continue;
             if (m_store->renew(id, running->claim.attempt_id, now + lease)) {
-                running->lease_renewed = now;
-                running->lease_expires = now + lease;
+                {
+                    // An attempt's thread that starts a held job reads how long its lease runs.
+                    std::lock_guard lock(m_mutex);
+                    running->lease_renewed = now;
+                    running->lease_expires = now + lease;
+                }
                 if (running->cancel) running->cancel->renew_lease(std::chrono::steady_clock::now() + lease - worker_lease_margin());
             } else {
                 // Someone recovered the job: its result would be refused, and another attempt
                 // runs it now, so the worker is stopped at once.
-                running->lease_lost = true;
+                {
+                    std::lock_guard lock(m_mutex);
+                    running->lease_lost = true;
+                }
                 running->request_cancel(sandbox::CancelToken::Stop::at_once);
                 log_event(level_enum::warn, "lease lost", {{"job", id}, {"attempt", std::int64_t(running->claim.number)}});
             }
@@ -1023,12 +1099,12 @@ void Host::stop_expired_leases(model::TimePoint now)
 {
     for (auto& [id, running] : m_running) {
         if (running->lease_lost || running->lease_expired || now < running->lease_expires) continue;
-        running->lease_expired = true;
-        running->request_cancel();
         {
             std::lock_guard lock(m_mutex);
+            running->lease_expired = true;
             ++m_stats.leases_expired;
         }
+        running->request_cancel();
         log_event(level_enum::warn, "lease expired",
                   {{"job", id},
                    {"attempt", std::int64_t(running->claim.number)},

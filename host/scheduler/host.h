@@ -139,14 +139,23 @@ private:
     // otherwise (see QueueSettings::prefetch).
     void take_claim(store::Claim claim);
     void launch(Running& running);
+    // Counts a job as started and builds its attempt; false when it ended at once (a bad task
+    // or plugin, an unknown queue, a host error), already handed to the run loop.
+    bool prepare(Running& running);
+    // An attempt's thread: runs the attempt, hands its ending to the run loop and starts the
+    // next job held for its queue in the slot it freed, until none is held.
+    void run_attempts(Running* running);
+    // With m_mutex held: the next job held for `queue` when it may start now (counted as
+    // started), or null.
+    Running* take_held(const std::string& queue);
     // With m_mutex held: whether a job of the queue may start now (a slot of the queue and a
     // worker of the host free).
     bool slot_free(const config::QueueSettings& queue) const;
     // How many workers the host runs at most now: max_workers, or fewer while short of resources.
     std::size_t worker_limit(const config::Settings& settings) const;
-    // Attempts started and not yet collected (m_running less the jobs held ahead), with
-    // m_mutex held or on the run loop.
-    std::size_t started_count() const { return m_running.size() - m_ahead_count; }
+    // Attempts started and not yet ended (m_running less the jobs held ahead and the ended ones
+    // whose slot is free), with m_mutex held.
+    std::size_t started_count() const { return m_running.size() - m_ahead_count - m_released; }
     // Starts held jobs in the slots free now; ends those stopped before they started (a cancel,
     // a lost or expired lease, the host stopping) without running them.
     void launch_ahead(bool stopping);
@@ -208,6 +217,7 @@ private:
     // Jobs claimed ahead of a free slot, in claim order per queue (also in m_running).
     std::map<std::string, std::deque<model::JobId>> m_ahead;
     std::size_t m_ahead_count = 0;
+    std::size_t m_released = 0;  // ended attempts in m_running whose slot their thread freed
     HostStats m_stats;
     std::mt19937_64 m_rng;
     std::map<std::string, model::TimePoint> m_schedule_last;

@@ -177,6 +177,40 @@ TEST_P(PrefetchTest, AQueueWithoutPrefetchHasNoJobHeldForTheHostsWorkers)
     for (auto id : of_b) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
 }
 
+TEST_P(PrefetchTest, HeldJobsFollowEachOtherWithinEveryLimit)
+{
+    // An ended attempt's thread starts the next held job of its queue in the slot it freed,
+    // without waiting for the run loop; the queue's concurrency and the host's workers still
+    // bound what runs at once. Two queues on a host of two workers: a (2 at once) and b (1).
+    StoreUnderTest store(GetParam());
+    HostHarness h("  a:\n    tasks: [\"misbehave.*\"]\n    concurrency: 2\n    prefetch: 6\n"
+                  "  b:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n    prefetch: 3\n",
+                  "", 2, "", store.url);
+    h.start();
+    std::vector<model::JobId> of_a;
+    std::vector<model::JobId> of_b;
+    for (int i = 0; i < 30; ++i) {
+        of_a.push_back(h.enqueue("a", "misbehave.echo"));
+        if (i % 2 == 0) of_b.push_back(h.enqueue("b", "misbehave.echo"));
+    }
+    for (auto id : of_a) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+    model::TimePoint previous{};
+    for (auto id : of_b) {
+        EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+        const auto attempts = h.store().attempts(id);
+        ASSERT_EQ(attempts.size(), 1u);
+        EXPECT_GE(attempts[0].outcome.started_at, previous) << "one at a time, in the order they were claimed";
+        previous = attempts[0].outcome.started_at;
+    }
+    for (auto id : of_a) EXPECT_EQ(h.store().attempts(id).size(), 1u);
+    ASSERT_TRUE(t::eventually([&] { return h.host().stats().running == 0 && h.host().stats().claimed_ahead == 0; }));
+    const auto stats = h.host().stats();
+    EXPECT_LE(stats.peak_running, 2u) << "never more than the host's workers";
+    EXPECT_LE(stats.peak_running_by_queue.at("a"), 2u);
+    EXPECT_EQ(stats.peak_running_by_queue.at("b"), 1u);
+    EXPECT_EQ(stats.finished, of_a.size() + of_b.size());
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
