@@ -571,6 +571,35 @@ TEST_P(StoreContractTest, CompletingTheLastDependencyUnblocks)
     EXPECT_EQ(job(store().enqueue(after, t(10))).state, model::JobState::waiting) << "dependencies already completed";
 }
 
+TEST_P(StoreContractTest, ClaimBatchGivesEveryJobItsOwnDependenciesAndSkipsPausedQueues)
+{
+    // A batch reads the claimed jobs' dependencies together: each job gets its own, in order.
+    const model::JobId a = store().enqueue(new_job("deps"), t(0));
+    const model::JobId b = store().enqueue(new_job("deps"), t(1));
+    for (const Claim& done : {claim_one("deps", t(2)), claim_one("deps", t(2))}) {
+        ASSERT_EQ(store().finish(record_of(done, OutcomeKind::succeeded, t(3)), completed_with("r"), t(3)), model::JobState::completed);
+    }
+    model::NewJob both = new_job("q");
+    both.depends_on = {b, a};
+    model::NewJob one = new_job("q");
+    one.depends_on = {a};
+    const model::JobId first = store().enqueue(both, t(4));
+    const model::JobId none = store().enqueue(new_job("q"), t(5));
+    const model::JobId last = store().enqueue(one, t(6));
+    const model::JobId of_paused = store().enqueue(new_job("p", 9), t(4));
+    store().set_paused("p", true);
+
+    const auto claims = store().claim_batch(allow({"p", "q"}), "host/1", ms(5000), t(10), 10);
+    ASSERT_EQ(claims.size(), 3u) << "nothing of the paused queue";
+    EXPECT_EQ(claims[0].job.id, first);
+    EXPECT_EQ(claims[0].job.depends_on, (std::vector<model::JobId>{b, a}));
+    EXPECT_EQ(claims[1].job.id, none);
+    EXPECT_TRUE(claims[1].job.depends_on.empty());
+    EXPECT_EQ(claims[2].job.id, last);
+    EXPECT_EQ(claims[2].job.depends_on, (std::vector<model::JobId>{a}));
+    EXPECT_EQ(job(of_paused).state, model::JobState::waiting);
+}
+
 TEST_P(StoreContractTest, DeadJobKillsItsBlockedDependentsTransitively)
 {
     const model::JobId a = store().enqueue(new_job("deps"), t(0));
