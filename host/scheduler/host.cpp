@@ -112,6 +112,7 @@ struct Host::Running {
     std::atomic<pid_t> pid{0};                          // the worker, once started
     bool started = false;                               // false while held ahead of a slot
     bool slot_released = false;  // its attempt's thread freed its slot when the attempt ended
+    std::uint64_t held_order = 0;  // when held ahead: how many jobs the host held before it, plus one
     model::TimePoint started_at{};
     std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
@@ -654,6 +655,7 @@ void Host::take_claim(store::Claim claim)
         hold = raw->queue && !raw->host_error && ((ahead != m_ahead.end() && !ahead->second.empty()) || !slot_free(*raw->queue));
         m_running.emplace(id, std::move(running));
         if (hold) {
+            raw->held_order = ++m_held_count;
             m_ahead[queue].push_back(id);
             ++m_ahead_count;
         }
@@ -679,32 +681,26 @@ void Host::launch_ahead(bool stopping)
         std::lock_guard lock(m_mutex);
         if (m_ahead_count == 0) return;
         const auto now = Clock::now();
+        // Those that cannot start end without running, wherever they wait in line.
         for (auto& [queue, ids] : m_ahead) {
-            while (!ids.empty()) {
-                Running& held = *m_running.at(ids.front());
+            for (auto it = ids.begin(); it != ids.end();) {
+                Running& held = *m_running.at(*it);
                 if (stopping) held.shutdown_interrupted = true;
-                const bool stopped = held.shutdown_interrupted || held.lease_lost || held.lease_expired || (held.cancel && held.cancel->requested());
-                // A queue gone from a reloaded configuration does not hold its jobs back: they
-                // start and end as any job of an unknown queue does.
-                const auto* settings = m_settings->find_queue(queue);
-                if (!stopped && settings && !slot_free(*settings)) break;
-                ids.pop_front();
-                --m_ahead_count;
-                if (stopped) {
-                    // Never started: its claim is handed back as a cancelled attempt of no
-                    // time, which end_attempt sends where a stopped attempt's job goes.
-                    model::Outcome& o = held.outcome.emplace();
-                    o.kind = model::OutcomeKind::cancelled;
-                    o.started_at = o.ended_at = now;
-                    m_finished.push_back(held.claim.job.id);
+                if (!held_stopped(held)) {
+                    ++it;
                     continue;
                 }
-                // Counted now, so that the next one in line sees the slot taken.
-                ++m_running_by_queue[queue];
-                held.started = true;
-                launched.push_back(&held);
+                it = ids.erase(it);
+                --m_ahead_count;
+                // Never started: its claim is handed back as a cancelled attempt of no time,
+                // which end_attempt sends where a stopped attempt's job goes.
+                model::Outcome& o = held.outcome.emplace();
+                o.kind = model::OutcomeKind::cancelled;
+                o.started_at = o.ended_at = now;
+                m_finished.push_back(held.claim.job.id);
             }
         }
+        while (Running* held = take_held()) launched.push_back(held);
     }
     for (Running* held : launched) launch(*held);
 }
@@ -795,11 +791,10 @@ void Host::run_attempts(Running* raw)
             raw->slot_released = true;
             ++m_released;
             const bool first = m_finished.empty();
-            const std::string& queue = raw->claim.job.queue;
             // The last use of the attempt: once it is in m_finished, the run loop may delete it.
             m_finished.push_back(id);
             // After a host error the run loop decides: the host may be short of resources.
-            if (!failed) next = take_held(queue);
+            if (!failed) next = take_held();
             // The run loop, the one waiter on m_wake, is woken by the first ending it has not
             // collected yet, and by every one while no job is held (it may be gathering them);
             // with jobs held it collects all of them at once.
@@ -810,21 +805,39 @@ void Host::run_attempts(Running* raw)
     }
 }
 
-Host::Running* Host::take_held(const std::string& queue)
+bool Host::held_stopped(const Running& held)
+{
+    return held.shutdown_interrupted || held.lease_lost || held.lease_expired || (held.cancel && held.cancel->requested());
+}
+
+Host::Running* Host::take_held()
 {
     if (m_stopping) return nullptr;
-    auto ids = m_ahead.find(queue);
-    if (ids == m_ahead.end() || ids->second.empty()) return nullptr;
-    Running& held = *m_running.at(ids->second.front());
-    // One the run loop must end without running it, or whose queue a reload removed: left to it.
-    const bool stopped = held.shutdown_interrupted || held.lease_lost || held.lease_expired || (held.cancel && held.cancel->requested());
-    const auto* settings = m_settings->find_queue(queue);
-    if (stopped || !settings || !slot_free(*settings)) return nullptr;
-    ids->second.pop_front();
+    // Of the queues' first held jobs that may start now, the one claimed first: a queue whose
+    // attempts keep ending does not keep the host's workers from the others' held jobs.
+    Running* first = nullptr;
+    std::deque<model::JobId>* line = nullptr;
+    for (auto& [queue, ids] : m_ahead) {
+        if (ids.empty()) continue;
+        Running& held = *m_running.at(ids.front());
+        // One the run loop must end without running it: left to it.
+        if (held_stopped(held)) continue;
+        // A queue gone from a reloaded configuration does not hold its jobs back: they start
+        // (on the settings they were claimed with) once the host has a worker free.
+        const auto* settings = m_settings->find_queue(queue);
+        if (settings ? !slot_free(*settings) : started_count() >= worker_limit(*m_settings)) continue;
+        if (!first || held.held_order < first->held_order) {
+            first = &held;
+            line = &ids;
+        }
+    }
+    if (!first) return nullptr;
+    line->pop_front();
     --m_ahead_count;
-    ++m_running_by_queue[queue];
-    held.started = true;
-    return &held;
+    // Counted now, so that the next one in line sees the slot taken.
+    ++m_running_by_queue[first->claim.job.queue];
+    first->started = true;
+    return first;
 }
 
 void Host::collect_finished()

@@ -143,11 +143,14 @@ private:
     // or plugin, an unknown queue, a host error), already handed to the run loop.
     bool prepare(Running& running);
     // An attempt's thread: runs the attempt, hands its ending to the run loop and starts the
-    // next job held for its queue in the slot it freed, until none is held.
+    // next held job that may start in the slot it freed, until none may.
     void run_attempts(Running* running);
-    // With m_mutex held: the next job held for `queue` when it may start now (counted as
-    // started), or null.
-    Running* take_held(const std::string& queue);
+    // With m_mutex held: the held job to start next, counted as started (the one claimed first
+    // of those whose queue has a slot and the host a worker free), or null.
+    Running* take_held();
+    // With m_mutex held: a held job that must end without running (cancelled, its lease lost
+    // or expired, the host stopping).
+    static bool held_stopped(const Running& held);
     // With m_mutex held: whether a job of the queue may start now (a slot of the queue and a
     // worker of the host free).
     bool slot_free(const config::QueueSettings& queue) const;
@@ -217,6 +220,7 @@ private:
     // Jobs claimed ahead of a free slot, in claim order per queue (also in m_running).
     std::map<std::string, std::deque<model::JobId>> m_ahead;
     std::size_t m_ahead_count = 0;
+    std::uint64_t m_held_count = 0;  // jobs held ahead since the host started
     std::size_t m_released = 0;  // ended attempts in m_running whose slot their thread freed
     HostStats m_stats;
     std::mt19937_64 m_rng;

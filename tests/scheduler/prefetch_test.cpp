@@ -211,6 +211,35 @@ TEST_P(PrefetchTest, HeldJobsFollowEachOtherWithinEveryLimit)
     EXPECT_EQ(stats.finished, of_a.size() + of_b.size());
 }
 
+TEST_P(PrefetchTest, AcrossQueuesTheJobClaimedFirstTakesTheFreeWorker)
+{
+    // One worker for the host. Whichever attempt frees it, the held job claimed first starts
+    // next: a queue whose attempts keep ending does not keep the other's held jobs waiting.
+    StoreUnderTest store(GetParam());
+    HostHarness h("  a:\n    tasks: [\"marker.*\"]\n    prefetch: 3\n  b:\n    tasks: [\"marker.*\"]\n    prefetch: 3\n", "", 1, "",
+                  store.url);
+    h.start();
+    const auto marks = h.marker("blocker");
+    const auto blocker = h.enqueue("a", "marker.hang", path_payload(marks));
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(marks) == 1; }));
+    const auto slept = h.marker("slept");
+    std::vector<model::JobId> in_claim_order;
+    for (const char* queue : {"a", "b", "a", "b"}) {
+        in_claim_order.push_back(h.enqueue(queue, "marker.sleep", path_payload(slept, R"(,"ms":20)")));
+        ASSERT_TRUE(t::eventually([&] { return h.host().stats().claimed_ahead == in_claim_order.size(); }));
+    }
+    EXPECT_EQ(h.store().cancel(blocker, std::chrono::system_clock::now()), store::CancelResult::requested);
+    model::TimePoint previous{};
+    for (auto id : in_claim_order) {
+        EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+        const auto attempts = h.store().attempts(id);
+        ASSERT_EQ(attempts.size(), 1u);
+        EXPECT_GT(attempts[0].outcome.started_at, previous) << "job " << id << " started out of claim order";
+        previous = attempts[0].outcome.started_at;
+    }
+    EXPECT_EQ(h.host().stats().peak_running, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
