@@ -586,6 +586,18 @@ void Host::claim_jobs()
         store_failed("claiming a job", e, now);
         return;
     }
+    take_claims(std::move(claims));
+}
+
+void Host::take_claims(std::vector<store::Claim> claims)
+{
+    // The jobs of queues without prefetch first, each in claim order: they were claimed for a
+    // free worker and do not wait held for one, where a queue with prefetch may hold its own.
+    const auto current = settings();
+    std::stable_partition(claims.begin(), claims.end(), [&](const store::Claim& claim) {
+        const auto* queue = current->find_queue(claim.job.queue);
+        return !queue || queue->prefetch == 0;
+    });
     for (auto& claim : claims) take_claim(std::move(claim));
 }
 
@@ -983,7 +995,7 @@ void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
                         applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
     }
     if (batch.claim_error) store_failed("claiming a job", store::StoreError(*batch.claim_error), now);
-    for (auto& claim : batch.claims) take_claim(std::move(claim));
+    take_claims(std::move(batch.claims));
 }
 
 void Host::recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,

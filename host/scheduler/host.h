@@ -138,6 +138,8 @@ private:
     // Keeps a claimed job: started at once when its queue has a free slot, held ahead of one
     // otherwise (see QueueSettings::prefetch).
     void take_claim(store::Claim claim);
+    // take_claim for each of a store step's claims.
+    void take_claims(std::vector<store::Claim> claims);
     void launch(Running& running);
     // Counts a job as started and builds its attempt; false when it ended at once (a bad task
     // or plugin, an unknown queue, a host error), already handed to the run loop.

@@ -240,6 +240,32 @@ TEST_P(PrefetchTest, AcrossQueuesTheJobClaimedFirstTakesTheFreeWorker)
     EXPECT_EQ(h.host().stats().peak_running, 1u);
 }
 
+TEST_P(PrefetchTest, AJobOfAQueueWithoutPrefetchTakesTheFreeWorkerBeforeOneThatMayBeHeld)
+{
+    // One worker for the host, free. b may hold jobs, a may not. One claim takes a job of each
+    // (b's first: a higher priority): a's job starts, and b's is the one held.
+    StoreUnderTest store(GetParam());
+    HostHarness h("  b:\n    tasks: [\"marker.*\"]\n    prefetch: 2\n  a:\n    tasks: [\"marker.*\"]\n", "", 1, "", store.url);
+    h.start();
+    const auto b_marks = h.marker("b");
+    model::NewJob of_b;
+    of_b.queue = "b";
+    of_b.task = "marker.hang";
+    of_b.payload = path_payload(b_marks);
+    of_b.priority = 9;
+    model::NewJob of_a;
+    of_a.queue = "a";
+    of_a.task = "marker.succeed";
+    of_a.payload = path_payload(h.marker("a"));
+    // One transaction: the host's next claim sees both.
+    const auto stored = h.store().enqueue_jobs({of_b, of_a}, std::chrono::system_clock::now());
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_EQ(h.wait_final(stored[1].id).state, JobState::completed) << "a's job waited held behind b's";
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(b_marks) == 1; })) << "b's job starts once the worker is free";
+    EXPECT_EQ(h.store().cancel(stored[0].id, std::chrono::system_clock::now()), store::CancelResult::requested);
+    EXPECT_EQ(h.wait_final(stored[0].id).state, JobState::cancelled);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
