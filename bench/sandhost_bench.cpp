@@ -75,6 +75,10 @@ struct Figures {
     // the attempt's record); these of enqueue to result (the enqueue call to that commit).
     std::optional<double> enqueue_p50_us;
     std::optional<double> enqueue_p99_us;
+    // Queue rows with prefetch: of start to result (the attempt's start, after the job was
+    // held ahead of a free slot, to the commit of its record).
+    std::optional<double> start_p50_us;
+    std::optional<double> start_p99_us;
     // Queue rows: the producer's time in its enqueue calls, per job (one at a time, or
     // enqueue_jobs of a batch), while the hosts claimed and recorded beside it.
     std::optional<double> producer_us_per_job;
@@ -565,6 +569,7 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     for (auto& thread : serving) thread.join();
     std::vector<double> latencies;
     std::vector<double> since_enqueue;
+    std::vector<double> since_start;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto job = client->get(ids[i]);
         if (!job || job->state != sandhost::model::JobState::completed) fail("queue: job " + std::to_string(ids[i]) + " did not complete");
@@ -572,7 +577,9 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
         const auto& attempt = recorded.at(ids[i]);
         latencies.push_back(std::chrono::duration<double, std::micro>(attempt.recorded - attempt.claimed).count());
         since_enqueue.push_back(std::chrono::duration<double, std::micro>(attempt.recorded - enqueued[i]).count());
+        since_start.push_back(std::chrono::duration<double, std::micro>(attempt.recorded - attempt.started).count());
     }
+    std::sort(since_start.begin(), since_start.end());
     std::sort(since_enqueue.begin(), since_enqueue.end());
     std::sort(latencies.begin(), latencies.end());
     hosts.clear();
@@ -586,6 +593,10 @@ Figures queue_figures(int parallel, int jobs, md::Mode mode, bool sandboxed = tr
     figures.enqueue_p50_us = since_enqueue[since_enqueue.size() / 2];
     figures.enqueue_p99_us = since_enqueue[std::min(since_enqueue.size() - 1, since_enqueue.size() * 99 / 100)];
     figures.producer_us_per_job = std::chrono::duration<double, std::micro>(producing).count() / static_cast<double>(ids.size());
+    if (where.prefetch > 0) {
+        figures.start_p50_us = since_start[since_start.size() / 2];
+        figures.start_p99_us = since_start[std::min(since_start.size() - 1, since_start.size() * 99 / 100)];
+    }
     if (where.backlog > 0) figures.trimmed_during_run = trimmed;
     if (where.redis) {
         // Less the one INFO that read the counts.
@@ -625,6 +636,8 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
     o->set("p99_us", std::round(f.p99_us));
     if (f.enqueue_p50_us) o->set("enqueue_p50_us", std::round(*f.enqueue_p50_us));
     if (f.enqueue_p99_us) o->set("enqueue_p99_us", std::round(*f.enqueue_p99_us));
+    if (f.start_p50_us) o->set("start_p50_us", std::round(*f.start_p50_us));
+    if (f.start_p99_us) o->set("start_p99_us", std::round(*f.start_p99_us));
     if (f.producer_us_per_job) o->set("producer_us_per_job", std::round(*f.producer_us_per_job * 10) / 10);
     if (f.redis_commands_per_job) o->set("redis_commands_per_job", std::round(*f.redis_commands_per_job * 10) / 10);
     if (f.redis_evalsha_per_job) o->set("redis_evalsha_per_job", std::round(*f.redis_evalsha_per_job * 100) / 100);
@@ -641,6 +654,10 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
     if (f.enqueue_p50_us) {
         std::printf("\n  %-28s %10s          enqueue to result: p50 %8.0f us   p99 %8.0f us   producer %5.1f us/job", "", "",
                     *f.enqueue_p50_us, f.enqueue_p99_us.value_or(0), f.producer_us_per_job.value_or(0));
+    }
+    if (f.start_p50_us) {
+        std::printf("\n  %-28s %10s            start to result: p50 %8.0f us   p99 %8.0f us", "", "", *f.start_p50_us,
+                    f.start_p99_us.value_or(0));
     }
     if (f.redis_commands_per_job) {
         std::printf("\n  %-28s %10.1f Redis commands/job (%.2f EVALSHA)", "", *f.redis_commands_per_job, f.redis_evalsha_per_job.value_or(0));

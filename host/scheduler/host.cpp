@@ -115,6 +115,7 @@ struct Host::Running {
     std::uint64_t held_order = 0;  // when held ahead: how many jobs the host held before it, plus one
     model::TimePoint started_at{};
     std::chrono::steady_clock::time_point claimed{};   // for HostOptions::on_recorded
+    std::chrono::steady_clock::time_point launched{};  // the same, once started
     std::shared_ptr<const config::Settings> settings;  // the snapshot it started with
     const config::QueueSettings* queue = nullptr;       // points into settings
     sandbox::AttemptSpec spec;
@@ -138,6 +139,7 @@ struct Host::Unrecorded {
     model::AttemptRecord record;
     store::Transition transition;
     std::chrono::steady_clock::time_point claimed{};
+    std::chrono::steady_clock::time_point started{};
 };
 
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
@@ -725,6 +727,7 @@ bool Host::prepare(Running& running)
     {
         std::lock_guard lock(m_mutex);
         raw->started_at = Clock::now();
+        raw->launched = std::chrono::steady_clock::now();
         if (!raw->started) {
             raw->started = true;
             ++m_running_by_queue[raw->claim.job.queue];
@@ -948,7 +951,8 @@ std::optional<Host::Unrecorded> Host::end_attempt(Running& running)
         log_attempt_end(running.claim, outcome, "not recorded: the store vanished");
         return std::nullopt;
     }
-    Unrecorded ending{std::move(running.claim), std::move(record), std::move(transition), running.claimed};
+    const auto started = running.started ? running.launched : running.claimed;
+    Unrecorded ending{std::move(running.claim), std::move(record), std::move(transition), running.claimed, started};
     if (store_failing()) {
         log_attempt_end(ending.claim, ending.record.outcome, "kept until the store answers");
         keep_unrecorded(std::move(ending));
@@ -990,7 +994,7 @@ void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
             std::lock_guard lock(m_mutex);
             ++m_stats.refused;
         }
-        recorded(ending.claim, ending.record.outcome.kind, applied, ending.claimed);
+        recorded(ending.claim, ending.record.outcome.kind, applied, ending.claimed, ending.started);
         log_attempt_end(ending.claim, ending.record.outcome,
                         applied ? std::string(model::to_string(*applied)) : std::string("refused: stale lease"));
     }
@@ -999,10 +1003,10 @@ void Host::record_endings(std::vector<Unrecorded> endings, bool may_claim)
 }
 
 void Host::recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
-                    std::chrono::steady_clock::time_point claimed)
+                    std::chrono::steady_clock::time_point claimed, std::chrono::steady_clock::time_point started)
 {
     if (!m_options.on_recorded) return;
-    m_options.on_recorded(RecordedAttempt{claim.job.id, claim.number, outcome, applied, claimed, std::chrono::steady_clock::now()});
+    m_options.on_recorded(RecordedAttempt{claim.job.id, claim.number, outcome, applied, claimed, std::chrono::steady_clock::now(), started});
 }
 
 void Host::log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next)
@@ -1212,7 +1216,7 @@ void Host::write_unrecorded(model::TimePoint now)
             if (applied) ++m_stats.recorded_late;
             else ++m_stats.refused;
         }
-        recorded(oldest.claim, oldest.record.outcome.kind, applied, oldest.claimed);
+        recorded(oldest.claim, oldest.record.outcome.kind, applied, oldest.claimed, oldest.started);
         log_event(applied ? level_enum::info : level_enum::warn, "attempt recorded late",
                   {{"job", oldest.claim.job.id},
                    {"attempt", std::int64_t(oldest.claim.number)},

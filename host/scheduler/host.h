@@ -44,6 +44,9 @@ struct RecordedAttempt {
     std::optional<model::JobState> applied;  // nullopt: refused on a stale lease
     std::chrono::steady_clock::time_point claimed;   // when its claim came back committed
     std::chrono::steady_clock::time_point recorded;  // when its record did
+    // When the attempt started: later than `claimed` for a job held ahead of a free slot (see
+    // QueueSettings::prefetch); `claimed` for one that never started.
+    std::chrono::steady_clock::time_point started;
 };
 
 struct HostOptions {
@@ -194,7 +197,7 @@ private:
     void write_unrecorded(model::TimePoint now);
     // Tells HostOptions::on_recorded that the store answered an attempt's record.
     void recorded(const store::Claim& claim, model::OutcomeKind outcome, std::optional<model::JobState> applied,
-                  std::chrono::steady_clock::time_point claimed);
+                  std::chrono::steady_clock::time_point claimed, std::chrono::steady_clock::time_point started);
     void log_attempt_end(const store::Claim& claim, const model::Outcome& outcome, const std::string& next);
     sandbox::AttemptSpec build_spec(const store::Claim& claim, const config::QueueSettings& queue, std::optional<model::Outcome>& early);
     std::shared_ptr<const config::Settings> settings() const;

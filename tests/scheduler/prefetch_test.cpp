@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+
 #include <unistd.h>
 
 namespace sandhost::scheduler {
@@ -57,6 +60,12 @@ TEST_P(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
 {
     StoreUnderTest store(GetParam());
     HostHarness h("  q:\n    tasks: [\"marker.*\"]\n    concurrency: 1\n    prefetch: 2\n", "", 4, "", store.url);
+    std::mutex recorded_mutex;
+    std::map<model::JobId, RecordedAttempt> recorded;
+    h.options().on_recorded = [&](const RecordedAttempt& attempt) {
+        std::lock_guard lock(recorded_mutex);
+        recorded.emplace(attempt.job, attempt);
+    };
     h.start();
     const auto order = h.marker("order");
     const auto blocker = occupy_the_slot(h);
@@ -86,6 +95,21 @@ TEST_P(PrefetchTest, HeldJobsWaitForTheSlotAndRunInClaimOrder)
     const auto stats = h.host().stats();
     EXPECT_EQ(stats.peak_running_by_queue.at("q"), 1u) << "held jobs never run beyond the queue's concurrency";
     EXPECT_EQ(stats.claimed_ahead, 0u);
+    // What the host tells of each record (HostOptions::on_recorded): the two jobs held while
+    // the blocker ran started well after their claim.
+    ASSERT_TRUE(t::eventually([&] {
+        std::lock_guard lock(recorded_mutex);
+        return recorded.size() == rest.size() + 1;
+    }));
+    std::lock_guard lock(recorded_mutex);
+    const auto& first = recorded.at(blocker);
+    EXPECT_GE(first.started, first.claimed);
+    EXPECT_LE(first.started, first.recorded);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& held = recorded.at(rest[i]);
+        EXPECT_GT(held.started, held.claimed) << "held ahead: started after its claim";
+        EXPECT_LE(held.started, held.recorded);
+    }
 }
 
 TEST_P(PrefetchTest, CancellingAHeldJobEndsItWithoutRunningIt)
