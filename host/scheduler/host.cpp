@@ -800,8 +800,8 @@ void Host::run_attempts(Running* raw)
             raw->outcome = std::move(outcome);
             const bool failed = host_error.has_value();
             raw->host_error = std::move(host_error);
-            // Its slot is free now, before the run loop records the ending: the next job held
-            // for the queue starts in it on this thread, with no wait for the run loop.
+            // Its slot is free now, before the run loop records the ending: the held job claimed
+            // first of those that may start now starts on this thread, with no wait for the run loop.
             --m_running_by_queue[raw->claim.job.queue];
             raw->slot_released = true;
             ++m_released;
