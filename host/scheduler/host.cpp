@@ -827,7 +827,8 @@ bool Host::held_stopped(const Running& held)
 
 Host::Running* Host::take_held()
 {
-    if (m_stopping) return nullptr;
+    // Nothing held (every queue without prefetch): no look at the queues on each ending.
+    if (m_stopping || m_ahead_count == 0) return nullptr;
     // Of the queues' first held jobs that may start now, the one claimed first: a queue whose
     // attempts keep ending does not keep the host's workers from the others' held jobs.
     Running* first = nullptr;
