@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <ctime>
 #include <cstring>
+#include <poll.h>
 #include <sys/socket.h>
 #include <utility>
 
@@ -43,6 +44,15 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
 {
     char buffer[65536];
     for (;;) {
+        if (block) {
+            // Sleeping in recv on a stream socket, this worker would be woken each time the
+            // host reads what it sent (the socket's room to write is signalled on the same
+            // wait queue), only to sleep again: a wasted switch per result on a reused worker.
+            // poll sleeps until there is something to read. Should poll itself fail, recv
+            // blocks as it did.
+            pollfd readable{m_fd.get(), POLLIN, 0};
+            if (::poll(&readable, 1, -1) < 0 && errno == EINTR) continue;
+        }
         const ssize_t n = ::recv(m_fd.get(), buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
         if (n > 0) {
             m_decoder.feed(buffer, static_cast<size_t>(n));

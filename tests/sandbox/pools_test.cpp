@@ -74,6 +74,39 @@ TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
     EXPECT_NE(pids[2], pids[3]) << "a worker past max_jobs_per_worker must be replaced";
 }
 
+// How often a process slept waiting (its main thread's voluntary context switches).
+std::uint64_t sleeps_of(pid_t pid)
+{
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stoull(line.substr(line.find(':') + 1));
+    }
+    ADD_FAILURE() << "no voluntary_ctxt_switches for " << pid;
+    return 0;
+}
+
+TEST_F(Pools, AReusedWorkerSleepsAtMostOnceAJob)
+{
+    // Between two jobs a reused worker sleeps until the next one arrives: once at most (not at
+    // all when the next job is already there). Sleeping in recv on its channel, it was also
+    // woken each time the host read its result, only to sleep again: 1.1-1.7 sleeps a job.
+    auto s = spec(model::Mode::reuse, "echo");
+    s.settings.reuse.max_jobs_per_worker = 1000;
+    const auto first = run(s);
+    ASSERT_TRUE(first.succeeded()) << first.error;
+    ASSERT_TRUE(first.pid);
+    const auto worker = static_cast<pid_t>(*first.pid);
+    const auto before = sleeps_of(worker);
+    constexpr int jobs = 300;
+    for (int i = 0; i < jobs; ++i) {
+        const auto o = run(s);
+        ASSERT_TRUE(o.succeeded()) << o.error;
+        ASSERT_EQ(o.pid, first.pid);
+    }
+    EXPECT_LE(sleeps_of(worker) - before, std::uint64_t{jobs});
+}
+
 TEST_F(Pools, ReuseNeverHandsOnAWorkerAfterAFailure)
 {
     const auto first = run(spec(model::Mode::reuse, "echo"));
