@@ -561,6 +561,9 @@ Host::Claimable Host::claimable_now()
         store::QueueAllowance allowance;
         allowance.queue = queue.name;
         allowance.slots = slots;
+        // The queues that never hold a job share the free workers: one claim step takes no
+        // more of their jobs than there are workers to start them.
+        if (queue.prefetch == 0) allowance.shared_slots = max;
         for (const auto& pattern : queue.tasks) allowance.tasks.push_back(pattern.to_string());
         if (queue.rate_limit) {
             allowance.rate_jobs = queue.rate_limit->jobs;

@@ -34,7 +34,7 @@ std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& q
 {
     std::vector<QueueAllowance> open;
     for (const auto& allowance : queues) {
-        if (!allowance.slots || *allowance.slots > 0) open.push_back(allowance);
+        if ((!allowance.slots || *allowance.slots > 0) && (!allowance.shared_slots || *allowance.shared_slots > 0)) open.push_back(allowance);
     }
     return open;
 }
@@ -44,6 +44,11 @@ void take_slot(std::vector<QueueAllowance>& queues, const std::string& queue)
     for (auto& allowance : queues) {
         if (allowance.queue != queue) continue;
         if (allowance.slots && *allowance.slots > 0) --*allowance.slots;
+        if (allowance.shared_slots) {
+            for (auto& sharing : queues) {
+                if (sharing.shared_slots && *sharing.shared_slots > 0) --*sharing.shared_slots;
+            }
+        }
         return;  // as a claim reads them: the first allowance of a queue counts
     }
 }

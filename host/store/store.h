@@ -57,6 +57,11 @@ struct QueueAllowance {
     // At most this many jobs of the queue taken by one claim_batch or finish_batch (the
     // claiming host's free slots for the queue); none: as many as the call takes.
     std::optional<std::size_t> slots;
+    // Slots shared with the call's other allowances that have them: at most this many jobs of
+    // all those queues together in one claim_batch or finish_batch, each claim of one of them
+    // taking a slot from every one (a host's free workers, shared by its queues that never
+    // hold a job ahead of a worker). None: the queue takes no part.
+    std::optional<std::size_t> shared_slots;
 };
 
 

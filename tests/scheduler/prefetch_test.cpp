@@ -290,6 +290,36 @@ TEST_P(PrefetchTest, AJobOfAQueueWithoutPrefetchTakesTheFreeWorkerBeforeOneThatM
     EXPECT_EQ(h.wait_final(stored[0].id).state, JobState::cancelled);
 }
 
+TEST_P(PrefetchTest, TwoQueuesWithoutPrefetchAreNeverClaimedForMoreWorkersThanAreFree)
+{
+    // One worker for the host, free. a and c may hold no job, p may (and has none). One claim
+    // step sees a job of a and one of c: it takes a's, for the one worker, and leaves c's
+    // waiting for any host instead of holding it here until a's ends.
+    StoreUnderTest store(GetParam());
+    HostHarness h("  p:\n    tasks: [\"marker.*\"]\n    prefetch: 2\n  a:\n    tasks: [\"marker.*\"]\n  c:\n    tasks: [\"marker.*\"]\n", "",
+                  1, "", store.url);
+    h.start();
+    const auto a_marks = h.marker("a");
+    model::NewJob of_a;
+    of_a.queue = "a";
+    of_a.task = "marker.hang";
+    of_a.payload = path_payload(a_marks);
+    of_a.priority = 9;
+    model::NewJob of_c;
+    of_c.queue = "c";
+    of_c.task = "marker.succeed";
+    of_c.payload = path_payload(h.marker("c"));
+    // One transaction: the host's next claim sees both.
+    const auto stored = h.store().enqueue_jobs({of_a, of_c}, std::chrono::system_clock::now());
+    ASSERT_EQ(stored.size(), 2u);
+    ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(a_marks) == 1; })) << "a's job runs";
+    EXPECT_EQ(h.store().get(stored[1].id)->state, JobState::waiting) << "c's job was claimed to be held";
+    EXPECT_EQ(h.host().stats().claimed_ahead, 0u);
+    EXPECT_EQ(h.store().cancel(stored[0].id, std::chrono::system_clock::now()), store::CancelResult::requested);
+    EXPECT_EQ(h.wait_final(stored[0].id).state, JobState::cancelled);
+    EXPECT_EQ(h.wait_final(stored[1].id).state, JobState::completed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PrefetchTest, ::testing::Values("sqlite", "redis"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 

@@ -397,17 +397,48 @@ TEST_P(StoreContractTest, ClaimBatchTakesUpToMaxAndAtMostEachQueuesSlotsInClaimO
     EXPECT_TRUE(store().claim_batch(queues, "host/1", ms(5000), t(103), 100).empty());
 }
 
+TEST_P(StoreContractTest, QueuesThatShareSlotsTakeNoMoreOfThemTogether)
+{
+    // a and c share one slot (a host's one free worker, for its queues that never hold a job);
+    // p takes no part.
+    std::vector<model::JobId> a, c, p;
+    for (int i = 0; i < 2; ++i) a.push_back(store().enqueue(new_job("a"), t(i)));
+    for (int i = 0; i < 2; ++i) c.push_back(store().enqueue(new_job("c"), t(2 + i)));
+    for (int i = 0; i < 2; ++i) p.push_back(store().enqueue(new_job("p"), t(4 + i)));
+    auto queues = allow({"a", "c", "p"});
+    queues[0].shared_slots = 1;
+    queues[1].shared_slots = 1;
+    const auto claims = store().claim_batch(queues, "host/1", ms(5000), t(10), 10);
+    ASSERT_EQ(claims.size(), 3u);
+    EXPECT_EQ(claims[0].job.id, a[0]);
+    EXPECT_EQ(claims[1].job.id, p[0]) << "c's job, next in claim order, shares a's spent slot";
+    EXPECT_EQ(claims[2].job.id, p[1]);
+    EXPECT_EQ(job(c[0]).state, model::JobState::waiting);
+
+    // The same in a finish's step: its one claim spends the shared slot.
+    queues = allow({"c", "a"});
+    queues[0].shared_slots = 1;
+    queues[1].shared_slots = 1;
+    const auto batch = store().finish_batch({{record_of(claims[0], OutcomeKind::succeeded, t(20)), completed_with("a")}}, t(20), queues,
+                                            "host/1", ms(5000), 5);
+    EXPECT_EQ(batch.recorded, 1u);
+    ASSERT_EQ(batch.claims.size(), 1u);
+    EXPECT_EQ(batch.claims[0].job.id, a[1]);
+    EXPECT_EQ(job(c[0]).state, model::JobState::waiting);
+    EXPECT_EQ(job(c[1]).state, model::JobState::waiting);
+}
+
 TEST_P(StoreContractTest, ClaimBatchCountsItsOwnClaimsAgainstRateLimitsAndGlobalConcurrency)
 {
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("shared"), t(0));
-    const QueueAllowance rate{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt};
+    const QueueAllowance rate{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt, std::nullopt};
     EXPECT_EQ(store().claim_batch({rate}, "host-a/1", ms(60'000), t(0), 10).size(), 3u);
     EXPECT_TRUE(store().claim_batch({rate}, "host-a/1", ms(60'000), t(500), 10).empty());
     EXPECT_EQ(store().claim_batch({rate}, "host-a/1", ms(60'000), t(1000), 10).size(), 3u) << "the window moved on";
 
     auto other = open_another();
-    const QueueAllowance shared{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt};
+    const QueueAllowance shared{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt, std::nullopt};
     EXPECT_EQ(other->claim_batch({shared}, "host-b/1", ms(60'000), t(1), 10).size(), 2u);
     EXPECT_TRUE(store().claim_batch({shared}, "host-a/1", ms(60'000), t(2), 10).empty()) << "two are active, held by another host";
     EXPECT_EQ(store().queue_counts({})["shared"].by_state[model::JobState::active], 2u);
@@ -765,7 +796,7 @@ TEST_P(StoreContractTest, RateLimitIsSharedByEveryClientOfTheStore)
 {
     for (int i = 0; i < 10; ++i) store().enqueue(new_job("limited"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"limited", {}, 3, ms(1000), std::nullopt, std::nullopt, std::nullopt}};
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(0)));
     EXPECT_TRUE(other->claim(limited, "host-b/1", ms(60'000), t(0)));
     EXPECT_TRUE(store().claim(limited, "host-a/1", ms(60'000), t(500)));
@@ -777,7 +808,7 @@ TEST_P(StoreContractTest, RateLimitIsSharedByEveryClientOfTheStore)
     EXPECT_FALSE(other->claim(limited, "host-b/1", ms(60'000), t(1000)));
     // An unlimited queue next to it is not held back.
     store().enqueue(new_job("free"), t(0));
-    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1", ms(1000),
                               t(1000));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");
@@ -788,7 +819,7 @@ TEST_P(StoreContractTest, GlobalConcurrencyCountsTheActiveJobsOfEveryClient)
     for (int i = 0; i < 6; ++i) store().enqueue(new_job("shared"), t(0));
     store().enqueue(new_job("free"), t(0));
     auto other = open_another();
-    std::vector<QueueAllowance> limited{QueueAllowance{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt}};
+    std::vector<QueueAllowance> limited{QueueAllowance{"shared", {}, std::nullopt, std::nullopt, 2, std::nullopt, std::nullopt}};
     const auto a = store().claim(limited, "host-a/1", ms(60'000), t(1));
     const auto b = other->claim(limited, "host-b/1", ms(60'000), t(1));
     ASSERT_TRUE(a);
@@ -796,7 +827,7 @@ TEST_P(StoreContractTest, GlobalConcurrencyCountsTheActiveJobsOfEveryClient)
     EXPECT_FALSE(store().claim(limited, "host-a/1", ms(60'000), t(2))) << "two are active, held by two hosts";
     EXPECT_FALSE(other->claim(limited, "host-c/1", ms(60'000), t(2)));
     // Another queue is not held back by it.
-    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1",
+    auto free = store().claim({limited[0], QueueAllowance{"free", {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}}, "host-a/1",
                               ms(1000), t(3));
     ASSERT_TRUE(free);
     EXPECT_EQ(free->job.queue, "free");

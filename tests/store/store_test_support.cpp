@@ -31,13 +31,13 @@ model::NewJob new_job(const std::string& queue, int priority)
 std::vector<QueueAllowance> allow(const std::vector<std::string>& queues)
 {
     std::vector<QueueAllowance> out;
-    for (const auto& queue : queues) out.push_back(QueueAllowance{queue, {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+    for (const auto& queue : queues) out.push_back(QueueAllowance{queue, {}, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
     return out;
 }
 
 QueueAllowance allow_tasks(const std::string& queue, const std::vector<std::string>& patterns)
 {
-    return QueueAllowance{queue, patterns, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+    return QueueAllowance{queue, patterns, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt};
 }
 
 model::AttemptRecord record_of(const Claim& claim, model::OutcomeKind kind, model::TimePoint ended)
