@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 namespace sandhost::sandbox {
 
@@ -70,9 +71,10 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
             return spawn_failed("cannot start the worker: " + folder.error().message());
         }
         worker.folder = folder.value();
+        worker.watch = m_watch.watch(worker.folder);  // new and empty
         auto started = WorkerSession::start(m_spawner, m_worker, WorkerRole::reuse, spec.settings.privileges);
         if (!started) {
-            m_folders.remove(worker.folder);
+            remove_folder(worker);
             throw_if_shortage(started.error());
             return spawn_failed("cannot start the worker: " + started.error().message());
         }
@@ -80,7 +82,7 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         if (*group) {
             if (auto added = (*group)->add(worker.session->pid()); !added) {
                 worker.session.reset();
-                m_folders.remove(worker.folder);
+                remove_folder(worker);
                 throw_if_shortage(added.error());
                 return spawn_failed("cannot put the worker in its control group: " + added.error().message());
             }
@@ -96,7 +98,7 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         {
             if (!worker.session) return;
             worker.session.reset();
-            pool.m_folders.remove(worker.folder);
+            pool.remove_folder(worker);
         }
     } end_worker{*this, worker};
     AttemptSpec in_folder = spec;
@@ -105,7 +107,7 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
     const auto& reuse = spec.settings.reuse;
     if (!worker.session->reusable()) return outcome;  // ended with its job (or is killed by its destructor)
     const bool worn_out = worker.session->jobs_run() >= reuse.max_jobs_per_worker || worker.session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
-    if (worn_out || !m_folders.empty(worker.folder)) {
+    if (worn_out || !left_empty(worker)) {
         worker.session->shutdown(spec.settings.grace);
         return outcome;
     }
@@ -121,7 +123,19 @@ void ReusePool::end(Idle& idle, model::Duration grace)
 {
     idle.session->shutdown(grace);
     idle.session.reset();
-    m_folders.remove(idle.folder);
+    remove_folder(idle);
+}
+
+bool ReusePool::left_empty(const Idle& worker)
+{
+    if (worker.watch && m_watch.unchanged(*worker.watch)) return true;
+    return m_folders.empty(worker.folder).ok();
+}
+
+void ReusePool::remove_folder(Idle& worker)
+{
+    if (worker.watch) m_watch.forget(*std::exchange(worker.watch, std::nullopt));
+    m_folders.remove(worker.folder);
 }
 
 void ReusePool::retire_idle(Clock::time_point now)

@@ -3,7 +3,8 @@
 // after anything but a success, ended after idle_timeout without work. Each worker has a private
 // folder of its own (see attempt_folders.h) that each of its jobs starts in, emptied between
 // jobs (one job at a time, and nothing a job started outlives it) and removed with the worker:
-// a folder made and removed per job would cost a reused worker's job several times over. An idle worker goes back
+// a folder made and removed per job would cost a reused worker's job several times over. A
+// folder is watched for changes (os::FolderWatch): one its job left as it was is not listed. An idle worker goes back
 // to the thread that used it last: a thread and its worker that keep to each other keep to one
 // CPU too, and their wakeups stay cheap.
 #pragma once
@@ -11,6 +12,7 @@
 #include "model/host_record.h"
 #include "model/outcome.h"
 #include "process/spawner.h"
+#include "os/folder_watch.h"
 #include "sandbox/attempt.h"
 #include "sandbox/attempt_folders.h"
 #include "sandbox/worker_session.h"
@@ -55,6 +57,7 @@ private:
     struct Idle {
         std::unique_ptr<WorkerSession> session;
         std::filesystem::path folder;  // its jobs' private folder, empty
+        std::optional<int> watch;      // the folder's watch in m_watch, when it has one
         Clock::time_point since;
         model::Duration idle_timeout;
         std::thread::id last_thread;  // who ran its last job
@@ -62,10 +65,16 @@ private:
 
     // Ends an idle worker, then removes its folder.
     void end(Idle& idle, model::Duration grace);
+    // Whether the worker's folder is as its next job must find it: unchanged since it was
+    // last seen so (one read of m_watch), or emptied now.
+    bool left_empty(const Idle& worker);
+    // Removes the worker's folder, and its watch.
+    void remove_folder(Idle& worker);
 
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
     AttemptFolders& m_folders;
+    os::FolderWatch m_watch;  // the workers' folders
     CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::map<Key, std::vector<Idle>> m_idle;
