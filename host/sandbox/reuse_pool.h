@@ -3,10 +3,10 @@
 // after anything but a success, ended after idle_timeout without work. Each worker has a private
 // folder of its own (see attempt_folders.h) that each of its jobs starts in, emptied between
 // jobs (one job at a time, and nothing a job started outlives it) and removed with the worker:
-// a folder made and removed per job would cost a reused worker's job several times over. A
-// folder is watched for changes (os::FolderWatch): one its job left as it was is not listed. An idle worker goes back
-// to the thread that used it last: a thread and its worker that keep to each other keep to one
-// CPU too, and their wakeups stay cheap.
+// a folder made and removed per job would cost a reused worker's job several times over. The
+// folder is watched for changes (os::FolderWatch): one that its job left as it was is not
+// listed. An idle worker goes back to the thread that used it last: a thread and its worker
+// that keep to each other keep to one CPU too, and their wakeups stay cheap.
 #pragma once
 
 #include "model/host_record.h"

@@ -34,7 +34,9 @@ std::vector<QueueAllowance> with_free_slots(const std::vector<QueueAllowance>& q
 {
     std::vector<QueueAllowance> open;
     for (const auto& allowance : queues) {
-        if ((!allowance.slots || *allowance.slots > 0) && (!allowance.shared_slots || *allowance.shared_slots > 0)) open.push_back(allowance);
+        const bool own_slot = !allowance.slots || *allowance.slots > 0;
+        const bool shared_slot = !allowance.shared_slots || *allowance.shared_slots > 0;
+        if (own_slot && shared_slot) open.push_back(allowance);
     }
     return open;
 }
