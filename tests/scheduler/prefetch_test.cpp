@@ -28,6 +28,17 @@ std::size_t in_state(store::Store& store, const std::vector<model::JobId>& ids, 
 }
 
 // Starts a job that takes the queue's one slot and hangs there until it is cancelled.
+// A job of `queue` running `task` of the marker fixture, which marks `marks`.
+model::NewJob marker_job(const std::string& queue, const std::string& task, const std::string& marks, int priority = 0)
+{
+    model::NewJob job;
+    job.queue = queue;
+    job.task = task;
+    job.payload = path_payload(marks);
+    job.priority = priority;
+    return job;
+}
+
 model::JobId occupy_the_slot(HostHarness& h)
 {
     const auto marks = h.marker("blocker");
@@ -272,17 +283,9 @@ TEST_P(PrefetchTest, AJobOfAQueueWithoutPrefetchTakesTheFreeWorkerBeforeOneThatM
     HostHarness h("  b:\n    tasks: [\"marker.*\"]\n    prefetch: 2\n  a:\n    tasks: [\"marker.*\"]\n", "", 1, "", store.url);
     h.start();
     const auto b_marks = h.marker("b");
-    model::NewJob of_b;
-    of_b.queue = "b";
-    of_b.task = "marker.hang";
-    of_b.payload = path_payload(b_marks);
-    of_b.priority = 9;
-    model::NewJob of_a;
-    of_a.queue = "a";
-    of_a.task = "marker.succeed";
-    of_a.payload = path_payload(h.marker("a"));
     // One transaction: the host's next claim sees both.
-    const auto stored = h.store().enqueue_jobs({of_b, of_a}, std::chrono::system_clock::now());
+    const auto stored = h.store().enqueue_jobs({marker_job("b", "marker.hang", b_marks, 9), marker_job("a", "marker.succeed", h.marker("a"))},
+                                               std::chrono::system_clock::now());
     ASSERT_EQ(stored.size(), 2u);
     EXPECT_EQ(h.wait_final(stored[1].id).state, JobState::completed) << "a's job waited held behind b's";
     ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(b_marks) == 1; })) << "b's job starts once the worker is free";
@@ -300,17 +303,9 @@ TEST_P(PrefetchTest, TwoQueuesWithoutPrefetchAreNeverClaimedForMoreWorkersThanAr
                   1, "", store.url);
     h.start();
     const auto a_marks = h.marker("a");
-    model::NewJob of_a;
-    of_a.queue = "a";
-    of_a.task = "marker.hang";
-    of_a.payload = path_payload(a_marks);
-    of_a.priority = 9;
-    model::NewJob of_c;
-    of_c.queue = "c";
-    of_c.task = "marker.succeed";
-    of_c.payload = path_payload(h.marker("c"));
     // One transaction: the host's next claim sees both.
-    const auto stored = h.store().enqueue_jobs({of_a, of_c}, std::chrono::system_clock::now());
+    const auto stored = h.store().enqueue_jobs({marker_job("a", "marker.hang", a_marks, 9), marker_job("c", "marker.succeed", h.marker("c"))},
+                                               std::chrono::system_clock::now());
     ASSERT_EQ(stored.size(), 2u);
     ASSERT_TRUE(t::eventually([&] { return HostHarness::marks(a_marks) == 1; })) << "a's job runs";
     EXPECT_EQ(h.store().get(stored[1].id)->state, JobState::waiting) << "c's job was claimed to be held";
