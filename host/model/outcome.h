@@ -98,6 +98,9 @@ struct Outcome {
     // Not recorded: a load_failed that says the plugin itself is broken (not just a missing
     // task), which feeds the plugin's failing-fast back-off.
     bool plugin_unusable = false;
+    // Not recorded: a worker_lost that the worker's side ended because the attempt's lease ran
+    // out unrenewed (the host lost track, not the job): sandbox::lease_ran_out.
+    bool lease_ran_out = false;
 
     bool succeeded() const { return kind == OutcomeKind::succeeded; }
 };

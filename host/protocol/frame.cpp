@@ -40,6 +40,7 @@ const char* to_string(MessageType type)
     case MessageType::lease: return "lease";
     case MessageType::loading: return "loading";
     case MessageType::loaded: return "loaded";
+    case MessageType::child_lease: return "child_lease";
     }
     return "unknown";
 }

@@ -39,8 +39,9 @@ enum class MessageType : std::uint8_t {
     lease = 14,       // host -> worker: the job's lease was renewed; the worker may go on this long (Lease)
     loading = 15,     // worker -> host: the plugin's library is being loaded and initialised
     loaded = 16,      // worker -> host: the library is loaded and initialised (or refused, as load_failed says)
+    child_lease = 17, // host -> fork server: a child's lease was renewed; it may go on this long (ChildLease)
 };
-constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::loaded);
+constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::child_lease);
 
 const char* to_string(MessageType type);
 

@@ -101,20 +101,39 @@ std::optional<Lease> decode_lease(std::string_view body)
     return m;
 }
 
-std::string encode(const ForkJob& m) { return m.cgroup_fds == 0 ? std::string() : BodyWriter().u32(m.cgroup_fds).take(); }
+std::string encode(const ForkJob& m)
+{
+    return m.cgroup_fds == 0 && m.lease_ms == 0 ? std::string() : BodyWriter().u32(m.cgroup_fds).u64(m.lease_ms).take();
+}
 
 std::optional<ForkJob> decode_fork_job(std::string_view body)
 {
     ForkJob m;
     if (body.empty()) return m;
     BodyReader r(body);
-    if (!r.u32(m.cgroup_fds) || !r.at_end()) return std::nullopt;
+    if (!r.u32(m.cgroup_fds) || !r.u64(m.lease_ms) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
+std::string encode(const ChildLease& m) { return BodyWriter().i64(m.pid).u64(m.lease_ms).take(); }
+
+std::optional<ChildLease> decode_child_lease(std::string_view body)
+{
+    BodyReader r(body);
+    ChildLease m;
+    if (!r.i64(m.pid) || !r.u64(m.lease_ms) || !r.at_end()) return std::nullopt;
     return m;
 }
 
 std::string encode(const ChildStatus& m)
 {
-    return BodyWriter().u32(static_cast<std::uint32_t>(m.wait_status)).u64(m.max_rss_kb).u64(m.user_cpu_us).u64(m.system_cpu_us).take();
+    return BodyWriter()
+        .u32(static_cast<std::uint32_t>(m.wait_status))
+        .u64(m.max_rss_kb)
+        .u64(m.user_cpu_us)
+        .u64(m.system_cpu_us)
+        .i64(m.lease_overdue_ms)
+        .take();
 }
 
 std::optional<ChildStatus> decode_child_status(std::string_view bytes)
@@ -122,7 +141,10 @@ std::optional<ChildStatus> decode_child_status(std::string_view bytes)
     BodyReader r(bytes);
     ChildStatus m;
     std::uint32_t status;
-    if (!r.u32(status) || !r.u64(m.max_rss_kb) || !r.u64(m.user_cpu_us) || !r.u64(m.system_cpu_us) || !r.at_end()) return std::nullopt;
+    if (!r.u32(status) || !r.u64(m.max_rss_kb) || !r.u64(m.user_cpu_us) || !r.u64(m.system_cpu_us) || !r.i64(m.lease_overdue_ms) ||
+        !r.at_end()) {
+        return std::nullopt;
+    }
     m.wait_status = static_cast<std::int32_t>(status);
     return m;
 }

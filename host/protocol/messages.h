@@ -72,10 +72,22 @@ struct LoadFailed {
 // host -> fork server: fork a child for a job. Attached: the job's channel, stdout, stderr and
 // status pipe, then `cgroup_fds` descriptors open for writing on cgroup.procs files: the
 // server writes the child's pid into each before the child gets its job, so the child runs
-// the job inside the attempt's group while the server stays out of it. An empty body: none.
+// the job inside the attempt's group while the server stays out of it. With `lease_ms`, the
+// server keeps the job's lease: it kills the child and everything it started once that many
+// milliseconds pass without a child_lease renewal (the child runs no thread of its own to
+// watch it). An empty body: neither.
 struct ForkJob {
     std::uint32_t cgroup_fds = 0;
+    std::uint64_t lease_ms = 0;
 };
+
+// host -> fork server: the lease of job child `pid` was renewed; it may go on `lease_ms` more.
+struct ChildLease {
+    std::int64_t pid = 0;
+    std::uint64_t lease_ms = 0;
+};
+std::string encode(const ChildLease& m);
+std::optional<ChildLease> decode_child_lease(std::string_view body);
 
 // fork server -> host, answering fork_job: the child's pid, or why there is none.
 struct Forked {
@@ -89,8 +101,11 @@ struct ChildStatus {
     std::uint64_t max_rss_kb = 0;
     std::uint64_t user_cpu_us = 0;
     std::uint64_t system_cpu_us = 0;
+    // The server killed the child (and its descendants) this many milliseconds after its lease
+    // ran out unrenewed; -1 when it did not.
+    std::int64_t lease_overdue_ms = -1;
 };
-constexpr std::size_t k_child_status_size = 4 + 3 * 8;
+constexpr std::size_t k_child_status_size = 4 + 4 * 8;
 std::string encode(const ChildStatus& m);
 std::optional<ChildStatus> decode_child_status(std::string_view bytes);
 

@@ -207,16 +207,16 @@ const CgroupSupport& cgroup_support()
     return support;
 }
 
-std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease)
+std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease_thread)
 {
     if (!limits.processes) return std::nullopt;
-    return *limits.processes + (lease ? 1 : 0);
+    return *limits.processes + (lease_thread ? 1 : 0);
 }
 
-os::Result<CgroupLease> CgroupPool::lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease)
+os::Result<CgroupLease> CgroupPool::lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease_thread)
 {
     if (!pool || settings.cgroup == model::CgroupUse::off) return CgroupLease();
-    return pool->acquire(settings.limits.memory_bytes, group_process_limit(settings.limits, lease));
+    return pool->acquire(settings.limits.memory_bytes, group_process_limit(settings.limits, lease_thread));
 }
 
 os::Status AttemptGroup::limit(std::optional<std::uint64_t> memory_bytes, std::optional<std::uint64_t> processes)

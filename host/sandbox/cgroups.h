@@ -121,8 +121,9 @@ private:
 class CgroupPool;
 
 // The pids.max of a job's group: limits.processes, plus the worker's own lease-watch thread
-// when the job has a lease (the kernel's pids controller counts threads too).
-std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease);
+// when it runs one (the kernel's pids controller counts threads too): a spawned or reused
+// worker does for a job with a lease; a fork server keeps its children's leases itself.
+std::optional<std::uint64_t> group_process_limit(const model::Limits& limits, bool lease_thread);
 
 // A group lent to one worker (spawn and fork: one attempt; reuse: the worker's life). On
 // destruction whatever is left in it is killed and the group goes back to the pool.
@@ -191,7 +192,7 @@ public:
 
     // A group for a job of `settings` (its memory and process limits), or an empty lease when
     // `pool` is null or the settings turn cgroups off.
-    static os::Result<CgroupLease> lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease);
+    static os::Result<CgroupLease> lease_for(CgroupPool* pool, const model::SandboxSettings& settings, bool lease_thread);
 
 private:
     friend class CgroupLease;

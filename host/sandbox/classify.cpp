@@ -195,10 +195,7 @@ model::Outcome classify_facts(const AttemptFacts& facts);
 
 } // namespace
 
-bool lease_ran_out(const model::Outcome& outcome)
-{
-    return outcome.kind == model::OutcomeKind::worker_lost && outcome.exit_code == protocol::exit_code(protocol::WorkerExit::lease_expired);
-}
+bool lease_ran_out(const model::Outcome& outcome) { return outcome.kind == model::OutcomeKind::worker_lost && outcome.lease_ran_out; }
 
 model::Outcome classify(const AttemptFacts& facts)
 {
@@ -248,12 +245,24 @@ model::Outcome classify_facts(const AttemptFacts& facts)
     if (facts.loading && facts.termination) return died_loading(*facts.termination);
     if (facts.termination) {
         const auto& status = facts.termination->status;
+        constexpr const char* k_why_lease = "the attempt's lease ran out without a renewal from its host (the host was stopped, stalled or cut "
+                                            "off from the store; another host may run the job)";
         if (status.kind == ExitStatus::Kind::exited && status.exit_code == protocol::exit_code(protocol::WorkerExit::lease_expired)) {
             model::Outcome o;
             o.kind = model::OutcomeKind::worker_lost;
             o.exit_code = status.exit_code;
-            o.error = "the worker stopped itself and everything it started: the attempt's lease ran out without a renewal from its "
-                      "host (the host was stopped, stalled or cut off from the store; another host may run the job)";
+            o.lease_ran_out = true;
+            o.error = std::string("the worker stopped itself and everything it started: ") + k_why_lease;
+            return o;
+        }
+        if (facts.lease_overdue_ms) {
+            model::Outcome o;
+            o.kind = model::OutcomeKind::worker_lost;
+            if (status.kind == ExitStatus::Kind::signalled) o.signal_number = status.signal_number;
+            else o.exit_code = status.exit_code;
+            o.lease_ran_out = true;
+            o.error = "the fork server stopped the worker and everything it started " + std::to_string(*facts.lease_overdue_ms) +
+                      " ms after " + k_why_lease;
             return o;
         }
         if (!facts.done && status.kind == ExitStatus::Kind::exited && status.exit_code == protocol::exit_code(protocol::WorkerExit::setup_failed)) {

@@ -33,6 +33,7 @@ struct AttemptFacts {
     bool task_missing = false;                  // ... because the plugin has no such task
     bool loading = false;                       // the worker said it loads the plugin, and not yet that it did
     bool reaper_lost = false;                   // the fork server that reaped this worker died
+    std::optional<std::int64_t> lease_overdue_ms;  // the fork server ended this child when its lease ran out, this late
     std::optional<process::Termination> termination;
     std::optional<protocol::Ready> baseline;    // the worker's memory when it became ready
     model::Limits limits;
@@ -51,8 +52,9 @@ struct AttemptFacts {
 //   throw or exit) ends as load_failed with plugin_unusable: the plugin is to blame, not a task.
 model::Outcome classify(const AttemptFacts& facts);
 
-// Whether the outcome is a worker that stopped itself because its lease ran out unrenewed
-// (see protocol::WorkerExit::lease_expired): the host lost track, not the job.
+// Whether the outcome is a worker that was stopped on its own side because its lease ran out
+// unrenewed: it stopped itself (protocol::WorkerExit::lease_expired), or its fork server ended
+// it. The host lost track, not the job.
 bool lease_ran_out(const model::Outcome& outcome);
 
 } // namespace sandhost::sandbox

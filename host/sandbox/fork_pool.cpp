@@ -39,7 +39,8 @@ ForkPool::~ForkPool() { shutdown(); }
 model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
     const Key key{m_worker.executable.string(), spec.plugin_path.string(), spec.settings.privileges};
-    auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
+    // No lease-watch thread in the child: its server keeps its lease.
+    auto group = CgroupPool::lease_for(m_cgroups, spec.settings, false);
     if (!group) {
         throw_if_shortage(group.error());
         return failure(model::OutcomeKind::spawn_failed, "cannot prepare the attempt's control group: " + group.error().message());

@@ -50,6 +50,7 @@ std::variant<std::unique_ptr<ForkServer>, model::Outcome> ForkServer::start(proc
     server->m_stdout = std::move(launched->stdout_read);
     server->m_stderr = std::move(launched->stderr_read);
     server->m_decoder = std::make_unique<protocol::FrameDecoder>(1u << 20);
+    server->m_line->fd = server->m_channel.get();
     if (auto s = os::set_nonblocking(server->m_channel.get()); !s) {
         server->m_dead = true;
         throw_if_shortage(s.error());
@@ -126,9 +127,14 @@ ForkServer::~ForkServer()
         const auto steps = m_dead ? kill_steps() : shutdown_steps(std::chrono::seconds(1));
         stop_and_reap(*m_process, steps, [this](StopStep::Action) {
             const std::string frame = protocol::encode_frame(protocol::MessageType::shutdown, {});
+            std::lock_guard line(m_line->mutex);
             // A full socket or a gone server: the kill step follows either way.
             [[maybe_unused]] auto n = ::send(m_channel.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         });
+    }
+    {
+        std::lock_guard line(m_line->mutex);
+        m_line->fd = -1;  // the channel closes with this
     }
     m_spawner->reap_strays();
 }
@@ -221,9 +227,16 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     }
     std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
     passed.insert(passed.end(), cgroup_procs.begin(), cgroup_procs.end());
-    const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job,
-                                                     protocol::encode(protocol::ForkJob{static_cast<std::uint32_t>(cgroup_procs.size())}));
-    if (!os::send_with_fds(m_channel.get(), frame, passed)) {
+    protocol::ForkJob request;
+    request.cgroup_fds = static_cast<std::uint32_t>(cgroup_procs.size());
+    request.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
+    const std::string frame = protocol::encode_frame(protocol::MessageType::fork_job, protocol::encode(request));
+    bool sent_request;
+    {
+        std::lock_guard line(m_line->mutex);
+        sent_request = os::send_with_fds(m_channel.get(), frame, passed);
+    }
+    if (!sent_request) {
         m_dead = true;
         return std::string("cannot reach the fork server: ") + std::strerror(errno);
     }
@@ -234,7 +247,7 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     status->write.reset();
     // The job goes out now: the child reads it as soon as it exists. What does not fit in the
     // socket's buffer is sent by the session.
-    std::string unsent = WorkerSession::job_frame(spec, group);
+    std::string unsent = WorkerSession::job_frame(spec, group, WorkerSession::LeaseKeeper::fork_server);
     const ssize_t sent = ::send(channel->first.get(), unsent.data(), unsent.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent > 0) unsent.erase(0, static_cast<std::size_t>(sent));
     auto reply = next_frame(Clock::now() + spec.settings.startup_timeout);
@@ -249,8 +262,19 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
         return std::string("fork server sent '") + protocol::to_string(received.type) + "' instead of the child's pid";
     }
     if (forked->pid <= 0) return "fork server: " + forked->error;
-    return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read)), std::move(channel->first),
-                                std::move(out->read), std::move(err->read), std::move(unsent), m_baseline);
+    ChildLeaseRenewer renewer;
+    if (request.lease_ms > 0) {
+        renewer = [line = m_line](pid_t pid, std::chrono::milliseconds left) {
+            const std::string renewal = protocol::encode_frame(
+                protocol::MessageType::child_lease, protocol::encode(protocol::ChildLease{pid, static_cast<std::uint64_t>(std::max<std::int64_t>(1, left.count()))}));
+            std::lock_guard sending(line->mutex);
+            // A frame this short goes out whole or not at all. One the server cannot take (its
+            // channel full: it is stuck) is lost, and the child ends when its lease runs out.
+            if (line->fd >= 0) [[maybe_unused]] auto n = ::send(line->fd, renewal.data(), renewal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        };
+    }
+    return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read), std::move(renewer)),
+                                std::move(channel->first), std::move(out->read), std::move(err->read), std::move(unsent), m_baseline);
 }
 
 } // namespace sandhost::sandbox

@@ -37,7 +37,9 @@ public:
     ForkServer& operator=(const ForkServer&) = delete;
 
     // Forks a child for `spec` and returns the session to run it on, or why it could not (the
-    // server is then dead() and must be replaced). The job message goes out at once, so the
+    // server is then dead() and must be replaced). The server keeps the child's lease
+    // (spec.lease): the session passes renewals to it, and the server ends the child and
+    // everything it started when one does not come in time. The job message goes out at once, so the
     // child can start on it while the server's answer is on its way. Thread-safe; blocks for
     // one round trip. Throws HostError when the host is short of descriptors. With a `group`,
     // the child enters it before it runs the job (the server writes its pid into the group's
@@ -64,6 +66,14 @@ private:
     os::UniqueFd m_stdout;
     os::UniqueFd m_stderr;
     std::unique_ptr<protocol::FrameDecoder> m_decoder;
+    // The host's end of the channel as the children's lease renewals reach it: a child's
+    // session may outlive the server (it is replaced while its children run), so it holds this,
+    // not the server. Every frame to the server is sent under its mutex, whole.
+    struct Line {
+        std::mutex mutex;
+        int fd = -1;  // -1 once the server is gone
+    };
+    std::shared_ptr<Line> m_line = std::make_shared<Line>();
     std::string m_diagnostics;  // the tail of the server's own stderr
     protocol::Ready m_baseline; // the server's memory when ready: its children's too
     mutable std::mutex m_mutex;

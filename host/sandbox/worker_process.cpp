@@ -28,7 +28,10 @@ private:
 
 class ForkedProcess final : public WorkerProcess {
 public:
-    ForkedProcess(pid_t pid, os::UniqueFd status) : m_pid(pid), m_status(std::move(status)) {}
+    ForkedProcess(pid_t pid, os::UniqueFd status, ChildLeaseRenewer renewer)
+        : m_pid(pid), m_status(std::move(status)), m_renewer(std::move(renewer))
+    {
+    }
     // End-of-life rule, as for a spawned worker: kill the tree, wait for the server's word.
     ~ForkedProcess() override
     {
@@ -45,6 +48,13 @@ public:
         }
     }
     bool reaper_lost() const override { return m_reaper_lost; }
+    bool renew_lease(std::chrono::milliseconds left) override
+    {
+        if (!m_renewer) return false;
+        if (!m_termination) m_renewer(m_pid, left);
+        return true;
+    }
+    std::optional<std::int64_t> lease_overdue_ms() const override { return m_lease_overdue_ms; }
 
     std::optional<process::Termination> try_reap() override
     {
@@ -75,6 +85,7 @@ private:
                 t.usage.max_rss_kb = record->max_rss_kb;
                 t.usage.user_cpu = std::chrono::microseconds(record->user_cpu_us);
                 t.usage.system_cpu = std::chrono::microseconds(record->system_cpu_us);
+                if (record->lease_overdue_ms >= 0) m_lease_overdue_ms = record->lease_overdue_ms;
                 m_termination = t;
                 return;
             }
@@ -96,15 +107,17 @@ private:
     std::string m_bytes;
     std::optional<process::Termination> m_termination;
     bool m_reaper_lost = false;
+    ChildLeaseRenewer m_renewer;
+    std::optional<std::int64_t> m_lease_overdue_ms;
 };
 
 } // namespace
 
 std::unique_ptr<WorkerProcess> spawned_process(process::ChildProcess child) { return std::make_unique<SpawnedProcess>(std::move(child)); }
 
-std::unique_ptr<WorkerProcess> forked_process(pid_t pid, os::UniqueFd status)
+std::unique_ptr<WorkerProcess> forked_process(pid_t pid, os::UniqueFd status, ChildLeaseRenewer renewer)
 {
-    return std::make_unique<ForkedProcess>(pid, std::move(status));
+    return std::make_unique<ForkedProcess>(pid, std::move(status), std::move(renewer));
 }
 
 } // namespace sandhost::sandbox

@@ -191,7 +191,7 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     return session;
 }
 
-std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup* group)
+std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup* group, LeaseKeeper keeper)
 {
     protocol::Job message;
     message.plugin_path = spec.plugin_path.string();
@@ -204,7 +204,7 @@ std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup
     message.queue = spec.queue;
     message.timeout_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(spec.settings.timeout).count()));
-    message.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
+    if (keeper == LeaseKeeper::worker) message.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
     if (!spec.folder.empty()) {
         message.tmpdir = spec.folder.string();
         message.workdir = spec.settings.privileges.filesystem.workdir.value_or("");
@@ -470,9 +470,10 @@ void WorkerSession::pass_lease_renewal(Job& job)
     const std::uint64_t renewals = job.cancel->lease_renewals();
     if (renewals == job.lease_renewals_sent) return;
     job.lease_renewals_sent = renewals;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.cancel->lease_until() - Clock::now()).count();
     // 1 ms at least: a lease that already ran out ends the task at once.
-    queue(MessageType::lease, protocol::encode(protocol::Lease{static_cast<std::uint64_t>(std::max<std::int64_t>(1, left))}));
+    const auto left = std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(job.cancel->lease_until() - Clock::now()));
+    if (m_process->renew_lease(left)) return;  // a fork server's child: its server keeps the lease
+    queue(MessageType::lease, protocol::encode(protocol::Lease{static_cast<std::uint64_t>(left.count())}));
 }
 
 // The task reported its end (or could not start): a spawned worker now has the grace period
@@ -723,6 +724,7 @@ model::Outcome WorkerSession::conclude(Job& job)
     job.facts.termination = m_process->termination();
     job.facts.stderr_tail = job.err.peek();
     job.facts.reaper_lost = m_process->reaper_lost();
+    job.facts.lease_overdue_ms = m_process->lease_overdue_ms();
     // The kernel's peak for an exec'd worker is at least the peak of what it was exec'd over
     // (the host's, for posix_spawn); the worker said how much that was. At or below it, the
     // figure is the host's, not the worker's: use what the worker and the sampler measured.

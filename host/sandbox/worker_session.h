@@ -46,9 +46,12 @@ public:
     static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
                                os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline);
 
+    // Who keeps a job's lease: the worker (a thread of its own watches it), or the fork server
+    // that forked it (the job message then carries none).
+    enum class LeaseKeeper { worker, fork_server };
     // The job message for spec, as run() sends it; `group` is the control group the job will
     // run in, if any (its memory limit then lets the worker's address space be larger).
-    static std::string job_frame(const AttemptSpec& spec, const AttemptGroup* group = nullptr);
+    static std::string job_frame(const AttemptSpec& spec, const AttemptGroup* group = nullptr, LeaseKeeper keeper = LeaseKeeper::worker);
 
     // From now on the worker runs in `group` (the caller has put it there): each job's
     // outcome is judged by the group's counters too, what is left in it after the worker

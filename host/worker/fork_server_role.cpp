@@ -6,6 +6,7 @@
 #include "worker/failure.h"
 #include "worker/host_death.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -25,6 +26,9 @@ namespace {
 
 using protocol::MessageType;
 using protocol::WorkerExit;
+
+// A lease longer than this (about 24 days) is kept as this long: poll()'s timeout is an int.
+constexpr std::uint64_t k_max_lease_ms = (1ull << 31) - 1;
 
 // Reads the host's frames and the descriptors that come with them (SCM_RIGHTS), in order.
 class ServerChannelReader {
@@ -100,6 +104,15 @@ struct Spare {
     os::UniqueFd control;  // the server's end
 };
 
+// A live job child: where its status goes, and its lease when the server keeps one (the
+// child runs no thread of its own to watch it: a second thread in every forked child cost
+// about a fifth of a fork attempt's CPU).
+struct JobChild {
+    os::UniqueFd status_pipe;
+    std::int64_t lease_deadline_ms = 0;  // CLOCK_MONOTONIC; 0: no lease
+    std::int64_t lease_overdue_ms = -1;  // how late the server ended it for its lease; -1: it did not
+};
+
 // Everything the server holds.
 struct ServerState {
     ServerState(WorkerChannel& c, JobRunner& r, os::UniqueFd&& signals)
@@ -112,7 +125,7 @@ struct ServerState {
     os::UniqueFd child_signals;  // a signalfd for SIGCHLD
     ServerChannelReader reader;
     Spare spare;
-    std::map<pid_t, os::UniqueFd> jobs;  // the live job children and their status pipes
+    std::map<pid_t, JobChild> jobs;  // the live job children
     bool loaded = false;
     bool reaped_job = false;  // since the last look for orphans
 };
@@ -248,14 +261,15 @@ void drain_child_signals(ServerState& server)
     }
 }
 
-void write_status(pid_t pid, const os::UniqueFd& status_pipe, int wait_status, const rusage& usage)
+void write_status(pid_t pid, const JobChild& job, int wait_status, const rusage& usage)
 {
     protocol::ChildStatus record;
     record.wait_status = wait_status;
+    record.lease_overdue_ms = job.lease_overdue_ms;
     record.max_rss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
     record.user_cpu_us = static_cast<std::uint64_t>(usage.ru_utime.tv_sec) * 1000000 + static_cast<std::uint64_t>(usage.ru_utime.tv_usec);
     record.system_cpu_us = static_cast<std::uint64_t>(usage.ru_stime.tv_sec) * 1000000 + static_cast<std::uint64_t>(usage.ru_stime.tv_usec);
-    if (auto written = os::write_all(status_pipe.get(), protocol::encode(record)); !written) {
+    if (auto written = os::write_all(job.status_pipe.get(), protocol::encode(record)); !written) {
         report(("the status of job child " + std::to_string(pid) + " did not reach the host: " + written.error().message()).c_str());
     }
 }
@@ -368,14 +382,49 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, child.error().message()}));
         return;
     }
-    server.jobs.emplace(child.value(), std::move(status_pipe));
+    JobChild& job = server.jobs[child.value()];
+    job.status_pipe = std::move(status_pipe);
+    if (request->lease_ms > 0) job.lease_deadline_ms = monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(request->lease_ms, k_max_lease_ms));
     server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{child.value(), {}}));
     replace_spare(server);  // the next job's process, forked while this one runs
+}
+
+// A renewal moves the child's lease end; one for a child already gone or already ended for its
+// lease (it crossed the child's end on its way) changes nothing.
+void renew_child_lease(ServerState& server, const protocol::Frame& frame)
+{
+    const auto renewal = protocol::decode_child_lease(frame.body);
+    if (!renewal) give_up(WorkerExit::broken_frame, "malformed child_lease message from the host");
+    auto job = server.jobs.find(static_cast<pid_t>(renewal->pid));
+    if (job == server.jobs.end() || job->second.lease_deadline_ms == 0 || job->second.lease_overdue_ms >= 0) return;
+    job->second.lease_deadline_ms = monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(renewal->lease_ms, k_max_lease_ms));
+}
+
+// Children whose lease ran out unrenewed end now, with everything they started: the host was
+// stopped, stalled or cut off from its store, and another host may run the job. The status
+// written when each is reaped says so. Returns how long until the next lease runs out (-1:
+// none runs), for poll().
+int end_overdue_children(ServerState& server)
+{
+    const std::int64_t now = monotonic_ms();
+    std::int64_t next = -1;
+    for (auto& [pid, job] : server.jobs) {
+        if (job.lease_deadline_ms == 0 || job.lease_overdue_ms >= 0) continue;
+        if (now >= job.lease_deadline_ms) {
+            job.lease_overdue_ms = now - job.lease_deadline_ms;
+            kill_with_descendants(pid);
+            continue;
+        }
+        const std::int64_t left = job.lease_deadline_ms - now;
+        if (next < 0 || left < next) next = left;
+    }
+    return static_cast<int>(next);
 }
 
 void handle_frame(ServerState& server, const protocol::Frame& frame)
 {
     if (frame.type == MessageType::shutdown) leave(server);
+    if (frame.type == MessageType::child_lease && server.loaded) return renew_child_lease(server, frame);
     if (frame.type == MessageType::job && !server.loaded) return preload(server, frame);
     if (frame.type == MessageType::fork_job && server.loaded) return fork_job(server, frame);
     give_up(WorkerExit::unexpected_message,
@@ -407,7 +456,7 @@ void run_fork_server(WorkerChannel& channel, JobRunner& runner)
     ServerState server(channel, runner, std::move(child_signals.value()));
     for (;;) {
         pollfd fds[2] = {{channel.fd(), POLLIN, 0}, {server.child_signals.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        if (::poll(fds, 2, end_overdue_children(server)) < 0) {
             if (errno == EINTR) continue;
             give_up(WorkerExit::wait_failed, os::SysError::from_errno("poll", "channel and SIGCHLD signalfd").message());
         }

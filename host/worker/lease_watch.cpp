@@ -8,7 +8,6 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -19,13 +18,6 @@ namespace {
 // Enough for the channel's read buffer and kill_descendants() over a deep tree, and small
 // enough to be had under a tight address-space limit.
 constexpr std::size_t k_stack_size = 1u << 20;
-
-std::int64_t monotonic_ms()
-{
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);  // cannot fail for CLOCK_MONOTONIC
-    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
 
 } // namespace
 

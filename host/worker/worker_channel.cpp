@@ -70,14 +70,14 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
     }
 }
 
-namespace {
-
 std::int64_t monotonic_ms()
 {
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);  // cannot fail for CLOCK_MONOTONIC
     return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
+
+namespace {
 
 // now + ms, never 0 (which means "no lease").
 std::int64_t deadline_after(std::uint64_t ms)

@@ -14,6 +14,9 @@
 
 namespace sandhost::worker {
 
+// CLOCK_MONOTONIC in milliseconds: the clock of lease deadlines.
+std::int64_t monotonic_ms();
+
 class WorkerChannel {
 public:
     explicit WorkerChannel(os::UniqueFd&& fd) : m_fd(std::move(fd)), m_decoder(k_max_host_frame) {}

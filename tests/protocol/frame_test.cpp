@@ -40,6 +40,33 @@ TEST(Frame, RoundTripsEveryMessage)
     EXPECT_EQ(lease->lease_ms, 4500u);
     EXPECT_FALSE(decode_lease("short"));
 
+    const auto renewal = decode_child_lease(encode(ChildLease{4242, 900}));
+    ASSERT_TRUE(renewal);
+    EXPECT_EQ(renewal->pid, 4242);
+    EXPECT_EQ(renewal->lease_ms, 900u);
+    EXPECT_FALSE(decode_child_lease(encode(Lease{900})));
+
+    EXPECT_EQ(encode(ForkJob{}), "") << "no group, no lease: an empty body";
+    const auto fork_job = decode_fork_job(encode(ForkJob{2, 30'000}));
+    ASSERT_TRUE(fork_job);
+    EXPECT_EQ(fork_job->cgroup_fds, 2u);
+    EXPECT_EQ(fork_job->lease_ms, 30'000u);
+    ASSERT_TRUE(decode_fork_job(""));
+    EXPECT_EQ(decode_fork_job("")->lease_ms, 0u);
+
+    ChildStatus ended;
+    ended.wait_status = 9;
+    ended.max_rss_kb = 1500;
+    ended.lease_overdue_ms = 3;
+    const std::string status_bytes = encode(ended);
+    EXPECT_EQ(status_bytes.size(), k_child_status_size);
+    const auto status = decode_child_status(status_bytes);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->wait_status, 9);
+    EXPECT_EQ(status->max_rss_kb, 1500u);
+    EXPECT_EQ(status->lease_overdue_ms, 3);
+    EXPECT_EQ(decode_child_status(encode(ChildStatus{}))->lease_overdue_ms, -1) << "not ended for its lease";
+
     Description description{"p", "1.0", {{"a", "does a"}, {"b", ""}}};
     auto desc = decode_description(encode(description));
     ASSERT_TRUE(desc);
@@ -112,6 +139,9 @@ TEST(Frame, RandomBytesNeverCrashTheDecoders)
         for (char& c : bytes) c = static_cast<char>(rng());
         decode_job(bytes);
         decode_lease(bytes);
+        decode_child_lease(bytes);
+        decode_fork_job(bytes);
+        decode_child_status(bytes);
         decode_done(bytes);
         decode_description(bytes);
         decode_progress(bytes);

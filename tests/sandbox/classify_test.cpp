@@ -225,6 +225,24 @@ TEST(Classify, AWorkerThatStoppedItselfOnItsLeaseIsWorkerLost)
     EXPECT_FALSE(lease_ran_out(classify(f)));
 }
 
+TEST(Classify, AForkServersChildEndedOnItsLeaseIsWorkerLost)
+{
+    auto f = running();
+    f.termination = signalled(SIGKILL);
+    EXPECT_FALSE(lease_ran_out(classify(f))) << "a SIGKILL alone says nothing of the lease";
+    f.lease_overdue_ms = 4;
+    const auto o = classify(f);
+    EXPECT_EQ(o.kind, model::OutcomeKind::worker_lost);
+    EXPECT_TRUE(lease_ran_out(o));
+    EXPECT_EQ(o.signal_number, SIGKILL);
+    EXPECT_FALSE(o.killed) << "the host did not have to";
+    EXPECT_NE(o.error.find("fork server stopped the worker and everything it started 4 ms after the attempt's lease ran out"), std::string::npos)
+        << o.error;
+    // A task that returned before the server ended it keeps its result.
+    f.done = protocol::Done{};
+    EXPECT_EQ(classify(f).kind, model::OutcomeKind::succeeded);
+}
+
 TEST(Classify, DyingWhileLoadingThePluginIsLoadFailedNamingTheSignal)
 {
     AttemptFacts f;

@@ -16,6 +16,9 @@
 #include <atomic>
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unistd.h>
 
@@ -31,10 +34,15 @@ public:
     void on_started(pid_t pid) override { started_pid = pid; }
     void on_ready() override { ready = true; }
     void on_progress(const model::ProgressReport& p) override { progress.push_back(p); }
-    void on_log(int, std::string_view message) override { logs.emplace_back(message); }
+    void on_log(int, std::string_view message) override
+    {
+        logs.emplace_back(message);
+        ++logged;
+    }
     // Read by the tests' other threads while the attempt runs.
     std::atomic<pid_t> started_pid{-1};
     std::atomic<bool> ready{false};
+    std::atomic<int> logged{0};
     std::vector<model::ProgressReport> progress;
     std::vector<std::string> logs;
 };
@@ -441,10 +449,43 @@ TEST_P(Runner, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndEverythingItStarte
     ASSERT_EQ(o.kind, model::OutcomeKind::worker_lost) << to_json(o);
     EXPECT_TRUE(lease_ran_out(o)) << to_json(o);
     EXPECT_NE(o.error.find("lease ran out"), std::string::npos) << o.error;
-    EXPECT_FALSE(o.killed) << "the worker stopped itself; the host did not have to";
-    EXPECT_NE(o.stderr_tail.find("lease ran out"), std::string::npos) << o.stderr_tail;
+    EXPECT_FALSE(o.killed) << "the worker's side stopped it; the host did not have to";
+    if (GetParam().mode == model::Mode::fork) {
+        // A fork server's child runs no watch of its own: its server keeps the lease.
+        EXPECT_NE(o.error.find("fork server stopped the worker"), std::string::npos) << o.error;
+        EXPECT_EQ(o.signal_number, SIGKILL) << to_json(o);
+    } else {
+        EXPECT_NE(o.stderr_tail.find("lease ran out"), std::string::npos) << o.stderr_tail;
+    }
     EXPECT_EQ(recorder.logs.size(), 3u) << ::testing::PrintToString(recorder.logs);
     // TearDown checks that none of the children survived.
+}
+
+// A job with a lease costs a forked child no second thread: its server keeps the lease (a
+// thread per child cost about a fifth of a fork attempt's CPU). A spawned or reused worker
+// watches its own lease on a thread of its own.
+TEST_P(Runner, OnlyAWorkerThatKeepsItsOwnLeaseRunsASecondThread)
+{
+    CancelToken token;
+    Recorder recorder;
+    auto s = spec("spawn_children", R"({"count":1})");
+    s.settings.timeout = 120s;
+    s.lease = 30s;
+    std::optional<int> threads;
+    std::thread reader([&] {
+        // The task logs once its child runs: the worker set up its job before that.
+        t::eventually([&] { return recorder.logged.load() > 0; });
+        std::ifstream status("/proc/" + std::to_string(recorder.started_pid.load()) + "/status");
+        for (std::string line; std::getline(status, line);) {
+            if (line.starts_with("Threads:")) threads = std::stoi(line.substr(8));
+        }
+        token.request(CancelToken::Stop::at_once);
+    });
+    const auto o = run(s, &recorder, &token);
+    reader.join();
+    ASSERT_EQ(o.kind, model::OutcomeKind::cancelled) << to_json(o);
+    ASSERT_TRUE(threads);
+    EXPECT_EQ(*threads, GetParam().mode == model::Mode::fork ? 1 : 2);
 }
 
 TEST_P(Runner, RenewedLeasesKeepAWorkerGoingPastItsFirstLease)

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <poll.h>
+#include <thread>
 #include <unistd.h>
 
 namespace sandhost::worker {
@@ -29,14 +31,14 @@ struct JobEnds {
 };
 
 // Sends fork_job with the child's ends of a new channel, stdout, stderr and status pipe.
-std::optional<JobEnds> send_fork_job(test::HostEnd& server)
+std::optional<JobEnds> send_fork_job(test::HostEnd& server, const protocol::ForkJob& request = {})
 {
     auto channel = os::make_socket_pair();
     auto out = os::make_pipe();
     auto err = os::make_pipe();
     auto status = os::make_pipe();
     if (!channel || !out || !err || !status) return std::nullopt;
-    const std::string frame = protocol::encode_frame(MessageType::fork_job, {});
+    const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(request));
     if (!os::send_with_fds(server.channel(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
         return std::nullopt;
     }
@@ -165,6 +167,66 @@ TEST_F(ForkServerRole, ForksAChildPerJobAndKeepsOneSpare)
     EXPECT_EQ(status->kind, process::ExitStatus::Kind::exited);
     EXPECT_EQ(status->exit_code, 0);
     EXPECT_EQ(server.stderr_text(), "");
+}
+
+// The server keeps its children's leases: the child runs no thread to watch its own.
+TEST_F(ForkServerRole, EndsAChildWhoseLeaseRunsOutUnrenewedWithEverythingItStarted)
+{
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    protocol::ForkJob request;
+    request.lease_ms = 300;
+    auto ends = send_fork_job(server, request);
+    ASSERT_TRUE(ends);
+    // A child in a session of its own, which sleeps for ever: only the server's stop ends it.
+    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "spawn_children", R"({"count":1,"setsid":true})")));
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::forked);
+    const auto status = read_child_status(ends->status.get());
+    ASSERT_TRUE(status);
+    EXPECT_GE(status->lease_overdue_ms, 0);
+    const auto exit = process::ExitStatus::from_wait_status(status->wait_status);
+    EXPECT_EQ(exit.kind, process::ExitStatus::Kind::signalled);
+    EXPECT_EQ(exit.signal_number, SIGKILL);
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    ASSERT_TRUE(server.wait_for_exit());
+    // LeavesNoProcess checks that the child's own child went too.
+}
+
+TEST_F(ForkServerRole, RenewalsKeepAChildGoingPastItsFirstLease)
+{
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    // One for a child the server does not have changes nothing.
+    ASSERT_TRUE(server.send(MessageType::child_lease, protocol::encode(protocol::ChildLease{999'999'999, 1})));
+    protocol::ForkJob request;
+    request.lease_ms = 300;
+    auto ends = send_fork_job(server, request);
+    ASSERT_TRUE(ends);
+    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "sleep", R"({"ms":1200})")));
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::forked);
+    const auto forked = protocol::decode_forked(answer->body);
+    ASSERT_TRUE(forked && forked->pid > 0);
+    std::optional<protocol::ChildStatus> status;
+    std::thread renewer([&] {
+        pollfd p{ends->status.get(), POLLIN, 0};
+        while (::poll(&p, 1, 50) == 0) {
+            if (!server.send(MessageType::child_lease, protocol::encode(protocol::ChildLease{forked->pid, 300}))) break;
+        }
+    });
+    status = read_child_status(ends->status.get());
+    renewer.join();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->lease_overdue_ms, -1);
+    const auto exit = process::ExitStatus::from_wait_status(status->wait_status);
+    EXPECT_EQ(exit.kind, process::ExitStatus::Kind::exited);
+    EXPECT_EQ(exit.exit_code, 0);
+    test::FrameReader reader(ends->channel.get());
+    const auto report = reader.next_report();
+    ASSERT_TRUE(report && report->type == MessageType::done);
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    ASSERT_TRUE(server.wait_for_exit());
 }
 
 TEST_F(ForkServerRole, ClosingTheChannelEndsTheServerAndItsSpare)
