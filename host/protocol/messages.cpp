@@ -91,13 +91,13 @@ std::optional<Forked> decode_forked(std::string_view body)
     return m;
 }
 
-std::string encode(const Lease& m) { return BodyWriter().u64(m.lease_ms).take(); }
+std::string encode(const Lease& m) { return BodyWriter().i64(m.until_ms).take(); }
 
 std::optional<Lease> decode_lease(std::string_view body)
 {
     BodyReader r(body);
     Lease m;
-    if (!r.u64(m.lease_ms) || !r.at_end()) return std::nullopt;
+    if (!r.i64(m.until_ms) || !r.at_end()) return std::nullopt;
     return m;
 }
 
@@ -115,13 +115,13 @@ std::optional<ForkJob> decode_fork_job(std::string_view body)
     return m;
 }
 
-std::string encode(const ChildLease& m) { return BodyWriter().i64(m.pid).u64(m.lease_ms).take(); }
+std::string encode(const ChildLease& m) { return BodyWriter().i64(m.pid).i64(m.until_ms).take(); }
 
 std::optional<ChildLease> decode_child_lease(std::string_view body)
 {
     BodyReader r(body);
     ChildLease m;
-    if (!r.i64(m.pid) || !r.u64(m.lease_ms) || !r.at_end()) return std::nullopt;
+    if (!r.i64(m.pid) || !r.i64(m.until_ms) || !r.at_end()) return std::nullopt;
     return m;
 }
 

@@ -53,10 +53,13 @@ struct Job {
     std::string workdir;
 };
 
-// host -> worker while a job runs: its lease was renewed; the worker may go on for lease_ms
-// from when it reads this.
+// host -> worker while a job runs: its lease was renewed; the worker may go on until `until_ms`
+// on CLOCK_MONOTONIC (os::monotonic_ms: host and worker read the same clock, one machine and
+// no time namespace of the worker's own). A point, not a length: a renewal read late, by a
+// worker that looks only when its lease would run out, extends it no further than the host
+// meant.
 struct Lease {
-    std::uint64_t lease_ms = 0;
+    std::int64_t until_ms = 0;
 };
 
 struct Ready {
@@ -81,10 +84,11 @@ struct ForkJob {
     std::uint64_t lease_ms = 0;
 };
 
-// host -> fork server: the lease of job child `pid` was renewed; it may go on `lease_ms` more.
+// host -> fork server: the lease of job child `pid` was renewed; it may go on until `until_ms`
+// (as in Lease).
 struct ChildLease {
     std::int64_t pid = 0;
-    std::uint64_t lease_ms = 0;
+    std::int64_t until_ms = 0;
 };
 std::string encode(const ChildLease& m);
 std::optional<ChildLease> decode_child_lease(std::string_view body);

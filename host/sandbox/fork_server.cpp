@@ -1,5 +1,6 @@
 #include "sandbox/fork_server.h"
 
+#include "os/clock.h"
 #include "os/fd.h"
 #include "os/process_tree.h"
 #include "os/signals.h"
@@ -266,7 +267,7 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     if (request.lease_ms > 0) {
         renewer = [line = m_line](pid_t pid, std::chrono::milliseconds left) {
             const std::string renewal = protocol::encode_frame(
-                protocol::MessageType::child_lease, protocol::encode(protocol::ChildLease{pid, static_cast<std::uint64_t>(std::max<std::int64_t>(1, left.count()))}));
+                protocol::MessageType::child_lease, protocol::encode(protocol::ChildLease{pid, os::monotonic_ms() + left.count()}));
             std::lock_guard sending(line->mutex);
             // A frame this short goes out whole or not at all. One the server cannot take (its
             // channel full: it is stuck) is lost, and the child ends when its lease runs out.

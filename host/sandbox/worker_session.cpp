@@ -1,5 +1,6 @@
 #include "sandbox/worker_session.h"
 
+#include "os/clock.h"
 #include "os/fd.h"
 #include "os/proc.h"
 #include "os/process_tree.h"
@@ -278,6 +279,7 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
     const bool ready_implied = forked() || (m_role == WorkerRole::reuse && m_jobs_run > 0);
     ++m_jobs_run;
     m_last_job_ok = false;
+    if (!forked() && spec.lease.count() > 0) m_watches_lease = true;
     if (observer) observer->on_started(m_process->pid());
     if (ready_implied) {
         job.facts.baseline = m_baseline;
@@ -312,8 +314,9 @@ void WorkerSession::end_group_leftovers()
     if (worker < 0) {
         killed = !m_group->empty();
         if (killed) (void)m_group->kill_all();
-    } else if (m_group->tasks() == std::uint64_t{1}) {
-        // The worker's one thread is all the group holds: nothing to list, the usual case.
+    } else if (m_group->tasks() == (m_watches_lease ? std::uint64_t{2} : std::uint64_t{1})) {
+        // The worker's thread (and its lease watch) is all the group holds: nothing to list,
+        // the usual case.
     } else {
         // A reused worker stays: what its job left in its group (a process that escaped its
         // tree into a session and a parent of its own) does not.
@@ -473,7 +476,7 @@ void WorkerSession::pass_lease_renewal(Job& job)
     // 1 ms at least: a lease that already ran out ends the task at once.
     const auto left = std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(job.cancel->lease_until() - Clock::now()));
     if (m_process->renew_lease(left)) return;  // a fork server's child: its server keeps the lease
-    queue(MessageType::lease, protocol::encode(protocol::Lease{static_cast<std::uint64_t>(left.count())}));
+    queue(MessageType::lease, protocol::encode(protocol::Lease{os::monotonic_ms() + left.count()}));
 }
 
 // The task reported its end (or could not start): a spawned worker now has the grace period

@@ -132,6 +132,9 @@ private:
     std::optional<protocol::Ready> m_baseline;  // the worker's memory when it was first ready
     bool m_channel_open = true;
     bool m_last_job_ok = false;
+    // The worker was sent a job with a lease: it runs a thread that watches its leases from
+    // then on (a fork server's child does not: its server keeps the lease).
+    bool m_watches_lease = false;
     std::uint64_t m_jobs_run = 0;
     std::uint64_t m_cpu_us_reported = 0;  // the worker's CPU time as of its last result
     std::uint64_t m_peak_rss_kb = 0;

@@ -1,5 +1,6 @@
 #include "worker/fork_server_role.h"
 
+#include "os/clock.h"
 #include "os/fd.h"
 #include "os/proc.h"
 #include "os/result.h"
@@ -384,7 +385,7 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
     }
     JobChild& job = server.jobs[child.value()];
     job.status_pipe = std::move(status_pipe);
-    if (request->lease_ms > 0) job.lease_deadline_ms = monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(request->lease_ms, k_max_lease_ms));
+    if (request->lease_ms > 0) job.lease_deadline_ms = os::monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(request->lease_ms, k_max_lease_ms));
     server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{child.value(), {}}));
     replace_spare(server);  // the next job's process, forked while this one runs
 }
@@ -397,7 +398,8 @@ void renew_child_lease(ServerState& server, const protocol::Frame& frame)
     if (!renewal) give_up(WorkerExit::broken_frame, "malformed child_lease message from the host");
     auto job = server.jobs.find(static_cast<pid_t>(renewal->pid));
     if (job == server.jobs.end() || job->second.lease_deadline_ms == 0 || job->second.lease_overdue_ms >= 0) return;
-    job->second.lease_deadline_ms = monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(renewal->lease_ms, k_max_lease_ms));
+    // Never 0, which means no lease.
+    job->second.lease_deadline_ms = std::max<std::int64_t>(1, renewal->until_ms);
 }
 
 // Children whose lease ran out unrenewed end now, with everything they started: the host was
@@ -406,7 +408,7 @@ void renew_child_lease(ServerState& server, const protocol::Frame& frame)
 // none runs), for poll().
 int end_overdue_children(ServerState& server)
 {
-    const std::int64_t now = monotonic_ms();
+    const std::int64_t now = os::monotonic_ms();
     std::int64_t next = -1;
     for (auto& [pid, job] : server.jobs) {
         if (job.lease_deadline_ms == 0 || job.lease_overdue_ms >= 0) continue;
@@ -418,7 +420,7 @@ int end_overdue_children(ServerState& server)
         const std::int64_t left = job.lease_deadline_ms - now;
         if (next < 0 || left < next) next = left;
     }
-    return static_cast<int>(next);
+    return static_cast<int>(std::min<std::int64_t>(next, static_cast<std::int64_t>(k_max_lease_ms)));
 }
 
 void handle_frame(ServerState& server, const protocol::Frame& frame)

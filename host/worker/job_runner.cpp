@@ -154,19 +154,19 @@ void JobRunner::watch_lease(const protocol::Job& job)
 {
     m_channel->begin_job(job.lease_ms);
     if (job.lease_ms == 0) return;
-    if (!m_lease_watch) {
-        auto started = LeaseWatch::start(*m_channel);
-        if (!started) fail(WorkerExit::setup_failed, started.error().call.c_str(), started.error().object.c_str(), started.error().code.value());
-        m_lease_watch = std::move(started.value());
+    if (m_lease_watch) {
+        m_lease_watch->job_began();
+        return;
     }
-    m_lease_watch->wake();
+    // A new thread reads the deadline itself.
+    auto started = LeaseWatch::start(*m_channel);
+    if (!started) fail(WorkerExit::setup_failed, started.error().call.c_str(), started.error().object.c_str(), started.error().code.value());
+    m_lease_watch = std::move(started.value());
 }
 
-void JobRunner::job_over()
-{
-    m_channel->end_job();
-    if (m_lease_watch) m_lease_watch->wake();
-}
+// The watch thread is not told: it finds no lease when it next wakes, and sleeps until a job
+// that begins wakes it.
+void JobRunner::job_over() { m_channel->end_job(); }
 
 bool JobRunner::ensure_loaded(const protocol::Job& job, Init init)
 {

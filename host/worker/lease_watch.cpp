@@ -3,11 +3,14 @@
 #include "worker/failure.h"
 #include "worker/host_death.h"
 
+#include "os/clock.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -62,33 +65,45 @@ void* LeaseWatch::thread_main(void* self)
     return nullptr;
 }
 
+void LeaseWatch::job_began() noexcept
+{
+    // Seq_cst on both sides (the deadline stored by begin_job and read by the thread, the
+    // thread's wake time stored by it and read here): either this sees the wake time of a
+    // thread that did not see the deadline, or the thread sees the deadline.
+    const auto deadline = m_channel.lease_deadline();
+    if (deadline && m_sleeps_until.load(std::memory_order_seq_cst) > *deadline) wake();
+}
+
 void LeaseWatch::watch()
 {
-    bool channel_open = true;
+    constexpr std::int64_t k_longest_sleep_ms = 60'000;
     while (!m_stop.load(std::memory_order_acquire)) {
-        const auto deadline = m_channel.lease_deadline();
-        int timeout = -1;
-        if (deadline) {
-            const std::int64_t left = *deadline - monotonic_ms();
-            if (left <= 0) expire(-left);
-            timeout = static_cast<int>(std::min<std::int64_t>(left, 60'000));
+        std::int64_t now = os::monotonic_ms();
+        auto deadline = m_channel.lease_deadline();
+        if (deadline && now >= *deadline) {
+            // The host's renewals are read only now, when the lease would run out: each names
+            // the point it extends the lease to, so one read late extends it no further. An
+            // ended channel is the host's to notice (it closed it, or died: the death signal
+            // comes); this thread keeps the deadline.
+            (void)m_channel.take_in();
+            deadline = m_channel.lease_deadline();
+            now = os::monotonic_ms();
+            if (deadline && now >= *deadline) expire(now - *deadline);
         }
-        // Only while a lease runs is the channel this thread's to read: between jobs the main
-        // thread waits on it for the next job.
-        pollfd fds[2] = {{m_wake.get(), POLLIN, 0}, {deadline && channel_open ? m_channel.fd() : -1, POLLIN, 0}};
-        const int ready = ::poll(fds, 2, timeout);
+        const std::int64_t wake_at = deadline ? std::min(*deadline, now + k_longest_sleep_ms) : std::numeric_limits<std::int64_t>::max();
+        m_sleeps_until.store(wake_at, std::memory_order_seq_cst);
+        // A job that began (or ended) since the deadline was read: look again.
+        if (m_channel.lease_deadline() != deadline) continue;
+        pollfd wake{m_wake.get(), POLLIN, 0};
+        const int ready = ::poll(&wake, 1, deadline ? static_cast<int>(wake_at - now) : -1);
         if (ready < 0 && errno != EINTR) {
             report_failure("poll", "the lease watch", errno);
             ::_exit(protocol::exit_code(protocol::WorkerExit::setup_failed));
         }
-        if (ready <= 0) continue;
-        if (fds[0].revents) {
+        if (ready > 0) {
             std::uint64_t count;
             [[maybe_unused]] auto n = ::read(m_wake.get(), &count, sizeof count);
         }
-        // An ended channel is the host's to notice (it closed it, or died: the death signal
-        // comes); this thread keeps the deadline.
-        if (fds[1].revents && !m_channel.take_in()) channel_open = false;
     }
 }
 

@@ -1,7 +1,9 @@
 // A worker never outlives its job's lease. The host renews the lease on the channel while the
-// job runs (protocol::Lease); a thread of the worker reads the channel meanwhile (the task has
-// the main thread) and, when the lease runs out unrenewed, kills every descendant of the
-// worker and exits with WorkerExit::lease_expired. A lease runs out when the host was stopped
+// job runs (protocol::Lease, a point on the monotonic clock); a thread of the worker (the task
+// has the main thread) sleeps until the lease would run out, reads the renewals that came
+// meanwhile, and when none moved the lease on kills every descendant of the worker and exits
+// with WorkerExit::lease_expired. Short jobs never wake it: a job that begins wakes it only
+// when it sleeps past the new job's deadline (between jobs it sleeps without one). A lease runs out when the host was stopped
 // (SIGSTOP, a stalled machine) or could not reach its store: another host may already run the
 // job, and this attempt's side effects must end before that one's begin.
 #pragma once
@@ -11,6 +13,8 @@
 #include "worker/worker_channel.h"
 
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <pthread.h>
 
@@ -27,11 +31,13 @@ public:
     LeaseWatch(const LeaseWatch&) = delete;
     LeaseWatch& operator=(const LeaseWatch&) = delete;
 
-    // The channel's lease changed (a job began or ended): the thread looks again. Never blocks.
-    void wake() noexcept;
+    // A job began on the channel (WorkerChannel::begin_job): the thread is woken if it would
+    // sleep past the job's deadline. Never blocks.
+    void job_began() noexcept;
 
 private:
     explicit LeaseWatch(WorkerChannel& channel, os::UniqueFd&& wake_fd) : m_channel(channel), m_wake(std::move(wake_fd)) {}
+    void wake() noexcept;
     static void* thread_main(void* self);
     void watch();
     [[noreturn]] void expire(std::int64_t overdue_ms);
@@ -39,6 +45,8 @@ private:
     WorkerChannel& m_channel;
     os::UniqueFd m_wake;  // an eventfd
     std::atomic<bool> m_stop{false};
+    // CLOCK_MONOTONIC ms when the thread wakes next on its own; the largest value: never.
+    std::atomic<std::int64_t> m_sleeps_until{std::numeric_limits<std::int64_t>::max()};
     pthread_t m_thread{};
 };
 

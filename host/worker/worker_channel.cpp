@@ -1,10 +1,10 @@
 #include "worker/worker_channel.h"
 
+#include "os/clock.h"
 #include "protocol/messages.h"
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
@@ -70,20 +70,13 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
     }
 }
 
-std::int64_t monotonic_ms()
-{
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);  // cannot fail for CLOCK_MONOTONIC
-    return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
-
 namespace {
 
 // now + ms, never 0 (which means "no lease").
 std::int64_t deadline_after(std::uint64_t ms)
 {
     const std::int64_t capped = static_cast<std::int64_t>(std::min<std::uint64_t>(ms, std::uint64_t{1} << 40));
-    return std::max<std::int64_t>(1, monotonic_ms() + capped);
+    return std::max<std::int64_t>(1, os::monotonic_ms() + capped);
 }
 
 } // namespace
@@ -127,9 +120,10 @@ bool WorkerChannel::sort_decoded()
         }
         if (next.frame.type == protocol::MessageType::lease) {
             if (const auto lease = protocol::decode_lease(next.frame.body)) {
-                if (m_lease_deadline.load(std::memory_order_acquire) != 0) {
-                    m_lease_deadline.store(deadline_after(lease->lease_ms), std::memory_order_release);
-                }
+                // Only the running job's lease moves: should the job end meanwhile (end_job on
+                // the main thread), the exchange fails and no lease runs between jobs.
+                std::int64_t running = m_lease_deadline.load(std::memory_order_seq_cst);
+                if (running != 0) m_lease_deadline.compare_exchange_strong(running, std::max<std::int64_t>(1, lease->until_ms));
                 continue;
             }
         }
@@ -161,14 +155,15 @@ void WorkerChannel::begin_job(std::uint64_t lease_ms)
 {
     std::lock_guard lock(m_receive_mutex);
     m_cancel_seen = false;
-    m_lease_deadline.store(lease_ms > 0 ? deadline_after(lease_ms) : 0, std::memory_order_release);
+    // Seq_cst: see LeaseWatch::job_began.
+    m_lease_deadline.store(lease_ms > 0 ? deadline_after(lease_ms) : 0, std::memory_order_seq_cst);
 }
 
 void WorkerChannel::end_job() { m_lease_deadline.store(0, std::memory_order_release); }
 
 std::optional<std::int64_t> WorkerChannel::lease_deadline() const
 {
-    const std::int64_t deadline = m_lease_deadline.load(std::memory_order_acquire);
+    const std::int64_t deadline = m_lease_deadline.load(std::memory_order_seq_cst);
     if (deadline == 0) return std::nullopt;
     return deadline;
 }

@@ -14,9 +14,6 @@
 
 namespace sandhost::worker {
 
-// CLOCK_MONOTONIC in milliseconds: the clock of lease deadlines.
-std::int64_t monotonic_ms();
-
 class WorkerChannel {
 public:
     explicit WorkerChannel(os::UniqueFd&& fd) : m_fd(std::move(fd)), m_decoder(k_max_host_frame) {}
@@ -45,15 +42,16 @@ public:
     bool poll_cancel();
 
     // A job begins: no cancel seen yet, and its lease runs for lease_ms from now (0: the job
-    // has no lease). Each renewal that arrives later moves the deadline.
+    // has no lease). Each renewal taken in later moves the deadline to the point it names.
     void begin_job(std::uint64_t lease_ms);
     // The job is over: no lease runs until the next one begins.
     void end_job();
     // When the current job's lease runs out, in CLOCK_MONOTONIC milliseconds; nullopt when no
     // lease runs. Any thread.
     std::optional<std::int64_t> lease_deadline() const;
-    // Non-blocking: takes in what arrived, as poll_cancel() does (for a thread that watches
-    // the lease while the task runs). False once the channel ended or broke.
+    // Takes in what arrived, as poll_cancel() does (for the thread that watches the lease
+    // while the task runs), without waiting for more; waits while receive() waits for a job.
+    // False once the channel ended or broke.
     bool take_in();
 
     int fd() const { return m_fd.get(); }

@@ -37,13 +37,13 @@ TEST(Frame, RoundTripsEveryMessage)
 
     const auto lease = decode_lease(encode(Lease{4500}));
     ASSERT_TRUE(lease);
-    EXPECT_EQ(lease->lease_ms, 4500u);
+    EXPECT_EQ(lease->until_ms, 4500);
     EXPECT_FALSE(decode_lease("short"));
 
     const auto renewal = decode_child_lease(encode(ChildLease{4242, 900}));
     ASSERT_TRUE(renewal);
     EXPECT_EQ(renewal->pid, 4242);
-    EXPECT_EQ(renewal->lease_ms, 900u);
+    EXPECT_EQ(renewal->until_ms, 900);
     EXPECT_FALSE(decode_child_lease(encode(Lease{900})));
 
     EXPECT_EQ(encode(ForkJob{}), "") << "no group, no lease: an empty body";

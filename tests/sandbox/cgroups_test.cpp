@@ -155,6 +155,17 @@ TEST_P(CgroupAttempts, AGrandchildThatLeftTheWorkersTreeEndsWithTheAttempt)
     ASSERT_EQ(logs.lines.size(), 1u);
     const pid_t hung = std::stoi(logs.lines[0].substr(std::string("escaped pid ").size()));
     EXPECT_FALSE(running(hung)) << "pid " << hung << " outlived its stopped attempt";
+
+    // With a lease, as a host runs every job: a spawned or reused worker's lease watch is a
+    // thread of its own in the group, which stays with a reused worker; the grandchild is not.
+    auto leased = spec("escape");
+    leased.lease = 30s;
+    for (int i = 0; i < 2; ++i) {
+        const auto o_leased = sandbox().run_attempt(leased);
+        ASSERT_EQ(o_leased.kind, model::OutcomeKind::succeeded) << o_leased.error << o_leased.stderr_tail;
+        const pid_t escaped_leased = json::parse(o_leased.result).at("pid").get<pid_t>();
+        EXPECT_FALSE(running(escaped_leased)) << "pid " << escaped_leased << " outlived its attempt " << i;
+    }
 }
 
 TEST_P(CgroupAttempts, OffRunsTheAttemptInTheHostsGroupWithTheOldLimits)

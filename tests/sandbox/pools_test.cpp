@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -74,16 +76,42 @@ TEST_F(Pools, ReuseServesSeveralJobsFromOneWorkerThenRecyclesIt)
     EXPECT_NE(pids[2], pids[3]) << "a worker past max_jobs_per_worker must be replaced";
 }
 
-// How often a process slept waiting (its main thread's voluntary context switches).
+// How often a process's threads slept waiting (their voluntary context switches).
 std::uint64_t sleeps_of(pid_t pid)
 {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stoull(line.substr(line.find(':') + 1));
+    std::uint64_t sleeps = 0;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream status(task.path() / "status");
+        std::string line;
+        bool found = false;
+        while (std::getline(status, line)) {
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+                sleeps += std::stoull(line.substr(line.find(':') + 1));
+                found = true;
+            }
+        }
+        if (!found) ADD_FAILURE() << "no voluntary_ctxt_switches for " << task.path();
     }
-    ADD_FAILURE() << "no voluntary_ctxt_switches for " << pid;
-    return 0;
+    return sleeps;
+}
+
+// How often one reused worker's threads slept over `jobs` jobs of `s` after its first.
+std::optional<std::uint64_t> sleeps_over_jobs(Sandbox& sandbox, const AttemptSpec& s, int jobs)
+{
+    CancelToken token;  // as a host passes one
+    const auto first = sandbox.run_attempt(s, nullptr, &token);
+    EXPECT_TRUE(first.succeeded()) << first.error;
+    if (!first.succeeded() || !first.pid) return std::nullopt;
+    const auto worker = static_cast<pid_t>(*first.pid);
+    const auto before = sleeps_of(worker);
+    for (int i = 0; i < jobs; ++i) {
+        const auto o = sandbox.run_attempt(s, nullptr, &token);
+        EXPECT_TRUE(o.succeeded()) << o.error;
+        EXPECT_EQ(o.pid, first.pid);
+        if (!o.succeeded() || o.pid != first.pid) return std::nullopt;
+    }
+    return sleeps_of(worker) - before;
 }
 
 TEST_F(Pools, AReusedWorkerSleepsAtMostOnceAJob)
@@ -93,18 +121,26 @@ TEST_F(Pools, AReusedWorkerSleepsAtMostOnceAJob)
     // woken each time the host read its result, only to sleep again: 1.1-1.7 sleeps a job.
     auto s = spec(model::Mode::reuse, "echo");
     s.settings.reuse.max_jobs_per_worker = 1000;
-    const auto first = run(s);
-    ASSERT_TRUE(first.succeeded()) << first.error;
-    ASSERT_TRUE(first.pid);
-    const auto worker = static_cast<pid_t>(*first.pid);
-    const auto before = sleeps_of(worker);
     constexpr int jobs = 300;
-    for (int i = 0; i < jobs; ++i) {
-        const auto o = run(s);
-        ASSERT_TRUE(o.succeeded()) << o.error;
-        ASSERT_EQ(o.pid, first.pid);
-    }
-    EXPECT_LE(sleeps_of(worker) - before, std::uint64_t{jobs});
+    const auto sleeps = sleeps_over_jobs(sandbox(), s, jobs);
+    ASSERT_TRUE(sleeps);
+    EXPECT_LE(*sleeps, std::uint64_t{jobs});
+}
+
+TEST_F(Pools, AReusedWorkersLeaseWatchSleepsThroughShortJobs)
+{
+    // Every job a host runs has a lease, which a thread of the worker watches. Woken as each
+    // job began and ended, it slept twice a job more and halved reuse's throughput; now it
+    // sleeps until a lease would run out (or, with none running, until a job wakes it).
+    auto s = spec(model::Mode::reuse, "echo");
+    s.settings.reuse.max_jobs_per_worker = 1000;
+    s.lease = std::chrono::seconds(60);
+    constexpr int jobs = 300;
+    const auto sleeps = sleeps_over_jobs(sandbox(), s, jobs);
+    ASSERT_TRUE(sleeps);
+    // The main thread's one sleep a job, and a few of the watch's (a job that began while it
+    // slept without a lease).
+    EXPECT_LE(*sleeps, std::uint64_t{jobs} + jobs / 10);
 }
 
 TEST_F(Pools, ReuseNeverHandsOnAWorkerAfterAFailure)

@@ -2,6 +2,7 @@
 // drives one: preload, then one fork_job per job with the job's descriptors attached.
 #include "child_processes.h"
 #include "host_end.h"
+#include "os/clock.h"
 #include "os/fd.h"
 #include "os/proc.h"
 #include "protocol/messages.h"
@@ -212,7 +213,7 @@ TEST_F(ForkServerRole, RenewalsKeepAChildGoingPastItsFirstLease)
     std::thread renewer([&] {
         pollfd p{ends->status.get(), POLLIN, 0};
         while (::poll(&p, 1, 50) == 0) {
-            if (!server.send(MessageType::child_lease, protocol::encode(protocol::ChildLease{forked->pid, 300}))) break;
+            if (!server.send(MessageType::child_lease, protocol::encode(protocol::ChildLease{forked->pid, os::monotonic_ms() + 300}))) break;
         }
     });
     status = read_child_status(ends->status.get());

@@ -4,6 +4,7 @@
 
 #include "child_processes.h"
 #include "host_end.h"
+#include "os/clock.h"
 #include "protocol/messages.h"
 #include "protocol/worker_exit.h"
 #include "test_support.h"
@@ -172,7 +173,7 @@ TEST_F(ServingJobs, EachRenewalMovesTheLeasesEnd)
     // Renewals until the task reports: four of its leases and more pass meanwhile.
     std::optional<protocol::Frame> report;
     for (int round = 0; round < 300 && (!report || report->type == MessageType::ready); ++round) {
-        ASSERT_TRUE(worker.send(MessageType::lease, protocol::encode(protocol::Lease{300})))
+        ASSERT_TRUE(worker.send(MessageType::lease, protocol::encode(protocol::Lease{os::monotonic_ms() + 300})))
             << "the worker stopped although its lease was renewed: " << worker.stderr_text();
         report = worker.frames().next_report(std::chrono::milliseconds(100));
     }
