@@ -250,7 +250,10 @@ md::Privileges locked_down_privileges()
     return p;
 }
 
-Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults, md::CgroupUse cgroup = md::CgroupUse::automatic)
+// leased: each attempt has a lease and a cancel token, as every attempt a host runs has (the
+// rows without are what Sandbox::run_attempt costs on its own).
+Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant::defaults, md::CgroupUse cgroup = md::CgroupUse::automatic,
+                     bool leased = false)
 {
     const double cpu_before = cpu_used_us();
     auto sandbox = std::make_unique<sb::Sandbox>();  // its workers are reaped when it goes
@@ -266,7 +269,12 @@ Figures mode_figures(int parallel, int jobs, md::Mode mode, Grant grant = Grant:
         auto spec = trivial_spec(mode, request);
         spec.settings.privileges = privileges;
         spec.settings.cgroup = cgroup;
-        const auto outcome = sandbox->run_attempt(spec);
+        std::optional<sb::CancelToken> token;
+        if (leased) {
+            spec.lease = 60s;
+            token.emplace();
+        }
+        const auto outcome = sandbox->run_attempt(spec, nullptr, token ? &*token : nullptr);
         if (!outcome.succeeded()) fail(std::string(md::to_string(mode)) + ": " + md::to_json(outcome));
         check_reply(outcome.result, request);
         const auto rss = outcome.max_rss_kb.value_or(0);
@@ -725,6 +733,7 @@ int main(int argc, char** argv)
     const std::string k_bare = "_no_privilege_settings";
     const std::string k_locked = "_locked_down";
     const std::string k_no_cgroup = "_no_cgroup";
+    const std::string k_leased = "_leased";
     const bool cgroups = sb::cgroup_support().usable;
     const std::string k_retained = "retained";
     const int k_backlog = quick ? 10'000 : 100'000;
@@ -737,6 +746,11 @@ int main(int argc, char** argv)
         if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
+        // What a lease costs each attempt: a host gives every attempt one.
+        for (auto m : modes) {
+            mode[parallel][std::string(md::to_string(m)) + k_leased] =
+                mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m, Grant::defaults, md::CgroupUse::automatic, true);
+        }
         // What the privilege settings cost in the modes that start a process per job.
         for (auto m : modes) {
             if (m == md::Mode::reuse) continue;
@@ -852,6 +866,12 @@ int main(int argc, char** argv)
         if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
         if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
+        for (auto m : modes) {
+            const std::string name = md::to_string(m);
+            if (!figures.count(name + k_leased)) continue;
+            if (m == modes.front()) std::printf(" with a lease and a cancel token, as a host runs every attempt:\n");
+            print_row(name + ", leased", figures[name + k_leased], &figures[name], name + " without");
+        }
         for (const char* name : {"spawn", "fork"}) {
             const std::string bare = name + k_bare;
             if (!figures.count(bare)) continue;
