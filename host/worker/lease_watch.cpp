@@ -4,6 +4,7 @@
 #include "worker/host_death.h"
 
 #include "os/clock.h"
+#include "os/proc.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -61,6 +62,7 @@ void LeaseWatch::wake() noexcept
 
 void* LeaseWatch::thread_main(void* self)
 {
+    os::name_this_thread(k_thread_name);
     static_cast<LeaseWatch*>(self)->watch();
     return nullptr;
 }

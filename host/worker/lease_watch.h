@@ -22,6 +22,9 @@ namespace sandhost::worker {
 
 class LeaseWatch {
 public:
+    // The thread's name, as `ps -L` and /proc/PID/task/TID/comm show it.
+    static constexpr const char* k_thread_name = "sh-lease-watch";
+
     // Starts the watching thread, idle until a job with a lease begins on `channel`
     // (WorkerChannel::begin_job). Fails when no eventfd or thread can be had. The channel
     // must outlive the watch.
