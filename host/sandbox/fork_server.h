@@ -39,11 +39,11 @@ public:
     // Forks a child for `spec` and returns the session to run it on, or why it could not (the
     // server is then dead() and must be replaced). The server keeps the child's lease
     // (spec.lease): the session passes renewals to it, and the server ends the child and
-    // everything it started when one does not come in time. The job message goes out at once, so the
-    // child can start on it while the server's answer is on its way. Thread-safe; blocks for
-    // one round trip. Throws HostError when the host is short of descriptors. With a `group`,
-    // the child enters it before it runs the job (the server writes its pid into the group's
-    // cgroup.procs files, opened here and passed with the request).
+    // everything it started when one does not come in time. The job message goes out at once,
+    // so the child can start on it while the server's answer is on its way. Thread-safe; blocks
+    // for one round trip. Throws HostError when the host is short of descriptors. With a
+    // `group`, the child enters it before it runs the job (the server writes its pid into the
+    // group's cgroup.procs files, opened here and passed with the request).
     std::variant<WorkerSession, std::string> fork_session(const AttemptSpec& spec, const AttemptGroup* group = nullptr);
 
     // True once the server died or was found broken; reaps it if it died. Thread-safe, and
