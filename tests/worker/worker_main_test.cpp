@@ -187,6 +187,21 @@ TEST_F(ServingJobs, EachRenewalMovesTheLeasesEnd)
     EXPECT_EQ(status->exit_code, 0);
 }
 
+TEST_F(ServingJobs, ARenewalNamesWhenTheLeaseEndsNotHowLongItLasts)
+{
+    // The watch reads renewals only when the lease would run out: one naming a point already
+    // past keeps nothing going (read as a length from then, it would have renewed the lease).
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    auto job = job_for(t::plugin("misbehave"), "sleep", 400);
+    job.payload = R"({"ms":60000})";
+    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    ASSERT_TRUE(worker.send(MessageType::lease, protocol::encode(protocol::Lease{os::monotonic_ms() - 1})));
+    const auto ready = worker.frames().next_report();
+    ASSERT_TRUE(ready && ready->type == MessageType::ready);
+    worker.expect_gave_up(WorkerExit::lease_expired, "the job's lease ran out");
+}
+
 TEST_F(ServingJobs, AClosedChannelIsTheEndNotAnError)
 {
     test::HostEnd worker("reuse");
