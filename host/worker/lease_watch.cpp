@@ -87,7 +87,7 @@ void LeaseWatch::watch()
             // the point it extends the lease to, so one read late extends it no further. An
             // ended channel is the host's to notice (it closed it, or died: the death signal
             // comes); this thread keeps the deadline.
-            (void)m_channel.take_in();
+            m_channel.take_in();
             deadline = m_channel.lease_deadline();
             now = os::monotonic_ms();
             if (deadline && now >= *deadline) expire(now - *deadline);

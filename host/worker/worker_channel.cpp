@@ -140,14 +140,10 @@ bool WorkerChannel::poll_cancel()
     return m_cancel_seen;
 }
 
-bool WorkerChannel::take_in()
+void WorkerChannel::take_in()
 {
     std::lock_guard lock(m_receive_mutex);
-    for (;;) {
-        if (!sort_decoded()) return false;
-        const Fill filled = fill(false);
-        if (filled == Fill::ended) return false;
-        if (filled == Fill::nothing_yet) return true;
+    while (sort_decoded() && fill(false) == Fill::more) {
     }
 }
 

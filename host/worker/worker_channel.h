@@ -51,8 +51,8 @@ public:
     std::optional<std::int64_t> lease_deadline() const;
     // Takes in what arrived, as poll_cancel() does (for the thread that watches the lease
     // while the task runs), without waiting for more; waits while receive() waits for a job.
-    // False once the channel ended or broke.
-    bool take_in();
+    // An ended or broken channel is left for receive() to report.
+    void take_in();
 
     int fd() const { return m_fd.get(); }
 

@@ -136,6 +136,16 @@ protocol::Job job_for(const std::filesystem::path& plugin, const std::string& ta
     return job;
 }
 
+// A spawn worker that said hello, sent a misbehave job with `payload` and a lease.
+::testing::AssertionResult sent_leased_job(test::HostEnd& worker, const std::string& task, const std::string& payload, std::uint64_t lease_ms)
+{
+    if (!worker.said_hello()) return ::testing::AssertionFailure() << "no hello";
+    auto job = job_for(t::plugin("misbehave"), task, lease_ms);
+    job.payload = payload;
+    if (!worker.send(MessageType::job, protocol::encode(job))) return ::testing::AssertionFailure() << "cannot send the job";
+    return ::testing::AssertionSuccess();
+}
+
 TEST_F(ServingJobs, ThePluginsCodeRunsBetweenLoadingAndLoaded)
 {
     test::HostEnd worker("spawn");
@@ -153,10 +163,7 @@ TEST_F(ServingJobs, ThePluginsCodeRunsBetweenLoadingAndLoaded)
 TEST_F(ServingJobs, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndItsChildren)
 {
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.said_hello());
-    auto job = job_for(t::plugin("misbehave"), "spawn_children", 400);
-    job.payload = R"({"count":2})";
-    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    ASSERT_TRUE(sent_leased_job(worker, "spawn_children", R"({"count":2})", 400));
     const auto ready = worker.frames().next_report();
     ASSERT_TRUE(ready && ready->type == MessageType::ready);
     worker.expect_gave_up(WorkerExit::lease_expired, "the job's lease ran out");
@@ -166,10 +173,7 @@ TEST_F(ServingJobs, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndItsChildren)
 TEST_F(ServingJobs, EachRenewalMovesTheLeasesEnd)
 {
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.said_hello());
-    auto job = job_for(t::plugin("misbehave"), "sleep", 300);
-    job.payload = R"({"ms":1200})";
-    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    ASSERT_TRUE(sent_leased_job(worker, "sleep", R"({"ms":1200})", 300));
     // Renewals until the task reports: four of its leases and more pass meanwhile.
     std::optional<protocol::Frame> report;
     for (int round = 0; round < 300 && (!report || report->type == MessageType::ready); ++round) {
@@ -192,10 +196,7 @@ TEST_F(ServingJobs, ARenewalNamesWhenTheLeaseEndsNotHowLongItLasts)
     // The watch reads renewals only when the lease would run out: one naming a point already
     // past keeps nothing going (read as a length from then, it would have renewed the lease).
     test::HostEnd worker("spawn");
-    ASSERT_TRUE(worker.said_hello());
-    auto job = job_for(t::plugin("misbehave"), "sleep", 400);
-    job.payload = R"({"ms":60000})";
-    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job)));
+    ASSERT_TRUE(sent_leased_job(worker, "sleep", R"({"ms":60000})", 400));
     ASSERT_TRUE(worker.send(MessageType::lease, protocol::encode(protocol::Lease{os::monotonic_ms() - 1})));
     const auto ready = worker.frames().next_report();
     ASSERT_TRUE(ready && ready->type == MessageType::ready);
