@@ -185,6 +185,20 @@ void AttemptFolders::remove(const fs::path& folder)
     m_left_over.insert(Queued{folder, std::nullopt});
 }
 
+bool AttemptFolders::keep_if_unchanged(const fs::path& folder, const std::optional<FolderOwner>& owner)
+{
+    const Queued taken{folder, owner.value_or(m_host_owner)};
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_kept.size() >= k_kept) return false;
+    }
+    if (!reusable(taken.folder, taken.owner)) return false;
+    std::lock_guard lock(m_mutex);
+    if (m_kept.size() >= k_kept) return false;
+    m_kept.push_back(taken);
+    return true;
+}
+
 bool AttemptFolders::remove_later(const fs::path& folder, const std::optional<FolderOwner>& owner)
 {
     std::lock_guard lock(m_mutex);

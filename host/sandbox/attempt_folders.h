@@ -49,6 +49,11 @@ public:
     // removed now (a process that outlived its attempt still writing there) is tried again
     // by remove_pending(). Thread-safe.
     void remove(const std::filesystem::path& folder);
+    // Takes back an attempt's folder, made by create() for `owner`, at once when the attempt
+    // left it as it was handed out (an open, a stat and a read of a folder just used, which
+    // finds it in the kernel's caches): kept for create(), true. False when it was not kept
+    // (changed, or k_kept are kept already): queue it with remove_later(). Thread-safe.
+    bool keep_if_unchanged(const std::filesystem::path& folder, const std::optional<FolderOwner>& owner);
     // Queues an attempt's folder, made by create() for `owner`, for remove_pending(), for a
     // caller that must not wait for the disk. True when the queue was empty: the caller is to
     // have remove_pending() run (else that is asked already). Thread-safe.

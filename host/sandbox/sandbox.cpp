@@ -209,15 +209,17 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
             return spawn_failed(folder.error(), spec.settings.mode);
         }
         // Taken back on every way out, once the attempt's worker is gone (and, when it ran on
-        // its own, every process it started), off the attempt's path: removing a folder can take
-        // milliseconds on a busy disk, more than a forked job. Left empty, it is kept for a later
-        // attempt. A sandbox shutting down removes what is still queued.
+        // its own, every process it started). Left as it was handed out, it is kept for a later
+        // attempt there and then; any other is removed off the attempt's path, by the
+        // housekeeper: removing a folder can take milliseconds on a busy disk, more than a
+        // forked job. A sandbox shutting down removes what is still queued.
         struct RemoveFolder {
             Sandbox& sandbox;
             std::filesystem::path folder;
             std::optional<FolderOwner> owner;
             ~RemoveFolder()
             {
+                if (sandbox.m_folders.keep_if_unchanged(folder, owner)) return;
                 if (sandbox.m_folders.remove_later(folder, owner)) {
                     sandbox.m_housekeeper.post([&folders = sandbox.m_folders] { folders.remove_pending(); });
                 }

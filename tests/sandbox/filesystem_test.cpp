@@ -376,5 +376,52 @@ TEST(AttemptFoldersTest, ASandboxSweepsAwayWhatProcessesNowGoneLeft)
     }
 }
 
+// An attempt that left its folder as it was handed out gives it back there and then, with no
+// work for the housekeeper; one that changed it (something left in it, another mode) does not,
+// and is queued for removal as before.
+TEST(AttemptFoldersTest, AFolderLeftAsItWasIsKeptAtOnceAndAChangedOneIsNot)
+{
+    t::TempDir temp;
+    AttemptFolders folders(temp.path());
+    auto left_alone = folders.create(std::nullopt);
+    auto littered = folders.create(std::nullopt);
+    auto opened_up = folders.create(std::nullopt);
+    ASSERT_TRUE(left_alone && littered && opened_up);
+    std::ofstream(littered.value() / "file") << "x";
+    fs::permissions(opened_up.value(), fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+
+    EXPECT_TRUE(folders.keep_if_unchanged(left_alone.value(), std::nullopt));
+    EXPECT_EQ(folders.kept(), 1u);
+    EXPECT_EQ(folders.left_over(), 0u) << "nothing queued for the housekeeper";
+    EXPECT_FALSE(folders.keep_if_unchanged(littered.value(), std::nullopt));
+    EXPECT_FALSE(folders.keep_if_unchanged(opened_up.value(), std::nullopt));
+    EXPECT_EQ(folders.kept(), 1u);
+    EXPECT_TRUE(fs::exists(littered.value() / "file")) << "not kept is not removed: that is remove_later()'s";
+
+    auto again = folders.create(std::nullopt);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again.value(), left_alone.value());
+    folders.remove(again.value());
+    folders.remove(littered.value());
+    folders.remove(opened_up.value());
+}
+
+// No more than k_kept folders are kept: the one past them goes to remove_later().
+TEST(AttemptFoldersTest, KeepsNoMoreFoldersAtOnceThanItsLimit)
+{
+    t::TempDir temp;
+    AttemptFolders folders(temp.path());
+    std::vector<fs::path> made;
+    for (std::size_t i = 0; i <= AttemptFolders::k_kept; ++i) {
+        auto folder = folders.create(std::nullopt);
+        ASSERT_TRUE(folder);
+        made.push_back(folder.value());
+    }
+    for (std::size_t i = 0; i < AttemptFolders::k_kept; ++i) EXPECT_TRUE(folders.keep_if_unchanged(made[i], std::nullopt));
+    EXPECT_FALSE(folders.keep_if_unchanged(made.back(), std::nullopt));
+    EXPECT_EQ(folders.kept(), AttemptFolders::k_kept);
+    folders.remove(made.back());
+}
+
 } // namespace
 } // namespace sandhost::sandbox
