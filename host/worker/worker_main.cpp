@@ -61,6 +61,10 @@ bool parse_argument(const char* key, const char* value, Arguments& args)
         args.signals_clean = std::strcmp(value, "1") == 0;
         return true;
     }
+    if (std::strcmp(key, "--bound-now") == 0) {
+        args.bound_now = std::strcmp(value, "1") == 0;
+        return true;
+    }
     if (std::strcmp(key, "--role") == 0) {
         const auto role = parse_role(value);
         if (role) args.role = *role;
@@ -127,6 +131,8 @@ void worker_main(int argc, char** argv, const plugin::LibraryLoader& loader)
     const auto args = parse_arguments(argc, argv);
     if (!args || !args->signals_clean) os::reset_signal_state();
     if (!args) fail(WorkerExit::usage, k_usage);
+    // The dynamic linker read it as the worker started: no task is to inherit it.
+    if (args->bound_now) ::unsetenv("LD_BIND_NOW");
     restrict_environment(args->privileges);
 
     // Lead our own process group so the host can signal the whole attempt at once. EPERM: we

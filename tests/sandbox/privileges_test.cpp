@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 namespace sandhost::sandbox {
 namespace {
@@ -149,6 +151,33 @@ TEST_P(PrivilegesTest, WithNoSettingsATaskSeesOnlyTheDocumentedEnvironmentAndGai
     EXPECT_EQ(report["uid"], ::getuid());
     EXPECT_EQ(report["no_new_privs"], 1);
     EXPECT_EQ(report["seccomp"], 2);  // a filter
+}
+
+// A fork server starts with LD_BIND_NOW, so that the dynamic linker binds the C library's
+// functions once, as it starts, rather than in each of its children. The variable is the
+// linker's alone: no task sees it, unless its queue sets it, and then with the queue's value.
+TEST_P(PrivilegesTest, TheLinkersBindNowReachesNoTaskUnlessTheQueueSetsIt)
+{
+    const json report = run(spec("report"));
+    EXPECT_FALSE(report["environment"].contains("LD_BIND_NOW")) << report["environment"].dump();
+    std::size_t servers = 0;
+    for (const auto& worker : m_sandbox->workers()) {
+        if (worker.role != model::WorkerInfo::Role::fork_server) continue;
+        ++servers;
+        // What the server was started with; the worker took the variable out of its own
+        // environment since.
+        std::ifstream file("/proc/" + std::to_string(worker.pid) + "/environ");
+        std::vector<std::string> started_with;
+        for (std::string entry; std::getline(file, entry, '\0');) started_with.push_back(entry);
+        EXPECT_NE(std::find(started_with.begin(), started_with.end(), "LD_BIND_NOW=1"), started_with.end())
+            << "fork server " << worker.pid;
+    }
+    EXPECT_EQ(servers, GetParam() == model::Mode::fork ? 1u : 0u);
+
+    auto named = spec("report");
+    named.settings.privileges.environment.set = {{"LD_BIND_NOW", "yes"}};
+    const json seen = run(named);
+    EXPECT_EQ(seen["environment"].value("LD_BIND_NOW", ""), "yes") << seen["environment"].dump();
 }
 
 TEST_P(PrivilegesTest, WithNoSettingsATaskCannotPtraceItsHostOrMount)
