@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <grp.h>
 #include <map>
+#include <mutex>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ struct User {
     std::vector<gid_t> groups;
 };
 
-os::Result<User> resolve_user(const std::string& name)
+os::Result<User> look_up_user(const std::string& name)
 {
     passwd entry{};
     passwd* found = nullptr;
@@ -58,7 +60,7 @@ os::Result<User> resolve_user(const std::string& name)
     return user;
 }
 
-os::Result<gid_t> resolve_group(const std::string& name)
+os::Result<gid_t> look_up_group(const std::string& name)
 {
     if (is_number(name)) return static_cast<gid_t>(std::stoul(name));
     group entry{};
@@ -68,6 +70,56 @@ os::Result<gid_t> resolve_group(const std::string& name)
     if (rc != 0) return os::SysError::from_code(rc, "getgrnam_r", "group " + name);
     if (found == nullptr) return os::SysError::from_code(ENOENT, "getgrnam_r", "no group " + name + " on this machine");
     return entry.gr_gid;
+}
+
+// What the user and group databases said of a name, for k_database_answer_kept: a queue with
+// a `user` asks for every attempt, and each answer read the whole of /etc/passwd and
+// /etc/group (or asked whatever else the machine's name service uses). A name that is not
+// found is asked again every time, so that adding it takes effect at once.
+constexpr auto k_database_answer_kept = std::chrono::seconds(10);
+
+struct DatabaseAnswers {
+    using Clock = std::chrono::steady_clock;
+    std::mutex mutex;
+    std::map<std::string, std::pair<User, Clock::time_point>> users;
+    std::map<std::string, std::pair<gid_t, Clock::time_point>> groups;
+    std::uint64_t lookups = 0;
+};
+
+DatabaseAnswers& database_answers()
+{
+    static DatabaseAnswers answers;
+    return answers;
+}
+
+template <typename Value, typename LookUp>
+os::Result<Value> answered(std::map<std::string, std::pair<Value, DatabaseAnswers::Clock::time_point>>& kept, const std::string& name,
+                           LookUp look_up)
+{
+    auto& answers = database_answers();
+    const auto now = DatabaseAnswers::Clock::now();
+    {
+        std::lock_guard lock(answers.mutex);
+        const auto it = kept.find(name);
+        if (it != kept.end() && now - it->second.second < k_database_answer_kept) return it->second.first;
+        ++answers.lookups;
+    }
+    auto found = look_up(name);  // not under the lock: a name service may take its time
+    if (!found) return found.error();
+    std::lock_guard lock(answers.mutex);
+    kept[name] = {found.value(), now};
+    return found;
+}
+
+os::Result<User> resolve_user(const std::string& name)
+{
+    return answered(database_answers().users, name, look_up_user);
+}
+
+os::Result<gid_t> resolve_group(const std::string& name)
+{
+    if (is_number(name)) return static_cast<gid_t>(std::stoul(name));
+    return answered(database_answers().groups, name, look_up_group);
 }
 
 std::vector<std::string> environment_for(const model::Privileges& p, const JobIdentity* job)
@@ -92,6 +144,13 @@ std::vector<std::string> environment_for(const model::Privileges& p, const JobId
 }
 
 } // namespace
+
+std::uint64_t user_database_lookups()
+{
+    auto& answers = database_answers();
+    std::lock_guard lock(answers.mutex);
+    return answers.lookups;
+}
 
 os::Result<std::optional<FolderOwner>> folder_owner(const model::Privileges& p)
 {

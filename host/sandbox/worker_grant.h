@@ -29,7 +29,8 @@ struct WorkerGrant {
 };
 
 // Resolves `privileges` (reading the user and group databases and this process's
-// environment). `attempts_root` is the folder that holds the attempts' private folders (see
+// environment). What the databases said of a name found in them is used again for 10
+// seconds. `attempts_root` is the folder that holds the attempts' private folders (see
 // attempt_folders.h; empty: none), kept writable under filesystem.read_only. Fails with
 // ENOENT (call getpwnam or getgrnam) for a user or group this machine does not know, and with
 // EINVAL (call filesystem.hide) for a hidden path that holds the attempts' folders.
@@ -45,5 +46,8 @@ struct FolderOwner {
     bool operator==(const FolderOwner&) const = default;
 };
 os::Result<std::optional<FolderOwner>> folder_owner(const model::Privileges& privileges);
+
+// How many times this process asked the user and group databases for a name, for tests.
+std::uint64_t user_database_lookups();
 
 } // namespace sandhost::sandbox

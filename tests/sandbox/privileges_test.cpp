@@ -4,6 +4,7 @@
 // own, the store out of reach); pools never share a worker between different grants.
 #include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/worker_grant.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
@@ -178,6 +179,31 @@ TEST_P(PrivilegesTest, TheLinkersBindNowReachesNoTaskUnlessTheQueueSetsIt)
     named.settings.privileges.environment.set = {{"LD_BIND_NOW", "yes"}};
     const json seen = run(named);
     EXPECT_EQ(seen["environment"].value("LD_BIND_NOW", ""), "yes") << seen["environment"].dump();
+}
+
+// A queue's user is looked up in the user database once for many attempts, not for each; a
+// name the database does not know is asked again each time, so that adding it takes effect.
+TEST_P(PrivilegesTest, AQueuesUserIsLookedUpOnceForManyAttemptsAndAnUnknownOneEachTime)
+{
+    if (const auto why = t::cannot_run_as_nobody(); !why.empty()) GTEST_SKIP() << why;
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    auto as_nobody = spec("report");
+    as_nobody.settings.privileges.user = "nobody";
+    (void)run(as_nobody);
+    const auto lookups = user_database_lookups();
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(run(as_nobody)["uid"], nobody->pw_uid);
+    EXPECT_EQ(user_database_lookups(), lookups);
+
+    auto unknown = spec("report");
+    unknown.settings.privileges.user = "sandhost-no-such-user";
+    if (!m_sandbox) m_sandbox = std::make_unique<Sandbox>(t::worker_config(m_launcher));
+    for (int i = 1; i <= 3; ++i) {
+        const auto outcome = m_sandbox->run_attempt(unknown);
+        EXPECT_EQ(outcome.kind, model::OutcomeKind::spawn_failed) << outcome.error;
+        EXPECT_NE(outcome.error.find("sandhost-no-such-user"), std::string::npos) << outcome.error;
+        EXPECT_EQ(user_database_lookups(), lookups + static_cast<std::uint64_t>(i));
+    }
 }
 
 TEST_P(PrivilegesTest, WithNoSettingsATaskCannotPtraceItsHostOrMount)
