@@ -22,13 +22,13 @@ struct Arguments {
     pid_t host_pid = 0;
     Role role = Role::spawn;
     bool signals_clean = false;  // the launcher already reset the signal mask and dispositions
-    bool bound_now = false;      // the host set LD_BIND_NOW for the dynamic linker alone: dropped at once
+    bool bound_now = false;      // the host set LD_BIND_NOW for the dynamic linker: dropped at once
     WorkerPrivileges privileges;  // what the worker gives up before it says hello
 };
 
 // argv: --channel-fd N --host-pid PID [--role spawn|reuse|fork-server] [--signals-clean 0|1]
-// [--bound-now 0|1] and the privilege arguments of privileges.h, in any order. nullopt when a key is unknown or has no value, a number does not parse, or
-// the channel or host is missing.
+// [--bound-now 0|1] and the privilege arguments of privileges.h, in any order. nullopt when a
+// key is unknown or has no value, a number does not parse, or the channel or host is missing.
 std::optional<Arguments> parse_arguments(int argc, const char* const* argv);
 
 // Runs the worker with argv, loading plugins with `loader`, and exits: 0 when the host is

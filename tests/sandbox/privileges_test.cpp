@@ -173,7 +173,11 @@ TEST_P(PrivilegesTest, TheLinkersBindNowReachesNoTaskUnlessTheQueueSetsIt)
         EXPECT_NE(std::find(started_with.begin(), started_with.end(), "LD_BIND_NOW=1"), started_with.end())
             << "fork server " << worker.pid;
     }
-    EXPECT_EQ(servers, GetParam() == model::Mode::fork ? 1u : 0u);
+    if (GetParam() == model::Mode::fork) {
+        EXPECT_GE(servers, 1u);
+    } else {
+        EXPECT_EQ(servers, 0u);
+    }
 
     auto named = spec("report");
     named.settings.privileges.environment.set = {{"LD_BIND_NOW", "yes"}};
