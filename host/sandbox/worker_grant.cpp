@@ -60,9 +60,9 @@ os::Result<User> look_up_user(const std::string& name)
     return user;
 }
 
+// A group's name (resolve_group() answers a number itself).
 os::Result<gid_t> look_up_group(const std::string& name)
 {
-    if (is_number(name)) return static_cast<gid_t>(std::stoul(name));
     group entry{};
     group* found = nullptr;
     std::vector<char> buffer(16384);
