@@ -8,7 +8,9 @@ namespace {
 template <typename T>
 void put_le(std::string& out, T value)
 {
-    for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    char bytes[sizeof(T)];
+    for (std::size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+    out.append(bytes, sizeof bytes);
 }
 
 template <typename T>

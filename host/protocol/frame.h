@@ -81,6 +81,8 @@ private:
 // Fields of a body, in order. Integers are little-endian; strings carry a u32 length.
 class BodyWriter {
 public:
+    // Room for the usual message (a job's is about 200 bytes) without growing on the way.
+    BodyWriter() { m_out.reserve(256); }
     BodyWriter& u8(std::uint8_t v);
     BodyWriter& u32(std::uint32_t v);
     BodyWriter& u64(std::uint64_t v);
