@@ -9,16 +9,16 @@
 
 namespace sandhost::sandbox {
 
-bool ReusePool::Key::operator<(const Key& other) const
+bool ReusePool::KeyLess::less(const KeyView& a, const KeyView& b)
 {
-    auto tie = [](const Key& k) {
+    auto tie = [](const KeyView& k) {
         const auto& l = k.limits;
         return std::make_tuple(k.plugin, l.memory_bytes, l.cpu ? std::optional(l.cpu->count()) : std::nullopt, l.open_files,
                                l.file_size_bytes, l.processes, l.output_bytes, l.output_action);
     };
-    if (tie(*this) != tie(other)) return tie(*this) < tie(other);
-    if (cgroup != other.cgroup) return cgroup < other.cgroup;
-    return privileges < other.privileges;
+    if (tie(a) != tie(b)) return tie(a) < tie(b);
+    if (a.cgroup != b.cgroup) return a.cgroup < b.cgroup;
+    return a.privileges < b.privileges;
 }
 
 ReusePool::ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups)
@@ -44,12 +44,13 @@ model::Outcome spawn_failed(std::string error)
 
 model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    const Key key{spec.plugin_path.string(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
+    const KeyView key{spec.plugin_path.native(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
     Idle worker;
     {
         std::lock_guard lock(m_mutex);
-        auto& idle = m_idle[key];
-        if (!idle.empty()) {
+        auto found = m_idle.find(key);
+        if (found != m_idle.end() && !found->second.empty()) {
+            auto& idle = found->second;
             auto it = std::find_if(idle.begin(), idle.end(), [](const Idle& w) { return w.last_thread == std::this_thread::get_id(); });
             if (it == idle.end()) it = std::prev(idle.end());
             worker = std::move(*it);
@@ -101,9 +102,7 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
             pool.remove_folder(worker);
         }
     } end_worker{*this, worker};
-    AttemptSpec in_folder = spec;
-    in_folder.folder = worker.folder;
-    model::Outcome outcome = worker.session->run(in_folder, observer, cancel);
+    model::Outcome outcome = worker.session->run(spec, observer, cancel, &worker.folder);
     const auto& reuse = spec.settings.reuse;
     if (!worker.session->reusable()) return outcome;  // ended with its job (or is killed by its destructor)
     const bool worn_out = worker.session->jobs_run() >= reuse.max_jobs_per_worker || worker.session->peak_rss_kb() * 1024 > reuse.max_rss_bytes;
@@ -115,7 +114,11 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
     worker.since = Clock::now();
     worker.idle_timeout = reuse.idle_timeout;
     worker.last_thread = std::this_thread::get_id();
-    m_idle[key].push_back(std::move(worker));
+    auto found = m_idle.find(key);
+    if (found == m_idle.end()) {
+        found = m_idle.emplace(Key{std::string(key.plugin), key.limits, key.privileges, key.cgroup}, std::vector<Idle>{}).first;
+    }
+    found->second.push_back(std::move(worker));
     return outcome;
 }
 
@@ -177,7 +180,7 @@ std::vector<model::WorkerInfo> ReusePool::workers() const
 
 void ReusePool::shutdown()
 {
-    std::map<Key, std::vector<Idle>> idle;
+    decltype(m_idle) idle;
     {
         std::lock_guard lock(m_mutex);
         idle.swap(m_idle);

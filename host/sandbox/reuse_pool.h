@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -47,12 +48,27 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
+    // What a worker was started for; an attempt looks its workers up by a view of its own
+    // settings, without copying them (a reused worker's job costs a few microseconds).
+    struct KeyView {
+        std::string_view plugin;
+        const model::Limits& limits;
+        const model::Privileges& privileges;
+        model::CgroupUse cgroup;
+    };
     struct Key {
         std::string plugin;
         model::Limits limits;
         model::Privileges privileges;  // a worker's privileges are fixed at its start
         model::CgroupUse cgroup = model::CgroupUse::automatic;  // and so is its group
-        bool operator<(const Key& other) const;
+        KeyView view() const { return {plugin, limits, privileges, cgroup}; }
+    };
+    struct KeyLess {
+        using is_transparent = void;
+        static bool less(const KeyView& a, const KeyView& b);
+        bool operator()(const Key& a, const Key& b) const { return less(a.view(), b.view()); }
+        bool operator()(const Key& a, const KeyView& b) const { return less(a.view(), b); }
+        bool operator()(const KeyView& a, const Key& b) const { return less(a, b.view()); }
     };
     struct Idle {
         std::unique_ptr<WorkerSession> session;
@@ -77,7 +93,7 @@ private:
     os::FolderWatch m_watch;  // the workers' folders
     CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
-    std::map<Key, std::vector<Idle>> m_idle;
+    std::map<Key, std::vector<Idle>, KeyLess> m_idle;
 };
 
 } // namespace sandhost::sandbox

@@ -192,8 +192,9 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     return session;
 }
 
-std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup* group, LeaseKeeper keeper)
+std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup* group, LeaseKeeper keeper, const std::filesystem::path* folder)
 {
+    const std::filesystem::path& job_folder = folder ? *folder : spec.folder;
     protocol::Job message;
     message.plugin_path = spec.plugin_path.string();
     message.task = spec.task;
@@ -206,8 +207,8 @@ std::string WorkerSession::job_frame(const AttemptSpec& spec, const AttemptGroup
     message.timeout_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(spec.settings.timeout).count()));
     if (keeper == LeaseKeeper::worker) message.lease_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, spec.lease.count()));
-    if (!spec.folder.empty()) {
-        message.tmpdir = spec.folder.string();
+    if (!job_folder.empty()) {
+        message.tmpdir = job_folder.string();
         message.workdir = spec.settings.privileges.filesystem.workdir.value_or("");
     }
     return protocol::encode_frame(MessageType::job, protocol::encode(message));
@@ -256,7 +257,7 @@ StopMessenger WorkerSession::messenger()
     };
 }
 
-model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel, const std::filesystem::path* folder)
 {
     Job job;
     job.spec = &spec;
@@ -292,7 +293,7 @@ model::Outcome WorkerSession::run(const AttemptSpec& spec, AttemptObserver* obse
         m_job_presented = false;
         flush_outbox();
     } else if (m_channel_open) {
-        m_outbox += job_frame(spec, m_group.get());
+        m_outbox += job_frame(spec, m_group.get(), LeaseKeeper::worker, folder);
         flush_outbox();
     }
     drive(job);

@@ -51,7 +51,9 @@ public:
     enum class LeaseKeeper { worker, fork_server };
     // The job message for spec, as run() sends it; `group` is the control group the job will
     // run in, if any (its memory limit then lets the worker's address space be larger).
-    static std::string job_frame(const AttemptSpec& spec, const AttemptGroup* group = nullptr, LeaseKeeper keeper = LeaseKeeper::worker);
+    // `folder` stands for spec.folder when given.
+    static std::string job_frame(const AttemptSpec& spec, const AttemptGroup* group = nullptr, LeaseKeeper keeper = LeaseKeeper::worker,
+                                 const std::filesystem::path* folder = nullptr);
 
     // From now on the worker runs in `group` (the caller has put it there): each job's
     // outcome is judged by the group's counters too, what is left in it after the worker
@@ -69,7 +71,9 @@ public:
     // worker has ended and been reaped on return. With the reuse role it stays alive after a
     // success (see reusable()). observer and cancel may be null. Throws HostError when the
     // host cannot supervise (a poll that fails): the worker is then killed by the destructor.
-    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    // `folder`, when given, is the job's folder in place of spec.folder (a reused worker's own).
+    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel,
+                       const std::filesystem::path* folder = nullptr);
 
     // Loads the plugin in the worker, without running its init hook, and returns its
     // description, or the outcome that prevented it (load_failed, spawn_failed, timed_out,
