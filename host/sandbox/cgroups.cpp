@@ -331,17 +331,45 @@ AttemptGroup::Counters AttemptGroup::counters() const
     auto read = [this](std::string_view controller, const char* file) { return read_kept(controller, file).value_or(""); };
     c.oom_kills = os::counter_in(read("memory", v1 ? "memory.oom_control" : "memory.events"), "oom_kill");
     c.forks_refused = os::counter_in(read("pids", "pids.events"), "max");
-    if (v1) {
-        const auto usage = read("cpuacct", "cpuacct.usage");
-        try {
-            if (!usage.empty()) c.cpu_us = std::stoull(usage) / 1000;
-        } catch (...) {
-        }
-    } else if (m_support->cpu) {
-        c.cpu_us = os::counter_in(read("", "cpu.stat"), "usage_usec");
-    }
+    c.cpu_us = cpu_us();
     if (m_known_empty && !m_read_failed) m_counters_while_empty = c;
     return c;
+}
+
+std::uint64_t AttemptGroup::cpu_us() const
+{
+    if (m_folders.version() == CgroupVersion::v1) {
+        const auto usage = read_kept("cpuacct", "cpuacct.usage").value_or("");
+        try {
+            if (!usage.empty()) return std::stoull(usage) / 1000;
+        } catch (...) {
+        }
+        return 0;
+    }
+    return m_support->cpu ? os::counter_in(read_kept("", "cpu.stat").value_or(""), "usage_usec") : 0;
+}
+
+AttemptGroup::Counters AttemptGroup::counters_of_a_lone_process(const Counters& before) const
+{
+    m_read_failed = false;
+    Counters c = before;
+    // A refused fork leaves no trace in the peak: the limit refused may be an ancestor's.
+    c.forks_refused = os::counter_in(read_kept("pids", "pids.events").value_or(""), "max");
+    c.cpu_us = cpu_us();
+    return c;
+}
+
+bool AttemptGroup::only_ever_held(std::uint64_t tasks) const
+{
+    if (m_no_peak) return false;
+    const bool failed_before = m_read_failed;
+    auto peak = read_kept("pids", "pids.peak");
+    if (!peak || peak->empty()) {
+        m_no_peak = true;
+        m_read_failed = failed_before;  // a file this kernel lacks is no failed read of the counters
+        return false;
+    }
+    return std::strtoull(peak->c_str(), nullptr, 10) <= tasks;
 }
 
 os::Status AttemptGroup::kill_all() const

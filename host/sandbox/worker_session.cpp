@@ -315,7 +315,7 @@ void WorkerSession::end_group_leftovers()
     if (worker < 0) {
         killed = !m_group->empty();
         if (killed) (void)m_group->kill_all();
-    } else if (m_group->tasks() == (m_watches_lease ? std::uint64_t{2} : std::uint64_t{1})) {
+    } else if (m_group->tasks() == own_tasks()) {
         // The worker's thread (and its lease watch) is all the group holds: nothing to list,
         // the usual case.
     } else {
@@ -741,8 +741,12 @@ model::Outcome WorkerSession::conclude(Job& job)
     }
     std::optional<std::uint64_t> group_cpu_us;
     if (m_group) {
-        if (m_process->running() && job.phase != JobPhase::exited) end_group_leftovers();
-        const auto now = m_group->counters();
+        const bool running = m_process->running() && job.phase != JobPhase::exited;
+        // A reused worker whose group never held more than its own threads: nothing else ran in
+        // it, nothing is left in it, and the worker, still running, was not OOM-killed.
+        const bool alone = running && m_role == WorkerRole::reuse && m_group->only_ever_held(own_tasks());
+        if (running && !alone) end_group_leftovers();
+        const auto now = alone ? m_group->counters_of_a_lone_process(m_group_counted) : m_group->counters();
         GroupFacts group;
         group.oom_kills = now.oom_kills - std::min(now.oom_kills, m_group_counted.oom_kills);
         group.forks_refused = now.forks_refused - std::min(now.forks_refused, m_group_counted.forks_refused);

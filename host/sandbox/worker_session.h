@@ -120,6 +120,9 @@ private:
     // Kills what is left in the group: everything once the worker has ended, everything but
     // the worker while it lives on (reuse). Strays the host inherited are reaped.
     void end_group_leftovers();
+    // The threads the worker's group holds when it holds only the worker: its own, and its
+    // lease watch when it keeps a lease.
+    std::uint64_t own_tasks() const { return m_watches_lease ? 2 : 1; }
 
     process::Spawner* m_spawner = nullptr;  // null for a fork server's child: its orphans go to the server
     WorkerConfig m_config;

@@ -149,6 +149,35 @@ TEST_F(FakeTree, AV2GroupTakesItsLimitsAndReportsItsCounters)
     EXPECT_FALSE(group.limit(1 << 20, 5).ok()) << "a limit the kernel does not take is an error";
 }
 
+// A group whose peak never passed one process's threads is read in two files: the refused
+// forks and the CPU time; the OOM count stands. A kernel without pids.peak is asked once.
+TEST_F(FakeTree, AGroupThatOnlyEverHeldOneProcessIsReadInTwoFiles)
+{
+    const fs::path slot = m_root / "slot-0";
+    write(slot / "memory.events", "oom_kill 7\n");
+    write(slot / "pids.events", "max 3\n");
+    write(slot / "cpu.stat", "usage_usec 5000\n");
+    write(slot / "pids.peak", "2\n");
+    CgroupSupport support;
+    support.usable = support.memory = support.pids = support.cpu = true;
+    support.version = os::CgroupVersion::v2;
+    AttemptGroup group(os::CgroupFolders(os::CgroupVersion::v2, {{"", slot}}), support);
+
+    EXPECT_TRUE(group.only_ever_held(2));
+    EXPECT_FALSE(group.only_ever_held(1)) << "a second thread was there at some time";
+    const AttemptGroup::Counters before{1, 0, 100};
+    EXPECT_EQ(group.counters_of_a_lone_process(before), (AttemptGroup::Counters{1, 3, 5000}))
+        << "the OOM count is not read: its only process lives";
+    write(slot / "pids.peak", "3\n");
+    EXPECT_FALSE(group.only_ever_held(2)) << "a peak is read afresh each time";
+
+    fs::remove(slot / "pids.peak");
+    EXPECT_FALSE(group.only_ever_held(2));
+    write(slot / "pids.peak", "1\n");
+    EXPECT_FALSE(group.only_ever_held(2)) << "a kernel that keeps no peak is not asked again";
+    EXPECT_EQ(group.counters(), (AttemptGroup::Counters{7, 3, 5000})) << "the full read, as before";
+}
+
 TEST(CgroupLimits, TheLeaseWatchThreadIsNotCountedAgainstTheTask)
 {
     model::Limits limits;

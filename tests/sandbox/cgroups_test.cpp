@@ -276,6 +276,46 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     EXPECT_TRUE(WIFSIGNALED(status));
 }
 
+// The kernel's peak of a real group: one process alone in it is seen alone until it forks
+// once, and from then on never again, even after its child is gone. (A reused worker's job is
+// judged on fewer reads while its group is so; see WorkerSession::conclude.)
+TEST(CgroupPool, AGroupIsSeenToHoldOneProcessOnlyUntilItForks)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto pool = CgroupPool::open(cgroup_support());
+    ASSERT_TRUE(pool.ok()) << pool.error().message();
+    auto lease = (*pool)->acquire(std::nullopt, 16);
+    ASSERT_TRUE(lease.ok()) << lease.error().message();
+    const auto slot = (*lease)->folders().folder_of("pids");
+    if (!slot || !fs::exists(*slot / "pids.peak")) GTEST_SKIP() << "this kernel keeps no pids.peak (Linux 6.1 and later do)";
+    int go[2], done[2];
+    ASSERT_EQ(::pipe(go), 0);
+    ASSERT_EQ(::pipe(done), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a failed ASSERT below must not leave it running
+        char byte = 0;
+        (void)::read(go[0], &byte, 1);
+        const pid_t grandchild = ::fork();
+        if (grandchild == 0) ::_exit(0);
+        ::waitpid(grandchild, nullptr, 0);
+        (void)::write(done[1], "x", 1);
+        for (;;) ::pause();
+    }
+    ASSERT_GT(child, 0);
+    ASSERT_TRUE((*lease)->add(child).ok());
+    EXPECT_TRUE((*lease)->only_ever_held(1)) << "one process of one thread";
+    ASSERT_EQ(::write(go[1], "f", 1), 1);
+    char byte = 0;
+    ASSERT_EQ(::read(done[0], &byte, 1), 1);
+    EXPECT_EQ((*lease)->tasks(), std::optional<std::uint64_t>(1)) << "the grandchild is gone";
+    EXPECT_FALSE((*lease)->only_ever_held(1)) << "but it was there";
+    for (int fd : {go[0], go[1], done[0], done[1]}) ::close(fd);
+    ASSERT_TRUE((*lease)->kill_all().ok());
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+}
+
 TEST(CgroupPool, LeftoversOfAHostThatDiedAreSweptAtTheNextStart)
 {
     SKIP_WITHOUT_CGROUPS();
