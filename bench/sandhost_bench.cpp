@@ -2,6 +2,7 @@
 // in the same run, as ratios. Not a test: it asserts nothing about speed.
 //
 //   sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only MODE|redis] [--no-redis]
+//   sandhost-bench --row ROW [--repeat N] [--parallel N]   (one row alone, for A/B runs)
 #include "api/server.h"
 #include "config/load.h"
 #include "os/fd.h"
@@ -11,6 +12,7 @@
 #include "scheduler/host.h"
 #include "scheduler/store_factory.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -674,6 +676,58 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
     std::printf("\n");
 }
 
+// One row alone, measured `repeat` times with `parallel` threads: for A/B comparisons of a
+// change, where the full run's other rows only add time and noise. Names: a mode (spawn, fork,
+// reuse: the mode rows, reuse with 10 times the jobs), queue-<mode>, queue-none (no sandbox),
+// and queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16). A queue
+// row's CPU is the whole process's and its children's, the producer's included.
+int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
+{
+    std::optional<std::function<Figures()>> measure;
+    if (auto m = md::mode_from_string(row)) {
+        measure = [=] { return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m); };
+    } else if (row.starts_with("queue-")) {
+        std::string rest = row.substr(6);
+        QueueStore where;
+        if (rest.ends_with("-prefetch")) {
+            rest.resize(rest.size() - std::string("-prefetch").size());
+            where.batch = k_producer_batch;
+            where.prefetch = k_prefetch;
+        }
+        const bool sandboxed = rest != "none";
+        const auto queue_mode = sandboxed ? md::mode_from_string(rest) : std::optional(md::Mode::spawn);
+        if (queue_mode) {
+            measure = [=] {
+                const double before = cpu_used_us();
+                Figures f = queue_figures(parallel, jobs, *queue_mode, sandboxed, where);
+                f.cpu_us_per_job = (cpu_used_us() - before) / (parallel * jobs);
+                return f;
+            };
+        }
+    }
+    if (!measure) {
+        std::cerr << "sandhost-bench: --row names spawn, fork, reuse, queue-spawn, queue-fork, queue-reuse, queue-none, "
+                     "queue-fork-prefetch or queue-none-prefetch, not '" << row << "'\n";
+        return 2;
+    }
+    Poco::JSON::Array runs;
+    for (int i = 0; i < repeat; ++i) {
+        const Figures f = (*measure)();
+        if (json) runs.add(to_json(f));
+        else print_row(row, f);
+        std::fflush(stdout);
+    }
+    if (json) {
+        Poco::JSON::Object out(Poco::JSON_PRESERVE_KEY_ORDER);
+        out.set("row", row);
+        out.set("parallel", parallel);
+        out.set("runs", runs);
+        out.stringify(std::cout);
+        std::cout << "\n";
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -686,6 +740,9 @@ int main(int argc, char** argv)
     bool redis_only = false;
     bool queues = true;
     std::optional<md::Mode> only;
+    std::optional<std::string> row;
+    int repeat = 5;
+    int parallel_for_row = 2;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--quick") quick = true;
@@ -696,15 +753,20 @@ int main(int argc, char** argv)
         else if (arg == "--only" && i + 1 < argc && std::string(argv[i + 1]) == "redis") {
             redis_only = true;
             ++i;
-        } else if (arg == "--no-redis") redis = false;
+        } else if (arg == "--row" && i + 1 < argc) row = argv[++i];
+        else if (arg == "--repeat" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) repeat = std::atoi(argv[++i]);
+        else if (arg == "--parallel" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) parallel_for_row = std::atoi(argv[++i]);
+        else if (arg == "--no-redis") redis = false;
         else if (arg == "--no-queue") queues = redis = false;
         else {
-            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse|redis] [--no-redis] [--no-queue]\n";
+            std::cerr << "usage: sandhost-bench [--quick] [--json] [--jobs N] [--long N] [--only spawn|fork|reuse|redis] [--no-redis] [--no-queue]\n"
+                         "       sandhost-bench --row ROW [--repeat N] [--parallel N] [--quick] [--jobs N] [--json]\n";
             return 2;
         }
     }
     if (quick) jobs = std::min(jobs, 300);
     spdlog::set_level(spdlog::level::warn);  // the hosts below log every attempt at info
+    if (row) return measure_one_row(*row, parallel_for_row, jobs, repeat, json);
     std::vector<md::Mode> modes = {md::Mode::spawn, md::Mode::fork, md::Mode::reuse};
     if (only) modes = {*only};
     if (redis_only) modes.clear();
