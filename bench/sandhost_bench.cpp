@@ -683,7 +683,7 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 // row's CPU is the whole process's and its children's, the producer's included.
 int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
 {
-    std::optional<std::function<Figures()>> measure;
+    std::function<Figures()> measure;
     if (auto m = md::mode_from_string(row)) {
         measure = [=] { return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m); };
     } else if (row.starts_with("queue-")) {
@@ -712,7 +712,7 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
     }
     Poco::JSON::Array runs;
     for (int i = 0; i < repeat; ++i) {
-        const Figures f = (*measure)();
+        const Figures f = measure();
         if (json) runs.add(to_json(f));
         else print_row(row, f);
         std::fflush(stdout);

@@ -351,7 +351,6 @@ std::uint64_t AttemptGroup::cpu_us() const
 
 AttemptGroup::Counters AttemptGroup::counters_of_a_lone_process(const Counters& before) const
 {
-    m_read_failed = false;
     Counters c = before;
     // A refused fork leaves no trace in the peak: the limit refused may be an ancestor's.
     c.forks_refused = os::counter_in(read_kept("pids", "pids.events").value_or(""), "max");

@@ -34,6 +34,14 @@ protected:
         return std::string(std::istreambuf_iterator<char>(in), {});
     }
     fs::path proc() const { return m_root / "proc"; }
+    // A v2 machine with every controller a group reads.
+    static CgroupSupport v2_with_everything()
+    {
+        CgroupSupport support;
+        support.usable = support.memory = support.pids = support.cpu = true;
+        support.version = os::CgroupVersion::v2;
+        return support;
+    }
     fs::path m_root;
 };
 
@@ -127,9 +135,7 @@ TEST_F(FakeTree, AV2GroupTakesItsLimitsAndReportsItsCounters)
     write(slot / "memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
     write(slot / "pids.events", "max 3\n");
     write(slot / "cpu.stat", "usage_usec 5000\nuser_usec 4000\nsystem_usec 1000\n");
-    CgroupSupport support;
-    support.usable = support.memory = support.pids = support.cpu = true;
-    support.version = os::CgroupVersion::v2;
+    const CgroupSupport support = v2_with_everything();
     AttemptGroup group(os::CgroupFolders(os::CgroupVersion::v2, {{"", slot}}), support);
 
     ASSERT_TRUE(group.limit(64ull << 20, 5).ok());
@@ -158,9 +164,7 @@ TEST_F(FakeTree, AGroupThatOnlyEverHeldOneProcessIsReadInTwoFiles)
     write(slot / "pids.events", "max 3\n");
     write(slot / "cpu.stat", "usage_usec 5000\n");
     write(slot / "pids.peak", "2\n");
-    CgroupSupport support;
-    support.usable = support.memory = support.pids = support.cpu = true;
-    support.version = os::CgroupVersion::v2;
+    const CgroupSupport support = v2_with_everything();
     AttemptGroup group(os::CgroupFolders(os::CgroupVersion::v2, {{"", slot}}), support);
 
     EXPECT_TRUE(group.only_ever_held(2));
