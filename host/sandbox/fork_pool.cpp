@@ -36,7 +36,7 @@ ForkPool::ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& 
 
 ForkPool::~ForkPool() { shutdown(); }
 
-model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome ForkPool::run(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel)
 {
     const Key key{m_worker.executable.string(), spec.plugin_path.string(), spec.settings.privileges};
     // No lease-watch thread in the child: its server keeps its lease.
@@ -48,10 +48,10 @@ model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer,
     // One replacement per attempt: a server that dies or stops answering is replaced, and the
     // job is forked again from the new one.
     for (int round = 0; round < 2; ++round) {
-        std::shared_ptr<ForkServer> server = pick(key, spec.settings);
+        std::shared_ptr<ForkServer> server = pick(key, library, spec.settings);
         if (!server) {
             // This attempt starts the plugin's first server; the others wait for it.
-            auto first = start_first(key, spec.settings);
+            auto first = start_first(key, library, spec.settings);
             if (auto* outcome = std::get_if<model::Outcome>(&first)) return *outcome;
             server = std::get<std::shared_ptr<ForkServer>>(first);
         }
@@ -65,16 +65,19 @@ model::Outcome ForkPool::run(const AttemptSpec& spec, AttemptObserver* observer,
     return failure(model::OutcomeKind::spawn_failed, "the fork server for " + spec.plugin_path.string() + " failed twice in a row");
 }
 
-void ForkPool::started(const Key& key, std::shared_ptr<ForkServer> server, const model::SandboxSettings& settings)
+void ForkPool::started(const Key& key, std::shared_ptr<ForkServer> server, const os::FileIdentity& library, const model::SandboxSettings& settings)
 {
     auto& group = m_groups[key];
-    if (server) group.servers.push_back(Entry{std::move(server), Clock::now(), settings.reuse.idle_timeout});
+    // One started for a file replaced meanwhile serves the attempt that started it, if any, and no other.
+    if (server && group.library == library) group.servers.push_back(Entry{std::move(server), Clock::now(), settings.reuse.idle_timeout});
+    else if (server) m_retiring.push_back(Retiring{std::move(server), std::filesystem::path(key.plugin).filename().string()});
     --group.starting;
     --m_starts;
     m_started.notify_all();
 }
 
-std::variant<std::shared_ptr<ForkServer>, model::Outcome> ForkPool::start_first(const Key& key, const model::SandboxSettings& settings)
+std::variant<std::shared_ptr<ForkServer>, model::Outcome> ForkPool::start_first(const Key& key, const os::FileIdentity& library,
+                                                                                 const model::SandboxSettings& settings)
 {
     std::shared_ptr<ForkServer> server;
     std::optional<model::Outcome> refused;
@@ -84,11 +87,11 @@ std::variant<std::shared_ptr<ForkServer>, model::Outcome> ForkPool::start_first(
         else server = std::move(std::get<std::unique_ptr<ForkServer>>(result));
     } catch (...) {
         std::lock_guard lock(m_mutex);
-        started(key, nullptr, settings);
+        started(key, nullptr, library, settings);
         throw;
     }
     std::lock_guard lock(m_mutex);
-    started(key, server, settings);
+    started(key, server, library, settings);
     if (refused) return *refused;
     return server;
 }
@@ -97,12 +100,23 @@ std::variant<std::shared_ptr<ForkServer>, model::Outcome> ForkPool::start_first(
 // start it (counted in `starting`; while one attempt starts it, the others wait). When every
 // server is busy forking, another one is started in the background for the attempts to come:
 // this one waits its turn rather than for a new server's start-up and init hook.
-std::shared_ptr<ForkServer> ForkPool::pick(const Key& key, const model::SandboxSettings& settings)
+void ForkPool::serve_library(const Key& key, Group& group, const os::FileIdentity& library)
+{
+    if (group.library == library) return;
+    // Another file is at the plugin's path: its servers hold the old library. The attempts
+    // forking from them now finish there; no other one does.
+    for (auto& entry : group.servers) m_retiring.push_back(Retiring{std::move(entry.server), std::filesystem::path(key.plugin).filename().string()});
+    group.servers.clear();
+    group.library = library;
+}
+
+std::shared_ptr<ForkServer> ForkPool::pick(const Key& key, const os::FileIdentity& library, const model::SandboxSettings& settings)
 {
     std::unique_lock lock(m_mutex);
     for (;;) {
         // Looked up again after each wait: a shutdown may have emptied the pool meanwhile.
         auto& group = m_groups[key];
+        serve_library(key, group, library);
         std::erase_if(group.servers, [](Entry& e) { return e.server->dead(); });
         if (!group.servers.empty()) break;
         if (group.starting == 0) {
@@ -122,15 +136,15 @@ std::shared_ptr<ForkServer> ForkPool::pick(const Key& key, const model::SandboxS
         group.servers.size() + static_cast<std::size_t>(group.starting) < max_servers(settings)) {
         ++group.starting;
         ++m_starts;
-        start_in_background(key, settings);
+        start_in_background(key, library, settings);
     }
     best->last_used = Clock::now();
     return best->server;
 }
 
-void ForkPool::start_in_background(const Key& key, const model::SandboxSettings& settings)
+void ForkPool::start_in_background(const Key& key, const os::FileIdentity& library, const model::SandboxSettings& settings)
 {
-    m_background.post([this, key, settings] {
+    m_background.post([this, key, library, settings] {
         std::shared_ptr<ForkServer> server;
         bool wanted;
         {
@@ -146,7 +160,7 @@ void ForkPool::start_in_background(const Key& key, const model::SandboxSettings&
             }
         }
         std::lock_guard lock(m_mutex);
-        started(key, std::move(server), settings);
+        started(key, std::move(server), library, settings);
     });
 }
 
@@ -165,23 +179,33 @@ void ForkPool::retire_idle(Clock::time_point now)
             }
         }
     }
+    for (auto it = m_retiring.begin(); it != m_retiring.end();) {
+        if (it->server.use_count() == 1 || it->server->dead()) {
+            retired.push_back(std::move(it->server));
+            it = m_retiring.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 std::vector<model::WorkerInfo> ForkPool::workers() const
 {
     std::vector<model::WorkerInfo> out;
+    auto add = [&out](const ForkServer& server, std::string plugin) {
+        model::WorkerInfo w;
+        w.pid = server.pid();
+        w.mode = model::Mode::fork;
+        w.role = model::WorkerInfo::Role::fork_server;
+        w.plugin = std::move(plugin);
+        if (auto memory = os::read_memory(static_cast<pid_t>(w.pid))) w.rss_kb = memory->rss_kb;
+        out.push_back(std::move(w));
+    };
     std::lock_guard lock(m_mutex);
     for (const auto& [key, group] : m_groups) {
-        for (const auto& entry : group.servers) {
-            model::WorkerInfo w;
-            w.pid = entry.server->pid();
-            w.mode = model::Mode::fork;
-            w.role = model::WorkerInfo::Role::fork_server;
-            w.plugin = std::filesystem::path(key.plugin).filename().string();
-            if (auto memory = os::read_memory(static_cast<pid_t>(w.pid))) w.rss_kb = memory->rss_kb;
-            out.push_back(std::move(w));
-        }
+        for (const auto& entry : group.servers) add(*entry.server, std::filesystem::path(key.plugin).filename().string());
     }
+    for (const auto& retiring : m_retiring) add(*retiring.server, retiring.plugin);
     return out;
 }
 
@@ -194,13 +218,16 @@ void ForkPool::stop_starting()
 void ForkPool::shutdown()
 {
     std::map<Key, Group> groups;
+    std::vector<Retiring> retiring;
     {
         std::unique_lock lock(m_mutex);
         m_stop_starting = true;
         // A server still starting would outlive the shutdown.
         m_started.wait(lock, [this] { return m_starts == 0; });
         groups.swap(m_groups);
+        retiring.swap(m_retiring);
     }
+    retiring.clear();
     groups.clear();  // each server's destructor asks it to exit, then kills and reaps it
 }
 

@@ -2,11 +2,15 @@
 // (the others wait for it), more started in the background while every one is busy forking
 // (up to sandbox.fork_servers, by default one per CPU), each replaced when it dies or stops
 // answering (the job that found it so is forked again from a new one), each ended after
-// idle_timeout without work.
+// idle_timeout without work. Servers serve the library file they loaded only: once another
+// file is at the plugin's path (a new version renamed over the old one), the next attempt
+// starts a new server, and the old ones are ended once the attempts forking from them are
+// done.
 #pragma once
 
 #include "model/host_record.h"
 #include "model/outcome.h"
+#include "os/file_security.h"
 #include "process/spawner.h"
 #include "sandbox/attempt.h"
 #include "sandbox/fork_server.h"
@@ -28,11 +32,13 @@ public:
     ForkPool(process::Spawner& spawner, WorkerConfig worker, Housekeeper& background, CgroupPool* cgroups = nullptr);
     ~ForkPool();  // shutdown()
 
-    // Runs one attempt on a child of one of the plugin's servers. Thread-safe. Throws
-    // HostError when the host is short of descriptors or processes.
-    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    // Runs one attempt on a child of one of the plugin's servers that loaded `library` (the
+    // file at the plugin's path as the attempt found it). Thread-safe. Throws HostError when
+    // the host is short of descriptors or processes.
+    model::Outcome run(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel);
 
-    // Ends the servers idle for longer than their idle_timeout, and the dead ones.
+    // Ends the servers idle for longer than their idle_timeout, the dead ones, and those of a
+    // replaced library that no attempt uses any more.
     void retire_idle(std::chrono::steady_clock::time_point now);
 
     // The live servers.
@@ -64,15 +70,25 @@ private:
     // A plugin's servers: one forks at a time, so concurrent attempts get more of them.
     struct Group {
         std::vector<Entry> servers;
-        int starting = 0;  // servers being started, in the background or by an attempt
+        int starting = 0;         // servers being started, in the background or by an attempt
+        os::FileIdentity library;  // the file its servers loaded (as the attempts that started them found it)
+    };
+    // A server of a replaced library, ended once no attempt holds it.
+    struct Retiring {
+        std::shared_ptr<ForkServer> server;
+        std::string plugin;
     };
 
-    std::shared_ptr<ForkServer> pick(const Key& key, const model::SandboxSettings& settings);
-    void start_in_background(const Key& key, const model::SandboxSettings& settings);
+    std::shared_ptr<ForkServer> pick(const Key& key, const os::FileIdentity& library, const model::SandboxSettings& settings);
+    void start_in_background(const Key& key, const os::FileIdentity& library, const model::SandboxSettings& settings);
     // Starts the plugin's first server on the calling thread: the server, or why it could not.
-    std::variant<std::shared_ptr<ForkServer>, model::Outcome> start_first(const Key& key, const model::SandboxSettings& settings);
-    // Counts a start as done and adds its server, if any. Caller holds m_mutex.
-    void started(const Key& key, std::shared_ptr<ForkServer> server, const model::SandboxSettings& settings);
+    std::variant<std::shared_ptr<ForkServer>, model::Outcome> start_first(const Key& key, const os::FileIdentity& library,
+                                                                          const model::SandboxSettings& settings);
+    // Counts a start as done and adds its server, if any, when its library is still the
+    // group's. Caller holds m_mutex.
+    void started(const Key& key, std::shared_ptr<ForkServer> server, const os::FileIdentity& library, const model::SandboxSettings& settings);
+    // Makes `library` the group's: servers of another file stop being picked. Caller holds m_mutex.
+    void serve_library(const Key& key, Group& group, const os::FileIdentity& library);
 
     process::Spawner& m_spawner;
     WorkerConfig m_worker;
@@ -81,6 +97,7 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_started;
     std::map<Key, Group> m_groups;
+    std::vector<Retiring> m_retiring;
     int m_starts = 0;  // servers being started, all plugins
     bool m_stop_starting = false;
 };

@@ -2,26 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/stat.h>
-
 namespace sandhost::sandbox {
 
 using Clock = std::chrono::steady_clock;
 
-PluginHealth::FileIdentity PluginHealth::FileIdentity::of(const std::filesystem::path& path)
-{
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return {};
-    return {st.st_dev, st.st_ino, st.st_size, static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-
-std::optional<model::Outcome> PluginHealth::refuse(const std::filesystem::path& plugin, const char* isolation)
+std::optional<model::Outcome> PluginHealth::refuse(const std::filesystem::path& plugin, const os::FileIdentity& file, const char* isolation)
 {
     std::lock_guard lock(m_mutex);
     auto it = m_entries.find(plugin);
     if (it == m_entries.end() || it->second.failures < k_failures_before_broken) return std::nullopt;
     const auto now = Clock::now();
-    if (now >= it->second.broken_until || !(FileIdentity::of(plugin) == it->second.file)) return std::nullopt;  // try for real
+    if (now >= it->second.broken_until || !(file == it->second.file)) return std::nullopt;  // try for real
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second.broken_until - now).count() + 1;
     model::Outcome o;
     o.kind = model::OutcomeKind::load_failed;
@@ -33,7 +24,7 @@ std::optional<model::Outcome> PluginHealth::refuse(const std::filesystem::path& 
     return o;
 }
 
-void PluginHealth::record(const std::filesystem::path& plugin, const model::Outcome& outcome)
+void PluginHealth::record(const std::filesystem::path& plugin, const os::FileIdentity& file, const model::Outcome& outcome)
 {
     std::lock_guard lock(m_mutex);
     if (!(outcome.kind == model::OutcomeKind::load_failed && outcome.plugin_unusable)) {
@@ -44,7 +35,7 @@ void PluginHealth::record(const std::filesystem::path& plugin, const model::Outc
     auto& entry = m_entries[plugin];
     ++entry.failures;
     entry.last_error = outcome.error;
-    entry.file = FileIdentity::of(plugin);
+    entry.file = file;
     if (entry.failures >= k_failures_before_broken) {
         entry.backoff = entry.backoff.count() == 0 ? std::chrono::seconds(5) : std::min(entry.backoff * 2, std::chrono::seconds(300));
         entry.broken_until = Clock::now() + entry.backoff;

@@ -5,6 +5,7 @@
 
 #include "model/host_record.h"
 #include "model/outcome.h"
+#include "os/file_security.h"
 
 #include <chrono>
 #include <filesystem>
@@ -20,13 +21,13 @@ class PluginHealth {
 public:
     static constexpr int k_failures_before_broken = 3;
 
-    // The outcome of an attempt of `plugin` refused at once, when the plugin is broken.
-    // Thread-safe.
-    std::optional<model::Outcome> refuse(const std::filesystem::path& plugin, const char* isolation);
+    // The outcome of an attempt of `plugin` refused at once, when the plugin is broken and
+    // `file` (what the path names now) is the library that failed. Thread-safe.
+    std::optional<model::Outcome> refuse(const std::filesystem::path& plugin, const os::FileIdentity& file, const char* isolation);
 
-    // Learns from an attempt's outcome: an unusable load counts, anything that got past
-    // loading clears the count. Thread-safe.
-    void record(const std::filesystem::path& plugin, const model::Outcome& outcome);
+    // Learns from the outcome of an attempt that found `file` at the plugin's path: an
+    // unusable load counts, anything that got past loading clears the count. Thread-safe.
+    void record(const std::filesystem::path& plugin, const os::FileIdentity& file, const model::Outcome& outcome);
 
     // The plugins marked broken now.
     std::vector<model::BrokenPlugin> broken() const;
@@ -34,19 +35,10 @@ public:
     void clear();
 
 private:
-    // Which file a path names right now: a changed library is a new chance.
-    struct FileIdentity {
-        dev_t device = 0;
-        ino_t inode = 0;
-        off_t size = 0;
-        std::int64_t mtime_ns = 0;
-        bool operator==(const FileIdentity&) const = default;
-        static FileIdentity of(const std::filesystem::path& path);
-    };
     struct Entry {
         int failures = 0;
         std::string last_error;
-        FileIdentity file;
+        os::FileIdentity file;  // a changed library is a new chance
         std::chrono::steady_clock::time_point broken_until{};
         std::chrono::system_clock::time_point broken_until_wall{};
         std::chrono::seconds backoff{0};

@@ -42,7 +42,7 @@ model::Outcome spawn_failed(std::string error)
 
 } // namespace
 
-model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome ReusePool::run(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel)
 {
     const KeyView key{spec.plugin_path.native(), spec.settings.limits, spec.settings.privileges, spec.settings.cgroup};
     Idle worker;
@@ -51,13 +51,25 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, AttemptObserver* observer
         auto found = m_idle.find(key);
         if (found != m_idle.end() && !found->second.empty()) {
             auto& idle = found->second;
-            auto it = std::find_if(idle.begin(), idle.end(), [](const Idle& w) { return w.last_thread == std::this_thread::get_id(); });
-            if (it == idle.end()) it = std::prev(idle.end());
-            worker = std::move(*it);
-            idle.erase(it);
+            // Those that loaded another file end on the next tick: nothing will ask for them.
+            for (auto& w : idle) {
+                if (!(w.library == library)) w.idle_timeout = model::Duration(0);
+            }
+            auto usable = [&](const Idle& w) { return w.library == library; };
+            auto it = std::find_if(idle.begin(), idle.end(), [&](const Idle& w) { return usable(w) && w.last_thread == std::this_thread::get_id(); });
+            if (it == idle.end()) {
+                // Else the one idle for the shortest time.
+                const auto last = std::find_if(idle.rbegin(), idle.rend(), usable);
+                if (last != idle.rend()) it = std::prev(last.base());
+            }
+            if (it != idle.end()) {
+                worker = std::move(*it);
+                idle.erase(it);
+            }
         }
     }
     if (!worker.session) {
+        worker.library = library;
         // Leases are a host's: a reused worker's jobs all have one or none.
         auto group = CgroupPool::lease_for(m_cgroups, spec.settings, spec.lease.count() > 0);
         if (!group) {

@@ -6,12 +6,16 @@
 // a folder made and removed per job would cost a reused worker's job several times over. The
 // folder is watched for changes (os::FolderWatch): one that its job left as it was is not
 // listed. An idle worker goes back to the thread that used it last: a thread and its worker
-// that keep to each other keep to one CPU too, and their wakeups stay cheap.
+// that keep to each other keep to one CPU too, and their wakeups stay cheap. A worker serves
+// the library file it loaded only: once another file is at the plugin's path (a new version
+// renamed over the old one), the next attempt starts a new worker, and the idle ones that hold
+// the old library are ended on the next tick.
 #pragma once
 
 #include "model/host_record.h"
 #include "model/outcome.h"
 #include "process/spawner.h"
+#include "os/file_security.h"
 #include "os/folder_watch.h"
 #include "sandbox/attempt.h"
 #include "sandbox/attempt_folders.h"
@@ -33,9 +37,10 @@ public:
     ReusePool(process::Spawner& spawner, WorkerConfig worker, AttemptFolders& folders, CgroupPool* cgroups = nullptr);
     ~ReusePool();  // shutdown()
 
-    // Runs one attempt on an idle worker, or a new one. Thread-safe. Throws HostError when
-    // the host is short of descriptors or processes.
-    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    // Runs one attempt on an idle worker that loaded `library` (the file at the plugin's path
+    // as the attempt found it), or a new one. Thread-safe. Throws HostError when the host is
+    // short of descriptors or processes.
+    model::Outcome run(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel);
 
     // Ends the workers idle for longer than their idle_timeout.
     void retire_idle(std::chrono::steady_clock::time_point now);
@@ -77,6 +82,7 @@ private:
         Clock::time_point since;
         model::Duration idle_timeout;
         std::thread::id last_thread;  // who ran its last job
+        os::FileIdentity library;     // the file at the plugin's path when it started
     };
 
     // Ends an idle worker, then removes its folder.

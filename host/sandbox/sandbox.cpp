@@ -137,7 +137,10 @@ void Sandbox::shutdown()
 
 model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
 {
-    if (auto why = os::writable_by_others(spec.plugin_path)) {
+    // The library as it is now: which file it is tells a replaced one from the one the
+    // long-lived workers loaded.
+    const auto library = os::check_library(spec.plugin_path);
+    if (const auto& why = library.unsafe) {
         if (!spec.allow_insecure_plugin) {
             model::Outcome refused;
             refused.kind = model::OutcomeKind::load_failed;
@@ -154,7 +157,7 @@ model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* ob
     if (!spec.settings.enabled) return m_inline.run(spec, observer, cancel);
     model::Outcome outcome;
     try {
-        outcome = run_isolated(spec, observer, cancel);
+        outcome = run_isolated(spec, library.file, observer, cancel);
     } catch (const HostError& error) {
         // Short of descriptors: the free groups' kept files are the sandbox's own to give up,
         // so that the attempts the host still runs can start.
@@ -177,10 +180,10 @@ model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* ob
     return outcome;
 }
 
-model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel)
 {
     const char* isolation = model::to_string(spec.settings.mode);
-    if (auto refused = m_health.refuse(spec.plugin_path, isolation)) return *refused;
+    if (auto refused = m_health.refuse(spec.plugin_path, library, isolation)) return *refused;
     const std::string plugin = spec.plugin_path.filename().string();
     pid_t worker = 0;
     JobWorkerObserver tracking(observer, [&](pid_t pid) {
@@ -199,7 +202,7 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
     } forget{*this, worker};
     model::Outcome outcome;
     if (spec.settings.mode == model::Mode::reuse) {
-        outcome = m_reuse.run(spec, &tracking, cancel);  // a folder per worker, emptied between its jobs
+        outcome = m_reuse.run(spec, library, &tracking, cancel);  // a folder per worker, emptied between its jobs
     } else {
         auto owner = folder_owner(spec.settings.privileges);
         if (!owner) return spawn_failed(owner.error(), spec.settings.mode);
@@ -227,9 +230,10 @@ model::Outcome Sandbox::run_isolated(const AttemptSpec& spec, AttemptObserver* o
         } remove_folder{*this, folder.value(), owner.value()};
         AttemptSpec in_folder = spec;
         in_folder.folder = folder.value();
-        outcome = spec.settings.mode == model::Mode::spawn ? run_spawned(in_folder, &tracking, cancel) : m_fork.run(in_folder, &tracking, cancel);
+        outcome = spec.settings.mode == model::Mode::spawn ? run_spawned(in_folder, &tracking, cancel)
+                                                            : m_fork.run(in_folder, library, &tracking, cancel);
     }
-    m_health.record(spec.plugin_path, outcome);
+    m_health.record(spec.plugin_path, library, outcome);
     return outcome;
 }
 

@@ -82,7 +82,8 @@ public:
     void shutdown();
 
 private:
-    model::Outcome run_isolated(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    // `library`: which file the plugin's path named when the attempt began.
+    model::Outcome run_isolated(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel);
     model::Outcome run_spawned(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
 
     AttemptFolders m_folders;  // first: removed when every worker has gone

@@ -74,5 +74,39 @@ TEST_F(FileSecurityTest, AFileThatCannotBeExaminedIsLeftToTheLoader)
     EXPECT_EQ(writable_by_others(m_root / "missing.so"), std::nullopt);
 }
 
+TEST_F(FileSecurityTest, ALibraryIsToldFromTheOneThatReplacedIt)
+{
+    const auto first = check_library(m_file);
+    EXPECT_EQ(first.unsafe, std::nullopt);
+    EXPECT_NE(first.file.inode, 0u);
+    EXPECT_EQ(first.file, FileIdentity::of(m_file));
+    EXPECT_EQ(check_library(m_file).file, first.file) << "the same file, looked at again";
+
+    // A new version renamed over it, as a deployment installs one: another inode.
+    const auto staged = m_root / ".task.so.new";
+    std::ofstream(staged) << "not a library either";
+    fs::rename(staged, m_file);
+    const auto renamed = check_library(m_file).file;
+    EXPECT_NE(renamed, first.file);
+    EXPECT_NE(renamed.inode, first.file.inode);
+
+    // Written over in place: the same inode, another size and modification time.
+    { std::ofstream(m_file, std::ios::app) << ", and longer now"; }
+    EXPECT_NE(check_library(m_file).file, renamed);
+
+    // What cannot be examined has no identity, and is left to the loader.
+    const auto missing = check_library(m_root / "missing.so");
+    EXPECT_EQ(missing.file, FileIdentity{});
+    EXPECT_EQ(missing.unsafe, std::nullopt);
+}
+
+TEST_F(FileSecurityTest, AnUnsafeLibraryIsStillIdentified)
+{
+    fs::permissions(m_file, fs::perms(0777));
+    const auto checked = check_library(m_file);
+    EXPECT_EQ(checked.unsafe, m_file.string() + " is writable by every user (mode 0777)");
+    EXPECT_EQ(checked.file, FileIdentity::of(m_file));
+}
+
 } // namespace
 } // namespace sandhost::os

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -47,8 +48,10 @@ std::vector<pid_t> with_role(const std::string& role)
 }
 
 class Pools : public ::testing::Test {
-protected:
+public:
     model::Outcome run(const AttemptSpec& s) { return m_sandbox->run_attempt(s); }
+
+protected:
     Sandbox& sandbox() { return *m_sandbox; }
     void TearDown() override
     {
@@ -338,6 +341,57 @@ TEST_F(Pools, APluginThatKeepsFailingToLoadFailsFastUntilItsFileChanges)
     const auto fixed = run(s);
     EXPECT_EQ(fixed.kind, model::OutcomeKind::succeeded) << to_json(fixed);
 }
+
+// Installs `library` at `path` as a deployment does: a new file renamed over the old one.
+void install(const std::filesystem::path& library, const std::filesystem::path& path)
+{
+    const auto staged = path.parent_path() / (".staged-" + path.filename().string());
+    std::filesystem::copy_file(library, staged, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(staged, path);
+}
+
+bool listed(const std::vector<pid_t>& pids, pid_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); }
+
+// In `mode`, the long-lived process that loaded a plugin (a reused worker, a fork server, as
+// `role` names it) serves no attempt once another library is at the plugin's path, and ends.
+void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const std::string& role)
+{
+    t::TempDir dir;
+    const auto path = dir / "task.so";
+    install(t::plugin("misbehave"), path);
+    auto s = spec(mode, "echo", "[1]");
+    s.plugin_path = path;
+    s.settings.reuse.idle_timeout = 60s;  // nothing ends for being idle here
+    const auto first = pools.run(s);
+    ASSERT_EQ(first.kind, model::OutcomeKind::succeeded) << to_json(first);
+    const auto old_servers = with_role(role);
+    ASSERT_EQ(old_servers.size(), 1u);
+
+    // The new version has a task the old one lacks: only a process that loaded it runs it.
+    install(t::plugin("hello"), path);
+    auto counted = s;
+    counted.task = "word_count";
+    counted.payload = R"({"text":"one two three"})";
+    for (int i = 0; i < 3; ++i) {
+        const auto o = pools.run(counted);
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << "attempt " << i << ": " << to_json(o);
+        EXPECT_EQ(o.result, R"({"words":3})");
+    }
+    // The old one is ended (on the sandbox's next tick) and reaped; one new one serves on.
+    EXPECT_TRUE(t::eventually([&] { return !listed(with_role(role), old_servers[0]); }, 10s))
+        << "the " << role << " that loaded the old library is still running";
+    const auto now = with_role(role);
+    EXPECT_EQ(now.size(), 1u) << ::testing::PrintToString(now);
+
+    // And back: the old task runs again on a process of its own.
+    install(t::plugin("misbehave"), path);
+    const auto again = pools.run(s);
+    EXPECT_EQ(again.kind, model::OutcomeKind::succeeded) << to_json(again);
+}
+
+TEST_F(Pools, AReusedWorkerNeverServesALibraryReplacedOnDisk) { a_replaced_library_is_loaded_again(*this, model::Mode::reuse, "reuse"); }
+
+TEST_F(Pools, AForkServerNeverServesALibraryReplacedOnDisk) { a_replaced_library_is_loaded_again(*this, model::Mode::fork, "fork-server"); }
 
 TEST_F(Pools, AMissingTaskDoesNotMarkThePluginBroken)
 {
