@@ -314,15 +314,7 @@ model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::pa
     model::PluginCatalog catalog;
     catalog.dirs = dirs;
     std::vector<fs::path> libraries;
-    for (const auto& dir : dirs) {
-        std::error_code ec;
-        std::vector<fs::path> found;
-        for (const auto& entry : fs::directory_iterator(dir, ec)) {
-            if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) found.push_back(entry.path());
-        }
-        std::sort(found.begin(), found.end());
-        libraries.insert(libraries.end(), found.begin(), found.end());
-    }
+    for (auto& [library, identity] : plugin_files(dirs)) libraries.push_back(std::move(library));
     // One per CPU at a time: each is a worker start and a library load.
     const std::size_t at_once = std::max(2u, std::thread::hardware_concurrency());
     catalog.plugins.resize(libraries.size());
@@ -336,6 +328,25 @@ model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::pa
     std::stable_sort(catalog.plugins.begin(), catalog.plugins.end(),
                      [](const model::PluginInfo& a, const model::PluginInfo& b) { return a.name < b.name; });
     return catalog;
+}
+
+PluginFiles plugin_files(const std::vector<std::filesystem::path>& dirs)
+{
+    namespace fs = std::filesystem;
+    PluginFiles files;
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        std::vector<fs::path> found;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) found.push_back(entry.path());
+        }
+        std::sort(found.begin(), found.end());
+        for (auto& library : found) {
+            auto identity = os::FileIdentity::of(library);
+            files.emplace_back(std::move(library), identity);
+        }
+    }
+    return files;
 }
 
 std::optional<std::filesystem::path> resolve_plugin(const std::string& name_or_path, const std::vector<std::filesystem::path>& dirs)

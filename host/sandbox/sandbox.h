@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sandhost::sandbox {
@@ -104,6 +105,11 @@ private:
     std::set<std::filesystem::path> m_insecure_warned;  // libraries loaded though others may write them
     bool m_shut_down = false;
 };
+
+// The libraries scan_plugins describes (every *.so in dirs, each folder's sorted by name), each
+// with which file it is now: a catalog is out of date once this list changes.
+using PluginFiles = std::vector<std::pair<std::filesystem::path, os::FileIdentity>>;
+PluginFiles plugin_files(const std::vector<std::filesystem::path>& dirs);
 
 // The library for a plugin given as a path (contains a '/' or ends in .so) or as a name
 // looked up in dirs as NAME.so, then libNAME.so. nullopt when not found.

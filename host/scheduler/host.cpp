@@ -247,6 +247,8 @@ void Host::publish()
         for (const auto& pattern : queue.tasks) served.tasks.push_back(pattern.to_string());
         queues.push_back(std::move(served));
     }
+    // Listed before they are described: a library replaced meanwhile is described again.
+    auto files = sandbox::plugin_files(current->host.plugin_dirs);
     const auto catalog = m_sandbox->scan_plugins(current->host.plugin_dirs);
     for (const auto& plugin : catalog.plugins) {
         if (!plugin.ok()) log_event(level_enum::warn, "plugin not loadable", {{"path", plugin.path.string()}, {"error", plugin.error}});
@@ -254,6 +256,28 @@ void Host::publish()
     if (!m_store->publish_host(m_host_name, m_holder, model::version(), queues, catalog, Clock::now())) {
         spdlog::warn("could not publish the plugin catalog: host name '{}' is held by another instance", m_host_name);
     }
+    m_published_files = std::move(files);
+}
+
+void Host::notice_plugin_changes()
+{
+    if (m_publish_pending) return;
+    auto files = sandbox::plugin_files(settings()->host.plugin_dirs);
+    if (files == m_published_files) return;
+    std::string changed;
+    auto say = [&changed](const char* what, const std::filesystem::path& library) {
+        changed += (changed.empty() ? "" : ", ") + library.filename().string() + " " + what;
+    };
+    for (const auto& [library, identity] : files) {
+        auto before = std::find_if(m_published_files.begin(), m_published_files.end(), [&](const auto& f) { return f.first == library; });
+        if (before == m_published_files.end()) say("added", library);
+        else if (!(before->second == identity)) say("replaced", library);
+    }
+    for (const auto& [library, identity] : m_published_files) {
+        if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.first == library; })) say("removed", library);
+    }
+    log_event(level_enum::info, "plugins changed", {{"changes", changed}, {"next", std::string("the catalog is published again")}});
+    m_publish_pending = true;
 }
 
 void Host::heartbeat(model::TimePoint now)
@@ -348,6 +372,7 @@ void Host::run()
             }
         } else {
             if (now >= next_housekeeping && store_due(now)) {
+                notice_plugin_changes();
                 housekeeping(now);
                 next_housekeeping = now + m_options.housekeeping;
             }

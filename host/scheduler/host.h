@@ -123,6 +123,9 @@ private:
     void publish();
     void heartbeat(model::TimePoint now);
     void housekeeping(model::TimePoint now);
+    // A library added to the plugin folders, removed or replaced (a new version installed)
+    // since the catalog was published makes it published again.
+    void notice_plugin_changes();
     void recover_lost(model::TimePoint now);
     void fire_schedules(model::TimePoint now);
     void note_unclaimable();
@@ -245,6 +248,7 @@ private:
     std::deque<Unrecorded> m_unrecorded;  // oldest first
     std::chrono::microseconds m_last_commit{0};  // how long the last record of endings took
     bool m_publish_pending = false;       // a reload's catalog the store did not take yet
+    sandbox::PluginFiles m_published_files;  // the libraries the last catalog published described
     bool m_store_failing = false;
     model::TimePoint m_store_failing_since{};
     model::TimePoint m_store_retry_at{};

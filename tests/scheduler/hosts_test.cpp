@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -20,10 +21,10 @@ namespace t = sandhost::testing;
 // A host served on a thread of this process, with a configuration of its own.
 class ServedHost {
 public:
-    ServedHost(const t::TempDir& dir, const std::string& name, const std::string& tasks)
+    ServedHost(const t::TempDir& dir, const std::string& name, const std::string& tasks, const std::filesystem::path& plugins = t::plugin_dir())
     {
         const auto file = dir / (name + ".yaml");
-        std::ofstream(file) << "host:\n  name: " << name << "\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << t::plugin_dir().string()
+        std::ofstream(file) << "host:\n  name: " << name << "\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << plugins.string()
                             << "\"]\n  max_workers: 4\n  lease: 900ms\nqueues:\n  default: {tasks: [" << tasks << "], concurrency: 2}\n";
         auto loaded = config::load_config(file);
         if (!loaded.ok()) throw std::runtime_error(loaded.errors.front().to_string());
@@ -146,6 +147,51 @@ TEST_F(HostsTest, AHostPublishesItsCatalogAndWhatItRunsThenSaysItStopped)
     EXPECT_TRUE(hosts[0].stopped_at.has_value());
     EXPECT_TRUE(hosts[0].status.running.empty());
     EXPECT_TRUE(hosts[0].catalog.find("misbehave")) << "a stopped host's catalog stays for enqueue checks";
+}
+
+// Installs `library` at `path` as a deployment does: a new file renamed over the old one.
+void install(const std::filesystem::path& library, const std::filesystem::path& path)
+{
+    const auto staged = path.parent_path() / ".staged.so.new";
+    std::filesystem::copy_file(library, staged, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(staged, path);
+}
+
+TEST_F(HostsTest, AHostPublishesItsCatalogAgainWhenAPluginFileChanges)
+{
+    t::LogCapture log;
+    const auto plugins = m_dir / "plugins";
+    std::filesystem::create_directory(plugins);
+    install(t::plugin("misbehave"), plugins / "misbehave.so");
+    ServedHost served(m_dir, "solo", "\"misbehave.*\"", plugins);
+    served.start();
+    auto catalog = [&]() -> std::optional<model::PluginCatalog> {
+        for (const auto& h : served.store().hosts()) {
+            if (h.name == "solo" && h.catalog_at.time_since_epoch().count() != 0) return h.catalog;
+        }
+        return std::nullopt;
+    };
+    ASSERT_TRUE(t::eventually([&] { return catalog() && catalog()->find("misbehave"); }, 20s));
+    ASSERT_EQ(catalog()->plugins.size(), 1u);
+
+    // A new library added beside it, then the first replaced by another build: each is
+    // described and published within a housekeeping round or so.
+    install(t::plugin("hello"), plugins / "hello.so");
+    ASSERT_TRUE(t::eventually([&] { return catalog() && catalog()->find("hello"); }, 20s)) << log.text();
+    EXPECT_TRUE(catalog()->find("misbehave"));
+    install(t::plugin("hello"), plugins / "misbehave.so");
+    ASSERT_TRUE(t::eventually([&] { return catalog() && !catalog()->find("misbehave"); }, 20s)) << log.text();
+    const auto replaced = catalog();
+    ASSERT_EQ(replaced->plugins.size(), 2u);
+    for (const auto& plugin : replaced->plugins) EXPECT_EQ(plugin.name, "hello") << plugin.path;
+
+    // And one removed.
+    std::filesystem::remove(plugins / "hello.so");
+    ASSERT_TRUE(t::eventually([&] { return catalog() && catalog()->plugins.size() == 1u; }, 20s)) << log.text();
+    served.stop();
+    EXPECT_GE(log.count("plugins changed"), 3u) << log.text();
+    EXPECT_NE(log.text().find("hello.so removed"), std::string::npos) << log.text();
+    EXPECT_NE(log.text().find("misbehave.so replaced"), std::string::npos) << log.text();
 }
 
 } // namespace
