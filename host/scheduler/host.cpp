@@ -268,13 +268,16 @@ void Host::notice_plugin_changes()
     auto say = [&changed](const char* what, const std::filesystem::path& library) {
         changed += (changed.empty() ? "" : ", ") + library.filename().string() + " " + what;
     };
-    for (const auto& [library, identity] : files) {
-        auto before = std::find_if(m_published_files.begin(), m_published_files.end(), [&](const auto& f) { return f.first == library; });
-        if (before == m_published_files.end()) say("added", library);
-        else if (!(before->second == identity)) say("replaced", library);
+    auto find = [](const sandbox::PluginFiles& in, const std::filesystem::path& library) {
+        return std::find_if(in.begin(), in.end(), [&library](const auto& f) { return f.first == library; });
+    };
+    for (const auto& file : files) {
+        const auto before = find(m_published_files, file.first);
+        if (before == m_published_files.end()) say("added", file.first);
+        else if (!(before->second == file.second)) say("replaced", file.first);
     }
-    for (const auto& [library, identity] : m_published_files) {
-        if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.first == library; })) say("removed", library);
+    for (const auto& file : m_published_files) {
+        if (find(files, file.first) == files.end()) say("removed", file.first);
     }
     log_event(level_enum::info, "plugins changed", {{"changes", changed}, {"next", std::string("the catalog is published again")}});
     m_publish_pending = true;
