@@ -68,11 +68,21 @@ InlineRunner::InlineRunner() = default;
 
 InlineRunner::~InlineRunner() { shutdown(); }
 
-std::shared_ptr<plugin::PluginLibrary> InlineRunner::load(const AttemptSpec& spec, model::Outcome& failure)
+std::shared_ptr<plugin::PluginLibrary> InlineRunner::load(const AttemptSpec& spec, const os::FileIdentity& library, model::Outcome& failure)
 {
     std::lock_guard lock(m_mutex);
-    auto& slot = m_libraries[spec.plugin_path.string()];
-    if (slot) return slot;
+    auto& entry = m_libraries[spec.plugin_path.string()];
+    auto& slot = entry.library;
+    if (slot) {
+        if (!(library == entry.file) && !(library == entry.replaced)) {
+            entry.replaced = library;
+            spdlog::warn("{} was replaced on disk; tasks run in the host (no sandbox) keep running the version loaded first until the "
+                         "host restarts",
+                         spec.plugin_path.string());
+        }
+        return slot;
+    }
+    entry.file = library;
     AttemptFacts facts;
     facts.hello_seen = true;
     auto opened = plugin::PluginLibrary::open(spec.plugin_path.string(), plugin::poco_loader());
@@ -98,7 +108,7 @@ std::shared_ptr<plugin::PluginLibrary> InlineRunner::load(const AttemptSpec& spe
     return slot;
 }
 
-model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel)
+model::Outcome InlineRunner::run(const AttemptSpec& spec, const os::FileIdentity& library_file, AttemptObserver* observer, CancelToken* cancel)
 {
     const auto started = Clock::now();
     const auto started_wall = std::chrono::system_clock::now();
@@ -112,7 +122,7 @@ model::Outcome InlineRunner::run(const AttemptSpec& spec, AttemptObserver* obser
     };
 
     model::Outcome failure;
-    const auto library = load(spec, failure);
+    const auto library = load(spec, library_file, failure);
     if (!library) return finish(failure);
     AttemptFacts facts;
     facts.hello_seen = true;

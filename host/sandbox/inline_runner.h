@@ -4,6 +4,7 @@
 #pragma once
 
 #include "model/outcome.h"
+#include "os/file_security.h"
 #include "sandbox/attempt.h"
 
 #include <condition_variable>
@@ -34,8 +35,10 @@ public:
     // cancel_requested() turns true); a task that does not return within the grace period is
     // abandoned, still running, and the attempt is timed_out. The outcome comes from the same
     // classify() as a worker's. Plugins loaded this way stay loaded (and initialised) until
-    // the runner is shut down. Thread-safe.
-    model::Outcome run(const AttemptSpec& spec, AttemptObserver* observer, CancelToken* cancel);
+    // the runner is shut down: `library`, which file the plugin's path names now, is only
+    // compared with the one loaded, and a replaced one is logged once (a process cannot load
+    // a second library by the same name). Thread-safe.
+    model::Outcome run(const AttemptSpec& spec, const os::FileIdentity& library, AttemptObserver* observer, CancelToken* cancel);
 
     // Waits for the task threads still running, each up to `grace`, asking them to stop. A
     // task that never returns cannot be stopped inside the host: its thread is left running
@@ -44,7 +47,7 @@ public:
 
 private:
     struct Call;
-    std::shared_ptr<plugin::PluginLibrary> load(const AttemptSpec& spec, model::Outcome& failure);
+    std::shared_ptr<plugin::PluginLibrary> load(const AttemptSpec& spec, const os::FileIdentity& library, model::Outcome& failure);
     // A thread that runs tasks one after another. Shared with the thread itself, which uses
     // nothing else of the runner: a thread left running at shutdown may outlive it.
     struct TaskThread {
@@ -58,7 +61,12 @@ private:
     static void serve(const std::shared_ptr<TaskThread>& self);
 
     std::mutex m_mutex;
-    std::map<std::string, std::shared_ptr<plugin::PluginLibrary>> m_libraries;
+    struct Loaded {
+        std::shared_ptr<plugin::PluginLibrary> library;
+        os::FileIdentity file;     // the file it was loaded from
+        os::FileIdentity replaced;  // the last other file found at its path (logged once)
+    };
+    std::map<std::string, Loaded> m_libraries;
     std::list<std::shared_ptr<TaskThread>> m_threads;
 };
 

@@ -154,7 +154,7 @@ model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* ob
             spdlog::warn("loading {} though {} (host.allow_insecure_plugins: true)", spec.plugin_path.string(), *why);
         }
     }
-    if (!spec.settings.enabled) return m_inline.run(spec, observer, cancel);
+    if (!spec.settings.enabled) return m_inline.run(spec, library.file, observer, cancel);
     model::Outcome outcome;
     try {
         outcome = run_isolated(spec, library.file, observer, cancel);
@@ -173,7 +173,7 @@ model::Outcome Sandbox::run_attempt(const AttemptSpec& spec, AttemptObserver* ob
         (outcome.kind == model::OutcomeKind::spawn_failed ||
          (outcome.kind == model::OutcomeKind::timed_out && spec.settings.fallback_on_timeout))) {
         spdlog::warn("running {} in the host as a fallback after {}: {}", spec.task, model::to_string(outcome.kind), outcome.error);
-        model::Outcome fallback = m_inline.run(spec, observer, cancel);
+        model::Outcome fallback = m_inline.run(spec, library.file, observer, cancel);
         fallback.fallback = "inline";
         return fallback;
     }

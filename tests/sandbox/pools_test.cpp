@@ -393,6 +393,25 @@ TEST_F(Pools, AReusedWorkerNeverServesALibraryReplacedOnDisk) { a_replaced_libra
 
 TEST_F(Pools, AForkServerNeverServesALibraryReplacedOnDisk) { a_replaced_library_is_loaded_again(*this, model::Mode::fork, "fork-server"); }
 
+TEST_F(Pools, ALibraryReplacedUnderTasksRunInTheHostIsKeptAndSaidOnce)
+{
+    t::LogCapture log;
+    t::TempDir dir;
+    const auto path = dir / "task.so";
+    install(t::plugin("misbehave"), path);
+    auto s = spec(model::Mode::spawn, "job_info");
+    s.settings.enabled = false;
+    s.plugin_path = path;
+    ASSERT_EQ(run(s).kind, model::OutcomeKind::succeeded);
+    install(t::plugin("hello"), path);
+    for (int i = 0; i < 3; ++i) {
+        const auto o = run(s);
+        EXPECT_EQ(o.kind, model::OutcomeKind::succeeded) << "the version loaded first runs on: " << to_json(o);
+        EXPECT_EQ(o.isolation, "none");
+    }
+    EXPECT_EQ(log.count("was replaced on disk"), 1u) << log.text();
+}
+
 TEST_F(Pools, AMissingTaskDoesNotMarkThePluginBroken)
 {
     for (int i = 0; i < 4; ++i) {

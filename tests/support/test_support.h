@@ -1,12 +1,18 @@
-// Helpers the integration tests share: where the build put things, and a census of the
-// processes a test left behind.
+// Helpers the integration tests share: where the build put things, a census of the processes
+// a test left behind, and what the log said.
 #pragma once
 
 #include "sandbox/attempt.h"
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -87,6 +93,36 @@ public:
 
 private:
     std::filesystem::path m_path;
+};
+
+// What the default logger writes while it lives, for tests that check the log lines.
+class LogCapture {
+public:
+    LogCapture() : m_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(m_text)) { spdlog::default_logger()->sinks().push_back(m_sink); }
+    ~LogCapture()
+    {
+        auto& sinks = spdlog::default_logger()->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), m_sink), sinks.end());
+    }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    std::string text()
+    {
+        m_sink->flush();
+        return m_text.str();
+    }
+    // How many lines hold `what`.
+    std::size_t count(const std::string& what)
+    {
+        std::istringstream lines(text());
+        std::size_t found = 0;
+        for (std::string line; std::getline(lines, line);) found += line.find(what) != std::string::npos;
+        return found;
+    }
+
+private:
+    std::ostringstream m_text;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> m_sink;
 };
 
 } // namespace sandhost::testing
