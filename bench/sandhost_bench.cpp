@@ -678,14 +678,18 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 
 // One row alone, measured `repeat` times with `parallel` threads: for A/B comparisons of a
 // change, where the full run's other rows only add time and noise. Names: a mode (spawn, fork,
-// reuse: the mode rows, reuse with 10 times the jobs), queue-<mode>, queue-none (no sandbox),
+// reuse: the mode rows, reuse with 10 times the jobs; MODE-leased: the same, each attempt with
+// a lease as a host gives it), queue-<mode>, queue-none (no sandbox),
 // and queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16). A queue
 // row's CPU is the whole process's and its children's, the producer's included.
 int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
 {
     std::function<Figures()> measure;
-    if (auto m = md::mode_from_string(row)) {
-        measure = [=] { return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m); };
+    const bool leased = row.ends_with("-leased");
+    if (auto m = md::mode_from_string(leased ? row.substr(0, row.size() - std::string("-leased").size()) : row)) {
+        measure = [=] {
+            return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m, Grant::defaults, md::CgroupUse::automatic, leased);
+        };
     } else if (row.starts_with("queue-")) {
         std::string rest = row.substr(6);
         QueueStore where;
@@ -706,7 +710,7 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
         }
     }
     if (!measure) {
-        std::cerr << "sandhost-bench: --row names spawn, fork, reuse, queue-spawn, queue-fork, queue-reuse, queue-none, "
+        std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased), queue-spawn, queue-fork, queue-reuse, queue-none, "
                      "queue-fork-prefetch or queue-none-prefetch, not '" << row << "'\n";
         return 2;
     }
