@@ -21,11 +21,13 @@ namespace t = sandhost::testing;
 // A host served on a thread of this process, with a configuration of its own.
 class ServedHost {
 public:
-    ServedHost(const t::TempDir& dir, const std::string& name, const std::string& tasks, const std::filesystem::path& plugins = t::plugin_dir())
+    // `queue`: more settings of the queue, as ", key: value" pairs of a flow mapping.
+    ServedHost(const t::TempDir& dir, const std::string& name, const std::string& tasks, const std::filesystem::path& plugins = t::plugin_dir(),
+               const std::string& queue = "")
     {
         const auto file = dir / (name + ".yaml");
         std::ofstream(file) << "host:\n  name: " << name << "\n  store: sqlite:jobs.db\n  plugin_dirs: [\"" << plugins.string()
-                            << "\"]\n  max_workers: 4\n  lease: 900ms\nqueues:\n  default: {tasks: [" << tasks << "], concurrency: 2}\n";
+                            << "\"]\n  max_workers: 4\n  lease: 900ms\nqueues:\n  default: {tasks: [" << tasks << "], concurrency: 2" << queue << "}\n";
         auto loaded = config::load_config(file);
         if (!loaded.ok()) throw std::runtime_error(loaded.errors.front().to_string());
         m_settings = loaded.settings;
@@ -193,6 +195,54 @@ TEST_F(HostsTest, AHostPublishesItsCatalogAgainWhenAPluginFileChanges)
     EXPECT_NE(log.text().find("hello.so removed"), std::string::npos) << log.text();
     EXPECT_NE(log.text().find("misbehave.so replaced"), std::string::npos) << log.text();
 }
+
+// A job of `task` run to its end on `served`: its result.
+std::optional<std::string> run_job(ServedHost& served, const std::string& task, const std::string& payload = "{}")
+{
+    const auto id = enqueue(served.store(), task, payload);
+    std::optional<model::Job> job;
+    const bool ended = t::eventually([&] {
+        job = served.store().get(id);
+        return job && (job->state == model::JobState::completed || job->state == model::JobState::dead);
+    }, 30s);
+    if (!ended || job->state != model::JobState::completed) {
+        ADD_FAILURE() << task << ": " << (job ? std::string(model::to_string(job->state)) + " " + job->error.value_or("") : "no job");
+        return std::nullopt;
+    }
+    return job->result;
+}
+
+// A new version of a plugin renamed over the old one on a running host, whose queue runs in
+// `mode`: its catalog says so, and the next jobs run the new version, its new task too.
+void a_new_version_runs_without_a_restart(const t::TempDir& dir, const std::string& mode)
+{
+    const auto plugins = dir / "plugins";
+    std::filesystem::create_directory(plugins);
+    const auto versions = t::fixture_plugin_dir() / "versions";
+    install(versions / "versioned_v1.so", plugins / "versioned.so");
+    ServedHost served(dir, "solo", "\"versioned.*\"", plugins, ", sandbox: {mode: " + mode + "}");
+    served.start();
+    auto published_version = [&]() -> std::string {
+        for (const auto& h : served.store().hosts()) {
+            if (const auto* plugin = h.catalog.find("versioned")) return plugin->version;
+        }
+        return "";
+    };
+    ASSERT_TRUE(t::eventually([&] { return published_version() == "1.0.0"; }, 20s));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(run_job(served, "versioned.version"), "\"1.0.0\"");
+
+    install(versions / "versioned_v2.so", plugins / "versioned.so");
+    ASSERT_TRUE(t::eventually([&] { return published_version() == "2.0.0"; }, 20s));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(run_job(served, "versioned.version"), "\"2.0.0\"");
+        EXPECT_EQ(run_job(served, "versioned.added", R"({"n":1})"), R"({"n":1})");
+    }
+    served.stop();
+}
+
+TEST_F(HostsTest, ANewPluginVersionRunsWithoutARestartInForkMode) { a_new_version_runs_without_a_restart(m_dir, "fork"); }
+
+TEST_F(HostsTest, ANewPluginVersionRunsWithoutARestartInReuseMode) { a_new_version_runs_without_a_restart(m_dir, "reuse"); }
 
 } // namespace
 } // namespace sandhost::scheduler
