@@ -308,13 +308,15 @@ model::PluginInfo Sandbox::describe_plugin(const std::filesystem::path& library)
     return info;
 }
 
-model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::path>& dirs)
+model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::path>& dirs) { return scan_plugins(dirs, plugin_files(dirs)); }
+
+model::PluginCatalog Sandbox::scan_plugins(const std::vector<std::filesystem::path>& dirs, const PluginFiles& files)
 {
     namespace fs = std::filesystem;
     model::PluginCatalog catalog;
     catalog.dirs = dirs;
     std::vector<fs::path> libraries;
-    for (auto& [library, identity] : plugin_files(dirs)) libraries.push_back(std::move(library));
+    for (const auto& file : files) libraries.push_back(file.first);
     // One per CPU at a time: each is a worker start and a library load.
     const std::size_t at_once = std::max(2u, std::thread::hardware_concurrency());
     catalog.plugins.resize(libraries.size());

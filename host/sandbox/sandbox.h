@@ -60,6 +60,8 @@ public:
     // Every *.so in dirs, each described by loading it in a worker without running its init
     // hook (a broken one is listed with its error), several at a time. Sorted by name.
     model::PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs);
+    // The same for the libraries plugin_files(dirs) listed.
+    model::PluginCatalog scan_plugins(const std::vector<std::filesystem::path>& dirs, const std::vector<std::pair<std::filesystem::path, os::FileIdentity>>& files);
     // Describes one library by loading it in a worker (no init hook).
     model::PluginInfo describe_plugin(const std::filesystem::path& library);
 

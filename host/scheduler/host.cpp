@@ -247,9 +247,10 @@ void Host::publish()
         for (const auto& pattern : queue.tasks) served.tasks.push_back(pattern.to_string());
         queues.push_back(std::move(served));
     }
-    // Listed before they are described: a library replaced meanwhile is described again.
+    // What is described is what the next look for changes compares with: a library replaced
+    // meanwhile is described again.
     auto files = sandbox::plugin_files(current->host.plugin_dirs);
-    const auto catalog = m_sandbox->scan_plugins(current->host.plugin_dirs);
+    const auto catalog = m_sandbox->scan_plugins(current->host.plugin_dirs, files);
     for (const auto& plugin : catalog.plugins) {
         if (!plugin.ok()) log_event(level_enum::warn, "plugin not loadable", {{"path", plugin.path.string()}, {"error", plugin.error}});
     }

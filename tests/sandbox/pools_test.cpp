@@ -342,14 +342,6 @@ TEST_F(Pools, APluginThatKeepsFailingToLoadFailsFastUntilItsFileChanges)
     EXPECT_EQ(fixed.kind, model::OutcomeKind::succeeded) << to_json(fixed);
 }
 
-// Installs `library` at `path` as a deployment does: a new file renamed over the old one.
-void install(const std::filesystem::path& library, const std::filesystem::path& path)
-{
-    const auto staged = path.parent_path() / (".staged-" + path.filename().string());
-    std::filesystem::copy_file(library, staged, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::rename(staged, path);
-}
-
 bool listed(const std::vector<pid_t>& pids, pid_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); }
 
 // In `mode`, the long-lived process that loaded a plugin (a reused worker, a fork server, as
@@ -358,7 +350,7 @@ void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const st
 {
     t::TempDir dir;
     const auto path = dir / "task.so";
-    install(t::plugin("misbehave"), path);
+    t::install_library(t::plugin("misbehave"), path);
     auto s = spec(mode, "echo", "[1]");
     s.plugin_path = path;
     s.settings.reuse.idle_timeout = 60s;  // nothing ends for being idle here
@@ -368,7 +360,7 @@ void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const st
     ASSERT_EQ(old_servers.size(), 1u);
 
     // The new version has a task the old one lacks: only a process that loaded it runs it.
-    install(t::plugin("hello"), path);
+    t::install_library(t::plugin("hello"), path);
     auto counted = s;
     counted.task = "word_count";
     counted.payload = R"({"text":"one two three"})";
@@ -384,7 +376,7 @@ void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const st
     EXPECT_EQ(now.size(), 1u) << ::testing::PrintToString(now);
 
     // And back: the old task runs again on a process of its own.
-    install(t::plugin("misbehave"), path);
+    t::install_library(t::plugin("misbehave"), path);
     const auto again = pools.run(s);
     EXPECT_EQ(again.kind, model::OutcomeKind::succeeded) << to_json(again);
 }
@@ -398,12 +390,12 @@ TEST_F(Pools, ALibraryReplacedUnderTasksRunInTheHostIsKeptAndSaidOnce)
     t::LogCapture log;
     t::TempDir dir;
     const auto path = dir / "task.so";
-    install(t::plugin("misbehave"), path);
+    t::install_library(t::plugin("misbehave"), path);
     auto s = spec(model::Mode::spawn, "job_info");
     s.settings.enabled = false;
     s.plugin_path = path;
     ASSERT_EQ(run(s).kind, model::OutcomeKind::succeeded);
-    install(t::plugin("hello"), path);
+    t::install_library(t::plugin("hello"), path);
     for (int i = 0; i < 3; ++i) {
         const auto o = run(s);
         EXPECT_EQ(o.kind, model::OutcomeKind::succeeded) << "the version loaded first runs on: " << to_json(o);

@@ -151,20 +151,12 @@ TEST_F(HostsTest, AHostPublishesItsCatalogAndWhatItRunsThenSaysItStopped)
     EXPECT_TRUE(hosts[0].catalog.find("misbehave")) << "a stopped host's catalog stays for enqueue checks";
 }
 
-// Installs `library` at `path` as a deployment does: a new file renamed over the old one.
-void install(const std::filesystem::path& library, const std::filesystem::path& path)
-{
-    const auto staged = path.parent_path() / ".staged.so.new";
-    std::filesystem::copy_file(library, staged, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::rename(staged, path);
-}
-
 TEST_F(HostsTest, AHostPublishesItsCatalogAgainWhenAPluginFileChanges)
 {
     t::LogCapture log;
     const auto plugins = m_dir / "plugins";
     std::filesystem::create_directory(plugins);
-    install(t::plugin("misbehave"), plugins / "misbehave.so");
+    t::install_library(t::plugin("misbehave"), plugins / "misbehave.so");
     ServedHost served(m_dir, "solo", "\"misbehave.*\"", plugins);
     served.start();
     auto catalog = [&]() -> std::optional<model::PluginCatalog> {
@@ -178,10 +170,10 @@ TEST_F(HostsTest, AHostPublishesItsCatalogAgainWhenAPluginFileChanges)
 
     // A new library added beside it, then the first replaced by another build: each is
     // described and published within a housekeeping round or so.
-    install(t::plugin("hello"), plugins / "hello.so");
+    t::install_library(t::plugin("hello"), plugins / "hello.so");
     ASSERT_TRUE(t::eventually([&] { return catalog() && catalog()->find("hello"); }, 20s)) << log.text();
     EXPECT_TRUE(catalog()->find("misbehave"));
-    install(t::plugin("hello"), plugins / "misbehave.so");
+    t::install_library(t::plugin("hello"), plugins / "misbehave.so");
     ASSERT_TRUE(t::eventually([&] { return catalog() && !catalog()->find("misbehave"); }, 20s)) << log.text();
     const auto replaced = catalog();
     ASSERT_EQ(replaced->plugins.size(), 2u);
@@ -219,7 +211,7 @@ void a_new_version_runs_without_a_restart(const t::TempDir& dir, const std::stri
     const auto plugins = dir / "plugins";
     std::filesystem::create_directory(plugins);
     const auto versions = t::fixture_plugin_dir() / "versions";
-    install(versions / "versioned_v1.so", plugins / "versioned.so");
+    t::install_library(versions / "versioned_v1.so", plugins / "versioned.so");
     ServedHost served(dir, "solo", "\"versioned.*\"", plugins, ", sandbox: {mode: " + mode + "}");
     served.start();
     auto published_version = [&]() -> std::string {
@@ -231,7 +223,7 @@ void a_new_version_runs_without_a_restart(const t::TempDir& dir, const std::stri
     ASSERT_TRUE(t::eventually([&] { return published_version() == "1.0.0"; }, 20s));
     for (int i = 0; i < 3; ++i) EXPECT_EQ(run_job(served, "versioned.version"), "\"1.0.0\"");
 
-    install(versions / "versioned_v2.so", plugins / "versioned.so");
+    t::install_library(versions / "versioned_v2.so", plugins / "versioned.so");
     ASSERT_TRUE(t::eventually([&] { return published_version() == "2.0.0"; }, 20s));
     for (int i = 0; i < 3; ++i) {
         EXPECT_EQ(run_job(served, "versioned.version"), "\"2.0.0\"");

@@ -25,6 +25,15 @@ std::filesystem::path poco_worker_executable() { return SANDHOST_TEST_POCO_WORKE
 std::filesystem::path sandhost_executable() { return SANDHOST_TEST_SANDHOST; }
 std::filesystem::path plugin_dir() { return SANDHOST_TEST_PLUGIN_DIR; }
 std::filesystem::path fixture_plugin_dir() { return SANDHOST_TEST_FIXTURE_PLUGIN_DIR; }
+
+void install_library(const std::filesystem::path& library, const std::filesystem::path& path)
+{
+    // Not named *.so while it is written: a host looking at the folder does not list it.
+    const auto staged = path.parent_path() / ("." + path.filename().string() + ".new");
+    std::filesystem::copy_file(library, staged, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(staged, path);
+}
+
 std::filesystem::path plugin(const std::string& name) { return plugin_dir() / (name + ".so"); }
 
 sandbox::WorkerConfig worker_config(process::LauncherKind launcher)

@@ -95,6 +95,9 @@ private:
     std::filesystem::path m_path;
 };
 
+// Installs `library` at `path` as a deployment does: a new file renamed over the old one.
+void install_library(const std::filesystem::path& library, const std::filesystem::path& path);
+
 // What the default logger writes while it lives, for tests that check the log lines.
 class LogCapture {
 public:
