@@ -155,7 +155,16 @@ async function measure(redis, options, run) {
     }
     producing += performance.now() - before;
   }
-  await done;
+  // As sandhost-bench: a run that has not finished in 10 minutes is a failure, not a wait.
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`only ${results.size} of ${total} jobs completed in 10 minutes`)), 600_000);
+  });
+  try {
+    await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   // The sandboxed processors' child processes are alive until the worker closes: their CPU is read now.

@@ -12,6 +12,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// A row that takes longer is killed and the comparison fails (each row ends within 10 minutes
+// by its own bound, or fails itself).
+const k_row_timeout_ms = 15 * 60 * 1000;
 
 function parseArgs(argv) {
   const options = { bench: resolve(here, '../../../build/bin/sandhost-bench'), jobs: 4000, rounds: 3, json: false };
@@ -35,9 +38,9 @@ function parseArgs(argv) {
 function rows(options) {
   const perSlot = String(Math.ceil(options.jobs / 2));
   const sandhost = (row) => () => JSON.parse(execFileSync(options.bench, ['--row', row, '--jobs', perSlot, '--repeat', '1', '--json'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })).runs[0];
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: k_row_timeout_ms })).runs[0];
   const bullmq = (...args) => () => JSON.parse(execFileSync(process.execPath, [join(here, 'bench.mjs'), '--jobs', String(options.jobs), '--json', ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })).runs[0];
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: k_row_timeout_ms })).runs[0];
   return [
     { name: 'sandhost queue fork', what: 'a fresh process per job', run: sandhost('queue-fork') },
     { name: 'sandhost queue reuse', what: 'a worker process kept for the next job', run: sandhost('queue-reuse') },
