@@ -56,7 +56,7 @@ function freePort() {
 }
 
 // CPU time (user + system) of a process, in microseconds, from /proc; 0 once it is gone.
-const ticksPerSecond = 100;
+const ticksPerSecond = 100;  // USER_HZ: what /proc/PID/stat counts in on Linux
 function cpuUs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
