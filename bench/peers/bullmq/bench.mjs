@@ -12,6 +12,7 @@
 // process, no isolation at all. --batch 1 awaits each Queue.add in turn (as sandhost-bench's
 // producer awaits each enqueue); --batch 100 uses Queue.addBulk.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,9 @@ import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The one definition of the task, run in BullMQ's child processes (sandboxed) or in the worker.
+const processorFile = join(here, 'processor.cjs');
+const processorFunction = createRequire(import.meta.url)(processorFile);
 
 function parseArgs(argv) {
   const options = { jobs: 600, concurrency: 2, mode: 'sandboxed', batch: 1, repeat: 1, json: false };
@@ -132,7 +136,7 @@ async function measure(redis, options, run) {
   let failed = null;
   let resolveDone;
   const done = new Promise((resolve) => { resolveDone = resolve; });
-  const processor = options.mode === 'sandboxed' ? join(here, 'processor.cjs') : async (job) => job.data.n + 1;
+  const processor = options.mode === 'sandboxed' ? processorFile : processorFunction;
   const worker = new Worker(name, processor, { connection, concurrency: options.concurrency, useWorkerThreads: false });
   worker.on('completed', (job, value) => {
     results.set(job.data.n, { value, enqueued: job.timestamp, finished: job.finishedOn });
