@@ -7,6 +7,8 @@
 #include "config/load.h"
 #include "os/fd.h"
 #include "os/proc.h"
+#include "sandbox/cgroups.h"
+#include "store_floor.h"
 #include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/host.h"
@@ -220,6 +222,55 @@ Figures server_baseline(int parallel, int jobs, const std::string& how)
     });
     for (auto& server : servers) end_child(server);
     f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
+    return f;
+}
+
+// fork_no_exec with each child in a group of its own, as fork mode's defaults put every job
+// (cgroup: auto): the child moves itself into each hierarchy's folder of the group (v1: one
+// write per controller) before it answers. Every thread's server has a group from a pool of
+// the sandbox's own making, so the same controllers and folders are used. What sandhost's fork
+// mode can reach with groups on; nullopt when this machine's cgroups are not usable.
+std::optional<Figures> grouped_baseline(int parallel, int jobs)
+{
+    if (!sb::cgroup_support().usable) return std::nullopt;
+    auto pool = sb::CgroupPool::open(sb::cgroup_support());
+    if (!pool) fail("cannot make the grouped baseline's groups: " + pool.error().message());
+    std::vector<sb::CgroupLease> groups;
+    std::vector<Child> servers;
+    const double cpu_before = cpu_used_us();
+    for (int t = 0; t < parallel; ++t) {
+        auto lease = pool.value()->acquire(std::nullopt, std::nullopt);
+        if (!lease) fail("cannot lend the grouped baseline a group: " + lease.error().message());
+        std::vector<std::string> argv{k_fork_server, k_plugin, "grouped"};
+        for (const auto& folder : lease.value()->folders().folders()) argv.push_back((folder.path / "cgroup.procs").string());
+        groups.push_back(std::move(lease.value()));
+        servers.push_back(spawn_child(argv));
+    }
+    auto f = measure(parallel, jobs, [&](int t, int i) {
+        const long long request = t * 1000000LL + i;
+        check_reply(round_trip(servers[static_cast<size_t>(t)], request), request);
+    });
+    for (auto& server : servers) end_child(server);
+    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
+    groups.clear();  // back to the pool, which removes them
+    return f;
+}
+
+// SQLite alone doing the least a queue does per job (store_floor.h), in a folder of its own.
+Figures store_floor_figures(int jobs)
+{
+    char floor_template[] = "/tmp/sandhost-bench-floor-XXXXXX";
+    if (!::mkdtemp(floor_template)) fail("mkdtemp failed");
+    Figures f;
+    try {
+        const auto floor = sandhost::bench::measure_store_floor(floor_template, jobs);
+        f.jobs_per_s = floor.jobs_per_s;
+        f.cpu_us_per_job = floor.cpu_us_per_job;
+    } catch (const std::exception& e) {
+        std::filesystem::remove_all(floor_template);
+        fail(e.what());
+    }
+    std::filesystem::remove_all(floor_template);
     return f;
 }
 
@@ -658,7 +709,9 @@ Poco::JSON::Object::Ptr to_json(const Figures& f)
 
 void print_row(const std::string& name, const Figures& f, const Figures* baseline = nullptr, const std::string& baseline_name = {})
 {
-    std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
+    // A row that times no job on its own (the store floor) shows no latencies.
+    if (f.p99_us > 0) std::printf("  %-28s %10.0f jobs/s   p50 %8.0f us   p99 %8.0f us", name.c_str(), f.jobs_per_s, f.p50_us, f.p99_us);
+    else std::printf("  %-28s %10.0f jobs/s   %33s", name.c_str(), f.jobs_per_s, "");
     if (f.cpu_us_per_job) std::printf("   cpu %6.0f us/job", *f.cpu_us_per_job);
     if (baseline) std::printf("   %.2f x %s", f.jobs_per_s / baseline->jobs_per_s, baseline_name.c_str());
     if (f.enqueue_p50_us) {
@@ -690,6 +743,16 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
         measure = [=] {
             return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m, Grant::defaults, md::CgroupUse::automatic, leased);
         };
+    } else if (row == "fork_no_exec" || row == "pipe_roundtrip") {
+        measure = [=] { return server_baseline(parallel, row == "pipe_roundtrip" ? jobs * 10 : jobs, row == "pipe_roundtrip" ? "pipe" : "fork"); };
+    } else if (row == "fork_no_exec_grouped") {
+        if (!sb::cgroup_support().usable) {
+            std::cerr << "sandhost-bench: fork_no_exec_grouped needs usable cgroups: " << sb::cgroup_support().describe() << "\n";
+            return 2;
+        }
+        measure = [=] { return *grouped_baseline(parallel, jobs); };
+    } else if (row == "store-floor") {
+        measure = [=] { return store_floor_figures(parallel * jobs); };
     } else if (row.starts_with("queue-")) {
         std::string rest = row.substr(6);
         QueueStore where;
@@ -711,7 +774,8 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
     }
     if (!measure) {
         std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased), queue-spawn, queue-fork, queue-reuse, queue-none, "
-                     "queue-fork-prefetch or queue-none-prefetch, not '" << row << "'\n";
+                     "queue-fork-prefetch, queue-none-prefetch, or a baseline: fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, "
+                     "store-floor; not '" << row << "'\n";
         return 2;
     }
     Poco::JSON::Array runs;
@@ -803,6 +867,7 @@ int main(int argc, char** argv)
     const bool cgroups = sb::cgroup_support().usable;
     const std::string k_retained = "retained";
     const int k_backlog = quick ? 10'000 : 100'000;
+    std::optional<Figures> store_floor;  // SQLite alone, doing the least a queue does per job
     const std::size_t fds_at_start = open_fd_count();
     const std::uint64_t rss_at_start = rss_kb();
     for (int parallel : {1, 2}) {
@@ -810,6 +875,9 @@ int main(int argc, char** argv)
         if (wanted("posix_spawn_static")) b["posix_spawn_static"] = spawn_baseline(parallel, jobs, {k_static_child});
         if (wanted("posix_spawn_dynamic_dlopen")) b["posix_spawn_dynamic_dlopen"] = spawn_baseline(parallel, jobs, {k_dynamic_child, k_plugin});
         if (wanted("fork_no_exec")) b["fork_no_exec"] = server_baseline(parallel, jobs, "fork");
+        if (wanted("fork_no_exec") && !redis_only) {
+            if (auto grouped = grouped_baseline(parallel, jobs)) b["fork_no_exec_grouped"] = *grouped;
+        }
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
         // What a lease costs each attempt: a host gives every attempt one.
@@ -829,6 +897,7 @@ int main(int argc, char** argv)
             }
         }
         if (!queues) continue;
+        if (parallel == 2 && !redis_only) store_floor = store_floor_figures(std::max(jobs * parallel, 4000));
         for (auto m : modes) queue[parallel][md::to_string(m)] = queue_figures(parallel, jobs, m);
         if (!redis_only) queue[parallel]["no_sandbox"] = queue_figures(parallel, jobs, md::Mode::spawn, false);
         // The same two rows with a producer that enqueues k_producer_batch jobs per call.
@@ -886,6 +955,7 @@ int main(int argc, char** argv)
             if (!name.starts_with("no_sandbox") && name != k_polled && name != k_retained && !name.starts_with("redis")) q.set(name, to_json(f));
         }
         if (queue[2].count("no_sandbox")) out.set("queue_no_sandbox", to_json(queue[2]["no_sandbox"]));
+        if (store_floor) out.set("store_floor", to_json(*store_floor));
         if (queue[2].count("no_sandbox_batched")) out.set("queue_no_sandbox_batched", to_json(queue[2]["no_sandbox_batched"]));
         if (queue[2].count("no_sandbox_prefetch")) out.set("queue_no_sandbox_prefetch", to_json(queue[2]["no_sandbox_prefetch"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox", "redis_no_sandbox_batched"}) {
@@ -931,6 +1001,11 @@ int main(int argc, char** argv)
         auto& figures = mode[parallel];
         if (figures.count("spawn")) print_row("spawn", figures["spawn"], &b["posix_spawn_dynamic_dlopen"], "posix_spawn_dynamic_dlopen (target >= 0.8)");
         if (figures.count("fork")) print_row("fork", figures["fork"], &b["fork_no_exec"], "fork_no_exec (target >= 0.8)");
+        if (figures.count("fork") && b.count("fork_no_exec_grouped")) {
+            std::printf(" what the defaults' groups alone cost a bare fork (each child moved into a group of its own):\n");
+            print_row("fork_no_exec_grouped", b["fork_no_exec_grouped"], &b["fork_no_exec"], "fork_no_exec (the ceiling of fork with cgroups on)");
+            print_row("fork", figures["fork"], &b["fork_no_exec_grouped"], "fork_no_exec_grouped");
+        }
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
         for (auto m : modes) {
             const std::string name = md::to_string(m);
@@ -969,6 +1044,10 @@ int main(int argc, char** argv)
                       m == md::Mode::fork ? "fork_no_exec (target >= 0.5)" : "fork_no_exec");
         }
         if (queue[parallel].count("no_sandbox")) print_row("no sandbox (store + host)", queue[parallel]["no_sandbox"]);
+        if (parallel == 2 && store_floor) {
+            print_row("SQLite alone (store floor)", *store_floor, b.count("fork_no_exec") ? &b["fork_no_exec"] : nullptr,
+                      "fork_no_exec (the ceiling of the store + host target, >= 2)");
+        }
         if (queue[parallel].count("fork_batched") || queue[parallel].count("no_sandbox_batched")) {
             std::printf(" queue, the producer enqueueing %zu jobs per call (enqueue_jobs, one transaction each):\n", k_producer_batch);
             const bool compared = b.count("fork_no_exec") > 0;
