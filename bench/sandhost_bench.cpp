@@ -733,7 +733,9 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 // change, where the full run's other rows only add time and noise. Names: a mode (spawn, fork,
 // reuse: the mode rows, reuse with 10 times the jobs; MODE-leased: the same, each attempt with
 // a lease as a host gives it), queue-<mode>, queue-none (no sandbox),
-// and queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16). A queue
+// queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16), and
+// queue-fork-prefetch-single or queue-none-prefetch-single (one job per enqueue, prefetch 16),
+// or a baseline (fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, store-floor). A queue
 // row's CPU is the whole process's and its children's, the producer's included.
 int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
 {
@@ -756,7 +758,10 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
     } else if (row.starts_with("queue-")) {
         std::string rest = row.substr(6);
         QueueStore where;
-        if (rest.ends_with("-prefetch")) {
+        if (rest.ends_with("-prefetch-single")) {
+            rest.resize(rest.size() - std::string("-prefetch-single").size());
+            where.prefetch = k_prefetch;
+        } else if (rest.ends_with("-prefetch")) {
             rest.resize(rest.size() - std::string("-prefetch").size());
             where.batch = k_producer_batch;
             where.prefetch = k_prefetch;
@@ -774,7 +779,7 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
     }
     if (!measure) {
         std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased), queue-spawn, queue-fork, queue-reuse, queue-none, "
-                     "queue-fork-prefetch, queue-none-prefetch, or a baseline: fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, "
+                     "queue-fork-prefetch, queue-none-prefetch (each also as -prefetch-single), or a baseline: fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, "
                      "store-floor; not '" << row << "'\n";
         return 2;
     }
@@ -910,6 +915,11 @@ int main(int argc, char** argv)
             batched.prefetch = k_prefetch;
             if (!only || *only == md::Mode::fork) queue[parallel]["fork_prefetch"] = queue_figures(parallel, jobs, md::Mode::fork, true, batched);
             queue[parallel]["no_sandbox_prefetch"] = queue_figures(parallel, jobs, md::Mode::spawn, false, batched);
+            // Prefetch with the producer enqueueing one job per call, as the first rows.
+            QueueStore ahead;
+            ahead.prefetch = k_prefetch;
+            if (!only || *only == md::Mode::fork) queue[parallel]["fork_prefetch_single"] = queue_figures(parallel, jobs, md::Mode::fork, true, ahead);
+            queue[parallel]["no_sandbox_prefetch_single"] = queue_figures(parallel, jobs, md::Mode::spawn, false, ahead);
         }
         if (redis_server) {
             queue[parallel]["redis"] = queue_figures(parallel, jobs, md::Mode::fork, true, {&*redis_server, 1});
@@ -958,6 +968,7 @@ int main(int argc, char** argv)
         if (store_floor) out.set("store_floor", to_json(*store_floor));
         if (queue[2].count("no_sandbox_batched")) out.set("queue_no_sandbox_batched", to_json(queue[2]["no_sandbox_batched"]));
         if (queue[2].count("no_sandbox_prefetch")) out.set("queue_no_sandbox_prefetch", to_json(queue[2]["no_sandbox_prefetch"]));
+        if (queue[2].count("no_sandbox_prefetch_single")) out.set("queue_no_sandbox_prefetch_single", to_json(queue[2]["no_sandbox_prefetch_single"]));
         for (const char* name : {"redis", "redis_2hosts", "redis_no_sandbox", "redis_no_sandbox_batched"}) {
             if (queue[2].count(name)) out.set(std::string("queue_") + name, to_json(queue[2][name]));
         }
@@ -1065,6 +1076,15 @@ int main(int argc, char** argv)
                 print_row("fork", queue[parallel]["fork_prefetch"], compared ? &b["fork_no_exec"] : nullptr, "fork_no_exec");
             }
             print_row("no sandbox (store + host)", queue[parallel]["no_sandbox_prefetch"], compared ? &b["fork_no_exec"] : nullptr,
+                      "fork_no_exec");
+        }
+        if (queue[parallel].count("fork_prefetch_single") || queue[parallel].count("no_sandbox_prefetch_single")) {
+            std::printf(" queue, one job per enqueue and prefetch: %u:\n", k_prefetch);
+            const bool compared = b.count("fork_no_exec") > 0;
+            if (queue[parallel].count("fork_prefetch_single")) {
+                print_row("fork", queue[parallel]["fork_prefetch_single"], compared ? &b["fork_no_exec"] : nullptr, "fork_no_exec");
+            }
+            print_row("no sandbox (store + host)", queue[parallel]["no_sandbox_prefetch_single"], compared ? &b["fork_no_exec"] : nullptr,
                       "fork_no_exec");
         }
         if (queue[parallel].count("redis")) {

@@ -47,6 +47,7 @@ function rows(options) {
     { name: 'sandhost queue no sandbox', what: 'the task run in the host', run: sandhost('queue-none') },
     { name: 'BullMQ sandboxed', what: 'a child process kept for the next job', run: bullmq('--mode', 'sandboxed') },
     { name: 'BullMQ in-process', what: 'the task run in the worker', run: bullmq('--mode', 'inprocess') },
+    { name: 'sandhost queue fork, prefetch', what: 'one job per enqueue, prefetch 16', run: sandhost('queue-fork-prefetch-single') },
     { name: 'sandhost queue fork, batches', what: '100 jobs per enqueue, prefetch 16', run: sandhost('queue-fork-prefetch') },
     { name: 'BullMQ sandboxed, batches', what: '100 jobs per addBulk', run: bullmq('--mode', 'sandboxed', '--batch', '100') },
   ];
@@ -82,6 +83,7 @@ function main() {
     ['sandhost queue fork', 'BullMQ sandboxed'],
     ['sandhost queue reuse', 'BullMQ sandboxed'],
     ['sandhost queue no sandbox', 'BullMQ in-process'],
+    ['sandhost queue fork, prefetch', 'BullMQ sandboxed'],
     ['sandhost queue fork, batches', 'BullMQ sandboxed, batches'],
   ].map(([a, b]) => ({ a, b, ratio: Math.round((summary[a].jobs_per_s / summary[b].jobs_per_s) * 100) / 100 }));
   if (options.json) {
