@@ -226,8 +226,8 @@ Figures server_baseline(int parallel, int jobs, const std::string& how)
 }
 
 // fork_no_exec with each child in a group of its own, as fork mode's defaults put every job
-// (cgroup: auto): the child moves itself into each hierarchy's folder of the group (v1: one
-// write per controller) before it answers. Every thread's server has a group from a pool of
+// (cgroup: auto): the child moves itself into each hierarchy's folder of the group (v1: "0"
+// into each controller's `tasks`, as a fork-mode child enters its group) before it answers. Every thread's server has a group from a pool of
 // the sandbox's own making, so the same controllers and folders are used. What sandhost's fork
 // mode can reach with groups on; nullopt when this machine's cgroups are not usable.
 std::optional<Figures> grouped_baseline(int parallel, int jobs)
@@ -242,7 +242,9 @@ std::optional<Figures> grouped_baseline(int parallel, int jobs)
         auto lease = pool.value()->acquire(std::nullopt, std::nullopt);
         if (!lease) fail("cannot lend the grouped baseline a group: " + lease.error().message());
         std::vector<std::string> argv{k_fork_server, k_plugin, "grouped"};
-        for (const auto& folder : lease.value()->folders().folders()) argv.push_back((folder.path / "cgroup.procs").string());
+        // The files a fork-mode child enters its group by (AttemptGroup::files_to_enter_by_oneself).
+        const char* file = lease.value()->folders().version() == sandhost::os::CgroupVersion::v1 ? "tasks" : "cgroup.procs";
+        for (const auto& folder : lease.value()->folders().folders()) argv.push_back((folder.path / file).string());
         groups.push_back(std::move(lease.value()));
         servers.push_back(spawn_child(argv));
     }

@@ -1,7 +1,8 @@
 /* Baselines fork_no_exec, fork_no_exec_grouped and pipe_roundtrip: a small process that holds
  * the plugin and answers requests ("N\n" -> "N+1\n") on stdin/stdout, either in a forked child
  * per request (argv[2] = "fork"), in a forked child that first moves itself into a control group
- * (argv[2] = "grouped", argv[3...] the cgroup.procs of each hierarchy's folder of the group) or
+ * (argv[2] = "grouped", argv[3...] the file of each hierarchy's folder of the group that a
+ * process enters by: v1 `tasks`, v2 cgroup.procs) or
  * itself (argv[2] = "pipe"). */
 #include "task_runner.h"
 

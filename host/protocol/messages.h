@@ -73,9 +73,11 @@ struct LoadFailed {
 };
 
 // host -> fork server: fork a child for a job. Attached: the job's channel, stdout, stderr and
-// status pipe, then `cgroup_fds` descriptors open for writing on cgroup.procs files: the
-// server writes the child's pid into each before the child gets its job, so the child runs
-// the job inside the attempt's group while the server stays out of it. With `lease_ms`, the
+// status pipe, then `cgroup_fds` descriptors open for writing on the files a process enters
+// the attempt's group by (v1: `tasks`, v2: cgroup.procs): the server hands them to the child
+// with its job's descriptors, and the child writes "0" into each (itself) before it reads its
+// job, so it runs the job inside the attempt's group while the server stays out of it, and
+// exits without running it when it cannot enter. With `lease_ms`, the
 // server keeps the job's lease: it kills the child and everything it started once that many
 // milliseconds pass without a child_lease renewal (the child runs no thread of its own to
 // watch it). An empty body: neither.

@@ -276,30 +276,45 @@ std::optional<std::string> AttemptGroup::read_kept(std::string_view controller, 
     return std::move(text.value());
 }
 
-os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
+os::Result<std::vector<int>> AttemptGroup::files_to_enter_by(std::vector<os::UniqueFd>& kept, const char* file_name) const
 {
     // Whoever holds these may put processes in the group.
     m_known_empty = false;
     m_counters_while_empty.reset();
-    if (m_procs_for_writing.empty()) {
+    if (kept.empty()) {
         std::vector<os::UniqueFd> opened;
         for (const auto& folder : m_folders.folders()) {
-            const auto file = folder.path / "cgroup.procs";
+            const auto file = folder.path / file_name;
             os::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
             if (!fd) return os::SysError::from_errno("open", file.string());
             opened.push_back(std::move(fd));
         }
-        m_procs_for_writing = std::move(opened);
+        kept = std::move(opened);
     }
     std::vector<int> fds;
-    for (const auto& fd : m_procs_for_writing) fds.push_back(fd.get());
+    for (const auto& fd : kept) fds.push_back(fd.get());
     return fds;
+}
+
+// A group keeps the files of one way in open at a time (a slot's attempts mostly run in one
+// mode), so that it holds no more descriptors than before there were two.
+os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
+{
+    m_entries_for_oneself.clear();
+    return files_to_enter_by(m_procs_for_writing, "cgroup.procs");
+}
+
+os::Result<std::vector<int>> AttemptGroup::files_to_enter_by_oneself() const
+{
+    m_procs_for_writing.clear();
+    return files_to_enter_by(m_entries_for_oneself, m_folders.version() == CgroupVersion::v1 ? "tasks" : "cgroup.procs");
 }
 
 void AttemptGroup::close_files()
 {
     m_kept.clear();
     m_procs_for_writing.clear();
+    m_entries_for_oneself.clear();
 }
 
 os::Status AttemptGroup::add(pid_t pid) const

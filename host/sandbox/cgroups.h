@@ -81,9 +81,16 @@ public:
 
     // Moves `pid` into the group: its pid written to each cgroup.procs, kept open.
     os::Status add(pid_t pid) const;
-    // Each folder's cgroup.procs, open for writing and kept open: what a fork server writes a
-    // forked child's pid to. Fails with the file that would not open.
+    // Each folder's cgroup.procs, open for writing and kept open (until the other way in is
+    // asked for): what add() writes a pid to. Fails with the file that would not open.
     os::Result<std::vector<int>> procs_for_writing() const;
+    // The files a single-threaded process writes "0" to, one each, to enter the group itself,
+    // open for writing and kept open: what a fork server's child is given. v1: each folder's
+    // `tasks` (a thread that moves itself is moved without the global lock the kernel takes for
+    // a move through cgroup.procs or of another thread, a third of a bare fork's cost on four
+    // hierarchies); v2: cgroup.procs. Kept open until procs_for_writing() is asked for. Fails
+    // with the file that would not open.
+    os::Result<std::vector<int>> files_to_enter_by_oneself() const;
     // Every process in the group, killed; waits until it is empty (a few seconds at most).
     os::Status kill_all() const;
     // The processes in it now (empty when that cannot be read).
@@ -97,7 +104,7 @@ public:
     // while no process uses the group (a free group in the pool).
     void close_files();
     // How many descriptors it keeps open now.
-    std::size_t open_files() const { return m_kept.size() + m_procs_for_writing.size(); }
+    std::size_t open_files() const { return m_kept.size() + m_procs_for_writing.size() + m_entries_for_oneself.size(); }
 
 private:
     // A file of the group read again and again: opened at its first read and kept open, so that
@@ -112,6 +119,8 @@ private:
     // The file of the folder of `controller` ("" for v2's one folder); nullopt when the group
     // has no such folder, or the file cannot be opened or read.
     std::optional<std::string> read_kept(std::string_view controller, const char* file) const;
+    // The file `file_name` of each folder, opened into `kept` when it is empty; their descriptors.
+    os::Result<std::vector<int>> files_to_enter_by(std::vector<os::UniqueFd>& kept, const char* file_name) const;
     // CPU time of everything that ran in it (cpuacct.usage or cpu.stat); 0 when not kept.
     std::uint64_t cpu_us() const;
 
@@ -119,12 +128,14 @@ private:
     mutable std::vector<KeptFile> m_kept;
     mutable bool m_read_failed = false;  // a read_kept since counters() began failed
     mutable bool m_no_peak = false;      // pids.peak could not be read: not asked again
-    // Seen without processes (pids.current 0) since procs_for_writing() last handed out its
-    // cgroup.procs (add() included): nothing can enter, so nothing is counted.
+    // Seen without processes (pids.current 0) since procs_for_writing() or
+    // files_to_enter_by_oneself() last handed out files to enter by (add() included): nothing
+    // can enter, so nothing is counted.
     mutable bool m_known_empty = false;
     // The counters read while known empty: they stand until a process may enter.
     mutable std::optional<Counters> m_counters_while_empty;
     mutable std::vector<os::UniqueFd> m_procs_for_writing;
+    mutable std::vector<os::UniqueFd> m_entries_for_oneself;
     const CgroupSupport* m_support;
     bool m_memory_limited = false;
     bool m_processes_limited = false;

@@ -217,9 +217,9 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     if (!err) throw HostError(err.error());
     auto status = os::make_pipe();
     if (!status) throw HostError(status.error());
-    std::vector<int> cgroup_procs;  // the group keeps them open
+    std::vector<int> cgroup_procs;  // the group keeps them open; the child enters by them itself
     if (group) {
-        auto procs = group->procs_for_writing();
+        auto procs = group->files_to_enter_by_oneself();
         if (!procs) {
             throw_if_shortage(procs.error());
             return "cannot open the attempt's control group: " + procs.error().message();

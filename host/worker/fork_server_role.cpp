@@ -131,13 +131,19 @@ struct ServerState {
     bool reaped_job = false;  // since the last look for orphans
 };
 
-// Receives exactly the job's three descriptors, sent with one byte by os::send_with_fds.
-// False at end of file (the server let this spare go unused).
-bool receive_job_fds(int control, os::UniqueFd (&fds)[3])
+// At most this many files to enter the attempt's group by: one per hierarchy of cgroup v1
+// (memory, pids, cpuacct, freezer). With the job's three descriptors they go to the child in
+// one os::send_with_fds, which carries up to 8.
+constexpr std::size_t k_max_group_files = 4;
+
+// Receives the job's three descriptors and the files to enter its group by (none without a
+// group), sent with one byte by os::send_with_fds. False at end of file (the server let this
+// spare go unused).
+bool receive_job_fds(int control, os::UniqueFd (&fds)[3], std::vector<os::UniqueFd>& group_files)
 {
     char byte = 0;
     iovec iov{&byte, 1};
-    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int) * 4)] = {};
+    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int) * (3 + k_max_group_files + 1))] = {};
     msghdr message{};
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
@@ -150,13 +156,31 @@ bool receive_job_fds(int control, os::UniqueFd (&fds)[3])
     if (n == 0) return false;
     if (n < 0) fail(WorkerExit::setup_failed, "recvmsg", "the job's descriptors from the fork server", errno);
     const cmsghdr* c = CMSG_FIRSTHDR(&message);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * 3)) {
-        fail(WorkerExit::setup_failed, "the fork server's message did not carry the job's three descriptors");
+    const std::size_t count = c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || count < 3 || count > 3 + k_max_group_files ||
+        (message.msg_flags & MSG_CTRUNC)) {
+        fail(WorkerExit::setup_failed, "the fork server's message did not carry the job's descriptors");
     }
-    int received[3];
-    std::memcpy(received, CMSG_DATA(c), sizeof received);
-    for (int i = 0; i < 3; ++i) fds[i].reset(received[i]);
+    int received[3 + k_max_group_files];
+    std::memcpy(received, CMSG_DATA(c), sizeof(int) * count);
+    for (std::size_t i = 0; i < 3; ++i) fds[i].reset(received[i]);
+    for (std::size_t i = 3; i < count; ++i) group_files.emplace_back(received[i]);
     return true;
+}
+
+// Enters the attempt's group: "0" (this process, single-threaded here) written to each file.
+// A child that cannot must not run its job (the group's limits would not hold): it exits,
+// saying why on the job's stderr.
+void enter_group(std::vector<os::UniqueFd>& group_files)
+{
+    for (const auto& file : group_files) {
+        ssize_t n;
+        do {
+            n = ::write(file.get(), "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) fail(WorkerExit::setup_failed, "write", "0 into the attempt's control group", n < 0 ? errno : EIO);
+    }
+    group_files.clear();
 }
 
 // Puts `from` on descriptor `to` (stdout or stderr) and closes it.
@@ -181,10 +205,12 @@ void redirect(os::UniqueFd&& from, int to, const char* what)
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail(WorkerExit::setup_failed, "prctl", "PR_SET_CHILD_SUBREAPER", errno);
 
     os::UniqueFd fds[3];  // channel, stdout, stderr
-    if (!receive_job_fds(control.get(), fds)) ::_exit(0);  // the server let us go unused
+    std::vector<os::UniqueFd> group_files;
+    if (!receive_job_fds(control.get(), fds, group_files)) ::_exit(0);  // the server let us go unused
     control.reset();
     redirect(std::move(fds[1]), STDOUT_FILENO, "the job's stdout");
     redirect(std::move(fds[2]), STDERR_FILENO, "the job's stderr");
+    enter_group(group_files);  // before the job is read
     // No hello: the server's answer to the host already says this child exists.
     WorkerChannel channel(std::move(fds[0]));
     runner.become_job_child(channel);
@@ -326,25 +352,14 @@ void preload(ServerState& server, const protocol::Frame& frame)
     replace_spare(server);
 }
 
-// Puts `pid` in the attempt's group: its pid written to each cgroup.procs the host opened.
-os::Status join_groups(pid_t pid, const std::vector<os::UniqueFd>& cgroup_procs)
+// Gives the job's channel and output pipes, and the files to enter the attempt's group by, to
+// the spare, forking one first if there is none; a spare that died meanwhile is replaced on
+// the spot, once. The spare enters the group itself before it reads its job (enter_group).
+// Returns the child that took them.
+os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds, const std::vector<os::UniqueFd>& group_files)
 {
-    const std::string text = std::to_string(pid);
-    for (const auto& fd : cgroup_procs) {
-        ssize_t n;
-        do {
-            n = ::write(fd.get(), text.data(), text.size());
-        } while (n < 0 && errno == EINTR);
-        if (n != static_cast<ssize_t>(text.size())) return os::SysError::from_errno("write", "cgroup.procs <- " + text);
-    }
-    return {};
-}
-
-// Gives the job's channel and output pipes to the spare, forking one first if there is none;
-// a spare that died meanwhile is replaced on the spot, once. The spare enters the attempt's
-// group before it has its job. Returns the child that took them.
-os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds, const std::vector<os::UniqueFd>& cgroup_procs)
-{
+    std::vector<int> passed{job_fds[0].get(), job_fds[1].get(), job_fds[2].get()};
+    for (const auto& file : group_files) passed.push_back(file.get());
     os::SysError last;
     for (int round = 0; round < 2; ++round) {
         if (server.spare.pid <= 0) {
@@ -353,12 +368,7 @@ os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::Uniqu
             server.spare = std::move(forked.value());
         }
         const Spare spare = std::exchange(server.spare, Spare{});
-        if (auto joined = join_groups(spare.pid, cgroup_procs); !joined) {
-            // Not in its group, the child must not run the job: its limits would not hold.
-            ::kill(spare.pid, SIGKILL);
-            return joined.error();
-        }
-        if (os::send_with_fds(spare.control.get(), "j", {job_fds[0].get(), job_fds[1].get(), job_fds[2].get()})) return spare.pid;
+        if (os::send_with_fds(spare.control.get(), "j", passed)) return spare.pid;
         last = os::SysError::from_errno("sendmsg", "spare child " + std::to_string(spare.pid));
         ::kill(spare.pid, SIGKILL);  // reaped with the other children
     }
@@ -368,15 +378,15 @@ os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::Uniqu
 void fork_job(ServerState& server, const protocol::Frame& frame)
 {
     const auto request = protocol::decode_fork_job(frame.body);
-    if (!request || request->cgroup_fds > 8) give_up(WorkerExit::broken_frame, "malformed fork_job message from the host");
+    if (!request || request->cgroup_fds > k_max_group_files) give_up(WorkerExit::broken_frame, "malformed fork_job message from the host");
     auto job_fds = server.reader.take_fds(4);  // channel, stdout, stderr, status
-    auto cgroup_procs = server.reader.take_fds(request->cgroup_fds);
-    if (job_fds.empty() || (request->cgroup_fds > 0 && cgroup_procs.empty())) {
+    auto group_files = server.reader.take_fds(request->cgroup_fds);
+    if (job_fds.empty() || (request->cgroup_fds > 0 && group_files.empty())) {
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
         return;
     }
-    const auto child = hand_to_spare(server, job_fds, cgroup_procs);
-    cgroup_procs.clear();
+    const auto child = hand_to_spare(server, job_fds, group_files);
+    group_files.clear();
     os::UniqueFd status_pipe = std::move(job_fds[3]);
     job_fds.clear();  // the child holds them now
     if (!child) {

@@ -276,6 +276,58 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     EXPECT_TRUE(WIFSIGNALED(status));
 }
 
+// A fork server's child enters its group itself: "0" written to each file it is given (v1's
+// `tasks`) puts it in the group in every hierarchy. A group keeps one way in open at a time, so
+// that it holds no more descriptors than with one.
+TEST(CgroupPool, AProcessEntersItsGroupByItselfAndOneWayInIsKeptOpen)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto pool = CgroupPool::open(cgroup_support());
+    ASSERT_TRUE(pool.ok()) << pool.error().message();
+    auto lease = (*pool)->acquire(std::nullopt, 16);
+    ASSERT_TRUE(lease.ok()) << lease.error().message();
+    const auto opened = (*lease)->files_to_enter_by_oneself();
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    const std::vector<int> entries = opened.value();
+    const auto& folders = (*lease)->folders().folders();
+    ASSERT_EQ(entries.size(), folders.size());
+    int entered[2];
+    ASSERT_EQ(::pipe(entered), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a failed ASSERT below must not leave it running
+        char ok = 'y';
+        for (int fd : entries) {
+            if (::write(fd, "0", 1) != 1) ok = 'n';
+        }
+        (void)::write(entered[1], &ok, 1);
+        for (;;) ::pause();
+    }
+    ASSERT_GT(child, 0);
+    ::close(entered[1]);
+    char ok = 0;
+    ASSERT_EQ(::read(entered[0], &ok, 1), 1);
+    ::close(entered[0]);
+    EXPECT_EQ(ok, 'y') << "a write of 0 into the group was refused";
+    EXPECT_EQ((*lease)->processes(), std::vector<pid_t>{child});
+    const auto read = os::read_text_file("/proc/" + std::to_string(child) + "/cgroup");
+    ASSERT_TRUE(read.ok());
+    const std::string own_groups = read.value();
+    const auto slot = folders.front().path.filename().string();  // the same slot name in every hierarchy
+    std::size_t hierarchies_in_slot = 0;
+    for (const auto& m : os::parse_proc_cgroup(own_groups)) {
+        if (m.path.ends_with("/" + slot)) ++hierarchies_in_slot;
+    }
+    EXPECT_EQ(hierarchies_in_slot, folders.size()) << own_groups;
+    const std::size_t with_entries = (*lease)->open_files();
+    ASSERT_TRUE((*lease)->procs_for_writing().ok());
+    EXPECT_EQ((*lease)->open_files(), with_entries) << "the other way in replaces the first, not adds to it";
+    ASSERT_TRUE((*lease)->kill_all().ok());
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status));
+}
+
 // The kernel's peak of a real group: one process alone in it is seen alone until it forks
 // once, and from then on never again, even after its child is gone. (A reused worker's job is
 // judged on fewer reads while its group is so; see WorkerSession::conclude.)

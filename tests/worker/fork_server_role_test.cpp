@@ -83,41 +83,77 @@ protected:
     }
 };
 
-TEST_F(ForkServerRole, WritesTheChildsPidIntoTheGroupDescriptorsBeforeItRuns)
+TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
 {
-    // Pipes stand for the cgroup.procs files of the attempt's group (a v1 group has one per
-    // controller): whatever the server writes into them is what the kernel would have read.
+    // Pipes stand for the files the child enters the attempt's group by (a v1 group has one per
+    // controller): whatever is written into them is what the kernel would have read.
     test::HostEnd server("fork-server");
     start_loaded(server);
     auto channel = os::make_socket_pair();
     auto out = os::make_pipe();
     auto err = os::make_pipe();
     auto status = os::make_pipe();
-    auto memory_procs = os::make_pipe();
-    auto pids_procs = os::make_pipe();
-    ASSERT_TRUE(channel && out && err && status && memory_procs && pids_procs);
+    auto memory_entry = os::make_pipe();
+    auto pids_entry = os::make_pipe();
+    ASSERT_TRUE(channel && out && err && status && memory_entry && pids_entry);
     const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{2}));
     ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
                                   {channel->second.get(), out->write.get(), err->write.get(), status->write.get(),
-                                   memory_procs->write.get(), pids_procs->write.get()}));
-    memory_procs->write.reset();
-    pids_procs->write.reset();
+                                   memory_entry->write.get(), pids_entry->write.get()}));
+    memory_entry->write.reset();
+    pids_entry->write.reset();
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::forked);
     const auto forked = protocol::decode_forked(answer->body);
     ASSERT_TRUE(forked && forked->pid > 0);
-    // The server keeps no copy: the pipes end once it wrote.
-    for (const auto* procs : {&memory_procs.value(), &pids_procs.value()}) {
+    // Read to their end before the job is sent: the child wrote "0" (itself) into each and
+    // closed them, and the server kept no copy, all before the child had its job.
+    for (const auto* entry : {&memory_entry.value(), &pids_entry.value()}) {
         std::string written;
         char buffer[64];
-        for (ssize_t n; (n = ::read(procs->read.get(), buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
-        EXPECT_EQ(written, std::to_string(forked->pid));
+        for (ssize_t n; (n = ::read(entry->read.get(), buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
+        EXPECT_EQ(written, "0");
     }
     ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
     test::FrameReader reader(channel->first.get());
     const auto report = reader.next_report();
     ASSERT_TRUE(report && report->type == MessageType::done);
     ASSERT_TRUE(read_child_status(status->read.get()));
+    ASSERT_TRUE(server.send(MessageType::shutdown, {}));
+    ASSERT_TRUE(server.wait_for_exit());
+}
+
+TEST_F(ForkServerRole, AChildThatCannotEnterItsGroupExitsWithoutRunningItsJob)
+{
+    // A descriptor the child cannot write (a pipe's read end) stands for a group the kernel
+    // refuses to let it into.
+    test::HostEnd server("fork-server");
+    start_loaded(server);
+    auto channel = os::make_socket_pair();
+    auto out = os::make_pipe();
+    auto err = os::make_pipe();
+    auto status = os::make_pipe();
+    auto refused = os::make_pipe();
+    ASSERT_TRUE(channel && out && err && status && refused);
+    const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{1}));
+    ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
+                                  {channel->second.get(), out->write.get(), err->write.get(), status->write.get(), refused->read.get()}));
+    channel->second.reset();
+    err->write.reset();
+    const auto answer = server.frames().next_report();
+    ASSERT_TRUE(answer && answer->type == MessageType::forked);
+    // The job is there to be read: a child that ran it would answer.
+    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
+    const auto child_status = read_child_status(status->read.get());
+    ASSERT_TRUE(child_status);
+    EXPECT_TRUE(WIFEXITED(child_status->wait_status));
+    EXPECT_EQ(WEXITSTATUS(child_status->wait_status), protocol::exit_code(protocol::WorkerExit::setup_failed));
+    test::FrameReader reader(channel->first.get());
+    EXPECT_FALSE(reader.next_report()) << "the child ran its job outside its group";
+    std::string said;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(err->read.get(), buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
+    EXPECT_NE(said.find("control group"), std::string::npos) << said;
     ASSERT_TRUE(server.send(MessageType::shutdown, {}));
     ASSERT_TRUE(server.wait_for_exit());
 }
