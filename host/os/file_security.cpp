@@ -54,6 +54,11 @@ FileIdentity FileIdentity::of(const std::filesystem::path& path)
     return identity_of(st);
 }
 
+bool written_in_place(const FileIdentity& before, const FileIdentity& now)
+{
+    return before.inode != 0 && before.device == now.device && before.inode == now.inode && !(before == now);
+}
+
 LibraryCheck check_library(const std::filesystem::path& library)
 {
     LibraryCheck result;

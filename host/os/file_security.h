@@ -23,6 +23,11 @@ struct FileIdentity {
     static FileIdentity of(const std::filesystem::path& path);
 };
 
+// Whether `now` is `before` written over in place: the same file (device and inode) with another
+// size or modification time. A process that has it mapped reads the new bytes where it expects
+// the old ones (or gets SIGBUS past a shorter end).
+bool written_in_place(const FileIdentity& before, const FileIdentity& now);
+
 // What a look at a library before it is loaded finds: whether to trust it, and which file it is.
 struct LibraryCheck {
     // Why it must not be trusted (as writable_by_others says), or nullopt.

@@ -2,6 +2,7 @@
 
 #include "os/proc.h"
 #include "sandbox/host_error.h"
+#include "sandbox/plugin_health.h"
 
 #include <spdlog/spdlog.h>
 
@@ -103,6 +104,7 @@ std::variant<std::shared_ptr<ForkServer>, model::Outcome> ForkPool::start_first(
 void ForkPool::serve_library(const Key& key, Group& group, const os::FileIdentity& library)
 {
     if (group.library == library) return;
+    warn_if_written_in_place(key.plugin, group.library, library);
     // Another file is at the plugin's path: its servers hold the old library. The attempts
     // forking from them now finish there; no other one does.
     for (auto& entry : group.servers) m_retiring.push_back(Retiring{std::move(entry.server), std::filesystem::path(key.plugin).filename().string()});

@@ -4,6 +4,16 @@
 
 namespace sandhost::sandbox {
 
+bool warn_if_written_in_place(const std::filesystem::path& plugin, const os::FileIdentity& before, const os::FileIdentity& now)
+{
+    if (!os::written_in_place(before, now)) return false;
+    spdlog::warn("{} was written over in place while processes that loaded it may still run it: they may crash; install a new "
+                 "version by renaming a new file over the old one (mv), not by copying onto it",
+                 plugin.string());
+    return true;
+}
+
+
 using Clock = std::chrono::steady_clock;
 
 std::optional<model::Outcome> PluginHealth::refuse(const std::filesystem::path& plugin, const os::FileIdentity& file, const char* isolation)

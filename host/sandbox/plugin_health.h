@@ -17,6 +17,11 @@
 
 namespace sandhost::sandbox {
 
+// Says once (a warning) that the library `plugin` was written over in place while processes
+// that loaded it as `before` may still run it: they may crash. Returns whether it said so:
+// `now` is `before` written in place (os::written_in_place).
+bool warn_if_written_in_place(const std::filesystem::path& plugin, const os::FileIdentity& before, const os::FileIdentity& now);
+
 class PluginHealth {
 public:
     static constexpr int k_failures_before_broken = 3;

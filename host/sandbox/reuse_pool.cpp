@@ -2,6 +2,7 @@
 
 #include "os/proc.h"
 #include "sandbox/host_error.h"
+#include "sandbox/plugin_health.h"
 
 #include <algorithm>
 #include <tuple>
@@ -53,7 +54,11 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, const os::FileIdentity& l
             auto& idle = found->second;
             // Those that loaded another file end on the next tick: nothing will ask for them.
             for (auto& w : idle) {
-                if (!(w.library == library)) w.idle_timeout = model::Duration(0);
+                if (w.library == library) continue;
+                // Said once per new file, whatever number of workers held the old one.
+                auto& said = m_said_written_in_place[spec.plugin_path.native()];
+                if (!(said == library) && warn_if_written_in_place(spec.plugin_path, w.library, library)) said = library;
+                w.idle_timeout = model::Duration(0);
             }
             auto usable = [&](const Idle& w) { return w.library == library; };
             auto it = std::find_if(idle.begin(), idle.end(), [&](const Idle& w) { return usable(w) && w.last_thread == std::this_thread::get_id(); });

@@ -100,6 +100,8 @@ private:
     CgroupPool* m_cgroups;
     mutable std::mutex m_mutex;
     std::map<Key, std::vector<Idle>, KeyLess> m_idle;
+    // By plugin path: the file last said to have been written over in place.
+    std::map<std::string, os::FileIdentity> m_said_written_in_place;
 };
 
 } // namespace sandhost::sandbox

@@ -1,5 +1,5 @@
 // The long-lived workers of the fork and reuse modes, and plugins that keep failing.
-#include <atomic>
+#include "os/file_security.h"
 #include "os/proc.h"
 #include "sandbox/sandbox.h"
 #include "test_support.h"
@@ -348,6 +348,7 @@ bool listed(const std::vector<pid_t>& pids, pid_t pid) { return std::find(pids.b
 // `role` names it) serves no attempt once another library is at the plugin's path, and ends.
 void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const std::string& role)
 {
+    t::LogCapture log;
     t::TempDir dir;
     const auto path = dir / "task.so";
     t::install_library(t::plugin("misbehave"), path);
@@ -379,7 +380,43 @@ void a_replaced_library_is_loaded_again(Pools& pools, model::Mode mode, const st
     t::install_library(t::plugin("misbehave"), path);
     const auto again = pools.run(s);
     EXPECT_EQ(again.kind, model::OutcomeKind::succeeded) << to_json(again);
+    EXPECT_EQ(log.count("written over in place"), 0u) << "a library renamed into place is not one written over: " << log.text();
 }
+
+// A library written over in place (copied onto, not renamed) is another file too: what loaded
+// the old one serves no attempt, and the host says once that processes still running the old
+// bytes may crash. (The same bytes are written here, so that none does.)
+void a_library_written_in_place_is_said_once(Pools& pools, model::Mode mode)
+{
+    t::LogCapture log;
+    t::TempDir dir;
+    const auto path = dir / "task.so";
+    t::install_library(t::plugin("misbehave"), path);
+    auto s = spec(mode, "echo", "[1]");
+    s.plugin_path = path;
+    s.settings.reuse.idle_timeout = 60s;  // nothing ends for being idle here
+    ASSERT_EQ(pools.run(s).kind, model::OutcomeKind::succeeded);
+    const auto before = os::FileIdentity::of(path);
+    {
+        std::ifstream in(t::plugin("misbehave"), std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << bytes;
+    }
+    std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) + 2s);
+    const auto after = os::FileIdentity::of(path);
+    ASSERT_EQ(after.inode, before.inode) << "not written in place";
+    ASSERT_FALSE(after == before);
+    for (int i = 0; i < 3; ++i) {
+        const auto o = pools.run(s);
+        ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << "attempt " << i << ": " << to_json(o);
+    }
+    EXPECT_EQ(log.count("was written over in place"), 1u) << log.text();
+}
+
+TEST_F(Pools, AReusedWorkersLibraryWrittenInPlaceIsSaidOnce) { a_library_written_in_place_is_said_once(*this, model::Mode::reuse); }
+
+TEST_F(Pools, AForkServersLibraryWrittenInPlaceIsSaidOnce) { a_library_written_in_place_is_said_once(*this, model::Mode::fork); }
 
 TEST_F(Pools, AReusedWorkerNeverServesALibraryReplacedOnDisk) { a_replaced_library_is_loaded_again(*this, model::Mode::reuse, "reuse"); }
 
