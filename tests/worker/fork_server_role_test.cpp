@@ -135,6 +135,8 @@ TEST_F(ForkServerRole, AChildThatCannotEnterItsGroupExitsWithoutRunningItsJob)
     auto status = os::make_pipe();
     auto refused = os::make_pipe();
     ASSERT_TRUE(channel && out && err && status && refused);
+    // The job waits in the channel before the child has it: a child that ran it would answer.
+    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
     const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{1}));
     ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
                                   {channel->second.get(), out->write.get(), err->write.get(), status->write.get(), refused->read.get()}));
@@ -142,8 +144,6 @@ TEST_F(ForkServerRole, AChildThatCannotEnterItsGroupExitsWithoutRunningItsJob)
     err->write.reset();
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    // The job is there to be read: a child that ran it would answer.
-    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
     const auto child_status = read_child_status(status->read.get());
     ASSERT_TRUE(child_status);
     EXPECT_TRUE(WIFEXITED(child_status->wait_status));
