@@ -8,11 +8,11 @@
 #include "os/fd.h"
 #include "os/proc.h"
 #include "sandbox/cgroups.h"
-#include "store_floor.h"
 #include "sandbox/isolation_support.h"
 #include "sandbox/sandbox.h"
 #include "scheduler/host.h"
 #include "scheduler/store_factory.h"
+#include "store_floor.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -227,9 +227,10 @@ Figures server_baseline(int parallel, int jobs, const std::string& how)
 
 // fork_no_exec with each child in a group of its own, as fork mode's defaults put every job
 // (cgroup: auto): the child moves itself into each hierarchy's folder of the group (v1: "0"
-// into each controller's `tasks`, as a fork-mode child enters its group) before it answers. Every thread's server has a group from a pool of
-// the sandbox's own making, so the same controllers and folders are used. What sandhost's fork
-// mode can reach with groups on; nullopt when this machine's cgroups are not usable.
+// into each controller's `tasks`, as a fork-mode child enters its group) before it answers.
+// Every thread's server has a group from a pool of the sandbox's own making, so the same
+// controllers and folders are used. What sandhost's fork mode can reach with groups on;
+// nullopt when this machine's cgroups are not usable.
 std::optional<Figures> grouped_baseline(int parallel, int jobs)
 {
     if (!sb::cgroup_support().usable) return std::nullopt;
