@@ -12,9 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <optional>
 #include <poll.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace sandhost::worker {
 namespace {
@@ -31,18 +33,22 @@ struct JobEnds {
     os::UniqueFd status;
 };
 
-// Sends fork_job with the child's ends of a new channel, stdout, stderr and status pipe.
-std::optional<JobEnds> send_fork_job(test::HostEnd& server, const protocol::ForkJob& request = {})
+// Sends fork_job with the child's ends of a new channel, stdout, stderr and status pipe, then
+// `group_files` (what the child is to enter its group by). `queued_job`, when given, is a job
+// message put in the channel before the request goes, for the child to find there.
+std::optional<JobEnds> send_fork_job(test::HostEnd& server, const protocol::ForkJob& request = {}, const std::vector<int>& group_files = {},
+                                     const std::optional<std::string>& queued_job = std::nullopt)
 {
     auto channel = os::make_socket_pair();
     auto out = os::make_pipe();
     auto err = os::make_pipe();
     auto status = os::make_pipe();
     if (!channel || !out || !err || !status) return std::nullopt;
+    if (queued_job && !test::send_frame(channel->first.get(), MessageType::job, *queued_job)) return std::nullopt;
+    std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
+    passed.insert(passed.end(), group_files.begin(), group_files.end());
     const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(request));
-    if (!os::send_with_fds(server.channel(), frame, {channel->second.get(), out->write.get(), err->write.get(), status->write.get()})) {
-        return std::nullopt;
-    }
+    if (!os::send_with_fds(server.channel(), frame, passed)) return std::nullopt;
     return JobEnds{std::move(channel->first), std::move(out->read), std::move(err->read), std::move(status->read)};
 }
 
@@ -89,17 +95,11 @@ TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
     // controller): whatever is written into them is what the kernel would have read.
     test::HostEnd server("fork-server");
     start_loaded(server);
-    auto channel = os::make_socket_pair();
-    auto out = os::make_pipe();
-    auto err = os::make_pipe();
-    auto status = os::make_pipe();
     auto memory_entry = os::make_pipe();
     auto pids_entry = os::make_pipe();
-    ASSERT_TRUE(channel && out && err && status && memory_entry && pids_entry);
-    const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{2}));
-    ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
-                                  {channel->second.get(), out->write.get(), err->write.get(), status->write.get(),
-                                   memory_entry->write.get(), pids_entry->write.get()}));
+    ASSERT_TRUE(memory_entry && pids_entry);
+    auto ends = send_fork_job(server, protocol::ForkJob{2}, {memory_entry->write.get(), pids_entry->write.get()});
+    ASSERT_TRUE(ends);
     memory_entry->write.reset();
     pids_entry->write.reset();
     const auto answer = server.frames().next_report();
@@ -114,11 +114,11 @@ TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
         for (ssize_t n; (n = ::read(entry->read.get(), buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
         EXPECT_EQ(written, "0");
     }
-    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
-    test::FrameReader reader(channel->first.get());
+    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
+    test::FrameReader reader(ends->channel.get());
     const auto report = reader.next_report();
     ASSERT_TRUE(report && report->type == MessageType::done);
-    ASSERT_TRUE(read_child_status(status->read.get()));
+    ASSERT_TRUE(read_child_status(ends->status.get()));
     ASSERT_TRUE(server.send(MessageType::shutdown, {}));
     ASSERT_TRUE(server.wait_for_exit());
 }
@@ -126,33 +126,25 @@ TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
 TEST_F(ForkServerRole, AChildThatCannotEnterItsGroupExitsWithoutRunningItsJob)
 {
     // A descriptor the child cannot write (a pipe's read end) stands for a group the kernel
-    // refuses to let it into.
+    // refuses to let it into. The job waits in the channel before the child has it: a child
+    // that ran it would answer.
     test::HostEnd server("fork-server");
     start_loaded(server);
-    auto channel = os::make_socket_pair();
-    auto out = os::make_pipe();
-    auto err = os::make_pipe();
-    auto status = os::make_pipe();
     auto refused = os::make_pipe();
-    ASSERT_TRUE(channel && out && err && status && refused);
-    // The job waits in the channel before the child has it: a child that ran it would answer.
-    ASSERT_TRUE(test::send_frame(channel->first.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
-    const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(protocol::ForkJob{1}));
-    ASSERT_TRUE(os::send_with_fds(server.channel(), frame,
-                                  {channel->second.get(), out->write.get(), err->write.get(), status->write.get(), refused->read.get()}));
-    channel->second.reset();
-    err->write.reset();
+    ASSERT_TRUE(refused);
+    auto ends = send_fork_job(server, protocol::ForkJob{1}, {refused->read.get()}, job(t::plugin("misbehave"), "echo", "[1]"));
+    ASSERT_TRUE(ends);
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    const auto child_status = read_child_status(status->read.get());
+    const auto child_status = read_child_status(ends->status.get());
     ASSERT_TRUE(child_status);
     EXPECT_TRUE(WIFEXITED(child_status->wait_status));
     EXPECT_EQ(WEXITSTATUS(child_status->wait_status), protocol::exit_code(protocol::WorkerExit::setup_failed));
-    test::FrameReader reader(channel->first.get());
+    test::FrameReader reader(ends->channel.get());
     EXPECT_FALSE(reader.next_report()) << "the child ran its job outside its group";
     std::string said;
     char buffer[512];
-    for (ssize_t n; (n = ::read(err->read.get(), buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::read(ends->err.get(), buffer, sizeof buffer)) > 0;) said.append(buffer, static_cast<std::size_t>(n));
     EXPECT_NE(said.find("control group"), std::string::npos) << said;
     ASSERT_TRUE(server.send(MessageType::shutdown, {}));
     ASSERT_TRUE(server.wait_for_exit());
