@@ -13,7 +13,6 @@ bool warn_if_written_in_place(const std::filesystem::path& plugin, const os::Fil
     return true;
 }
 
-
 using Clock = std::chrono::steady_clock;
 
 std::optional<model::Outcome> PluginHealth::refuse(const std::filesystem::path& plugin, const os::FileIdentity& file, const char* isolation)
