@@ -6,6 +6,7 @@
 #include "model/version.h"
 #include "scheduler/event_log.h"
 
+#include "store/sqlite_store.h"
 #include "store/store.h"
 
 #include <Poco/Exception.h>
@@ -58,6 +59,8 @@ void print_usage(std::ostream& out)
 
 int run_cli(int argc, char** argv)
 {
+    // The process is sandhost's alone: SQLite without the locks its stores do not need.
+    store::sqlite_for_this_process_alone();
     // Diagnostics go to stderr, whatever the command: stdout carries only what a command
     // prints as its answer (the JSON of `exec --json`, for one).
     scheduler::configure_logging(spdlog::level::info, scheduler::LogFormat::text);

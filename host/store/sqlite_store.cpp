@@ -4,6 +4,7 @@
 #include "store/sqlite_schema.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,6 +236,14 @@ std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, cons
     const auto path = absolute.lexically_normal();
     prepare_file(path, options);
     return std::make_unique<sqlite::SqliteStore>(path, options);
+}
+
+bool sqlite_for_this_process_alone()
+{
+    // Each is refused (SQLITE_MISUSE) once SQLite is initialised, and then changes nothing.
+    const bool threads = sqlite3_config(SQLITE_CONFIG_MULTITHREAD) == SQLITE_OK;
+    const bool statistics = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+    return threads && statistics;
 }
 
 } // namespace sandhost::store

@@ -51,4 +51,13 @@ struct SqliteOptions {
 // process or many, may have the same file open.
 std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, const SqliteOptions& options = {});
 
+// For a process that is sandhost's alone (the `sandhost` command, the bench), called before it
+// opens any store: SQLite then takes no mutex around each call on a connection (multi-thread
+// mode: every store connection is used by one thread at a time, under its store's lock) and
+// keeps no memory statistics (a global lock around each of its allocations). Both settings are
+// the whole process's, so a program embedding sandhost (the client library) never makes this
+// call: its own SQLite connections may be shared between threads. Returns false, changing
+// nothing, when SQLite was already in use in the process.
+bool sqlite_for_this_process_alone();
+
 } // namespace sandhost::store

@@ -106,6 +106,39 @@ TEST(SqliteFile, ManyOpeningANewStoreAtOnceShareOneFile)
     EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), static_cast<std::int64_t>(ids.size())) << "every enqueue went to the one store";
 }
 
+// A process that is sandhost's alone runs SQLite without a mutex per connection and without
+// memory statistics (a global lock around every allocation): each store connection is used by
+// one thread at a time, under its store's lock. A connection opened after it is the witness:
+// in multi-thread mode it has no mutex, and with no statistics no memory is counted.
+TEST(SqliteFile, InAProcessOfItsOwnSqliteTakesNoLockPerCallOrAllocation)
+{
+    if (!sqlite_for_this_process_alone()) GTEST_SKIP() << "SQLite was in use in this process already (run alone, as ctest does)";
+    TempDir dir;
+    auto store = open_sqlite_store(dir / "store.db");
+    for (int i = 0; i < 10; ++i) store->enqueue(new_job(), t(0));
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_db_mutex(db), nullptr) << "a connection has a mutex: SQLite runs serialized";
+    sqlite3_close(db);
+    sqlite3_int64 used = -1;
+    sqlite3_int64 highest = -1;
+    ASSERT_EQ(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &highest, 0), SQLITE_OK);
+    EXPECT_EQ(highest, 0) << "SQLite counts its memory: every allocation takes its lock";
+}
+
+// Without the call (a program embedding sandhost), SQLite keeps its defaults: the program's
+// own connections may be shared between threads.
+TEST(SqliteFile, AStoreAloneLeavesTheProcesssSqliteAsItWas)
+{
+    TempDir dir;
+    auto store = open_sqlite_store(dir / "store.db");
+    store->enqueue(new_job(), t(0));
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    EXPECT_NE(sqlite3_db_mutex(db), nullptr) << "opening a store made SQLite multi-thread for the whole process";
+    sqlite3_close(db);
+}
+
 TEST(SqliteFile, AStoreKnowsWhenItsFileWasDeletedReplacedEmptiedOrItsFolderRemoved)
 {
     TempDir dir;
