@@ -136,8 +136,7 @@ std::optional<Claim> SqliteStore::claim_in_transaction(const std::vector<QueueAl
 std::vector<const QueueAllowance*> SqliteStore::claimable_queues(const std::vector<QueueAllowance>& queues,
                                                                  model::TimePoint now)
 {
-    const auto paused_list = texts("SELECT queue FROM paused_queues");
-    const std::set<std::string> paused(paused_list.begin(), paused_list.end());
+    const std::set<std::string>& paused = paused_queue_set();
     std::set<std::string> seen;
     std::vector<const QueueAllowance*> eligible;
     for (const auto& allowance : queues) {

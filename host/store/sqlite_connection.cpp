@@ -249,6 +249,7 @@ Transaction::Transaction(Connection& connection, TransactionKind kind) : m_conne
 {
     m_connection.m_code_before_rollback.reset();
     m_connection.query(kind == TransactionKind::write ? "BEGIN IMMEDIATE" : "BEGIN").run();
+    ++m_connection.m_transactions;
     m_open = true;
 }
 

@@ -68,6 +68,9 @@ public:
     void forget_failure() { m_code_before_rollback.reset(); }
     // Whether a transaction is open (SQLite ends one by itself after some errors).
     bool in_transaction() const;
+    // Which transaction is open, or 0 when none is: a number no other transaction of this
+    // connection had, for what may be read once per transaction (the store's TransactionFacts).
+    std::uint64_t transaction_serial() const { return in_transaction() ? m_transactions : 0; }
 
 private:
     friend class Transaction;
@@ -77,6 +80,7 @@ private:
     // The extended code of the failure a Transaction rolled back after: the ROLLBACK resets
     // the connection's own before the exception reaches rethrow_as_store_error.
     std::optional<int> m_code_before_rollback;
+    std::uint64_t m_transactions = 0;  // begun on this connection
 
     struct SqlHash {
         using is_transparent = void;

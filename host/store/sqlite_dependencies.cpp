@@ -22,6 +22,7 @@ std::map<model::JobId, model::JobState> SqliteStore::states_of(const std::vector
 
 std::vector<model::JobId> SqliteStore::dependencies_of(model::JobId job)
 {
+    if (!any_dependencies()) return {};
     return ints("SELECT depends_on FROM job_dependencies WHERE job_id = ? ORDER BY position", job);
 }
 
@@ -37,6 +38,7 @@ bool SqliteStore::make_dead(model::JobId job, const std::string& error, model::T
 
 void SqliteStore::kill_dependents(model::JobId job, model::JobState why, model::TimePoint now)
 {
+    if (!any_dependencies()) return;
     std::vector<std::pair<model::JobId, model::JobState>> pending{{job, why}};
     while (!pending.empty()) {
         const auto [ended, state] = pending.back();
@@ -56,8 +58,9 @@ void SqliteStore::kill_dependents(model::JobId job, model::JobState why, model::
 
 void SqliteStore::unblock_dependents(model::JobId job, model::TimePoint now)
 {
-    // Most jobs have no dependents: one index probe instead of the UPDATE's subqueries.
-    if (!first_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", job)) return;
+    // Most jobs have no dependents: one index probe instead of the UPDATE's subqueries, and
+    // none in a transaction that found no dependencies at all.
+    if (!any_dependencies() || !first_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", job)) return;
     run("UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'delayed' ELSE 'waiting' END, updated_at = ? "
         "WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?) "
         "AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "

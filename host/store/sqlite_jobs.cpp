@@ -173,6 +173,7 @@ model::JobId SqliteStore::insert_job(const model::NewJob& job, model::TimePoint 
         run("INSERT INTO job_dependencies (job_id, depends_on, position) VALUES (?, ?, ?)", id, dependencies[i],
             i);
     }
+    if (!dependencies.empty()) transaction_facts().any_dependencies = true;
     job_event(EventType::job_enqueued, id, now);
     // Born dead (a dependency is): it ended too, without an attempt.
     if (error) job_event(EventType::job_finished, id, now, JobEventFacts{std::nullopt, false, *error});

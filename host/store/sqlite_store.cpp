@@ -104,8 +104,34 @@ SqliteStore::SqliteStore(std::filesystem::path file, const SqliteOptions& option
     migrate_schema(m_db);
 }
 
+SqliteStore::TransactionFacts& SqliteStore::transaction_facts()
+{
+    const std::uint64_t serial = m_db.transaction_serial();
+    if (serial == 0 || serial != m_facts.serial) m_facts = TransactionFacts{serial, std::nullopt, std::nullopt};
+    return m_facts;
+}
+
+bool SqliteStore::any_dependencies()
+{
+    auto& facts = transaction_facts();
+    if (facts.serial == 0) return true;  // no snapshot to keep the answer in: ask per job
+    if (!facts.any_dependencies) facts.any_dependencies = first_int("SELECT 1 FROM job_dependencies LIMIT 1").has_value();
+    return *facts.any_dependencies;
+}
+
+const std::set<std::string>& SqliteStore::paused_queue_set()
+{
+    auto& facts = transaction_facts();
+    if (!facts.paused) {
+        const auto paused = texts("SELECT queue FROM paused_queues");
+        facts.paused.emplace(paused.begin(), paused.end());
+    }
+    return *facts.paused;
+}
+
 void SqliteStore::load_dependencies(std::vector<model::Job>& jobs)
 {
+    if (jobs.empty() || !any_dependencies()) return;
     if (jobs.size() == 1) {
         jobs.front().depends_on = dependencies_of(jobs.front().id);
         return;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -270,8 +271,25 @@ private:
     // a StoreError rather than a host that seems to serve nothing.
     model::HostRecord host_from_row(const Query& row) const;
 
+    // What a transaction reads once instead of once per job, kept while it is open: whether any
+    // job depends on another (most stores have no dependencies, and each claim and each finish
+    // asked for its job's own), and the paused queues (each claim of a batch asked). Outside a
+    // transaction nothing is kept. A change this store makes inside the transaction keeps them
+    // true: a dependency inserted sets any_dependencies; pausing is a transaction of its own.
+    struct TransactionFacts {
+        std::uint64_t serial = 0;  // Connection::transaction_serial() they were read in
+        std::optional<bool> any_dependencies;
+        std::optional<std::set<std::string>> paused;
+    };
+    TransactionFacts& transaction_facts();
+    // Whether a job may have dependencies or dependents: false only when the open transaction
+    // found none in the whole store.
+    bool any_dependencies();
+    const std::set<std::string>& paused_queue_set();
+
     std::mutex m_mutex;
     Connection m_db;
+    TransactionFacts m_facts;
     // The file this store opened, as (device, inode): another file at the path is not it.
     std::pair<std::uint64_t, std::uint64_t> m_identity{};
 };

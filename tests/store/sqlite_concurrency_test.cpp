@@ -247,5 +247,34 @@ TEST(SqliteConcurrency, AProcessKilledMidWorkLeavesAConsistentStore)
     expect_consistent(file, k_jobs);
 }
 
+// A store reads some facts once per transaction (whether any job has dependencies, the paused
+// queues): what another connection changes between two of its transactions is seen by the next.
+TEST(SqliteConcurrency, WhatAnotherStoreChangedIsSeenByTheNextTransaction)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    auto host = open_sqlite_store(file);
+    auto other = open_sqlite_store(file);
+    const model::JobId parent = host->enqueue(new_job(), t(0));
+    const Claim claimed = claim_one(*host, "q", t(1));  // a transaction that found no dependencies
+    ASSERT_EQ(claimed.job.id, parent);
+    EXPECT_TRUE(claimed.job.depends_on.empty());
+
+    model::NewJob child_job = new_job();
+    child_job.depends_on = {parent};
+    const model::JobId child = other->enqueue(child_job, t(2));
+    EXPECT_EQ(job_of(*host, child).state, model::JobState::blocked);
+    host->finish(record_of(claimed, OutcomeKind::succeeded, t(3)), completed_with("1"), t(3));
+    EXPECT_EQ(job_of(*host, child).state, model::JobState::waiting) << "the parent's end unblocked its new dependent";
+
+    other->set_paused("q", true);
+    EXPECT_FALSE(host->claim(allow({"q"}), "host/1", ms(10'000), t(4))) << "the queue paused since the last claim";
+    other->set_paused("q", false);
+    const auto batch = host->claim_batch(allow({"q"}), "host/1", ms(10'000), t(5), 4);
+    ASSERT_EQ(batch.size(), 1u);
+    EXPECT_EQ(batch.front().job.id, child);
+    EXPECT_EQ(batch.front().job.depends_on, std::vector<model::JobId>{parent}) << "a claim reads its job's dependencies";
+}
+
 } // namespace
 } // namespace sandhost::store
