@@ -5,8 +5,10 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <csignal>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +37,13 @@ Result<PipeEnds> make_output_pipe()
     // A new read end's status flags are O_RDONLY alone: set, not read and changed.
     if (::fcntl(pipe->read.get(), F_SETFL, O_NONBLOCK) != 0) return SysError::from_errno("fcntl(F_SETFL)", "a pipe's read end");
     return pipe;
+}
+
+Result<PipeEnds> make_nonblocking_pipe()
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return SysError::from_errno("pipe2");
+    return PipeEnds{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 Result<SocketPair> make_socket_pair()
@@ -101,7 +110,7 @@ void close_descriptors_from(int lowest, const std::vector<int>& keep)
 
 bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& fds)
 {
-    constexpr std::size_t k_max_fds = 8;
+    constexpr std::size_t k_max_fds = 12;
     if (fds.empty() || fds.size() > k_max_fds) return false;
     iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_fds)] = {};
@@ -133,6 +142,26 @@ Status write_all(int fd, std::string_view data)
         data.remove_prefix(static_cast<size_t>(n));
     }
     return {};
+}
+
+ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size)
+{
+    sigset_t pipe_only;
+    sigset_t previous;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    const ssize_t n = ::write(fd, data, size);
+    const int error = errno;
+    if (n < 0 && error == EPIPE && !sigismember(&previous, SIGPIPE)) {
+        // Not blocked before, so none was pending before: the one pending now is this write's.
+        const timespec now{0, 0};
+        while (::sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+        }
+    }
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    errno = error;
+    return n;
 }
 
 std::vector<int> open_descriptors()

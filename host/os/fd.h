@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 namespace sandhost::os {
@@ -28,6 +29,9 @@ Result<PipeEnds> make_pipe();
 // pipe2(O_CLOEXEC) whose read end is non-blocking and write end blocking: a worker's output,
 // read by the host's poll loop and written by the task as to any stdout.
 Result<PipeEnds> make_output_pipe();
+// pipe2(O_CLOEXEC | O_NONBLOCK): both ends non-blocking. A forked worker's channel from the
+// host: the host writes without waiting, the worker polls before it reads.
+Result<PipeEnds> make_nonblocking_pipe();
 // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
 Result<SocketPair> make_socket_pair();
 
@@ -46,13 +50,19 @@ Status set_cloexec(int fd, bool cloexec = true);
 // a /proc/self/fd walk otherwise). For a freshly started child before it runs foreign code.
 void close_descriptors_from(int lowest, const std::vector<int>& keep = {});
 
-// Sends `bytes` with up to 8 descriptors attached (SCM_RIGHTS) in one sendmsg, retrying on
+// Sends `bytes` with up to 12 descriptors attached (SCM_RIGHTS) in one sendmsg, retrying on
 // EINTR; false unless all of `bytes` went out (the short messages this is for always do at
 // once) or when the other end is gone.
 bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& fds);
 
 // Writes all of data to a blocking descriptor, retrying on EINTR and short writes.
 Status write_all(int fd, std::string_view data);
+
+// write(2) that never raises SIGPIPE: a pipe whose reader is gone fails with EPIPE alone, as
+// send(MSG_NOSIGNAL) does on a socket. SIGPIPE is blocked on the calling thread for the write
+// and the one it raised taken back, so that a program embedding sandhost keeps its own
+// disposition of SIGPIPE. Returns what write returned, with its errno.
+ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size);
 
 // The open descriptors of this process, from /proc/self/fd (for tests and diagnostics).
 std::vector<int> open_descriptors();

@@ -209,8 +209,14 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
     } in_flight(m_in_flight);
     std::lock_guard lock(m_mutex);
     if (m_dead || !m_process->running()) return std::string("the fork server is gone");
-    auto channel = os::make_socket_pair();
-    if (!channel) throw HostError(channel.error());
+    // The child's channel is two pipes, not a socket pair: its end travels in SCM_RIGHTS, twice,
+    // and while a unix socket is in flight every close of one sets the kernel's collector of
+    // unix sockets going (about one run a job, with a kernel thread's wakeup); pipes in flight
+    // do not.
+    auto to_child = os::make_nonblocking_pipe();
+    if (!to_child) throw HostError(to_child.error());
+    auto from_child = os::make_output_pipe();
+    if (!from_child) throw HostError(from_child.error());
     auto out = os::make_output_pipe();
     if (!out) throw HostError(out.error());
     auto err = os::make_output_pipe();
@@ -226,7 +232,12 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
         }
         cgroup_procs = std::move(procs.value());
     }
-    std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
+    // The job goes into the pipe first, while this end still holds a copy of its read end: the
+    // write cannot meet a closed pipe. What does not fit is sent by the session.
+    std::string unsent = WorkerSession::job_frame(spec, group, WorkerSession::LeaseKeeper::fork_server);
+    const ssize_t sent = ::write(to_child->write.get(), unsent.data(), unsent.size());
+    if (sent > 0) unsent.erase(0, static_cast<std::size_t>(sent));
+    std::vector<int> passed{to_child->read.get(), from_child->write.get(), out->write.get(), err->write.get(), status->write.get()};
     passed.insert(passed.end(), cgroup_procs.begin(), cgroup_procs.end());
     protocol::ForkJob request;
     request.cgroup_fds = static_cast<std::uint32_t>(cgroup_procs.size());
@@ -242,15 +253,11 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
         return std::string("cannot reach the fork server: ") + std::strerror(errno);
     }
     // The server holds its own copies now; ours would keep the job's pipes open for ever.
-    channel->second.reset();
+    to_child->read.reset();
+    from_child->write.reset();
     out->write.reset();
     err->write.reset();
     status->write.reset();
-    // The job goes out now: the child reads it as soon as it exists. What does not fit in the
-    // socket's buffer is sent by the session.
-    std::string unsent = WorkerSession::job_frame(spec, group, WorkerSession::LeaseKeeper::fork_server);
-    const ssize_t sent = ::send(channel->first.get(), unsent.data(), unsent.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent > 0) unsent.erase(0, static_cast<std::size_t>(sent));
     auto reply = next_frame(Clock::now() + spec.settings.startup_timeout);
     if (auto* problem = std::get_if<std::string>(&reply)) {
         m_dead = true;
@@ -275,7 +282,8 @@ std::variant<WorkerSession, std::string> ForkServer::fork_session(const AttemptS
         };
     }
     return WorkerSession::adopt(m_config, forked_process(static_cast<pid_t>(forked->pid), std::move(status->read), std::move(renewer)),
-                                std::move(channel->first), std::move(out->read), std::move(err->read), std::move(unsent), m_baseline);
+                                std::move(from_child->read), std::move(to_child->write), std::move(out->read), std::move(err->read),
+                                std::move(unsent), m_baseline);
 }
 
 } // namespace sandhost::sandbox

@@ -173,8 +173,9 @@ os::Result<WorkerSession> WorkerSession::start(process::Spawner& spawner, const 
     return session;
 }
 
-WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                                   os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline)
+WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel_from,
+                                   os::UniqueFd channel_to, os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent,
+                                   const protocol::Ready& baseline)
 {
     WorkerSession session;
     session.m_config = config;
@@ -182,7 +183,8 @@ WorkerSession WorkerSession::adopt(const WorkerConfig& config, std::unique_ptr<W
     session.m_isolation = model::to_string(model::Mode::fork);
     session.m_launched_at = Clock::now();
     session.m_process = std::move(process);
-    session.m_channel = std::move(channel);
+    session.m_channel = std::move(channel_from);
+    session.m_channel_to = std::move(channel_to);
     session.m_stdout = std::move(stdout_read);
     session.m_stderr = std::move(stderr_read);
     session.m_outbox = std::move(unsent);
@@ -237,7 +239,10 @@ void WorkerSession::queue(MessageType type, const std::string& body)
 bool WorkerSession::flush_outbox()
 {
     while (!m_outbox.empty() && m_channel_open) {
-        const ssize_t n = ::send(m_channel.get(), m_outbox.data(), m_outbox.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        // Neither raises SIGPIPE when the worker is gone (the pipe to a forked child is
+        // non-blocking).
+        const ssize_t n = m_channel_to ? os::write_without_sigpipe(m_channel_to.get(), m_outbox.data(), m_outbox.size())
+                                       : ::send(m_channel.get(), m_outbox.data(), m_outbox.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             m_outbox.erase(0, static_cast<std::size_t>(n));
             continue;
@@ -388,7 +393,7 @@ void WorkerSession::drive(Job& job)
         }
 
         pass_lease_renewal(job);
-        pollfd fds[5];
+        pollfd fds[6];
         int count = 0;
         auto add = [&](int fd, short events) {
             fds[count] = pollfd{fd, events, 0};
@@ -398,9 +403,11 @@ void WorkerSession::drive(Job& job)
         // on the status pipe after its channel and pipes close, so only that is waited for,
         // and the rest is read once it has arrived.
         const bool exit_only = forked() && job.phase == JobPhase::reported;
-        const int channel_at = (m_channel_open && !job.channel_broken && !exit_only)
-                                   ? add(m_channel.get(), static_cast<short>(POLLIN | (m_outbox.empty() ? 0 : POLLOUT)))
-                                   : -1;
+        const bool channel_polled = m_channel_open && !job.channel_broken && !exit_only;
+        const bool sending = channel_polled && !m_outbox.empty();
+        const int channel_at =
+            channel_polled ? add(m_channel.get(), static_cast<short>(POLLIN | (sending && !m_channel_to ? POLLOUT : 0))) : -1;
+        const int channel_to_at = sending && m_channel_to ? add(m_channel_to.get(), POLLOUT) : -1;
         const int out_at = m_stdout && !exit_only ? add(m_stdout.get(), POLLIN) : -1;
         const int err_at = m_stderr && !exit_only ? add(m_stderr.get(), POLLIN) : -1;
         const int exit_at = m_process->exit_fd() >= 0 ? add(m_process->exit_fd(), POLLIN) : -1;
@@ -411,7 +418,9 @@ void WorkerSession::drive(Job& job)
             throw HostError(os::SysError::from_errno("poll", "worker " + std::to_string(m_process->pid())));
         }
         if (ready > 0) {
-            if (channel_at >= 0 && (fds[channel_at].revents & POLLOUT)) flush_outbox();
+            if ((channel_at >= 0 && (fds[channel_at].revents & POLLOUT)) || (channel_to_at >= 0 && fds[channel_to_at].revents)) {
+                flush_outbox();
+            }
             if (channel_at >= 0 && (fds[channel_at].revents & (POLLIN | POLLHUP | POLLERR))) read_channel(job);
             if (out_at >= 0 && fds[out_at].revents) read_output(job, 1);
             if (err_at >= 0 && fds[err_at].revents) read_output(job, 2);
@@ -495,7 +504,7 @@ void WorkerSession::read_channel(Job& job, bool to_the_end)
     char buffer[65536];
     std::size_t total = 0;
     while (m_channel_open && !job.channel_broken && total < k_read_chunk * 4) {
-        const ssize_t n = ::recv(m_channel.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+        const ssize_t n = m_channel_to ? ::read(m_channel.get(), buffer, sizeof buffer) : ::recv(m_channel.get(), buffer, sizeof buffer, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         if (n <= 0) {

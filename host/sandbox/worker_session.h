@@ -40,11 +40,12 @@ public:
                                            const model::Privileges& privileges, const JobIdentity* job = nullptr);
 
     // A session over a child a fork server started for one job: its pid and status pipe,
-    // and the host's ends of its channel and output pipes (the output pipes non-blocking).
-    // Serves exactly one run(), whose job message was already sent on the channel up to
-    // `unsent` (the bytes still to send).
-    static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel,
-                               os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent, const protocol::Ready& baseline);
+    // and the host's ends of its channel (two pipes: from the child, to it) and output pipes,
+    // all non-blocking. Serves exactly one run(), whose job message was already sent on the
+    // channel up to `unsent` (the bytes still to send).
+    static WorkerSession adopt(const WorkerConfig& config, std::unique_ptr<WorkerProcess> process, os::UniqueFd channel_from,
+                               os::UniqueFd channel_to, os::UniqueFd stdout_read, os::UniqueFd stderr_read, std::string unsent,
+                               const protocol::Ready& baseline);
 
     // Who keeps a job's lease: the worker (a thread of its own watches it), or the fork server
     // that forked it (the job message then carries none).
@@ -129,7 +130,8 @@ private:
     WorkerRole m_role = WorkerRole::spawn;
     std::unique_ptr<WorkerProcess> m_process;
     std::string m_isolation = "spawn";
-    os::UniqueFd m_channel;
+    os::UniqueFd m_channel;      // the socket, or the pipe from a fork server's child
+    os::UniqueFd m_channel_to;   // the pipe to a fork server's child; none on a socket
     os::UniqueFd m_stdout;
     os::UniqueFd m_stderr;
     std::optional<protocol::FrameDecoder> m_decoder;

@@ -132,18 +132,22 @@ struct ServerState {
 };
 
 // At most this many files to enter the attempt's group by: one per hierarchy of cgroup v1
-// (memory, pids, cpuacct, freezer). With the job's three descriptors they go to the child in
-// one os::send_with_fds, which carries up to 8.
+// (memory, pids, cpuacct, freezer). With the job's descriptors they go to the child in one
+// os::send_with_fds, which carries up to 12.
 constexpr std::size_t k_max_group_files = 4;
 
-// Receives the job's three descriptors and the files to enter its group by (none without a
-// group), sent with one byte by os::send_with_fds. False at end of file (the server let this
-// spare go unused).
-bool receive_job_fds(int control, os::UniqueFd (&fds)[3], std::vector<os::UniqueFd>& group_files)
+// The job's descriptors a child takes: its channel from and to the host (two pipes), stdout
+// and stderr. The host sends one more, the status pipe, which the server keeps.
+constexpr std::size_t k_job_fds = 4;
+
+// Receives the job's descriptors and the files to enter its group by (none without a group),
+// sent with one byte by os::send_with_fds. False at end of file (the server let this spare go
+// unused).
+bool receive_job_fds(int control, os::UniqueFd (&fds)[k_job_fds], std::vector<os::UniqueFd>& group_files)
 {
     char byte = 0;
     iovec iov{&byte, 1};
-    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int) * (3 + k_max_group_files + 1))] = {};
+    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int) * (k_job_fds + k_max_group_files + 1))] = {};
     msghdr message{};
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
@@ -157,14 +161,14 @@ bool receive_job_fds(int control, os::UniqueFd (&fds)[3], std::vector<os::Unique
     if (n < 0) fail(WorkerExit::setup_failed, "recvmsg", "the job's descriptors from the fork server", errno);
     const cmsghdr* c = CMSG_FIRSTHDR(&message);
     const std::size_t count = c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || count < 3 || count > 3 + k_max_group_files ||
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || count < k_job_fds || count > k_job_fds + k_max_group_files ||
         (message.msg_flags & MSG_CTRUNC)) {
         fail(WorkerExit::setup_failed, "the fork server's message did not carry the job's descriptors");
     }
-    int received[3 + k_max_group_files];
+    int received[k_job_fds + k_max_group_files];
     std::memcpy(received, CMSG_DATA(c), sizeof(int) * count);
-    for (std::size_t i = 0; i < 3; ++i) fds[i].reset(received[i]);
-    for (std::size_t i = 3; i < count; ++i) group_files.emplace_back(received[i]);
+    for (std::size_t i = 0; i < k_job_fds; ++i) fds[i].reset(received[i]);
+    for (std::size_t i = k_job_fds; i < count; ++i) group_files.emplace_back(received[i]);
     return true;
 }
 
@@ -204,15 +208,15 @@ void redirect(os::UniqueFd&& from, int to, const char* what)
     if (::setpgid(0, 0) != 0) fail(WorkerExit::setup_failed, "setpgid", "spare child", errno);
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail(WorkerExit::setup_failed, "prctl", "PR_SET_CHILD_SUBREAPER", errno);
 
-    os::UniqueFd fds[3];  // channel, stdout, stderr
+    os::UniqueFd fds[k_job_fds];  // channel from the host, channel to it, stdout, stderr
     std::vector<os::UniqueFd> group_files;
     if (!receive_job_fds(control.get(), fds, group_files)) ::_exit(0);  // the server let us go unused
     control.reset();
-    redirect(std::move(fds[1]), STDOUT_FILENO, "the job's stdout");
-    redirect(std::move(fds[2]), STDERR_FILENO, "the job's stderr");
+    redirect(std::move(fds[2]), STDOUT_FILENO, "the job's stdout");
+    redirect(std::move(fds[3]), STDERR_FILENO, "the job's stderr");
     enter_group(group_files);  // before the job is read
     // No hello: the server's answer to the host already says this child exists.
-    WorkerChannel channel(std::move(fds[0]));
+    WorkerChannel channel(std::move(fds[0]), std::move(fds[1]));
     runner.become_job_child(channel);
     if (auto job = receive_job(channel)) runner.handle_job(*job);
     std::fflush(nullptr);
@@ -358,7 +362,8 @@ void preload(ServerState& server, const protocol::Frame& frame)
 // Returns the child that took them.
 os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds, const std::vector<os::UniqueFd>& group_files)
 {
-    std::vector<int> passed{job_fds[0].get(), job_fds[1].get(), job_fds[2].get()};
+    std::vector<int> passed;
+    for (std::size_t i = 0; i < k_job_fds; ++i) passed.push_back(job_fds[i].get());
     for (const auto& file : group_files) passed.push_back(file.get());
     os::SysError last;
     for (int round = 0; round < 2; ++round) {
@@ -379,7 +384,7 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
 {
     const auto request = protocol::decode_fork_job(frame.body);
     if (!request || request->cgroup_fds > k_max_group_files) give_up(WorkerExit::broken_frame, "malformed fork_job message from the host");
-    auto job_fds = server.reader.take_fds(4);  // channel, stdout, stderr, status
+    auto job_fds = server.reader.take_fds(k_job_fds + 1);  // channel in and out, stdout, stderr, status
     auto group_files = server.reader.take_fds(request->cgroup_fds);
     if (job_fds.empty() || (request->cgroup_fds > 0 && group_files.empty())) {
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
@@ -387,7 +392,7 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
     }
     const auto child = hand_to_spare(server, job_fds, group_files);
     group_files.clear();
-    os::UniqueFd status_pipe = std::move(job_fds[3]);
+    os::UniqueFd status_pipe = std::move(job_fds[k_job_fds]);
     job_fds.clear();  // the child holds them now
     if (!child) {
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, child.error().message()}));

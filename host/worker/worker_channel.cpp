@@ -1,6 +1,7 @@
 #include "worker/worker_channel.h"
 
 #include "os/clock.h"
+#include "os/fd.h"
 #include "protocol/messages.h"
 
 #include <algorithm>
@@ -23,8 +24,9 @@ bool WorkerChannel::send(protocol::MessageType type, std::string_view body)
     }
     std::string_view rest = frame;
     while (!rest.empty()) {
-        // MSG_NOSIGNAL: a vanished host must not kill us with SIGPIPE mid-report.
-        const ssize_t n = ::send(m_fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+        // No SIGPIPE: a vanished host must not kill us mid-report.
+        const ssize_t n = m_out ? os::write_without_sigpipe(m_out.get(), rest.data(), rest.size())
+                                : ::send(m_fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             return false;
@@ -53,7 +55,10 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
             pollfd readable{m_fd.get(), POLLIN, 0};
             if (::poll(&readable, 1, -1) < 0 && errno == EINTR) continue;
         }
-        const ssize_t n = ::recv(m_fd.get(), buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
+        // The pipe from the host is non-blocking: after poll, a read that finds nothing
+        // (another reader was first) waits again.
+        const ssize_t n = m_out ? ::read(m_fd.get(), buffer, sizeof buffer) : ::recv(m_fd.get(), buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
+        if (n < 0 && block && m_out && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
         if (n > 0) {
             m_decoder.feed(buffer, static_cast<size_t>(n));
             return Fill::more;
@@ -65,7 +70,7 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
         if (errno == EINTR) continue;
         if (!block && (errno == EAGAIN || errno == EWOULDBLOCK)) return Fill::nothing_yet;
         m_end = End::failed;
-        m_problem = "recv(channel fd " + std::to_string(m_fd.get()) + "): " + std::strerror(errno);
+        m_problem = std::string(m_out ? "read" : "recv") + "(channel fd " + std::to_string(m_fd.get()) + "): " + std::strerror(errno);
         return Fill::ended;
     }
 }

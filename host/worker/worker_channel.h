@@ -16,7 +16,12 @@ namespace sandhost::worker {
 
 class WorkerChannel {
 public:
+    // A socket, both ways (a spawned or reused worker, a fork server).
     explicit WorkerChannel(os::UniqueFd&& fd) : m_fd(std::move(fd)), m_decoder(k_max_host_frame) {}
+    // Two pipes: `in` from the host (non-blocking), `out` to it (a fork server's child, whose
+    // channel travels to it in SCM_RIGHTS: a unix socket in flight would set the kernel's
+    // collector of unix sockets going at every close of one, a pipe does not).
+    WorkerChannel(os::UniqueFd&& in, os::UniqueFd&& out) : m_fd(std::move(in)), m_out(std::move(out)), m_decoder(k_max_host_frame) {}
 
     // Sends one frame, after any held ones; false when the host is gone (the worker should
     // then exit).
@@ -54,6 +59,7 @@ public:
     // An ended or broken channel is left for receive() to report.
     void take_in();
 
+    // The socket, or the pipe the host writes into.
     int fd() const { return m_fd.get(); }
 
     // Payloads are bounded by what the host accepts for results; anything larger is a bug.
@@ -66,7 +72,8 @@ private:
     // Moves every whole frame the decoder holds to m_pending, taking in leases and cancels;
     // false when the decoder found a broken frame. Caller holds m_receive_mutex.
     bool sort_decoded();
-    os::UniqueFd m_fd;
+    os::UniqueFd m_fd;   // the socket, or the pipe from the host
+    os::UniqueFd m_out;  // the pipe to the host; none on a socket
     std::mutex m_send_mutex;
     std::mutex m_receive_mutex;
     protocol::FrameDecoder m_decoder;

@@ -5,6 +5,7 @@
 #include "tasks.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,10 +91,14 @@ sh_status_t run_lie(const sh_services_t* services, sh_context_t* ctx, const char
     return guarded(services, ctx, [&] {
         // A well-formed header of a 'done' message (magic "SH", protocol version 4, type 8) whose
         // length says 4 GiB - 1: on the channel, a lie about a result no worker may send.
+        // The channel is a socket, or (a fork server's child) a pipe to the host and one from it:
+        // the header goes into every socket and every pipe open for writing past stderr.
         static constexpr char k_header[] = "\x48\x53\x04\x08\xff\xff\xff\xff";
         for (const int fd : open_descriptors()) {
             struct stat st {};
-            if (fd <= 2 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+            if (fd <= 2 || ::fstat(fd, &st) != 0) continue;
+            const int access = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+            if (!S_ISSOCK(st.st_mode) && !(S_ISFIFO(st.st_mode) && (access == O_WRONLY || access == O_RDWR))) continue;
             [[maybe_unused]] const auto written = ::write(fd, k_header, sizeof k_header - 1);
         }
         // The host stops a liar: it never gets to return.

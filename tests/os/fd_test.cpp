@@ -1,11 +1,13 @@
 #include "os/fd.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -265,10 +267,67 @@ TEST(SendWithFds, RefusesNoneOrTooManyAndAGonePeer)
     ASSERT_TRUE(pair);
     const int fd = pair->first.get();
     EXPECT_FALSE(send_with_fds(fd, "x", {}));
-    EXPECT_FALSE(send_with_fds(fd, "x", std::vector<int>(9, fd)));
+    EXPECT_FALSE(send_with_fds(fd, "x", std::vector<int>(13, fd)));
     pair->second.reset();
     // MSG_NOSIGNAL: a gone peer is a false, not a SIGPIPE that ends this process.
     EXPECT_FALSE(send_with_fds(fd, "x", {fd}));
+}
+
+TEST(Pipe, ANonblockingOneDoesNotWaitAtEitherEnd)
+{
+    auto pipe = make_nonblocking_pipe();
+    ASSERT_TRUE(pipe) << pipe.error().message();
+    EXPECT_TRUE(has_cloexec(pipe->read.get()));
+    EXPECT_TRUE(has_cloexec(pipe->write.get()));
+    EXPECT_TRUE(::fcntl(pipe->read.get(), F_GETFL) & O_NONBLOCK);
+    EXPECT_TRUE(::fcntl(pipe->write.get(), F_GETFL) & O_NONBLOCK);
+    char byte;
+    EXPECT_EQ(::read(pipe->read.get(), &byte, 1), -1);
+    EXPECT_EQ(errno, EAGAIN) << "an empty pipe answers at once";
+}
+
+// A pipe whose reader is gone: EPIPE, and no SIGPIPE reaches the process (its default action
+// would end it) or stays pending; the thread's mask is as it was.
+TEST(WriteWithoutSigpipe, AGoneReaderIsEpipeAndNoSignal)
+{
+    auto pipe = make_pipe();
+    ASSERT_TRUE(pipe);
+    ASSERT_EQ(write_without_sigpipe(pipe->write.get(), "x", 1), 1) << "a reader: written";
+    pipe->read.reset();
+    sigset_t before;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &before);
+    ASSERT_FALSE(sigismember(&before, SIGPIPE)) << "the test runs with SIGPIPE unblocked";
+    errno = 0;
+    EXPECT_EQ(write_without_sigpipe(pipe->write.get(), "x", 1), -1);
+    EXPECT_EQ(errno, EPIPE);
+    sigset_t pending;
+    ::sigpending(&pending);
+    EXPECT_FALSE(sigismember(&pending, SIGPIPE)) << "the write's SIGPIPE was taken back";
+    sigset_t after;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &after);
+    EXPECT_FALSE(sigismember(&after, SIGPIPE)) << "the mask is as it was";
+}
+
+// A thread that blocks SIGPIPE itself keeps what it has pending: only the write's own is taken.
+TEST(WriteWithoutSigpipe, ASigpipeTheCallerBlockedAndHadPendingStays)
+{
+    auto pipe = make_pipe();
+    ASSERT_TRUE(pipe);
+    pipe->read.reset();
+    sigset_t pipe_only;
+    sigset_t previous;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    ::pthread_kill(::pthread_self(), SIGPIPE);
+    EXPECT_EQ(write_without_sigpipe(pipe->write.get(), "x", 1), -1);
+    EXPECT_EQ(errno, EPIPE);
+    sigset_t pending;
+    ::sigpending(&pending);
+    EXPECT_TRUE(sigismember(&pending, SIGPIPE)) << "the caller's own pending SIGPIPE is left to it";
+    const timespec now{0, 0};
+    EXPECT_EQ(::sigtimedwait(&pipe_only, nullptr, &now), SIGPIPE);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 TEST(WriteAll, WritesMoreThanAPipeHolds)

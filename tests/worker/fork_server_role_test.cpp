@@ -27,29 +27,32 @@ using protocol::WorkerExit;
 
 // The host's ends of one forked job's descriptors.
 struct JobEnds {
-    os::UniqueFd channel;
+    os::UniqueFd channel;     // from the child
+    os::UniqueFd channel_to;  // to the child
     os::UniqueFd out;
     os::UniqueFd err;
     os::UniqueFd status;
 };
 
-// Sends fork_job with the child's ends of a new channel, stdout, stderr and status pipe, then
-// `group_files` (what the child is to enter its group by). `queued_job`, when given, is a job
-// message put in the channel before the request goes, for the child to find there.
+// Sends fork_job with the child's ends of a new channel (a pipe to it, one from it), stdout,
+// stderr and status pipe, then `group_files` (what the child is to enter its group by).
+// `queued_job`, when given, is a job message put in the channel before the request goes, for
+// the child to find there.
 std::optional<JobEnds> send_fork_job(test::HostEnd& server, const protocol::ForkJob& request = {}, const std::vector<int>& group_files = {},
                                      const std::optional<std::string>& queued_job = std::nullopt)
 {
-    auto channel = os::make_socket_pair();
+    auto to_child = os::make_nonblocking_pipe();
+    auto from_child = os::make_pipe();
     auto out = os::make_pipe();
     auto err = os::make_pipe();
     auto status = os::make_pipe();
-    if (!channel || !out || !err || !status) return std::nullopt;
-    if (queued_job && !test::send_frame(channel->first.get(), MessageType::job, *queued_job)) return std::nullopt;
-    std::vector<int> passed{channel->second.get(), out->write.get(), err->write.get(), status->write.get()};
+    if (!to_child || !from_child || !out || !err || !status) return std::nullopt;
+    if (queued_job && !test::send_frame(to_child->write.get(), MessageType::job, *queued_job)) return std::nullopt;
+    std::vector<int> passed{to_child->read.get(), from_child->write.get(), out->write.get(), err->write.get(), status->write.get()};
     passed.insert(passed.end(), group_files.begin(), group_files.end());
     const std::string frame = protocol::encode_frame(MessageType::fork_job, protocol::encode(request));
     if (!os::send_with_fds(server.channel(), frame, passed)) return std::nullopt;
-    return JobEnds{std::move(channel->first), std::move(out->read), std::move(err->read), std::move(status->read)};
+    return JobEnds{std::move(from_child->read), std::move(to_child->write), std::move(out->read), std::move(err->read), std::move(status->read)};
 }
 
 std::string job(const std::filesystem::path& plugin, const std::string& task = {}, const std::string& payload = {})
@@ -114,7 +117,7 @@ TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
         for (ssize_t n; (n = ::read(entry->read.get(), buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
         EXPECT_EQ(written, "0");
     }
-    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
+    ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "echo", "[1]")));
     test::FrameReader reader(ends->channel.get());
     const auto report = reader.next_report();
     ASSERT_TRUE(report && report->type == MessageType::done);
@@ -162,7 +165,7 @@ TEST_F(ForkServerRole, ForksAChildPerJobAndKeepsOneSpare)
         auto ends = send_fork_job(server);
         ASSERT_TRUE(ends);
         const std::string payload = "[" + std::to_string(i) + "]";
-        ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "echo", payload)));
+        ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "echo", payload)));
         const auto answer = server.frames().next_report();
         ASSERT_TRUE(answer && answer->type == MessageType::forked);
         const auto forked = protocol::decode_forked(answer->body);
@@ -208,7 +211,7 @@ TEST_F(ForkServerRole, EndsAChildWhoseLeaseRunsOutUnrenewedWithEverythingItStart
     auto ends = send_fork_job(server, request);
     ASSERT_TRUE(ends);
     // A child in a session of its own, which sleeps for ever: only the server's stop ends it.
-    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "spawn_children", R"({"count":1,"setsid":true})")));
+    ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "spawn_children", R"({"count":1,"setsid":true})")));
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::forked);
     const auto status = read_child_status(ends->status.get());
@@ -232,7 +235,7 @@ TEST_F(ForkServerRole, RenewalsKeepAChildGoingPastItsFirstLease)
     request.lease_ms = 300;
     auto ends = send_fork_job(server, request);
     ASSERT_TRUE(ends);
-    ASSERT_TRUE(test::send_frame(ends->channel.get(), MessageType::job, job(t::plugin("misbehave"), "sleep", R"({"ms":1200})")));
+    ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "sleep", R"({"ms":1200})")));
     const auto answer = server.frames().next_report();
     ASSERT_TRUE(answer && answer->type == MessageType::forked);
     const auto forked = protocol::decode_forked(answer->body);

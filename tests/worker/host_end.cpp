@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <poll.h>
 #include <sys/socket.h>
@@ -35,7 +36,8 @@ std::optional<protocol::Frame> FrameReader::next(std::chrono::milliseconds limit
         pollfd fd{m_fd, POLLIN, 0};
         if (::poll(&fd, 1, ms_left(deadline)) <= 0) return std::nullopt;
         char buffer[65536];
-        const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, 0);
+        const ssize_t n = ::read(m_fd, buffer, sizeof buffer);  // a socket or a pipe
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (n <= 0) return std::nullopt;
         m_decoder.feed(buffer, static_cast<std::size_t>(n));
     }
@@ -56,7 +58,8 @@ std::optional<protocol::Frame> FrameReader::next_report(std::chrono::millisecond
 bool send_frame(int fd, protocol::MessageType type, std::string_view body)
 {
     const std::string frame = protocol::encode_frame(type, body);
-    return ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+    // A socket or a pipe; no SIGPIPE when the worker is gone.
+    return os::write_without_sigpipe(fd, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
 }
 
 HostEnd::HostEnd(const std::string& role)
