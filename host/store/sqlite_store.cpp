@@ -136,7 +136,6 @@ void SqliteStore::load_dependencies(std::vector<model::Job>& jobs)
         jobs.front().depends_on = dependencies_of(jobs.front().id);
         return;
     }
-    if (jobs.empty()) return;
     std::vector<model::JobId> ids;
     for (const auto& job : jobs) ids.push_back(job.id);
     std::map<model::JobId, std::vector<model::JobId>> by_job;
