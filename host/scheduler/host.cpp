@@ -142,6 +142,41 @@ struct Host::Unrecorded {
     std::chrono::steady_clock::time_point started{};
 };
 
+thread_local Host::Running** Host::t_next_here = nullptr;
+
+class Host::RecorderTurn {
+public:
+    // Waits for the turn, at most `limit` when one is given (held() says whether it came).
+    explicit RecorderTurn(Host& host, std::optional<std::chrono::microseconds> limit = std::nullopt) : m_host(host)
+    {
+        std::unique_lock lock(host.m_mutex);
+        const auto free = [&] { return !host.m_recording; };
+        if (limit) {
+            if (!host.m_recorder_free.wait_for(lock, *limit, free)) return;
+        } else {
+            host.m_recorder_free.wait(lock, free);
+        }
+        host.m_recording = m_held = true;
+    }
+    ~RecorderTurn() { release(); }
+    RecorderTurn(const RecorderTurn&) = delete;
+    RecorderTurn& operator=(const RecorderTurn&) = delete;
+    bool held() const { return m_held; }
+    void release()
+    {
+        if (!std::exchange(m_held, false)) return;
+        {
+            std::lock_guard lock(m_host.m_mutex);
+            m_host.m_recording = false;
+        }
+        m_host.m_recorder_free.notify_all();
+    }
+
+private:
+    Host& m_host;
+    bool m_held = false;
+};
+
 Host::Host(std::shared_ptr<const config::Settings> settings, std::shared_ptr<store::Store> store, HostOptions options)
     : m_settings(std::move(settings)),
       m_store(std::move(store)),
@@ -325,6 +360,8 @@ void Host::run()
     auto next_store_check = Clock::now() + k_store_check_period;
     std::optional<model::TimePoint> drain_deadline;
     for (;;) {
+        // The whole pass but its wait: attempts that end meanwhile leave their endings to it.
+        RecorderTurn turn(*this);
         collect_finished();
         const auto now = Clock::now();
         if (!m_store_vanished && now >= next_store_check) {
@@ -400,6 +437,7 @@ void Host::run()
             }
             next_heartbeat = now + lease() / 3;
         }
+        turn.release();
         std::unique_lock lock(m_mutex);
         m_wake.wait_for(lock, m_options.idle_poll, [&] { return !m_finished.empty() || (m_stopping && !stopping) || m_republish; });
     }
@@ -798,6 +836,10 @@ void Host::launch(Running& running)
 {
     if (!prepare(running)) return;
     Running* raw = &running;
+    if (t_next_here && !*t_next_here) {
+        *t_next_here = raw;  // record_here's thread runs it next
+        return;
+    }
     try {
         m_attempt_threads.run([this, raw] { run_attempts(raw); });
     } catch (const std::system_error& e) {
@@ -827,6 +869,7 @@ void Host::run_attempts(Running* raw)
             }
         }
         Running* next = nullptr;
+        bool here = false;
         {
             std::lock_guard lock(m_mutex);
             raw->outcome = std::move(outcome);
@@ -838,18 +881,50 @@ void Host::run_attempts(Running* raw)
             raw->slot_released = true;
             ++m_released;
             const bool first = m_finished.empty();
-            // The last use of the attempt: once it is in m_finished, the run loop may delete it.
+            // The last use of the attempt: once it is in m_finished, the run loop (or the thread
+            // recording it) may delete it.
             m_finished.push_back(id);
             // After a host error the run loop decides: the host may be short of resources.
             if (!failed) next = take_held();
+            // With no job held to start, this thread records the ending itself unless the run
+            // loop is busy (record_here); after a host error, or while stopping, the run loop does.
+            here = !failed && !next && !m_stopping && m_ahead_count == 0;
             // The run loop, the one waiter on m_wake, is woken by the first ending it has not
             // collected yet, and by every one while no job is held (it may be gathering them);
             // with jobs held it collects all of them at once.
-            if (first || m_ahead_count == 0 || !next) m_wake.notify_one();
+            if ((!here && (first || m_ahead_count == 0 || !next)) || m_gathering) m_wake.notify_one();
         }
-        if (next && !prepare(*next)) next = nullptr;
+        if (here && !record_here(next)) {
+            // The run loop is recording: it collects this ending in its pass, or right after.
+            std::lock_guard lock(m_mutex);
+            m_wake.notify_one();
+        } else if (!here && next && !prepare(*next)) {
+            next = nullptr;
+        }
         raw = next;
     }
+}
+
+bool Host::record_here(Running*& next)
+{
+    // Another attempt's thread, or the run loop, recording now is done in a commit's time;
+    // past that, the run loop collects this ending in its pass.
+    RecorderTurn turn(*this, std::chrono::duration_cast<std::chrono::microseconds>(k_max_gather));
+    if (!turn.held()) return false;
+    t_next_here = &next;
+    try {
+        collect_finished(false);
+    } catch (const std::exception& e) {
+        // What the run loop's pass would have let out of run(): the host stops, and the jobs
+        // of the records not written run again once their leases expire.
+        spdlog::error("the host failed while recording attempts: {}; it stops", e.what());
+        t_next_here = nullptr;
+        turn.release();
+        stop();
+        return true;
+    }
+    t_next_here = nullptr;
+    return true;
 }
 
 bool Host::held_stopped(const Running& held)
@@ -888,13 +963,13 @@ Host::Running* Host::take_held()
     return first;
 }
 
-void Host::collect_finished()
+void Host::collect_finished(bool gather)
 {
     std::vector<std::unique_ptr<Running>> finished;
     bool stopping;
     {
         std::unique_lock lock(m_mutex);
-        gather_endings(lock);
+        if (gather) gather_endings(lock);
         while (!m_finished.empty()) {
             const model::JobId id = m_finished.front();
             m_finished.pop_front();
@@ -930,7 +1005,9 @@ void Host::gather_endings(std::unique_lock<std::mutex>& lock)
     // they free, and the commit takes whatever ended meanwhile.
     if (m_finished.empty() || m_ahead_count > 0 || m_finished.size() >= m_running.size() || m_stopping) return;
     const auto window = std::min(m_last_commit, k_max_gather);
+    m_gathering = true;  // endings that would record themselves wake it instead
     m_wake.wait_for(lock, window, [&] { return m_finished.size() >= m_running.size() || m_stopping; });
+    m_gathering = false;
 }
 
 std::optional<Host::Unrecorded> Host::end_attempt(Running& running)

@@ -63,9 +63,10 @@ struct HostOptions {
     std::size_t max_unrecorded = 10'000;  // attempt records kept while the store fails; beyond, the oldest go
     std::string instance;  // empty: random; the lease holder is "NAME/INSTANCE"
     std::shared_ptr<Metrics> metrics;  // what the host counts for /metrics; null: a Metrics of its own
-    // Called on the run loop for every attempt record the store answered, after its commit
-    // (never before: whoever it tells may read the job from the store), once per attempt. For
-    // benchmarks and tests; it must not block or throw.
+    // Called for every attempt record the store answered, after its commit (never before:
+    // whoever it tells may read the job from the store), once per attempt, on the thread that
+    // recorded it: the run loop, or the thread of an attempt that ended (never two at once).
+    // For benchmarks and tests; it must not block or throw.
     std::function<void(const RecordedAttempt&)> on_recorded;
 };
 
@@ -171,8 +172,17 @@ private:
     // a lost or expired lease, the host stopping) without running them.
     void launch_ahead(bool stopping);
     // Records every attempt that ended since the last look, in one store step with the claims
-    // for the slots they freed (unless the host stops), and starts those claims.
-    void collect_finished();
+    // for the slots they freed (unless the host stops), and starts those claims. With the
+    // recorder's turn (RecorderTurn). On the run loop (gather: first waits a little for others to end, see
+    // gather_endings), or on the thread of an attempt that ended (record_here).
+    void collect_finished(bool gather = true);
+    // On the thread of an attempt that ended with no held job to start next: when the turn
+    // comes within a commit's time (k_max_gather), records the endings waiting (this attempt's among them) and
+    // claims for the free slots on this thread, as the run loop would, and returns the claim
+    // this thread runs next (null when there is none). Returns false when the turn did not
+    // come: the run loop records them. No wakeup of the run loop and none of another thread for the next
+    // job: by default a slot's next job starts as soon as its ending and claim are committed.
+    bool record_here(Running*& next);
     // Decides where an ended attempt's job goes: what to record, or nullopt when nothing goes
     // to the store now (a stale lease; a failing store keeps it for later).
     std::optional<Unrecorded> end_attempt(Running& running);
@@ -217,10 +227,21 @@ private:
     std::string m_host_name;
     std::string m_holder;
 
+    // A turn at recording endings and claims (m_recording): the run loop's whole pass but its
+    // wait, or record_here on an attempt's thread. The turn guards the store's health below and
+    // what else only the run loop touched before attempts' threads recorded too.
+    class RecorderTurn;
+    // While record_here runs on this thread: where launch() leaves the first claim it starts,
+    // for this thread to run, instead of handing it to another.
+    static thread_local Running** t_next_here;
+
     mutable std::mutex m_mutex;   // guards everything below
+    bool m_recording = false;     // someone has the recorder's turn
+    std::condition_variable m_recorder_free;  // m_recording went false
     std::condition_variable m_wake;       // the run loop's: an attempt ended, a stop, a reload
     std::condition_variable m_stop_wake;  // the retention thread's: a stop
     bool m_stopping = false;
+    bool m_gathering = false;     // the run loop waits in gather_endings
     bool m_republish = false;     // a reload asks the run loop to publish the catalog again
     std::map<model::JobId, std::unique_ptr<Running>> m_running;
     std::deque<model::JobId> m_finished;
@@ -244,7 +265,7 @@ private:
     std::thread m_retention_thread;  // started by run(), joined before it returns
     AttemptThreads m_attempt_threads;  // joined by the destructor, before m_running goes
 
-    // The store's health, seen by the run loop alone.
+    // The store's health, seen by whoever has the recorder's turn.
     std::deque<Unrecorded> m_unrecorded;  // oldest first
     std::chrono::microseconds m_last_commit{0};  // how long the last record of endings took
     bool m_publish_pending = false;       // a reload's catalog the store did not take yet

@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <pthread.h>
 #include <set>
 #include <unistd.h>
 
@@ -37,6 +40,35 @@ TEST_F(HostTest, AJobCompletesWithItsResultAndOneAttemptRecord)
     EXPECT_EQ(attempts[0].outcome.kind, model::OutcomeKind::succeeded);
     EXPECT_EQ(attempts[0].host, h.host().holder());
     EXPECT_TRUE(attempts[0].outcome.pid.has_value());
+}
+
+// By default the thread of an attempt that ended records it, with the claim for the slot it
+// freed, and runs that claim itself: no wakeup of the run loop, none of another thread. Every
+// attempt is still recorded once, after its commit.
+TEST_F(HostTest, AnAttemptsThreadRecordsItsEndingAndRunsTheNextJobItself)
+{
+    HostHarness h("  default:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n");
+    std::mutex mutex;
+    std::map<model::JobId, int> records;
+    std::size_t on_attempt_threads = 0;
+    h.options().on_recorded = [&](const RecordedAttempt& attempt) {
+        char name[16] = {};
+        ::pthread_getname_np(::pthread_self(), name, sizeof name);
+        std::lock_guard lock(mutex);
+        ++records[attempt.job];
+        if (std::string(name) == "sh-attempt") ++on_attempt_threads;
+    };
+    std::vector<model::JobId> ids;
+    for (int i = 0; i < 20; ++i) ids.push_back(h.enqueue("default", "misbehave.echo", R"({"n":)" + std::to_string(i) + "}"));
+    h.start();
+    for (auto id : ids) EXPECT_EQ(h.wait_final(id).state, JobState::completed);
+    ASSERT_TRUE(t::eventually([&] {
+        std::lock_guard lock(mutex);
+        return records.size() == ids.size();
+    }));
+    std::lock_guard lock(mutex);
+    for (const auto& [id, count] : records) EXPECT_EQ(count, 1) << "job " << id << " recorded more than once";
+    EXPECT_GE(on_attempt_threads, 1u) << "every ending was recorded on the run loop";
 }
 
 TEST_F(HostTest, RetentionTrimsFinishedJobsInTheBackgroundQueueByQueue)
