@@ -146,15 +146,19 @@ thread_local Host::Running** Host::t_next_here = nullptr;
 
 class Host::RecorderTurn {
 public:
-    // Waits for the turn, at most `limit` when one is given (held() says whether it came).
+    // Waits for the turn, at most `limit` when one is given (an attempt's thread: held() says
+    // whether it came), as long as it takes without (the run loop). The run loop goes first:
+    // while it waits, no attempt's thread takes the turn, so that attempts ending one after
+    // another never keep it from renewing leases and the rest of its pass.
     explicit RecorderTurn(Host& host, std::optional<std::chrono::microseconds> limit = std::nullopt) : m_host(host)
     {
         std::unique_lock lock(host.m_mutex);
-        const auto free = [&] { return !host.m_recording; };
         if (limit) {
-            if (!host.m_recorder_free.wait_for(lock, *limit, free)) return;
+            if (!host.m_recorder_free.wait_for(lock, *limit, [&] { return !host.m_recording && !host.m_loop_waits_to_record; })) return;
         } else {
-            host.m_recorder_free.wait(lock, free);
+            host.m_loop_waits_to_record = true;
+            host.m_recorder_free.wait(lock, [&] { return !host.m_recording; });
+            host.m_loop_waits_to_record = false;
         }
         host.m_recording = m_held = true;
     }

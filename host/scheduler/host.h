@@ -237,6 +237,7 @@ private:
 
     mutable std::mutex m_mutex;   // guards everything below
     bool m_recording = false;     // someone has the recorder's turn
+    bool m_loop_waits_to_record = false;  // the run loop waits for the turn: it goes first
     std::condition_variable m_recorder_free;  // m_recording went false
     std::condition_variable m_wake;       // the run loop's: an attempt ended, a stop, a reload
     std::condition_variable m_stop_wake;  // the retention thread's: a stop
