@@ -890,8 +890,8 @@ void Host::run_attempts(Running* raw)
             m_finished.push_back(id);
             // After a host error the run loop decides: the host may be short of resources.
             if (!failed) next = take_held();
-            // With no job held to start, this thread records the ending itself unless the run
-            // loop is busy (record_here); after a host error, or while stopping, the run loop does.
+            // With no job held to start, this thread records the ending itself (record_here);
+            // after a host error, or while stopping, the run loop does.
             here = !failed && !next && !m_stopping && m_ahead_count == 0;
             // The run loop, the one waiter on m_wake, is woken by the first ending it has not
             // collected yet, and by every one while no job is held (it may be gathering them);
@@ -899,7 +899,7 @@ void Host::run_attempts(Running* raw)
             if ((!here && (first || m_ahead_count == 0 || !next)) || m_gathering) m_wake.notify_one();
         }
         if (here && !record_here(next)) {
-            // The run loop is recording: it collects this ending in its pass, or right after.
+            // The turn did not come in time: the run loop collects this ending in its pass.
             std::lock_guard lock(m_mutex);
             m_wake.notify_one();
         } else if (!here && next && !prepare(*next)) {

@@ -173,15 +173,16 @@ private:
     void launch_ahead(bool stopping);
     // Records every attempt that ended since the last look, in one store step with the claims
     // for the slots they freed (unless the host stops), and starts those claims. With the
-    // recorder's turn (RecorderTurn). On the run loop (gather: first waits a little for others to end, see
-    // gather_endings), or on the thread of an attempt that ended (record_here).
+    // recorder's turn (RecorderTurn). On the run loop (gather: first waits a little for others
+    // to end, see gather_endings), or on the thread of an attempt that ended (record_here).
     void collect_finished(bool gather = true);
     // On the thread of an attempt that ended with no held job to start next: when the turn
-    // comes within a commit's time (k_max_gather), records the endings waiting (this attempt's among them) and
-    // claims for the free slots on this thread, as the run loop would, and returns the claim
-    // this thread runs next (null when there is none). Returns false when the turn did not
-    // come: the run loop records them. No wakeup of the run loop and none of another thread for the next
-    // job: by default a slot's next job starts as soon as its ending and claim are committed.
+    // comes within a commit's time (k_max_gather), records the endings waiting (this
+    // attempt's among them) and claims for the free slots on this thread, as the run loop
+    // would, and returns the claim this thread runs next (null when there is none). Returns
+    // false when the turn did not come: the run loop records them. No wakeup of the run loop
+    // and none of another thread for the next job: by default a slot's next job starts as soon
+    // as its ending and claim are committed.
     bool record_here(Running*& next);
     // Decides where an ended attempt's job goes: what to record, or nullopt when nothing goes
     // to the store now (a stale lease; a failing store keeps it for later).
