@@ -899,8 +899,8 @@ void Host::run_attempts(Running* raw)
             if ((!here && (first || m_ahead_count == 0 || !next)) || m_gathering) m_wake.notify_one();
         }
         if (here && !record_here(next)) {
-            // The turn did not come in time: the run loop collects this ending in its pass.
-            std::lock_guard lock(m_mutex);
+            // The turn did not come in time: the run loop collects this ending in its pass (it
+            // was pushed under m_mutex, so the loop's wait sees it without this lock).
             m_wake.notify_one();
         } else if (!here && next && !prepare(*next)) {
             next = nullptr;
