@@ -745,10 +745,13 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
 {
     std::function<Figures()> measure;
     const bool leased = row.ends_with("-leased");
-    if (auto m = md::mode_from_string(leased ? row.substr(0, row.size() - std::string("-leased").size()) : row)) {
-        measure = [=] {
-            return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m, Grant::defaults, md::CgroupUse::automatic, leased);
-        };
+    const bool ungrouped = row.ends_with("-ungrouped");
+    const auto mode_name = leased ? row.substr(0, row.size() - std::string("-leased").size())
+                           : ungrouped ? row.substr(0, row.size() - std::string("-ungrouped").size())
+                                       : row;
+    if (auto m = md::mode_from_string(mode_name)) {
+        const auto cgroup = ungrouped ? md::CgroupUse::off : md::CgroupUse::automatic;
+        measure = [=] { return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m, Grant::defaults, cgroup, leased); };
     } else if (row == "fork_no_exec" || row == "pipe_roundtrip") {
         measure = [=] { return server_baseline(parallel, row == "pipe_roundtrip" ? jobs * 10 : jobs, row == "pipe_roundtrip" ? "pipe" : "fork"); };
     } else if (row == "fork_no_exec_grouped") {
