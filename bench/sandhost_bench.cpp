@@ -267,7 +267,7 @@ Figures store_floor_figures(int jobs)
     if (!::mkdtemp(floor_template)) fail("mkdtemp failed");
     Figures f;
     try {
-        const auto floor = sandhost::bench::measure_store_floor(floor_template, jobs);
+        const auto floor = sandhost::bench::measure_store_floor(floor_template, jobs, sandhost::store::SqliteOptions{}.page_size);
         f.jobs_per_s = floor.jobs_per_s;
         f.cpu_us_per_job = floor.cpu_us_per_job;
     } catch (const std::exception& e) {

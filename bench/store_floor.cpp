@@ -24,10 +24,12 @@ double cpu_us()
 
 class Db {
 public:
-    explicit Db(const std::filesystem::path& file)
+    // page_size: for the connection that makes the file (0 for the others).
+    Db(const std::filesystem::path& file, int page_size)
     {
         if (sqlite3_open(file.c_str(), &m_db) != SQLITE_OK) throw std::runtime_error("store floor: cannot open " + file.string());
         sqlite3_busy_timeout(m_db, 5000);
+        if (page_size > 0) exec(("PRAGMA page_size = " + std::to_string(page_size)).c_str());
         exec("PRAGMA journal_mode = WAL");
         exec("PRAGMA synchronous = NORMAL");
     }
@@ -83,13 +85,13 @@ private:
 
 } // namespace
 
-StoreFloor measure_store_floor(const std::filesystem::path& folder, int jobs)
+StoreFloor measure_store_floor(const std::filesystem::path& folder, int jobs, int page_size)
 {
     const auto file = folder / "floor.db";
-    Db producer(file);
+    Db producer(file, page_size);
     producer.exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, state INTEGER NOT NULL, payload TEXT NOT NULL, result TEXT)");
     producer.exec("CREATE INDEX jobs_by_state ON jobs (state, id)");
-    Db consumer(file);
+    Db consumer(file, 0);
     auto* begin_p = producer.prepare("BEGIN IMMEDIATE");
     auto* insert = producer.prepare("INSERT INTO jobs (state, payload) VALUES (0, ?1)");
     auto* commit_p = producer.prepare("COMMIT");

@@ -7,7 +7,7 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "lease", "plugin_dirs", "max_workers", "max_payload", "retention",
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "store_page_size", "lease", "plugin_dirs", "max_workers", "max_payload", "retention",
                                            "allow_insecure_plugins", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
@@ -50,6 +50,17 @@ void Loader::read_host(const YamlEntry* entry)
         }
     }
     if (const auto* e = fields.get("store_prefix")) read_string(*e, host.store_prefix);
+    if (const auto* e = fields.get("store_page_size")) {
+        std::uint64_t size = 0;
+        if (read_size(*e, 512, size)) {
+            // SQLite would ignore any other size and keep its default.
+            if (size > 65536 || (size & (size - 1)) != 0) {
+                report(*e->value, "store_page_size: must be a power of two from 512B to 64KiB, got " + in_quotes(e->value->text));
+            } else {
+                host.store_page_size = size;
+            }
+        }
+    }
     if (const auto* e = fields.get("lease")) read_duration(*e, std::chrono::milliseconds(100), host.lease);
     if (const auto* e = fields.get("plugin_dirs")) {
         m_plugin_dirs_at = where(*e->key);

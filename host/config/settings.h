@@ -52,6 +52,7 @@ struct HostSettings {
     std::string name;                                // default: the machine's hostname
     StoreUrl store;                                  // default: sqlite:sandhost.db next to the file
     std::string store_prefix = "sandhost:";          // Redis: what every key starts with; one per deployment
+    std::uint64_t store_page_size = 1024;            // SQLite: the page size of a store file made now (a file keeps its own)
     model::Duration lease = std::chrono::seconds(15);  // how long a job stays with a host that stopped renewing it
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues

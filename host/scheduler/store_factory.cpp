@@ -41,6 +41,7 @@ std::shared_ptr<store::Store> open_configured_store(const config::HostSettings& 
     if (const auto* sqlite = std::get_if<config::SqliteStore>(&host.store)) {
         store::SqliteOptions options;
         options.create_folder = user == StoreUser::host;
+        options.page_size = static_cast<int>(host.store_page_size);
         return store::open_sqlite_store(sqlite->path, options);
     }
     const auto& url = std::get<config::RedisStore>(host.store);

@@ -136,6 +136,9 @@ int Connection::wait_while_busy(void* connection, int tries)
 
 void Connection::configure_for_writing()
 {
+    // Only a file with no page yet takes a page size: before its first table, and before WAL
+    // mode, in which the size is fixed.
+    if (query_int("PRAGMA page_count").value_or(0) == 0) execute("PRAGMA page_size = " + std::to_string(m_options.page_size));
     std::optional<std::string> mode = query_text("PRAGMA journal_mode");
     // Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy
     // handler for it (it holds a shared lock already: waiting could deadlock). Processes

@@ -257,6 +257,11 @@ std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, cons
         throw StoreError(file.string() + ": cannot make the path absolute: " + ec.message() + " (errno " +
                          std::to_string(ec.value()) + ")");
     }
+    // SQLite would ignore any other size and keep its default.
+    const int size = options.page_size;
+    if (size < 512 || size > 65536 || (size & (size - 1)) != 0) {
+        throw StoreError(file.string() + ": page size " + std::to_string(size) + " is not a power of two from 512 to 65536");
+    }
     // Absolute, so that SQLite never reads a relative name such as "file:x" as a URI.
     const auto path = absolute.lexically_normal();
     prepare_file(path, options);

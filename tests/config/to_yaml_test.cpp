@@ -92,6 +92,7 @@ filesystem: {workdir: null, read_only: false, hide: []}
                                  "  name: \"host-a\"\n"
                                  "  store: \"sqlite:/etc/sandhost/sandhost.db\"\n"
                                  "  store_prefix: \"sandhost:\"\n"
+                                 "  store_page_size: 1KiB\n"
                                  "  lease: 15s\n"
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"

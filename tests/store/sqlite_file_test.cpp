@@ -67,6 +67,43 @@ TEST(SqliteFile, JobsSurviveReopening)
     EXPECT_GT(store->enqueue(new_job(), t(1)), id);
 }
 
+TEST(SqliteFile, ANewFileTakesTheChosenPageSizeAndAnOldFileKeepsItsOwn)
+{
+    TempDir dir;
+    open_sqlite_store(dir / "small.db")->enqueue(new_job(), t(0));
+    EXPECT_EQ(RawDb(dir / "small.db").integer("PRAGMA page_size"), 1024);  // the default
+
+    SqliteOptions four_k;
+    four_k.page_size = 4096;
+    model::JobId id = 0;
+    {
+        auto store = open_sqlite_store(dir / "old.db", four_k);
+        auto job = new_job("kept");
+        job.payload = std::string(100'000, 'p');
+        id = store->enqueue(job, t(0));
+    }
+    // Opened with the default, the older file stays as it was made, and works.
+    auto store = open_sqlite_store(dir / "old.db");
+    ASSERT_TRUE(store->get(id));
+    EXPECT_EQ(store->get(id)->payload, std::string(100'000, 'p'));
+    EXPECT_GT(store->enqueue(new_job(), t(1)), id);
+    RawDb raw(dir / "old.db");
+    EXPECT_EQ(raw.integer("PRAGMA page_size"), 4096);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST(SqliteFile, APageSizeSqliteWouldIgnoreIsAnErrorAndCreatesNothing)
+{
+    TempDir dir;
+    for (const int size : {0, 256, 1000, 131072}) {
+        SqliteOptions options;
+        options.page_size = size;
+        EXPECT_THAT(store_error_of([&] { open_sqlite_store(dir / "store.db", options); }),
+                    HasSubstr("page size " + std::to_string(size) + " is not a power of two from 512 to 65536"));
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "store.db"));
+}
+
 TEST(SqliteFile, AMissingFolderIsAnErrorUnlessAskedToCreateIt)
 {
     TempDir dir;
