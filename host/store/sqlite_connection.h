@@ -76,6 +76,10 @@ private:
     friend class Transaction;
     // The busy handler: tries again after a short, growing pause until the busy timeout.
     static int wait_while_busy(void* connection, int tries);
+    // The WAL hook: checkpoints the -wal file when a commit left it long.
+    static int after_commit(void* connection, sqlite3* handle, const char* schema, int pages);
+    bool m_checkpointing = false;  // the busy handler waits at most k_checkpoint_wait
+    int m_next_checkpoint_at = 0;  // -wal pages a commit leaves before it checkpoints again
     std::chrono::steady_clock::time_point m_busy_since{};  // when the current wait began
     // The extended code of the failure a Transaction rolled back after: the ROLLBACK resets
     // the connection's own before the exception reaches rethrow_as_store_error.

@@ -31,7 +31,7 @@ struct SqliteOptions {
     Sync sync = Sync::normal;
 
     // Refuse to let the database grow past this many bytes (its -wal file aside, which grows
-    // to about 40 MiB between checkpoints under steady writing): the write that would fails
+    // to 10,000 pages, about 10 MiB at 1 KiB pages, between checkpoints): the write that would fails
     // with StoreError as on a full disk (SQLITE_FULL) and changes nothing.
     std::optional<std::uint64_t> max_file_size;
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sys/wait.h>
@@ -52,6 +53,71 @@ bool eventually(const std::function<bool()>& condition, std::chrono::seconds lim
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return condition();
+}
+
+// What the -wal file's header says: its checkpoint sequence number, which grows by one each
+// time the file is started anew (https://www.sqlite.org/fileformat.html, "WAL File Format").
+std::uint32_t wal_restarts(const std::filesystem::path& file)
+{
+    std::ifstream in(file.string() + "-wal", std::ios::binary);
+    unsigned char header[16] = {};
+    in.read(reinterpret_cast<char*>(header), sizeof header);
+    return (std::uint32_t{header[12]} << 24) | (std::uint32_t{header[13]} << 16) | (std::uint32_t{header[14]} << 8) | header[15];
+}
+
+// A producer enqueueing job by job beside a host claiming and finishing them, as the two
+// connections of two processes: one of them nearly always has a transaction open. The -wal
+// file is still taken whole by a checkpoint and written again from its start, so it never
+// holds much more than the 10,000 pages that start a checkpoint (1 KiB each, and a 24-byte
+// header per page).
+TEST(SqliteConcurrency, CommitsFromTwoConnectionsInTurnStillStartTheWalAnew)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    constexpr int k_jobs = 4'000;
+    auto producer = open_sqlite_store(file);
+    auto host = open_sqlite_store(file);
+    std::thread producing([&] {
+        for (int i = 0; i < k_jobs; ++i) producer->enqueue(new_job(), t(i));
+    });
+    int done = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (done < k_jobs && std::chrono::steady_clock::now() < deadline) {
+        if (claim_and_complete(*host, {"q"}, t(k_jobs))) ++done;
+    }
+    producing.join();
+    ASSERT_EQ(done, k_jobs);
+    const auto wal_bytes = std::filesystem::file_size(file.string() + "-wal");
+    EXPECT_LE(wal_bytes, 2u * 10'000 * (1024 + 24)) << "the -wal file kept growing: it was never started anew";
+    EXPECT_GE(wal_restarts(file), 2u);
+    RawDb raw(file);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs WHERE state = 'completed'"), k_jobs);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+// A transaction of another connection that stays open keeps a checkpoint from taking the
+// -wal file whole. Commits past the mark wait for it only briefly and all succeed; once it
+// ends, the file is started anew.
+TEST(SqliteConcurrency, AReaderHoldingItsSnapshotNeitherFailsCommitsNorKeepsTheWalForever)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    auto store = open_sqlite_store(file);
+    store->enqueue(new_job(), t(0));
+    const auto restarts_before = wal_restarts(file);
+    {
+        RawDb reader(file);
+        ASSERT_EQ(reader.exec("BEGIN"), 0);
+        ASSERT_EQ(reader.integer("SELECT count(*) FROM jobs"), 1);  // the snapshot is taken here
+        for (int i = 1; i <= 3'000; ++i) store->enqueue(new_job(), t(i));
+        EXPECT_EQ(wal_restarts(file), restarts_before) << "started anew while a transaction still read it";
+        EXPECT_EQ(reader.integer("SELECT count(*) FROM jobs"), 1);
+        ASSERT_EQ(reader.exec("COMMIT"), 0);
+    }
+    for (int i = 3'001; wal_restarts(file) == restarts_before && i <= 9'000; ++i) store->enqueue(new_job(), t(i));
+    EXPECT_GT(wal_restarts(file), restarts_before);
+    RawDb raw(file);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
 }
 
 TEST(SqliteConcurrency, FourProcessesClaimEveryJobExactlyOnce)
