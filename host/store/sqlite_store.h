@@ -40,7 +40,8 @@ struct SqliteOptions {
     // and a job's enqueue, claim and finish touch about a dozen pages (the row, its indexes,
     // the attempt and the event): at 1 KiB they write a quarter of the bytes they write at
     // SQLite's default of 4 KiB, and a store of small jobs commits about a fifth faster.
-    // Larger payloads and results fill more (overflow) pages, byte for byte alike.
+    // Large payloads and results pay: they fill four times as many overflow pages, each written
+    // on its own (docs/operating.md has figures).
     int page_size = 1024;
 
     // Create the file's folder (mode 0700) when it is missing. Only the host does; a command
