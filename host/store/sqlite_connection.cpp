@@ -203,10 +203,16 @@ void Connection::configure_for_writing()
 
 Query Connection::query(std::string_view sql)
 {
+    // Statements' texts are string literals, found again by their address; the text is
+    // compared, since another text may come at an address seen before.
+    if (const auto seen = m_by_address.find(sql.data()); seen != m_by_address.end() && seen->second->first == sql) {
+        return Query(seen->second->second);
+    }
     auto found = m_statements.find(sql);
     if (found == m_statements.end()) {
         found = m_statements.emplace(std::string(sql), PreparedStatement(m_handle, sql)).first;
     }
+    m_by_address[sql.data()] = &*found;
     return Query(found->second);
 }
 

@@ -2,6 +2,7 @@
 // byte for byte, a run always leaves its statement clean for the next one (after rows left
 // unread, a failed step, a rollback or an exception), and SQLite's failures keep their codes.
 #include "store/sqlite_statement.h"
+#include "store/sqlite_connection.h"
 #include "store_test_support.h"
 
 #include <gmock/gmock.h>
@@ -271,6 +272,29 @@ TEST(SqliteStatement, MovedStatementsAreFinalizedOnceAndTheConnectionCloses)
         EXPECT_EQ(db.close(), SQLITE_BUSY) << "statements still open";
     }
     EXPECT_EQ(db.close(), SQLITE_OK);
+}
+
+// A connection finds a statement it prepared again by where its text is; another text at the
+// same place is another statement.
+TEST(SqliteStatement, AConnectionRunsTheTextItIsGivenWhereverTheTextIs)
+{
+    TempDir dir;
+    Db db(dir / "t.db");
+    db.close();
+    Connection connection(dir / "t.db", SqliteOptions{});
+    std::string text = "SELECT 1";
+    auto first = [&] {
+        Query row = connection.query(text);
+        return row.step() ? row.int64(0) : -1;
+    };
+    EXPECT_EQ(first(), 1);
+    EXPECT_EQ(first(), 1);
+    text[7] = '2';  // the same place, another text
+    EXPECT_EQ(first(), 2);
+    const std::string elsewhere = "SELECT 1";
+    Query row = connection.query(elsewhere);
+    ASSERT_TRUE(row.step());
+    EXPECT_EQ(row.int64(0), 1);
 }
 
 } // namespace
