@@ -736,7 +736,7 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 // One row alone, measured `repeat` times with `parallel` threads: for A/B comparisons of a
 // change, where the full run's other rows only add time and noise. Names: a mode (spawn, fork,
 // reuse: the mode rows, reuse with 10 times the jobs; MODE-leased: the same, each attempt with
-// a lease as a host gives it), queue-<mode>, queue-none (no sandbox),
+// a lease as a host gives it; MODE-ungrouped: with no control group), queue-<mode>, queue-none (no sandbox),
 // queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16), and
 // queue-fork-prefetch-single or queue-none-prefetch-single (one job per enqueue, prefetch 16),
 // or a baseline (fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, store-floor). A queue
@@ -785,7 +785,7 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
         }
     }
     if (!measure) {
-        std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased), queue-spawn, queue-fork, queue-reuse, queue-none, "
+        std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased or MODE-ungrouped), queue-spawn, queue-fork, queue-reuse, queue-none, "
                      "queue-fork-prefetch, queue-none-prefetch (each also as -prefetch-single), or a baseline: fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, "
                      "store-floor; not '" << row << "'\n";
         return 2;
