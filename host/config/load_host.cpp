@@ -7,8 +7,8 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "store_page_size", "lease", "plugin_dirs", "max_workers", "max_payload", "retention",
-                                           "allow_insecure_plugins", "log"};
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "store_page_size", "lease", "plugin_dirs",
+                                           "max_workers", "max_payload", "retention", "allow_insecure_plugins", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
 using model::EnumName;

@@ -31,8 +31,8 @@ struct SqliteOptions {
     Sync sync = Sync::normal;
 
     // Refuse to let the database grow past this many bytes (its -wal file aside, which grows
-    // to 10,000 pages, about 10 MiB at 1 KiB pages, between checkpoints): the write that would fails
-    // with StoreError as on a full disk (SQLITE_FULL) and changes nothing.
+    // to 10,000 pages between checkpoints, about 10 MiB at 1 KiB pages): the write that would
+    // fails with StoreError as on a full disk (SQLITE_FULL) and changes nothing.
     std::optional<std::uint64_t> max_file_size;
 
     // The page size of a store file created now (a power of two, 512 to 65,536); a file that
