@@ -84,6 +84,29 @@ private:
 const char* const k_queues = "  default:\n    tasks: [\"misbehave.*\", \"marker.*\", \"hello.*\"]\n    concurrency: 4\n"
                              "    retry: {max_attempts: 3, backoff: {type: fixed, delay: 50ms}}\n";
 
+// The page size a SQLite file says in its header (bytes 16-17, big-endian; 1 means 65536).
+int page_size_of(const std::filesystem::path& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    unsigned char header[18] = {};
+    in.read(reinterpret_cast<char*>(header), sizeof header);
+    const int size = (header[16] << 8) | header[17];
+    return size == 1 ? 65536 : size;
+}
+
+TEST(JobCli, TheStoreFileIsMadeWithTheConfiguredPageSize)
+{
+    t::TempDir dir;
+    std::ofstream(dir / "chosen.yaml") << "host:\n  store: sqlite:chosen.db\n  store_page_size: 4KiB\nqueues:\n  q: {tasks: [hello.echo]}\n";
+    std::ofstream(dir / "default.yaml") << "host:\n  store: sqlite:default.db\nqueues:\n  q: {tasks: [hello.echo]}\n";
+    for (const char* name : {"chosen", "default"}) {
+        const auto r = t::run_command({t::sandhost_executable().string(), "jobs", "--config", (dir / (std::string(name) + ".yaml")).string()});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+    }
+    EXPECT_EQ(page_size_of(dir / "chosen.db"), 4096);
+    EXPECT_EQ(page_size_of(dir / "default.db"), 1024);
+}
+
 TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
 {
     Deployment d(k_queues);
