@@ -7,8 +7,8 @@
 namespace sandhost::config {
 namespace {
 
-const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "store_page_size", "lease", "plugin_dirs",
-                                           "max_workers", "max_payload", "retention", "allow_insecure_plugins", "log"};
+const std::vector<std::string> k_host_keys{"name", "store", "store_prefix", "store_page_size", "store_sync", "lease",
+                                           "plugin_dirs", "max_workers", "max_payload", "retention", "allow_insecure_plugins", "log"};
 const std::vector<std::string> k_log_keys{"level", "format"};
 
 using model::EnumName;
@@ -17,6 +17,7 @@ constexpr EnumName<LogLevel> k_log_levels[] = {{"trace", LogLevel::trace},
                                                {"info", LogLevel::info},
                                                {"warn", LogLevel::warn},
                                                {"error", LogLevel::error}};
+constexpr EnumName<StoreSync> k_store_syncs[] = {{"normal", StoreSync::normal}, {"full", StoreSync::full}};
 constexpr EnumName<LogFormat> k_log_formats[] = {{"text", LogFormat::text}, {"json", LogFormat::json}};
 
 std::string machine_hostname()
@@ -61,6 +62,7 @@ void Loader::read_host(const YamlEntry* entry)
             }
         }
     }
+    if (const auto* e = fields.get("store_sync")) read_enum(*e, k_store_syncs, host.store_sync);
     if (const auto* e = fields.get("lease")) read_duration(*e, std::chrono::milliseconds(100), host.lease);
     if (const auto* e = fields.get("plugin_dirs")) {
         m_plugin_dirs_at = where(*e->key);

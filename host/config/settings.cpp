@@ -151,6 +151,15 @@ const char* to_string(LogFormat format)
     return "?";
 }
 
+const char* to_string(StoreSync sync)
+{
+    switch (sync) {
+    case StoreSync::normal: return "normal";
+    case StoreSync::full: return "full";
+    }
+    return "?";
+}
+
 const char* to_string(BackoffType type)
 {
     switch (type) {

@@ -40,6 +40,9 @@ struct SourceLocation {
 enum class LogLevel { trace, debug, info, warn, error };
 enum class LogFormat { text, json };
 enum class BackoffType { fixed, exponential };
+// SQLite: normal, a commit survives a crash of any process; full, a power loss too (a disk
+// flush per commit).
+enum class StoreSync { normal, full };
 
 struct LogSettings {
     LogLevel level = LogLevel::info;
@@ -53,6 +56,7 @@ struct HostSettings {
     StoreUrl store;                                  // default: sqlite:sandhost.db next to the file
     std::string store_prefix = "sandhost:";          // Redis: what every key starts with; one per deployment
     std::uint64_t store_page_size = 1024;            // SQLite: the page size of a store file made now (a file keeps its own)
+    StoreSync store_sync = StoreSync::normal;        // SQLite: whether a commit waits for the disk
     model::Duration lease = std::chrono::seconds(15);  // how long a job stays with a host that stopped renewing it
     std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order written; default none
     std::uint32_t max_workers = 8;                   // worker processes at once, all queues
@@ -207,6 +211,7 @@ struct Settings {
 
 const char* to_string(LogLevel level);
 const char* to_string(LogFormat format);
+const char* to_string(StoreSync sync);
 const char* to_string(BackoffType type);
 
 } // namespace sandhost::config

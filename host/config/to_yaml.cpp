@@ -154,6 +154,7 @@ std::string to_yaml(const Settings& settings)
     out += "  store: " + quote(to_string(settings.host.store)) + "\n";
     out += "  store_prefix: " + quote(settings.host.store_prefix) + "\n";
     out += "  store_page_size: " + model::format_size(settings.host.store_page_size) + "\n";
+    out += std::string("  store_sync: ") + to_string(settings.host.store_sync) + "\n";
     out += "  lease: " + model::format_duration(settings.host.lease) + "\n";
     out += "  plugin_dirs: [";
     for (std::size_t i = 0; i < settings.host.plugin_dirs.size(); ++i) {

@@ -34,6 +34,21 @@ void log_durability(store::RedisStoreHandle& redis)
     }
 }
 
+// What a commit to the SQLite file survives, said once when a host starts.
+void log_durability(const std::filesystem::path& file, const store::SqliteOptions& options)
+{
+    using spdlog::level::level_enum;
+    if (options.sync == store::SqliteOptions::Sync::full) {
+        log_event(level_enum::info, "store syncs every commit",
+                  {{"store", file.string()}, {"why", std::string("store_sync full: a commit survives a power loss, at a disk flush each")}});
+    } else {
+        log_event(level_enum::info, "store syncs at checkpoints",
+                  {{"store", file.string()},
+                   {"why", std::string("store_sync normal: a commit survives a crash of any process; a power loss may lose the "
+                                       "commits since the last checkpoint (store_sync: full keeps those too)")}});
+    }
+}
+
 } // namespace
 
 std::shared_ptr<store::Store> open_configured_store(const config::HostSettings& host, StoreUser user)
@@ -42,7 +57,10 @@ std::shared_ptr<store::Store> open_configured_store(const config::HostSettings& 
         store::SqliteOptions options;
         options.create_folder = user == StoreUser::host;
         options.page_size = static_cast<int>(host.store_page_size);
-        return store::open_sqlite_store(sqlite->path, options);
+        options.sync = host.store_sync == config::StoreSync::full ? store::SqliteOptions::Sync::full : store::SqliteOptions::Sync::normal;
+        auto store = store::open_sqlite_store(sqlite->path, options);
+        if (user == StoreUser::host) log_durability(sqlite->path, options);
+        return store;
     }
     const auto& url = std::get<config::RedisStore>(host.store);
     store::RedisOptions options;

@@ -686,6 +686,26 @@ TEST(HostCli, SaysAtStartWhetherItCanUseCgroups)
     }
 }
 
+TEST(HostCli, SaysAtStartWhatACommitToTheStoreSurvives)
+{
+    Deployment d("  default:\n    tasks: [\"misbehave.*\"]\n");
+    for (const std::string sync : {"full", "normal"}) {
+        std::stringstream config;
+        config << std::ifstream(d.path("sandhost.yaml")).rdbuf();
+        std::string text = config.str();
+        text.replace(text.find("host:\n"), 6, "host:\n  store_sync: " + sync + "\n");
+        std::ofstream(d.path(sync + ".yaml")) << text;
+        t::BackgroundCommand host({t::sandhost_executable().string(), "run", "--config", d.path(sync + ".yaml").string()});
+        const auto id = d.enqueue({"default", "misbehave.echo", "--payload", "{}"});
+        ASSERT_TRUE(t::eventually([&] { return d.final_state(id); }, std::chrono::seconds(60)));
+        ::kill(host.pid(), SIGTERM);
+        const auto& result = host.wait();
+        EXPECT_EQ(result.exit_code, 0) << result.err;
+        const std::string said = sync == "full" ? "store syncs every commit" : "store syncs at checkpoints";
+        EXPECT_NE(result.err.find(said), std::string::npos) << result.err;
+    }
+}
+
 // kill -9 of the host in the middle of 100 jobs, then a restart: every job ends, none is lost
 // or run to completion twice, the interrupted attempts are worker_lost, and no worker
 // outlived the host that started it.

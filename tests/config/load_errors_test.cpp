@@ -48,7 +48,7 @@ const BadConfig k_bad_configs[] = {
     {"unknown_top_level_key", "qeues:\n  q: {tasks: [hello.echo]}\n",
      {{1, 1, "unknown key \"qeues\" at the top level; did you mean \"queues\"?"}}},
     {"unknown_host_key", "host:\n  colour: red\n",
-     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, store_page_size, lease, plugin_dirs, max_workers, max_payload, retention, allow_insecure_plugins, log)"}}},
+     {{2, 3, "unknown key \"colour\" in host (expected name, store, store_prefix, store_page_size, store_sync, lease, plugin_dirs, max_workers, max_payload, retention, allow_insecure_plugins, log)"}}},
     {"unknown_log_key", "host:\n  log: {levl: info}\n",
      {{2, 9, "unknown key \"levl\" in host.log; did you mean \"level\"?"}}},
     {"unknown_sandbox_key", "sandbox:\n  timout: 5s\n",
@@ -134,6 +134,7 @@ const BadConfig k_bad_configs[] = {
     // Enums.
     {"bad_mode", "sandbox:\n  mode: spwan\n",
      {{2, 9, "mode: \"spwan\" is not one of spawn, fork, reuse; did you mean \"spawn\"?"}}},
+    {"bad_store_sync", "host:\n  store_sync: fsync\n", {{2, 15, "store_sync: \"fsync\" is not one of normal, full"}}},
     {"bad_log_format", "host:\n  log: {format: xml}\n", {{2, 17, "format: \"xml\" is not one of text, json"}}},
     {"bad_backoff_type", k_queue + "    retry: {backoff: {type: linear}}\n",
      {{4, 29, "type: \"linear\" is not one of fixed, exponential"}}},

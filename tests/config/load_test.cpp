@@ -43,6 +43,7 @@ TEST(LoadConfig, AppliesEveryDefault)
     EXPECT_EQ(settings->host.store, StoreUrl{SqliteStore{dir.path() / "sandhost.db"}});
     EXPECT_EQ(settings->host.store_prefix, "sandhost:");
     EXPECT_EQ(settings->host.store_page_size, 1024u);
+    EXPECT_EQ(settings->host.store_sync, StoreSync::normal);
     EXPECT_EQ(settings->host.lease, 15s);
     EXPECT_TRUE(settings->host.plugin_dirs.empty());
     EXPECT_EQ(settings->host.max_workers, 8u);
@@ -286,6 +287,7 @@ host:
   store: redis://cache:6380/3
   store_prefix: "prod:"
   store_page_size: 4KiB
+  store_sync: full
   lease: 5s
   plugin_dirs: [plugins, /opt/sandhost/plugins, ../shared/./plugins]
   max_workers: 16
@@ -316,6 +318,7 @@ schedules:
     EXPECT_EQ(settings->host.store, StoreUrl{cache});
     EXPECT_EQ(settings->host.store_prefix, "prod:");
     EXPECT_EQ(settings->host.store_page_size, 4096u);
+    EXPECT_EQ(settings->host.store_sync, StoreSync::full);
     EXPECT_EQ(settings->host.lease, 5s);
     EXPECT_EQ(settings->host.plugin_dirs,
               (std::vector<std::filesystem::path>{dir.path() / "plugins", "/opt/sandhost/plugins",
@@ -345,12 +348,12 @@ schedules:
     EXPECT_EQ(nightly.payload_json, R"({"path":"/data","n":3,"ok":true,"none":null,"list":[1.5,"2"]})");
     ASSERT_TRUE(std::holds_alternative<CronExpression>(nightly.trigger));
     EXPECT_EQ(std::get<CronExpression>(nightly.trigger).text(), "0 3 * * *");
-    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 22, 5}));
+    EXPECT_EQ(nightly.defined_at, (SourceLocation{dir.path() / "config.yaml", 23, 5}));
 
     const ScheduleSettings& tick = settings->schedules[1];
     EXPECT_EQ(tick.payload_json, "{}");
     EXPECT_EQ(tick.trigger, (std::variant<Every, CronExpression>{Every{90s}}));
-    EXPECT_EQ(tick.defined_at.line, 23);
+    EXPECT_EQ(tick.defined_at.line, 24);
 }
 
 TEST(LoadConfig, QueueRetentionReplacesTheHostDefaultStateByState)

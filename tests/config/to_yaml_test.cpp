@@ -93,6 +93,7 @@ filesystem: {workdir: null, read_only: false, hide: []}
                                  "  store: \"sqlite:/etc/sandhost/sandhost.db\"\n"
                                  "  store_prefix: \"sandhost:\"\n"
                                  "  store_page_size: 1KiB\n"
+                                 "  store_sync: normal\n"
                                  "  lease: 15s\n"
                                  "  plugin_dirs: []\n"
                                  "  max_workers: 8\n"

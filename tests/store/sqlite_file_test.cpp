@@ -1,5 +1,6 @@
 // The SQLite file itself: created with its schema, reopened, and every way it can be unusable
 // (newer, foreign, not SQLite, corrupt, full, locked) is a StoreError that leaves it alone.
+#include "store/sqlite_connection.h"
 #include "store/sqlite_store.h"
 #include "store_test_support.h"
 
@@ -90,6 +91,18 @@ TEST(SqliteFile, ANewFileTakesTheChosenPageSizeAndAnOldFileKeepsItsOwn)
     RawDb raw(dir / "old.db");
     EXPECT_EQ(raw.integer("PRAGMA page_size"), 4096);
     EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST(SqliteFile, TheSyncSettingIsTheConnectionsSynchronousLevel)
+{
+    TempDir dir;
+    for (const auto& [sync, level] : {std::pair{SqliteOptions::Sync::normal, 1}, std::pair{SqliteOptions::Sync::full, 2}}) {
+        SqliteOptions options;
+        options.sync = sync;
+        sqlite::Connection connection(dir / "store.db", options);
+        connection.configure_for_writing();
+        EXPECT_EQ(connection.query_int("PRAGMA synchronous"), level);
+    }
 }
 
 TEST(SqliteFile, APageSizeSqliteWouldIgnoreIsAnErrorAndCreatesNothing)
