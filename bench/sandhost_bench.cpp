@@ -744,11 +744,14 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
 {
     std::function<Figures()> measure;
-    const bool leased = row.ends_with("-leased");
-    const bool ungrouped = row.ends_with("-ungrouped");
-    const auto mode_name = leased ? row.substr(0, row.size() - std::string("-leased").size())
-                           : ungrouped ? row.substr(0, row.size() - std::string("-ungrouped").size())
-                                       : row;
+    std::string mode_name = row;
+    auto strip = [&](std::string_view suffix) {
+        if (!mode_name.ends_with(suffix)) return false;
+        mode_name.resize(mode_name.size() - suffix.size());
+        return true;
+    };
+    const bool leased = strip("-leased");
+    const bool ungrouped = !leased && strip("-ungrouped");
     if (auto m = md::mode_from_string(mode_name)) {
         const auto cgroup = ungrouped ? md::CgroupUse::off : md::CgroupUse::automatic;
         measure = [=] { return mode_figures(parallel, *m == md::Mode::reuse ? jobs * 10 : jobs, *m, Grant::defaults, cgroup, leased); };
