@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -100,6 +102,29 @@ Poco::Data::Session open_session(const std::filesystem::path& file)
 }
 
 } // namespace
+
+std::string errno_text(int error)
+{
+    return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")";
+}
+
+std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error)
+{
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        error = errno;
+        return std::nullopt;
+    }
+    return st;
+}
+
+void check_page_size(const std::filesystem::path& file, int size)
+{
+    // SQLite would ignore any other size and keep the one it has.
+    if (size < 512 || size > 65536 || (size & (size - 1)) != 0) {
+        throw StoreError(file.string() + ": page size " + std::to_string(size) + " is not a power of two from 512 to 65536");
+    }
+}
 
 std::int64_t to_millis(model::TimePoint time)
 {

@@ -11,6 +11,8 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +25,14 @@
 struct sqlite3;
 
 namespace sandhost::store::sqlite {
+
+// strerror(error) with the number, for messages.
+std::string errno_text(int error);
+// stat(2) of `path`, or nullopt with errno in `error`.
+std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error);
+// Throws StoreError naming `file` unless `size` is a page size SQLite takes (a power of two
+// from 512 to 65,536): SQLite would silently keep the size it has.
+void check_page_size(const std::filesystem::path& file, int size);
 
 // Times are stored as integer milliseconds since the Unix epoch (system_clock).
 std::int64_t to_millis(model::TimePoint time);

@@ -20,21 +20,6 @@ const std::string k_expired = "expired: not started within its ttl";
 
 namespace {
 
-std::string errno_text(int error)
-{
-    return std::string(std::strerror(error)) + " (errno " + std::to_string(error) + ")";
-}
-
-std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error)
-{
-    struct stat st{};
-    if (::stat(path.c_str(), &st) != 0) {
-        error = errno;
-        return std::nullopt;
-    }
-    return st;
-}
-
 const std::string k_job_columns =
     "id, queue, task, payload, priority, state, created_at, updated_at, run_at, ttl_ms, expires_at, timeout_ms, "
     "max_attempts, attempts, attempts_since_retry, lost, result, error, progress_percent, progress_message, "
@@ -257,11 +242,7 @@ std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, cons
         throw StoreError(file.string() + ": cannot make the path absolute: " + ec.message() + " (errno " +
                          std::to_string(ec.value()) + ")");
     }
-    // SQLite would ignore any other size and keep its default.
-    const int size = options.page_size;
-    if (size < 512 || size > 65536 || (size & (size - 1)) != 0) {
-        throw StoreError(file.string() + ": page size " + std::to_string(size) + " is not a power of two from 512 to 65536");
-    }
+    sqlite::check_page_size(file, options.page_size);
     // Absolute, so that SQLite never reads a relative name such as "file:x" as a URI.
     const auto path = absolute.lexically_normal();
     prepare_file(path, options);

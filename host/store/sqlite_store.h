@@ -60,6 +60,39 @@ struct SqliteOptions {
 // process or many, may have the same file open.
 std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, const SqliteOptions& options = {});
 
+// What backup_sqlite_store and compact_sqlite_store wrote.
+struct SqliteFileReport {
+    std::uint64_t bytes_before = 0;  // the store file (its -wal file aside) before
+    std::uint64_t bytes = 0;         // the file written, after
+    int page_size = 0;               // the file written's
+    int schema_version = 0;          // the file written's (a copy keeps the source's)
+    std::int64_t jobs = 0;           // in the file written
+};
+
+// Writes a consistent copy of the store in `source` to `destination` while hosts and commands
+// keep using the source: one read transaction (SQLite's VACUUM INTO), so writers go on and a
+// checkpoint of the source waits for the copy to end. The copy is a store file complete on its
+// own (no -wal file beside it), mode 0600, with `page_size` when given (else the source's), and
+// it is checked (SQLite's quick_check, the schema) and synced to disk before it appears at
+// `destination`; until then it is a hidden file beside it, removed on any failure. Any sandhost
+// opens the copy as a store (a host migrates an older schema). Throws StoreError, writing
+// nothing at `destination`, when it exists (a backup never replaces a file) or its folder does
+// not, when `source` is missing or not a sandhost store, or the page size is not one SQLite
+// takes. Needs free space about the size of the source in the destination's folder.
+SqliteFileReport backup_sqlite_store(const std::filesystem::path& source, const std::filesystem::path& destination,
+                                     std::optional<int> page_size = std::nullopt);
+
+// Rebuilds the store file in place (SQLite's VACUUM): the pages that deleted jobs freed are
+// given back (a store file does not shrink after a purge by itself) and the file takes
+// `page_size` when given (else it keeps its own). It needs the file to itself, and checks
+// that: while any other process has it open (a host, `sandhost serve`, a command) it throws
+// StoreError and changes nothing. Crash-safe: an interruption leaves the file as it was
+// (SQLite's rollback journal, replayed by the next open). Also throws StoreError, changing
+// nothing, when the file is missing or not a sandhost store, or the page size is not one
+// SQLite takes. Needs free space about twice the file's size (a temporary copy, then the
+// journal).
+SqliteFileReport compact_sqlite_store(const std::filesystem::path& file, std::optional<int> page_size = std::nullopt);
+
 // For a process that is sandhost's alone (the `sandhost` command, the bench), called before it
 // opens any store: SQLite then takes no mutex around each call on a connection (multi-thread
 // mode: every store connection is used by one thread at a time, under its store's lock) and

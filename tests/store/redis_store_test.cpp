@@ -32,17 +32,6 @@ RedisOptions options_of(const RedisServer& server, const std::string& prefix = "
     return options;
 }
 
-std::string store_error_of(const std::function<void()>& call)
-{
-    try {
-        call();
-    } catch (const StoreError& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "no StoreError";
-    return {};
-}
-
 TEST(RedisStore, AServerRestartIsAnErrorOfOneCallAndTheAppendOnlyFileKeepsEverything)
 {
     SANDHOST_SKIP_WITHOUT_REDIS_SERVER();

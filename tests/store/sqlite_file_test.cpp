@@ -20,17 +20,6 @@ namespace {
 using namespace testing;
 using ::testing::HasSubstr;
 
-std::string store_error_of(const std::function<void()>& action)
-{
-    try {
-        action();
-    } catch (const StoreError& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "no StoreError";
-    return {};
-}
-
 TEST(SqliteFile, IsCreatedWithItsFolderAndSchemaInWalModeAndIsPrivate)
 {
     TempDir dir;

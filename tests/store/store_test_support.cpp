@@ -129,6 +129,17 @@ std::vector<StoreKind> store_kind(const std::string& name)
     return kinds;
 }
 
+std::string store_error_of(const std::function<void()>& action)
+{
+    try {
+        action();
+    } catch (const StoreError& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "no StoreError";
+    return {};
+}
+
 std::string read_bytes(const std::filesystem::path& file)
 {
     std::ifstream in(file, std::ios::binary);

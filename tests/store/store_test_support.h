@@ -97,6 +97,9 @@ protected:
     std::unique_ptr<Store> m_store;
 };
 
+// The message of the StoreError `action` throws; fails the test when it throws none.
+std::string store_error_of(const std::function<void()>& action);
+
 std::string read_bytes(const std::filesystem::path& file);
 void write_bytes(const std::filesystem::path& file, const std::string& bytes);
 

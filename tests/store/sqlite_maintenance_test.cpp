@@ -1,0 +1,188 @@
+// A store file copied while another connection commits to it, and rebuilt in place only when
+// nothing else has it open; every refusal leaves both files as they were.
+#include "store/sqlite_store.h"
+#include "store_test_support.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sandhost::store {
+namespace {
+
+using namespace testing;
+using ::testing::HasSubstr;
+
+// The names in `dir` other than `expected`: what a failed or finished call left behind.
+std::vector<std::string> leftovers(const std::filesystem::path& dir, const std::set<std::string>& expected)
+{
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const auto name = entry.path().filename().string();
+        if (!expected.count(name)) out.push_back(name);
+    }
+    return out;
+}
+
+model::NewJob job_with_payload(std::size_t bytes, char fill)
+{
+    auto job = new_job();
+    job.payload = "{\"p\": \"" + std::string(bytes, fill) + "\"}";
+    return job;
+}
+
+TEST(SqliteBackup, ACopyTakenWhileAnotherConnectionCommitsHoldsEveryJobCommittedBeforeIt)
+{
+    TempDir dir;
+    const auto source = dir / "store.db";
+    auto store = open_sqlite_store(source);
+    for (int i = 0; i < 50; ++i) store->enqueue(job_with_payload(3'000, 'a'), t(i));
+    ASSERT_TRUE(claim_and_complete(*store, {"q"}, t(100)));
+
+    // Another connection keeps committing jobs before, during and after the copy.
+    std::atomic<bool> stop{false};
+    std::atomic<int> committed{0};
+    std::thread producer([&] {
+        auto other = open_sqlite_store(source);
+        while (!stop) {
+            other->enqueue(job_with_payload(500, 'b'), t(200));
+            ++committed;
+        }
+    });
+    while (committed < 20) std::this_thread::yield();
+    const int before = 50 + committed.load();
+    const auto report = backup_sqlite_store(source, dir / "copy.db");
+    stop = true;
+    producer.join();
+
+    EXPECT_EQ(leftovers(dir.path(), {"store.db", "store.db-wal", "store.db-shm", "copy.db"}), std::vector<std::string>{});
+    using std::filesystem::perms;
+    EXPECT_EQ(std::filesystem::status(dir / "copy.db").permissions() & perms::all, perms::owner_read | perms::owner_write);
+    EXPECT_FALSE(std::filesystem::exists(dir / "copy.db-wal")) << "the copy is complete in one file";
+    {
+        RawDb raw(dir / "copy.db");
+        EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+        EXPECT_EQ(raw.integer("PRAGMA application_id"), k_sqlite_application_id);
+        // A snapshot: the jobs committed before the copy began, and no gap after them.
+        EXPECT_GE(raw.integer("SELECT count(*) FROM jobs"), before);
+        EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), raw.integer("SELECT max(id) FROM jobs"));
+        EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), report.jobs);
+        EXPECT_EQ(raw.integer("PRAGMA page_size"), report.page_size);
+    }
+    EXPECT_EQ(report.page_size, 1024);
+    EXPECT_EQ(report.schema_version, k_sqlite_schema_version);
+    EXPECT_EQ(report.bytes, std::filesystem::file_size(dir / "copy.db"));
+    EXPECT_GT(report.bytes_before, 0u);
+
+    // The copy is a store, with the completed job's attempt and every payload byte.
+    auto copy = open_sqlite_store(dir / "copy.db");
+    EXPECT_EQ(job_of(*copy, 1).state, model::JobState::completed);
+    EXPECT_EQ(copy->attempts(1).size(), 1u);
+    EXPECT_EQ(job_of(*copy, 50).payload, job_with_payload(3'000, 'a').payload);
+    // And the source went on.
+    EXPECT_GT(store->enqueue(new_job(), t(300)), report.jobs);
+}
+
+TEST(SqliteBackup, TheCopyTakesThePageSizeItIsGivenAndTheSourceKeepsItsOwn)
+{
+    TempDir dir;
+    open_sqlite_store(dir / "store.db")->enqueue(job_with_payload(10'000, 'x'), t(0));
+    const auto report = backup_sqlite_store(dir / "store.db", dir / "copy.db", 4096);
+    EXPECT_EQ(report.page_size, 4096);
+    EXPECT_EQ(RawDb(dir / "copy.db").integer("PRAGMA page_size"), 4096);
+    EXPECT_EQ(RawDb(dir / "store.db").integer("PRAGMA page_size"), 1024);
+    EXPECT_EQ(job_of(*open_sqlite_store(dir / "copy.db"), 1).payload, job_with_payload(10'000, 'x').payload);
+}
+
+TEST(SqliteBackup, NeverReplacesAFileAndLeavesNothingWhenItCannotCopy)
+{
+    TempDir dir;
+    open_sqlite_store(dir / "store.db")->enqueue(new_job(), t(0));
+    write_bytes(dir / "taken.db", "someone's file");
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "store.db", dir / "taken.db"); }),
+                AllOf(HasSubstr("taken.db exists"), HasSubstr("never replaces")));
+    EXPECT_EQ(read_bytes(dir / "taken.db"), "someone's file");
+
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "store.db", dir / "typo/copy.db"); }),
+                AllOf(HasSubstr("typo"), HasSubstr("is not there")));
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "store.db", dir / "copy.db", 3000); }),
+                HasSubstr("page size 3000 is not a power of two"));
+
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "missing.db", dir / "copy.db"); }),
+                AllOf(HasSubstr("missing.db"), HasSubstr("no store here")));
+    EXPECT_FALSE(std::filesystem::exists(dir / "missing.db")) << "a backup must not create its source";
+
+    {
+        RawDb foreign(dir / "foreign.db");
+        ASSERT_EQ(foreign.exec("CREATE TABLE t (x)"), 0);
+    }
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "foreign.db", dir / "copy.db"); }),
+                HasSubstr("not a sandhost store"));
+    write_bytes(dir / "garbage.db", std::string(4096, 'g'));
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(dir / "garbage.db", dir / "copy.db"); }),
+                HasSubstr("not a SQLite database"));
+    EXPECT_EQ(leftovers(dir.path(), {"store.db", "store.db-wal", "store.db-shm", "taken.db", "foreign.db", "garbage.db"}), std::vector<std::string>{});
+}
+
+TEST(SqliteCompact, GivesBackTheRoomOfPurgedJobsAndKeepsEveryOtherWithThePageSizeAsked)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    model::JobId kept = 0;
+    {
+        SqliteOptions four_k;
+        four_k.page_size = 4096;
+        auto store = open_sqlite_store(file, four_k);
+        std::vector<model::NewJob> batch(500, job_with_payload(2'000, 'c'));
+        for (int round = 0; round < 4; ++round) store->enqueue_jobs(batch, t(round));
+        for (model::JobId id = 1; id <= 2'000; ++id) ASSERT_EQ(store->cancel(id, t(10)), CancelResult::cancelled);
+        kept = store->enqueue(job_with_payload(5'000, 'k'), t(20));
+        ASSERT_EQ(store->purge(model::JobState::cancelled, t(30)), 2'000u);
+    }
+    const auto before = std::filesystem::file_size(file);
+    const auto report = compact_sqlite_store(file, 1024);
+    EXPECT_EQ(report.bytes_before, before);
+    EXPECT_EQ(report.bytes, std::filesystem::file_size(file));
+    EXPECT_LT(report.bytes * 10, before) << "the purged jobs' pages stayed in the file";
+    EXPECT_EQ(report.page_size, 1024);
+    EXPECT_EQ(report.jobs, 1);
+    EXPECT_EQ(leftovers(dir.path(), {"store.db"}), std::vector<std::string>{}) << "no journal or -wal file is left";
+    {
+        RawDb raw(file);
+        EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+        EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+        EXPECT_EQ(raw.integer("PRAGMA page_size"), 1024);
+    }
+    auto store = open_sqlite_store(file);
+    EXPECT_EQ(job_of(*store, kept).payload, job_with_payload(5'000, 'k').payload);
+    // Ids handed out before are never handed out again.
+    EXPECT_GT(store->enqueue(new_job(), t(40)), kept);
+}
+
+TEST(SqliteCompact, RefusesWhileAnotherConnectionHasTheFileOpenAndChangesNothing)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    auto store = open_sqlite_store(file);
+    const auto id = store->enqueue(new_job(), t(0));
+    EXPECT_THAT(store_error_of([&] { compact_sqlite_store(file, 4096); }),
+                AllOf(HasSubstr("store.db is open in another process"), HasSubstr("nothing was changed")));
+    EXPECT_EQ(job_of(*store, id).state, model::JobState::waiting);
+    EXPECT_GT(store->enqueue(new_job(), t(1)), id) << "the open store still writes";
+    RawDb raw(file);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(raw.integer("PRAGMA page_size"), 1024);
+
+    EXPECT_THAT(store_error_of([&] { compact_sqlite_store(dir / "missing.db"); }), HasSubstr("no store here"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "missing.db"));
+    EXPECT_THAT(store_error_of([&] { compact_sqlite_store(file, 100); }), HasSubstr("page size 100 is not a power of two"));
+}
+
+} // namespace
+} // namespace sandhost::store
