@@ -38,6 +38,8 @@ const std::map<std::string, Command>& commands()
         {"resume", {resume_command, "claim a queue's jobs again"}},
         {"wait", {wait_command, "follow a job to its end"}},
         {"purge", {purge_command, "delete ended jobs"}},
+        {"backup", {backup_command, "copy the embedded store to a file while hosts run"}},
+        {"compact", {compact_command, "rebuild the embedded store's file (its free room, its page size)"}},
         {"hosts", {hosts_command, "list the hosts serving the store, their heartbeats and workers"}},
         {"serve", {serve_command, "serve the HTTP API and the dashboard of the store, without running jobs"}},
     };

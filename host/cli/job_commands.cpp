@@ -39,14 +39,6 @@ model::JobId parse_job_id(const std::string& text)
     return id;
 }
 
-int print_help(const std::string& usage, const std::string& what, const std::vector<OptionSpec>& options)
-{
-    std::cout << "usage: " << usage << "\n\n" << what << "\n\n" << describe_options(options);
-    return k_exit_ok;
-}
-
-void print_json(const Poco::Dynamic::Var& value) { std::cout << to_json_text(value) << std::endl; }
-
 // How `enqueue --wait` and `wait` wait.
 struct Following {
     bool json = false;

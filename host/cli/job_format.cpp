@@ -1,5 +1,7 @@
 #include "cli/job_format.h"
 
+#include "cli/cli.h"
+
 #include "model/host_record.h"
 #include "model/text.h"
 #include "os/time_format.h"
@@ -7,6 +9,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
+#include <iostream>
 #include <sstream>
 
 namespace sandhost::cli {
@@ -69,6 +72,14 @@ std::string to_json_text(const Poco::Dynamic::Var& value)
     std::ostringstream out;
     Poco::JSON::Stringifier::stringify(value, out);
     return out.str();
+}
+
+void print_json(const Poco::Dynamic::Var& value) { std::cout << to_json_text(value) << std::endl; }
+
+int print_help(const std::string& usage, const std::string& what, const std::vector<OptionSpec>& options)
+{
+    std::cout << "usage: " << usage << "\n\n" << what << "\n\n" << describe_options(options);
+    return k_exit_ok;
 }
 
 std::string jobs_table(const std::vector<model::Job>& jobs)

@@ -1,7 +1,9 @@
-// How jobs and queues are shown to people, and queue counts as JSON for --json. A job's JSON is
-// model/job_json.h's, the same in every front door.
+// How jobs and queues are shown to people, queue counts as JSON for --json, and the --help and
+// --json printing every command shares. A job's JSON is model/job_json.h's, the same in every
+// front door.
 #pragma once
 
+#include "cli/args.h"
 #include "model/retention.h"
 #include "store/store.h"
 
@@ -24,5 +26,9 @@ Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueC
                                        const std::map<std::string, model::Retention>& retention = {});
 
 std::string to_json_text(const Poco::Dynamic::Var& value);
+// A command's answer as JSON on stdout, one line.
+void print_json(const Poco::Dynamic::Var& value);
+// A command's --help on stdout: usage, what it does, its options. Returns k_exit_ok.
+int print_help(const std::string& usage, const std::string& what, const std::vector<OptionSpec>& options);
 
 } // namespace sandhost::cli

@@ -107,6 +107,68 @@ TEST(JobCli, TheStoreFileIsMadeWithTheConfiguredPageSize)
     EXPECT_EQ(page_size_of(dir / "default.db"), 1024);
 }
 
+// A backup taken while a host runs jobs is a store the commands read; compact waits for the
+// host to stop, then rebuilds the file with the page size asked.
+TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactWaitsForItToStop)
+{
+    Deployment d(k_queues);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 20; ++i) ids.push_back(d.enqueue({"default", "misbehave.echo", "--payload", "{\"n\": " + std::to_string(i) + "}"}));
+    auto host = d.start_host();
+    EXPECT_EQ(d.cli({"wait", std::to_string(ids.back())}).exit_code, 0);
+    // More jobs arrive and run while the copy is taken.
+    for (int i = 0; i < 20; ++i) d.enqueue({"default", "misbehave.echo"});
+    const auto backup = d.json({"backup", d.path("copy.db").string()}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(backup->getValue<std::string>("file"), d.path("copy.db").string());
+    EXPECT_GE(backup->getValue<std::int64_t>("jobs"), 20);
+    EXPECT_EQ(backup->getValue<int>("page_size"), 1024);
+    const auto again = d.cli({"backup", d.path("copy.db").string()});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("copy.db exists; a backup never replaces a file"), std::string::npos) << again.err;
+
+    const auto refused = d.cli({"compact", "--page-size", "4KiB"});
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("is open in another process"), std::string::npos) << refused.err;
+    EXPECT_EQ(page_size_of(d.path("jobs.db")), 1024);
+    const auto bad = d.cli({"compact", "--page-size", "3KiB"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("--page-size: expected a power of two from 512B to 64KiB, got 3KiB"), std::string::npos) << bad.err;
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0);
+
+    const std::size_t jobs = d.job_count();
+    const auto compacted = d.json({"compact", "--page-size", "4KiB"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(compacted->getValue<int>("page_size"), 4096);
+    EXPECT_EQ(compacted->getValue<std::size_t>("jobs"), jobs);
+    EXPECT_EQ(page_size_of(d.path("jobs.db")), 4096);
+    EXPECT_EQ(d.job_count(), jobs);
+    EXPECT_EQ(d.job(ids.front())->getValue<std::string>("state"), "completed");
+
+    // The copy, served as a store: the job that ran before it was taken, with its result.
+    std::ofstream(d.path("copy.yaml")) << "host:\n  store: sqlite:copy.db\nqueues:\n  default: {tasks: [\"misbehave.*\"]}\n";
+    const auto shown = t::run_command({t::sandhost_executable().string(), "job", "show", std::to_string(ids.back()), "--json", "--config",
+                                       d.path("copy.yaml").string()});
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_EQ(Poco::JSON::Parser().parse(shown.out).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("state"), "completed");
+}
+
+// Backup and compact work on the embedded store only, and say so for a Redis one.
+TEST(JobCli, BackupAndCompactSayWhatARedisStoreNeeds)
+{
+    t::TempDir dir;
+    std::ofstream(dir / "redis.yaml") << "host:\n  store: redis://127.0.0.1:1/0\nqueues:\n  q: {tasks: [hello.echo]}\n";
+    for (const std::vector<std::string>& command : {std::vector<std::string>{"backup", (dir / "copy.db").string()}, std::vector<std::string>{"compact"}}) {
+        std::vector<std::string> args{t::sandhost_executable().string()};
+        args.insert(args.end(), command.begin(), command.end());
+        args.insert(args.end(), {"--config", (dir / "redis.yaml").string()});
+        const auto r = t::run_command(args);
+        EXPECT_EQ(r.exit_code, 1) << r.err;
+        EXPECT_NE(r.err.find("the store is a Redis server (redis://127.0.0.1:1/0)"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("BGSAVE"), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "copy.db"));
+}
+
 TEST(JobCli, BadRequestsAreRefusedAndNothingIsStored)
 {
     Deployment d(k_queues);

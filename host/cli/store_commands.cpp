@@ -1,0 +1,106 @@
+// `sandhost backup` and `sandhost compact`: the embedded store's file, copied while hosts run
+// or rebuilt while none does.
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "cli/host_context.h"
+#include "cli/job_format.h"
+#include "model/units.h"
+#include "store/sqlite_store.h"
+
+#include <Poco/JSON/Object.h>
+
+#include <iostream>
+#include <stdexcept>
+
+namespace sandhost::cli {
+namespace {
+
+std::filesystem::path sqlite_file_of(const config::Settings& settings, const std::string& command)
+{
+    if (const auto* sqlite = std::get_if<config::SqliteStore>(&settings.host.store)) return sqlite->path;
+    throw std::runtime_error("the store is a Redis server (" + config::to_string(settings.host.store) + "); `sandhost " + command +
+                             "` works on the embedded SQLite store. Back a Redis store up with Redis itself (BGSAVE, or a replica)");
+}
+
+std::optional<int> page_size_option(const ParsedArgs& args)
+{
+    const auto text = args.get("page-size");
+    if (!text) return std::nullopt;
+    const std::uint64_t bytes = parse_size_flag("page-size", *text);
+    if (bytes < 512 || bytes > 65536 || (bytes & (bytes - 1)) != 0) {
+        throw UsageError("--page-size: expected a power of two from 512B to 64KiB, got " + *text);
+    }
+    return static_cast<int>(bytes);
+}
+
+void print_report(const ParsedArgs& args, const std::string& summary, const std::filesystem::path& written,
+                  const store::SqliteFileReport& report)
+{
+    if (args.has("json")) {
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("file", written.string());
+        o.set("bytes_before", static_cast<Poco::UInt64>(report.bytes_before));
+        o.set("bytes", static_cast<Poco::UInt64>(report.bytes));
+        o.set("page_size", report.page_size);
+        o.set("schema_version", report.schema_version);
+        o.set("jobs", static_cast<Poco::Int64>(report.jobs));
+        print_json(o);
+        return;
+    }
+    std::cout << summary << ": " << model::format_size(report.bytes) << " in pages of " << model::format_size(static_cast<std::uint64_t>(report.page_size))
+              << ", " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << ", schema version " << report.schema_version << "\n";
+}
+
+// Both commands' options: what --page-size means differs.
+std::vector<OptionSpec> file_command_options(const char* page_size_meaning)
+{
+    return {config_option(), {"page-size", "SIZE", page_size_meaning}, {"json", "", "print what was written as JSON"}, {"help", "", "show this help"}};
+}
+
+} // namespace
+
+int backup_command(const std::vector<std::string>& raw)
+{
+    const auto options = file_command_options("the copy's page size, a power of two from 512B to 64KiB (default: the store's)");
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost backup DEST [--page-size SIZE] [--json]",
+                          "Copies the embedded store to DEST while hosts and commands keep using it: one consistent\n"
+                          "snapshot, complete in one file (mode 0600), checked and synced before it appears at DEST.\n"
+                          "DEST must not exist. Any sandhost opens the copy as a store: put it at the configured path\n"
+                          "(with no -wal or -shm file left there) to restore it.",
+                          options);
+    }
+    if (args.positional.size() != 1) throw UsageError("expected one DEST, the file to write");
+    const auto settings = load_settings(args, false);
+    const auto source = sqlite_file_of(*settings, "backup");
+    const std::filesystem::path destination = args.positional[0];
+    const auto report = store::backup_sqlite_store(source, destination, page_size_option(args));
+    print_report(args, "backed up " + source.string() + " (" + model::format_size(report.bytes_before) + ") to " + destination.string(),
+                 std::filesystem::absolute(destination), report);
+    return k_exit_ok;
+}
+
+int compact_command(const std::vector<std::string>& raw)
+{
+    const auto options = file_command_options("rebuild it with this page size, a power of two from 512B to 64KiB (default: the file's own)");
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost compact [--page-size SIZE] [--json]",
+                          "Rebuilds the embedded store's file in place: gives back the room that deleted jobs left\n"
+                          "(a store file does not shrink after a purge by itself) and, with --page-size, changes the size\n"
+                          "of its pages. It needs the file to itself: stop every host, `sandhost serve` and command using\n"
+                          "it first; while one has it open nothing is changed (exit status 1). Interrupted, the file is as\n"
+                          "it was. Needs free disk space about twice the file's size.",
+                          options);
+    }
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    const auto settings = load_settings(args, false);
+    const auto file = sqlite_file_of(*settings, "compact");
+    const auto report = store::compact_sqlite_store(file, page_size_option(args));
+    print_report(args, "compacted " + file.string() + " from " + model::format_size(report.bytes_before), file, report);
+    return k_exit_ok;
+}
+
+} // namespace sandhost::cli
