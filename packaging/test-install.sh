@@ -7,8 +7,8 @@
 # `systemd-analyze verify` accepts both units, that outside projects build against the -dev
 # package (a plugin with find_package(sandhost) and one with pkg-config, installed in the local
 # plugin folder and run; the example client programs in C++ and C, and a C program linked with
-# pkg-config sandhost-client, each enqueueing a job that the host runs), and that a purge removes
-# the job store.
+# pkg-config sandhost-client, each enqueueing a job that the host runs), that the store is backed
+# up beside the running host and compacted after it, and that a purge removes the job store.
 #
 # Usage: packaging/test-install.sh [BUILD_DIR]     (default: build, built; as root, or via sudo)
 #   The packages are made first from BUILD_DIR (cpack -G DEB there: sandhost_VERSION_ARCH.deb
@@ -148,9 +148,15 @@ task=legacy_c.mean payload="{\"values\": [1, 2, 4.5]}" expect_result 2.5 /tmp/ou
 task=hello.word_count payload="{\"text\": \"a C program\"}" expect_result "{\"words\":3}" /tmp/outside/client_c-build/client_c
 task=legacy_c.checksum payload="{\"data\": \"Wikipedia\"}" expect_result 300286872 /tmp/outside/client-pc
 echo "client_cpp, client_c and client-pc: jobs completed with the expected results"
+# A backup while the host runs; compact once it has stopped (refused before).
+runuser -u sandhost -- sandhost backup --config /etc/sandhost/sandhost.yaml /var/lib/sandhost/copy.db --json \
+    | grep -q "\"jobs\":4}" || { echo "the backup does not hold the 4 jobs"; exit 1; }
+! runuser -u sandhost -- sandhost compact --config /etc/sandhost/sandhost.yaml 2>/dev/null || { echo "compact ran beside the host"; exit 1; }
 kill -TERM $host
 wait $host || { echo "the host exited with status $?"; cat /tmp/host.log; exit 1; }
-trap - EXIT'
+trap - EXIT
+runuser -u sandhost -- sandhost compact --config /etc/sandhost/sandhost.yaml --json | grep -q "\"jobs\":4}"
+echo "sandhost backup beside the host and compact after it: 4 jobs each"'
 
 step "systemd-analyze verify of both units (commands, users, man pages)"
 in_root 'cp /etc/sandhost/sandhost.yaml /etc/sandhost/second.yaml
