@@ -88,9 +88,11 @@ bool store_metrics(PrometheusText& text, Context& context)
     for (const auto& queue : settings->queues) names.push_back(queue.name);
     std::map<std::string, store::QueueCounts> counts;
     std::vector<model::HostRecord> hosts;
+    std::optional<store::StoreSize> size;
     try {
         counts = context.store().queue_counts(names);
         hosts = context.store().hosts();
+        size = context.store().size();
     } catch (const std::exception& e) {
         spdlog::warn("api: /metrics cannot read the store: {}", e.what());
         return false;
@@ -103,6 +105,15 @@ bool store_metrics(PrometheusText& text, Context& context)
     }
     text.family("sandhost_queue_paused", "gauge", "Whether the queue is paused on every host (1) or not (0).");
     for (const auto& [queue, by_queue] : counts) text.sample("sandhost_queue_paused", {{"queue", queue}}, by_queue.paused ? 1 : 0);
+    if (size) {
+        text.family("sandhost_store_file_bytes", "gauge", "Size of the SQLite store file, its -wal file apart.");
+        text.sample("sandhost_store_file_bytes", {}, static_cast<double>(size->file_bytes));
+        text.family("sandhost_store_wal_bytes", "gauge", "Size of the SQLite store's -wal file (commits not yet checkpointed into the file).");
+        text.sample("sandhost_store_wal_bytes", {}, static_cast<double>(size->wal_bytes));
+        text.family("sandhost_store_free_bytes", "gauge",
+                    "Bytes of free pages in the SQLite store file: reused by new jobs, given back by sandhost compact.");
+        text.sample("sandhost_store_free_bytes", {}, static_cast<double>(size->free_bytes));
+    }
 
     const auto now = Clock::now();
     const auto stale_after = context.settings()->host.lease;

@@ -64,6 +64,10 @@ public:
     std::vector<model::HostRecord> hosts() override;
     std::vector<store::Event> events_after(std::int64_t after, std::size_t limit) override;
     std::optional<std::string> vanished() override { return m_store->vanished(); }
+    std::optional<store::StoreSize> size() override
+    {
+        return counted([&] { return m_store->size(); });
+    }
 
 private:
     template <class Call>

@@ -156,6 +156,23 @@ std::optional<std::string> SqliteStore::vanished()
     return std::nullopt;
 }
 
+std::optional<StoreSize> SqliteStore::size()
+{
+    return serialized("reading the store's size", [&]() -> std::optional<StoreSize> {
+        StoreSize out;
+        int error = 0;
+        if (const auto st = stat_of(m_db.file(), error)) out.file_bytes = static_cast<std::uint64_t>(st->st_size);
+        if (const auto st = stat_of(m_db.file().string() + "-wal", error)) out.wal_bytes = static_cast<std::uint64_t>(st->st_size);
+        // Both from the file's header, in one snapshot.
+        Transaction transaction(m_db, TransactionKind::read);
+        const auto free_pages = first_int("PRAGMA freelist_count").value_or(0);
+        const auto page_size = first_int("PRAGMA page_size").value_or(0);
+        transaction.commit();
+        out.free_bytes = static_cast<std::uint64_t>(free_pages * page_size);
+        return out;
+    });
+}
+
 std::optional<model::JobState> SqliteStore::state_of(model::JobId job)
 {
     Query row = m_db.query("SELECT state FROM jobs WHERE id = ?");

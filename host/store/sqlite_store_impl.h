@@ -128,6 +128,7 @@ public:
 
     // sqlite_store.cpp
     std::optional<std::string> vanished() override;
+    std::optional<StoreSize> size() override;
 
 private:
     // Runs `body` alone on the connection (one call at a time per Store object) and turns

@@ -145,9 +145,20 @@ struct QueueCounts {
 std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
                                  const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one);
 
+// The room a store takes on this machine's disk.
+struct StoreSize {
+    std::uint64_t file_bytes = 0;  // the store file
+    std::uint64_t wal_bytes = 0;   // its -wal file; 0 when there is none
+    std::uint64_t free_bytes = 0;  // free pages inside the store file: reused by new jobs, given back by a compaction
+};
+
 class Store {
 public:
     virtual ~Store() = default;
+
+    // The room the store takes on this machine's disk (a SQLite store's files), or nullopt for
+    // a store kept elsewhere (a Redis server reports its own memory).
+    virtual std::optional<StoreSize> size() { return std::nullopt; }
 
     // Why the store this object opened is no longer the one at its address (its file deleted
     // or replaced, its folder gone), or nothing while it still is. A host asks every few

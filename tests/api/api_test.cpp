@@ -527,6 +527,23 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
          }) {
         EXPECT_NE(text.find(line + "\n"), std::string::npos) << "missing: " << line << "\n" << text;
     }
+    // The embedded store's files: the file and its -wal file hold the jobs, and few of the
+    // file's pages are free. A Redis store has no file here.
+    std::map<std::string, double> sizes;
+    for (const std::string family : {"sandhost_store_file_bytes", "sandhost_store_wal_bytes", "sandhost_store_free_bytes"}) {
+        const auto at = text.find("\n" + family + " ");
+        if (std::string(GetParam()) != "sqlite") {
+            EXPECT_EQ(at, std::string::npos) << family << "\n" << text;
+            continue;
+        }
+        ASSERT_NE(at, std::string::npos) << family << "\n" << text;
+        sizes[family] = std::stod(text.substr(at + family.size() + 2));
+    }
+    if (std::string(GetParam()) == "sqlite") {
+        EXPECT_EQ(sizes["sandhost_store_file_bytes"], static_cast<double>(std::filesystem::file_size(std::get<config::SqliteStore>(api.settings()->host.store).path)));
+        EXPECT_GT(sizes["sandhost_store_wal_bytes"], 0);
+        EXPECT_LT(sizes["sandhost_store_free_bytes"], sizes["sandhost_store_file_bytes"] / 2);
+    }
     if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool is not installed (Debian: apt-get install prometheus)";
     const auto check = t::run_command({"/usr/bin/promtool", "check", "metrics"}, {}, text);
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;

@@ -165,6 +165,34 @@ TEST(SqliteCompact, GivesBackTheRoomOfPurgedJobsAndKeepsEveryOtherWithThePageSiz
     EXPECT_GT(store->enqueue(new_job(), t(40)), kept);
 }
 
+TEST(SqliteSize, FreePagesAppearWhenJobsAreDeletedAndGoWhenTheFileIsCompacted)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    StoreSize after_purge;
+    {
+        auto store = open_sqlite_store(file);
+        store->enqueue_jobs(std::vector<model::NewJob>(300, job_with_payload(3'000, 'f')), t(0));
+        for (model::JobId id = 1; id <= 300; ++id) store->cancel(id, t(1));
+        const auto full = store->size();
+        ASSERT_TRUE(full);
+        EXPECT_GT(full->wal_bytes, 300u * 3'000) << "the jobs are in the -wal file until a checkpoint";
+        store->purge(model::JobState::cancelled, t(2));
+        // A checkpoint, as the commits of a busy store make: the file takes the pages over.
+        ASSERT_EQ(RawDb(file).exec("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+        after_purge = store->size().value();
+    }
+    EXPECT_EQ(after_purge.file_bytes, std::filesystem::file_size(file));
+    EXPECT_EQ(after_purge.wal_bytes, 0u);
+    EXPECT_GT(after_purge.free_bytes, 300u * 3'000) << "the purged payloads' pages are free";
+    EXPECT_LT(after_purge.free_bytes, after_purge.file_bytes);
+
+    compact_sqlite_store(file);
+    const auto compacted = open_sqlite_store(file)->size().value();
+    EXPECT_EQ(compacted.free_bytes, 0u);
+    EXPECT_LT(compacted.file_bytes, after_purge.file_bytes - after_purge.free_bytes / 2);
+}
+
 TEST(SqliteCompact, RefusesWhileAnotherConnectionHasTheFileOpenAndChangesNothing)
 {
     TempDir dir;
