@@ -30,5 +30,6 @@ int hosts_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int backup_command(const std::vector<std::string>& args);
 int compact_command(const std::vector<std::string>& args);
+int restore_command(const std::vector<std::string>& args);
 
 } // namespace sandhost::cli

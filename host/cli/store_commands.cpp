@@ -1,5 +1,5 @@
-// `sandhost backup` and `sandhost compact`: the embedded store's file, copied while hosts run
-// or rebuilt while none does.
+// `sandhost backup`, `sandhost compact` and `sandhost restore`: the embedded store's file,
+// copied while hosts run, or rebuilt or replaced while none does.
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -34,12 +34,14 @@ std::optional<int> page_size_option(const ParsedArgs& args)
     return static_cast<int>(bytes);
 }
 
+// `replaced`: restore's, where the store it replaced is kept (null in the JSON when none was).
 void print_report(const ParsedArgs& args, const std::string& summary, const std::filesystem::path& written,
-                  const store::SqliteFileReport& report)
+                  const store::SqliteFileReport& report, const std::optional<std::optional<std::filesystem::path>>& replaced = {})
 {
     if (args.has("json")) {
         Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
         o.set("file", written.string());
+        if (replaced) o.set("replaced", *replaced ? Poco::Dynamic::Var((*replaced)->string()) : Poco::Dynamic::Var());
         o.set("bytes_before", static_cast<Poco::UInt64>(report.bytes_before));
         o.set("bytes", static_cast<Poco::UInt64>(report.bytes));
         o.set("page_size", report.page_size);
@@ -50,6 +52,7 @@ void print_report(const ParsedArgs& args, const std::string& summary, const std:
     }
     std::cout << summary << ": " << model::format_size(report.bytes) << " in pages of " << model::format_size(static_cast<std::uint64_t>(report.page_size))
               << ", " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << ", schema version " << report.schema_version << "\n";
+    if (replaced && *replaced) std::cout << "the store it replaced is kept as " << (*replaced)->string() << "\n";
 }
 
 // Both commands' options: what --page-size means differs.
@@ -68,8 +71,7 @@ int backup_command(const std::vector<std::string>& raw)
         return print_help("sandhost backup DEST [--page-size SIZE] [--json]",
                           "Copies the embedded store to DEST while hosts and commands keep using it: one consistent\n"
                           "snapshot, complete in one file (mode 0600), checked and synced before it appears at DEST.\n"
-                          "DEST must not exist. Any sandhost opens the copy as a store: put it at the configured path\n"
-                          "(with no -wal or -shm file left there) to restore it.",
+                          "DEST must not exist. Any sandhost opens the copy as a store; `sandhost restore` puts it back.",
                           options);
     }
     if (args.positional.size() != 1) throw UsageError("expected one DEST, the file to write");
@@ -100,6 +102,27 @@ int compact_command(const std::vector<std::string>& raw)
     const auto file = sqlite_file_of(*settings, "compact");
     const auto report = store::compact_sqlite_store(file, page_size_option(args));
     print_report(args, "compacted " + file.string() + " from " + model::format_size(report.bytes_before), file, report);
+    return k_exit_ok;
+}
+
+int restore_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {config_option(), {"json", "", "print what was written as JSON"}, {"help", "", "show this help"}};
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost restore COPY [--json]",
+                          "Puts a copy of COPY (a file `sandhost backup` wrote) at the embedded store's path. The store\n"
+                          "there is kept beside it as FILE.replaced-TIME, and the restored store never hands out again a\n"
+                          "job or attempt id the replaced one handed out. It needs the file to itself: stop every host,\n"
+                          "`sandhost serve` and command using it first; while one has it open nothing is changed (exit\n"
+                          "status 1). COPY is left as it was.",
+                          options);
+    }
+    if (args.positional.size() != 1) throw UsageError("expected one COPY, the backup to restore");
+    const auto settings = load_settings(args, false);
+    const auto file = sqlite_file_of(*settings, "restore");
+    const auto report = store::restore_sqlite_store(args.positional[0], file);
+    print_report(args, "restored " + args.positional[0] + " to " + file.string(), file, report.copy, report.replaced);
     return k_exit_ok;
 }
 

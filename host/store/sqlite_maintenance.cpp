@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
+#include <functional>
+#include <map>
 #include <random>
 
 namespace sandhost::store {
@@ -83,6 +86,63 @@ private:
     std::filesystem::path m_path;
 };
 
+// Copies the store in `source` (checked to be a sandhost store) into the empty file `scratch`
+// (SQLite's VACUUM INTO: one read transaction of the source), lets `adjust` change the copy, then
+// checks it (SQLite's quick_check, the schema), fills `report` from it and syncs it to disk.
+void copy_store(const std::filesystem::path& source, const std::filesystem::path& scratch, std::optional<int> page_size,
+                SqliteFileReport& report, const std::function<void(sqlite::Connection&)>& adjust = {})
+{
+    const SqliteOptions options;
+    {
+        sqlite::Connection connection(source, options);
+        sqlite::check_schema(connection);
+        try {
+            // Only a file made now takes it: the source keeps its own.
+            if (page_size) connection.execute("PRAGMA page_size = " + std::to_string(*page_size));
+            connection.query("VACUUM INTO ?").bind(scratch.string()).run();
+        } catch (...) {
+            connection.rethrow_as_store_error("copying the store to " + scratch.string());
+        }
+    }
+    sqlite::Connection written(scratch, options);
+    sqlite::check_schema(written);
+    std::optional<std::string> check;
+    try {
+        if (adjust) adjust(written);
+        check = written.query_text("PRAGMA quick_check");
+        read_report(written, report);
+    } catch (...) {
+        written.rethrow_as_store_error("checking the copy");
+    }
+    if (check != "ok") throw StoreError(scratch.string() + ": the copy failed SQLite's check (" + check.value_or("no answer") + ")");
+    // SQLite writes the copy without syncing it.
+    sync_path(scratch, O_RDONLY);
+}
+
+// Takes `connection`'s file for itself until the connection closes: exclusive locking, out of
+// WAL mode (its -wal file checkpointed into it and removed), which SQLite refuses while any
+// other connection has the file open.
+void take_for_itself(sqlite::Connection& connection, const std::filesystem::path& file, const std::string& doing)
+{
+    try {
+        // Held from the first read to the close, so that no process starts using the file
+        // between the steps.
+        connection.execute("PRAGMA locking_mode = EXCLUSIVE");
+        sqlite::Query mode = connection.query("PRAGMA journal_mode = DELETE");
+        if (!mode.step() || mode.bytes(0) != "delete") {
+            throw StoreError(file.string() + ": SQLite kept the file in WAL mode; nothing was changed");
+        }
+    } catch (const sqlite::SqliteError& e) {
+        if ((e.code() & 0xff) != SQLITE_BUSY && (e.code() & 0xff) != SQLITE_LOCKED) {
+            connection.rethrow_as_store_error("taking the file for itself");
+        }
+        throw StoreError(file.string() + " is open in another process (a host, `sandhost serve` or another command): " + doing +
+                         " needs the file to itself, so stop them first; nothing was changed");
+    } catch (...) {
+        connection.rethrow_as_store_error("taking the file for itself");
+    }
+}
+
 } // namespace
 
 SqliteFileReport backup_sqlite_store(const std::filesystem::path& source_path, const std::filesystem::path& destination_path,
@@ -105,34 +165,8 @@ SqliteFileReport backup_sqlite_store(const std::filesystem::path& source_path, c
                          (folder ? "" : ": " + errno_text(error)));
     }
 
-    const SqliteOptions options;
-    sqlite::Connection connection(source, options);
-    sqlite::check_schema(connection);
     Scratch copy(destination);
-    try {
-        // Only a file made now takes it: the source keeps its own.
-        if (page_size) connection.execute("PRAGMA page_size = " + std::to_string(*page_size));
-        connection.query("VACUUM INTO ?").bind(copy.path().string()).run();
-    } catch (...) {
-        connection.rethrow_as_store_error("copying the store to " + copy.path().string());
-    }
-    {
-        sqlite::Connection written(copy.path(), options);
-        sqlite::check_schema(written);
-        std::optional<std::string> check;
-        try {
-            check = written.query_text("PRAGMA quick_check");
-            read_report(written, report);
-        } catch (...) {
-            written.rethrow_as_store_error("checking the copy");
-        }
-        if (check != "ok") {
-            throw StoreError(copy.path().string() + ": the copy failed SQLite's check (" + check.value_or("no answer") +
-                             "); nothing was written at " + destination.string());
-        }
-    }
-    // SQLite writes the copy without syncing it.
-    sync_path(copy.path(), O_RDONLY);
+    copy_store(source, copy.path(), page_size, report);
     if (::link(copy.path().c_str(), destination.c_str()) != 0) {
         throw StoreError(destination.string() + ": cannot put the copy in place: " + errno_text(errno));
     }
@@ -153,25 +187,7 @@ SqliteFileReport compact_sqlite_store(const std::filesystem::path& path, std::op
         options.busy_timeout = std::chrono::seconds(1);
         sqlite::Connection connection(file, options);
         sqlite::check_schema(connection);
-        try {
-            // Held from the first read to the close, so that no process starts using the file
-            // between the steps.
-            connection.execute("PRAGMA locking_mode = EXCLUSIVE");
-            // Leaving WAL mode checkpoints the -wal file, and needs every other connection gone.
-            sqlite::Query mode = connection.query("PRAGMA journal_mode = DELETE");
-            if (!mode.step() || mode.bytes(0) != "delete") {
-                throw StoreError(file.string() + ": SQLite kept the file in WAL mode; nothing was changed");
-            }
-        } catch (const sqlite::SqliteError& e) {
-            if ((e.code() & 0xff) != SQLITE_BUSY && (e.code() & 0xff) != SQLITE_LOCKED) {
-                connection.rethrow_as_store_error("taking the file for itself");
-            }
-            throw StoreError(file.string() + " is open in another process (a host, `sandhost serve` or another command): "
-                             "compacting needs the file to itself, so stop them first; nothing was changed");
-        } catch (...) {
-            connection.rethrow_as_store_error(
-                "taking the file for itself (every host, `sandhost serve` and command using it must be stopped first)");
-        }
+        take_for_itself(connection, file, "compacting");
         try {
             if (page_size) connection.execute("PRAGMA page_size = " + std::to_string(*page_size));
             connection.execute("VACUUM");
@@ -188,6 +204,91 @@ SqliteFileReport compact_sqlite_store(const std::filesystem::path& path, std::op
         }
     }
     report.bytes = existing_store_size(file);
+    return report;
+}
+
+SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_path, const std::filesystem::path& file_path)
+{
+    const auto backup = absolute_path(backup_path);
+    const auto file = absolute_path(file_path);
+    SqliteRestoreReport report;
+    report.copy.bytes_before = existing_store_size(backup);
+    int error = 0;
+    const auto st = stat_of(file, error);
+    if (!st && error != ENOENT) throw StoreError(file.string() + ": cannot look at it: " + errno_text(error));
+    if (const auto copy_st = stat_of(backup, error); st && copy_st && st->st_dev == copy_st->st_dev && st->st_ino == copy_st->st_ino) {
+        throw StoreError(backup.string() + " is the store itself; nothing was changed");
+    }
+    const auto folder = stat_of(file.parent_path(), error);
+    if (!folder || !S_ISDIR(folder->st_mode)) throw StoreError(file.string() + ": its folder " + file.parent_path().string() + " is not there");
+
+    // The store there now, held until the copy has taken its place: nobody may use it meanwhile.
+    std::optional<sqlite::Connection> current;
+    std::map<std::string, std::int64_t> handed_out;  // AUTOINCREMENT tables: the last id each gave
+    if (st) {
+        SqliteOptions options;
+        options.busy_timeout = std::chrono::seconds(1);
+        current.emplace(file, options);
+        sqlite::check_schema(*current);
+        take_for_itself(*current, file, "restoring");
+        try {
+            sqlite::Query row = current->query("SELECT name, seq FROM sqlite_sequence");
+            while (row.step()) handed_out[row.bytes(0)] = row.int64(1);
+        } catch (...) {
+            current->rethrow_as_store_error("reading the ids the store handed out");
+        }
+    }
+
+    Scratch copy(file);
+    copy_store(backup, copy.path(), std::nullopt, report.copy, [&](sqlite::Connection& written) {
+        // A job or attempt id handed out since the backup was taken is never handed out again:
+        // a command or host holding one must not find another job by it.
+        for (const auto& [table, last] : handed_out) {
+            written.query("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?").bind(last, table).run();
+            written.query("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
+                          "(SELECT 1 FROM sqlite_sequence WHERE name = ?)")
+                .bind(table, last, table)
+                .run();
+        }
+        // In WAL mode from the start, as a host leaves it: nobody opens it with a rollback journal.
+        written.query_text("PRAGMA journal_mode = WAL");
+    });
+    if (st && ::geteuid() == 0 && ::chown(copy.path().c_str(), st->st_uid, st->st_gid) != 0) {
+        throw StoreError(copy.path().string() + ": cannot give it the store's owner: " + errno_text(errno));
+    }
+    if (!current) {
+        if (::link(copy.path().c_str(), file.c_str()) != 0) {
+            throw StoreError(file.string() + ": cannot put the copy in place: " + errno_text(errno));
+        }
+    } else {
+        char stamp[32];
+        const std::time_t now = std::time(nullptr);
+        std::tm utc{};
+        ::gmtime_r(&now, &utc);
+        std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+        // link never replaces: a second restore within the second takes the next free name.
+        for (int n = 1;; ++n) {
+            report.replaced = file.string() + ".replaced-" + stamp + (n == 1 ? "" : "-" + std::to_string(n));
+            if (::link(file.c_str(), report.replaced->c_str()) == 0) break;
+            if (errno != EEXIST || n == 100) {
+                throw StoreError(file.string() + ": cannot keep the store it replaces as " + report.replaced->string() + ": " +
+                                 errno_text(errno) + "; nothing was changed");
+            }
+        }
+        if (::rename(copy.path().c_str(), file.c_str()) != 0) {
+            const int rename_error = errno;
+            ::unlink(report.replaced->c_str());
+            throw StoreError(file.string() + ": cannot put the copy in place: " + errno_text(rename_error) + "; nothing was changed");
+        }
+    }
+    sync_path(file.parent_path(), O_RDONLY | O_DIRECTORY);
+    if (current) {
+        current.reset();
+        // The replaced store's journal, kept by its exclusive connection under the store's name.
+        std::error_code ignored;
+        std::filesystem::remove(file.string() + "-journal", ignored);
+    }
+    report.copy.bytes = existing_store_size(file);
     return report;
 }
 

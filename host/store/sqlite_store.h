@@ -93,6 +93,24 @@ SqliteFileReport backup_sqlite_store(const std::filesystem::path& source, const 
 // journal).
 SqliteFileReport compact_sqlite_store(const std::filesystem::path& file, std::optional<int> page_size = std::nullopt);
 
+// What restore_sqlite_store did.
+struct SqliteRestoreReport {
+    SqliteFileReport copy;                         // the file now at the store's path
+    std::optional<std::filesystem::path> replaced;  // where the store it replaced is kept; none when there was none
+};
+
+// Puts a copy of the store in `backup` (a file backup_sqlite_store wrote, or any sandhost store)
+// at `file`, leaving `backup` as it was. The store found at `file`, if any, is kept beside it as
+// FILE.replaced-YYYYMMDDTHHMMSSZ, complete (its -wal file checkpointed into it), and the copy
+// never hands out again a job or attempt id that it handed out. Needs `file` to itself, as
+// compact_sqlite_store does: while any other process has it open it throws StoreError and
+// changes nothing. The copy is made and checked beside `file` first and then renamed over it;
+// run as root, it takes the replaced store's owner. Also throws StoreError, changing nothing,
+// when `backup` is missing, is the store itself, is not a sandhost store or fails SQLite's
+// check, or the store at `file` is not one (move a damaged store away first). The event feed
+// continues from the copy's last event: a reader resuming by event id should start over.
+SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup, const std::filesystem::path& file);
+
 // For a process that is sandhost's alone (the `sandhost` command, the bench), called before it
 // opens any store: SQLite then takes no mutex around each call on a connection (multi-thread
 // mode: every store connection is used by one thread at a time, under its store's lock) and

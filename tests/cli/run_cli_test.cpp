@@ -107,9 +107,9 @@ TEST(JobCli, TheStoreFileIsMadeWithTheConfiguredPageSize)
     EXPECT_EQ(page_size_of(dir / "default.db"), 1024);
 }
 
-// A backup taken while a host runs jobs is a store the commands read; compact waits for the
-// host to stop, then rebuilds the file with the page size asked.
-TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactWaitsForItToStop)
+// A backup taken while a host runs jobs is a store the commands read; compact and restore wait
+// for the host to stop, then rebuild the file with the page size asked, and put the copy back.
+TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactAndRestoreWaitForItToStop)
 {
     Deployment d(k_queues);
     std::vector<std::int64_t> ids;
@@ -130,6 +130,9 @@ TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactWaitsForItToStop)
     EXPECT_EQ(refused.exit_code, 1);
     EXPECT_NE(refused.err.find("is open in another process"), std::string::npos) << refused.err;
     EXPECT_EQ(page_size_of(d.path("jobs.db")), 1024);
+    const auto refused_restore = d.cli({"restore", d.path("copy.db").string()});
+    EXPECT_EQ(refused_restore.exit_code, 1);
+    EXPECT_NE(refused_restore.err.find("restoring needs the file to itself"), std::string::npos) << refused_restore.err;
     const auto bad = d.cli({"compact", "--page-size", "3KiB"});
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(bad.err.find("--page-size: expected a power of two from 512B to 64KiB, got 3KiB"), std::string::npos) << bad.err;
@@ -144,20 +147,25 @@ TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactWaitsForItToStop)
     EXPECT_EQ(d.job_count(), jobs);
     EXPECT_EQ(d.job(ids.front())->getValue<std::string>("state"), "completed");
 
-    // The copy, served as a store: the job that ran before it was taken, with its result.
-    std::ofstream(d.path("copy.yaml")) << "host:\n  store: sqlite:copy.db\nqueues:\n  default: {tasks: [\"misbehave.*\"]}\n";
-    const auto shown = t::run_command({t::sandhost_executable().string(), "job", "show", std::to_string(ids.back()), "--json", "--config",
-                                       d.path("copy.yaml").string()});
-    ASSERT_EQ(shown.exit_code, 0) << shown.err;
-    EXPECT_EQ(Poco::JSON::Parser().parse(shown.out).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("state"), "completed");
+    // The copy put back: the jobs it held, the job that ran before it was taken with its
+    // result, and the store it replaced kept beside it.
+    const auto restored = d.json({"restore", d.path("copy.db").string()}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(restored->getValue<std::int64_t>("jobs"), backup->getValue<std::int64_t>("jobs"));
+    const auto replaced = restored->getValue<std::string>("replaced");
+    EXPECT_EQ(replaced.rfind(d.path("jobs.db").string() + ".replaced-", 0), 0u) << replaced;
+    EXPECT_TRUE(std::filesystem::exists(replaced));
+    EXPECT_EQ(d.job_count(), static_cast<std::size_t>(backup->getValue<std::int64_t>("jobs")));
+    EXPECT_EQ(d.job(ids.back())->getValue<std::string>("state"), "completed");
+    EXPECT_GT(d.enqueue({"default", "misbehave.echo"}), static_cast<std::int64_t>(jobs)) << "an id handed out before is not handed out again";
 }
 
-// Backup and compact work on the embedded store only, and say so for a Redis one.
-TEST(JobCli, BackupAndCompactSayWhatARedisStoreNeeds)
+// Backup, compact and restore work on the embedded store only, and say so for a Redis one.
+TEST(JobCli, BackupCompactAndRestoreSayWhatARedisStoreNeeds)
 {
     t::TempDir dir;
     std::ofstream(dir / "redis.yaml") << "host:\n  store: redis://127.0.0.1:1/0\nqueues:\n  q: {tasks: [hello.echo]}\n";
-    for (const std::vector<std::string>& command : {std::vector<std::string>{"backup", (dir / "copy.db").string()}, std::vector<std::string>{"compact"}}) {
+    for (const std::vector<std::string>& command : {std::vector<std::string>{"backup", (dir / "copy.db").string()}, std::vector<std::string>{"compact"},
+                                                    std::vector<std::string>{"restore", (dir / "copy.db").string()}}) {
         std::vector<std::string> args{t::sandhost_executable().string()};
         args.insert(args.end(), command.begin(), command.end());
         args.insert(args.end(), {"--config", (dir / "redis.yaml").string()});

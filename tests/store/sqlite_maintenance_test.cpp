@@ -1,5 +1,5 @@
-// A store file copied while another connection commits to it, and rebuilt in place only when
-// nothing else has it open; every refusal leaves both files as they were.
+// A store file copied while another connection commits to it, and rebuilt or replaced in place
+// only when nothing else has it open; every refusal leaves the files as they were.
 #include "store/sqlite_store.h"
 #include "store_test_support.h"
 
@@ -210,6 +210,82 @@ TEST(SqliteCompact, RefusesWhileAnotherConnectionHasTheFileOpenAndChangesNothing
     EXPECT_THAT(store_error_of([&] { compact_sqlite_store(dir / "missing.db"); }), HasSubstr("no store here"));
     EXPECT_FALSE(std::filesystem::exists(dir / "missing.db"));
     EXPECT_THAT(store_error_of([&] { compact_sqlite_store(file, 100); }), HasSubstr("page size 100 is not a power of two"));
+}
+
+TEST(SqliteRestore, PutsTheCopyInPlaceKeepsTheStoreItReplacesAndNeverHandsAnIdOutTwice)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    model::AttemptId last_attempt = 0;
+    {
+        auto store = open_sqlite_store(file);
+        for (int i = 0; i < 3; ++i) store->enqueue(new_job(), t(i));
+        ASSERT_TRUE(claim_and_complete(*store, {"q"}, t(10)));
+        backup_sqlite_store(file, dir / "copy.db");
+        // After the backup: two more jobs, another attempt.
+        store->enqueue(new_job(), t(20));
+        store->enqueue(new_job(), t(21));
+        last_attempt = claim_one(*store, "q", t(30)).attempt_id;
+    }
+    const auto copy_bytes = read_bytes(dir / "copy.db");
+    const auto report = restore_sqlite_store(dir / "copy.db", file);
+    ASSERT_TRUE(report.replaced);
+    EXPECT_EQ(report.replaced->parent_path(), dir.path());
+    EXPECT_EQ(report.replaced->filename().string().rfind("store.db.replaced-", 0), 0u) << *report.replaced;
+    EXPECT_EQ(report.copy.jobs, 3);
+    EXPECT_EQ(read_bytes(dir / "copy.db"), copy_bytes) << "the backup is left as it was";
+    EXPECT_EQ(leftovers(dir.path(), {"store.db", "copy.db", report.replaced->filename().string()}), std::vector<std::string>{});
+    {
+        RawDb raw(file);
+        EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+        EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    }
+
+    auto restored = open_sqlite_store(file);
+    EXPECT_EQ(restored->list({}).size(), 3u);
+    EXPECT_EQ(job_of(*restored, 1).state, model::JobState::completed);
+    EXPECT_GT(restored->enqueue(new_job(), t(40)), 5) << "ids 4 and 5 were handed out after the backup";
+    EXPECT_GT(claim_one(*restored, "q", t(50)).attempt_id, last_attempt);
+    // The replaced store is whole: its last commits were in its -wal file.
+    auto replaced = open_sqlite_store(*report.replaced);
+    EXPECT_EQ(replaced->list({}).size(), 5u);
+    EXPECT_EQ(job_of(*replaced, 2).state, model::JobState::active);
+}
+
+TEST(SqliteRestore, RefusesWhileTheStoreIsOpenOrWhatIsNotACopyAndChangesNothing)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    auto store = open_sqlite_store(file);
+    const auto id = store->enqueue(new_job(), t(0));
+    backup_sqlite_store(file, dir / "copy.db");
+    const std::set<std::string> files{"store.db", "store.db-wal", "store.db-shm", "copy.db", "foreign.db"};
+    {
+        RawDb foreign(dir / "foreign.db");
+        ASSERT_EQ(foreign.exec("CREATE TABLE t (x)"), 0);
+    }
+    EXPECT_THAT(store_error_of([&] { restore_sqlite_store(dir / "copy.db", file); }),
+                AllOf(HasSubstr("store.db is open in another process"), HasSubstr("nothing was changed")));
+    EXPECT_EQ(leftovers(dir.path(), files), std::vector<std::string>{});
+    EXPECT_EQ(job_of(*store, id).state, model::JobState::waiting);
+    EXPECT_GT(store->enqueue(new_job(), t(1)), id) << "the open store still writes";
+    store.reset();
+
+    EXPECT_THAT(store_error_of([&] { restore_sqlite_store(dir / "foreign.db", file); }), HasSubstr("not a sandhost store"));
+    EXPECT_THAT(store_error_of([&] { restore_sqlite_store(file, file); }), HasSubstr("is the store itself"));
+    EXPECT_THAT(store_error_of([&] { restore_sqlite_store(dir / "missing.db", file); }), HasSubstr("no store here"));
+    EXPECT_EQ(leftovers(dir.path(), files), std::vector<std::string>{});
+    EXPECT_EQ(open_sqlite_store(file)->list({}).size(), 2u);
+}
+
+TEST(SqliteRestore, MakesTheStoreWhereThereIsNone)
+{
+    TempDir dir;
+    open_sqlite_store(dir / "old.db")->enqueue(new_job("kept"), t(0));
+    backup_sqlite_store(dir / "old.db", dir / "copy.db");
+    const auto report = restore_sqlite_store(dir / "copy.db", dir / "new.db");
+    EXPECT_FALSE(report.replaced);
+    EXPECT_EQ(job_of(*open_sqlite_store(dir / "new.db"), 1).queue, "kept");
 }
 
 } // namespace
