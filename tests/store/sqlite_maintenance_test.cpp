@@ -5,6 +5,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <functional>
@@ -228,7 +230,18 @@ TEST(SqliteRestore, PutsTheCopyInPlaceKeepsTheStoreItReplacesAndNeverHandsAnIdOu
         last_attempt = claim_one(*store, "q", t(30)).attempt_id;
     }
     const auto copy_bytes = read_bytes(dir / "copy.db");
+    // As root, the restored file keeps the owner of the store it replaces (a service's user).
+    const bool root = ::geteuid() == 0;
+    if (root) {
+        ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+    }
     const auto report = restore_sqlite_store(dir / "copy.db", file);
+    if (root) {
+        struct stat st{};
+        ASSERT_EQ(::stat(file.c_str(), &st), 0);
+        EXPECT_EQ(st.st_uid, 65534u);
+        EXPECT_EQ(st.st_gid, 65534u);
+    }
     ASSERT_TRUE(report.replaced);
     EXPECT_EQ(report.replaced->parent_path(), dir.path());
     EXPECT_EQ(report.replaced->filename().string().rfind("store.db.replaced-", 0), 0u) << *report.replaced;
