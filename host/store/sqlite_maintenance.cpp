@@ -34,7 +34,7 @@ std::uint64_t existing_store_size(const std::filesystem::path& file)
 {
     int error = 0;
     const auto st = stat_of(file, error);
-    if (!st) throw StoreError(file.string() + ": no store here: " + errno_text(error));
+    if (!st) throw StoreError(file.string() + (error == ENOENT ? ": no store here: " : ": cannot read the file: ") + errno_text(error));
     if (!S_ISREG(st->st_mode)) throw StoreError(file.string() + " is not a file");
     if (st->st_size == 0) throw StoreError(file.string() + " is empty (0 bytes), so it is not a sandhost store");
     return static_cast<std::uint64_t>(st->st_size);
