@@ -4,7 +4,7 @@
 # and the conffile are there, that `sandhost validate /etc/sandhost/sandhost.yaml` passes, that
 # `sandhost exec` of an installed example plugin succeeds (as root and as the service's user),
 # that a host serving the packaged configuration runs a job enqueued by the CLI, that
-# `systemd-analyze verify` accepts both units, that outside projects build against the -dev
+# `systemd-analyze verify` accepts the units, that outside projects build against the -dev
 # package (a plugin with find_package(sandhost) and one with pkg-config, installed in the local
 # plugin folder and run; the example client programs in C++ and C, and a C program linked with
 # pkg-config sandhost-client, each enqueueing a job that the host runs), that the store is backed
@@ -149,7 +149,9 @@ task=hello.word_count payload="{\"text\": \"a C program\"}" expect_result "{\"wo
 task=legacy_c.checksum payload="{\"data\": \"Wikipedia\"}" expect_result 300286872 /tmp/outside/client-pc
 echo "client_cpp, client_c and client-pc: jobs completed with the expected results"
 # A backup while the host runs; compact once it has stopped (refused before).
-runuser -u sandhost -- sandhost backup --config /etc/sandhost/sandhost.yaml /var/lib/sandhost/copy.db --json \
+# (What sandhost-backup.service runs; systemd would make the folder.)
+install -d -m 0700 -o sandhost -g sandhost /var/lib/sandhost/backups
+runuser -u sandhost -- sandhost backup --config /etc/sandhost/sandhost.yaml --keep 7 /var/lib/sandhost/backups --json \
     | grep -q "\"jobs\":4}" || { echo "the backup does not hold the 4 jobs"; exit 1; }
 ! runuser -u sandhost -- sandhost compact --config /etc/sandhost/sandhost.yaml 2>/dev/null || { echo "compact ran beside the host"; exit 1; }
 kill -TERM $host
@@ -158,12 +160,12 @@ trap - EXIT
 runuser -u sandhost -- sandhost compact --config /etc/sandhost/sandhost.yaml --json | grep -q "\"jobs\":4}"
 echo "sandhost backup beside the host and compact after it: 4 jobs each"'
 
-step "systemd-analyze verify of both units (commands, users, man pages)"
+step "systemd-analyze verify of the units (commands, users, man pages)"
 in_root 'cp /etc/sandhost/sandhost.yaml /etc/sandhost/second.yaml
 cd /lib/systemd/system
-systemd-analyze verify sandhost.service sandhost@second.service
+systemd-analyze verify sandhost.service sandhost@second.service sandhost-backup.service sandhost-backup.timer
 rm /etc/sandhost/second.yaml
-echo "sandhost.service and sandhost@second.service: verified"'
+echo "sandhost.service, sandhost@second.service and the backup service and timer: verified"'
 
 step "apt-get purge removes the job store"
 in_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq sandhost-dev sandhost >/tmp/purge.log 2>&1 || { tail /tmp/purge.log; exit 1; }

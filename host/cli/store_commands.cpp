@@ -8,6 +8,7 @@
 #include "model/units.h"
 #include "store/sqlite_store.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <iostream>
@@ -34,14 +35,21 @@ std::optional<int> page_size_option(const ParsedArgs& args)
     return static_cast<int>(bytes);
 }
 
-// `replaced`: restore's, where the store it replaced is kept (null in the JSON when none was).
+// `replaced`: restore's, where the store it replaced is kept (null in the JSON when none was);
+// `deleted`: the older backups a backup into a folder deleted for --keep.
 void print_report(const ParsedArgs& args, const std::string& summary, const std::filesystem::path& written,
-                  const store::SqliteFileReport& report, const std::optional<std::optional<std::filesystem::path>>& replaced = {})
+                  const store::SqliteFileReport& report, const std::optional<std::optional<std::filesystem::path>>& replaced = {},
+                  const std::optional<std::vector<std::filesystem::path>>& deleted = {})
 {
     if (args.has("json")) {
         Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
         o.set("file", written.string());
         if (replaced) o.set("replaced", *replaced ? Poco::Dynamic::Var((*replaced)->string()) : Poco::Dynamic::Var());
+        if (deleted) {
+            Poco::JSON::Array list;
+            for (const auto& file : *deleted) list.add(file.string());
+            o.set("deleted", list);
+        }
         o.set("bytes_before", static_cast<Poco::UInt64>(report.bytes_before));
         o.set("bytes", static_cast<Poco::UInt64>(report.bytes));
         o.set("page_size", report.page_size);
@@ -53,6 +61,9 @@ void print_report(const ParsedArgs& args, const std::string& summary, const std:
     std::cout << summary << ": " << model::format_size(report.bytes) << " in pages of " << model::format_size(static_cast<std::uint64_t>(report.page_size))
               << ", " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << ", schema version " << report.schema_version << "\n";
     if (replaced && *replaced) std::cout << "the store it replaced is kept as " << (*replaced)->string() << "\n";
+    if (deleted) {
+        for (const auto& file : *deleted) std::cout << "deleted the older backup " << file.string() << "\n";
+    }
 }
 
 // Both commands' options: what --page-size means differs.
@@ -65,22 +76,39 @@ std::vector<OptionSpec> file_command_options(const char* page_size_meaning)
 
 int backup_command(const std::vector<std::string>& raw)
 {
-    const auto options = file_command_options("the copy's page size, a power of two from 512B to 64KiB (default: the store's)");
+    auto options = file_command_options("the copy's page size, a power of two from 512B to 64KiB (default: the store's)");
+    options.insert(options.begin() + 2, OptionSpec{"keep", "N", "DEST a folder: then delete the oldest dated backups of this store there beyond N"});
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost backup DEST [--page-size SIZE] [--json]",
+        return print_help("sandhost backup DEST [--keep N] [--page-size SIZE] [--json]",
                           "Copies the embedded store to DEST while hosts and commands keep using it: one consistent\n"
                           "snapshot, complete in one file (mode 0600), checked and synced before it appears at DEST.\n"
-                          "DEST must not exist. Any sandhost opens the copy as a store; `sandhost restore` puts it back.",
+                          "A file DEST must not exist. A folder DEST gets a dated copy, STORE-YYYYMMDDTHHMMSSZ.db, and\n"
+                          "with --keep N only the newest N such copies of this store stay there (a timer's rotation).\n"
+                          "Any sandhost opens a copy as a store; `sandhost restore` puts it back.",
                           options);
     }
-    if (args.positional.size() != 1) throw UsageError("expected one DEST, the file to write");
+    if (args.positional.size() != 1) throw UsageError("expected one DEST, the file or folder to write into");
+    const std::filesystem::path destination = args.positional[0];
+    std::error_code ec;
+    const bool into_folder = std::filesystem::is_directory(destination, ec) || args.positional[0].ends_with('/');
+    std::optional<std::size_t> keep;
+    if (auto text = args.get("keep")) {
+        if (!into_folder) throw UsageError("--keep needs DEST to be a folder, and " + destination.string() + " is not one");
+        keep = static_cast<std::size_t>(parse_count_flag("keep", *text, 1));
+    }
     const auto settings = load_settings(args, false);
     const auto source = sqlite_file_of(*settings, "backup");
-    const std::filesystem::path destination = args.positional[0];
-    const auto report = store::backup_sqlite_store(source, destination, page_size_option(args));
-    print_report(args, "backed up " + source.string() + " (" + model::format_size(report.bytes_before) + ") to " + destination.string(),
-                 std::filesystem::absolute(destination), report);
+    const std::string from = "backed up " + source.string() + " (";
+    if (!into_folder) {
+        const auto report = store::backup_sqlite_store(source, destination, page_size_option(args));
+        print_report(args, from + model::format_size(report.bytes_before) + ") to " + destination.string(),
+                     std::filesystem::absolute(destination), report);
+        return k_exit_ok;
+    }
+    const auto written = store::backup_sqlite_store_in_folder(source, destination, keep, page_size_option(args));
+    print_report(args, from + model::format_size(written.report.bytes_before) + ") to " + written.file.string(), written.file,
+                 written.report, std::nullopt, written.deleted);
     return k_exit_ok;
 }
 

@@ -7,11 +7,15 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <functional>
 #include <map>
 #include <random>
+#include <regex>
+#include <tuple>
+#include <vector>
 
 namespace sandhost::store {
 namespace {
@@ -143,6 +147,43 @@ void take_for_itself(sqlite::Connection& connection, const std::filesystem::path
     }
 }
 
+// Now in UTC as YYYYMMDDTHHMMSSZ: names that sort by time.
+std::string utc_stamp()
+{
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    ::gmtime_r(&now, &utc);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    return stamp;
+}
+
+// The backups backup_sqlite_store_in_folder names STEM-STAMP[-N].db, oldest first, by stamp
+// and number.
+struct DatedBackup {
+    std::string stamp;
+    int number = 1;
+    std::filesystem::path file;
+    bool operator<(const DatedBackup& other) const { return std::tie(stamp, number) < std::tie(other.stamp, other.number); }
+};
+std::vector<DatedBackup> dated_backups(const std::filesystem::path& folder, const std::string& stem)
+{
+    const std::regex name(R"(-(\d{8}T\d{6}Z)(?:-(\d+))?\.db)");
+    std::vector<DatedBackup> found;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+        const std::string file = entry.path().filename().string();
+        std::smatch match;
+        if (file.rfind(stem, 0) != 0 || !entry.is_regular_file(ec)) continue;
+        const std::string rest = file.substr(stem.size());
+        if (!std::regex_match(rest, match, name)) continue;
+        found.push_back({match[1].str(), match[2].matched ? std::stoi(match[2].str()) : 1, entry.path()});
+    }
+    if (ec) throw StoreError(folder.string() + ": cannot list it: " + ec.message());
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
 } // namespace
 
 SqliteFileReport backup_sqlite_store(const std::filesystem::path& source_path, const std::filesystem::path& destination_path,
@@ -173,6 +214,51 @@ SqliteFileReport backup_sqlite_store(const std::filesystem::path& source_path, c
     sync_path(destination.parent_path(), O_RDONLY | O_DIRECTORY);
     report.bytes = existing_store_size(destination);
     return report;
+}
+
+SqliteFolderBackup backup_sqlite_store_in_folder(const std::filesystem::path& source_path, const std::filesystem::path& folder_path,
+                                                 std::optional<std::size_t> keep, std::optional<int> page_size)
+{
+    const auto source = absolute_path(source_path);
+    const auto folder = absolute_path(folder_path);
+    if (keep && *keep == 0) throw StoreError(folder.string() + ": keeping no backup would delete the one just written");
+    int error = 0;
+    const auto st = stat_of(folder, error);
+    if (!st || !S_ISDIR(st->st_mode)) {
+        throw StoreError(folder.string() + (st ? " is not a folder" : " is not there: " + errno_text(error)));
+    }
+    const std::string stem = source.stem().string();
+    SqliteFolderBackup out;
+    const std::string stamp = utc_stamp();
+    // A second backup within the second takes a number above every one of that second, so that
+    // the names keep their order when older ones are deleted.
+    int first = 1;
+    for (const auto& backup : dated_backups(folder, stem)) {
+        if (backup.stamp == stamp) first = std::max(first, backup.number + 1);
+    }
+    for (int n = first;; ++n) {
+        out.file = folder / (stem + "-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db");
+        try {
+            out.report = backup_sqlite_store(source, out.file, page_size);
+            break;
+        } catch (const StoreError&) {
+            std::error_code ec;
+            if (n >= first + 100 || !std::filesystem::exists(out.file, ec)) throw;
+        }
+    }
+    if (keep) {
+        auto dated = dated_backups(folder, stem);
+        const std::size_t excess = dated.size() > *keep ? dated.size() - *keep : 0;
+        for (std::size_t i = 0; i < excess; ++i) {
+            if (dated[i].file == out.file) continue;
+            std::error_code ec;
+            if (!std::filesystem::remove(dated[i].file, ec) && ec) {
+                throw StoreError(dated[i].file.string() + ": cannot delete this older backup: " + ec.message());
+            }
+            out.deleted.push_back(dated[i].file);
+        }
+    }
+    return out;
 }
 
 SqliteFileReport compact_sqlite_store(const std::filesystem::path& path, std::optional<int> page_size)
@@ -261,11 +347,7 @@ SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_pat
             throw StoreError(file.string() + ": cannot put the copy in place: " + errno_text(errno));
         }
     } else {
-        char stamp[32];
-        const std::time_t now = std::time(nullptr);
-        std::tm utc{};
-        ::gmtime_r(&now, &utc);
-        std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+        const std::string stamp = utc_stamp();
         // link never replaces: a second restore within the second takes the next free name.
         for (int n = 1;; ++n) {
             report.replaced = file.string() + ".replaced-" + stamp + (n == 1 ? "" : "-" + std::to_string(n));

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace sandhost::store {
 
@@ -81,6 +82,19 @@ struct SqliteFileReport {
 // takes. Needs free space about the size of the source in the destination's folder.
 SqliteFileReport backup_sqlite_store(const std::filesystem::path& source, const std::filesystem::path& destination,
                                      std::optional<int> page_size = std::nullopt);
+
+// backup_sqlite_store into `folder` (which must exist), as STEM-YYYYMMDDTHHMMSSZ.db (STEM: the
+// store file's name without its extension; -2, -3... added for more in one second). With
+// `keep`, the oldest such backups of the same store in the folder beyond the newest `keep` are
+// then deleted (never another file, never the one just written): a timer's rotation.
+struct SqliteFolderBackup {
+    std::filesystem::path file;                  // the copy written
+    SqliteFileReport report;
+    std::vector<std::filesystem::path> deleted;  // older backups deleted for `keep`
+};
+SqliteFolderBackup backup_sqlite_store_in_folder(const std::filesystem::path& source, const std::filesystem::path& folder,
+                                                 std::optional<std::size_t> keep = std::nullopt,
+                                                 std::optional<int> page_size = std::nullopt);
 
 // Rebuilds the store file in place (SQLite's VACUUM): the pages that deleted jobs freed are
 // given back (a store file does not shrink after a purge by itself) and the file takes

@@ -126,6 +126,14 @@ TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactAndRestoreWaitForItToStop)
     EXPECT_EQ(again.exit_code, 1);
     EXPECT_NE(again.err.find("copy.db exists; a backup never replaces a file"), std::string::npos) << again.err;
 
+    // Into a folder, as the backup timer does: dated copies, the newest kept.
+    std::filesystem::create_directory(d.path("backups"));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(d.cli({"backup", "--keep", "2", d.path("backups").string()}).exit_code, 0);
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path("backups")), std::filesystem::directory_iterator()), 2);
+    const auto not_a_folder = d.cli({"backup", "--keep", "2", d.path("other.db").string()});
+    EXPECT_EQ(not_a_folder.exit_code, 2);
+    EXPECT_NE(not_a_folder.err.find("--keep needs DEST to be a folder"), std::string::npos) << not_a_folder.err;
+
     const auto refused = d.cli({"compact", "--page-size", "4KiB"});
     EXPECT_EQ(refused.exit_code, 1);
     EXPECT_NE(refused.err.find("is open in another process"), std::string::npos) << refused.err;

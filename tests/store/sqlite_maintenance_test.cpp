@@ -132,6 +132,40 @@ TEST(SqliteBackup, NeverReplacesAFileAndLeavesNothingWhenItCannotCopy)
     EXPECT_EQ(leftovers(dir.path(), {"store.db", "store.db-wal", "store.db-shm", "taken.db", "foreign.db", "garbage.db"}), std::vector<std::string>{});
 }
 
+TEST(SqliteBackup, IntoAFolderKeepsTheNewestCopiesOfThisStoreAndTouchesNothingElse)
+{
+    TempDir dir;
+    open_sqlite_store(dir / "store.db")->enqueue(new_job(), t(0));
+    const auto folder = dir / "backups";
+    std::filesystem::create_directory(folder);
+    // What the rotation must leave alone, and an old dated copy of this store it must not.
+    for (const char* name : {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt"}) {
+        write_bytes(folder / name, "keep me");
+    }
+    write_bytes(folder / "store-20200101T000000Z.db", "an old copy");
+    std::vector<std::filesystem::path> written;
+    std::vector<std::filesystem::path> deleted;
+    for (int i = 0; i < 4; ++i) {
+        auto backup = backup_sqlite_store_in_folder(dir / "store.db", folder, 2);
+        EXPECT_EQ(backup.file.parent_path(), folder);
+        EXPECT_EQ(backup.file.filename().string().rfind("store-", 0), 0u) << backup.file;
+        EXPECT_EQ(backup.report.jobs, 1);
+        written.push_back(backup.file);
+        deleted.insert(deleted.end(), backup.deleted.begin(), backup.deleted.end());
+    }
+    // Four copies within a few seconds or one: names that sort by time, the newest two kept.
+    EXPECT_EQ(std::set<std::filesystem::path>(written.begin(), written.end()).size(), 4u);
+    EXPECT_EQ(deleted, (std::vector<std::filesystem::path>{folder / "store-20200101T000000Z.db", written[0], written[1]}));
+    EXPECT_EQ(leftovers(folder, {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt",
+                                 written[2].filename().string(), written[3].filename().string()}),
+              std::vector<std::string>{});
+    EXPECT_EQ(read_bytes(folder / "store-manual.db"), "keep me");
+    EXPECT_EQ(job_of(*open_sqlite_store(written[3]), 1).state, model::JobState::waiting);
+
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store_in_folder(dir / "store.db", folder, 0); }), HasSubstr("keeping no backup"));
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store_in_folder(dir / "store.db", dir / "missing"); }), HasSubstr("is not there"));
+}
+
 TEST(SqliteCompact, GivesBackTheRoomOfPurgedJobsAndKeepsEveryOtherWithThePageSizeAsked)
 {
     TempDir dir;
