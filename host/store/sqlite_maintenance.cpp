@@ -1,4 +1,5 @@
-// Copying a live store file, and rebuilding one in place (sqlite_store.h).
+// Copying a live store file (into a folder of dated copies too), and rebuilding or replacing one
+// in place (sqlite_store.h).
 #include "store/sqlite_connection.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_store.h"
@@ -236,16 +237,8 @@ SqliteFolderBackup backup_sqlite_store_in_folder(const std::filesystem::path& so
     for (const auto& backup : dated_backups(folder, stem)) {
         if (backup.stamp == stamp) first = std::max(first, backup.number + 1);
     }
-    for (int n = first;; ++n) {
-        out.file = folder / (stem + "-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db");
-        try {
-            out.report = backup_sqlite_store(source, out.file, page_size);
-            break;
-        } catch (const StoreError&) {
-            std::error_code ec;
-            if (n >= first + 100 || !std::filesystem::exists(out.file, ec)) throw;
-        }
-    }
+    out.file = folder / (stem + "-" + stamp + (first == 1 ? "" : "-" + std::to_string(first)) + ".db");
+    out.report = backup_sqlite_store(source, out.file, page_size);
     if (keep) {
         auto dated = dated_backups(folder, stem);
         const std::size_t excess = dated.size() > *keep ? dated.size() - *keep : 0;
