@@ -14,7 +14,7 @@
 #include <functional>
 #include <map>
 #include <random>
-#include <regex>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -167,18 +167,31 @@ struct DatedBackup {
     std::filesystem::path file;
     bool operator<(const DatedBackup& other) const { return std::tie(stamp, number) < std::tie(other.stamp, other.number); }
 };
+// "-YYYYMMDDTHHMMSSZ.db" or "-YYYYMMDDTHHMMSSZ-N.db": the stamp and N (1 without one).
+std::optional<std::pair<std::string, int>> parse_dated_suffix(std::string_view rest)
+{
+    const auto digits = [](std::string_view text) {
+        return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (rest.size() < 20 || rest[0] != '-' || !rest.ends_with(".db")) return std::nullopt;
+    const std::string_view stamp = rest.substr(1, 16);
+    if (!digits(stamp.substr(0, 8)) || stamp[8] != 'T' || !digits(stamp.substr(9, 6)) || stamp[15] != 'Z') return std::nullopt;
+    const std::string_view number = rest.substr(17, rest.size() - 20);
+    if (number.empty()) return std::pair{std::string(stamp), 1};
+    if (number[0] != '-' || !digits(number.substr(1)) || number.size() > 6) return std::nullopt;
+    return std::pair{std::string(stamp), std::stoi(std::string(number.substr(1)))};
+}
+
 std::vector<DatedBackup> dated_backups(const std::filesystem::path& folder, const std::string& stem)
 {
-    const std::regex name(R"(-(\d{8}T\d{6}Z)(?:-(\d+))?\.db)");
     std::vector<DatedBackup> found;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
         const std::string file = entry.path().filename().string();
-        std::smatch match;
         if (file.rfind(stem, 0) != 0 || !entry.is_regular_file(ec)) continue;
-        const std::string rest = file.substr(stem.size());
-        if (!std::regex_match(rest, match, name)) continue;
-        found.push_back({match[1].str(), match[2].matched ? std::stoi(match[2].str()) : 1, entry.path()});
+        const auto dated = parse_dated_suffix(std::string_view(file).substr(stem.size()));
+        if (!dated) continue;
+        found.push_back({dated->first, dated->second, entry.path()});
     }
     if (ec) throw StoreError(folder.string() + ": cannot list it: " + ec.message());
     std::sort(found.begin(), found.end());

@@ -139,7 +139,7 @@ TEST(SqliteBackup, IntoAFolderKeepsTheNewestCopiesOfThisStoreAndTouchesNothingEl
     const auto folder = dir / "backups";
     std::filesystem::create_directory(folder);
     // What the rotation must leave alone, and an old dated copy of this store it must not.
-    for (const char* name : {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt"}) {
+    for (const char* name : {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt", "store-20200101T000000Z-x.db"}) {
         write_bytes(folder / name, "keep me");
     }
     write_bytes(folder / "store-20200101T000000Z.db", "an old copy");
@@ -156,7 +156,7 @@ TEST(SqliteBackup, IntoAFolderKeepsTheNewestCopiesOfThisStoreAndTouchesNothingEl
     // Four copies within a few seconds or one: names that sort by time, the newest two kept.
     EXPECT_EQ(std::set<std::filesystem::path>(written.begin(), written.end()).size(), 4u);
     EXPECT_EQ(deleted, (std::vector<std::filesystem::path>{folder / "store-20200101T000000Z.db", written[0], written[1]}));
-    EXPECT_EQ(leftovers(folder, {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt",
+    EXPECT_EQ(leftovers(folder, {"notes.txt", "store-manual.db", "other-20200101T000000Z.db", "store-20200101T000000Z.db.txt", "store-20200101T000000Z-x.db",
                                  written[2].filename().string(), written[3].filename().string()}),
               std::vector<std::string>{});
     EXPECT_EQ(read_bytes(folder / "store-manual.db"), "keep me");
