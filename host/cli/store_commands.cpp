@@ -29,7 +29,7 @@ std::optional<int> page_size_option(const ParsedArgs& args)
     const auto text = args.get("page-size");
     if (!text) return std::nullopt;
     const std::uint64_t bytes = parse_size_flag("page-size", *text);
-    if (bytes < 512 || bytes > 65536 || (bytes & (bytes - 1)) != 0) {
+    if (!model::is_store_page_size(bytes)) {
         throw UsageError("--page-size: expected a power of two from 512B to 64KiB, got " + *text);
     }
     return static_cast<int>(bytes);

@@ -54,8 +54,7 @@ void Loader::read_host(const YamlEntry* entry)
     if (const auto* e = fields.get("store_page_size")) {
         std::uint64_t size = 0;
         if (read_size(*e, 512, size)) {
-            // SQLite would ignore any other size and keep its default.
-            if (size > 65536 || (size & (size - 1)) != 0) {
+            if (!model::is_store_page_size(size)) {
                 report(*e->value, "store_page_size: must be a power of two from 512B to 64KiB, got " + in_quotes(e->value->text));
             } else {
                 host.store_page_size = size;

@@ -30,4 +30,11 @@ std::string format_duration(Duration duration);
 // The largest binary unit that divides the value ("64MiB", "1000B"); parse_size round-trips.
 std::string format_size(std::uint64_t bytes);
 
+// Whether `bytes` is a page size SQLite takes for a store file: a power of two from 512 to
+// 65,536 (it silently keeps the size it has for any other).
+constexpr bool is_store_page_size(std::uint64_t bytes)
+{
+    return bytes >= 512 && bytes <= 65536 && (bytes & (bytes - 1)) == 0;
+}
+
 } // namespace sandhost::model

@@ -1,5 +1,7 @@
 #include "store/sqlite_connection.h"
 
+#include "model/units.h"
+
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/Utility.h>
@@ -120,8 +122,7 @@ std::optional<struct stat> stat_of(const std::filesystem::path& path, int& error
 
 void check_page_size(const std::filesystem::path& file, int size)
 {
-    // SQLite would ignore any other size and keep the one it has.
-    if (size < 512 || size > 65536 || (size & (size - 1)) != 0) {
+    if (size < 0 || !model::is_store_page_size(static_cast<std::uint64_t>(size))) {
         throw StoreError(file.string() + ": page size " + std::to_string(size) + " is not a power of two from 512 to 65536");
     }
 }
