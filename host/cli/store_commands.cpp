@@ -35,16 +35,26 @@ std::optional<int> page_size_option(const ParsedArgs& args)
     return static_cast<int>(bytes);
 }
 
-// `replaced`: restore's, where the store it replaced is kept (null in the JSON when none was);
-// `deleted`: the older backups a backup into a folder deleted for --keep.
+// What a command wrote beyond the file's report, each printed when the command has it.
+struct Extras {
+    // restore's: where the store it replaced is kept (null in the JSON when none was), and the
+    // id of the event its feed goes on from.
+    std::optional<std::optional<std::filesystem::path>> replaced;
+    std::optional<std::int64_t> event;
+    // backup into a folder: the older backups deleted for --keep.
+    std::optional<std::vector<std::filesystem::path>> deleted;
+};
+
 void print_report(const ParsedArgs& args, const std::string& summary, const std::filesystem::path& written,
-                  const store::SqliteFileReport& report, const std::optional<std::optional<std::filesystem::path>>& replaced = {},
-                  const std::optional<std::vector<std::filesystem::path>>& deleted = {})
+                  const store::SqliteFileReport& report, const Extras& extras = {})
 {
+    const auto& replaced = extras.replaced;
+    const auto& deleted = extras.deleted;
     if (args.has("json")) {
         Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
         o.set("file", written.string());
         if (replaced) o.set("replaced", *replaced ? Poco::Dynamic::Var((*replaced)->string()) : Poco::Dynamic::Var());
+        if (extras.event) o.set("event", static_cast<Poco::Int64>(*extras.event));
         if (deleted) {
             Poco::JSON::Array list;
             for (const auto& file : *deleted) list.add(file.string());
@@ -61,6 +71,7 @@ void print_report(const ParsedArgs& args, const std::string& summary, const std:
     std::cout << summary << ": " << model::format_size(report.bytes) << " in pages of " << model::format_size(static_cast<std::uint64_t>(report.page_size))
               << ", " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << ", schema version " << report.schema_version << "\n";
     if (replaced && *replaced) std::cout << "the store it replaced is kept as " << (*replaced)->string() << "\n";
+    if (extras.event) std::cout << "its event feed goes on from event " << *extras.event << " (store.restored)\n";
     if (deleted) {
         for (const auto& file : *deleted) std::cout << "deleted the older backup " << file.string() << "\n";
     }
@@ -108,7 +119,7 @@ int backup_command(const std::vector<std::string>& raw)
     }
     const auto written = store::backup_sqlite_store_in_folder(source, destination, keep, page_size_option(args));
     print_report(args, from + model::format_size(written.report.bytes_before) + ") to " + written.file.string(), written.file,
-                 written.report, std::nullopt, written.deleted);
+                 written.report, Extras{std::nullopt, std::nullopt, written.deleted});
     return k_exit_ok;
 }
 
@@ -141,7 +152,8 @@ int restore_command(const std::vector<std::string>& raw)
         return print_help("sandhost restore COPY [--json]",
                           "Puts a copy of COPY (a file `sandhost backup` wrote) at the embedded store's path. The store\n"
                           "there is kept beside it as FILE.replaced-TIME, and the restored store never hands out again a\n"
-                          "job or attempt id the replaced one handed out. It needs the file to itself: stop every host,\n"
+                          "job or attempt id the replaced one handed out; its event feed goes on from a store.restored\n"
+                          "event above every event the replaced store wrote. It needs the file to itself: stop every host,\n"
                           "`sandhost serve` and command using it first; while one has it open nothing is changed (exit\n"
                           "status 1). COPY is left as it was.",
                           options);
@@ -150,7 +162,8 @@ int restore_command(const std::vector<std::string>& raw)
     const auto settings = load_settings(args, false);
     const auto file = sqlite_file_of(*settings, "restore");
     const auto report = store::restore_sqlite_store(args.positional[0], file);
-    print_report(args, "restored " + args.positional[0] + " to " + file.string(), file, report.copy, report.replaced);
+    print_report(args, "restored " + args.positional[0] + " to " + file.string(), file, report.copy,
+                 Extras{report.replaced, report.event, std::nullopt});
     return k_exit_ok;
 }
 

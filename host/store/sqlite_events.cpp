@@ -31,6 +31,7 @@ const char* to_string(EventType type)
     case EventType::queue_resumed: return "queue.resumed";
     case EventType::host_up: return "host.up";
     case EventType::host_gone: return "host.gone";
+    case EventType::store_restored: return "store.restored";
     }
     return "?";
 }

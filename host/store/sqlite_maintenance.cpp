@@ -3,6 +3,7 @@
 #include "store/sqlite_connection.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_store_impl.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -317,6 +318,7 @@ SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_pat
     // The store there now, held until the copy has taken its place: nobody may use it meanwhile.
     std::optional<sqlite::Connection> current;
     std::map<std::string, std::int64_t> handed_out;  // AUTOINCREMENT tables: the last id each gave
+    std::int64_t last_event = 0;                     // the newest event a reader may have seen
     if (st) {
         SqliteOptions options;
         options.busy_timeout = std::chrono::seconds(1);
@@ -326,6 +328,7 @@ SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_pat
         try {
             sqlite::Query row = current->query("SELECT name, seq FROM sqlite_sequence");
             while (row.step()) handed_out[row.bytes(0)] = row.int64(1);
+            last_event = current->query_int("SELECT coalesce(max(id), 0) FROM events").value_or(0);
         } catch (...) {
             current->rethrow_as_store_error("reading the ids the store handed out");
         }
@@ -342,6 +345,16 @@ SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_pat
                 .bind(table, last, table)
                 .run();
         }
+        // The feed goes on above every event the replaced store wrote, from an event that says
+        // what happened: a reader resuming after an event it saw there misses nothing written
+        // from now on, and learns that the jobs it knew may have gone back in time. (Event ids
+        // are rowids: the next one is above the largest.)
+        written.query("INSERT INTO events (id, at, type, detail) "
+                      "VALUES (max(?, (SELECT coalesce(max(id), 0) FROM events)) + 1, ?, ?, ?)")
+            .bind(last_event, sqlite::to_millis(std::chrono::system_clock::now()), sqlite::to_string(sqlite::EventType::store_restored),
+                  backup.string())
+            .run();
+        report.event = written.last_insert_id();
         // In WAL mode from the start, as a host leaves it: nobody opens it with a rollback journal.
         written.query_text("PRAGMA journal_mode = WAL");
     });

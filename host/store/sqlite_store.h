@@ -111,6 +111,7 @@ SqliteFileReport compact_sqlite_store(const std::filesystem::path& file, std::op
 struct SqliteRestoreReport {
     SqliteFileReport copy;                         // the file now at the store's path
     std::optional<std::filesystem::path> replaced;  // where the store it replaced is kept; none when there was none
+    std::int64_t event = 0;                         // the id of the store.restored event that starts its feed again
 };
 
 // Puts a copy of the store in `backup` (a file backup_sqlite_store wrote, or any sandhost store)
@@ -121,8 +122,9 @@ struct SqliteRestoreReport {
 // changes nothing. The copy is made and checked beside `file` first and then renamed over it;
 // run as root, it takes the replaced store's owner. Also throws StoreError, changing nothing,
 // when `backup` is missing, is the store itself, is not a sandhost store or fails SQLite's
-// check, or the store at `file` is not one (move a damaged store away first). The event feed
-// continues from the copy's last event: a reader resuming by event id should start over.
+// check, or the store at `file` is not one (move a damaged store away first). The copy's event
+// feed goes on from a store.restored event (its id in the report) above every event the
+// replaced store wrote: a reader resuming by event id misses nothing written after the restore.
 SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup, const std::filesystem::path& file);
 
 // For a process that is sandhost's alone (the `sandhost` command, the bench), called before it

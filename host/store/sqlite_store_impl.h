@@ -47,7 +47,7 @@ std::string dependency_error(model::JobId dependency, model::JobState state);
 struct Candidate;
 
 // The kinds of Event::type (sqlite_events.cpp).
-enum class EventType { job_enqueued, job_started, job_progress, job_finished, queue_paused, queue_resumed, host_up, host_gone };
+enum class EventType { job_enqueued, job_started, job_progress, job_finished, queue_paused, queue_resumed, host_up, host_gone, store_restored };
 const char* to_string(EventType type);
 
 // What a job's event says beyond the job as the change left it (its queue, task and state).

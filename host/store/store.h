@@ -75,7 +75,8 @@ struct Event {
     // job.enqueued (a new job, or one retried), job.started (a claim), job.progress,
     // job.finished (an attempt's end, or a job that ended without one: cancelled while
     // waiting, expired, dead with a dependency), queue.paused, queue.resumed, host.up,
-    // host.gone.
+    // host.gone, and store.restored (an embedded store put back from a backup: the events
+    // before it are the backup's; detail names the backup).
     std::string type;
     model::JobId job = 0;       // job.*
     std::string queue;          // job.* and queue.*

@@ -162,6 +162,7 @@ TEST(JobCli, ABackupIsTakenWhileAHostRunsAndCompactAndRestoreWaitForItToStop)
     const auto replaced = restored->getValue<std::string>("replaced");
     EXPECT_EQ(replaced.rfind(d.path("jobs.db").string() + ".replaced-", 0), 0u) << replaced;
     EXPECT_TRUE(std::filesystem::exists(replaced));
+    EXPECT_GT(restored->getValue<std::int64_t>("event"), 0);
     EXPECT_EQ(d.job_count(), static_cast<std::size_t>(backup->getValue<std::int64_t>("jobs")));
     EXPECT_EQ(d.job(ids.back())->getValue<std::string>("state"), "completed");
     EXPECT_GT(d.enqueue({"default", "misbehave.echo"}), static_cast<std::int64_t>(jobs)) << "an id handed out before is not handed out again";

@@ -332,7 +332,53 @@ TEST(SqliteRestore, MakesTheStoreWhereThereIsNone)
     backup_sqlite_store(dir / "old.db", dir / "copy.db");
     const auto report = restore_sqlite_store(dir / "copy.db", dir / "new.db");
     EXPECT_FALSE(report.replaced);
-    EXPECT_EQ(job_of(*open_sqlite_store(dir / "new.db"), 1).queue, "kept");
+    auto restored = open_sqlite_store(dir / "new.db");
+    EXPECT_EQ(job_of(*restored, 1).queue, "kept");
+    const auto events = restored->events_after(0, 0);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].type, "job.enqueued");
+    EXPECT_EQ(events[1].type, "store.restored");
+    EXPECT_EQ(events[1].id, report.event);
+}
+
+// A reader that follows the feed by event id (the API's /events, a dashboard) and saw events
+// that the backup does not hold: after the restore it resumes where it was and misses nothing
+// written since, and the first thing it reads says the store was put back.
+TEST(SqliteRestore, TheEventFeedGoesOnAboveEveryEventTheReplacedStoreWrote)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    std::int64_t seen = 0;
+    std::int64_t in_backup = 0;
+    {
+        auto store = open_sqlite_store(file);
+        store->enqueue(new_job(), t(0));
+        backup_sqlite_store(file, dir / "copy.db");
+        in_backup = store->events_after(0, 0).back().id;
+        for (int i = 0; i < 3; ++i) store->enqueue(new_job(), t(1 + i));
+        ASSERT_TRUE(claim_and_complete(*store, {"q"}, t(10)));
+        seen = store->events_after(0, 0).back().id;
+        ASSERT_GT(seen, in_backup + 3);
+    }
+    const auto report = restore_sqlite_store(dir / "copy.db", file);
+    EXPECT_EQ(report.event, seen + 1);
+
+    auto restored = open_sqlite_store(file);
+    const auto id = restored->enqueue(new_job("after"), t(20));
+    const auto news = restored->events_after(seen, 0);
+    ASSERT_EQ(news.size(), 2u);
+    EXPECT_EQ(news[0].id, seen + 1);
+    EXPECT_EQ(news[0].type, "store.restored");
+    EXPECT_EQ(news[0].detail, (dir / "copy.db").string());
+    EXPECT_EQ(news[0].job, 0);
+    EXPECT_EQ(news[1].type, "job.enqueued");
+    EXPECT_EQ(news[1].job, id);
+    EXPECT_EQ(news[1].queue, "after");
+    // From the start: the backup's history, then the restore.
+    const auto all = restored->events_after(0, 0);
+    ASSERT_EQ(all.size(), static_cast<std::size_t>(in_backup) + 2);
+    EXPECT_EQ(all[static_cast<std::size_t>(in_backup) - 1].id, in_backup);
+    EXPECT_EQ(all[static_cast<std::size_t>(in_backup)].type, "store.restored");
 }
 
 } // namespace
