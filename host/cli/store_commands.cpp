@@ -133,7 +133,8 @@ int compact_command(const std::vector<std::string>& raw)
                           "(a store file does not shrink after a purge by itself) and, with --page-size, changes the size\n"
                           "of its pages. It needs the file to itself: stop every host, `sandhost serve` and command using\n"
                           "it first; while one has it open nothing is changed (exit status 1). Interrupted, the file is as\n"
-                          "it was. Needs free disk space about twice the file's size.",
+                          "it was. Needs free space for its pages in use twice, in SQLite's folder for temporary files\n"
+                          "(SQLITE_TMPDIR, TMPDIR, /var/tmp) and beside the store; it looks first and refuses when short.",
                           options);
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");

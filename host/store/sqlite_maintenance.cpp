@@ -7,10 +7,14 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -55,6 +59,82 @@ void sync_path(const std::filesystem::path& path, int flags)
         throw StoreError(path.string() + ": cannot sync it to disk: " + errno_text(error));
     }
     ::close(fd);
+}
+
+// What the pages in use of `connection`'s store take: about what a copy of it writes (VACUUM
+// INTO, or the temporary database of VACUUM).
+std::uint64_t used_bytes(sqlite::Connection& connection)
+{
+    const auto pages = connection.query_int("PRAGMA page_count").value_or(0) - connection.query_int("PRAGMA freelist_count").value_or(0);
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(pages, 0)) *
+           static_cast<std::uint64_t>(connection.query_int("PRAGMA page_size").value_or(0));
+}
+
+// Room for a copy of `bytes`, with a margin for what SQLite writes beside the pages.
+std::uint64_t with_margin(std::uint64_t bytes) { return bytes + bytes / 50 + (64u << 10); }
+
+// `bytes` for a person: 512B, 3.4KiB, 4.0MiB, 1.2GiB.
+std::string about_size(std::uint64_t bytes)
+{
+    static constexpr std::array units{"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 1024) return std::to_string(bytes) + "B";
+    double value = static_cast<double>(bytes) / 1024;
+    std::size_t unit = 0;
+    while (value >= 1024 && unit + 1 < units.size()) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f%s", value, units[unit]);
+    return text;
+}
+
+// Refuses, before anything is written, when the file system of `folder` has less free space
+// than `needed` for an ordinary user (a store's copy must not eat the space kept for root). A
+// file system that cannot say is left to SQLite, which fails cleanly when it runs out.
+void check_room(const std::filesystem::path& folder, std::uint64_t needed, const std::string& what)
+{
+    struct statvfs fs{};
+    if (::statvfs(folder.c_str(), &fs) != 0) return;
+    const auto room = static_cast<std::uint64_t>(fs.f_bavail) * static_cast<std::uint64_t>(fs.f_frsize);
+    if (room >= needed) return;
+    throw StoreError(folder.string() + " has " + about_size(room) + " free, and " + what + " needs about " + about_size(needed) +
+                     "; nothing was changed");
+}
+
+// The folder SQLite puts its temporary files in (VACUUM's copy of the database), found as
+// SQLite finds it: SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp, the working folder; the
+// first that is a folder this process may write.
+std::filesystem::path sqlite_temp_folder()
+{
+    std::vector<std::string> candidates;
+    for (const char* name : {"SQLITE_TMPDIR", "TMPDIR"}) {
+        if (const char* value = std::getenv(name)) candidates.emplace_back(value);
+    }
+    for (const char* folder : {"/var/tmp", "/usr/tmp", "/tmp", "."}) candidates.emplace_back(folder);
+    for (const auto& folder : candidates) {
+        struct stat st{};
+        if (::stat(folder.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && ::access(folder.c_str(), W_OK | X_OK) == 0) return folder;
+    }
+    return ".";
+}
+
+// Refuses to compact `file` when its file systems lack room. VACUUM writes the rebuilt database
+// in SQLite's folder for temporary files, then copies it over the file through the rollback
+// journal, which takes the pages it overwrites.
+void check_room_to_compact(sqlite::Connection& connection, const std::filesystem::path& file)
+{
+    const auto needed = with_margin(used_bytes(connection));
+    const auto temp = sqlite_temp_folder();
+    int error = 0;
+    const auto temp_st = stat_of(temp, error);
+    const auto file_st = stat_of(file.parent_path(), error);
+    if (temp_st && file_st && temp_st->st_dev == file_st->st_dev) {
+        check_room(file.parent_path(), 2 * needed, "compacting (a rebuilt copy in " + temp.string() + " and a journal beside the store)");
+    } else {
+        check_room(file.parent_path(), needed, "compacting (a journal beside the store)");
+        check_room(temp, needed, "compacting (a rebuilt copy, in SQLite's folder for temporary files)");
+    }
 }
 
 // What a store file written here holds, read on a connection of its own.
@@ -103,6 +183,7 @@ void copy_store(const std::filesystem::path& source, const std::filesystem::path
         sqlite::Connection connection(source, options);
         sqlite::check_schema(connection);
         try {
+            check_room(scratch.parent_path(), with_margin(used_bytes(connection)), "a copy of " + source.string());
             // Only a file made now takes it: the source keeps its own.
             if (page_size) connection.execute("PRAGMA page_size = " + std::to_string(*page_size));
             connection.query("VACUUM INTO ?").bind(scratch.string()).run();
@@ -280,6 +361,11 @@ SqliteFileReport compact_sqlite_store(const std::filesystem::path& path, std::op
         options.busy_timeout = std::chrono::seconds(1);
         sqlite::Connection connection(file, options);
         sqlite::check_schema(connection);
+        try {
+            check_room_to_compact(connection, file);
+        } catch (...) {
+            connection.rethrow_as_store_error("measuring the room compacting needs");
+        }
         take_for_itself(connection, file, "compacting");
         try {
             if (page_size) connection.execute("PRAGMA page_size = " + std::to_string(*page_size));

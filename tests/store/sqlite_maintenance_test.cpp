@@ -5,10 +5,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <string>
@@ -379,6 +384,61 @@ TEST(SqliteRestore, TheEventFeedGoesOnAboveEveryEventTheReplacedStoreWrote)
     ASSERT_EQ(all.size(), static_cast<std::size_t>(in_backup) + 2);
     EXPECT_EQ(all[static_cast<std::size_t>(in_backup) - 1].id, in_backup);
     EXPECT_EQ(all[static_cast<std::size_t>(in_backup)].type, "store.restored");
+}
+
+// A file system of 2 MiB: a store of more than that is copied, put back and rebuilt into it.
+// Each command says how much room it needs before it writes anything. Needs a tmpfs of its own
+// (root).
+TEST(SqliteMaintenance, SaysWhenTheFileSystemIsShortOfRoomBeforeWritingAnything)
+{
+    TempDir dir;
+    const auto small = dir / "small";
+    std::filesystem::create_directory(small);
+    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m") != 0) {
+        GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(errno) << "): needs root with CAP_SYS_ADMIN";
+    }
+    struct Unmount {
+        std::filesystem::path at;
+        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+    } unmount{small};
+
+    const auto file = dir / "store.db";
+    {
+        auto store = open_sqlite_store(file);
+        std::vector<model::NewJob> jobs;
+        for (int i = 0; i < 60; ++i) jobs.push_back(job_with_payload(50'000, 'b'));
+        store->enqueue_jobs(jobs, t(0));
+    }
+    EXPECT_THAT(store_error_of([&] { backup_sqlite_store(file, small / "copy.db"); }),
+                AllOf(HasSubstr(small.string() + " has "), HasSubstr("a copy of " + file.string() + " needs about 3.0MiB"),
+                      HasSubstr("nothing was changed")));
+    EXPECT_EQ(leftovers(small, {}), std::vector<std::string>{});
+    backup_sqlite_store(file, dir / "copy.db");
+    EXPECT_THAT(store_error_of([&] { restore_sqlite_store(dir / "copy.db", small / "store.db"); }),
+                AllOf(HasSubstr(small.string() + " has "), HasSubstr("needs about")));
+    EXPECT_EQ(leftovers(small, {}), std::vector<std::string>{});
+
+    // A store of about 0.8 MiB in the 2 MiB, and a file that leaves less than that free: rebuilt,
+    // the store would need a journal as large as itself beside it.
+    const auto inside = small / "store.db";
+    {
+        auto store = open_sqlite_store(inside);
+        std::vector<model::NewJob> jobs;
+        for (int i = 0; i < 16; ++i) jobs.push_back(job_with_payload(50'000, 'c'));
+        store->enqueue_jobs(jobs, t(0));
+    }
+    ASSERT_EQ(leftovers(small, {"store.db"}), std::vector<std::string>{}) << "the store's -wal was checkpointed";
+    {
+        std::ofstream filler(small / "filler", std::ios::binary);
+        filler << std::string(std::size_t{700} << 10, 'f');
+        ASSERT_TRUE(filler.flush());
+    }
+    const auto before = read_bytes(inside);
+    EXPECT_THAT(store_error_of([&] { compact_sqlite_store(inside); }),
+                AllOf(HasSubstr(small.string() + " has "), HasSubstr("compacting"), HasSubstr("needs about")));
+    EXPECT_EQ(read_bytes(inside), before);
+    EXPECT_EQ(leftovers(small, {"store.db", "filler"}), std::vector<std::string>{});
+    EXPECT_EQ(open_sqlite_store(inside)->list({}).size(), 16u);
 }
 
 } // namespace
