@@ -1,11 +1,18 @@
-// /api/v1/queues: every queue with its counts by state and its pause, and pausing and
-// resuming a configured queue on every host of the store.
+// /api/v1/queues: every queue with its counts by state and its pause, pausing and resuming a
+// configured queue on every host of the store, and retrying or cancelling many of a queue's
+// jobs at once.
 #include "api/routes.h"
 
 #include "config/suggest.h"
 #include "model/json_text.h"
 #include "model/retention.h"
 #include "model/text.h"
+#include "scheduler/bulk_actions.h"
+
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <limits>
 
 namespace sandhost::api {
 namespace {
@@ -28,6 +35,108 @@ std::string tasks_json(const config::QueueSettings& queue)
     std::string list = "[";
     for (const auto& pattern : queue.tasks) list += (list.size() > 1 ? "," : "") + model::json_string(pattern.to_string());
     return list + "]";
+}
+
+using Clock = std::chrono::system_clock;
+
+// A bulk action changes at most this many jobs per request unless asked for fewer or more (up
+// to the most): a request stays short, and "more" says when to call again.
+constexpr std::int64_t k_default_bulk_limit = 1000;
+constexpr std::int64_t k_max_bulk_limit = 10000;
+
+ApiError invalid(const std::string& message) { return ApiError(422, "invalid_request", message); }
+
+model::JobState state_in(const Poco::Dynamic::Var& value, bool retry)
+{
+    const char* allowed = retry ? "dead or cancelled" : "waiting, delayed, blocked or active";
+    if (!value.isString()) throw invalid(std::string("state: expected ") + allowed + " (or an array of them)");
+    const std::string text = value.extract<std::string>();
+    const auto state = model::job_state_from_string(text);
+    if (!state || !(retry ? scheduler::is_retry_state(*state) : scheduler::is_cancel_state(*state))) {
+        throw invalid(std::string("state: expected ") + allowed + ", got \"" + text + "\"");
+    }
+    return *state;
+}
+
+// The body of POST .../retry or .../cancel, all of it optional: {"state": S or [S, ...],
+// "task": "plugin.task", "limit": N, "dry_run": bool}.
+scheduler::BulkSelection selection_from(const std::string& queue, const std::string& body, bool retry)
+{
+    scheduler::BulkSelection selection;
+    selection.queue = queue;
+    selection.limit = static_cast<std::size_t>(k_default_bulk_limit);
+    if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
+        Poco::JSON::Object::Ptr object;
+        try {
+            object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+        } catch (const Poco::Exception& e) {
+            throw ApiError(400, "bad_json", "the body is not a JSON object: " + e.displayText());
+        } catch (const std::exception& e) {
+            throw ApiError(400, "bad_json", std::string("the body is not a JSON object: ") + e.what());
+        }
+        if (!object) throw ApiError(400, "bad_json", "the body is not a JSON object");
+        static const std::vector<std::string> members{"state", "task", "limit", "dry_run"};
+        for (const auto& [name, value] : *object) {
+            if (std::find(members.begin(), members.end(), name) == members.end()) {
+                throw invalid("unknown member \"" + name + "\"" + config::suggestion(name, members, "members"));
+            }
+            if (name == "state") {
+                if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
+                    const auto list = value.extract<Poco::JSON::Array::Ptr>();
+                    for (std::size_t i = 0; list && i < list->size(); ++i) {
+                        const auto state = state_in(list->get(static_cast<unsigned>(i)), retry);
+                        if (std::find(selection.states.begin(), selection.states.end(), state) == selection.states.end()) {
+                            selection.states.push_back(state);
+                        }
+                    }
+                    if (selection.states.empty()) throw invalid("state: an empty array selects no job");
+                } else {
+                    selection.states.push_back(state_in(value, retry));
+                }
+            } else if (name == "task") {
+                if (!value.isString() || value.extract<std::string>().empty()) throw invalid("task: expected \"plugin.task\"");
+                selection.task = value.extract<std::string>();
+            } else if (name == "limit") {
+                std::int64_t limit = 0;
+                const bool number = value.isInteger() && !value.isBoolean();
+                if (number) limit = value.convert<std::int64_t>();
+                if (!number || limit < 1 || limit > k_max_bulk_limit) {
+                    throw invalid("limit: expected a number from 1 to " + std::to_string(k_max_bulk_limit));
+                }
+                selection.limit = static_cast<std::size_t>(limit);
+            } else {
+                if (!value.isBoolean()) throw invalid("dry_run: expected true or false");
+                selection.dry_run = value.extract<bool>();
+            }
+        }
+    }
+    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    return selection;
+}
+
+void bulk(Context& context, Exchange& exchange, bool retry)
+{
+    const std::string& queue = exchange.path()[3];
+    const auto selection = selection_from(queue, exchange.body(), retry);
+    if (auto unknown = scheduler::unknown_queue(context.store(), *context.settings(), queue)) throw ApiError(404, "not_found", *unknown);
+    const auto outcome = retry ? scheduler::retry_jobs(context.store(), selection, Clock::now())
+                               : scheduler::cancel_jobs(context.store(), selection, Clock::now());
+    std::string states = "[";
+    for (model::JobState state : selection.states) states += (states.size() > 1 ? "," : "") + model::json_string(model::to_string(state));
+    model::JsonObject json;
+    json.text("queue", queue).raw("states", states + "]").boolean("dry_run", selection.dry_run);
+    json.number(retry ? "retried" : "cancelled", static_cast<std::int64_t>(outcome.changed));
+    if (!retry) json.number("requested", static_cast<std::int64_t>(outcome.requested));
+    json.number("skipped", static_cast<std::int64_t>(outcome.skipped));
+    if (retry) {
+        std::string refused = "[";
+        for (const auto& [id, why] : outcome.refused) {
+            refused += (refused.size() > 1 ? "," : "") + model::JsonObject().number("id", id).text("error", why).str();
+        }
+        json.raw("refused", refused + "]").number("refused_count", static_cast<std::int64_t>(outcome.refused_count));
+    }
+    json.boolean("more", outcome.more);
+    exchange.reply_json(200, json.str());
 }
 
 } // namespace
@@ -74,5 +183,7 @@ void get_queues(Context& context, Exchange& exchange)
 
 void post_queue_pause(Context& context, Exchange& exchange) { set_paused(context, exchange, true); }
 void post_queue_resume(Context& context, Exchange& exchange) { set_paused(context, exchange, false); }
+void post_queue_retry(Context& context, Exchange& exchange) { bulk(context, exchange, true); }
+void post_queue_cancel(Context& context, Exchange& exchange) { bulk(context, exchange, false); }
 
 } // namespace sandhost::api

@@ -18,6 +18,8 @@ const std::vector<Route>& routes()
         {"GET", {"api", "v1", "queues"}, Access::token, get_queues},
         {"POST", {"api", "v1", "queues", "*", "pause"}, Access::token, post_queue_pause},
         {"POST", {"api", "v1", "queues", "*", "resume"}, Access::token, post_queue_resume},
+        {"POST", {"api", "v1", "queues", "*", "retry"}, Access::token, post_queue_retry},
+        {"POST", {"api", "v1", "queues", "*", "cancel"}, Access::token, post_queue_cancel},
         {"GET", {"api", "v1", "hosts"}, Access::token, get_hosts},
         {"GET", {"api", "v1", "plugins"}, Access::token, get_plugins},
         {"GET", {"api", "v1", "schedules"}, Access::token, get_schedules},

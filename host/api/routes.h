@@ -45,6 +45,8 @@ void post_job_retry(Context& context, Exchange& exchange);
 void get_queues(Context& context, Exchange& exchange);
 void post_queue_pause(Context& context, Exchange& exchange);
 void post_queue_resume(Context& context, Exchange& exchange);
+void post_queue_retry(Context& context, Exchange& exchange);
+void post_queue_cancel(Context& context, Exchange& exchange);
 void get_hosts(Context& context, Exchange& exchange);
 void get_plugins(Context& context, Exchange& exchange);
 void get_schedules(Context& context, Exchange& exchange);

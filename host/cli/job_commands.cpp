@@ -1,4 +1,5 @@
-// The commands that act on a store: enqueue, jobs, job, queues, pause, resume, wait, purge.
+// The commands that act on a store: enqueue, jobs (and jobs retry|cancel), job, queues, pause,
+// resume, wait, purge.
 // They work while `sandhost run` serves the same store from another process.
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -11,6 +12,7 @@
 #include "model/text.h"
 #include "model/units.h"
 #include "os/signal_watch.h"
+#include "scheduler/bulk_actions.h"
 #include "scheduler/enqueue_json.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/payload.h"
@@ -305,8 +307,102 @@ int enqueue_command(const std::vector<std::string>& raw)
     return k_exit_ok;
 }
 
+// `sandhost jobs retry|cancel --queue Q ...`: many jobs of a queue, each as `job retry|cancel`
+// would. Exit status 1 when the store refused to retry any of them.
+int bulk_command(const std::string& action, const std::vector<std::string>& raw)
+{
+    const bool retry = action == "retry";
+    const std::vector<OptionSpec> options = {
+        config_option(),
+        {"queue", "Q", "the queue whose jobs to " + action + " (required)"},
+        {"state", "S",
+         retry ? "only jobs in this state: dead (the default) or cancelled (repeatable)"
+               : "only jobs in this state: waiting, delayed, blocked (the default: all three) or active, which stops them (repeatable)",
+         true},
+        {"task", "PLUGIN.TASK", "only jobs of this task"},
+        {"limit", "N", "at most N jobs, newest first (default: every one)"},
+        {"dry-run", "", "count the jobs, change nothing"},
+        {"json", "", "print what was done as JSON"},
+        {"help", "", "show this help"},
+    };
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        return print_help("sandhost jobs " + action + " --queue Q [--state S]... [--task PLUGIN.TASK] [--limit N] [--dry-run] [--json]",
+                          retry ? "Runs the dead jobs of a queue again, newest first, each as `sandhost job retry ID` would: with a\n"
+                                  "fresh attempt budget, or blocked again on its dependencies. A job that changed state meanwhile is\n"
+                                  "skipped; one the store refuses (a dead dependency, its key taken by another job) is named with why,\n"
+                                  "and the exit status is then 1."
+                                : "Cancels the waiting, delayed and blocked jobs of a queue, newest first, each as `sandhost job cancel\n"
+                                  "ID` would (their blocked dependents become dead). With --state active, running jobs are stopped too:\n"
+                                  "each ends cancelled once its host stops it. A job that ended meanwhile is skipped.",
+                          options);
+    }
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    const auto queue = args.get("queue");
+    if (!queue) throw UsageError("--queue is required: which queue's jobs to " + action);
+    scheduler::BulkSelection selection;
+    selection.queue = *queue;
+    for (const auto& text : args.all("state")) {
+        const auto state = model::job_state_from_string(text);
+        if (!state || !(retry ? scheduler::is_retry_state(*state) : scheduler::is_cancel_state(*state))) {
+            throw UsageError("--state: expected " + std::string(retry ? "dead or cancelled" : "waiting, delayed, blocked or active") + ", got '" +
+                             text + "'");
+        }
+        if (std::find(selection.states.begin(), selection.states.end(), *state) == selection.states.end()) selection.states.push_back(*state);
+    }
+    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    if (auto task = args.get("task")) selection.task = *task;
+    if (auto limit = args.get("limit")) selection.limit = parse_count_flag("limit", *limit, 1);
+    selection.dry_run = args.has("dry-run");
+    auto context = open_host_context(args);
+    if (auto unknown = scheduler::unknown_queue(*context.store, *context.settings, selection.queue)) throw UsageError(*unknown);
+    const auto outcome = retry ? scheduler::retry_jobs(*context.store, selection, Clock::now())
+                               : scheduler::cancel_jobs(*context.store, selection, Clock::now());
+    std::string states;
+    for (model::JobState state : selection.states) states += (states.empty() ? "" : ", ") + std::string(model::to_string(state));
+    if (args.has("json")) {
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("queue", selection.queue);
+        Poco::JSON::Array list;
+        for (model::JobState state : selection.states) list.add(std::string(model::to_string(state)));
+        o.set("states", list);
+        o.set("dry_run", selection.dry_run);
+        o.set(retry ? "retried" : "cancelled", static_cast<Poco::UInt64>(outcome.changed));
+        if (!retry) o.set("requested", static_cast<Poco::UInt64>(outcome.requested));
+        o.set("skipped", static_cast<Poco::UInt64>(outcome.skipped));
+        if (retry) {
+            Poco::JSON::Array refused;
+            for (const auto& [id, why] : outcome.refused) {
+                Poco::JSON::Object r(Poco::JSON_PRESERVE_KEY_ORDER);
+                r.set("id", static_cast<Poco::Int64>(id));
+                r.set("error", why);
+                refused.add(r);
+            }
+            o.set("refused", refused);
+            o.set("refused_count", static_cast<Poco::UInt64>(outcome.refused_count));
+        }
+        o.set("more", outcome.more);
+        print_json(o);
+    } else {
+        const auto jobs = [](std::size_t n) { return std::to_string(n) + " job" + (n == 1 ? "" : "s"); };
+        const std::string verb = retry ? "retried" : "cancelled";
+        std::cout << (selection.dry_run ? "would have " + verb : verb) << " " << jobs(outcome.changed) << " of queue " << selection.queue
+                  << " (" << states << (selection.task ? ", task " + *selection.task : "") << ")";
+        if (outcome.requested) std::cout << "; " << (selection.dry_run ? "would ask " : "asked ") << jobs(outcome.requested) << " running to stop";
+        if (outcome.skipped) std::cout << "; skipped " << jobs(outcome.skipped) << " that changed meanwhile";
+        std::cout << (selection.dry_run ? "; nothing was changed" : "") << "\n";
+        if (outcome.more) std::cout << "stopped at --limit " << selection.limit << ": more jobs match\n";
+        for (const auto& [id, why] : outcome.refused) std::cerr << "job " << id << " not retried: " << why << "\n";
+        if (outcome.refused_count > outcome.refused.size()) {
+            std::cerr << "and " << outcome.refused_count - outcome.refused.size() << " more jobs not retried\n";
+        }
+    }
+    return outcome.refused_count ? k_exit_failed : k_exit_ok;
+}
+
 int jobs_command(const std::vector<std::string>& raw)
 {
+    if (!raw.empty() && (raw[0] == "retry" || raw[0] == "cancel")) return bulk_command(raw[0], {raw.begin() + 1, raw.end()});
     const std::vector<OptionSpec> options = {
         config_option(),
         {"queue", "Q", "only this queue"},
@@ -316,7 +412,12 @@ int jobs_command(const std::vector<std::string>& raw)
         {"help", "", "show this help"},
     };
     const auto args = parse_args(raw, options);
-    if (args.has("help")) return print_help("sandhost jobs [--queue Q] [--state S] [--limit N] [--json]", "Lists jobs, newest first.", options);
+    if (args.has("help")) {
+        return print_help("sandhost jobs [--queue Q] [--state S] [--limit N] [--json]\n       sandhost jobs retry|cancel --queue Q [options]",
+                          "Lists jobs, newest first. `jobs retry` and `jobs cancel` act on many jobs of a queue at once\n"
+                          "(`sandhost jobs retry --help`).",
+                          options);
+    }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
     auto context = open_host_context(args);
     store::JobFilter filter;

@@ -275,6 +275,73 @@ TEST_P(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
     EXPECT_EQ(api.get("/api/v1/jobs/abc").status, 404);
 }
 
+// Many jobs of a queue cancelled, then retried, as many at a time as a caller asks; a job the
+// store may not retry is named; other queues are left alone; bad requests change nothing.
+TEST_P(ApiTest, RetryAndCancelManyJobsOfAQueueAtOnce)
+{
+    ApiHarness api(k_queues);
+    api.start(false);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{}})"));
+    const auto dependent =
+        api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{},"depends_on":[)" + std::to_string(ids.front()) + "]}");
+    const auto elsewhere = api.enqueue(R"({"queue":"other","task":"misbehave.echo","payload":{}})");
+    const auto state_of = [&](std::int64_t id) { return api.get("/api/v1/jobs/" + std::to_string(id)).json()->getValue<std::string>("state"); };
+
+    const auto dry = api.post("/api/v1/queues/default/cancel", R"({"dry_run": true})");
+    ASSERT_EQ(dry.status, 200) << dry.body;
+    EXPECT_EQ(dry.json()->getValue<int>("cancelled"), 6);
+    EXPECT_TRUE(dry.json()->getValue<bool>("dry_run"));
+    EXPECT_EQ(state_of(ids.back()), "waiting");
+
+    // State by state, newest first.
+    const auto first = api.post("/api/v1/queues/default/cancel", R"({"limit": 2, "state": ["waiting", "blocked"]})");
+    ASSERT_EQ(first.status, 200) << first.body;
+    EXPECT_EQ(first.json()->getValue<int>("cancelled"), 2);
+    EXPECT_TRUE(first.json()->getValue<bool>("more"));
+    EXPECT_EQ(state_of(ids[4]), "cancelled");
+    EXPECT_EQ(state_of(ids[3]), "cancelled");
+    EXPECT_EQ(state_of(ids[2]), "waiting");
+    const auto rest = api.post("/api/v1/queues/default/cancel");
+    ASSERT_EQ(rest.status, 200) << rest.body;
+    EXPECT_EQ(rest.json()->getValue<int>("cancelled"), 3);
+    EXPECT_FALSE(rest.json()->getValue<bool>("more"));
+    for (const auto id : ids) EXPECT_EQ(state_of(id), "cancelled");
+    EXPECT_EQ(state_of(dependent), "dead") << "its dependency was cancelled";
+    EXPECT_EQ(state_of(elsewhere), "waiting");
+
+    // The dependent may not run while the job it waits for is cancelled: refused, and named.
+    const auto refused = api.post("/api/v1/queues/default/retry");
+    ASSERT_EQ(refused.status, 200) << refused.body;
+    EXPECT_EQ(refused.json()->getValue<int>("retried"), 0);
+    EXPECT_EQ(refused.json()->getValue<int>("refused_count"), 1);
+    EXPECT_EQ(refused.json()->getArray("refused")->getObject(0)->getValue<std::int64_t>("id"), dependent);
+    EXPECT_EQ(state_of(dependent), "dead");
+    const auto retried = api.post("/api/v1/queues/default/retry", R"({"state": "cancelled", "task": "misbehave.echo"})");
+    ASSERT_EQ(retried.status, 200) << retried.body;
+    EXPECT_EQ(retried.json()->getValue<int>("retried"), 5);
+    EXPECT_EQ(retried.json()->getValue<int>("refused_count"), 0);
+    for (const auto id : ids) EXPECT_EQ(state_of(id), "waiting");
+    const auto dependent_too = api.post("/api/v1/queues/default/retry", R"({"state": ["dead", "cancelled"]})");
+    EXPECT_EQ(dependent_too.json()->getValue<int>("retried"), 1) << dependent_too.body;
+    EXPECT_EQ(state_of(dependent), "blocked");
+    EXPECT_EQ(api.post("/api/v1/queues/default/retry").json()->getValue<int>("retried"), 0) << "no dead job";
+
+    // Bad requests: nothing changes.
+    EXPECT_EQ(api.post("/api/v1/queues/nope/retry").status, 404);
+    EXPECT_EQ(api.post("/api/v1/queues/default/retry", R"({"state": "waiting"})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"state": "dead"})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"state": []})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 0})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 10001})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": true})").status, 422);
+    const auto misspelt = api.post("/api/v1/queues/default/cancel", R"({"dryrun": true})");
+    EXPECT_EQ(misspelt.status, 422);
+    EXPECT_NE(misspelt.message().find("dry_run"), std::string::npos) << misspelt.body;
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", "not json").status, 400);
+    for (const auto id : ids) EXPECT_EQ(state_of(id), "waiting");
+}
+
 TEST_P(ApiTest, BadRequestsGetClearErrorsAndNeverChangeStoredJobs)
 {
     ApiHarness api(k_queues, "", "  max_body: 1KiB\n");

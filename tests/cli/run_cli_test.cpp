@@ -501,6 +501,64 @@ TEST(JobCli, TheWholeCycleThroughTheCommands)
     EXPECT_EQ(host->wait().exit_code, 0) << host->wait().err;
 }
 
+// After an outage the dead jobs of a queue run again with one command, each with a fresh attempt
+// budget, while a host serves the queue; a cancel of the queue's waiting jobs leaves other
+// queues alone. A job the store may not retry (its dependency is dead) is named, exit status 1.
+TEST(JobCli, RetryAndCancelTheJobsOfAQueueAtOnce)
+{
+    Deployment d(k_queues + std::string("  other:\n    tasks: [\"misbehave.*\"]\n"));
+    auto host = d.start_host();
+    std::vector<std::int64_t> crashed;
+    for (int i = 0; i < 4; ++i) crashed.push_back(d.enqueue({"default", "misbehave.segfault", "--max-attempts", "1"}));
+    const auto blocked = d.enqueue({"default", "misbehave.echo", "--depends-on", std::to_string(crashed.front())});
+    for (const auto id : crashed) EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 1);
+    EXPECT_EQ(d.job(blocked)->getValue<std::string>("state"), "dead") << "its dependency died";
+
+    const auto dry = d.json({"jobs", "retry", "--queue", "default", "--dry-run"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(dry->getValue<int>("retried"), 5);
+    EXPECT_EQ(d.job(crashed.back())->getValue<std::string>("state"), "dead") << "a dry run changes nothing";
+
+    // Newest first: the blocked job comes before its dependency, and is refused.
+    const auto refused = d.cli({"jobs", "retry", "--queue", "default", "--json"});
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    const auto outcome = Poco::JSON::Parser().parse(refused.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(outcome->getValue<int>("retried"), 4);
+    EXPECT_EQ(outcome->getValue<int>("refused_count"), 1);
+    EXPECT_EQ(outcome->getArray("refused")->getObject(0)->getValue<std::int64_t>("id"), blocked);
+    EXPECT_NE(outcome->getArray("refused")->getObject(0)->getValue<std::string>("error").find("retry that job first"), std::string::npos);
+    for (const auto id : crashed) {
+        EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 1);
+        EXPECT_EQ(d.job(id)->getArray("attempts")->size(), 2u) << "job " << id << " ran once more";
+    }
+    // Of one task, at most one: the newest.
+    const auto again = d.cli({"jobs", "retry", "--queue", "default", "--task", "misbehave.segfault", "--limit", "1"});
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("retried 1 job of queue default (dead, task misbehave.segfault)"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("more jobs match"), std::string::npos) << again.out;
+    EXPECT_EQ(d.cli({"wait", std::to_string(crashed.back())}).exit_code, 1);
+    EXPECT_EQ(d.job(crashed.back())->getArray("attempts")->size(), 3u);
+    EXPECT_EQ(d.job(crashed.front())->getArray("attempts")->size(), 2u);
+
+    EXPECT_EQ(d.cli({"pause", "default"}).exit_code, 0);
+    EXPECT_EQ(d.cli({"pause", "other"}).exit_code, 0);
+    std::vector<std::int64_t> held;
+    for (int i = 0; i < 3; ++i) held.push_back(d.enqueue({"default", "misbehave.echo"}));
+    const auto elsewhere = d.enqueue({"other", "misbehave.echo"});
+    const auto cancelled = d.json({"jobs", "cancel", "--queue", "default"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(cancelled->getValue<int>("cancelled"), 3);
+    for (const auto id : held) EXPECT_EQ(d.job(id)->getValue<std::string>("state"), "cancelled");
+    EXPECT_EQ(d.job(elsewhere)->getValue<std::string>("state"), "waiting");
+
+    const auto unknown = d.cli({"jobs", "cancel", "--queue", "defualt"});
+    EXPECT_EQ(unknown.exit_code, 2);
+    EXPECT_NE(unknown.err.find("did you mean 'default'"), std::string::npos) << unknown.err;
+    EXPECT_EQ(d.cli({"jobs", "retry", "--queue", "default", "--state", "waiting"}).exit_code, 2);
+    EXPECT_EQ(d.cli({"jobs", "retry"}).exit_code, 2);
+
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0) << host->wait().err;
+}
+
 TEST(JobCli, EnqueueWaitExitsLikeExec)
 {
     Deployment d(k_queues);

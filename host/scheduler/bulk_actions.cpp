@@ -1,0 +1,132 @@
+#include "scheduler/bulk_actions.h"
+
+#include "config/suggest.h"
+
+#include <algorithm>
+#include <functional>
+#include <stdexcept>
+
+namespace sandhost::scheduler {
+namespace {
+
+// Jobs are read a page at a time: a page holds whole jobs, payloads included.
+constexpr std::size_t k_page = 100;
+
+enum class Step { changed, requested, skipped };
+
+void check(const BulkSelection& selection, bool (*takes)(model::JobState), const char* action, const char* states)
+{
+    if (selection.queue.empty()) throw std::invalid_argument(std::string(action) + " needs a queue");
+    if (selection.states.empty()) throw std::invalid_argument(std::string(action) + " needs at least one state");
+    for (model::JobState state : selection.states) {
+        if (!takes(state)) {
+            throw std::invalid_argument(std::string(action) + " takes jobs that are " + states + ", not " + model::to_string(state));
+        }
+    }
+}
+
+// Walks the selected jobs newest first, state by state, calling `act` on each until the limit.
+// A job `act` changes leaves the state it was listed in, so the next page starts below the
+// lowest id seen rather than at an offset.
+BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std::function<Step(const model::Job&)>& act)
+{
+    BulkOutcome outcome;
+    const auto taken = [&] { return outcome.changed + outcome.requested; };
+    for (model::JobState state : selection.states) {
+        store::JobFilter filter;
+        filter.queue = selection.queue;
+        filter.state = state;
+        filter.task = selection.task;
+        filter.limit = k_page;
+        while (true) {
+            if (selection.limit && taken() >= selection.limit) {
+                filter.limit = 1;
+                outcome.more = outcome.more || !store.list(filter).empty();
+                break;
+            }
+            const auto jobs = store.list(filter);
+            for (const auto& job : jobs) {
+                filter.before = job.id;
+                if (selection.limit && taken() >= selection.limit) {
+                    outcome.more = true;
+                    break;
+                }
+                switch (selection.dry_run ? (job.state == model::JobState::active ? Step::requested : Step::changed) : act(job)) {
+                case Step::changed: ++outcome.changed; break;
+                case Step::requested: ++outcome.requested; break;
+                case Step::skipped: ++outcome.skipped; break;
+                }
+            }
+            if (outcome.more || jobs.size() < k_page) break;
+        }
+    }
+    return outcome;
+}
+
+} // namespace
+
+bool is_retry_state(model::JobState state) { return state == model::JobState::dead || state == model::JobState::cancelled; }
+
+bool is_cancel_state(model::JobState state)
+{
+    return state == model::JobState::waiting || state == model::JobState::delayed || state == model::JobState::blocked ||
+           state == model::JobState::active;
+}
+
+std::vector<model::JobState> default_retry_states() { return {model::JobState::dead}; }
+
+std::vector<model::JobState> default_cancel_states()
+{
+    return {model::JobState::waiting, model::JobState::delayed, model::JobState::blocked};
+}
+
+std::optional<std::string> unknown_queue(store::Store& store, const config::Settings& settings, const std::string& queue)
+{
+    if (settings.find_queue(queue)) return std::nullopt;
+    std::vector<std::string> names;
+    for (const auto& configured : settings.queues) names.push_back(configured.name);
+    for (const auto& [name, counts] : store.queue_counts({})) {
+        if (name == queue) return std::nullopt;
+        if (!settings.find_queue(name)) names.push_back(name);
+    }
+    return "unknown queue '" + queue + "'" + config::suggestion(queue, names, "queues");
+}
+
+BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
+{
+    check(selection, is_retry_state, "retrying jobs", "dead or cancelled");
+    std::vector<std::pair<model::JobId, std::string>> refused;
+    std::size_t refused_count = 0;
+    auto outcome = walk(store, selection, [&](const model::Job& job) {
+        try {
+            return store.retry(job.id, now) ? Step::changed : Step::skipped;
+        } catch (const store::StoreRequestError& e) {
+            // Purged since it was listed: nothing to retry. Otherwise the store says why not.
+            if (!store.get(job.id)) return Step::skipped;
+            ++refused_count;
+            if (refused.size() < k_max_named_refusals) refused.emplace_back(job.id, e.what());
+            return Step::skipped;
+        }
+    });
+    // A refused job is not counted as skipped: it was in the state asked for.
+    outcome.skipped -= refused_count;
+    outcome.refused = std::move(refused);
+    outcome.refused_count = refused_count;
+    return outcome;
+}
+
+BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
+{
+    check(selection, is_cancel_state, "cancelling jobs", "waiting, delayed, blocked or active");
+    return walk(store, selection, [&](const model::Job& job) {
+        switch (store.cancel(job.id, now)) {
+        case store::CancelResult::cancelled: return Step::changed;
+        case store::CancelResult::requested: return Step::requested;
+        case store::CancelResult::already_final:
+        case store::CancelResult::not_found: break;
+        }
+        return Step::skipped;
+    });
+}
+
+} // namespace sandhost::scheduler

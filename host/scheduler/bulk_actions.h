@@ -1,0 +1,59 @@
+// Retrying or cancelling many jobs of a queue at once, for every front door (`sandhost jobs
+// retry|cancel`, POST /api/v1/queues/{name}/retry|cancel) and every store. Each job is retried or
+// cancelled on its own, exactly as `sandhost job retry|cancel ID` would do it: a job that
+// changed state meanwhile is left alone, one the store refuses (a dead dependency, a key taken
+// again) is named with why, and no job is ever half changed.
+#pragma once
+
+#include "config/settings.h"
+#include "model/job.h"
+#include "store/store.h"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sandhost::scheduler {
+
+struct BulkSelection {
+    std::string queue;
+    std::vector<model::JobState> states;  // the jobs in any of these states; see retry_states and cancel_states
+    std::optional<std::string> task;      // "plugin.task": only jobs of this task
+    std::size_t limit = 0;                // change at most this many jobs; 0: every one that matches
+    bool dry_run = false;                 // count what would change, change nothing
+};
+
+struct BulkOutcome {
+    std::size_t changed = 0;    // retried, or cancelled at once (a dry run: would be)
+    std::size_t requested = 0;  // cancel: running jobs asked to stop; each ends cancelled once its host stops it
+    std::size_t skipped = 0;    // in another state by the time it was reached (finished, retried, purged meanwhile)
+    // retry: the jobs the store refused, with why (the first k_max_named_refusals of them).
+    std::vector<std::pair<model::JobId, std::string>> refused;
+    std::size_t refused_count = 0;
+    bool more = false;  // the limit was reached and more jobs match
+};
+
+inline constexpr std::size_t k_max_named_refusals = 100;
+
+// The states a bulk retry takes (dead, cancelled) and a bulk cancel takes (waiting, delayed,
+// blocked, active), and the ones each takes when none is given: dead; waiting, delayed and
+// blocked (a running job is stopped only when `active` is asked for by name).
+bool is_retry_state(model::JobState state);
+bool is_cancel_state(model::JobState state);
+std::vector<model::JobState> default_retry_states();
+std::vector<model::JobState> default_cancel_states();
+
+// Why `queue` is not one a bulk action may take, or nullopt when it is: a queue of the
+// configuration, or one that still holds jobs in the store (a queue since removed from the
+// configuration). The message names the likely queue.
+std::optional<std::string> unknown_queue(store::Store& store, const config::Settings& settings, const std::string& queue);
+
+// Newest first, one job at a time. Throws std::invalid_argument for a selection with no queue
+// or a state the action does not take; store failures propagate (what was changed before them
+// stays changed, as after as many single calls).
+BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
+BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
+
+} // namespace sandhost::scheduler
