@@ -50,9 +50,10 @@ std::vector<model::JobState> default_cancel_states();
 // configuration). The message names the likely queue.
 std::optional<std::string> unknown_queue(store::Store& store, const config::Settings& settings, const std::string& queue);
 
-// Newest first, one job at a time. Throws std::invalid_argument for a selection with no queue
-// or a state the action does not take; store failures propagate (what was changed before them
-// stays changed, as after as many single calls).
+// State by state in the order given, newest first within each, one job at a time. Throws
+// std::invalid_argument for a selection with no queue or a state the action does not take;
+// store failures propagate (what was changed before them stays changed, as after as many single
+// calls).
 BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
 BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
 

@@ -152,7 +152,7 @@ TEST_F(DashboardTest, WithoutTheTokenItAsksForIt)
     EXPECT_EQ(browser.out.find("<tr data-job="), std::string::npos);
 }
 
-TEST_F(DashboardTest, ItsCancelButtonCancelsTheJob)
+TEST_F(DashboardTest, ItsCancelAndRetryDeadButtonsActOnTheStore)
 {
     t::TempDir profile;
     // The API alone (as `sandhost serve`): a waiting job needs no host to be cancelled.
@@ -213,6 +213,21 @@ TEST_F(DashboardTest, ItsCancelButtonCancelsTheJob)
             << page.evaluate("document.querySelector('#jobs').outerHTML");
         EXPECT_EQ(api.job(id)->getValue<std::string>("state"), "cancelled");
         EXPECT_TRUE(wait_for("document.querySelector('tr[data-queue=\"held\"] td[data-state=\"cancelled\"]').textContent === '1'"));
+
+        // A job that depends on the cancelled one is dead from the start; once its dependency
+        // runs again, the queue's Retry dead button sends it back to wait for it.
+        const auto dependent =
+            api.enqueue(R"({"queue":"held","task":"misbehave.echo","payload":{},"depends_on":[)" + std::to_string(id) + "]}");
+        ASSERT_EQ(api.job(dependent)->getValue<std::string>("state"), "dead");
+        ASSERT_EQ(api.post("/api/v1/jobs/" + std::to_string(id) + "/retry").status, 200);
+        const std::string retry_dead = "document.querySelector('tr[data-queue=\"held\"] button.retry-dead')";
+        ASSERT_TRUE(wait_for(retry_dead)) << page.evaluate("document.querySelector('#queues').outerHTML");
+        EXPECT_EQ(page.evaluate("(() => { " + retry_dead + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("document.querySelector('tr[data-queue=\"held\"] td[data-state=\"blocked\"]').textContent === '1' && !" +
+                             retry_dead))
+            << page.evaluate("document.querySelector('#queues').outerHTML");
+        EXPECT_EQ(api.job(dependent)->getValue<std::string>("state"), "blocked");
+        EXPECT_EQ(page.evaluate("document.querySelector('#error').hidden ? 'no error' : document.querySelector('#error').textContent"), "no error");
 
         // A screenshot for CI to keep (SANDHOST_SCREENSHOT_DIR, else the test's build folder).
         const auto shot = page.call("Page.captureScreenshot", "{\"format\":\"png\"}");

@@ -143,7 +143,22 @@ async function loadQueues() {
         await api('/api/v1/queues/' + encodeURIComponent(queue.name) + (queue.paused ? '/resume' : '/pause'), { method: 'POST' });
         await loadQueues();
       }),
-    }, queue.paused ? 'Resume' : 'Pause') : null))));
+    }, queue.paused ? 'Resume' : 'Pause') : null,
+    // Every dead job of the queue runs again (1,000 a request; the API says when more remain).
+    queue.counts.dead > 0 ? el('button', {
+      type: 'button', class: 'retry-dead',
+      onclick: (event) => act(event.target, async () => {
+        let outcome;
+        do {
+          outcome = await api('/api/v1/queues/' + encodeURIComponent(queue.name) + '/retry', { method: 'POST' });
+        } while (outcome.more && outcome.retried > 0);
+        await loadQueues();
+        if (outcome.refused_count > 0) {
+          throw new Error(outcome.refused_count + ' dead job(s) of ' + queue.name + ' not retried: ' +
+            outcome.refused.map((r) => r.error).slice(0, 3).join('; '));
+        }
+      }),
+    }, 'Retry dead') : null))));
   const select = $('filter-queue');
   const chosen = select.value;
   select.replaceChildren(el('option', { value: '' }, 'all'), ...queues.map((q) => el('option', { value: q.name }, q.name)));
