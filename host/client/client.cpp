@@ -5,6 +5,7 @@
 #include "config/store_url.h"
 #include "model/job_json.h"
 #include "model/version.h"
+#include "scheduler/bulk_actions.h"
 #include "scheduler/enqueue_policy.h"
 #include "scheduler/store_factory.h"
 
@@ -223,6 +224,53 @@ bool Client::retry(std::int64_t id)
         if (!m_impl->store->get(id)) throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
         return m_impl->store->retry(id, Clock::now());
     });
+}
+
+namespace {
+
+BulkResult bulk(store::Store& store, const config::Settings* settings, const std::string& queue, const BulkOptions& options,
+                bool retry)
+{
+    scheduler::BulkSelection selection;
+    selection.queue = queue;
+    for (JobState state : options.states) {
+        const model::JobState wanted = to_model(state);
+        if (!(retry ? scheduler::is_retry_state(wanted) : scheduler::is_cancel_state(wanted))) {
+            throw Error(Error::Kind::invalid_argument, std::string(retry ? "retry_jobs takes dead or cancelled jobs" : "cancel_jobs takes waiting, delayed, blocked or active jobs") +
+                                                           ", not " + model::to_string(wanted));
+        }
+        selection.states.push_back(wanted);
+    }
+    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    selection.task = options.task;
+    selection.limit = options.limit;
+    selection.dry_run = options.dry_run;
+    if (queue.empty()) throw Error(Error::Kind::invalid_argument, "queue must not be empty");
+    // Opened on a store URL there is no configuration: a queue is known when it holds jobs.
+    static const config::Settings no_queues;
+    if (auto unknown = scheduler::unknown_queue(store, settings ? *settings : no_queues, queue)) throw Error(Error::Kind::not_found, *unknown);
+    const auto done = retry ? scheduler::retry_jobs(store, selection, std::chrono::system_clock::now())
+                            : scheduler::cancel_jobs(store, selection, std::chrono::system_clock::now());
+    BulkResult result;
+    result.changed = done.changed;
+    result.requested = done.requested;
+    result.skipped = done.skipped;
+    result.refused.assign(done.refused.begin(), done.refused.end());
+    result.refused_count = done.refused_count;
+    result.more = done.more;
+    return result;
+}
+
+} // namespace
+
+BulkResult Client::retry_jobs(const std::string& queue, const BulkOptions& options)
+{
+    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, true); });
+}
+
+BulkResult Client::cancel_jobs(const std::string& queue, const BulkOptions& options)
+{
+    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, false); });
 }
 
 const char* to_string(JobState state) { return model::to_string(to_model(state)); }

@@ -146,6 +146,38 @@ std::optional<std::string> options_of(const sh_enqueue_options_t* options, sandh
     return std::nullopt;
 }
 
+// sh_client_retry_jobs and sh_client_cancel_jobs.
+sh_client_status_t bulk(sh_client_t* client, const char* queue, const sh_bulk_options_t* options, sh_bulk_result_t* result, bool retry) noexcept
+{
+    return guarded([&] {
+        if (result) *result = sh_bulk_result_t{0, 0, 0, 0, 0};
+        if (!client || !queue) return fail(SH_CLIENT_INVALID_ARGUMENT, "client and queue must not be NULL");
+        sandhost::client::BulkOptions cpp;
+        if (options) {
+            const auto has = [&](std::size_t end) { return options->struct_size >= end; };
+            if (has(offsetof(sh_bulk_options_t, states) + sizeof(options->states))) {
+                if (options->states >> (SH_JOB_CANCELLED + 1)) return fail(SH_CLIENT_INVALID_ARGUMENT, "states names no job state beyond SH_JOB_CANCELLED");
+                for (sh_job_state_t state = SH_JOB_WAITING; state <= SH_JOB_CANCELLED; ++state) {
+                    if (options->states & SH_JOB_STATE_BIT(state)) cpp.states.push_back(static_cast<sandhost::client::JobState>(state));
+                }
+            }
+            if (has(offsetof(sh_bulk_options_t, task) + sizeof(options->task)) && options->task) cpp.task = std::string(options->task);
+            if (has(offsetof(sh_bulk_options_t, limit) + sizeof(options->limit))) cpp.limit = static_cast<std::size_t>(options->limit);
+            if (has(offsetof(sh_bulk_options_t, dry_run) + sizeof(options->dry_run))) cpp.dry_run = options->dry_run != 0;
+        }
+        const auto done = retry ? client->client.retry_jobs(queue, cpp) : client->client.cancel_jobs(queue, cpp);
+        if (result) {
+            *result = sh_bulk_result_t{done.changed, done.requested, done.skipped, done.refused_count, done.more ? 1 : 0};
+        }
+        if (done.refused_count > 0) {
+            const auto& [id, why] = done.refused.front();
+            return fail(SH_CLIENT_REFUSED, std::to_string(done.refused_count) + " job" + (done.refused_count == 1 ? "" : "s") +
+                                               " not retried; the first, job " + std::to_string(id) + ": " + why);
+        }
+        return succeed();
+    });
+}
+
 } // namespace
 
 extern "C" {
@@ -277,6 +309,18 @@ sh_client_status_t sh_client_retry(sh_client_t* client, int64_t job_id)
         if (!client->client.retry(job_id)) return fail(SH_CLIENT_WRONG_STATE, "job " + std::to_string(job_id) + " is neither dead nor cancelled");
         return succeed();
     });
+}
+
+sh_client_status_t sh_client_retry_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
+                                        sh_bulk_result_t* result)
+{
+    return bulk(client, queue, options, result, true);
+}
+
+sh_client_status_t sh_client_cancel_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
+                                         sh_bulk_result_t* result)
+{
+    return bulk(client, queue, options, result, false);
 }
 
 void sh_job_free(sh_job_t* job) { std::free(job); }

@@ -159,6 +159,76 @@ TEST_F(ClientTest, GetWaitCancelAndRetry)
     EXPECT_THROW(client.cancel(987654), Error);
 }
 
+// Many jobs of a queue cancelled and retried with one call, in C++ and in C, with what the
+// store refused named.
+TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
+{
+    auto client = Client::open_config(config());
+    sandhost::client::EnqueueOptions later;
+    later.delay = 1h;
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(client.enqueue("default", "hello.echo", "{}", later).id);
+
+    const auto cancelled = client.cancel_jobs("default");
+    EXPECT_EQ(cancelled.changed, 4u);
+    for (const auto id : ids) EXPECT_EQ(client.get(id)->state, JobState::cancelled);
+    sandhost::client::BulkOptions three;
+    three.states = {JobState::cancelled};
+    three.limit = 3;
+    const auto retried = client.retry_jobs("default", three);
+    EXPECT_EQ(retried.changed, 3u);
+    EXPECT_TRUE(retried.more);
+    EXPECT_EQ(client.get(ids.front())->state, JobState::cancelled) << "the oldest is left for the next call";
+    sandhost::client::BulkOptions dry;
+    dry.states = {JobState::cancelled};
+    dry.dry_run = true;
+    EXPECT_EQ(client.retry_jobs("default", dry).changed, 1u);
+    EXPECT_EQ(client.get(ids.front())->state, JobState::cancelled);
+    sandhost::client::BulkOptions waiting;
+    waiting.states = {JobState::waiting};
+    EXPECT_THROW(client.retry_jobs("default", waiting), Error);
+    try {
+        client.cancel_jobs("defualt");
+        ADD_FAILURE() << "an unknown queue";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::not_found);
+        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
+    }
+
+    sh_client_t* c = sh_client_open_config(config().c_str());
+    ASSERT_NE(c, nullptr) << sh_client_last_error();
+    sh_bulk_result_t result{};
+    ASSERT_EQ(sh_client_cancel_jobs(c, "default", nullptr, &result), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(result.changed, 3u) << "the three retried, waiting again";
+    sh_bulk_options_t options = SH_BULK_OPTIONS_INIT;
+    options.states = SH_JOB_STATE_BIT(SH_JOB_CANCELLED);
+    options.task = "hello.echo";
+    ASSERT_EQ(sh_client_retry_jobs(c, "default", &options, &result), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(result.changed, 4u);
+    EXPECT_EQ(result.more, 0);
+
+    // A job whose dependency was cancelled is dead, and may not run while it stays so.
+    sh_enqueue_options_t after = SH_ENQUEUE_OPTIONS_INIT;
+    after.depends_on = &ids.front();
+    after.depends_on_count = 1;
+    ASSERT_EQ(sh_client_cancel(c, ids.front()), SH_CLIENT_OK);
+    std::int64_t dependent = 0;
+    ASSERT_EQ(sh_client_enqueue(c, "default", "hello.echo", "{}", &after, &dependent), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(client.get(dependent)->state, JobState::dead);
+    EXPECT_EQ(sh_client_retry_jobs(c, "default", nullptr, &result), SH_CLIENT_REFUSED);
+    EXPECT_EQ(result.refused, 1u);
+    EXPECT_EQ(result.changed, 0u);
+    EXPECT_NE(std::string(sh_client_last_error()).find("job " + std::to_string(dependent) + ": "), std::string::npos) << sh_client_last_error();
+
+    options.states = SH_JOB_STATE_BIT(SH_JOB_WAITING);
+    EXPECT_EQ(sh_client_retry_jobs(c, "default", &options, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    options.states = 1u << 12;
+    EXPECT_EQ(sh_client_cancel_jobs(c, "default", &options, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    EXPECT_EQ(sh_client_cancel_jobs(c, "nosuch", nullptr, nullptr), SH_CLIENT_NOT_FOUND);
+    EXPECT_EQ(sh_client_cancel_jobs(c, nullptr, nullptr, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    sh_client_close(c);
+}
+
 TEST_F(ClientTest, OpenedOnAStoreUrlItChecksAgainstThePublishedQueues)
 {
     {

@@ -97,6 +97,28 @@ enum class CancelResult {
     already_final,  // it had already ended
 };
 
+// Which jobs of a queue Client::retry_jobs and Client::cancel_jobs take.
+struct BulkOptions {
+    // retry: dead, cancelled (none given: dead); cancel: waiting, delayed, blocked, active (none
+    // given: the first three; a running job is stopped only when active is named).
+    std::vector<JobState> states;
+    std::optional<std::string> task;  // "plugin.task": only its jobs
+    std::size_t limit = 0;            // change at most this many, newest first; 0: every one
+    bool dry_run = false;             // count them, change nothing
+};
+
+// What retry_jobs or cancel_jobs did.
+struct BulkResult {
+    std::size_t changed = 0;    // retried, or cancelled at once (a dry run: would be)
+    std::size_t requested = 0;  // cancel: running jobs asked to stop; each ends cancelled once its host stops it
+    std::size_t skipped = 0;    // in another state by the time they were reached
+    // retry: the jobs the store refused (a dead dependency, a key another job holds), with why:
+    // the first 100 of refused_count.
+    std::vector<std::pair<std::int64_t, std::string>> refused;
+    std::size_t refused_count = 0;
+    bool more = false;  // the limit stopped it while more jobs match
+};
+
 class Client {
 public:
     // Opens the store the configuration file names; enqueue checks against its queues. Throws
@@ -138,6 +160,14 @@ public:
     // Runs a dead or cancelled job again with a fresh attempt budget; false when it is in
     // another state. Throws Error (not_found; refused when a dependency is dead or gone).
     bool retry(std::int64_t id);
+
+    // Many jobs of a queue at once (as `sandhost jobs retry|cancel`), each as retry(id) or
+    // cancel(id) would, state by state and newest first: a job that changed state meanwhile is
+    // skipped, one the store refuses is named in the result. Throws Error (invalid_argument: a
+    // state the action does not take; not_found: a queue neither configured nor holding jobs;
+    // store).
+    BulkResult retry_jobs(const std::string& queue, const BulkOptions& options = {});
+    BulkResult cancel_jobs(const std::string& queue, const BulkOptions& options = {});
 
 private:
     struct Impl;
