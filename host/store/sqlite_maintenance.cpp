@@ -61,6 +61,19 @@ void sync_path(const std::filesystem::path& path, int flags)
     ::close(fd);
 }
 
+// After opening a file that was there, nonempty, when it was looked at: a file removed in
+// between is one SQLite has just made, empty. Refuses it rather than copy or replace nothing.
+void check_still_there(sqlite::Connection& connection, const std::filesystem::path& file)
+{
+    std::optional<std::int64_t> pages;
+    try {
+        pages = connection.query_int("PRAGMA page_count");
+    } catch (...) {
+        connection.rethrow_as_store_error("reading the file's size");
+    }
+    if (pages.value_or(0) == 0) throw StoreError(file.string() + ": no store here any more (the file went away while it was opened)");
+}
+
 // What the pages in use of `connection`'s store take: about what a copy of it writes (VACUUM
 // INTO, or the temporary database of VACUUM).
 std::uint64_t used_bytes(sqlite::Connection& connection)
@@ -181,6 +194,7 @@ void copy_store(const std::filesystem::path& source, const std::filesystem::path
     const SqliteOptions options;
     {
         sqlite::Connection connection(source, options);
+        check_still_there(connection, source);
         sqlite::check_schema(connection);
         try {
             check_room(scratch.parent_path(), with_margin(used_bytes(connection)), "a copy of " + source.string());
@@ -360,6 +374,7 @@ SqliteFileReport compact_sqlite_store(const std::filesystem::path& path, std::op
         SqliteOptions options;
         options.busy_timeout = std::chrono::seconds(1);
         sqlite::Connection connection(file, options);
+        check_still_there(connection, file);
         sqlite::check_schema(connection);
         try {
             check_room_to_compact(connection, file);
@@ -409,6 +424,7 @@ SqliteRestoreReport restore_sqlite_store(const std::filesystem::path& backup_pat
         SqliteOptions options;
         options.busy_timeout = std::chrono::seconds(1);
         current.emplace(file, options);
+        check_still_there(*current, file);
         sqlite::check_schema(*current);
         take_for_itself(*current, file, "restoring");
         try {
