@@ -12,7 +12,6 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
-#include <limits>
 
 namespace sandhost::api {
 namespace {
@@ -98,8 +97,12 @@ scheduler::BulkSelection selection_from(const std::string& queue, const std::str
                 selection.task = value.extract<std::string>();
             } else if (name == "limit") {
                 std::int64_t limit = 0;
-                const bool number = value.isInteger() && !value.isBoolean();
-                if (number) limit = value.convert<std::int64_t>();
+                bool number = value.isInteger() && !value.isBoolean();
+                try {
+                    if (number) limit = value.convert<std::int64_t>();
+                } catch (const Poco::Exception&) {
+                    number = false;  // beyond 64 bits
+                }
                 if (!number || limit < 1 || limit > k_max_bulk_limit) {
                     throw invalid("limit: expected a number from 1 to " + std::to_string(k_max_bulk_limit));
                 }

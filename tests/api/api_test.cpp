@@ -335,6 +335,10 @@ TEST_P(ApiTest, RetryAndCancelManyJobsOfAQueueAtOnce)
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 0})").status, 422);
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 10001})").status, 422);
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": true})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 18446744073709551615})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 2.5})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"task": 7})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", "[1, 2]").status, 400);
     const auto misspelt = api.post("/api/v1/queues/default/cancel", R"({"dryrun": true})");
     EXPECT_EQ(misspelt.status, 422);
     EXPECT_NE(misspelt.message().find("dry_run"), std::string::npos) << misspelt.body;
