@@ -332,9 +332,9 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
                                   "fresh attempt budget, or blocked again on its dependencies. A job that changed state meanwhile is\n"
                                   "skipped; one the store refuses (a dead dependency, its key taken by another job) is named with why,\n"
                                   "and the exit status is then 1."
-                                : "Cancels the waiting, delayed and blocked jobs of a queue, newest first, each as `sandhost job cancel\n"
-                                  "ID` would (their blocked dependents become dead). With --state active, running jobs are stopped too:\n"
-                                  "each ends cancelled once its host stops it. A job that ended meanwhile is skipped.",
+                                : "Cancels the waiting, delayed and blocked jobs of a queue, state by state and newest first, each as\n"
+                                  "`sandhost job cancel ID` would (their blocked dependents become dead). With --state active, running\n"
+                                  "jobs are stopped too: each ends cancelled once its host stops it. A job that ended meanwhile is skipped.",
                           options);
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
