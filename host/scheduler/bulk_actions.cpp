@@ -9,9 +9,6 @@
 namespace sandhost::scheduler {
 namespace {
 
-// Jobs are read a page at a time: a page holds whole jobs, payloads included.
-constexpr std::size_t k_page = 100;
-
 enum class Step { changed, requested, skipped };
 
 void check(const BulkSelection& selection, bool (*takes)(model::JobState), const char* action, const char* states)
@@ -25,39 +22,23 @@ void check(const BulkSelection& selection, bool (*takes)(model::JobState), const
     }
 }
 
-// Walks the selected jobs newest first, state by state, calling `act` on each until the limit.
-// A job `act` changes leaves the state it was listed in, so the next page starts below the
-// lowest id seen rather than at an offset.
-BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std::function<Step(const model::Job&)>& act)
+// Walks the selected jobs state by state, newest first, calling `act` on each until the limit.
+// The ids of a state are read at once (ids only: a job's payload may be large); a job that
+// changed since is what `act` finds and skips.
+BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std::function<Step(model::JobId)>& act)
 {
     BulkOutcome outcome;
-    const auto taken = [&] { return outcome.changed + outcome.requested; };
     for (model::JobState state : selection.states) {
-        store::JobFilter filter;
-        filter.queue = selection.queue;
-        filter.state = state;
-        filter.task = selection.task;
-        filter.limit = k_page;
-        while (true) {
-            if (selection.limit && taken() >= selection.limit) {
-                filter.limit = 1;
-                outcome.more = outcome.more || !store.list(filter).empty();
-                break;
+        for (model::JobId id : store.job_ids(selection.queue, state, selection.task)) {
+            if (selection.limit && outcome.changed + outcome.requested >= selection.limit) {
+                outcome.more = true;
+                return outcome;
             }
-            const auto jobs = store.list(filter);
-            for (const auto& job : jobs) {
-                filter.before = job.id;
-                if (selection.limit && taken() >= selection.limit) {
-                    outcome.more = true;
-                    break;
-                }
-                switch (selection.dry_run ? (job.state == model::JobState::active ? Step::requested : Step::changed) : act(job)) {
-                case Step::changed: ++outcome.changed; break;
-                case Step::requested: ++outcome.requested; break;
-                case Step::skipped: ++outcome.skipped; break;
-                }
+            switch (selection.dry_run ? (state == model::JobState::active ? Step::requested : Step::changed) : act(id)) {
+            case Step::changed: ++outcome.changed; break;
+            case Step::requested: ++outcome.requested; break;
+            case Step::skipped: ++outcome.skipped; break;
             }
-            if (outcome.more || jobs.size() < k_page) break;
         }
     }
     return outcome;
@@ -97,14 +78,14 @@ BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, mode
     check(selection, is_retry_state, "retrying jobs", "dead or cancelled");
     std::vector<std::pair<model::JobId, std::string>> refused;
     std::size_t refused_count = 0;
-    auto outcome = walk(store, selection, [&](const model::Job& job) {
+    auto outcome = walk(store, selection, [&](model::JobId id) {
         try {
-            return store.retry(job.id, now) ? Step::changed : Step::skipped;
+            return store.retry(id, now) ? Step::changed : Step::skipped;
         } catch (const store::StoreRequestError& e) {
             // Purged since it was listed: nothing to retry. Otherwise the store says why not.
-            if (!store.get(job.id)) return Step::skipped;
+            if (!store.get(id)) return Step::skipped;
             ++refused_count;
-            if (refused.size() < k_max_named_refusals) refused.emplace_back(job.id, e.what());
+            if (refused.size() < k_max_named_refusals) refused.emplace_back(id, e.what());
             return Step::skipped;
         }
     });
@@ -118,8 +99,8 @@ BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, mode
 BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
 {
     check(selection, is_cancel_state, "cancelling jobs", "waiting, delayed, blocked or active");
-    return walk(store, selection, [&](const model::Job& job) {
-        switch (store.cancel(job.id, now)) {
+    return walk(store, selection, [&](model::JobId id) {
+        switch (store.cancel(id, now)) {
         case store::CancelResult::cancelled: return Step::changed;
         case store::CancelResult::requested: return Step::requested;
         case store::CancelResult::already_final:

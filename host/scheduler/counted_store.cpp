@@ -109,6 +109,11 @@ std::vector<model::Job> CountedStore::list(const store::JobFilter& filter)
     return counted([&] { return m_store->list(filter); });
 }
 
+std::vector<model::JobId> CountedStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task)
+{
+    return counted([&] { return m_store->job_ids(queue, state, task); });
+}
+
 std::map<std::string, store::QueueCounts> CountedStore::queue_counts(const std::vector<std::string>& queues)
 {
     return counted([&] { return m_store->queue_counts(queues); });

@@ -113,4 +113,20 @@ Store::FinishBatch Store::finish_batch(const std::vector<Ending>& endings, model
     return result;
 }
 
+std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task)
+{
+    JobFilter filter;
+    filter.queue = queue;
+    filter.state = state;
+    filter.task = task;
+    filter.limit = 500;
+    std::vector<model::JobId> ids;
+    while (true) {
+        const auto jobs = list(filter);
+        for (const auto& job : jobs) ids.push_back(job.id);
+        if (jobs.size() < filter.limit) return ids;
+        filter.before = jobs.back().id;
+    }
+}
+
 } // namespace sandhost::store

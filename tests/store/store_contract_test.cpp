@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <set>
 #include <thread>
 
@@ -1172,6 +1174,34 @@ TEST_P(StoreContractTest, ListIsNewestFirstWithFilters)
     JobFilter cancelled;
     cancelled.state = model::JobState::cancelled;
     EXPECT_EQ(store().list(cancelled).size(), 1u);
+}
+
+// Every id of a queue's jobs in one state, of one task when asked, newest first: more than a
+// page of the default implementation's list() (500).
+TEST_P(StoreContractTest, JobIdsAreEveryJobOfAQueueInAStateNewestFirst)
+{
+    std::vector<model::NewJob> jobs;
+    for (int i = 0; i < 620; ++i) {
+        auto job = new_job("q");
+        if (i % 3 == 0) job.task = "other.task";
+        jobs.push_back(job);
+    }
+    const auto stored = store().enqueue_jobs(jobs, t(0));
+    store().enqueue(new_job("elsewhere"), t(1));
+    ASSERT_EQ(store().cancel(stored[5].id, t(2)), CancelResult::cancelled);
+
+    const auto waiting = store().job_ids("q", model::JobState::waiting, std::nullopt);
+    ASSERT_EQ(waiting.size(), 619u);
+    EXPECT_EQ(waiting.front(), stored.back().id);
+    EXPECT_EQ(waiting.back(), stored.front().id);
+    EXPECT_TRUE(std::is_sorted(waiting.rbegin(), waiting.rend()));
+    EXPECT_EQ(std::count(waiting.begin(), waiting.end(), stored[5].id), 0);
+    const auto of_task = store().job_ids("q", model::JobState::waiting, std::string("other.task"));
+    EXPECT_EQ(of_task.size(), 207u);
+    EXPECT_EQ(of_task.front(), stored[618].id);
+    EXPECT_EQ(store().job_ids("q", model::JobState::cancelled, std::nullopt), std::vector<model::JobId>{stored[5].id});
+    EXPECT_EQ(store().job_ids("q", model::JobState::dead, std::nullopt), std::vector<model::JobId>{});
+    EXPECT_EQ(store().job_ids("nowhere", model::JobState::waiting, std::nullopt), std::vector<model::JobId>{});
 }
 
 TEST_P(StoreContractTest, HostRegistrationRefusesALiveSecondInstance)
