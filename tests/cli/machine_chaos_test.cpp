@@ -9,9 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <cstring>
 #include <fstream>
-#include <sys/mount.h>
 #include <thread>
 
 namespace sandhost {
@@ -235,14 +233,8 @@ TEST_F(MachineChaos, AFullDiskUnderTheStoreLosesNoResult)
 {
     t::TempDir data;
     const auto disk = data / "disk";
-    std::filesystem::create_directories(disk);
-    if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=4m") != 0) {
-        GTEST_SKIP() << "cannot mount a tmpfs for the full disk (" << std::strerror(errno) << "): needs root with CAP_SYS_ADMIN";
-    }
-    struct Unmount {
-        std::filesystem::path at;
-        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-    } unmount{disk};
+    t::SmallDisk small_disk(disk, "4m");
+    if (!small_disk.mounted()) GTEST_SKIP() << small_disk.why();
     const auto mark = data / "mark";
     std::vector<model::JobId> ids;
     {

@@ -5,12 +5,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <atomic>
 #include <fstream>
@@ -393,14 +389,8 @@ TEST(SqliteMaintenance, SaysWhenTheFileSystemIsShortOfRoomBeforeWritingAnything)
 {
     TempDir dir;
     const auto small = dir / "small";
-    std::filesystem::create_directory(small);
-    if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=2m") != 0) {
-        GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(errno) << "): needs root with CAP_SYS_ADMIN";
-    }
-    struct Unmount {
-        std::filesystem::path at;
-        ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
-    } unmount{small};
+    sandhost::testing::SmallDisk disk(small, "2m");
+    if (!disk.mounted()) GTEST_SKIP() << disk.why();
 
     const auto file = dir / "store.db";
     {

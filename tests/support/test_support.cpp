@@ -7,11 +7,13 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <cstdlib>
 #include <poll.h>
 #include <pwd.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -25,6 +27,18 @@ std::filesystem::path poco_worker_executable() { return SANDHOST_TEST_POCO_WORKE
 std::filesystem::path sandhost_executable() { return SANDHOST_TEST_SANDHOST; }
 std::filesystem::path plugin_dir() { return SANDHOST_TEST_PLUGIN_DIR; }
 std::filesystem::path fixture_plugin_dir() { return SANDHOST_TEST_FIXTURE_PLUGIN_DIR; }
+
+SmallDisk::SmallDisk(std::filesystem::path at, const std::string& size) : m_at(std::move(at))
+{
+    std::filesystem::create_directories(m_at);
+    m_mounted = ::mount("tmpfs", m_at.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+    if (!m_mounted) m_why = std::string("cannot mount a tmpfs (") + std::strerror(errno) + "): needs root with CAP_SYS_ADMIN";
+}
+
+SmallDisk::~SmallDisk()
+{
+    if (m_mounted) ::umount2(m_at.c_str(), MNT_DETACH);
+}
 
 void install_library(const std::filesystem::path& library, const std::filesystem::path& path)
 {

@@ -95,6 +95,24 @@ private:
     std::filesystem::path m_path;
 };
 
+// A file system of its own and of `size` (tmpfs's size=, "4m"), mounted on a new folder `at` and
+// taken away with it, for tests of a full disk. Where this process may not mount (it is not
+// root), mounted() is false and why() says so: such a test skips.
+class SmallDisk {
+public:
+    SmallDisk(std::filesystem::path at, const std::string& size);
+    ~SmallDisk();
+    SmallDisk(const SmallDisk&) = delete;
+    SmallDisk& operator=(const SmallDisk&) = delete;
+    bool mounted() const { return m_mounted; }
+    const std::string& why() const { return m_why; }
+
+private:
+    std::filesystem::path m_at;
+    bool m_mounted = false;
+    std::string m_why;
+};
+
 // Installs `library` at `path` as a deployment does: a new file renamed over the old one.
 void install_library(const std::filesystem::path& library, const std::filesystem::path& path);
 
