@@ -7,6 +7,7 @@
 #include "model/json_text.h"
 #include "model/retention.h"
 #include "model/text.h"
+#include "model/units.h"
 #include "scheduler/bulk_actions.h"
 
 #include <Poco/JSON/Parser.h>
@@ -58,7 +59,7 @@ model::JobState state_in(const Poco::Dynamic::Var& value, bool retry)
 }
 
 // The body of POST .../retry or .../cancel, all of it optional: {"state": S or [S, ...],
-// "task": "plugin.task", "limit": N, "dry_run": bool}.
+// "task": "plugin.task", "since": "1h", "limit": N, "dry_run": bool}.
 scheduler::BulkSelection selection_from(const std::string& queue, const std::string& body, bool retry)
 {
     scheduler::BulkSelection selection;
@@ -74,7 +75,7 @@ scheduler::BulkSelection selection_from(const std::string& queue, const std::str
             throw ApiError(400, "bad_json", std::string("the body is not a JSON object: ") + e.what());
         }
         if (!object) throw ApiError(400, "bad_json", "the body is not a JSON object");
-        static const std::vector<std::string> members{"state", "task", "limit", "dry_run"};
+        static const std::vector<std::string> members{"state", "task", "since", "limit", "dry_run"};
         for (const auto& [name, value] : *object) {
             if (std::find(members.begin(), members.end(), name) == members.end()) {
                 throw invalid("unknown member \"" + name + "\"" + config::suggestion(name, members, "members"));
@@ -95,6 +96,11 @@ scheduler::BulkSelection selection_from(const std::string& queue, const std::str
             } else if (name == "task") {
                 if (!value.isString() || value.extract<std::string>().empty()) throw invalid("task: expected \"plugin.task\"");
                 selection.task = value.extract<std::string>();
+            } else if (name == "since") {
+                if (!value.isString()) throw invalid("since: expected a duration such as \"90m\"");
+                auto since = model::parse_duration(value.extract<std::string>());
+                if (!since) throw invalid("since: " + since.error());
+                selection.changed_since = Clock::now() - since.value();
             } else if (name == "limit") {
                 std::int64_t limit = 0;
                 bool number = value.isInteger() && !value.isBoolean();

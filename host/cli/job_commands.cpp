@@ -320,6 +320,7 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
                : "only jobs in this state: waiting, delayed, blocked (the default: all three) or active, which stops them (repeatable)",
          true},
         {"task", "PLUGIN.TASK", "only jobs of this task"},
+        {"since", "DUR", retry ? "only jobs that died (or were cancelled) within the last DUR" : "only jobs last changed within the last DUR"},
         {"limit", "N", "at most N jobs, newest first (default: every one)"},
         {"dry-run", "", "count the jobs, change nothing"},
         {"json", "", "print what was done as JSON"},
@@ -327,7 +328,7 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
     };
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost jobs " + action + " --queue Q [--state S]... [--task PLUGIN.TASK] [--limit N] [--dry-run] [--json]",
+        return print_help("sandhost jobs " + action + " --queue Q [--state S]... [--task PLUGIN.TASK] [--since DUR] [--limit N] [--dry-run] [--json]",
                           retry ? "Runs the dead jobs of a queue again, newest first, each as `sandhost job retry ID` would: with a\n"
                                   "fresh attempt budget, or blocked again on its dependencies. A job that changed state meanwhile is\n"
                                   "skipped; one the store refuses (a dead dependency, its key taken by another job) is named with why,\n"
@@ -352,6 +353,7 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
     }
     if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
     if (auto task = args.get("task")) selection.task = *task;
+    if (auto since = args.get("since")) selection.changed_since = Clock::now() - parse_duration_flag("since", *since);
     if (auto limit = args.get("limit")) selection.limit = parse_count_flag("limit", *limit, 1);
     selection.dry_run = args.has("dry-run");
     auto context = open_host_context(args);
@@ -387,7 +389,8 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
         const auto jobs = [](std::size_t n) { return std::to_string(n) + " job" + (n == 1 ? "" : "s"); };
         const std::string verb = retry ? "retried" : "cancelled";
         std::cout << (selection.dry_run ? "would have " + verb : verb) << " " << jobs(outcome.changed) << " of queue " << selection.queue
-                  << " (" << states << (selection.task ? ", task " + *selection.task : "") << ")";
+                  << " (" << states << (selection.task ? ", task " + *selection.task : "")
+                  << (args.get("since") ? ", changed within " + *args.get("since") : "") << ")";
         if (outcome.requested) std::cout << "; " << (selection.dry_run ? "would ask " : "asked ") << jobs(outcome.requested) << " running to stop";
         if (outcome.skipped) std::cout << "; skipped " << jobs(outcome.skipped) << " that changed meanwhile";
         std::cout << (selection.dry_run ? "; nothing was changed" : "") << "\n";

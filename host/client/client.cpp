@@ -243,6 +243,10 @@ BulkResult bulk(store::Store& store, const config::Settings* settings, const std
     }
     if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
     selection.task = options.task;
+    if (options.since) {
+        if (options.since->count() < 0) throw Error(Error::Kind::invalid_argument, "since must not be negative");
+        selection.changed_since = std::chrono::system_clock::now() - *options.since;
+    }
     selection.limit = options.limit;
     selection.dry_run = options.dry_run;
     if (queue.empty()) throw Error(Error::Kind::invalid_argument, "queue must not be empty");

@@ -164,6 +164,10 @@ sh_client_status_t bulk(sh_client_t* client, const char* queue, const sh_bulk_op
             if (has(offsetof(sh_bulk_options_t, task) + sizeof(options->task)) && options->task) cpp.task = std::string(options->task);
             if (has(offsetof(sh_bulk_options_t, limit) + sizeof(options->limit))) cpp.limit = static_cast<std::size_t>(options->limit);
             if (has(offsetof(sh_bulk_options_t, dry_run) + sizeof(options->dry_run))) cpp.dry_run = options->dry_run != 0;
+            if (has(offsetof(sh_bulk_options_t, since_ms) + sizeof(options->since_ms)) && options->since_ms != 0) {
+                if (options->since_ms < 0) return fail(SH_CLIENT_INVALID_ARGUMENT, "since_ms must not be negative");
+                cpp.since = std::chrono::milliseconds(options->since_ms);
+            }
         }
         const auto done = retry ? client->client.retry_jobs(queue, cpp) : client->client.cancel_jobs(queue, cpp);
         if (result) {

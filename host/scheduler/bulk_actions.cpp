@@ -29,7 +29,7 @@ BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std:
 {
     BulkOutcome outcome;
     for (model::JobState state : selection.states) {
-        for (model::JobId id : store.job_ids(selection.queue, state, selection.task)) {
+        for (model::JobId id : store.job_ids(selection.queue, state, selection.task, selection.changed_since)) {
             if (selection.limit && outcome.changed + outcome.requested >= selection.limit) {
                 outcome.more = true;
                 return outcome;

@@ -21,6 +21,9 @@ struct BulkSelection {
     std::string queue;
     std::vector<model::JobState> states;  // the jobs in any of these states; see retry_states and cancel_states
     std::optional<std::string> task;      // "plugin.task": only jobs of this task
+    // Only jobs that last changed at or after this (a retry: that died since; a cancel: that
+    // were enqueued or changed since): the jobs of an outage, not older ones.
+    std::optional<model::TimePoint> changed_since;
     std::size_t limit = 0;                // change at most this many jobs; 0: every one that matches
     bool dry_run = false;                 // count what would change, change nothing
 };

@@ -109,9 +109,10 @@ std::vector<model::Job> CountedStore::list(const store::JobFilter& filter)
     return counted([&] { return m_store->list(filter); });
 }
 
-std::vector<model::JobId> CountedStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task)
+std::vector<model::JobId> CountedStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                                std::optional<model::TimePoint> changed_since)
 {
-    return counted([&] { return m_store->job_ids(queue, state, task); });
+    return counted([&] { return m_store->job_ids(queue, state, task, changed_since); });
 }
 
 std::map<std::string, store::QueueCounts> CountedStore::queue_counts(const std::vector<std::string>& queues)

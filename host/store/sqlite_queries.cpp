@@ -75,16 +75,20 @@ std::vector<model::Job> SqliteStore::list(const JobFilter& filter)
     });
 }
 
-std::vector<model::JobId> SqliteStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task)
+std::vector<model::JobId> SqliteStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                               std::optional<model::TimePoint> changed_since)
 {
     return serialized("listing job ids", [&] {
         Transaction transaction(m_db, TransactionKind::read);
         // One read of the claim index's range of the queue and state (the id is in it), sorted
         // once: paging through list() sorted the whole range again for every page.
-        Query row = m_db.query(task ? "SELECT id FROM jobs INDEXED BY jobs_by_queue_state WHERE queue = ? AND state = ? AND task = ? ORDER BY id DESC"
-                                    : "SELECT id FROM jobs INDEXED BY jobs_by_queue_state WHERE queue = ? AND state = ? ORDER BY id DESC");
+        std::string sql = "SELECT id FROM jobs INDEXED BY jobs_by_queue_state WHERE queue = ? AND state = ?";
+        if (task) sql += " AND task = ?";
+        if (changed_since) sql += " AND updated_at >= ?";
+        Query row = m_db.query(sql + " ORDER BY id DESC");
         row.bind(queue, to_string(state));
         if (task) row.bind(*task);
+        if (changed_since) row.bind(to_millis(*changed_since));
         std::vector<model::JobId> ids;
         while (row.step()) ids.push_back(row.int64(0));
         return ids;

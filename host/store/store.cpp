@@ -113,7 +113,8 @@ Store::FinishBatch Store::finish_batch(const std::vector<Ending>& endings, model
     return result;
 }
 
-std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task)
+std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                         std::optional<model::TimePoint> changed_since)
 {
     JobFilter filter;
     filter.queue = queue;
@@ -123,7 +124,9 @@ std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobSta
     std::vector<model::JobId> ids;
     while (true) {
         const auto jobs = list(filter);
-        for (const auto& job : jobs) ids.push_back(job.id);
+        for (const auto& job : jobs) {
+            if (!changed_since || job.updated_at >= *changed_since) ids.push_back(job.id);
+        }
         if (jobs.size() < filter.limit) return ids;
         filter.before = jobs.back().id;
     }

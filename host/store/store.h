@@ -279,10 +279,12 @@ public:
     // The attempts that ended, by number (a running attempt has no record yet).
     virtual std::vector<model::AttemptRecord> attempts(model::JobId job) = 0;
     virtual std::vector<model::Job> list(const JobFilter& filter) = 0;
-    // The ids of every job of `queue` in `state` (of `task` when given), newest first, without
-    // the jobs themselves: for walking many jobs whatever their payloads weigh. The default
-    // pages through list(); a store may read them in one go.
-    virtual std::vector<model::JobId> job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task);
+    // The ids of every job of `queue` in `state` (of `task`, and last changed at or after
+    // `changed_since`, when given), newest first, without the jobs themselves: for walking many
+    // jobs whatever their payloads weigh. The default pages through list(); a store may read
+    // them in one go.
+    virtual std::vector<model::JobId> job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                              std::optional<model::TimePoint> changed_since = std::nullopt);
     // Counts for every queue that has jobs or a pause flag, plus those named in `queues`.
     virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;
     // The results of completed jobs among `jobs` (for dependents' payloads).

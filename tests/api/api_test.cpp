@@ -317,7 +317,7 @@ TEST_P(ApiTest, RetryAndCancelManyJobsOfAQueueAtOnce)
     EXPECT_EQ(refused.json()->getValue<int>("refused_count"), 1);
     EXPECT_EQ(refused.json()->getArray("refused")->getObject(0)->getValue<std::int64_t>("id"), dependent);
     EXPECT_EQ(state_of(dependent), "dead");
-    const auto retried = api.post("/api/v1/queues/default/retry", R"({"state": "cancelled", "task": "misbehave.echo"})");
+    const auto retried = api.post("/api/v1/queues/default/retry", R"({"state": "cancelled", "task": "misbehave.echo", "since": "1h"})");
     ASSERT_EQ(retried.status, 200) << retried.body;
     EXPECT_EQ(retried.json()->getValue<int>("retried"), 5);
     EXPECT_EQ(retried.json()->getValue<int>("refused_count"), 0);
@@ -338,6 +338,8 @@ TEST_P(ApiTest, RetryAndCancelManyJobsOfAQueueAtOnce)
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 18446744073709551615})").status, 422);
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"limit": 2.5})").status, 422);
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"task": 7})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"since": "soon"})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/default/cancel", R"({"since": 60})").status, 422);
     EXPECT_EQ(api.post("/api/v1/queues/default/cancel", "[1, 2]").status, 400);
     const auto misspelt = api.post("/api/v1/queues/default/cancel", R"({"dryrun": true})");
     EXPECT_EQ(misspelt.status, 422);

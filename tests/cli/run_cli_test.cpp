@@ -514,8 +514,9 @@ TEST(JobCli, RetryAndCancelTheJobsOfAQueueAtOnce)
     for (const auto id : crashed) EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 1);
     EXPECT_EQ(d.job(blocked)->getValue<std::string>("state"), "dead") << "its dependency died";
 
-    const auto dry = d.json({"jobs", "retry", "--queue", "default", "--dry-run"}).extract<Poco::JSON::Object::Ptr>();
-    EXPECT_EQ(dry->getValue<int>("retried"), 5);
+    const auto dry = d.json({"jobs", "retry", "--queue", "default", "--since", "1h", "--dry-run"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(dry->getValue<int>("retried"), 5) << "they died within the hour";
+    EXPECT_EQ(d.cli({"jobs", "retry", "--queue", "default", "--since", "soon"}).exit_code, 2);
     EXPECT_EQ(d.job(crashed.back())->getValue<std::string>("state"), "dead") << "a dry run changes nothing";
 
     // Newest first: the blocked job comes before its dependency, and is refused.

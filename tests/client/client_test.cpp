@@ -175,6 +175,7 @@ TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
     sandhost::client::BulkOptions three;
     three.states = {JobState::cancelled};
     three.limit = 3;
+    three.since = 1h;
     const auto retried = client.retry_jobs("default", three);
     EXPECT_EQ(retried.changed, 3u);
     EXPECT_TRUE(retried.more);
@@ -220,6 +221,9 @@ TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
     EXPECT_EQ(result.changed, 0u);
     EXPECT_NE(std::string(sh_client_last_error()).find("job " + std::to_string(dependent) + ": "), std::string::npos) << sh_client_last_error();
 
+    options.since_ms = -1;
+    EXPECT_EQ(sh_client_retry_jobs(c, "default", &options, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    options.since_ms = 3600000;
     options.states = SH_JOB_STATE_BIT(SH_JOB_WAITING);
     EXPECT_EQ(sh_client_retry_jobs(c, "default", &options, nullptr), SH_CLIENT_INVALID_ARGUMENT);
     options.states = 1u << 12;

@@ -76,6 +76,21 @@ TEST_F(BulkActions, WalksEveryPageAndStopsAtTheLimit)
     EXPECT_EQ(retry_jobs(*m_store, select({model::JobState::cancelled}), t(5)).changed, 0u);
 }
 
+// The jobs of an outage: only those that died since a time run again.
+TEST_F(BulkActions, SinceTakesOnlyTheJobsThatChangedFromThen)
+{
+    const auto old = m_store->enqueue(job("q", "p.a"), t(0));
+    const auto recent = m_store->enqueue(job("q", "p.a"), t(0));
+    ASSERT_EQ(m_store->cancel(old, t(10)), store::CancelResult::cancelled);
+    ASSERT_EQ(m_store->cancel(recent, t(100)), store::CancelResult::cancelled);
+    auto since = select({model::JobState::cancelled});
+    since.changed_since = t(50);
+    const auto outcome = retry_jobs(*m_store, since, t(200));
+    EXPECT_EQ(outcome.changed, 1u);
+    EXPECT_EQ(m_store->get(recent)->state, model::JobState::waiting);
+    EXPECT_EQ(m_store->get(old)->state, model::JobState::cancelled);
+}
+
 // A running job is stopped only when asked for by name: its host ends it cancelled.
 TEST_F(BulkActions, ARunningJobIsAskedToStopOnlyWhenActiveIsNamed)
 {

@@ -1201,6 +1201,13 @@ TEST_P(StoreContractTest, JobIdsAreEveryJobOfAQueueInAStateNewestFirst)
     EXPECT_EQ(store().job_ids("q", model::JobState::cancelled, std::nullopt), std::vector<model::JobId>{stored[5].id});
     EXPECT_EQ(store().job_ids("q", model::JobState::dead, std::nullopt), std::vector<model::JobId>{});
     EXPECT_EQ(store().job_ids("nowhere", model::JobState::waiting, std::nullopt), std::vector<model::JobId>{});
+
+    // Last changed at or after a time: the cancel at t(2) is, the enqueues at t(0) are not.
+    EXPECT_EQ(store().job_ids("q", model::JobState::cancelled, std::nullopt, t(2)), std::vector<model::JobId>{stored[5].id});
+    EXPECT_EQ(store().job_ids("q", model::JobState::cancelled, std::nullopt, t(3)), std::vector<model::JobId>{});
+    const auto later = store().enqueue(new_job("q"), t(4));
+    EXPECT_EQ(store().job_ids("q", model::JobState::waiting, std::nullopt, t(1)), std::vector<model::JobId>{later});
+    EXPECT_EQ(store().job_ids("q", model::JobState::waiting, std::string("other.task"), t(1)), std::vector<model::JobId>{});
 }
 
 TEST_P(StoreContractTest, HostRegistrationRefusesALiveSecondInstance)

@@ -153,8 +153,9 @@ typedef struct sh_bulk_options {
     const char *task;  /* "plugin.task": only its jobs; NULL: every task */
     uint64_t limit;    /* change at most this many, newest first; 0: every one */
     int32_t dry_run;   /* nonzero: count them, change nothing */
+    int64_t since_ms;  /* only jobs last changed within this many ms before the call; 0: any */
 } sh_bulk_options_t;
-#define SH_BULK_OPTIONS_INIT {(uint32_t)sizeof(sh_bulk_options_t), 0, NULL, 0, 0}
+#define SH_BULK_OPTIONS_INIT {(uint32_t)sizeof(sh_bulk_options_t), 0, NULL, 0, 0, 0}
 #define SH_JOB_STATE_BIT(state) (1u << (uint32_t)(state))
 
 /* What a bulk action did. */

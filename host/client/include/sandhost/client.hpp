@@ -103,6 +103,8 @@ struct BulkOptions {
     // given: the first three; a running job is stopped only when active is named).
     std::vector<JobState> states;
     std::optional<std::string> task;  // "plugin.task": only its jobs
+    // Only jobs last changed within this long before the call (a retry: that died since).
+    std::optional<std::chrono::milliseconds> since;
     std::size_t limit = 0;            // change at most this many, newest first; 0: every one
     bool dry_run = false;             // count them, change nothing
 };
