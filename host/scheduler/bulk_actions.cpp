@@ -2,14 +2,13 @@
 
 #include "config/suggest.h"
 
-#include <algorithm>
 #include <functional>
 #include <stdexcept>
 
 namespace sandhost::scheduler {
 namespace {
 
-enum class Step { changed, requested, skipped };
+enum class Step { changed, requested, skipped, refused };
 
 void check(const BulkSelection& selection, bool (*takes)(model::JobState), const char* action, const char* states)
 {
@@ -38,6 +37,7 @@ BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std:
             case Step::changed: ++outcome.changed; break;
             case Step::requested: ++outcome.requested; break;
             case Step::skipped: ++outcome.skipped; break;
+            case Step::refused: ++outcome.refused_count; break;
             }
         }
     }
@@ -77,22 +77,17 @@ BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, mode
 {
     check(selection, is_retry_state, "retrying jobs", "dead or cancelled");
     std::vector<std::pair<model::JobId, std::string>> refused;
-    std::size_t refused_count = 0;
     auto outcome = walk(store, selection, [&](model::JobId id) {
         try {
             return store.retry(id, now) ? Step::changed : Step::skipped;
         } catch (const store::StoreRequestError& e) {
             // Purged since it was listed: nothing to retry. Otherwise the store says why not.
             if (!store.get(id)) return Step::skipped;
-            ++refused_count;
             if (refused.size() < k_max_named_refusals) refused.emplace_back(id, e.what());
-            return Step::skipped;
+            return Step::refused;
         }
     });
-    // A refused job is not counted as skipped: it was in the state asked for.
-    outcome.skipped -= refused_count;
     outcome.refused = std::move(refused);
-    outcome.refused_count = refused_count;
     return outcome;
 }
 
