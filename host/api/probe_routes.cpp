@@ -105,6 +105,12 @@ bool store_metrics(PrometheusText& text, Context& context)
     }
     text.family("sandhost_queue_paused", "gauge", "Whether the queue is paused on every host (1) or not (0).");
     for (const auto& [queue, by_queue] : counts) text.sample("sandhost_queue_paused", {{"queue", queue}}, by_queue.paused ? 1 : 0);
+    const auto read_at = Clock::now();
+    text.family("sandhost_queue_latency_seconds", "gauge",
+                "How long the queue's job that may run and has waited longest has waited (0 when no job is due).");
+    for (const auto& [queue, by_queue] : counts) {
+        text.sample("sandhost_queue_latency_seconds", {{"queue", queue}}, static_cast<double>(store::latency(by_queue, read_at).count()) / 1000.0);
+    }
     if (size) {
         text.family("sandhost_store_file_bytes", "gauge", "Size of the SQLite store file, its -wal file apart.");
         text.sample("sandhost_store_file_bytes", {}, static_cast<double>(size->file_bytes));

@@ -8,6 +8,7 @@
 #include "model/retention.h"
 #include "model/text.h"
 #include "model/units.h"
+#include "os/time_format.h"
 #include "scheduler/bulk_actions.h"
 
 #include <Poco/JSON/Parser.h>
@@ -156,6 +157,7 @@ void get_queues(Context& context, Exchange& exchange)
     std::vector<std::string> names;
     for (const auto& queue : settings->queues) names.push_back(queue.name);
     std::string list = "[";
+    const auto now = Clock::now();
     for (const auto& [name, counts] : context.store().queue_counts(names)) {
         model::JsonObject counts_json;
         std::uint64_t total = 0;
@@ -165,6 +167,9 @@ void get_queues(Context& context, Exchange& exchange)
         }
         model::JsonObject queue;
         queue.text("name", name).boolean("paused", counts.paused).raw("counts", counts_json.str()).number("total", static_cast<std::int64_t>(total));
+        queue.number("latency_ms", store::latency(counts, now).count());
+        if (counts.earliest_due) queue.text("earliest_due", os::format_utc(*counts.earliest_due));
+        else queue.null("earliest_due");
         const config::QueueSettings* configured = settings->find_queue(name);
         queue.boolean("configured", configured != nullptr);
         if (configured) {

@@ -509,7 +509,10 @@ int queues_command(const std::vector<std::string>& raw)
 {
     const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
-    if (args.has("help")) return print_help("sandhost queues [--json]", "Counts jobs per state for every queue, whether it is paused, and how many finished jobs it keeps (retention).", options);
+    if (args.has("help")) return print_help("sandhost queues [--json]",
+                          "Counts jobs per state for every queue, whether it is paused, its latency (how long the job that may\n"
+                          "run and has waited longest has waited) and how many finished jobs it keeps (retention).",
+                          options);
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
     auto context = open_host_context(args);
     std::vector<std::string> names;
@@ -519,8 +522,9 @@ int queues_command(const std::vector<std::string>& raw)
         retention.emplace(q.name, q.retention);
     }
     const auto counts = context.store->queue_counts(names);
-    if (args.has("json")) print_json(queues_to_json(counts, retention));
-    else std::cout << queues_table(counts, retention);
+    const auto now = Clock::now();
+    if (args.has("json")) print_json(queues_to_json(counts, now, retention));
+    else std::cout << queues_table(counts, now, retention);
     return k_exit_ok;
 }
 

@@ -63,6 +63,17 @@ std::string duration_text(model::Duration duration)
 const model::JobState k_states[] = {model::JobState::waiting, model::JobState::delayed, model::JobState::blocked, model::JobState::active,
                                     model::JobState::completed, model::JobState::dead, model::JobState::cancelled};
 
+// A duration as people read it in a table: 850ms, 4.2s, 95s, 12m, 30h.
+std::string short_duration(model::Duration duration)
+{
+    const auto ms = duration.count();
+    if (ms < 1'000) return std::to_string(ms) + "ms";
+    if (ms < 10'000) return std::to_string(ms / 1'000) + "." + std::to_string(ms % 1'000 / 100) + "s";
+    if (ms < 120'000) return std::to_string(ms / 1'000) + "s";
+    if (ms < 7'200'000) return std::to_string(ms / 60'000) + "m";
+    return std::to_string(ms / 3'600'000) + "h";
+}
+
 } // namespace
 
 std::string format_time(model::TimePoint t) { return os::format_utc(t); }
@@ -125,25 +136,27 @@ std::string job_details(const model::Job& job, const std::vector<model::AttemptR
     return text;
 }
 
-std::string queues_table(const std::map<std::string, store::QueueCounts>& queues,
+std::string queues_table(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                          const std::map<std::string, model::Retention>& retention)
 {
     std::string text = pad("QUEUE", 14) + pad("PAUSED", 8);
     for (auto state : k_states) text += pad(model::to_string(state), 11);
-    text += "RETENTION\n";
+    text += pad("LATENCY", 9) + "RETENTION\n";
     for (const auto& [name, counts] : queues) {
         text += pad(name, 14) + pad(counts.paused ? "yes" : "no", 8);
         for (auto state : k_states) {
             auto it = counts.by_state.find(state);
             text += pad(std::to_string(it == counts.by_state.end() ? 0 : it->second), 11);
         }
+        const bool due = counts.earliest_due && *counts.earliest_due <= now;
+        text += pad(due ? short_duration(store::latency(counts, now)) : "-", 9);
         const auto kept = retention.find(name);
         text += (kept == retention.end() ? "-" : model::describe(kept->second)) + "\n";
     }
     return text;
 }
 
-Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues,
+Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                                        const std::map<std::string, model::Retention>& retention)
 {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -154,6 +167,9 @@ Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueC
             auto it = counts.by_state.find(state);
             q->set(model::to_string(state), static_cast<Poco::UInt64>(it == counts.by_state.end() ? 0 : it->second));
         }
+        q->set("latency_ms", static_cast<Poco::Int64>(store::latency(counts, now).count()));
+        if (counts.earliest_due) q->set("earliest_due", format_time(*counts.earliest_due));
+        else q->set("earliest_due", Poco::Dynamic::Var());
         const auto kept = retention.find(name);
         if (kept != retention.end()) q->set("retention", Poco::JSON::Parser().parse(model::retention_json(kept->second)));
         else q->set("retention", Poco::Dynamic::Var());

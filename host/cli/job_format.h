@@ -19,10 +19,11 @@ std::string format_time(model::TimePoint t);  // RFC 3339 UTC with milliseconds
 
 std::string jobs_table(const std::vector<model::Job>& jobs);
 std::string job_details(const model::Job& job, const std::vector<model::AttemptRecord>& attempts);
-// `retention`: the configured queues' retention; a queue not in it shows none.
-std::string queues_table(const std::map<std::string, store::QueueCounts>& queues,
+// `retention`: the configured queues' retention; a queue not in it shows none. Latencies are
+// counted at `now`.
+std::string queues_table(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                          const std::map<std::string, model::Retention>& retention = {});
-Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues,
+Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                                        const std::map<std::string, model::Retention>& retention = {});
 
 std::string to_json_text(const Poco::Dynamic::Var& value);

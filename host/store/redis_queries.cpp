@@ -54,11 +54,14 @@ std::map<std::string, QueueCounts> RedisStore::queue_counts(const std::vector<st
         std::map<std::string, QueueCounts> counts;
         for (const auto& row : elements(reply)) {
             const auto fields = elements(row);
-            if (fields.size() != 2 + std::size(k_states)) throw ReplyError("a queue's counts of " + std::to_string(fields.size()) + " fields");
+            if (fields.size() != 3 + std::size(k_states)) throw ReplyError("a queue's counts of " + std::to_string(fields.size()) + " fields");
             QueueCounts& entry = counts[bytes(fields[0])];
             entry.paused = integer(fields[1]) == 1;
             for (std::size_t i = 0; i < std::size(k_states); ++i) {
                 entry.by_state[k_states[i]] = static_cast<std::uint64_t>(integer(fields[2 + i]));
+            }
+            if (const std::int64_t earliest = integer(fields[2 + std::size(k_states)]); earliest >= 0) {
+                entry.earliest_due = from_millis(earliest);
             }
         }
         return counts;

@@ -61,11 +61,13 @@ void SqliteStore::unblock_dependents(model::JobId job, model::TimePoint now)
     // Most jobs have no dependents: one index probe instead of the UPDATE's subqueries, and
     // none in a transaction that found no dependencies at all.
     if (!any_dependencies() || !first_int("SELECT 1 FROM job_dependencies WHERE depends_on = ? LIMIT 1", job)) return;
-    run("UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'delayed' ELSE 'waiting' END, updated_at = ? "
-        "WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?) "
+    // A released job may run from now (or the end of its delay): it queues behind the jobs
+    // that came due before it, and its latency counts from now, not from its enqueue.
+    run("UPDATE jobs SET state = CASE WHEN run_at > ? THEN 'delayed' ELSE 'waiting' END, run_at = MAX(run_at, ?), "
+        "updated_at = ? WHERE state = 'blocked' AND id IN (SELECT job_id FROM job_dependencies WHERE depends_on = ?) "
         "AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on "
         "WHERE d.job_id = jobs.id AND j.state <> 'completed')",
-        to_millis(now), to_millis(now), job);
+        to_millis(now), to_millis(now), to_millis(now), job);
 }
 
 } // namespace sandhost::store::sqlite

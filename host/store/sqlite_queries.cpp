@@ -115,8 +115,50 @@ std::map<std::string, QueueCounts> SqliteStore::queue_counts(const std::vector<s
                 entry(row.bytes(0)).by_state[*state] = static_cast<std::uint64_t>(row.int64(2));
             }
         }
+        for (auto& [queue, queue_counts] : counts) {
+            if (queue_counts.by_state[model::JobState::waiting] + queue_counts.by_state[model::JobState::delayed] > 0) {
+                queue_counts.earliest_due = earliest_due(queue);
+            }
+        }
         return counts;
     });
+}
+
+std::optional<model::TimePoint> SqliteStore::earliest_due(const std::string& queue)
+{
+    // The claim index orders a queue's jobs of a state by priority, then run_at: the first
+    // entry of each priority has that priority's earliest run_at, one seek away. A queue's
+    // priorities are few; past k_bands of them the rest is read in one scan.
+    constexpr int k_bands = 64;
+    std::optional<std::int64_t> earliest;
+    for (const char* state : {"waiting", "delayed"}) {
+        std::optional<std::int64_t> below;  // the priority of the band read last
+        for (int band = 0;; ++band) {
+            std::optional<std::int64_t> band_priority;
+            std::optional<std::int64_t> run_at;
+            if (band == k_bands) {
+                run_at = first_int("SELECT MIN(run_at) FROM jobs INDEXED BY jobs_by_queue_state "
+                                   "WHERE queue = ? AND state = ? AND priority < ?",
+                                   queue, state, *below);
+            } else {
+                Query row = m_db.query(below ? "SELECT priority, run_at FROM jobs INDEXED BY jobs_by_queue_state "
+                                               "WHERE queue = ? AND state = ? AND priority < ? ORDER BY priority DESC, run_at LIMIT 1"
+                                             : "SELECT priority, run_at FROM jobs INDEXED BY jobs_by_queue_state "
+                                               "WHERE queue = ? AND state = ? ORDER BY priority DESC, run_at LIMIT 1");
+                row.bind(queue, state);
+                if (below) row.bind(*below);
+                if (row.step()) {
+                    band_priority = row.int64(0);
+                    run_at = row.int64(1);
+                }
+            }
+            if (run_at && (!earliest || *run_at < *earliest)) earliest = run_at;
+            if (!band_priority) break;
+            below = band_priority;
+        }
+    }
+    if (!earliest) return std::nullopt;
+    return from_millis(*earliest);
 }
 
 std::map<model::JobId, std::string> SqliteStore::results(const std::vector<model::JobId>& jobs)

@@ -255,6 +255,8 @@ private:
     // Inside a write transaction: `job` completed; dependents whose dependencies have all
     // completed may run (delayed when their own delay has not passed yet).
     void unblock_dependents(model::JobId job, model::TimePoint now);
+    // QueueCounts::earliest_due of `queue`, in a read transaction.
+    std::optional<model::TimePoint> earliest_due(const std::string& queue);
 
     // sqlite_events.cpp. Inside a write transaction, after the change they record.
     // An event about `job` as the change left it.

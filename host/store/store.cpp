@@ -14,6 +14,12 @@ void check_batch_size(std::size_t jobs)
     }
 }
 
+model::Duration latency(const QueueCounts& counts, model::TimePoint now)
+{
+    if (!counts.earliest_due || *counts.earliest_due >= now) return model::Duration(0);
+    return std::chrono::duration_cast<model::Duration>(now - *counts.earliest_due);
+}
+
 Store::FinishAndClaim Store::finish_and_claim(const model::AttemptRecord& attempt, const Transition& transition, model::TimePoint now,
                                               const std::vector<QueueAllowance>& queues, const std::string& holder, model::Duration lease)
 {

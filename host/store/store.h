@@ -138,7 +138,17 @@ struct JobFilter {
 struct QueueCounts {
     std::map<model::JobState, std::uint64_t> by_state;  // every state present, zeros included
     bool paused = false;
+    // The earliest run_at of the queue's waiting and delayed jobs: when it is past, the job that
+    // may run and has waited longest came due then (the queue's latency is the time since);
+    // when it is ahead, no job is due before it. nullopt when the queue has neither. A job's
+    // run_at is when it may run: its enqueue, the end of its delay or retry backoff, its retry
+    // by hand, or its release by its dependencies, whichever came last.
+    std::optional<model::TimePoint> earliest_due;
 };
+
+// A queue's latency at `now`: how long the job that may run and has waited longest has waited
+// (0 when no job is due).
+model::Duration latency(const QueueCounts& counts, model::TimePoint now);
 
 // claim_batch's loop, for a store to run in whatever step it has: up to `max` claims, each made
 // by `claim_one` from the allowances that have a slot left, each taking a slot of its queue (of
@@ -285,7 +295,8 @@ public:
     // them in one go.
     virtual std::vector<model::JobId> job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
                                               std::optional<model::TimePoint> changed_since = std::nullopt);
-    // Counts for every queue that has jobs or a pause flag, plus those named in `queues`.
+    // Counts for every queue that has jobs or a pause flag, plus those named in `queues`, with
+    // each queue's earliest due job (QueueCounts::earliest_due).
     virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;
     // The results of completed jobs among `jobs` (for dependents' payloads).
     virtual std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) = 0;

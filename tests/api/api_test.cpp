@@ -444,7 +444,31 @@ TEST_P(ApiTest, QueuesHostsPluginsAndSchedules)
     EXPECT_TRUE(retention->isNull("completed"));
     EXPECT_TRUE(retention->isNull("dead"));
     EXPECT_TRUE(retention->isNull("cancelled"));
+    // The paused queue's job waits: its latency grows from its enqueue, in the API and the
+    // metrics, and is 0 again once the job ran.
+    const auto held = api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{}})");
+    const auto default_queue = [&] {
+        const auto all = api.get("/api/v1/queues").json()->getArray("queues");
+        for (std::size_t i = 0; i < all->size(); ++i) {
+            if (all->getObject(static_cast<unsigned>(i))->getValue<std::string>("name") == "default") return all->getObject(static_cast<unsigned>(i));
+        }
+        return Poco::JSON::Object::Ptr();
+    };
+    EXPECT_TRUE(t::eventually([&] { return default_queue()->getValue<std::int64_t>("latency_ms") > 0; }, std::chrono::seconds(60)));
+    EXPECT_EQ(default_queue()->getValue<std::string>("earliest_due"),
+              api.get("/api/v1/jobs/" + std::to_string(held)).json()->getValue<std::string>("run_at"));
+    const auto latency_metric = [&] {
+        const std::string text = api.call("GET", "/metrics", std::nullopt, std::nullopt).body;
+        const std::string sample = "\nsandhost_queue_latency_seconds{queue=\"default\"} ";
+        const auto at = text.find(sample);
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + sample.size()));
+    };
+    EXPECT_GT(latency_metric(), 0.0);
     EXPECT_EQ(api.post("/api/v1/queues/default/resume").json()->getValue<bool>("paused"), false);
+    api.wait_final(held);
+    EXPECT_EQ(default_queue()->getValue<std::int64_t>("latency_ms"), 0);
+    EXPECT_TRUE(default_queue()->isNull("earliest_due"));
+    EXPECT_EQ(latency_metric(), 0.0);
     const auto unknown = api.post("/api/v1/queues/defualt/pause");
     EXPECT_EQ(unknown.status, 404);
     EXPECT_NE(unknown.message().find("default"), std::string::npos) << unknown.message();
@@ -582,6 +606,7 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
              R"(sandhost_jobs{queue="default",state="dead"} 1)",
              R"(sandhost_attempt_duration_seconds_count{queue="default"} 2)",
              R"(sandhost_queue_wait_seconds_bucket{queue="default",le="+Inf"} 2)",
+             R"(sandhost_queue_latency_seconds{queue="default"} 0)",
              "sandhost_store_errors_total 0",
              "sandhost_store_up 1",
              R"(sandhost_hosts{state="alive"} 1)",

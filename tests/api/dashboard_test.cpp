@@ -128,6 +128,14 @@ TEST_F(DashboardTest, TheFirstRenderShowsQueuesAndJobsFromTheApi)
         EXPECT_NE(dom.find("<tr data-queue=\"default\">"), std::string::npos) << dom;
         EXPECT_NE(dom.find("<tr data-queue=\"held\">"), std::string::npos);
         EXPECT_NE(dom.find("paused"), std::string::npos);
+        // The paused queue's job waits: its latency shows, with when it came due; the other
+        // queue has nothing due.
+        const auto held_row = dom.substr(dom.find("<tr data-queue=\"held\">"));
+        const auto held_latency = held_row.find("<td class=\"number latency\" title=\"earliest due ");
+        EXPECT_NE(held_latency, std::string::npos) << held_row;
+        EXPECT_LT(held_latency, held_row.find("</tr>")) << held_row;
+        const auto default_row = dom.substr(dom.find("<tr data-queue=\"default\">"));
+        EXPECT_LT(default_row.find("<td class=\"number latency\" title=\"\">\u2013</td>"), default_row.find("</tr>")) << default_row;
         // Both jobs, each in its state, and the waiting one with a cancel button.
         EXPECT_NE(dom.find("<tr data-job=\"" + std::to_string(done) + "\" data-state=\"completed\">"), std::string::npos) << dom;
         EXPECT_NE(dom.find("<tr data-job=\"" + std::to_string(waiting) + "\" data-state=\"waiting\">"), std::string::npos);

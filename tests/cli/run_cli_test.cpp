@@ -280,14 +280,24 @@ TEST(JobCli, QueuesShowTheRetentionTheHostsKeep)
 
     std::vector<std::int64_t> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(d.enqueue({"default", "misbehave.echo"}));
+    // No host yet: the jobs wait, and the queue's latency grows from the first enqueue.
+    const auto queue = [&](const std::string& name) { return d.json({"queues"}).extract<Poco::JSON::Object::Ptr>()->getObject(name); };
+    EXPECT_TRUE(t::eventually([&] { return queue("default")->getValue<std::int64_t>("latency_ms") > 0; }, std::chrono::seconds(60)));
+    EXPECT_EQ(queue("default")->getValue<std::string>("earliest_due"), d.json({"job", "show", std::to_string(ids.front())})
+                                                                             .extract<Poco::JSON::Object::Ptr>()
+                                                                             ->getValue<std::string>("run_at"));
+    EXPECT_EQ(queue("other")->getValue<std::int64_t>("latency_ms"), 0);
+    EXPECT_TRUE(queue("other")->isNull("earliest_due"));
+    const auto waiting = d.cli({"queues"});
+    EXPECT_NE(waiting.out.find("LATENCY"), std::string::npos) << waiting.out;
     auto host = d.start_host();
-    const auto completed = [&] {
-        return d.json({"queues"}).extract<Poco::JSON::Object::Ptr>()->getObject("default")->getValue<int>("completed");
-    };
+    const auto completed = [&] { return queue("default")->getValue<int>("completed"); };
     // Hosts trim every few seconds: wait for all five to run, then for three of them to go.
     EXPECT_TRUE(t::eventually([&] { return d.cli({"wait", std::to_string(ids.back())}).exit_code == 0; }, std::chrono::seconds(60)));
     EXPECT_TRUE(t::eventually([&] { return completed() == 2; }, std::chrono::seconds(60))) << completed();
     EXPECT_EQ(d.cli({"job", "show", std::to_string(ids.front())}).exit_code, 1) << "the oldest went";
+    EXPECT_EQ(queue("default")->getValue<std::int64_t>("latency_ms"), 0) << "nothing waits";
+    EXPECT_TRUE(queue("default")->isNull("earliest_due"));
     ::kill(host->pid(), SIGTERM);
     host->wait();
 }

@@ -1210,6 +1210,50 @@ TEST_P(StoreContractTest, JobIdsAreEveryJobOfAQueueInAStateNewestFirst)
     EXPECT_EQ(store().job_ids("q", model::JobState::waiting, std::string("other.task"), t(1)), std::vector<model::JobId>{});
 }
 
+TEST_P(StoreContractTest, EarliestDueIsTheRunAtOfTheJobThatHasWaitedLongest)
+{
+    const auto earliest = [&](const std::string& queue) { return store().queue_counts({queue}).at(queue).earliest_due; };
+    EXPECT_EQ(earliest("q"), std::nullopt) << "a named queue without jobs";
+
+    // Priorities are bands of the claim order: the earliest of each band counts, whichever
+    // band it is in, and of every task of the queue.
+    store().enqueue(new_job("q", 5), t(3'000));
+    store().enqueue(new_job("q", 0), t(2'000));
+    model::NewJob other = new_job("q", -7);
+    other.task = "other.task";
+    const model::JobId oldest = store().enqueue(other, t(1'000));
+    for (int priority = 1; priority < 90; ++priority) store().enqueue(new_job("q", priority), t(4'000 + priority));
+    EXPECT_EQ(earliest("q"), t(1'000));
+    EXPECT_EQ(earliest("elsewhere"), std::nullopt);
+
+    // Running, blocked and finished jobs do not count; delayed ones do, from the end of their
+    // delay, due or not.
+    ASSERT_EQ(store().cancel(oldest, t(5'000)), CancelResult::cancelled);
+    EXPECT_EQ(earliest("q"), t(2'000));
+    model::NewJob later = new_job("later");
+    later.delay = ms(60'000);
+    store().enqueue(later, t(0));
+    EXPECT_EQ(earliest("later"), t(60'000)) << "ahead: nothing is due before it";
+    store().enqueue(new_job("later"), t(70'000));
+    EXPECT_EQ(earliest("later"), t(60'000));
+
+    // A job released by its dependency may run from its release, not from its enqueue.
+    const model::JobId first = store().enqueue(new_job("flow"), t(0));
+    model::NewJob dependent = new_job("flow");
+    dependent.depends_on = {first};
+    const model::JobId second = store().enqueue(dependent, t(0));
+    const Claim claim = claim_one("flow", t(100));
+    ASSERT_EQ(claim.job.id, first);
+    EXPECT_EQ(earliest("flow"), std::nullopt) << "one running, one blocked";
+    store().finish(record_of(claim, model::OutcomeKind::succeeded, t(9'000)), completed_with("{}"), t(9'000));
+    EXPECT_EQ(job(second).state, model::JobState::waiting);
+    EXPECT_EQ(job(second).run_at, t(9'000));
+    EXPECT_EQ(earliest("flow"), t(9'000));
+    store().enqueue(new_job("flow"), t(8'000));
+    EXPECT_EQ(earliest("flow"), t(8'000));
+    EXPECT_EQ(claim_one("flow", t(9'001)).job.id, second + 1) << "it queues behind the job due before its release";
+}
+
 TEST_P(StoreContractTest, HostRegistrationRefusesALiveSecondInstance)
 {
     EXPECT_TRUE(store().register_host("host-a", "host-a/1", t(0), ms(30'000)));

@@ -137,6 +137,9 @@ async function loadQueues() {
     el('td', {}, queue.name, queue.configured ? null : el('span', { class: 'muted' }, ' (not configured)')),
     el('td', {}, queue.paused ? badge('paused') : badge('running', 'ok')),
     STATES.map((s) => el('td', { class: 'number', 'data-state': s }, queue.counts[s])),
+    // How long the job that may run and has waited longest has waited.
+    el('td', { class: 'number latency', title: queue.earliest_due ? 'earliest due ' + formatTime(queue.earliest_due) : '' },
+      queue.latency_ms > 0 ? formatDuration(queue.latency_ms) : '–'),
     el('td', {}, queue.configured ? el('button', {
       type: 'button', class: queue.paused ? 'resume' : 'pause danger',
       onclick: (event) => act(event.target, async () => {

@@ -133,7 +133,14 @@ local function unblock_dependents(j)
         end
       end
       if ready then
-        if j.r > NOW then move(j, 'delayed') else move(j, 'waiting') end
+        if j.r > NOW then
+          move(j, 'delayed')
+        else
+          -- It may run from now: behind the jobs due before it, its latency counted from now.
+          j.r = NOW
+          redis.call('HSET', key('job', dependent), 'r', int(NOW))
+          move(j, 'waiting')
+        end
       end
     end
   end
