@@ -201,4 +201,21 @@ void post_job_retry(Context& context, Exchange& exchange)
     exchange.reply_json(200, job_json(context, id));
 }
 
+void post_job_promote(Context& context, Exchange& exchange)
+{
+    const model::JobId id = job_id_in(exchange.path()[3]);
+    bool promoted = false;
+    try {
+        promoted = context.store().promote(id, Clock::now());
+    } catch (const store::StoreRequestError&) {
+        throw ApiError(404, "not_found", "no job " + std::to_string(id));
+    }
+    if (!promoted) {
+        const auto now = context.store().get(id);
+        throw ApiError(409, "conflict", "job " + std::to_string(id) + " is " + (now ? model::to_string(now->state) : "purged") +
+                                            "; only delayed jobs can be promoted");
+    }
+    exchange.reply_json(200, job_json(context, id));
+}
+
 } // namespace sandhost::api

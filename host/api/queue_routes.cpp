@@ -47,21 +47,21 @@ constexpr std::int64_t k_max_bulk_limit = 10000;
 
 ApiError invalid(const std::string& message) { return ApiError(422, "invalid_request", message); }
 
-model::JobState state_in(const Poco::Dynamic::Var& value, bool retry)
+using scheduler::BulkAction;
+
+model::JobState state_in(const Poco::Dynamic::Var& value, BulkAction action)
 {
-    const char* allowed = retry ? "dead or cancelled" : "waiting, delayed, blocked or active";
+    const char* allowed = scheduler::taken_states(action);
     if (!value.isString()) throw invalid(std::string("state: expected ") + allowed + " (or an array of them)");
     const std::string text = value.extract<std::string>();
     const auto state = model::job_state_from_string(text);
-    if (!state || !(retry ? scheduler::is_retry_state(*state) : scheduler::is_cancel_state(*state))) {
-        throw invalid(std::string("state: expected ") + allowed + ", got \"" + text + "\"");
-    }
+    if (!state || !scheduler::takes(action, *state)) throw invalid(std::string("state: expected ") + allowed + ", got \"" + text + "\"");
     return *state;
 }
 
-// The body of POST .../retry or .../cancel, all of it optional: {"state": S or [S, ...],
-// "task": "plugin.task", "since": "1h", "limit": N, "dry_run": bool}.
-scheduler::BulkSelection selection_from(const std::string& queue, const std::string& body, bool retry)
+// The body of POST .../retry, .../cancel or .../promote, all of it optional: {"state": S or
+// [S, ...], "task": "plugin.task", "since": "1h", "limit": N, "dry_run": bool}.
+scheduler::BulkSelection selection_from(const std::string& queue, const std::string& body, BulkAction action)
 {
     scheduler::BulkSelection selection;
     selection.queue = queue;
@@ -85,14 +85,14 @@ scheduler::BulkSelection selection_from(const std::string& queue, const std::str
                 if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
                     const auto list = value.extract<Poco::JSON::Array::Ptr>();
                     for (std::size_t i = 0; list && i < list->size(); ++i) {
-                        const auto state = state_in(list->get(static_cast<unsigned>(i)), retry);
+                        const auto state = state_in(list->get(static_cast<unsigned>(i)), action);
                         if (std::find(selection.states.begin(), selection.states.end(), state) == selection.states.end()) {
                             selection.states.push_back(state);
                         }
                     }
                     if (selection.states.empty()) throw invalid("state: an empty array selects no job");
                 } else {
-                    selection.states.push_back(state_in(value, retry));
+                    selection.states.push_back(state_in(value, action));
                 }
             } else if (name == "task") {
                 if (!value.isString() || value.extract<std::string>().empty()) throw invalid("task: expected \"plugin.task\"");
@@ -120,23 +120,23 @@ scheduler::BulkSelection selection_from(const std::string& queue, const std::str
             }
         }
     }
-    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    if (selection.states.empty()) selection.states = scheduler::default_states(action);
     return selection;
 }
 
-void bulk(Context& context, Exchange& exchange, bool retry)
+void bulk(Context& context, Exchange& exchange, BulkAction action)
 {
     const std::string& queue = exchange.path()[3];
-    const auto selection = selection_from(queue, exchange.body(), retry);
+    const auto selection = selection_from(queue, exchange.body(), action);
+    const bool retry = action == BulkAction::retry;
     if (auto unknown = scheduler::unknown_queue(context.store(), *context.settings(), queue)) throw ApiError(404, "not_found", *unknown);
-    const auto outcome = retry ? scheduler::retry_jobs(context.store(), selection, Clock::now())
-                               : scheduler::cancel_jobs(context.store(), selection, Clock::now());
+    const auto outcome = scheduler::act_on_jobs(action, context.store(), selection, Clock::now());
     std::string states = "[";
     for (model::JobState state : selection.states) states += (states.size() > 1 ? "," : "") + model::json_string(model::to_string(state));
     model::JsonObject json;
     json.text("queue", queue).raw("states", states + "]").boolean("dry_run", selection.dry_run);
-    json.number(retry ? "retried" : "cancelled", static_cast<std::int64_t>(outcome.changed));
-    if (!retry) json.number("requested", static_cast<std::int64_t>(outcome.requested));
+    json.number(retry ? "retried" : action == BulkAction::cancel ? "cancelled" : "promoted", static_cast<std::int64_t>(outcome.changed));
+    if (action == BulkAction::cancel) json.number("requested", static_cast<std::int64_t>(outcome.requested));
     json.number("skipped", static_cast<std::int64_t>(outcome.skipped));
     if (retry) {
         std::string refused = "[";
@@ -197,7 +197,8 @@ void get_queues(Context& context, Exchange& exchange)
 
 void post_queue_pause(Context& context, Exchange& exchange) { set_paused(context, exchange, true); }
 void post_queue_resume(Context& context, Exchange& exchange) { set_paused(context, exchange, false); }
-void post_queue_retry(Context& context, Exchange& exchange) { bulk(context, exchange, true); }
-void post_queue_cancel(Context& context, Exchange& exchange) { bulk(context, exchange, false); }
+void post_queue_retry(Context& context, Exchange& exchange) { bulk(context, exchange, BulkAction::retry); }
+void post_queue_cancel(Context& context, Exchange& exchange) { bulk(context, exchange, BulkAction::cancel); }
+void post_queue_promote(Context& context, Exchange& exchange) { bulk(context, exchange, BulkAction::promote); }
 
 } // namespace sandhost::api

@@ -90,13 +90,16 @@ int run_cli(int argc, char** argv)
         return k_exit_usage;
     }
     args.erase(args.begin());
+    // What a usage error points to: `jobs retry|cancel|promote` have help of their own.
+    std::string command = name;
+    if (name == "jobs" && !args.empty() && (args[0] == "retry" || args[0] == "cancel" || args[0] == "promote")) command += " " + args[0];
     try {
         return it->second.run(args);
     } catch (const ConfigInvalid& e) {
         std::cerr << "sandhost " << name << ": " << e.what() << "\n";
         return k_exit_usage;
     } catch (const UsageError& e) {
-        std::cerr << "sandhost " << name << ": " << e.what() << "\n(see `sandhost " << name << " --help`)\n";
+        std::cerr << "sandhost " << command << ": " << e.what() << "\n(see `sandhost " << command << " --help`)\n";
         return k_exit_usage;
     } catch (const store::StoreError& e) {
         std::cerr << "sandhost " << name << ": store: " << e.what() << "\n";

@@ -307,37 +307,64 @@ int enqueue_command(const std::vector<std::string>& raw)
     return k_exit_ok;
 }
 
-// `sandhost jobs retry|cancel --queue Q ...`: many jobs of a queue, each as `job retry|cancel`
-// would. Exit status 1 when the store refused to retry any of them.
+// What `sandhost jobs retry|cancel|promote` does: its verb's forms, the states it takes, its help.
+struct BulkVerb {
+    std::string name;
+    std::string done;  // "retried"
+    scheduler::BulkAction action;
+    std::string states;      // the states it takes, for --state's help and errors; empty: no --state
+    std::string since_help;  // --since
+    std::string help;
+};
+
+const BulkVerb& bulk_verb(const std::string& action)
+{
+    static const std::vector<BulkVerb> verbs = {
+        {"retry", "retried", scheduler::BulkAction::retry, "dead (the default) or cancelled",
+         "only jobs that died (or were cancelled) within the last DUR",
+         "Runs the dead jobs of a queue again, newest first, each as `sandhost job retry ID` would: with a\n"
+         "fresh attempt budget, or blocked again on its dependencies. A job that changed state meanwhile is\n"
+         "skipped; one the store refuses (a dead dependency, its key taken by another job) is named with why,\n"
+         "and the exit status is then 1."},
+        {"cancel", "cancelled", scheduler::BulkAction::cancel,
+         "waiting, delayed, blocked (the default: all three) or active, which stops them", "only jobs last changed within the last DUR",
+         "Cancels the waiting, delayed and blocked jobs of a queue, state by state and newest first, each as\n"
+         "`sandhost job cancel ID` would (their blocked dependents become dead). With --state active, running\n"
+         "jobs are stopped too: each ends cancelled once its host stops it. A job that ended meanwhile is skipped."},
+        {"promote", "promoted", scheduler::BulkAction::promote, "",
+         "only jobs delayed (enqueued with a delay, or put in a retry's backoff) within the last DUR",
+         "Lets the delayed jobs of a queue run now, newest first, each as `sandhost job promote ID` would: the\n"
+         "rest of their delay or retry backoff is skipped, their attempts so far still count. A job that\n"
+         "changed state meanwhile is skipped."},
+    };
+    for (const auto& verb : verbs) {
+        if (verb.name == action) return verb;
+    }
+    throw std::logic_error("no bulk action '" + action + "'");
+}
+
+// `sandhost jobs retry|cancel|promote --queue Q ...`: many jobs of a queue, each as `job
+// retry|cancel|promote` would. Exit status 1 when the store refused to retry any of them.
 int bulk_command(const std::string& action, const std::vector<std::string>& raw)
 {
+    const BulkVerb& verb = bulk_verb(action);
     const bool retry = action == "retry";
-    const std::vector<OptionSpec> options = {
-        config_option(),
-        {"queue", "Q", "the queue whose jobs to " + action + " (required)"},
-        {"state", "S",
-         retry ? "only jobs in this state: dead (the default) or cancelled (repeatable)"
-               : "only jobs in this state: waiting, delayed, blocked (the default: all three) or active, which stops them (repeatable)",
-         true},
-        {"task", "PLUGIN.TASK", "only jobs of this task"},
-        {"since", "DUR", retry ? "only jobs that died (or were cancelled) within the last DUR" : "only jobs last changed within the last DUR"},
-        {"limit", "N", "at most N jobs, newest first (default: every one)"},
-        {"dry-run", "", "count the jobs, change nothing"},
-        {"json", "", "print what was done as JSON"},
-        {"help", "", "show this help"},
-    };
-    const auto args = parse_args(raw, options);
-    if (args.has("help")) {
-        return print_help("sandhost jobs " + action + " --queue Q [--state S]... [--task PLUGIN.TASK] [--since DUR] [--limit N] [--dry-run] [--json]",
-                          retry ? "Runs the dead jobs of a queue again, newest first, each as `sandhost job retry ID` would: with a\n"
-                                  "fresh attempt budget, or blocked again on its dependencies. A job that changed state meanwhile is\n"
-                                  "skipped; one the store refuses (a dead dependency, its key taken by another job) is named with why,\n"
-                                  "and the exit status is then 1."
-                                : "Cancels the waiting, delayed and blocked jobs of a queue, state by state and newest first, each as\n"
-                                  "`sandhost job cancel ID` would (their blocked dependents become dead). With --state active, running\n"
-                                  "jobs are stopped too: each ends cancelled once its host stops it. A job that ended meanwhile is skipped.",
-                          options);
+    std::vector<OptionSpec> options = {config_option(), {"queue", "Q", "the queue whose jobs to " + action + " (required)"}};
+    if (!verb.states.empty()) options.push_back({"state", "S", "only jobs in this state: " + verb.states + " (repeatable)", true});
+    for (OptionSpec option : std::vector<OptionSpec>{
+             {"task", "PLUGIN.TASK", "only jobs of this task"},
+             {"since", "DUR", verb.since_help},
+             {"limit", "N", "at most N jobs, newest first (default: every one)"},
+             {"dry-run", "", "count the jobs, change nothing"},
+             {"json", "", "print what was done as JSON"},
+             {"help", "", "show this help"},
+         }) {
+        options.push_back(std::move(option));
     }
+    const std::string usage = "sandhost jobs " + action + " --queue Q" + (verb.states.empty() ? "" : " [--state S]...") +
+                              " [--task PLUGIN.TASK] [--since DUR] [--limit N] [--dry-run] [--json]";
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) return print_help(usage, verb.help, options);
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
     const auto queue = args.get("queue");
     if (!queue) throw UsageError("--queue is required: which queue's jobs to " + action);
@@ -345,21 +372,17 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
     selection.queue = *queue;
     for (const auto& text : args.all("state")) {
         const auto state = model::job_state_from_string(text);
-        if (!state || !(retry ? scheduler::is_retry_state(*state) : scheduler::is_cancel_state(*state))) {
-            throw UsageError("--state: expected " + std::string(retry ? "dead or cancelled" : "waiting, delayed, blocked or active") + ", got '" +
-                             text + "'");
-        }
+        if (!state || !scheduler::takes(verb.action, *state)) throw UsageError("--state: expected " + verb.states + ", got '" + text + "'");
         if (std::find(selection.states.begin(), selection.states.end(), *state) == selection.states.end()) selection.states.push_back(*state);
     }
-    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    if (selection.states.empty()) selection.states = scheduler::default_states(verb.action);
     if (auto task = args.get("task")) selection.task = *task;
     if (auto since = args.get("since")) selection.changed_since = Clock::now() - parse_duration_flag("since", *since);
     if (auto limit = args.get("limit")) selection.limit = parse_count_flag("limit", *limit, 1);
     selection.dry_run = args.has("dry-run");
     auto context = open_host_context(args);
     if (auto unknown = scheduler::unknown_queue(*context.store, *context.settings, selection.queue)) throw UsageError(*unknown);
-    const auto outcome = retry ? scheduler::retry_jobs(*context.store, selection, Clock::now())
-                               : scheduler::cancel_jobs(*context.store, selection, Clock::now());
+    const auto outcome = scheduler::act_on_jobs(verb.action, *context.store, selection, Clock::now());
     std::string states;
     for (model::JobState state : selection.states) states += (states.empty() ? "" : ", ") + std::string(model::to_string(state));
     if (args.has("json")) {
@@ -369,8 +392,8 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
         for (model::JobState state : selection.states) list.add(std::string(model::to_string(state)));
         o.set("states", list);
         o.set("dry_run", selection.dry_run);
-        o.set(retry ? "retried" : "cancelled", static_cast<Poco::UInt64>(outcome.changed));
-        if (!retry) o.set("requested", static_cast<Poco::UInt64>(outcome.requested));
+        o.set(verb.done, static_cast<Poco::UInt64>(outcome.changed));
+        if (action == "cancel") o.set("requested", static_cast<Poco::UInt64>(outcome.requested));
         o.set("skipped", static_cast<Poco::UInt64>(outcome.skipped));
         if (retry) {
             Poco::JSON::Array refused;
@@ -387,8 +410,7 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
         print_json(o);
     } else {
         const auto jobs = [](std::size_t n) { return std::to_string(n) + " job" + (n == 1 ? "" : "s"); };
-        const std::string verb = retry ? "retried" : "cancelled";
-        std::cout << (selection.dry_run ? "would have " + verb : verb) << " " << jobs(outcome.changed) << " of queue " << selection.queue
+        std::cout << (selection.dry_run ? "would have " + verb.done : verb.done) << " " << jobs(outcome.changed) << " of queue " << selection.queue
                   << " (" << states << (selection.task ? ", task " + *selection.task : "")
                   << (args.get("since") ? ", changed within " + *args.get("since") : "") << ")";
         if (outcome.requested) std::cout << "; " << (selection.dry_run ? "would ask " : "asked ") << jobs(outcome.requested) << " running to stop";
@@ -405,7 +427,7 @@ int bulk_command(const std::string& action, const std::vector<std::string>& raw)
 
 int jobs_command(const std::vector<std::string>& raw)
 {
-    if (!raw.empty() && (raw[0] == "retry" || raw[0] == "cancel")) return bulk_command(raw[0], {raw.begin() + 1, raw.end()});
+    if (!raw.empty() && (raw[0] == "retry" || raw[0] == "cancel" || raw[0] == "promote")) return bulk_command(raw[0], {raw.begin() + 1, raw.end()});
     const std::vector<OptionSpec> options = {
         config_option(),
         {"queue", "Q", "only this queue"},
@@ -416,9 +438,9 @@ int jobs_command(const std::vector<std::string>& raw)
     };
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost jobs [--queue Q] [--state S] [--limit N] [--json]\n       sandhost jobs retry|cancel --queue Q [options]",
-                          "Lists jobs, newest first. `jobs retry` and `jobs cancel` act on many jobs of a queue at once\n"
-                          "(`sandhost jobs retry --help`).",
+        return print_help("sandhost jobs [--queue Q] [--state S] [--limit N] [--json]\n       sandhost jobs retry|cancel|promote --queue Q [options]",
+                          "Lists jobs, newest first. `jobs retry`, `jobs cancel` and `jobs promote` act on many jobs of a queue\n"
+                          "at once (`sandhost jobs retry --help`).",
                           options);
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
@@ -446,14 +468,16 @@ int job_command(const std::vector<std::string>& raw)
     const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost job show|cancel|retry ID [--json]",
+        return print_help("sandhost job show|cancel|retry|promote ID [--json]",
                           "show: the job and every attempt. cancel: a waiting job is cancelled, a running one stopped.\nretry: a dead or "
-                          "cancelled job runs again.",
+                          "cancelled job runs again. promote: a delayed job (a delay, a retry's backoff) may run now.",
                           options);
     }
-    if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry and a job id");
+    if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry|promote and a job id");
     const std::string& action = args.positional[0];
-    if (action != "show" && action != "cancel" && action != "retry") throw UsageError("unknown action '" + action + "' (show, cancel, retry)");
+    if (action != "show" && action != "cancel" && action != "retry" && action != "promote") {
+        throw UsageError("unknown action '" + action + "' (show, cancel, retry, promote)");
+    }
     const model::JobId id = parse_job_id(args.positional[1]);
     auto context = open_host_context(args);
     auto& store = *context.store;
@@ -468,7 +492,7 @@ int job_command(const std::vector<std::string>& raw)
         else std::cout << job_details(*found, attempts);
         return k_exit_ok;
     }
-    // cancel and retry report what happened: text, or {"id", "state", "result"} with --json.
+    // cancel, retry and promote report what happened: text, or {"id", "state", "result"} with --json.
     auto report = [&](const char* result, const std::string& text, int status) {
         const auto now = store.get(id);
         if (args.has("json")) {
@@ -492,6 +516,17 @@ int job_command(const std::vector<std::string>& raw)
                           k_exit_failed);
         case store::CancelResult::not_found: return report("not_found", "no job " + std::to_string(id), k_exit_failed);
         }
+    }
+    if (action == "promote") {
+        try {
+            if (store.promote(id, Clock::now())) return report("promoted", "job " + std::to_string(id) + " may run now", k_exit_ok);
+        } catch (const store::StoreRequestError&) {
+            return report("not_found", "no job " + std::to_string(id), k_exit_failed);
+        }
+        const auto now = store.get(id);
+        return report("refused",
+                      "job " + std::to_string(id) + " is " + (now ? model::to_string(now->state) : "purged") + "; only delayed jobs can be promoted",
+                      k_exit_failed);
     }
     try {
         if (store.retry(id, Clock::now())) return report("retried", "job " + std::to_string(id) + " will run again", k_exit_ok);

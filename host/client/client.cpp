@@ -226,22 +226,36 @@ bool Client::retry(std::int64_t id)
     });
 }
 
+bool Client::promote(std::int64_t id)
+{
+    return m_impl->guarded([&] {
+        try {
+            return m_impl->store->promote(id, Clock::now());
+        } catch (const store::StoreRequestError&) {
+            throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
+        }
+    });
+}
+
 namespace {
 
+using scheduler::BulkAction;
+
 BulkResult bulk(store::Store& store, const config::Settings* settings, const std::string& queue, const BulkOptions& options,
-                bool retry)
+                BulkAction action)
 {
     scheduler::BulkSelection selection;
     selection.queue = queue;
     for (JobState state : options.states) {
         const model::JobState wanted = to_model(state);
-        if (!(retry ? scheduler::is_retry_state(wanted) : scheduler::is_cancel_state(wanted))) {
-            throw Error(Error::Kind::invalid_argument, std::string(retry ? "retry_jobs takes dead or cancelled jobs" : "cancel_jobs takes waiting, delayed, blocked or active jobs") +
-                                                           ", not " + model::to_string(wanted));
+        if (!scheduler::takes(action, wanted)) {
+            throw Error(Error::Kind::invalid_argument,
+                        std::string(action == BulkAction::retry ? "retry_jobs" : action == BulkAction::cancel ? "cancel_jobs" : "promote_jobs") +
+                            " takes " + scheduler::taken_states(action) + " jobs, not " + model::to_string(wanted));
         }
         selection.states.push_back(wanted);
     }
-    if (selection.states.empty()) selection.states = retry ? scheduler::default_retry_states() : scheduler::default_cancel_states();
+    if (selection.states.empty()) selection.states = scheduler::default_states(action);
     selection.task = options.task;
     if (options.since) {
         if (options.since->count() < 0) throw Error(Error::Kind::invalid_argument, "since must not be negative");
@@ -253,8 +267,7 @@ BulkResult bulk(store::Store& store, const config::Settings* settings, const std
     // Opened on a store URL there is no configuration: a queue is known when it holds jobs.
     static const config::Settings no_queues;
     if (auto unknown = scheduler::unknown_queue(store, settings ? *settings : no_queues, queue)) throw Error(Error::Kind::not_found, *unknown);
-    const auto done = retry ? scheduler::retry_jobs(store, selection, std::chrono::system_clock::now())
-                            : scheduler::cancel_jobs(store, selection, std::chrono::system_clock::now());
+    const auto done = scheduler::act_on_jobs(action, store, selection, std::chrono::system_clock::now());
     BulkResult result;
     result.changed = done.changed;
     result.requested = done.requested;
@@ -269,12 +282,17 @@ BulkResult bulk(store::Store& store, const config::Settings* settings, const std
 
 BulkResult Client::retry_jobs(const std::string& queue, const BulkOptions& options)
 {
-    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, true); });
+    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, BulkAction::retry); });
 }
 
 BulkResult Client::cancel_jobs(const std::string& queue, const BulkOptions& options)
 {
-    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, false); });
+    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, BulkAction::cancel); });
+}
+
+BulkResult Client::promote_jobs(const std::string& queue, const BulkOptions& options)
+{
+    return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, BulkAction::promote); });
 }
 
 const char* to_string(JobState state) { return model::to_string(to_model(state)); }

@@ -146,8 +146,10 @@ std::optional<std::string> options_of(const sh_enqueue_options_t* options, sandh
     return std::nullopt;
 }
 
-// sh_client_retry_jobs and sh_client_cancel_jobs.
-sh_client_status_t bulk(sh_client_t* client, const char* queue, const sh_bulk_options_t* options, sh_bulk_result_t* result, bool retry) noexcept
+enum class Bulk { retry, cancel, promote };
+
+// sh_client_retry_jobs, sh_client_cancel_jobs and sh_client_promote_jobs.
+sh_client_status_t bulk(sh_client_t* client, const char* queue, const sh_bulk_options_t* options, sh_bulk_result_t* result, Bulk action) noexcept
 {
     return guarded([&] {
         if (result) *result = sh_bulk_result_t{0, 0, 0, 0, 0};
@@ -169,7 +171,9 @@ sh_client_status_t bulk(sh_client_t* client, const char* queue, const sh_bulk_op
                 cpp.since = std::chrono::milliseconds(options->since_ms);
             }
         }
-        const auto done = retry ? client->client.retry_jobs(queue, cpp) : client->client.cancel_jobs(queue, cpp);
+        const auto done = action == Bulk::retry    ? client->client.retry_jobs(queue, cpp)
+                          : action == Bulk::cancel ? client->client.cancel_jobs(queue, cpp)
+                                                   : client->client.promote_jobs(queue, cpp);
         if (result) {
             *result = sh_bulk_result_t{done.changed, done.requested, done.skipped, done.refused_count, done.more ? 1 : 0};
         }
@@ -315,16 +319,31 @@ sh_client_status_t sh_client_retry(sh_client_t* client, int64_t job_id)
     });
 }
 
+sh_client_status_t sh_client_promote(sh_client_t* client, int64_t job_id)
+{
+    return guarded([&] {
+        if (!client) return fail(SH_CLIENT_INVALID_ARGUMENT, "client must not be NULL");
+        if (!client->client.promote(job_id)) return fail(SH_CLIENT_WRONG_STATE, "job " + std::to_string(job_id) + " is not delayed");
+        return succeed();
+    });
+}
+
 sh_client_status_t sh_client_retry_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
                                         sh_bulk_result_t* result)
 {
-    return bulk(client, queue, options, result, true);
+    return bulk(client, queue, options, result, Bulk::retry);
 }
 
 sh_client_status_t sh_client_cancel_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
                                          sh_bulk_result_t* result)
 {
-    return bulk(client, queue, options, result, false);
+    return bulk(client, queue, options, result, Bulk::cancel);
+}
+
+sh_client_status_t sh_client_promote_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
+                                          sh_bulk_result_t* result)
+{
+    return bulk(client, queue, options, result, Bulk::promote);
 }
 
 void sh_job_free(sh_job_t* job) { std::free(job); }

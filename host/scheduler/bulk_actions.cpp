@@ -54,6 +54,8 @@ bool is_cancel_state(model::JobState state)
            state == model::JobState::active;
 }
 
+bool is_promote_state(model::JobState state) { return state == model::JobState::delayed; }
+
 std::vector<model::JobState> default_retry_states() { return {model::JobState::dead}; }
 
 std::vector<model::JobState> default_cancel_states()
@@ -103,6 +105,58 @@ BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, mod
         }
         return Step::skipped;
     });
+}
+
+BulkOutcome promote_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
+{
+    check(selection, is_promote_state, "promoting jobs", "delayed");
+    return walk(store, selection, [&](model::JobId id) {
+        try {
+            return store.promote(id, now) ? Step::changed : Step::skipped;
+        } catch (const store::StoreRequestError&) {
+            return Step::skipped;  // purged since it was listed
+        }
+    });
+}
+
+bool takes(BulkAction action, model::JobState state)
+{
+    switch (action) {
+    case BulkAction::retry: return is_retry_state(state);
+    case BulkAction::cancel: return is_cancel_state(state);
+    case BulkAction::promote: return is_promote_state(state);
+    }
+    return false;
+}
+
+std::vector<model::JobState> default_states(BulkAction action)
+{
+    switch (action) {
+    case BulkAction::retry: return default_retry_states();
+    case BulkAction::cancel: return default_cancel_states();
+    case BulkAction::promote: return {model::JobState::delayed};
+    }
+    return {};
+}
+
+const char* taken_states(BulkAction action)
+{
+    switch (action) {
+    case BulkAction::retry: return "dead or cancelled";
+    case BulkAction::cancel: return "waiting, delayed, blocked or active";
+    case BulkAction::promote: return "delayed";
+    }
+    return "";
+}
+
+BulkOutcome act_on_jobs(BulkAction action, store::Store& store, const BulkSelection& selection, model::TimePoint now)
+{
+    switch (action) {
+    case BulkAction::retry: return retry_jobs(store, selection, now);
+    case BulkAction::cancel: return cancel_jobs(store, selection, now);
+    case BulkAction::promote: return promote_jobs(store, selection, now);
+    }
+    return {};
 }
 
 } // namespace sandhost::scheduler

@@ -1,6 +1,7 @@
-// Retrying or cancelling many jobs of a queue at once, for every front door (`sandhost jobs
-// retry|cancel`, POST /api/v1/queues/{name}/retry|cancel) and every store. Each job is retried or
-// cancelled on its own, exactly as `sandhost job retry|cancel ID` would do it: a job that
+// Retrying, cancelling or promoting many jobs of a queue at once, for every front door
+// (`sandhost jobs retry|cancel|promote`, POST /api/v1/queues/{name}/retry|cancel|promote) and
+// every store. Each job is changed on its own, exactly as `sandhost job retry|cancel|promote ID`
+// would do it: a job that
 // changed state meanwhile is left alone, one the store refuses (a dead dependency, a key taken
 // again) is named with why, and no job is ever half changed.
 #pragma once
@@ -19,7 +20,7 @@ namespace sandhost::scheduler {
 
 struct BulkSelection {
     std::string queue;
-    std::vector<model::JobState> states;  // the jobs in any of these states; see retry_states and cancel_states
+    std::vector<model::JobState> states;  // the jobs in any of these states; see is_retry_state and the others
     std::optional<std::string> task;      // "plugin.task": only jobs of this task
     // Only jobs that last changed at or after this (a retry: that died since; a cancel: that
     // were enqueued or changed since): the jobs of an outage, not older ones.
@@ -29,7 +30,7 @@ struct BulkSelection {
 };
 
 struct BulkOutcome {
-    std::size_t changed = 0;    // retried, or cancelled at once (a dry run: would be)
+    std::size_t changed = 0;    // retried, cancelled at once or promoted (a dry run: would be)
     std::size_t requested = 0;  // cancel: running jobs asked to stop; each ends cancelled once its host stops it
     std::size_t skipped = 0;    // in another state by the time it was reached (finished, retried, purged meanwhile)
     // retry: the jobs the store refused, with why (the first k_max_named_refusals of them).
@@ -45,6 +46,8 @@ inline constexpr std::size_t k_max_named_refusals = 100;
 // blocked (a running job is stopped only when `active` is asked for by name).
 bool is_retry_state(model::JobState state);
 bool is_cancel_state(model::JobState state);
+// A promotion takes delayed jobs only (their delay or backoff ends now).
+bool is_promote_state(model::JobState state);
 std::vector<model::JobState> default_retry_states();
 std::vector<model::JobState> default_cancel_states();
 
@@ -59,5 +62,13 @@ std::optional<std::string> unknown_queue(store::Store& store, const config::Sett
 // calls).
 BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
 BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
+BulkOutcome promote_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now);
+
+// The three actions by name, for the front doors that take any of them.
+enum class BulkAction { retry, cancel, promote };
+bool takes(BulkAction action, model::JobState state);
+std::vector<model::JobState> default_states(BulkAction action);
+const char* taken_states(BulkAction action);  // "dead or cancelled", for errors
+BulkOutcome act_on_jobs(BulkAction action, store::Store& store, const BulkSelection& selection, model::TimePoint now);
 
 } // namespace sandhost::scheduler

@@ -89,6 +89,11 @@ bool CountedStore::retry(model::JobId job, model::TimePoint now)
     return counted([&] { return m_store->retry(job, now); });
 }
 
+bool CountedStore::promote(model::JobId job, model::TimePoint now)
+{
+    return counted([&] { return m_store->promote(job, now); });
+}
+
 std::size_t CountedStore::expire(model::TimePoint now)
 {
     return counted([&] { return m_store->expire(now); });

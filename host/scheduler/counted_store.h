@@ -36,6 +36,7 @@ public:
     std::vector<model::JobId> cancel_requests(const std::string& holder) override;
     store::CancelResult cancel(model::JobId job, model::TimePoint now) override;
     bool retry(model::JobId job, model::TimePoint now) override;
+    bool promote(model::JobId job, model::TimePoint now) override;
     std::size_t expire(model::TimePoint now) override;
     std::optional<model::Job> get(model::JobId job) override;
     std::vector<model::AttemptRecord> attempts(model::JobId job) override;

@@ -1,4 +1,4 @@
-// Running attempts and jobs not started yet: leases, progress, lost attempts, cancel, retry,
+// Running attempts and jobs not started yet: leases, progress, lost attempts, cancel, retry, promote,
 // expiry.
 #include "store/redis_store_impl.h"
 
@@ -90,6 +90,13 @@ bool RedisStore::retry(model::JobId job, model::TimePoint now)
     ScriptArgs args;
     args.add(job);
     return run("retrying a job", Script::retry, now, args, changed);
+}
+
+bool RedisStore::promote(model::JobId job, model::TimePoint now)
+{
+    ScriptArgs args;
+    args.add(job);
+    return run("promoting a job", Script::promote, now, args, changed);
 }
 
 std::size_t RedisStore::expire(model::TimePoint now)

@@ -53,6 +53,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::progress, "progress", none);
     set(Script::cancel, "cancel", jobs);
     set(Script::retry, "retry", jobs);
+    set(Script::promote, "promote", jobs);
     set(Script::expire, "expire", jobs);
     set(Script::pause, "pause", none);
     set(Script::schedule, "schedule", jobs);

@@ -53,6 +53,7 @@ public:
     std::vector<model::JobId> cancel_requests(const std::string& holder) override;
     CancelResult cancel(model::JobId job, model::TimePoint now) override;
     bool retry(model::JobId job, model::TimePoint now) override;
+    bool promote(model::JobId job, model::TimePoint now) override;
     std::size_t expire(model::TimePoint now) override;
 
     // redis_queries.cpp

@@ -1,4 +1,4 @@
-// Running attempts and jobs not started yet: leases, progress, lost attempts, cancel, retry,
+// Running attempts and jobs not started yet: leases, progress, lost attempts, cancel, retry, promote,
 // expiry.
 #include "store/sqlite_store_impl.h"
 
@@ -129,6 +129,21 @@ bool SqliteStore::retry(model::JobId job, model::TimePoint now)
             "progress_percent = NULL, progress_message = NULL, updated_at = ? WHERE id = ?",
             all_completed ? "waiting" : "blocked", to_millis(now), to_millis(now), to_millis(now), job);
         job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "retried"});
+        transaction.commit();
+        return true;
+    });
+}
+
+bool SqliteStore::promote(model::JobId job, model::TimePoint now)
+{
+    return serialized("promoting a job", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        const auto state = state_of(job);
+        if (!state) throw StoreRequestError("no job " + std::to_string(job));
+        if (*state != model::JobState::delayed) return false;
+        // Due already: it keeps its place in the claim order.
+        run("UPDATE jobs SET state = 'waiting', run_at = MIN(run_at, ?), updated_at = ? WHERE id = ?", to_millis(now), to_millis(now), job);
+        job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "promoted"});
         transaction.commit();
         return true;
     });

@@ -85,7 +85,8 @@ struct Event {
     std::optional<model::JobState> state;  // job.*: the job's state after the event
     std::uint32_t attempt = 0;  // job.started, job.progress, job.finished: the attempt's number, if any
     // job.finished: the outcome ("succeeded", ...) or why it ended; job.progress: the percent;
-    // job.enqueued: "retried" for a job that runs again; host.*: the instance ("NAME/MACHINE:PID:RANDOM").
+    // job.enqueued: "retried" for a job that runs again, "promoted" for a delayed job made to
+    // run now; host.*: the instance ("NAME/MACHINE:PID:RANDOM").
     std::string detail;
 };
 
@@ -280,6 +281,11 @@ public:
     // run_at is now and a ttl counts again from now. A job with a dead, cancelled or purged
     // dependency throws StoreRequestError and stays as it is: retry the dependency first.
     virtual bool retry(model::JobId job, model::TimePoint now) = 0;
+
+    // A delayed job (a delay, or a retry's backoff) may run now: waiting, its run_at brought
+    // forward to now (an earlier one stays), its attempts and ttl as they were. false when the
+    // job is in another state; unknown throws.
+    virtual bool promote(model::JobId job, model::TimePoint now) = 0;
 
     // Dead as expired: every waiting/delayed/blocked job whose expires_at passed. Returns how
     // many (their dependents, made dead too, are not counted).

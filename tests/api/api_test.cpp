@@ -277,6 +277,48 @@ TEST_P(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
 
 // Many jobs of a queue cancelled, then retried, as many at a time as a caller asks; a job the
 // store may not retry is named; other queues are left alone; bad requests change nothing.
+TEST_P(ApiTest, DelayedJobsArePromotedOneOrManyAtOnce)
+{
+    ApiHarness api(k_queues);
+    api.start(false);
+    const std::string later = R"({"queue":"default","task":"misbehave.echo","payload":{},"delay":"1h"})";
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(api.enqueue(later));
+    const auto waiting = api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{}})");
+    const auto elsewhere = api.enqueue(R"({"queue":"other","task":"misbehave.echo","payload":{},"delay":"1h"})");
+    const auto state_of = [&](std::int64_t id) { return api.get("/api/v1/jobs/" + std::to_string(id)).json()->getValue<std::string>("state"); };
+
+    // One job: waiting now, its run_at now; a second promotion is a conflict.
+    const auto one = api.post("/api/v1/jobs/" + std::to_string(ids.front()) + "/promote");
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_EQ(one.json()->getValue<std::string>("state"), "waiting");
+    EXPECT_EQ(api.post("/api/v1/jobs/" + std::to_string(ids.front()) + "/promote").status, 409);
+    EXPECT_EQ(api.post("/api/v1/jobs/" + std::to_string(waiting) + "/promote").status, 409);
+    EXPECT_EQ(api.post("/api/v1/jobs/99999999/promote").status, 404);
+
+    // The queue's delayed jobs, to a limit, then the rest; another queue's stay delayed.
+    const auto dry = api.post("/api/v1/queues/default/promote", R"({"dry_run": true})");
+    ASSERT_EQ(dry.status, 200) << dry.body;
+    EXPECT_EQ(dry.json()->getValue<int>("promoted"), 3);
+    const auto first = api.post("/api/v1/queues/default/promote", R"({"limit": 2})");
+    ASSERT_EQ(first.status, 200) << first.body;
+    EXPECT_EQ(first.json()->getValue<int>("promoted"), 2);
+    EXPECT_TRUE(first.json()->getValue<bool>("more"));
+    EXPECT_EQ(state_of(ids.back()), "waiting") << "newest first";
+    EXPECT_EQ(state_of(ids[1]), "delayed");
+    const auto rest = api.post("/api/v1/queues/default/promote");
+    ASSERT_EQ(rest.status, 200) << rest.body;
+    EXPECT_EQ(rest.json()->getValue<int>("promoted"), 1);
+    EXPECT_FALSE(rest.json()->getValue<bool>("more"));
+    EXPECT_EQ(state_of(ids[1]), "waiting");
+    EXPECT_EQ(state_of(elsewhere), "delayed");
+
+    EXPECT_EQ(api.post("/api/v1/queues/default/promote", R"({"state": "waiting"})").status, 422);
+    EXPECT_EQ(api.post("/api/v1/queues/nowhere/promote").status, 404);
+    EXPECT_EQ(api.post("/api/v1/queues/other/promote", "[]").status, 400);
+    EXPECT_EQ(state_of(elsewhere), "delayed") << "a refused request changes nothing";
+}
+
 TEST_P(ApiTest, RetryAndCancelManyJobsOfAQueueAtOnce)
 {
     ApiHarness api(k_queues);

@@ -160,7 +160,7 @@ TEST_F(DashboardTest, WithoutTheTokenItAsksForIt)
     EXPECT_EQ(browser.out.find("<tr data-job="), std::string::npos);
 }
 
-TEST_F(DashboardTest, ItsCancelAndRetryDeadButtonsActOnTheStore)
+TEST_F(DashboardTest, ItsCancelRetryDeadAndRunNowButtonsActOnTheStore)
 {
     t::TempDir profile;
     // The API alone (as `sandhost serve`): a waiting job needs no host to be cancelled.
@@ -235,6 +235,15 @@ TEST_F(DashboardTest, ItsCancelAndRetryDeadButtonsActOnTheStore)
                              retry_dead))
             << page.evaluate("document.querySelector('#queues').outerHTML");
         EXPECT_EQ(api.job(dependent)->getValue<std::string>("state"), "blocked");
+
+        // A delayed job's Run now button lets it wait for a worker at once (its queue is paused).
+        const auto later = api.enqueue(R"({"queue":"held","task":"misbehave.echo","payload":{},"delay":"1h"})");
+        const std::string run_now = "document.querySelector('button.promote[data-job=\"" + std::to_string(later) + "\"]')";
+        ASSERT_TRUE(wait_for(run_now)) << page.evaluate("document.querySelector('#jobs').outerHTML");
+        EXPECT_EQ(page.evaluate("(() => { " + run_now + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("document.querySelector('tr[data-job=\"" + std::to_string(later) + "\"][data-state=\"waiting\"]') && !" + run_now))
+            << page.evaluate("document.querySelector('#jobs').outerHTML");
+        EXPECT_EQ(api.job(later)->getValue<std::string>("state"), "waiting");
         EXPECT_EQ(page.evaluate("document.querySelector('#error').hidden ? 'no error' : document.querySelector('#error').textContent"), "no error");
 
         // A screenshot for CI to keep (SANDHOST_SCREENSHOT_DIR, else the test's build folder).

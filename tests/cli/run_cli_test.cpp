@@ -570,6 +570,41 @@ TEST(JobCli, RetryAndCancelTheJobsOfAQueueAtOnce)
     EXPECT_EQ(host->wait().exit_code, 0) << host->wait().err;
 }
 
+// A job in a long retry backoff, or enqueued with a delay, runs now when promoted; one at a
+// time or a queue's delayed jobs at once.
+TEST(JobCli, PromotedDelayedJobsRunNow)
+{
+    Deployment d("  slow:\n    tasks: [\"misbehave.*\"]\n    retry: {max_attempts: 3, backoff: {type: fixed, delay: 1h, max: 1h}}\n");
+    auto host = d.start_host();
+    const auto failing = d.enqueue({"slow", "misbehave.fail", "--payload", R"({"message":"not yet"})"});
+    EXPECT_TRUE(t::eventually([&] { return d.job(failing)->getValue<std::string>("state") == "delayed"; }, std::chrono::seconds(60)));
+    const auto promoted = d.json({"job", "promote", std::to_string(failing)}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(promoted->getValue<std::string>("result"), "promoted");
+    // Its second attempt runs now, not in an hour, and fails into the backoff again.
+    EXPECT_TRUE(t::eventually([&] { return d.job(failing)->getArray("attempts")->size() == 2u; }, std::chrono::seconds(60)));
+
+    std::vector<std::int64_t> later;
+    for (int i = 0; i < 2; ++i) later.push_back(d.enqueue({"slow", "misbehave.echo", "--delay", "1h"}));
+    const auto dry = d.json({"jobs", "promote", "--queue", "slow", "--task", "misbehave.echo", "--dry-run"}).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(dry->getValue<int>("promoted"), 2);
+    const auto all = d.cli({"jobs", "promote", "--queue", "slow", "--task", "misbehave.echo"});
+    EXPECT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_NE(all.out.find("promoted 2 jobs of queue slow (delayed, task misbehave.echo)"), std::string::npos) << all.out;
+    for (const auto id : later) EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 0);
+
+    const auto done = d.cli({"job", "promote", std::to_string(later.front())});
+    EXPECT_EQ(done.exit_code, 1);
+    EXPECT_NE(done.err.find("only delayed jobs can be promoted"), std::string::npos) << done.err;
+    EXPECT_EQ(d.cli({"job", "promote", "999999"}).exit_code, 1);
+    const auto usage = d.cli({"jobs", "promote", "--queue", "slow", "--state", "waiting"});
+    EXPECT_EQ(usage.exit_code, 2) << "promote takes delayed jobs only";
+    EXPECT_NE(usage.err.find("(see `sandhost jobs promote --help`)"), std::string::npos) << usage.err;
+    const auto help = d.cli({"jobs", "promote", "--help"});
+    EXPECT_NE(help.out.find("retry backoff"), std::string::npos) << help.out;
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0);
+}
+
 TEST(JobCli, EnqueueWaitExitsLikeExec)
 {
     Deployment d(k_queues);

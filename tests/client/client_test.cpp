@@ -161,6 +161,46 @@ TEST_F(ClientTest, GetWaitCancelAndRetry)
 
 // Many jobs of a queue cancelled and retried with one call, in C++ and in C, with what the
 // store refused named.
+TEST_F(ClientTest, DelayedJobsArePromotedOneOrManyAtOnceInCppAndC)
+{
+    auto client = Client::open_config(config());
+    sandhost::client::EnqueueOptions later;
+    later.delay = 1h;
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(client.enqueue("default", "hello.echo", "{}", later).id);
+    const auto now = client.enqueue("default", "hello.echo", "{}").id;
+
+    EXPECT_TRUE(client.promote(ids[0]));
+    EXPECT_EQ(client.get(ids[0])->state, JobState::waiting);
+    EXPECT_FALSE(client.promote(ids[0])) << "waiting already";
+    EXPECT_FALSE(client.promote(now));
+    EXPECT_THROW(client.promote(99'999'999), Error);
+    sandhost::client::BulkOptions one;
+    one.limit = 1;
+    const auto first = client.promote_jobs("default", one);
+    EXPECT_EQ(first.changed, 1u);
+    EXPECT_TRUE(first.more);
+    EXPECT_EQ(client.get(ids[3])->state, JobState::waiting) << "newest first";
+    sandhost::client::BulkOptions cancelled;
+    cancelled.states = {JobState::cancelled};
+    EXPECT_THROW(client.promote_jobs("default", cancelled), Error);
+
+    sh_client_t* c = sh_client_open_config(config().c_str());
+    ASSERT_NE(c, nullptr) << sh_client_last_error();
+    EXPECT_EQ(sh_client_promote(c, ids[1]), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(sh_client_promote(c, ids[1]), SH_CLIENT_WRONG_STATE);
+    EXPECT_EQ(sh_client_promote(c, 99'999'999), SH_CLIENT_NOT_FOUND);
+    sh_bulk_result_t result{};
+    ASSERT_EQ(sh_client_promote_jobs(c, "default", nullptr, &result), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(result.changed, 1u) << "the last one still delayed";
+    EXPECT_EQ(result.more, 0);
+    for (const auto id : ids) EXPECT_EQ(client.get(id)->state, JobState::waiting);
+    sh_bulk_options_t options = SH_BULK_OPTIONS_INIT;
+    options.states = SH_JOB_STATE_BIT(SH_JOB_WAITING);
+    EXPECT_EQ(sh_client_promote_jobs(c, "default", &options, nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    sh_client_close(c);
+}
+
 TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
 {
     auto client = Client::open_config(config());

@@ -1,4 +1,4 @@
-// Retrying and cancelling many jobs of a queue on a real store: pages of jobs walked to the end
+// Retrying, cancelling and promoting many jobs of a queue on a real store: pages of jobs walked to the end
 // or to the limit, the states and tasks asked for and no other, and selections refused.
 #include "config/load.h"
 #include "scheduler/bulk_actions.h"
@@ -105,6 +105,33 @@ TEST_F(BulkActions, ARunningJobIsAskedToStopOnlyWhenActiveIsNamed)
     EXPECT_EQ(stopped.changed, 0u);
     EXPECT_EQ(stopped.requested, 1u);
     EXPECT_EQ(m_store->cancel_requests("host/1"), std::vector<model::JobId>{claim->job.id});
+}
+
+// Delayed jobs run now, newest first to a limit; others stay delayed, and no job of another
+// state is touched.
+TEST_F(BulkActions, PromotesTheDelayedJobsOfAQueue)
+{
+    auto later = job("q", "p.a");
+    later.delay = std::chrono::hours(1);
+    const auto delayed = m_store->enqueue_jobs(std::vector<model::NewJob>(5, later), t(0));
+    m_store->enqueue(job("q", "p.a"), t(0));
+    auto elsewhere = later;
+    elsewhere.queue = "other";
+    m_store->enqueue(elsewhere, t(0));
+    auto selection = select({model::JobState::delayed}, 2);
+    selection.dry_run = true;
+    EXPECT_EQ(promote_jobs(*m_store, selection, t(1)).changed, 2u);
+    EXPECT_EQ(count("q", model::JobState::delayed), 5u);
+    selection.dry_run = false;
+    const auto first = promote_jobs(*m_store, selection, t(1));
+    EXPECT_EQ(first.changed, 2u);
+    EXPECT_TRUE(first.more);
+    EXPECT_EQ(m_store->get(delayed.back().id)->state, model::JobState::waiting) << "newest first";
+    EXPECT_EQ(m_store->get(delayed.back().id)->run_at, t(1));
+    EXPECT_EQ(promote_jobs(*m_store, select({model::JobState::delayed}), t(2)).changed, 3u);
+    EXPECT_EQ(count("q", model::JobState::waiting), 6u);
+    EXPECT_EQ(count("other", model::JobState::delayed), 1u);
+    EXPECT_THROW(promote_jobs(*m_store, select({model::JobState::waiting}), t(3)), std::invalid_argument);
 }
 
 TEST_F(BulkActions, RefusesASelectionWithoutAQueueOrWithAStateTheActionDoesNotTake)

@@ -65,6 +65,7 @@ public:
     std::vector<model::JobId> cancel_requests(const std::string& holder) override { return on()->cancel_requests(holder); }
     store::CancelResult cancel(model::JobId job, model::TimePoint now) override { return on()->cancel(job, now); }
     bool retry(model::JobId job, model::TimePoint now) override { return on()->retry(job, now); }
+    bool promote(model::JobId job, model::TimePoint now) override { return on()->promote(job, now); }
     std::size_t expire(model::TimePoint now) override { return on()->expire(now); }
     std::optional<model::Job> get(model::JobId job) override { return on()->get(job); }
     std::vector<model::AttemptRecord> attempts(model::JobId job) override { return on()->attempts(job); }

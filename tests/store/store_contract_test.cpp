@@ -1254,6 +1254,55 @@ TEST_P(StoreContractTest, EarliestDueIsTheRunAtOfTheJobThatHasWaitedLongest)
     EXPECT_EQ(claim_one("flow", t(9'001)).job.id, second + 1) << "it queues behind the job due before its release";
 }
 
+TEST_P(StoreContractTest, APromotedDelayedJobRunsNowAndKeepsItsAttempts)
+{
+    // A delay: the job may run from its promotion, and a claim takes it at once.
+    model::NewJob later = new_job();
+    later.delay = ms(60'000);
+    const model::JobId delayed = store().enqueue(later, t(0));
+    EXPECT_THROW(claim_one("q", t(1'000)), std::exception) << "not due yet";
+    ASSERT_TRUE(store().promote(delayed, t(1'000)));
+    EXPECT_EQ(job(delayed).state, model::JobState::waiting);
+    EXPECT_EQ(job(delayed).run_at, t(1'000));
+    EXPECT_EQ(store().queue_counts({"q"}).at("q").earliest_due, t(1'000));
+    EXPECT_FALSE(store().promote(delayed, t(1'001))) << "waiting already";
+    const Claim first = claim_one("q", t(1'002));
+    EXPECT_EQ(first.job.id, delayed);
+
+    // A retry's backoff: the next attempt runs now, the attempts so far still count.
+    Transition backoff = to(model::JobState::delayed);
+    backoff.run_at = t(600'000);
+    backoff.error = "try later";
+    store().finish(record_of(first, model::OutcomeKind::failed, t(1'100)), backoff, t(1'100));
+    EXPECT_EQ(job(delayed).state, model::JobState::delayed);
+    ASSERT_TRUE(store().promote(delayed, t(2'000)));
+    EXPECT_EQ(job(delayed).attempts, 1u);
+    const Claim second = claim_one("q", t(2'001));
+    EXPECT_EQ(second.job.id, delayed);
+    EXPECT_EQ(second.number, 2u);
+    store().finish(record_of(second, model::OutcomeKind::succeeded, t(2'100)), completed_with("{}"), t(2'100));
+    EXPECT_FALSE(store().promote(delayed, t(3'000))) << "completed";
+
+    // Due already: it keeps its place, ahead of a job enqueued after it came due.
+    model::NewJob soon = new_job("due");
+    soon.delay = ms(100);
+    const model::JobId due = store().enqueue(soon, t(3'000));
+    const model::JobId after = store().enqueue(new_job("due"), t(3'500));
+    ASSERT_TRUE(store().promote(due, t(4'000)));
+    EXPECT_EQ(job(due).run_at, t(3'100));
+    EXPECT_EQ(claim_one("due", t(4'001)).job.id, due);
+    EXPECT_EQ(claim_one("due", t(4'002)).job.id, after);
+
+    EXPECT_THROW(store().promote(9'999'999, t(5'000)), StoreRequestError);
+    if (GetParam().events_and_keys) {
+        const auto events = store().events_after(0, 1000);
+        const auto promoted = std::count_if(events.begin(), events.end(), [&](const Event& e) {
+            return e.type == "job.enqueued" && e.detail == "promoted" && e.state == model::JobState::waiting;
+        });
+        EXPECT_EQ(promoted, 3);
+    }
+}
+
 TEST_P(StoreContractTest, HostRegistrationRefusesALiveSecondInstance)
 {
     EXPECT_TRUE(store().register_host("host-a", "host-a/1", t(0), ms(30'000)));

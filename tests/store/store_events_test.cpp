@@ -109,6 +109,7 @@ TEST_P(StoreEventsTest, JobsThatEndWithoutAnAttemptSayWhy)
     EXPECT_EQ(events[2].detail, "expired: not started within its ttl");
     EXPECT_EQ(events[3].job, expiring);
     EXPECT_EQ(events[3].state, JobState::waiting);
+    EXPECT_EQ(events[3].detail, "retried");
 }
 
 TEST_P(StoreEventsTest, PausesAndHostsAreRecordedWhenTheyChange)

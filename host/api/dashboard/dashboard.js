@@ -228,6 +228,13 @@ function jobsQuery() {
 
 function jobActions(job, after) {
   const buttons = [];
+  // A delayed job (a delay, a retry's backoff) may run now.
+  if (job.state === 'delayed') {
+    buttons.push(el('button', {
+      type: 'button', class: 'promote', 'data-job': job.id, title: 'Due ' + formatTime(job.run_at),
+      onclick: (event) => { event.stopPropagation(); act(event.target, async () => { await api('/api/v1/jobs/' + job.id + '/promote', { method: 'POST' }); await after(); }); },
+    }, 'Run now'));
+  }
   if (['waiting', 'delayed', 'blocked', 'active'].includes(job.state) && !job.cancel_requested) {
     buttons.push(el('button', {
       type: 'button', class: 'cancel danger', 'data-job': job.id,

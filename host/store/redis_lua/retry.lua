@@ -40,5 +40,5 @@ redis.call('HSET', unpack(fields))
 redis.call('HDEL', job, 'err', 'res', 'cr', 'pp', 'pm')
 index(j)
 if j.k then redis.call('SET', key('key', j.q, j.k), id) end
-event('job.enqueued', id, j.q, j.t, nil, j.s)
+event('job.enqueued', id, j.q, j.t, nil, j.s, nil, 'retried')
 return 1

@@ -43,7 +43,7 @@ typedef int32_t sh_client_status_t;
 #define SH_CLIENT_REFUSED 4          /* the enqueue policy refused the job (see the error) */
 #define SH_CLIENT_NOT_FOUND 5        /* no job of that id */
 #define SH_CLIENT_TIMEOUT 6          /* sh_client_wait: not final within the timeout */
-#define SH_CLIENT_WRONG_STATE 7      /* cancel of a final job, retry of one not dead or cancelled */
+#define SH_CLIENT_WRONG_STATE 7      /* cancel of a final job, retry of one not dead or cancelled, promote of one not delayed */
 #define SH_CLIENT_NO_MEMORY 8
 
 /* Job states; COMPLETED, DEAD and CANCELLED are final. */
@@ -143,13 +143,18 @@ sh_client_status_t sh_client_cancel(sh_client_t *client, int64_t job_id);
 /* Runs a dead or cancelled job again with a fresh attempt budget. */
 sh_client_status_t sh_client_retry(sh_client_t *client, int64_t job_id);
 
-/* Which jobs of a queue sh_client_retry_jobs and sh_client_cancel_jobs take. Start from
+/* Lets a delayed job (a delay, or a retry's backoff) run now; its attempts so far still count.
+ * SH_CLIENT_WRONG_STATE when it is not delayed. */
+sh_client_status_t sh_client_promote(sh_client_t *client, int64_t job_id);
+
+/* Which jobs of a queue sh_client_retry_jobs, sh_client_cancel_jobs and sh_client_promote_jobs
+ * take. Start from
  * SH_BULK_OPTIONS_INIT, which sets struct_size and leaves every choice to the action. */
 typedef struct sh_bulk_options {
     uint32_t struct_size;
     uint32_t states;   /* SH_JOB_STATE_BIT(SH_JOB_DEAD) | ...; 0: retry dead jobs, cancel waiting,
                         * delayed and blocked ones (a running job is stopped only when
-                        * SH_JOB_ACTIVE is named) */
+                        * SH_JOB_ACTIVE is named; promote takes SH_JOB_DELAYED alone) */
     const char *task;  /* "plugin.task": only its jobs; NULL: every task */
     uint64_t limit;    /* change at most this many, newest first; 0: every one */
     int32_t dry_run;   /* nonzero: count them, change nothing */
@@ -160,15 +165,15 @@ typedef struct sh_bulk_options {
 
 /* What a bulk action did. */
 typedef struct sh_bulk_result {
-    uint64_t changed;    /* retried, or cancelled at once (a dry run: would be) */
+    uint64_t changed;    /* retried, cancelled at once or promoted (a dry run: would be) */
     uint64_t requested;  /* cancel: running jobs asked to stop */
     uint64_t skipped;    /* in another state by the time they were reached */
     uint64_t refused;    /* retry: jobs the store refused (a dead dependency, a key taken) */
     int32_t more;        /* nonzero: the limit stopped it while more jobs match */
 } sh_bulk_result_t;
 
-/* Many jobs of a queue at once, as `sandhost jobs retry|cancel`, each as sh_client_retry or
- * sh_client_cancel would, state by state and newest first. *result (the caller's; NULL: not
+/* Many jobs of a queue at once, as `sandhost jobs retry|cancel|promote`, each as sh_client_retry,
+ * sh_client_cancel or sh_client_promote would, state by state and newest first. *result (the caller's; NULL: not
  * wanted) says what was done. SH_CLIENT_REFUSED, with *result filled, when the store refused to
  * retry any job: the error names the first and why. SH_CLIENT_NOT_FOUND for a queue neither
  * configured nor holding jobs; SH_CLIENT_INVALID_ARGUMENT for a state the action does not take. */
@@ -176,6 +181,8 @@ sh_client_status_t sh_client_retry_jobs(sh_client_t *client, const char *queue, 
                                         sh_bulk_result_t *result);
 sh_client_status_t sh_client_cancel_jobs(sh_client_t *client, const char *queue, const sh_bulk_options_t *options,
                                          sh_bulk_result_t *result);
+sh_client_status_t sh_client_promote_jobs(sh_client_t *client, const char *queue, const sh_bulk_options_t *options,
+                                          sh_bulk_result_t *result);
 
 /* Frees a job from sh_client_get or sh_client_wait (NULL does nothing). */
 void sh_job_free(sh_job_t *job);

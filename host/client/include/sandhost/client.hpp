@@ -97,10 +97,11 @@ enum class CancelResult {
     already_final,  // it had already ended
 };
 
-// Which jobs of a queue Client::retry_jobs and Client::cancel_jobs take.
+// Which jobs of a queue Client::retry_jobs, cancel_jobs and promote_jobs take.
 struct BulkOptions {
     // retry: dead, cancelled (none given: dead); cancel: waiting, delayed, blocked, active (none
-    // given: the first three; a running job is stopped only when active is named).
+    // given: the first three; a running job is stopped only when active is named); promote:
+    // delayed (the only one it takes).
     std::vector<JobState> states;
     std::optional<std::string> task;  // "plugin.task": only its jobs
     // Only jobs last changed within this long before the call (a retry: that died since).
@@ -109,9 +110,9 @@ struct BulkOptions {
     bool dry_run = false;             // count them, change nothing
 };
 
-// What retry_jobs or cancel_jobs did.
+// What retry_jobs, cancel_jobs or promote_jobs did.
 struct BulkResult {
-    std::size_t changed = 0;    // retried, or cancelled at once (a dry run: would be)
+    std::size_t changed = 0;    // retried, cancelled at once or promoted (a dry run: would be)
     std::size_t requested = 0;  // cancel: running jobs asked to stop; each ends cancelled once its host stops it
     std::size_t skipped = 0;    // in another state by the time they were reached
     // retry: the jobs the store refused (a dead dependency, a key another job holds), with why:
@@ -163,13 +164,18 @@ public:
     // another state. Throws Error (not_found; refused when a dependency is dead or gone).
     bool retry(std::int64_t id);
 
-    // Many jobs of a queue at once (as `sandhost jobs retry|cancel`), each as retry(id) or
-    // cancel(id) would, state by state and newest first: a job that changed state meanwhile is
+    // Lets a delayed job (a delay, or a retry's backoff) run now; its attempts so far still
+    // count. false when it is in another state. Throws Error (not_found).
+    bool promote(std::int64_t id);
+
+    // Many jobs of a queue at once (as `sandhost jobs retry|cancel|promote`), each as retry(id),
+    // cancel(id) or promote(id) would, state by state and newest first: a job that changed state meanwhile is
     // skipped, one the store refuses is named in the result. Throws Error (invalid_argument: a
     // state the action does not take; not_found: a queue neither configured nor holding jobs;
     // store).
     BulkResult retry_jobs(const std::string& queue, const BulkOptions& options = {});
     BulkResult cancel_jobs(const std::string& queue, const BulkOptions& options = {});
+    BulkResult promote_jobs(const std::string& queue, const BulkOptions& options = {});
 
 private:
     struct Impl;
