@@ -160,7 +160,7 @@ TEST_F(DashboardTest, WithoutTheTokenItAsksForIt)
     EXPECT_EQ(browser.out.find("<tr data-job="), std::string::npos);
 }
 
-TEST_F(DashboardTest, ItsCancelRetryDeadAndRunNowButtonsActOnTheStore)
+TEST_F(DashboardTest, ItsCancelRetryDeadRunNowAndCancelPendingButtonsActOnTheStore)
 {
     t::TempDir profile;
     // The API alone (as `sandhost serve`): a waiting job needs no host to be cancelled.
@@ -244,6 +244,21 @@ TEST_F(DashboardTest, ItsCancelRetryDeadAndRunNowButtonsActOnTheStore)
         EXPECT_TRUE(wait_for("document.querySelector('tr[data-job=\"" + std::to_string(later) + "\"][data-state=\"waiting\"]') && !" + run_now))
             << page.evaluate("document.querySelector('#jobs').outerHTML");
         EXPECT_EQ(api.job(later)->getValue<std::string>("state"), "waiting");
+
+        // Cancel pending asks first: declined, nothing changes; accepted, the queue's jobs that
+        // had not started are cancelled, and the blocked dependent of one of them dies with it.
+        const std::string cancel_pending = "document.querySelector('tr[data-queue=\"held\"] button.cancel-pending')";
+        ASSERT_TRUE(wait_for(cancel_pending)) << page.evaluate("document.querySelector('#queues').outerHTML");
+        EXPECT_EQ(page.evaluate("(() => { window.confirm = () => false; " + cancel_pending + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("!" + cancel_pending + ".disabled"));
+        EXPECT_EQ(api.job(later)->getValue<std::string>("state"), "waiting") << "declined";
+        EXPECT_EQ(page.evaluate("(() => { window.confirm = () => true; " + cancel_pending + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("document.querySelector('tr[data-job=\"" + std::to_string(later) + "\"][data-state=\"cancelled\"]') && !" +
+                             cancel_pending))
+            << page.evaluate("document.querySelector('#queues').outerHTML");
+        EXPECT_EQ(api.job(later)->getValue<std::string>("state"), "cancelled");
+        EXPECT_EQ(api.job(id)->getValue<std::string>("state"), "cancelled");
+        EXPECT_EQ(api.job(dependent)->getValue<std::string>("state"), "dead");
         EXPECT_EQ(page.evaluate("document.querySelector('#error').hidden ? 'no error' : document.querySelector('#error').textContent"), "no error");
 
         // A screenshot for CI to keep (SANDHOST_SCREENSHOT_DIR, else the test's build folder).

@@ -130,6 +130,9 @@ function askForToken(message) {
 
 // ---- queues and the chart -----------------------------------------------------------------
 
+// The jobs of a queue a cancel takes by default: those that have not started.
+function notStarted(queue) { return queue.counts.waiting + queue.counts.delayed + queue.counts.blocked; }
+
 async function loadQueues() {
   const { queues } = await api('/api/v1/queues');
   const body = $('queues').tBodies[0];
@@ -161,7 +164,21 @@ async function loadQueues() {
             outcome.refused.map((r) => r.error).slice(0, 3).join('; '));
         }
       }),
-    }, 'Retry dead') : null))));
+    }, 'Retry dead') : null,
+    // Every job of the queue that has not started is cancelled, once the user says so.
+    notStarted(queue) > 0 ? el('button', {
+      type: 'button', class: 'cancel-pending danger',
+      onclick: (event) => act(event.target, async () => {
+        const count = notStarted(queue);
+        if (!window.confirm('Cancel the ' + count + ' waiting, delayed and blocked job(s) of queue ' + queue.name +
+            '? Jobs that depend on them become dead.')) return;
+        let outcome;
+        do {
+          outcome = await api('/api/v1/queues/' + encodeURIComponent(queue.name) + '/cancel', { method: 'POST' });
+        } while (outcome.more && outcome.cancelled > 0);
+        await refreshJobs();
+      }),
+    }, 'Cancel pending') : null))));
   const select = $('filter-queue');
   const chosen = select.value;
   select.replaceChildren(el('option', { value: '' }, 'all'), ...queues.map((q) => el('option', { value: q.name }, q.name)));
