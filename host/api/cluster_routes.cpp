@@ -1,12 +1,14 @@
 // What the store knows beyond jobs: /api/v1/hosts (each host's record, heartbeat, running
 // attempts and workers), /api/v1/plugins (the published catalogs and broken plugins, by
-// plugin), /api/v1/schedules (each schedule with its last and next fire times).
+// plugin), /api/v1/schedules (each schedule with its last and next fire times, and running one
+// by hand).
 #include "api/routes.h"
 
 #include "model/host_record.h"
 #include "model/json_text.h"
 #include "model/text.h"
 #include "os/time_format.h"
+#include "scheduler/enqueue_policy.h"
 #include "scheduler/schedule_clock.h"
 
 #include <map>
@@ -18,11 +20,6 @@ using Clock = std::chrono::system_clock;
 
 // A host whose heartbeat is older than the lease is not alive (as `sandhost hosts` says).
 model::Duration stale_after(const Context& context) { return context.settings()->host.lease; }
-
-std::string optional_time(const std::optional<model::TimePoint>& time)
-{
-    return time ? model::json_string(os::format_utc(*time)) : "null";
-}
 
 } // namespace
 
@@ -102,21 +99,30 @@ void get_schedules(Context& context, Exchange& exchange)
     const auto now = Clock::now();
     std::string list = "[";
     for (const auto& schedule : settings->schedules) {
-        const auto last = context.store().schedule_last_fire(schedule.name);
-        // Before any host saw the schedule, its periods count from now.
-        const auto next = scheduler::next_fire_time(schedule, last.value_or(now));
-        model::JsonObject json;
-        json.text("name", schedule.name).text("queue", schedule.queue).text("task", schedule.task.to_string());
-        json.raw("payload", model::json_value_or_string(schedule.payload_json));
-        if (const auto* every = std::get_if<config::Every>(&schedule.trigger)) {
-            json.raw("trigger", model::JsonObject().text("every", model::format_duration(every->interval)).str());
-        } else {
-            json.raw("trigger", model::JsonObject().text("cron", std::get<config::CronExpression>(schedule.trigger).text()).str());
-        }
-        json.raw("last_fire", optional_time(last)).raw("next_fire", optional_time(next));
-        list += (list.size() > 1 ? "," : "") + json.str();
+        list += (list.size() > 1 ? "," : "") + scheduler::schedule_json(schedule, context.store().schedule_last_fire(schedule.name), now);
     }
     exchange.reply_json(200, model::JsonObject().raw("schedules", list + "]").str());
+}
+
+void post_schedule_run(Context& context, Exchange& exchange)
+{
+    const auto settings = context.settings();
+    const config::ScheduleSettings* schedule = nullptr;
+    try {
+        schedule = &scheduler::schedule_named(*settings, exchange.path()[3]);
+    } catch (const std::invalid_argument& e) {
+        throw ApiError(404, "not_found", e.what());
+    }
+    scheduler::Enqueued enqueued;
+    try {
+        enqueued = scheduler::enqueue(context.store(), *settings, scheduler::schedule_request(*schedule), Clock::now());
+    } catch (const scheduler::EnqueueError& e) {
+        throw ApiError(422, "invalid_job", e.what());
+    }
+    if (context.options.metrics) context.options.metrics->enqueued(schedule->queue);
+    for (const auto& note : enqueued.notes) exchange.response().add("Sandhost-Note", note);
+    exchange.response().set("Location", "/api/v1/jobs/" + std::to_string(enqueued.id));
+    exchange.reply_json(201, job_json(context, enqueued.id));
 }
 
 } // namespace sandhost::api

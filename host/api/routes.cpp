@@ -25,6 +25,7 @@ const std::vector<Route>& routes()
         {"GET", {"api", "v1", "hosts"}, Access::token, get_hosts},
         {"GET", {"api", "v1", "plugins"}, Access::token, get_plugins},
         {"GET", {"api", "v1", "schedules"}, Access::token, get_schedules},
+        {"POST", {"api", "v1", "schedules", "*", "run"}, Access::token, post_schedule_run},
         {"GET", {"api", "v1", "events"}, Access::token, get_events},
         {"GET", {"api", "v1", "stats", "attempts"}, Access::token, get_attempt_stats},
         // The dashboard's own files hold no data: they load without the token and then ask

@@ -52,6 +52,7 @@ void post_queue_promote(Context& context, Exchange& exchange);
 void get_hosts(Context& context, Exchange& exchange);
 void get_plugins(Context& context, Exchange& exchange);
 void get_schedules(Context& context, Exchange& exchange);
+void post_schedule_run(Context& context, Exchange& exchange);
 void get_events(Context& context, Exchange& exchange);
 void get_attempt_stats(Context& context, Exchange& exchange);
 void get_dashboard(Context& context, Exchange& exchange);

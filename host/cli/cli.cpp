@@ -31,9 +31,9 @@ const std::map<std::string, Command>& commands()
         {"validate", {validate_command, "check a configuration file"}},
         {"run", {run_command, "serve the configuration's queues (the host, in the foreground)"}},
         {"enqueue", {enqueue_command, "store a job: QUEUE PLUGIN.TASK"}},
-        {"jobs", {jobs_command, "list jobs"}},
-        {"job", {job_command, "show, cancel or retry one job"}},
-        {"queues", {queues_command, "count jobs per state for every queue"}},
+        {"jobs", {jobs_command, "list jobs; retry, cancel or promote many of a queue"}},
+        {"job", {job_command, "show, cancel, retry or promote one job"}},
+        {"queues", {queues_command, "count jobs per state and show the latency of every queue"}},
         {"pause", {pause_command, "stop claiming a queue's jobs"}},
         {"resume", {resume_command, "claim a queue's jobs again"}},
         {"wait", {wait_command, "follow a job to its end"}},
@@ -42,6 +42,7 @@ const std::map<std::string, Command>& commands()
         {"compact", {compact_command, "rebuild the embedded store's file (its free room, its page size)"}},
         {"restore", {restore_command, "put a backup in the embedded store's place, keeping the store it replaces"}},
         {"hosts", {hosts_command, "list the hosts serving the store, their heartbeats and workers"}},
+        {"schedules", {schedules_command, "list the schedules and when they fire; run one now"}},
         {"serve", {serve_command, "serve the HTTP API and the dashboard of the store, without running jobs"}},
     };
     return table;
@@ -93,6 +94,7 @@ int run_cli(int argc, char** argv)
     // What a usage error points to: `jobs retry|cancel|promote` have help of their own.
     std::string command = name;
     if (name == "jobs" && !args.empty() && (args[0] == "retry" || args[0] == "cancel" || args[0] == "promote")) command += " " + args[0];
+    if (name == "schedules" && !args.empty() && args[0] == "run") command += " run";
     try {
         return it->second.run(args);
     } catch (const ConfigInvalid& e) {

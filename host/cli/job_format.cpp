@@ -156,6 +156,20 @@ std::string queues_table(const std::map<std::string, store::QueueCounts>& queues
     return text;
 }
 
+std::string schedules_table(const Poco::JSON::Array& schedules)
+{
+    std::string text = pad("NAME", 16) + pad("QUEUE", 14) + pad("TASK", 26) + pad("TRIGGER", 18) + pad("LAST FIRE", 26) + "NEXT FIRE\n";
+    for (std::size_t i = 0; i < schedules.size(); ++i) {
+        const auto schedule = schedules.getObject(static_cast<unsigned>(i));
+        const auto trigger = schedule->getObject("trigger");
+        const std::string when = trigger->has("every") ? "every " + trigger->getValue<std::string>("every") : trigger->getValue<std::string>("cron");
+        const auto time = [&](const std::string& name) { return schedule->isNull(name) ? std::string("-") : schedule->getValue<std::string>(name); };
+        text += pad(schedule->getValue<std::string>("name"), 16) + pad(schedule->getValue<std::string>("queue"), 14) +
+                pad(schedule->getValue<std::string>("task"), 26) + pad(when, 18) + pad(time("last_fire"), 26) + time("next_fire") + "\n";
+    }
+    return text;
+}
+
 Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                                        const std::map<std::string, model::Retention>& retention)
 {

@@ -26,6 +26,9 @@ std::string queues_table(const std::map<std::string, store::QueueCounts>& queues
 Poco::JSON::Object::Ptr queues_to_json(const std::map<std::string, store::QueueCounts>& queues, model::TimePoint now,
                                        const std::map<std::string, model::Retention>& retention = {});
 
+// Schedules as `sandhost schedules` shows them, from their JSON (scheduler::schedule_json).
+std::string schedules_table(const Poco::JSON::Array& schedules);
+
 std::string to_json_text(const Poco::Dynamic::Var& value);
 // A command's answer as JSON on stdout, one line.
 void print_json(const Poco::Dynamic::Var& value);

@@ -210,6 +210,26 @@ std::vector<Enqueued> store_batch(store::Store& store, const std::vector<Enqueue
 
 } // namespace
 
+const config::ScheduleSettings& schedule_named(const config::Settings& settings, const std::string& name)
+{
+    std::vector<std::string> names;
+    for (const auto& schedule : settings.schedules) {
+        if (schedule.name == name) return schedule;
+        names.push_back(schedule.name);
+    }
+    throw std::invalid_argument("unknown schedule '" + name + "'" + config::suggestion(name, names, "schedules"));
+}
+
+EnqueueRequest schedule_request(const config::ScheduleSettings& schedule)
+{
+    EnqueueRequest request;
+    request.queue = schedule.queue;
+    request.task = schedule.task.to_string();
+    request.payload = schedule.payload_json;
+    request.schedule = schedule.name;
+    return request;
+}
+
 CheckedJob check_enqueue(const config::Settings& settings, const std::vector<model::HostRecord>& hosts, const EnqueueRequest& request)
 {
     const config::QueueSettings* queue = settings.find_queue(request.queue);

@@ -31,6 +31,13 @@ struct EnqueueRequest {
     std::optional<std::string> key;
 };
 
+// The job `schedule` enqueues when it fires, or when it is run by hand: its queue, task and
+// payload, with its name on the job.
+EnqueueRequest schedule_request(const config::ScheduleSettings& schedule);
+// The schedule `name` of `settings`. Throws std::invalid_argument saying there is none, with
+// the likely name.
+const config::ScheduleSettings& schedule_named(const config::Settings& settings, const std::string& name);
+
 // The longest key enqueue takes, in bytes.
 inline constexpr std::size_t k_max_key_bytes = 256;
 

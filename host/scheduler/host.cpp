@@ -585,11 +585,7 @@ void Host::fire_schedules(model::TimePoint now)
         }
         const auto due = due_time(schedule, cached->second, now);
         if (!due) continue;
-        EnqueueRequest request;
-        request.queue = schedule.queue;
-        request.task = schedule.task.to_string();
-        request.payload = schedule.payload_json;
-        request.schedule = schedule.name;
+        const EnqueueRequest request = schedule_request(schedule);
         cached->second = *due;
         model::NewJob job;
         try {

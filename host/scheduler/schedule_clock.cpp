@@ -1,5 +1,10 @@
 #include "scheduler/schedule_clock.h"
 
+#include "model/json_text.h"
+#include "model/text.h"
+#include "model/units.h"
+#include "os/time_format.h"
+
 namespace sandhost::scheduler {
 namespace {
 
@@ -39,6 +44,21 @@ std::optional<model::TimePoint> next_fire_time(const config::ScheduleSettings& s
     const auto next = std::get<config::CronExpression>(schedule.trigger).next_after(last);
     if (!next) return std::nullopt;
     return model::TimePoint(*next);
+}
+
+std::string schedule_json(const config::ScheduleSettings& schedule, std::optional<model::TimePoint> last, model::TimePoint now)
+{
+    const auto time = [](const std::optional<model::TimePoint>& t) { return t ? model::json_string(os::format_utc(*t)) : "null"; };
+    model::JsonObject json;
+    json.text("name", schedule.name).text("queue", schedule.queue).text("task", schedule.task.to_string());
+    json.raw("payload", model::json_value_or_string(schedule.payload_json));
+    if (const auto* every = std::get_if<config::Every>(&schedule.trigger)) {
+        json.raw("trigger", model::JsonObject().text("every", model::format_duration(every->interval)).str());
+    } else {
+        json.raw("trigger", model::JsonObject().text("cron", std::get<config::CronExpression>(schedule.trigger).text()).str());
+    }
+    json.raw("last_fire", time(last)).raw("next_fire", time(next_fire_time(schedule, last.value_or(now))));
+    return json.str();
 }
 
 } // namespace sandhost::scheduler

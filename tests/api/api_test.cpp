@@ -536,6 +536,21 @@ TEST_P(ApiTest, QueuesHostsPluginsAndSchedules)
     EXPECT_EQ(schedules->getObject(0)->getValue<std::string>("name"), "tick");
     EXPECT_FALSE(schedules->getObject(0)->isNull("next_fire"));
     EXPECT_EQ(schedules->getObject(0)->getObject("trigger")->getValue<std::string>("every"), "1h");
+
+    // Run by hand: its job now, as the schedule would enqueue it; its periods go on as before.
+    const auto last_fire = [&] { return api.get("/api/v1/schedules").json()->getArray("schedules")->getObject(0)->get("last_fire").toString(); };
+    const auto before = last_fire();
+    const auto ran = api.post("/api/v1/schedules/tick/run");
+    ASSERT_EQ(ran.status, 201) << ran.body;
+    EXPECT_EQ(ran.json()->getValue<std::string>("queue"), "other");
+    EXPECT_EQ(ran.json()->getValue<std::string>("task"), "misbehave.echo");
+    EXPECT_EQ(ran.json()->getValue<std::string>("schedule"), "tick");
+    EXPECT_EQ(ran.header("Location"), "/api/v1/jobs/" + std::to_string(ran.json()->getValue<std::int64_t>("id")));
+    EXPECT_EQ(api.wait_final(ran.json()->getValue<std::int64_t>("id"))->getValue<std::string>("state"), "completed");
+    EXPECT_EQ(last_fire(), before);
+    const auto misspelt = api.post("/api/v1/schedules/tikc/run");
+    EXPECT_EQ(misspelt.status, 404);
+    EXPECT_NE(misspelt.message().find("did you mean 'tick'"), std::string::npos) << misspelt.message();
 }
 
 // Reads a Server-Sent Events stream until `done` says so or it ends.

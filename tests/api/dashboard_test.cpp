@@ -160,11 +160,13 @@ TEST_F(DashboardTest, WithoutTheTokenItAsksForIt)
     EXPECT_EQ(browser.out.find("<tr data-job="), std::string::npos);
 }
 
-TEST_F(DashboardTest, ItsCancelRetryDeadRunNowAndCancelPendingButtonsActOnTheStore)
+// Cancel, Retry dead, Run now (a delayed job, a schedule) and Cancel pending.
+TEST_F(DashboardTest, ItsButtonsActOnTheStore)
 {
     t::TempDir profile;
     // The API alone (as `sandhost serve`): a waiting job needs no host to be cancelled.
-    ApiHarness api("  held:\n    tasks: [\"misbehave.echo\"]\n");
+    ApiHarness api("  held:\n    tasks: [\"misbehave.echo\"]\n",
+                   "schedules:\n  - {name: tick, queue: held, task: misbehave.echo, payload: {n: 3}, every: 1h}\n");
     api.start(false);
     ASSERT_EQ(api.post("/api/v1/queues/held/pause").status, 200);
     const auto id = api.enqueue(R"({"queue":"held","task":"misbehave.echo","payload":{}})");
@@ -259,6 +261,18 @@ TEST_F(DashboardTest, ItsCancelRetryDeadRunNowAndCancelPendingButtonsActOnTheSto
         EXPECT_EQ(api.job(later)->getValue<std::string>("state"), "cancelled");
         EXPECT_EQ(api.job(id)->getValue<std::string>("state"), "cancelled");
         EXPECT_EQ(api.job(dependent)->getValue<std::string>("state"), "dead");
+
+        // A schedule's Run now enqueues its job and says which.
+        EXPECT_EQ(page.evaluate("(() => { document.querySelector('a[data-tab=\"schedules\"]').click(); return 'clicked'; })()"), "clicked");
+        const std::string run_schedule = "document.querySelector('button.run-schedule[data-schedule=\"tick\"]')";
+        ASSERT_TRUE(wait_for(run_schedule)) << page.evaluate("document.querySelector('#schedules').outerHTML");
+        EXPECT_EQ(page.evaluate("(() => { " + run_schedule + ".click(); return 'clicked'; })()"), "clicked");
+        ASSERT_TRUE(wait_for(run_schedule + ".textContent.startsWith('Enqueued job ')")) << page.evaluate("document.querySelector('#schedules').outerHTML");
+        const auto enqueued = std::stoll(page.evaluate(run_schedule + ".textContent.slice('Enqueued job '.length)"));
+        EXPECT_EQ(api.job(enqueued)->getValue<std::string>("schedule"), "tick");
+        EXPECT_EQ(api.job(enqueued)->getObject("payload")->getValue<int>("n"), 3);
+        EXPECT_EQ(page.evaluate("(() => { document.querySelector('a[data-tab=\"jobs\"]').click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("!document.querySelector('#tab-jobs').hidden"));
         EXPECT_EQ(page.evaluate("document.querySelector('#error').hidden ? 'no error' : document.querySelector('#error').textContent"), "no error");
 
         // A screenshot for CI to keep (SANDHOST_SCREENSHOT_DIR, else the test's build folder).

@@ -605,6 +605,41 @@ TEST(JobCli, PromotedDelayedJobsRunNow)
     EXPECT_EQ(host->wait().exit_code, 0);
 }
 
+// `schedules` lists them with their fire times; `schedules run` enqueues one's job now and
+// leaves its periods as they were.
+TEST(JobCli, SchedulesAreListedAndRunByHand)
+{
+    Deployment d(k_queues + std::string("schedules:\n  - {name: nightly, queue: default, task: misbehave.echo, payload: {n: 7}, cron: \"0 3 * * *\"}\n"));
+    auto host = d.start_host();
+    const auto table = d.cli({"schedules"});
+    EXPECT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_NE(table.out.find("nightly"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("0 3 * * *"), std::string::npos) << table.out;
+    const auto listed = [&] { return d.json({"schedules"}).extract<Poco::JSON::Array::Ptr>(); };
+    ASSERT_EQ(listed()->size(), 1u);
+    EXPECT_FALSE(listed()->getObject(0)->isNull("next_fire"));
+    // The host records a schedule's start the first time it sees it.
+    EXPECT_TRUE(t::eventually([&] { return !listed()->getObject(0)->isNull("last_fire"); }, std::chrono::seconds(60)));
+    const auto last_fire = listed()->getObject(0)->getValue<std::string>("last_fire");
+
+    const auto ran = d.json({"schedules", "run", "nightly"}).extract<Poco::JSON::Object::Ptr>();
+    const auto id = ran->getValue<std::int64_t>("id");
+    EXPECT_EQ(ran->getValue<std::string>("schedule"), "nightly");
+    EXPECT_EQ(d.cli({"wait", std::to_string(id)}).exit_code, 0);
+    const auto job = d.job(id);
+    EXPECT_EQ(job->getValue<std::string>("schedule"), "nightly");
+    EXPECT_EQ(job->getObject("result")->getValue<int>("n"), 7) << "the schedule's payload";
+    EXPECT_EQ(listed()->getObject(0)->getValue<std::string>("last_fire"), last_fire) << "its periods go on as before";
+
+    const auto misspelt = d.cli({"schedules", "run", "nighty"});
+    EXPECT_EQ(misspelt.exit_code, 2);
+    EXPECT_NE(misspelt.err.find("did you mean 'nightly'"), std::string::npos) << misspelt.err;
+    EXPECT_NE(misspelt.err.find("(see `sandhost schedules run --help`)"), std::string::npos) << misspelt.err;
+    EXPECT_EQ(d.cli({"schedules", "run"}).exit_code, 2);
+    ::kill(host->pid(), SIGTERM);
+    EXPECT_EQ(host->wait().exit_code, 0);
+}
+
 TEST(JobCli, EnqueueWaitExitsLikeExec)
 {
     Deployment d(k_queues);

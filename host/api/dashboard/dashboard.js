@@ -379,8 +379,16 @@ async function loadSchedules() {
   $('schedules').tBodies[0].replaceChildren(...schedules.map((s) => el('tr', { 'data-schedule': s.name },
     el('td', {}, s.name), el('td', {}, s.queue), el('td', {}, s.task),
     el('td', {}, s.trigger.cron ? 'cron ' + s.trigger.cron : 'every ' + s.trigger.every),
-    el('td', {}, formatTime(s.last_fire)), el('td', {}, formatTime(s.next_fire)))));
-  if (!schedules.length) $('schedules').tBodies[0].append(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'no schedules configured')));
+    el('td', {}, formatTime(s.last_fire)), el('td', {}, formatTime(s.next_fire)),
+    // Its job enqueued now; the schedule's own periods go on as before.
+    el('td', {}, el('button', {
+      type: 'button', class: 'run-schedule', 'data-schedule': s.name,
+      onclick: (event) => act(event.target, async () => {
+        const job = await api('/api/v1/schedules/' + encodeURIComponent(s.name) + '/run', { method: 'POST' });
+        event.target.textContent = 'Enqueued job ' + job.id;
+      }),
+    }, 'Run now')))));
+  if (!schedules.length) $('schedules').tBodies[0].append(el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'no schedules configured')));
 }
 
 // ---- tabs and live updates -----------------------------------------------------------------
