@@ -295,6 +295,50 @@ BulkResult Client::promote_jobs(const std::string& queue, const BulkOptions& opt
     return m_impl->guarded([&] { return bulk(*m_impl->store, m_impl->settings.get(), queue, options, BulkAction::promote); });
 }
 
+namespace {
+
+QueueStats stats_of(const std::string& name, const store::QueueCounts& counts, model::TimePoint now)
+{
+    QueueStats stats;
+    stats.name = name;
+    stats.paused = counts.paused;
+    for (const auto& [state, count] : counts.by_state) stats.counts[static_cast<std::size_t>(to_client(state))] = count;
+    stats.latency = store::latency(counts, now);
+    if (counts.earliest_due) stats.earliest_due = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*counts.earliest_due);
+    return stats;
+}
+
+} // namespace
+
+std::vector<QueueStats> Client::queues()
+{
+    return m_impl->guarded([&] {
+        std::vector<std::string> names;
+        if (m_impl->settings) {
+            for (const auto& queue : m_impl->settings->queues) names.push_back(queue.name);
+        }
+        const auto now = Clock::now();
+        std::vector<QueueStats> out;
+        for (const auto& [name, counts] : m_impl->store->queue_counts(names)) out.push_back(stats_of(name, counts, now));
+        return out;
+    });
+}
+
+QueueStats Client::queue(const std::string& name)
+{
+    return m_impl->guarded([&] {
+        const bool configured = m_impl->settings && m_impl->settings->find_queue(name);
+        const auto all = m_impl->store->queue_counts(configured ? std::vector<std::string>{name} : std::vector<std::string>{});
+        const auto found = all.find(name);
+        if (found == all.end()) {
+            static const config::Settings no_queues;
+            throw Error(Error::Kind::not_found,
+                        scheduler::unknown_queue(*m_impl->store, m_impl->settings ? *m_impl->settings : no_queues, name).value_or("unknown queue '" + name + "'"));
+        }
+        return stats_of(name, found->second, Clock::now());
+    });
+}
+
 const char* to_string(JobState state) { return model::to_string(to_model(state)); }
 
 bool is_final(JobState state) { return model::is_final(to_model(state)); }

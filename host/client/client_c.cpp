@@ -346,6 +346,26 @@ sh_client_status_t sh_client_promote_jobs(sh_client_t* client, const char* queue
     return bulk(client, queue, options, result, Bulk::promote);
 }
 
+sh_client_status_t sh_client_queue_stats(sh_client_t* client, const char* queue, sh_queue_stats_t* stats)
+{
+    return guarded([&] {
+        if (!client || !queue || !stats) return fail(SH_CLIENT_INVALID_ARGUMENT, "client, queue and stats must not be NULL");
+        if (stats->struct_size < offsetof(sh_queue_stats_t, counts) + sizeof(stats->counts)) {
+            return fail(SH_CLIENT_INVALID_ARGUMENT, "stats->struct_size is too small: start from SH_QUEUE_STATS_INIT");
+        }
+        const auto found = client->client.queue(queue);
+        stats->paused = found.paused ? 1 : 0;
+        for (std::size_t i = 0; i < found.counts.size(); ++i) stats->counts[i] = found.counts[i];
+        const auto has = [&](std::size_t end) { return stats->struct_size >= end; };
+        if (has(offsetof(sh_queue_stats_t, latency_ms) + sizeof(stats->latency_ms))) stats->latency_ms = found.latency.count();
+        if (has(offsetof(sh_queue_stats_t, earliest_due_ms) + sizeof(stats->earliest_due_ms))) {
+            stats->earliest_due_ms =
+                found.earliest_due ? std::chrono::duration_cast<std::chrono::milliseconds>(found.earliest_due->time_since_epoch()).count() : 0;
+        }
+        return succeed();
+    });
+}
+
 void sh_job_free(sh_job_t* job) { std::free(job); }
 
 const char* sh_job_state_name(sh_job_state_t state)

@@ -201,6 +201,52 @@ TEST_F(ClientTest, DelayedJobsArePromotedOneOrManyAtOnceInCppAndC)
     sh_client_close(c);
 }
 
+// A producer can watch a queue's backlog: its counts and latency, in C++ and C.
+TEST_F(ClientTest, AQueuesCountsAndLatencyAreReadInCppAndC)
+{
+    auto client = Client::open_config(config());
+    EXPECT_EQ(client.queue("default").count(JobState::waiting), 0u);
+    EXPECT_EQ(client.queue("default").latency, std::chrono::milliseconds(0));
+    EXPECT_FALSE(client.queue("default").earliest_due);
+    const auto first = client.enqueue("default", "hello.echo", "{}").id;
+    client.enqueue("default", "hello.echo", "{}");
+    sandhost::client::EnqueueOptions later;
+    later.delay = 1h;
+    client.enqueue("default", "hello.echo", "{}", later);
+    // No host runs here: the waiting jobs wait, and the latency grows from the first's enqueue.
+    EXPECT_TRUE(t::eventually([&] { return client.queue("default").latency > std::chrono::milliseconds(0); }, 60s));
+    const auto stats = client.queue("default");
+    EXPECT_EQ(stats.count(JobState::waiting), 2u);
+    EXPECT_EQ(stats.count(JobState::delayed), 1u);
+    EXPECT_FALSE(stats.paused);
+    ASSERT_TRUE(stats.earliest_due);
+    EXPECT_EQ(*stats.earliest_due, client.get(first)->created_at);
+    const auto all = client.queues();
+    EXPECT_TRUE(std::any_of(all.begin(), all.end(), [](const auto& q) { return q.name == "default" && q.count(JobState::waiting) == 2u; }));
+    try {
+        client.queue("defualt");
+        ADD_FAILURE() << "an unknown queue";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::not_found);
+        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
+    }
+
+    sh_client_t* c = sh_client_open_config(config().c_str());
+    ASSERT_NE(c, nullptr) << sh_client_last_error();
+    sh_queue_stats_t queue = SH_QUEUE_STATS_INIT;
+    ASSERT_EQ(sh_client_queue_stats(c, "default", &queue), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(queue.counts[SH_JOB_WAITING], 2u);
+    EXPECT_EQ(queue.counts[SH_JOB_DELAYED], 1u);
+    EXPECT_GT(queue.latency_ms, 0);
+    EXPECT_EQ(queue.earliest_due_ms, std::chrono::duration_cast<std::chrono::milliseconds>(stats.earliest_due->time_since_epoch()).count());
+    EXPECT_EQ(sh_client_queue_stats(c, "nosuch", &queue), SH_CLIENT_NOT_FOUND);
+    sh_queue_stats_t small = SH_QUEUE_STATS_INIT;
+    small.struct_size = 8;
+    EXPECT_EQ(sh_client_queue_stats(c, "default", &small), SH_CLIENT_INVALID_ARGUMENT);
+    EXPECT_EQ(sh_client_queue_stats(c, "default", nullptr), SH_CLIENT_INVALID_ARGUMENT);
+    sh_client_close(c);
+}
+
 TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
 {
     auto client = Client::open_config(config());

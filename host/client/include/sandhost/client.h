@@ -184,6 +184,22 @@ sh_client_status_t sh_client_cancel_jobs(sh_client_t *client, const char *queue,
 sh_client_status_t sh_client_promote_jobs(sh_client_t *client, const char *queue, const sh_bulk_options_t *options,
                                           sh_bulk_result_t *result);
 
+/* A queue as the store holds it now (as `sandhost queues` shows it). Start from
+ * SH_QUEUE_STATS_INIT, which sets struct_size. */
+typedef struct sh_queue_stats {
+    uint32_t struct_size;
+    int32_t paused;            /* nonzero: paused on every host */
+    uint64_t counts[7];        /* jobs by state, indexed by SH_JOB_WAITING .. SH_JOB_CANCELLED */
+    int64_t latency_ms;        /* how long the job that may run and has waited longest has waited; 0: none is due */
+    int64_t earliest_due_ms;   /* the earliest run_at of its waiting and delayed jobs (ms since the
+                                * Unix epoch; ahead of now when none is due yet); 0: it has none */
+} sh_queue_stats_t;
+#define SH_QUEUE_STATS_INIT {(uint32_t)sizeof(sh_queue_stats_t), 0, {0, 0, 0, 0, 0, 0, 0}, 0, 0}
+
+/* Fills *stats (the caller's, from SH_QUEUE_STATS_INIT) for `queue`. SH_CLIENT_NOT_FOUND for a
+ * queue neither configured nor holding jobs. */
+sh_client_status_t sh_client_queue_stats(sh_client_t *client, const char *queue, sh_queue_stats_t *stats);
+
 /* Frees a job from sh_client_get or sh_client_wait (NULL does nothing). */
 void sh_job_free(sh_job_t *job);
 

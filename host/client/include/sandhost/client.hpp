@@ -14,6 +14,7 @@
 #ifndef SANDHOST_CLIENT_HPP
 #define SANDHOST_CLIENT_HPP
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -122,6 +123,20 @@ struct BulkResult {
     bool more = false;  // the limit stopped it while more jobs match
 };
 
+// A queue as the store holds it now (as `sandhost queues` shows it).
+struct QueueStats {
+    std::string name;
+    bool paused = false;
+    std::array<std::uint64_t, 7> counts{};  // jobs by state, indexed by JobState
+    // How long the job that may run and has waited longest has waited (0 when none is due):
+    // the backlog a producer can watch before it enqueues more.
+    std::chrono::milliseconds latency{0};
+    // The earliest run_at of its waiting and delayed jobs; ahead of now when none is due yet.
+    std::optional<std::chrono::system_clock::time_point> earliest_due;
+
+    std::uint64_t count(JobState state) const { return counts[static_cast<std::size_t>(state)]; }
+};
+
 class Client {
 public:
     // Opens the store the configuration file names; enqueue checks against its queues. Throws
@@ -176,6 +191,12 @@ public:
     BulkResult retry_jobs(const std::string& queue, const BulkOptions& options = {});
     BulkResult cancel_jobs(const std::string& queue, const BulkOptions& options = {});
     BulkResult promote_jobs(const std::string& queue, const BulkOptions& options = {});
+
+    // Every queue of the configuration (on a store URL: none) and every other one that holds
+    // jobs, by name. Throws Error (store).
+    std::vector<QueueStats> queues();
+    // One queue. Throws Error (not_found: neither configured nor holding jobs; store).
+    QueueStats queue(const std::string& name);
 
 private:
     struct Impl;
