@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -22,6 +24,18 @@ using sandhost::client::Error;
 using sandhost::client::JobState;
 
 // A configuration in a fresh folder: a SQLite store beside it and the build's plugins.
+// `call` names the queue "defualt": it throws not_found, naming "default".
+void expect_misspelt_queue(const std::function<void()>& call)
+{
+    try {
+        call();
+        ADD_FAILURE() << "an unknown queue";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::not_found);
+        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
+    }
+}
+
 class ClientTest : public ::testing::Test {
 protected:
     void SetUp() override
@@ -223,13 +237,7 @@ TEST_F(ClientTest, AQueuesCountsAndLatencyAreReadInCppAndC)
     EXPECT_EQ(*stats.earliest_due, client.get(first)->created_at);
     const auto all = client.queues();
     EXPECT_TRUE(std::any_of(all.begin(), all.end(), [](const auto& q) { return q.name == "default" && q.count(JobState::waiting) == 2u; }));
-    try {
-        client.queue("defualt");
-        ADD_FAILURE() << "an unknown queue";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), Error::Kind::not_found);
-        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
-    }
+    expect_misspelt_queue([&] { client.queue("defualt"); });
 
     sh_client_t* c = sh_client_open_config(config().c_str());
     ASSERT_NE(c, nullptr) << sh_client_last_error();
@@ -274,13 +282,7 @@ TEST_F(ClientTest, ManyJobsOfAQueueAreCancelledAndRetriedAtOnceInCppAndC)
     sandhost::client::BulkOptions waiting;
     waiting.states = {JobState::waiting};
     EXPECT_THROW(client.retry_jobs("default", waiting), Error);
-    try {
-        client.cancel_jobs("defualt");
-        ADD_FAILURE() << "an unknown queue";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), Error::Kind::not_found);
-        EXPECT_NE(std::string(e.what()).find("did you mean 'default'"), std::string::npos) << e.what();
-    }
+    expect_misspelt_queue([&] { client.cancel_jobs("defualt"); });
 
     sh_client_t* c = sh_client_open_config(config().c_str());
     ASSERT_NE(c, nullptr) << sh_client_last_error();
