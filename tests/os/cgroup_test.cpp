@@ -1,9 +1,14 @@
 // The cgroup file formats, parsed from text as the kernel writes it (v1 as on a machine with a
-// tree per controller, v2 as on a unified one), and one group's files in a folder that only
-// looks like a cgroup: a v2 tree cannot be had on a v1 machine, but its files are plain text.
+// tree per controller, v2 as on a unified one), one group's files in a folder that only looks
+// like a cgroup, and, where the test may mount one, a real v2 tree: on a machine whose
+// controllers are all on v1 it has none of them, but its groups hold, list and kill processes.
 #include "os/cgroup.h"
 
+#include "os_test_support.h"
+
 #include <gtest/gtest.h>
+
+#include <sys/mount.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -134,6 +139,87 @@ TEST(Cgroup, KillAllOfAnEmptyGroupReturnsAtOnce)
     EXPECT_EQ(read_text_file(fake.root / "cgroup.kill").value(), "1") << "v2 kills through cgroup.kill where there is one";
     ASSERT_TRUE(group.processes().ok());
     EXPECT_TRUE(group.processes()->empty());
+}
+
+// A v2 tree of the kernel's own, mounted for the test (root only) and unmounted after.
+class RealV2Tree : public testing::ProcessTest {
+protected:
+    void SetUp() override
+    {
+        testing::ProcessTest::SetUp();
+        char templ[] = "/tmp/sandhost-cgroup2-XXXXXX";
+        ASSERT_NE(::mkdtemp(templ), nullptr);
+        m_root = templ;
+        if (::mount("none", m_root.c_str(), "cgroup2", 0, nullptr) != 0) {
+            const std::string why = std::strerror(errno);
+            fs::remove(m_root);
+            m_root.clear();
+            GTEST_SKIP() << "cannot mount a cgroup2 tree (" << why << "): needs root with CAP_SYS_ADMIN";
+        }
+    }
+    void TearDown() override
+    {
+        if (!m_root.empty()) {
+            ::umount2(m_root.c_str(), MNT_DETACH);
+            fs::remove(m_root);
+        }
+        testing::ProcessTest::TearDown();
+    }
+    fs::path m_root;
+};
+
+// What a timeout does to an attempt's group: a worker, its child and a grandchild that left
+// for a session of its own are all killed through cgroup.kill, the group is seen empty, and
+// its folder goes.
+TEST_F(RealV2Tree, KillAllEmptiesAGroupOfAProcessTreeAndItsFolderGoes)
+{
+    const CgroupFolders group(CgroupVersion::v2, {{"", m_root / "attempt"}});
+    ASSERT_TRUE(group.make().ok());
+    auto go = make_pipe();
+    auto started = make_pipe();
+    ASSERT_TRUE(go && started);
+    const int go_read = go->read.get();
+    const int go_write = go->write.get();
+    const int started_write = started->write.get();
+    testing::ForkedChild worker([go_read, go_write, started_write] {
+        ::close(go_write);  // the test's end: closed there, it lets this one go
+        testing::block_until_released(go_read);
+        if (::fork() == 0) {
+            ::setsid();
+            if (::fork() == 0) {
+                testing::announce(started_write, ::getpid());
+                ::pause();
+                ::_exit(0);
+            }
+            testing::announce(started_write, ::getpid());
+            ::pause();
+            ::_exit(0);
+        }
+        ::pause();
+        return 0;
+    });
+    ASSERT_GT(worker.pid(), 0);
+    started->write.reset();
+    ASSERT_TRUE(group.add(worker.pid()).ok());
+    go->write.reset();  // it forks once it is in the group: its descendants are born there
+    const auto descendants = testing::read_pids(started->read.get(), 2);
+    ASSERT_EQ(descendants.size(), 2u);
+    ASSERT_TRUE(group.processes().ok());
+    EXPECT_EQ(group.processes()->size(), 3u);
+
+    const auto killed = group.kill_all(testing::k_patience);
+    ASSERT_TRUE(killed.ok()) << killed.error().message();
+    EXPECT_TRUE(group.processes()->empty());
+    EXPECT_EQ(read_text_file(m_root / "attempt" / "cgroup.events").value().find("populated 0"), 0u);
+    const auto status = worker.wait();
+    ASSERT_TRUE(status && WIFSIGNALED(*status)) << testing::describe_status(status);
+    EXPECT_EQ(WTERMSIG(*status), SIGKILL);
+    for (const pid_t pid : descendants) {
+        const auto ended = testing::reap(pid);  // orphans: this process is their subreaper
+        ASSERT_TRUE(ended && WIFSIGNALED(*ended)) << pid << " " << testing::describe_status(ended);
+    }
+    ASSERT_TRUE(group.remove().ok());
+    EXPECT_FALSE(fs::exists(m_root / "attempt"));
 }
 
 } // namespace
