@@ -9,6 +9,7 @@
 #include "model/version.h"
 #include "os/fd.h"
 #include "os/proc.h"
+#include "scheduler/schedule_clock.h"
 
 #include <spdlog/spdlog.h>
 
@@ -89,10 +90,12 @@ bool store_metrics(PrometheusText& text, Context& context)
     std::map<std::string, store::QueueCounts> counts;
     std::vector<model::HostRecord> hosts;
     std::optional<store::StoreSize> size;
+    std::vector<std::pair<const config::ScheduleSettings*, std::optional<model::TimePoint>>> schedules;
     try {
         counts = context.store().queue_counts(names);
         hosts = context.store().hosts();
         size = context.store().size();
+        for (const auto& schedule : settings->schedules) schedules.emplace_back(&schedule, context.store().schedule_last_fire(schedule.name));
     } catch (const std::exception& e) {
         spdlog::warn("api: /metrics cannot read the store: {}", e.what());
         return false;
@@ -122,6 +125,21 @@ bool store_metrics(PrometheusText& text, Context& context)
     }
 
     const auto now = Clock::now();
+    // A schedule that stopped firing (no host serves the store) shows as a last fire that grows
+    // old: time() - sandhost_schedule_last_fire_timestamp_seconds.
+    const auto seconds = [](model::TimePoint t) { return static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count()) / 1000.0; };
+    text.family("sandhost_schedule_last_fire_timestamp_seconds", "gauge",
+                "When the schedule last fired (or was first seen by a host), in seconds since the Unix epoch.");
+    for (const auto& [schedule, last] : schedules) {
+        if (last) text.sample("sandhost_schedule_last_fire_timestamp_seconds", {{"schedule", schedule->name}}, seconds(*last));
+    }
+    text.family("sandhost_schedule_next_fire_timestamp_seconds", "gauge", "When the schedule fires next, in seconds since the Unix epoch.");
+    for (const auto& [schedule, last] : schedules) {
+        if (const auto next = scheduler::next_fire_time(*schedule, last.value_or(now))) {
+            text.sample("sandhost_schedule_next_fire_timestamp_seconds", {{"schedule", schedule->name}}, seconds(*next));
+        }
+    }
+
     const auto stale_after = context.settings()->host.lease;
     std::map<std::string, int> host_states{{"alive", 0}, {"silent", 0}, {"stopped", 0}};
     for (const auto& host : hosts) ++host_states[host.stopped_at ? "stopped" : host.alive(now, stale_after) ? "alive" : "silent"];

@@ -645,8 +645,11 @@ TEST_P(ApiTest, TheEventStreamCarriesEveryFinishedJobOfManyEnqueuedAtOnce)
 
 TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
 {
-    ApiHarness api(k_queues);
+    ApiHarness api(k_queues, "schedules:\n  - {name: tick, queue: other, task: misbehave.echo, payload: {}, every: 1h}\n");
     api.start();
+    // The host records a schedule's start when it first sees it: its last fire from then on.
+    EXPECT_TRUE(t::eventually([&] { return !api.get("/api/v1/schedules").json()->getArray("schedules")->getObject(0)->isNull("last_fire"); },
+                              std::chrono::seconds(60)));
     const auto ok = api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{}})");
     const auto bad = api.enqueue(R"({"queue":"default","task":"misbehave.fail","payload":{"message":"no","permanent":true}})");
     api.wait_final(ok);
@@ -664,6 +667,7 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
              R"(sandhost_attempt_duration_seconds_count{queue="default"} 2)",
              R"(sandhost_queue_wait_seconds_bucket{queue="default",le="+Inf"} 2)",
              R"(sandhost_queue_latency_seconds{queue="default"} 0)",
+             "# TYPE sandhost_schedule_last_fire_timestamp_seconds gauge",
              "sandhost_store_errors_total 0",
              "sandhost_store_up 1",
              R"(sandhost_hosts{state="alive"} 1)",
@@ -682,6 +686,16 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
          }) {
         EXPECT_NE(text.find(line + "\n"), std::string::npos) << "missing: " << line << "\n" << text;
     }
+    // The schedule's last fire, and its next one, the next hour's start after it.
+    const auto sample = [&](const std::string& series) {
+        const auto at = text.find("\n" + series + " ");
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + series.size() + 2));
+    };
+    const double last_fire = sample(R"(sandhost_schedule_last_fire_timestamp_seconds{schedule="tick"})");
+    const double next_fire = sample(R"(sandhost_schedule_next_fire_timestamp_seconds{schedule="tick"})");
+    EXPECT_GT(last_fire, 1.7e9) << text;
+    EXPECT_GT(next_fire, last_fire);
+    EXPECT_LE(next_fire - last_fire, 3600.0);
     // The embedded store's files: the file and its -wal file hold the jobs, and few of the
     // file's pages are free. A Redis store has no file here.
     std::map<std::string, double> sizes;
