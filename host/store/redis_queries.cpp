@@ -40,6 +40,31 @@ std::vector<model::Job> RedisStore::list(const JobFilter& filter)
     return run("listing jobs", Script::list, model::TimePoint{}, args, jobs_of);
 }
 
+std::vector<model::JobId> RedisStore::job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                              std::optional<model::TimePoint> changed_since)
+{
+    // Pages of ids alone (a job's payload may be large), each script short.
+    constexpr std::int64_t k_page = 5000;
+    std::vector<model::JobId> ids;
+    std::optional<std::string> before;
+    while (true) {
+        ScriptArgs args;
+        args.add(queue).add(to_string(state));
+        args.add_optional(task);
+        args.add_optional(changed_since ? std::optional<std::string>(std::to_string(to_millis(*changed_since))) : std::nullopt);
+        args.add_optional(before);
+        args.add(k_page);
+        const auto page = run("listing job ids", Script::ids, model::TimePoint{}, args, [](const Value& reply) {
+            std::vector<model::JobId> out;
+            for (const auto& id : elements(reply)) out.push_back(integer(id));
+            return out;
+        });
+        ids.insert(ids.end(), page.begin(), page.end());
+        if (static_cast<std::int64_t>(page.size()) < k_page || state == model::JobState::active) return ids;
+        before = std::to_string(page.back());
+    }
+}
+
 std::map<std::string, QueueCounts> RedisStore::queue_counts(const std::vector<std::string>& queues)
 {
     ScriptArgs args;

@@ -62,6 +62,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::unclaimable, "unclaimable", claims);
     set(Script::lost, "lost", none);
     set(Script::list, "list", none);
+    set(Script::ids, "ids", none);
     set(Script::counts, "counts", none);
     set(Script::results, "results", none);
     set(Script::attempts, "attempts", none);

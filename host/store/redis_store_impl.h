@@ -60,6 +60,8 @@ public:
     std::optional<model::Job> get(model::JobId job) override;
     std::vector<model::AttemptRecord> attempts(model::JobId job) override;
     std::vector<model::Job> list(const JobFilter& filter) override;
+    std::vector<model::JobId> job_ids(const std::string& queue, model::JobState state, const std::optional<std::string>& task,
+                                      std::optional<model::TimePoint> changed_since) override;
     std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
     std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) override;
     void set_paused(const std::string& queue, bool paused) override;

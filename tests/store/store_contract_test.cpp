@@ -1179,25 +1179,32 @@ TEST_P(StoreContractTest, ListIsNewestFirstWithFilters)
 // page of the default implementation's list() (500).
 TEST_P(StoreContractTest, JobIdsAreEveryJobOfAQueueInAStateNewestFirst)
 {
-    std::vector<model::NewJob> jobs;
-    for (int i = 0; i < 620; ++i) {
-        auto job = new_job("q");
-        if (i % 3 == 0) job.task = "other.task";
-        jobs.push_back(job);
+    // More than a page of each store's walk (500 jobs by default, 5,000 on Redis).
+    constexpr int k_jobs = 5'120;
+    std::vector<EnqueueResult> stored;
+    for (int first = 0; first < k_jobs; first += static_cast<int>(k_max_enqueue_batch)) {
+        std::vector<model::NewJob> jobs;
+        for (int i = first; i < std::min(k_jobs, first + static_cast<int>(k_max_enqueue_batch)); ++i) {
+            auto job = new_job("q");
+            if (i % 3 == 0) job.task = "other.task";
+            jobs.push_back(job);
+        }
+        const auto batch = store().enqueue_jobs(jobs, t(0));
+        stored.insert(stored.end(), batch.begin(), batch.end());
     }
-    const auto stored = store().enqueue_jobs(jobs, t(0));
     store().enqueue(new_job("elsewhere"), t(1));
     ASSERT_EQ(store().cancel(stored[5].id, t(2)), CancelResult::cancelled);
 
     const auto waiting = store().job_ids("q", model::JobState::waiting, std::nullopt);
-    ASSERT_EQ(waiting.size(), 619u);
+    ASSERT_EQ(waiting.size(), static_cast<std::size_t>(k_jobs - 1));
     EXPECT_EQ(waiting.front(), stored.back().id);
     EXPECT_EQ(waiting.back(), stored.front().id);
     EXPECT_TRUE(std::is_sorted(waiting.rbegin(), waiting.rend()));
+    EXPECT_EQ(std::set<model::JobId>(waiting.begin(), waiting.end()).size(), waiting.size()) << "no job twice";
     EXPECT_EQ(std::count(waiting.begin(), waiting.end(), stored[5].id), 0);
     const auto of_task = store().job_ids("q", model::JobState::waiting, std::string("other.task"));
-    EXPECT_EQ(of_task.size(), 207u);
-    EXPECT_EQ(of_task.front(), stored[618].id);
+    EXPECT_EQ(of_task.size(), static_cast<std::size_t>((k_jobs + 2) / 3));
+    EXPECT_EQ(of_task.front(), stored[k_jobs - 2].id) << "the newest of the task (every third from the first)";
     EXPECT_EQ(store().job_ids("q", model::JobState::cancelled, std::nullopt), std::vector<model::JobId>{stored[5].id});
     EXPECT_EQ(store().job_ids("q", model::JobState::dead, std::nullopt), std::vector<model::JobId>{});
     EXPECT_EQ(store().job_ids("nowhere", model::JobState::waiting, std::nullopt), std::vector<model::JobId>{});
