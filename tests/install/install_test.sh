@@ -115,7 +115,8 @@ config=$work/sandhost.yaml
 write_config "$config" "$prefix"
 start_host "$prefix" "$config"
 export SANDHOST_WAIT_SECONDS=120
-expect_eq "$("$work/client_cpp/client_cpp" "$config" default legacy_c.mean '{"values":[1,2,4.5]}')" "2.5" "client_cpp"
+# Reads the queue's latency first (an hour's: it does not hold back).
+expect_eq "$(SANDHOST_MAX_LATENCY_SECONDS=3600 "$work/client_cpp/client_cpp" "$config" default legacy_c.mean '{"values":[1,2,4.5]}')" "2.5" "client_cpp"
 expect_eq "$("$work/client_c/client_c" "$config" default shout.shout '{"text":"from c"}')" '"FROM C"' "client_c"
 set +e
 "$work/client_c/client_c" "$config" default legacy_c.parse '{"line":"no equals"}' >/dev/null 2>"$work/crash.err"
