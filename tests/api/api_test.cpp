@@ -9,6 +9,9 @@
 #include <Poco/Net/StreamSocket.h>
 
 #include <atomic>
+#include <cctype>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -713,6 +716,23 @@ TEST_P(ApiTest, MetricsAreValidPrometheusTextAndCountWhatHappened)
         EXPECT_GT(sizes["sandhost_store_wal_bytes"], 0);
         EXPECT_LT(sizes["sandhost_store_free_bytes"], sizes["sandhost_store_file_bytes"] / 2);
     }
+    // Every metric the shipped alerting rules name is one this serves.
+    std::ifstream rules_file(SANDHOST_ALERT_RULES);
+    const std::string rules((std::istreambuf_iterator<char>(rules_file)), std::istreambuf_iterator<char>());
+    std::set<std::string> named;
+    for (std::size_t at = rules.find("sandhost_"); at != std::string::npos; at = rules.find("sandhost_", at + 1)) {
+        if (at > 0 && (std::isalnum(static_cast<unsigned char>(rules[at - 1])) || rules[at - 1] == '_')) continue;
+        std::size_t end = at;
+        while (end < rules.size() && (std::islower(static_cast<unsigned char>(rules[end])) || rules[end] == '_')) ++end;
+        named.insert(rules.substr(at, end - at));
+    }
+    EXPECT_GE(named.size(), 7u) << rules;
+    const std::set<std::string> embedded_only{"sandhost_store_file_bytes", "sandhost_store_wal_bytes", "sandhost_store_free_bytes"};
+    for (const auto& name : named) {
+        if (std::string(GetParam()) != "sqlite" && embedded_only.count(name)) continue;
+        EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << name << " is named by the alerting rules";
+    }
+
     if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool is not installed (Debian: apt-get install prometheus)";
     const auto check = t::run_command({"/usr/bin/promtool", "check", "metrics"}, {}, text);
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;

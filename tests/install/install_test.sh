@@ -81,7 +81,8 @@ for file in bin/sandhost lib/sandhost/sandhost-worker lib/sandhost/plugins/legac
     lib/cmake/sandhost/sandhostConfig.cmake lib/cmake/sandhost/sandhostConfigVersion.cmake \
     lib/pkgconfig/sandhost-plugin.pc lib/pkgconfig/sandhost-client.pc share/sandhost/plugin.map \
     share/man/man1/sandhost.1.gz share/man/man5/sandhost.yaml.5.gz share/bash-completion/completions/sandhost \
-    share/doc/sandhost/examples/sandhost.yaml share/doc/sandhost/examples/client_c/main.c; do
+    share/doc/sandhost/examples/sandhost.yaml share/doc/sandhost/examples/client_c/main.c \
+    share/doc/sandhost/examples/sandhost-alerts.yml; do
     [[ -e $prefix/$file ]] || fail "not installed: $file"
 done
 [[ ! -e $prefix/lib/sandhost/plugins/misbehave.so ]] || fail "the misbehave fixture was installed"
