@@ -241,6 +241,13 @@ namespace {
 
 using scheduler::BulkAction;
 
+// Opened on a store URL there is no configuration: a queue is known when it holds jobs.
+const config::Settings& settings_or_none(const config::Settings* settings)
+{
+    static const config::Settings no_queues;
+    return settings ? *settings : no_queues;
+}
+
 BulkResult bulk(store::Store& store, const config::Settings* settings, const std::string& queue, const BulkOptions& options,
                 BulkAction action)
 {
@@ -264,9 +271,7 @@ BulkResult bulk(store::Store& store, const config::Settings* settings, const std
     selection.limit = options.limit;
     selection.dry_run = options.dry_run;
     if (queue.empty()) throw Error(Error::Kind::invalid_argument, "queue must not be empty");
-    // Opened on a store URL there is no configuration: a queue is known when it holds jobs.
-    static const config::Settings no_queues;
-    if (auto unknown = scheduler::unknown_queue(store, settings ? *settings : no_queues, queue)) throw Error(Error::Kind::not_found, *unknown);
+    if (auto unknown = scheduler::unknown_queue(store, settings_or_none(settings), queue)) throw Error(Error::Kind::not_found, *unknown);
     const auto done = scheduler::act_on_jobs(action, store, selection, std::chrono::system_clock::now());
     BulkResult result;
     result.changed = done.changed;
@@ -331,9 +336,8 @@ QueueStats Client::queue(const std::string& name)
         const auto all = m_impl->store->queue_counts(configured ? std::vector<std::string>{name} : std::vector<std::string>{});
         const auto found = all.find(name);
         if (found == all.end()) {
-            static const config::Settings no_queues;
             throw Error(Error::Kind::not_found,
-                        scheduler::unknown_queue(*m_impl->store, m_impl->settings ? *m_impl->settings : no_queues, name).value_or("unknown queue '" + name + "'"));
+                        scheduler::unknown_queue(*m_impl->store, settings_or_none(m_impl->settings.get()), name).value_or("unknown queue '" + name + "'"));
         }
         return stats_of(name, found->second, Clock::now());
     });
