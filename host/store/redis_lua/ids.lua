@@ -19,14 +19,4 @@ if state == 'active' then
   table.sort(ids, function(a, b) return a > b end)
   return ids
 end
-local from = '+inf'
-if before then from = '(' .. before end
-while #ids < limit do
-  local chunk = redis.call('ZRANGE', set, from, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit)
-  for _, id in ipairs(chunk) do
-    if #ids < limit and wanted(id) then ids[#ids + 1] = tonumber(id) end
-  end
-  if #chunk < limit then break end
-  from = '(' .. chunk[#chunk]
-end
-return ids
+return newest_ids(set, before, limit, wanted)

@@ -58,3 +58,23 @@ local function event(kind, job, queue, task, host, state, attempt, detail)
   add('detail', detail)
   redis.pcall('XADD', unpack(fields))
 end
+
+-- The ids of a queue-and-state set other than active (those are scored by id), newest first,
+-- below the id `before` (nil: from the newest), that `wanted(id)` takes (id a string), at most
+-- `limit` (0: every one). Read in chunks only as far as that needs: a page deep in a large set
+-- costs what the first one does.
+local function newest_ids(set, before, limit, wanted)
+  local size = 500
+  if limit > 0 and limit < size then size = limit end
+  local ids, from = {}, '+inf'
+  if before then from = '(' .. before end
+  while limit == 0 or #ids < limit do
+    local chunk = redis.call('ZRANGE', set, from, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, size)
+    for _, id in ipairs(chunk) do
+      if (limit == 0 or #ids < limit) and wanted(id) then ids[#ids + 1] = tonumber(id) end
+    end
+    if #chunk < size then break end
+    from = '(' .. chunk[#chunk]
+  end
+  return ids
+end
