@@ -130,6 +130,16 @@ function askForToken(message) {
 
 // ---- queues and the chart -----------------------------------------------------------------
 
+// POSTs a queue's bulk action (retry, cancel) again while more jobs match and the last request
+// changed some (the API changes at most 1,000 a request); the last answer.
+async function bulkUntilDone(queue, action, changed) {
+  let outcome;
+  do {
+    outcome = await api('/api/v1/queues/' + encodeURIComponent(queue) + '/' + action, { method: 'POST' });
+  } while (outcome.more && outcome[changed] > 0);
+  return outcome;
+}
+
 // The jobs of a queue a cancel takes by default: those that have not started.
 function notStarted(queue) { return queue.counts.waiting + queue.counts.delayed + queue.counts.blocked; }
 
@@ -154,10 +164,7 @@ async function loadQueues() {
     queue.counts.dead > 0 ? el('button', {
       type: 'button', class: 'retry-dead',
       onclick: (event) => act(event.target, async () => {
-        let outcome;
-        do {
-          outcome = await api('/api/v1/queues/' + encodeURIComponent(queue.name) + '/retry', { method: 'POST' });
-        } while (outcome.more && outcome.retried > 0);
+        const outcome = await bulkUntilDone(queue.name, 'retry', 'retried');
         await loadQueues();
         if (outcome.refused_count > 0) {
           throw new Error(outcome.refused_count + ' dead job(s) of ' + queue.name + ' not retried: ' +
@@ -172,10 +179,7 @@ async function loadQueues() {
         const count = notStarted(queue);
         if (!window.confirm('Cancel the ' + count + ' waiting, delayed and blocked job(s) of queue ' + queue.name +
             '? Jobs that depend on them become dead.')) return;
-        let outcome;
-        do {
-          outcome = await api('/api/v1/queues/' + encodeURIComponent(queue.name) + '/cancel', { method: 'POST' });
-        } while (outcome.more && outcome.cancelled > 0);
+        await bulkUntilDone(queue.name, 'cancel', 'cancelled');
         await refreshJobs();
       }),
     }, 'Cancel pending') : null))));
