@@ -71,6 +71,7 @@ struct Job {
     TimePoint updated_at{};
     TimePoint run_at{};                    // earliest start (delay, retry backoff)
     std::optional<TimePoint> expires_at;   // from ttl
+    std::optional<Duration> ttl;           // as enqueued: a retry by hand gives the job this long again
     std::optional<Duration> timeout;
     std::optional<std::uint32_t> max_attempts;
     std::vector<JobId> depends_on;

@@ -151,6 +151,16 @@ std::optional<model::TimePoint> CountedStore::schedule_last_fire(const std::stri
     return counted([&] { return m_store->schedule_last_fire(name); });
 }
 
+void CountedStore::import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now)
+{
+    counted([&] { m_store->import_jobs(jobs, now); });
+}
+
+void CountedStore::import_schedule(const std::string& name, model::TimePoint last_fire)
+{
+    counted([&] { m_store->import_schedule(name, last_fire); });
+}
+
 std::size_t CountedStore::purge(model::JobState state, model::TimePoint older_than)
 {
     return counted([&] { return m_store->purge(state, older_than); });

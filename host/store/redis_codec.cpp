@@ -79,6 +79,7 @@ model::Job job_from_hash(const Hash& hash)
     job.run_at = from_millis(required_number(hash, "r"));
     if (auto expires_at = optional_number(hash, "x")) job.expires_at = from_millis(*expires_at);
     if (auto timeout = optional_number(hash, "to")) job.timeout = model::Duration(*timeout);
+    if (auto ttl = optional_number(hash, "ttl")) job.ttl = model::Duration(*ttl);
     if (auto max_attempts = optional_number(hash, "ma")) job.max_attempts = static_cast<std::uint32_t>(*max_attempts);
     job.attempts = static_cast<std::uint32_t>(optional_number(hash, "n").value_or(0));
     job.attempts_since_retry = static_cast<std::uint32_t>(optional_number(hash, "nr").value_or(0));

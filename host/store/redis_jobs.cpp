@@ -144,6 +144,62 @@ std::optional<model::TimePoint> RedisStore::schedule_last_fire(const std::string
     });
 }
 
+void RedisStore::import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now)
+{
+    if (jobs.size() > k_max_import_batch) {
+        throw StoreRequestError("at most " + std::to_string(k_max_import_batch) + " jobs are imported at once, not " + std::to_string(jobs.size()));
+    }
+    if (jobs.empty()) return;
+    auto optional_ms = [](const auto& duration) -> std::optional<std::int64_t> {
+        if (!duration) return std::nullopt;
+        return duration->count();
+    };
+    ScriptArgs args;
+    args.add(static_cast<std::int64_t>(jobs.size()));
+    for (const auto& copy : jobs) {
+        const model::Job& job = copy.job;
+        args.add(job.id).add(job.queue).add(job.task).add(job.payload).add(static_cast<std::int64_t>(job.priority));
+        args.add(model::to_string(job.state)).add(to_millis(job.created_at)).add(to_millis(job.updated_at)).add(to_millis(job.run_at));
+        args.add(static_cast<std::int64_t>(job.attempts)).add(static_cast<std::int64_t>(job.attempts_since_retry));
+        args.add(static_cast<std::int64_t>(job.lost));
+        args.add_optional(optional_ms(job.ttl));
+        args.add_optional(job.expires_at ? std::optional<std::int64_t>(to_millis(*job.expires_at)) : std::nullopt);
+        args.add_optional(optional_ms(job.timeout));
+        args.add_optional(job.max_attempts ? std::optional<std::int64_t>(*job.max_attempts) : std::nullopt);
+        args.add_optional(job.result).add_optional(job.error);
+        std::optional<std::string> percent, message;
+        if (job.progress) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%.17g", job.progress->percent);
+            percent = text;
+            message = job.progress->message;
+        }
+        args.add_optional(percent).add_optional(message);
+        args.add(job.schedule).add_optional(job.key);
+        args.add(static_cast<std::int64_t>(job.depends_on.size()));
+        for (model::JobId dependency : job.depends_on) args.add(dependency);
+        args.add(static_cast<std::int64_t>(copy.attempts.size()));
+        for (const auto& attempt : copy.attempts) {
+            const auto& outcome = attempt.outcome;
+            // The job's result is kept once: the attempt that produced it points at it.
+            const bool in_job = job.state == model::JobState::completed && job.result && !outcome.result.empty() && *job.result == outcome.result;
+            args.add(attempt.attempt_id).add(static_cast<std::int64_t>(attempt.number)).add(attempt.host);
+            args.add(model::to_string(outcome.kind)).add(encode_outcome(outcome));
+            args.add_optional(in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result));
+            args.add(in_job ? "1" : "0");
+        }
+    }
+    run("importing jobs", Script::import, now, args, [](const Value&) { return 0; });
+}
+
+void RedisStore::import_schedule(const std::string& name, model::TimePoint last_fire)
+{
+    Poco::Redis::Array hset;
+    hset << "HSET" << key("schedule:" + name) << "last" << std::to_string(to_millis(last_fire)) << "u"
+         << std::to_string(to_millis(std::chrono::system_clock::now()));
+    command("importing a schedule", hset, [](const Value&) { return 0; });
+}
+
 std::vector<std::pair<std::string, std::string>> RedisStore::unclaimable_tasks(const std::vector<QueueAllowance>& queues)
 {
     ScriptArgs args;

@@ -10,7 +10,7 @@
 namespace sandhost::store::redis {
 namespace {
 
-constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::layout) + 1;
+constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::import) + 1;
 
 std::string_view file_text(std::string_view name)
 {
@@ -72,6 +72,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::unregister_host, "unregister_host", none);
     set(Script::hosts, "hosts", none);
     set(Script::layout, "layout", none);
+    set(Script::import, "import", jobs);
     return all;
 }
 

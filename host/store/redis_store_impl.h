@@ -41,6 +41,8 @@ public:
     std::optional<model::JobId> fire_schedule(const std::string& name, model::TimePoint fire_time,
                                               const model::NewJob& job, model::TimePoint now) override;
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
+    void import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now) override;
+    void import_schedule(const std::string& name, model::TimePoint last_fire) override;
     std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<QueueAllowance>& queues) override;
 
     // redis_leases.cpp

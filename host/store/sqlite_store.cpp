@@ -41,6 +41,7 @@ model::Job job_from_row(const Query& row)
     job.created_at = from_millis(row.int64(6));
     job.updated_at = from_millis(row.int64(7));
     job.run_at = from_millis(row.int64(8));
+    if (auto ttl_ms = row.optional_int64(9)) job.ttl = model::Duration(*ttl_ms);
     if (auto expires_at = row.optional_int64(10)) job.expires_at = from_millis(*expires_at);
     if (auto timeout_ms = row.optional_int64(11)) job.timeout = model::Duration(*timeout_ms);
     if (auto max_attempts = row.optional_int64(12)) job.max_attempts = static_cast<std::uint32_t>(*max_attempts);

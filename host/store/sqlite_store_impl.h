@@ -113,6 +113,10 @@ public:
                                               const model::NewJob& job, model::TimePoint now) override;
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
 
+    // sqlite_copy.cpp
+    void import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now) override;
+    void import_schedule(const std::string& name, model::TimePoint last_fire) override;
+
     // sqlite_hosts.cpp
     bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,
                        model::Duration stale_after) override;

@@ -138,4 +138,69 @@ std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobSta
     }
 }
 
+namespace {
+
+// What a copied job weighs in a step's request.
+std::size_t weight(const JobCopy& copy)
+{
+    std::size_t bytes = 256 + copy.job.payload.size() + copy.job.result.value_or("").size() + copy.job.error.value_or("").size();
+    for (const auto& attempt : copy.attempts) {
+        const auto& o = attempt.outcome;
+        bytes += 512 + o.result.size() + o.error.size() + o.stdout_tail.size() + o.stderr_tail.size();
+    }
+    return bytes;
+}
+
+} // namespace
+
+CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& schedules, model::TimePoint now, const std::function<void(const CopyReport&)>& progress)
+{
+    if (!to.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 1}).empty()) {
+        throw StoreRequestError("the store to copy into holds jobs already: copy into an empty one");
+    }
+    if (!from.list(JobFilter{std::nullopt, model::JobState::active, std::nullopt, std::nullopt, 1}).empty()) {
+        throw StoreRequestError("the store to copy holds running jobs: stop every host serving it first");
+    }
+    constexpr std::size_t k_max_step_bytes = 32u << 20;
+    CopyReport report;
+    std::vector<JobCopy> step;
+    std::size_t step_bytes = 0;
+    auto flush = [&] {
+        if (step.empty()) return;
+        to.import_jobs(step, now);
+        for (const auto& copy : step) report.attempts += copy.attempts.size();
+        report.jobs += step.size();
+        step.clear();
+        step_bytes = 0;
+        if (progress) progress(report);
+    };
+    std::optional<model::JobId> before;
+    for (;;) {
+        const auto page = from.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, before, k_max_import_batch});
+        if (page.empty()) break;
+        for (const auto& job : page) {
+            JobCopy copy{job, from.attempts(job.id)};
+            const std::size_t bytes = weight(copy);
+            if (step.size() == k_max_import_batch || (!step.empty() && step_bytes + bytes > k_max_step_bytes)) flush();
+            step_bytes += bytes;
+            step.push_back(std::move(copy));
+        }
+        before = page.back().id;
+    }
+    flush();
+    for (const auto& queue : from.paused_queues()) {
+        to.set_paused(queue, true);
+        report.paused.push_back(queue);
+    }
+    for (const auto& name : schedules) {
+        if (const auto last = from.schedule_last_fire(name)) {
+            to.import_schedule(name, *last);
+            report.schedules.push_back(name);
+        }
+    }
+    if (progress) progress(report);
+    return report;
+}
+
 } // namespace sandhost::store
+

@@ -157,6 +157,16 @@ model::Duration latency(const QueueCounts& counts, model::TimePoint now);
 std::vector<Claim> claim_in_turn(const std::vector<QueueAllowance>& queues, std::size_t max,
                                  const std::function<std::optional<Claim>(const std::vector<QueueAllowance>&)>& claim_one);
 
+// A job as a store holds it, with the attempts that ended: what `sandhost copy` carries from
+// one store to another.
+struct JobCopy {
+    model::Job job;
+    std::vector<model::AttemptRecord> attempts;
+};
+
+// The most jobs one import_jobs call takes.
+inline constexpr std::size_t k_max_import_batch = 500;
+
 // The room a store takes on this machine's disk.
 struct StoreSize {
     std::uint64_t file_bytes = 0;  // the store file
@@ -320,6 +330,18 @@ public:
     // The latest fire time recorded for schedule `name` (first sight included), or nullopt.
     virtual std::optional<model::TimePoint> schedule_last_fire(const std::string& name) = 0;
 
+    // Copying a store into another (`sandhost copy`). import_jobs adds, in one step, jobs as
+    // another store held them: ids, states, times, payloads, results, errors, keys, ttls,
+    // dependencies (a dependency may come before or after its dependents, in this call or
+    // another) and the attempts that ended, each with its id. It refuses (StoreRequestError,
+    // nothing added) an active job, an id this store already holds and more jobs than
+    // k_max_import_batch. It writes no event; `now` decides which delayed jobs are due. The store's next job and attempt ids are above
+    // every copied one.
+    virtual void import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now) = 0;
+    // Records `last_fire` as schedule `name`'s last fire, as another store had it: the schedule
+    // goes on from there rather than starting anew.
+    virtual void import_schedule(const std::string& name, model::TimePoint last_fire) = 0;
+
     // Deletes final jobs in `state` (completed, dead or cancelled) last updated before
     // `older_than`, with their attempts. Returns how many. A job that a job not final yet
     // depends on is kept.
@@ -382,5 +404,22 @@ public:
     // learns it from the first id it gets (greater than after + 1).
     virtual std::vector<Event> events_after(std::int64_t after, std::size_t limit) = 0;
 };
+
+// What copy_store carried.
+struct CopyReport {
+    std::uint64_t jobs = 0;
+    std::uint64_t attempts = 0;
+    std::vector<std::string> paused;     // the queues paused in both
+    std::vector<std::string> schedules;  // the schedules whose last fire was carried
+};
+
+// Copies every job of `from`, with its attempts, its paused queues and the last fires of the
+// `schedules` named into `to`, newest job first, through import_jobs (at most
+// k_max_import_batch jobs or about 32 MiB at a time). `to` must hold no job and `from` no active
+// one (StoreRequestError before anything is written; a job that starts during the copy makes
+// it stop there). `from` is only read. `progress` is told after each step. Events are not
+// copied: `to`'s feed starts with its own.
+CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& schedules, model::TimePoint now,
+                      const std::function<void(const CopyReport&)>& progress = {});
 
 } // namespace sandhost::store
