@@ -40,6 +40,7 @@ const std::map<std::string, Command>& commands()
         {"purge", {purge_command, "delete ended jobs"}},
         {"backup", {backup_command, "copy the embedded store to a file while hosts run"}},
         {"compact", {compact_command, "rebuild the embedded store's file (its free room, its page size)"}},
+        {"copy", {copy_command, "copy every job of the store into another store (embedded to Redis, or back)"}},
         {"restore", {restore_command, "put a backup in the embedded store's place, keeping the store it replaces"}},
         {"hosts", {hosts_command, "list the hosts serving the store, their heartbeats and workers"}},
         {"schedules", {schedules_command, "list the schedules and when they fire; run one now"}},

@@ -27,6 +27,7 @@ int resume_command(const std::vector<std::string>& args);
 int wait_command(const std::vector<std::string>& args);
 int purge_command(const std::vector<std::string>& args);
 int hosts_command(const std::vector<std::string>& args);
+int copy_command(const std::vector<std::string>& args);
 int schedules_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int backup_command(const std::vector<std::string>& args);

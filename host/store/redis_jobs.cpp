@@ -146,9 +146,7 @@ std::optional<model::TimePoint> RedisStore::schedule_last_fire(const std::string
 
 void RedisStore::import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now)
 {
-    if (jobs.size() > k_max_import_batch) {
-        throw StoreRequestError("at most " + std::to_string(k_max_import_batch) + " jobs are imported at once, not " + std::to_string(jobs.size()));
-    }
+    check_import_size(jobs.size());
     if (jobs.empty()) return;
     auto optional_ms = [](const auto& duration) -> std::optional<std::int64_t> {
         if (!duration) return std::nullopt;
@@ -181,8 +179,7 @@ void RedisStore::import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint 
         args.add(static_cast<std::int64_t>(copy.attempts.size()));
         for (const auto& attempt : copy.attempts) {
             const auto& outcome = attempt.outcome;
-            // The job's result is kept once: the attempt that produced it points at it.
-            const bool in_job = job.state == model::JobState::completed && job.result && !outcome.result.empty() && *job.result == outcome.result;
+            const bool in_job = result_is_the_jobs(job, attempt);
             args.add(attempt.attempt_id).add(static_cast<std::int64_t>(attempt.number)).add(attempt.host);
             args.add(model::to_string(outcome.kind)).add(encode_outcome(outcome));
             args.add_optional(in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result));

@@ -9,21 +9,12 @@ namespace {
 // What import_jobs refuses before it writes anything.
 void check_copies(const std::vector<JobCopy>& jobs)
 {
-    if (jobs.size() > k_max_import_batch) {
-        throw StoreRequestError("at most " + std::to_string(k_max_import_batch) + " jobs are imported at once, not " + std::to_string(jobs.size()));
-    }
+    check_import_size(jobs.size());
     for (const auto& copy : jobs) {
         if (copy.job.state == model::JobState::active) {
             throw StoreRequestError("job " + std::to_string(copy.job.id) + " is active: a running job is not copied; nothing was imported");
         }
     }
-}
-
-// The job's result is kept once: the attempt that produced it points at it.
-bool result_in_job(const model::Job& job, const model::AttemptRecord& attempt)
-{
-    return job.state == model::JobState::completed && job.result && !attempt.outcome.result.empty() &&
-           *job.result == attempt.outcome.result;
 }
 
 } // namespace
@@ -61,7 +52,7 @@ void SqliteStore::import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint
             if (!job.depends_on.empty()) transaction_facts().any_dependencies = true;
             for (const auto& attempt : copy.attempts) {
                 const auto& outcome = attempt.outcome;
-                const bool in_job = result_in_job(job, attempt);
+                const bool in_job = result_is_the_jobs(job, attempt);
                 const std::optional<std::string> own_result =
                     in_job || outcome.result.empty() ? std::nullopt : std::optional<std::string>(outcome.result);
                 run("INSERT INTO attempts (attempt_id, job_id, queue, number, host, started_at, ended_at, outcome, record, result, "

@@ -138,6 +138,18 @@ std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobSta
     }
 }
 
+void check_import_size(std::size_t jobs)
+{
+    if (jobs > k_max_import_batch) {
+        throw StoreRequestError("at most " + std::to_string(k_max_import_batch) + " jobs are imported at once, not " + std::to_string(jobs));
+    }
+}
+
+bool result_is_the_jobs(const model::Job& job, const model::AttemptRecord& attempt)
+{
+    return job.state == model::JobState::completed && job.result && !attempt.outcome.result.empty() && *job.result == attempt.outcome.result;
+}
+
 namespace {
 
 // What a copied job weighs in a step's request.
@@ -179,7 +191,8 @@ CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& sc
         const auto page = from.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, before, k_max_import_batch});
         if (page.empty()) break;
         for (const auto& job : page) {
-            JobCopy copy{job, from.attempts(job.id)};
+            // A job that never started has no attempt to read.
+            JobCopy copy{job, job.attempts > 0 ? from.attempts(job.id) : std::vector<model::AttemptRecord>{}};
             const std::size_t bytes = weight(copy);
             if (step.size() == k_max_import_batch || (!step.empty() && step_bytes + bytes > k_max_step_bytes)) flush();
             step_bytes += bytes;

@@ -167,6 +167,12 @@ struct JobCopy {
 // The most jobs one import_jobs call takes.
 inline constexpr std::size_t k_max_import_batch = 500;
 
+// Throws StoreRequestError when `jobs` is more than one import_jobs call takes.
+void check_import_size(std::size_t jobs);
+
+// Whether a copied attempt's result is its completed job's: a store keeps it once.
+bool result_is_the_jobs(const model::Job& job, const model::AttemptRecord& attempt);
+
 // The room a store takes on this machine's disk.
 struct StoreSize {
     std::uint64_t file_bytes = 0;  // the store file

@@ -1,0 +1,177 @@
+// `sandhost copy`: every job of the configured store, into another store, for a deployment that
+// moves from the embedded store to a Redis server (or back).
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/host_context.h"
+#include "cli/job_format.h"
+#include "cli/terminal.h"
+#include "config/store_url.h"
+#include "model/text.h"
+#include "scheduler/store_factory.h"
+#include "store/store.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <filesystem>
+#include <iostream>
+
+namespace sandhost::cli {
+namespace {
+
+constexpr const char* k_help =
+    "Copies every job of the configured store, with its attempts, into STORE (sqlite:PATH,\n"
+    "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N]), with the queues paused\n"
+    "there and the last fire of each configured schedule: a deployment moves from the embedded\n"
+    "store to a Redis server, or back, without losing a job or its history. Jobs keep their ids,\n"
+    "states, times, payloads, results, keys and dependencies; new jobs are numbered above them.\n"
+    "The event feed is not copied. STORE must hold no job (a new sqlite file is made); the\n"
+    "configured store is only read. Stop every host and producer first: a host that is alive\n"
+    "is refused, and a job enqueued while it copies is not copied (it says so, exit 1).\n"
+    "Then point host.store at STORE.\n\n";
+
+// The store `text` names, under `prefix` when it is a Redis server; the configured store's own
+// settings otherwise (page size, sync).
+config::HostSettings target_settings(const config::HostSettings& source, const std::string& text, const std::optional<std::string>& prefix)
+{
+    auto parsed = config::parse_store_url(text, std::filesystem::current_path());
+    if (!parsed) throw UsageError("--to: " + parsed.error());
+    config::HostSettings target = source;
+    target.store = parsed.value();
+    if (prefix) {
+        if (!std::holds_alternative<config::RedisStore>(target.store)) throw UsageError("--to-prefix is for a Redis server, not " + config::to_string(target.store));
+        if (prefix->empty()) throw UsageError("--to-prefix: expected a key prefix, got nothing");
+        target.store_prefix = *prefix;
+    }
+    return target;
+}
+
+std::string describe(const config::HostSettings& host)
+{
+    std::string out = config::to_string(host.store);
+    if (std::holds_alternative<config::RedisStore>(host.store)) out += " (prefix " + host.store_prefix + ")";
+    return out;
+}
+
+bool same_store(const config::HostSettings& a, const config::HostSettings& b)
+{
+    if (const auto* file = std::get_if<config::SqliteStore>(&a.store)) {
+        const auto* other = std::get_if<config::SqliteStore>(&b.store);
+        if (!other) return false;
+        std::error_code ec;
+        return file->path == other->path || std::filesystem::equivalent(file->path, other->path, ec);
+    }
+    return a.store == b.store && a.store_prefix == b.store_prefix;
+}
+
+// Refuses while a host serves the store: it would start jobs behind the copy's back.
+void refuse_live_hosts(store::Store& source, const config::HostSettings& host)
+{
+    const auto now = std::chrono::system_clock::now();
+    std::string alive;
+    for (const auto& record : source.hosts()) {
+        if (!record.stopped_at && record.alive(now, host.lease)) alive += (alive.empty() ? "" : ", ") + model::printable(record.name);
+    }
+    if (!alive.empty()) {
+        throw std::runtime_error("a host serves " + describe(host) + " (" + alive + "): stop every host first (`sandhost hosts` lists them)");
+    }
+}
+
+std::string joined(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + model::printable(name);
+    return out;
+}
+
+// How many jobs of `source` are newer than `newest` (enqueued after the copy began), read newest
+// first and no further.
+std::uint64_t jobs_after(store::Store& source, model::JobId newest)
+{
+    std::uint64_t count = 0;
+    store::JobFilter page;
+    page.limit = store::k_max_import_batch;
+    for (;;) {
+        const auto jobs = source.list(page);
+        for (const auto& job : jobs) {
+            if (job.id <= newest) return count;
+            ++count;
+        }
+        if (jobs.size() < page.limit) return count;
+        page.before = jobs.back().id;
+    }
+}
+
+} // namespace
+
+int copy_command(const std::vector<std::string>& raw)
+{
+    const std::vector<OptionSpec> options = {
+        config_option(),
+        {"to", "STORE", "the store to copy into (required): sqlite:PATH, redis://... or unix://..."},
+        {"to-prefix", "PREFIX", "the key prefix on a Redis STORE (default: the configured host.store_prefix)"},
+        {"json", "", "print what was copied as JSON"},
+        {"help", "", "show this help"},
+    };
+    const auto args = parse_args(raw, options);
+    if (args.has("help")) {
+        std::cout << "usage: sandhost copy --to STORE [--to-prefix PREFIX] [--json]\n\n" << k_help << describe_options(options);
+        return k_exit_ok;
+    }
+    if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
+    const auto to = args.get("to");
+    if (!to) throw UsageError("--to STORE is required: the store to copy into");
+    const auto settings = load_settings(args, false);
+    const config::HostSettings target = target_settings(settings->host, *to, args.get("to-prefix"));
+    if (same_store(settings->host, target)) throw UsageError("--to names the configured store itself: " + describe(target));
+
+    auto source = scheduler::open_configured_store(settings->host);
+    refuse_live_hosts(*source, settings->host);
+    // A new file for a sqlite STORE (its folder made as a host makes it).
+    auto destination = scheduler::open_configured_store(target, scheduler::StoreUser::host);
+    std::vector<std::string> schedules;
+    for (const auto& schedule : settings->schedules) schedules.push_back(schedule.name);
+
+    store::JobFilter newest;
+    newest.limit = 1;
+    const auto newest_before = source->list(newest);
+    std::uint64_t total = 0;
+    for (const auto& [queue, counts] : source->queue_counts({})) {
+        for (const auto& [state, count] : counts.by_state) total += count;
+    }
+    ProgressBar bar;
+    const auto report = store::copy_store(*source, *destination, schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
+        bar.update(total ? 100.0 * static_cast<double>(r.jobs) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
+    });
+    bar.clear();
+    // Jobs enqueued since the walk began are above its first page: not copied.
+    const std::uint64_t missed = jobs_after(*source, newest_before.empty() ? 0 : newest_before.front().id);
+    if (args.has("json")) {
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("from", describe(settings->host));
+        o.set("to", describe(target));
+        o.set("jobs", static_cast<Poco::UInt64>(report.jobs));
+        o.set("attempts", static_cast<Poco::UInt64>(report.attempts));
+        Poco::JSON::Array paused, fired;
+        for (const auto& q : report.paused) paused.add(q);
+        for (const auto& s : report.schedules) fired.add(s);
+        o.set("paused", paused);
+        o.set("schedules", fired);
+        o.set("not_copied", static_cast<Poco::UInt64>(missed));
+        print_json(o);
+    } else {
+        std::cout << "copied " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << " and " << report.attempts << " attempt"
+                  << (report.attempts == 1 ? "" : "s") << " from " << describe(settings->host) << " into " << describe(target) << "\n";
+        if (!report.paused.empty()) std::cout << "paused there too: " << joined(report.paused) << "\n";
+        if (!report.schedules.empty()) std::cout << "schedules going on from their last fire: " << joined(report.schedules) << "\n";
+    }
+    if (missed > 0) {
+        std::cerr << "sandhost copy: " << missed << " job" << (missed == 1 ? " was" : "s were")
+                  << " enqueued while it copied and " << (missed == 1 ? "is" : "are") << " not in " << describe(target)
+                  << ": stop every producer, empty the copy and run it again\n";
+        return k_exit_failed;
+    }
+    return k_exit_ok;
+}
+
+} // namespace sandhost::cli
