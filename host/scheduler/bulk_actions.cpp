@@ -2,13 +2,11 @@
 
 #include "config/suggest.h"
 
-#include <functional>
+#include <algorithm>
 #include <stdexcept>
 
 namespace sandhost::scheduler {
 namespace {
-
-enum class Step { changed, requested, skipped, refused };
 
 void check(const BulkSelection& selection, bool (*takes)(model::JobState), const char* action, const char* states)
 {
@@ -21,23 +19,42 @@ void check(const BulkSelection& selection, bool (*takes)(model::JobState), const
     }
 }
 
-// Walks the selected jobs state by state, newest first, calling `act` on each until the limit.
-// The ids of a state are read at once (ids only: a job's payload may be large); a job that
-// changed since is what `act` finds and skips.
-BulkOutcome walk(store::Store& store, const BulkSelection& selection, const std::function<Step(model::JobId)>& act)
+// Walks the selected jobs state by state, newest first, changing them up to k_max_action_batch
+// in one store step (Store::change_jobs), until the limit. The ids of a state are read at once
+// (ids only: a job's payload may be large); a job that changed since is what the step finds
+// and skips.
+BulkOutcome walk(store::Store& store, const BulkSelection& selection, store::JobAction action, model::TimePoint now)
 {
     BulkOutcome outcome;
+    auto room = [&]() -> std::size_t {
+        if (!selection.limit) return store::k_max_action_batch;
+        return std::min(store::k_max_action_batch, selection.limit - (outcome.changed + outcome.requested));
+    };
     for (model::JobState state : selection.states) {
-        for (model::JobId id : store.job_ids(selection.queue, state, selection.task, selection.changed_since)) {
-            if (selection.limit && outcome.changed + outcome.requested >= selection.limit) {
+        const auto ids = store.job_ids(selection.queue, state, selection.task, selection.changed_since);
+        for (std::size_t at = 0; at < ids.size();) {
+            if (room() == 0) {
                 outcome.more = true;
                 return outcome;
             }
-            switch (selection.dry_run ? (state == model::JobState::active ? Step::requested : Step::changed) : act(id)) {
-            case Step::changed: ++outcome.changed; break;
-            case Step::requested: ++outcome.requested; break;
-            case Step::skipped: ++outcome.skipped; break;
-            case Step::refused: ++outcome.refused_count; break;
+            const std::vector<model::JobId> step(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                                 ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + room())));
+            at += step.size();
+            if (selection.dry_run) {
+                (state == model::JobState::active ? outcome.requested : outcome.changed) += step.size();
+                continue;
+            }
+            const auto results = store.change_jobs(action, step, now);
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                switch (results[i].kind) {
+                case store::ActionResult::Kind::changed: ++outcome.changed; break;
+                case store::ActionResult::Kind::requested: ++outcome.requested; break;
+                case store::ActionResult::Kind::skipped: ++outcome.skipped; break;
+                case store::ActionResult::Kind::refused:
+                    ++outcome.refused_count;
+                    if (outcome.refused.size() < k_max_named_refusals) outcome.refused.emplace_back(step[i], results[i].why);
+                    break;
+                }
             }
         }
     }
@@ -78,45 +95,19 @@ std::optional<std::string> unknown_queue(store::Store& store, const config::Sett
 BulkOutcome retry_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
 {
     check(selection, is_retry_state, "retrying jobs", "dead or cancelled");
-    std::vector<std::pair<model::JobId, std::string>> refused;
-    auto outcome = walk(store, selection, [&](model::JobId id) {
-        try {
-            return store.retry(id, now) ? Step::changed : Step::skipped;
-        } catch (const store::StoreRequestError& e) {
-            // Purged since it was listed: nothing to retry. Otherwise the store says why not.
-            if (!store.get(id)) return Step::skipped;
-            if (refused.size() < k_max_named_refusals) refused.emplace_back(id, e.what());
-            return Step::refused;
-        }
-    });
-    outcome.refused = std::move(refused);
-    return outcome;
+    return walk(store, selection, store::JobAction::retry, now);
 }
 
 BulkOutcome cancel_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
 {
     check(selection, is_cancel_state, "cancelling jobs", "waiting, delayed, blocked or active");
-    return walk(store, selection, [&](model::JobId id) {
-        switch (store.cancel(id, now)) {
-        case store::CancelResult::cancelled: return Step::changed;
-        case store::CancelResult::requested: return Step::requested;
-        case store::CancelResult::already_final:
-        case store::CancelResult::not_found: break;
-        }
-        return Step::skipped;
-    });
+    return walk(store, selection, store::JobAction::cancel, now);
 }
 
 BulkOutcome promote_jobs(store::Store& store, const BulkSelection& selection, model::TimePoint now)
 {
     check(selection, is_promote_state, "promoting jobs", "delayed");
-    return walk(store, selection, [&](model::JobId id) {
-        try {
-            return store.promote(id, now) ? Step::changed : Step::skipped;
-        } catch (const store::StoreRequestError&) {
-            return Step::skipped;  // purged since it was listed
-        }
-    });
+    return walk(store, selection, store::JobAction::promote, now);
 }
 
 bool takes(BulkAction action, model::JobState state)

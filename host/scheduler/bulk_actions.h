@@ -1,9 +1,9 @@
 // Retrying, cancelling or promoting many jobs of a queue at once, for every front door
 // (`sandhost jobs retry|cancel|promote`, POST /api/v1/queues/{name}/retry|cancel|promote) and
-// every store. Each job is changed on its own, exactly as `sandhost job retry|cancel|promote ID`
-// would do it: a job that
-// changed state meanwhile is left alone, one the store refuses (a dead dependency, a key taken
-// again) is named with why, and no job is ever half changed.
+// every store. Each job is changed exactly as `sandhost job retry|cancel|promote ID` would do
+// it, up to Store::k_max_action_batch of them in one store step: a job that changed state
+// meanwhile is left alone, one the store refuses (a dead dependency, a key taken again) is
+// named with why while the others go on, and no job is ever half changed.
 #pragma once
 
 #include "config/settings.h"
@@ -56,7 +56,8 @@ std::vector<model::JobState> default_cancel_states();
 // configuration). The message names the likely queue.
 std::optional<std::string> unknown_queue(store::Store& store, const config::Settings& settings, const std::string& queue);
 
-// State by state in the order given, newest first within each, one job at a time. Throws
+// State by state in the order given, newest first within each, in steps of at most
+// store::k_max_action_batch jobs. Throws
 // std::invalid_argument for a selection with no queue or a state the action does not take;
 // store failures propagate (what was changed before them stays changed, as after as many single
 // calls).

@@ -151,6 +151,11 @@ std::optional<model::TimePoint> CountedStore::schedule_last_fire(const std::stri
     return counted([&] { return m_store->schedule_last_fire(name); });
 }
 
+std::vector<store::ActionResult> CountedStore::change_jobs(store::JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now)
+{
+    return counted([&] { return m_store->change_jobs(action, jobs, now); });
+}
+
 void CountedStore::import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now)
 {
     counted([&] { m_store->import_jobs(jobs, now); });

@@ -37,6 +37,7 @@ public:
     store::CancelResult cancel(model::JobId job, model::TimePoint now) override;
     bool retry(model::JobId job, model::TimePoint now) override;
     bool promote(model::JobId job, model::TimePoint now) override;
+    std::vector<store::ActionResult> change_jobs(store::JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now) override;
     std::size_t expire(model::TimePoint now) override;
     std::optional<model::Job> get(model::JobId job) override;
     std::vector<model::AttemptRecord> attempts(model::JobId job) override;

@@ -99,6 +99,32 @@ bool RedisStore::promote(model::JobId job, model::TimePoint now)
     return run("promoting a job", Script::promote, now, args, changed);
 }
 
+std::vector<ActionResult> RedisStore::change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now)
+{
+    check_action_size(jobs.size());
+    if (jobs.empty()) return {};
+    ScriptArgs args;
+    args.add(action == JobAction::retry ? "retry" : action == JobAction::cancel ? "cancel" : "promote");
+    args.add(static_cast<std::int64_t>(jobs.size()));
+    for (model::JobId job : jobs) args.add(job);
+    return run("changing jobs", Script::change, now, args, [&](const Value& reply) {
+        const auto parts = elements(reply);
+        if (parts.size() != jobs.size()) {
+            throw ReplyError("change returned " + std::to_string(parts.size()) + " results for " + std::to_string(jobs.size()) + " jobs");
+        }
+        std::vector<ActionResult> results;
+        for (const auto& part : parts) {
+            const std::string text = bytes(part);
+            if (text == "changed") results.push_back(ActionResult{ActionResult::Kind::changed, {}});
+            else if (text == "requested") results.push_back(ActionResult{ActionResult::Kind::requested, {}});
+            else if (text == "skipped") results.push_back(ActionResult{});
+            else if (text.rfind("refused ", 0) == 0) results.push_back(ActionResult{ActionResult::Kind::refused, text.substr(8)});
+            else throw ReplyError("change returned \"" + text + "\"");
+        }
+        return results;
+    });
+}
+
 std::size_t RedisStore::expire(model::TimePoint now)
 {
     return run("expiring jobs", Script::expire, now, ScriptArgs{},

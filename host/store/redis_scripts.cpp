@@ -10,7 +10,7 @@
 namespace sandhost::store::redis {
 namespace {
 
-constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::import) + 1;
+constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::change) + 1;
 
 std::string_view file_text(std::string_view name)
 {
@@ -38,6 +38,7 @@ std::array<ScriptText, k_scripts> compose_all()
     const std::initializer_list<std::string_view> jobs{"lib_jobs"};
     const std::initializer_list<std::string_view> claims{"lib_jobs", "lib_claim"};
     const std::initializer_list<std::string_view> ends{"lib_jobs", "lib_attempt"};
+    const std::initializer_list<std::string_view> actions{"lib_jobs", "lib_actions"};
     const std::initializer_list<std::string_view> none{};
     std::array<ScriptText, k_scripts> all;
     auto set = [&](Script script, std::string_view name, std::initializer_list<std::string_view> libraries) {
@@ -51,9 +52,10 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::finish_and_claim, "finish_and_claim", {"lib_jobs", "lib_attempt", "lib_claim"});
     set(Script::renew, "renew", none);
     set(Script::progress, "progress", none);
-    set(Script::cancel, "cancel", jobs);
-    set(Script::retry, "retry", jobs);
-    set(Script::promote, "promote", jobs);
+    set(Script::cancel, "cancel", actions);
+    set(Script::retry, "retry", actions);
+    set(Script::promote, "promote", actions);
+    set(Script::change, "change", actions);
     set(Script::expire, "expire", jobs);
     set(Script::pause, "pause", none);
     set(Script::schedule, "schedule", jobs);

@@ -56,6 +56,7 @@ public:
     CancelResult cancel(model::JobId job, model::TimePoint now) override;
     bool retry(model::JobId job, model::TimePoint now) override;
     bool promote(model::JobId job, model::TimePoint now) override;
+    std::vector<ActionResult> change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now) override;
     std::size_t expire(model::TimePoint now) override;
 
     // redis_queries.cpp

@@ -76,76 +76,118 @@ CancelResult SqliteStore::cancel(model::JobId job, model::TimePoint now)
 {
     return serialized("cancelling a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        const auto state = state_of(job);
-        if (!state) return CancelResult::not_found;
-        if (model::is_final(*state)) return CancelResult::already_final;
-        if (*state == model::JobState::active) {
-            run("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", to_millis(now), job);
-            transaction.commit();
-            return CancelResult::requested;
-        }
-        run("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?", to_millis(now), job);
-        job_event(EventType::job_finished, job, now, JobEventFacts{std::nullopt, false, "cancelled"});
-        kill_dependents(job, model::JobState::cancelled, now);
+        const CancelResult result = cancel_in_transaction(job, now);
         transaction.commit();
-        return CancelResult::cancelled;
+        return result;
     });
+}
+
+CancelResult SqliteStore::cancel_in_transaction(model::JobId job, model::TimePoint now)
+{
+    const auto state = state_of(job);
+    if (!state) return CancelResult::not_found;
+    if (model::is_final(*state)) return CancelResult::already_final;
+    if (*state == model::JobState::active) {
+        run("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", to_millis(now), job);
+        return CancelResult::requested;
+    }
+    run("UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ?", to_millis(now), job);
+    job_event(EventType::job_finished, job, now, JobEventFacts{std::nullopt, false, "cancelled"});
+    kill_dependents(job, model::JobState::cancelled, now);
+    return CancelResult::cancelled;
 }
 
 bool SqliteStore::retry(model::JobId job, model::TimePoint now)
 {
     return serialized("retrying a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        const auto state = state_of(job);
-        if (!state) throw StoreRequestError("no job " + std::to_string(job));
-        if (*state != model::JobState::dead && *state != model::JobState::cancelled) return false;
-        const std::vector<model::JobId> dependencies = dependencies_of(job);
-        const auto states = states_of(dependencies);
-        bool all_completed = true;
-        for (model::JobId dependency : dependencies) {
-            const auto found = states.find(dependency);
-            if (found == states.end()) {
-                throw StoreRequestError("job " + std::to_string(job) + " cannot run again: its dependency " +
-                                        std::to_string(dependency) + " was purged");
-            }
-            if (found->second == model::JobState::dead || found->second == model::JobState::cancelled) {
-                throw StoreRequestError("job " + std::to_string(job) + " cannot run again while its " +
-                                        dependency_error(dependency, found->second) + "; retry that job first");
-            }
-            if (found->second != model::JobState::completed) all_completed = false;
-        }
-        // Its key is taken again: refused while another job holds it (the unique index would
-        // refuse it too, as a failure of the store rather than of the request).
-        static const std::string holder_of_key = "SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue "
-                                                 "AND o.idempotency_key = j.idempotency_key AND o.id <> j.id AND " +
-                                                 unfinished_condition("o.state") + " WHERE j.id = ?";
-        if (const auto holder = first_int(holder_of_key, job)) {
-            throw StoreRequestError("job " + std::to_string(job) + " cannot run again while job " +
-                                    std::to_string(*holder) + ", which has the same key, has not finished");
-        }
-        run("UPDATE jobs SET state = ?, run_at = ?, "
-            "expires_at = CASE WHEN ttl_ms IS NULL THEN NULL ELSE ? + ttl_ms END, "
-            "attempts_since_retry = 0, lost = 0, error = NULL, result = NULL, cancel_requested = 0, "
-            "progress_percent = NULL, progress_message = NULL, updated_at = ? WHERE id = ?",
-            all_completed ? "waiting" : "blocked", to_millis(now), to_millis(now), to_millis(now), job);
-        job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "retried"});
-        transaction.commit();
-        return true;
+        const bool retried = retry_in_transaction(job, now);
+        if (retried) transaction.commit();
+        return retried;
     });
+}
+
+// Every refusal comes before the first write: a refused job is left as it was, also in a step
+// that goes on with other jobs.
+bool SqliteStore::retry_in_transaction(model::JobId job, model::TimePoint now)
+{
+    const auto state = state_of(job);
+    if (!state) throw StoreRequestError("no job " + std::to_string(job));
+    if (*state != model::JobState::dead && *state != model::JobState::cancelled) return false;
+    const std::vector<model::JobId> dependencies = dependencies_of(job);
+    const auto states = states_of(dependencies);
+    bool all_completed = true;
+    for (model::JobId dependency : dependencies) {
+        const auto found = states.find(dependency);
+        if (found == states.end()) {
+            throw StoreRequestError("job " + std::to_string(job) + " cannot run again: its dependency " +
+                                    std::to_string(dependency) + " was purged");
+        }
+        if (found->second == model::JobState::dead || found->second == model::JobState::cancelled) {
+            throw StoreRequestError("job " + std::to_string(job) + " cannot run again while its " +
+                                    dependency_error(dependency, found->second) + "; retry that job first");
+        }
+        if (found->second != model::JobState::completed) all_completed = false;
+    }
+    // Its key is taken again: refused while another job holds it (the unique index would
+    // refuse it too, as a failure of the store rather than of the request).
+    static const std::string holder_of_key = "SELECT o.id FROM jobs j JOIN jobs o ON o.queue = j.queue "
+                                             "AND o.idempotency_key = j.idempotency_key AND o.id <> j.id AND " +
+                                             unfinished_condition("o.state") + " WHERE j.id = ?";
+    if (const auto holder = first_int(holder_of_key, job)) {
+        throw StoreRequestError("job " + std::to_string(job) + " cannot run again while job " +
+                                std::to_string(*holder) + ", which has the same key, has not finished");
+    }
+    run("UPDATE jobs SET state = ?, run_at = ?, "
+        "expires_at = CASE WHEN ttl_ms IS NULL THEN NULL ELSE ? + ttl_ms END, "
+        "attempts_since_retry = 0, lost = 0, error = NULL, result = NULL, cancel_requested = 0, "
+        "progress_percent = NULL, progress_message = NULL, updated_at = ? WHERE id = ?",
+        all_completed ? "waiting" : "blocked", to_millis(now), to_millis(now), to_millis(now), job);
+    job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "retried"});
+    return true;
 }
 
 bool SqliteStore::promote(model::JobId job, model::TimePoint now)
 {
     return serialized("promoting a job", [&] {
         Transaction transaction(m_db, TransactionKind::write);
-        const auto state = state_of(job);
-        if (!state) throw StoreRequestError("no job " + std::to_string(job));
-        if (*state != model::JobState::delayed) return false;
-        // Due already: it keeps its place in the claim order.
-        run("UPDATE jobs SET state = 'waiting', run_at = MIN(run_at, ?), updated_at = ? WHERE id = ?", to_millis(now), to_millis(now), job);
-        job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "promoted"});
+        const bool promoted = promote_in_transaction(job, now);
+        if (promoted) transaction.commit();
+        return promoted;
+    });
+}
+
+bool SqliteStore::promote_in_transaction(model::JobId job, model::TimePoint now)
+{
+    const auto state = state_of(job);
+    if (!state) throw StoreRequestError("no job " + std::to_string(job));
+    if (*state != model::JobState::delayed) return false;
+    // Due already: it keeps its place in the claim order.
+    run("UPDATE jobs SET state = 'waiting', run_at = MIN(run_at, ?), updated_at = ? WHERE id = ?", to_millis(now), to_millis(now), job);
+    job_event(EventType::job_enqueued, job, now, JobEventFacts{std::nullopt, false, "promoted"});
+    return true;
+}
+
+std::vector<ActionResult> SqliteStore::change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now)
+{
+    check_action_size(jobs.size());
+    return serialized("changing jobs", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        std::vector<ActionResult> results;
+        results.reserve(jobs.size());
+        for (model::JobId job : jobs) {
+            try {
+                switch (action) {
+                case JobAction::retry: results.push_back(ActionResult::of(retry_in_transaction(job, now))); break;
+                case JobAction::cancel: results.push_back(ActionResult::of(cancel_in_transaction(job, now))); break;
+                case JobAction::promote: results.push_back(ActionResult::of(promote_in_transaction(job, now))); break;
+                }
+            } catch (const StoreRequestError& e) {
+                results.push_back(state_of(job) ? ActionResult{ActionResult::Kind::refused, e.what()} : ActionResult{});
+            }
+        }
         transaction.commit();
-        return true;
+        return results;
     });
 }
 

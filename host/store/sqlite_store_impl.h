@@ -92,6 +92,7 @@ public:
     CancelResult cancel(model::JobId job, model::TimePoint now) override;
     bool retry(model::JobId job, model::TimePoint now) override;
     bool promote(model::JobId job, model::TimePoint now) override;
+    std::vector<ActionResult> change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now) override;
     std::size_t expire(model::TimePoint now) override;
 
     // sqlite_queries.cpp
@@ -224,6 +225,11 @@ private:
     std::optional<model::JobState> end_attempt(const model::AttemptRecord& attempt, const Transition& transition,
                                                model::TimePoint now);
     // end_attempt inside a write transaction, which it leaves to the caller to commit.
+    // The single calls' bodies, inside the caller's write transaction (change_jobs runs many in one).
+    CancelResult cancel_in_transaction(model::JobId job, model::TimePoint now);
+    bool retry_in_transaction(model::JobId job, model::TimePoint now);
+    bool promote_in_transaction(model::JobId job, model::TimePoint now);
+
     std::optional<model::JobState> end_attempt_in_transaction(const model::AttemptRecord& attempt,
                                                               const Transition& transition, model::TimePoint now);
 

@@ -138,6 +138,42 @@ std::vector<model::JobId> Store::job_ids(const std::string& queue, model::JobSta
     }
 }
 
+ActionResult ActionResult::of(CancelResult result)
+{
+    switch (result) {
+    case CancelResult::cancelled: return ActionResult{Kind::changed, {}};
+    case CancelResult::requested: return ActionResult{Kind::requested, {}};
+    case CancelResult::already_final:
+    case CancelResult::not_found: break;
+    }
+    return ActionResult{};
+}
+
+void check_action_size(std::size_t jobs)
+{
+    if (jobs > k_max_action_batch) {
+        throw StoreRequestError("at most " + std::to_string(k_max_action_batch) + " jobs are changed at once, not " + std::to_string(jobs));
+    }
+}
+
+std::vector<ActionResult> Store::change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now)
+{
+    check_action_size(jobs.size());
+    std::vector<ActionResult> results;
+    for (model::JobId job : jobs) {
+        try {
+            switch (action) {
+            case JobAction::retry: results.push_back(ActionResult::of(retry(job, now))); break;
+            case JobAction::cancel: results.push_back(ActionResult::of(cancel(job, now))); break;
+            case JobAction::promote: results.push_back(ActionResult::of(promote(job, now))); break;
+            }
+        } catch (const StoreRequestError& e) {
+            results.push_back(get(job) ? ActionResult{ActionResult::Kind::refused, e.what()} : ActionResult{});
+        }
+    }
+    return results;
+}
+
 void check_import_size(std::size_t jobs)
 {
     if (jobs > k_max_import_batch) {

@@ -128,6 +128,26 @@ struct LostAttempt {
 
 enum class CancelResult { cancelled, requested, already_final, not_found };
 
+// What retry, cancel and promote did to one job of a step of many (Store::change_jobs).
+enum class JobAction { retry, cancel, promote };
+struct ActionResult {
+    enum class Kind {
+        changed,    // retried, cancelled at once, promoted
+        requested,  // cancel of an active job: its host is asked to stop it
+        skipped,    // in another state, or no such job (purged)
+        refused,    // retry: the single call would throw StoreRequestError; `why` says what it says
+    };
+    Kind kind = Kind::skipped;
+    std::string why;
+    static ActionResult of(bool changed) { return ActionResult{changed ? Kind::changed : Kind::skipped, {}}; }
+    static ActionResult of(CancelResult result);
+};
+
+// The most jobs one change_jobs call takes.
+inline constexpr std::size_t k_max_action_batch = 500;
+// Throws StoreRequestError when `jobs` is more than one change_jobs call takes.
+void check_action_size(std::size_t jobs);
+
 struct JobFilter {
     std::optional<std::string> queue;
     std::optional<model::JobState> state;
@@ -302,6 +322,11 @@ public:
     // forward to now (an earlier one stays), its attempts and ttl as they were. false when the
     // job is in another state; unknown throws.
     virtual bool promote(model::JobId job, model::TimePoint now) = 0;
+
+    // retry, cancel or promote each of `jobs` (at most k_max_action_batch) in one step, each as
+    // the single call does it, in order: a job the single call would refuse is `refused` and
+    // left as it was while the others go on. The default makes the single calls.
+    virtual std::vector<ActionResult> change_jobs(JobAction action, const std::vector<model::JobId>& jobs, model::TimePoint now);
 
     // Dead as expired: every waiting/delayed/blocked job whose expires_at passed. Returns how
     // many (their dependents, made dead too, are not counted).
