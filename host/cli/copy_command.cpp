@@ -140,9 +140,22 @@ int copy_command(const std::vector<std::string>& raw)
         for (const auto& [state, count] : counts.by_state) total += count;
     }
     ProgressBar bar;
-    const auto report = store::copy_store(*source, *destination, schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
-        bar.update(total ? 100.0 * static_cast<double>(r.jobs) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
-    });
+    std::uint64_t copied_so_far = 0;
+    store::CopyReport report;
+    try {
+        report = store::copy_store(*source, *destination, schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
+            copied_so_far = r.jobs;
+            bar.update(total ? 100.0 * static_cast<double>(r.jobs) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
+        });
+    } catch (const std::exception& e) {
+        bar.clear();
+        if (copied_so_far == 0) throw;
+        // Stopped part way (a store failed, or a job started): what is there is a part.
+        throw std::runtime_error(std::string(e.what()) + "; " + describe(target) + " holds the " + std::to_string(copied_so_far) +
+                                 " jobs copied before that, a part of the store: " +
+                                 (std::holds_alternative<config::SqliteStore>(target.store) ? "delete that file" : "delete its keys") +
+                                 " before copying again");
+    }
     bar.clear();
     // Jobs enqueued since the walk began are above its first page: not copied.
     const std::uint64_t missed = jobs_after(*source, newest_before.empty() ? 0 : newest_before.front().id);

@@ -144,5 +144,49 @@ TEST_F(CopyCliTest, BadRequestsAreRefusedBeforeAnythingIsWritten)
               model::to_json(d.store().list(store::JobFilter{}).front(), nullptr));
 }
 
+TEST_F(CopyCliTest, ACopyThatStopsPartWaySaysWhatTheTargetHolds)
+{
+    t::RedisDeployment d("  default:\n    tasks: [\"misbehave.*\"]\n");
+    // A file of 3,000 jobs of 1 KiB, into a server that runs out of memory after about three MiB.
+    const auto file = d.dir() / "jobs.db";
+    {
+        auto source = store::open_sqlite_store(file);
+        std::vector<model::NewJob> batch;
+        for (int i = 0; i < 1'000; ++i) {
+            model::NewJob job;
+            job.queue = "default";
+            job.task = "misbehave.echo";
+            job.payload = "{\"pad\": \"" + std::string(1024, 'x') + "\"}";
+            batch.push_back(job);
+        }
+        for (int round = 0; round < 3; ++round) source->enqueue_jobs(batch, std::chrono::system_clock::now());
+    }
+    std::string text = read_file(d.config_for("file-host"));
+    const std::string redis_line = "  store: \"" + d.server().url() + "\"\n";
+    text.replace(text.find(redis_line), redis_line.size(), "  store: \"sqlite:" + file.string() + "\"\n");
+    const auto file_config = d.dir() / "file.yaml";
+    std::ofstream(file_config) << text;
+    const std::string info = d.server().command("INFO memory");
+    const auto at = info.find("used_memory:");
+    ASSERT_NE(at, std::string::npos) << info;
+    const long used = std::stol(info.substr(at + 12));
+    d.server().command("CONFIG SET maxmemory " + std::to_string(used + (3 << 20)));
+
+    const auto r = t::run_command({t::sandhost_executable().string(), "copy", "--to", d.server().url(), "--to-prefix", "chaos:", "--config",
+                                   file_config.string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("OOM"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("jobs copied before that, a part of the store: delete its keys before copying again"), std::string::npos) << r.err;
+    d.server().command("CONFIG SET maxmemory 0");
+    const auto held = d.store().list(store::JobFilter{});
+    EXPECT_FALSE(held.empty());
+    // Whole steps: every job there is in its hash and its indexes alike.
+    EXPECT_EQ(std::stoul(d.server().command("KEYS chaos:job:*").substr(1)), d.store().queue_counts({}).at("default").by_state.at(JobState::waiting));
+    EXPECT_NE(r.err.find("holds the " + std::to_string(d.store().queue_counts({}).at("default").by_state.at(JobState::waiting)) + " jobs"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(store::open_sqlite_store(file)->queue_counts({}).at("default").by_state.at(JobState::waiting), 3'000u) << "the file is as it was";
+}
+
 } // namespace
 } // namespace sandhost

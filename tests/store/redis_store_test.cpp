@@ -71,6 +71,53 @@ TEST(RedisStore, ScriptsTheServerForgotAreLoadedAgain)
     EXPECT_EQ(store->list(JobFilter{}).size(), 1u);
 }
 
+// Past maxmemory (with the default noeviction policy) a step is refused whole or runs whole:
+// Redis refuses a script's first write past the limit and lets one that has written go on to
+// its end, and every script checks what it refuses before it writes. A step stopped half way
+// would leave a job in its hash but in no index.
+TEST(RedisStore, PastMaxmemoryAStepIsRefusedWholeNeverHalfApplied)
+{
+    SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
+    RedisServer server;
+    auto store = open_redis_store(options_of(server));
+    store->enqueue(new_job(), t(0));
+    auto used_memory = [&] {
+        const std::string info = server.command("INFO memory");
+        const auto at = info.find("used_memory:");
+        return at == std::string::npos ? 0L : std::stol(info.substr(at + 12));
+    };
+    // How many job hashes there are, indexed or not ("*N" heads the reply).
+    auto job_hashes = [&] { return std::stoul(server.command("KEYS t:job:*").substr(1)); };
+    auto indexed = [&] { return store->queue_counts({}).at("q").by_state.at(JobState::waiting); };
+    std::vector<model::NewJob> batch(1'000, new_job());
+    for (auto& job : batch) job.payload = "{\"pad\": \"" + std::string(2048, 'x') + "\"}";
+    // Room for more and more of the batch: each try is refused whole until one runs whole (its
+    // jobs, stored while its request is still held, take it past the limit before it ends).
+    const long base = used_memory();
+    long limit = 0;
+    bool ran = false;
+    for (long room = 1 << 20; room <= 32 << 20 && !ran; room += 256 << 10) {
+        limit = base + room;
+        ASSERT_EQ(server.command("CONFIG SET maxmemory " + std::to_string(limit)), "+OK\r\n");
+        try {
+            store->enqueue_jobs(batch, t(1));
+            ran = true;
+        } catch (const StoreError& e) {
+            ASSERT_THAT(e.what(), HasSubstr("OOM"));
+        }
+        // Read past the limit too: the scripts that only read write nothing, and run.
+        ASSERT_EQ(job_hashes(), indexed()) << "with " << room << " bytes of room";
+        ASSERT_EQ(indexed(), ran ? 1'001u : 1u) << "with " << room << " bytes of room";
+    }
+    ASSERT_TRUE(ran);
+    EXPECT_GT(used_memory(), limit) << "it ended past the limit, and ran whole";
+    ASSERT_EQ(server.command("CONFIG SET maxmemory 0"), "+OK\r\n");
+    JobFilter all;
+    all.limit = 0;
+    EXPECT_EQ(store->list(all).size(), 1'001u);
+    EXPECT_EQ(store->job_ids("q", JobState::waiting, std::nullopt).size(), 1'001u);
+}
+
 TEST(RedisStore, APasswordIsSentAndNeverShown)
 {
     SANDHOST_SKIP_WITHOUT_REDIS_SERVER();
