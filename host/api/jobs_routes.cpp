@@ -218,4 +218,20 @@ void post_job_promote(Context& context, Exchange& exchange)
     exchange.reply_json(200, job_json(context, id));
 }
 
+void delete_job(Context& context, Exchange& exchange)
+{
+    const model::JobId id = job_id_in(exchange.path()[3]);
+    switch (context.store().remove(id)) {
+    case store::RemoveResult::removed: exchange.reply(204, "application/json", ""); return;
+    case store::RemoveResult::not_found: throw ApiError(404, "not_found", "no job " + std::to_string(id));
+    case store::RemoveResult::needed:
+        throw ApiError(409, "conflict", "job " + std::to_string(id) + " is kept: a job still to run depends on it (its state and result)");
+    case store::RemoveResult::not_finished: {
+        const auto job = context.store().get(id);
+        throw ApiError(409, "conflict", "job " + std::to_string(id) + " is " + (job ? model::to_string(job->state) : "gone") +
+                                            "; only completed, dead or cancelled jobs are deleted (cancel it first)");
+    }
+    }
+}
+
 } // namespace sandhost::api

@@ -16,6 +16,7 @@ const std::vector<Route>& routes()
         {"POST", {"api", "v1", "jobs", "*", "cancel"}, Access::token, post_job_cancel},
         {"POST", {"api", "v1", "jobs", "*", "retry"}, Access::token, post_job_retry},
         {"POST", {"api", "v1", "jobs", "*", "promote"}, Access::token, post_job_promote},
+        {"DELETE", {"api", "v1", "jobs", "*"}, Access::token, delete_job},
         {"GET", {"api", "v1", "queues"}, Access::token, get_queues},
         {"POST", {"api", "v1", "queues", "*", "pause"}, Access::token, post_queue_pause},
         {"POST", {"api", "v1", "queues", "*", "resume"}, Access::token, post_queue_resume},

@@ -43,6 +43,7 @@ void get_job(Context& context, Exchange& exchange);
 void post_job_cancel(Context& context, Exchange& exchange);
 void post_job_retry(Context& context, Exchange& exchange);
 void post_job_promote(Context& context, Exchange& exchange);
+void delete_job(Context& context, Exchange& exchange);
 void get_queues(Context& context, Exchange& exchange);
 void post_queue_pause(Context& context, Exchange& exchange);
 void post_queue_resume(Context& context, Exchange& exchange);

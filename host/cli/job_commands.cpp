@@ -468,15 +468,17 @@ int job_command(const std::vector<std::string>& raw)
     const std::vector<OptionSpec> options = {config_option(), {"json", "", "print JSON"}, {"help", "", "show this help"}};
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        return print_help("sandhost job show|cancel|retry|promote ID [--json]",
+        return print_help("sandhost job show|cancel|retry|promote|delete ID [--json]",
                           "show: the job and every attempt. cancel: a waiting job is cancelled, a running one stopped.\nretry: a dead or "
-                          "cancelled job runs again. promote: a delayed job (a delay, a retry's backoff) may run now.",
+                          "cancelled job runs again. promote: a delayed job (a delay, a retry's backoff) may run now.\ndelete: a "
+                          "completed, dead or cancelled job is deleted with its attempts (payload, result, output),\nunless a job still "
+                          "to run depends on it.",
                           options);
     }
-    if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry|promote and a job id");
+    if (args.positional.size() != 2) throw UsageError("expected show|cancel|retry|promote|delete and a job id");
     const std::string& action = args.positional[0];
-    if (action != "show" && action != "cancel" && action != "retry" && action != "promote") {
-        throw UsageError("unknown action '" + action + "' (show, cancel, retry, promote)");
+    if (action != "show" && action != "cancel" && action != "retry" && action != "promote" && action != "delete") {
+        throw UsageError("unknown action '" + action + "' (show, cancel, retry, promote, delete)");
     }
     const model::JobId id = parse_job_id(args.positional[1]);
     auto context = open_host_context(args);
@@ -515,6 +517,21 @@ int job_command(const std::vector<std::string>& raw)
             return report("already_final", "job " + std::to_string(id) + " has already ended (" + model::to_string(store.get(id)->state) + ")",
                           k_exit_failed);
         case store::CancelResult::not_found: return report("not_found", "no job " + std::to_string(id), k_exit_failed);
+        }
+    }
+    if (action == "delete") {
+        const auto before = store.get(id);
+        switch (store.remove(id)) {
+        case store::RemoveResult::removed: return report("deleted", "job " + std::to_string(id) + " deleted", k_exit_ok);
+        case store::RemoveResult::not_found: return report("not_found", "no job " + std::to_string(id), k_exit_failed);
+        case store::RemoveResult::needed:
+            return report("refused", "job " + std::to_string(id) + " is kept: a job still to run depends on it (its state and result)",
+                          k_exit_failed);
+        case store::RemoveResult::not_finished:
+            return report("refused",
+                          "job " + std::to_string(id) + " is " + (before ? model::to_string(before->state) : "unfinished") +
+                              "; only completed, dead or cancelled jobs are deleted (cancel it first)",
+                          k_exit_failed);
         }
     }
     if (action == "promote") {

@@ -14,6 +14,15 @@
 #include <thread>
 
 namespace sandhost::client {
+bool Client::remove(std::int64_t id)
+{
+    return m_impl->guarded([&] {
+        const auto removed = m_impl->store->remove(id);
+        if (removed == store::RemoveResult::not_found) throw Error(Error::Kind::not_found, "no job " + std::to_string(id));
+        return removed == store::RemoveResult::removed;
+    });
+}
+
 namespace {
 
 using Clock = std::chrono::system_clock;

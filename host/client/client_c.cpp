@@ -328,6 +328,17 @@ sh_client_status_t sh_client_promote(sh_client_t* client, int64_t job_id)
     });
 }
 
+sh_client_status_t sh_client_remove(sh_client_t* client, int64_t job_id)
+{
+    return guarded([&] {
+        if (!client) return fail(SH_CLIENT_INVALID_ARGUMENT, "client must not be NULL");
+        if (!client->client.remove(job_id)) {
+            return fail(SH_CLIENT_WRONG_STATE, "job " + std::to_string(job_id) + " has not ended, or a job still to run depends on it");
+        }
+        return succeed();
+    });
+}
+
 sh_client_status_t sh_client_retry_jobs(sh_client_t* client, const char* queue, const sh_bulk_options_t* options,
                                         sh_bulk_result_t* result)
 {

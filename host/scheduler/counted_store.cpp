@@ -166,6 +166,11 @@ void CountedStore::import_schedule(const std::string& name, model::TimePoint las
     counted([&] { m_store->import_schedule(name, last_fire); });
 }
 
+store::RemoveResult CountedStore::remove(model::JobId job)
+{
+    return counted([&] { return m_store->remove(job); });
+}
+
 std::size_t CountedStore::purge(model::JobState state, model::TimePoint older_than)
 {
     return counted([&] { return m_store->purge(state, older_than); });

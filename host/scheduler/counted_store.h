@@ -53,6 +53,7 @@ public:
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
     void import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now) override;
     void import_schedule(const std::string& name, model::TimePoint last_fire) override;
+    store::RemoveResult remove(model::JobId job) override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
     std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
                      model::TimePoint now, std::size_t batch) override;

@@ -125,6 +125,20 @@ std::vector<std::string> RedisStore::paused_queues()
     });
 }
 
+RemoveResult RedisStore::remove(model::JobId job)
+{
+    ScriptArgs args;
+    args.add(job);
+    return run("removing a job", Script::remove, std::chrono::system_clock::now(), args, [](const Value& reply) {
+        const std::string result = bytes(reply);
+        if (result == "removed") return RemoveResult::removed;
+        if (result == "not_finished") return RemoveResult::not_finished;
+        if (result == "needed") return RemoveResult::needed;
+        if (result == "not_found") return RemoveResult::not_found;
+        throw ReplyError("remove returned \"" + result + "\"");
+    });
+}
+
 std::size_t RedisStore::purge(model::JobState state, model::TimePoint older_than)
 {
     if (!model::is_final(state)) {

@@ -10,7 +10,7 @@
 namespace sandhost::store::redis {
 namespace {
 
-constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::change) + 1;
+constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::remove) + 1;
 
 std::string_view file_text(std::string_view name)
 {
@@ -56,6 +56,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::retry, "retry", actions);
     set(Script::promote, "promote", actions);
     set(Script::change, "change", actions);
+    set(Script::remove, "remove", jobs);
     set(Script::expire, "expire", jobs);
     set(Script::pause, "pause", none);
     set(Script::schedule, "schedule", jobs);

@@ -69,6 +69,7 @@ public:
     std::map<model::JobId, std::string> results(const std::vector<model::JobId>& jobs) override;
     void set_paused(const std::string& queue, bool paused) override;
     std::vector<std::string> paused_queues() override;
+    RemoveResult remove(model::JobId job) override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
     std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,
                      model::TimePoint now, std::size_t batch) override;

@@ -194,6 +194,23 @@ std::vector<std::string> SqliteStore::paused_queues()
                       [&] { return texts("SELECT queue FROM paused_queues ORDER BY queue"); });
 }
 
+RemoveResult SqliteStore::remove(model::JobId job)
+{
+    return serialized("removing a job", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        const auto state = state_of(job);
+        if (!state) return RemoveResult::not_found;
+        if (!model::is_final(*state)) return RemoveResult::not_finished;
+        // As purge: a job still to run needs its state and result.
+        static const std::string needed =
+            "SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id WHERE d.depends_on = ? AND " + unfinished_condition("w.state");
+        if (first_int(needed, job)) return RemoveResult::needed;
+        delete_jobs({job});
+        transaction.commit();
+        return RemoveResult::removed;
+    });
+}
+
 std::size_t SqliteStore::purge(model::JobState state, model::TimePoint older_than)
 {
     if (!model::is_final(state)) {

@@ -127,6 +127,7 @@ struct LostAttempt {
 };
 
 enum class CancelResult { cancelled, requested, already_final, not_found };
+enum class RemoveResult { removed, not_finished, needed, not_found };
 
 // What retry, cancel and promote did to one job of a step of many (Store::change_jobs).
 enum class JobAction { retry, cancel, promote };
@@ -372,6 +373,12 @@ public:
     // Records `last_fire` as schedule `name`'s last fire, as another store had it: the schedule
     // goes on from there rather than starting anew.
     virtual void import_schedule(const std::string& name, model::TimePoint last_fire) = 0;
+
+    // Deletes the completed, dead or cancelled job `job` with its attempts, as purge deletes
+    // jobs: its payload, result, error and its attempts' output are gone (its events stay; they
+    // name it but hold none of those). not_finished: it has not ended (cancel it first);
+    // needed: a job still to run depends on it (on its state and result).
+    virtual RemoveResult remove(model::JobId job) = 0;
 
     // Deletes final jobs in `state` (completed, dead or cancelled) last updated before
     // `older_than`, with their attempts. Returns how many. A job that a job not final yet

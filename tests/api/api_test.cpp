@@ -280,6 +280,24 @@ TEST_P(ApiTest, CancelAndRetryAnswerWithTheJobOr404Or409)
 
 // Many jobs of a queue cancelled, then retried, as many at a time as a caller asks; a job the
 // store may not retry is named; other queues are left alone; bad requests change nothing.
+TEST_P(ApiTest, AFinishedJobIsDeletedUnlessAJobStillToRunNeedsIt)
+{
+    ApiHarness api(k_queues);
+    api.start(false);
+    const auto waiting = api.enqueue(R"({"queue":"default","task":"misbehave.echo","payload":{"card":"4111"}})");
+    const auto refused = api.call("DELETE", "/api/v1/jobs/" + std::to_string(waiting));
+    EXPECT_EQ(refused.status, 409) << refused.body;
+    EXPECT_NE(refused.body.find("cancel it first"), std::string::npos) << refused.body;
+    ASSERT_EQ(api.post("/api/v1/jobs/" + std::to_string(waiting) + "/cancel").status, 200);
+    const auto deleted = api.call("DELETE", "/api/v1/jobs/" + std::to_string(waiting));
+    EXPECT_EQ(deleted.status, 204) << deleted.body;
+    EXPECT_TRUE(deleted.body.empty());
+    EXPECT_EQ(api.get("/api/v1/jobs/" + std::to_string(waiting)).status, 404);
+    EXPECT_EQ(api.call("DELETE", "/api/v1/jobs/" + std::to_string(waiting)).status, 404);
+    EXPECT_EQ(api.call("DELETE", "/api/v1/jobs/nope").status, 404) << "as GET answers it";
+    EXPECT_EQ(api.call("PUT", "/api/v1/jobs/1").status, 405);
+}
+
 TEST_P(ApiTest, DelayedJobsArePromotedOneOrManyAtOnce)
 {
     ApiHarness api(k_queues);

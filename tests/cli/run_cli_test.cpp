@@ -607,6 +607,36 @@ TEST(JobCli, PromotedDelayedJobsRunNow)
 
 // `schedules` lists them with their fire times; `schedules run` enqueues one's job now and
 // leaves its periods as they were.
+TEST(JobCli, AFinishedJobIsDeletedWithItsRecordUnlessAJobStillToRunNeedsIt)
+{
+    Deployment d("  q:\n    tasks: [\"misbehave.*\"]\n");
+    auto host = d.start_host();
+    const auto secret = d.enqueue({"q", "misbehave.echo", "--payload", R"({"card":"4111 1111"})"});
+    ASSERT_EQ(d.cli({"wait", std::to_string(secret)}).exit_code, 0);
+    const auto later = d.enqueue({"q", "misbehave.echo", "--delay", "1h", "--depends-on", std::to_string(secret)});
+    // Its delayed dependent still needs it; a job that has not ended is not deleted.
+    const auto needed = d.cli({"job", "delete", std::to_string(secret)});
+    EXPECT_EQ(needed.exit_code, 1);
+    EXPECT_NE(needed.err.find("a job still to run depends on it"), std::string::npos) << needed.err;
+    const auto refused = d.cli({"job", "delete", std::to_string(later), "--json"});
+    EXPECT_EQ(refused.exit_code, 1);
+    const auto waiting = Poco::JSON::Parser().parse(refused.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(waiting->getValue<std::string>("result"), "refused");
+    EXPECT_EQ(waiting->getValue<std::string>("state"), "delayed");
+    ASSERT_EQ(d.cli({"job", "cancel", std::to_string(later)}).exit_code, 0);
+
+    const auto deleted = d.cli({"job", "delete", std::to_string(secret)});
+    EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+    EXPECT_NE(deleted.out.find("job " + std::to_string(secret) + " deleted"), std::string::npos) << deleted.out;
+    EXPECT_EQ(d.cli({"job", "show", std::to_string(secret)}).exit_code, 1);
+    EXPECT_EQ(d.cli({"jobs", "--json"}).out.find("4111"), std::string::npos) << "its payload is gone";
+    const auto gone = d.cli({"job", "delete", std::to_string(secret), "--json"});
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_EQ(Poco::JSON::Parser().parse(gone.out).extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("result"), "not_found");
+    EXPECT_EQ(d.cli({"job", "delete", "x"}).exit_code, 2);
+    EXPECT_EQ(d.cli({"job", "delete", std::to_string(later)}).exit_code, 0);
+}
+
 TEST(JobCli, SchedulesAreListedAndRunByHand)
 {
     Deployment d(k_queues + std::string("schedules:\n  - {name: nightly, queue: default, task: misbehave.echo, payload: {n: 7}, cron: \"0 3 * * *\"}\n"));

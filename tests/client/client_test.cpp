@@ -173,6 +173,29 @@ TEST_F(ClientTest, GetWaitCancelAndRetry)
     EXPECT_THROW(client.cancel(987654), Error);
 }
 
+// A finished job deleted with its record, in C++ and in C; one that has not ended is kept.
+TEST_F(ClientTest, AFinishedJobIsRemovedInCppAndC)
+{
+    auto client = Client::open_config(config());
+    const auto first = client.enqueue("default", "hello.echo", R"({"card":"4111"})").id;
+    const auto second = client.enqueue("default", "hello.echo", "{}").id;
+    EXPECT_FALSE(client.remove(first)) << "it has not ended";
+    EXPECT_EQ(client.get(first)->state, JobState::waiting);
+    ASSERT_EQ(client.cancel(first), sandhost::client::CancelResult::cancelled);
+    EXPECT_TRUE(client.remove(first));
+    EXPECT_EQ(client.get(first), std::nullopt);
+    EXPECT_THROW(client.remove(first), Error);
+
+    sh_client_t* c = sh_client_open_config(config().c_str());
+    ASSERT_NE(c, nullptr) << sh_client_last_error();
+    EXPECT_EQ(sh_client_remove(c, second), SH_CLIENT_WRONG_STATE);
+    ASSERT_EQ(sh_client_cancel(c, second), SH_CLIENT_OK);
+    EXPECT_EQ(sh_client_remove(c, second), SH_CLIENT_OK) << sh_client_last_error();
+    EXPECT_EQ(sh_client_remove(c, second), SH_CLIENT_NOT_FOUND);
+    EXPECT_EQ(sh_client_remove(nullptr, second), SH_CLIENT_INVALID_ARGUMENT);
+    sh_client_close(c);
+}
+
 // Many jobs of a queue cancelled and retried with one call, in C++ and in C, with what the
 // store refused named.
 TEST_F(ClientTest, DelayedJobsArePromotedOneOrManyAtOnceInCppAndC)

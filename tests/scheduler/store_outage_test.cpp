@@ -67,6 +67,7 @@ public:
     bool retry(model::JobId job, model::TimePoint now) override { return on()->retry(job, now); }
     void import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now) override { on()->import_jobs(jobs, now); }
     void import_schedule(const std::string& name, model::TimePoint last_fire) override { on()->import_schedule(name, last_fire); }
+    store::RemoveResult remove(model::JobId job) override { return on()->remove(job); }
     bool promote(model::JobId job, model::TimePoint now) override { return on()->promote(job, now); }
     std::size_t expire(model::TimePoint now) override { return on()->expire(now); }
     std::optional<model::Job> get(model::JobId job) override { return on()->get(job); }

@@ -107,5 +107,47 @@ TEST_P(StoreActionsTest, ManyJobsAreCancelledOrPromotedInOneStepAsOneAtATime)
     EXPECT_EQ(cancels, 1);
 }
 
+TEST_P(StoreActionsTest, AFinishedJobIsRemovedWithItsAttemptsUnlessAJobStillToRunNeedsIt)
+{
+    const model::JobId done = store().enqueue(new_job("gone"), t(0));
+    ASSERT_TRUE(claim_and_complete(store(), {"gone"}, t(1)));
+    ASSERT_EQ(store().attempts(done).size(), 1u);
+    const model::JobId waiting = store().enqueue(new_job(), t(2));
+    const model::JobId needed = store().enqueue(new_job(), t(3));
+    ASSERT_TRUE(claim_and_complete(store(), {"q"}, t(4)));  // the waiting one, first in
+    ASSERT_TRUE(claim_and_complete(store(), {"q"}, t(5)));
+    model::NewJob after = new_job("later");
+    after.depends_on = {needed};
+    after.delay = ms(60'000);
+    const model::JobId dependent = store().enqueue(after, t(6));
+    ASSERT_EQ(job(dependent).state, JobState::delayed) << "its dependency completed: it waits out its delay";
+    const model::JobId running = store().enqueue(new_job("busy"), t(7));
+    claim_one("busy", t(8));
+    const model::JobId dead = dead_job("dead", t(9));
+
+    EXPECT_EQ(store().remove(done), RemoveResult::removed);
+    EXPECT_FALSE(store().get(done));
+    EXPECT_TRUE(store().attempts(done).empty());
+    EXPECT_EQ(store().remove(done), RemoveResult::not_found);
+    EXPECT_EQ(store().queue_counts({}).count("gone"), 0u) << "a queue left without jobs is no longer listed";
+    EXPECT_EQ(store().remove(needed), RemoveResult::needed) << "a job still to run depends on it";
+    EXPECT_EQ(store().remove(running), RemoveResult::not_finished);
+    EXPECT_EQ(store().remove(dependent), RemoveResult::not_finished);
+    EXPECT_EQ(store().remove(dead), RemoveResult::removed);
+    EXPECT_EQ(store().remove(waiting), RemoveResult::removed) << "completed, nobody waiting on it";
+    // Once its dependent ended, it goes too.
+    ASSERT_EQ(store().cancel(dependent, t(10)), CancelResult::cancelled);
+    EXPECT_EQ(store().remove(needed), RemoveResult::removed);
+    EXPECT_EQ(store().remove(dependent), RemoveResult::removed);
+    JobFilter all;
+    all.limit = 0;
+    const auto left = store().list(all);
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left.front().id, running);
+    bool named = false;
+    for (const auto& event : store().events_after(0, 1000)) named = named || event.job == done;
+    EXPECT_TRUE(named) << "its events stay";
+}
+
 } // namespace
 } // namespace sandhost::store

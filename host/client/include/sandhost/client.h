@@ -43,7 +43,8 @@ typedef int32_t sh_client_status_t;
 #define SH_CLIENT_REFUSED 4          /* the enqueue policy refused the job (see the error) */
 #define SH_CLIENT_NOT_FOUND 5        /* no job of that id */
 #define SH_CLIENT_TIMEOUT 6          /* sh_client_wait: not final within the timeout */
-#define SH_CLIENT_WRONG_STATE 7      /* cancel of a final job, retry of one not dead or cancelled, promote of one not delayed */
+#define SH_CLIENT_WRONG_STATE 7      /* cancel of a final job, retry of one not dead or cancelled, promote of one not delayed,
+                                      * remove of one not ended or still needed */
 #define SH_CLIENT_NO_MEMORY 8
 
 /* Job states; COMPLETED, DEAD and CANCELLED are final. */
@@ -146,6 +147,10 @@ sh_client_status_t sh_client_retry(sh_client_t *client, int64_t job_id);
 /* Lets a delayed job (a delay, or a retry's backoff) run now; its attempts so far still count.
  * SH_CLIENT_WRONG_STATE when it is not delayed. */
 sh_client_status_t sh_client_promote(sh_client_t *client, int64_t job_id);
+
+/* Deletes a completed, dead or cancelled job with its attempts (its payload, result and output).
+ * SH_CLIENT_WRONG_STATE when it has not ended or a job still to run depends on it. */
+sh_client_status_t sh_client_remove(sh_client_t *client, int64_t job_id);
 
 /* Which jobs of a queue sh_client_retry_jobs, sh_client_cancel_jobs and sh_client_promote_jobs
  * take. Start from

@@ -183,6 +183,11 @@ public:
     // count. false when it is in another state. Throws Error (not_found).
     bool promote(std::int64_t id);
 
+    // Deletes a completed, dead or cancelled job with its attempts (its payload, result and
+    // output). false when it has not ended, or a job still to run depends on it. Throws Error
+    // (not_found).
+    bool remove(std::int64_t id);
+
     // Many jobs of a queue at once (as `sandhost jobs retry|cancel|promote`), each as retry(id),
     // cancel(id) or promote(id) would, state by state and newest first: a job that changed state meanwhile is
     // skipped, one the store refuses is named in the result. Throws Error (invalid_argument: a
