@@ -64,6 +64,33 @@ TEST_F(SqliteStoreTest, PurgeDeletesTheAttemptRowsWithTheJob)
     EXPECT_EQ(raw.integer("SELECT count(*) FROM jobs"), 0);
 }
 
+TEST_F(SqliteStoreTest, ADeletedJobsBytesAreOverwrittenInTheFileNotLeftInFreePages)
+{
+    const std::string secret = "sekrit-4111-1111-1111-1111";
+    model::NewJob job = new_job();
+    job.payload = "{\"card\": \"" + secret + "\"}";
+    const model::JobId id = store().enqueue(job, t(0));
+    const Claim c = claim_one(store(), "q", t(1));
+    auto record = record_of(c, OutcomeKind::succeeded, t(2));
+    record.outcome.stdout_tail = "charged " + secret + "\n";
+    record.outcome.result = "{\"charged\": \"" + secret + "\"}";
+    ASSERT_EQ(store().finish(record, completed_with(record.outcome.result), t(2)), model::JobState::completed);
+    // Into the file itself, so that what follows is read there and not in the -wal.
+    auto on_disk = [&] {
+        RawDb raw(file());
+        EXPECT_EQ(raw.exec("PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+        return read_bytes(file());
+    };
+    ASSERT_NE(on_disk().find(secret), std::string::npos) << "the test looks where the bytes are";
+    ASSERT_EQ(store().remove(id), RemoveResult::removed);
+    EXPECT_EQ(on_disk().find(secret), std::string::npos) << "zeroed where they were";
+    // A purge (many jobs at a time) leaves them to be reused, as SQLite does by default.
+    const model::JobId purged = store().enqueue(job, t(3));
+    ASSERT_EQ(store().cancel(purged, t(4)), CancelResult::cancelled);
+    ASSERT_EQ(store().purge(model::JobState::cancelled, t(50)), 1u);
+    EXPECT_NE(on_disk().find(secret), std::string::npos);
+}
+
 TEST_F(SqliteStoreTest, TheEventFeedKeepsTheNewestTenThousandAndTrimsInSteps)
 {
     // Pausing and resuming: the cheapest write that records an event.
