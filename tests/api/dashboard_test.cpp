@@ -262,6 +262,16 @@ TEST_F(DashboardTest, ItsButtonsActOnTheStore)
         EXPECT_EQ(api.job(id)->getValue<std::string>("state"), "cancelled");
         EXPECT_EQ(api.job(dependent)->getValue<std::string>("state"), "dead");
 
+        // A finished job's Delete asks first, then deletes it with its record: its row goes.
+        const std::string remove = "document.querySelector('button.delete[data-job=\"" + std::to_string(later) + "\"]')";
+        ASSERT_TRUE(wait_for(remove)) << page.evaluate("document.querySelector('#jobs').outerHTML");
+        EXPECT_EQ(page.evaluate("(() => { window.confirm = () => false; " + remove + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_EQ(api.get("/api/v1/jobs/" + std::to_string(later)).status, 200) << "declined";
+        EXPECT_EQ(page.evaluate("(() => { window.confirm = () => true; " + remove + ".click(); return 'clicked'; })()"), "clicked");
+        EXPECT_TRUE(wait_for("!document.querySelector('tr[data-job=\"" + std::to_string(later) + "\"]')"))
+            << page.evaluate("document.querySelector('#jobs').outerHTML");
+        EXPECT_EQ(api.get("/api/v1/jobs/" + std::to_string(later)).status, 404);
+
         // A schedule's Run now enqueues its job and says which.
         EXPECT_EQ(page.evaluate("(() => { document.querySelector('a[data-tab=\"schedules\"]').click(); return 'clicked'; })()"), "clicked");
         const std::string run_schedule = "document.querySelector('button.run-schedule[data-schedule=\"tick\"]')";

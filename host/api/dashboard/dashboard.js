@@ -268,6 +268,24 @@ function jobActions(job, after) {
       onclick: (event) => { event.stopPropagation(); act(event.target, async () => { await api('/api/v1/jobs/' + job.id + '/retry', { method: 'POST' }); await after(); }); },
     }, 'Retry'));
   }
+  // A finished job is deleted with its record (payload, result, output), once asked.
+  if (['completed', 'dead', 'cancelled'].includes(job.state)) {
+    buttons.push(el('button', {
+      type: 'button', class: 'delete danger', 'data-job': job.id,
+      onclick: (event) => {
+        event.stopPropagation();
+        if (!window.confirm('Delete job ' + job.id + ' and its attempts? Its payload, result and output are gone for good.')) return;
+        act(event.target, async () => {
+          await api('/api/v1/jobs/' + job.id, { method: 'DELETE' });
+          if (state.selected === job.id) {
+            state.selected = null;
+            $('job').hidden = true;
+          }
+          await after();
+        });
+      },
+    }, 'Delete'));
+  }
   return buttons;
 }
 
