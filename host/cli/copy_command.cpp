@@ -125,9 +125,15 @@ int copy_command(const std::vector<std::string>& raw)
     const config::HostSettings target = target_settings(settings->host, *to, args.get("to-prefix"));
     if (same_store(settings->host, target)) throw UsageError("--to names the configured store itself: " + describe(target));
 
+    // Opening a file that is not there would make an empty store of it: nothing to copy.
+    if (const auto* file = std::get_if<config::SqliteStore>(&settings->host.store); file && !std::filesystem::exists(file->path)) {
+        throw std::runtime_error("there is no store at " + file->path.string() + ": nothing to copy (is --config the deployment's?)");
+    }
     auto source = scheduler::open_configured_store(settings->host);
     refuse_live_hosts(*source, settings->host);
     // A new file for a sqlite STORE (its folder made as a host makes it).
+    const auto* new_file = std::get_if<config::SqliteStore>(&target.store);
+    if (new_file && std::filesystem::exists(new_file->path)) new_file = nullptr;
     auto destination = scheduler::open_configured_store(target, scheduler::StoreUser::host);
     std::vector<std::string> schedules;
     for (const auto& schedule : settings->schedules) schedules.push_back(schedule.name);
@@ -149,7 +155,17 @@ int copy_command(const std::vector<std::string>& raw)
         });
     } catch (const std::exception& e) {
         bar.clear();
-        if (copied_so_far == 0) throw;
+        if (copied_so_far == 0) {
+            // Refused before anything was written: a file made for the copy goes again.
+            if (new_file) {
+                destination.reset();
+                for (const char* suffix : {"", "-wal", "-shm"}) {
+                    std::error_code ignored;
+                    std::filesystem::remove(new_file->path.string() + suffix, ignored);
+                }
+            }
+            throw;
+        }
         // Stopped part way (a store failed, or a job started): what is there is a part.
         throw std::runtime_error(std::string(e.what()) + "; " + describe(target) + " holds the " + std::to_string(copied_so_far) +
                                  " jobs copied before that, a part of the store: " +

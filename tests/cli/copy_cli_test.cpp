@@ -120,6 +120,26 @@ TEST_F(CopyCliTest, BadRequestsAreRefusedBeforeAnythingIsWritten)
 {
     t::RedisDeployment d("  default:\n    tasks: [\"misbehave.*\"]\n");
     d.enqueue("default", "misbehave.echo");
+    // A running job: refused, and the file made for the copy goes again.
+    const auto now = std::chrono::system_clock::now();
+    store::QueueAllowance any;
+    any.queue = "default";
+    const auto claim = d.store().claim({any}, "other/1", std::chrono::seconds(30), now);
+    ASSERT_TRUE(claim);
+    const auto busy = d.cli({"copy", "--to", "sqlite:" + (d.dir() / "busy.db").string()});
+    EXPECT_EQ(busy.exit_code, 1);
+    EXPECT_NE(busy.err.find("holds running jobs"), std::string::npos) << busy.err;
+    EXPECT_FALSE(std::filesystem::exists(d.dir() / "busy.db"));
+    model::AttemptRecord ended;
+    ended.job_id = claim->job.id;
+    ended.attempt_id = claim->attempt_id;
+    ended.number = claim->number;
+    ended.outcome.kind = model::OutcomeKind::succeeded;
+    ended.outcome.started_at = now;
+    ended.outcome.ended_at = now;
+    store::Transition completed;
+    completed.result = "\"done\"";
+    ASSERT_TRUE(d.store().finish(ended, completed, now));
     auto missing = d.cli({"copy"});
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("--to STORE is required"), std::string::npos) << missing.err;
@@ -134,10 +154,18 @@ TEST_F(CopyCliTest, BadRequestsAreRefusedBeforeAnythingIsWritten)
     EXPECT_EQ(prefix.exit_code, 2);
     EXPECT_NE(prefix.err.find("--to-prefix is for a Redis server"), std::string::npos) << prefix.err;
     EXPECT_FALSE(std::filesystem::exists(file));
+    // A configuration whose store file is not there has nothing to copy; none is made.
+    const auto nowhere = d.dir() / "nowhere.yaml";
+    std::ofstream(nowhere) << "host:\n  store: \"sqlite:" << (d.dir() / "missing.db").string() << "\"\nqueues: {}\n";
+    const auto no_store = t::run_command({t::sandhost_executable().string(), "copy", "--to", "sqlite:" + file.string(), "--config", nowhere.string()});
+    EXPECT_EQ(no_store.exit_code, 1);
+    EXPECT_NE(no_store.err.find("there is no store at"), std::string::npos) << no_store.err;
+    EXPECT_FALSE(std::filesystem::exists(d.dir() / "missing.db"));
+    EXPECT_FALSE(std::filesystem::exists(file));
     // Into a file, and back into another prefix of the server: the same job each time.
     auto into_file = d.cli({"copy", "--to", "sqlite:" + file.string()});
     ASSERT_EQ(into_file.exit_code, 0) << into_file.err;
-    EXPECT_NE(into_file.out.find("copied 1 job and 0 attempts"), std::string::npos) << into_file.out;
+    EXPECT_NE(into_file.out.find("copied 1 job and 1 attempt "), std::string::npos) << into_file.out;
     auto store = store::open_sqlite_store(file);
     ASSERT_EQ(store->list(store::JobFilter{}).size(), 1u);
     EXPECT_EQ(model::to_json(store->list(store::JobFilter{}).front(), nullptr),
