@@ -25,9 +25,11 @@ constexpr const char* k_help =
     "there and the last fire of each configured schedule: a deployment moves from the embedded\n"
     "store to a Redis server, or back, without losing a job or its history. Jobs keep their ids,\n"
     "states, times, payloads, results, keys and dependencies; new jobs are numbered above them.\n"
-    "The event feed is not copied. STORE must hold no job (a new sqlite file is made); the\n"
-    "configured store is only read. Stop every host and producer first: a host that is alive\n"
-    "is refused, and a job enqueued while it copies is not copied (it says so, exit 1).\n"
+    "The event feed is not copied: STORE's goes on above its last event (store.copied), so a\n"
+    "reader that resumes by event id misses nothing. STORE must hold no job (a new sqlite file\n"
+    "is made); the configured store is only read. Stop every host and producer first: a host\n"
+    "that is alive is refused, and a job enqueued while it copies is not copied (it says so,\n"
+    "exit 1).\n"
     "Then point host.store at STORE.\n\n";
 
 // The store `text` names, under `prefix` when it is a Redis server; the configured store's own
@@ -149,7 +151,7 @@ int copy_command(const std::vector<std::string>& raw)
     std::uint64_t copied_so_far = 0;
     store::CopyReport report;
     try {
-        report = store::copy_store(*source, *destination, schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
+        report = store::copy_store(*source, *destination, describe(settings->host), schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
             copied_so_far = r.jobs;
             bar.update(total ? 100.0 * static_cast<double>(r.jobs) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
         });
@@ -186,6 +188,7 @@ int copy_command(const std::vector<std::string>& raw)
         for (const auto& s : report.schedules) fired.add(s);
         o.set("paused", paused);
         o.set("schedules", fired);
+        o.set("event", static_cast<Poco::Int64>(report.event));
         o.set("not_copied", static_cast<Poco::UInt64>(missed));
         print_json(o);
     } else {
@@ -193,6 +196,7 @@ int copy_command(const std::vector<std::string>& raw)
                   << (report.attempts == 1 ? "" : "s") << " from " << describe(settings->host) << " into " << describe(target) << "\n";
         if (!report.paused.empty()) std::cout << "paused there too: " << joined(report.paused) << "\n";
         if (!report.schedules.empty()) std::cout << "schedules going on from their last fire: " << joined(report.schedules) << "\n";
+        std::cout << "its event feed goes on from event " << report.event << " (store.copied)\n";
     }
     if (missed > 0) {
         std::cerr << "sandhost copy: " << missed << " job" << (missed == 1 ? " was" : "s were")

@@ -171,6 +171,11 @@ store::RemoveResult CountedStore::remove(model::JobId job)
     return counted([&] { return m_store->remove(job); });
 }
 
+std::int64_t CountedStore::continue_events(std::int64_t after, const std::string& from, model::TimePoint now)
+{
+    return counted([&] { return m_store->continue_events(after, from, now); });
+}
+
 std::size_t CountedStore::purge(model::JobState state, model::TimePoint older_than)
 {
     return counted([&] { return m_store->purge(state, older_than); });

@@ -53,6 +53,7 @@ public:
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
     void import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now) override;
     void import_schedule(const std::string& name, model::TimePoint last_fire) override;
+    std::int64_t continue_events(std::int64_t after, const std::string& from, model::TimePoint now) override;
     store::RemoveResult remove(model::JobId job) override;
     std::size_t purge(model::JobState state, model::TimePoint older_than) override;
     std::size_t trim(const std::string& queue, model::JobState state, const model::RetentionLimit& limit,

@@ -197,6 +197,13 @@ void RedisStore::import_schedule(const std::string& name, model::TimePoint last_
     command("importing a schedule", hset, [](const Value&) { return 0; });
 }
 
+std::int64_t RedisStore::continue_events(std::int64_t after, const std::string& from, model::TimePoint now)
+{
+    ScriptArgs args;
+    args.add(after).add(from);
+    return run("continuing the event feed", Script::continue_events, now, args, [](const Value& reply) { return integer(reply); });
+}
+
 std::vector<std::pair<std::string, std::string>> RedisStore::unclaimable_tasks(const std::vector<QueueAllowance>& queues)
 {
     ScriptArgs args;

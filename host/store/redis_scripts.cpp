@@ -10,7 +10,7 @@
 namespace sandhost::store::redis {
 namespace {
 
-constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::remove) + 1;
+constexpr std::size_t k_scripts = static_cast<std::size_t>(Script::continue_events) + 1;
 
 std::string_view file_text(std::string_view name)
 {
@@ -57,6 +57,7 @@ std::array<ScriptText, k_scripts> compose_all()
     set(Script::promote, "promote", actions);
     set(Script::change, "change", actions);
     set(Script::remove, "remove", jobs);
+    set(Script::continue_events, "continue_events", none);
     set(Script::expire, "expire", jobs);
     set(Script::pause, "pause", none);
     set(Script::schedule, "schedule", jobs);

@@ -19,7 +19,7 @@ const std::vector<LuaFile>& lua_files();
 enum class Script {
     enqueue, enqueue_batch, claim, finish, recover, finish_and_claim, renew, progress, cancel, retry, promote, expire, pause, schedule, purge,
     unclaimable, lost, list, ids, counts, results, attempts, register_host, publish_host, heartbeat, unregister_host, hosts,
-    trim, layout, import, change, remove,
+    trim, layout, import, change, remove, continue_events,
 };
 
 struct ScriptText {

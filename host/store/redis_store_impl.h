@@ -43,6 +43,7 @@ public:
     std::optional<model::TimePoint> schedule_last_fire(const std::string& name) override;
     void import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now) override;
     void import_schedule(const std::string& name, model::TimePoint last_fire) override;
+    std::int64_t continue_events(std::int64_t after, const std::string& from, model::TimePoint now) override;
     std::vector<std::pair<std::string, std::string>> unclaimable_tasks(const std::vector<QueueAllowance>& queues) override;
 
     // redis_leases.cpp

@@ -76,4 +76,17 @@ void SqliteStore::import_schedule(const std::string& name, model::TimePoint last
     });
 }
 
+std::int64_t SqliteStore::continue_events(std::int64_t after, const std::string& from, model::TimePoint now)
+{
+    return serialized("continuing the event feed", [&] {
+        Transaction transaction(m_db, TransactionKind::write);
+        // Event ids are rowids: the next one is above the largest.
+        run("INSERT INTO events (id, at, type, detail) VALUES (max(?, (SELECT coalesce(max(id), 0) FROM events)) + 1, ?, ?, ?)", after,
+            to_millis(now), to_string(EventType::store_copied), from);
+        const std::int64_t id = m_db.last_insert_id();
+        transaction.commit();
+        return id;
+    });
+}
+
 } // namespace sandhost::store::sqlite

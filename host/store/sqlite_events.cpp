@@ -32,6 +32,7 @@ const char* to_string(EventType type)
     case EventType::host_up: return "host.up";
     case EventType::host_gone: return "host.gone";
     case EventType::store_restored: return "store.restored";
+    case EventType::store_copied: return "store.copied";
     }
     return "?";
 }

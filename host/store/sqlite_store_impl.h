@@ -47,7 +47,7 @@ std::string dependency_error(model::JobId dependency, model::JobState state);
 struct Candidate;
 
 // The kinds of Event::type (sqlite_events.cpp).
-enum class EventType { job_enqueued, job_started, job_progress, job_finished, queue_paused, queue_resumed, host_up, host_gone, store_restored };
+enum class EventType { job_enqueued, job_started, job_progress, job_finished, queue_paused, queue_resumed, host_up, host_gone, store_restored, store_copied };
 const char* to_string(EventType type);
 
 // What a job's event says beyond the job as the change left it (its queue, task and state).
@@ -118,6 +118,7 @@ public:
     // sqlite_copy.cpp
     void import_jobs(const std::vector<JobCopy>& jobs, model::TimePoint now) override;
     void import_schedule(const std::string& name, model::TimePoint last_fire) override;
+    std::int64_t continue_events(std::int64_t after, const std::string& from, model::TimePoint now) override;
 
     // sqlite_hosts.cpp
     bool register_host(const std::string& host_name, const std::string& holder, model::TimePoint now,

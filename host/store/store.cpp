@@ -201,7 +201,7 @@ std::size_t weight(const JobCopy& copy)
 
 } // namespace
 
-CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& schedules, model::TimePoint now, const std::function<void(const CopyReport&)>& progress)
+CopyReport copy_store(Store& from, Store& to, const std::string& from_name, const std::vector<std::string>& schedules, model::TimePoint now, const std::function<void(const CopyReport&)>& progress)
 {
     if (!to.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 1}).empty()) {
         throw StoreRequestError("the store to copy into holds jobs already: copy into an empty one");
@@ -247,6 +247,12 @@ CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& sc
             report.schedules.push_back(name);
         }
     }
+    // A reader of `from`'s feed resumes on `to`'s without missing an event.
+    std::int64_t last_event = 0;
+    for (auto events = from.events_after(0, 10'000); !events.empty(); events = from.events_after(last_event, 10'000)) {
+        last_event = events.back().id;
+    }
+    report.event = to.continue_events(last_event, from_name, now);
     if (progress) progress(report);
     return report;
 }

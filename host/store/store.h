@@ -75,8 +75,8 @@ struct Event {
     // job.enqueued (a new job, or one retried), job.started (a claim), job.progress,
     // job.finished (an attempt's end, or a job that ended without one: cancelled while
     // waiting, expired, dead with a dependency), queue.paused, queue.resumed, host.up,
-    // host.gone, and store.restored (an embedded store put back from a backup: the events
-    // before it are the backup's; detail names the backup).
+    // host.gone, store.restored (an embedded store put back from a backup: the events
+    // before it are the backup's; detail names the backup) and store.copied.
     std::string type;
     model::JobId job = 0;       // job.*
     std::string queue;          // job.* and queue.*
@@ -86,7 +86,8 @@ struct Event {
     std::uint32_t attempt = 0;  // job.started, job.progress, job.finished: the attempt's number, if any
     // job.finished: the outcome ("succeeded", ...) or why it ended; job.progress: the percent;
     // job.enqueued: "retried" for a job that runs again, "promoted" for a delayed job made to
-    // run now; host.*: the instance ("NAME/MACHINE:PID:RANDOM").
+    // run now; host.*: the instance ("NAME/MACHINE:PID:RANDOM"); store.copied: the store the
+    // jobs were copied from (`sandhost copy`: the events before it are not this store's).
     std::string detail;
 };
 
@@ -373,6 +374,10 @@ public:
     // Records `last_fire` as schedule `name`'s last fire, as another store had it: the schedule
     // goes on from there rather than starting anew.
     virtual void import_schedule(const std::string& name, model::TimePoint last_fire) = 0;
+    // Appends a store.copied event (its detail: `from`, the store the jobs came from) above both
+    // `after` (the other store's last event) and every event of this one, so that a reader who
+    // resumes by event id from the other store's feed misses none of this one's. Returns its id.
+    virtual std::int64_t continue_events(std::int64_t after, const std::string& from, model::TimePoint now) = 0;
 
     // Deletes the completed, dead or cancelled job `job` with its attempts, as purge deletes
     // jobs: its payload, result, error and its attempts' output are gone (its events stay; they
@@ -449,6 +454,7 @@ struct CopyReport {
     std::uint64_t attempts = 0;
     std::vector<std::string> paused;     // the queues paused in both
     std::vector<std::string> schedules;  // the schedules whose last fire was carried
+    std::int64_t event = 0;              // the store.copied event `to`'s feed goes on from
 };
 
 // Copies every job of `from`, with its attempts, its paused queues and the last fires of the
@@ -456,8 +462,9 @@ struct CopyReport {
 // k_max_import_batch jobs or about 32 MiB at a time). `to` must hold no job and `from` no active
 // one (StoreRequestError before anything is written; a job that starts during the copy makes
 // it stop there). `from` is only read. `progress` is told after each step. Events are not
-// copied: `to`'s feed starts with its own.
-CopyReport copy_store(Store& from, Store& to, const std::vector<std::string>& schedules, model::TimePoint now,
+// copied: `to`'s feed goes on above `from`'s last one, from a store.copied event naming
+// `from_name`.
+CopyReport copy_store(Store& from, Store& to, const std::string& from_name, const std::vector<std::string>& schedules, model::TimePoint now,
                       const std::function<void(const CopyReport&)>& progress = {});
 
 } // namespace sandhost::store

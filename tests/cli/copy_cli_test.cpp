@@ -84,6 +84,7 @@ TEST_F(CopyCliTest, AnEmbeddedDeploymentMovesToRedisWithItsJobsAndGoesOnThere)
     EXPECT_EQ(report->getValue<int>("jobs"), 4);
     EXPECT_EQ(report->getValue<int>("attempts"), 2);
     EXPECT_EQ(report->getValue<int>("not_copied"), 0);
+    EXPECT_GT(report->getValue<std::int64_t>("event"), 0) << "the server's feed goes on from a store.copied event";
     EXPECT_NE(copied.out.find("\"paused\":[\"default\"]"), std::string::npos) << copied.out;
     // Job for job, as `job show --json` prints them from either store.
     for (model::JobId id : {ran[0], ran[1], id_of(delayed), id_of(blocked)}) {

@@ -68,6 +68,7 @@ public:
     void import_jobs(const std::vector<store::JobCopy>& jobs, model::TimePoint now) override { on()->import_jobs(jobs, now); }
     void import_schedule(const std::string& name, model::TimePoint last_fire) override { on()->import_schedule(name, last_fire); }
     store::RemoveResult remove(model::JobId job) override { return on()->remove(job); }
+    std::int64_t continue_events(std::int64_t after, const std::string& from, model::TimePoint now) override { return on()->continue_events(after, from, now); }
     bool promote(model::JobId job, model::TimePoint now) override { return on()->promote(job, now); }
     std::size_t expire(model::TimePoint now) override { return on()->expire(now); }
     std::optional<model::Job> get(model::JobId job) override { return on()->get(job); }

@@ -133,7 +133,7 @@ TEST_P(StoreCopyTest, EveryJobArrivesAsItWasAndGoesOnFromThere)
     for (auto& [name, to] : targets()) {
         SCOPED_TRACE(GetParam().name + " into " + name);
         std::vector<CopyReport> told;
-        const CopyReport report = copy_store(from, *to, {"nightly", "never-fired"}, t(200), [&](const CopyReport& r) { told.push_back(r); });
+        const CopyReport report = copy_store(from, *to, "the original", {"nightly", "never-fired"}, t(200), [&](const CopyReport& r) { told.push_back(r); });
         EXPECT_EQ(report.jobs, 9u);
         EXPECT_EQ(report.attempts, 4u);
         EXPECT_EQ(report.paused, std::vector<std::string>{"q3"});
@@ -157,7 +157,22 @@ TEST_P(StoreCopyTest, EveryJobArrivesAsItWasAndGoesOnFromThere)
             EXPECT_EQ(counts.at(queue).paused, c.paused);
             EXPECT_EQ(counts.at(queue).earliest_due, c.earliest_due);
         }
-        for (const auto& event : to->events_after(0, 100)) EXPECT_EQ(event.type, "queue.paused") << "no job event is copied or written";
+        // No job event is copied or written; the feed goes on above the original's last event.
+        const auto original_events = from.events_after(0, 10'000);
+        ASSERT_FALSE(original_events.empty());
+        const auto events = to->events_after(0, 100);
+        ASSERT_FALSE(events.empty());
+        EXPECT_EQ(events.back().type, "store.copied");
+        EXPECT_EQ(events.back().detail, "the original");
+        EXPECT_EQ(events.back().id, report.event);
+        EXPECT_GT(report.event, original_events.back().id);
+        for (const auto& event : events) EXPECT_TRUE(event.type == "queue.paused" || event.type == "store.copied") << event.type;
+        const model::JobId next = to->enqueue(new_job("q3"), t(250));
+        const auto resumed = to->events_after(original_events.back().id, 10);
+        ASSERT_EQ(resumed.size(), 2u) << "a reader resuming from the original's last event";
+        EXPECT_EQ(resumed[1].job, next);
+        ASSERT_EQ(to->cancel(next, t(251)), CancelResult::cancelled);
+        ASSERT_EQ(to->remove(next), RemoveResult::removed);
 
         // It goes on: the key of the unfinished job is held, the finished one's is free again.
         const auto again = to->enqueue_job(rich, t(300));
@@ -217,7 +232,7 @@ TEST_P(StoreCopyTest, ManyJobsCrossEveryStepAndDependenciesFindEachOther)
     for (auto& [name, to] : targets()) {
         SCOPED_TRACE(GetParam().name + " into " + name);
         std::vector<std::uint64_t> steps;
-        const auto report = copy_store(from, *to, {}, t(2), [&](const CopyReport& r) { steps.push_back(r.jobs); });
+        const auto report = copy_store(from, *to, "the original", {}, t(2), [&](const CopyReport& r) { steps.push_back(r.jobs); });
         EXPECT_EQ(report.jobs, 1'201u);
         EXPECT_GE(steps.size(), 3u) << "at most " << k_max_import_batch << " jobs a step";
         EXPECT_EQ(everything(*to).size(), 1'201u);
@@ -238,7 +253,7 @@ TEST_P(StoreCopyTest, NothingIsCopiedIntoAStoreWithJobsOrFromOneWithRunningJobs)
         SCOPED_TRACE(GetParam().name + " into " + name);
         const model::JobId own = to->enqueue(new_job("theirs"), t(0));
         try {
-            copy_store(from, *to, {}, t(1));
+            copy_store(from, *to, "the original", {}, t(1));
             ADD_FAILURE() << "copied into a store with jobs";
         } catch (const StoreRequestError& e) {
             EXPECT_NE(std::string(e.what()).find("holds jobs already"), std::string::npos) << e.what();
@@ -250,7 +265,7 @@ TEST_P(StoreCopyTest, NothingIsCopiedIntoAStoreWithJobsOrFromOneWithRunningJobs)
     for (auto& [name, to] : targets()) {
         SCOPED_TRACE(GetParam().name + " into " + name);
         try {
-            copy_store(from, *to, {}, t(3));
+            copy_store(from, *to, "the original", {}, t(3));
             ADD_FAILURE() << "copied a running job";
         } catch (const StoreRequestError& e) {
             EXPECT_NE(std::string(e.what()).find("running jobs"), std::string::npos) << e.what();
