@@ -28,25 +28,19 @@ local seq = {job = 0, attempt = 0}
 for _, j in ipairs(jobs) do
   local fields = {key('job', j.id), 'id', j.id, 'q', j.q, 't', j.t, 'p', j.p, 'pr', j.pr, 's', j.s, 'c', j.c, 'u', j.u, 'r', j.r,
                   'n', j.n, 'nr', j.nr, 'l', j.l}
-  local function add(name, value)
-    if value then
-      fields[#fields + 1] = name
-      fields[#fields + 1] = value
-    end
-  end
-  add('ttl', j.ttl)
-  add('x', j.x)
-  add('to', j.to)
-  add('ma', j.ma)
-  add('res', j.res)
-  add('err', j.err)
-  add('pp', j.pp)
-  add('pm', j.pm)
-  if j.sc ~= '' then add('sc', j.sc) end
-  add('k', j.k)
-  if #j.deps > 0 then add('d', table.concat(j.deps, ',')) end
+  add_field(fields, 'ttl', j.ttl)
+  add_field(fields, 'x', j.x)
+  add_field(fields, 'to', j.to)
+  add_field(fields, 'ma', j.ma)
+  add_field(fields, 'res', j.res)
+  add_field(fields, 'err', j.err)
+  add_field(fields, 'pp', j.pp)
+  add_field(fields, 'pm', j.pm)
+  if j.sc ~= '' then add_field(fields, 'sc', j.sc) end
+  add_field(fields, 'k', j.k)
+  if #j.deps > 0 then add_field(fields, 'd', table.concat(j.deps, ',')) end
   -- Its dependents may have come first.
-  if redis.call('EXISTS', key('dependents', j.id)) == 1 then add('hd', '1') end
+  if redis.call('EXISTS', key('dependents', j.id)) == 1 then add_field(fields, 'hd', '1') end
   redis.call('HSET', unpack(fields))
   redis.call('SADD', key('queues'), j.q)
   for _, dependency in ipairs(j.deps) do
@@ -65,18 +59,12 @@ for _, j in ipairs(jobs) do
     local record = {key('att', j.id)}
     for _, a in ipairs(j.attempts) do
       local n = a.number
-      for _, pair in ipairs({{':id', a.id}, {':h', a.host}, {':o', a.kind}, {':rec', a.record}}) do
-        record[#record + 1] = n .. pair[1]
-        record[#record + 1] = pair[2]
-      end
-      if a.result then
-        record[#record + 1] = n .. ':res'
-        record[#record + 1] = a.result
-      end
-      if a.in_job == '1' then
-        record[#record + 1] = n .. ':rij'
-        record[#record + 1] = '1'
-      end
+      add_field(record, n .. ':id', a.id)
+      add_field(record, n .. ':h', a.host)
+      add_field(record, n .. ':o', a.kind)
+      add_field(record, n .. ':rec', a.record)
+      add_field(record, n .. ':res', a.result)
+      if a.in_job == '1' then add_field(record, n .. ':rij', '1') end
       seq.attempt = math.max(seq.attempt, tonumber(a.id))
     end
     redis.call('HSET', unpack(record))

@@ -32,14 +32,8 @@ local function end_attempt(mode)
   if host == '' then host = j.h or '' end
   local record = {attempts, n .. ':id', a.attempt, n .. ':h', host, n .. ':o', a.kind, n .. ':rec', a.record,
                   n .. ':by', mode, n .. ':s', next}
-  if a.result then
-    record[#record + 1] = n .. ':res'
-    record[#record + 1] = a.result
-  end
-  if a.in_job == '1' then
-    record[#record + 1] = n .. ':rij'
-    record[#record + 1] = '1'
-  end
+  add_field(record, n .. ':res', a.result)
+  if a.in_job == '1' then add_field(record, n .. ':rij', '1') end
   redis.call('HSET', unpack(record))
 
   unindex(j)
@@ -51,13 +45,9 @@ local function end_attempt(mode)
   local fields = {job, 's', next, 'u', int(NOW), 'r', int(j.r)}
   local gone = {job}
   if j.cr then gone[#gone + 1] = 'cr' end
-  if next == 'completed' and a.job_result then
-    fields[#fields + 1] = 'res'
-    fields[#fields + 1] = a.job_result
-  end
+  if next == 'completed' then add_field(fields, 'res', a.job_result) end
   if a.error then
-    fields[#fields + 1] = 'err'
-    fields[#fields + 1] = a.error
+    add_field(fields, 'err', a.error)
   elseif next == 'completed' and j.err then
     gone[#gone + 1] = 'err'
   end

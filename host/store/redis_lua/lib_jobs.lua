@@ -176,6 +176,14 @@ local function refuse_unknown(unknown, prefix)
   end
 end
 
+-- Appends `name` and `value` to an HSET's arguments, when there is a value.
+local function add_field(fields, name, value)
+  if value then
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
+end
+
 -- Stores a new job: its id and true, or the unfinished job holding its key and false. Checks
 -- everything before it writes: an unknown dependency raises a request error.
 local function insert_job(nj)
@@ -213,23 +221,17 @@ local function insert_job(nj)
   local j = {id = id, s = state, q = nj.q, t = nj.t, pr = tonumber(nj.pr), r = NOW + delay, k = nj.k}
   local fields = {key('job', id), 'id', id, 'q', nj.q, 't', nj.t, 'p', nj.p, 'pr', nj.pr, 's', state, 'c', int(NOW), 'u', int(NOW),
                   'r', int(j.r), 'n', '0', 'nr', '0', 'l', '0'}
-  local function add(name, value)
-    if value then
-      fields[#fields + 1] = name
-      fields[#fields + 1] = value
-    end
-  end
   if nj.ttl then
     j.x = NOW + tonumber(nj.ttl)
-    add('ttl', nj.ttl)
-    add('x', int(j.x))
+    add_field(fields, 'ttl', nj.ttl)
+    add_field(fields, 'x', int(j.x))
   end
-  add('to', nj.timeout)
-  add('ma', nj.max_attempts)
-  add('err', why)
-  if nj.schedule ~= '' then add('sc', nj.schedule) end
-  add('k', nj.k)
-  if #deps > 0 then add('d', table.concat(deps, ',')) end
+  add_field(fields, 'to', nj.timeout)
+  add_field(fields, 'ma', nj.max_attempts)
+  add_field(fields, 'err', why)
+  if nj.schedule ~= '' then add_field(fields, 'sc', nj.schedule) end
+  add_field(fields, 'k', nj.k)
+  if #deps > 0 then add_field(fields, 'd', table.concat(deps, ',')) end
   redis.call('HSET', unpack(fields))
   redis.call('SADD', key('queues'), nj.q)
   for _, dependency in ipairs(deps) do
