@@ -140,9 +140,6 @@ int copy_command(const std::vector<std::string>& raw)
     std::vector<std::string> schedules;
     for (const auto& schedule : settings->schedules) schedules.push_back(schedule.name);
 
-    store::JobFilter newest;
-    newest.limit = 1;
-    const auto newest_before = source->list(newest);
     std::uint64_t total = 0;
     for (const auto& [queue, counts] : source->queue_counts({})) {
         for (const auto& [state, count] : counts.by_state) total += count;
@@ -176,7 +173,7 @@ int copy_command(const std::vector<std::string>& raw)
     }
     bar.clear();
     // Jobs enqueued since the walk began are above its first page: not copied.
-    const std::uint64_t missed = jobs_after(*source, newest_before.empty() ? 0 : newest_before.front().id);
+    const std::uint64_t missed = jobs_after(*source, report.newest);
     if (args.has("json")) {
         Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
         o.set("from", describe(settings->host));

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -226,6 +227,7 @@ CopyReport copy_store(Store& from, Store& to, const std::string& from_name, cons
     for (;;) {
         const auto page = from.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, before, k_max_import_batch});
         if (page.empty()) break;
+        report.newest = std::max(report.newest, page.front().id);
         for (const auto& job : page) {
             // A job that never started has no attempt to read.
             JobCopy copy{job, job.attempts > 0 ? from.attempts(job.id) : std::vector<model::AttemptRecord>{}};

@@ -455,6 +455,7 @@ struct CopyReport {
     std::vector<std::string> paused;     // the queues paused in both
     std::vector<std::string> schedules;  // the schedules whose last fire was carried
     std::int64_t event = 0;              // the store.copied event `to`'s feed goes on from
+    model::JobId newest = 0;             // the newest job copied (0: none): a newer one was enqueued meanwhile
 };
 
 // Copies every job of `from`, with its attempts, its paused queues and the last fires of the

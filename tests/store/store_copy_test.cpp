@@ -138,6 +138,7 @@ TEST_P(StoreCopyTest, EveryJobArrivesAsItWasAndGoesOnFromThere)
         EXPECT_EQ(report.attempts, 4u);
         EXPECT_EQ(report.paused, std::vector<std::string>{"q3"});
         EXPECT_EQ(report.schedules, std::vector<std::string>{"nightly"});
+        EXPECT_EQ(report.newest, originals.front().id);
         ASSERT_FALSE(told.empty());
         EXPECT_EQ(told.back().jobs, 9u);
 
@@ -232,8 +233,19 @@ TEST_P(StoreCopyTest, ManyJobsCrossEveryStepAndDependenciesFindEachOther)
     for (auto& [name, to] : targets()) {
         SCOPED_TRACE(GetParam().name + " into " + name);
         std::vector<std::uint64_t> steps;
-        const auto report = copy_store(from, *to, "the original", {}, t(2), [&](const CopyReport& r) { steps.push_back(r.jobs); });
+        // A job enqueued while it copies is above the walk's first page: not copied, and known.
+        std::optional<model::JobId> meanwhile;
+        const auto report = copy_store(from, *to, "the original", {}, t(2), [&](const CopyReport& r) {
+            steps.push_back(r.jobs);
+            if (!meanwhile) meanwhile = from.enqueue(new_job("even"), t(2));
+        });
         EXPECT_EQ(report.jobs, 1'201u);
+        ASSERT_TRUE(meanwhile);
+        EXPECT_EQ(report.newest, dependent);
+        EXPECT_GT(*meanwhile, report.newest);
+        EXPECT_FALSE(to->get(*meanwhile));
+        ASSERT_EQ(from.cancel(*meanwhile, t(2)), CancelResult::cancelled);
+        ASSERT_EQ(from.remove(*meanwhile), RemoveResult::removed);
         EXPECT_GE(steps.size(), 3u) << "at most " << k_max_import_batch << " jobs a step";
         EXPECT_EQ(everything(*to).size(), 1'201u);
         EXPECT_EQ(job_of(*to, dependent).state, JobState::blocked);
