@@ -181,6 +181,14 @@ int Connection::after_commit(void* connection, sqlite3* handle, const char* sche
     return SQLITE_OK;
 }
 
+bool Connection::empty_wal()
+{
+    m_checkpointing = true;
+    const int rc = sqlite3_wal_checkpoint_v2(m_handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    m_checkpointing = false;
+    return rc == SQLITE_OK;
+}
+
 void Connection::configure_for_writing()
 {
     // Only a file with no page yet takes a page size: before its first table, and before WAL

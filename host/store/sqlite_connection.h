@@ -74,6 +74,11 @@ public:
     // message and its extended result code. StoreError and StoreRequestError pass through
     // unchanged.
     [[noreturn]] void rethrow_as_store_error(const std::string& doing) const;
+    // Copies the -wal file into the database file and empties it (a TRUNCATE checkpoint),
+    // waiting at most k_checkpoint_wait for other connections' transactions, outside any
+    // transaction of this one. False when it could not (another connection read or wrote
+    // throughout): the -wal file is then left as it was, to be checkpointed as usual.
+    bool empty_wal();
     // Forgets a failure code kept from an earlier call (see m_code_before_rollback).
     void forget_failure() { m_code_before_rollback.reset(); }
     // Whether a transaction is open (SQLite ends one by itself after some errors).

@@ -221,6 +221,11 @@ RemoveResult SqliteStore::remove(model::JobId job)
         } zeroed(m_db);
         delete_jobs({job});
         transaction.commit();
+        // The job's earlier versions may still be in the -wal file, in the frames of the
+        // commits that wrote it: emptied now, after being copied into the file (whose pages
+        // the deletion zeroed), unless another connection keeps the -wal in use for longer
+        // than a checkpoint waits. Then its frames go as the -wal file is written anew.
+        (void)m_db.empty_wal();
         return RemoveResult::removed;
     });
 }

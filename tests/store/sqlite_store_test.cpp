@@ -91,6 +91,29 @@ TEST_F(SqliteStoreTest, ADeletedJobsBytesAreOverwrittenInTheFileNotLeftInFreePag
     EXPECT_NE(on_disk().find(secret), std::string::npos);
 }
 
+// Before the deletion the job's bytes were in the -wal file too, in the frames of the commits
+// that wrote it; with no other connection reading, the deletion empties it.
+TEST_F(SqliteStoreTest, ADeletedJobLeavesNoEarlierVersionInTheWalFile)
+{
+    const std::string secret = "sekrit-5500-0000-0000-0004";
+    model::NewJob job = new_job();
+    job.payload = "{\"card\": \"" + secret + "\"}";
+    const model::JobId id = store().enqueue(job, t(0));
+    const Claim c = claim_one(store(), "q", t(1));
+    auto record = record_of(c, OutcomeKind::succeeded, t(2));
+    record.outcome.result = "{\"charged\": \"" + secret + "\"}";
+    ASSERT_EQ(store().finish(record, completed_with(record.outcome.result), t(2)), model::JobState::completed);
+    const std::filesystem::path wal = file().string() + "-wal";
+    ASSERT_NE(read_bytes(wal).find(secret), std::string::npos) << "the test looks where the bytes are";
+    ASSERT_EQ(store().remove(id), RemoveResult::removed);
+    EXPECT_EQ(read_bytes(wal).find(secret), std::string::npos);
+    EXPECT_EQ(read_bytes(file()).find(secret), std::string::npos);
+    EXPECT_EQ(std::filesystem::file_size(wal), 0u) << "emptied, not only written anew from its start";
+    // The store goes on as before.
+    const model::JobId next = store().enqueue(job, t(3));
+    EXPECT_EQ(store().get(next)->payload, job.payload);
+}
+
 TEST_F(SqliteStoreTest, TheEventFeedKeepsTheNewestTenThousandAndTrimsInSteps)
 {
     // Pausing and resuming: the cheapest write that records an event.
