@@ -43,6 +43,7 @@ const char* to_string(MessageType type)
     case MessageType::loading: return "loading";
     case MessageType::loaded: return "loaded";
     case MessageType::child_lease: return "child_lease";
+    case MessageType::enter_group: return "enter_group";
     }
     return "unknown";
 }

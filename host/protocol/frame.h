@@ -40,8 +40,9 @@ enum class MessageType : std::uint8_t {
     loading = 15,     // worker -> host: the plugin's library is being loaded and initialised
     loaded = 16,      // worker -> host: the library is loaded and initialised (or refused, as load_failed says)
     child_lease = 17, // host -> fork server: a child's lease was renewed; it may go on this long (ChildLease)
+    enter_group = 18, // host -> spawned or reused worker, before its first job: enter the attempt's control group (EnterGroup, descriptors attached)
 };
-constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::child_lease);
+constexpr std::uint8_t k_last_message_type = static_cast<std::uint8_t>(MessageType::enter_group);
 
 const char* to_string(MessageType type);
 

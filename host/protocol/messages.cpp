@@ -115,6 +115,16 @@ std::optional<ForkJob> decode_fork_job(std::string_view body)
     return m;
 }
 
+std::string encode(const EnterGroup& m) { return BodyWriter().u32(m.files).take(); }
+
+std::optional<EnterGroup> decode_enter_group(std::string_view body)
+{
+    BodyReader r(body);
+    EnterGroup m;
+    if (!r.u32(m.files) || !r.at_end()) return std::nullopt;
+    return m;
+}
+
 std::string encode(const ChildLease& m) { return BodyWriter().i64(m.pid).i64(m.until_ms).take(); }
 
 std::optional<ChildLease> decode_child_lease(std::string_view body)

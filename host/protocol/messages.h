@@ -86,6 +86,18 @@ struct ForkJob {
     std::uint64_t lease_ms = 0;
 };
 
+// host -> spawned or reused worker, before its first job, with `files` descriptors attached
+// (SCM_RIGHTS): the files to enter the attempt's control group by (v1 `tasks`, one per
+// hierarchy; v2 `cgroup.procs`), opened by the host. The worker, single-threaded then, writes
+// "0" into each before it reads its job, and exits as setup_failed when it cannot: the
+// kernel's global lock that a write of another process's pid into `cgroup.procs` takes (on
+// v1, a wait for every CPU) is not taken.
+struct EnterGroup {
+    std::uint32_t files = 0;
+};
+std::string encode(const EnterGroup& m);
+std::optional<EnterGroup> decode_enter_group(std::string_view body);
+
 // host -> fork server: the lease of job child `pid` was renewed; it may go on until `until_ms`
 // (as in Lease).
 struct ChildLease {

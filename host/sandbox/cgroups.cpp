@@ -296,43 +296,15 @@ os::Result<std::vector<int>> AttemptGroup::files_to_enter_by(std::vector<os::Uni
     return fds;
 }
 
-// A group keeps the files of one way in open at a time (a slot's attempts mostly run in one
-// mode), so that it holds no more descriptors than before there were two.
-os::Result<std::vector<int>> AttemptGroup::procs_for_writing() const
-{
-    m_entries_for_oneself.clear();
-    return files_to_enter_by(m_procs_for_writing, "cgroup.procs");
-}
-
 os::Result<std::vector<int>> AttemptGroup::files_to_enter_by_oneself() const
 {
-    m_procs_for_writing.clear();
     return files_to_enter_by(m_entries_for_oneself, m_folders.version() == CgroupVersion::v1 ? "tasks" : "cgroup.procs");
 }
 
 void AttemptGroup::close_files()
 {
     m_kept.clear();
-    m_procs_for_writing.clear();
     m_entries_for_oneself.clear();
-}
-
-os::Status AttemptGroup::add(pid_t pid) const
-{
-    auto procs = procs_for_writing();
-    if (!procs) return procs.error();
-    const std::string text = std::to_string(pid);
-    for (std::size_t i = 0; i < procs->size(); ++i) {
-        ssize_t n;
-        do {
-            n = ::write((*procs)[i], text.data(), text.size());
-        } while (n < 0 && errno == EINTR);
-        if (n != static_cast<ssize_t>(text.size())) {
-            const auto file = (m_folders.folders()[i].path / "cgroup.procs").string() + " <- " + text;
-            return n < 0 ? os::SysError::from_errno("write", file) : os::SysError::from_code(EIO, "write", file + " (short write)");
-        }
-    }
-    return {};
 }
 
 AttemptGroup::Counters AttemptGroup::counters() const

@@ -79,17 +79,13 @@ public:
     bool enforces_memory() const { return m_memory_limited; }
     bool enforces_processes() const { return m_processes_limited; }
 
-    // Moves `pid` into the group: its pid written to each cgroup.procs, kept open.
-    os::Status add(pid_t pid) const;
-    // Each folder's cgroup.procs, open for writing and kept open (until the other way in is
-    // asked for): what add() writes a pid to. Fails with the file that would not open.
-    os::Result<std::vector<int>> procs_for_writing() const;
     // The files a single-threaded process writes "0" to, one each, to enter the group itself,
-    // open for writing and kept open: what a fork server's child is given. v1: each folder's
-    // `tasks` (a thread that moves itself is moved without the global lock the kernel takes for
-    // a move through cgroup.procs or of another thread, which cost a bare fork moved in four
-    // hierarchies 15-45 % of its throughput on a 2-core machine); v2: cgroup.procs. Kept open
-    // until procs_for_writing() is asked for. Fails with the file that would not open.
+    // open for writing and kept open: what a spawned or reused worker and a fork server's child
+    // are given (nothing else puts a process in a group). v1: each folder's `tasks` (a thread
+    // that moves itself is moved without the global lock the kernel takes for a move through
+    // cgroup.procs or of another thread: a wait for every CPU, which cost a bare fork moved in
+    // four hierarchies 15-45 % of its throughput on a 2-core machine, and a spawned job up to
+    // 15 ms at p99); v2: cgroup.procs. Fails with the file that would not open.
     os::Result<std::vector<int>> files_to_enter_by_oneself() const;
     // Every process in the group, killed; waits until it is empty (a few seconds at most).
     os::Status kill_all() const;
@@ -100,11 +96,11 @@ public:
     // The threads of every process in it (and processes exited but not reaped yet), from
     // pids.current in one read; nullopt without the pids controller.
     std::optional<std::uint64_t> tasks() const;
-    // Closes the files kept open (counters, cgroup.procs); later reads open them again. Only
+    // Closes the files kept open (counters, the files to enter by); later reads open them again. Only
     // while no process uses the group (a free group in the pool).
     void close_files();
     // How many descriptors it keeps open now.
-    std::size_t open_files() const { return m_kept.size() + m_procs_for_writing.size() + m_entries_for_oneself.size(); }
+    std::size_t open_files() const { return m_kept.size() + m_entries_for_oneself.size(); }
 
 private:
     // A file of the group read again and again: opened at its first read and kept open, so that
@@ -128,13 +124,11 @@ private:
     mutable std::vector<KeptFile> m_kept;
     mutable bool m_read_failed = false;  // a read_kept since counters() began failed
     mutable bool m_no_peak = false;      // pids.peak could not be read: not asked again
-    // Seen without processes (pids.current 0) since procs_for_writing() or
-    // files_to_enter_by_oneself() last handed out files to enter by (add() included): nothing
-    // can enter, so nothing is counted.
+    // Seen without processes (pids.current 0) since files_to_enter_by_oneself() last handed
+    // out the files to enter by: nothing can enter, so nothing is counted.
     mutable bool m_known_empty = false;
     // The counters read while known empty: they stand until a process may enter.
     mutable std::optional<Counters> m_counters_while_empty;
-    mutable std::vector<os::UniqueFd> m_procs_for_writing;
     mutable std::vector<os::UniqueFd> m_entries_for_oneself;
     const CgroupSupport* m_support;
     bool m_memory_limited = false;

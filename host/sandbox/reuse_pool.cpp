@@ -98,13 +98,12 @@ model::Outcome ReusePool::run(const AttemptSpec& spec, const os::FileIdentity& l
         }
         worker.session = std::make_unique<WorkerSession>(std::move(started.value()));
         if (*group) {
-            if (auto added = (*group)->add(worker.session->pid()); !added) {
+            if (auto handed = worker.session->hand_group(std::move(group.value())); !handed) {
                 worker.session.reset();
                 remove_folder(worker);
-                throw_if_shortage(added.error());
-                return spawn_failed("cannot put the worker in its control group: " + added.error().message());
+                throw_if_shortage(handed.error());
+                return spawn_failed("cannot hand the worker its control group: " + handed.error().message());
             }
-            worker.session->attach_group(std::move(group.value()));
         }
     }
     // Removed on every way out but back to the idle list (a HostError among them), once the

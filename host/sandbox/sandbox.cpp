@@ -250,13 +250,13 @@ model::Outcome Sandbox::run_spawned(const AttemptSpec& spec, AttemptObserver* ob
         throw_if_shortage(session.error());
         return spawn_failed(session.error(), model::Mode::spawn);
     }
-    // The worker waits for its job: it is in its group before the task can run.
+    // The worker enters its group itself before it reads its job: it is there before the
+    // plugin loads or the task runs.
     if (*group) {
-        if (auto added = (*group)->add(session->pid()); !added) {
-            throw_if_shortage(added.error());
-            return spawn_failed(added.error(), model::Mode::spawn, "cannot put the worker in its control group: ");
+        if (auto handed = session->hand_group(std::move(group.value())); !handed) {
+            throw_if_shortage(handed.error());
+            return spawn_failed(handed.error(), model::Mode::spawn, "cannot hand the worker its control group: ");
         }
-        session->attach_group(std::move(group.value()));
     }
     return session->run(spec, observer, cancel);
 }

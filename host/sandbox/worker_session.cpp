@@ -312,6 +312,21 @@ void WorkerSession::attach_group(CgroupLease group)
     m_group = std::move(group);
 }
 
+os::Status WorkerSession::hand_group(CgroupLease group)
+{
+    auto files = group->files_to_enter_by_oneself();
+    if (!files) return files.error();
+    if (files->empty()) return os::SysError::from_code(ENOENT, "open", "the control group's files to enter it by");
+    const std::string frame =
+        protocol::encode_frame(MessageType::enter_group, protocol::encode(protocol::EnterGroup{static_cast<std::uint32_t>(files->size())}));
+    errno = 0;
+    if (!os::send_with_fds(m_channel.get(), frame, *files)) {
+        return os::SysError::from_code(errno != 0 ? errno : EIO, "sendmsg", "the control group's files to the worker");
+    }
+    attach_group(std::move(group));
+    return {};
+}
+
 void WorkerSession::end_group_leftovers()
 {
     if (!m_group) return;

@@ -61,6 +61,12 @@ public:
     // ended is killed, and so is everything but the worker after a reused worker's job. The
     // group goes back to its pool when the session ends.
     void attach_group(CgroupLease group);
+    // A spawned or reused worker that has run no job enters `group` by itself: the files to
+    // enter it by go to the worker (protocol::EnterGroup), which writes itself into them
+    // before it reads its job, or exits as setup_failed (the attempt then ends spawn_failed,
+    // saying why); then as attach_group. Fails, the group given back, when its files cannot be
+    // opened or the worker cannot be reached.
+    os::Status hand_group(CgroupLease group);
     AttemptGroup* group() const { return m_group.get(); }
 
     WorkerSession(WorkerSession&&) noexcept;

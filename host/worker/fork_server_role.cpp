@@ -5,6 +5,7 @@
 #include "os/proc.h"
 #include "os/result.h"
 #include "worker/failure.h"
+#include "worker/group_entry.h"
 #include "worker/host_death.h"
 
 #include <algorithm>
@@ -131,11 +132,8 @@ struct ServerState {
     bool reaped_job = false;  // since the last look for orphans
 };
 
-// At most this many files to enter the attempt's group by: one per hierarchy of cgroup v1
-// (memory, pids, cpuacct, freezer). With the job's descriptors they go to the child in one
-// os::send_with_fds, which carries up to 12.
-constexpr std::size_t k_max_group_files = 4;
-
+// The files to enter the attempt's group by (at most k_max_group_files) go to the child with
+// the job's descriptors in one os::send_with_fds, which carries up to 12.
 // The job's descriptors a child takes: its channel from and to the host (two pipes), stdout
 // and stderr. The host sends one more, the status pipe, which the server keeps.
 constexpr std::size_t k_job_fds = 4;
@@ -172,21 +170,6 @@ bool receive_job_fds(int control, os::UniqueFd (&fds)[k_job_fds], std::vector<os
     return true;
 }
 
-// Enters the attempt's group: "0" (this process, single-threaded here) written to each file.
-// A child that cannot must not run its job (the group's limits would not hold): it exits,
-// saying why on the job's stderr.
-void enter_group(std::vector<os::UniqueFd>& group_files)
-{
-    for (const auto& file : group_files) {
-        ssize_t n;
-        do {
-            n = ::write(file.get(), "0", 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1) fail(WorkerExit::setup_failed, "write", "0 into the attempt's control group", n < 0 ? errno : EIO);
-    }
-    group_files.clear();
-}
-
 // Puts `from` on descriptor `to` (stdout or stderr) and closes it.
 void redirect(os::UniqueFd&& from, int to, const char* what)
 {
@@ -218,7 +201,7 @@ void redirect(os::UniqueFd&& from, int to, const char* what)
     // No hello: the server's answer to the host already says this child exists.
     WorkerChannel channel(std::move(fds[0]), std::move(fds[1]));
     runner.become_job_child(channel);
-    if (auto job = receive_job(channel)) runner.handle_job(*job);
+    if (auto job = receive_job(channel, runner)) runner.handle_job(*job);
     std::fflush(nullptr);
     ::_exit(0);
 }

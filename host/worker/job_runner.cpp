@@ -2,6 +2,7 @@
 
 #include "os/proc.h"
 #include "worker/failure.h"
+#include "worker/group_entry.h"
 #include "worker/host_death.h"
 
 #include <cerrno>
@@ -272,13 +273,25 @@ protocol::Ready memory_baseline(pid_t self)
     return ready;
 }
 
-std::optional<protocol::Job> receive_job(WorkerChannel& channel)
+std::optional<protocol::Job> receive_job(WorkerChannel& channel, const JobRunner& runner)
 {
     for (;;) {
         auto frame = channel.receive();
         if (!frame) break;
         if (frame->type == MessageType::shutdown) return std::nullopt;
         if (frame->type == MessageType::cancel) continue;  // for a job that is over: nothing to cancel
+        if (frame->type == MessageType::enter_group) {
+            const auto entry = protocol::decode_enter_group(frame->body);
+            auto files = channel.take_received_fds();
+            if (!entry || entry->files == 0 || entry->files > k_max_group_files || files.size() != entry->files) {
+                fail(WorkerExit::broken_frame, "enter_group message from the host without the files it names");
+            }
+            // v1's `tasks` moves the calling thread alone: with another thread running, part
+            // of the worker would stay out of the group.
+            if (!runner.single_threaded()) fail(WorkerExit::unexpected_message, "'enter_group' from the host once threads may have started");
+            enter_group(files);
+            continue;
+        }
         if (frame->type != MessageType::job) {
             fail(WorkerExit::unexpected_message, (std::string("unexpected '") + protocol::to_string(frame->type) + "' from the host between jobs").c_str());
         }

@@ -43,6 +43,11 @@ public:
     // Calls the plugin's shutdown hook if the plugin was initialised.
     void shutdown_plugin();
 
+    // Nothing has started a thread in this process yet: no plugin loaded (its constructors may
+    // start threads), no lease watched. A process moves whole into a group by v1's `tasks`
+    // only while this holds.
+    bool single_threaded() const { return !m_library && !m_lease_watch; }
+
 private:
     enum class Init { yes, no };
     // Loads the job's plugin unless this worker already holds it, and runs its init hook once
@@ -82,10 +87,12 @@ private:
 protocol::Ready memory_baseline(pid_t self);
 
 // The next job for a worker between jobs (cancels for a job that is over are skipped);
-// nullopt when the host closed the channel or said shutdown. Exits, after a line on stderr,
-// with WorkerExit::broken_frame, host_gone or unexpected_message when the channel broke, failed
-// or brought something else.
-std::optional<protocol::Job> receive_job(WorkerChannel& channel);
+// nullopt when the host closed the channel or said shutdown. An enter_group before it is
+// carried out on the way (group_entry.h), when `runner` says the process is single-threaded
+// still. Exits, after a line on stderr, with WorkerExit::broken_frame, host_gone,
+// unexpected_message or setup_failed when the channel broke, failed or brought something else,
+// or the group could not be entered.
+std::optional<protocol::Job> receive_job(WorkerChannel& channel, const JobRunner& runner);
 
 // Ends whatever the task started and left behind, then reaps it. The worker is a subreaper,
 // so every such process is its child or its child's descendant. Costs one waitid when there

@@ -42,6 +42,36 @@ void WorkerChannel::hold(protocol::MessageType type, std::string_view body)
     m_unsent += protocol::encode_frame(type, body);
 }
 
+ssize_t WorkerChannel::receive_some(char* buffer, std::size_t size, bool block)
+{
+    iovec iov{buffer, size};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * k_max_received_fds)];
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(m_fd.get(), &message, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+    if (n < 0 || message.msg_controllen == 0) return n;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            os::UniqueFd owned(fd);
+            if (m_received_fds.size() < k_max_received_fds) m_received_fds.push_back(std::move(owned));
+        }
+    }
+    return n;
+}
+
+std::vector<os::UniqueFd> WorkerChannel::take_received_fds()
+{
+    std::lock_guard lock(m_receive_mutex);
+    return std::exchange(m_received_fds, {});
+}
+
 WorkerChannel::Fill WorkerChannel::fill(bool block)
 {
     char buffer[65536];
@@ -57,7 +87,7 @@ WorkerChannel::Fill WorkerChannel::fill(bool block)
         }
         // The pipe from the host is non-blocking: after poll, a read that finds nothing
         // (another reader was first) waits again.
-        const ssize_t n = m_out ? ::read(m_fd.get(), buffer, sizeof buffer) : ::recv(m_fd.get(), buffer, sizeof buffer, block ? 0 : MSG_DONTWAIT);
+        const ssize_t n = m_out ? ::read(m_fd.get(), buffer, sizeof buffer) : receive_some(buffer, sizeof buffer, block);
         if (n < 0 && block && m_out && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
         if (n > 0) {
             m_decoder.feed(buffer, static_cast<size_t>(n));

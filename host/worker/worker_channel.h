@@ -11,6 +11,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace sandhost::worker {
 
@@ -62,6 +65,13 @@ public:
     // The socket, or the pipe the host writes into.
     int fd() const { return m_fd.get(); }
 
+    // The descriptors that came with what was read so far (SCM_RIGHTS on the socket: the
+    // files to enter the attempt's group by, with enter_group), in order, close-on-exec; the
+    // caller owns them. A pipe carries none.
+    std::vector<os::UniqueFd> take_received_fds();
+    // At most this many arrive with one message; more are closed as they arrive.
+    static constexpr std::size_t k_max_received_fds = 8;
+
     // Payloads are bounded by what the host accepts for results; anything larger is a bug.
     static constexpr std::size_t k_max_host_frame = 1ull << 31;
 
@@ -69,6 +79,8 @@ private:
     std::string m_unsent;  // held frames (guarded by m_send_mutex)
     enum class Fill { more, nothing_yet, ended };
     Fill fill(bool block);
+    // recv on the socket, taking in the descriptors that came with the bytes.
+    ssize_t receive_some(char* buffer, std::size_t size, bool block);
     // Moves every whole frame the decoder holds to m_pending, taking in leases and cancels;
     // false when the decoder found a broken frame. Caller holds m_receive_mutex.
     bool sort_decoded();
@@ -78,6 +90,7 @@ private:
     std::mutex m_receive_mutex;
     protocol::FrameDecoder m_decoder;
     std::deque<protocol::Frame> m_pending;
+    std::vector<os::UniqueFd> m_received_fds;
     bool m_cancel_seen = false;
     std::atomic<std::int64_t> m_lease_deadline{0};  // CLOCK_MONOTONIC ms; 0: none
     End m_end = End::open;

@@ -101,7 +101,7 @@ os::UniqueFd take_channel(int channel_fd)
 // The spawn and reuse roles: jobs until the host is done or a job ends the worker.
 [[noreturn]] void serve_jobs(WorkerChannel& channel, JobRunner& runner)
 {
-    while (auto job = receive_job(channel)) {
+    while (auto job = receive_job(channel, runner)) {
         if (!runner.handle_job(*job)) {
             std::fflush(nullptr);
             ::_exit(0);

@@ -96,6 +96,14 @@ TEST_P(CgroupAttempts, EachAttemptRunsInAGroupOfItsOwn)
     EXPECT_NE(task_group, own) << "the task runs in the host's own group";
     const std::string top = sandbox().cgroups()->folders().folders().front().path.filename().string();
     EXPECT_NE(task_group.find("/" + top + "/slot-"), std::string::npos) << task_group << " is not one of this sandbox's slots (" << top << ")";
+    // In every hierarchy of the group, not the memory one alone: the worker (or a fork
+    // server's child) entered each by itself, through v1's `tasks`, which moves one thread.
+    const std::string cgroup = json::parse(o.result).at("cgroup").get<std::string>();
+    std::size_t hierarchies_in_a_slot = 0;
+    for (const auto& m : os::parse_proc_cgroup(cgroup)) {
+        if (m.path.find("/" + top + "/slot-") != std::string::npos) ++hierarchies_in_a_slot;
+    }
+    EXPECT_EQ(hierarchies_in_a_slot, sandbox().cgroups()->folders().folders().size()) << cgroup;
     EXPECT_TRUE(o.cpu_ms.has_value());
 }
 
@@ -226,7 +234,7 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
         for (int i = 0; i < 7; ++i) {
             auto lease = (*pool)->acquire(std::nullopt, 16);
             ASSERT_TRUE(lease.ok()) << lease.error().message();
-            ASSERT_TRUE((*lease)->procs_for_writing().ok());
+            ASSERT_TRUE((*lease)->files_to_enter_by_oneself().ok());
             (void)(*lease)->counters();
             EXPECT_EQ((*lease)->tasks(), std::optional<std::uint64_t>(0));
             per_group = (*lease)->open_files();
@@ -245,6 +253,8 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     // The counters of an empty group stand until a process enters: then they are read again.
     const auto before = (*again)->counters();
     EXPECT_EQ((*again)->counters(), before);
+    const auto entries = (*again)->files_to_enter_by_oneself();
+    ASSERT_TRUE(entries.ok()) << entries.error().message();
     int ready[2];
     ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = ::fork();
@@ -252,6 +262,7 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a failed ASSERT below must not leave it running
         char go = 0;
         (void)::read(ready[0], &go, 1);
+        for (int fd : entries.value()) (void)::write(fd, "0", 1);
         // 30 ms of CPU, in the group, then wait to be killed.
         timespec start{}, now{};
         ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
@@ -262,10 +273,9 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     }
     ASSERT_GT(child, 0);
     ::close(ready[0]);
-    ASSERT_TRUE((*again)->add(child).ok());
     ASSERT_EQ(::write(ready[1], "x", 1), 1);
     ::close(ready[1]);
-    EXPECT_EQ((*again)->processes(), std::vector<pid_t>{child});
+    EXPECT_TRUE(t::eventually([&] { return (*again)->processes() == std::vector<pid_t>{child}; }, 10s)) << "the child did not enter";
     if (cgroup_support().cpu) {
         EXPECT_TRUE(t::eventually([&] { return (*again)->counters().cpu_us >= before.cpu_us + 20'000; }, 10s))
             << "the CPU time of a process that entered is counted, not the empty group's figure";
@@ -276,10 +286,9 @@ TEST(CgroupPool, FreeGroupsHoldFewDescriptorsAndGiveThemUpOnRequest)
     EXPECT_TRUE(WIFSIGNALED(status));
 }
 
-// A fork server's child enters its group itself: "0" written to each file it is given (v1's
-// `tasks`) puts it in the group in every hierarchy. A group keeps one way in open at a time, so
-// that it holds no more descriptors than with one.
-TEST(CgroupPool, AProcessEntersItsGroupByItselfAndOneWayInIsKeptOpen)
+// A worker (or a fork server's child) enters its group itself: "0" written to each file it is
+// given (v1's `tasks`) puts it in the group in every hierarchy. The files are opened once and kept.
+TEST(CgroupPool, AProcessEntersItsGroupByItselfThroughFilesKeptOpen)
 {
     SKIP_WITHOUT_CGROUPS();
     auto pool = CgroupPool::open(cgroup_support());
@@ -320,8 +329,8 @@ TEST(CgroupPool, AProcessEntersItsGroupByItselfAndOneWayInIsKeptOpen)
     }
     EXPECT_EQ(hierarchies_in_slot, folders.size()) << own_groups;
     const std::size_t with_entries = (*lease)->open_files();
-    ASSERT_TRUE((*lease)->procs_for_writing().ok());
-    EXPECT_EQ((*lease)->open_files(), with_entries) << "the other way in replaces the first, not adds to it";
+    ASSERT_TRUE((*lease)->files_to_enter_by_oneself().ok());
+    EXPECT_EQ((*lease)->open_files(), with_entries) << "the files to enter by are opened once and kept";
     ASSERT_TRUE((*lease)->kill_all().ok());
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
@@ -340,6 +349,8 @@ TEST(CgroupPool, AGroupIsSeenToHoldOneProcessOnlyUntilItForks)
     ASSERT_TRUE(lease.ok()) << lease.error().message();
     const auto slot = (*lease)->folders().folder_of("pids");
     if (!slot || !fs::exists(*slot / "pids.peak")) GTEST_SKIP() << "this kernel keeps no pids.peak (Linux 6.1 and later do)";
+    const auto entries = (*lease)->files_to_enter_by_oneself();
+    ASSERT_TRUE(entries.ok()) << entries.error().message();
     int ready[2], go[2], done[2];
     ASSERT_EQ(::pipe(ready), 0);
     ASSERT_EQ(::pipe(go), 0);
@@ -347,6 +358,7 @@ TEST(CgroupPool, AGroupIsSeenToHoldOneProcessOnlyUntilItForks)
     const pid_t child = ::fork();
     if (child == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a failed ASSERT below must not leave it running
+        for (int fd : entries.value()) (void)::write(fd, "0", 1);
         (void)::write(ready[1], "r", 1);
         char byte = 0;
         (void)::read(go[0], &byte, 1);
@@ -357,7 +369,6 @@ TEST(CgroupPool, AGroupIsSeenToHoldOneProcessOnlyUntilItForks)
         for (;;) ::pause();
     }
     ASSERT_GT(child, 0);
-    ASSERT_TRUE((*lease)->add(child).ok());
     char byte = 0;
     ASSERT_EQ(::read(ready[0], &byte, 1), 1);
     // One thread, or two under ThreadSanitizer, whose background thread a forked child starts

@@ -5,6 +5,7 @@
 #include "child_processes.h"
 #include "host_end.h"
 #include "os/clock.h"
+#include "os/fd.h"
 #include "protocol/messages.h"
 #include "protocol/worker_exit.h"
 #include "test_support.h"
@@ -158,6 +159,91 @@ TEST_F(ServingJobs, ThePluginsCodeRunsBetweenLoadingAndLoaded)
         if (frame->type != MessageType::log) seen.push_back(frame->type);
     }
     EXPECT_EQ(seen, (std::vector<MessageType>{MessageType::loading, MessageType::loaded, MessageType::ready, MessageType::done}));
+}
+
+// Sends enter_group with `files` attached, as the host hands a spawned or reused worker its
+// control group.
+::testing::AssertionResult sent_group(test::HostEnd& worker, const std::vector<int>& files)
+{
+    const std::string frame =
+        protocol::encode_frame(MessageType::enter_group, protocol::encode(protocol::EnterGroup{static_cast<std::uint32_t>(files.size())}));
+    if (!os::send_with_fds(worker.channel(), frame, files)) return ::testing::AssertionFailure() << "cannot send the files";
+    return ::testing::AssertionSuccess();
+}
+
+// What was written into a pipe, read to its end.
+std::string written_into(int read_end)
+{
+    std::string written;
+    char buffer[64];
+    for (ssize_t n; (n = ::read(read_end, buffer, sizeof buffer)) > 0;) written.append(buffer, static_cast<std::size_t>(n));
+    return written;
+}
+
+TEST_F(ServingJobs, ItEntersItsGroupByItselfBeforeItReadsItsJobAndKeepsNoCopy)
+{
+    // Pipes stand for the files of a v1 group's hierarchies: what is written into them is what
+    // the kernel would have read. Nothing else is sent: a worker that waited for its job first
+    // would write nothing.
+    for (const char* role : {"spawn", "reuse"}) {
+        SCOPED_TRACE(role);
+        test::HostEnd worker(role);
+        ASSERT_TRUE(worker.said_hello());
+        auto memory_entry = os::make_pipe();
+        auto pids_entry = os::make_pipe();
+        ASSERT_TRUE(memory_entry && pids_entry);
+        ASSERT_TRUE(sent_group(worker, {memory_entry->write.get(), pids_entry->write.get()}));
+        memory_entry->write.reset();
+        pids_entry->write.reset();
+        EXPECT_EQ(written_into(memory_entry->read.get()), "0");
+        EXPECT_EQ(written_into(pids_entry->read.get()), "0") << "read to its end: the worker closed its copy";
+        ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0))));
+        std::optional<protocol::Frame> report;
+        while ((report = worker.frames().next_report()) && report->type != MessageType::done) {
+        }
+        ASSERT_TRUE(report) << "the job did not run";
+        worker.close_channel();
+        EXPECT_TRUE(worker.wait_for_exit());
+    }
+}
+
+TEST_F(ServingJobs, AWorkerThatCannotEnterItsGroupExitsWithoutRunningItsJob)
+{
+    // A pipe's read end stands for a group the kernel refuses to let it into; the job is sent
+    // at once behind it.
+    test::HostEnd worker("spawn");
+    ASSERT_TRUE(worker.said_hello());
+    auto refused = os::make_pipe();
+    ASSERT_TRUE(refused);
+    ASSERT_TRUE(sent_group(worker, {refused->read.get()}));
+    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0))));
+    worker.expect_gave_up(WorkerExit::setup_failed, "write(0 into the attempt's control group)");
+    EXPECT_FALSE(worker.frames().next(std::chrono::seconds(2))) << "it said something after it could not enter";
+}
+
+TEST_F(ServingJobs, AGroupWithoutItsFilesOrAfterThePluginLoadedIsRefused)
+{
+    {
+        test::HostEnd worker("spawn");
+        ASSERT_TRUE(worker.said_hello());
+        ASSERT_TRUE(worker.send(MessageType::enter_group, protocol::encode(protocol::EnterGroup{2})));
+        worker.expect_gave_up(WorkerExit::broken_frame, "enter_group message from the host without the files it names");
+    }
+    {
+        // After a reused worker's first job its plugin may have started threads: v1's `tasks`
+        // would move the main thread alone.
+        test::HostEnd worker("reuse");
+        ASSERT_TRUE(worker.said_hello());
+        ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0))));
+        std::optional<protocol::Frame> report;
+        while ((report = worker.frames().next_report()) && report->type != MessageType::done) {
+        }
+        ASSERT_TRUE(report);
+        auto entry = os::make_pipe();
+        ASSERT_TRUE(entry);
+        ASSERT_TRUE(sent_group(worker, {entry->write.get()}));
+        worker.expect_gave_up(WorkerExit::unexpected_message, "'enter_group' from the host once threads may have started");
+    }
 }
 
 TEST_F(ServingJobs, AWorkerWhoseLeaseRunsOutUnrenewedStopsItselfAndItsChildren)
