@@ -29,7 +29,9 @@ constexpr const char* k_help =
     "reader that resumes by event id misses nothing. STORE must hold no job (a new sqlite file\n"
     "is made); the configured store is only read. Stop every host and producer first: a host\n"
     "that is alive is refused, and a job enqueued while it copies is not copied (it says so,\n"
-    "exit 1).\n"
+    "exit 1). A copy that stopped part way (STORE full or gone, a job started) goes on with\n"
+    "--resume: the jobs STORE holds must each be the same as in the configured store (nothing\n"
+    "ran there since), and are left as they are.\n"
     "Then point host.store at STORE.\n\n";
 
 // The store `text` names, under `prefix` when it is a Redis server; the configured store's own
@@ -112,12 +114,13 @@ int copy_command(const std::vector<std::string>& raw)
         config_option(),
         {"to", "STORE", "the store to copy into (required): sqlite:PATH, redis://... or unix://..."},
         {"to-prefix", "PREFIX", "the key prefix on a Redis STORE (default: the configured host.store_prefix)"},
+        {"resume", "", "go on with a copy into STORE that stopped part way"},
         {"json", "", "print what was copied as JSON"},
         {"help", "", "show this help"},
     };
     const auto args = parse_args(raw, options);
     if (args.has("help")) {
-        std::cout << "usage: sandhost copy --to STORE [--to-prefix PREFIX] [--json]\n\n" << k_help << describe_options(options);
+        std::cout << "usage: sandhost copy --to STORE [--to-prefix PREFIX] [--resume] [--json]\n\n" << k_help << describe_options(options);
         return k_exit_ok;
     }
     if (!args.positional.empty()) throw UsageError("unexpected argument '" + args.positional[0] + "'");
@@ -146,12 +149,19 @@ int copy_command(const std::vector<std::string>& raw)
     }
     ProgressBar bar;
     std::uint64_t copied_so_far = 0;
+    std::uint64_t held_before = 0;  // jobs of an earlier copy found in STORE (--resume)
     store::CopyReport report;
     try {
-        report = store::copy_store(*source, *destination, describe(settings->host), schedules, std::chrono::system_clock::now(), [&](const store::CopyReport& r) {
-            copied_so_far = r.jobs;
-            bar.update(total ? 100.0 * static_cast<double>(r.jobs) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
-        });
+        const auto start = args.has("resume") ? store::CopyStart::resume : store::CopyStart::into_empty;
+        report = store::copy_store(
+            *source, *destination, describe(settings->host), schedules, std::chrono::system_clock::now(),
+            [&](const store::CopyReport& r) {
+                copied_so_far = r.jobs;
+                held_before = r.already;
+                const auto there = r.jobs + r.already;
+                bar.update(total ? 100.0 * static_cast<double>(there) / static_cast<double>(total) : 100.0, std::to_string(r.jobs) + " jobs copied");
+            },
+            start);
     } catch (const std::exception& e) {
         bar.clear();
         if (copied_so_far == 0) {
@@ -166,10 +176,9 @@ int copy_command(const std::vector<std::string>& raw)
             throw;
         }
         // Stopped part way (a store failed, or a job started): what is there is a part.
-        throw std::runtime_error(std::string(e.what()) + "; " + describe(target) + " holds the " + std::to_string(copied_so_far) +
-                                 " jobs copied before that, a part of the store: " +
-                                 (std::holds_alternative<config::SqliteStore>(target.store) ? "delete that file" : "delete its keys") +
-                                 " before copying again");
+        throw std::runtime_error(std::string(e.what()) + "; " + describe(target) + " holds the " + std::to_string(copied_so_far + held_before) +
+                                 " jobs copied before that, a part of the store: run the same command with --resume to copy the rest " +
+                                 "once the cause is mended (nothing may run on either store meanwhile)");
     }
     bar.clear();
     // Jobs enqueued since the walk began are above its first page: not copied.
@@ -180,6 +189,7 @@ int copy_command(const std::vector<std::string>& raw)
         o.set("to", describe(target));
         o.set("jobs", static_cast<Poco::UInt64>(report.jobs));
         o.set("attempts", static_cast<Poco::UInt64>(report.attempts));
+        o.set("already_there", static_cast<Poco::UInt64>(report.already));
         Poco::JSON::Array paused, fired;
         for (const auto& q : report.paused) paused.add(q);
         for (const auto& s : report.schedules) fired.add(s);
@@ -191,6 +201,9 @@ int copy_command(const std::vector<std::string>& raw)
     } else {
         std::cout << "copied " << report.jobs << " job" << (report.jobs == 1 ? "" : "s") << " and " << report.attempts << " attempt"
                   << (report.attempts == 1 ? "" : "s") << " from " << describe(settings->host) << " into " << describe(target) << "\n";
+        if (report.already > 0) {
+            std::cout << report.already << " job" << (report.already == 1 ? " was" : "s were") << " there already, from the copy resumed\n";
+        }
         if (!report.paused.empty()) std::cout << "paused there too: " << joined(report.paused) << "\n";
         if (!report.schedules.empty()) std::cout << "schedules going on from their last fire: " << joined(report.schedules) << "\n";
         std::cout << "its event feed goes on from event " << report.event << " (store.copied)\n";

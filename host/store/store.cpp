@@ -1,8 +1,13 @@
 #include "store/store.h"
 
+#include "model/job_json.h"
+
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace sandhost::store {
@@ -200,16 +205,66 @@ std::size_t weight(const JobCopy& copy)
     return bytes;
 }
 
+// Every job of `store`, newest first, a page at a time, to `each`.
+void for_each_job(Store& store, const std::function<void(const std::vector<model::Job>&)>& each)
+{
+    JobFilter page;
+    page.limit = k_max_import_batch;
+    for (;;) {
+        const auto jobs = store.list(page);
+        if (jobs.empty()) return;
+        each(jobs);
+        if (jobs.size() < page.limit) return;
+        page.before = jobs.back().id;
+    }
+}
+
+// What tells a job from another with its id: everything a listing shows of it, hashed (a copy
+// shows the same, as the copy tests check).
+std::size_t fingerprint(const model::Job& job) { return std::hash<std::string>{}(model::to_json(job, nullptr)); }
+
+// The jobs `to` holds, when each of them is the same in `from`: a part of an earlier copy of
+// `from`. StoreRequestError otherwise, before anything is written.
+std::unordered_set<model::JobId> part_copied_before(Store& from, Store& to)
+{
+    std::unordered_map<model::JobId, std::size_t> held;
+    for_each_job(to, [&](const std::vector<model::Job>& jobs) {
+        for (const auto& job : jobs) held.emplace(job.id, fingerprint(job));
+    });
+    std::unordered_set<model::JobId> found;
+    if (held.empty()) return found;
+    for_each_job(from, [&](const std::vector<model::Job>& jobs) {
+        for (const auto& job : jobs) {
+            const auto it = held.find(job.id);
+            if (it == held.end()) continue;
+            if (it->second != fingerprint(job)) {
+                throw StoreRequestError("job " + std::to_string(job.id) + " is not the same in the store to copy into as in the store to copy (it changed since, " +
+                                        "or it is another store's): that store is not a part of a copy of this one");
+            }
+            found.insert(job.id);
+        }
+    });
+    if (found.size() < held.size()) {
+        const auto other = std::find_if(held.begin(), held.end(), [&](const auto& entry) { return !found.contains(entry.first); });
+        throw StoreRequestError("the store to copy into holds " + std::to_string(held.size() - found.size()) + " job" +
+                                (held.size() - found.size() == 1 ? "" : "s") + " that the store to copy does not (job " + std::to_string(other->first) +
+                                "): it is not a part of a copy of this one");
+    }
+    return found;
+}
+
 } // namespace
 
-CopyReport copy_store(Store& from, Store& to, const std::string& from_name, const std::vector<std::string>& schedules, model::TimePoint now, const std::function<void(const CopyReport&)>& progress)
+CopyReport copy_store(Store& from, Store& to, const std::string& from_name, const std::vector<std::string>& schedules, model::TimePoint now,
+                      const std::function<void(const CopyReport&)>& progress, CopyStart start)
 {
-    if (!to.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 1}).empty()) {
+    if (start == CopyStart::into_empty && !to.list(JobFilter{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 1}).empty()) {
         throw StoreRequestError("the store to copy into holds jobs already: copy into an empty one");
     }
     if (!from.list(JobFilter{std::nullopt, model::JobState::active, std::nullopt, std::nullopt, 1}).empty()) {
         throw StoreRequestError("the store to copy holds running jobs: stop every host serving it first");
     }
+    const auto copied_before = start == CopyStart::resume ? part_copied_before(from, to) : std::unordered_set<model::JobId>{};
     constexpr std::size_t k_max_step_bytes = 32u << 20;
     CopyReport report;
     std::vector<JobCopy> step;
@@ -229,6 +284,10 @@ CopyReport copy_store(Store& from, Store& to, const std::string& from_name, cons
         if (page.empty()) break;
         report.newest = std::max(report.newest, page.front().id);
         for (const auto& job : page) {
+            if (copied_before.contains(job.id)) {
+                ++report.already;
+                continue;
+            }
             // A job that never started has no attempt to read.
             JobCopy copy{job, job.attempts > 0 ? from.attempts(job.id) : std::vector<model::AttemptRecord>{}};
             const std::size_t bytes = weight(copy);

@@ -456,16 +456,25 @@ struct CopyReport {
     std::vector<std::string> schedules;  // the schedules whose last fire was carried
     std::int64_t event = 0;              // the store.copied event `to`'s feed goes on from
     model::JobId newest = 0;             // the newest job copied (0: none): a newer one was enqueued meanwhile
+    std::uint64_t already = 0;           // jobs `to` held already, the same as in `from` (CopyStart::resume)
+};
+
+enum class CopyStart {
+    into_empty,  // `to` must hold no job
+    resume,      // `to` may hold a part of an earlier copy of `from` that stopped part way: jobs
+                 // the same as in `from` (every field a listing shows), and nothing else; they
+                 // are left as they are, and the rest is copied
 };
 
 // Copies every job of `from`, with its attempts, its paused queues and the last fires of the
 // `schedules` named into `to`, newest job first, through import_jobs (at most
-// k_max_import_batch jobs or about 32 MiB at a time). `to` must hold no job and `from` no active
-// one (StoreRequestError before anything is written; a job that starts during the copy makes
-// it stop there). `from` is only read. `progress` is told after each step. Events are not
-// copied: `to`'s feed goes on above `from`'s last one, from a store.copied event naming
-// `from_name`.
+// k_max_import_batch jobs or about 32 MiB at a time). `to` must hold no job (or, to resume, only
+// jobs copied before, see CopyStart) and `from` no active one (StoreRequestError before anything
+// is written; a job that starts during the copy makes it stop there). `from` is only read.
+// `progress` is told after each step. Events are not copied: `to`'s feed goes on above
+// `from`'s last one, from a store.copied event naming `from_name`. A resumed copy carries the
+// paused queues and schedules again (the same values) and appends its own store.copied event.
 CopyReport copy_store(Store& from, Store& to, const std::string& from_name, const std::vector<std::string>& schedules, model::TimePoint now,
-                      const std::function<void(const CopyReport&)>& progress = {});
+                      const std::function<void(const CopyReport&)>& progress = {}, CopyStart start = CopyStart::into_empty);
 
 } // namespace sandhost::store

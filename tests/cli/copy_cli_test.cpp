@@ -173,7 +173,7 @@ TEST_F(CopyCliTest, BadRequestsAreRefusedBeforeAnythingIsWritten)
               model::to_json(d.store().list(store::JobFilter{}).front(), nullptr));
 }
 
-TEST_F(CopyCliTest, ACopyThatStopsPartWaySaysWhatTheTargetHolds)
+TEST_F(CopyCliTest, ACopyThatStopsPartWaySaysWhatTheTargetHoldsAndGoesOnWithResume)
 {
     t::RedisDeployment d("  default:\n    tasks: [\"misbehave.*\"]\n");
     // A file of 3,000 jobs of 1 KiB, into a server that runs out of memory after about three MiB.
@@ -205,7 +205,8 @@ TEST_F(CopyCliTest, ACopyThatStopsPartWaySaysWhatTheTargetHolds)
                                    file_config.string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("OOM"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("jobs copied before that, a part of the store: delete its keys before copying again"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("jobs copied before that, a part of the store: run the same command with --resume to copy the rest"), std::string::npos)
+        << r.err;
     d.server().command("CONFIG SET maxmemory 0");
     const auto held = d.store().list(store::JobFilter{});
     EXPECT_FALSE(held.empty());
@@ -215,6 +216,31 @@ TEST_F(CopyCliTest, ACopyThatStopsPartWaySaysWhatTheTargetHolds)
               std::string::npos)
         << r.err;
     EXPECT_EQ(store::open_sqlite_store(file)->queue_counts({}).at("default").by_state.at(JobState::waiting), 3'000u) << "the file is as it was";
+
+    // With room again: the same command is refused (the server holds jobs), and with --resume
+    // it copies the rest, leaving what was there as it was.
+    const std::uint64_t held_count = d.store().queue_counts({}).at("default").by_state.at(JobState::waiting);
+    auto copy = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args{t::sandhost_executable().string(), "copy", "--to", d.server().url(), "--to-prefix", "chaos:", "--config",
+                                      file_config.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return t::run_command(args);
+    };
+    const auto again = copy({});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("holds jobs already"), std::string::npos) << again.err;
+    const auto resumed = copy({"--resume", "--json"});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const auto said = Poco::JSON::Parser().parse(resumed.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(said->getValue<std::uint64_t>("already_there"), held_count);
+    EXPECT_EQ(said->getValue<std::uint64_t>("jobs"), 3'000u - held_count);
+    store::JobFilter all;
+    all.limit = 0;
+    const auto copied = d.store().list(all);
+    const auto original = store::open_sqlite_store(file)->list(all);
+    ASSERT_EQ(copied.size(), 3'000u);
+    ASSERT_EQ(original.size(), 3'000u);
+    for (std::size_t i = 0; i < copied.size(); ++i) ASSERT_EQ(model::to_json(copied[i], nullptr), model::to_json(original[i], nullptr)) << i;
 }
 
 } // namespace

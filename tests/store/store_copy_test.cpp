@@ -257,6 +257,102 @@ TEST_P(StoreCopyTest, ManyJobsCrossEveryStepAndDependenciesFindEachOther)
     }
 }
 
+// A copy that stopped part way (here: its progress callback throws after the first step) goes
+// on with CopyStart::resume, which leaves the jobs there as they are and copies the rest; a store
+// whose jobs are not all the same as the original's is refused before anything is written.
+TEST_P(StoreCopyTest, ACopyThatStoppedPartWayGoesOnWhenResumedAndOnlyFromAPartOfItself)
+{
+    Store& from = store();
+    std::vector<model::NewJob> batch;
+    for (int i = 0; i < 1'000; ++i) batch.push_back(new_job(i % 2 ? "odd" : "even"));
+    std::vector<model::JobId> ids;
+    for (std::size_t at = 0; at < batch.size(); at += k_max_enqueue_batch) {
+        const std::vector<model::NewJob> part(batch.begin() + static_cast<std::ptrdiff_t>(at),
+                                              batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), at + k_max_enqueue_batch)));
+        for (const auto& r : from.enqueue_jobs(part, t(0))) ids.push_back(r.id);
+    }
+    // The second job ran once and waits for another attempt (an attempt to copy); the newest
+    // waits for the oldest, which the resumed copy brings long after its dependent.
+    Claim ran = testing::claim_one(from, "odd", t(1));
+    ASSERT_EQ(ran.job.id, ids[1]);
+    ASSERT_TRUE(from.finish(record_of(ran, OutcomeKind::failed, t(2)), to(JobState::waiting), t(2)));
+    model::NewJob last = new_job("even");
+    last.depends_on = {ids.front()};
+    const model::JobId dependent = from.enqueue(last, t(2));
+    from.set_paused("odd", true);
+    const std::size_t total = everything(from).size();
+
+    auto stopped_part_way = [&](Store& to) {
+        try {
+            copy_store(from, to, "the original", {}, t(4), [](const CopyReport&) { throw std::runtime_error("the server went away"); });
+            ADD_FAILURE() << "the copy did not stop";
+        } catch (const std::runtime_error& e) {
+            EXPECT_STREQ(e.what(), "the server went away");
+        }
+        const auto held = everything(to).size();
+        EXPECT_GT(held, 0u);
+        EXPECT_LT(held, total);
+        return held;
+    };
+    for (auto& [name, to] : targets()) {
+        SCOPED_TRACE(GetParam().name + " into " + name);
+        const auto held = stopped_part_way(*to);
+        EXPECT_THROW(copy_store(from, *to, "the original", {}, t(5)), StoreRequestError) << "not without resume";
+        const auto report = copy_store(from, *to, "the original", {}, t(5), {}, CopyStart::resume);
+        EXPECT_EQ(report.already, held);
+        EXPECT_EQ(report.jobs, total - held);
+        EXPECT_EQ(report.paused, std::vector<std::string>{"odd"});
+        const auto copied = everything(*to);
+        const auto original = everything(from);
+        ASSERT_EQ(copied.size(), original.size());
+        for (std::size_t i = 0; i < copied.size(); ++i) expect_same(copied[i], original[i], *to, from);
+        // Resumed again, there is nothing left to copy.
+        const auto again = copy_store(from, *to, "the original", {}, t(6), {}, CopyStart::resume);
+        EXPECT_EQ(again.jobs, 0u);
+        EXPECT_EQ(again.already, total);
+        // The copy goes on: the oldest job, copied last, releases the newest.
+        EXPECT_EQ(job_of(*to, dependent).state, JobState::blocked);
+        Claim first = testing::claim_one(*to, "even", t(10));
+        EXPECT_EQ(first.job.id, ids.front());
+        ASSERT_TRUE(to->finish(record_of(first, OutcomeKind::succeeded, t(11)), completed_with("1"), t(11)));
+        EXPECT_EQ(job_of(*to, dependent).state, JobState::waiting);
+    }
+    // A job there that the original lacks, or one that changed since it was copied: refused,
+    // and nothing written.
+    for (auto& [name, to] : targets()) {
+        SCOPED_TRACE(GetParam().name + " into " + name + ", with a job of its own");
+        const auto held = stopped_part_way(*to);
+        const model::JobId own = to->enqueue(new_job("theirs"), t(4));
+        try {
+            copy_store(from, *to, "the original", {}, t(5), {}, CopyStart::resume);
+            ADD_FAILURE() << "resumed into a store with a job of its own";
+        } catch (const StoreRequestError& e) {
+            EXPECT_NE(std::string(e.what()).find("that the store to copy does not (job " + std::to_string(own) + ")"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(everything(*to).size(), held + 1);
+    }
+    for (auto& [name, to] : targets()) {
+        SCOPED_TRACE(GetParam().name + " into " + name + ", with a job changed");
+        const auto held = stopped_part_way(*to);
+        const model::JobId changed = everything(*to).back().id;
+        ASSERT_EQ(to->cancel(changed, t(4)), CancelResult::cancelled);
+        try {
+            copy_store(from, *to, "the original", {}, t(5), {}, CopyStart::resume);
+            ADD_FAILURE() << "resumed into a store whose job changed";
+        } catch (const StoreRequestError& e) {
+            EXPECT_NE(std::string(e.what()).find("job " + std::to_string(changed) + " is not the same"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(everything(*to).size(), held);
+    }
+    // Into an empty store, resume is a whole copy.
+    for (auto& [name, to] : targets()) {
+        SCOPED_TRACE(GetParam().name + " into an empty " + name);
+        const auto report = copy_store(from, *to, "the original", {}, t(5), {}, CopyStart::resume);
+        EXPECT_EQ(report.already, 0u);
+        EXPECT_EQ(report.jobs, total);
+    }
+}
+
 TEST_P(StoreCopyTest, NothingIsCopiedIntoAStoreWithJobsOrFromOneWithRunningJobs)
 {
     Store& from = store();
