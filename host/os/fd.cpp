@@ -131,6 +131,19 @@ bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& f
     return n == static_cast<ssize_t>(bytes.size());
 }
 
+void take_passed_fds(const msghdr& message, std::vector<UniqueFd>& into)
+{
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&message), const_cast<cmsghdr*>(c))) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            into.emplace_back(fd);
+        }
+    }
+}
+
 Status write_all(int fd, std::string_view data)
 {
     while (!data.empty()) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <vector>
 
@@ -54,6 +55,10 @@ void close_descriptors_from(int lowest, const std::vector<int>& keep = {});
 // EINTR; false unless all of `bytes` went out (the short messages this is for always do at
 // once) or when the other end is gone.
 bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& fds);
+
+// Every descriptor a received message carries (SCM_RIGHTS), in order, now owned by the caller:
+// appended to `into`. A recvmsg that took them in owns them whatever it makes of its bytes.
+void take_passed_fds(const msghdr& message, std::vector<UniqueFd>& into);
 
 // Writes all of data to a blocking descriptor, retrying on EINTR and short writes.
 Status write_all(int fd, std::string_view data);

@@ -13,7 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <deque>
+#include <iterator>
 #include <map>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -57,7 +57,7 @@ public:
             m_error = errno;
             return Fill::failed;
         }
-        keep_descriptors(message);
+        os::take_passed_fds(message, m_fds);
         if (message.msg_flags & MSG_CTRUNC) return Fill::descriptors_cut;
         m_decoder.feed(buffer, static_cast<std::size_t>(n));
         return Fill::read;
@@ -71,30 +71,15 @@ public:
     {
         std::vector<os::UniqueFd> taken;
         if (m_fds.size() < count) return taken;
-        for (std::size_t i = 0; i < count; ++i) {
-            taken.push_back(std::move(m_fds.front()));
-            m_fds.pop_front();
-        }
+        taken.assign(std::make_move_iterator(m_fds.begin()), std::make_move_iterator(m_fds.begin() + static_cast<std::ptrdiff_t>(count)));
+        m_fds.erase(m_fds.begin(), m_fds.begin() + static_cast<std::ptrdiff_t>(count));
         return taken;
     }
 
 private:
-    void keep_descriptors(msghdr& message)
-    {
-        for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t i = 0; i < count; ++i) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                m_fds.emplace_back(fd);
-            }
-        }
-    }
-
     int m_fd;
     protocol::FrameDecoder m_decoder;
-    std::deque<os::UniqueFd> m_fds;
+    std::vector<os::UniqueFd> m_fds;  // arrived, not taken yet, in order
     int m_error = 0;
 };
 

@@ -53,16 +53,9 @@ ssize_t WorkerChannel::receive_some(char* buffer, std::size_t size, bool block)
     message.msg_controllen = sizeof control;
     const ssize_t n = ::recvmsg(m_fd.get(), &message, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
     if (n < 0 || message.msg_controllen == 0) return n;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            os::UniqueFd owned(fd);
-            if (m_received_fds.size() < k_max_received_fds) m_received_fds.push_back(std::move(owned));
-        }
-    }
+    os::take_passed_fds(message, m_received_fds);
+    // More than a message brings are closed (they have no use).
+    if (m_received_fds.size() > k_max_received_fds) m_received_fds.resize(k_max_received_fds);
     return n;
 }
 
