@@ -96,8 +96,8 @@ public:
     // The threads of every process in it (and processes exited but not reaped yet), from
     // pids.current in one read; nullopt without the pids controller.
     std::optional<std::uint64_t> tasks() const;
-    // Closes the files kept open (counters, the files to enter by); later reads open them again. Only
-    // while no process uses the group (a free group in the pool).
+    // Closes the files kept open (counters, the files to enter by); later reads open them
+    // again. Only while no process uses the group (a free group in the pool).
     void close_files();
     // How many descriptors it keeps open now.
     std::size_t open_files() const { return m_kept.size() + m_entries_for_oneself.size(); }
