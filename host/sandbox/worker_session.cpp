@@ -321,7 +321,10 @@ os::Status WorkerSession::hand_group(CgroupLease group)
         protocol::encode_frame(MessageType::enter_group, protocol::encode(protocol::EnterGroup{static_cast<std::uint32_t>(files->size())}));
     errno = 0;
     if (!os::send_with_fds(m_channel.get(), frame, *files)) {
-        return os::SysError::from_code(errno != 0 ? errno : EIO, "sendmsg", "the control group's files to the worker");
+        const int error = errno != 0 ? errno : EIO;
+        // A worker that is gone already (it failed as it started) ran nothing: how it ended,
+        // its exit status and what it said, is what its attempt reports (run() finds it).
+        if (error != EPIPE && error != ECONNRESET) return os::SysError::from_code(error, "sendmsg", "the control group's files to the worker");
     }
     attach_group(std::move(group));
     return {};

@@ -64,8 +64,9 @@ public:
     // A spawned or reused worker that has run no job enters `group` by itself: the files to
     // enter it by go to the worker (protocol::EnterGroup), which writes itself into them
     // before it reads its job, or exits as setup_failed (the attempt then ends spawn_failed,
-    // saying why); then as attach_group. Fails, the group given back, when its files cannot be
-    // opened or the worker cannot be reached.
+    // saying why); then as attach_group. A worker already gone is no failure here: run()
+    // reports how it ended. Fails, the group given back, when its files cannot be opened or
+    // sent otherwise.
     os::Status hand_group(CgroupLease group);
     AttemptGroup* group() const { return m_group.get(); }
 

@@ -7,14 +7,17 @@
 #include "os/proc.h"
 #include "sandbox/cgroups.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/worker_session.h"
 #include "test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -335,6 +338,42 @@ TEST(CgroupPool, AProcessEntersItsGroupByItselfThroughFilesKeptOpen)
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     EXPECT_TRUE(WIFSIGNALED(status));
+}
+
+// A worker gone before its group reaches it (it failed as it started, before reading
+// anything): its attempt reports how the worker ended and what it said, not the host's send.
+TEST(CgroupPool, AWorkerGoneBeforeItsGroupReachesItIsReportedByItsOwnEnd)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto pool = CgroupPool::open(cgroup_support());
+    ASSERT_TRUE(pool.ok()) << pool.error().message();
+    auto lease = (*pool)->acquire(std::nullopt, 16);
+    ASSERT_TRUE(lease.ok()) << lease.error().message();
+    t::TempDir dir;
+    const auto script = dir.path() / "worker";
+    {
+        std::ofstream out(script);
+        out << "#!/bin/sh\necho 'cannot set up: no mount namespace here' >&2\nexit 74\n";
+    }
+    fs::permissions(script, fs::perms::owner_all);
+    auto config = t::worker_config(process::Spawner::default_launcher());
+    config.executable = script;
+    process::Spawner spawner;
+    auto session = WorkerSession::start(spawner, config, WorkerRole::spawn, model::Privileges{});
+    ASSERT_TRUE(session.ok()) << session.error().message();
+    // Gone (and left for the session to reap) before the group is handed over.
+    siginfo_t gone{};
+    ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(session->pid()), &gone, WEXITED | WNOWAIT), 0) << std::strerror(errno);
+    const auto handed = session->hand_group(std::move(lease.value()));
+    ASSERT_TRUE(handed.ok()) << handed.error().message();
+    AttemptSpec s;
+    s.plugin_path = t::plugin("misbehave");
+    s.task = "echo";
+    s.payload = "{}";
+    const auto o = session->run(s, nullptr, nullptr);
+    EXPECT_EQ(o.kind, model::OutcomeKind::spawn_failed) << model::to_json(o);
+    EXPECT_NE(o.error.find("exit code 74"), std::string::npos) << o.error;
+    EXPECT_NE(o.error.find("cannot set up: no mount namespace here"), std::string::npos) << o.error;
 }
 
 // The kernel's peak of a real group: one process alone in it is seen alone until it forks
