@@ -18,6 +18,25 @@ protected:
     std::filesystem::path file() const { return m_dir / "store.db"; }
     Store& store() { return *m_store; }
 
+    // A job whose payload holds `secret`.
+    static model::NewJob job_holding(const std::string& secret)
+    {
+        model::NewJob job = new_job();
+        job.payload = "{\"card\": \"" + secret + "\"}";
+        return job;
+    }
+    // `job` enqueued, run and completed with `secret` in its result and its attempt's stdout.
+    model::JobId completed_holding(const model::NewJob& job, const std::string& secret)
+    {
+        const model::JobId id = store().enqueue(job, t(0));
+        const Claim c = claim_one(store(), "q", t(1));
+        auto record = record_of(c, OutcomeKind::succeeded, t(2));
+        record.outcome.stdout_tail = "charged " + secret + "\n";
+        record.outcome.result = "{\"charged\": \"" + secret + "\"}";
+        EXPECT_EQ(store().finish(record, completed_with(record.outcome.result), t(2)), model::JobState::completed);
+        return id;
+    }
+
     TempDir m_dir;
     std::unique_ptr<Store> m_store = open_sqlite_store(file());
 };
@@ -67,14 +86,8 @@ TEST_F(SqliteStoreTest, PurgeDeletesTheAttemptRowsWithTheJob)
 TEST_F(SqliteStoreTest, ADeletedJobsBytesAreOverwrittenInTheFileNotLeftInFreePages)
 {
     const std::string secret = "sekrit-4111-1111-1111-1111";
-    model::NewJob job = new_job();
-    job.payload = "{\"card\": \"" + secret + "\"}";
-    const model::JobId id = store().enqueue(job, t(0));
-    const Claim c = claim_one(store(), "q", t(1));
-    auto record = record_of(c, OutcomeKind::succeeded, t(2));
-    record.outcome.stdout_tail = "charged " + secret + "\n";
-    record.outcome.result = "{\"charged\": \"" + secret + "\"}";
-    ASSERT_EQ(store().finish(record, completed_with(record.outcome.result), t(2)), model::JobState::completed);
+    const model::NewJob job = job_holding(secret);
+    const model::JobId id = completed_holding(job, secret);
     // Into the file itself, so that what follows is read there and not in the -wal.
     auto on_disk = [&] {
         RawDb raw(file());
@@ -96,13 +109,8 @@ TEST_F(SqliteStoreTest, ADeletedJobsBytesAreOverwrittenInTheFileNotLeftInFreePag
 TEST_F(SqliteStoreTest, ADeletedJobLeavesNoEarlierVersionInTheWalFile)
 {
     const std::string secret = "sekrit-5500-0000-0000-0004";
-    model::NewJob job = new_job();
-    job.payload = "{\"card\": \"" + secret + "\"}";
-    const model::JobId id = store().enqueue(job, t(0));
-    const Claim c = claim_one(store(), "q", t(1));
-    auto record = record_of(c, OutcomeKind::succeeded, t(2));
-    record.outcome.result = "{\"charged\": \"" + secret + "\"}";
-    ASSERT_EQ(store().finish(record, completed_with(record.outcome.result), t(2)), model::JobState::completed);
+    const model::NewJob job = job_holding(secret);
+    const model::JobId id = completed_holding(job, secret);
     const std::filesystem::path wal = file().string() + "-wal";
     ASSERT_NE(read_bytes(wal).find(secret), std::string::npos) << "the test looks where the bytes are";
     ASSERT_EQ(store().remove(id), RemoveResult::removed);

@@ -28,6 +28,21 @@ protected:
         return s.list(all);
     }
 
+    // `count` jobs enqueued at t(0) in the largest batches a call takes, into queues "odd" and
+    // "even" in turn; their ids, oldest first.
+    static std::vector<model::JobId> enqueue_odd_and_even(Store& s, std::size_t count)
+    {
+        std::vector<model::NewJob> batch;
+        for (std::size_t i = 0; i < count; ++i) batch.push_back(new_job(i % 2 ? "odd" : "even"));
+        std::vector<model::JobId> ids;
+        for (std::size_t at = 0; at < batch.size(); at += k_max_enqueue_batch) {
+            const std::vector<model::NewJob> part(batch.begin() + static_cast<std::ptrdiff_t>(at),
+                                                  batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), at + k_max_enqueue_batch)));
+            for (const auto& r : s.enqueue_jobs(part, t(0))) ids.push_back(r.id);
+        }
+        return ids;
+    }
+
     // The stores to copy into: one of each kind this machine can run, in folders of their own.
     std::vector<std::pair<std::string, std::unique_ptr<Store>>> targets()
     {
@@ -219,14 +234,7 @@ TEST_P(StoreCopyTest, ManyJobsCrossEveryStepAndDependenciesFindEachOther)
 {
     Store& from = store();
     // More jobs than one step takes; the last depends on the first, which is copied last.
-    std::vector<model::NewJob> batch;
-    for (int i = 0; i < 1'200; ++i) batch.push_back(new_job(i % 2 ? "odd" : "even"));
-    std::vector<model::JobId> ids;
-    for (std::size_t at = 0; at < batch.size(); at += k_max_enqueue_batch) {
-        const std::vector<model::NewJob> part(batch.begin() + static_cast<std::ptrdiff_t>(at),
-                                              batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), at + k_max_enqueue_batch)));
-        for (const auto& r : from.enqueue_jobs(part, t(0))) ids.push_back(r.id);
-    }
+    const std::vector<model::JobId> ids = enqueue_odd_and_even(from, 1'200);
     model::NewJob last = new_job("even");
     last.depends_on = {ids.front()};
     const model::JobId dependent = from.enqueue(last, t(1));
@@ -263,14 +271,7 @@ TEST_P(StoreCopyTest, ManyJobsCrossEveryStepAndDependenciesFindEachOther)
 TEST_P(StoreCopyTest, ACopyThatStoppedPartWayGoesOnWhenResumedAndOnlyFromAPartOfItself)
 {
     Store& from = store();
-    std::vector<model::NewJob> batch;
-    for (int i = 0; i < 1'000; ++i) batch.push_back(new_job(i % 2 ? "odd" : "even"));
-    std::vector<model::JobId> ids;
-    for (std::size_t at = 0; at < batch.size(); at += k_max_enqueue_batch) {
-        const std::vector<model::NewJob> part(batch.begin() + static_cast<std::ptrdiff_t>(at),
-                                              batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), at + k_max_enqueue_batch)));
-        for (const auto& r : from.enqueue_jobs(part, t(0))) ids.push_back(r.id);
-    }
+    const std::vector<model::JobId> ids = enqueue_odd_and_even(from, 1'000);
     // The second job ran once and waits for another attempt (an attempt to copy); the newest
     // waits for the oldest, which the resumed copy brings long after its dependent.
     Claim ran = testing::claim_one(from, "odd", t(1));
