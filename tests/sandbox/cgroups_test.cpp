@@ -376,6 +376,46 @@ TEST(CgroupPool, AWorkerGoneBeforeItsGroupReachesItIsReportedByItsOwnEnd)
     EXPECT_NE(o.error.find("cannot set up: no mount namespace here"), std::string::npos) << o.error;
 }
 
+// A group the kernel refuses to let the worker into: its folders removed while the files to
+// enter by were open, so each write of "0" fails (ENODEV). The worker exits without running
+// its job, the attempt is spawn_failed and says why, and the pool takes the vanished group
+// back without harm.
+TEST(CgroupPool, AWorkerTheKernelKeepsOutOfItsGroupRunsNoJobAndSaysWhy)
+{
+    SKIP_WITHOUT_CGROUPS();
+    auto pool = CgroupPool::open(cgroup_support());
+    ASSERT_TRUE(pool.ok()) << pool.error().message();
+    t::TempDir dir;
+    const auto ran = dir.path() / "ran";
+    {
+        auto lease = (*pool)->acquire(std::nullopt, 16);
+        ASSERT_TRUE(lease.ok()) << lease.error().message();
+        ASSERT_TRUE((*lease)->files_to_enter_by_oneself().ok());  // kept open, and handed over below
+        for (const auto& folder : (*lease)->folders().folders()) {
+            std::error_code ec;
+            ASSERT_TRUE(fs::remove(folder.path, ec)) << folder.path << ": " << ec.message();
+        }
+        process::Spawner spawner;
+        auto session = WorkerSession::start(spawner, t::worker_config(process::Spawner::default_launcher()), WorkerRole::spawn,
+                                            model::Privileges{});
+        ASSERT_TRUE(session.ok()) << session.error().message();
+        ASSERT_TRUE(session->hand_group(std::move(lease.value())).ok());
+        AttemptSpec s;
+        s.plugin_path = t::plugin("misbehave");
+        s.task = "write_file";
+        s.payload = json{{"path", ran.string()}, {"mib", 0}}.dump();
+        const auto o = session->run(s, nullptr, nullptr);
+        EXPECT_EQ(o.kind, model::OutcomeKind::spawn_failed) << model::to_json(o);
+        EXPECT_NE(o.error.find(std::strerror(ENODEV)), std::string::npos) << o.error;
+    }
+    EXPECT_FALSE(fs::exists(ran)) << "the job ran outside its group";
+    // The pool goes on lending groups after one vanished under it.
+    auto next = (*pool)->acquire(std::nullopt, 16);
+    ASSERT_TRUE(next.ok()) << next.error().message();
+    for (const auto& folder : (*next)->folders().folders()) EXPECT_TRUE(fs::is_directory(folder.path)) << folder.path;
+    EXPECT_TRUE(t::leftover_processes().empty());
+}
+
 // The kernel's peak of a real group: one process alone in it is seen alone until it forks
 // once, and from then on never again, even after its child is gone. (A reused worker's job is
 // judged on fewer reads while its group is so; see WorkerSession::conclude.)
