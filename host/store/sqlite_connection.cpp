@@ -338,4 +338,15 @@ void Transaction::commit()
     m_open = false;
 }
 
+void check_still_there(Connection& connection, const std::filesystem::path& file)
+{
+    std::optional<std::int64_t> pages;
+    try {
+        pages = connection.query_int("PRAGMA page_count");
+    } catch (...) {
+        connection.rethrow_as_store_error("reading the file's size");
+    }
+    if (pages.value_or(0) == 0) throw StoreError(file.string() + ": no store here any more (the file went away while it was opened)");
+}
+
 } // namespace sandhost::store::sqlite

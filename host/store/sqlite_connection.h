@@ -140,4 +140,9 @@ private:
     bool m_open = false;
 };
 
+// For a file that was there, nonempty, when it was looked at and has been opened since: a file
+// removed in between is one SQLite has just made, with no page. Throws StoreError naming `file`
+// rather than let a maintenance command copy or replace nothing.
+void check_still_there(Connection& connection, const std::filesystem::path& file);
+
 } // namespace sandhost::store::sqlite

@@ -26,6 +26,7 @@
 namespace sandhost::store {
 namespace {
 
+using sqlite::check_still_there;
 using sqlite::errno_text;
 using sqlite::stat_of;
 
@@ -59,19 +60,6 @@ void sync_path(const std::filesystem::path& path, int flags)
         throw StoreError(path.string() + ": cannot sync it to disk: " + errno_text(error));
     }
     ::close(fd);
-}
-
-// After opening a file that was there, nonempty, when it was looked at: a file removed in
-// between is one SQLite has just made, empty. Refuses it rather than copy or replace nothing.
-void check_still_there(sqlite::Connection& connection, const std::filesystem::path& file)
-{
-    std::optional<std::int64_t> pages;
-    try {
-        pages = connection.query_int("PRAGMA page_count");
-    } catch (...) {
-        connection.rethrow_as_store_error("reading the file's size");
-    }
-    if (pages.value_or(0) == 0) throw StoreError(file.string() + ": no store here any more (the file went away while it was opened)");
 }
 
 // What the pages in use of `connection`'s store take: about what a copy of it writes (VACUUM

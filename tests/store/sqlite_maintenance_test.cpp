@@ -1,5 +1,6 @@
 // A store file copied while another connection commits to it, and rebuilt or replaced in place
 // only when nothing else has it open; every refusal leaves the files as they were.
+#include "store/sqlite_connection.h"
 #include "store/sqlite_store.h"
 #include "store_test_support.h"
 
@@ -380,6 +381,28 @@ TEST(SqliteRestore, TheEventFeedGoesOnAboveEveryEventTheReplacedStoreWrote)
     ASSERT_EQ(all.size(), static_cast<std::size_t>(in_backup) + 2);
     EXPECT_EQ(all[static_cast<std::size_t>(in_backup) - 1].id, in_backup);
     EXPECT_EQ(all[static_cast<std::size_t>(in_backup)].type, "store.restored");
+}
+
+// A store file removed between a maintenance command's look at it and its open: SQLite makes
+// an empty file in its place, and the guard that follows every such open refuses it, naming the
+// file, rather than copy or replace nothing. (The race itself is not forced: what the open
+// leaves is.) A store that is there passes.
+TEST(SqliteMaintenance, AFileThatWentAwayBeforeItWasOpenedIsRefusedNotTakenForAStore)
+{
+    TempDir dir;
+    const auto file = dir / "store.db";
+    {
+        auto store = open_sqlite_store(file);
+        store->enqueue_jobs({new_job()}, t(0));
+    }
+    {
+        sqlite::Connection connection(file, SqliteOptions{});
+        EXPECT_NO_THROW(sqlite::check_still_there(connection, file));
+    }
+    const auto gone = dir / "gone.db";
+    sqlite::Connection connection(gone, SqliteOptions{});
+    EXPECT_THAT(store_error_of([&] { sqlite::check_still_there(connection, gone); }),
+                AllOf(HasSubstr(gone.string()), HasSubstr("no store here any more")));
 }
 
 // A file system of 2 MiB: a store of more than that is copied, put back and rebuilt into it.
