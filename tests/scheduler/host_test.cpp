@@ -462,6 +462,85 @@ TEST_F(HostTest, AResultOnAStaleLeaseIsRefused)
     EXPECT_EQ(h.store().attempts(id).size(), 1u);
 }
 
+// The run loop renews leases, and attempts' threads record their own endings and claims: with
+// the recorder's turn passed from one ending to the next without a gap, the run loop must
+// still get it. Two slots end trivial jobs run in the host, back to back, for as long as a
+// third runs a job of five leases' length, whose lease only the run loop renews: it completes
+// in its first attempt. (Which waiting thread gets the turn next is the kernel's to decide: a
+// build without the run loop's precedence passes here too. This holds the renewals under the
+// load that precedence is for.)
+TEST_F(HostTest, ALongAttemptsLeaseIsRenewedWhileOtherAttemptsEndWithoutPause)
+{
+    HostHarness h("  long:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n"
+                  "  churn:\n    tasks: [\"misbehave.*\"]\n    concurrency: 8\n    sandbox: {enabled: false}\n",
+                  "", 10, "  lease: 600ms\n");
+    std::mutex mutex;
+    std::condition_variable recorded_more;
+    std::size_t churn_recorded = 0;
+    std::size_t churn_recorded_while_long_ran = 0;
+    bool long_running = false;
+    const auto long_job = h.enqueue("long", "misbehave.sleep", R"({"ms":3000})");
+    h.options().on_recorded = [&](const RecordedAttempt& attempt) {
+        std::lock_guard lock(mutex);
+        if (attempt.job == long_job) return;
+        ++churn_recorded;
+        if (long_running) ++churn_recorded_while_long_ran;
+        recorded_more.notify_all();
+    };
+    // Keeps about a thousand churn jobs waiting until the long job has ended.
+    bool done = false;
+    std::size_t enqueued = 0;
+    std::thread producer([&] {
+        std::unique_lock lock(mutex);
+        while (!done) {
+            if (enqueued - churn_recorded < 1000) {
+                lock.unlock();
+                std::vector<model::NewJob> jobs(500);
+                for (auto& job : jobs) {
+                    job.queue = "churn";
+                    job.task = "misbehave.echo";
+                    job.payload = "{}";
+                }
+                h.store().enqueue_jobs(jobs, std::chrono::system_clock::now());
+                lock.lock();
+                enqueued += jobs.size();
+                continue;
+            }
+            recorded_more.wait(lock);
+        }
+    });
+    struct Stop {
+        std::mutex& mutex;
+        std::condition_variable& cv;
+        bool& done;
+        std::thread& producer;
+        ~Stop()
+        {
+            {
+                std::lock_guard lock(mutex);
+                done = true;
+            }
+            cv.notify_all();
+            producer.join();
+        }
+    } stop_producer{mutex, recorded_more, done, producer};
+    h.start();
+    ASSERT_TRUE(t::eventually([&] { return h.store().get(long_job)->state == JobState::active; }));
+    {
+        std::lock_guard lock(mutex);
+        long_running = true;
+    }
+    const auto ended = h.wait_final(long_job);
+    {
+        std::lock_guard lock(mutex);
+        long_running = false;
+    }
+    EXPECT_EQ(ended.state, JobState::completed) << ended.error.value_or("");
+    EXPECT_EQ(h.store().attempts(long_job).size(), 1u);
+    std::lock_guard lock(mutex);
+    EXPECT_GT(churn_recorded_while_long_ran, 0u) << "nothing else ended while the long job ran";
+}
+
 TEST_F(HostTest, DrainLetsRunningAttemptsFinish)
 {
     HostHarness h("  q:\n    tasks: [\"marker.*\"]\n");
