@@ -466,21 +466,23 @@ TEST_F(HostTest, AResultOnAStaleLeaseIsRefused)
 // the recorder's turn passed from one ending to the next without a gap, the run loop must
 // still get it. Four slots end trivial jobs run in the host, back to back, for as long as a
 // fifth runs a job of three leases' length, whose lease only the run loop renews: it completes
-// in its first attempt. (The lease is long enough that a loaded machine, under the sanitizers,
-// still renews it in time when nothing keeps the run loop from its turn.) (Which waiting thread gets the turn next is the kernel's to decide: a
-// build without the run loop's precedence passes here too. This holds the renewals under the
-// load that precedence is for.)
+// in its first attempt. The lease is long enough for a loaded machine under the sanitizers.
+// Which waiting thread gets the turn next is the kernel's to decide: a build without the run
+// loop's precedence passes here too. This holds the renewals under the load that precedence is
+// for.
 TEST_F(HostTest, ALongAttemptsLeaseIsRenewedWhileOtherAttemptsEndWithoutPause)
 {
-    HostHarness h("  long:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n"
-                  "  churn:\n    tasks: [\"misbehave.*\"]\n    concurrency: 4\n    sandbox: {enabled: false}\n",
-                  "", 6, "  lease: 1500ms\n");
+    // What the host's threads touch lives longer than the host: `h` stops it first.
     std::mutex mutex;
     std::condition_variable recorded_more;
     std::size_t churn_recorded = 0;
     std::size_t churn_recorded_while_long_ran = 0;
     bool long_running = false;
-    const auto long_job = h.enqueue("long", "misbehave.sleep", R"({"ms":4500})");
+    model::JobId long_job = 0;
+    HostHarness h("  long:\n    tasks: [\"misbehave.*\"]\n    concurrency: 1\n"
+                  "  churn:\n    tasks: [\"misbehave.*\"]\n    concurrency: 4\n    sandbox: {enabled: false}\n",
+                  "", 6, "  lease: 1500ms\n");
+    long_job = h.enqueue("long", "misbehave.sleep", R"({"ms":4500})");
     h.options().on_recorded = [&](const RecordedAttempt& attempt) {
         std::lock_guard lock(mutex);
         if (attempt.job == long_job) return;
@@ -510,12 +512,12 @@ TEST_F(HostTest, ALongAttemptsLeaseIsRenewedWhileOtherAttemptsEndWithoutPause)
             recorded_more.wait(lock);
         }
     });
-    struct Stop {
+    struct StopProducer {
         std::mutex& mutex;
         std::condition_variable& cv;
         bool& done;
         std::thread& producer;
-        ~Stop()
+        ~StopProducer()
         {
             {
                 std::lock_guard lock(mutex);
