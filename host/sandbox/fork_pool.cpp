@@ -129,8 +129,8 @@ std::shared_ptr<ForkServer> ForkPool::pick(const Key& key, const os::FileIdentit
         m_started.wait(lock);
     }
     auto& group = m_groups[key];
-    // Least busy first, then least recently used: a server forks its next spare child right
-    // after handing one out, so the one that rested longest is the likeliest ready.
+    // Least busy first, then least recently used: a server still reaps and reports the child of
+    // its last job after answering for it, so the one that rested longest is the likeliest idle.
     auto best = std::min_element(group.servers.begin(), group.servers.end(), [](const Entry& a, const Entry& b) {
         return std::make_pair(a.server->in_flight(), a.last_used) < std::make_pair(b.server->in_flight(), b.last_used);
     });

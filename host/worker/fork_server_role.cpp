@@ -83,14 +83,6 @@ private:
     int m_error = 0;
 };
 
-// A child forked ahead of its job: everything a job's process needs that does not depend on
-// the job is done before the job arrives, off the job's clock. It waits on its end of
-// `control` for the job's channel and output pipes.
-struct Spare {
-    pid_t pid = -1;
-    os::UniqueFd control;  // the server's end
-};
-
 // A live job child: where its status goes, and its lease when the server keeps one (the
 // child runs no thread of its own to watch it: a second thread in every forked child cost
 // about a fifth of a fork attempt's CPU).
@@ -111,49 +103,15 @@ struct ServerState {
     const pid_t self;
     os::UniqueFd child_signals;  // a signalfd for SIGCHLD
     ServerChannelReader reader;
-    Spare spare;
     std::map<pid_t, JobChild> jobs;  // the live job children
     bool loaded = false;
     bool reaped_job = false;  // since the last look for orphans
 };
 
-// The files to enter the attempt's group by (at most k_max_group_files) go to the child with
-// the job's descriptors in one os::send_with_fds, which carries up to 12.
 // The job's descriptors a child takes: its channel from and to the host (two pipes), stdout
-// and stderr. The host sends one more, the status pipe, which the server keeps.
+// and stderr. The host sends one more, the status pipe, which the server keeps; then the files
+// to enter the attempt's group by (at most k_max_group_files).
 constexpr std::size_t k_job_fds = 4;
-
-// Receives the job's descriptors and the files to enter its group by (none without a group),
-// sent with one byte by os::send_with_fds. False at end of file (the server let this spare go
-// unused).
-bool receive_job_fds(int control, os::UniqueFd (&fds)[k_job_fds], std::vector<os::UniqueFd>& group_files)
-{
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(int) * (k_job_fds + k_max_group_files + 1))] = {};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = buffer;
-    message.msg_controllen = sizeof buffer;
-    ssize_t n;
-    do {
-        n = ::recvmsg(control, &message, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n == 0) return false;
-    if (n < 0) fail(WorkerExit::setup_failed, "recvmsg", "the job's descriptors from the fork server", errno);
-    const cmsghdr* c = CMSG_FIRSTHDR(&message);
-    const std::size_t count = c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || count < k_job_fds || count > k_job_fds + k_max_group_files ||
-        (message.msg_flags & MSG_CTRUNC)) {
-        fail(WorkerExit::setup_failed, "the fork server's message did not carry the job's descriptors");
-    }
-    int received[k_job_fds + k_max_group_files];
-    std::memcpy(received, CMSG_DATA(c), sizeof(int) * count);
-    for (std::size_t i = 0; i < k_job_fds; ++i) fds[i].reset(received[i]);
-    for (std::size_t i = k_job_fds; i < count; ++i) group_files.emplace_back(received[i]);
-    return true;
-}
 
 // Puts `from` on descriptor `to` (stdout or stderr) and closes it.
 void redirect(os::UniqueFd&& from, int to, const char* what)
@@ -162,70 +120,54 @@ void redirect(os::UniqueFd&& from, int to, const char* what)
     if (::dup2(owned.get(), to) < 0) fail(WorkerExit::setup_failed, "dup2", what, errno);
 }
 
-// The spare's life. It runs in a child forked from a server whose plugin may have started
-// threads: its failures are reported with the async-signal-safe calls of failure.h.
-[[noreturn]] void run_spare(JobRunner& runner, pid_t server, os::UniqueFd&& control)
+// A job child's life, from its fork. It runs in a child forked from a server whose plugin may
+// have started threads: its failures are reported with the async-signal-safe calls of
+// failure.h.
+[[noreturn]] void run_job_child(ServerState& server, std::vector<os::UniqueFd>& job_fds, std::vector<os::UniqueFd>& group_files)
 {
-    os::close_descriptors_from(3, {control.get()});
+    // Of the server's descriptors it keeps the job's and the group's files alone: not the
+    // host's channel, nor other jobs' status pipes, nor its own.
+    std::vector<int> kept;
+    for (std::size_t i = 0; i < k_job_fds; ++i) kept.push_back(job_fds[i].get());
+    for (const auto& file : group_files) kept.push_back(file.get());
+    os::close_descriptors_from(3, kept);
     // The server's dispositions are the clean ones every job starts from; it only blocks
     // SIGCHLD for its own use.
     sigset_t empty;
     sigemptyset(&empty);
-    if (::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) fail(WorkerExit::setup_failed, "sigprocmask", "spare child", errno);
-    install_host_death_handler(server);
-    if (::setpgid(0, 0) != 0) fail(WorkerExit::setup_failed, "setpgid", "spare child", errno);
+    if (::sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) fail(WorkerExit::setup_failed, "sigprocmask", "job child", errno);
+    install_host_death_handler(server.self);
+    if (::setpgid(0, 0) != 0) fail(WorkerExit::setup_failed, "setpgid", "job child", errno);
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail(WorkerExit::setup_failed, "prctl", "PR_SET_CHILD_SUBREAPER", errno);
-
-    os::UniqueFd fds[k_job_fds];  // channel from the host, channel to it, stdout, stderr
-    std::vector<os::UniqueFd> group_files;
-    if (!receive_job_fds(control.get(), fds, group_files)) ::_exit(0);  // the server let us go unused
-    control.reset();
-    redirect(std::move(fds[2]), STDOUT_FILENO, "the job's stdout");
-    redirect(std::move(fds[3]), STDERR_FILENO, "the job's stderr");
+    redirect(std::move(job_fds[2]), STDOUT_FILENO, "the job's stdout");
+    redirect(std::move(job_fds[3]), STDERR_FILENO, "the job's stderr");
     enter_group(group_files);  // before the job is read
     // No hello: the server's answer to the host already says this child exists.
-    WorkerChannel channel(std::move(fds[0]), std::move(fds[1]));
-    runner.become_job_child(channel);
-    if (auto job = receive_job(channel, runner)) runner.handle_job(*job);
+    WorkerChannel channel(std::move(job_fds[0]), std::move(job_fds[1]));
+    server.runner.become_job_child(channel);
+    if (auto job = receive_job(channel, server.runner)) server.runner.handle_job(*job);
     std::fflush(nullptr);
     ::_exit(0);
 }
 
-os::Result<Spare> fork_spare(ServerState& server)
+// Forks the job's process, which takes the job's descriptors and the files to enter its group
+// by. Forked when the job comes, not ahead of it: a child forked ahead and handed the job's
+// descriptors over a socket pair of its own cost more CPU per job (the pair, the descriptors
+// passed on and installed again, the child's wakeup) than the fork it took off the job's clock,
+// and with every CPU busy that CPU is what sets the rate.
+os::Result<pid_t> fork_job_child(ServerState& server, std::vector<os::UniqueFd>& job_fds, std::vector<os::UniqueFd>& group_files)
 {
-    auto pair = os::make_socket_pair();
-    if (!pair) return pair.error();
     std::fflush(nullptr);
     const pid_t child = ::fork();
-    if (child == 0) run_spare(server.runner, server.self, std::move(pair->second));
-    if (child < 0) return os::SysError::from_errno("fork", "spare child");
-    return Spare{child, std::move(pair->first)};
+    if (child == 0) run_job_child(server, job_fds, group_files);
+    if (child < 0) return os::SysError::from_errno("fork", "job child");
+    return child;
 }
 
-// Forks the next job's process while nothing waits for it. A failure is reported here, and
-// met again (and answered to the host) when the next job comes.
-void replace_spare(ServerState& server)
-{
-    auto forked = fork_spare(server);
-    if (forked) server.spare = std::move(forked.value());
-    else report(forked.error().message().c_str());
-}
-
-void end_spare(Spare& spare)
-{
-    if (spare.pid <= 0) return;
-    spare.control.reset();
-    ::kill(spare.pid, SIGKILL);
-    while (::waitpid(spare.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    spare = {};
-}
-
-// The host is done with us: the spare goes, the plugin shuts down. A live job child dies with
-// the server: its parent-death signal ends it and its descendants.
+// The host is done with us: the plugin shuts down. A live job child dies with the server: its
+// parent-death signal ends it and its descendants.
 [[noreturn]] void leave(ServerState& server)
 {
-    end_spare(server.spare);
     server.runner.shutdown_plugin();
     std::fflush(nullptr);
     ::_exit(0);
@@ -275,10 +217,6 @@ void write_status(pid_t pid, const JobChild& job, int wait_status, const rusage&
 
 void on_reaped(ServerState& server, pid_t pid, int wait_status, const rusage& usage)
 {
-    if (pid == server.spare.pid) {  // killed before it had a job: the next job forks anew
-        server.spare = {};
-        return;
-    }
     auto job = server.jobs.find(pid);
     if (job == server.jobs.end()) return;  // a stray we killed
     server.reaped_job = true;
@@ -290,7 +228,7 @@ void on_reaped(ServerState& server, pid_t pid, int wait_status, const rusage& us
 void end_orphans(ServerState& server)
 {
     for (pid_t child : os::children_of_thread(server.self, server.self)) {
-        if (!server.jobs.count(child) && child != server.spare.pid) kill_with_descendants(child);
+        if (!server.jobs.count(child)) kill_with_descendants(child);
     }
 }
 
@@ -321,31 +259,6 @@ void preload(ServerState& server, const protocol::Frame& frame)
     server.loaded = true;
     // The server's memory baseline stands for every child it forks.
     server.channel.send(MessageType::ready, protocol::encode(memory_baseline(server.self)));
-    replace_spare(server);
-}
-
-// Gives the job's channel and output pipes, and the files to enter the attempt's group by, to
-// the spare, forking one first if there is none; a spare that died meanwhile is replaced on
-// the spot, once. The spare enters the group itself before it reads its job (enter_group).
-// Returns the child that took them.
-os::Result<pid_t> hand_to_spare(ServerState& server, const std::vector<os::UniqueFd>& job_fds, const std::vector<os::UniqueFd>& group_files)
-{
-    std::vector<int> passed;
-    for (std::size_t i = 0; i < k_job_fds; ++i) passed.push_back(job_fds[i].get());
-    for (const auto& file : group_files) passed.push_back(file.get());
-    os::SysError last;
-    for (int round = 0; round < 2; ++round) {
-        if (server.spare.pid <= 0) {
-            auto forked = fork_spare(server);
-            if (!forked) return forked.error();
-            server.spare = std::move(forked.value());
-        }
-        const Spare spare = std::exchange(server.spare, Spare{});
-        if (os::send_with_fds(spare.control.get(), "j", passed)) return spare.pid;
-        last = os::SysError::from_errno("sendmsg", "spare child " + std::to_string(spare.pid));
-        ::kill(spare.pid, SIGKILL);  // reaped with the other children
-    }
-    return last;
 }
 
 void fork_job(ServerState& server, const protocol::Frame& frame)
@@ -358,7 +271,7 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
         server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{-1, "the job's descriptors did not arrive"}));
         return;
     }
-    const auto child = hand_to_spare(server, job_fds, group_files);
+    const auto child = fork_job_child(server, job_fds, group_files);
     group_files.clear();
     os::UniqueFd status_pipe = std::move(job_fds[k_job_fds]);
     job_fds.clear();  // the child holds them now
@@ -370,7 +283,6 @@ void fork_job(ServerState& server, const protocol::Frame& frame)
     job.status_pipe = std::move(status_pipe);
     if (request->lease_ms > 0) job.lease_deadline_ms = os::monotonic_ms() + static_cast<std::int64_t>(std::min<std::uint64_t>(request->lease_ms, k_max_lease_ms));
     server.channel.send(MessageType::forked, protocol::encode(protocol::Forked{child.value(), {}}));
-    replace_spare(server);  // the next job's process, forked while this one runs
 }
 
 // A renewal moves the child's lease end; one for a child already gone or already ended for its

@@ -237,8 +237,8 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
     // Kill the server while a job runs: that attempt is worker_lost (retryable), not lost.
     model::Outcome during;
     std::thread job([&] { during = run(spec(model::Mode::fork, "sleep", R"({"ms":5000})")); });
-    // The server's children: the job's process, and the spare forked for the next job.
-    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 2; }));
+    // The server's child: the job's process.
+    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 1; }));
     ::kill(servers[0], SIGKILL);
     job.join();
     EXPECT_EQ(during.kind, model::OutcomeKind::worker_lost) << to_json(during);
@@ -249,23 +249,6 @@ TEST_F(Pools, ADeadForkServerIsReplacedAndItsJobsAreNotLost)
     const auto now = with_role("fork-server");
     ASSERT_EQ(now.size(), 1u);
     EXPECT_NE(now[0], servers[0]);
-}
-
-TEST_F(Pools, AForkServersSpareChildThatDiesCostsNoJob)
-{
-    ASSERT_TRUE(run(spec(model::Mode::fork, "echo")).succeeded());
-    const auto servers = with_role("fork-server");
-    ASSERT_EQ(servers.size(), 1u);
-    // Between jobs the server's only child is the spare forked for the next job.
-    ASSERT_TRUE(t::eventually([&] { return os::children_of(servers[0]).size() == 1; }));
-    const pid_t spare = os::children_of(servers[0]).at(0);
-    ::kill(spare, SIGKILL);
-    ASSERT_TRUE(t::eventually([&] { return !os::process_state(spare); })) << "the server reaps its dead spare";
-    const auto o = run(spec(model::Mode::fork, "echo", "[7]"));
-    ASSERT_EQ(o.kind, model::OutcomeKind::succeeded) << to_json(o);
-    EXPECT_EQ(o.result, "[7]");
-    EXPECT_NE(*o.pid, spare);
-    EXPECT_EQ(with_role("fork-server"), servers) << "a dead spare is replaced by the same server";
 }
 
 // Runs 4 threads of 25 fork jobs with `fork_servers` and returns the most servers seen.
