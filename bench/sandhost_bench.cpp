@@ -44,12 +44,16 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
+#include <poll.h>
 #include <spawn.h>
 #include <sstream>
 #include <string>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -69,6 +73,7 @@ const std::string k_plugin = k_bench_dir + "/plugins/trivial.so";
 const std::string k_static_child = k_bench_dir + "/bench-static-child";
 const std::string k_dynamic_child = k_bench_dir + "/bench-dynamic-child";
 const std::string k_fork_server = k_bench_dir + "/bench-fork-server";
+const std::string k_supervised = k_bench_dir + "/bench-supervised";
 // An open dashboard refreshes about this often at most; each poll is two API calls.
 constexpr int k_api_polls_per_s = 10;
 
@@ -226,37 +231,300 @@ Figures server_baseline(int parallel, int jobs, const std::string& how)
     return f;
 }
 
-// fork_no_exec with each child in a group of its own, as fork mode's defaults put every job
-// (cgroup: auto): the child moves itself into each hierarchy's folder of the group (v1: "0"
-// into each controller's `tasks`, as a fork-mode child enters its group) before it answers.
-// Every thread's server has a group from a pool of the sandbox's own making, so the same
-// controllers and folders are used. What sandhost's fork mode can reach with groups on;
+// A baseline's server for one thread: asked a number, it answers that number plus one.
+class BaselineServer {
+public:
+    virtual ~BaselineServer() = default;
+    virtual std::string ask(long long request) = 0;
+};
+
+// A server of baselines/fork_server.c on the child's standard input and output.
+class PipedServer final : public BaselineServer {
+public:
+    explicit PipedServer(const std::vector<std::string>& argv) : m_child(spawn_child(argv)) {}
+    ~PipedServer() override { end_child(m_child); }
+    std::string ask(long long request) override { return round_trip(m_child, request); }
+
+private:
+    Child m_child;
+};
+
+// Servers whose children enter a group of their own, as fork mode's defaults put every job
+// (cgroup: auto): every thread's server has a group from a pool of the sandbox's own making,
+// so the same controllers and folders are used. `start(thread, folders)` starts a thread's
+// server given its group's folders (none where this machine's cgroups are not usable).
+Figures grouped_servers(int parallel, int jobs,
+                        const std::function<std::unique_ptr<BaselineServer>(int, const std::vector<std::filesystem::path>&)>& start)
+{
+    std::unique_ptr<sb::CgroupPool> pool;
+    if (sb::cgroup_support().usable) {
+        auto opened = sb::CgroupPool::open(sb::cgroup_support());
+        if (!opened) fail("cannot make a grouped baseline's groups: " + opened.error().message());
+        pool = std::move(opened.value());
+    }
+    std::vector<sb::CgroupLease> groups;
+    std::vector<std::unique_ptr<BaselineServer>> servers;
+    const double cpu_before = cpu_used_us();
+    for (int t = 0; t < parallel; ++t) {
+        std::vector<std::filesystem::path> folders;
+        if (pool) {
+            auto lease = pool->acquire(std::nullopt, std::nullopt);
+            if (!lease) fail("cannot lend a grouped baseline a group: " + lease.error().message());
+            for (const auto& folder : lease.value()->folders().folders()) folders.push_back(folder.path);
+            groups.push_back(std::move(lease.value()));
+        }
+        servers.push_back(start(t, folders));
+    }
+    auto f = measure(parallel, jobs, [&](int t, int i) {
+        const long long request = t * 1000000LL + i;
+        check_reply(servers[static_cast<size_t>(t)]->ask(request), request);
+    });
+    servers.clear();
+    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
+    groups.clear();  // back to the pool, which removes them
+    return f;
+}
+
+// v1 has a folder per hierarchy, each with `tasks`; v2 one folder, without.
+bool v1_folders(const std::vector<std::filesystem::path>& folders)
+{
+    return !folders.empty() && std::filesystem::exists(folders.front() / "tasks");
+}
+
+// fork_no_exec with each child in a group of its own: the child moves itself into each
+// hierarchy's folder of the group (v1: "0" into each controller's `tasks`, as a fork-mode child
+// enters its group) before it answers. What sandhost's fork mode can reach with groups on;
 // nullopt when this machine's cgroups are not usable.
 std::optional<Figures> grouped_baseline(int parallel, int jobs)
 {
     if (!sb::cgroup_support().usable) return std::nullopt;
-    auto pool = sb::CgroupPool::open(sb::cgroup_support());
-    if (!pool) fail("cannot make the grouped baseline's groups: " + pool.error().message());
-    std::vector<sb::CgroupLease> groups;
-    std::vector<Child> servers;
-    const double cpu_before = cpu_used_us();
-    for (int t = 0; t < parallel; ++t) {
-        auto lease = pool.value()->acquire(std::nullopt, std::nullopt);
-        if (!lease) fail("cannot lend the grouped baseline a group: " + lease.error().message());
+    return grouped_servers(parallel, jobs, [](int, const std::vector<std::filesystem::path>& folders) {
         std::vector<std::string> argv{k_fork_server, k_plugin, "grouped"};
         // The files a fork-mode child enters its group by (AttemptGroup::files_to_enter_by_oneself).
-        const char* file = lease.value()->folders().version() == sandhost::os::CgroupVersion::v1 ? "tasks" : "cgroup.procs";
-        for (const auto& folder : lease.value()->folders().folders()) argv.push_back((folder.path / file).string());
-        groups.push_back(std::move(lease.value()));
-        servers.push_back(spawn_child(argv));
-    }
-    auto f = measure(parallel, jobs, [&](int t, int i) {
-        const long long request = t * 1000000LL + i;
-        check_reply(round_trip(servers[static_cast<size_t>(t)], request), request);
+        const char* file = v1_folders(folders) ? "tasks" : "cgroup.procs";
+        for (const auto& folder : folders) argv.push_back((folder / file).string());
+        return std::make_unique<PipedServer>(argv);
     });
-    for (auto& server : servers) end_child(server);
-    f.cpu_us_per_job = (cpu_used_us() - cpu_before) / (parallel * jobs);
-    groups.clear();  // back to the pool, which removes them
+}
+
+int open_or_fail(const std::filesystem::path& file, int flags)
+{
+    const int fd = ::open(file.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) fail("cannot open " + file.string() + ": " + std::strerror(errno));
+    return fd;
+}
+
+// A process of baselines/supervised.c, its standard input a unix socket whose other end is
+// kept here; ended by closing it.
+class SupervisedProcess {
+public:
+    explicit SupervisedProcess(const std::vector<std::string>& argv)
+    {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) fail("socketpair failed");
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, pair[1], 0);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        const int rc = ::posix_spawn(&m_pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(pair[1]);
+        m_channel = pair[0];
+        if (rc != 0) fail(argv[0] + ": " + std::strerror(rc));
+    }
+    ~SupervisedProcess()
+    {
+        ::close(m_channel);
+        int status = 0;
+        while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    SupervisedProcess(const SupervisedProcess&) = delete;
+    SupervisedProcess& operator=(const SupervisedProcess&) = delete;
+    int channel() const { return m_channel; }
+
+private:
+    pid_t m_pid = -1;
+    int m_channel = -1;
+};
+
+// The group's counters an attempt's group is read for after each job: OOM kills, refused
+// forks, processes left, CPU; for a reused worker alone in its group (`lone`), whose OOM kill
+// its own exit would show, all but the first.
+std::vector<int> open_counters(const std::vector<std::filesystem::path>& groups, bool lone)
+{
+    const bool v1 = v1_folders(groups);
+    std::vector<const char*> names = v1 ? std::vector<const char*>{"memory.oom_control", "pids.events", "pids.current", "cpuacct.usage"}
+                                        : std::vector<const char*>{"memory.events", "pids.events", "pids.current", "cpu.stat"};
+    if (lone) names.erase(names.begin());
+    std::vector<int> counters;
+    for (const auto& group : groups) {
+        for (const char* name : names) {
+            if (std::filesystem::exists(group / name)) counters.push_back(open_or_fail(group / name, O_RDONLY));
+        }
+    }
+    return counters;
+}
+
+void read_counters(const std::vector<int>& counters)
+{
+    char text[512];
+    for (int fd : counters) [[maybe_unused]] auto n = ::pread(fd, text, sizeof text, 0);
+}
+
+// The host's side of fork_no_exec_supervised, in the thread that asks, as fork mode's is in
+// the attempt's thread; the server's and the child's are baselines/supervised.c's. For each
+// job: five pipes (the job in, the result out, stdout, stderr, the exit status), the request
+// put in the first, the child's ends and the group's entry files handed to the server in one
+// message, the child's pid awaited, then its result and its status (a clean exit, or the
+// baseline fails), its output read to its end, the group's counters read and the job's folder
+// looked into (still empty?).
+class SupervisedFork final : public BaselineServer {
+public:
+    SupervisedFork(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& groups)
+        : m_folder(folder), m_counters(open_counters(groups, false)), m_server({k_supervised, k_plugin, folder.string(), "fork"})
+    {
+        const char* entry = v1_folders(groups) ? "tasks" : "cgroup.procs";
+        for (const auto& group : groups) m_entries.push_back(open_or_fail(group / entry, O_WRONLY));
+    }
+    ~SupervisedFork() override
+    {
+        for (int fd : m_entries) ::close(fd);
+        for (int fd : m_counters) ::close(fd);
+    }
+    std::string ask(long long request) override
+    {
+        int in[2], result[2], out[2], err[2], status[2];
+        if (::pipe2(in, O_CLOEXEC | O_NONBLOCK) != 0 || ::pipe2(result, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
+            ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(status, O_CLOEXEC) != 0) {
+            fail("pipe2 failed");
+        }
+        const std::string text = std::to_string(request) + "\n";
+        if (::write(in[1], text.data(), text.size()) != static_cast<ssize_t>(text.size())) fail("write to a job's pipe failed");
+        std::vector<int> passed{in[0], result[1], out[1], err[1], status[1]};
+        passed.insert(passed.end(), m_entries.begin(), m_entries.end());
+        if (!sandhost::os::send_with_fds(m_server.channel(), "j", passed)) fail("the supervised fork server is gone");
+        for (int i = 0; i < 5; ++i) ::close(passed[static_cast<size_t>(i)]);
+        pid_t child = 0;
+        if (::read(m_server.channel(), &child, sizeof child) != sizeof child || child <= 0) fail("the supervised fork server did not fork");
+        char reply[64];
+        ssize_t got = 0;
+        bool have_status = false;
+        while (got == 0 || !have_status) {
+            pollfd fds[2] = {{got ? -1 : result[0], POLLIN, 0}, {have_status ? -1 : status[0], POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) continue;
+            if (fds[0].revents) {
+                got = ::read(result[0], reply, sizeof reply);
+                if (got <= 0) fail("a supervised fork child did not answer");
+            }
+            if (fds[1].revents) {
+                struct {
+                    int wait_status;
+                    long max_rss_kb, user_us, system_us;
+                } record{};
+                if (::read(status[0], &record, sizeof record) != sizeof record) fail("a supervised fork child has no status");
+                if (!WIFEXITED(record.wait_status) || WEXITSTATUS(record.wait_status) != 0) fail("a supervised fork child failed");
+                have_status = true;
+            }
+        }
+        char scrap[512];
+        while (::read(out[0], scrap, sizeof scrap) > 0) {
+        }
+        while (::read(err[0], scrap, sizeof scrap) > 0) {
+        }
+        read_counters(m_counters);
+        const int folder = ::open(m_folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat about{};
+        if (folder < 0 || ::fstat(folder, &about) != 0) fail("cannot look into " + m_folder.string());
+        char entries[4096];
+        while (::syscall(SYS_getdents64, folder, entries, sizeof entries) > 0) {
+        }
+        ::close(folder);
+        for (int fd : {in[1], result[0], out[0], err[0], status[0]}) ::close(fd);
+        return std::string(reply, static_cast<std::size_t>(got));
+    }
+
+private:
+    std::filesystem::path m_folder;
+    std::vector<int> m_entries;
+    std::vector<int> m_counters;
+    SupervisedProcess m_server;
+};
+
+// The host's side of pipe_roundtrip_supervised, as reuse mode's is in the attempt's thread; the
+// worker's is baselines/supervised.c's. For each job: a look at the channel for anything the
+// worker sent unasked, the group's counters read (the reused worker is alone in it, so they
+// are its job's), a look at a watch of the plugin's folder and two at the plugin's file (has
+// it been replaced?), then the request sent and the answer awaited.
+class SupervisedReuse final : public BaselineServer {
+public:
+    SupervisedReuse(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& groups)
+        : m_counters(open_counters(groups, true)), m_worker(worker_argv(folder, groups))
+    {
+        m_watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (m_watch < 0 || ::inotify_add_watch(m_watch, std::filesystem::path(k_plugin).parent_path().c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0) {
+            fail("cannot watch the plugin's folder");
+        }
+    }
+    ~SupervisedReuse() override
+    {
+        ::close(m_watch);
+        for (int fd : m_counters) ::close(fd);
+    }
+    std::string ask(long long request) override
+    {
+        pollfd unasked{m_worker.channel(), POLLIN, 0};
+        if (::poll(&unasked, 1, 0) != 0) fail("the supervised reused worker spoke unasked");
+        read_counters(m_counters);
+        char events[4096];
+        [[maybe_unused]] auto n = ::read(m_watch, events, sizeof events);
+        struct stat about{};
+        for (int i = 0; i < 2; ++i) {
+            if (::stat(k_plugin.c_str(), &about) != 0) fail("the plugin is gone");
+        }
+        const std::string text = std::to_string(request) + "\n";
+        if (::send(m_worker.channel(), text.data(), text.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(text.size())) fail("the supervised reused worker is gone");
+        pollfd answer{m_worker.channel(), POLLIN, 0};
+        while (::poll(&answer, 1, -1) < 0) {
+        }
+        char reply[64];
+        const ssize_t got = ::recv(m_worker.channel(), reply, sizeof reply, 0);
+        if (got <= 0) fail("the supervised reused worker did not answer");
+        return std::string(reply, static_cast<std::size_t>(got));
+    }
+
+private:
+    static std::vector<std::string> worker_argv(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& groups)
+    {
+        std::vector<std::string> argv{k_supervised, k_plugin, folder.string(), "reuse"};
+        const char* entry = v1_folders(groups) ? "tasks" : "cgroup.procs";
+        for (const auto& group : groups) argv.push_back((group / entry).string());
+        return argv;
+    }
+    std::vector<int> m_counters;
+    SupervisedProcess m_worker;
+    int m_watch = -1;
+};
+
+// fork_no_exec_grouped and pipe_roundtrip with the steps a fork-mode or reuse-mode job's
+// supervision takes, in plain C and system calls (SupervisedFork, SupervisedReuse,
+// baselines/supervised.c): what those steps cost, apart from sandhost's code. In groups where
+// this machine's cgroups are usable, as the modes' defaults are; each thread's jobs in a folder
+// of their own.
+Figures supervised_baseline(int parallel, int jobs, md::Mode mode)
+{
+    char folder_template[] = "/tmp/sandhost-bench-supervised-XXXXXX";
+    if (!::mkdtemp(folder_template)) fail("mkdtemp failed");
+    const std::filesystem::path top = folder_template;
+    const auto f = grouped_servers(parallel, jobs, [&](int t, const std::vector<std::filesystem::path>& groups) -> std::unique_ptr<BaselineServer> {
+        const auto folder = top / std::to_string(t);
+        std::filesystem::create_directory(folder);
+        if (mode == md::Mode::reuse) return std::make_unique<SupervisedReuse>(folder, groups);
+        return std::make_unique<SupervisedFork>(folder, groups);
+    });
+    std::filesystem::remove_all(top);
     return f;
 }
 
@@ -739,7 +1007,8 @@ void print_row(const std::string& name, const Figures& f, const Figures* baselin
 // a lease as a host gives it; MODE-ungrouped: with no control group), queue-<mode>, queue-none (no sandbox),
 // queue-fork-prefetch or queue-none-prefetch (batches of 100 and prefetch 16), and
 // queue-fork-prefetch-single or queue-none-prefetch-single (one job per enqueue, prefetch 16),
-// or a baseline (fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, store-floor). A queue
+// or a baseline (fork_no_exec, fork_no_exec_grouped, fork_no_exec_supervised, pipe_roundtrip,
+// pipe_roundtrip_supervised, store-floor). A queue
 // row's CPU is the whole process's and its children's, the producer's included.
 int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, bool json)
 {
@@ -763,6 +1032,9 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
             return 2;
         }
         measure = [=] { return *grouped_baseline(parallel, jobs); };
+    } else if (row == "fork_no_exec_supervised" || row == "pipe_roundtrip_supervised") {
+        const bool reused = row == "pipe_roundtrip_supervised";
+        measure = [=] { return supervised_baseline(parallel, reused ? jobs * 10 : jobs, reused ? md::Mode::reuse : md::Mode::fork); };
     } else if (row == "store-floor") {
         measure = [=] { return store_floor_figures(parallel * jobs); };
     } else if (row.starts_with("queue-")) {
@@ -789,8 +1061,8 @@ int measure_one_row(const std::string& row, int parallel, int jobs, int repeat, 
     }
     if (!measure) {
         std::cerr << "sandhost-bench: --row names spawn, fork, reuse (each also as MODE-leased or MODE-ungrouped), queue-spawn, queue-fork, queue-reuse, queue-none, "
-                     "queue-fork-prefetch, queue-none-prefetch (each also as -prefetch-single), or a baseline: fork_no_exec, fork_no_exec_grouped, pipe_roundtrip, "
-                     "store-floor; not '" << row << "'\n";
+                     "queue-fork-prefetch, queue-none-prefetch (each also as -prefetch-single), or a baseline: fork_no_exec, fork_no_exec_grouped, fork_no_exec_supervised, "
+                     "pipe_roundtrip, pipe_roundtrip_supervised, store-floor; not '" << row << "'\n";
         return 2;
     }
     Poco::JSON::Array runs;
@@ -862,8 +1134,8 @@ int main(int argc, char** argv)
         if (!only) return true;
         switch (*only) {
         case md::Mode::spawn: return name == "posix_spawn_dynamic_dlopen";
-        case md::Mode::fork: return name == "fork_no_exec";
-        case md::Mode::reuse: return name == "pipe_roundtrip" || name == "fork_no_exec";
+        case md::Mode::fork: return name == "fork_no_exec" || name == "fork_no_exec_supervised";
+        case md::Mode::reuse: return name == "pipe_roundtrip" || name == "pipe_roundtrip_supervised" || name == "fork_no_exec";
         }
         return true;
     };
@@ -895,7 +1167,9 @@ int main(int argc, char** argv)
         if (wanted("fork_no_exec") && !redis_only) {
             if (auto grouped = grouped_baseline(parallel, jobs)) b["fork_no_exec_grouped"] = *grouped;
         }
+        if (wanted("fork_no_exec_supervised") && !redis_only) b["fork_no_exec_supervised"] = supervised_baseline(parallel, jobs, md::Mode::fork);
         if (wanted("pipe_roundtrip")) b["pipe_roundtrip"] = server_baseline(parallel, jobs * 10, "pipe");
+        if (wanted("pipe_roundtrip_supervised")) b["pipe_roundtrip_supervised"] = supervised_baseline(parallel, jobs * 10, md::Mode::reuse);
         for (auto m : modes) mode[parallel][md::to_string(m)] = mode_figures(parallel, m == md::Mode::reuse ? jobs * 10 : jobs, m);
         // What a lease costs each attempt: a host gives every attempt one.
         for (auto m : modes) {
@@ -1029,7 +1303,17 @@ int main(int argc, char** argv)
             print_row("fork_no_exec_grouped", b["fork_no_exec_grouped"], &b["fork_no_exec"], "fork_no_exec (the ceiling of fork with cgroups on)");
             print_row("fork", figures["fork"], &b["fork_no_exec_grouped"], "fork_no_exec_grouped");
         }
+        if (figures.count("fork") && b.count("fork_no_exec_supervised")) {
+            std::printf(" what the kernel charges for fork mode's supervision of a bare fork (baselines/supervised_fork.c):\n");
+            print_row("fork_no_exec_supervised", b["fork_no_exec_supervised"], &b["fork_no_exec"], "fork_no_exec");
+            print_row("fork", figures["fork"], &b["fork_no_exec_supervised"], "fork_no_exec_supervised");
+        }
         if (figures.count("reuse")) print_row("reuse", figures["reuse"], &b["pipe_roundtrip"], "pipe_roundtrip (target >= 0.3)");
+        if (figures.count("reuse") && b.count("pipe_roundtrip_supervised")) {
+            std::printf(" what the kernel charges for reuse mode's supervision of a bare round trip (baselines/supervised.c):\n");
+            print_row("pipe_roundtrip_supervised", b["pipe_roundtrip_supervised"], &b["pipe_roundtrip"], "pipe_roundtrip");
+            print_row("reuse", figures["reuse"], &b["pipe_roundtrip_supervised"], "pipe_roundtrip_supervised");
+        }
         for (auto m : modes) {
             const std::string name = md::to_string(m);
             if (!figures.count(name + k_leased)) continue;
