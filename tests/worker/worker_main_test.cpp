@@ -210,13 +210,14 @@ TEST_F(ServingJobs, ItEntersItsGroupByItselfBeforeItReadsItsJobAndKeepsNoCopy)
 TEST_F(ServingJobs, AWorkerThatCannotEnterItsGroupExitsWithoutRunningItsJob)
 {
     // A pipe's read end stands for a group the kernel refuses to let it into; the job is sent
-    // at once behind it.
+    // at once behind it. The worker may have given up before the job reaches it: then the send
+    // fails, and what counts is the same.
     test::HostEnd worker("spawn");
     ASSERT_TRUE(worker.said_hello());
     auto refused = os::make_pipe();
     ASSERT_TRUE(refused);
     ASSERT_TRUE(sent_group(worker, {refused->read.get()}));
-    ASSERT_TRUE(worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0))));
+    [[maybe_unused]] const bool job_sent = worker.send(MessageType::job, protocol::encode(job_for(t::plugin("misbehave"), "echo", 0)));
     worker.expect_gave_up(WorkerExit::setup_failed, "write(0 into the attempt's control group)");
     EXPECT_FALSE(worker.frames().next(std::chrono::seconds(2))) << "it said something after it could not enter";
 }
