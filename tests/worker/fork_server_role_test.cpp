@@ -90,6 +90,14 @@ protected:
         const auto ready = server.frames().next_report();
         ASSERT_TRUE(ready && ready->type == MessageType::ready);
     }
+    // The server's answer to a fork job, decoded: the child's pid, or -1 and why; nullopt when
+    // something else came, or nothing.
+    static std::optional<protocol::Forked> forked_answer(test::HostEnd& server)
+    {
+        const auto answer = server.frames().next_report();
+        if (!answer || answer->type != MessageType::forked) return std::nullopt;
+        return protocol::decode_forked(answer->body);
+    }
 };
 
 TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
@@ -105,9 +113,7 @@ TEST_F(ForkServerRole, TheChildEntersItsGroupByItselfBeforeItReadsItsJob)
     ASSERT_TRUE(ends);
     memory_entry->write.reset();
     pids_entry->write.reset();
-    const auto answer = server.frames().next_report();
-    ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    const auto forked = protocol::decode_forked(answer->body);
+    const auto forked = forked_answer(server);
     ASSERT_TRUE(forked && forked->pid > 0);
     // Read to their end before the job is sent: the child wrote "0" (itself) into each and
     // closed them, and the server kept no copy, all before the child had its job.
@@ -165,9 +171,7 @@ TEST_F(ForkServerRole, ForksAChildPerJobWhenItComes)
         ASSERT_TRUE(ends);
         const std::string payload = "[" + std::to_string(i) + "]";
         ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "echo", payload)));
-        const auto answer = server.frames().next_report();
-        ASSERT_TRUE(answer && answer->type == MessageType::forked);
-        const auto forked = protocol::decode_forked(answer->body);
+        const auto forked = forked_answer(server);
         ASSERT_TRUE(forked);
         ASSERT_GT(forked->pid, 0) << forked->error;
 
@@ -232,9 +236,7 @@ TEST_F(ForkServerRole, RenewalsKeepAChildGoingPastItsFirstLease)
     auto ends = send_fork_job(server, request);
     ASSERT_TRUE(ends);
     ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "sleep", R"({"ms":1200})")));
-    const auto answer = server.frames().next_report();
-    ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    const auto forked = protocol::decode_forked(answer->body);
+    const auto forked = forked_answer(server);
     ASSERT_TRUE(forked && forked->pid > 0);
     std::optional<protocol::ChildStatus> status;
     std::thread renewer([&] {
@@ -264,9 +266,7 @@ TEST_F(ForkServerRole, ClosingTheChannelEndsTheServerAndItsRunningJob)
     auto ends = send_fork_job(server);
     ASSERT_TRUE(ends);
     ASSERT_TRUE(test::send_frame(ends->channel_to.get(), MessageType::job, job(t::plugin("misbehave"), "sleep", R"({"ms":60000})")));
-    const auto answer = server.frames().next_report();
-    ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    const auto forked = protocol::decode_forked(answer->body);
+    const auto forked = forked_answer(server);
     ASSERT_TRUE(forked && forked->pid > 0);
     server.close_channel();
     const auto status = server.wait_for_exit();
@@ -285,9 +285,7 @@ TEST_F(ForkServerRole, DescriptorsThatDidNotArriveAreAnsweredAndTheServerGoesOn)
     test::HostEnd server("fork-server");
     start_loaded(server);
     ASSERT_TRUE(server.send(MessageType::fork_job, {}));
-    const auto answer = server.frames().next_report();
-    ASSERT_TRUE(answer && answer->type == MessageType::forked);
-    const auto forked = protocol::decode_forked(answer->body);
+    const auto forked = forked_answer(server);
     ASSERT_TRUE(forked);
     EXPECT_EQ(forked->pid, -1);
     EXPECT_EQ(forked->error, "the job's descriptors did not arrive");
